@@ -1,0 +1,116 @@
+# greenshim: one Makefile, readable top to bottom.
+#
+#   make                 build/libgreenshim.so and the programs of tools/
+#   make check           build and run every test
+#   make check SANITIZE=address,undefined
+#                        the unit tests under ASan and UBSan (own objects)
+#   make bench           the micro-benchmark (README's main job for now)
+#   make deps            install the Debian packages the build needs
+#   make install PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SANITIZE ?=
+CFLAGS ?= -O2 -g
+ARCH := $(shell uname -m)
+
+DEPS_CHECK := sh tools/deps.sh check
+
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
+	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-missing-field-initializers
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+ifeq ($(SANITIZE),)
+B := build
+SAN_FLAGS :=
+else
+B := build/san
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) $(SAN_FLAGS)
+
+# ---- the runtime (src/) and the interposition (preload/) ----
+RT_SRC := $(wildcard src/*.c) $(wildcard src/arch/$(ARCH)/*.c)
+RT_ASM := $(wildcard src/arch/$(ARCH)/*.S)
+PRELOAD_SRC := $(wildcard preload/*.c)
+RT_OBJ := $(RT_SRC:%.c=$(B)/obj/%.o) $(RT_ASM:%.S=$(B)/obj/%.o)
+PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/obj/%.o)
+HEADERS := $(wildcard src/*.h preload/*.h)
+RT_LIBS := -lev -lpthread -ldl
+
+LIB := $(B)/libgreenshim.so
+RTLIB := $(B)/libgreenshim-rt.a
+
+# ---- tools/: one program per file or folder ----
+TOOLS := $(B)/gs-microbench
+
+# ---- tests ----
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT := $(B)/tests/unit
+PRELOAD_TEST_SRC := $(wildcard tests/preload/*.c)
+PRELOAD_TESTS := $(PRELOAD_TEST_SRC:tests/preload/%.c=$(B)/tests/preload/%)
+
+.PHONY: all check bench deps depcheck install clean
+
+ifeq ($(SANITIZE),)
+all: $(LIB) $(TOOLS)
+check: all $(UNIT) $(PRELOAD_TESTS)
+	@sh tests/run.sh $(B)
+else
+all: $(RTLIB)
+check: $(UNIT)
+	@sh tests/run.sh $(B) unit
+endif
+
+deps:
+	@sh tools/deps.sh install
+
+depcheck:
+	@$(DEPS_CHECK)
+
+$(B)/obj/%.o: %.c $(HEADERS) | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/obj/%.o: %.S | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(RT_OBJ) $(PRELOAD_OBJ)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,now -Wl,-soname,libgreenshim.so -o $@ $^ $(RT_LIBS)
+
+$(RTLIB): $(RT_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/gs-microbench: tools/bench/microbench.c $(RTLIB) $(HEADERS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(RTLIB) $(RT_LIBS)
+
+$(UNIT): $(UNIT_SRC) tests/unit/unit.h $(RTLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $(UNIT_SRC) $(RTLIB) $(CHECK_LIBS) $(RT_LIBS)
+
+# Ordinary programs: built with no knowledge of greenshim, never linked to it.
+$(B)/tests/preload/%: tests/preload/%.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
+bench: $(B)/gs-microbench
+	$(B)/gs-microbench
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/greenshim \
+		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 src/greenshim.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/greenshim/
+	install -m 0644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+
+clean:
+	rm -rf build

@@ -1,0 +1,103 @@
+/*
+ * GREENSHIM_* environment variables, all parsed here, once, at start.
+ *
+ * A bad value never degrades into a default: it stops the program before
+ * the program runs, with one line on stderr naming the variable, the value
+ * and the accepted form, and exit status 2 (docs/CONFIG.md lists them all).
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+#define STACK_SIZE_MAX ((size_t)1024 * 1024 * 1024)
+
+struct gs_config gs_config;
+
+static atomic_int config_loaded;
+
+int config_parse_size(const char *s, size_t *out)
+{
+	size_t v = 0, mult = 1;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (SIZE_MAX - (size_t)(*p - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (size_t)(*p - '0');
+	}
+	switch (*p) {
+	case '\0':
+		break;
+	case 'k':
+	case 'K':
+		mult = 1024;
+		p++;
+		break;
+	case 'm':
+	case 'M':
+		mult = 1024 * 1024;
+		p++;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*p != '\0')
+		return -EINVAL;
+	if (v > SIZE_MAX / mult)
+		return -ERANGE;
+	*out = v * mult;
+	return 0;
+}
+
+static _Noreturn void config_reject(const char *name, const char *value, const char *form)
+{
+	/* stdio may not be usable yet (we can run before main): one write. */
+	char line[512];
+	int n = snprintf(line, sizeof line, "greenshim: %s=%s: invalid value; expected %s\n",
+			 name, value, form);
+
+	if (n > (int)sizeof line - 1)
+		n = (int)sizeof line - 1;
+	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+		/* nothing more we can do */
+	}
+	_exit(2);
+}
+
+static size_t config_stack_size(void)
+{
+	const char *v = getenv("GREENSHIM_STACK_SIZE");
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), size;
+	char form[160];
+
+	if (v == NULL || *v == '\0')
+		return stack_default_size();
+	if (config_parse_size(v, &size) != 0 || size < page || size > STACK_SIZE_MAX) {
+		snprintf(form, sizeof form,
+			 "a size from %zu bytes (one page) to 1024m: digits with an "
+			 "optional k/K or m/M suffix, e.g. 256k", page);
+		config_reject("GREENSHIM_STACK_SIZE", v, form);
+	}
+	return stack_round(size);
+}
+
+void config_load(void)
+{
+	int expected = 0;
+
+	if (atomic_load_explicit(&config_loaded, memory_order_acquire) == 2)
+		return;
+	if (!atomic_compare_exchange_strong(&config_loaded, &expected, 1)) {
+		while (atomic_load_explicit(&config_loaded, memory_order_acquire) != 2)
+			;
+		return;
+	}
+	gs_config.stack_size = config_stack_size();
+	atomic_store_explicit(&config_loaded, 2, memory_order_release);
+}

@@ -1,0 +1,170 @@
+/*
+ * Waiting for fd readiness.
+ *
+ * What it owns: per hub, a table indexed by fd number of struct fdw: one
+ * ev_io per direction and the queue of waiters for it. The watchers are
+ * made once per fd number and reused; one runs only while its queue has
+ * waiters (a level-triggered watcher left running with nobody to consume the
+ * data would spin the loop). Stopping and restarting an ev_io between two
+ * polls costs no system call: libev keeps the kernel's epoll registration
+ * and only reconciles it when the wanted mask really changes.
+ *
+ * Waking: readiness completes every observing waiter (poll, select) but only
+ * the first exclusive one (read, accept: one consumer per event), the way
+ * EPOLLEXCLUSIVE avoids a thundering herd: a thousand threads in accept()
+ * on one socket cost one wake-up per connection. If that consumer leaves
+ * the data, the watcher fires again on the next poll for the next waiter.
+ *
+ * Close: fdw_close() must run before the fd number is closed: it wakes
+ * every waiter with -EBADF and resets both watchers (ev_io_set), so that a
+ * new file that reuses the number is registered afresh and no waiter of
+ * the old file ever sees its events. libev (as Debian builds it) aborts on
+ * an EBADF from epoll_ctl, so a watcher is started only on an fd that is
+ * open at that moment; an fd closed by a path that skips fdw_close while a
+ * thread waits on it is a bug that docs/LIMITATIONS.md names.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+struct fdw {
+	ev_io io[2];
+	struct waitq q[2];
+};
+
+static const int dir_events[2] = { EV_READ, EV_WRITE };
+
+static void fdw_io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct fdw *f = io->data;
+	int dir = io == &f->io[FDW_WRITE];
+	struct waitq *q = &f->q[dir];
+	bool woke_exclusive = false;
+	struct waiter *e, *next;
+
+	if (revents & EV_ERROR) {
+		/* libev found the fd invalid (closed behind our back) and
+		 * stopped the watcher. */
+		while ((e = q->head) != NULL) {
+			waitq_remove(e);
+			e->revents |= EV_ERROR;
+			wait_complete(e->wait, -EBADF);
+		}
+		ev_io_set(io, io->fd, dir_events[dir]);
+		return;
+	}
+	for (e = q->head; e != NULL; e = next) {
+		next = e->next;
+		if (e->wait->done) {
+			waitq_remove(e);
+			continue;
+		}
+		if ((e->flags & WAITER_EXCLUSIVE) && woke_exclusive)
+			continue;
+		waitq_remove(e);
+		e->revents |= revents;
+		wait_complete(e->wait, 0);
+		if (e->flags & WAITER_EXCLUSIVE)
+			woke_exclusive = true;
+	}
+	if (waitq_empty(q))
+		ev_io_stop(loop, io);
+}
+
+static struct fdw *fdw_get(struct hub *h, int fd)
+{
+	struct fdw *f;
+
+	if (fd >= h->nfds) {
+		int n = h->nfds ? h->nfds : 64;
+		struct fdw **t;
+
+		while (n <= fd)
+			n *= 2;
+		t = realloc(h->fds, (size_t)n * sizeof *t);
+		if (t == NULL)
+			return NULL;
+		memset(t + h->nfds, 0, (size_t)(n - h->nfds) * sizeof *t);
+		h->fds = t;
+		h->nfds = n;
+	}
+	f = h->fds[fd];
+	if (f == NULL) {
+		f = calloc(1, sizeof *f);
+		if (f == NULL)
+			return NULL;
+		for (int dir = 0; dir < 2; dir++) {
+			ev_io_init(&f->io[dir], fdw_io_cb, fd, dir_events[dir]);
+			f->io[dir].data = f;
+			waitq_init(&f->q[dir]);
+		}
+		h->fds[fd] = f;
+	}
+	return f;
+}
+
+int fdw_add(struct hub *h, int fd, int dir, struct waiter *e, struct wait *w, unsigned flags)
+{
+	struct fdw *f;
+
+	if (fd < 0)
+		return -EBADF;
+	f = fdw_get(h, fd);
+	if (f == NULL)
+		return -ENOMEM;
+	if (!ev_is_active(&f->io[dir])) {
+		/* Debian's libev asserts (aborts) when epoll_ctl says EBADF:
+		 * never hand it a closed fd. */
+		if (fcntl(fd, F_GETFD) < 0)
+			return -EBADF;
+		ev_io_start(h->loop, &f->io[dir]);
+	}
+	waitq_add(&f->q[dir], e, w, flags);
+	return 0;
+}
+
+void fdw_remove(struct hub *h, int fd, int dir, struct waiter *e)
+{
+	struct fdw *f;
+
+	if (e->q == NULL)
+		return;
+	waitq_remove(e);
+	f = h->fds[fd];
+	if (waitq_empty(&f->q[dir]))
+		ev_io_stop(h->loop, &f->io[dir]);
+}
+
+int fdw_wait(int fd, int events, int64_t deadline, unsigned flags)
+{
+	struct hub *h = hub_get();
+	int dir = (events & EV_WRITE) ? FDW_WRITE : FDW_READ;
+	struct wait w;
+	struct waiter e;
+	int r;
+
+	if (h == NULL)
+		return -ENOMEM;
+	wait_init(&w);
+	r = fdw_add(h, fd, dir, &e, &w, flags);
+	if (r < 0)
+		return r;
+	r = wait_park(&w, deadline);
+	fdw_remove(h, fd, dir, &e);
+	return r;
+}
+
+void fdw_close(struct hub *h, int fd)
+{
+	struct fdw *f;
+
+	if (fd < 0 || fd >= h->nfds || (f = h->fds[fd]) == NULL)
+		return;
+	for (int dir = 0; dir < 2; dir++) {
+		waitq_wake_all(&f->q[dir], -EBADF);
+		ev_io_stop(h->loop, &f->io[dir]);
+		ev_io_set(&f->io[dir], fd, dir_events[dir]);
+	}
+}

@@ -1,0 +1,161 @@
+/*
+ * Green threads: spawn, exit, join, detach, yield, sleep.
+ *
+ * What it owns: the life of a struct green. The struct sits at the top of
+ * the thread's own stack (as glibc puts struct pthread at the top of a
+ * thread stack), so a spawn costs one stack from the pool and nothing else;
+ * the struct lives exactly as long as the stack.
+ *
+ * Life: spawn makes the thread READY at the tail of the run queue and
+ * returns, like pthread_create; it first runs when the spawner parks or
+ * yields. A thread ends by returning from its start routine or by
+ * green_exit(). A joinable thread stays DEAD, stack and all, until joined
+ * (natively too, a joinable thread's stack outlives it until the join); a
+ * detached one is released by the next context to run, since nothing may
+ * free a stack while it is the one in use.
+ */
+#include <string.h>
+
+#include "runtime.h"
+
+struct green *green_self(void)
+{
+	struct hub *h = hub_get();
+
+	return h != NULL ? h->current : NULL;
+}
+
+static void green_main(void *arg)
+{
+	struct green *g = arg;
+	struct hub *h = g->hub;
+
+	if (h->zombie != NULL) {
+		struct green *z = h->zombie;
+
+		h->zombie = NULL;
+		hub_release_green(h, z);
+	}
+	errno = 0;
+	green_exit(g->start(g->arg));
+}
+
+int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
+		struct green **out)
+{
+	struct hub *h = hub_get();
+	struct stack st;
+	struct green *g;
+	unsigned flags = 0;
+
+	if (h == NULL)
+		return -EAGAIN;
+	if (a != NULL && a->stack_addr != NULL) {
+		if (a->stack_size < sizeof *g + 256)
+			return -EINVAL;
+		st.lo = a->stack_addr;
+		st.hi = st.lo + a->stack_size;
+		st.guard = 0;
+		flags |= GREEN_USER_STACK;
+	} else {
+		size_t size = (a != NULL && a->stack_size != 0) ? a->stack_size : gs_config.stack_size;
+		int r = stack_get(&h->stacks, size, &st);
+
+		if (r < 0)
+			return r;
+	}
+	g = (struct green *)((uintptr_t)(st.hi - sizeof *g) & ~(uintptr_t)63);
+	memset(g, 0, sizeof *g);
+	g->flags = flags | ((a != NULL && a->detached) ? GREEN_DETACHED : 0);
+	g->stack = st;
+	g->start = fn;
+	g->arg = arg;
+	ctx_make(&g->ctx, g, green_main, g);
+	hub_link_green(h, g);
+	g->state = GREEN_READY;
+	hub_runq_push(h, g);
+	if (out != NULL)
+		*out = g;
+	return 0;
+}
+
+_Noreturn void green_exit(void *retval)
+{
+	struct hub *h = hub_get();
+	struct green *g = h->current;
+
+	g->retval = retval;
+	g->state = GREEN_DEAD;
+	if (g->flags & GREEN_ROOT) {
+		/* The OS thread's own context has no stack of ours to end on;
+		 * the pthread layer decides what exiting it means. */
+		for (;;)
+			hub_switch_out(h, g);
+	}
+	if (g->join_wait != NULL)
+		wait_complete(g->join_wait, 0);
+	if (g->flags & GREEN_DETACHED)
+		h->zombie = g;
+	hub_switch_out(h, g);
+	__builtin_unreachable();
+}
+
+int green_join(struct green *g, void **retval, int64_t deadline)
+{
+	struct hub *h = hub_get();
+
+	if (g == h->current)
+		return -EDEADLK;
+	if ((g->flags & (GREEN_DETACHED | GREEN_ROOT)) || g->join_wait != NULL)
+		return -EINVAL;
+	if (g->state != GREEN_DEAD) {
+		struct wait w;
+		int r;
+
+		if (deadline == 0)
+			return -EBUSY;
+		wait_init(&w);
+		g->join_wait = &w;
+		r = wait_park(&w, deadline);
+		g->join_wait = NULL;
+		if (r < 0)
+			return r;
+	}
+	if (retval != NULL)
+		*retval = g->retval;
+	hub_release_green(h, g);
+	return 0;
+}
+
+int green_detach(struct green *g)
+{
+	struct hub *h = hub_get();
+
+	if ((g->flags & (GREEN_DETACHED | GREEN_ROOT)) || g->join_wait != NULL)
+		return -EINVAL;
+	if (g->state == GREEN_DEAD)
+		hub_release_green(h, g);
+	else
+		g->flags |= GREEN_DETACHED;
+	return 0;
+}
+
+void green_yield(void)
+{
+	struct hub *h = hub_get();
+	struct green *g = h->current;
+
+	g->state = GREEN_READY;
+	hub_runq_push(h, g);
+	hub_switch_out(h, g);
+}
+
+int green_sleep_until(int64_t deadline)
+{
+	struct wait w;
+	int r;
+
+	wait_init(&w);
+	r = wait_park(&w, deadline);
+	return r == -ETIMEDOUT ? 0 : r;
+}

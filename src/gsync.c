@@ -1,0 +1,180 @@
+/*
+ * Green mutex, condition variable and counting semaphore.
+ *
+ * What it owns: the blocking logic the pthread, POSIX semaphore and C11
+ * layers (preload/) are built on; those add types, attributes and error
+ * checks. All objects are local to one hub: every thread that uses one runs
+ * on the same OS thread, so no atomics are needed.
+ *
+ * Mutex fairness: unlock frees the mutex and wakes the first waiter, which
+ * retries; a running thread may take the mutex first ("barging"), as with
+ * glibc, so a thread that unlocks and relocks keeps running without a
+ * switch. A woken waiter that loses that race goes back to the head of the
+ * queue and turns the mutex into hand-off mode: the next unlock gives it the
+ * mutex directly. Barging is cheap, hand-off guarantees no waiter starves.
+ *
+ * Semaphore: a post with waiters hands its unit straight to the first one
+ * (its value stays 0), so units cannot be stolen from a woken waiter.
+ */
+#include "runtime.h"
+
+void gsync_mutex_init(struct gsync_mutex *m)
+{
+	m->owner = NULL;
+	m->handoff = false;
+	waitq_init(&m->q);
+}
+
+int gsync_mutex_trylock(struct gsync_mutex *m)
+{
+	struct green *self = green_self();
+
+	if (m->owner != NULL)
+		return m->owner == self ? -EDEADLK : -EBUSY;
+	m->owner = self;
+	return 0;
+}
+
+int gsync_mutex_lock(struct gsync_mutex *m, int64_t deadline)
+{
+	struct green *self = green_self();
+	bool front = false;
+
+	if (GS_LIKELY(m->owner == NULL)) {
+		m->owner = self;
+		return 0;
+	}
+	if (m->owner == self)
+		return -EDEADLK;
+	for (;;) {
+		struct wait w;
+		struct waiter e;
+		int r;
+
+		wait_init(&w);
+		if (front)
+			waitq_add_front(&m->q, &e, &w, 0);
+		else
+			waitq_add(&m->q, &e, &w, 0);
+		r = wait_park(&w, deadline);
+		waitq_remove(&e);
+		if (r == WAKE_OWNED)
+			return 0;
+		if (r < 0) {
+			if (waitq_empty(&m->q))
+				m->handoff = false;
+			return r;
+		}
+		if (m->owner == NULL) {
+			m->owner = self;
+			return 0;
+		}
+		front = true;
+		m->handoff = true;
+	}
+}
+
+int gsync_mutex_unlock(struct gsync_mutex *m)
+{
+	struct waiter *e;
+
+	if (m->owner != green_self())
+		return -EPERM;
+	if (m->handoff) {
+		e = waitq_pop_live(&m->q);
+		if (e != NULL) {
+			m->owner = e->wait->g;
+			wait_complete(e->wait, WAKE_OWNED);
+			if (waitq_empty(&m->q))
+				m->handoff = false;
+			return 0;
+		}
+		m->handoff = false;
+	}
+	m->owner = NULL;
+	waitq_wake_one(&m->q, WAKE_RETRY);
+	return 0;
+}
+
+void gsync_cond_init(struct gsync_cond *c)
+{
+	waitq_init(&c->q);
+}
+
+int gsync_cond_wait(struct gsync_cond *c, struct gsync_mutex *m, int64_t deadline)
+{
+	struct wait w;
+	struct waiter e;
+	int r, r2;
+
+	if (m->owner != green_self())
+		return -EPERM;
+	wait_init(&w);
+	waitq_add(&c->q, &e, &w, 0);
+	gsync_mutex_unlock(m);
+	r = wait_park(&w, deadline);
+	waitq_remove(&e);
+	/* POSIX: the mutex is held again on return, whatever the outcome. */
+	do
+		r2 = gsync_mutex_lock(m, GS_NO_DEADLINE);
+	while (r2 < 0 && r2 != -EDEADLK);
+	return r < 0 ? r : 0;
+}
+
+void gsync_cond_signal(struct gsync_cond *c)
+{
+	waitq_wake_one(&c->q, WAKE_OK);
+}
+
+void gsync_cond_broadcast(struct gsync_cond *c)
+{
+	waitq_wake_all(&c->q, WAKE_OK);
+}
+
+int gsync_sem_init(struct gsync_sem *s, unsigned long value)
+{
+	if (value > GSYNC_SEM_MAX)
+		return -EINVAL;
+	s->count = value;
+	waitq_init(&s->q);
+	return 0;
+}
+
+int gsync_sem_trywait(struct gsync_sem *s)
+{
+	if (s->count == 0)
+		return -EAGAIN;
+	s->count--;
+	return 0;
+}
+
+int gsync_sem_wait(struct gsync_sem *s, int64_t deadline)
+{
+	struct wait w;
+	struct waiter e;
+	int r;
+
+	if (s->count > 0) {
+		s->count--;
+		return 0;
+	}
+	wait_init(&w);
+	waitq_add(&s->q, &e, &w, 0);
+	r = wait_park(&w, deadline);
+	waitq_remove(&e);
+	return r == WAKE_OWNED ? 0 : r;
+}
+
+int gsync_sem_post(struct gsync_sem *s)
+{
+	struct waiter *e = waitq_pop_live(&s->q);
+
+	if (e != NULL) {
+		wait_complete(e->wait, WAKE_OWNED);
+		return 0;
+	}
+	if (s->count >= GSYNC_SEM_MAX)
+		return -EOVERFLOW;
+	s->count++;
+	return 0;
+}

@@ -1,0 +1,298 @@
+/*
+ * The hub: one scheduler per OS thread.
+ *
+ * What it owns: the OS thread's libev loop (ev_loop_new, never the default
+ * loop, which would take SIGCHLD from the program), the FIFO run queue of
+ * ready green threads, and two contexts: the root (the OS thread's own stack,
+ * the code that was running when the hub was made, e.g. main()) and the hub
+ * context, a small stack of its own on which the loop and every libev
+ * callback run.
+ *
+ * Scheduling: a green thread that parks or yields switches straight to the
+ * next ready green thread when there is one; the hub context is entered only
+ * when the run queue is empty, or after HUB_POLL_EVERY direct switches so
+ * that fd and timer events are never starved by threads that keep yielding.
+ * There the hub runs the loop once (blocking only if nothing is ready):
+ * watcher callbacks complete waits, which moves their threads to the run
+ * queue, and the hub switches to the first of them. No preemption: a thread
+ * runs until it waits, yields or exits.
+ *
+ * Invariants:
+ *  - exactly one context of a hub runs at a time, on the hub's OS thread;
+ *    a green thread never moves to another hub;
+ *  - a READY green is in the run queue exactly once; a PARKED one is
+ *    referenced by the wait that will unpark it;
+ *  - errno is saved on every switch out and restored on every switch in;
+ *  - a dead detached green is released by the next context to run, once
+ *    nothing runs on its stack any more (h->zombie).
+ *
+ * Stuck: when the run queue is empty, the loop has no active watcher (only
+ * the cross-thread ev_async, which does not count) and no remote completion
+ * was announced, nothing can ever wake a parked green. The hub then calls
+ * the stuck hook once (the deadlock report builds on it) and keeps waiting
+ * for a remote wake-up, exactly as a native deadlock would hang.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+static __thread struct hub *tls_hub __attribute__((tls_model("initial-exec")));
+static void (*stuck_hook)(struct hub *);
+static atomic_uint_fast64_t next_green_id = 1;
+
+struct hub *hub_peek(void)
+{
+	return tls_hub;
+}
+
+void hub_set_stuck_hook(void (*hook)(struct hub *))
+{
+	stuck_hook = hook;
+}
+
+void hub_link_green(struct hub *h, struct green *g)
+{
+	g->hub = h;
+	g->id = atomic_fetch_add_explicit(&next_green_id, 1, memory_order_relaxed);
+	g->all_prev = NULL;
+	g->all_next = h->all;
+	if (h->all != NULL)
+		h->all->all_prev = g;
+	h->all = g;
+	h->ngreen++;
+}
+
+void hub_release_green(struct hub *h, struct green *g)
+{
+	if (g->all_prev != NULL)
+		g->all_prev->all_next = g->all_next;
+	else
+		h->all = g->all_next;
+	if (g->all_next != NULL)
+		g->all_next->all_prev = g->all_prev;
+	h->ngreen--;
+	if (!(g->flags & GREEN_USER_STACK)) {
+		struct stack st = g->stack; /* g lives on this stack */
+
+		stack_put(&h->stacks, &st);
+	}
+}
+
+static void hub_reap(struct hub *h)
+{
+	struct green *z = h->zombie;
+
+	h->zombie = NULL;
+	hub_release_green(h, z);
+}
+
+void hub_runq_push(struct hub *h, struct green *g)
+{
+	g->next = NULL;
+	if (h->runq_tail != NULL)
+		h->runq_tail->next = g;
+	else
+		h->runq_head = g;
+	h->runq_tail = g;
+}
+
+static struct green *runq_pop(struct hub *h)
+{
+	struct green *g = h->runq_head;
+
+	if (g != NULL) {
+		h->runq_head = g->next;
+		if (h->runq_head == NULL)
+			h->runq_tail = NULL;
+	}
+	return g;
+}
+
+void hub_unpark(struct green *g)
+{
+	struct hub *h = g->hub;
+
+	h->nparked--;
+	g->state = GREEN_READY;
+	hub_runq_push(h, g);
+}
+
+/* The only place a context is left and resumed. */
+static void hub_switch(struct hub *h, struct green *cur, struct green *next)
+{
+	cur->saved_errno = errno;
+	next->state = GREEN_RUNNING;
+	next->switches++;
+	h->current = next;
+	h->switches++;
+	ctx_switch(&cur->ctx, &next->ctx);
+	/* Resumed: cur runs again, on the same hub. */
+	if (h->zombie != NULL)
+		hub_reap(h);
+	errno = cur->saved_errno;
+}
+
+void hub_switch_out(struct hub *h, struct green *cur)
+{
+	struct green *next = NULL;
+
+	if (h->since_poll < HUB_POLL_EVERY)
+		next = runq_pop(h);
+	if (next != NULL)
+		h->since_poll++;
+	else
+		next = h->hub_green;
+	if (next != cur)
+		hub_switch(h, cur, next);
+	else
+		cur->state = GREEN_RUNNING;
+}
+
+static void hub_stuck(struct hub *h)
+{
+	if (!h->stuck_reported && h->nparked > 0 && atomic_load(&h->remote_pending) == 0) {
+		h->stuck_reported = true;
+		if (stuck_hook != NULL)
+			stuck_hook(h);
+	}
+	if (h->runq_head == NULL) {
+		/* Nothing local can wake anyone; wait for another OS thread. */
+		ev_ref(h->loop);
+		ev_run(h->loop, EVRUN_ONCE);
+		ev_unref(h->loop);
+	}
+}
+
+static void hub_main(void *arg)
+{
+	struct hub *h = arg;
+
+	for (;;) {
+		struct green *g;
+
+		if (h->zombie != NULL)
+			hub_reap(h);
+		h->since_poll = 0;
+		if (h->runq_head != NULL)
+			ev_run(h->loop, EVRUN_NOWAIT);
+		else if (!ev_run(h->loop, EVRUN_ONCE) && h->runq_head == NULL)
+			hub_stuck(h);
+		g = runq_pop(h);
+		if (g != NULL) {
+			h->stuck_reported = false;
+			hub_switch(h, h->hub_green, g);
+		}
+	}
+}
+
+static void hub_async_cb(struct ev_loop *loop, ev_async *a, int revents)
+{
+	struct hub *h = GS_CONTAINER_OF(a, struct hub, async);
+	struct remote_msg *m, *rev = NULL, *next;
+
+	(void)loop;
+	(void)revents;
+	/* Pushed as a stack: reverse to complete them in the order posted. */
+	for (m = atomic_exchange(&h->remote, NULL); m != NULL; m = next) {
+		next = m->next;
+		m->next = rev;
+		rev = m;
+	}
+	for (m = rev; m != NULL; m = next) {
+		next = m->next; /* m may be gone once its wait completes */
+		atomic_fetch_sub(&h->remote_pending, 1);
+		wait_complete(m->wait, m->result);
+	}
+}
+
+void hub_remote_begin(struct hub *h)
+{
+	atomic_fetch_add(&h->remote_pending, 1);
+}
+
+void hub_remote_post(struct hub *h, struct remote_msg *m)
+{
+	struct remote_msg *head = atomic_load(&h->remote);
+
+	do
+		m->next = head;
+	while (!atomic_compare_exchange_weak(&h->remote, &head, m));
+	ev_async_send(h->loop, &h->async);
+}
+
+static struct hub *hub_create(void)
+{
+	struct hub *h = calloc(1, sizeof *h);
+	struct green *root = calloc(1, sizeof *root);
+	struct stack st;
+	struct green *hg;
+
+	config_load();
+	if (h == NULL || root == NULL)
+		goto fail;
+	/* EVFLAG_NOSIGMASK: the signal mask is the program's, not ours. */
+	h->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	if (h->loop == NULL)
+		goto fail;
+	if (stack_get(&h->stacks, HUB_STACK_SIZE, &st) < 0)
+		goto fail;
+	hg = (struct green *)((uintptr_t)(st.hi - sizeof *hg) & ~(uintptr_t)63);
+	memset(hg, 0, sizeof *hg);
+	hg->hub = h;
+	hg->flags = GREEN_HUB;
+	hg->stack = st;
+	hg->state = GREEN_READY;
+	strcpy(hg->name, "hub");
+	ctx_make(&hg->ctx, hg, hub_main, h);
+	h->hub_green = hg;
+
+	root->flags = GREEN_ROOT;
+	root->state = GREEN_RUNNING;
+	hub_link_green(h, root);
+	h->root = root;
+	h->current = root;
+
+	ev_set_userdata(h->loop, h);
+	ev_async_init(&h->async, hub_async_cb);
+	ev_async_start(h->loop, &h->async);
+	ev_unref(h->loop); /* a possible remote wake-up keeps nothing alive */
+	overflow_init_thread();
+	tls_hub = h;
+	return h;
+fail:
+	if (h != NULL && h->loop != NULL)
+		ev_loop_destroy(h->loop);
+	if (h != NULL)
+		stack_pool_destroy(&h->stacks);
+	free(root);
+	free(h);
+	return NULL;
+}
+
+struct hub *hub_get(void)
+{
+	struct hub *h = tls_hub;
+
+	return GS_LIKELY(h != NULL) ? h : hub_create();
+}
+
+void hub_destroy(void)
+{
+	struct hub *h = tls_hub;
+
+	if (h == NULL || h->current != h->root || h->ngreen != 1)
+		return;
+	if (h->zombie != NULL)
+		hub_reap(h);
+	ev_ref(h->loop);
+	ev_async_stop(h->loop, &h->async);
+	ev_loop_destroy(h->loop);
+	for (int fd = 0; fd < h->nfds; fd++)
+		free(h->fds[fd]);
+	free(h->fds);
+	stack_pool_destroy(&h->stacks);
+	free(h->root);
+	free(h);
+	tls_hub = NULL;
+}

@@ -1,0 +1,343 @@
+/*
+ * greenshim runtime: the internal interface of src/.
+ *
+ * The runtime knows nothing of the libc symbols that preload/ replaces. It
+ * offers green threads (struct green) scheduled cooperatively by one hub per
+ * OS thread (struct hub), and the ways a green thread can wait: on a wait
+ * queue, on fd readiness, on a timer, or on a message from another OS
+ * thread. Everything that preload/ builds (pthreads, sockets, sleeps) is a
+ * short path over these.
+ *
+ * Conventions:
+ *  - functions return 0 (or a count) on success and a negative errno value
+ *    on failure; nothing here sets errno;
+ *  - times are CLOCK_MONOTONIC deadlines in nanoseconds (int64_t);
+ *    GS_NO_DEADLINE waits forever;
+ *  - everything that takes a struct hub is called on that hub's OS thread,
+ *    except hub_remote_post(), the one thread-safe entry.
+ *
+ * The design is explained in docs/ARCHITECTURE.md.
+ */
+#ifndef GS_RUNTIME_H
+#define GS_RUNTIME_H
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#define GS_API __attribute__((visibility("default")))
+#define GS_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GS_CONTAINER_OF(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+struct green;
+struct hub;
+
+/* ---- arch/<cpu>/: the context switch ------------------------------------ */
+
+/* A suspended context: the callee-saved state is on its own stack. */
+struct ctx {
+	void *sp;
+};
+
+/* Saves the running context into from and resumes to. */
+void ctx_switch(struct ctx *from, struct ctx *to);
+/* Prepares c so that switching to it calls entry(arg) on the stack below
+ * stack_top. entry must never return. */
+void ctx_make(struct ctx *c, void *stack_top, void (*entry)(void *), void *arg);
+
+/* ---- config.c: GREENSHIM_* variables --------------------------------- */
+
+struct gs_config {
+	size_t stack_size; /* default green stack size, bytes, page multiple */
+};
+
+extern struct gs_config gs_config;
+
+/* Reads the environment once; an invalid value prints one line naming the
+ * variable and exits with status 2. Safe to call many times. */
+void config_load(void);
+/* Parses "123", "64k", "8M" into bytes. 0, -EINVAL or -ERANGE. */
+int config_parse_size(const char *s, size_t *out);
+
+/* ---- time.c ----------------------------------------------------------- */
+
+#define GS_NO_DEADLINE INT64_MAX
+
+int64_t gs_now_ns(void); /* CLOCK_MONOTONIC */
+/* now + ns, saturating at GS_NO_DEADLINE; ns < 0 means forever. */
+int64_t gs_deadline_after(int64_t ns);
+
+/* ---- stack.c: green thread stacks ------------------------------------- */
+
+/* Usable stack [lo, hi); guard bytes below lo fault on access. */
+struct stack {
+	char *lo;
+	char *hi;
+	size_t guard;
+};
+
+struct stack_class;
+
+struct stack_pool {
+	struct stack_class *classes;
+	size_t nclasses;
+};
+
+enum stack_guard_mode {
+	STACK_GUARD_AUTO,     /* MADV_GUARD_INSTALL if the kernel has it */
+	STACK_GUARD_MADVISE,  /* guard markers: no VMA per guard (Linux 6.13+) */
+	STACK_GUARD_MPROTECT, /* PROT_NONE pages: one more VMA per stack */
+};
+
+#define STACK_GUARD_SIZE (64 * 1024)
+/* Freed stacks kept with their memory per size class; older ones are
+ * returned to the kernel. */
+#define STACK_WARM_MAX 16
+
+size_t stack_default_size(void); /* the native default, see stack.c */
+size_t stack_round(size_t size);  /* page multiple, at least the minimum */
+int stack_get(struct stack_pool *p, size_t size, struct stack *out);
+void stack_put(struct stack_pool *p, const struct stack *s);
+void stack_pool_destroy(struct stack_pool *p);
+/* For tests: force a guard mechanism; returns the mode in force. */
+enum stack_guard_mode stack_guard_mode(enum stack_guard_mode want);
+
+/* ---- waitq.c: waits and wait queues ------------------------------------ */
+
+/* One blocking wait of one green thread; lives on that thread's stack.
+ * The first wait_complete() decides the result; later ones are ignored. */
+struct wait {
+	struct green *g;
+	int result;
+	bool done;
+};
+
+#define WAITER_EXCLUSIVE 1u /* an fd waiter that consumes: wake one of them */
+
+/* One entry of a wait in one queue. A wait may have entries in several
+ * queues (poll on many fds); each entry is unlinked by whoever wakes it or
+ * by its owner after waking. */
+struct waiter {
+	struct waiter *prev, *next;
+	struct waitq *q;
+	struct wait *wait;
+	unsigned flags;
+	int revents; /* fd waits: EV_READ/EV_WRITE/EV_ERROR seen */
+};
+
+struct waitq {
+	struct waiter *head, *tail;
+};
+
+/* Results a waker hands to a wait; negative values are errors. */
+enum {
+	WAKE_OK = 0,
+	WAKE_RETRY = 1, /* the resource was freed: try again */
+	WAKE_OWNED = 2, /* the resource was handed to the waiter */
+};
+
+void wait_init(struct wait *w);
+/* Parks the current green thread until w completes or the deadline passes
+ * (-ETIMEDOUT). A deadline already past returns -ETIMEDOUT at once. */
+int wait_park(struct wait *w, int64_t deadline);
+void wait_complete(struct wait *w, int result);
+
+static inline void waitq_init(struct waitq *q)
+{
+	q->head = q->tail = NULL;
+}
+
+static inline bool waitq_empty(const struct waitq *q)
+{
+	return q->head == NULL;
+}
+
+void waitq_add(struct waitq *q, struct waiter *e, struct wait *w, unsigned flags);
+void waitq_add_front(struct waitq *q, struct waiter *e, struct wait *w, unsigned flags);
+void waitq_remove(struct waiter *e); /* no-op if not linked */
+/* Unlinks and returns the first entry whose wait is not done yet. */
+struct waiter *waitq_pop_live(struct waitq *q);
+/* 1 if a waiter was woken, 0 if none was waiting. */
+int waitq_wake_one(struct waitq *q, int result);
+/* The number of waiters woken. */
+unsigned waitq_wake_all(struct waitq *q, int result);
+/* Waits on q alone until woken or the deadline: the waker's result. */
+int waitq_wait(struct waitq *q, int64_t deadline);
+
+/* ---- green.c: green threads ------------------------------------------- */
+
+enum green_state {
+	GREEN_RUNNING,
+	GREEN_READY,  /* in the run queue */
+	GREEN_PARKED, /* waiting; something will unpark it */
+	GREEN_DEAD,   /* finished; joinable until joined */
+};
+
+#define GREEN_DETACHED 0x1u
+#define GREEN_ROOT 0x2u      /* the OS thread's own context */
+#define GREEN_HUB 0x4u       /* the hub's context */
+#define GREEN_USER_STACK 0x8u /* stack given by the program: not ours */
+
+struct green_attr {
+	size_t stack_size;  /* 0: gs_config.stack_size */
+	void *stack_addr;   /* with stack_size: the program's own stack */
+	bool detached;
+};
+
+struct green {
+	struct ctx ctx;
+	struct hub *hub;
+	struct green *next; /* run queue */
+	enum green_state state;
+	int saved_errno;
+	unsigned flags;
+	uint64_t id;
+	void *(*start)(void *);
+	void *arg;
+	void *retval;
+	struct wait *wait;      /* the wait in progress, if parked */
+	struct wait *join_wait; /* the joiner's wait, if one is joining */
+	ev_timer timer;         /* deadline of the wait in progress */
+	struct stack stack;
+	struct green *all_prev, *all_next; /* every live green of the hub */
+	uint64_t switches;
+	void *user; /* for preload/: the pthread layer's per-thread data */
+	char name[16];
+};
+
+/* Creates a green thread, ready to run after the caller parks or yields. */
+int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
+		struct green **out);
+/* 0, -EDEADLK (self), -EINVAL (detached or already joined), -ETIMEDOUT,
+ * -EBUSY (deadline 0 and still running). */
+int green_join(struct green *g, void **retval, int64_t deadline);
+int green_detach(struct green *g);
+_Noreturn void green_exit(void *retval);
+struct green *green_self(void);
+/* Lets every ready green thread run once, then returns. */
+void green_yield(void);
+/* 0 once the deadline has passed, or the interrupting result. */
+int green_sleep_until(int64_t deadline);
+
+/* ---- hub.c: the scheduler, one per OS thread ---------------------------- */
+
+/* Message from another OS thread completing a wait on this hub. */
+struct remote_msg {
+	struct remote_msg *next;
+	struct wait *wait;
+	int result;
+};
+
+struct fdw;
+
+struct hub {
+	struct ev_loop *loop;
+	struct green *current;
+	struct green *hub_green; /* runs the libev loop */
+	struct green *root;      /* the OS thread's own context */
+	struct green *runq_head, *runq_tail;
+	unsigned since_poll;  /* direct switches since the loop last ran */
+	struct green *zombie; /* dead, detached: release once off its stack */
+	struct green *all;    /* list of every live green of this hub */
+	unsigned long ngreen; /* live greens, root included, hub excluded */
+	unsigned long nparked;
+	uint64_t switches;
+	bool stuck_reported;
+	struct stack_pool stacks;
+	struct fdw **fds;
+	int nfds;
+	ev_async async;
+	_Atomic(struct remote_msg *) remote;
+	atomic_long remote_pending;
+};
+
+/* Direct switches between ready greens before the hub polls the loop. */
+#define HUB_POLL_EVERY 64
+#define HUB_STACK_SIZE (256 * 1024)
+
+/* The calling OS thread's hub, created on first use (NULL on ENOMEM). */
+struct hub *hub_get(void);
+/* The calling OS thread's hub if it has one. */
+struct hub *hub_peek(void);
+void hub_unpark(struct green *g);
+/* Gives the CPU to the next ready green (or the hub); the caller has set its
+ * own state (READY and queued, PARKED or DEAD) beforehand. */
+void hub_switch_out(struct hub *h, struct green *cur);
+void hub_runq_push(struct hub *h, struct green *g);
+/* Called for a stuck hub: every green parked, and nothing (fd, timer,
+ * remote work) left that could wake one. Once per stuck episode. */
+void hub_set_stuck_hook(void (*hook)(struct hub *));
+/* Another OS thread will complete a wait here: announce it first (so the
+ * hub is not reported stuck meanwhile), then post exactly once. */
+void hub_remote_begin(struct hub *h);
+void hub_remote_post(struct hub *h, struct remote_msg *m);
+/* Releases what a hub owns; only with no green but the root left. */
+void hub_destroy(void);
+
+/* Internal to green.c and hub.c. */
+void hub_link_green(struct hub *h, struct green *g);
+void hub_release_green(struct hub *h, struct green *g);
+
+/* ---- fdwait.c: waiting for fd readiness ------------------------------- */
+
+enum { FDW_READ = 0, FDW_WRITE = 1 };
+
+/* Adds e (for w) to the fd's queue for dir and makes sure the fd's
+ * watcher for that direction runs. -EBADF for a negative fd, -ENOMEM. */
+int fdw_add(struct hub *h, int fd, int dir, struct waiter *e, struct wait *w,
+	    unsigned flags);
+/* Unlinks e; stops the watcher when no waiter is left. */
+void fdw_remove(struct hub *h, int fd, int dir, struct waiter *e);
+/* Waits for EV_READ or EV_WRITE (one of them) on fd: 0 when ready,
+ * -ETIMEDOUT, -EBADF if the fd was closed meanwhile. */
+int fdw_wait(int fd, int events, int64_t deadline, unsigned flags);
+/* fd is about to be closed: waiters get -EBADF, watchers are stopped and
+ * re-armed so that libev sees a new file behind a reused number. */
+void fdw_close(struct hub *h, int fd);
+
+/* ---- gsync.c: green mutex, condition variable, semaphore -------------- */
+
+struct gsync_mutex {
+	struct green *owner;
+	struct waitq q;
+	bool handoff; /* a woken waiter lost a race: hand over on unlock */
+};
+
+struct gsync_cond {
+	struct waitq q;
+};
+
+struct gsync_sem {
+	unsigned long count;
+	struct waitq q;
+};
+
+#define GSYNC_SEM_MAX 0x7fffffffUL /* SEM_VALUE_MAX */
+
+void gsync_mutex_init(struct gsync_mutex *m);
+int gsync_mutex_lock(struct gsync_mutex *m, int64_t deadline);
+int gsync_mutex_trylock(struct gsync_mutex *m);
+int gsync_mutex_unlock(struct gsync_mutex *m);
+void gsync_cond_init(struct gsync_cond *c);
+/* Always returns with m locked again, as POSIX requires. */
+int gsync_cond_wait(struct gsync_cond *c, struct gsync_mutex *m, int64_t deadline);
+void gsync_cond_signal(struct gsync_cond *c);
+void gsync_cond_broadcast(struct gsync_cond *c);
+int gsync_sem_init(struct gsync_sem *s, unsigned long value);
+int gsync_sem_wait(struct gsync_sem *s, int64_t deadline);
+int gsync_sem_trywait(struct gsync_sem *s);
+int gsync_sem_post(struct gsync_sem *s);
+
+/* ---- overflow.c: stack overflow reports --------------------------------- */
+
+/* Per OS thread: an alternate signal stack; per process: the SIGSEGV
+ * handler that names the green thread whose guard page was hit. */
+void overflow_init_thread(void);
+
+#endif

@@ -1,0 +1,271 @@
+/*
+ * Green thread stacks.
+ *
+ * What it owns: the address space of every green stack of one hub, carved
+ * from large anonymous mappings ("slabs"), and the free lists that reuse them.
+ *
+ * Why slabs: a mapping per stack plus a PROT_NONE guard per stack costs two
+ * VMAs per thread, and vm.max_map_count (65530 by default) then stops a
+ * process near 32,000 threads. A slab holds up to STACK_SLAB_MAX stacks of
+ * one size class in one VMA; the guard below each stack is a guard marker
+ * (madvise MADV_GUARD_INSTALL, Linux 6.13+), which splits no VMA. On older
+ * kernels the guard is an mprotect(PROT_NONE) range, as glibc does it; when
+ * the kernel refuses more VMAs, further stacks go without a guard and one
+ * warning says so (docs/LIMITATIONS.md).
+ *
+ * Memory: slabs are MAP_NORESERVE and untouched pages cost nothing, so an
+ * 8 MiB stack costs the pages its thread touched. A freed stack goes on its
+ * class's LIFO free list. The STACK_WARM_MAX most recently freed keep their
+ * pages (spawn right after exit touches no new memory); older ones are given
+ * back with MADV_DONTNEED, so a burst of threads that ended leaves no RSS.
+ *
+ * Invariants: stacks never move between classes or pools; slabs are unmapped
+ * only by stack_pool_destroy(). Only the owning hub's OS thread calls in.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+#define STACK_MIN (16 * 1024)     /* PTHREAD_STACK_MIN on x86-64 */
+#define STACK_DEFAULT_CAP ((size_t)8 * 1024 * 1024)
+#define STACK_UNLIMITED_DEFAULT ((size_t)2 * 1024 * 1024) /* glibc's, x86-64 */
+#define STACK_SLAB_FIRST 4
+#define STACK_SLAB_MAX 256
+
+struct stack_slab {
+	struct stack_slab *next;
+	char *base;
+	size_t len;
+	unsigned n, used;
+};
+
+struct stack_class {
+	size_t size;
+	struct stack_slab *slabs; /* head: the one being carved */
+	unsigned next_slab_n;
+	uintptr_t *free; /* lo of each free stack, | 1 if it has no guard;
+			  * the top nwarm entries are warm */
+	size_t nfree, cap, nwarm;
+};
+
+static _Atomic int guard_mode = STACK_GUARD_AUTO;
+static atomic_bool guard_warned;
+
+static size_t page_size(void)
+{
+	static size_t page;
+
+	if (page == 0)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	return page;
+}
+
+size_t stack_round(size_t size)
+{
+	size_t page = page_size();
+
+	if (size < STACK_MIN)
+		size = STACK_MIN;
+	return (size + page - 1) & ~(page - 1);
+}
+
+size_t stack_default_size(void)
+{
+	struct rlimit rl;
+	size_t size = STACK_UNLIMITED_DEFAULT;
+
+	/* glibc sizes new threads by RLIMIT_STACK (2 MiB when unlimited); we
+	 * cap it at 8 MiB as larger soft limits are rare and mean "big main". */
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		size = rl.rlim_cur < STACK_DEFAULT_CAP ? (size_t)rl.rlim_cur : STACK_DEFAULT_CAP;
+	return stack_round(size);
+}
+
+/* Settles AUTO by asking the kernel for a guard marker on a scratch page. */
+static void guard_probe(void)
+{
+	size_t page = page_size();
+	void *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int expected = STACK_GUARD_AUTO;
+
+	if (p == MAP_FAILED)
+		return;
+	atomic_compare_exchange_strong(&guard_mode, &expected,
+				       madvise(p, page, MADV_GUARD_INSTALL) == 0 ? STACK_GUARD_MADVISE
+										  : STACK_GUARD_MPROTECT);
+	munmap(p, 2 * page);
+}
+
+enum stack_guard_mode stack_guard_mode(enum stack_guard_mode want)
+{
+	if (want != STACK_GUARD_AUTO)
+		atomic_store(&guard_mode, want);
+	else if (atomic_load(&guard_mode) == STACK_GUARD_AUTO)
+		guard_probe();
+	return atomic_load(&guard_mode);
+}
+
+static void guard_warn_once(void)
+{
+	static const char msg[] =
+		"greenshim: the kernel refused another guard page (vm.max_map_count); "
+		"further green stacks have none, so an overflow goes undetected\n";
+
+	if (!atomic_exchange(&guard_warned, true) && write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+		/* stderr is gone; nothing else to tell */
+	}
+}
+
+/* Returns the guard size in force for a stack whose guard is [g, g+len). */
+static size_t guard_install(char *g, size_t len)
+{
+	int mode = atomic_load(&guard_mode);
+
+	if (mode != STACK_GUARD_MPROTECT) {
+		if (madvise(g, len, MADV_GUARD_INSTALL) == 0) {
+			if (mode == STACK_GUARD_AUTO)
+				atomic_store(&guard_mode, STACK_GUARD_MADVISE);
+			return len;
+		}
+		if (mode == STACK_GUARD_MADVISE && errno != EINVAL) {
+			guard_warn_once();
+			return 0;
+		}
+		atomic_store(&guard_mode, STACK_GUARD_MPROTECT);
+	}
+	if (mprotect(g, len, PROT_NONE) == 0)
+		return len;
+	guard_warn_once();
+	return 0;
+}
+
+static struct stack_class *class_find(struct stack_pool *p, size_t size)
+{
+	struct stack_class *c;
+
+	for (size_t i = 0; i < p->nclasses; i++)
+		if (p->classes[i].size == size)
+			return &p->classes[i];
+	c = realloc(p->classes, (p->nclasses + 1) * sizeof *c);
+	if (c == NULL)
+		return NULL;
+	p->classes = c;
+	c = &p->classes[p->nclasses++];
+	memset(c, 0, sizeof *c);
+	c->size = size;
+	c->next_slab_n = STACK_SLAB_FIRST;
+	return c;
+}
+
+static int slab_new(struct stack_class *c)
+{
+	size_t stride = STACK_GUARD_SIZE + c->size;
+	unsigned n = c->next_slab_n;
+	struct stack_slab *s = calloc(1, sizeof *s);
+	void *base;
+
+	if (s == NULL)
+		return -ENOMEM;
+	base = mmap(NULL, n * stride, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (base == MAP_FAILED) {
+		free(s);
+		return -EAGAIN; /* what pthread_create says when out of memory */
+	}
+	s->base = base;
+	s->len = n * stride;
+	s->n = n;
+	s->next = c->slabs;
+	c->slabs = s;
+	if (c->next_slab_n < STACK_SLAB_MAX)
+		c->next_slab_n *= 2;
+	return 0;
+}
+
+int stack_get(struct stack_pool *p, size_t size, struct stack *out)
+{
+	struct stack_class *c = class_find(p, stack_round(size));
+	struct stack_slab *s;
+	char *g;
+
+	if (c == NULL)
+		return -EAGAIN;
+	if (c->nfree > 0) {
+		uintptr_t f = c->free[--c->nfree];
+
+		if (c->nwarm > 0)
+			c->nwarm--;
+		out->lo = (char *)(f & ~(uintptr_t)1);
+		out->hi = out->lo + c->size;
+		out->guard = (f & 1) ? 0 : STACK_GUARD_SIZE;
+		return 0;
+	}
+	s = c->slabs;
+	if (s == NULL || s->used == s->n) {
+		int r = slab_new(c);
+
+		if (r < 0)
+			return r;
+		s = c->slabs;
+	}
+	g = s->base + (size_t)s->used++ * (STACK_GUARD_SIZE + c->size);
+	out->guard = guard_install(g, STACK_GUARD_SIZE);
+	out->lo = g + STACK_GUARD_SIZE;
+	out->hi = out->lo + c->size;
+	return 0;
+}
+
+void stack_put(struct stack_pool *p, const struct stack *st)
+{
+	struct stack_class *c = class_find(p, (size_t)(st->hi - st->lo));
+
+	if (c == NULL)
+		return; /* cannot happen: the class exists since stack_get */
+	if (c->nfree == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		uintptr_t *f = realloc(c->free, cap * sizeof *f);
+
+		if (f == NULL) {
+			/* Keep the address space, lose only the reuse. */
+			madvise(st->lo, c->size, MADV_DONTNEED);
+			return;
+		}
+		c->free = f;
+		c->cap = cap;
+	}
+	c->free[c->nfree++] = (uintptr_t)st->lo | (st->guard == 0);
+	if (c->nwarm == STACK_WARM_MAX) {
+		uintptr_t cold = c->free[c->nfree - 1 - STACK_WARM_MAX] & ~(uintptr_t)1;
+
+		madvise((void *)cold, c->size, MADV_DONTNEED);
+	}
+	else
+		c->nwarm++;
+}
+
+void stack_pool_destroy(struct stack_pool *p)
+{
+	for (size_t i = 0; i < p->nclasses; i++) {
+		struct stack_class *c = &p->classes[i];
+		struct stack_slab *s, *next;
+
+		for (s = c->slabs; s != NULL; s = next) {
+			next = s->next;
+			munmap(s->base, s->len);
+			free(s);
+		}
+		free(c->free);
+	}
+	free(p->classes);
+	p->classes = NULL;
+	p->nclasses = 0;
+}

@@ -1,0 +1,53 @@
+#!/bin/sh
+# Runs the test groups against build directory $1 (default: build).
+#   tests/run.sh [BUILD] [unit|preload]...
+# Each group prints its own results; this prints one closing line for all:
+# "tests: N passed, N failed".
+set -u
+B=${1:-build}
+shift 2>/dev/null || true
+groups=${*:-unit preload}
+passed=0
+failed=0
+
+# Adds the "N passed, N failed" of a group's last such line to the totals.
+tally() {
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	if [ -z "$line" ]; then
+		failed=$((failed + 1))
+		return
+	fi
+	p=$(echo "$line" | grep -oE '[0-9]+ passed' | cut -d' ' -f1)
+	f=$(echo "$line" | grep -oE '[0-9]+ failed' | cut -d' ' -f1)
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for g in $groups; do
+	case $g in
+	unit)
+		echo "== unit tests (Check, $B/tests/unit)"
+		"$B/tests/unit" >"$out" 2>&1
+		rc=$?
+		;;
+	preload)
+		echo "== preload tests (ordinary programs under LD_PRELOAD)"
+		sh tests/preload/run.sh "$B" >"$out" 2>&1
+		rc=$?
+		;;
+	*)
+		echo "unknown test group: $g" >&2
+		exit 2
+		;;
+	esac
+	cat "$out"
+	tally "$out"
+	if [ $rc -ne 0 ] && ! grep -qE '[1-9][0-9]* failed' "$out"; then
+		echo "group $g exited with status $rc"
+		failed=$((failed + 1))
+	fi
+done
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

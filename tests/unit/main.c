@@ -1,0 +1,26 @@
+/* Runs every unit suite; each test in its own child process (Check's fork
+ * mode), so each starts with no hub. Last line: "unit: N passed, N failed". */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "unit.h"
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite_context());
+	int run, failed;
+
+	srunner_add_suite(sr, suite_green());
+	srunner_add_suite(sr, suite_timer());
+	srunner_add_suite(sr, suite_fdwait());
+	srunner_add_suite(sr, suite_sync());
+	srunner_add_suite(sr, suite_stack());
+	srunner_add_suite(sr, suite_hub());
+	srunner_add_suite(sr, suite_config());
+	srunner_run_all(sr, CK_VERBOSE);
+	run = srunner_ntests_run(sr);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	printf("unit: %d passed, %d failed\n", run - failed, failed);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

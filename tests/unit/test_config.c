@@ -1,0 +1,128 @@
+/* GREENSHIM_* parsing: sizes, the default, and the one-line rejection. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+START_TEST(sizes_take_bytes_and_k_or_m_suffixes)
+{
+	size_t v;
+
+	ck_assert_int_eq(config_parse_size("4096", &v), 0);
+	ck_assert_uint_eq(v, 4096);
+	ck_assert_int_eq(config_parse_size("64k", &v), 0);
+	ck_assert_uint_eq(v, 65536);
+	ck_assert_int_eq(config_parse_size("64K", &v), 0);
+	ck_assert_uint_eq(v, 65536);
+	ck_assert_int_eq(config_parse_size("8m", &v), 0);
+	ck_assert_uint_eq(v, 8 << 20);
+	ck_assert_int_eq(config_parse_size("8M", &v), 0);
+	ck_assert_uint_eq(v, 8 << 20);
+	ck_assert_int_eq(config_parse_size("banana", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("-1", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("12kb", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("1g", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size(" 12", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("99999999999999999999", &v), -ERANGE);
+	ck_assert_int_eq(config_parse_size("99999999999999999m", &v), -ERANGE);
+}
+END_TEST
+
+START_TEST(the_default_stack_size_follows_rlimit_stack_capped_at_8m)
+{
+	struct rlimit rl;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_STACK, &rl), 0);
+	rl.rlim_cur = 1024 * 1024;
+	ck_assert_int_eq(setrlimit(RLIMIT_STACK, &rl), 0);
+	ck_assert_uint_eq(stack_default_size(), 1024 * 1024);
+	rl.rlim_cur = 64 * 1024 * 1024;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rl.rlim_cur)
+		rl.rlim_cur = rl.rlim_max;
+	ck_assert_int_eq(setrlimit(RLIMIT_STACK, &rl), 0);
+	ck_assert_uint_eq(stack_default_size(), rl.rlim_cur < (8u << 20) ? rl.rlim_cur : 8u << 20);
+	if (rl.rlim_max == RLIM_INFINITY) {
+		rl.rlim_cur = RLIM_INFINITY;
+		ck_assert_int_eq(setrlimit(RLIMIT_STACK, &rl), 0);
+		ck_assert_uint_eq(stack_default_size(), 2 * 1024 * 1024); /* glibc's */
+	}
+}
+END_TEST
+
+static void *return_arg(void *arg)
+{
+	return arg;
+}
+
+START_TEST(a_valid_stack_size_is_used_for_new_threads)
+{
+	struct green *g;
+
+	setenv("GREENSHIM_STACK_SIZE", "100k", 1);
+	config_load();
+	ck_assert_uint_eq(gs_config.stack_size, 100 * 1024);
+	ck_assert_int_eq(green_spawn(NULL, return_arg, NULL, &g), 0);
+	ck_assert_uint_eq((size_t)(g->stack.hi - g->stack.lo), 100 * 1024);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+}
+END_TEST
+
+/* config_load() in a child with GREENSHIM_STACK_SIZE=value: its stderr. */
+static int load_in_child(const char *value, char *out, size_t outlen)
+{
+	int p[2], status;
+	ssize_t n, len = 0;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(p[1], STDERR_FILENO);
+		setenv("GREENSHIM_STACK_SIZE", value, 1);
+		config_load();
+		_exit(0);
+	}
+	close(p[1]);
+	while ((n = read(p[0], out + len, outlen - 1 - (size_t)len)) > 0)
+		len += n;
+	out[len] = '\0';
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(a_bad_stack_size_stops_with_status_2_and_one_line_naming_it)
+{
+	static const char *bad[] = { "banana", "-1", "100", "4095", "2048m", "12kb", "8 M" };
+	char err[512];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_int_eq(load_in_child(bad[i], err, sizeof err), 2);
+		ck_assert_msg(strncmp(err, "greenshim: GREENSHIM_STACK_SIZE=", 32) == 0, "%s", err);
+		ck_assert_msg(strstr(err, bad[i]) != NULL, "value not named: %s", err);
+		ck_assert_msg(strstr(err, "k/K or m/M") != NULL, "form not named: %s", err);
+		ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1, "not one line: %s", err);
+	}
+	ck_assert_int_eq(load_in_child("4096", err, sizeof err), 0);
+	ck_assert_str_eq(err, "");
+}
+END_TEST
+
+Suite *suite_config(void)
+{
+	Suite *s = suite_create("config");
+	TCase *t = tcase_create("env");
+
+	tcase_add_test(t, sizes_take_bytes_and_k_or_m_suffixes);
+	tcase_add_test(t, the_default_stack_size_follows_rlimit_stack_capped_at_8m);
+	tcase_add_test(t, a_valid_stack_size_is_used_for_new_threads);
+	tcase_add_test(t, a_bad_stack_size_stops_with_status_2_and_one_line_naming_it);
+	suite_add_tcase(s, t);
+	return s;
+}

@@ -1,0 +1,213 @@
+/* Green thread life: spawn, run order, exit values, join, detach. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include "unit.h"
+
+static void *return_arg_plus_one(void *arg)
+{
+	return (void *)((intptr_t)arg + 1);
+}
+
+START_TEST(join_returns_the_start_routine_result)
+{
+	struct green *g;
+	void *ret = NULL;
+
+	ck_assert_int_eq(green_spawn(NULL, return_arg_plus_one, (void *)41, &g), 0);
+	ck_assert_int_eq(green_join(g, &ret, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq((intptr_t)ret, 42);
+}
+END_TEST
+
+static void nested_exit(void)
+{
+	green_exit((void *)7);
+}
+
+static void *exit_from_nested_call(void *arg)
+{
+	(void)arg;
+	nested_exit();
+	return (void *)1; /* not reached */
+}
+
+START_TEST(exit_from_a_nested_call_ends_the_thread_with_its_value)
+{
+	struct green *g;
+	void *ret = NULL;
+
+	ck_assert_int_eq(green_spawn(NULL, exit_from_nested_call, NULL, &g), 0);
+	ck_assert_int_eq(green_join(g, &ret, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq((intptr_t)ret, 7);
+}
+END_TEST
+
+static int order[8], norder;
+
+static void *record(void *arg)
+{
+	order[norder++] = (int)(intptr_t)arg;
+	return NULL;
+}
+
+START_TEST(spawned_threads_run_in_spawn_order_after_the_spawner_waits)
+{
+	struct green *g[5];
+
+	norder = 0;
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(green_spawn(NULL, record, (void *)(intptr_t)i, &g[i]), 0);
+	ck_assert_int_eq(norder, 0); /* spawn does not switch */
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(green_join(g[i], NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(norder, 5);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(order[i], i);
+}
+END_TEST
+
+static void *yield_then_return(void *arg)
+{
+	green_yield();
+	return arg;
+}
+
+START_TEST(join_errors_match_pthread_join)
+{
+	struct green *g;
+
+	ck_assert_int_eq(green_join(green_self(), NULL, GS_NO_DEADLINE), -EDEADLK);
+	ck_assert_int_eq(green_join(green_self()->hub->root, NULL, GS_NO_DEADLINE), -EDEADLK);
+
+	ck_assert_int_eq(green_spawn(NULL, yield_then_return, NULL, &g), 0);
+	ck_assert_int_eq(green_join(g, NULL, 0), -EBUSY); /* tryjoin */
+	ck_assert_int_eq(green_join(g, NULL, gs_deadline_after(0)), -ETIMEDOUT);
+	ck_assert_int_eq(green_detach(g), 0);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), -EINVAL);
+	ck_assert_int_eq(green_detach(g), -EINVAL);
+	green_yield();
+	green_yield();
+}
+END_TEST
+
+static int detached_ran;
+
+static void *mark_ran(void *arg)
+{
+	(void)arg;
+	detached_ran++;
+	return NULL;
+}
+
+START_TEST(detached_threads_are_released_when_they_end)
+{
+	struct hub *h = hub_get();
+	struct green_attr a = { .detached = true };
+	unsigned long before = h->ngreen;
+
+	detached_ran = 0;
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(green_spawn(&a, mark_ran, NULL, NULL), 0);
+	ck_assert_uint_eq(h->ngreen, before + 100);
+	green_yield();
+	green_yield();
+	ck_assert_int_eq(detached_ran, 100);
+	ck_assert_uint_eq(h->ngreen, before);
+}
+END_TEST
+
+START_TEST(a_thread_detached_after_it_ended_is_released)
+{
+	struct hub *h = hub_get();
+	struct green *g;
+
+	ck_assert_int_eq(green_spawn(NULL, mark_ran, NULL, &g), 0);
+	green_yield();
+	ck_assert_int_eq(g->state, GREEN_DEAD);
+	ck_assert_uint_eq(h->ngreen, 2);
+	ck_assert_int_eq(green_detach(g), 0);
+	ck_assert_uint_eq(h->ngreen, 1);
+}
+END_TEST
+
+#define MANY 100000
+
+static struct waitq many_q;
+static unsigned many_woken;
+
+static void *wait_on_many_q(void *arg)
+{
+	int r = waitq_wait(&many_q, GS_NO_DEADLINE);
+
+	if (r == WAKE_OK)
+		many_woken++;
+	return arg;
+}
+
+START_TEST(hundred_thousand_threads_are_parked_at_once_then_all_finish)
+{
+	struct green **g = calloc(MANY, sizeof *g);
+	struct hub *h = hub_get();
+
+	waitq_init(&many_q);
+	many_woken = 0;
+	for (int i = 0; i < MANY; i++)
+		ck_assert_int_eq(green_spawn(NULL, wait_on_many_q, (void *)(intptr_t)i, &g[i]), 0);
+	green_yield(); /* every one of them runs and parks */
+	ck_assert_uint_eq(h->nparked, MANY);
+	ck_assert_uint_eq(h->ngreen, MANY + 1);
+	ck_assert_uint_eq(waitq_wake_all(&many_q, WAKE_OK), MANY);
+	for (int i = 0; i < MANY; i++) {
+		void *ret;
+
+		ck_assert_int_eq(green_join(g[i], &ret, GS_NO_DEADLINE), 0);
+		ck_assert_int_eq((intptr_t)ret, i);
+	}
+	ck_assert_uint_eq(many_woken, MANY);
+	ck_assert_uint_eq(h->ngreen, 1);
+	free(g);
+}
+END_TEST
+
+static void *touch_stack(void *arg)
+{
+	volatile char buf[32 * 1024];
+
+	for (size_t i = 0; i < sizeof buf; i += 512)
+		buf[i] = (char)i;
+	return arg;
+}
+
+START_TEST(program_supplied_stack_is_used_as_given)
+{
+	static char mem[256 * 1024] __attribute__((aligned(64)));
+	struct green_attr a = { .stack_addr = mem, .stack_size = sizeof mem };
+	struct green *g;
+	void *ret;
+
+	ck_assert_int_eq(green_spawn(&a, touch_stack, (void *)5, &g), 0);
+	ck_assert((char *)g >= mem && (char *)g < mem + sizeof mem);
+	ck_assert_int_eq(green_join(g, &ret, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq((intptr_t)ret, 5);
+}
+END_TEST
+
+Suite *suite_green(void)
+{
+	Suite *s = suite_create("green");
+	TCase *t = tcase_create("life");
+
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, join_returns_the_start_routine_result);
+	tcase_add_test(t, exit_from_a_nested_call_ends_the_thread_with_its_value);
+	tcase_add_test(t, spawned_threads_run_in_spawn_order_after_the_spawner_waits);
+	tcase_add_test(t, join_errors_match_pthread_join);
+	tcase_add_test(t, detached_threads_are_released_when_they_end);
+	tcase_add_test(t, a_thread_detached_after_it_ended_is_released);
+	tcase_add_test(t, hundred_thousand_threads_are_parked_at_once_then_all_finish);
+	tcase_add_test(t, program_supplied_stack_is_used_as_given);
+	suite_add_tcase(s, t);
+	return s;
+}

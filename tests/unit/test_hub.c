@@ -1,0 +1,141 @@
+/* The hub: fairness between yielders and I/O, remote wake-ups, and the
+ * stuck report when nothing can wake anyone. */
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+static volatile int stop_spinning;
+
+static void *yield_forever(void *arg)
+{
+	(void)arg;
+	while (!stop_spinning)
+		green_yield();
+	return NULL;
+}
+
+START_TEST(threads_that_keep_yielding_do_not_starve_fd_waits)
+{
+	struct green *spinner[3];
+	int sv[2];
+
+	stop_spinning = 0;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(green_spawn(NULL, yield_forever, NULL, &spinner[i]), 0);
+	ck_assert_int_eq(write(sv[1], "x", 1), 1);
+	ck_assert_int_eq(fdw_wait(sv[0], EV_READ, gs_deadline_after(2000 * 1000000LL), 0), 0);
+	ck_assert_int_eq(green_sleep_until(gs_deadline_after(1000000)), 0);
+	stop_spinning = 1;
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(green_join(spinner[i], NULL, GS_NO_DEADLINE), 0);
+}
+END_TEST
+
+struct remote_job {
+	struct hub *hub;
+	struct wait *wait;
+	struct remote_msg msg;
+};
+
+static void *os_thread_completes(void *arg)
+{
+	struct remote_job *job = arg;
+
+	usleep(20000);
+	job->msg.wait = job->wait;
+	job->msg.result = 77;
+	hub_remote_post(job->hub, &job->msg);
+	return NULL;
+}
+
+START_TEST(another_os_thread_completes_a_wait_through_the_hub)
+{
+	struct remote_job job;
+	struct wait w;
+	pthread_t t;
+	int64_t t0 = gs_now_ns();
+
+	job.hub = hub_get();
+	wait_init(&w);
+	job.wait = &w;
+	hub_remote_begin(job.hub);
+	ck_assert_int_eq(pthread_create(&t, NULL, os_thread_completes, &job), 0);
+	ck_assert_int_eq(wait_park(&w, GS_NO_DEADLINE), 77);
+	ck_assert_double_ge(ms_since(t0), 19.0);
+	ck_assert_int_eq(atomic_load(&job.hub->remote_pending), 0);
+	pthread_join(t, NULL);
+}
+END_TEST
+
+static struct waitq never_q;
+static struct green *stuck_seen_current;
+static int stuck_calls;
+static unsigned long stuck_parked;
+
+static void on_stuck(struct hub *h)
+{
+	stuck_calls++;
+	stuck_parked = h->nparked;
+	stuck_seen_current = h->current;
+	/* What a deadlock report would do is print; here we break the
+	 * deadlock so the test can go on. */
+	waitq_wake_all(&never_q, -ECANCELED);
+}
+
+static void *wait_forever(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)waitq_wait(&never_q, GS_NO_DEADLINE);
+}
+
+START_TEST(the_hub_knows_when_nothing_can_wake_any_thread)
+{
+	struct green *g;
+	void *ret;
+
+	waitq_init(&never_q);
+	stuck_calls = 0;
+	hub_set_stuck_hook(on_stuck);
+	/* A sleeper keeps a timer: not stuck while it sleeps. */
+	ck_assert_int_eq(green_sleep_until(gs_deadline_after(2000000)), 0);
+	ck_assert_int_eq(stuck_calls, 0);
+	/* Now root joins g, g waits on a queue nobody will ever signal. */
+	ck_assert_int_eq(green_spawn(NULL, wait_forever, NULL, &g), 0);
+	ck_assert_int_eq(green_join(g, &ret, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(stuck_calls, 1);
+	ck_assert_uint_eq(stuck_parked, 2);
+	ck_assert_ptr_eq(stuck_seen_current, hub_get()->hub_green);
+	ck_assert_int_eq((intptr_t)ret, -ECANCELED);
+	hub_set_stuck_hook(NULL);
+}
+END_TEST
+
+START_TEST(a_hub_with_only_its_root_can_be_destroyed_and_made_again)
+{
+	struct hub *h = hub_get();
+
+	ck_assert_ptr_nonnull(h);
+	ck_assert_ptr_eq(hub_peek(), h);
+	hub_destroy();
+	ck_assert_ptr_null(hub_peek());
+	ck_assert_ptr_nonnull(hub_get());
+	ck_assert_int_eq(green_sleep_until(gs_deadline_after(1000000)), 0);
+}
+END_TEST
+
+Suite *suite_hub(void)
+{
+	Suite *s = suite_create("hub");
+	TCase *t = tcase_create("scheduling");
+
+	tcase_add_test(t, threads_that_keep_yielding_do_not_starve_fd_waits);
+	tcase_add_test(t, another_os_thread_completes_a_wait_through_the_hub);
+	tcase_add_test(t, the_hub_knows_when_nothing_can_wake_any_thread);
+	tcase_add_test(t, a_hub_with_only_its_root_can_be_destroyed_and_made_again);
+	suite_add_tcase(s, t);
+	return s;
+}

@@ -1,0 +1,230 @@
+/* Stacks: reuse, memory given back, VMAs, and overflow into the guard. */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+static void *touch_64k(void *arg)
+{
+	volatile char buf[64 * 1024];
+
+	for (size_t i = 0; i < sizeof buf; i += 4096)
+		buf[i] = 1;
+	return arg;
+}
+
+START_TEST(a_joined_threads_stack_is_reused_by_the_next_spawn)
+{
+	struct green *g;
+	char *lo = NULL;
+
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(green_spawn(NULL, touch_64k, NULL, &g), 0);
+		if (lo != NULL)
+			ck_assert_ptr_eq(g->stack.lo, lo);
+		lo = g->stack.lo;
+		ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	}
+}
+END_TEST
+
+static size_t resident_pages(char *lo, char *hi)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = (size_t)(hi - lo) / page, count = 0;
+	unsigned char *vec = malloc(n);
+
+	ck_assert_int_eq(mincore(lo, (size_t)(hi - lo), vec), 0);
+	for (size_t i = 0; i < n; i++)
+		count += vec[i] & 1;
+	free(vec);
+	return count;
+}
+
+START_TEST(only_the_most_recently_freed_stacks_keep_their_memory)
+{
+	enum { N = 40 };
+	struct green *g[N];
+	struct stack st[N];
+
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(green_spawn(NULL, touch_64k, NULL, &g[i]), 0);
+	green_yield();
+	for (int i = 0; i < N; i++) {
+		st[i] = g[i]->stack;
+		ck_assert_int_eq(green_join(g[i], NULL, GS_NO_DEADLINE), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		size_t res = resident_pages(st[i].lo, st[i].hi);
+
+		if (i < N - STACK_WARM_MAX)
+			ck_assert_msg(res == 0, "cold stack %d keeps %zu pages", i, res);
+		else
+			ck_assert_msg(res >= 16, "warm stack %d keeps only %zu pages", i, res);
+	}
+}
+END_TEST
+
+static int count_mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0, ch;
+
+	ck_assert_ptr_nonnull(f);
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+static struct waitq park_q;
+
+static void *park(void *arg)
+{
+	waitq_wait(&park_q, GS_NO_DEADLINE);
+	return arg;
+}
+
+START_TEST(forty_thousand_threads_need_far_fewer_mappings_than_max_map_count)
+{
+	enum { N = 40000 };
+	struct green **g = calloc(N, sizeof *g);
+	int before, after;
+
+	hub_get();
+	waitq_init(&park_q);
+	before = count_mappings();
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(green_spawn(NULL, park, NULL, &g[i]), 0);
+	green_yield();
+	after = count_mappings();
+	if (stack_guard_mode(STACK_GUARD_AUTO) == STACK_GUARD_MADVISE) {
+		/* 40,000 stacks, 40,000 guards: a few hundred slabs. */
+		ck_assert_msg(after - before < 400, "%d new mappings", after - before);
+	} else {
+		/* Without guard markers each guard is a VMA; it still works. */
+		ck_assert_int_ge(after - before, N);
+	}
+	waitq_wake_all(&park_q, 0);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(green_join(g[i], NULL, GS_NO_DEADLINE), 0);
+	free(g);
+}
+END_TEST
+
+static volatile int recurse_forever = 1;
+
+static int recurse(int depth)
+{
+	volatile char frame[512];
+
+	frame[0] = (char)depth;
+	if (!recurse_forever)
+		return 0;
+	return recurse(depth + 1) + frame[0];
+}
+
+static void *overflow(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)recurse(0);
+}
+
+/* Runs an overflowing green thread in a child; returns its stderr. */
+static void overflow_in_child(enum stack_guard_mode mode, char *out, size_t outlen, int *status)
+{
+	int p[2];
+	pid_t pid;
+	ssize_t n, len = 0;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct green_attr a = { .stack_size = 64 * 1024 };
+		struct green *g;
+
+		dup2(p[1], STDERR_FILENO);
+		stack_guard_mode(mode);
+		if (green_spawn(&a, overflow, NULL, &g) != 0)
+			_exit(3);
+		strcpy(g->name, "recurser");
+		green_join(g, NULL, GS_NO_DEADLINE);
+		_exit(4); /* not reached: the overflow kills us */
+	}
+	close(p[1]);
+	while ((n = read(p[0], out + len, outlen - 1 - (size_t)len)) > 0)
+		len += n;
+	out[len] = '\0';
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, status, 0), pid);
+}
+
+static void check_overflow_report(enum stack_guard_mode mode)
+{
+	char err[1024];
+	int status;
+
+	overflow_in_child(mode, err, sizeof err, &status);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+		      "child status %#x, stderr: %s", status, err);
+	ck_assert_msg(strstr(err, "stack overflow in green thread") != NULL, "stderr: %s", err);
+	ck_assert_msg(strstr(err, "\"recurser\"") != NULL, "stderr: %s", err);
+	ck_assert_msg(strstr(err, "stack of 65536 bytes") != NULL, "stderr: %s", err);
+}
+
+START_TEST(an_overflow_into_a_guard_marker_kills_with_a_message_naming_the_thread)
+{
+	if (stack_guard_mode(STACK_GUARD_AUTO) == STACK_GUARD_MPROTECT) {
+		/* This kernel has no guard markers: the child uses mprotect. */
+		check_overflow_report(STACK_GUARD_MPROTECT);
+		return;
+	}
+	check_overflow_report(STACK_GUARD_MADVISE);
+}
+END_TEST
+
+START_TEST(an_overflow_into_an_mprotect_guard_kills_with_a_message_naming_the_thread)
+{
+	check_overflow_report(STACK_GUARD_MPROTECT);
+}
+END_TEST
+
+START_TEST(other_segfaults_still_reach_the_default_action)
+{
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		hub_get(); /* installs the SIGSEGV handler */
+		volatile int *volatile bad = (int *)16;
+
+		*bad = 1;
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+}
+END_TEST
+
+Suite *suite_stack(void)
+{
+	Suite *s = suite_create("stack");
+	TCase *t = tcase_create("pool");
+
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, a_joined_threads_stack_is_reused_by_the_next_spawn);
+	tcase_add_test(t, only_the_most_recently_freed_stacks_keep_their_memory);
+	tcase_add_test(t, forty_thousand_threads_need_far_fewer_mappings_than_max_map_count);
+	tcase_add_test(t, an_overflow_into_a_guard_marker_kills_with_a_message_naming_the_thread);
+	tcase_add_test(t, an_overflow_into_an_mprotect_guard_kills_with_a_message_naming_the_thread);
+	tcase_add_test(t, other_segfaults_still_reach_the_default_action);
+	suite_add_tcase(s, t);
+	return s;
+}

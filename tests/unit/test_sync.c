@@ -1,0 +1,266 @@
+/* Wait queues, and the green mutex, condition variable and semaphore. */
+#include <stdint.h>
+
+#include "unit.h"
+
+static struct waitq q;
+static int seq[8], nseq;
+
+static void *wait_and_record(void *arg)
+{
+	int r = waitq_wait(&q, GS_NO_DEADLINE);
+
+	seq[nseq++] = (int)(intptr_t)arg * 10 + r;
+	return NULL;
+}
+
+START_TEST(waitq_wakes_one_at_a_time_in_fifo_order_then_all)
+{
+	struct green *g[4];
+
+	waitq_init(&q);
+	nseq = 0;
+	ck_assert_int_eq(waitq_wake_one(&q, 0), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(green_spawn(NULL, wait_and_record, (void *)(intptr_t)i, &g[i]), 0);
+	green_yield();
+	ck_assert_int_eq(waitq_wake_one(&q, 1), 1);
+	green_yield();
+	ck_assert_int_eq(nseq, 1);
+	ck_assert_int_eq(seq[0], 0 * 10 + 1);
+	ck_assert_uint_eq(waitq_wake_all(&q, 2), 3);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(green_join(g[i], NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(nseq, 4);
+	ck_assert_int_eq(seq[1], 12);
+	ck_assert_int_eq(seq[2], 22);
+	ck_assert_int_eq(seq[3], 32);
+}
+END_TEST
+
+START_TEST(a_timed_out_waiter_leaves_the_queue_and_is_not_woken_later)
+{
+	waitq_init(&q);
+	ck_assert_int_eq(waitq_wait(&q, gs_deadline_after(2 * 1000000)), -ETIMEDOUT);
+	ck_assert(waitq_empty(&q));
+	ck_assert_int_eq(waitq_wake_one(&q, 0), 0);
+}
+END_TEST
+
+static struct gsync_mutex m;
+static struct gsync_cond c;
+static int shared_counter;
+
+static void *lock_sleep_unlock(void *arg)
+{
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(gsync_mutex_lock(&m, GS_NO_DEADLINE), 0);
+		int seen = shared_counter;
+
+		green_yield(); /* others run while we hold it */
+		shared_counter = seen + 1;
+		ck_assert_int_eq(gsync_mutex_unlock(&m), 0);
+	}
+	return arg;
+}
+
+START_TEST(mutex_excludes_across_switches_inside_the_critical_section)
+{
+	struct green *g[5];
+
+	gsync_mutex_init(&m);
+	shared_counter = 0;
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(green_spawn(NULL, lock_sleep_unlock, NULL, &g[i]), 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(green_join(g[i], NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(shared_counter, 50);
+	ck_assert_ptr_null(m.owner);
+}
+END_TEST
+
+static void *try_then_timed_lock(void *arg)
+{
+	(void)arg;
+	if (gsync_mutex_trylock(&m) != -EBUSY)
+		return (void *)1;
+	if (gsync_mutex_unlock(&m) != -EPERM)
+		return (void *)2;
+	if (gsync_mutex_lock(&m, gs_deadline_after(5 * 1000000)) != -ETIMEDOUT)
+		return (void *)3;
+	return NULL;
+}
+
+START_TEST(mutex_errors_busy_perm_deadlk_and_timeout)
+{
+	struct green *g;
+	void *ret;
+
+	gsync_mutex_init(&m);
+	ck_assert_int_eq(gsync_mutex_lock(&m, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(gsync_mutex_lock(&m, GS_NO_DEADLINE), -EDEADLK);
+	ck_assert_int_eq(gsync_mutex_trylock(&m), -EDEADLK);
+	ck_assert_int_eq(green_spawn(NULL, try_then_timed_lock, NULL, &g), 0);
+	ck_assert_int_eq(green_join(g, &ret, GS_NO_DEADLINE), 0);
+	ck_assert_ptr_null(ret);
+	ck_assert(waitq_empty(&m.q));
+	ck_assert_int_eq(gsync_mutex_unlock(&m), 0);
+	ck_assert_int_eq(gsync_mutex_unlock(&m), -EPERM);
+}
+END_TEST
+
+static int starve_turns;
+
+static void *relock_in_a_loop(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 20; i++) {
+		gsync_mutex_lock(&m, GS_NO_DEADLINE);
+		green_sleep_until(gs_deadline_after(200000)); /* hold across a wait */
+		gsync_mutex_unlock(&m);
+	}
+	return NULL;
+}
+
+static void *take_once(void *arg)
+{
+	(void)arg;
+	gsync_mutex_lock(&m, GS_NO_DEADLINE);
+	starve_turns++;
+	gsync_mutex_unlock(&m);
+	return NULL;
+}
+
+START_TEST(a_woken_waiter_that_loses_the_race_gets_the_mutex_next)
+{
+	struct green *hog, *other;
+
+	gsync_mutex_init(&m);
+	starve_turns = 0;
+	ck_assert_int_eq(green_spawn(NULL, relock_in_a_loop, NULL, &hog), 0);
+	ck_assert_int_eq(green_spawn(NULL, take_once, NULL, &other), 0);
+	/* hog relocks right after each unlock; without hand-off the other
+	 * thread would only get in after all 20 rounds. */
+	ck_assert_int_eq(green_join(other, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(starve_turns, 1);
+	ck_assert_int_ne(hog->state, GREEN_DEAD);
+	ck_assert_int_eq(green_join(hog, NULL, GS_NO_DEADLINE), 0);
+}
+END_TEST
+
+static int items, consumed;
+
+static void *consumer(void *arg)
+{
+	(void)arg;
+	gsync_mutex_lock(&m, GS_NO_DEADLINE);
+	while (consumed < 100) {
+		while (items == 0 && consumed < 100)
+			gsync_cond_wait(&c, &m, GS_NO_DEADLINE);
+		if (items > 0) {
+			items--;
+			consumed++;
+		}
+		gsync_cond_broadcast(&c);
+	}
+	gsync_mutex_unlock(&m);
+	return NULL;
+}
+
+START_TEST(cond_producer_consumer_delivers_every_item)
+{
+	struct green *g[3];
+
+	gsync_mutex_init(&m);
+	gsync_cond_init(&c);
+	items = consumed = 0;
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(green_spawn(NULL, consumer, NULL, &g[i]), 0);
+	for (int i = 0; i < 100; i++) {
+		gsync_mutex_lock(&m, GS_NO_DEADLINE);
+		items++;
+		gsync_cond_signal(&c);
+		gsync_mutex_unlock(&m);
+		if (i % 7 == 0)
+			green_yield();
+	}
+	gsync_mutex_lock(&m, GS_NO_DEADLINE);
+	while (consumed < 100)
+		gsync_cond_wait(&c, &m, GS_NO_DEADLINE);
+	gsync_cond_broadcast(&c);
+	gsync_mutex_unlock(&m);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(green_join(g[i], NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(consumed, 100);
+	ck_assert_int_eq(items, 0);
+}
+END_TEST
+
+START_TEST(cond_timedwait_times_out_with_the_mutex_held_again)
+{
+	int64_t t0 = gs_now_ns();
+
+	gsync_mutex_init(&m);
+	gsync_cond_init(&c);
+	ck_assert_int_eq(gsync_cond_wait(&c, &m, GS_NO_DEADLINE), -EPERM);
+	gsync_mutex_lock(&m, GS_NO_DEADLINE);
+	ck_assert_int_eq(gsync_cond_wait(&c, &m, gs_deadline_after(10 * 1000000)), -ETIMEDOUT);
+	ck_assert_double_ge(ms_since(t0), 10.0);
+	ck_assert_ptr_eq(m.owner, green_self());
+	ck_assert(waitq_empty(&c.q));
+	gsync_mutex_unlock(&m);
+}
+END_TEST
+
+static struct gsync_sem sem;
+
+static void *sem_take(void *arg)
+{
+	int r = gsync_sem_wait(&sem, GS_NO_DEADLINE);
+
+	return (void *)(intptr_t)(r == 0 ? (intptr_t)arg : -1);
+}
+
+START_TEST(semaphore_counts_hands_units_to_waiters_and_times_out)
+{
+	struct green *g[3];
+	void *ret;
+
+	ck_assert_int_eq(gsync_sem_init(&sem, GSYNC_SEM_MAX + 1), -EINVAL);
+	ck_assert_int_eq(gsync_sem_init(&sem, 2), 0);
+	ck_assert_int_eq(gsync_sem_trywait(&sem), 0);
+	ck_assert_int_eq(gsync_sem_wait(&sem, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(gsync_sem_trywait(&sem), -EAGAIN);
+	ck_assert_int_eq(gsync_sem_wait(&sem, gs_deadline_after(3 * 1000000)), -ETIMEDOUT);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(green_spawn(NULL, sem_take, (void *)(intptr_t)(i + 1), &g[i]), 0);
+	green_yield();
+	ck_assert_int_eq(gsync_sem_post(&sem), 0);
+	ck_assert_uint_eq(sem.count, 0); /* handed to the first waiter */
+	ck_assert_int_eq(gsync_sem_post(&sem), 0);
+	ck_assert_int_eq(gsync_sem_post(&sem), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(green_join(g[i], &ret, GS_NO_DEADLINE), 0);
+		ck_assert_int_eq((intptr_t)ret, i + 1);
+	}
+	sem.count = GSYNC_SEM_MAX;
+	ck_assert_int_eq(gsync_sem_post(&sem), -EOVERFLOW);
+}
+END_TEST
+
+Suite *suite_sync(void)
+{
+	Suite *s = suite_create("sync");
+	TCase *t = tcase_create("primitives");
+
+	tcase_add_test(t, waitq_wakes_one_at_a_time_in_fifo_order_then_all);
+	tcase_add_test(t, a_timed_out_waiter_leaves_the_queue_and_is_not_woken_later);
+	tcase_add_test(t, mutex_excludes_across_switches_inside_the_critical_section);
+	tcase_add_test(t, mutex_errors_busy_perm_deadlk_and_timeout);
+	tcase_add_test(t, a_woken_waiter_that_loses_the_race_gets_the_mutex_next);
+	tcase_add_test(t, cond_producer_consumer_delivers_every_item);
+	tcase_add_test(t, cond_timedwait_times_out_with_the_mutex_held_again);
+	tcase_add_test(t, semaphore_counts_hands_units_to_waiters_and_times_out);
+	suite_add_tcase(s, t);
+	return s;
+}

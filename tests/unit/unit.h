@@ -1,0 +1,24 @@
+/* Unit tests of the runtime (src/), one suite per file. */
+#ifndef GS_UNIT_H
+#define GS_UNIT_H
+
+#include <check.h>
+
+#include "../../src/runtime.h"
+
+Suite *suite_context(void);
+Suite *suite_green(void);
+Suite *suite_timer(void);
+Suite *suite_fdwait(void);
+Suite *suite_sync(void);
+Suite *suite_stack(void);
+Suite *suite_hub(void);
+Suite *suite_config(void);
+
+/* Elapsed milliseconds since a gs_now_ns() reading. */
+static inline double ms_since(int64_t t0)
+{
+	return (double)(gs_now_ns() - t0) / 1e6;
+}
+
+#endif

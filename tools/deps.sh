@@ -1,0 +1,41 @@
+#!/bin/sh
+# Checks for, or installs, the Debian packages greenshim builds against.
+#   tools/deps.sh check    exit 1 with the apt-get line to run if one is missing
+#   tools/deps.sh install  install what is missing (as root), else print that line
+# Probes the headers and pkg-config files themselves, not the package
+# database, so that what is checked is what the build needs.
+set -u
+
+missing=""
+if ! command -v pkg-config >/dev/null 2>&1; then
+	missing="pkg-config"
+fi
+if ! printf '#include <ev.h>\n' | ${CC:-cc} -E -x c - >/dev/null 2>&1; then
+	missing="$missing libev-dev"
+fi
+if ! pkg-config --exists libunwind 2>/dev/null; then
+	missing="$missing libunwind-dev"
+fi
+if ! pkg-config --exists check 2>/dev/null; then
+	missing="$missing check"
+fi
+missing=$(echo $missing)
+
+[ -z "$missing" ] && exit 0
+line="apt-get install -y --no-install-recommends $missing"
+
+case "${1:-check}" in
+install)
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "greenshim: missing build dependencies; run as root: $line" >&2
+		exit 1
+	fi
+	echo "greenshim: installing $missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq && $line
+	;;
+*)
+	echo "greenshim: missing build dependencies; run 'make deps' or, as root: $line" >&2
+	exit 1
+	;;
+esac
