@@ -28,15 +28,8 @@ struct green *green_self(void)
 static void green_main(void *arg)
 {
 	struct green *g = arg;
-	struct hub *h = g->hub;
 
-	if (h->zombie != NULL) {
-		struct green *z = h->zombie;
-
-		h->zombie = NULL;
-		hub_release_green(h, z);
-	}
-	errno = 0;
+	hub_first_run(g->hub);
 	green_exit(g->start(g->arg));
 }
 
@@ -70,6 +63,10 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 	g->stack = st;
 	g->start = fn;
 	g->arg = arg;
+#ifdef GS_ASAN
+	g->asan_bottom = st.lo;
+	g->asan_size = (size_t)((char *)g - st.lo);
+#endif
 	ctx_make(&g->ctx, g, green_main, g);
 	hub_link_green(h, g);
 	g->state = GREEN_READY;

@@ -10,8 +10,10 @@
  *
  * Scheduling: a green thread that parks or yields switches straight to the
  * next ready green thread when there is one; the hub context is entered only
- * when the run queue is empty, or after HUB_POLL_EVERY direct switches so
- * that fd and timer events are never starved by threads that keep yielding.
+ * when the run queue is empty, or when HUB_POLL_EVERY direct switches and
+ * HUB_POLL_INTERVAL_NS have both passed since the last poll, so that fd and
+ * timer events are never starved by threads that keep yielding, and yet a
+ * storm of yields does not pay for an epoll_wait every few switches.
  * There the hub runs the loop once (blocking only if nothing is ready):
  * watcher callbacks complete waits, which moves their threads to the run
  * queue, and the hub switches to the first of them. No preemption: a thread
@@ -36,6 +38,10 @@
 #include <string.h>
 
 #include "runtime.h"
+
+#ifdef GS_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 static __thread struct hub *tls_hub __attribute__((tls_model("initial-exec")));
 static void (*stuck_hook)(struct hub *);
@@ -118,6 +124,41 @@ void hub_unpark(struct green *g)
 	hub_runq_push(h, g);
 }
 
+#ifdef GS_ASAN
+/* ASan must know which stack runs: announce the switch before it, and
+ * learn the bounds of the stack we came from after it (the root's, which
+ * we did not allocate, are only known that way). */
+static void asan_before(struct hub *h, struct green *cur, struct green *next)
+{
+	h->switch_from = cur;
+	__sanitizer_start_switch_fiber(cur->state == GREEN_DEAD ? NULL : &cur->asan_fake,
+				       next->asan_bottom, next->asan_size);
+}
+
+static void asan_after(struct hub *h, void *fake)
+{
+	struct green *from = h->switch_from;
+	const void *bottom;
+	size_t size;
+
+	__sanitizer_finish_switch_fiber(fake, &bottom, &size);
+	if (from != NULL && from->asan_size == 0) {
+		from->asan_bottom = bottom;
+		from->asan_size = size;
+	}
+}
+#endif
+
+void hub_first_run(struct hub *h)
+{
+#ifdef GS_ASAN
+	asan_after(h, NULL);
+#endif
+	if (h->zombie != NULL)
+		hub_reap(h);
+	errno = 0;
+}
+
 /* The only place a context is left and resumed. */
 static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 {
@@ -126,8 +167,14 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 	next->switches++;
 	h->current = next;
 	h->switches++;
+#ifdef GS_ASAN
+	asan_before(h, cur, next);
+#endif
 	ctx_switch(&cur->ctx, &next->ctx);
 	/* Resumed: cur runs again, on the same hub. */
+#ifdef GS_ASAN
+	asan_after(h, cur->asan_fake);
+#endif
 	if (h->zombie != NULL)
 		hub_reap(h);
 	errno = cur->saved_errno;
@@ -137,11 +184,15 @@ void hub_switch_out(struct hub *h, struct green *cur)
 {
 	struct green *next = NULL;
 
-	if (h->since_poll < HUB_POLL_EVERY)
-		next = runq_pop(h);
-	if (next != NULL)
-		h->since_poll++;
-	else
+	if (h->runq_head != NULL) {
+		if (GS_LIKELY(++h->since_poll < HUB_POLL_EVERY)) {
+			next = runq_pop(h);
+		} else if (gs_now_ns() - h->last_poll < HUB_POLL_INTERVAL_NS) {
+			h->since_poll = 0;
+			next = runq_pop(h);
+		}
+	}
+	if (next == NULL)
 		next = h->hub_green;
 	if (next != cur)
 		hub_switch(h, cur, next);
@@ -168,12 +219,14 @@ static void hub_main(void *arg)
 {
 	struct hub *h = arg;
 
+	hub_first_run(h);
 	for (;;) {
 		struct green *g;
 
 		if (h->zombie != NULL)
 			hub_reap(h);
 		h->since_poll = 0;
+		h->last_poll = gs_now_ns();
 		if (h->runq_head != NULL)
 			ev_run(h->loop, EVRUN_NOWAIT);
 		else if (!ev_run(h->loop, EVRUN_ONCE) && h->runq_head == NULL)
@@ -244,6 +297,10 @@ static struct hub *hub_create(void)
 	hg->stack = st;
 	hg->state = GREEN_READY;
 	strcpy(hg->name, "hub");
+#ifdef GS_ASAN
+	hg->asan_bottom = st.lo;
+	hg->asan_size = (size_t)(st.hi - st.lo);
+#endif
 	ctx_make(&hg->ctx, hg, hub_main, h);
 	h->hub_green = hg;
 

@@ -29,6 +29,10 @@
 
 #include <ev.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define GS_ASAN 1 /* tell ASan about every stack switch (hub.c) */
+#endif
+
 #define GS_API __attribute__((visibility("default")))
 #define GS_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GS_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -208,6 +212,11 @@ struct green {
 	struct green *all_prev, *all_next; /* every live green of the hub */
 	uint64_t switches;
 	void *user; /* for preload/: the pthread layer's per-thread data */
+#ifdef GS_ASAN
+	void *asan_fake;
+	const void *asan_bottom;
+	size_t asan_size;
+#endif
 	char name[16];
 };
 
@@ -242,7 +251,8 @@ struct hub {
 	struct green *hub_green; /* runs the libev loop */
 	struct green *root;      /* the OS thread's own context */
 	struct green *runq_head, *runq_tail;
-	unsigned since_poll;  /* direct switches since the loop last ran */
+	unsigned since_poll;  /* direct switches since the clock was checked */
+	int64_t last_poll;    /* gs_now_ns() of the last poll */
 	struct green *zombie; /* dead, detached: release once off its stack */
 	struct green *all;    /* list of every live green of this hub */
 	unsigned long ngreen; /* live greens, root included, hub excluded */
@@ -255,10 +265,17 @@ struct hub {
 	ev_async async;
 	_Atomic(struct remote_msg *) remote;
 	atomic_long remote_pending;
+#ifdef GS_ASAN
+	struct green *switch_from;
+#endif
 };
 
-/* Direct switches between ready greens before the hub polls the loop. */
+/* While threads are ready, the loop is polled (fd and timer events) after
+ * HUB_POLL_EVERY direct switches once HUB_POLL_INTERVAL_NS have passed
+ * since the last poll: I/O waits at most about that long behind threads
+ * that keep yielding, and a yield storm does not pay a poll per switch. */
 #define HUB_POLL_EVERY 64
+#define HUB_POLL_INTERVAL_NS 50000
 #define HUB_STACK_SIZE (256 * 1024)
 
 /* The calling OS thread's hub, created on first use (NULL on ENOMEM). */
@@ -281,6 +298,7 @@ void hub_remote_post(struct hub *h, struct remote_msg *m);
 void hub_destroy(void);
 
 /* Internal to green.c and hub.c. */
+void hub_first_run(struct hub *h); /* first thing a new context does */
 void hub_link_green(struct hub *h, struct green *g);
 void hub_release_green(struct hub *h, struct green *g);
 
