@@ -52,12 +52,14 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT := $(B)/tests/unit
 PRELOAD_TEST_SRC := $(wildcard tests/preload/*.c)
 PRELOAD_TESTS := $(PRELOAD_TEST_SRC:tests/preload/%.c=$(B)/tests/preload/%)
+API_TEST_SRC := $(wildcard tests/api/*.c)
+API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 
 .PHONY: all check bench deps depcheck install clean
 
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
-check: all $(UNIT) $(PRELOAD_TESTS)
+check: all $(UNIT) $(PRELOAD_TESTS) $(API_TESTS)
 	@sh tests/run.sh $(B)
 else
 all: $(RTLIB)
@@ -98,17 +100,25 @@ $(B)/tests/preload/%: tests/preload/%.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
+# Programs written against the public API, linked to the shared library.
+$(B)/tests/api/%: tests/api/%.c src/greenshim.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc -o $@ $< -L$(B) -lgreenshim \
+		-Wl,-rpath,$(abspath $(B))
+
 bench: $(B)/gs-microbench
 	$(B)/gs-microbench
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/greenshim \
-		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man7
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 \
+		$(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 src/greenshim.h $(DESTDIR)$(PREFIX)/include/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/greenshim/
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 
