@@ -72,28 +72,18 @@ START_TEST(a_valid_stack_size_is_used_for_new_threads)
 }
 END_TEST
 
-/* config_load() in a child with GREENSHIM_STACK_SIZE=value: its stderr. */
+static void load_config(void *value)
+{
+	setenv("GREENSHIM_STACK_SIZE", value, 1);
+	config_load();
+}
+
+/* config_load() in a child with GREENSHIM_STACK_SIZE=value: its exit
+ * status, and its stderr in out. */
 static int load_in_child(const char *value, char *out, size_t outlen)
 {
-	int p[2], status;
-	ssize_t n, len = 0;
-	pid_t pid;
+	int status = run_in_child(load_config, (void *)value, out, outlen);
 
-	ck_assert_int_eq(pipe(p), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(p[1], STDERR_FILENO);
-		setenv("GREENSHIM_STACK_SIZE", value, 1);
-		config_load();
-		_exit(0);
-	}
-	close(p[1]);
-	while ((n = read(p[0], out + len, outlen - 1 - (size_t)len)) > 0)
-		len += n;
-	out[len] = '\0';
-	close(p[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

@@ -136,42 +136,25 @@ static void *overflow(void *arg)
 	return (void *)(intptr_t)recurse(0);
 }
 
-/* Runs an overflowing green thread in a child; returns its stderr. */
-static void overflow_in_child(enum stack_guard_mode mode, char *out, size_t outlen, int *status)
+/* In a child: an overflowing green thread under the given guard mode. */
+static void overflow_child(void *arg)
 {
-	int p[2];
-	pid_t pid;
-	ssize_t n, len = 0;
+	struct green_attr a = { .stack_size = 64 * 1024 };
+	struct green *g;
 
-	ck_assert_int_eq(pipe(p), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct green_attr a = { .stack_size = 64 * 1024 };
-		struct green *g;
-
-		dup2(p[1], STDERR_FILENO);
-		stack_guard_mode(mode);
-		if (green_spawn(&a, overflow, NULL, &g) != 0)
-			_exit(3);
-		strcpy(g->name, "recurser");
-		green_join(g, NULL, GS_NO_DEADLINE);
-		_exit(4); /* not reached: the overflow kills us */
-	}
-	close(p[1]);
-	while ((n = read(p[0], out + len, outlen - 1 - (size_t)len)) > 0)
-		len += n;
-	out[len] = '\0';
-	close(p[0]);
-	ck_assert_int_eq(waitpid(pid, status, 0), pid);
+	stack_guard_mode(*(enum stack_guard_mode *)arg);
+	if (green_spawn(&a, overflow, NULL, &g) != 0)
+		_exit(3);
+	strcpy(g->name, "recurser");
+	green_join(g, NULL, GS_NO_DEADLINE);
+	_exit(4); /* not reached: the overflow kills us */
 }
 
 static void check_overflow_report(enum stack_guard_mode mode)
 {
 	char err[1024];
-	int status;
+	int status = run_in_child(overflow_child, &mode, err, sizeof err);
 
-	overflow_in_child(mode, err, sizeof err, &status);
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
 		      "child status %#x, stderr: %s", status, err);
 	ck_assert_msg(strstr(err, "stack overflow in green thread") != NULL, "stderr: %s", err);

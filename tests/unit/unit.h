@@ -15,6 +15,11 @@ Suite *suite_stack(void);
 Suite *suite_hub(void);
 Suite *suite_config(void);
 
+/* Runs fn(arg) in a child process with stderr captured into err (NUL
+ * terminated); returns the child's wait status. The child exits 0 if fn
+ * returns. */
+int run_in_child(void (*fn)(void *), void *arg, char *err, size_t errlen);
+
 /* Elapsed milliseconds since a gs_now_ns() reading. */
 static inline double ms_since(int64_t t0)
 {

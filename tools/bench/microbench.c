@@ -106,6 +106,28 @@ static long status_kib(const char *field)
 	return v;
 }
 
+/* Memory at a starting point, to report the growth per thread from. */
+struct mem_mark {
+	long rss_kib, pte_kib;
+	double t0;
+};
+
+static void mem_mark(struct mem_mark *m)
+{
+	m->rss_kib = status_kib("VmRSS");
+	m->pte_kib = status_kib("VmPTE");
+	m->t0 = now_s();
+}
+
+/* out: seconds since the mark, RSS KiB and page-table KiB per thread, count */
+static void mem_report(const struct mem_mark *m, long n, double *out)
+{
+	out[0] = now_s() - m->t0;
+	out[1] = (double)(status_kib("VmRSS") - m->rss_kib) / (double)n;
+	out[2] = (double)(status_kib("VmPTE") - m->pte_kib) / (double)n;
+	out[3] = (double)n;
+}
+
 /* ---- switch ---- */
 
 #define SWITCH_ITERS 2000000L
@@ -308,18 +330,14 @@ static void *green_sleeper(void *arg)
 	return NULL;
 }
 
-/* out: seconds to create all (each runs until it sleeps), RSS KiB and
- * page-table KiB per thread, count */
+/* Creates n threads that each run until they sleep: see mem_report. */
 static void bench_green_sleepers(double *out, long n)
 {
 	struct green_attr a = { .detached = true, .stack_size = sleeper_stack };
-	long rss0, pte0;
-	double t0;
+	struct mem_mark m;
 
 	hub_get();
-	rss0 = status_kib("VmRSS");
-	pte0 = status_kib("VmPTE");
-	t0 = now_s();
+	mem_mark(&m);
 	for (long i = 0; i < n; i++) {
 		if (green_spawn(&a, green_sleeper, NULL, NULL) != 0) {
 			fprintf(stderr, "gs-microbench: spawn %ld failed\n", i);
@@ -327,10 +345,7 @@ static void bench_green_sleepers(double *out, long n)
 		}
 	}
 	green_yield(); /* every one runs and goes to sleep */
-	out[0] = now_s() - t0;
-	out[1] = (double)(status_kib("VmRSS") - rss0) / (double)n;
-	out[2] = (double)(status_kib("VmPTE") - pte0) / (double)n;
-	out[3] = (double)n;
+	mem_report(&m, n, out);
 }
 
 static void *native_sleeper(void *arg)
@@ -344,11 +359,11 @@ static void *native_sleeper(void *arg)
 
 static void bench_native_sleepers(double *out, long n)
 {
-	long rss0 = status_kib("VmRSS"), pte0 = status_kib("VmPTE");
 	static sem_t started;
-	double t0 = now_s();
+	struct mem_mark m;
 	long made = 0;
 
+	mem_mark(&m);
 	sem_init(&started, 0, 0);
 	for (; made < n; made++) {
 		pthread_t t;
@@ -358,10 +373,7 @@ static void bench_native_sleepers(double *out, long n)
 	}
 	for (long i = 0; i < made; i++)
 		sem_wait(&started);
-	out[0] = now_s() - t0;
-	out[1] = (double)(status_kib("VmRSS") - rss0) / (double)made;
-	out[2] = (double)(status_kib("VmPTE") - pte0) / (double)made;
-	out[3] = (double)made;
+	mem_report(&m, made, out);
 }
 
 /* What the kernel charges for the memory any design must touch: one fresh
@@ -373,17 +385,14 @@ static void bench_fresh_pages(double *out, long n)
 			STACK_GUARD_SIZE;
 	char *p = mmap(NULL, stride * (size_t)n, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	long rss0 = status_kib("VmRSS"), pte0 = status_kib("VmPTE");
-	double t0 = now_s();
+	struct mem_mark m;
 
 	if (p == MAP_FAILED)
 		_exit(1);
+	mem_mark(&m);
 	for (long i = 0; i < n; i++)
 		p[(size_t)(i + 1) * stride - 64] = 1;
-	out[0] = now_s() - t0;
-	out[1] = (double)(status_kib("VmRSS") - rss0) / (double)n;
-	out[2] = (double)(status_kib("VmPTE") - pte0) / (double)n;
-	out[3] = (double)n;
+	mem_report(&m, n, out);
 }
 
 static void sleeper_row(const char *what, const double *r)
