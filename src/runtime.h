@@ -123,6 +123,8 @@ struct wait {
 };
 
 #define WAITER_EXCLUSIVE 1u /* an fd waiter that consumes: wake one of them */
+#define WAITER_FD_OPEN 2u   /* fdw_add: the caller just used the fd, so it is
+			     * open; skips the check (one system call) */
 
 /* One entry of a wait in one queue. A wait may have entries in several
  * queues (poll on many fds); each entry is unlinked by whoever wakes it or
