@@ -38,7 +38,7 @@ RT_ASM := $(wildcard src/arch/$(ARCH)/*.S)
 PRELOAD_SRC := $(wildcard preload/*.c)
 RT_OBJ := $(RT_SRC:%.c=$(B)/obj/%.o) $(RT_ASM:%.S=$(B)/obj/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/obj/%.o)
-HEADERS := $(wildcard src/*.h preload/*.h)
+HEADERS := $(wildcard src/*.h src/arch/$(ARCH)/*.h preload/*.h)
 RT_LIBS := -lev -lpthread -ldl
 
 LIB := $(B)/libgreenshim.so

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "runtime.h"
+#include "sys.h"
 
 #define STACK_SIZE_MAX ((size_t)1024 * 1024 * 1024)
 
@@ -64,9 +65,7 @@ static _Noreturn void config_reject(const char *name, const char *value, const c
 
 	if (n > (int)sizeof line - 1)
 		n = (int)sizeof line - 1;
-	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
-		/* nothing more we can do */
-	}
+	sys_write(STDERR_FILENO, line, (size_t)n);
 	_exit(2);
 }
 

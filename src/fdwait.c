@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "runtime.h"
+#include "sys.h"
 
 struct fdw {
 	ev_io io[2];
@@ -117,7 +118,7 @@ int fdw_add(struct hub *h, int fd, int dir, struct waiter *e, struct wait *w, un
 	if (!ev_is_active(&f->io[dir])) {
 		/* Debian's libev asserts (aborts) when epoll_ctl says EBADF:
 		 * never hand it a closed fd. */
-		if (!(flags & WAITER_FD_OPEN) && fcntl(fd, F_GETFD) < 0)
+		if (!(flags & WAITER_FD_OPEN) && sys_fcntl(fd, F_GETFD, 0) < 0)
 			return -EBADF;
 		ev_io_start(h->loop, &f->io[dir]);
 	}

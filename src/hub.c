@@ -34,10 +34,12 @@
  * the stuck hook once (the deadlock report builds on it) and keeps waiting
  * for a remote wake-up, exactly as a native deadlock would hang.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime.h"
+#include "sys.h"
 
 #ifdef GS_ASAN
 #include <sanitizer/common_interface_defs.h>
@@ -46,6 +48,55 @@
 static __thread struct hub *tls_hub __attribute__((tls_model("initial-exec")));
 static void (*stuck_hook)(struct hub *);
 static atomic_uint_fast64_t next_green_id = 1;
+
+/* fds the hubs opened for themselves (libev's epoll fd and eventfd): the
+ * close wrappers must not let a program close them under the runtime. */
+#define OWN_FDS_MAX 64
+static atomic_int own_fds[OWN_FDS_MAX];
+static atomic_int n_own_fds;
+
+bool hub_is_own_fd(int fd)
+{
+	int n = atomic_load_explicit(&n_own_fds, memory_order_acquire);
+
+	for (int i = 0; i < n && i < OWN_FDS_MAX; i++)
+		if (atomic_load_explicit(&own_fds[i], memory_order_relaxed) == fd)
+			return true;
+	return false;
+}
+
+/* The lowest free fd numbers: the kernel gives new fds the lowest free
+ * number, so those that are open after the loop is made are the loop's. */
+static int free_fds(int *out, int max)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 65536 && n < max; fd++)
+		if (sys_fcntl(fd, F_GETFD, 0) == -EBADF)
+			out[n++] = fd;
+	return n;
+}
+
+static void mark_own_fds(struct hub *h, const int *was_free, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (sys_fcntl(was_free[i], F_GETFD, 0) >= 0) {
+			int slot = atomic_fetch_add(&n_own_fds, 1);
+
+			if (slot < OWN_FDS_MAX)
+				atomic_store(&own_fds[slot], was_free[i]);
+			h->own_fds[h->n_own_fds++] = was_free[i];
+		}
+	}
+}
+
+static void unmark_own_fds(struct hub *h)
+{
+	for (int i = 0; i < OWN_FDS_MAX; i++)
+		for (int j = 0; j < h->n_own_fds; j++)
+			if (atomic_load(&own_fds[i]) == h->own_fds[j])
+				atomic_store(&own_fds[i], -1);
+}
 
 struct hub *hub_peek(void)
 {
@@ -278,6 +329,8 @@ static struct hub *hub_create(void)
 {
 	struct hub *h = calloc(1, sizeof *h);
 	struct green *root = calloc(1, sizeof *root);
+	int was_free[OWN_FDS_PER_HUB];
+	int nfree = free_fds(was_free, OWN_FDS_PER_HUB);
 	struct stack st;
 	struct green *hg;
 
@@ -314,6 +367,7 @@ static struct hub *hub_create(void)
 	ev_async_init(&h->async, hub_async_cb);
 	ev_async_start(h->loop, &h->async);
 	ev_unref(h->loop); /* a possible remote wake-up keeps nothing alive */
+	mark_own_fds(h, was_free, nfree);
 	overflow_init_thread();
 	tls_hub = h;
 	return h;
@@ -342,6 +396,7 @@ void hub_destroy(void)
 		return;
 	if (h->zombie != NULL)
 		hub_reap(h);
+	unmark_own_fds(h);
 	ev_ref(h->loop);
 	ev_async_stop(h->loop, &h->async);
 	ev_loop_destroy(h->loop);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "runtime.h"
+#include "sys.h"
 
 #define ALTSTACK_SIZE (64 * 1024)
 
@@ -63,9 +64,7 @@ static void overflow_report(const struct green *g)
 	n = put(line, n, ": it hit the guard page below its stack of ");
 	n += fmt_u64(line + n, (uint64_t)(g->stack.hi - g->stack.lo));
 	n = put(line, n, " bytes (set GREENSHIM_STACK_SIZE or the thread's stack size)\n");
-	if (write(STDERR_FILENO, line, n) < 0) {
-		/* nowhere left to say it */
-	}
+	sys_write(STDERR_FILENO, line, n);
 }
 
 static void segv_handler(int sig, siginfo_t *si, void *uctx)

@@ -247,6 +247,8 @@ struct remote_msg {
 
 struct fdw;
 
+#define OWN_FDS_PER_HUB 4
+
 struct hub {
 	struct ev_loop *loop;
 	struct green *current;
@@ -267,6 +269,8 @@ struct hub {
 	ev_async async;
 	_Atomic(struct remote_msg *) remote;
 	atomic_long remote_pending;
+	int own_fds[OWN_FDS_PER_HUB]; /* the fds the loop opened */
+	int n_own_fds;
 #ifdef GS_ASAN
 	struct green *switch_from;
 #endif
@@ -298,6 +302,8 @@ void hub_remote_begin(struct hub *h);
 void hub_remote_post(struct hub *h, struct remote_msg *m);
 /* Releases what a hub owns; only with no green but the root left. */
 void hub_destroy(void);
+/* Is fd one the runtime opened for a hub (libev's epoll fd, eventfd)? */
+bool hub_is_own_fd(int fd);
 
 /* Internal to green.c and hub.c. */
 void hub_first_run(struct hub *h); /* first thing a new context does */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "runtime.h"
+#include "sys.h"
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -120,9 +121,8 @@ static void guard_warn_once(void)
 		"greenshim: the kernel refused another guard page (vm.max_map_count); "
 		"further green stacks have none, so an overflow goes undetected\n";
 
-	if (!atomic_exchange(&guard_warned, true) && write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
-		/* stderr is gone; nothing else to tell */
-	}
+	if (!atomic_exchange(&guard_warned, true))
+		sys_write(STDERR_FILENO, msg, sizeof msg - 1);
 }
 
 /* Returns the guard size in force for a stack whose guard is [g, g+len). */

@@ -127,6 +127,21 @@ START_TEST(a_hub_with_only_its_root_can_be_destroyed_and_made_again)
 }
 END_TEST
 
+START_TEST(the_hub_knows_its_own_fds_until_it_is_destroyed)
+{
+	struct hub *h = hub_get();
+	int epfd = ev_backend_fd(h->loop), p[2];
+
+	ck_assert(hub_is_own_fd(epfd));
+	ck_assert_int_ge(h->n_own_fds, 2); /* epoll fd and the async eventfd */
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert(!hub_is_own_fd(p[0]));
+	ck_assert(!hub_is_own_fd(p[1]));
+	hub_destroy();
+	ck_assert(!hub_is_own_fd(epfd));
+}
+END_TEST
+
 Suite *suite_hub(void)
 {
 	Suite *s = suite_create("hub");
@@ -136,6 +151,7 @@ Suite *suite_hub(void)
 	tcase_add_test(t, another_os_thread_completes_a_wait_through_the_hub);
 	tcase_add_test(t, the_hub_knows_when_nothing_can_wake_any_thread);
 	tcase_add_test(t, a_hub_with_only_its_root_can_be_destroyed_and_made_again);
+	tcase_add_test(t, the_hub_knows_its_own_fds_until_it_is_destroyed);
 	suite_add_tcase(s, t);
 	return s;
 }

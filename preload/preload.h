@@ -1,0 +1,154 @@
+/*
+ * greenshim interposition: the internal interface of preload/.
+ *
+ * Every wrapper has the same shape: if the caller may not park (the hub's
+ * own context running libev, an OS thread of the runtime's, a process that
+ * opted out), or the call cannot block (a regular file, a descriptor the
+ * program made nonblocking), it is the real call and nothing else. Otherwise
+ * the wrapper tries the call without blocking and, when the kernel says
+ * EAGAIN, waits in the runtime (src/) and tries again. The real functions
+ * come from one table, resolved once with dlsym(RTLD_NEXT) (real.c).
+ *
+ * Errors: the runtime returns negative errno values; wrappers turn them into
+ * libc's convention (-1 and errno) with preload_fail(), in one place.
+ */
+#ifndef GS_PRELOAD_H
+#define GS_PRELOAD_H
+
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "../src/runtime.h"
+
+#define GS_WRAP GS_API /* an interposed libc symbol */
+
+/* name, return type, parameter types: one line per real function. */
+#define PRELOAD_REAL_FUNCS(X)                                                              \
+	X(read, ssize_t, (int, void *, size_t))                                            \
+	X(write, ssize_t, (int, const void *, size_t))                                     \
+	X(readv, ssize_t, (int, const struct iovec *, int))                                \
+	X(writev, ssize_t, (int, const struct iovec *, int))                               \
+	X(pread, ssize_t, (int, void *, size_t, off_t))                                    \
+	X(pwrite, ssize_t, (int, const void *, size_t, off_t))                             \
+	X(preadv, ssize_t, (int, const struct iovec *, int, off_t))                        \
+	X(pwritev, ssize_t, (int, const struct iovec *, int, off_t))                       \
+	X(preadv2, ssize_t, (int, const struct iovec *, int, off_t, int))                  \
+	X(pwritev2, ssize_t, (int, const struct iovec *, int, off_t, int))                 \
+	X(socket, int, (int, int, int))                                                    \
+	X(socketpair, int, (int, int, int, int *))                                         \
+	X(accept, int, (int, struct sockaddr *, socklen_t *))                              \
+	X(accept4, int, (int, struct sockaddr *, socklen_t *, int))                        \
+	X(connect, int, (int, const struct sockaddr *, socklen_t))                         \
+	X(recv, ssize_t, (int, void *, size_t, int))                                       \
+	X(recvfrom, ssize_t, (int, void *, size_t, int, struct sockaddr *, socklen_t *))  \
+	X(recvmsg, ssize_t, (int, struct msghdr *, int))                                   \
+	X(recvmmsg, int, (int, struct mmsghdr *, unsigned, int, struct timespec *))        \
+	X(send, ssize_t, (int, const void *, size_t, int))                                 \
+	X(sendto, ssize_t, (int, const void *, size_t, int, const struct sockaddr *, socklen_t)) \
+	X(sendmsg, ssize_t, (int, const struct msghdr *, int))                             \
+	X(sendmmsg, int, (int, struct mmsghdr *, unsigned, int))                           \
+	X(sendfile, ssize_t, (int, int, off_t *, size_t))                                  \
+	X(splice, ssize_t, (int, off_t *, int, off_t *, size_t, unsigned))                 \
+	X(shutdown, int, (int, int))                                                       \
+	X(close, int, (int))                                                               \
+	X(close_range, int, (unsigned, unsigned, int))                                     \
+	X(dup, int, (int))                                                                 \
+	X(dup2, int, (int, int))                                                           \
+	X(dup3, int, (int, int, int))                                                      \
+	X(fcntl, int, (int, int, ...))                                                     \
+	X(ioctl, int, (int, unsigned long, ...))                                           \
+	X(pipe, int, (int *))                                                              \
+	X(pipe2, int, (int *, int))                                                        \
+	X(eventfd, int, (unsigned, int))                                                   \
+	X(poll, int, (struct pollfd *, nfds_t, int))                                       \
+	X(ppoll, int, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *)) \
+	X(select, int, (int, fd_set *, fd_set *, fd_set *, struct timeval *))              \
+	X(pselect, int, (int, fd_set *, fd_set *, fd_set *, const struct timespec *,       \
+			 const sigset_t *))                                                \
+	X(epoll_wait, int, (int, struct epoll_event *, int, int))                          \
+	X(epoll_pwait, int, (int, struct epoll_event *, int, int, const sigset_t *))       \
+	X(epoll_pwait2, int, (int, struct epoll_event *, int, const struct timespec *,     \
+			      const sigset_t *))                                           \
+	X(nanosleep, int, (const struct timespec *, struct timespec *))                    \
+	X(clock_nanosleep, int, (clockid_t, int, const struct timespec *, struct timespec *)) \
+	X(sleep, unsigned, (unsigned))                                                     \
+	X(usleep, int, (useconds_t))                                                       \
+	X(sched_yield, int, (void))
+
+struct real_fns {
+#define PRELOAD_REAL_FIELD(name, ret, args) ret(*name) args;
+	PRELOAD_REAL_FUNCS(PRELOAD_REAL_FIELD)
+#undef PRELOAD_REAL_FIELD
+};
+
+extern struct real_fns real;
+
+/* real.c: fills `real`; safe to call again, from any thread. */
+void preload_resolve(void);
+
+#define REAL(name) (GS_LIKELY(real.name != NULL) ? (void)0 : preload_resolve(), real.name)
+
+/* Sets errno from a negative runtime result and returns -1. */
+static inline int preload_fail(int neg_errno)
+{
+	errno = -neg_errno;
+	return -1;
+}
+
+/* ---- context.c: may this caller park? ---------------------------------- */
+
+/* The hub to wait in, or NULL when the caller must get plain libc
+ * behaviour: the hub's own context (libev calling libc), an OS thread the
+ * runtime runs for itself, or a hub that cannot be made. */
+struct hub *preload_hub(void);
+/* Marks the calling OS thread as the runtime's own: plain libc for it. */
+void preload_plain_thread(void);
+
+/* ---- fdtab.c: what each fd is, as the wrappers need to know ------------- */
+
+enum fd_kind {
+	FD_UNKNOWN = 0, /* not looked at yet */
+	FD_PLAIN,       /* never blocks or cannot be polled: call through */
+	FD_STREAM,      /* stream socket: MSG_DONTWAIT, all-or-timeout writes */
+	FD_DGRAM,       /* datagram or seqpacket socket: MSG_DONTWAIT */
+	FD_PIPE,        /* pipe or FIFO: RWF_NOWAIT, all-or-timeout writes */
+	FD_POLLED,      /* other pollable (tty, eventfd...): poll, then call */
+	FD_RUNTIME,     /* the runtime's own (libev's epoll and eventfd) */
+};
+
+struct fdent {
+	unsigned char kind;      /* enum fd_kind */
+	bool user_nonblock;      /* O_NONBLOCK as the program set it */
+	bool sys_nonblock;       /* we set O_NONBLOCK on the description */
+	bool listening;          /* accept() on it has been seen */
+};
+
+/* The entry of fd, classified on first use; NULL for a negative or
+ * out-of-range fd (callers then make the real call and get EBADF). */
+struct fdent *fdtab_get(int fd);
+/* A new fd made by a wrapper: kind known, O_NONBLOCK as given. */
+void fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_nonblock);
+/* fd is being closed (or replaced by dup2): forget it, wake its waiters. */
+void fdtab_forget(int fd);
+/* Records the fds the runtime itself opened while making a hub. */
+void fdtab_mark_runtime(int lowest_free_before);
+
+/* ---- wait.c: the shared slow path -------------------------------------- */
+
+/* Waits until fd is ready for events (EV_READ or EV_WRITE) or the deadline:
+ * 0, -ETIMEDOUT, -EBADF. */
+int preload_wait_fd(struct hub *h, int fd, int events, int64_t deadline, unsigned flags);
+/* The deadline of SO_RCVTIMEO (EV_READ) or SO_SNDTIMEO (EV_WRITE) of a
+ * socket, from now; GS_NO_DEADLINE when unset. */
+int64_t preload_sock_deadline(int fd, int events);
+/* struct timespec, relative, to a deadline; NULL is forever. */
+int64_t preload_ts_deadline(const struct timespec *ts);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * The real libc functions behind every wrapper, found once with
+ * dlsym(RTLD_NEXT) from one table (PRELOAD_REAL_FUNCS in preload.h).
+ *
+ * A wrapper can run before our constructor (another library's constructor,
+ * or the dynamic loader's own start) and on any OS thread: each goes
+ * through REAL(), which resolves the whole table on first use. Resolution
+ * is idempotent, so two threads racing through it store the same pointers.
+ * dlsym does not call any function we interpose, so it cannot recurse.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "preload.h"
+#include "../src/sys.h"
+
+struct real_fns real;
+
+struct real_entry {
+	const char *name;
+	void **slot;
+};
+
+static const struct real_entry real_table[] = {
+#define PRELOAD_REAL_ENTRY(name, ret, args) { #name, (void **)&real.name },
+	PRELOAD_REAL_FUNCS(PRELOAD_REAL_ENTRY)
+#undef PRELOAD_REAL_ENTRY
+};
+
+void preload_resolve(void)
+{
+	for (size_t i = 0; i < sizeof real_table / sizeof real_table[0]; i++) {
+		void *p = dlsym(RTLD_NEXT, real_table[i].name);
+
+		if (p == NULL) {
+			/* Every symbol of the table is in glibc 2.36: a libc
+			 * without one cannot run us correctly. */
+			char line[160];
+			int n = snprintf(line, sizeof line,
+					 "greenshim: libc has no %s; cannot interpose it\n",
+					 real_table[i].name);
+
+			sys_write(STDERR_FILENO, line, (size_t)n);
+			_exit(127);
+		}
+		__atomic_store_n(real_table[i].slot, p, __ATOMIC_RELEASE);
+	}
+}

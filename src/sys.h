@@ -1,0 +1,29 @@
+/*
+ * System calls the runtime makes without libc's wrappers: libc's write and
+ * fcntl are the interposed ones under LD_PRELOAD (a call from inside the
+ * library would land in greenshim's own wrapper). Each returns the kernel's
+ * result: >= 0, or a negative errno value.
+ */
+#ifndef GS_SYS_H
+#define GS_SYS_H
+
+#include <stddef.h>
+#include <sys/syscall.h>
+
+#if defined(__x86_64__)
+#include "arch/x86_64/syscall.h"
+#else
+#error "greenshim: no src/arch/ support for this CPU yet"
+#endif
+
+static inline long sys_write(int fd, const void *buf, size_t n)
+{
+	return arch_syscall3(SYS_write, fd, (long)buf, (long)n);
+}
+
+static inline long sys_fcntl(int fd, int cmd, long arg)
+{
+	return arch_syscall3(SYS_fcntl, fd, cmd, arg);
+}
+
+#endif
