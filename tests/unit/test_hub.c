@@ -1,5 +1,6 @@
 /* The hub: fairness between yielders and I/O, remote wake-ups, and the
  * stuck report when nothing can wake anyone. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -130,15 +131,20 @@ END_TEST
 START_TEST(the_hub_knows_its_own_fds_until_it_is_destroyed)
 {
 	struct hub *h = hub_get();
-	int epfd = ev_backend_fd(h->loop), p[2];
+	int own[OWN_FDS_PER_HUB], n = h->n_own_fds, p[2];
 
-	ck_assert(hub_is_own_fd(epfd));
-	ck_assert_int_ge(h->n_own_fds, 2); /* epoll fd and the async eventfd */
+	ck_assert_int_ge(n, 2); /* libev's epoll fd and the async eventfd */
+	for (int i = 0; i < n; i++) {
+		own[i] = h->own_fds[i];
+		ck_assert(hub_is_own_fd(own[i]));
+		ck_assert_int_ge(fcntl(own[i], F_GETFD), 0);
+	}
 	ck_assert_int_eq(pipe(p), 0);
 	ck_assert(!hub_is_own_fd(p[0]));
 	ck_assert(!hub_is_own_fd(p[1]));
 	hub_destroy();
-	ck_assert(!hub_is_own_fd(epfd));
+	for (int i = 0; i < n; i++)
+		ck_assert(!hub_is_own_fd(own[i]));
 }
 END_TEST
 
