@@ -16,6 +16,7 @@
 #define GS_PRELOAD_H
 
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
@@ -80,7 +81,19 @@
 	X(clock_nanosleep, int, (clockid_t, int, const struct timespec *, struct timespec *)) \
 	X(sleep, unsigned, (unsigned))                                                     \
 	X(usleep, int, (useconds_t))                                                       \
-	X(sched_yield, int, (void))
+	X(sched_yield, int, (void))                                                       \
+	X(pthread_create, int, (pthread_t *, const pthread_attr_t *, void *(*)(void *), void *)) \
+	X(pthread_self, pthread_t, (void))                                                 \
+	X(pthread_exit, void, (void *))                                                    \
+	X(pthread_join, int, (pthread_t, void **))                                         \
+	X(pthread_tryjoin_np, int, (pthread_t, void **))                                   \
+	X(pthread_timedjoin_np, int, (pthread_t, void **, const struct timespec *))        \
+	X(pthread_clockjoin_np, int, (pthread_t, void **, clockid_t, const struct timespec *)) \
+	X(pthread_detach, int, (pthread_t))                                                \
+	X(pthread_setname_np, int, (pthread_t, const char *))                              \
+	X(pthread_getname_np, int, (pthread_t, char *, size_t))                            \
+	X(pthread_getattr_np, int, (pthread_t, pthread_attr_t *))                          \
+	X(pthread_kill, int, (pthread_t, int))
 
 struct real_fns {
 #define PRELOAD_REAL_FIELD(name, ret, args) ret(*name) args;
@@ -94,6 +107,19 @@ extern struct real_fns real;
 void preload_resolve(void);
 
 #define REAL(name) (GS_LIKELY(real.name != NULL) ? (void)0 : preload_resolve(), real.name)
+
+/* glibc's _FORTIFY_SOURCE entry points (every Debian package is built
+ * with it): checked forms of the calls we interpose. */
+extern void __chk_fail(void) __attribute__((noreturn));
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
+ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+		       struct sockaddr *addr, socklen_t *addrlen);
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask,
+		size_t fdslen);
 
 /* Sets errno from a negative runtime result and returns -1. */
 static inline int preload_fail(int neg_errno)
@@ -114,20 +140,20 @@ void preload_plain_thread(void);
 /* ---- fdtab.c: what each fd is, as the wrappers need to know ------------- */
 
 enum fd_kind {
-	FD_UNKNOWN = 0, /* not looked at yet */
+	FD_UNKNOWN = 0, /* not looked at yet, or not open */
 	FD_PLAIN,       /* never blocks or cannot be polled: call through */
+	FD_RUNTIME,     /* the runtime's own (libev's epoll and eventfd) */
+	/* The kinds from here on can wait (fd_waits()). */
 	FD_STREAM,      /* stream socket: MSG_DONTWAIT, all-or-timeout writes */
 	FD_DGRAM,       /* datagram or seqpacket socket: MSG_DONTWAIT */
 	FD_PIPE,        /* pipe or FIFO: RWF_NOWAIT, all-or-timeout writes */
 	FD_POLLED,      /* other pollable (tty, eventfd...): poll, then call */
-	FD_RUNTIME,     /* the runtime's own (libev's epoll and eventfd) */
 };
 
 struct fdent {
 	unsigned char kind;      /* enum fd_kind */
 	bool user_nonblock;      /* O_NONBLOCK as the program set it */
 	bool sys_nonblock;       /* we set O_NONBLOCK on the description */
-	bool listening;          /* accept() on it has been seen */
 };
 
 /* The entry of fd, classified on first use; NULL for a negative or
@@ -137,8 +163,26 @@ struct fdent *fdtab_get(int fd);
 void fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_nonblock);
 /* fd is being closed (or replaced by dup2): forget it, wake its waiters. */
 void fdtab_forget(int fd);
-/* Records the fds the runtime itself opened while making a hub. */
-void fdtab_mark_runtime(int lowest_free_before);
+
+/* ---- io.c: the blocking contract over non-blocking attempts ------------ */
+
+/* What a socket call adds to a transfer: its msghdr (name, control,
+ * flags out) and its send/recv flags. */
+struct xfer {
+	struct msghdr *msg;
+	int flags;
+};
+
+/* Reads (EV_READ) or writes (EV_WRITE) as the blocking call would, on an
+ * fd that waits; x is NULL for read/write, the socket call's for recv*,
+ * send*. */
+ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
+		     const struct iovec *iov, int n, struct xfer *x);
+
+static inline bool fd_waits(const struct fdent *e)
+{
+	return e != NULL && e->kind >= FD_STREAM && !e->user_nonblock;
+}
 
 /* ---- wait.c: the shared slow path -------------------------------------- */
 

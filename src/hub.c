@@ -47,6 +47,22 @@
 
 static __thread struct hub *tls_hub __attribute__((tls_model("initial-exec")));
 static void (*stuck_hook)(struct hub *);
+static void end_default(struct hub *h);
+static void (*end_hook)(struct hub *) = end_default;
+
+/* The last thread of the process's main OS thread ended without exit():
+ * the process exits with status 0, atexit handlers and stdio included, as
+ * it does natively when the last thread calls pthread_exit. */
+static void end_default(struct hub *h)
+{
+	(void)h;
+	exit(0);
+}
+
+void hub_set_end_hook(void (*hook)(struct hub *))
+{
+	end_hook = hook != NULL ? hook : end_default;
+}
 static atomic_uint_fast64_t next_green_id = 1;
 
 /* fds the hubs opened for themselves (libev's epoll fd and eventfd): the
@@ -276,6 +292,11 @@ static void hub_main(void *arg)
 
 		if (h->zombie != NULL)
 			hub_reap(h);
+		if (h->runq_head == NULL && h->ngreen == 1 && h->root->state == GREEN_DEAD) {
+			/* The root ended (pthread_exit from main) and was the
+			 * last: the OS thread ends, as natively. */
+			end_hook(h);
+		}
 		h->since_poll = 0;
 		h->last_poll = gs_now_ns();
 		if (h->runq_head != NULL)

@@ -296,6 +296,10 @@ void hub_runq_push(struct hub *h, struct green *g);
 /* Called for a stuck hub: every green parked, and nothing (fd, timer,
  * remote work) left that could wake one. Once per stuck episode. */
 void hub_set_stuck_hook(void (*hook)(struct hub *));
+/* Called on the hub's context when the root has exited (green_exit from
+ * the OS thread's own context) and no other green thread is left; it must
+ * not return. The default exits the process with status 0. */
+void hub_set_end_hook(void (*hook)(struct hub *));
 /* Another OS thread will complete a wait here: announce it first (so the
  * hub is not reported stuck meanwhile), then post exactly once. */
 void hub_remote_begin(struct hub *h);

@@ -1,0 +1,183 @@
+/*
+ * Descriptors: close, dup, fcntl, ioctl(FIONBIO), pipe, eventfd.
+ *
+ * These wait for nothing; they keep fdtab.c true. A close wakes the green
+ * threads waiting on the fd with EBADF before the number can be reused.
+ * fcntl(F_GETFL) and ioctl(FIONBIO) show O_NONBLOCK as the program set it,
+ * whatever greenshim set underneath. The descriptors the runtime opened for
+ * its hub are not the program's: closing one fails with EBADF, as closing
+ * any number the program never opened would, and dup2 onto one fails with
+ * EBUSY (docs/LIMITATIONS.md).
+ */
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+
+#include "preload.h"
+
+GS_WRAP int close(int fd)
+{
+	if (GS_UNLIKELY(hub_is_own_fd(fd)))
+		return preload_fail(-EBADF);
+	fdtab_forget(fd);
+	return REAL(close)(fd);
+}
+
+GS_WRAP int close_range(unsigned first, unsigned last, int flags)
+{
+	unsigned from = first;
+
+	if (flags & CLOSE_RANGE_CLOEXEC)
+		return REAL(close_range)(first, last, flags);
+	/* Close around the runtime's own fds, forgetting each fd closed. */
+	for (unsigned fd = first; fd <= last && fd < 65536; fd++) {
+		if (hub_is_own_fd((int)fd)) {
+			if (fd > from && REAL(close_range)(from, fd - 1, flags) != 0)
+				return -1;
+			from = fd + 1;
+		} else {
+			fdtab_forget((int)fd);
+		}
+		if (fd == last)
+			break;
+	}
+	if (from > last)
+		return 0;
+	return REAL(close_range)(from, last, flags);
+}
+
+/* A new number for the same open file description: same entry. */
+static void fd_copy(int from, int to)
+{
+	struct fdent *e = fdtab_get(from);
+
+	if (e != NULL)
+		fdtab_set(to, (enum fd_kind)e->kind, e->user_nonblock, e->sys_nonblock);
+}
+
+GS_WRAP int dup(int fd)
+{
+	int r = REAL(dup)(fd);
+
+	if (r >= 0)
+		fd_copy(fd, r);
+	return r;
+}
+
+GS_WRAP int dup3(int old, int new, int flags)
+{
+	int r;
+
+	if (hub_is_own_fd(new))
+		return preload_fail(-EBUSY);
+	if (old != new)
+		fdtab_forget(new);
+	r = REAL(dup3)(old, new, flags);
+	if (r >= 0)
+		fd_copy(old, r);
+	return r;
+}
+
+GS_WRAP int dup2(int old, int new)
+{
+	int r;
+
+	if (hub_is_own_fd(new))
+		return preload_fail(-EBUSY);
+	if (old != new)
+		fdtab_forget(new);
+	r = REAL(dup2)(old, new);
+	if (r >= 0 && old != new)
+		fd_copy(old, r);
+	return r;
+}
+
+GS_WRAP int fcntl(int fd, int cmd, ...)
+{
+	struct fdent *e;
+	va_list ap;
+	void *arg;
+	int r;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *); /* as glibc reads it, whatever cmd takes */
+	va_end(ap);
+	switch (cmd) {
+	case F_GETFL:
+		r = REAL(fcntl)(fd, cmd);
+		e = fdtab_get(fd);
+		if (r >= 0 && e != NULL && e->sys_nonblock)
+			r = (r & ~O_NONBLOCK) | (e->user_nonblock ? O_NONBLOCK : 0);
+		return r;
+	case F_SETFL:
+		e = fdtab_get(fd);
+		if (e != NULL && e->sys_nonblock)
+			r = REAL(fcntl)(fd, cmd, (int)(intptr_t)arg | O_NONBLOCK);
+		else
+			r = REAL(fcntl)(fd, cmd, (int)(intptr_t)arg);
+		if (r == 0 && e != NULL)
+			e->user_nonblock = ((int)(intptr_t)arg & O_NONBLOCK) != 0;
+		return r;
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		r = REAL(fcntl)(fd, cmd, (int)(intptr_t)arg);
+		if (r >= 0)
+			fd_copy(fd, r);
+		return r;
+	default:
+		return REAL(fcntl)(fd, cmd, arg);
+	}
+}
+
+GS_WRAP int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
+
+GS_WRAP int ioctl(int fd, unsigned long req, ...)
+{
+	struct fdent *e;
+	va_list ap;
+	void *arg;
+	int r;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (req != FIONBIO || arg == NULL || (e = fdtab_get(fd)) == NULL)
+		return REAL(ioctl)(fd, req, arg);
+	r = REAL(ioctl)(fd, FIONBIO, arg); /* checks fd and arg as native */
+	if (r == 0) {
+		e->user_nonblock = *(int *)arg != 0;
+		if (e->sys_nonblock && !e->user_nonblock) {
+			/* Ours stays non-blocking; only the view changed. */
+			int on = 1;
+
+			REAL(ioctl)(fd, FIONBIO, &on);
+		}
+	}
+	return r;
+}
+
+GS_WRAP int pipe2(int fds[2], int flags)
+{
+	int r = REAL(pipe2)(fds, flags);
+
+	if (r == 0) {
+		fdtab_set(fds[0], FD_PIPE, flags & O_NONBLOCK, false);
+		fdtab_set(fds[1], FD_PIPE, flags & O_NONBLOCK, false);
+	}
+	return r;
+}
+
+GS_WRAP int pipe(int fds[2])
+{
+	return pipe2(fds, 0);
+}
+
+GS_WRAP int eventfd(unsigned initval, int flags)
+{
+	int r = REAL(eventfd)(initval, flags);
+
+	if (r >= 0)
+		fdtab_set(r, FD_POLLED, flags & EFD_NONBLOCK, false);
+	return r;
+}

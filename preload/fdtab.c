@@ -1,0 +1,119 @@
+/*
+ * What each file descriptor is, as far as the wrappers care.
+ *
+ * What it owns: one entry per fd number, process-wide like the numbers
+ * themselves, in an array sized by RLIMIT_NOFILE's hard limit and committed
+ * by the kernel only where touched. An entry says how to wait on the fd
+ * (enum fd_kind) and how the program set O_NONBLOCK.
+ *
+ * Classification is lazy, on first use by a wrapper, from fstat and
+ * F_GETFL, so fds from any origin (inherited, opened by a library, accepted
+ * by an unwrapped call) are handled, not only those our socket() made.
+ * Wrappers that create fds (socket, accept, pipe, dup...) set the entry
+ * directly; close and dup2 forget it. O_NONBLOCK is set on an open file
+ * description only for sockets the process made through socket() and
+ * accept() (sys_nonblock), never on pipes or inherited fds, which other
+ * processes share (see docs/LIMITATIONS.md).
+ */
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "preload.h"
+#include "../src/sys.h"
+
+static struct fdent *table;
+static size_t table_len;
+
+static void fdtab_init(void)
+{
+	struct rlimit rl;
+	size_t len = 65536;
+	struct fdent *t;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max > len)
+		len = rl.rlim_max < (1u << 24) ? (size_t)rl.rlim_max : (1u << 24);
+	t = mmap(NULL, len * sizeof *t, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (t == MAP_FAILED)
+		return;
+	/* Two threads may race here: one table wins, the other is unmapped. */
+	if (!__atomic_compare_exchange_n(&table, &(struct fdent *){ NULL }, t, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		munmap(t, len * sizeof *t);
+		return;
+	}
+	__atomic_store_n(&table_len, len, __ATOMIC_RELEASE);
+}
+
+static void classify(int fd, struct fdent *e)
+{
+	struct stat st;
+	long fl;
+	enum fd_kind kind = FD_PLAIN;
+
+	if (hub_is_own_fd(fd)) {
+		e->kind = FD_RUNTIME;
+		return;
+	}
+	if (fstat(fd, &st) != 0)
+		return; /* EBADF: stays unknown; the real call will say so */
+	fl = sys_fcntl(fd, F_GETFL, 0);
+	if (S_ISSOCK(st.st_mode)) {
+		int type = 0;
+		socklen_t len = sizeof type;
+
+		getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+		kind = type == SOCK_STREAM ? FD_STREAM : FD_DGRAM;
+	} else if (S_ISFIFO(st.st_mode)) {
+		kind = FD_PIPE;
+	} else if (S_ISCHR(st.st_mode) || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) &&
+					   !S_ISBLK(st.st_mode))) {
+		/* ttys, devices, and anonymous inodes (eventfd, timerfd,
+		 * signalfd, inotify, epoll): poll says whether they block. */
+		kind = FD_POLLED;
+	}
+	e->user_nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	e->sys_nonblock = false;
+	e->kind = (unsigned char)kind;
+}
+
+struct fdent *fdtab_get(int fd)
+{
+	struct fdent *e;
+
+	if (GS_UNLIKELY(table == NULL))
+		fdtab_init();
+	if (fd < 0 || (size_t)fd >= __atomic_load_n(&table_len, __ATOMIC_ACQUIRE))
+		return NULL;
+	e = &table[fd];
+	if (GS_UNLIKELY(e->kind == FD_UNKNOWN))
+		classify(fd, e);
+	return e;
+}
+
+void fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_nonblock)
+{
+	struct fdent *e;
+
+	if (GS_UNLIKELY(table == NULL))
+		fdtab_init();
+	if (fd < 0 || (size_t)fd >= __atomic_load_n(&table_len, __ATOMIC_ACQUIRE))
+		return;
+	e = &table[fd];
+	e->kind = (unsigned char)kind;
+	e->user_nonblock = user_nonblock;
+	e->sys_nonblock = sys_nonblock;
+}
+
+void fdtab_forget(int fd)
+{
+	struct hub *h = hub_peek();
+
+	if (h != NULL)
+		fdw_close(h, fd);
+	if (table != NULL && fd >= 0 && (size_t)fd < table_len)
+		table[fd].kind = FD_UNKNOWN;
+}

@@ -1,0 +1,299 @@
+/*
+ * read, write and their vector and positional forms.
+ *
+ * How a blocking call becomes a green wait depends on what the fd is
+ * (fdtab.c), never on O_NONBLOCK being set on it:
+ *  - sockets: recv/send with MSG_DONTWAIT, which is read/write on a socket
+ *    (recv(2): "recv with flags 0 is equivalent to read");
+ *  - pipes and FIFOs: preadv2/pwritev2 with RWF_NOWAIT; a kernel that does
+ *    not support it for this fd turns the entry into a polled one;
+ *  - other pollable fds (ttys, eventfd...): poll with a zero timeout, then
+ *    the call, with no switch in between;
+ *  - regular files, block devices, directories: the plain call.
+ * On EAGAIN the green thread waits for readiness (SO_RCVTIMEO/SO_SNDTIMEO
+ * as deadline) and tries again. A program that set O_NONBLOCK itself gets
+ * the plain call and its EAGAIN.
+ *
+ * Writes to streams (stream sockets, pipes) keep the blocking contract:
+ * everything is written before returning, unless an error or the send
+ * timeout cuts it short, in which case the count written so far is
+ * returned, as the kernel does.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "preload.h"
+
+static bool is_socket(const struct fdent *e)
+{
+	return e->kind == FD_STREAM || e->kind == FD_DGRAM;
+}
+
+/* FD_POLLED: would the call block? Checks with a zero-timeout poll. */
+static bool polled_ready(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	return REAL(poll)(&p, 1, 0) != 0;
+}
+
+/* One attempt at a read that must not block. x (sockets only, may be
+ * NULL) carries the program's msghdr and flags for recv* calls. */
+static ssize_t try_readv(int fd, struct fdent *e, struct iovec *iov, int n, struct xfer *x)
+{
+	struct msghdr m = { 0 };
+	ssize_t r;
+
+	switch (e->kind) {
+	case FD_STREAM:
+	case FD_DGRAM:
+		if (x != NULL && x->msg != NULL)
+			m = *x->msg;
+		m.msg_iov = iov;
+		m.msg_iovlen = (size_t)n;
+		r = REAL(recvmsg)(fd, &m, (x != NULL ? x->flags : 0) | MSG_DONTWAIT);
+		if (r >= 0 && x != NULL && x->msg != NULL) {
+			x->msg->msg_namelen = m.msg_namelen;
+			x->msg->msg_controllen = m.msg_controllen;
+			x->msg->msg_flags = m.msg_flags;
+		}
+		return r;
+	case FD_PIPE:
+		r = REAL(preadv2)(fd, iov, n, -1, RWF_NOWAIT);
+		if (r >= 0 || errno != EOPNOTSUPP)
+			return r;
+		e->kind = FD_POLLED;
+		/* fall through */
+	default:
+		if (!polled_ready(fd, POLLIN)) {
+			errno = EAGAIN;
+			return -1;
+		}
+		return REAL(readv)(fd, iov, n);
+	}
+}
+
+static ssize_t try_writev(int fd, struct fdent *e, struct iovec *iov, int n, struct xfer *x)
+{
+	struct msghdr m = { 0 };
+	ssize_t r;
+
+	switch (e->kind) {
+	case FD_STREAM:
+	case FD_DGRAM:
+		if (x != NULL && x->msg != NULL)
+			m = *x->msg;
+		m.msg_iov = iov;
+		m.msg_iovlen = (size_t)n;
+		r = REAL(sendmsg)(fd, &m, (x != NULL ? x->flags : 0) | MSG_DONTWAIT);
+		if (r > 0 && x != NULL && x->msg != NULL) {
+			/* Ancillary data (SCM_RIGHTS...) goes with the first
+			 * bytes only; the rest of a long send is plain data. */
+			x->msg->msg_control = NULL;
+			x->msg->msg_controllen = 0;
+		}
+		return r;
+	case FD_PIPE:
+		r = REAL(pwritev2)(fd, iov, n, -1, RWF_NOWAIT);
+		if (r >= 0 || errno != EOPNOTSUPP)
+			return r;
+		e->kind = FD_POLLED;
+		/* fall through */
+	default:
+		if (!polled_ready(fd, POLLOUT)) {
+			errno = EAGAIN;
+			return -1;
+		}
+		return REAL(writev)(fd, iov, n);
+	}
+}
+
+/* Waits for fd; on the deadline the call fails with EAGAIN, as a socket
+ * timeout does. Returns 0 to retry or -1 with errno set. */
+static int wait_or_fail(struct hub *h, int fd, struct fdent *e, int events, int64_t *deadline,
+			bool *have_deadline)
+{
+	int r;
+
+	if (!*have_deadline) {
+		*deadline = is_socket(e) ? preload_sock_deadline(fd, events) : GS_NO_DEADLINE;
+		*have_deadline = true;
+	}
+	r = preload_wait_fd(h, fd, events, *deadline, events == EV_READ ? WAITER_EXCLUSIVE : 0);
+	if (r == -ETIMEDOUT)
+		return preload_fail(-EAGAIN);
+	return r < 0 ? preload_fail(r) : 0;
+}
+
+/* Drops the first `done` bytes of iov[0..n) in place; returns the count
+ * of entries left and their start in *start. */
+static int iov_advance(struct iovec *iov, int n, size_t done, struct iovec **start)
+{
+	int i = 0;
+
+	while (i < n && done >= iov[i].iov_len)
+		done -= iov[i++].iov_len;
+	if (i < n) {
+		iov[i].iov_base = (char *)iov[i].iov_base + done;
+		iov[i].iov_len -= done;
+	}
+	*start = iov + i;
+	return n - i;
+}
+
+/*
+ * The blocking contract over non-blocking attempts. A read returns what
+ * the first successful attempt gave, except recv with MSG_WAITALL on a
+ * stream, which gathers until the buffer is full, EOF or an error. A write
+ * to a stream goes on until everything is written; a datagram is one
+ * attempt. An error or timeout after some bytes returns that count.
+ */
+ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
+		     const struct iovec *iov, int n, struct xfer *x)
+{
+	int64_t deadline = GS_NO_DEADLINE;
+	bool have_deadline = false;
+	bool whole = e->kind == FD_PIPE || e->kind == FD_STREAM;
+	struct iovec small[8], *copy = NULL, *cur = (struct iovec *)iov;
+	size_t total = 0, done = 0;
+	int left = n;
+	ssize_t result;
+
+	if (events == EV_READ)
+		whole = e->kind == FD_STREAM && x != NULL && (x->flags & MSG_WAITALL);
+	for (int i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	for (;;) {
+		ssize_t r = events == EV_READ ? try_readv(fd, e, cur, left, x)
+					      : try_writev(fd, e, cur, left, x);
+
+		if (r > 0 || (r == 0 && events == EV_WRITE)) {
+			done += (size_t)r;
+			if (!whole || done >= total) {
+				result = (ssize_t)done;
+				break;
+			}
+			if (copy == NULL) {
+				copy = n <= 8 ? small : malloc((size_t)n * sizeof *copy);
+				if (copy == NULL) {
+					result = (ssize_t)done;
+					break;
+				}
+				memcpy(copy, iov, (size_t)n * sizeof *copy);
+				left = iov_advance(copy, n, done, &cur);
+			} else {
+				left = iov_advance(cur, left, (size_t)r, &cur);
+			}
+			continue;
+		}
+		if (r == 0) { /* end of file */
+			result = (ssize_t)done;
+			break;
+		}
+		if (errno != EAGAIN || wait_or_fail(h, fd, e, events, &deadline, &have_deadline) < 0) {
+			/* The error stands unless part was moved: that count
+			 * comes first, as from the kernel. */
+			result = done > 0 ? (ssize_t)done : -1;
+			break;
+		}
+	}
+	if (copy != NULL && copy != small)
+		free(copy);
+	return result;
+}
+
+GS_WRAP ssize_t read(int fd, void *buf, size_t n)
+{
+	struct fdent *e = fdtab_get(fd);
+	struct iovec iov = { buf, n };
+	struct hub *h;
+
+	if (!fd_waits(e) || n == 0 || (h = preload_hub()) == NULL)
+		return REAL(read)(fd, buf, n);
+	return preload_xfer(h, fd, e, EV_READ, &iov, 1, NULL);
+}
+
+GS_WRAP ssize_t write(int fd, const void *buf, size_t n)
+{
+	struct fdent *e = fdtab_get(fd);
+	struct iovec iov = { (void *)buf, n };
+	struct hub *h;
+
+	if (!fd_waits(e) || n == 0 || (h = preload_hub()) == NULL)
+		return REAL(write)(fd, buf, n);
+	return preload_xfer(h, fd, e, EV_WRITE, &iov, 1, NULL);
+}
+
+GS_WRAP ssize_t readv(int fd, const struct iovec *iov, int n)
+{
+	struct fdent *e = fdtab_get(fd);
+	struct hub *h;
+
+	if (!fd_waits(e) || n <= 0 || (h = preload_hub()) == NULL)
+		return REAL(readv)(fd, iov, n);
+	return preload_xfer(h, fd, e, EV_READ, iov, n, NULL);
+}
+
+GS_WRAP ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	struct fdent *e = fdtab_get(fd);
+	struct hub *h;
+
+	if (!fd_waits(e) || n <= 0 || (h = preload_hub()) == NULL)
+		return REAL(writev)(fd, iov, n);
+	return preload_xfer(h, fd, e, EV_WRITE, iov, n, NULL);
+}
+
+/*
+ * Positional I/O needs a seekable file (ESPIPE on sockets and pipes), and
+ * reads and writes of regular files and block devices do not wait in a way
+ * poll could tell: they are the plain calls, here so that every I/O entry
+ * point is accounted for. The *64 names are the same functions on x86-64.
+ */
+GS_WRAP ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	return REAL(pread)(fd, buf, n, off);
+}
+
+GS_WRAP ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	return REAL(pwrite)(fd, buf, n, off);
+}
+
+GS_WRAP ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off)
+{
+	return REAL(preadv)(fd, iov, n, off);
+}
+
+GS_WRAP ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+	return REAL(pwritev)(fd, iov, n, off);
+}
+
+GS_WRAP ssize_t pread64(int fd, void *buf, size_t n, off_t off) __attribute__((alias("pread")));
+GS_WRAP ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+	__attribute__((alias("pwrite")));
+GS_WRAP ssize_t preadv64(int fd, const struct iovec *iov, int n, off_t off)
+	__attribute__((alias("preadv")));
+GS_WRAP ssize_t pwritev64(int fd, const struct iovec *iov, int n, off_t off)
+	__attribute__((alias("pwritev")));
+
+/* _FORTIFY_SOURCE builds (all of Debian's packages) call these. */
+
+GS_WRAP ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return read(fd, buf, n);
+}
+
+GS_WRAP ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return REAL(pread)(fd, buf, n, off);
+}
+
+GS_WRAP ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+	__attribute__((alias("__pread_chk")));

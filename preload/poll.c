@@ -1,0 +1,273 @@
+/*
+ * poll, ppoll, select, pselect and the epoll waits.
+ *
+ * Each is the kernel's own call with a zero timeout, which never blocks and
+ * computes the exact result (revents, ready sets, counts, errors); when it
+ * finds nothing and the program allowed a wait, the green thread waits in
+ * the hub on every fd of interest, for any of them or the deadline, and
+ * then asks the kernel again. A zero timeout never yields. A wake-up whose
+ * readiness another green thread consumed first just waits again, with the
+ * same deadline.
+ *
+ * The signal masks of ppoll, pselect and epoll_pwait are not applied while
+ * a green thread waits (signals are per OS thread, shared by all green
+ * threads); docs/LIMITATIONS.md says so.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "preload.h"
+
+struct fd_waiter {
+	struct waiter w;
+	int fd;
+	int dir;
+};
+
+/* Waits until one of the fds is ready for its events, or the deadline. */
+static int wait_many(struct hub *h, const struct pollfd *p, nfds_t n, int64_t deadline)
+{
+	struct fd_waiter small[16], *e = small;
+	struct wait w;
+	size_t k = 0;
+	int r;
+
+	if (n * 2 > sizeof small / sizeof small[0]) {
+		e = malloc(n * 2 * sizeof *e);
+		if (e == NULL)
+			return -ENOMEM;
+	}
+	wait_init(&w);
+	for (nfds_t i = 0; i < n; i++) {
+		bool rd = (p[i].events & (POLLIN | POLLPRI | POLLRDHUP)) || !(p[i].events & POLLOUT);
+
+		/* The runtime's own fds are not the program's to wait on. */
+		if (p[i].fd < 0 || hub_is_own_fd(p[i].fd))
+			continue;
+		for (int dir = FDW_READ; dir <= FDW_WRITE; dir++) {
+			if (dir == FDW_READ ? !rd : !(p[i].events & POLLOUT))
+				continue;
+			if (fdw_add(h, p[i].fd, dir, &e[k].w, &w, WAITER_FD_OPEN) == 0) {
+				e[k].fd = p[i].fd;
+				e[k].dir = dir;
+				k++;
+			}
+		}
+	}
+	r = wait_park(&w, deadline);
+	for (size_t i = 0; i < k; i++)
+		fdw_remove(h, e[i].fd, e[i].dir, &e[i].w);
+	if (e != small)
+		free(e);
+	return r;
+}
+
+static int64_t ms_deadline(int timeout)
+{
+	return timeout < 0 ? GS_NO_DEADLINE : gs_deadline_after((int64_t)timeout * 1000000);
+}
+
+/* poll's loop: zero-timeout kernel poll, wait, again. */
+static int poll_until(struct hub *h, struct pollfd *fds, nfds_t n, int64_t deadline)
+{
+	for (;;) {
+		int r = REAL(poll)(fds, n, 0), w;
+
+		if (r != 0)
+			return r;
+		w = wait_many(h, fds, n, deadline);
+		if (w == -ETIMEDOUT)
+			return REAL(poll)(fds, n, 0);
+		if (w < 0)
+			return preload_fail(w);
+	}
+}
+
+GS_WRAP int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	struct hub *h;
+
+	if (timeout == 0 || (h = preload_hub()) == NULL)
+		return REAL(poll)(fds, n, timeout);
+	return poll_until(h, fds, n, ms_deadline(timeout));
+}
+
+GS_WRAP int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+{
+	struct hub *h;
+
+	if ((ts != NULL && ts->tv_sec == 0 && ts->tv_nsec == 0) || (h = preload_hub()) == NULL)
+		return REAL(ppoll)(fds, n, ts, mask);
+	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
+		return preload_fail(-EINVAL);
+	return poll_until(h, fds, n, preload_ts_deadline(ts));
+}
+
+GS_WRAP int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+{
+	if (fdslen / sizeof *fds < n)
+		__chk_fail();
+	return poll(fds, n, timeout);
+}
+
+GS_WRAP int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+			const sigset_t *mask, size_t fdslen)
+{
+	if (fdslen / sizeof *fds < n)
+		__chk_fail();
+	return ppoll(fds, n, ts, mask);
+}
+
+/* select's loop over the same wait: the fd sets become a pollfd list. */
+static int select_until(struct hub *h, int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
+			int64_t deadline)
+{
+	struct pollfd small[64], *p = small;
+	nfds_t n = 0;
+	int r;
+
+	if (nfds > FD_SETSIZE)
+		nfds = FD_SETSIZE;
+	for (int fd = 0; fd < nfds; fd++) {
+		short ev = (short)((rd != NULL && FD_ISSET(fd, rd) ? POLLIN : 0) |
+				   (wr != NULL && FD_ISSET(fd, wr) ? POLLOUT : 0) |
+				   (ex != NULL && FD_ISSET(fd, ex) ? POLLPRI : 0));
+
+		if (ev == 0)
+			continue;
+		if (p == small && n == sizeof small / sizeof small[0]) {
+			p = malloc(FD_SETSIZE * sizeof *p);
+			if (p == NULL)
+				return preload_fail(-ENOMEM);
+			memcpy(p, small, sizeof small);
+		}
+		p[n++] = (struct pollfd){ .fd = fd, .events = ev };
+	}
+	for (;;) {
+		fd_set r0, w0, e0;
+		struct timeval zero = { 0, 0 };
+		int w;
+
+		if (rd != NULL)
+			r0 = *rd;
+		if (wr != NULL)
+			w0 = *wr;
+		if (ex != NULL)
+			e0 = *ex;
+		r = REAL(select)(nfds, rd != NULL ? &r0 : NULL, wr != NULL ? &w0 : NULL,
+				 ex != NULL ? &e0 : NULL, &zero);
+		if (r != 0 || deadline <= gs_now_ns()) {
+			if (r >= 0) {
+				if (rd != NULL)
+					*rd = r0;
+				if (wr != NULL)
+					*wr = w0;
+				if (ex != NULL)
+					*ex = e0;
+			}
+			break;
+		}
+		w = wait_many(h, p, n, deadline);
+		if (w < 0 && w != -ETIMEDOUT) {
+			r = preload_fail(w);
+			break;
+		}
+	}
+	if (p != small)
+		free(p);
+	return r;
+}
+
+/* Linux's select writes the time left into the timeval. */
+static void time_left(struct timeval *tv, int64_t deadline)
+{
+	int64_t left = deadline - gs_now_ns();
+
+	if (left < 0)
+		left = 0;
+	tv->tv_sec = left / 1000000000;
+	tv->tv_usec = (left % 1000000000) / 1000;
+}
+
+GS_WRAP int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
+{
+	int64_t deadline = GS_NO_DEADLINE;
+	struct hub *h;
+	int r;
+
+	if ((tv != NULL && tv->tv_sec == 0 && tv->tv_usec == 0) || nfds < 0 ||
+	    (h = preload_hub()) == NULL)
+		return REAL(select)(nfds, rd, wr, ex, tv);
+	if (tv != NULL) {
+		if (tv->tv_sec < 0 || tv->tv_usec < 0)
+			return preload_fail(-EINVAL);
+		deadline = gs_deadline_after((int64_t)tv->tv_sec * 1000000000 +
+					     (int64_t)tv->tv_usec * 1000);
+	}
+	r = select_until(h, nfds, rd, wr, ex, deadline);
+	if (tv != NULL)
+		time_left(tv, deadline);
+	return r;
+}
+
+GS_WRAP int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts,
+		    const sigset_t *mask)
+{
+	struct hub *h;
+
+	if ((ts != NULL && ts->tv_sec == 0 && ts->tv_nsec == 0) || nfds < 0 ||
+	    (h = preload_hub()) == NULL)
+		return REAL(pselect)(nfds, rd, wr, ex, ts, mask);
+	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
+		return preload_fail(-EINVAL);
+	return select_until(h, nfds, rd, wr, ex, preload_ts_deadline(ts));
+}
+
+/* The epoll waits: the program's epoll fd is itself readable when it has
+ * events, so the green thread waits on that one fd. */
+static int epoll_until(struct hub *h, int epfd, struct epoll_event *ev, int max, int64_t deadline)
+{
+	struct pollfd p = { .fd = epfd, .events = POLLIN };
+
+	for (;;) {
+		int r = REAL(epoll_wait)(epfd, ev, max, 0), w;
+
+		if (r != 0 || deadline <= gs_now_ns())
+			return r;
+		w = wait_many(h, &p, 1, deadline);
+		if (w < 0 && w != -ETIMEDOUT)
+			return preload_fail(w);
+	}
+}
+
+GS_WRAP int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	struct hub *h;
+
+	if (timeout == 0 || hub_is_own_fd(epfd) || (h = preload_hub()) == NULL)
+		return REAL(epoll_wait)(epfd, ev, max, timeout);
+	return epoll_until(h, epfd, ev, max, ms_deadline(timeout));
+}
+
+GS_WRAP int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
+			const sigset_t *mask)
+{
+	struct hub *h;
+
+	if (timeout == 0 || hub_is_own_fd(epfd) || (h = preload_hub()) == NULL)
+		return REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
+	return epoll_until(h, epfd, ev, max, ms_deadline(timeout));
+}
+
+GS_WRAP int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *ts,
+			 const sigset_t *mask)
+{
+	struct hub *h;
+
+	if ((ts != NULL && ts->tv_sec == 0 && ts->tv_nsec == 0) || hub_is_own_fd(epfd) ||
+	    (h = preload_hub()) == NULL)
+		return REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
+	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
+		return preload_fail(-EINVAL);
+	return epoll_until(h, epfd, ev, max, preload_ts_deadline(ts));
+}

@@ -1,0 +1,318 @@
+/*
+ * Sockets: creation, accept, connect, and the recv and send families.
+ *
+ * socket() and accept() mark the sockets they make as ours and set
+ * O_NONBLOCK on them (SOCK_NONBLOCK), because accept and connect have no
+ * per-call non-blocking flag; the program keeps its own view of O_NONBLOCK
+ * (fcntl and ioctl show it) and gets blocking behaviour unless it asked
+ * otherwise. socketpair() sockets, often handed to child processes, are
+ * left as made. Every data transfer uses MSG_DONTWAIT, so it never blocks
+ * whatever the file description's flags are.
+ */
+#include <fcntl.h>
+#include <sys/sendfile.h>
+
+#include "preload.h"
+
+/* A socket whose description blocks and is not ours to change. */
+static bool is_sock_blocking(const struct fdent *e)
+{
+	return (e->kind == FD_STREAM || e->kind == FD_DGRAM) && !e->sys_nonblock && !e->user_nonblock;
+}
+
+static enum fd_kind sock_kind(int type)
+{
+	return (type & 0xf) == SOCK_STREAM ? FD_STREAM : FD_DGRAM;
+}
+
+GS_WRAP int socket(int domain, int type, int protocol)
+{
+	bool green = preload_hub() != NULL;
+	int fd = REAL(socket)(domain, type | (green ? SOCK_NONBLOCK : 0), protocol);
+
+	if (fd >= 0)
+		fdtab_set(fd, sock_kind(type), type & SOCK_NONBLOCK, green);
+	return fd;
+}
+
+GS_WRAP int socketpair(int domain, int type, int protocol, int sv[2])
+{
+	int r = REAL(socketpair)(domain, type, protocol, sv);
+
+	if (r == 0) {
+		fdtab_set(sv[0], sock_kind(type), type & SOCK_NONBLOCK, false);
+		fdtab_set(sv[1], sock_kind(type), type & SOCK_NONBLOCK, false);
+	}
+	return r;
+}
+
+GS_WRAP int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct fdent *e = fdtab_get(fd);
+	int64_t deadline = GS_NO_DEADLINE;
+	bool have_deadline = false;
+	struct hub *h;
+	int r;
+
+	if (!fd_waits(e) || (h = preload_hub()) == NULL) {
+		r = REAL(accept4)(fd, addr, len, flags);
+		if (r >= 0)
+			fdtab_set(r, e != NULL ? (enum fd_kind)e->kind : FD_UNKNOWN,
+				  flags & SOCK_NONBLOCK, false);
+		return r;
+	}
+	for (;;) {
+		/* A listening socket we did not make may block in accept: ask
+		 * poll first (no switch between the two calls). */
+		if (e->sys_nonblock || REAL(poll)(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 0) > 0) {
+			r = REAL(accept4)(fd, addr, len, flags | SOCK_NONBLOCK);
+			if (r >= 0) {
+				fdtab_set(r, (enum fd_kind)e->kind, flags & SOCK_NONBLOCK, true);
+				return r;
+			}
+			if (errno != EAGAIN)
+				return -1;
+		}
+		if (!have_deadline) {
+			deadline = preload_sock_deadline(fd, EV_READ);
+			have_deadline = true;
+		}
+		r = preload_wait_fd(h, fd, EV_READ, deadline, WAITER_EXCLUSIVE);
+		if (r == -ETIMEDOUT)
+			return preload_fail(-EAGAIN);
+		if (r < 0)
+			return preload_fail(r);
+	}
+}
+
+GS_WRAP int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return accept4(fd, addr, len, 0);
+}
+
+GS_WRAP int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct fdent *e = fdtab_get(fd);
+	struct hub *h;
+	int r, err;
+	socklen_t errlen = sizeof err;
+
+	/* A socket we did not make non-blocking connects the plain way. */
+	if (!fd_waits(e) || !e->sys_nonblock || (h = preload_hub()) == NULL)
+		return REAL(connect)(fd, addr, len);
+	r = REAL(connect)(fd, addr, len);
+	if (r == 0 || (errno != EINPROGRESS && errno != EAGAIN))
+		return r;
+	while (errno == EAGAIN) {
+		/* AF_UNIX with a full backlog: a blocking connect waits for
+		 * room and tries again. */
+		r = preload_wait_fd(h, fd, EV_WRITE, preload_sock_deadline(fd, EV_WRITE), 0);
+		if (r == -ETIMEDOUT)
+			return preload_fail(-EAGAIN);
+		if (r < 0)
+			return preload_fail(r);
+		r = REAL(connect)(fd, addr, len);
+		if (r == 0 || (errno != EINPROGRESS && errno != EAGAIN))
+			return r;
+	}
+	r = preload_wait_fd(h, fd, EV_WRITE, preload_sock_deadline(fd, EV_WRITE), 0);
+	if (r == -ETIMEDOUT)
+		return preload_fail(-EINPROGRESS); /* socket(7), SO_SNDTIMEO */
+	if (r < 0)
+		return preload_fail(r);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0)
+		return -1;
+	return err == 0 ? 0 : preload_fail(-err);
+}
+
+/* recv, recvfrom and recvmsg share one path; so do the send calls. */
+static ssize_t sock_xfer(int fd, int events, struct msghdr *msg, int flags,
+			 ssize_t (*plain)(int, struct msghdr *, int))
+{
+	struct fdent *e = fdtab_get(fd);
+	struct xfer x = { msg, flags };
+	struct hub *h;
+
+	if (!fd_waits(e) || (flags & MSG_DONTWAIT) || (h = preload_hub()) == NULL)
+		return plain(fd, msg, flags);
+	return preload_xfer(h, fd, e, events, msg->msg_iov, (int)msg->msg_iovlen, &x);
+}
+
+static ssize_t plain_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return REAL(recvmsg)(fd, msg, flags);
+}
+
+static ssize_t plain_sendmsg(int fd, struct msghdr *msg, int flags)
+{
+	return REAL(sendmsg)(fd, msg, flags);
+}
+
+GS_WRAP ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return sock_xfer(fd, EV_READ, msg, flags, plain_recvmsg);
+}
+
+GS_WRAP ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+			 socklen_t *addrlen)
+{
+	struct iovec iov = { buf, n };
+	struct msghdr m = { .msg_name = addr, .msg_namelen = addr != NULL && addrlen != NULL ? *addrlen : 0,
+			    .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t r = sock_xfer(fd, EV_READ, &m, flags, plain_recvmsg);
+
+	if (r >= 0 && addr != NULL && addrlen != NULL)
+		*addrlen = m.msg_namelen;
+	return r;
+}
+
+GS_WRAP ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	return recvfrom(fd, buf, n, flags, NULL, NULL);
+}
+
+GS_WRAP ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct msghdr m = *msg; /* the control part is consumed on the way */
+
+	return sock_xfer(fd, EV_WRITE, &m, flags, plain_sendmsg);
+}
+
+GS_WRAP ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
+		       socklen_t addrlen)
+{
+	struct iovec iov = { (void *)buf, n };
+	struct msghdr m = { .msg_name = (void *)addr, .msg_namelen = addrlen, .msg_iov = &iov,
+			    .msg_iovlen = 1 };
+
+	return sock_xfer(fd, EV_WRITE, &m, flags, plain_sendmsg);
+}
+
+GS_WRAP ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	return sendto(fd, buf, n, flags, NULL, 0);
+}
+
+/* The *mmsg calls: the first message waits like recvmsg/sendmsg would;
+ * the rest are taken without waiting, as the kernel does for blocking
+ * sockets once one message has gone through (MSG_WAITFORONE aside). */
+static int mmsg_wait(int fd, int events, int flags)
+{
+	struct fdent *e = fdtab_get(fd);
+	struct hub *h;
+	int r;
+
+	if (!fd_waits(e) || (flags & MSG_DONTWAIT) || (h = preload_hub()) == NULL)
+		return 1; /* plain call */
+	r = preload_wait_fd(h, fd, events, preload_sock_deadline(fd, events),
+			    events == EV_READ ? WAITER_EXCLUSIVE : 0);
+	if (r == -ETIMEDOUT)
+		return preload_fail(-EAGAIN);
+	return r < 0 ? preload_fail(r) : 0;
+}
+
+GS_WRAP int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *timeout)
+{
+	for (;;) {
+		int r = REAL(recvmmsg)(fd, v, n, flags | MSG_DONTWAIT, timeout);
+
+		if (r >= 0 || errno != EAGAIN)
+			return r;
+		r = mmsg_wait(fd, EV_READ, flags);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			return REAL(recvmmsg)(fd, v, n, flags, timeout);
+	}
+}
+
+GS_WRAP int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+{
+	for (;;) {
+		int r = REAL(sendmmsg)(fd, v, n, flags | MSG_DONTWAIT);
+
+		if (r >= 0 || errno != EAGAIN)
+			return r;
+		r = mmsg_wait(fd, EV_WRITE, flags);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			return REAL(sendmmsg)(fd, v, n, flags);
+	}
+}
+
+/*
+ * sendfile and splice have no per-call non-blocking flag for a socket
+ * side: they wait only where the socket is ours (O_NONBLOCK set by us),
+ * otherwise they are the plain calls.
+ */
+GS_WRAP ssize_t sendfile(int out, int in, off_t *off, size_t n)
+{
+	struct fdent *e = fdtab_get(out);
+	struct hub *h;
+
+	if (!fd_waits(e) || !e->sys_nonblock || (h = preload_hub()) == NULL)
+		return REAL(sendfile)(out, in, off, n);
+	for (;;) {
+		ssize_t r = REAL(sendfile)(out, in, off, n);
+		int w;
+
+		if (r >= 0 || errno != EAGAIN)
+			return r;
+		w = preload_wait_fd(h, out, EV_WRITE, preload_sock_deadline(out, EV_WRITE), 0);
+		if (w == -ETIMEDOUT)
+			return preload_fail(-EAGAIN);
+		if (w < 0)
+			return preload_fail(w);
+	}
+}
+
+GS_WRAP ssize_t sendfile64(int out, int in, off_t *off, size_t n) __attribute__((alias("sendfile")));
+
+GS_WRAP ssize_t splice(int in, off_t *off_in, int out, off_t *off_out, size_t n, unsigned flags)
+{
+	struct fdent *ei = fdtab_get(in), *eo = fdtab_get(out);
+	struct hub *h;
+
+	/* Both sides must be unable to block the thread for a wait to work:
+	 * pipes with SPLICE_F_NONBLOCK, sockets we made non-blocking. */
+	if ((flags & SPLICE_F_NONBLOCK) || (!fd_waits(ei) && !fd_waits(eo)) ||
+	    (ei != NULL && is_sock_blocking(ei)) || (eo != NULL && is_sock_blocking(eo)) ||
+	    (h = preload_hub()) == NULL)
+		return REAL(splice)(in, off_in, out, off_out, n, flags);
+	for (;;) {
+		ssize_t r = REAL(splice)(in, off_in, out, off_out, n, flags | SPLICE_F_NONBLOCK);
+		struct pollfd p[2] = { { .fd = in, .events = POLLIN }, { .fd = out, .events = POLLOUT } };
+		int w;
+
+		if (r >= 0 || errno != EAGAIN)
+			return r;
+		/* Which side is not ready? Wait for that one. */
+		REAL(poll)(p, 2, 0);
+		w = !(p[0].revents) && fd_waits(ei)
+			    ? preload_wait_fd(h, in, EV_READ, GS_NO_DEADLINE, 0)
+			    : preload_wait_fd(h, out, EV_WRITE, GS_NO_DEADLINE, 0);
+		if (w < 0)
+			return preload_fail(w);
+	}
+}
+
+GS_WRAP int shutdown(int fd, int how)
+{
+	return REAL(shutdown)(fd, how);
+}
+
+GS_WRAP ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recv(fd, buf, n, flags);
+}
+
+GS_WRAP ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+			       struct sockaddr *addr, socklen_t *addrlen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, n, flags, addr, addrlen);
+}

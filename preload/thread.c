@@ -1,0 +1,232 @@
+/*
+ * Threads: pthread_create makes a green thread on the calling OS thread's
+ * hub, and the calls that take a pthread_t understand green ones.
+ *
+ * A green thread's pthread_t is the address of its struct green with the
+ * low bit set. glibc's own pthread_t values are addresses of an aligned
+ * struct pthread, so the two never collide, and each wrapper below tells
+ * them apart in one test: a green pthread_t is handled here, any other
+ * goes to glibc untouched (the root, i.e. the OS thread's own context such
+ * as main(), keeps glibc's pthread_self()).
+ *
+ * This is the part the I/O interposition needs: thread-per-connection
+ * programs create, detach, join and name their threads. Locks, condition
+ * variables, thread-specific data and cancellation are the thread issue's
+ * (docs/LIMITATIONS.md lists what is not green yet).
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "preload.h"
+
+static inline pthread_t green_tid(const struct green *g)
+{
+	return (pthread_t)((uintptr_t)g | 1);
+}
+
+static inline struct green *tid_green(pthread_t t)
+{
+	return (t & 1) ? (struct green *)(uintptr_t)(t & ~(pthread_t)1) : NULL;
+}
+
+/* The calling green thread, unless it is the root or a plain thread. */
+static struct green *self_green(void)
+{
+	struct hub *h = hub_peek();
+	struct green *g = h != NULL ? h->current : NULL;
+
+	return g != NULL && !(g->flags & (GREEN_ROOT | GREEN_HUB)) ? g : NULL;
+}
+
+/* glibc cannot say whether a stack size was set or is its default: a size
+ * equal to the default of a fresh attribute is taken as "not set", so that
+ * GREENSHIM_STACK_SIZE applies. */
+static size_t attr_stack_size(const pthread_attr_t *attr)
+{
+	pthread_attr_t fresh;
+	size_t size = 0, dflt = 0;
+
+	pthread_attr_getstacksize(attr, &size);
+	if (pthread_attr_init(&fresh) == 0) {
+		pthread_attr_getstacksize(&fresh, &dflt);
+		pthread_attr_destroy(&fresh);
+	}
+	return size == dflt ? 0 : size;
+}
+
+GS_WRAP int pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*fn)(void *),
+			   void *arg)
+{
+	struct green_attr a = { 0 };
+	struct green *g;
+	int r;
+
+	if (preload_hub() == NULL)
+		return REAL(pthread_create)(tid, attr, fn, arg);
+	if (attr != NULL) {
+		int detach = PTHREAD_CREATE_JOINABLE;
+		void *top = NULL;
+		size_t size = 0;
+
+		pthread_attr_getdetachstate(attr, &detach);
+		a.detached = detach == PTHREAD_CREATE_DETACHED;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+		/* The one getter that says NULL when no stack was given. */
+		pthread_attr_getstackaddr(attr, &top);
+#pragma GCC diagnostic pop
+		if (top != NULL) {
+			pthread_attr_getstacksize(attr, &size);
+			a.stack_addr = (char *)top - size;
+			a.stack_size = size;
+		} else {
+			a.stack_size = attr_stack_size(attr);
+		}
+	}
+	r = green_spawn(&a, fn, arg, &g);
+	if (r < 0)
+		return -r;
+	*tid = green_tid(g);
+	return 0;
+}
+
+GS_WRAP pthread_t pthread_self(void)
+{
+	struct green *g = self_green();
+
+	return g != NULL ? green_tid(g) : REAL(pthread_self)();
+}
+
+GS_WRAP int pthread_equal(pthread_t a, pthread_t b)
+{
+	return a == b;
+}
+
+GS_WRAP void pthread_exit(void *retval)
+{
+	struct hub *h = hub_peek();
+
+	if (h == NULL || h->current == h->hub_green) {
+		REAL(pthread_exit)(retval);
+		__builtin_unreachable();
+	}
+	/* A green thread, or the root: the process lives on while green
+	 * threads do, and ends with status 0 after the last (hub.c). */
+	green_exit(retval);
+}
+
+/* pthread_*join return the error (ETIMEDOUT, EBUSY for tryjoin...). */
+static int join_until(pthread_t t, void **retval, int64_t deadline)
+{
+	return -green_join(tid_green(t), retval, deadline);
+}
+
+GS_WRAP int pthread_join(pthread_t t, void **retval)
+{
+	if (tid_green(t) == NULL)
+		return REAL(pthread_join)(t, retval);
+	return join_until(t, retval, GS_NO_DEADLINE);
+}
+
+GS_WRAP int pthread_tryjoin_np(pthread_t t, void **retval)
+{
+	if (tid_green(t) == NULL)
+		return REAL(pthread_tryjoin_np)(t, retval);
+	return join_until(t, retval, 0);
+}
+
+/* An absolute time on clk, as a monotonic deadline; -EINVAL if invalid. */
+static int64_t abs_deadline(clockid_t clk, const struct timespec *abstime)
+{
+	struct timespec now;
+	int64_t left;
+
+	if (abstime == NULL)
+		return GS_NO_DEADLINE;
+	if (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000 ||
+	    clock_gettime(clk, &now) != 0)
+		return -EINVAL;
+	left = (abstime->tv_sec - now.tv_sec) * 1000000000 + (abstime->tv_nsec - now.tv_nsec);
+	return left <= 0 ? gs_now_ns() : gs_deadline_after(left);
+}
+
+GS_WRAP int pthread_clockjoin_np(pthread_t t, void **retval, clockid_t clk,
+				 const struct timespec *abstime)
+{
+	int64_t deadline;
+
+	if (tid_green(t) == NULL)
+		return REAL(pthread_clockjoin_np)(t, retval, clk, abstime);
+	if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME)
+		return EINVAL;
+	deadline = abs_deadline(clk, abstime);
+	return deadline < 0 ? EINVAL : join_until(t, retval, deadline);
+}
+
+GS_WRAP int pthread_timedjoin_np(pthread_t t, void **retval, const struct timespec *abstime)
+{
+	if (tid_green(t) == NULL)
+		return REAL(pthread_timedjoin_np)(t, retval, abstime);
+	return pthread_clockjoin_np(t, retval, CLOCK_REALTIME, abstime);
+}
+
+GS_WRAP int pthread_detach(pthread_t t)
+{
+	struct green *g = tid_green(t);
+
+	return g == NULL ? REAL(pthread_detach)(t) : -green_detach(g);
+}
+
+GS_WRAP int pthread_setname_np(pthread_t t, const char *name)
+{
+	struct green *g = tid_green(t);
+
+	if (g == NULL)
+		return REAL(pthread_setname_np)(t, name);
+	if (strlen(name) >= sizeof g->name)
+		return ERANGE; /* as glibc: at most 15 characters */
+	strcpy(g->name, name);
+	return 0;
+}
+
+GS_WRAP int pthread_getname_np(pthread_t t, char *buf, size_t len)
+{
+	struct green *g = tid_green(t);
+
+	if (g == NULL)
+		return REAL(pthread_getname_np)(t, buf, len);
+	if (strlen(g->name) >= len)
+		return ERANGE;
+	strcpy(buf, g->name);
+	return 0;
+}
+
+GS_WRAP int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
+{
+	struct green *g = tid_green(t);
+	int r;
+
+	if (g == NULL)
+		return REAL(pthread_getattr_np)(t, attr);
+	r = pthread_attr_init(attr);
+	if (r != 0)
+		return r;
+	/* The usable stack, below the struct green at its top. */
+	pthread_attr_setstack(attr, g->stack.lo, (size_t)((char *)g - g->stack.lo));
+	pthread_attr_setguardsize(attr, g->stack.guard);
+	pthread_attr_setdetachstate(attr, (g->flags & GREEN_DETACHED) ? PTHREAD_CREATE_DETACHED
+								      : PTHREAD_CREATE_JOINABLE);
+	return 0;
+}
+
+GS_WRAP int pthread_kill(pthread_t t, int sig)
+{
+	struct green *g = tid_green(t);
+
+	if (g == NULL)
+		return REAL(pthread_kill)(t, sig);
+	if (g->state == GREEN_DEAD)
+		return ESRCH;
+	/* Signals are per OS thread: the green thread's OS thread gets it. */
+	return sig == 0 ? 0 : REAL(pthread_kill)(REAL(pthread_self)(), sig);
+}

@@ -1,0 +1,79 @@
+/*
+ * Sleeps and yields: sleep, usleep, nanosleep, clock_nanosleep, sched_yield.
+ *
+ * A sleep of a green thread is a wait on its own timer in the hub. The
+ * clocks that can be waited on are CLOCK_MONOTONIC, CLOCK_REALTIME,
+ * CLOCK_BOOTTIME and CLOCK_TAI, relative or absolute; an absolute time is
+ * turned into a duration when the call is made (a later change of the
+ * realtime clock does not move it; docs/LIMITATIONS.md). CPU-time clocks
+ * are the plain call.
+ */
+#include <sched.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+static bool ts_valid(const struct timespec *ts)
+{
+	return ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000;
+}
+
+GS_WRAP int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	struct hub *h;
+	int r;
+
+	if (req == NULL || !ts_valid(req) || (h = preload_hub()) == NULL)
+		return REAL(nanosleep)(req, rem);
+	r = green_sleep_until(preload_ts_deadline(req));
+	return r < 0 ? preload_fail(r) : 0;
+}
+
+GS_WRAP int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
+			    struct timespec *rem)
+{
+	struct timespec now;
+	int64_t ns;
+	struct hub *h;
+	int r;
+
+	if (req == NULL || !ts_valid(req) ||
+	    (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME && clk != CLOCK_BOOTTIME &&
+	     clk != CLOCK_TAI) ||
+	    (h = preload_hub()) == NULL)
+		return REAL(clock_nanosleep)(clk, flags, req, rem);
+	ns = (int64_t)req->tv_sec * 1000000000 + req->tv_nsec;
+	if (flags & TIMER_ABSTIME) {
+		if (clock_gettime(clk, &now) != 0)
+			return errno;
+		ns -= (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+		if (ns <= 0)
+			return 0;
+	}
+	r = green_sleep_until(gs_deadline_after(ns));
+	return r < 0 ? -r : 0; /* clock_nanosleep returns the error */
+}
+
+GS_WRAP int usleep(useconds_t us)
+{
+	struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000 };
+
+	return nanosleep(&ts, NULL);
+}
+
+GS_WRAP unsigned sleep(unsigned s)
+{
+	struct timespec ts = { s, 0 };
+
+	if (preload_hub() == NULL)
+		return REAL(sleep)(s);
+	return nanosleep(&ts, NULL) == 0 ? 0 : s;
+}
+
+GS_WRAP int sched_yield(void)
+{
+	if (preload_hub() == NULL)
+		return REAL(sched_yield)();
+	green_yield();
+	return 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * The slow path shared by the I/O wrappers: waiting for readiness, and the
+ * deadlines the program asked for (SO_RCVTIMEO, SO_SNDTIMEO, timespecs).
+ */
+#include "preload.h"
+
+int preload_wait_fd(struct hub *h, int fd, int events, int64_t deadline, unsigned flags)
+{
+	int dir = (events & EV_WRITE) ? FDW_WRITE : FDW_READ;
+	struct wait w;
+	struct waiter e;
+	int r;
+
+	wait_init(&w);
+	r = fdw_add(h, fd, dir, &e, &w, flags | WAITER_FD_OPEN);
+	if (r < 0)
+		return r;
+	r = wait_park(&w, deadline);
+	fdw_remove(h, fd, dir, &e);
+	return r;
+}
+
+int64_t preload_sock_deadline(int fd, int events)
+{
+	struct timeval tv;
+	socklen_t len = sizeof tv;
+	int opt = (events & EV_WRITE) ? SO_SNDTIMEO : SO_RCVTIMEO;
+
+	/* Asked at each wait, not cached: the program may set it any way it
+	 * likes, and a wait already costs a trip through the loop. */
+	if (getsockopt(fd, SOL_SOCKET, opt, &tv, &len) != 0 || (tv.tv_sec == 0 && tv.tv_usec == 0))
+		return GS_NO_DEADLINE;
+	return gs_deadline_after((int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000);
+}
+
+int64_t preload_ts_deadline(const struct timespec *ts)
+{
+	if (ts == NULL)
+		return GS_NO_DEADLINE;
+	if (ts->tv_sec < 0)
+		return gs_now_ns();
+	if (ts->tv_sec > (INT64_MAX / 1000000000) - 1)
+		return GS_NO_DEADLINE;
+	return gs_deadline_after((int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec);
+}
