@@ -4,7 +4,8 @@
 #   make check           build and run every test
 #   make check SANITIZE=address,undefined
 #                        the unit tests under ASan and UBSan (own objects)
-#   make bench           the micro-benchmark (README's main job for now)
+#   make demo            the thread-per-connection demo (README's main job)
+#   make bench           the runtime's micro-benchmark
 #   make deps            install the Debian packages the build needs
 #   make install PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -45,7 +46,7 @@ LIB := $(B)/libgreenshim.so
 RTLIB := $(B)/libgreenshim-rt.a
 
 # ---- tools/: one program per file or folder ----
-TOOLS := $(B)/gs-microbench
+TOOLS := $(B)/gs-microbench $(B)/gs-echo-threads $(B)/gs-echo-epoll $(B)/gs-echo-load
 
 # ---- tests ----
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -55,7 +56,7 @@ PRELOAD_TESTS := $(PRELOAD_TEST_SRC:tests/preload/%.c=$(B)/tests/preload/%)
 API_TEST_SRC := $(wildcard tests/api/*.c)
 API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 
-.PHONY: all check bench deps depcheck install clean
+.PHONY: all check bench demo deps depcheck install clean
 
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
@@ -98,6 +99,10 @@ $(UNIT): $(UNIT_SRC) tests/unit/unit.h $(RTLIB)
 # Ordinary programs: built with no knowledge of greenshim, never linked to it.
 $(B)/tests/preload/%: tests/preload/%.c | depcheck
 	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -pthread -o $@ $<
+
+# The demo's servers and load: ordinary programs, never linked to greenshim.
+$(B)/gs-echo-%: tools/bench/echo_%.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
 # Programs written against the public API, linked to the shared library.
@@ -108,6 +113,9 @@ $(B)/tests/api/%: tests/api/%.c src/greenshim.h $(LIB)
 
 bench: $(B)/gs-microbench
 	$(B)/gs-microbench
+
+demo: all
+	sh tools/bench/demo.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \

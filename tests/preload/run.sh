@@ -69,9 +69,77 @@ test_a_bad_greenshim_value_stops_the_program_before_main() {
 	ok $name
 }
 
+# One case of io_semantics: its output, natively or (with $2) preloaded.
+# stdin_pipe gets five lines, 20 ms apart, on a pipe.
+io_case() {
+	if [ "$1" = stdin_pipe ]; then
+		(for i in 1 2 3 4 5; do echo "line $i"; sleep 0.02; done) |
+			timeout 30 env ${2:+LD_PRELOAD=$2} "$B/tests/preload/io_semantics" "$1" 2>&1
+	else
+		timeout 30 env ${2:+LD_PRELOAD=$2} "$B/tests/preload/io_semantics" "$1" 2>&1 </dev/null
+	fi
+}
+
+# Each case must print the same "ok" line natively and under greenshim.
+# close_wakes is greenshim's deliberate difference (Linux keeps a read
+# blocked on an fd another thread closes): it runs preloaded only.
+test_io_semantics_match_native() {
+	for c in timeouts rcvtimeo connect_refused nonblock_view stdin_pipe accepters big_write \
+		sleeps close_wakes; do
+		name=io_${c}_as_native
+		if [ $c != close_wakes ]; then
+			native=$(io_case $c)
+			if [ "$native" != "ok $c" ]; then
+				fail $name "native run: $native"
+				continue
+			fi
+		fi
+		green=$(io_case $c "$LIB")
+		if [ "$green" != "ok $c" ]; then
+			fail $name "under greenshim: $green"
+		else
+			ok $name
+		fi
+	done
+}
+
+# The thread-per-connection echo server with 1,000 concurrent clients,
+# every byte checked by the load, on one OS thread.
+test_echo_server_serves_1000_clients_on_one_os_thread() {
+	name=echo_server_serves_1000_clients_on_one_os_thread
+	LD_PRELOAD=$LIB "$B/gs-echo-threads" -a 8 >"$tmp/port" 2>"$tmp/server.err" &
+	server=$!
+	port=
+	for _ in $(seq 50); do
+		port=$(awk '/^port/ { print $2 }' "$tmp/port")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	"$B/gs-echo-load" -p "$port" -c 1000 -d 3 >"$tmp/load" 2>&1 &
+	load=$!
+	sleep 2
+	tasks=$(ls "/proc/$server/task" | wc -l)
+	conns=$(ls -l "/proc/$server/fd" 2>/dev/null | grep -c socket)
+	wait $load
+	rc=$?
+	kill $server
+	wait $server 2>/dev/null
+	if [ $rc -ne 0 ] || ! grep -q 'errors=0' "$tmp/load"; then
+		fail $name "load: $(cat "$tmp/load") server: $(cat "$tmp/server.err")"
+	elif [ "$tasks" -ne 1 ]; then
+		fail $name "the server ran $tasks OS threads"
+	elif [ "$conns" -lt 1000 ]; then
+		fail $name "only $conns sockets open in the server mid-run"
+	else
+		ok $name
+	fi
+}
+
 test_exports_only_the_api_and_interposed_symbols
 test_a_program_runs_unchanged_under_the_preload
 test_a_bad_greenshim_value_stops_the_program_before_main
+test_io_semantics_match_native
+test_echo_server_serves_1000_clients_on_one_os_thread
 
 echo "preload: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,473 @@
+/*
+ * An ordinary threaded program (pthreads, blocking calls) that checks what
+ * its I/O calls return. tests/preload/run.sh runs each case natively and
+ * under LD_PRELOAD=libgreenshim.so: both runs must print the same "ok"
+ * lines, which is the point: greenshim changes who waits, not what the
+ * calls return. A ticker thread counts 2 ms sleeps meanwhile, so a case
+ * also shows that the other threads ran while one waited.
+ *
+ * Usage: io_semantics CASE   (cases: see main)
+ * Prints "ok CASE" or "FAIL CASE: why" and exits 0 or 1.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *test_name;
+static volatile int ticks;
+static volatile int stop_ticker;
+
+#define CHECK(cond, ...)                                              \
+	do {                                                          \
+		if (!(cond)) {                                        \
+			printf("FAIL %s: line %d: ", test_name, __LINE__); \
+			printf(__VA_ARGS__);                          \
+			printf("\n");                                 \
+			exit(1);                                      \
+		}                                                     \
+	} while (0)
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void *ticker(void *arg)
+{
+	(void)arg;
+	while (!stop_ticker) {
+		usleep(2000);
+		ticks++;
+	}
+	return NULL;
+}
+
+/* A wait of about 50 ms ends on time and lets the ticker run. */
+static void check_timed(const char *what, double t0, int before)
+{
+	double ms = now_ms() - t0;
+
+	CHECK(ms >= 49.5 && ms < 80, "%s took %.2f ms, want 50", what, ms);
+	CHECK(ticks - before >= 5, "%s: the ticker ran %d times meanwhile", what, ticks - before);
+}
+
+static void case_timeouts(void)
+{
+	int p[2], ep, before;
+	struct pollfd pf;
+	struct epoll_event ev = { .events = EPOLLIN }, out;
+	struct timespec ts = { 0, 50 * 1000000 };
+	struct timeval tv = { 0, 50000 };
+	fd_set rd;
+	double t0;
+
+	CHECK(pipe(p) == 0, "pipe");
+	pf = (struct pollfd){ .fd = p[0], .events = POLLIN };
+
+	before = ticks, t0 = now_ms();
+	CHECK(poll(&pf, 1, 50) == 0 && pf.revents == 0, "poll on an empty pipe");
+	check_timed("poll", t0, before);
+
+	before = ticks, t0 = now_ms();
+	CHECK(ppoll(&pf, 1, &ts, NULL) == 0, "ppoll");
+	check_timed("ppoll", t0, before);
+
+	FD_ZERO(&rd);
+	FD_SET(p[0], &rd);
+	before = ticks, t0 = now_ms();
+	CHECK(select(p[0] + 1, &rd, NULL, NULL, &tv) == 0, "select");
+	check_timed("select", t0, before);
+	CHECK(!FD_ISSET(p[0], &rd), "select left the fd in the set");
+	CHECK(tv.tv_sec == 0 && tv.tv_usec == 0, "select's timeval: %ld.%06ld left",
+	      (long)tv.tv_sec, (long)tv.tv_usec);
+
+	FD_SET(p[0], &rd);
+	before = ticks, t0 = now_ms();
+	CHECK(pselect(p[0] + 1, &rd, NULL, NULL, &ts, NULL) == 0, "pselect");
+	check_timed("pselect", t0, before);
+
+	ep = epoll_create1(0);
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) == 0, "epoll_ctl");
+	before = ticks, t0 = now_ms();
+	CHECK(epoll_wait(ep, &out, 1, 50) == 0, "epoll_wait");
+	check_timed("epoll_wait", t0, before);
+	before = ticks, t0 = now_ms();
+	CHECK(epoll_pwait2(ep, &out, 1, &ts, NULL) == 0, "epoll_pwait2");
+	check_timed("epoll_pwait2", t0, before);
+
+	/* Ready before the timeout: the exact answer, at once. */
+	CHECK(write(p[1], "x", 1) == 1, "write");
+	t0 = now_ms();
+	CHECK(poll(&pf, 1, 1000) == 1 && pf.revents == POLLIN, "poll on a ready pipe: %#x", pf.revents);
+	CHECK(epoll_wait(ep, &out, 1, 1000) == 1 && out.events == EPOLLIN, "epoll_wait ready");
+	FD_SET(p[0], &rd);
+	tv = (struct timeval){ 1, 0 };
+	CHECK(select(p[0] + 1, &rd, NULL, NULL, &tv) == 1 && FD_ISSET(p[0], &rd), "select ready");
+	CHECK(now_ms() - t0 < 50, "ready fds took %.1f ms", now_ms() - t0);
+
+	/* A zero timeout never lets the ticker in. */
+	before = ticks;
+	for (int i = 0; i < 1000; i++)
+		poll(&pf, 1, 0);
+	CHECK(ticks == before, "poll(0) switched threads");
+
+	/* Errors as native: a closed fd. */
+	close(p[1]);
+	close(p[0]);
+	pf.revents = 0;
+	CHECK(poll(&pf, 1, 10) == 1 && pf.revents == POLLNVAL, "poll on a closed fd: %#x", pf.revents);
+	FD_ZERO(&rd);
+	FD_SET(p[0], &rd);
+	tv = (struct timeval){ 0, 10000 };
+	CHECK(select(p[0] + 1, &rd, NULL, NULL, &tv) == -1 && errno == EBADF, "select on a closed fd");
+}
+
+static void case_rcvtimeo(void)
+{
+	int sv[2], before;
+	struct timeval tv = { 0, 50000 };
+	char c;
+	double t0;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0, "SO_RCVTIMEO");
+	before = ticks, t0 = now_ms();
+	CHECK(recv(sv[0], &c, 1, 0) == -1 && errno == EAGAIN, "recv: errno %d", errno);
+	check_timed("recv with SO_RCVTIMEO", t0, before);
+	before = ticks, t0 = now_ms();
+	CHECK(read(sv[0], &c, 1) == -1 && errno == EWOULDBLOCK, "read: errno %d", errno);
+	check_timed("read with SO_RCVTIMEO", t0, before);
+	/* Data within the timeout is returned. */
+	CHECK(write(sv[1], "y", 1) == 1, "write");
+	CHECK(read(sv[0], &c, 1) == 1 && c == 'y', "read after write");
+}
+
+static int closed_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	/* A port that was just free: bound, then closed without listen. */
+	bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static void case_connect_refused(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct pollfd pf;
+	int fd, err = 0;
+	socklen_t len = sizeof err;
+
+	sa.sin_port = htons((uint16_t)closed_port());
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1 && errno == ECONNREFUSED,
+	      "blocking connect: errno %d", errno);
+	close(fd);
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1 && errno == EINPROGRESS,
+	      "non-blocking connect: errno %d", errno);
+	pf = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	CHECK(poll(&pf, 1, 1000) == 1 && (pf.revents & POLLOUT) && (pf.revents & POLLERR),
+	      "poll after connect: %#x", pf.revents);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == ECONNREFUSED,
+	      "SO_ERROR %d", err);
+	close(fd);
+}
+
+static int blocked_fd;
+static int blocked_result, blocked_errno;
+
+static void *read_blocked(void *arg)
+{
+	char c;
+
+	(void)arg;
+	blocked_result = (int)read(blocked_fd, &c, 1);
+	blocked_errno = errno;
+	return NULL;
+}
+
+static void case_close_wakes(void)
+{
+	pthread_t t;
+	int sv[2], p[2];
+	char c;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+	blocked_fd = sv[0];
+	pthread_create(&t, NULL, read_blocked, NULL);
+	usleep(20000);
+	close(sv[0]);
+	pthread_join(t, NULL);
+	CHECK(blocked_result == -1 && blocked_errno == EBADF, "read after close: %d, errno %d",
+	      blocked_result, blocked_errno);
+	/* The number comes back for a pipe: no stale readiness from sv. */
+	CHECK(pipe(p) == 0 && p[0] == sv[0], "pipe got %d, not %d", p[0], sv[0]);
+	CHECK(write(sv[1], "s", 1) == -1, "write to the closed pair");
+	CHECK(write(p[1], "p", 1) == 1, "write to the pipe");
+	CHECK(read(p[0], &c, 1) == 1 && c == 'p', "read from the pipe");
+}
+
+static void case_nonblock_view(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0), on = 1, off = 0, sv[2];
+	char c;
+
+	CHECK(!(fcntl(fd, F_GETFL) & O_NONBLOCK), "a new socket looks non-blocking");
+	CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0, "F_SETFL");
+	CHECK(fcntl(fd, F_GETFL) & O_NONBLOCK, "O_NONBLOCK not shown after F_SETFL");
+	CHECK(ioctl(fd, FIONBIO, &off) == 0 && !(fcntl(fd, F_GETFL) & O_NONBLOCK), "FIONBIO 0");
+	CHECK(ioctl(fd, FIONBIO, &on) == 0 && (fcntl(fd, F_GETFL) & O_NONBLOCK), "FIONBIO 1");
+	close(fd);
+	/* A program that asked for O_NONBLOCK gets EAGAIN, at once. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+	CHECK(fcntl(sv[0], F_SETFL, O_NONBLOCK) == 0, "F_SETFL");
+	CHECK(read(sv[0], &c, 1) == -1 && errno == EAGAIN, "read: errno %d", errno);
+	CHECK(recv(sv[0], &c, 1, 0) == -1 && errno == EAGAIN, "recv: errno %d", errno);
+	CHECK(recv(sv[1], &c, 1, MSG_DONTWAIT) == -1 && errno == EAGAIN, "MSG_DONTWAIT: errno %d", errno);
+}
+
+/* The kernel's own flags of fd 0, whatever a wrapper shows. */
+static int real_flags(int fd)
+{
+	char path[64], line[128];
+	FILE *f;
+	int flags = -1;
+
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "flags: %o", &flags) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return flags;
+}
+
+static int lines_read;
+
+static void *read_stdin(void *arg)
+{
+	char buf[256];
+	ssize_t n;
+
+	(void)arg;
+	while ((n = read(0, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			lines_read += buf[i] == '\n';
+	return NULL;
+}
+
+static void case_stdin_pipe(void)
+{
+	pthread_t t;
+	int before = ticks;
+	double t0 = now_ms();
+
+	pthread_create(&t, NULL, read_stdin, NULL);
+	pthread_join(t, NULL);
+	CHECK(lines_read == 5, "read %d lines of 5", lines_read);
+	/* run.sh writes a line every 20 ms: the ticker ran meanwhile. */
+	CHECK(now_ms() - t0 < 60 || ticks - before >= 10, "ticker ran %d times in %.0f ms",
+	      ticks - before, now_ms() - t0);
+	CHECK(!(real_flags(0) & O_NONBLOCK), "stdin was made non-blocking");
+}
+
+static int listen_fd, served;
+
+static void *accept_one(void *arg)
+{
+	int fd = accept(listen_fd, NULL, NULL);
+	char c;
+
+	(void)arg;
+	if (fd >= 0 && read(fd, &c, 1) == 1 && write(fd, &c, 1) == 1)
+		served++;
+	close(fd);
+	return NULL;
+}
+
+static void case_accepters(void)
+{
+	enum { N = 50 };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	pthread_t t[N];
+	int c[N];
+
+	listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(listen_fd, 128) == 0 &&
+		      getsockname(listen_fd, (struct sockaddr *)&sa, &len) == 0,
+	      "listen");
+	for (int i = 0; i < N; i++)
+		pthread_create(&t[i], NULL, accept_one, NULL);
+	usleep(10000); /* all of them blocked in accept() */
+	for (int i = 0; i < N; i++) {
+		char ch = (char)('a' + i % 26), back = 0;
+
+		c[i] = socket(AF_INET, SOCK_STREAM, 0);
+		CHECK(connect(c[i], (struct sockaddr *)&sa, sizeof sa) == 0, "connect %d", i);
+		CHECK(write(c[i], &ch, 1) == 1 && read(c[i], &back, 1) == 1 && back == ch,
+		      "echo %d", i);
+	}
+	for (int i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	CHECK(served == N, "%d of %d served", served, N);
+}
+
+static int drain_fd;
+static size_t drained;
+
+static void *slow_reader(void *arg)
+{
+	char buf[65536];
+	ssize_t n;
+
+	(void)arg;
+	usleep(20000);
+	while ((n = read(drain_fd, buf, sizeof buf)) > 0) {
+		drained += (size_t)n;
+		usleep(100);
+	}
+	return NULL;
+}
+
+static void case_big_write(void)
+{
+	enum { SIZE = 4 << 20 };
+	char *buf = malloc(SIZE);
+	int sv[2], p[2];
+	pthread_t t;
+
+	memset(buf, 'w', SIZE);
+	/* A blocking write to a stream writes all of it, however slowly the
+	 * other end reads: socket, then pipe. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+	drain_fd = sv[1];
+	drained = 0;
+	pthread_create(&t, NULL, slow_reader, NULL);
+	CHECK(write(sv[0], buf, SIZE) == SIZE, "socket write was partial");
+	close(sv[0]);
+	pthread_join(t, NULL);
+	CHECK(drained == SIZE, "socket: read %zu of %d", drained, SIZE);
+
+	CHECK(pipe(p) == 0, "pipe");
+	drain_fd = p[0];
+	drained = 0;
+	pthread_create(&t, NULL, slow_reader, NULL);
+	CHECK(write(p[1], buf, SIZE) == SIZE, "pipe write was partial");
+	close(p[1]);
+	pthread_join(t, NULL);
+	CHECK(drained == SIZE, "pipe: read %zu of %d", drained, SIZE);
+	free(buf);
+}
+
+static void *sleep_50ms(void *arg)
+{
+	struct timespec ts = { 0, 50 * 1000000 };
+
+	switch ((int)(intptr_t)arg % 4) {
+	case 0:
+		nanosleep(&ts, NULL);
+		break;
+	case 1:
+		usleep(50000);
+		break;
+	case 2:
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+		break;
+	default:
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL);
+	}
+	return NULL;
+}
+
+static void case_sleeps(void)
+{
+	enum { N = 100 };
+	pthread_t t[N];
+	double t0 = now_ms(), ms;
+
+	/* A hundred threads sleeping 50 ms at once take 50 ms, not 5 s. */
+	for (int i = 0; i < N; i++)
+		pthread_create(&t[i], NULL, sleep_50ms, (void *)(intptr_t)i);
+	for (int i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	ms = now_ms() - t0;
+	CHECK(ms >= 49.5 && ms < 150, "took %.1f ms", ms);
+	t0 = now_ms();
+	CHECK(sleep(0) == 0 && usleep(0) == 0, "zero sleeps");
+	CHECK(now_ms() - t0 < 10, "zero sleeps took %.1f ms", now_ms() - t0);
+	CHECK(nanosleep(&(struct timespec){ 0, 1000000000 }, NULL) == -1 && errno == EINVAL,
+	      "nanosleep with tv_nsec = 1e9");
+	CHECK(clock_nanosleep(CLOCK_MONOTONIC, 0, &(struct timespec){ -1, 0 }, NULL) == EINVAL,
+	      "clock_nanosleep with a negative time");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+	} cases[] = {
+		{ "timeouts", case_timeouts },
+		{ "rcvtimeo", case_rcvtimeo },
+		{ "connect_refused", case_connect_refused },
+		{ "close_wakes", case_close_wakes },
+		{ "nonblock_view", case_nonblock_view },
+		{ "stdin_pipe", case_stdin_pipe },
+		{ "accepters", case_accepters },
+		{ "big_write", case_big_write },
+		{ "sleeps", case_sleeps },
+	};
+	pthread_t t;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s CASE\n", argv[0]);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IONBF, 0);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (strcmp(argv[1], cases[i].name) != 0)
+			continue;
+		test_name = cases[i].name;
+		pthread_create(&t, NULL, ticker, NULL);
+		cases[i].fn();
+		stop_ticker = 1;
+		pthread_join(t, NULL);
+		printf("ok %s\n", test_name);
+		return 0;
+	}
+	fprintf(stderr, "%s: no case %s\n", argv[0], argv[1]);
+	return 2;
+}
