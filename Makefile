@@ -46,7 +46,8 @@ LIB := $(B)/libgreenshim.so
 RTLIB := $(B)/libgreenshim-rt.a
 
 # ---- tools/: one program per file or folder ----
-TOOLS := $(B)/gs-microbench $(B)/gs-echo-threads $(B)/gs-echo-epoll $(B)/gs-echo-load
+TOOLS := $(B)/gs-microbench $(B)/gs-echo-threads $(B)/gs-echo-epoll $(B)/gs-echo-load \
+	$(B)/gs-fastpath
 
 # ---- tests ----
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -101,7 +102,11 @@ $(B)/tests/preload/%: tests/preload/%.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -pthread -o $@ $<
 
-# The demo's servers and load: ordinary programs, never linked to greenshim.
+# The demo's servers and load, the fast-path probe: ordinary programs,
+# never linked to greenshim.
+$(B)/gs-fastpath: tools/bench/fastpath.c | depcheck
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -o $@ $<
+
 $(B)/gs-echo-%: tools/bench/echo_%.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
@@ -111,8 +116,10 @@ $(B)/tests/api/%: tests/api/%.c src/greenshim.h $(LIB)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc -o $@ $< -L$(B) -lgreenshim \
 		-Wl,-rpath,$(abspath $(B))
 
-bench: $(B)/gs-microbench
+bench: all
 	$(B)/gs-microbench
+	@echo
+	sh tools/bench/fastpath.sh $(B)
 
 demo: all
 	sh tools/bench/demo.sh $(B)

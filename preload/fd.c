@@ -50,10 +50,13 @@ GS_WRAP int close_range(unsigned first, unsigned last, int flags)
 /* A new number for the same open file description: same entry. */
 static void fd_copy(int from, int to)
 {
-	struct fdent *e = fdtab_get(from);
+	struct fdent *e = fdtab_get(from), *n;
 
-	if (e != NULL)
-		fdtab_set(to, (enum fd_kind)e->kind, e->user_nonblock, e->sys_nonblock);
+	if (e != NULL && (n = fdtab_set(to, (enum fd_kind)e->kind, e->user_nonblock,
+					e->sys_nonblock)) != NULL) {
+		n->timeo_ns[0] = e->timeo_ns[0];
+		n->timeo_ns[1] = e->timeo_ns[1];
+	}
 }
 
 GS_WRAP int dup(int fd)

@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "preload.h"
 #include "../src/sys.h"
@@ -48,6 +49,16 @@ static void fdtab_init(void)
 	__atomic_store_n(&table_len, len, __ATOMIC_RELEASE);
 }
 
+static int64_t sock_timeo(int fd, int opt)
+{
+	struct timeval tv = { 0, 0 };
+	socklen_t len = sizeof tv;
+
+	if (getsockopt(fd, SOL_SOCKET, opt, &tv, &len) != 0)
+		return 0;
+	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+}
+
 static void classify(int fd, struct fdent *e)
 {
 	struct stat st;
@@ -67,8 +78,15 @@ static void classify(int fd, struct fdent *e)
 
 		getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
 		kind = type == SOCK_STREAM ? FD_STREAM : FD_DGRAM;
+		/* A socket from elsewhere may come with its timeouts set;
+		 * later changes go through our setsockopt. */
+		e->timeo_ns[0] = sock_timeo(fd, SO_RCVTIMEO);
+		e->timeo_ns[1] = sock_timeo(fd, SO_SNDTIMEO);
 	} else if (S_ISFIFO(st.st_mode)) {
 		kind = FD_PIPE;
+	} else if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1) {
+		/* /dev/null, zero, full, random, urandom: never wait. */
+		kind = FD_PLAIN;
 	} else if (S_ISCHR(st.st_mode) || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) &&
 					   !S_ISBLK(st.st_mode))) {
 		/* ttys, devices, and anonymous inodes (eventfd, timerfd,
@@ -77,6 +95,8 @@ static void classify(int fd, struct fdent *e)
 	}
 	e->user_nonblock = fl >= 0 && (fl & O_NONBLOCK);
 	e->sys_nonblock = false;
+	if (kind != FD_STREAM && kind != FD_DGRAM)
+		e->timeo_ns[0] = e->timeo_ns[1] = 0;
 	e->kind = (unsigned char)kind;
 }
 
@@ -94,18 +114,20 @@ struct fdent *fdtab_get(int fd)
 	return e;
 }
 
-void fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_nonblock)
+struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_nonblock)
 {
 	struct fdent *e;
 
 	if (GS_UNLIKELY(table == NULL))
 		fdtab_init();
 	if (fd < 0 || (size_t)fd >= __atomic_load_n(&table_len, __ATOMIC_ACQUIRE))
-		return;
+		return NULL;
 	e = &table[fd];
 	e->kind = (unsigned char)kind;
 	e->user_nonblock = user_nonblock;
 	e->sys_nonblock = sys_nonblock;
+	e->timeo_ns[0] = e->timeo_ns[1] = 0;
+	return e;
 }
 
 void fdtab_forget(int fd)

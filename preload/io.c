@@ -38,8 +38,14 @@ static bool polled_ready(int fd, short events)
 	return REAL(poll)(&p, 1, 0) != 0;
 }
 
-/* One attempt at a read that must not block. x (sockets only, may be
- * NULL) carries the program's msghdr and flags for recv* calls. */
+/*
+ * One attempt at a read that must not block. x (sockets only, may be
+ * NULL) carries the program's msghdr and flags for recv* calls. The
+ * cheapest system call that does the job is used: plain read/write on a
+ * socket we made non-blocking, recvfrom/sendto for one buffer (no msghdr
+ * to copy in), recvmsg/sendmsg only for vectors, control data or when the
+ * program asked for msg_flags.
+ */
 static ssize_t try_readv(int fd, struct fdent *e, struct iovec *iov, int n, struct xfer *x)
 {
 	struct msghdr m = { 0 };
@@ -48,12 +54,20 @@ static ssize_t try_readv(int fd, struct fdent *e, struct iovec *iov, int n, stru
 	switch (e->kind) {
 	case FD_STREAM:
 	case FD_DGRAM:
-		if (x != NULL && x->msg != NULL)
+		if (x == NULL && e->sys_nonblock)
+			return n == 1 ? REAL(read)(fd, iov->iov_base, iov->iov_len) : REAL(readv)(fd, iov, n);
+		if (n == 1 && (x == NULL || !x->whole_msg))
+			return REAL(recvfrom)(fd, iov->iov_base, iov->iov_len,
+					      (x != NULL ? x->flags : 0) | MSG_DONTWAIT,
+					      x != NULL ? x->msg->msg_name : NULL,
+					      x != NULL && x->msg->msg_name != NULL ? &x->msg->msg_namelen
+										: NULL);
+		if (x != NULL)
 			m = *x->msg;
 		m.msg_iov = iov;
 		m.msg_iovlen = (size_t)n;
 		r = REAL(recvmsg)(fd, &m, (x != NULL ? x->flags : 0) | MSG_DONTWAIT);
-		if (r >= 0 && x != NULL && x->msg != NULL) {
+		if (r >= 0 && x != NULL) {
 			x->msg->msg_namelen = m.msg_namelen;
 			x->msg->msg_controllen = m.msg_controllen;
 			x->msg->msg_flags = m.msg_flags;
@@ -82,12 +96,19 @@ static ssize_t try_writev(int fd, struct fdent *e, struct iovec *iov, int n, str
 	switch (e->kind) {
 	case FD_STREAM:
 	case FD_DGRAM:
-		if (x != NULL && x->msg != NULL)
+		if (x == NULL && e->sys_nonblock)
+			return n == 1 ? REAL(write)(fd, iov->iov_base, iov->iov_len) : REAL(writev)(fd, iov, n);
+		if (n == 1 && (x == NULL || (!x->whole_msg && x->msg->msg_control == NULL)))
+			return REAL(sendto)(fd, iov->iov_base, iov->iov_len,
+					    (x != NULL ? x->flags : 0) | MSG_DONTWAIT,
+					    x != NULL ? x->msg->msg_name : NULL,
+					    x != NULL ? x->msg->msg_namelen : 0);
+		if (x != NULL)
 			m = *x->msg;
 		m.msg_iov = iov;
 		m.msg_iovlen = (size_t)n;
 		r = REAL(sendmsg)(fd, &m, (x != NULL ? x->flags : 0) | MSG_DONTWAIT);
-		if (r > 0 && x != NULL && x->msg != NULL) {
+		if (r > 0 && x != NULL) {
 			/* Ancillary data (SCM_RIGHTS...) goes with the first
 			 * bytes only; the rest of a long send is plain data. */
 			x->msg->msg_control = NULL;
@@ -117,7 +138,7 @@ static int wait_or_fail(struct hub *h, int fd, struct fdent *e, int events, int6
 	int r;
 
 	if (!*have_deadline) {
-		*deadline = is_socket(e) ? preload_sock_deadline(fd, events) : GS_NO_DEADLINE;
+		*deadline = is_socket(e) ? preload_sock_deadline(e, events) : GS_NO_DEADLINE;
 		*have_deadline = true;
 	}
 	r = preload_wait_fd(h, fd, events, *deadline, events == EV_READ ? WAITER_EXCLUSIVE : 0);

@@ -58,6 +58,7 @@
 	X(sendfile, ssize_t, (int, int, off_t *, size_t))                                  \
 	X(splice, ssize_t, (int, off_t *, int, off_t *, size_t, unsigned))                 \
 	X(shutdown, int, (int, int))                                                       \
+	X(setsockopt, int, (int, int, int, const void *, socklen_t))                       \
 	X(close, int, (int))                                                               \
 	X(close_range, int, (unsigned, unsigned, int))                                     \
 	X(dup, int, (int))                                                                 \
@@ -154,13 +155,15 @@ struct fdent {
 	unsigned char kind;      /* enum fd_kind */
 	bool user_nonblock;      /* O_NONBLOCK as the program set it */
 	bool sys_nonblock;       /* we set O_NONBLOCK on the description */
+	int64_t timeo_ns[2];     /* SO_RCVTIMEO, SO_SNDTIMEO; 0 for none */
 };
 
 /* The entry of fd, classified on first use; NULL for a negative or
  * out-of-range fd (callers then make the real call and get EBADF). */
 struct fdent *fdtab_get(int fd);
-/* A new fd made by a wrapper: kind known, O_NONBLOCK as given. */
-void fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_nonblock);
+/* A new fd made by a wrapper: kind known, O_NONBLOCK as given, no socket
+ * timeouts; returns its entry (NULL out of range). */
+struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_nonblock);
 /* fd is being closed (or replaced by dup2): forget it, wake its waiters. */
 void fdtab_forget(int fd);
 
@@ -171,6 +174,7 @@ void fdtab_forget(int fd);
 struct xfer {
 	struct msghdr *msg;
 	int flags;
+	bool whole_msg; /* recvmsg/sendmsg: msg_flags and control matter */
 };
 
 /* Reads (EV_READ) or writes (EV_WRITE) as the blocking call would, on an
@@ -191,7 +195,7 @@ static inline bool fd_waits(const struct fdent *e)
 int preload_wait_fd(struct hub *h, int fd, int events, int64_t deadline, unsigned flags);
 /* The deadline of SO_RCVTIMEO (EV_READ) or SO_SNDTIMEO (EV_WRITE) of a
  * socket, from now; GS_NO_DEADLINE when unset. */
-int64_t preload_sock_deadline(int fd, int events);
+int64_t preload_sock_deadline(const struct fdent *e, int events);
 /* struct timespec, relative, to a deadline; NULL is forever. */
 int64_t preload_ts_deadline(const struct timespec *ts);
 

@@ -67,14 +67,21 @@ GS_WRAP int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		if (e->sys_nonblock || REAL(poll)(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 0) > 0) {
 			r = REAL(accept4)(fd, addr, len, flags | SOCK_NONBLOCK);
 			if (r >= 0) {
-				fdtab_set(r, (enum fd_kind)e->kind, flags & SOCK_NONBLOCK, true);
+				struct fdent *n = fdtab_set(r, (enum fd_kind)e->kind,
+							    flags & SOCK_NONBLOCK, true);
+
+				/* Linux copies the listener's timeouts. */
+				if (n != NULL) {
+					n->timeo_ns[0] = e->timeo_ns[0];
+					n->timeo_ns[1] = e->timeo_ns[1];
+				}
 				return r;
 			}
 			if (errno != EAGAIN)
 				return -1;
 		}
 		if (!have_deadline) {
-			deadline = preload_sock_deadline(fd, EV_READ);
+			deadline = preload_sock_deadline(e, EV_READ);
 			have_deadline = true;
 		}
 		r = preload_wait_fd(h, fd, EV_READ, deadline, WAITER_EXCLUSIVE);
@@ -106,7 +113,7 @@ GS_WRAP int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	while (errno == EAGAIN) {
 		/* AF_UNIX with a full backlog: a blocking connect waits for
 		 * room and tries again. */
-		r = preload_wait_fd(h, fd, EV_WRITE, preload_sock_deadline(fd, EV_WRITE), 0);
+		r = preload_wait_fd(h, fd, EV_WRITE, preload_sock_deadline(e, EV_WRITE), 0);
 		if (r == -ETIMEDOUT)
 			return preload_fail(-EAGAIN);
 		if (r < 0)
@@ -115,7 +122,7 @@ GS_WRAP int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		if (r == 0 || (errno != EINPROGRESS && errno != EAGAIN))
 			return r;
 	}
-	r = preload_wait_fd(h, fd, EV_WRITE, preload_sock_deadline(fd, EV_WRITE), 0);
+	r = preload_wait_fd(h, fd, EV_WRITE, preload_sock_deadline(e, EV_WRITE), 0);
 	if (r == -ETIMEDOUT)
 		return preload_fail(-EINPROGRESS); /* socket(7), SO_SNDTIMEO */
 	if (r < 0)
@@ -126,11 +133,11 @@ GS_WRAP int connect(int fd, const struct sockaddr *addr, socklen_t len)
 }
 
 /* recv, recvfrom and recvmsg share one path; so do the send calls. */
-static ssize_t sock_xfer(int fd, int events, struct msghdr *msg, int flags,
+static ssize_t sock_xfer(int fd, int events, struct msghdr *msg, int flags, bool whole_msg,
 			 ssize_t (*plain)(int, struct msghdr *, int))
 {
 	struct fdent *e = fdtab_get(fd);
-	struct xfer x = { msg, flags };
+	struct xfer x = { msg, flags, whole_msg };
 	struct hub *h;
 
 	if (!fd_waits(e) || (flags & MSG_DONTWAIT) || (h = preload_hub()) == NULL)
@@ -150,7 +157,7 @@ static ssize_t plain_sendmsg(int fd, struct msghdr *msg, int flags)
 
 GS_WRAP ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	return sock_xfer(fd, EV_READ, msg, flags, plain_recvmsg);
+	return sock_xfer(fd, EV_READ, msg, flags, true, plain_recvmsg);
 }
 
 GS_WRAP ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
@@ -159,7 +166,7 @@ GS_WRAP ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr
 	struct iovec iov = { buf, n };
 	struct msghdr m = { .msg_name = addr, .msg_namelen = addr != NULL && addrlen != NULL ? *addrlen : 0,
 			    .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t r = sock_xfer(fd, EV_READ, &m, flags, plain_recvmsg);
+	ssize_t r = sock_xfer(fd, EV_READ, &m, flags, false, plain_recvmsg);
 
 	if (r >= 0 && addr != NULL && addrlen != NULL)
 		*addrlen = m.msg_namelen;
@@ -175,7 +182,7 @@ GS_WRAP ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct msghdr m = *msg; /* the control part is consumed on the way */
 
-	return sock_xfer(fd, EV_WRITE, &m, flags, plain_sendmsg);
+	return sock_xfer(fd, EV_WRITE, &m, flags, true, plain_sendmsg);
 }
 
 GS_WRAP ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
@@ -185,7 +192,7 @@ GS_WRAP ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struc
 	struct msghdr m = { .msg_name = (void *)addr, .msg_namelen = addrlen, .msg_iov = &iov,
 			    .msg_iovlen = 1 };
 
-	return sock_xfer(fd, EV_WRITE, &m, flags, plain_sendmsg);
+	return sock_xfer(fd, EV_WRITE, &m, flags, false, plain_sendmsg);
 }
 
 GS_WRAP ssize_t send(int fd, const void *buf, size_t n, int flags)
@@ -204,7 +211,7 @@ static int mmsg_wait(int fd, int events, int flags)
 
 	if (!fd_waits(e) || (flags & MSG_DONTWAIT) || (h = preload_hub()) == NULL)
 		return 1; /* plain call */
-	r = preload_wait_fd(h, fd, events, preload_sock_deadline(fd, events),
+	r = preload_wait_fd(h, fd, events, preload_sock_deadline(e, events),
 			    events == EV_READ ? WAITER_EXCLUSIVE : 0);
 	if (r == -ETIMEDOUT)
 		return preload_fail(-EAGAIN);
@@ -259,7 +266,7 @@ GS_WRAP ssize_t sendfile(int out, int in, off_t *off, size_t n)
 
 		if (r >= 0 || errno != EAGAIN)
 			return r;
-		w = preload_wait_fd(h, out, EV_WRITE, preload_sock_deadline(out, EV_WRITE), 0);
+		w = preload_wait_fd(h, out, EV_WRITE, preload_sock_deadline(e, EV_WRITE), 0);
 		if (w == -ETIMEDOUT)
 			return preload_fail(-EAGAIN);
 		if (w < 0)
@@ -295,6 +302,26 @@ GS_WRAP ssize_t splice(int in, off_t *off_in, int out, off_t *off_out, size_t n,
 		if (w < 0)
 			return preload_fail(w);
 	}
+}
+
+/* Socket timeouts are kept in the fd's entry, so that a wait knows its
+ * deadline without asking the kernel each time. */
+GS_WRAP int setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
+{
+	int r = REAL(setsockopt)(fd, level, opt, val, len);
+	struct fdent *e;
+
+	if (r == 0 && level == SOL_SOCKET && len >= sizeof(struct timeval) &&
+	    (opt == SO_RCVTIMEO_OLD || opt == SO_RCVTIMEO_NEW || opt == SO_SNDTIMEO_OLD ||
+	     opt == SO_SNDTIMEO_NEW) &&
+	    (e = fdtab_get(fd)) != NULL) {
+		/* On x86-64 both forms are two 64-bit fields: s, us. */
+		const struct timeval *tv = val;
+		int dir = opt == SO_SNDTIMEO_OLD || opt == SO_SNDTIMEO_NEW;
+
+		e->timeo_ns[dir] = (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000;
+	}
+	return r;
 }
 
 GS_WRAP int shutdown(int fd, int how)

@@ -20,17 +20,11 @@ int preload_wait_fd(struct hub *h, int fd, int events, int64_t deadline, unsigne
 	return r;
 }
 
-int64_t preload_sock_deadline(int fd, int events)
+int64_t preload_sock_deadline(const struct fdent *e, int events)
 {
-	struct timeval tv;
-	socklen_t len = sizeof tv;
-	int opt = (events & EV_WRITE) ? SO_SNDTIMEO : SO_RCVTIMEO;
+	int64_t t = e->timeo_ns[(events & EV_WRITE) ? 1 : 0];
 
-	/* Asked at each wait, not cached: the program may set it any way it
-	 * likes, and a wait already costs a trip through the loop. */
-	if (getsockopt(fd, SOL_SOCKET, opt, &tv, &len) != 0 || (tv.tv_sec == 0 && tv.tv_usec == 0))
-		return GS_NO_DEADLINE;
-	return gs_deadline_after((int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000);
+	return t == 0 ? GS_NO_DEADLINE : gs_deadline_after(t);
 }
 
 int64_t preload_ts_deadline(const struct timespec *ts)
