@@ -95,6 +95,7 @@ static void classify(int fd, struct fdent *e)
 	}
 	e->user_nonblock = fl >= 0 && (fl & O_NONBLOCK);
 	e->sys_nonblock = false;
+	e->read_waits_first = false;
 	if (kind != FD_STREAM && kind != FD_DGRAM)
 		e->timeo_ns[0] = e->timeo_ns[1] = 0;
 	e->kind = (unsigned char)kind;
@@ -126,6 +127,7 @@ struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_
 	e->kind = (unsigned char)kind;
 	e->user_nonblock = user_nonblock;
 	e->sys_nonblock = sys_nonblock;
+	e->read_waits_first = false;
 	e->timeo_ns[0] = e->timeo_ns[1] = 0;
 	return e;
 }

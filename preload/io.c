@@ -185,10 +185,20 @@ ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
 		whole = e->kind == FD_STREAM && x != NULL && (x->flags & MSG_WAITALL);
 	for (int i = 0; i < n; i++)
 		total += iov[i].iov_len;
+	/* A stream socket whose last read found nothing will most likely find
+	 * nothing again (request, reply, request...): wait first, and save
+	 * the system call that would say EAGAIN; if data is there, the loop
+	 * reports it at its next poll. A read that fills the buffer says more
+	 * is queued: the next one tries first again. */
+	if (events == EV_READ && e->read_waits_first && e->kind == FD_STREAM &&
+	    wait_or_fail(h, fd, e, EV_READ, &deadline, &have_deadline) < 0)
+		return -1;
 	for (;;) {
 		ssize_t r = events == EV_READ ? try_readv(fd, e, cur, left, x)
 					      : try_writev(fd, e, cur, left, x);
 
+		if (events == EV_READ && e->kind == FD_STREAM)
+			e->read_waits_first = r < 0 ? errno == EAGAIN : (size_t)r < total;
 		if (r > 0 || (r == 0 && events == EV_WRITE)) {
 			done += (size_t)r;
 			if (!whole || done >= total) {

@@ -155,6 +155,7 @@ struct fdent {
 	unsigned char kind;      /* enum fd_kind */
 	bool user_nonblock;      /* O_NONBLOCK as the program set it */
 	bool sys_nonblock;       /* we set O_NONBLOCK on the description */
+	bool read_waits_first;   /* the last read found nothing: wait first */
 	int64_t timeo_ns[2];     /* SO_RCVTIMEO, SO_SNDTIMEO; 0 for none */
 };
 

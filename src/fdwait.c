@@ -9,6 +9,11 @@
  * polls costs no system call: libev keeps the kernel's epoll registration
  * and only reconciles it when the wanted mask really changes.
  *
+ * Invariant: a watcher runs while its queue has waiters, or while a thread
+ * it woke has not run yet; the woken thread stops it (fdw_remove) if it does
+ * not wait again. So the loop never blocks on an active watcher nobody
+ * will consume: the run queue is not empty then.
+ *
  * Waking: readiness completes every observing waiter (poll, select) but only
  * the first exclusive one (read, accept: one consumer per event), the way
  * EPOLLEXCLUSIVE avoids a thundering herd: a thousand threads in accept()
@@ -70,8 +75,12 @@ static void fdw_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 		if (e->flags & WAITER_EXCLUSIVE)
 			woke_exclusive = true;
 	}
-	if (waitq_empty(q))
-		ev_io_stop(loop, io);
+	/* The watcher stays on, even with its queue empty: the woken threads
+	 * stop it in fdw_remove() when they run, unless they wait again first
+	 * (the common case), which then costs libev nothing. Stopping it here
+	 * would let a poll that runs before them see the fd without watcher
+	 * and make libev delete it from, then add it back to, the epoll set. */
+	(void)loop;
 }
 
 static struct fdw *fdw_get(struct hub *h, int fd)
@@ -128,12 +137,9 @@ int fdw_add(struct hub *h, int fd, int dir, struct waiter *e, struct wait *w, un
 
 void fdw_remove(struct hub *h, int fd, int dir, struct waiter *e)
 {
-	struct fdw *f;
+	struct fdw *f = h->fds[fd];
 
-	if (e->q == NULL)
-		return;
 	waitq_remove(e);
-	f = h->fds[fd];
 	if (waitq_empty(&f->q[dir]))
 		ev_io_stop(h->loop, &f->io[dir]);
 }

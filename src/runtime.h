@@ -322,7 +322,8 @@ enum { FDW_READ = 0, FDW_WRITE = 1 };
  * watcher for that direction runs. -EBADF for a negative fd, -ENOMEM. */
 int fdw_add(struct hub *h, int fd, int dir, struct waiter *e, struct wait *w,
 	    unsigned flags);
-/* Unlinks e; stops the watcher when no waiter is left. */
+/* Unlinks e (if a waker has not) and stops the watcher when no waiter is
+ * left. Every fdw_add() is paired with one fdw_remove(), after the wait. */
 void fdw_remove(struct hub *h, int fd, int dir, struct waiter *e);
 /* Waits for EV_READ or EV_WRITE (one of them) on fd: 0 when ready,
  * -ETIMEDOUT, -EBADF if the fd was closed meanwhile. */
