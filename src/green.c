@@ -83,6 +83,7 @@ _Noreturn void green_exit(void *retval)
 
 	g->retval = retval;
 	g->state = GREEN_DEAD;
+	h->nrunning--;
 	if (g->flags & GREEN_ROOT) {
 		/* The OS thread's own context has no stack of ours to end on;
 		 * the pthread layer decides what exiting it means. */

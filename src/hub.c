@@ -134,6 +134,7 @@ void hub_link_green(struct hub *h, struct green *g)
 		h->all->all_prev = g;
 	h->all = g;
 	h->ngreen++;
+	h->nrunning++;
 }
 
 void hub_release_green(struct hub *h, struct green *g)
@@ -292,9 +293,9 @@ static void hub_main(void *arg)
 
 		if (h->zombie != NULL)
 			hub_reap(h);
-		if (h->runq_head == NULL && h->ngreen == 1 && h->root->state == GREEN_DEAD) {
-			/* The root ended (pthread_exit from main) and was the
-			 * last: the OS thread ends, as natively. */
+		if (h->nrunning == 0) {
+			/* The root ended (pthread_exit from main) and so did
+			 * every other thread: the OS thread ends, as natively. */
 			end_hook(h);
 		}
 		h->since_poll = 0;

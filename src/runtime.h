@@ -259,7 +259,8 @@ struct hub {
 	int64_t last_poll;    /* gs_now_ns() of the last poll */
 	struct green *zombie; /* dead, detached: release once off its stack */
 	struct green *all;    /* list of every live green of this hub */
-	unsigned long ngreen; /* live greens, root included, hub excluded */
+	unsigned long ngreen; /* greens not yet released, root included */
+	unsigned long nrunning; /* greens not yet DEAD, root included */
 	unsigned long nparked;
 	uint64_t switches;
 	bool stuck_reported;

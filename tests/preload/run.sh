@@ -135,8 +135,27 @@ test_echo_server_serves_1000_clients_on_one_os_thread() {
 	fi
 }
 
+# pthread_exit from main: same output and status natively and greened.
+test_main_can_exit_before_its_threads() {
+	name=main_can_exit_before_its_threads
+	want="main leaves
+thread 1 done
+thread 2 done
+thread 3 done"
+	for pre in "" "$LIB"; do
+		out=$(timeout 10 env ${pre:+LD_PRELOAD=$pre} "$B/tests/preload/main_exits_first" 2>&1)
+		rc=$?
+		if [ $rc -ne 0 ] || [ "$out" != "$want" ]; then
+			fail $name "${pre:+under greenshim: }status $rc, output: $out"
+			return
+		fi
+	done
+	ok $name
+}
+
 test_exports_only_the_api_and_interposed_symbols
 test_a_program_runs_unchanged_under_the_preload
+test_main_can_exit_before_its_threads
 test_a_bad_greenshim_value_stops_the_program_before_main
 test_io_semantics_match_native
 test_echo_server_serves_1000_clients_on_one_os_thread
