@@ -131,7 +131,8 @@ static ssize_t try_writev(int fd, struct fdent *e, struct iovec *iov, int n, str
 }
 
 /* Waits for fd; on the deadline the call fails with EAGAIN, as a socket
- * timeout does. Returns 0 to retry or -1 with errno set. */
+ * timeout does, and on a signal as preload_wait_result() says. Returns 0
+ * to retry or -1 with errno set. */
 static int wait_or_fail(struct hub *h, int fd, struct fdent *e, int events, int64_t *deadline,
 			bool *have_deadline)
 {
@@ -142,9 +143,7 @@ static int wait_or_fail(struct hub *h, int fd, struct fdent *e, int events, int6
 		*have_deadline = true;
 	}
 	r = preload_wait_fd(h, fd, events, *deadline, events == EV_READ ? WAITER_EXCLUSIVE : 0);
-	if (r == -ETIMEDOUT)
-		return preload_fail(-EAGAIN);
-	return r < 0 ? preload_fail(r) : 0;
+	return preload_wait_result(r, *deadline != GS_NO_DEADLINE) < 0 ? -1 : 0;
 }
 
 /* Drops the first `done` bytes of iov[0..n) in place; returns the count

@@ -37,7 +37,9 @@ static int wait_many(struct hub *h, const struct pollfd *p, nfds_t n, int64_t de
 		if (e == NULL)
 			return -ENOMEM;
 	}
-	wait_init(&w);
+	/* poll, select and epoll_wait end on any handled signal, SA_RESTART
+	 * or not (signal(7)). */
+	wait_init_interruptible(&w);
 	for (nfds_t i = 0; i < n; i++) {
 		bool rd = (p[i].events & (POLLIN | POLLPRI | POLLRDHUP)) || !(p[i].events & POLLOUT);
 
@@ -59,7 +61,7 @@ static int wait_many(struct hub *h, const struct pollfd *p, nfds_t n, int64_t de
 		fdw_remove(h, e[i].fd, e[i].dir, &e[i].w);
 	if (e != small)
 		free(e);
-	return r;
+	return r == WAKE_SIGNAL ? -EINTR : r;
 }
 
 static int64_t ms_deadline(int timeout)

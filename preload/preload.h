@@ -94,7 +94,8 @@
 	X(pthread_setname_np, int, (pthread_t, const char *))                              \
 	X(pthread_getname_np, int, (pthread_t, char *, size_t))                            \
 	X(pthread_getattr_np, int, (pthread_t, pthread_attr_t *))                          \
-	X(pthread_kill, int, (pthread_t, int))
+	X(pthread_kill, int, (pthread_t, int))                                             \
+	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))
 
 struct real_fns {
 #define PRELOAD_REAL_FIELD(name, ret, args) ret(*name) args;
@@ -192,12 +193,18 @@ static inline bool fd_waits(const struct fdent *e)
 /* ---- wait.c: the shared slow path -------------------------------------- */
 
 /* Waits until fd is ready for events (EV_READ or EV_WRITE) or the deadline:
- * 0, -ETIMEDOUT, -EBADF. */
+ * 0, -ETIMEDOUT, -EBADF, or for a handled signal -EINTR or WAKE_SIGNAL
+ * (the handler has SA_RESTART). */
 int preload_wait_fd(struct hub *h, int fd, int events, int64_t deadline, unsigned flags);
 /* The deadline of SO_RCVTIMEO (EV_READ) or SO_SNDTIMEO (EV_WRITE) of a
  * socket, from now; GS_NO_DEADLINE when unset. */
 int64_t preload_sock_deadline(const struct fdent *e, int events);
 /* struct timespec, relative, to a deadline; NULL is forever. */
 int64_t preload_ts_deadline(const struct timespec *ts);
+/* After a wait of a call that restarts under SA_RESTART (accept, connect,
+ * read, write, recv*, send*): 1 to wait again, or -1 with errno set (the
+ * deadline passed: EAGAIN; a signal: EINTR, also with SA_RESTART if the
+ * socket has a timeout, as socket(7) says). */
+int preload_wait_result(int r, bool has_timeout);
 
 #endif

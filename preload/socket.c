@@ -85,10 +85,8 @@ GS_WRAP int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 			have_deadline = true;
 		}
 		r = preload_wait_fd(h, fd, EV_READ, deadline, WAITER_EXCLUSIVE);
-		if (r == -ETIMEDOUT)
-			return preload_fail(-EAGAIN);
-		if (r < 0)
-			return preload_fail(r);
+		if (preload_wait_result(r, deadline != GS_NO_DEADLINE) < 0)
+			return -1;
 	}
 }
 
@@ -100,6 +98,7 @@ GS_WRAP int accept(int fd, struct sockaddr *addr, socklen_t *len)
 GS_WRAP int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct fdent *e = fdtab_get(fd);
+	int64_t deadline;
 	struct hub *h;
 	int r, err;
 	socklen_t errlen = sizeof err;
@@ -110,23 +109,25 @@ GS_WRAP int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	r = REAL(connect)(fd, addr, len);
 	if (r == 0 || (errno != EINPROGRESS && errno != EAGAIN))
 		return r;
+	deadline = preload_sock_deadline(e, EV_WRITE);
 	while (errno == EAGAIN) {
 		/* AF_UNIX with a full backlog: a blocking connect waits for
 		 * room and tries again. */
-		r = preload_wait_fd(h, fd, EV_WRITE, preload_sock_deadline(e, EV_WRITE), 0);
-		if (r == -ETIMEDOUT)
-			return preload_fail(-EAGAIN);
-		if (r < 0)
-			return preload_fail(r);
+		r = preload_wait_fd(h, fd, EV_WRITE, deadline, 0);
+		if (preload_wait_result(r, deadline != GS_NO_DEADLINE) < 0)
+			return -1;
 		r = REAL(connect)(fd, addr, len);
 		if (r == 0 || (errno != EINPROGRESS && errno != EAGAIN))
 			return r;
 	}
-	r = preload_wait_fd(h, fd, EV_WRITE, preload_sock_deadline(e, EV_WRITE), 0);
+	/* A restarted connect goes on waiting for the same connection. */
+	do
+		r = preload_wait_fd(h, fd, EV_WRITE, deadline, 0);
+	while (r == WAKE_SIGNAL && deadline == GS_NO_DEADLINE);
 	if (r == -ETIMEDOUT)
 		return preload_fail(-EINPROGRESS); /* socket(7), SO_SNDTIMEO */
-	if (r < 0)
-		return preload_fail(r);
+	if (r != 0)
+		return preload_fail(r == WAKE_SIGNAL ? -EINTR : r);
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0)
 		return -1;
 	return err == 0 ? 0 : preload_fail(-err);
@@ -206,16 +207,15 @@ GS_WRAP ssize_t send(int fd, const void *buf, size_t n, int flags)
 static int mmsg_wait(int fd, int events, int flags)
 {
 	struct fdent *e = fdtab_get(fd);
+	int64_t deadline;
 	struct hub *h;
 	int r;
 
 	if (!fd_waits(e) || (flags & MSG_DONTWAIT) || (h = preload_hub()) == NULL)
 		return 1; /* plain call */
-	r = preload_wait_fd(h, fd, events, preload_sock_deadline(e, events),
-			    events == EV_READ ? WAITER_EXCLUSIVE : 0);
-	if (r == -ETIMEDOUT)
-		return preload_fail(-EAGAIN);
-	return r < 0 ? preload_fail(r) : 0;
+	deadline = preload_sock_deadline(e, events);
+	r = preload_wait_fd(h, fd, events, deadline, events == EV_READ ? WAITER_EXCLUSIVE : 0);
+	return preload_wait_result(r, deadline != GS_NO_DEADLINE) < 0 ? -1 : 0;
 }
 
 GS_WRAP int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *timeout)
@@ -267,10 +267,8 @@ GS_WRAP ssize_t sendfile(int out, int in, off_t *off, size_t n)
 		if (r >= 0 || errno != EAGAIN)
 			return r;
 		w = preload_wait_fd(h, out, EV_WRITE, preload_sock_deadline(e, EV_WRITE), 0);
-		if (w == -ETIMEDOUT)
-			return preload_fail(-EAGAIN);
-		if (w < 0)
-			return preload_fail(w);
+		if (preload_wait_result(w, e->timeo_ns[1] != 0) < 0)
+			return -1;
 	}
 }
 
@@ -299,8 +297,8 @@ GS_WRAP ssize_t splice(int in, off_t *off_in, int out, off_t *off_out, size_t n,
 		w = !(p[0].revents) && fd_waits(ei)
 			    ? preload_wait_fd(h, in, EV_READ, GS_NO_DEADLINE, 0)
 			    : preload_wait_fd(h, out, EV_WRITE, GS_NO_DEADLINE, 0);
-		if (w < 0)
-			return preload_fail(w);
+		if (preload_wait_result(w, false) < 0)
+			return -1;
 	}
 }
 

@@ -227,6 +227,10 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 		return REAL(pthread_kill)(t, sig);
 	if (g->state == GREEN_DEAD)
 		return ESRCH;
-	/* Signals are per OS thread: the green thread's OS thread gets it. */
-	return sig == 0 ? 0 : REAL(pthread_kill)(REAL(pthread_self)(), sig);
+	if (sig == 0)
+		return 0;
+	/* Signals are per OS thread: the green thread's OS thread gets it,
+	 * and the wait it interrupts, if any, is g's. */
+	hub_signal_target(g);
+	return REAL(pthread_kill)(REAL(pthread_self)(), sig);
 }

@@ -18,14 +18,29 @@ static bool ts_valid(const struct timespec *ts)
 	return ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000;
 }
 
+/* The time left to a deadline, for an interrupted sleep. */
+static void time_left(int64_t deadline, struct timespec *rem)
+{
+	int64_t left = deadline - gs_now_ns();
+
+	if (left < 0)
+		left = 0;
+	rem->tv_sec = left / 1000000000;
+	rem->tv_nsec = left % 1000000000;
+}
+
 GS_WRAP int nanosleep(const struct timespec *req, struct timespec *rem)
 {
+	int64_t deadline;
 	struct hub *h;
 	int r;
 
 	if (req == NULL || !ts_valid(req) || (h = preload_hub()) == NULL)
 		return REAL(nanosleep)(req, rem);
-	r = green_sleep_until(preload_ts_deadline(req));
+	deadline = preload_ts_deadline(req);
+	r = green_sleep_until(deadline);
+	if (r == -EINTR && rem != NULL)
+		time_left(deadline, rem);
 	return r < 0 ? preload_fail(r) : 0;
 }
 
@@ -33,7 +48,7 @@ GS_WRAP int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req
 			    struct timespec *rem)
 {
 	struct timespec now;
-	int64_t ns;
+	int64_t ns, deadline;
 	struct hub *h;
 	int r;
 
@@ -50,7 +65,10 @@ GS_WRAP int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req
 		if (ns <= 0)
 			return 0;
 	}
-	r = green_sleep_until(gs_deadline_after(ns));
+	deadline = gs_deadline_after(ns);
+	r = green_sleep_until(deadline);
+	if (r == -EINTR && rem != NULL && !(flags & TIMER_ABSTIME))
+		time_left(deadline, rem);
 	return r < 0 ? -r : 0; /* clock_nanosleep returns the error */
 }
 
@@ -63,11 +81,14 @@ GS_WRAP int usleep(useconds_t us)
 
 GS_WRAP unsigned sleep(unsigned s)
 {
-	struct timespec ts = { s, 0 };
+	struct timespec ts = { s, 0 }, rem;
 
 	if (preload_hub() == NULL)
 		return REAL(sleep)(s);
-	return nanosleep(&ts, NULL) == 0 ? 0 : s;
+	if (nanosleep(&ts, &rem) == 0)
+		return 0;
+	/* Interrupted: the seconds left, rounded up, as glibc's sleep. */
+	return (unsigned)rem.tv_sec + (rem.tv_nsec >= 500000000);
 }
 
 GS_WRAP int sched_yield(void)

@@ -11,7 +11,7 @@ int preload_wait_fd(struct hub *h, int fd, int events, int64_t deadline, unsigne
 	struct waiter e;
 	int r;
 
-	wait_init(&w);
+	wait_init_interruptible(&w);
 	r = fdw_add(h, fd, dir, &e, &w, flags | WAITER_FD_OPEN);
 	if (r < 0)
 		return r;
@@ -25,6 +25,15 @@ int64_t preload_sock_deadline(const struct fdent *e, int events)
 	int64_t t = e->timeo_ns[(events & EV_WRITE) ? 1 : 0];
 
 	return t == 0 ? GS_NO_DEADLINE : gs_deadline_after(t);
+}
+
+int preload_wait_result(int r, bool has_timeout)
+{
+	if (r == 0 || (r == WAKE_SIGNAL && !has_timeout))
+		return 1;
+	if (r == -ETIMEDOUT)
+		return preload_fail(-EAGAIN);
+	return preload_fail(r == WAKE_SIGNAL ? -EINTR : r);
 }
 
 int64_t preload_ts_deadline(const struct timespec *ts)

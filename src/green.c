@@ -153,7 +153,9 @@ int green_sleep_until(int64_t deadline)
 	struct wait w;
 	int r;
 
-	wait_init(&w);
+	/* A sleep ends early on any handled signal, SA_RESTART or not
+	 * (signal(7)): -EINTR. */
+	wait_init_interruptible(&w);
 	r = wait_park(&w, deadline);
-	return r == -ETIMEDOUT ? 0 : r;
+	return r == -ETIMEDOUT ? 0 : r == WAKE_SIGNAL ? -EINTR : r;
 }

@@ -312,6 +312,8 @@ static void hub_main(void *arg)
 	}
 }
 
+static void hub_signal_deliver(struct hub *h);
+
 static void hub_async_cb(struct ev_loop *loop, ev_async *a, int revents)
 {
 	struct hub *h = GS_CONTAINER_OF(a, struct hub, async);
@@ -330,6 +332,51 @@ static void hub_async_cb(struct ev_loop *loop, ev_async *a, int revents)
 		atomic_fetch_sub(&h->remote_pending, 1);
 		wait_complete(m->wait, m->result);
 	}
+	hub_signal_deliver(h);
+}
+
+/* Signals. The handler runs on whatever context the OS thread was in; it
+ * only notes which wait it interrupted (hub_signal) and wakes the loop;
+ * the loop ends that wait here, in the hub's context, where the run queue
+ * may be touched. The wait sequence number makes sure the wait ended is
+ * the one in progress when the signal came, not a later one. */
+void hub_signal_target(struct green *g)
+{
+	struct hub *h = tls_hub;
+
+	if (h != NULL)
+		h->kill_target = g;
+}
+
+void hub_signal(bool restart)
+{
+	struct hub *h = tls_hub;
+	struct green *t;
+
+	if (h == NULL)
+		return;
+	t = h->kill_target != NULL ? h->kill_target : h->root;
+	h->kill_target = NULL;
+	if (t->state != GREEN_PARKED || t->wait == NULL || !t->wait->interruptible)
+		return;
+	/* Two signals on one wait: EINTR wins over a restart. */
+	if (t->intr_seq != t->wait_seq || t->intr_result != -EINTR)
+		t->intr_result = restart ? WAKE_SIGNAL : -EINTR;
+	t->intr_seq = t->wait_seq;
+	h->intr_target = t;
+	ev_async_send(h->loop, &h->async); /* async-signal-safe (libev) */
+}
+
+static void hub_signal_deliver(struct hub *h)
+{
+	struct green *t = h->intr_target;
+
+	if (t == NULL)
+		return;
+	h->intr_target = NULL;
+	if (t->state == GREEN_PARKED && t->wait != NULL && t->wait->interruptible &&
+	    t->intr_seq == t->wait_seq)
+		wait_complete(t->wait, t->intr_result);
 }
 
 void hub_remote_begin(struct hub *h)

@@ -8,8 +8,10 @@
  * handler writes one line naming the thread, its id and its stack size,
  * restores the default action and returns: the faulting instruction runs
  * again and the kernel kills the process with SIGSEGV, as it would for a
- * native thread, core dump included. Any other fault goes to the handler
- * that was installed before ours, or to the default action.
+ * native thread, core dump included. Any other fault goes to the program's
+ * own SIGSEGV handler (installed before ours, or later through the
+ * sigaction wrapper, which hands it to overflow_program_handler() instead
+ * of replacing ours), or to the default action.
  *
  * Everything here is async-signal-safe: no stdio, no allocation.
  */
@@ -19,6 +21,8 @@
 #include <unistd.h>
 
 #include "runtime.h"
+
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 #include "sys.h"
 
 #define ALTSTACK_SIZE (64 * 1024)
@@ -67,6 +71,15 @@ static void overflow_report(const struct green *g)
 	sys_write(STDERR_FILENO, line, n);
 }
 
+static void segv_default(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	__sigaction(SIGSEGV, &sa, NULL);
+}
+
 static void segv_handler(int sig, siginfo_t *si, void *uctx)
 {
 	struct hub *h = hub_peek();
@@ -76,7 +89,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 	if (g != NULL && g->stack.guard != 0 && addr < g->stack.lo &&
 	    addr >= g->stack.lo - g->stack.guard) {
 		overflow_report(g);
-		signal(SIGSEGV, SIG_DFL);
+		segv_default();
 		return;
 	}
 	if (prev_segv.sa_flags & SA_SIGINFO) {
@@ -85,7 +98,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 		prev_segv.sa_handler(sig);
 	} else {
 		/* Default action: return and fault again without us. */
-		signal(SIGSEGV, SIG_DFL);
+		segv_default();
 	}
 }
 
@@ -113,6 +126,20 @@ void overflow_init_thread(void)
 		sa.sa_sigaction = segv_handler;
 		sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 		sigemptyset(&sa.sa_mask);
-		sigaction(SIGSEGV, &sa, &prev_segv);
+		/* glibc's own name for sigaction: the exported one is
+		 * greenshim's wrapper under LD_PRELOAD, which routes SIGSEGV
+		 * back here (overflow_program_handler). */
+		__sigaction(SIGSEGV, &sa, &prev_segv);
 	}
+}
+
+int overflow_program_handler(const struct sigaction *act, struct sigaction *old)
+{
+	if (atomic_load(&segv_installed) == 0)
+		return -1;
+	if (old != NULL)
+		*old = prev_segv;
+	if (act != NULL)
+		prev_segv = *act;
+	return 0;
 }

@@ -120,6 +120,7 @@ struct wait {
 	struct green *g;
 	int result;
 	bool done;
+	bool interruptible; /* a signal handler may end it (hub_signal) */
 };
 
 #define WAITER_EXCLUSIVE 1u /* an fd waiter that consumes: wake one of them */
@@ -146,9 +147,14 @@ enum {
 	WAKE_OK = 0,
 	WAKE_RETRY = 1, /* the resource was freed: try again */
 	WAKE_OWNED = 2, /* the resource was handed to the waiter */
+	WAKE_SIGNAL = 3, /* a handler with SA_RESTART ran: restart the call
+			  * if it restarts (signal(7)), else fail with EINTR;
+			  * a handler without SA_RESTART gives -EINTR */
 };
 
 void wait_init(struct wait *w);
+/* A wait that a signal handler interrupts, as a blocking system call. */
+void wait_init_interruptible(struct wait *w);
 /* Parks the current green thread until w completes or the deadline passes
  * (-ETIMEDOUT). A deadline already past returns -ETIMEDOUT at once. */
 int wait_park(struct wait *w, int64_t deadline);
@@ -213,6 +219,9 @@ struct green {
 	struct stack stack;
 	struct green *all_prev, *all_next; /* every live green of the hub */
 	uint64_t switches;
+	uint64_t wait_seq;     /* waits begun; names the wait in progress */
+	uint64_t intr_seq;     /* the wait a signal interrupted */
+	int intr_result;       /* -EINTR or WAKE_SIGNAL for that wait */
 	void *user; /* for preload/: the pthread layer's per-thread data */
 #ifdef GS_ASAN
 	void *asan_fake;
@@ -270,6 +279,8 @@ struct hub {
 	ev_async async;
 	_Atomic(struct remote_msg *) remote;
 	atomic_long remote_pending;
+	struct green *volatile intr_target; /* signal handler -> hub */
+	struct green *volatile kill_target; /* pthread_kill -> signal handler */
 	int own_fds[OWN_FDS_PER_HUB]; /* the fds the loop opened */
 	int n_own_fds;
 #ifdef GS_ASAN
@@ -309,6 +320,17 @@ void hub_remote_post(struct hub *h, struct remote_msg *m);
 void hub_destroy(void);
 /* Is fd one the runtime opened for a hub (libev's epoll fd, eventfd)? */
 bool hub_is_own_fd(int fd);
+/* Called by a signal handler that just ran on this OS thread (restart:
+ * it had SA_RESTART). Async-signal-safe. The green thread the signal was
+ * for — the one named by hub_signal_target(), else the root, as Linux
+ * gives a process's signals to its main thread first — has its
+ * interruptible wait ended with -EINTR or WAKE_SIGNAL, if it was in one
+ * when the signal came; a thread that was running sees nothing, as
+ * natively. */
+void hub_signal(bool restart);
+/* The next signal raised on this OS thread is for green thread g
+ * (pthread_kill). */
+void hub_signal_target(struct green *g);
 
 /* Internal to green.c and hub.c. */
 void hub_first_run(struct hub *h); /* first thing a new context does */
@@ -371,5 +393,9 @@ int gsync_sem_post(struct gsync_sem *s);
 /* Per OS thread: an alternate signal stack; per process: the SIGSEGV
  * handler that names the green thread whose guard page was hit. */
 void overflow_init_thread(void);
+/* The program sets its SIGSEGV disposition: kept as the one ours chains
+ * to, with the previous one in *old. -1 if ours is not installed (yet). */
+struct sigaction;
+int overflow_program_handler(const struct sigaction *act, struct sigaction *old);
 
 #endif

@@ -19,6 +19,13 @@ void wait_init(struct wait *w)
 	w->g = green_self();
 	w->result = 0;
 	w->done = false;
+	w->interruptible = false;
+}
+
+void wait_init_interruptible(struct wait *w)
+{
+	wait_init(w);
+	w->interruptible = true;
 }
 
 void wait_complete(struct wait *w, int result)
@@ -59,6 +66,7 @@ int wait_park(struct wait *w, int64_t deadline)
 		ev_timer_init(&g->timer, wait_timer_cb, (ev_tstamp)left / 1e9, 0.);
 		ev_timer_start(h->loop, &g->timer);
 	}
+	g->wait_seq++;
 	g->wait = w;
 	g->state = GREEN_PARKED;
 	h->nparked++;

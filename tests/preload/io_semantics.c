@@ -433,6 +433,129 @@ static void case_sleeps(void)
 	      "clock_nanosleep with a negative time");
 }
 
+static volatile int handled;
+static pthread_t main_thread;
+static int eintr_sv[2];
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	handled++;
+}
+
+static void set_handler(int flags)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = flags;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* Signals main after 20 ms; with arg, writes a byte to main after 40 ms. */
+static void *kick_main(void *arg)
+{
+	usleep(20000);
+	pthread_kill(main_thread, SIGUSR1);
+	if (arg != NULL) {
+		usleep(20000);
+		if (write(eintr_sv[1], "z", 1) != 1)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static int helper_result, helper_errno;
+
+static void *sleep_half_a_second(void *arg)
+{
+	struct timespec ts = { 0, 500 * 1000000 };
+
+	(void)arg;
+	helper_result = nanosleep(&ts, NULL);
+	helper_errno = errno;
+	return NULL;
+}
+
+static void *kill_process(void *arg)
+{
+	(void)arg;
+	usleep(20000);
+	kill(getpid(), SIGUSR1);
+	return NULL;
+}
+
+static void case_eintr(void)
+{
+	struct pollfd pf;
+	struct timespec ts = { 1, 0 }, rem = { 0, 0 };
+	struct sigaction old;
+	pthread_t t;
+	char c = 0;
+	int r, lfd;
+
+	main_thread = pthread_self();
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, eintr_sv) == 0, "socketpair");
+
+	/* No SA_RESTART: the blocked read fails with EINTR. */
+	set_handler(0);
+	pthread_create(&t, NULL, kick_main, NULL);
+	r = (int)read(eintr_sv[0], &c, 1);
+	CHECK(r == -1 && errno == EINTR && handled == 1, "read: %d, errno %d, handled %d", r, errno,
+	      handled);
+	pthread_join(t, NULL);
+
+	/* SA_RESTART: the read goes on and gets the byte written later. */
+	set_handler(SA_RESTART);
+	CHECK(sigaction(SIGUSR1, NULL, &old) == 0 && old.sa_handler == on_usr1 &&
+		      (old.sa_flags & SA_RESTART) && !(old.sa_flags & SA_SIGINFO),
+	      "sigaction shows another disposition than the program's");
+	pthread_create(&t, NULL, kick_main, (void *)1);
+	r = (int)read(eintr_sv[0], &c, 1);
+	CHECK(r == 1 && c == 'z' && handled == 2, "restarted read: %d, handled %d", r, handled);
+	pthread_join(t, NULL);
+
+	/* poll and nanosleep fail with EINTR even with SA_RESTART. */
+	pthread_create(&t, NULL, kick_main, NULL);
+	pf = (struct pollfd){ .fd = eintr_sv[0], .events = POLLIN };
+	r = poll(&pf, 1, 2000);
+	CHECK(r == -1 && errno == EINTR && handled == 3, "poll: %d, errno %d", r, errno);
+	pthread_join(t, NULL);
+	pthread_create(&t, NULL, kick_main, NULL);
+	r = nanosleep(&ts, &rem);
+	CHECK(r == -1 && errno == EINTR && handled == 4, "nanosleep: %d, errno %d", r, errno);
+	CHECK(rem.tv_sec == 0 && rem.tv_nsec > 500 * 1000000, "nanosleep left %ld.%09ld s",
+	      (long)rem.tv_sec, rem.tv_nsec);
+	pthread_join(t, NULL);
+
+	/* A signal for another thread interrupts that thread, not us. */
+	pthread_create(&t, NULL, sleep_half_a_second, NULL);
+	usleep(20000);
+	pthread_kill(t, SIGUSR1);
+	pthread_join(t, NULL);
+	CHECK(helper_result == -1 && helper_errno == EINTR && handled == 5,
+	      "the other thread's sleep: %d, errno %d", helper_result, helper_errno);
+
+	/* A signal for the process goes to the main thread: accept fails. */
+	set_handler(0);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(listen(lfd, 1) == 0, "listen");
+	pthread_create(&t, NULL, kill_process, NULL);
+	r = accept(lfd, NULL, NULL);
+	CHECK(r == -1 && errno == EINTR && handled == 6, "accept: %d, errno %d", r, errno);
+	pthread_join(t, NULL);
+
+	/* SIG_IGN: nothing is interrupted. */
+	signal(SIGUSR1, SIG_IGN);
+	pthread_create(&t, NULL, kick_main, (void *)1);
+	r = (int)read(eintr_sv[0], &c, 1);
+	CHECK(r == 1 && handled == 6, "read with SIGUSR1 ignored: %d", r);
+	pthread_join(t, NULL);
+	CHECK(signal(SIGUSR1, SIG_DFL) == SIG_IGN, "signal() returned another old handler");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -448,6 +571,7 @@ int main(int argc, char **argv)
 		{ "accepters", case_accepters },
 		{ "big_write", case_big_write },
 		{ "sleeps", case_sleeps },
+		{ "eintr", case_eintr },
 	};
 	pthread_t t;
 

@@ -85,7 +85,7 @@ io_case() {
 # blocked on an fd another thread closes): it runs preloaded only.
 test_io_semantics_match_native() {
 	for c in timeouts rcvtimeo connect_refused nonblock_view stdin_pipe accepters big_write \
-		sleeps close_wakes; do
+		sleeps eintr close_wakes; do
 		name=io_${c}_as_native
 		if [ $c != close_wakes ]; then
 			native=$(io_case $c)

@@ -1,0 +1,131 @@
+/*
+ * Signal handlers, and the EINTR they owe to blocking calls.
+ *
+ * A handler the program installs (sigaction, signal and its aliases) is
+ * installed as given, with one difference: the kernel calls our
+ * trampoline, which tells the hub a signal was handled (hub_signal) and
+ * then calls the program's handler with the same arguments. The hub ends
+ * the interrupted wait of the green thread the signal was for, as the
+ * kernel would end the blocking call: -EINTR, or a restart where the
+ * handler has SA_RESTART and the call restarts (signal(7)). Dispositions
+ * read back (the old action, signal's return value) are the program's
+ * own, never the trampoline. SIG_DFL and SIG_IGN are installed as they
+ * are: no handler, no EINTR, as natively.
+ *
+ * SIGSEGV is the runtime's for stack overflows (src/overflow.c): a
+ * program's SIGSEGV disposition is kept there, and ours calls it for
+ * every fault that is not an overflow.
+ */
+#include <string.h>
+
+#include "preload.h"
+
+/* Not declared under _GNU_SOURCE (glibc declares them for other
+ * feature sets); exported by glibc all the same. */
+sighandler_t bsd_signal(int sig, sighandler_t handler);
+sighandler_t sysv_signal(int sig, sighandler_t handler);
+
+/* The program's dispositions, as it set them through us. */
+static struct sigaction program[NSIG];
+static volatile sig_atomic_t trampolined[NSIG];
+
+static void trampoline(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction now, a = program[sig];
+	int saved_errno = errno;
+
+	/* SA_RESTART as it is now in the kernel: siginterrupt() changes it
+	 * behind sigaction's back. */
+	if (REAL(sigaction)(sig, NULL, &now) == 0)
+		a.sa_flags = (a.sa_flags & ~SA_RESTART) | (now.sa_flags & SA_RESTART);
+	hub_signal(a.sa_flags & SA_RESTART);
+	if (a.sa_flags & SA_RESETHAND) {
+		memset(&program[sig], 0, sizeof program[sig]);
+		program[sig].sa_handler = SIG_DFL;
+		trampolined[sig] = 0;
+	}
+	errno = saved_errno;
+	if (a.sa_flags & SA_SIGINFO)
+		a.sa_sigaction(sig, si, uc);
+	else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN)
+		a.sa_handler(sig);
+}
+
+static bool is_handler(const struct sigaction *act)
+{
+	return (act->sa_flags & SA_SIGINFO) ||
+	       (act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN);
+}
+
+GS_WRAP int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	struct sigaction k, kold, prev;
+	int r;
+
+	if (sig <= 0 || sig >= NSIG)
+		return REAL(sigaction)(sig, act, old); /* EINVAL, as native */
+	if (sig == SIGSEGV && overflow_program_handler(act, old) == 0)
+		return 0;
+	if (act == NULL) {
+		r = REAL(sigaction)(sig, NULL, old);
+		if (r == 0 && old != NULL && trampolined[sig])
+			*old = program[sig];
+		return r;
+	}
+	/* The table first: a signal that comes during the switch must find
+	 * the new handler. */
+	prev = program[sig];
+	program[sig] = *act;
+	k = *act;
+	if (is_handler(act)) {
+		k.sa_sigaction = trampoline;
+		k.sa_flags |= SA_SIGINFO;
+	}
+	r = REAL(sigaction)(sig, &k, &kold);
+	if (r != 0) {
+		program[sig] = prev;
+		return r;
+	}
+	if (old != NULL)
+		*old = trampolined[sig] ? prev : kold;
+	trampolined[sig] = is_handler(act);
+	return 0;
+}
+
+/* signal(): BSD semantics, as glibc's (SA_RESTART, the signal blocked in
+ * its handler). glibc's own signal() would call its internal sigaction,
+ * past this wrapper. */
+GS_WRAP sighandler_t signal(int sig, sighandler_t handler)
+{
+	struct sigaction act, old;
+
+	memset(&act, 0, sizeof act);
+	act.sa_handler = handler;
+	act.sa_flags = SA_RESTART;
+	sigemptyset(&act.sa_mask);
+	if (sig > 0 && sig < NSIG)
+		sigaddset(&act.sa_mask, sig);
+	if (sigaction(sig, &act, &old) != 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+GS_WRAP sighandler_t bsd_signal(int sig, sighandler_t handler)
+{
+	return signal(sig, handler);
+}
+
+/* System V semantics: reset to SIG_DFL on delivery, not blocked in the
+ * handler, no restart. */
+GS_WRAP sighandler_t sysv_signal(int sig, sighandler_t handler)
+{
+	struct sigaction act, old;
+
+	memset(&act, 0, sizeof act);
+	act.sa_handler = handler;
+	act.sa_flags = SA_RESETHAND | SA_NODEFER;
+	sigemptyset(&act.sa_mask);
+	if (sigaction(sig, &act, &old) != 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
