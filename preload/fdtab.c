@@ -101,29 +101,31 @@ static void classify(int fd, struct fdent *e)
 	e->kind = (unsigned char)kind;
 }
 
-struct fdent *fdtab_get(int fd)
+/* The entry of fd as it is, or NULL out of range. */
+static inline struct fdent *slot(int fd)
 {
-	struct fdent *e;
-
 	if (GS_UNLIKELY(table == NULL))
 		fdtab_init();
 	if (fd < 0 || (size_t)fd >= __atomic_load_n(&table_len, __ATOMIC_ACQUIRE))
 		return NULL;
-	e = &table[fd];
-	if (GS_UNLIKELY(e->kind == FD_UNKNOWN))
+	return &table[fd];
+}
+
+struct fdent *fdtab_get(int fd)
+{
+	struct fdent *e = slot(fd);
+
+	if (GS_UNLIKELY(e != NULL && e->kind == FD_UNKNOWN))
 		classify(fd, e);
 	return e;
 }
 
 struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_nonblock)
 {
-	struct fdent *e;
+	struct fdent *e = slot(fd);
 
-	if (GS_UNLIKELY(table == NULL))
-		fdtab_init();
-	if (fd < 0 || (size_t)fd >= __atomic_load_n(&table_len, __ATOMIC_ACQUIRE))
+	if (e == NULL)
 		return NULL;
-	e = &table[fd];
 	e->kind = (unsigned char)kind;
 	e->user_nonblock = user_nonblock;
 	e->sys_nonblock = sys_nonblock;
@@ -135,9 +137,10 @@ struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_
 void fdtab_forget(int fd)
 {
 	struct hub *h = hub_peek();
+	struct fdent *e = slot(fd);
 
 	if (h != NULL)
 		fdw_close(h, fd);
-	if (table != NULL && fd >= 0 && (size_t)fd < table_len)
-		table[fd].kind = FD_UNKNOWN;
+	if (e != NULL)
+		e->kind = FD_UNKNOWN;
 }

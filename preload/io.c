@@ -38,6 +38,28 @@ static bool polled_ready(int fd, short events)
 	return REAL(poll)(&p, 1, 0) != 0;
 }
 
+/* One attempt on a pipe (RWF_NOWAIT) or another pollable fd (a zero
+ * poll, then the call), in either direction. A pipe whose kernel does not
+ * take RWF_NOWAIT becomes a polled fd for good. */
+static ssize_t try_other(int fd, struct fdent *e, struct iovec *iov, int n, int events)
+{
+	bool rd = events == EV_READ;
+	ssize_t r;
+
+	if (e->kind == FD_PIPE) {
+		r = rd ? REAL(preadv2)(fd, iov, n, -1, RWF_NOWAIT)
+		       : REAL(pwritev2)(fd, iov, n, -1, RWF_NOWAIT);
+		if (r >= 0 || errno != EOPNOTSUPP)
+			return r;
+		e->kind = FD_POLLED;
+	}
+	if (!polled_ready(fd, rd ? POLLIN : POLLOUT)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return rd ? REAL(readv)(fd, iov, n) : REAL(writev)(fd, iov, n);
+}
+
 /*
  * One attempt at a read that must not block. x (sockets only, may be
  * NULL) carries the program's msghdr and flags for recv* calls. The
@@ -73,18 +95,8 @@ static ssize_t try_readv(int fd, struct fdent *e, struct iovec *iov, int n, stru
 			x->msg->msg_flags = m.msg_flags;
 		}
 		return r;
-	case FD_PIPE:
-		r = REAL(preadv2)(fd, iov, n, -1, RWF_NOWAIT);
-		if (r >= 0 || errno != EOPNOTSUPP)
-			return r;
-		e->kind = FD_POLLED;
-		/* fall through */
 	default:
-		if (!polled_ready(fd, POLLIN)) {
-			errno = EAGAIN;
-			return -1;
-		}
-		return REAL(readv)(fd, iov, n);
+		return try_other(fd, e, iov, n, EV_READ);
 	}
 }
 
@@ -115,18 +127,8 @@ static ssize_t try_writev(int fd, struct fdent *e, struct iovec *iov, int n, str
 			x->msg->msg_controllen = 0;
 		}
 		return r;
-	case FD_PIPE:
-		r = REAL(pwritev2)(fd, iov, n, -1, RWF_NOWAIT);
-		if (r >= 0 || errno != EOPNOTSUPP)
-			return r;
-		e->kind = FD_POLLED;
-		/* fall through */
 	default:
-		if (!polled_ready(fd, POLLOUT)) {
-			errno = EAGAIN;
-			return -1;
-		}
-		return REAL(writev)(fd, iov, n);
+		return try_other(fd, e, iov, n, EV_WRITE);
 	}
 }
 
