@@ -133,11 +133,9 @@ static inline int preload_fail(int neg_errno)
 /* ---- context.c: may this caller park? ---------------------------------- */
 
 /* The hub to wait in, or NULL when the caller must get plain libc
- * behaviour: the hub's own context (libev calling libc), an OS thread the
- * runtime runs for itself, or a hub that cannot be made. */
+ * behaviour: the hub's own context (libev calling libc), or a hub that
+ * cannot be made. */
 struct hub *preload_hub(void);
-/* Marks the calling OS thread as the runtime's own: plain libc for it. */
-void preload_plain_thread(void);
 
 /* ---- fdtab.c: what each fd is, as the wrappers need to know ------------- */
 
