@@ -26,6 +26,10 @@ else
 	SERVER_CPU=0
 	LOAD_CPU=0
 fi
+# 1,000 connections need more than the usual 1,024 open files.
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
+	ulimit -n 4096 2>/dev/null || echo "demo: ulimit -n is $(ulimit -n); large rows may fail" >&2
+fi
 tmp=$(mktemp -d)
 server_pid=
 cleanup() {
