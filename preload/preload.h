@@ -17,6 +17,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
@@ -95,7 +96,26 @@
 	X(pthread_getname_np, int, (pthread_t, char *, size_t))                            \
 	X(pthread_getattr_np, int, (pthread_t, pthread_attr_t *))                          \
 	X(pthread_kill, int, (pthread_t, int))                                             \
-	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))
+	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))               \
+	X(pthread_mutex_init, int, (pthread_mutex_t *, const pthread_mutexattr_t *))       \
+	X(pthread_mutex_destroy, int, (pthread_mutex_t *))                                 \
+	X(pthread_mutex_trylock, int, (pthread_mutex_t *))                                 \
+	X(pthread_mutex_unlock, int, (pthread_mutex_t *))                                  \
+	X(pthread_cond_init, int, (pthread_cond_t *, const pthread_condattr_t *))          \
+	X(pthread_cond_destroy, int, (pthread_cond_t *))                                   \
+	X(pthread_cond_wait, int, (pthread_cond_t *, pthread_mutex_t *))                   \
+	X(pthread_cond_timedwait, int, (pthread_cond_t *, pthread_mutex_t *,               \
+					 const struct timespec *))                         \
+	X(pthread_cond_clockwait, int, (pthread_cond_t *, pthread_mutex_t *, clockid_t,    \
+					 const struct timespec *))                         \
+	X(pthread_cond_signal, int, (pthread_cond_t *))                                    \
+	X(pthread_cond_broadcast, int, (pthread_cond_t *))                                 \
+	X(sem_init, int, (sem_t *, int, unsigned))                                         \
+	X(sem_destroy, int, (sem_t *))                                                     \
+	X(sem_trywait, int, (sem_t *))                                                     \
+	X(sem_post, int, (sem_t *))                                                        \
+	X(sem_getvalue, int, (sem_t *, int *))                                             \
+	X(pthread_once, int, (pthread_once_t *, void (*)(void)))
 
 struct real_fns {
 #define PRELOAD_REAL_FIELD(name, ret, args) ret(*name) args;
@@ -199,6 +219,9 @@ int preload_wait_fd(struct hub *h, int fd, int events, int64_t deadline, unsigne
 int64_t preload_sock_deadline(const struct fdent *e, int events);
 /* struct timespec, relative, to a deadline; NULL is forever. */
 int64_t preload_ts_deadline(const struct timespec *ts);
+/* An absolute time on clk (CLOCK_REALTIME or CLOCK_MONOTONIC) as a
+ * deadline, turned into a duration now; -EINVAL for an invalid time. */
+int64_t preload_abs_deadline(clockid_t clk, const struct timespec *abstime);
 /* After a wait of a call that restarts under SA_RESTART (accept, connect,
  * read, write, recv*, send*): 1 to wait again, or -1 with errno set (the
  * deadline passed: EAGAIN; a signal: EINTR, also with SA_RESTART if the

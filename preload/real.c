@@ -45,6 +45,14 @@ void preload_resolve(void)
 			sys_write(STDERR_FILENO, line, (size_t)n);
 			_exit(127);
 		}
+		/* pthread_cond_* exist in two incompatible versions; the
+		 * current one is GLIBC_2.3.2 (older dlsym gave the oldest). */
+		if (strncmp(real_table[i].name, "pthread_cond_", 13) == 0) {
+			void *v = dlvsym(RTLD_NEXT, real_table[i].name, "GLIBC_2.3.2");
+
+			if (v != NULL)
+				p = v;
+		}
 		__atomic_store_n(real_table[i].slot, p, __ATOMIC_RELEASE);
 	}
 }

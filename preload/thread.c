@@ -65,19 +65,16 @@ GS_WRAP int pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*f
 		return REAL(pthread_create)(tid, attr, fn, arg);
 	if (attr != NULL) {
 		int detach = PTHREAD_CREATE_JOINABLE;
-		void *top = NULL;
+		void *lo = NULL;
 		size_t size = 0;
 
 		pthread_attr_getdetachstate(attr, &detach);
 		a.detached = detach == PTHREAD_CREATE_DETACHED;
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-		/* The one getter that says NULL when no stack was given. */
-		pthread_attr_getstackaddr(attr, &top);
-#pragma GCC diagnostic pop
-		if (top != NULL) {
-			pthread_attr_getstacksize(attr, &size);
-			a.stack_addr = (char *)top - size;
+		/* glibc keeps the top of a given stack, NULL when none was
+		 * given, and reports top - size: "none" reads as -size. */
+		pthread_attr_getstack(attr, &lo, &size);
+		if ((uintptr_t)lo + size != 0) {
+			a.stack_addr = lo;
 			a.stack_size = size;
 		} else {
 			a.stack_size = attr_stack_size(attr);
@@ -135,21 +132,6 @@ GS_WRAP int pthread_tryjoin_np(pthread_t t, void **retval)
 	return join_until(t, retval, 0);
 }
 
-/* An absolute time on clk, as a monotonic deadline; -EINVAL if invalid. */
-static int64_t abs_deadline(clockid_t clk, const struct timespec *abstime)
-{
-	struct timespec now;
-	int64_t left;
-
-	if (abstime == NULL)
-		return GS_NO_DEADLINE;
-	if (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000 ||
-	    clock_gettime(clk, &now) != 0)
-		return -EINVAL;
-	left = (abstime->tv_sec - now.tv_sec) * 1000000000 + (abstime->tv_nsec - now.tv_nsec);
-	return left <= 0 ? gs_now_ns() : gs_deadline_after(left);
-}
-
 GS_WRAP int pthread_clockjoin_np(pthread_t t, void **retval, clockid_t clk,
 				 const struct timespec *abstime)
 {
@@ -159,7 +141,7 @@ GS_WRAP int pthread_clockjoin_np(pthread_t t, void **retval, clockid_t clk,
 		return REAL(pthread_clockjoin_np)(t, retval, clk, abstime);
 	if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME)
 		return EINVAL;
-	deadline = abs_deadline(clk, abstime);
+	deadline = preload_abs_deadline(clk, abstime);
 	return deadline < 0 ? EINVAL : join_until(t, retval, deadline);
 }
 

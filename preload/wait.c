@@ -36,6 +36,20 @@ int preload_wait_result(int r, bool has_timeout)
 	return preload_fail(r == WAKE_SIGNAL ? -EINTR : r);
 }
 
+int64_t preload_abs_deadline(clockid_t clk, const struct timespec *abstime)
+{
+	struct timespec now;
+	int64_t left;
+
+	if (abstime == NULL)
+		return GS_NO_DEADLINE;
+	if (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000 ||
+	    clock_gettime(clk, &now) != 0)
+		return -EINVAL;
+	left = (abstime->tv_sec - now.tv_sec) * 1000000000 + (abstime->tv_nsec - now.tv_nsec);
+	return left <= 0 ? gs_now_ns() : gs_deadline_after(left);
+}
+
 int64_t preload_ts_deadline(const struct timespec *ts)
 {
 	if (ts == NULL)

@@ -76,11 +76,20 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 	return 0;
 }
 
+static void (*exit_hook)(struct green *);
+
+void green_set_exit_hook(void (*hook)(struct green *))
+{
+	exit_hook = hook;
+}
+
 _Noreturn void green_exit(void *retval)
 {
 	struct hub *h = hub_get();
 	struct green *g = h->current;
 
+	if (exit_hook != NULL)
+		exit_hook(g);
 	g->retval = retval;
 	g->state = GREEN_DEAD;
 	h->nrunning--;

@@ -21,6 +21,7 @@
 void gsync_mutex_init(struct gsync_mutex *m)
 {
 	m->owner = NULL;
+	m->count = 0;
 	m->handoff = false;
 	waitq_init(&m->q);
 }
@@ -135,7 +136,7 @@ int gsync_sem_init(struct gsync_sem *s, unsigned long value)
 {
 	if (value > GSYNC_SEM_MAX)
 		return -EINVAL;
-	s->count = value;
+	s->count = (uint32_t)value;
 	waitq_init(&s->q);
 	return 0;
 }

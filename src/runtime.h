@@ -239,6 +239,10 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 int green_join(struct green *g, void **retval, int64_t deadline);
 int green_detach(struct green *g);
 _Noreturn void green_exit(void *retval);
+/* Called by every green thread that ends (the root too, if it ends with
+ * green_exit), on its own stack, before it is marked dead: the pthread
+ * layer runs thread-specific data destructors there. */
+void green_set_exit_hook(void (*hook)(struct green *));
 struct green *green_self(void);
 /* Lets every ready green thread run once, then returns. */
 void green_yield(void);
@@ -357,10 +361,20 @@ void fdw_close(struct hub *h, int fd);
 
 /* ---- gsync.c: green mutex, condition variable, semaphore -------------- */
 
+/*
+ * The layouts leave room for the layer above: preload/ keeps these inside
+ * glibc's own pthread_mutex_t, pthread_cond_t and sem_t, so that static
+ * initializers (all zeros, or a mutex kind at glibc's offset) are valid
+ * green objects and glibc's fields that tell a process-shared object stay
+ * where glibc reads them (sync.c checks the offsets).
+ */
 struct gsync_mutex {
 	struct green *owner;
+	uint32_t count;   /* recursion depth, kept by the layer above */
+	uint32_t handoff; /* a woken waiter lost a race: hand over on unlock */
+	int32_t kind;     /* the layer above's: glibc's __kind */
+	int32_t spare;
 	struct waitq q;
-	bool handoff; /* a woken waiter lost a race: hand over on unlock */
 };
 
 struct gsync_cond {
@@ -368,7 +382,8 @@ struct gsync_cond {
 };
 
 struct gsync_sem {
-	unsigned long count;
+	uint32_t count;
+	uint32_t reserved[3]; /* the layer above's: glibc's private flag */
 	struct waitq q;
 };
 

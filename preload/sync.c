@@ -1,0 +1,447 @@
+/*
+ * Mutexes, condition variables, semaphores, once, spinlocks: green.
+ *
+ * Each object lives in the program's own pthread_mutex_t, pthread_cond_t
+ * or sem_t (the runtime's gsync_* layouts fit inside them, see
+ * src/runtime.h): the static initializers are valid green objects, kind
+ * included, so objects used before our constructor, or never passed to an
+ * init function, work. A wait parks the green thread in the hub.
+ *
+ * Process-shared objects (PTHREAD_PROCESS_SHARED, semaphores of sem_open)
+ * are glibc's: green queues hold addresses of one process. They keep
+ * glibc's layout, and a wait on one polls it without blocking the OS
+ * thread (trylock, then a green sleep that doubles from 50 us to 5 ms).
+ * glibc marks them where this file looks: the mutex kind's pshared bit,
+ * bit 0 of a condition variable's __wrefs, a semaphore's private word.
+ *
+ * Not green yet (the thread issue): rwlocks, barriers, robust and
+ * priority mutexes beyond their plain locking; sem_wait is not interrupted
+ * by signals.
+ */
+#include <pthread.h>
+#include <semaphore.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "preload.h"
+
+#define MUTEX_PSHARED 128 /* glibc's PTHREAD_MUTEX_PSHARED_BIT */
+#define MUTEX_TYPE_MASK 3 /* PTHREAD_MUTEX_KIND_MASK_NP */
+#define COND_PSHARED 1u   /* __wrefs bits, as glibc's pthread_cond_init sets */
+#define COND_MONOTONIC 2u
+
+_Static_assert(sizeof(struct gsync_mutex) <= sizeof(pthread_mutex_t), "mutex fits");
+_Static_assert(offsetof(struct gsync_mutex, kind) == offsetof(pthread_mutex_t, __data.__kind),
+	       "kind where the static initializers put it");
+_Static_assert(sizeof(struct gsync_cond) <= offsetof(pthread_cond_t, __data.__wrefs),
+	       "cond leaves __wrefs alone");
+_Static_assert(sizeof(struct gsync_sem) <= sizeof(sem_t), "sem fits");
+
+static inline struct gsync_mutex *gm(pthread_mutex_t *m)
+{
+	return (struct gsync_mutex *)(void *)m;
+}
+
+static inline struct gsync_cond *gc(pthread_cond_t *c)
+{
+	return (struct gsync_cond *)(void *)c;
+}
+
+static inline struct gsync_sem *gs(sem_t *s)
+{
+	return (struct gsync_sem *)(void *)s;
+}
+
+static bool mutex_shared(pthread_mutex_t *m)
+{
+	return m->__data.__kind & MUTEX_PSHARED;
+}
+
+static bool cond_shared(const pthread_cond_t *c)
+{
+	return c->__data.__wrefs & COND_PSHARED;
+}
+
+static bool sem_shared(sem_t *s)
+{
+	return gs(s)->reserved[1] != 0; /* glibc's "private" word: 0 = private */
+}
+
+/* The calling context's green thread, the hub's own included. */
+static struct green *self(void)
+{
+	struct hub *h = hub_get();
+
+	return h != NULL ? h->current : NULL;
+}
+
+/* Polls a process-shared object: try() until it stops saying busy. */
+static int shared_poll(int (*try)(void *), void *obj, int busy, int64_t deadline)
+{
+	int64_t pause = 50000;
+
+	for (;;) {
+		int r = try(obj);
+
+		if (r != busy)
+			return r;
+		if (gs_now_ns() >= deadline)
+			return ETIMEDOUT;
+		if (preload_hub() == NULL)
+			REAL(sched_yield)();
+		else
+			green_sleep_until(gs_deadline_after(pause));
+		if (pause < 5000000)
+			pause *= 2;
+	}
+}
+
+/* ---- mutexes ----------------------------------------------------------- */
+
+GS_WRAP int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
+{
+	int type = PTHREAD_MUTEX_DEFAULT, pshared = PTHREAD_PROCESS_PRIVATE;
+
+	if (attr != NULL) {
+		pthread_mutexattr_gettype(attr, &type);
+		pthread_mutexattr_getpshared(attr, &pshared);
+	}
+	if (pshared == PTHREAD_PROCESS_SHARED)
+		return REAL(pthread_mutex_init)(m, attr);
+	memset(m, 0, sizeof *m);
+	gsync_mutex_init(gm(m));
+	gm(m)->kind = type & MUTEX_TYPE_MASK;
+	return 0;
+}
+
+GS_WRAP int pthread_mutex_destroy(pthread_mutex_t *m)
+{
+	if (mutex_shared(m))
+		return REAL(pthread_mutex_destroy)(m);
+	return gm(m)->owner != NULL || !waitq_empty(&gm(m)->q) ? EBUSY : 0;
+}
+
+static int mutex_try_real(void *m)
+{
+	return REAL(pthread_mutex_trylock)(m);
+}
+
+/* Locks m by deadline: 0 or the pthread error (ETIMEDOUT, EDEADLK...). */
+static int mutex_lock_until(pthread_mutex_t *m, int64_t deadline)
+{
+	struct gsync_mutex *g = gm(m);
+	struct green *me;
+	int r;
+
+	if (mutex_shared(m))
+		return shared_poll(mutex_try_real, m, EBUSY, deadline);
+	me = self();
+	if (GS_LIKELY(g->owner == NULL)) {
+		g->owner = me;
+		g->count = 1;
+		return 0;
+	}
+	if (g->owner == me) {
+		switch (g->kind & MUTEX_TYPE_MASK) {
+		case PTHREAD_MUTEX_RECURSIVE:
+			if (g->count == UINT32_MAX)
+				return EAGAIN;
+			g->count++;
+			return 0;
+		case PTHREAD_MUTEX_ERRORCHECK:
+			return EDEADLK;
+		default: {
+			/* A normal mutex locked twice deadlocks, as in glibc:
+			 * this thread waits for ever (or until its deadline). */
+			struct waitq never;
+
+			waitq_init(&never);
+			waitq_wait(&never, deadline);
+			return ETIMEDOUT;
+		}
+		}
+	}
+	if (preload_hub() == NULL)
+		return EDEADLK; /* the hub's own context cannot wait */
+	r = gsync_mutex_lock(g, deadline);
+	if (r == 0)
+		g->count = 1;
+	return -r;
+}
+
+GS_WRAP int pthread_mutex_lock(pthread_mutex_t *m)
+{
+	return mutex_lock_until(m, GS_NO_DEADLINE);
+}
+
+GS_WRAP int pthread_mutex_trylock(pthread_mutex_t *m)
+{
+	struct gsync_mutex *g = gm(m);
+	struct green *me;
+
+	if (mutex_shared(m))
+		return REAL(pthread_mutex_trylock)(m);
+	me = self();
+	if (g->owner == NULL) {
+		g->owner = me;
+		g->count = 1;
+		return 0;
+	}
+	if (g->owner == me && (g->kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_RECURSIVE) {
+		if (g->count == UINT32_MAX)
+			return EAGAIN;
+		g->count++;
+		return 0;
+	}
+	return EBUSY;
+}
+
+GS_WRAP int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *abstime)
+{
+	int64_t deadline;
+
+	/* POSIX: the time is not checked if the lock can be taken at once. */
+	if (pthread_mutex_trylock(m) == 0)
+		return 0;
+	if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME)
+		return EINVAL;
+	deadline = preload_abs_deadline(clk, abstime);
+	return deadline < 0 ? EINVAL : mutex_lock_until(m, deadline);
+}
+
+GS_WRAP int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
+{
+	return pthread_mutex_clocklock(m, CLOCK_REALTIME, abstime);
+}
+
+GS_WRAP int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+	struct gsync_mutex *g = gm(m);
+	struct green *me;
+
+	if (mutex_shared(m))
+		return REAL(pthread_mutex_unlock)(m);
+	me = self();
+	if (g->owner != me) {
+		if ((g->kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_RECURSIVE ||
+		    (g->kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_ERRORCHECK)
+			return EPERM;
+		/* glibc's normal mutex does not check the owner. */
+		if (g->owner == NULL)
+			return 0;
+		g->owner = me;
+	}
+	if (--g->count > 0)
+		return 0;
+	return -gsync_mutex_unlock(g);
+}
+
+/* ---- condition variables ------------------------------------------------ */
+
+GS_WRAP int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
+{
+	int pshared = PTHREAD_PROCESS_PRIVATE;
+	clockid_t clk = CLOCK_REALTIME;
+
+	if (attr != NULL) {
+		pthread_condattr_getpshared(attr, &pshared);
+		pthread_condattr_getclock(attr, &clk);
+	}
+	if (pshared == PTHREAD_PROCESS_SHARED)
+		return REAL(pthread_cond_init)(c, attr);
+	memset(c, 0, sizeof *c);
+	gsync_cond_init(gc(c));
+	if (clk == CLOCK_MONOTONIC)
+		c->__data.__wrefs = COND_MONOTONIC;
+	return 0;
+}
+
+GS_WRAP int pthread_cond_destroy(pthread_cond_t *c)
+{
+	if (cond_shared(c))
+		return REAL(pthread_cond_destroy)(c);
+	return waitq_empty(&gc(c)->q) ? 0 : EBUSY;
+}
+
+static int cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline)
+{
+	struct gsync_mutex *g = gm(m);
+	uint32_t depth;
+	int r;
+
+	if (mutex_shared(m) || g->owner != self() || preload_hub() == NULL)
+		return EPERM;
+	/* A recursive mutex is released whole and taken back whole. */
+	depth = g->count;
+	r = gsync_cond_wait(gc(c), g, deadline);
+	g->count = depth;
+	return r == -ETIMEDOUT ? ETIMEDOUT : -r;
+}
+
+GS_WRAP int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	if (cond_shared(c))
+		return REAL(pthread_cond_wait)(c, m);
+	return cond_wait_until(c, m, GS_NO_DEADLINE);
+}
+
+GS_WRAP int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk,
+				   const struct timespec *abstime)
+{
+	int64_t deadline;
+
+	if (cond_shared(c))
+		return REAL(pthread_cond_clockwait)(c, m, clk, abstime);
+	if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME)
+		return EINVAL;
+	deadline = preload_abs_deadline(clk, abstime);
+	return deadline < 0 ? EINVAL : cond_wait_until(c, m, deadline);
+}
+
+GS_WRAP int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+				   const struct timespec *abstime)
+{
+	if (cond_shared(c))
+		return REAL(pthread_cond_timedwait)(c, m, abstime);
+	return pthread_cond_clockwait(c, m,
+				      (c->__data.__wrefs & COND_MONOTONIC) ? CLOCK_MONOTONIC
+									   : CLOCK_REALTIME,
+				      abstime);
+}
+
+GS_WRAP int pthread_cond_signal(pthread_cond_t *c)
+{
+	if (cond_shared(c))
+		return REAL(pthread_cond_signal)(c);
+	gsync_cond_signal(gc(c));
+	return 0;
+}
+
+GS_WRAP int pthread_cond_broadcast(pthread_cond_t *c)
+{
+	if (cond_shared(c))
+		return REAL(pthread_cond_broadcast)(c);
+	gsync_cond_broadcast(gc(c));
+	return 0;
+}
+
+/* ---- semaphores ---------------------------------------------------------- */
+
+GS_WRAP int sem_init(sem_t *s, int pshared, unsigned value)
+{
+	if (value > GSYNC_SEM_MAX)
+		return preload_fail(-EINVAL);
+	if (pshared)
+		return REAL(sem_init)(s, pshared, value);
+	memset(s, 0, sizeof *s);
+	return gsync_sem_init(gs(s), value) == 0 ? 0 : preload_fail(-EINVAL);
+}
+
+GS_WRAP int sem_destroy(sem_t *s)
+{
+	return sem_shared(s) ? REAL(sem_destroy)(s) : 0;
+}
+
+static int sem_try_real(void *s)
+{
+	return REAL(sem_trywait)(s) == 0 ? 0 : errno;
+}
+
+static int sem_wait_until(sem_t *s, int64_t deadline)
+{
+	int r;
+
+	if (sem_shared(s)) {
+		r = shared_poll(sem_try_real, s, EAGAIN, deadline);
+		return r == 0 ? 0 : preload_fail(-r);
+	}
+	if (gsync_sem_trywait(gs(s)) == 0)
+		return 0;
+	if (preload_hub() == NULL)
+		return preload_fail(-EDEADLK);
+	r = gsync_sem_wait(gs(s), deadline);
+	return r == 0 ? 0 : preload_fail(r);
+}
+
+GS_WRAP int sem_wait(sem_t *s)
+{
+	return sem_wait_until(s, GS_NO_DEADLINE);
+}
+
+GS_WRAP int sem_trywait(sem_t *s)
+{
+	if (sem_shared(s))
+		return REAL(sem_trywait)(s);
+	return gsync_sem_trywait(gs(s)) == 0 ? 0 : preload_fail(-EAGAIN);
+}
+
+GS_WRAP int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *abstime)
+{
+	int64_t deadline;
+
+	/* POSIX: the time is not checked if a unit can be taken at once. */
+	if (sem_trywait(s) == 0)
+		return 0;
+	if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME)
+		return preload_fail(-EINVAL);
+	deadline = preload_abs_deadline(clk, abstime);
+	if (deadline < 0)
+		return preload_fail(-EINVAL);
+	return sem_wait_until(s, deadline);
+}
+
+GS_WRAP int sem_timedwait(sem_t *s, const struct timespec *abstime)
+{
+	return sem_clockwait(s, CLOCK_REALTIME, abstime);
+}
+
+GS_WRAP int sem_post(sem_t *s)
+{
+	if (sem_shared(s))
+		return REAL(sem_post)(s);
+	return gsync_sem_post(gs(s)) == 0 ? 0 : preload_fail(-EOVERFLOW);
+}
+
+GS_WRAP int sem_getvalue(sem_t *s, int *value)
+{
+	if (sem_shared(s))
+		return REAL(sem_getvalue)(s, value);
+	*value = (int)gs(s)->count;
+	return 0;
+}
+
+/* ---- once and spinlocks ---------------------------------------------------- */
+
+#define ONCE_RUNNING 1
+#define ONCE_DONE 2 /* glibc's __PTHREAD_ONCE_DONE */
+
+static struct waitq once_q; /* every thread waiting for a once to finish */
+
+GS_WRAP int pthread_once(pthread_once_t *once, void (*fn)(void))
+{
+	if (__atomic_load_n(once, __ATOMIC_ACQUIRE) == ONCE_DONE)
+		return 0;
+	if (preload_hub() == NULL)
+		return REAL(pthread_once)(once, fn);
+	while (*once == ONCE_RUNNING)
+		waitq_wait(&once_q, GS_NO_DEADLINE); /* another green runs fn */
+	if (*once == ONCE_DONE)
+		return 0;
+	*once = ONCE_RUNNING;
+	fn();
+	__atomic_store_n(once, ONCE_DONE, __ATOMIC_RELEASE);
+	waitq_wake_all(&once_q, WAKE_OK);
+	return 0;
+}
+
+GS_WRAP int pthread_spin_lock(pthread_spinlock_t *l)
+{
+	/* Spinning on one OS thread would never end: yield instead. */
+	while (pthread_spin_trylock(l) == EBUSY) {
+		if (preload_hub() == NULL)
+			REAL(sched_yield)();
+		else
+			green_yield();
+	}
+	return 0;
+}

@@ -1,0 +1,148 @@
+/*
+ * Thread-specific data: pthread_key_* per green thread.
+ *
+ * What it owns: the process's key table (PTHREAD_KEYS_MAX slots, each with
+ * a sequence number and a destructor) and, per green thread, the values it
+ * set (struct green's user pointer: an array grown to the highest key it
+ * used). A value counts only while its sequence number matches the key's,
+ * so a deleted and re-created key reads as NULL everywhere, as POSIX asks,
+ * without visiting every thread.
+ *
+ * When a green thread ends, the destructors run on its own stack in the
+ * POSIX order: each key with a destructor and a non-NULL value has its
+ * value set to NULL and the destructor called with the old value, for up
+ * to PTHREAD_DESTRUCTOR_ITERATIONS rounds while destructors set new ones.
+ *
+ * __thread and thread_local variables stay per OS thread: the compiler
+ * reaches them with no call greenshim could see (docs/LIMITATIONS.md).
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "preload.h"
+
+struct key_slot {
+	uint64_t seq; /* odd: in use */
+	void (*dtor)(void *);
+};
+
+struct tsd_value {
+	uint64_t seq;
+	void *value;
+};
+
+struct tsd {
+	size_t n;
+	struct tsd_value v[];
+};
+
+static struct key_slot keys[PTHREAD_KEYS_MAX];
+
+static void tsd_exit(struct green *g);
+
+GS_WRAP int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
+{
+	static bool hooked;
+
+	if (!hooked) {
+		green_set_exit_hook(tsd_exit);
+		hooked = true;
+	}
+	for (unsigned k = 0; k < PTHREAD_KEYS_MAX; k++) {
+		uint64_t seq = __atomic_load_n(&keys[k].seq, __ATOMIC_ACQUIRE);
+
+		if ((seq & 1) == 0 &&
+		    __atomic_compare_exchange_n(&keys[k].seq, &seq, seq + 1, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			keys[k].dtor = dtor;
+			*key = k;
+			return 0;
+		}
+	}
+	return EAGAIN;
+}
+
+GS_WRAP int pthread_key_delete(pthread_key_t key)
+{
+	uint64_t seq;
+
+	if (key >= PTHREAD_KEYS_MAX)
+		return EINVAL;
+	seq = __atomic_load_n(&keys[key].seq, __ATOMIC_ACQUIRE);
+	if ((seq & 1) == 0 ||
+	    !__atomic_compare_exchange_n(&keys[key].seq, &seq, seq + 1, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return EINVAL;
+	return 0;
+}
+
+static struct tsd *tsd_of(void)
+{
+	struct green *g = green_self();
+
+	return g != NULL ? g->user : NULL;
+}
+
+GS_WRAP void *pthread_getspecific(pthread_key_t key)
+{
+	struct tsd *t = tsd_of();
+
+	if (t == NULL || key >= t->n || t->v[key].seq != keys[key].seq)
+		return NULL;
+	return t->v[key].value;
+}
+
+GS_WRAP int pthread_setspecific(pthread_key_t key, const void *value)
+{
+	struct green *g = green_self();
+	struct tsd *t;
+
+	if (key >= PTHREAD_KEYS_MAX || (keys[key].seq & 1) == 0)
+		return EINVAL;
+	if (g == NULL)
+		return ENOMEM;
+	t = g->user;
+	if (t == NULL || key >= t->n) {
+		size_t old = t == NULL ? 0 : t->n, n = old == 0 ? 8 : old;
+		struct tsd *grown;
+
+		while (n <= key)
+			n *= 2;
+		grown = realloc(t, sizeof *t + n * sizeof t->v[0]);
+		if (grown == NULL)
+			return ENOMEM;
+		for (size_t i = old; i < n; i++)
+			grown->v[i] = (struct tsd_value){ 0, NULL };
+		grown->n = n;
+		g->user = t = grown;
+	}
+	t->v[key].seq = keys[key].seq;
+	t->v[key].value = (void *)value;
+	return 0;
+}
+
+static void tsd_exit(struct green *g)
+{
+	struct tsd *t = g->user;
+
+	for (int round = 0; t != NULL && round < PTHREAD_DESTRUCTOR_ITERATIONS; round++) {
+		bool called = false;
+
+		for (size_t k = 0; k < t->n; k++) {
+			void *v = t->v[k].value;
+			void (*dtor)(void *) = keys[k].dtor;
+
+			if (v == NULL || t->v[k].seq != keys[k].seq || dtor == NULL)
+				continue;
+			t->v[k].value = NULL;
+			dtor(v);
+			called = true;
+			t = g->user; /* a destructor may have grown it */
+		}
+		if (!called)
+			break;
+	}
+	free(g->user);
+	g->user = NULL;
+}
