@@ -105,6 +105,23 @@ test_io_semantics_match_native() {
 	done
 }
 
+# Each sync case prints the same "ok" line natively and under greenshim.
+test_sync_semantics_match_native() {
+	for c in mutex_kinds producer_consumer cond_timeouts semaphores keys_and_once \
+		ten_thousand spinlock; do
+		name=sync_${c}_as_native
+		native=$(timeout 60 "$B/tests/preload/sync_semantics" $c 2>&1)
+		green=$(timeout 60 env LD_PRELOAD="$LIB" "$B/tests/preload/sync_semantics" $c 2>&1)
+		if [ "$native" != "ok $c" ]; then
+			fail $name "native run: $native"
+		elif [ "$green" != "ok $c" ]; then
+			fail $name "under greenshim: $green"
+		else
+			ok $name
+		fi
+	done
+}
+
 # The thread-per-connection echo server with 1,000 concurrent clients,
 # every byte checked by the load, on one OS thread.
 test_echo_server_serves_1000_clients_on_one_os_thread() {
@@ -166,6 +183,7 @@ test_a_program_runs_unchanged_under_the_preload
 test_main_can_exit_before_its_threads
 test_a_bad_greenshim_value_stops_the_program_before_main
 test_io_semantics_match_native
+test_sync_semantics_match_native
 test_echo_server_serves_1000_clients_on_one_os_thread
 
 echo "preload: $passed passed, $failed failed"

@@ -1,0 +1,388 @@
+/*
+ * An ordinary threaded program that checks what its locks, condition
+ * variables, semaphores, keys and once return. tests/preload/run.sh runs
+ * each case natively and under LD_PRELOAD=libgreenshim.so; both must print
+ * the same "ok" line.
+ *
+ * Usage: sync_semantics CASE   (cases: see main)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *test_name;
+
+#define CHECK(cond, ...)                                                   \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			printf("FAIL %s: line %d: ", test_name, __LINE__); \
+			printf(__VA_ARGS__);                               \
+			printf("\n");                                      \
+			exit(1);                                           \
+		}                                                          \
+	} while (0)
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static struct timespec in_ms(clockid_t clk, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	ts.tv_nsec += (long)ms * 1000000;
+	ts.tv_sec += ts.tv_nsec / 1000000000;
+	ts.tv_nsec %= 1000000000;
+	return ts;
+}
+
+/* ---- mutex kinds ---- */
+
+static pthread_mutex_t normal = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t recursive = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static pthread_mutex_t errorcheck = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
+
+static void *try_others(void *arg)
+{
+	struct timespec ts = in_ms(CLOCK_REALTIME, 30);
+	double t0 = now_ms();
+	int r;
+
+	(void)arg;
+	CHECK(pthread_mutex_trylock(&recursive) == EBUSY, "trylock of a held recursive mutex");
+	CHECK(pthread_mutex_unlock(&recursive) == EPERM, "unlock of another's recursive mutex");
+	CHECK(pthread_mutex_unlock(&errorcheck) == EPERM, "unlock of another's errorcheck mutex");
+	r = pthread_mutex_timedlock(&normal, &ts);
+	CHECK(r == ETIMEDOUT, "timedlock of a held mutex: %d", r);
+	CHECK(now_ms() - t0 >= 29.5 && now_ms() - t0 < 200, "timedlock took %.1f ms", now_ms() - t0);
+	return NULL;
+}
+
+static void case_mutex_kinds(void)
+{
+	pthread_mutexattr_t a;
+	pthread_mutex_t m;
+	pthread_t t;
+	struct timespec bad = { 0, 2000000000 };
+
+	CHECK(pthread_mutex_lock(&recursive) == 0 && pthread_mutex_lock(&recursive) == 0 &&
+		      pthread_mutex_trylock(&recursive) == 0,
+	      "recursive locking");
+	CHECK(pthread_mutex_lock(&errorcheck) == 0, "errorcheck lock");
+	CHECK(pthread_mutex_lock(&errorcheck) == EDEADLK, "errorcheck relock");
+	CHECK(pthread_mutex_trylock(&errorcheck) == EBUSY, "errorcheck trylock by its owner");
+	CHECK(pthread_mutex_lock(&normal) == 0, "normal lock");
+	CHECK(pthread_mutex_trylock(&normal) == EBUSY, "normal trylock by its owner");
+	pthread_create(&t, NULL, try_others, NULL);
+	pthread_join(t, NULL);
+	for (int i = 0; i < 3; i++)
+		CHECK(pthread_mutex_unlock(&recursive) == 0, "recursive unlock %d", i);
+	CHECK(pthread_mutex_unlock(&recursive) == EPERM, "one unlock too many");
+	CHECK(pthread_mutex_unlock(&errorcheck) == 0 && pthread_mutex_unlock(&errorcheck) == EPERM,
+	      "errorcheck unlock");
+	CHECK(pthread_mutex_unlock(&normal) == 0, "normal unlock");
+	/* An invalid time is only an error when the lock must wait. */
+	CHECK(pthread_mutex_timedlock(&normal, &bad) == 0, "free mutex, invalid time");
+	pthread_mutex_unlock(&normal);
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	CHECK(pthread_mutex_init(&m, &a) == 0, "init errorcheck");
+	CHECK(pthread_mutex_lock(&m) == 0 && pthread_mutex_lock(&m) == EDEADLK, "init'd errorcheck");
+	CHECK(pthread_mutex_destroy(&m) == EBUSY, "destroy of a locked mutex");
+	CHECK(pthread_mutex_unlock(&m) == 0 && pthread_mutex_destroy(&m) == 0, "destroy");
+}
+
+/* ---- many threads on one mutex and condition ---- */
+
+enum { PRODUCERS = 50, CONSUMERS = 50, ITEMS = 200 };
+static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t not_empty = PTHREAD_COND_INITIALIZER, not_full = PTHREAD_COND_INITIALIZER;
+static int queue_len, produced, consumed;
+static long checksum_in, checksum_out;
+
+static void *producer(void *arg)
+{
+	for (int i = 0; i < ITEMS; i++) {
+		pthread_mutex_lock(&qlock);
+		while (queue_len == 10)
+			pthread_cond_wait(&not_full, &qlock);
+		queue_len++;
+		produced++;
+		checksum_in += (long)(intptr_t)arg * 1000 + i;
+		checksum_out += 0;
+		pthread_cond_signal(&not_empty);
+		pthread_mutex_unlock(&qlock);
+		if (i % 16 == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void *consumer(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&qlock);
+	for (;;) {
+		while (queue_len == 0 && consumed < PRODUCERS * ITEMS)
+			pthread_cond_wait(&not_empty, &qlock);
+		if (consumed == PRODUCERS * ITEMS)
+			break;
+		queue_len--;
+		consumed++;
+		pthread_cond_signal(&not_full);
+	}
+	pthread_cond_broadcast(&not_empty);
+	pthread_mutex_unlock(&qlock);
+	return NULL;
+}
+
+static void case_producer_consumer(void)
+{
+	pthread_t p[PRODUCERS], c[CONSUMERS];
+
+	for (int i = 0; i < CONSUMERS; i++)
+		pthread_create(&c[i], NULL, consumer, NULL);
+	for (int i = 0; i < PRODUCERS; i++)
+		pthread_create(&p[i], NULL, producer, (void *)(intptr_t)i);
+	for (int i = 0; i < PRODUCERS; i++)
+		pthread_join(p[i], NULL);
+	for (int i = 0; i < CONSUMERS; i++)
+		pthread_join(c[i], NULL);
+	CHECK(produced == PRODUCERS * ITEMS && consumed == produced && queue_len == 0,
+	      "produced %d, consumed %d, left %d", produced, consumed, queue_len);
+}
+
+/* ---- condition variable timeouts and clocks ---- */
+
+static void case_cond_timeouts(void)
+{
+	pthread_condattr_t ca;
+	pthread_cond_t c;
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	struct timespec ts;
+	double t0;
+	int r;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	CHECK(pthread_cond_init(&c, &ca) == 0, "cond init");
+	pthread_mutex_lock(&m);
+	ts = in_ms(CLOCK_MONOTONIC, 30);
+	t0 = now_ms();
+	r = pthread_cond_timedwait(&c, &m, &ts);
+	CHECK(r == ETIMEDOUT, "timedwait on a monotonic cond: %d", r);
+	CHECK(now_ms() - t0 >= 29.5 && now_ms() - t0 < 200, "took %.1f ms", now_ms() - t0);
+	CHECK(pthread_mutex_trylock(&m) == EBUSY, "the mutex is held again after the timeout");
+	ts = in_ms(CLOCK_REALTIME, 30);
+	t0 = now_ms();
+	r = pthread_cond_clockwait(&c, &m, CLOCK_REALTIME, &ts);
+	CHECK(r == ETIMEDOUT && now_ms() - t0 >= 29.5, "clockwait: %d after %.1f ms", r, now_ms() - t0);
+	ts.tv_nsec = -1;
+	CHECK(pthread_cond_timedwait(&c, &m, &ts) == EINVAL, "invalid time");
+	pthread_mutex_unlock(&m);
+	CHECK(pthread_cond_destroy(&c) == 0, "destroy");
+}
+
+/* ---- semaphores ---- */
+
+static sem_t sem;
+
+static void *post_after_20ms(void *arg)
+{
+	(void)arg;
+	usleep(20000);
+	sem_post(&sem);
+	return NULL;
+}
+
+static void case_semaphores(void)
+{
+	struct timespec ts;
+	pthread_t t;
+	double t0;
+	int v;
+
+	CHECK(sem_init(&sem, 0, 2) == 0, "sem_init");
+	CHECK(sem_getvalue(&sem, &v) == 0 && v == 2, "value %d", v);
+	CHECK(sem_wait(&sem) == 0 && sem_trywait(&sem) == 0, "taking two");
+	CHECK(sem_trywait(&sem) == -1 && errno == EAGAIN, "trywait on zero");
+	ts = in_ms(CLOCK_REALTIME, 30);
+	t0 = now_ms();
+	CHECK(sem_timedwait(&sem, &ts) == -1 && errno == ETIMEDOUT, "timedwait: errno %d", errno);
+	CHECK(now_ms() - t0 >= 29.5 && now_ms() - t0 < 200, "took %.1f ms", now_ms() - t0);
+	pthread_create(&t, NULL, post_after_20ms, NULL);
+	ts = in_ms(CLOCK_MONOTONIC, 2000);
+	t0 = now_ms();
+	CHECK(sem_clockwait(&sem, CLOCK_MONOTONIC, &ts) == 0, "clockwait woken by a post");
+	CHECK(now_ms() - t0 >= 19 && now_ms() - t0 < 1000, "woke after %.1f ms", now_ms() - t0);
+	pthread_join(t, NULL);
+	CHECK(sem_init(&sem, 0, (unsigned)SEM_VALUE_MAX + 1) == -1 && errno == EINVAL, "too big");
+	CHECK(sem_destroy(&sem) == 0, "destroy");
+}
+
+/* ---- keys and once ---- */
+
+static pthread_key_t key;
+static int destroyed[8];
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int once_runs;
+
+static void destroy(void *v)
+{
+	destroyed[(intptr_t)v]++;
+}
+
+static void init_once(void)
+{
+	usleep(10000); /* others arrive while this runs */
+	once_runs++;
+}
+
+static void *use_key(void *arg)
+{
+	pthread_once(&once, init_once);
+	CHECK(once_runs == 1, "once ran %d times before returning", once_runs);
+	CHECK(pthread_getspecific(key) == NULL, "a new thread's value");
+	CHECK(pthread_setspecific(key, arg) == 0, "setspecific");
+	usleep(5000); /* the others set theirs meanwhile */
+	CHECK(pthread_getspecific(key) == arg, "my value was changed by another thread");
+	return NULL;
+}
+
+static void case_keys_and_once(void)
+{
+	pthread_t t[7];
+
+	CHECK(pthread_key_create(&key, destroy) == 0, "key_create");
+	CHECK(pthread_setspecific(key, (void *)(intptr_t)7) == 0, "main's value");
+	for (intptr_t i = 0; i < 7; i++)
+		pthread_create(&t[i], NULL, use_key, (void *)i);
+	for (int i = 0; i < 7; i++)
+		pthread_join(t[i], NULL);
+	CHECK(once_runs == 1, "once ran %d times", once_runs);
+	for (int i = 1; i < 7; i++)
+		CHECK(destroyed[i] == 1, "destructor of thread %d ran %d times", i, destroyed[i]);
+	/* value 0 is NULL: no destructor, as POSIX says */
+	CHECK(destroyed[0] == 0 && destroyed[7] == 0, "destructors of NULL or of main ran");
+	CHECK(pthread_getspecific(key) == (void *)(intptr_t)7, "main's value changed");
+	CHECK(pthread_key_delete(key) == 0 && pthread_key_delete(key) == EINVAL, "key_delete");
+	CHECK(pthread_setspecific(key, NULL) == EINVAL, "setspecific on a deleted key");
+}
+
+/* ---- thousands of threads: one mutex, one condition ---- */
+
+enum { MANY = 10000 };
+static pthread_mutex_t many_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t many_go = PTHREAD_COND_INITIALIZER;
+static int many_ready, many_done;
+static int go;
+
+static void *many_worker(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&many_lock);
+	many_ready++;
+	while (!go)
+		pthread_cond_wait(&many_go, &many_lock);
+	many_done++;
+	pthread_mutex_unlock(&many_lock);
+	return NULL;
+}
+
+static void case_ten_thousand(void)
+{
+	pthread_t *t = calloc(MANY, sizeof *t);
+	pthread_attr_t a;
+	int made = 0;
+
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	for (; made < MANY; made++)
+		if (pthread_create(&t[made], &a, many_worker, NULL) != 0)
+			break;
+	CHECK(made == MANY, "created %d threads of %d", made, MANY);
+	for (;;) {
+		pthread_mutex_lock(&many_lock);
+		if (many_ready == MANY)
+			break;
+		pthread_mutex_unlock(&many_lock);
+		usleep(1000);
+	}
+	go = 1;
+	pthread_cond_broadcast(&many_go);
+	pthread_mutex_unlock(&many_lock);
+	for (int i = 0; i < MANY; i++)
+		pthread_join(t[i], NULL);
+	CHECK(many_done == MANY, "%d of %d finished", many_done, MANY);
+	free(t);
+}
+
+static pthread_spinlock_t spin;
+
+static void *spin_holder(void *arg)
+{
+	pthread_spinlock_t *l = arg;
+
+	pthread_spin_lock(l);
+	usleep(10000); /* hold it across a wait */
+	pthread_spin_unlock(l);
+	return NULL;
+}
+
+static void case_spinlock(void)
+{
+	pthread_t t;
+
+	pthread_spin_init(&spin, PTHREAD_PROCESS_PRIVATE);
+	pthread_create(&t, NULL, spin_holder, (void *)&spin);
+	usleep(2000);
+	pthread_spin_lock(&spin); /* must not spin for ever on one OS thread */
+	pthread_spin_unlock(&spin);
+	pthread_join(t, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+	} cases[] = {
+		{ "mutex_kinds", case_mutex_kinds },
+		{ "producer_consumer", case_producer_consumer },
+		{ "cond_timeouts", case_cond_timeouts },
+		{ "semaphores", case_semaphores },
+		{ "keys_and_once", case_keys_and_once },
+		{ "ten_thousand", case_ten_thousand },
+		{ "spinlock", case_spinlock },
+	};
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s CASE\n", argv[0]);
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IONBF, 0);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (strcmp(argv[1], cases[i].name) == 0) {
+			test_name = cases[i].name;
+			cases[i].fn();
+			printf("ok %s\n", test_name);
+			return 0;
+		}
+	}
+	fprintf(stderr, "%s: no case %s\n", argv[0], argv[1]);
+	return 2;
+}
