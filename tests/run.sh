@@ -6,7 +6,7 @@
 set -u
 B=${1:-build}
 shift 2>/dev/null || true
-groups=${*:-unit preload api}
+groups=${*:-unit preload api real}
 passed=0
 failed=0
 
@@ -35,6 +35,11 @@ for g in $groups; do
 	preload)
 		echo "== preload tests (ordinary programs under LD_PRELOAD)"
 		sh tests/preload/run.sh "$B" >"$out" 2>&1
+		rc=$?
+		;;
+	real)
+		echo "== real programs (Debian's python3 under LD_PRELOAD)"
+		sh tests/real/run.sh "$B" >"$out" 2>&1
 		rc=$?
 		;;
 	api)

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Checks for, or installs, the Debian packages greenshim builds against.
+# Checks for, or installs, the Debian packages greenshim builds and tests
+# against.
 #   tools/deps.sh check    exit 1 with the apt-get line to run if one is missing
 #   tools/deps.sh install  install what is missing (as root), else print that line
 # Probes the headers and pkg-config files themselves, not the package
@@ -18,6 +19,10 @@ if ! pkg-config --exists libunwind 2>/dev/null; then
 fi
 if ! pkg-config --exists check 2>/dev/null; then
 	missing="$missing check"
+fi
+# The tests of real programs run Debian's CPython.
+if [ ! -x /usr/bin/python3 ]; then
+	missing="$missing python3"
 fi
 missing=$(echo $missing)
 

@@ -1,0 +1,85 @@
+#!/bin/sh
+# Real programs nobody here wrote, under LD_PRELOAD=$B/libgreenshim.so:
+# Debian's CPython (/usr/bin/python3) serving with threads.
+# Prints "ok - NAME" or "FAIL - NAME: why" per test, then
+# "real: N passed, N failed".
+set -u
+B=${1:-build}
+LIB=$(cd "$B" && pwd)/libgreenshim.so
+PY=/usr/bin/python3
+passed=0
+failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"; [ -n "${server:-}" ] && kill $server 2>/dev/null' EXIT
+
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL - $1: $2"; failed=$((failed + 1)); }
+
+# Starts "$@" under greenshim in $tmp/www; sets $server and $port from the
+# "port N" line the server prints.
+start_server() {
+	LD_PRELOAD=$LIB "$@" >"$tmp/server.out" 2>"$tmp/server.err" &
+	server=$!
+	port=
+	for _ in $(seq 100); do
+		port=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$tmp/server.out" | head -n 1)
+		[ -n "$port" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# python3 -m http.server (ThreadingHTTPServer: a thread per request) serves
+# 1,000 concurrent clients from one OS thread.
+test_python_http_server_1000_clients_one_os_thread() {
+	name=python_http_server_1000_clients_one_os_thread
+	if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 2100 ] &&
+		! ulimit -n 2100 2>/dev/null; then
+		fail $name "cannot raise the open-files limit to 2100"
+		return
+	fi
+	mkdir -p "$tmp/www"
+	echo "hello from greenshim" >"$tmp/www/hello.txt"
+	if ! start_server $PY -u -m http.server 0 --bind 127.0.0.1 --directory "$tmp/www"; then
+		fail $name "server did not start: $(cat "$tmp/server.err")"
+		return
+	fi
+	$PY tests/real/http_load.py "$port" 1000 /hello.txt "hello from greenshim" >"$tmp/load" 2>&1 &
+	load=$!
+	sleep 1
+	tasks=$(ls "/proc/$server/task" | wc -l)
+	wait $load
+	rc=$?
+	kill $server
+	wait $server 2>/dev/null
+	server=
+	if [ $rc -ne 0 ]; then
+		fail $name "load: $(cat "$tmp/load") server: $(tail -n 3 "$tmp/server.err")"
+	elif [ "$tasks" -ne 1 ]; then
+		fail $name "the server ran $tasks OS threads"
+	else
+		ok $name
+	fi
+}
+
+# threading primitives with timeouts behave as native: the same script
+# natively and under greenshim prints the same lines.
+test_python_threading_primitives_as_native() {
+	name=python_threading_primitives_as_native
+	native=$(timeout 60 $PY tests/real/threading_check.py 2>&1)
+	green=$(LD_PRELOAD=$LIB timeout 60 $PY tests/real/threading_check.py 2>&1)
+	if [ "$native" != "$green" ] || ! echo "$green" | grep -q '^all ok$'; then
+		fail $name "native: $native / under greenshim: $green"
+	else
+		ok $name
+	fi
+}
+
+if [ ! -x $PY ]; then
+	fail python "$PY is missing (make deps installs python3)"
+else
+	test_python_http_server_1000_clients_one_os_thread
+	test_python_threading_primitives_as_native
+fi
+echo "real: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
