@@ -28,27 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *test_name;
+#include "case.h"
+
 static volatile int ticks;
 static volatile int stop_ticker;
-
-#define CHECK(cond, ...)                                              \
-	do {                                                          \
-		if (!(cond)) {                                        \
-			printf("FAIL %s: line %d: ", test_name, __LINE__); \
-			printf(__VA_ARGS__);                          \
-			printf("\n");                                 \
-			exit(1);                                      \
-		}                                                     \
-	} while (0)
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void *ticker(void *arg)
 {

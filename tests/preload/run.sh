@@ -6,13 +6,9 @@
 set -u
 B=${1:-build}
 LIB=$(cd "$B" && pwd)/libgreenshim.so
-passed=0
-failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL - $1: $2"; failed=$((failed + 1)); }
+. tests/lib.sh
 
 # The library exports the gs_* API and the libc symbols it interposes,
 # nothing else (no runtime internals, no libev symbols).
@@ -127,19 +123,17 @@ test_sync_semantics_match_native() {
 test_echo_server_serves_1000_clients_on_one_os_thread() {
 	name=echo_server_serves_1000_clients_on_one_os_thread
 	# 1,000 connections need more than the usual 1,024 open files.
-	if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 2100 ] &&
-		! ulimit -n 2100 2>/dev/null; then
+	if ! need_files 2100; then
 		fail $name "cannot raise the open-files limit to 2100 (ulimit -n: $(ulimit -n))"
 		return
 	fi
 	LD_PRELOAD=$LIB "$B/gs-echo-threads" -a 8 >"$tmp/port" 2>"$tmp/server.err" &
 	server=$!
-	port=
-	for _ in $(seq 50); do
-		port=$(awk '/^port/ { print $2 }' "$tmp/port")
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
+	if ! port=$(wait_port "$tmp/port"); then
+		fail $name "the server did not start: $(cat "$tmp/server.err")"
+		kill $server
+		return
+	fi
 	"$B/gs-echo-load" -p "$port" -c 1000 -d 3 >"$tmp/load" 2>&1 &
 	load=$!
 	sleep 2
@@ -186,5 +180,4 @@ test_io_semantics_match_native
 test_sync_semantics_match_native
 test_echo_server_serves_1000_clients_on_one_os_thread
 
-echo "preload: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary preload

@@ -18,25 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *test_name;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			printf("FAIL %s: line %d: ", test_name, __LINE__); \
-			printf(__VA_ARGS__);                               \
-			printf("\n");                                      \
-			exit(1);                                           \
-		}                                                          \
-	} while (0)
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#include "case.h"
 
 static struct timespec in_ms(clockid_t clk, int ms)
 {

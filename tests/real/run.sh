@@ -7,26 +7,16 @@ set -u
 B=${1:-build}
 LIB=$(cd "$B" && pwd)/libgreenshim.so
 PY=/usr/bin/python3
-passed=0
-failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; [ -n "${server:-}" ] && kill $server 2>/dev/null' EXIT
+. tests/lib.sh
 
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL - $1: $2"; failed=$((failed + 1)); }
-
-# Starts "$@" under greenshim in $tmp/www; sets $server and $port from the
-# "port N" line the server prints.
+# Starts "$@" under greenshim; sets $server and $port from the "port N" it
+# prints.
 start_server() {
 	LD_PRELOAD=$LIB "$@" >"$tmp/server.out" 2>"$tmp/server.err" &
 	server=$!
-	port=
-	for _ in $(seq 100); do
-		port=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$tmp/server.out" | head -n 1)
-		[ -n "$port" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	port=$(wait_port "$tmp/server.out")
 }
 
 # http.server's ThreadingHTTPServer (a thread per request), started the way
@@ -36,9 +26,8 @@ start_server() {
 # clients wait for SYN retransmissions (natively too, where some time out).
 test_python_http_server_1000_clients_one_os_thread() {
 	name=python_http_server_1000_clients_one_os_thread
-	if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 2100 ] &&
-		! ulimit -n 2100 2>/dev/null; then
-		fail $name "cannot raise the open-files limit to 2100"
+	if ! need_files 2100; then
+		fail $name "cannot raise the open-files limit to 2100 (ulimit -n: $(ulimit -n))"
 		return
 	fi
 	mkdir -p "$tmp/www"
@@ -89,5 +78,4 @@ else
 	test_python_http_server_1000_clients_one_os_thread
 	test_python_threading_primitives_as_native
 fi
-echo "real: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary real
