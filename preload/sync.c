@@ -231,8 +231,11 @@ GS_WRAP int pthread_mutex_unlock(pthread_mutex_t *m)
 			return 0;
 		g->owner = me;
 	}
-	if (--g->count > 0)
+	if (g->count > 1) {
+		g->count--;
 		return 0;
+	}
+	g->count = 0;
 	return -gsync_mutex_unlock(g);
 }
 
