@@ -115,7 +115,16 @@
 	X(sem_trywait, int, (sem_t *))                                                     \
 	X(sem_post, int, (sem_t *))                                                        \
 	X(sem_getvalue, int, (sem_t *, int *))                                             \
-	X(pthread_once, int, (pthread_once_t *, void (*)(void)))
+	X(pthread_once, int, (pthread_once_t *, void (*)(void)))                           \
+	X(pthread_rwlock_init, int, (pthread_rwlock_t *, const pthread_rwlockattr_t *))    \
+	X(pthread_rwlock_destroy, int, (pthread_rwlock_t *))                               \
+	X(pthread_rwlock_tryrdlock, int, (pthread_rwlock_t *))                             \
+	X(pthread_rwlock_trywrlock, int, (pthread_rwlock_t *))                             \
+	X(pthread_rwlock_unlock, int, (pthread_rwlock_t *))                                \
+	X(pthread_barrier_init, int, (pthread_barrier_t *, const pthread_barrierattr_t *,  \
+				       unsigned))                                          \
+	X(pthread_barrier_destroy, int, (pthread_barrier_t *))                             \
+	X(pthread_barrier_wait, int, (pthread_barrier_t *))
 
 struct real_fns {
 #define PRELOAD_REAL_FIELD(name, ret, args) ret(*name) args;

@@ -1,5 +1,6 @@
 /*
- * Mutexes, condition variables, semaphores, once, spinlocks: green.
+ * Mutexes, condition variables, semaphores, rwlocks, barriers, once,
+ * spinlocks: green.
  *
  * Each object lives in the program's own pthread_mutex_t, pthread_cond_t
  * or sem_t (the runtime's gsync_* layouts fit inside them, see
@@ -14,9 +15,8 @@
  * glibc marks them where this file looks: the mutex kind's pshared bit,
  * bit 0 of a condition variable's __wrefs, a semaphore's private word.
  *
- * Not green yet (the thread issue): rwlocks, barriers, robust and
- * priority mutexes beyond their plain locking; sem_wait is not interrupted
- * by signals.
+ * Not green yet (the thread issue): robust and priority mutexes beyond
+ * their plain locking; sem_wait is not interrupted by signals.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -446,5 +446,278 @@ GS_WRAP int pthread_spin_lock(pthread_spinlock_t *l)
 		else
 			green_yield();
 	}
+	return 0;
+}
+
+/* ---- rwlocks --------------------------------------------------------------- */
+
+/*
+ * Inside pthread_rwlock_t: glibc's __shared (offset 28) tells a
+ * process-shared rwlock and __flags (offset 48) its kind; the rest is ours.
+ * Waiters queue in arrival order; whoever releases grants the lock to the
+ * head of the queue while it can (a writer alone, or a run of readers), so
+ * a woken thread owns what it waited for. A reader that arrives while the
+ * lock is free of writers gets in at once with glibc's default kind
+ * (PTHREAD_RWLOCK_PREFER_READER_NP), only if no writer waits otherwise.
+ */
+struct grw {
+	uint32_t readers;  /* holding it to read */
+	uint32_t writers_waiting;
+	struct green *writer;
+	uint64_t spare;
+	int32_t cur_writer; /* glibc's, unused */
+	int32_t shared;     /* glibc's __shared */
+	struct waitq q;
+	uint32_t flags;     /* glibc's __flags: the kind */
+};
+
+_Static_assert(sizeof(struct grw) <= sizeof(pthread_rwlock_t), "rwlock fits");
+_Static_assert(offsetof(struct grw, shared) == offsetof(pthread_rwlock_t, __data.__shared),
+	       "__shared where glibc reads it");
+_Static_assert(offsetof(struct grw, flags) == offsetof(pthread_rwlock_t, __data.__flags),
+	       "kind where the static initializers put it");
+
+#define RW_WRITER 0x100u /* waiter flag: wants to write */
+
+static inline struct grw *grw(pthread_rwlock_t *l)
+{
+	return (struct grw *)(void *)l;
+}
+
+/* Grants the lock to the head of the queue for as long as it can. */
+static void rw_grant(struct grw *l)
+{
+	struct waiter *e;
+
+	while ((e = l->q.head) != NULL) {
+		if (e->wait->done) {
+			waitq_remove(e);
+			continue;
+		}
+		if (e->flags & RW_WRITER) {
+			if (l->writer != NULL || l->readers > 0)
+				return;
+			l->writer = e->wait->g;
+		} else {
+			if (l->writer != NULL)
+				return;
+			l->readers++;
+		}
+		waitq_remove(e);
+		wait_complete(e->wait, WAKE_OWNED);
+		if (e->flags & RW_WRITER)
+			return;
+	}
+}
+
+static int rw_lock_until(pthread_rwlock_t *rw, bool write, int64_t deadline, bool try)
+{
+	struct grw *l = grw(rw);
+	struct green *me = self();
+	bool prefer_reader = l->flags == PTHREAD_RWLOCK_PREFER_READER_NP;
+	struct wait w;
+	struct waiter e;
+	int r;
+
+	if (l->writer == me)
+		return try ? EBUSY : EDEADLK;
+	if (write ? (l->writer == NULL && l->readers == 0 && waitq_empty(&l->q))
+		  : (l->writer == NULL && (prefer_reader || l->writers_waiting == 0))) {
+		if (write)
+			l->writer = me;
+		else
+			l->readers++;
+		return 0;
+	}
+	if (try)
+		return EBUSY;
+	if (preload_hub() == NULL)
+		return EDEADLK;
+	wait_init(&w);
+	waitq_add(&l->q, &e, &w, write ? RW_WRITER : 0);
+	l->writers_waiting += write;
+	r = wait_park(&w, deadline);
+	l->writers_waiting -= write;
+	waitq_remove(&e);
+	if (r == WAKE_OWNED)
+		return 0;
+	rw_grant(l); /* readers behind a writer that gave up may go now */
+	return ETIMEDOUT;
+}
+
+static int rw_try_real(void *l)
+{
+	return REAL(pthread_rwlock_trywrlock)(l);
+}
+
+static int rw_try_real_rd(void *l)
+{
+	return REAL(pthread_rwlock_tryrdlock)(l);
+}
+
+static int rw_lock(pthread_rwlock_t *rw, bool write, clockid_t clk, const struct timespec *abstime,
+		   bool try)
+{
+	int64_t deadline = GS_NO_DEADLINE;
+
+	if (grw(rw)->shared) {
+		if (try)
+			return write ? REAL(pthread_rwlock_trywrlock)(rw) : REAL(pthread_rwlock_tryrdlock)(rw);
+		if (abstime != NULL && (deadline = preload_abs_deadline(clk, abstime)) < 0)
+			return EINVAL;
+		return shared_poll(write ? rw_try_real : rw_try_real_rd, rw, EBUSY, deadline);
+	}
+	if (abstime != NULL) {
+		/* POSIX: the time is not checked if the lock is free. */
+		if (rw_lock_until(rw, write, 0, true) == 0)
+			return 0;
+		if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME)
+			return EINVAL;
+		deadline = preload_abs_deadline(clk, abstime);
+		if (deadline < 0)
+			return EINVAL;
+	}
+	return rw_lock_until(rw, write, deadline, try);
+}
+
+GS_WRAP int pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *attr)
+{
+	int pshared = PTHREAD_PROCESS_PRIVATE, kind = PTHREAD_RWLOCK_DEFAULT_NP;
+
+	if (attr != NULL) {
+		pthread_rwlockattr_getpshared(attr, &pshared);
+		pthread_rwlockattr_getkind_np(attr, &kind);
+	}
+	if (pshared == PTHREAD_PROCESS_SHARED)
+		return REAL(pthread_rwlock_init)(rw, attr);
+	memset(rw, 0, sizeof *rw);
+	grw(rw)->flags = (uint32_t)kind;
+	return 0;
+}
+
+GS_WRAP int pthread_rwlock_destroy(pthread_rwlock_t *rw)
+{
+	struct grw *l = grw(rw);
+
+	if (l->shared)
+		return REAL(pthread_rwlock_destroy)(rw);
+	return l->writer != NULL || l->readers > 0 || !waitq_empty(&l->q) ? EBUSY : 0;
+}
+
+GS_WRAP int pthread_rwlock_rdlock(pthread_rwlock_t *rw)
+{
+	return rw_lock(rw, false, CLOCK_REALTIME, NULL, false);
+}
+
+GS_WRAP int pthread_rwlock_wrlock(pthread_rwlock_t *rw)
+{
+	return rw_lock(rw, true, CLOCK_REALTIME, NULL, false);
+}
+
+GS_WRAP int pthread_rwlock_tryrdlock(pthread_rwlock_t *rw)
+{
+	return rw_lock(rw, false, CLOCK_REALTIME, NULL, true);
+}
+
+GS_WRAP int pthread_rwlock_trywrlock(pthread_rwlock_t *rw)
+{
+	return rw_lock(rw, true, CLOCK_REALTIME, NULL, true);
+}
+
+GS_WRAP int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *abstime)
+{
+	return rw_lock(rw, false, CLOCK_REALTIME, abstime, false);
+}
+
+GS_WRAP int pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *abstime)
+{
+	return rw_lock(rw, true, CLOCK_REALTIME, abstime, false);
+}
+
+GS_WRAP int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clk,
+				       const struct timespec *abstime)
+{
+	return rw_lock(rw, false, clk, abstime, false);
+}
+
+GS_WRAP int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clk,
+				       const struct timespec *abstime)
+{
+	return rw_lock(rw, true, clk, abstime, false);
+}
+
+GS_WRAP int pthread_rwlock_unlock(pthread_rwlock_t *rw)
+{
+	struct grw *l = grw(rw);
+
+	if (l->shared)
+		return REAL(pthread_rwlock_unlock)(rw);
+	if (l->writer != NULL) {
+		if (l->writer != self())
+			return EPERM;
+		l->writer = NULL;
+	} else if (l->readers > 0) {
+		l->readers--;
+	} else {
+		return EPERM;
+	}
+	rw_grant(l);
+	return 0;
+}
+
+/* ---- barriers ---------------------------------------------------------------- */
+
+struct gbarrier {
+	uint32_t count;
+	uint32_t arrived;
+	uint32_t round;
+	int32_t shared; /* glibc's: 128 for a process-shared barrier */
+	struct waitq q;
+};
+
+_Static_assert(sizeof(struct gbarrier) <= sizeof(pthread_barrier_t), "barrier fits");
+
+static inline struct gbarrier *gb(pthread_barrier_t *b)
+{
+	return (struct gbarrier *)(void *)b;
+}
+
+GS_WRAP int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *attr,
+				 unsigned count)
+{
+	int pshared = PTHREAD_PROCESS_PRIVATE;
+
+	if (attr != NULL)
+		pthread_barrierattr_getpshared(attr, &pshared);
+	if (pshared == PTHREAD_PROCESS_SHARED || count == 0)
+		return REAL(pthread_barrier_init)(b, attr, count); /* and EINVAL for 0 */
+	memset(b, 0, sizeof *b);
+	gb(b)->count = count;
+	return 0;
+}
+
+GS_WRAP int pthread_barrier_destroy(pthread_barrier_t *b)
+{
+	if (gb(b)->shared)
+		return REAL(pthread_barrier_destroy)(b);
+	return gb(b)->arrived > 0 ? EBUSY : 0;
+}
+
+GS_WRAP int pthread_barrier_wait(pthread_barrier_t *b)
+{
+	struct gbarrier *g = gb(b);
+	uint32_t round;
+
+	if (g->shared || preload_hub() == NULL)
+		return REAL(pthread_barrier_wait)(b);
+	if (++g->arrived == g->count) {
+		g->arrived = 0;
+		g->round++;
+		waitq_wake_all(&g->q, WAKE_OK);
+		return PTHREAD_BARRIER_SERIAL_THREAD;
+	}
+	round = g->round;
+	while (g->round == round)
+		waitq_wait(&g->q, GS_NO_DEADLINE);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,110 @@ static void case_spinlock(void)
 	pthread_join(t, NULL);
 }
 
+/* ---- rwlocks ---- */
+
+static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+static int readers_in, readers_max, writer_saw_readers = -1;
+
+static void *reader(void *arg)
+{
+	(void)arg;
+	int in;
+
+	CHECK(pthread_rwlock_rdlock(&rw) == 0, "rdlock");
+	/* Native readers run in parallel: count atomically. */
+	in = __atomic_add_fetch(&readers_in, 1, __ATOMIC_SEQ_CST);
+	for (int max = readers_max; in > max;)
+		if (__atomic_compare_exchange_n(&readers_max, &max, in, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			break;
+	usleep(20000); /* hold it across a wait */
+	__atomic_sub_fetch(&readers_in, 1, __ATOMIC_SEQ_CST);
+	CHECK(pthread_rwlock_unlock(&rw) == 0, "reader's unlock");
+	return NULL;
+}
+
+static void *writer(void *arg)
+{
+	(void)arg;
+	usleep(5000); /* the readers are in */
+	CHECK(pthread_rwlock_wrlock(&rw) == 0, "wrlock");
+	writer_saw_readers = readers_in;
+	usleep(20000);
+	CHECK(pthread_rwlock_unlock(&rw) == 0, "writer's unlock");
+	return NULL;
+}
+
+static void case_rwlock(void)
+{
+	pthread_t r[3], w;
+	struct timespec ts;
+	double t0;
+	int e;
+
+	for (int i = 0; i < 3; i++)
+		pthread_create(&r[i], NULL, reader, NULL);
+	pthread_create(&w, NULL, writer, NULL);
+	usleep(10000); /* readers hold it, the writer waits */
+	CHECK(pthread_rwlock_trywrlock(&rw) == EBUSY, "trywrlock while read-locked");
+	for (int i = 0; i < 3; i++)
+		pthread_join(r[i], NULL);
+	usleep(5000); /* the writer holds it now */
+	CHECK(pthread_rwlock_tryrdlock(&rw) == EBUSY, "tryrdlock while write-locked");
+	ts = in_ms(CLOCK_REALTIME, 5);
+	t0 = now_ms();
+	e = pthread_rwlock_timedrdlock(&rw, &ts);
+	CHECK(e == ETIMEDOUT && now_ms() - t0 >= 4.5, "timedrdlock: %d after %.1f ms", e,
+	      now_ms() - t0);
+	pthread_join(w, NULL);
+	CHECK(readers_max == 3, "%d readers at once, want 3", readers_max);
+	CHECK(writer_saw_readers == 0, "the writer got in with %d readers", writer_saw_readers);
+	CHECK(pthread_rwlock_wrlock(&rw) == 0 && pthread_rwlock_wrlock(&rw) == EDEADLK &&
+		      pthread_rwlock_rdlock(&rw) == EDEADLK,
+	      "relocking one's own write lock");
+	CHECK(pthread_rwlock_unlock(&rw) == 0 && pthread_rwlock_destroy(&rw) == 0, "destroy");
+}
+
+/* ---- barriers ---- */
+
+enum { PARTIES = 5, ROUNDS = 3 };
+static pthread_barrier_t barrier;
+static int serial[ROUNDS], arrived[ROUNDS];
+
+static void *party(void *arg)
+{
+	(void)arg;
+	for (int round = 0; round < ROUNDS; round++) {
+		int r;
+
+		__atomic_add_fetch(&arrived[round], 1, __ATOMIC_SEQ_CST);
+		r = pthread_barrier_wait(&barrier);
+		CHECK(__atomic_load_n(&arrived[round], __ATOMIC_SEQ_CST) == PARTIES,
+		      "left round %d with %d arrived", round, arrived[round]);
+		if (r == PTHREAD_BARRIER_SERIAL_THREAD)
+			__atomic_add_fetch(&serial[round], 1, __ATOMIC_SEQ_CST);
+		else
+			CHECK(r == 0, "barrier_wait: %d", r);
+		usleep(1000 * (unsigned)(round + 1));
+	}
+	return NULL;
+}
+
+static void case_barrier(void)
+{
+	pthread_t t[PARTIES];
+
+	CHECK(pthread_barrier_init(&barrier, NULL, 0) == EINVAL, "a barrier for 0 threads");
+	CHECK(pthread_barrier_init(&barrier, NULL, PARTIES) == 0, "barrier_init");
+	for (int i = 0; i < PARTIES; i++)
+		pthread_create(&t[i], NULL, party, NULL);
+	for (int i = 0; i < PARTIES; i++)
+		pthread_join(t[i], NULL);
+	for (int r = 0; r < ROUNDS; r++)
+		CHECK(serial[r] == 1, "round %d had %d serial threads", r, serial[r]);
+	CHECK(pthread_barrier_destroy(&barrier) == 0, "destroy");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -350,6 +455,8 @@ int main(int argc, char **argv)
 		{ "keys_and_once", case_keys_and_once },
 		{ "ten_thousand", case_ten_thousand },
 		{ "spinlock", case_spinlock },
+		{ "rwlock", case_rwlock },
+		{ "barrier", case_barrier },
 	};
 
 	if (argc != 2) {
