@@ -124,7 +124,8 @@
 	X(pthread_barrier_init, int, (pthread_barrier_t *, const pthread_barrierattr_t *,  \
 				       unsigned))                                          \
 	X(pthread_barrier_destroy, int, (pthread_barrier_t *))                             \
-	X(pthread_barrier_wait, int, (pthread_barrier_t *))
+	X(pthread_barrier_wait, int, (pthread_barrier_t *))                                \
+	X(syscall, long, (long, ...))
 
 struct real_fns {
 #define PRELOAD_REAL_FIELD(name, ret, args) ret(*name) args;

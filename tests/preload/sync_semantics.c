@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdbool.h>
@@ -16,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <threads.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -442,6 +445,123 @@ static void case_barrier(void)
 	CHECK(pthread_barrier_destroy(&barrier) == 0, "destroy");
 }
 
+/* ---- C11 threads ---- */
+
+static mtx_t c11_lock;
+static cnd_t c11_cond;
+static tss_t c11_key;
+static once_flag c11_once = ONCE_FLAG_INIT;
+static int c11_count, c11_inits;
+
+static void c11_init(void)
+{
+	c11_inits++;
+}
+
+static int c11_worker(void *arg)
+{
+	call_once(&c11_once, c11_init);
+	CHECK(tss_set(c11_key, arg) == thrd_success, "tss_set");
+	CHECK(mtx_lock(&c11_lock) == thrd_success, "mtx_lock");
+	c11_count++;
+	cnd_broadcast(&c11_cond);
+	mtx_unlock(&c11_lock);
+	thrd_yield();
+	CHECK(tss_get(c11_key) == arg, "tss_get");
+	return (int)(intptr_t)arg * 2;
+}
+
+static void case_c11(void)
+{
+	thrd_t t[4];
+	struct timespec ts;
+	int res;
+
+	CHECK(mtx_init(&c11_lock, mtx_timed) == thrd_success && cnd_init(&c11_cond) == thrd_success &&
+		      tss_create(&c11_key, NULL) == thrd_success,
+	      "init");
+	for (intptr_t i = 0; i < 4; i++)
+		CHECK(thrd_create(&t[i], c11_worker, (void *)(i + 1)) == thrd_success, "thrd_create");
+	mtx_lock(&c11_lock);
+	while (c11_count < 4)
+		cnd_wait(&c11_cond, &c11_lock);
+	ts = in_ms(CLOCK_REALTIME, 10);
+	CHECK(cnd_timedwait(&c11_cond, &c11_lock, &ts) == thrd_timedout, "cnd_timedwait");
+	mtx_unlock(&c11_lock);
+	for (int i = 0; i < 4; i++) {
+		CHECK(thrd_join(t[i], &res) == thrd_success && res == (i + 1) * 2, "thrd_join: %d", res);
+	}
+	CHECK(c11_inits == 1, "call_once ran %d times", c11_inits);
+	CHECK(thrd_equal(thrd_current(), thrd_current()), "thrd_current");
+	mtx_destroy(&c11_lock);
+	cnd_destroy(&c11_cond);
+	tss_delete(c11_key);
+}
+
+/* ---- a lock made of a futex, the way Rust's std and abseil make them ---- */
+
+static uint32_t futex_word; /* 0 free, 1 locked, 2 locked with waiters */
+static int futex_counter;
+
+static void flock(void)
+{
+	uint32_t c = 0;
+
+	if (__atomic_compare_exchange_n(&futex_word, &c, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	if (c != 2)
+		c = __atomic_exchange_n(&futex_word, 2, __ATOMIC_ACQUIRE);
+	while (c != 0) {
+		syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+		c = __atomic_exchange_n(&futex_word, 2, __ATOMIC_ACQUIRE);
+	}
+}
+
+static void funlock(void)
+{
+	if (__atomic_exchange_n(&futex_word, 0, __ATOMIC_RELEASE) == 2)
+		syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void *futex_worker(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 200; i++) {
+		flock();
+		int seen = futex_counter;
+
+		if (i % 10 == 0)
+			usleep(100); /* hold it across a wait */
+		futex_counter = seen + 1;
+		funlock();
+	}
+	return NULL;
+}
+
+static void case_futex(void)
+{
+	pthread_t t[8];
+	struct timespec ts = { 0, 20 * 1000000 };
+	uint32_t word = 5;
+	double t0;
+	long r;
+
+	for (int i = 0; i < 8; i++)
+		pthread_create(&t[i], NULL, futex_worker, NULL);
+	for (int i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	CHECK(futex_counter == 1600, "counter %d, want 1600", futex_counter);
+	r = syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 4, NULL, NULL, 0);
+	CHECK(r == -1 && errno == EAGAIN, "wait on a changed word: %ld, errno %d", r, errno);
+	t0 = now_ms();
+	r = syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 5, &ts, NULL, 0);
+	CHECK(r == -1 && errno == ETIMEDOUT && now_ms() - t0 >= 19.5, "timed wait: %ld, errno %d",
+	      r, errno);
+	CHECK(syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) == 0,
+	      "a wake with nobody waiting");
+	CHECK(syscall(SYS_getpid) == getpid(), "another system call through syscall()");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -457,6 +577,8 @@ int main(int argc, char **argv)
 		{ "spinlock", case_spinlock },
 		{ "rwlock", case_rwlock },
 		{ "barrier", case_barrier },
+		{ "c11", case_c11 },
+		{ "futex", case_futex },
 	};
 
 	if (argc != 2) {
