@@ -216,3 +216,13 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 	hub_signal_target(g);
 	return REAL(pthread_kill)(REAL(pthread_self)(), sig);
 }
+
+/* glibc's pthread_yield calls its internal sched_yield, past our wrapper.
+ * Its header renames pthread_yield to sched_yield for new programs: the
+ * symbol is for older binaries, defined under its name with an asm label. */
+GS_WRAP int preload_pthread_yield(void) __asm__("pthread_yield");
+
+GS_WRAP int preload_pthread_yield(void)
+{
+	return sched_yield();
+}

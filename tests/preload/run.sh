@@ -104,7 +104,7 @@ test_io_semantics_match_native() {
 # Each sync case prints the same "ok" line natively and under greenshim.
 test_sync_semantics_match_native() {
 	for c in mutex_kinds producer_consumer cond_timeouts semaphores keys_and_once \
-		ten_thousand spinlock rwlock barrier c11 futex; do
+		ten_thousand spinlock rwlock barrier c11 futex thread_api; do
 		name=sync_${c}_as_native
 		native=$(timeout 60 "$B/tests/preload/sync_semantics" $c 2>&1)
 		green=$(timeout 60 env LD_PRELOAD="$LIB" "$B/tests/preload/sync_semantics" $c 2>&1)

@@ -12,6 +12,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -562,6 +563,84 @@ static void case_futex(void)
 	CHECK(syscall(SYS_getpid) == getpid(), "another system call through syscall()");
 }
 
+/* ---- the thread calls: joins, names, attributes ---- */
+
+static void *linger(void *arg)
+{
+	usleep(20000);
+	return arg;
+}
+
+static void *report_stack(void *arg)
+{
+	pthread_attr_t a;
+	void *lo;
+	size_t size;
+	char name[16];
+	int local;
+
+	CHECK(pthread_getattr_np(pthread_self(), &a) == 0, "getattr_np");
+	CHECK(pthread_attr_getstack(&a, &lo, &size) == 0, "getstack");
+	CHECK((char *)&local > (char *)lo && (char *)&local < (char *)lo + size,
+	      "a local is not inside the reported stack");
+	CHECK(size >= 200 * 1024 && size <= 256 * 1024, "stack of %zu bytes, asked 256 KiB", size);
+	pthread_attr_destroy(&a);
+	CHECK(pthread_setname_np(pthread_self(), "worker-7") == 0, "setname");
+	CHECK(pthread_getname_np(pthread_self(), name, sizeof name) == 0 &&
+		      strcmp(name, "worker-7") == 0,
+	      "getname: %s", name);
+	CHECK(pthread_setname_np(pthread_self(), "a name much too long") == ERANGE, "long name");
+	return arg;
+}
+
+static char user_stack[256 * 1024] __attribute__((aligned(64)));
+
+static void *on_user_stack(void *arg)
+{
+	int local;
+
+	CHECK((char *)&local > user_stack && (char *)&local < user_stack + sizeof user_stack,
+	      "not running on the stack given");
+	return arg;
+}
+
+static void case_thread_api(void)
+{
+	pthread_t t;
+	pthread_attr_t a;
+	struct timespec ts;
+	void *ret;
+
+	CHECK(pthread_join(pthread_self(), NULL) == EDEADLK, "joining oneself");
+	pthread_create(&t, NULL, linger, (void *)5);
+	CHECK(pthread_tryjoin_np(t, &ret) == EBUSY, "tryjoin of a running thread");
+	ts = in_ms(CLOCK_REALTIME, 5);
+	CHECK(pthread_timedjoin_np(t, &ret, &ts) == ETIMEDOUT, "timedjoin");
+	CHECK(pthread_kill(t, 0) == 0, "pthread_kill(t, 0) of a live thread");
+	CHECK(pthread_join(t, &ret) == 0 && ret == (void *)5, "join");
+
+	pthread_create(&t, NULL, linger, NULL);
+	CHECK(pthread_detach(t) == 0, "detach");
+	CHECK(pthread_join(t, NULL) == EINVAL, "join of a detached thread");
+	usleep(40000);
+
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 256 * 1024);
+	pthread_create(&t, &a, report_stack, (void *)6);
+	CHECK(pthread_join(t, &ret) == 0 && ret == (void *)6, "join");
+	pthread_attr_setstack(&a, user_stack, sizeof user_stack);
+	CHECK(pthread_create(&t, &a, on_user_stack, (void *)7) == 0, "create on a given stack");
+	CHECK(pthread_join(t, &ret) == 0 && ret == (void *)7, "join");
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	CHECK(pthread_create(&t, &a, linger, NULL) == 0, "create detached");
+	CHECK(pthread_join(t, NULL) == EINVAL, "join of a thread created detached");
+	pthread_attr_destroy(&a);
+	CHECK(pthread_equal(pthread_self(), pthread_self()) && !pthread_equal(pthread_self(), t),
+	      "pthread_equal");
+	usleep(40000);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -579,6 +658,7 @@ int main(int argc, char **argv)
 		{ "barrier", case_barrier },
 		{ "c11", case_c11 },
 		{ "futex", case_futex },
+		{ "thread_api", case_thread_api },
 	};
 
 	if (argc != 2) {
