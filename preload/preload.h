@@ -125,7 +125,14 @@
 				       unsigned))                                          \
 	X(pthread_barrier_destroy, int, (pthread_barrier_t *))                             \
 	X(pthread_barrier_wait, int, (pthread_barrier_t *))                                \
-	X(syscall, long, (long, ...))
+	X(syscall, long, (long, ...))                                                     \
+	X(pthread_setschedparam, int, (pthread_t, int, const struct sched_param *))        \
+	X(pthread_getschedparam, int, (pthread_t, int *, struct sched_param *))            \
+	X(pthread_setschedprio, int, (pthread_t, int))                                     \
+	X(pthread_setaffinity_np, int, (pthread_t, size_t, const cpu_set_t *))             \
+	X(pthread_getaffinity_np, int, (pthread_t, size_t, cpu_set_t *))                   \
+	X(pthread_getcpuclockid, int, (pthread_t, clockid_t *))                            \
+	X(pthread_cancel, int, (pthread_t))
 
 struct real_fns {
 #define PRELOAD_REAL_FIELD(name, ret, args) ret(*name) args;

@@ -226,3 +226,55 @@ GS_WRAP int preload_pthread_yield(void)
 {
 	return sched_yield();
 }
+
+/*
+ * The calls below act on an OS thread. A green pthread_t stands for the
+ * OS thread its green thread runs on (the caller's: green threads never
+ * leave the hub that made them, and in greenshim's default mode every
+ * green thread of a program shares one), so they act on that one, with
+ * glibc's own result.
+ */
+static pthread_t os_thread_of(pthread_t t)
+{
+	return tid_green(t) != NULL ? REAL(pthread_self)() : t;
+}
+
+GS_WRAP int pthread_setschedparam(pthread_t t, int policy, const struct sched_param *param)
+{
+	return REAL(pthread_setschedparam)(os_thread_of(t), policy, param);
+}
+
+GS_WRAP int pthread_getschedparam(pthread_t t, int *policy, struct sched_param *param)
+{
+	return REAL(pthread_getschedparam)(os_thread_of(t), policy, param);
+}
+
+GS_WRAP int pthread_setschedprio(pthread_t t, int prio)
+{
+	return REAL(pthread_setschedprio)(os_thread_of(t), prio);
+}
+
+GS_WRAP int pthread_setaffinity_np(pthread_t t, size_t size, const cpu_set_t *set)
+{
+	return REAL(pthread_setaffinity_np)(os_thread_of(t), size, set);
+}
+
+GS_WRAP int pthread_getaffinity_np(pthread_t t, size_t size, cpu_set_t *set)
+{
+	return REAL(pthread_getaffinity_np)(os_thread_of(t), size, set);
+}
+
+GS_WRAP int pthread_getcpuclockid(pthread_t t, clockid_t *clk)
+{
+	return REAL(pthread_getcpuclockid)(os_thread_of(t), clk);
+}
+
+/* Cancellation is not supported for green threads (docs/LIMITATIONS.md):
+ * refused with ENOTSUP rather than handed to glibc, which would read the
+ * green pthread_t as its own thread structure. */
+GS_WRAP int pthread_cancel(pthread_t t)
+{
+	if (tid_green(t) == NULL)
+		return REAL(pthread_cancel)(t);
+	return ENOTSUP;
+}

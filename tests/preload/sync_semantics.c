@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -617,6 +618,19 @@ static void case_thread_api(void)
 	ts = in_ms(CLOCK_REALTIME, 5);
 	CHECK(pthread_timedjoin_np(t, &ret, &ts) == ETIMEDOUT, "timedjoin");
 	CHECK(pthread_kill(t, 0) == 0, "pthread_kill(t, 0) of a live thread");
+	{
+		cpu_set_t set;
+		clockid_t clk;
+		struct sched_param sp;
+		int policy;
+
+		CHECK(pthread_getaffinity_np(t, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0,
+		      "getaffinity of a live thread");
+		CHECK(pthread_getcpuclockid(t, &clk) == 0 && clock_gettime(clk, &ts) == 0,
+		      "its CPU clock");
+		CHECK(pthread_getschedparam(t, &policy, &sp) == 0 && policy == SCHED_OTHER,
+		      "getschedparam");
+	}
 	CHECK(pthread_join(t, &ret) == 0 && ret == (void *)5, "join");
 
 	pthread_create(&t, NULL, linger, NULL);
