@@ -5,15 +5,40 @@
  * write and epoll_wait through the PLT, which lands in our wrappers. (OS
  * threads the runtime will run for itself, its DNS pool and monitor, will
  * be the other case.) Everyone else is a green thread (the OS thread's root
- * included) of the calling OS thread's hub, made on first use.
+ * included) of the calling OS thread's hub, made on first use; with
+ * GREENSHIM_THREADS=native every OS thread is the root of a hub of its own.
  */
+#include <pthread.h>
+
 #include "preload.h"
+
+/* GREENSHIM_THREADS=native: an OS thread's hub goes when the thread does
+ * (a thread-specific data destructor), or a server that makes a thread per
+ * connection would leak two fds and a loop per connection. */
+static pthread_key_t hub_key;
+static pthread_once_t hub_key_once = PTHREAD_ONCE_INIT;
+
+static void hub_at_thread_exit(void *h)
+{
+	(void)h;
+	hub_destroy();
+}
+
+static void hub_key_make(void)
+{
+	REAL(pthread_key_create)(&hub_key, hub_at_thread_exit);
+}
 
 struct hub *preload_hub(void)
 {
 	struct hub *h = hub_peek();
 
-	if (GS_UNLIKELY(h == NULL))
-		return hub_get();
-	return GS_LIKELY(h->current != h->hub_green) ? h : NULL;
+	if (GS_LIKELY(h != NULL))
+		return GS_LIKELY(h->current != h->hub_green) ? h : NULL;
+	h = hub_get();
+	if (h != NULL && preload_native()) {
+		REAL(pthread_once)(&hub_key_once, hub_key_make);
+		REAL(pthread_setspecific)(hub_key, h);
+	}
+	return h;
 }

@@ -96,7 +96,8 @@ GS_WRAP long syscall(long n, ...)
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
-	if (n == SYS_futex && (a[1] & FUTEX_PRIVATE_FLAG) && preload_hub() != NULL) {
+	if (n == SYS_futex && (a[1] & FUTEX_PRIVATE_FLAG) && !preload_native() &&
+	    preload_hub() != NULL) {
 		int op = (int)(a[1] & FUTEX_CMD_MASK);
 		const uint32_t *addr = (const uint32_t *)a[0];
 		clockid_t clk = (a[1] & FUTEX_CLOCK_REALTIME) ? CLOCK_REALTIME : CLOCK_MONOTONIC;

@@ -132,7 +132,24 @@
 	X(pthread_setaffinity_np, int, (pthread_t, size_t, const cpu_set_t *))             \
 	X(pthread_getaffinity_np, int, (pthread_t, size_t, cpu_set_t *))                   \
 	X(pthread_getcpuclockid, int, (pthread_t, clockid_t *))                            \
-	X(pthread_cancel, int, (pthread_t))
+	X(pthread_cancel, int, (pthread_t))                                                \
+	X(pthread_mutex_lock, int, (pthread_mutex_t *))                                    \
+	X(pthread_mutex_timedlock, int, (pthread_mutex_t *, const struct timespec *))      \
+	X(pthread_mutex_clocklock, int, (pthread_mutex_t *, clockid_t, const struct timespec *)) \
+	X(sem_wait, int, (sem_t *))                                                        \
+	X(sem_timedwait, int, (sem_t *, const struct timespec *))                          \
+	X(sem_clockwait, int, (sem_t *, clockid_t, const struct timespec *))               \
+	X(pthread_spin_lock, int, (pthread_spinlock_t *))                                  \
+	X(pthread_rwlock_rdlock, int, (pthread_rwlock_t *))                                \
+	X(pthread_rwlock_wrlock, int, (pthread_rwlock_t *))                                \
+	X(pthread_rwlock_timedrdlock, int, (pthread_rwlock_t *, const struct timespec *))  \
+	X(pthread_rwlock_timedwrlock, int, (pthread_rwlock_t *, const struct timespec *))  \
+	X(pthread_rwlock_clockrdlock, int, (pthread_rwlock_t *, clockid_t, const struct timespec *)) \
+	X(pthread_rwlock_clockwrlock, int, (pthread_rwlock_t *, clockid_t, const struct timespec *)) \
+	X(pthread_key_create, int, (pthread_key_t *, void (*)(void *)))                    \
+	X(pthread_key_delete, int, (pthread_key_t))                                        \
+	X(pthread_getspecific, void *, (pthread_key_t))                                    \
+	X(pthread_setspecific, int, (pthread_key_t, const void *))
 
 struct real_fns {
 #define PRELOAD_REAL_FIELD(name, ret, args) ret(*name) args;
@@ -168,6 +185,14 @@ static inline int preload_fail(int neg_errno)
 }
 
 /* ---- context.c: may this caller park? ---------------------------------- */
+
+/* GREENSHIM_THREADS=native: threads, locks and keys are glibc's own, and
+ * each OS thread gets a hub of its own for its I/O (docs/CONFIG.md). */
+static inline bool preload_native(void)
+{
+	config_load(); /* a wrapper may run before our constructor */
+	return gs_config.native_threads;
+}
 
 /* The hub to wait in, or NULL when the caller must get plain libc
  * behaviour: the hub's own context (libev calling libc), or a hub that

@@ -100,6 +100,8 @@ static int shared_poll(int (*try)(void *), void *obj, int busy, int64_t deadline
 
 GS_WRAP int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {
+	if (preload_native())
+		return REAL(pthread_mutex_init)(m, attr);
 	int type = PTHREAD_MUTEX_DEFAULT, pshared = PTHREAD_PROCESS_PRIVATE;
 
 	if (attr != NULL) {
@@ -116,6 +118,8 @@ GS_WRAP int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *at
 
 GS_WRAP int pthread_mutex_destroy(pthread_mutex_t *m)
 {
+	if (preload_native())
+		return REAL(pthread_mutex_destroy)(m);
 	if (mutex_shared(m))
 		return REAL(pthread_mutex_destroy)(m);
 	return gm(m)->owner != NULL || !waitq_empty(&gm(m)->q) ? EBUSY : 0;
@@ -171,11 +175,15 @@ static int mutex_lock_until(pthread_mutex_t *m, int64_t deadline)
 
 GS_WRAP int pthread_mutex_lock(pthread_mutex_t *m)
 {
+	if (preload_native())
+		return REAL(pthread_mutex_lock)(m);
 	return mutex_lock_until(m, GS_NO_DEADLINE);
 }
 
 GS_WRAP int pthread_mutex_trylock(pthread_mutex_t *m)
 {
+	if (preload_native())
+		return REAL(pthread_mutex_trylock)(m);
 	struct gsync_mutex *g = gm(m);
 	struct green *me;
 
@@ -198,6 +206,8 @@ GS_WRAP int pthread_mutex_trylock(pthread_mutex_t *m)
 
 GS_WRAP int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *abstime)
 {
+	if (preload_native())
+		return REAL(pthread_mutex_clocklock)(m, clk, abstime);
 	int64_t deadline;
 
 	/* POSIX: the time is not checked if the lock can be taken at once. */
@@ -211,11 +221,15 @@ GS_WRAP int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const str
 
 GS_WRAP int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 {
+	if (preload_native())
+		return REAL(pthread_mutex_timedlock)(m, abstime);
 	return pthread_mutex_clocklock(m, CLOCK_REALTIME, abstime);
 }
 
 GS_WRAP int pthread_mutex_unlock(pthread_mutex_t *m)
 {
+	if (preload_native())
+		return REAL(pthread_mutex_unlock)(m);
 	struct gsync_mutex *g = gm(m);
 	struct green *me;
 
@@ -243,6 +257,8 @@ GS_WRAP int pthread_mutex_unlock(pthread_mutex_t *m)
 
 GS_WRAP int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
 {
+	if (preload_native())
+		return REAL(pthread_cond_init)(c, attr);
 	int pshared = PTHREAD_PROCESS_PRIVATE;
 	clockid_t clk = CLOCK_REALTIME;
 
@@ -261,6 +277,8 @@ GS_WRAP int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
 
 GS_WRAP int pthread_cond_destroy(pthread_cond_t *c)
 {
+	if (preload_native())
+		return REAL(pthread_cond_destroy)(c);
 	if (cond_shared(c))
 		return REAL(pthread_cond_destroy)(c);
 	return waitq_empty(&gc(c)->q) ? 0 : EBUSY;
@@ -283,6 +301,8 @@ static int cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadli
 
 GS_WRAP int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
+	if (preload_native())
+		return REAL(pthread_cond_wait)(c, m);
 	if (cond_shared(c))
 		return REAL(pthread_cond_wait)(c, m);
 	return cond_wait_until(c, m, GS_NO_DEADLINE);
@@ -291,6 +311,8 @@ GS_WRAP int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 GS_WRAP int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk,
 				   const struct timespec *abstime)
 {
+	if (preload_native())
+		return REAL(pthread_cond_clockwait)(c, m, clk, abstime);
 	int64_t deadline;
 
 	if (cond_shared(c))
@@ -304,6 +326,8 @@ GS_WRAP int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clocki
 GS_WRAP int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 				   const struct timespec *abstime)
 {
+	if (preload_native())
+		return REAL(pthread_cond_timedwait)(c, m, abstime);
 	if (cond_shared(c))
 		return REAL(pthread_cond_timedwait)(c, m, abstime);
 	return pthread_cond_clockwait(c, m,
@@ -314,6 +338,8 @@ GS_WRAP int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 
 GS_WRAP int pthread_cond_signal(pthread_cond_t *c)
 {
+	if (preload_native())
+		return REAL(pthread_cond_signal)(c);
 	if (cond_shared(c))
 		return REAL(pthread_cond_signal)(c);
 	gsync_cond_signal(gc(c));
@@ -322,6 +348,8 @@ GS_WRAP int pthread_cond_signal(pthread_cond_t *c)
 
 GS_WRAP int pthread_cond_broadcast(pthread_cond_t *c)
 {
+	if (preload_native())
+		return REAL(pthread_cond_broadcast)(c);
 	if (cond_shared(c))
 		return REAL(pthread_cond_broadcast)(c);
 	gsync_cond_broadcast(gc(c));
@@ -332,6 +360,8 @@ GS_WRAP int pthread_cond_broadcast(pthread_cond_t *c)
 
 GS_WRAP int sem_init(sem_t *s, int pshared, unsigned value)
 {
+	if (preload_native())
+		return REAL(sem_init)(s, pshared, value);
 	if (value > GSYNC_SEM_MAX)
 		return preload_fail(-EINVAL);
 	if (pshared)
@@ -342,6 +372,8 @@ GS_WRAP int sem_init(sem_t *s, int pshared, unsigned value)
 
 GS_WRAP int sem_destroy(sem_t *s)
 {
+	if (preload_native())
+		return REAL(sem_destroy)(s);
 	return sem_shared(s) ? REAL(sem_destroy)(s) : 0;
 }
 
@@ -368,11 +400,15 @@ static int sem_wait_until(sem_t *s, int64_t deadline)
 
 GS_WRAP int sem_wait(sem_t *s)
 {
+	if (preload_native())
+		return REAL(sem_wait)(s);
 	return sem_wait_until(s, GS_NO_DEADLINE);
 }
 
 GS_WRAP int sem_trywait(sem_t *s)
 {
+	if (preload_native())
+		return REAL(sem_trywait)(s);
 	if (sem_shared(s))
 		return REAL(sem_trywait)(s);
 	return gsync_sem_trywait(gs(s)) == 0 ? 0 : preload_fail(-EAGAIN);
@@ -380,6 +416,8 @@ GS_WRAP int sem_trywait(sem_t *s)
 
 GS_WRAP int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *abstime)
 {
+	if (preload_native())
+		return REAL(sem_clockwait)(s, clk, abstime);
 	int64_t deadline;
 
 	/* POSIX: the time is not checked if a unit can be taken at once. */
@@ -395,11 +433,15 @@ GS_WRAP int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *abstim
 
 GS_WRAP int sem_timedwait(sem_t *s, const struct timespec *abstime)
 {
+	if (preload_native())
+		return REAL(sem_timedwait)(s, abstime);
 	return sem_clockwait(s, CLOCK_REALTIME, abstime);
 }
 
 GS_WRAP int sem_post(sem_t *s)
 {
+	if (preload_native())
+		return REAL(sem_post)(s);
 	if (sem_shared(s))
 		return REAL(sem_post)(s);
 	return gsync_sem_post(gs(s)) == 0 ? 0 : preload_fail(-EOVERFLOW);
@@ -407,6 +449,8 @@ GS_WRAP int sem_post(sem_t *s)
 
 GS_WRAP int sem_getvalue(sem_t *s, int *value)
 {
+	if (preload_native())
+		return REAL(sem_getvalue)(s, value);
 	if (sem_shared(s))
 		return REAL(sem_getvalue)(s, value);
 	*value = (int)gs(s)->count;
@@ -422,6 +466,8 @@ static struct waitq once_q; /* every thread waiting for a once to finish */
 
 GS_WRAP int pthread_once(pthread_once_t *once, void (*fn)(void))
 {
+	if (preload_native())
+		return REAL(pthread_once)(once, fn);
 	if (__atomic_load_n(once, __ATOMIC_ACQUIRE) == ONCE_DONE)
 		return 0;
 	if (preload_hub() == NULL)
@@ -439,6 +485,8 @@ GS_WRAP int pthread_once(pthread_once_t *once, void (*fn)(void))
 
 GS_WRAP int pthread_spin_lock(pthread_spinlock_t *l)
 {
+	if (preload_native())
+		return REAL(pthread_spin_lock)(l);
 	/* Spinning on one OS thread would never end: yield instead. */
 	while (pthread_spin_trylock(l) == EBUSY) {
 		if (preload_hub() == NULL)
@@ -582,6 +630,8 @@ static int rw_lock(pthread_rwlock_t *rw, bool write, clockid_t clk, const struct
 
 GS_WRAP int pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *attr)
 {
+	if (preload_native())
+		return REAL(pthread_rwlock_init)(rw, attr);
 	int pshared = PTHREAD_PROCESS_PRIVATE, kind = PTHREAD_RWLOCK_DEFAULT_NP;
 
 	if (attr != NULL) {
@@ -597,6 +647,8 @@ GS_WRAP int pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t
 
 GS_WRAP int pthread_rwlock_destroy(pthread_rwlock_t *rw)
 {
+	if (preload_native())
+		return REAL(pthread_rwlock_destroy)(rw);
 	struct grw *l = grw(rw);
 
 	if (l->shared)
@@ -606,48 +658,66 @@ GS_WRAP int pthread_rwlock_destroy(pthread_rwlock_t *rw)
 
 GS_WRAP int pthread_rwlock_rdlock(pthread_rwlock_t *rw)
 {
+	if (preload_native())
+		return REAL(pthread_rwlock_rdlock)(rw);
 	return rw_lock(rw, false, CLOCK_REALTIME, NULL, false);
 }
 
 GS_WRAP int pthread_rwlock_wrlock(pthread_rwlock_t *rw)
 {
+	if (preload_native())
+		return REAL(pthread_rwlock_wrlock)(rw);
 	return rw_lock(rw, true, CLOCK_REALTIME, NULL, false);
 }
 
 GS_WRAP int pthread_rwlock_tryrdlock(pthread_rwlock_t *rw)
 {
+	if (preload_native())
+		return REAL(pthread_rwlock_tryrdlock)(rw);
 	return rw_lock(rw, false, CLOCK_REALTIME, NULL, true);
 }
 
 GS_WRAP int pthread_rwlock_trywrlock(pthread_rwlock_t *rw)
 {
+	if (preload_native())
+		return REAL(pthread_rwlock_trywrlock)(rw);
 	return rw_lock(rw, true, CLOCK_REALTIME, NULL, true);
 }
 
 GS_WRAP int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *abstime)
 {
+	if (preload_native())
+		return REAL(pthread_rwlock_timedrdlock)(rw, abstime);
 	return rw_lock(rw, false, CLOCK_REALTIME, abstime, false);
 }
 
 GS_WRAP int pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *abstime)
 {
+	if (preload_native())
+		return REAL(pthread_rwlock_timedwrlock)(rw, abstime);
 	return rw_lock(rw, true, CLOCK_REALTIME, abstime, false);
 }
 
 GS_WRAP int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clk,
 				       const struct timespec *abstime)
 {
+	if (preload_native())
+		return REAL(pthread_rwlock_clockrdlock)(rw, clk, abstime);
 	return rw_lock(rw, false, clk, abstime, false);
 }
 
 GS_WRAP int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clk,
 				       const struct timespec *abstime)
 {
+	if (preload_native())
+		return REAL(pthread_rwlock_clockwrlock)(rw, clk, abstime);
 	return rw_lock(rw, true, clk, abstime, false);
 }
 
 GS_WRAP int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 {
+	if (preload_native())
+		return REAL(pthread_rwlock_unlock)(rw);
 	struct grw *l = grw(rw);
 
 	if (l->shared)
@@ -685,6 +755,8 @@ static inline struct gbarrier *gb(pthread_barrier_t *b)
 GS_WRAP int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *attr,
 				 unsigned count)
 {
+	if (preload_native())
+		return REAL(pthread_barrier_init)(b, attr, count);
 	int pshared = PTHREAD_PROCESS_PRIVATE;
 
 	if (attr != NULL)
@@ -698,6 +770,8 @@ GS_WRAP int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr
 
 GS_WRAP int pthread_barrier_destroy(pthread_barrier_t *b)
 {
+	if (preload_native())
+		return REAL(pthread_barrier_destroy)(b);
 	if (gb(b)->shared)
 		return REAL(pthread_barrier_destroy)(b);
 	return gb(b)->arrived > 0 ? EBUSY : 0;
@@ -705,6 +779,8 @@ GS_WRAP int pthread_barrier_destroy(pthread_barrier_t *b)
 
 GS_WRAP int pthread_barrier_wait(pthread_barrier_t *b)
 {
+	if (preload_native())
+		return REAL(pthread_barrier_wait)(b);
 	struct gbarrier *g = gb(b);
 	uint32_t round;
 

@@ -61,7 +61,7 @@ GS_WRAP int pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*f
 	struct green *g;
 	int r;
 
-	if (preload_hub() == NULL)
+	if (preload_native() || preload_hub() == NULL)
 		return REAL(pthread_create)(tid, attr, fn, arg);
 	if (attr != NULL) {
 		int detach = PTHREAD_CREATE_JOINABLE;
@@ -103,8 +103,8 @@ GS_WRAP void pthread_exit(void *retval)
 {
 	struct hub *h = hub_peek();
 
-	if (h == NULL || h->current == h->hub_green) {
-		REAL(pthread_exit)(retval);
+	if (h == NULL || h->current == h->hub_green || preload_native()) {
+		REAL(pthread_exit)(retval); /* the hub goes with the thread */
 		__builtin_unreachable();
 	}
 	/* A green thread, or the root: the process lives on while green

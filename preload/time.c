@@ -93,7 +93,8 @@ GS_WRAP unsigned sleep(unsigned s)
 
 GS_WRAP int sched_yield(void)
 {
-	if (preload_hub() == NULL)
+	/* With native threads, the other threads are the kernel's to run. */
+	if (preload_native() || preload_hub() == NULL)
 		return REAL(sched_yield)();
 	green_yield();
 	return 0;

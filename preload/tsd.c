@@ -43,6 +43,8 @@ static void tsd_exit(struct green *g);
 
 GS_WRAP int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
 {
+	if (preload_native())
+		return REAL(pthread_key_create)(key, dtor);
 	static bool hooked;
 
 	if (!hooked) {
@@ -65,6 +67,8 @@ GS_WRAP int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
 
 GS_WRAP int pthread_key_delete(pthread_key_t key)
 {
+	if (preload_native())
+		return REAL(pthread_key_delete)(key);
 	uint64_t seq;
 
 	if (key >= PTHREAD_KEYS_MAX)
@@ -86,6 +90,8 @@ static struct tsd *tsd_of(void)
 
 GS_WRAP void *pthread_getspecific(pthread_key_t key)
 {
+	if (preload_native())
+		return REAL(pthread_getspecific)(key);
 	struct tsd *t = tsd_of();
 
 	if (t == NULL || key >= t->n || t->v[key].seq != keys[key].seq)
@@ -95,6 +101,8 @@ GS_WRAP void *pthread_getspecific(pthread_key_t key)
 
 GS_WRAP int pthread_setspecific(pthread_key_t key, const void *value)
 {
+	if (preload_native())
+		return REAL(pthread_setspecific)(key, value);
 	struct green *g = green_self();
 	struct tsd *t;
 

@@ -86,6 +86,17 @@ static size_t config_stack_size(void)
 	return stack_round(size);
 }
 
+static bool config_native_threads(void)
+{
+	const char *v = getenv("GREENSHIM_THREADS");
+
+	if (v == NULL || *v == '\0' || strcmp(v, "green") == 0)
+		return false;
+	if (strcmp(v, "native") == 0)
+		return true;
+	config_reject("GREENSHIM_THREADS", v, "green (the default) or native");
+}
+
 void config_load(void)
 {
 	int expected = 0;
@@ -98,5 +109,6 @@ void config_load(void)
 		return;
 	}
 	gs_config.stack_size = config_stack_size();
+	gs_config.native_threads = config_native_threads();
 	atomic_store_explicit(&config_loaded, 2, memory_order_release);
 }

@@ -437,7 +437,7 @@ static struct hub *hub_create(void)
 	ev_async_start(h->loop, &h->async);
 	ev_unref(h->loop); /* a possible remote wake-up keeps nothing alive */
 	mark_own_fds(h, was_free, nfree);
-	overflow_init_thread();
+	h->altstack = overflow_init_thread();
 	tls_hub = h;
 	return h;
 fail:
@@ -473,6 +473,7 @@ void hub_destroy(void)
 		free(h->fds[fd]);
 	free(h->fds);
 	stack_pool_destroy(&h->stacks);
+	overflow_fini_thread(h->altstack);
 	free(h->root);
 	free(h);
 	tls_hub = NULL;

@@ -102,10 +102,11 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 	}
 }
 
-void overflow_init_thread(void)
+void *overflow_init_thread(void)
 {
 	stack_t ss;
 	int expected = 0;
+	void *made = NULL;
 
 	if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_DISABLE)) {
 		void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
@@ -115,7 +116,9 @@ void overflow_init_thread(void)
 			ss.ss_sp = p;
 			ss.ss_size = ALTSTACK_SIZE;
 			ss.ss_flags = 0;
-			if (sigaltstack(&ss, NULL) != 0)
+			if (sigaltstack(&ss, NULL) == 0)
+				made = p;
+			else
 				munmap(p, ALTSTACK_SIZE);
 		}
 	}
@@ -131,6 +134,15 @@ void overflow_init_thread(void)
 		 * back here (overflow_program_handler). */
 		__sigaction(SIGSEGV, &sa, &prev_segv);
 	}
+	return made;
+}
+
+void overflow_fini_thread(void *altstack)
+{
+	stack_t ss = { .ss_flags = SS_DISABLE };
+
+	if (altstack != NULL && sigaltstack(&ss, NULL) == 0)
+		munmap(altstack, ALTSTACK_SIZE);
 }
 
 int overflow_program_handler(const struct sigaction *act, struct sigaction *old)

@@ -58,7 +58,8 @@ void ctx_make(struct ctx *c, void *stack_top, void (*entry)(void *), void *arg);
 /* ---- config.c: GREENSHIM_* variables --------------------------------- */
 
 struct gs_config {
-	size_t stack_size; /* default green stack size, bytes, page multiple */
+	size_t stack_size;   /* default green stack size, bytes, page multiple */
+	bool native_threads; /* GREENSHIM_THREADS=native: threads stay real */
 };
 
 extern struct gs_config gs_config;
@@ -286,6 +287,7 @@ struct hub {
 	struct green *volatile intr_target; /* signal handler -> hub */
 	struct green *volatile kill_target; /* pthread_kill -> signal handler */
 	int own_fds[OWN_FDS_PER_HUB]; /* the fds the loop opened */
+	void *altstack;               /* the signal stack made for this thread */
 	int n_own_fds;
 #ifdef GS_ASAN
 	struct green *switch_from;
@@ -407,7 +409,8 @@ int gsync_sem_post(struct gsync_sem *s);
 
 /* Per OS thread: an alternate signal stack; per process: the SIGSEGV
  * handler that names the green thread whose guard page was hit. */
-void overflow_init_thread(void);
+void *overflow_init_thread(void); /* the alternate stack it made, or NULL */
+void overflow_fini_thread(void *altstack);
 /* The program sets its SIGSEGV disposition: kept as the one ours chains
  * to, with the previous one in *old. -1 if ours is not installed (yet). */
 struct sigaction;

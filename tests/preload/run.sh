@@ -62,6 +62,22 @@ test_a_bad_greenshim_value_stops_the_program_before_main() {
 		fail $name "a valid value (256k) was refused: $out"
 		return
 	fi
+	for v in banana Native 1 yes; do
+		LD_PRELOAD=$LIB GREENSHIM_THREADS=$v "$B/tests/preload/hello_threads" >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		if [ $rc -ne 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
+			! grep -q "^greenshim: GREENSHIM_THREADS=$v: invalid value; expected green (the default) or native$" "$tmp/err"; then
+			fail $name "GREENSHIM_THREADS=$v: status $rc, stderr: $(cat "$tmp/err")"
+			return
+		fi
+	done
+	for v in green native; do
+		out=$(LD_PRELOAD=$LIB GREENSHIM_THREADS=$v "$B/tests/preload/hello_threads" 2>&1)
+		if [ $? -ne 0 ]; then
+			fail $name "GREENSHIM_THREADS=$v was refused: $out"
+			return
+		fi
+	done
 	ok $name
 }
 
@@ -116,6 +132,56 @@ test_sync_semantics_match_native() {
 			ok $name
 		fi
 	done
+}
+
+# GREENSHIM_THREADS=native: real threads, each with a hub for its own I/O.
+# The same cases print the same lines (close_wakes is left out: another
+# OS thread's close does not end a wait, as with Linux itself).
+test_native_threads_mode_matches_native() {
+	for c in timeouts rcvtimeo connect_refused nonblock_view stdin_pipe accepters big_write \
+		sleeps eintr; do
+		name=native_threads_io_$c
+		out=$(GREENSHIM_THREADS=native io_case $c "$LIB")
+		if [ "$out" = "ok $c" ]; then ok $name; else fail $name "$out"; fi
+	done
+	for c in mutex_kinds producer_consumer cond_timeouts semaphores keys_and_once spinlock \
+		rwlock barrier c11 futex thread_api; do
+		name=native_threads_sync_$c
+		out=$(GREENSHIM_THREADS=native LD_PRELOAD="$LIB" timeout 60 \
+			"$B/tests/preload/sync_semantics" $c 2>&1)
+		if [ "$out" = "ok $c" ]; then ok $name; else fail $name "$out"; fi
+	done
+}
+
+# With native threads, a thread's hub goes when the thread ends: a server
+# making a thread per connection keeps the same fds and mappings.
+test_native_threads_leave_no_hub_behind() {
+	name=native_threads_leave_no_hub_behind
+	GREENSHIM_THREADS=native LD_PRELOAD=$LIB "$B/gs-echo-threads" >"$tmp/port" 2>&1 &
+	server=$!
+	if ! port=$(wait_port "$tmp/port"); then
+		fail $name "the server did not start"
+		kill $server
+		return
+	fi
+	counts=
+	for round in 1 2 3; do
+		if ! "$B/gs-echo-load" -p "$port" -c 100 -n 10 >"$tmp/load" 2>&1; then
+			fail $name "load: $(cat "$tmp/load")"
+			kill $server
+			return
+		fi
+		sleep 0.3
+		counts="$counts $(ls "/proc/$server/fd" | wc -l)/$(wc -l <"/proc/$server/maps")"
+	done
+	kill $server
+	wait $server 2>/dev/null
+	set -- $counts
+	if [ "$1" != "$3" ]; then
+		fail $name "fds/mappings after each round of 100 threads: $counts"
+	else
+		ok $name
+	fi
 }
 
 # The thread-per-connection echo server with 1,000 concurrent clients,
@@ -178,6 +244,8 @@ test_main_can_exit_before_its_threads
 test_a_bad_greenshim_value_stops_the_program_before_main
 test_io_semantics_match_native
 test_sync_semantics_match_native
+test_native_threads_mode_matches_native
+test_native_threads_leave_no_hub_behind
 test_echo_server_serves_1000_clients_on_one_os_thread
 
 summary preload
