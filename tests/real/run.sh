@@ -59,6 +59,37 @@ hs.test(HandlerClass=handler, ServerClass=hs.ThreadingHTTPServer, port=0, bind="
 	fi
 }
 
+# socketserver.ThreadingTCPServer, a thread per connection, echoes for 500
+# concurrent connections, every byte checked by gs-echo-load, on one OS
+# thread.
+test_python_threading_tcp_server_500_clients_one_os_thread() {
+	name=python_threading_tcp_server_500_clients_one_os_thread
+	if ! need_files 1100; then
+		fail $name "cannot raise the open-files limit to 1100 (ulimit -n: $(ulimit -n))"
+		return
+	fi
+	if ! start_server $PY -u tests/real/tcp_echo_server.py; then
+		fail $name "server did not start: $(cat "$tmp/server.err")"
+		return
+	fi
+	"$B/gs-echo-load" -p "$port" -c 500 -d 3 -s 64 >"$tmp/load" 2>&1 &
+	load=$!
+	sleep 2
+	tasks=$(ls "/proc/$server/task" | wc -l)
+	wait $load
+	rc=$?
+	kill $server
+	wait $server 2>/dev/null
+	server=
+	if [ $rc -ne 0 ]; then
+		fail $name "load: $(cat "$tmp/load") server: $(tail -n 3 "$tmp/server.err")"
+	elif [ "$tasks" -ne 1 ]; then
+		fail $name "the server ran $tasks OS threads"
+	else
+		ok $name
+	fi
+}
+
 # threading primitives with timeouts behave as native: the same script
 # natively and under greenshim prints the same lines.
 test_python_threading_primitives_as_native() {
@@ -76,6 +107,7 @@ if [ ! -x $PY ]; then
 	fail python "$PY is missing (make deps installs python3)"
 else
 	test_python_http_server_1000_clients_one_os_thread
+	test_python_threading_tcp_server_500_clients_one_os_thread
 	test_python_threading_primitives_as_native
 fi
 summary real
