@@ -5,6 +5,7 @@
 #   make check SANITIZE=address,undefined
 #                        the unit tests under ASan and UBSan (own objects)
 #   make demo            the thread-per-connection demo (README's main job)
+#   make pydemo          the same load on CPython's ThreadingTCPServer
 #   make bench           the runtime's micro-benchmark
 #   make deps            install the Debian packages the build needs
 #   make install PREFIX=/usr/local DESTDIR=
@@ -57,7 +58,7 @@ PRELOAD_TESTS := $(PRELOAD_TEST_SRC:tests/preload/%.c=$(B)/tests/preload/%)
 API_TEST_SRC := $(wildcard tests/api/*.c)
 API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 
-.PHONY: all check bench demo deps depcheck install clean
+.PHONY: all check bench demo pydemo deps depcheck install clean
 
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
@@ -123,6 +124,9 @@ bench: all
 
 demo: all
 	sh tools/bench/demo.sh $(B)
+
+pydemo: all
+	sh tools/bench/pyecho.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
