@@ -48,7 +48,7 @@ RTLIB := $(B)/libgreenshim-rt.a
 
 # ---- tools/: one program per file or folder ----
 TOOLS := $(B)/gs-microbench $(B)/gs-echo-threads $(B)/gs-echo-epoll $(B)/gs-echo-load \
-	$(B)/gs-fastpath
+	$(B)/gs-fastpath $(B)/gs-threadbench
 
 # ---- tests ----
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -108,6 +108,9 @@ $(B)/tests/preload/%: tests/preload/%.c tests/preload/case.h | depcheck
 $(B)/gs-fastpath: tools/bench/fastpath.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -o $@ $<
 
+$(B)/gs-threadbench: tools/bench/threadbench.c | depcheck
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
 $(B)/gs-echo-%: tools/bench/echo_%.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
@@ -120,7 +123,9 @@ $(B)/tests/api/%: tests/api/%.c src/greenshim.h $(LIB)
 bench: all
 	$(B)/gs-microbench
 	@echo
-	sh tools/bench/fastpath.sh $(B)
+	sh tools/bench/sidebyside.sh $(B) gs-fastpath
+	@echo
+	sh tools/bench/sidebyside.sh $(B) gs-threadbench
 
 demo: all
 	sh tools/bench/demo.sh $(B)

@@ -1,7 +1,7 @@
 /*
  * gs-fastpath: the cost of a call that has nothing to wait for, in an
  * ordinary program. Run natively and under LD_PRELOAD=libgreenshim.so
- * (tools/bench/fastpath.sh does both and prints them side by side), the
+ * (tools/bench/sidebyside.sh does both and prints them side by side), the
  * difference is what a wrapper adds on its fast path.
  *
  * Prints "NAME NS" lines: ns per call, best of five runs of N calls.
