@@ -134,6 +134,14 @@ test_sync_semantics_match_native() {
 	done
 }
 
+# Cancellation of a green thread is refused, documented in LIMITATIONS.md
+# (natively it succeeds: this case runs preloaded only).
+test_cancel_of_a_green_thread_is_refused() {
+	name=cancel_of_a_green_thread_is_refused
+	out=$(LD_PRELOAD="$LIB" timeout 30 "$B/tests/preload/sync_semantics" cancel_refused 2>&1)
+	if [ "$out" = "ok cancel_refused" ]; then ok $name; else fail $name "$out"; fi
+}
+
 # GREENSHIM_THREADS=native: real threads, each with a hub for its own I/O.
 # The same cases print the same lines (close_wakes is left out: another
 # OS thread's close does not end a wait, as with Linux itself).
@@ -244,6 +252,7 @@ test_main_can_exit_before_its_threads
 test_a_bad_greenshim_value_stops_the_program_before_main
 test_io_semantics_match_native
 test_sync_semantics_match_native
+test_cancel_of_a_green_thread_is_refused
 test_native_threads_mode_matches_native
 test_native_threads_leave_no_hub_behind
 test_echo_server_serves_1000_clients_on_one_os_thread

@@ -655,6 +655,18 @@ static void case_thread_api(void)
 	usleep(40000);
 }
 
+/* Under greenshim only: cancellation of a green thread is refused (it is
+ * not supported), and the thread goes on to end normally. */
+static void case_cancel_refused(void)
+{
+	pthread_t t;
+	void *ret;
+
+	pthread_create(&t, NULL, linger, (void *)9);
+	CHECK(pthread_cancel(t) == ENOTSUP, "pthread_cancel of a green thread");
+	CHECK(pthread_join(t, &ret) == 0 && ret == (void *)9, "the thread ended normally");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -673,6 +685,7 @@ int main(int argc, char **argv)
 		{ "c11", case_c11 },
 		{ "futex", case_futex },
 		{ "thread_api", case_thread_api },
+		{ "cancel_refused", case_cancel_refused },
 	};
 
 	if (argc != 2) {
