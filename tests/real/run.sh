@@ -90,6 +90,25 @@ test_python_threading_tcp_server_500_clients_one_os_thread() {
 	fi
 }
 
+# wsgiref with a thread per request answers 300 concurrent requests.
+test_python_wsgiref_threads_300_requests() {
+	name=python_wsgiref_threads_300_requests
+	if ! start_server $PY -u tests/real/wsgi_hello.py; then
+		fail $name "server did not start: $(cat "$tmp/server.err")"
+		return
+	fi
+	$PY tests/real/http_load.py "$port" 300 / "Hello, world" >"$tmp/load" 2>&1
+	rc=$?
+	kill $server
+	wait $server 2>/dev/null
+	server=
+	if [ $rc -ne 0 ]; then
+		fail $name "load: $(cat "$tmp/load") server: $(tail -n 3 "$tmp/server.err")"
+	else
+		ok $name
+	fi
+}
+
 # threading primitives with timeouts behave as native: the same script
 # natively and under greenshim prints the same lines.
 test_python_threading_primitives_as_native() {
@@ -108,6 +127,7 @@ if [ ! -x $PY ]; then
 else
 	test_python_http_server_1000_clients_one_os_thread
 	test_python_threading_tcp_server_500_clients_one_os_thread
+	test_python_wsgiref_threads_300_requests
 	test_python_threading_primitives_as_native
 fi
 summary real
