@@ -16,10 +16,15 @@ test_exports_only_the_api_and_interposed_symbols() {
 	name=exports_only_the_api_and_interposed_symbols
 	nm -D --defined-only "$LIB" | awk '$2 ~ /[TWDBV]/ {print $3}' | sort >"$tmp/exports"
 	unexpected=$(grep -v -E '^gs_[a-z_]+$' "$tmp/exports" | grep -v -x -F -f tests/preload/interposed.txt)
+	undocumented=$(while read -r sym; do
+		grep -q "\`$sym\`" docs/INTERPOSED.md || echo "$sym"
+	done <tests/preload/interposed.txt)
 	if [ -n "$unexpected" ]; then
 		fail $name "unexpected exports: $(echo $unexpected)"
 	elif ! grep -q -x gs_spawn "$tmp/exports"; then
 		fail $name "gs_spawn missing"
+	elif [ -n "$undocumented" ]; then
+		fail $name "not named in docs/INTERPOSED.md: $(echo $undocumented)"
 	else
 		ok $name
 	fi
