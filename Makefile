@@ -132,6 +132,8 @@ demo: all
 
 pydemo: all
 	sh tools/bench/pyecho.sh $(B)
+	@echo
+	sh tools/bench/gil.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \

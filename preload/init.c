@@ -5,6 +5,10 @@
  */
 #include "../src/runtime.h"
 
+/* Under LD_PRELOAD, green threads that compute without waiting are
+ * preempted on a 2 ms tick (src/preempt.c; GREENSHIM_PREEMPT_MS). */
+const int64_t gs_preempt_default_ns = 2000000;
+
 __attribute__((constructor)) static void preload_init(void)
 {
 	config_load();

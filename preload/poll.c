@@ -73,13 +73,13 @@ static int64_t ms_deadline(int timeout)
 static int poll_until(struct hub *h, struct pollfd *fds, nfds_t n, int64_t deadline)
 {
 	for (;;) {
-		int r = REAL(poll)(fds, n, 0), w;
+		int r = PRELOAD_NO_TICK_EINTR(REAL(poll)(fds, n, 0)), w;
 
 		if (r != 0)
 			return r;
 		w = wait_many(h, fds, n, deadline);
 		if (w == -ETIMEDOUT)
-			return REAL(poll)(fds, n, 0);
+			return PRELOAD_NO_TICK_EINTR(REAL(poll)(fds, n, 0));
 		if (w < 0)
 			return preload_fail(w);
 	}
@@ -90,7 +90,7 @@ GS_WRAP int poll(struct pollfd *fds, nfds_t n, int timeout)
 	struct hub *h;
 
 	if (timeout == 0 || (h = preload_hub()) == NULL)
-		return REAL(poll)(fds, n, timeout);
+		return PRELOAD_NO_TICK_EINTR(REAL(poll)(fds, n, timeout));
 	return poll_until(h, fds, n, ms_deadline(timeout));
 }
 
@@ -99,7 +99,7 @@ GS_WRAP int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const
 	struct hub *h;
 
 	if ((ts != NULL && ts->tv_sec == 0 && ts->tv_nsec == 0) || (h = preload_hub()) == NULL)
-		return REAL(ppoll)(fds, n, ts, mask);
+		return PRELOAD_NO_TICK_EINTR(REAL(ppoll)(fds, n, ts, mask));
 	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
 		return preload_fail(-EINVAL);
 	return poll_until(h, fds, n, preload_ts_deadline(ts));
@@ -156,8 +156,9 @@ static int select_until(struct hub *h, int nfds, fd_set *rd, fd_set *wr, fd_set 
 			w0 = *wr;
 		if (ex != NULL)
 			e0 = *ex;
-		r = REAL(select)(nfds, rd != NULL ? &r0 : NULL, wr != NULL ? &w0 : NULL,
-				 ex != NULL ? &e0 : NULL, &zero);
+		r = PRELOAD_NO_TICK_EINTR(REAL(select)(nfds, rd != NULL ? &r0 : NULL,
+							wr != NULL ? &w0 : NULL,
+							ex != NULL ? &e0 : NULL, &zero));
 		if (r != 0 || deadline <= gs_now_ns()) {
 			if (r >= 0) {
 				if (rd != NULL)
@@ -199,7 +200,7 @@ GS_WRAP int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval 
 
 	if ((tv != NULL && tv->tv_sec == 0 && tv->tv_usec == 0) || nfds < 0 ||
 	    (h = preload_hub()) == NULL)
-		return REAL(select)(nfds, rd, wr, ex, tv);
+		return PRELOAD_NO_TICK_EINTR(REAL(select)(nfds, rd, wr, ex, tv));
 	if (tv != NULL) {
 		if (tv->tv_sec < 0 || tv->tv_usec < 0)
 			return preload_fail(-EINVAL);
@@ -219,7 +220,7 @@ GS_WRAP int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct t
 
 	if ((ts != NULL && ts->tv_sec == 0 && ts->tv_nsec == 0) || nfds < 0 ||
 	    (h = preload_hub()) == NULL)
-		return REAL(pselect)(nfds, rd, wr, ex, ts, mask);
+		return PRELOAD_NO_TICK_EINTR(REAL(pselect)(nfds, rd, wr, ex, ts, mask));
 	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
 		return preload_fail(-EINVAL);
 	return select_until(h, nfds, rd, wr, ex, preload_ts_deadline(ts));
@@ -232,7 +233,7 @@ static int epoll_until(struct hub *h, int epfd, struct epoll_event *ev, int max,
 	struct pollfd p = { .fd = epfd, .events = POLLIN };
 
 	for (;;) {
-		int r = REAL(epoll_wait)(epfd, ev, max, 0), w;
+		int r = PRELOAD_NO_TICK_EINTR(REAL(epoll_wait)(epfd, ev, max, 0)), w;
 
 		if (r != 0 || deadline <= gs_now_ns())
 			return r;
@@ -247,7 +248,7 @@ GS_WRAP int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 	struct hub *h;
 
 	if (timeout == 0 || hub_is_own_fd(epfd) || (h = preload_hub()) == NULL)
-		return REAL(epoll_wait)(epfd, ev, max, timeout);
+		return PRELOAD_NO_TICK_EINTR(REAL(epoll_wait)(epfd, ev, max, timeout));
 	return epoll_until(h, epfd, ev, max, ms_deadline(timeout));
 }
 
@@ -257,7 +258,7 @@ GS_WRAP int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
 	struct hub *h;
 
 	if (timeout == 0 || hub_is_own_fd(epfd) || (h = preload_hub()) == NULL)
-		return REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
+		return PRELOAD_NO_TICK_EINTR(REAL(epoll_pwait)(epfd, ev, max, timeout, mask));
 	return epoll_until(h, epfd, ev, max, ms_deadline(timeout));
 }
 
@@ -268,7 +269,7 @@ GS_WRAP int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct
 
 	if ((ts != NULL && ts->tv_sec == 0 && ts->tv_nsec == 0) || hub_is_own_fd(epfd) ||
 	    (h = preload_hub()) == NULL)
-		return REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
+		return PRELOAD_NO_TICK_EINTR(REAL(epoll_pwait2)(epfd, ev, max, ts, mask));
 	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
 		return preload_fail(-EINVAL);
 	return epoll_until(h, epfd, ev, max, preload_ts_deadline(ts));

@@ -177,6 +177,20 @@ int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
 int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask,
 		size_t fdslen);
 
+/* Evaluates a call again while it fails with EINTR that no handler of the
+ * program caused: a preemption tick (src/preempt.c) interrupts even a
+ * zero-timeout poll or select, and is not the program's signal. */
+#define PRELOAD_NO_TICK_EINTR(call)                                                      \
+	({                                                                               \
+		struct hub *h_ = hub_peek();                                             \
+		unsigned long seen_ = h_ != NULL ? h_->program_signals : 0;              \
+		__typeof__(call) r_;                                                     \
+		do                                                                       \
+			r_ = (call);                                                     \
+		while (r_ < 0 && errno == EINTR && h_ != NULL && h_->program_signals == seen_); \
+		r_;                                                                      \
+	})
+
 /* Sets errno from a negative runtime result and returns -1. */
 static inline int preload_fail(int neg_errno)
 {

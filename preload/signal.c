@@ -38,6 +38,8 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	 * behind sigaction's back. */
 	if (REAL(sigaction)(sig, NULL, &now) == 0)
 		a.sa_flags = (a.sa_flags & ~SA_RESTART) | (now.sa_flags & SA_RESTART);
+	struct hub *h = hub_peek();
+
 	hub_signal(a.sa_flags & SA_RESTART);
 	if (a.sa_flags & SA_RESETHAND) {
 		memset(&program[sig], 0, sizeof program[sig]);
@@ -45,10 +47,18 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		trampolined[sig] = 0;
 	}
 	errno = saved_errno;
+	/* No preemption inside the program's handler: it may have
+	 * interrupted code that holds a lock (src/preempt.c). */
+	if (h != NULL) {
+		h->in_handler++;
+		h->program_signals++;
+	}
 	if (a.sa_flags & SA_SIGINFO)
 		a.sa_sigaction(sig, si, uc);
 	else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN)
 		a.sa_handler(sig);
+	if (h != NULL)
+		h->in_handler--;
 }
 
 static bool is_handler(const struct sigaction *act)
@@ -66,6 +76,14 @@ GS_WRAP int sigaction(int sig, const struct sigaction *act, struct sigaction *ol
 		return REAL(sigaction)(sig, act, old); /* EINVAL, as native */
 	if (sig == SIGSEGV && overflow_program_handler(act, old) == 0)
 		return 0;
+	if (sig == preempt_signal() && act != NULL) {
+		/* The program's own: preemption stops for good. */
+		struct hub *h = hub_peek();
+
+		preempt_release();
+		if (h != NULL)
+			preempt_disarm(h);
+	}
 	if (act == NULL) {
 		r = REAL(sigaction)(sig, NULL, old);
 		if (r == 0 && old != NULL && trampolined[sig])

@@ -97,6 +97,22 @@ static bool config_native_threads(void)
 	config_reject("GREENSHIM_THREADS", v, "green (the default) or native");
 }
 
+static int64_t config_preempt_ns(void)
+{
+	const char *v = getenv("GREENSHIM_PREEMPT_MS");
+	char *end;
+	long ms;
+
+	if (v == NULL || *v == '\0')
+		return &gs_preempt_default_ns != NULL ? gs_preempt_default_ns : 0;
+	errno = 0;
+	ms = strtol(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || ms > 1000)
+		config_reject("GREENSHIM_PREEMPT_MS", v,
+			      "milliseconds from 0 (never preempt) to 1000, e.g. 5");
+	return (int64_t)ms * 1000000;
+}
+
 void config_load(void)
 {
 	int expected = 0;
@@ -110,5 +126,7 @@ void config_load(void)
 	}
 	gs_config.stack_size = config_stack_size();
 	gs_config.native_threads = config_native_threads();
+	/* Native threads are the kernel's to preempt. */
+	gs_config.preempt_ns = gs_config.native_threads ? 0 : config_preempt_ns();
 	atomic_store_explicit(&config_loaded, 2, memory_order_release);
 }

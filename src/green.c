@@ -71,6 +71,8 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 	hub_link_green(h, g);
 	g->state = GREEN_READY;
 	hub_runq_push(h, g);
+	if (!h->timer_armed)
+		preempt_arm(h); /* the spawner may now compute for long */
 	if (out != NULL)
 		*out = g;
 	return 0;

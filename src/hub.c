@@ -268,6 +268,16 @@ void hub_switch_out(struct hub *h, struct green *cur)
 		cur->state = GREEN_RUNNING;
 }
 
+void hub_preempt(struct hub *h, struct green *cur)
+{
+	/* Straight to the hub, which polls first and queues cur after the
+	 * threads the poll made ready: a timed wait that has just ended runs
+	 * before the thread that kept it waiting. */
+	cur->state = GREEN_READY;
+	h->preempted = cur;
+	hub_switch(h, cur, h->hub_green);
+}
+
 static void hub_stuck(struct hub *h)
 {
 	if (!h->stuck_reported && h->nparked > 0 && atomic_load(&h->remote_pending) == 0) {
@@ -300,13 +310,19 @@ static void hub_main(void *arg)
 		}
 		h->since_poll = 0;
 		h->last_poll = gs_now_ns();
-		if (h->runq_head != NULL)
+		if (h->runq_head != NULL || h->preempted != NULL)
 			ev_run(h->loop, EVRUN_NOWAIT);
 		else if (!ev_run(h->loop, EVRUN_ONCE) && h->runq_head == NULL)
 			hub_stuck(h);
+		if (h->preempted != NULL) {
+			hub_runq_push(h, h->preempted);
+			h->preempted = NULL;
+		}
 		g = runq_pop(h);
 		if (g != NULL) {
 			h->stuck_reported = false;
+			if (!h->timer_armed)
+				preempt_arm(h);
 			hub_switch(h, h->hub_green, g);
 		}
 	}
@@ -425,6 +441,7 @@ static struct hub *hub_create(void)
 #endif
 	ctx_make(&hg->ctx, hg, hub_main, h);
 	h->hub_green = hg;
+	h->next_deadline = GS_NO_DEADLINE;
 
 	root->flags = GREEN_ROOT;
 	root->state = GREEN_RUNNING;
@@ -438,6 +455,7 @@ static struct hub *hub_create(void)
 	ev_unref(h->loop); /* a possible remote wake-up keeps nothing alive */
 	mark_own_fds(h, was_free, nfree);
 	h->altstack = overflow_init_thread();
+	preempt_init_hub(h);
 	tls_hub = h;
 	return h;
 fail:
@@ -472,6 +490,7 @@ void hub_destroy(void)
 	for (int fd = 0; fd < h->nfds; fd++)
 		free(h->fds[fd]);
 	free(h->fds);
+	preempt_fini_hub(h);
 	stack_pool_destroy(&h->stacks);
 	overflow_fini_thread(h->altstack);
 	free(h->root);

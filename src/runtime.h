@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <ev.h>
 
@@ -60,7 +61,14 @@ void ctx_make(struct ctx *c, void *stack_top, void (*entry)(void *), void *arg);
 struct gs_config {
 	size_t stack_size;   /* default green stack size, bytes, page multiple */
 	bool native_threads; /* GREENSHIM_THREADS=native: threads stay real */
+	int64_t preempt_ns;  /* GREENSHIM_PREEMPT_MS; 0: never preempt */
 };
+
+/* The preemption interval when GREENSHIM_PREEMPT_MS is unset: defined by
+ * the preloaded library (preload/init.c); absent (0) when the runtime is
+ * linked into a program, whose own code would then be taken for a safe
+ * point (src/preempt.c). */
+extern const int64_t gs_preempt_default_ns __attribute__((weak));
 
 extern struct gs_config gs_config;
 
@@ -288,6 +296,15 @@ struct hub {
 	struct green *volatile kill_target; /* pthread_kill -> signal handler */
 	int own_fds[OWN_FDS_PER_HUB]; /* the fds the loop opened */
 	void *altstack;               /* the signal stack made for this thread */
+	timer_t timer;                /* preempt.c: ticks while a green runs */
+	bool have_timer, timer_armed;
+	int in_handler;               /* a program's signal handler is running */
+	unsigned long program_signals; /* program handlers run (preload/) */
+	uint64_t preempt_seen;        /* switches counted at the last tick */
+	int64_t next_deadline;        /* earliest timed wait begun since the
+				       * last preemption (a hint, for preempt.c) */
+	uint64_t preemptions;
+	struct green *preempted;      /* to queue after the next poll */
 	int n_own_fds;
 #ifdef GS_ASAN
 	struct green *switch_from;
@@ -310,6 +327,9 @@ void hub_unpark(struct green *g);
 /* Gives the CPU to the next ready green (or the hub); the caller has set its
  * own state (READY and queued, PARKED or DEAD) beforehand. */
 void hub_switch_out(struct hub *h, struct green *cur);
+/* The running green cur is preempted (src/preempt.c): to the hub, which
+ * polls, then queues cur behind what the poll made ready. */
+void hub_preempt(struct hub *h, struct green *cur);
 void hub_runq_push(struct hub *h, struct green *g);
 /* Called for a stuck hub: every green parked, and nothing (fd, timer,
  * remote work) left that could wake one. Once per stuck episode. */
@@ -404,6 +424,17 @@ int gsync_sem_init(struct gsync_sem *s, unsigned long value);
 int gsync_sem_wait(struct gsync_sem *s, int64_t deadline);
 int gsync_sem_trywait(struct gsync_sem *s);
 int gsync_sem_post(struct gsync_sem *s);
+
+/* ---- preempt.c: preempting green threads that never wait --------------- */
+
+int preempt_signal(void); /* the real-time signal used, SIGRTMAX - 1 */
+void preempt_init_hub(struct hub *h);
+void preempt_fini_hub(struct hub *h);
+/* The hub is about to run a green thread: make sure the timer ticks. */
+void preempt_arm(struct hub *h);
+void preempt_disarm(struct hub *h);
+/* The program takes preempt_signal() for itself: preemption stops. */
+void preempt_release(void);
 
 /* ---- overflow.c: stack overflow reports --------------------------------- */
 

@@ -65,6 +65,8 @@ int wait_park(struct wait *w, int64_t deadline)
 			return -ETIMEDOUT;
 		ev_timer_init(&g->timer, wait_timer_cb, (ev_tstamp)left / 1e9, 0.);
 		ev_timer_start(h->loop, &g->timer);
+		if (deadline < h->next_deadline)
+			h->next_deadline = deadline;
 	}
 	g->wait_seq++;
 	g->wait = w;

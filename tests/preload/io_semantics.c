@@ -117,8 +117,9 @@ static void case_timeouts(void)
 	CHECK(select(p[0] + 1, &rd, NULL, NULL, &tv) == -1 && errno == EBADF, "select on a closed fd");
 }
 
-/* Under greenshim only: natively the ticker runs in parallel anyway. A
- * zero timeout must never let another green thread in. */
+/* Under greenshim only, without preemption (run.sh): natively the ticker
+ * runs in parallel anyway. A zero timeout must never let another green
+ * thread in. */
 static void case_zero_timeout(void)
 {
 	struct pollfd pf;
@@ -559,6 +560,23 @@ static void case_eintr(void)
 	CHECK(signal(SIGUSR1, SIG_DFL) == SIG_IGN, "signal() returned another old handler");
 }
 
+/* A thread that computes for 300 ms without waiting does not keep the
+ * ticker from its 2 ms sleeps (natively the kernel preempts it; under
+ * greenshim, src/preempt.c). */
+static volatile unsigned long spin_sink;
+
+static void case_cpu_bound(void)
+{
+	int before = ticks;
+	double t0 = now_ms();
+
+	while (now_ms() - t0 < 300)
+		for (int i = 0; i < 10000; i++)
+			spin_sink += (unsigned long)i;
+	CHECK(ticks - before >= 10, "the ticker ran %d times in 300 ms of computing",
+	      ticks - before);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -576,6 +594,7 @@ int main(int argc, char **argv)
 		{ "big_write", case_big_write },
 		{ "sleeps", case_sleeps },
 		{ "eintr", case_eintr },
+		{ "cpu_bound", case_cpu_bound },
 	};
 	pthread_t t;
 

@@ -83,6 +83,22 @@ test_a_bad_greenshim_value_stops_the_program_before_main() {
 			return
 		fi
 	done
+	for v in -1 1001 2ms 1.5 banana " 2"; do
+		LD_PRELOAD=$LIB GREENSHIM_PREEMPT_MS="$v" "$B/tests/preload/hello_threads" >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		if [ $rc -ne 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
+			! grep -q "^greenshim: GREENSHIM_PREEMPT_MS=$v: invalid value; expected milliseconds from 0" "$tmp/err"; then
+			fail $name "GREENSHIM_PREEMPT_MS=$v: status $rc, stderr: $(cat "$tmp/err")"
+			return
+		fi
+	done
+	for v in 0 1 2 1000; do
+		out=$(LD_PRELOAD=$LIB GREENSHIM_PREEMPT_MS=$v "$B/tests/preload/hello_threads" 2>&1)
+		if [ $? -ne 0 ]; then
+			fail $name "GREENSHIM_PREEMPT_MS=$v was refused: $out"
+			return
+		fi
+	done
 	ok $name
 }
 
@@ -104,7 +120,7 @@ io_case() {
 # threads, running in parallel, do.
 test_io_semantics_match_native() {
 	for c in timeouts rcvtimeo connect_refused nonblock_view stdin_pipe accepters big_write \
-		sleeps eintr close_wakes zero_timeout; do
+		sleeps eintr cpu_bound close_wakes zero_timeout; do
 		name=io_${c}_as_native
 		if [ $c != close_wakes ] && [ $c != zero_timeout ]; then
 			native=$(io_case $c)
@@ -113,13 +129,31 @@ test_io_semantics_match_native() {
 				continue
 			fi
 		fi
-		green=$(io_case $c "$LIB")
+		if [ $c = zero_timeout ]; then
+			# The calls themselves must not switch; the preemption
+			# tick would, after 2 ms of this spinning, by design.
+			green=$(GREENSHIM_PREEMPT_MS=0 io_case $c "$LIB")
+		else
+			green=$(io_case $c "$LIB")
+		fi
 		if [ "$green" != "ok $c" ]; then
 			fail $name "under greenshim: $green"
 		else
 			ok $name
 		fi
 	done
+}
+
+# The knob is real: with GREENSHIM_PREEMPT_MS=0 the computing thread keeps
+# the ticker from running at all (pure cooperation, as in gevent).
+test_preemption_off_is_cooperative() {
+	name=preempt_ms_0_is_cooperative
+	out=$(GREENSHIM_PREEMPT_MS=0 io_case cpu_bound "$LIB")
+	if echo "$out" | grep -q "the ticker ran 0 times in 300 ms"; then
+		ok $name
+	else
+		fail $name "expected the ticker starved, got: $out"
+	fi
 }
 
 # Each sync case prints the same "ok" line natively and under greenshim.
@@ -256,6 +290,7 @@ test_a_program_runs_unchanged_under_the_preload
 test_main_can_exit_before_its_threads
 test_a_bad_greenshim_value_stops_the_program_before_main
 test_io_semantics_match_native
+test_preemption_off_is_cooperative
 test_sync_semantics_match_native
 test_cancel_of_a_green_thread_is_refused
 test_native_threads_mode_matches_native

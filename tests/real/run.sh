@@ -111,6 +111,20 @@ test_python_threading_primitives_as_native() {
 	fi
 }
 
+# A CPU-bound thread does not starve a thread that sleeps (the GIL changes
+# hands on greenshim's preemption tick): the same lines natively and under
+# greenshim; without preemption the sleeper would never finish (timeout).
+test_python_cpu_bound_thread_does_not_starve_io() {
+	name=python_cpu_bound_thread_does_not_starve_io
+	native=$(timeout 60 $PY tests/real/gil_fairness.py 2>&1)
+	green=$(LD_PRELOAD=$LIB timeout 60 $PY tests/real/gil_fairness.py 2>&1)
+	if [ "$native" != "$green" ] || ! echo "$green" | grep -q '^cpu thread: ran'; then
+		fail $name "native: $native / under greenshim: $green"
+	else
+		ok $name
+	fi
+}
+
 if [ ! -x $PY ]; then
 	fail python "$PY is missing (make deps installs python3)"
 else
@@ -118,5 +132,6 @@ else
 	test_python_threading_tcp_server_500_clients_one_os_thread
 	test_python_wsgiref_threads_300_requests
 	test_python_threading_primitives_as_native
+	test_python_cpu_bound_thread_does_not_starve_io
 fi
 summary real

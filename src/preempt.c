@@ -1,0 +1,221 @@
+/*
+ * Preemption of green threads that compute without ever waiting.
+ *
+ * Cooperative scheduling lets a thread that never waits keep every other
+ * green thread of its OS thread from running: a timed wait that expired
+ * is not noticed, so CPython's GIL, whose waiting thread asks for the GIL
+ * after its 5 ms timed wait, would never change hands. Native threads are
+ * preempted by the kernel; green threads are preempted here.
+ *
+ * How: each hub has a POSIX timer that sends preempt_signal() to its own
+ * OS thread every gs_config.preempt_ns while a green thread runs (it is
+ * disarmed when the hub finds nothing to run). The handler runs on the
+ * running green thread's own stack. If that thread has switched since the
+ * last tick and no timed wait has ended meanwhile (hub->next_deadline),
+ * all is well. Otherwise, if it was interrupted at a safe point, the
+ * handler puts it at the end of the run queue and switches to the hub,
+ * from inside the handler; when the thread is resumed, the handler returns
+ * and the kernel restores its registers. So a thread computes for at most
+ * two ticks while others are ready, and a timed wait ends at most one tick
+ * late.
+ *
+ * A safe point is an instruction of the program itself or of a library it
+ * was started with, in a thread that is RUNNING; never of libc, the dynamic
+ * loader, the vDSO, libev, libgcc_s, libstdc++ or greenshim (they hold
+ * locks, or the runtime is in the middle of a switch there), of a library
+ * loaded later (not known at start), or of a signal handler of the program
+ * (hub->in_handler): there the thread is left alone and tried again at the
+ * next tick.
+ *
+ * Invariants: the signal is SA_NODEFER, so a thread preempted inside the
+ * handler does not keep the signal blocked for the others; the handler
+ * never runs on the alternate signal stack (it switches away from the
+ * stack it runs on and comes back later).
+ */
+#include "runtime.h" /* before <link.h>: <elf.h> defines EV_NONE, ev.h an enum */
+
+#include <link.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+#define SAFE_RANGES_MAX 64
+
+struct range {
+	uintptr_t lo, hi;
+};
+
+static struct range safe[SAFE_RANGES_MAX];
+static int nsafe;
+static atomic_int state; /* 0 unknown, 1 on, -1 off for good */
+
+static bool unsafe_name(const char *name)
+{
+	/* The vDSO too: the runtime reads the clock through it in the
+	 * middle of a switch (gs_now_ns, ev_now_update). */
+	static const char *const unsafe[] = { "libc.so",   "ld-linux",  "libgreenshim",
+					      "libev.so",  "libgcc_s",  "libstdc++",
+					      "libpthread", "libdl.so", "linux-vdso" };
+
+	for (size_t i = 0; i < sizeof unsafe / sizeof unsafe[0]; i++)
+		if (strstr(name, unsafe[i]) != NULL)
+			return true;
+	return false;
+}
+
+static int collect(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	if (unsafe_name(info->dlpi_name))
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum && nsafe < SAFE_RANGES_MAX; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+
+		if (p->p_type == PT_LOAD && (p->p_flags & PF_X)) {
+			safe[nsafe].lo = info->dlpi_addr + p->p_vaddr;
+			safe[nsafe].hi = safe[nsafe].lo + p->p_memsz;
+			nsafe++;
+		}
+	}
+	return 0;
+}
+
+static bool safe_pc(uintptr_t pc)
+{
+	for (int i = 0; i < nsafe; i++)
+		if (pc >= safe[i].lo && pc < safe[i].hi)
+			return true;
+	return false;
+}
+
+static void preempt_handler(int sig, siginfo_t *si, void *ucp)
+{
+	struct hub *h = hub_peek();
+	ucontext_t *uc = ucp;
+	struct green *cur;
+	int saved_errno = errno;
+	bool due;
+
+	(void)sig;
+	(void)si;
+	if (h == NULL)
+		return;
+	cur = h->current;
+	if (cur == h->hub_green) {
+		/* Nothing runs: the hub will arm the timer again. */
+		preempt_disarm(h);
+		goto out;
+	}
+	/* A thread that switched since the last tick made progress; but a
+	 * timed wait that has ended (a sleep, the GIL's 5 ms wait) must be
+	 * noticed now, whoever runs. */
+	due = gs_now_ns() >= h->next_deadline;
+	if (h->switches != h->preempt_seen && !due) {
+		h->preempt_seen = h->switches;
+		goto out;
+	}
+	/* A thread on its way out of the CPU (parking, yielding, ending) has
+	 * left RUNNING already: the runtime is switching it, not the program
+	 * running it. */
+	if (cur->state != GREEN_RUNNING || h->in_handler > 0 ||
+	    !safe_pc((uintptr_t)uc->uc_mcontext.gregs[REG_RIP]))
+		goto out;
+	/* Preempt: to the hub, which polls the loop (due timers, fds) and
+	 * puts cur at the back of the run queue. */
+	if (due)
+		h->next_deadline = GS_NO_DEADLINE;
+	h->preemptions++;
+	hub_preempt(h, cur);
+out:
+	errno = saved_errno;
+}
+
+int preempt_signal(void)
+{
+	return SIGRTMAX - 1;
+}
+
+static bool preempt_global_init(void)
+{
+	int expected = 0;
+
+	config_load();
+	if (gs_config.preempt_ns == 0)
+		return false;
+	if (atomic_load(&state) != 0)
+		return atomic_load(&state) > 0;
+	dl_iterate_phdr(collect, NULL);
+	if (atomic_compare_exchange_strong(&state, &expected, 1)) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof sa);
+		sa.sa_sigaction = preempt_handler;
+		sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+		sigemptyset(&sa.sa_mask);
+		/* glibc's own name: sigaction is greenshim's under LD_PRELOAD. */
+		if (__sigaction(preempt_signal(), &sa, NULL) != 0)
+			atomic_store(&state, -1);
+	}
+	return atomic_load(&state) > 0;
+}
+
+void preempt_init_hub(struct hub *h)
+{
+	struct sigevent ev;
+
+	if (!preempt_global_init())
+		return;
+	memset(&ev, 0, sizeof ev);
+	ev.sigev_notify = SIGEV_THREAD_ID;
+	ev.sigev_signo = preempt_signal();
+	ev.sigev_notify_thread_id = (pid_t)syscall(SYS_gettid);
+	h->have_timer = timer_create(CLOCK_MONOTONIC, &ev, &h->timer) == 0;
+}
+
+void preempt_fini_hub(struct hub *h)
+{
+	if (h->have_timer)
+		timer_delete(h->timer);
+	h->have_timer = false;
+}
+
+void preempt_arm(struct hub *h)
+{
+	struct itimerspec it;
+
+	/* One thread alone needs no preempting: a program that never makes
+	 * a second thread never sees a tick. */
+	if (!h->have_timer || h->timer_armed || h->ngreen < 2 || atomic_load(&state) <= 0)
+		return;
+	it.it_interval.tv_sec = (time_t)(gs_config.preempt_ns / 1000000000);
+	it.it_interval.tv_nsec = (long)(gs_config.preempt_ns % 1000000000);
+	it.it_value = it.it_interval;
+	h->preempt_seen = h->switches;
+	h->timer_armed = timer_settime(h->timer, 0, &it, NULL) == 0;
+}
+
+void preempt_disarm(struct hub *h)
+{
+	struct itimerspec it;
+
+	if (!h->timer_armed)
+		return;
+	memset(&it, 0, sizeof it);
+	timer_settime(h->timer, 0, &it, NULL);
+	h->timer_armed = false;
+}
+
+void preempt_release(void)
+{
+	atomic_store(&state, -1);
+}
