@@ -97,6 +97,8 @@
 	X(pthread_getattr_np, int, (pthread_t, pthread_attr_t *))                          \
 	X(pthread_kill, int, (pthread_t, int))                                             \
 	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))               \
+	X(sigprocmask, int, (int, const sigset_t *, sigset_t *))                              \
+	X(pthread_sigmask, int, (int, const sigset_t *, sigset_t *))                          \
 	X(pthread_mutex_init, int, (pthread_mutex_t *, const pthread_mutexattr_t *))       \
 	X(pthread_mutex_destroy, int, (pthread_mutex_t *))                                 \
 	X(pthread_mutex_trylock, int, (pthread_mutex_t *))                                 \

@@ -40,7 +40,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		a.sa_flags = (a.sa_flags & ~SA_RESTART) | (now.sa_flags & SA_RESTART);
 	struct hub *h = hub_peek();
 
-	hub_signal(a.sa_flags & SA_RESTART);
+	hub_signal(sig, a.sa_flags & SA_RESTART);
 	if (a.sa_flags & SA_RESETHAND) {
 		memset(&program[sig], 0, sizeof program[sig]);
 		program[sig].sa_handler = SIG_DFL;
@@ -108,6 +108,42 @@ GS_WRAP int sigaction(int sig, const struct sigaction *act, struct sigaction *ol
 		*old = trampolined[sig] ? prev : kold;
 	trampolined[sig] = is_handler(act);
 	return 0;
+}
+
+/* The mask of the calling green thread (src/sigmask.c). Only the first
+ * 64 bits of a sigset_t mean anything to Linux; like glibc, the old mask
+ * is written there and the rest of *old is left as it was. */
+static int green_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	uint64_t s, o;
+	int r;
+
+	if (preload_native())
+		return -ENOSYS;
+	if (set != NULL)
+		memcpy(&s, set, sizeof s);
+	r = sigmask_change(how, set != NULL ? &s : NULL, old != NULL ? &o : NULL);
+	if (r == 0 && old != NULL)
+		memcpy(old, &o, sizeof o);
+	return r;
+}
+
+GS_WRAP int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	int r = green_sigmask(how, set, old);
+
+	return r == -ENOSYS ? REAL(pthread_sigmask)(how, set, old) : -r;
+}
+
+/* In a process with threads, sigprocmask is the calling thread's mask,
+ * as pthread_sigmask (POSIX leaves it unspecified; glibc does this). */
+GS_WRAP int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	int r = green_sigmask(how, set, old);
+
+	if (r == -ENOSYS)
+		return REAL(sigprocmask)(how, set, old);
+	return r == 0 ? 0 : preload_fail(r);
 }
 
 /* signal(): BSD semantics, as glibc's (SA_RESTART, the signal blocked in

@@ -69,6 +69,7 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 #endif
 	ctx_make(&g->ctx, g, green_main, g);
 	hub_link_green(h, g);
+	sigmask_green_start(h, g);
 	g->state = GREEN_READY;
 	hub_runq_push(h, g);
 	if (!h->timer_armed)
@@ -95,6 +96,7 @@ _Noreturn void green_exit(void *retval)
 	g->retval = retval;
 	g->state = GREEN_DEAD;
 	h->nrunning--;
+	sigmask_green_end(h, g);
 	if (g->flags & GREEN_ROOT) {
 		/* The OS thread's own context has no stack of ours to end on;
 		 * the pthread layer decides what exiting it means. */

@@ -235,6 +235,8 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 	next->switches++;
 	h->current = next;
 	h->switches++;
+	if (GS_UNLIKELY(h->masks))
+		sigmask_switch(h, next);
 #ifdef GS_ASAN
 	asan_before(h, cur, next);
 #endif
@@ -364,14 +366,29 @@ void hub_signal_target(struct green *g)
 		h->kill_target = g;
 }
 
-void hub_signal(bool restart)
+/* Which green thread a process-directed signal is for, as Linux chooses:
+ * the main thread unless it blocks the signal; else the running thread if
+ * it takes it; else a thread that does not block it. */
+static struct green *signal_receiver(struct hub *h, int sig)
+{
+	if (!h->masks || !sigmask_blocks(h->root, sig))
+		return h->root;
+	if (h->current != h->hub_green && !sigmask_blocks(h->current, sig))
+		return h->current;
+	for (struct green *g = h->all; g != NULL; g = g->all_next)
+		if (g->state == GREEN_PARKED && !sigmask_blocks(g, sig))
+			return g;
+	return h->root;
+}
+
+void hub_signal(int sig, bool restart)
 {
 	struct hub *h = tls_hub;
 	struct green *t;
 
 	if (h == NULL)
 		return;
-	t = h->kill_target != NULL ? h->kill_target : h->root;
+	t = h->kill_target != NULL ? h->kill_target : signal_receiver(h, sig);
 	h->kill_target = NULL;
 	if (t->state != GREEN_PARKED || t->wait == NULL || !t->wait->interruptible)
 		return;
@@ -448,6 +465,7 @@ static struct hub *hub_create(void)
 	hub_link_green(h, root);
 	h->root = root;
 	h->current = root;
+	sigmask_root_init(h, root);
 
 	ev_set_userdata(h->loop, h);
 	ev_async_init(&h->async, hub_async_cb);

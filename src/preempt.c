@@ -219,3 +219,8 @@ void preempt_release(void)
 {
 	atomic_store(&state, -1);
 }
+
+bool preempt_active(void)
+{
+	return atomic_load_explicit(&state, memory_order_relaxed) > 0;
+}

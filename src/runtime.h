@@ -227,6 +227,7 @@ struct green {
 	ev_timer timer;         /* deadline of the wait in progress */
 	struct stack stack;
 	struct green *all_prev, *all_next; /* every live green of the hub */
+	uint64_t sigmask;      /* sigmask.c: the program's mask for it */
 	uint64_t switches;
 	uint64_t wait_seq;     /* waits begun; names the wait in progress */
 	uint64_t intr_seq;     /* the wait a signal interrupted */
@@ -305,6 +306,12 @@ struct hub {
 				       * last preemption (a hint, for preempt.c) */
 	uint64_t preemptions;
 	struct green *preempted;      /* to queue after the next poll */
+	/* sigmask.c: per-green signal masks, once the program sets one */
+	bool masks, hub_mask_dirty;
+	uint64_t kmask;               /* the mask the OS thread has now */
+	uint64_t hub_mask;            /* blocked by every live green */
+	unsigned long nlive;          /* live (not DEAD) greens counted */
+	unsigned long nblock[64];     /* of them, those blocking signal s+1 */
 	int n_own_fds;
 #ifdef GS_ASAN
 	struct green *switch_from;
@@ -349,11 +356,12 @@ bool hub_is_own_fd(int fd);
 /* Called by a signal handler that just ran on this OS thread (restart:
  * it had SA_RESTART). Async-signal-safe. The green thread the signal was
  * for — the one named by hub_signal_target(), else the root, as Linux
- * gives a process's signals to its main thread first — has its
+ * gives a process's signals to its main thread first (unless its mask
+ * blocks sig: then the running thread, or one that does not) — has its
  * interruptible wait ended with -EINTR or WAKE_SIGNAL, if it was in one
  * when the signal came; a thread that was running sees nothing, as
  * natively. */
-void hub_signal(bool restart);
+void hub_signal(int sig, bool restart);
 /* The next signal raised on this OS thread is for green thread g
  * (pthread_kill). */
 void hub_signal_target(struct green *g);
@@ -435,6 +443,21 @@ void preempt_arm(struct hub *h);
 void preempt_disarm(struct hub *h);
 /* The program takes preempt_signal() for itself: preemption stops. */
 void preempt_release(void);
+/* Does the tick run in this process (not off, not taken by the program)? */
+bool preempt_active(void);
+
+/* ---- sigmask.c: a signal mask per green thread ------------------------ */
+
+void sigmask_root_init(struct hub *h, struct green *root);
+void sigmask_green_start(struct hub *h, struct green *g); /* creator's mask */
+void sigmask_green_end(struct hub *h, struct green *g);   /* it is DEAD */
+/* Before switching to next (only once h->masks): the kernel mask. */
+void sigmask_switch(struct hub *h, struct green *next);
+/* pthread_sigmask for the running green thread, on the kernel's 64-bit
+ * word: 0, -EINVAL (bad how), or -ENOSYS when the caller is not a green
+ * thread (the hub's context, no hub) and must ask the kernel itself. */
+int sigmask_change(int how, const uint64_t *set, uint64_t *old);
+bool sigmask_blocks(const struct green *g, int sig);
 
 /* ---- overflow.c: stack overflow reports --------------------------------- */
 

@@ -159,7 +159,7 @@ test_preemption_off_is_cooperative() {
 # Each sync case prints the same "ok" line natively and under greenshim.
 test_sync_semantics_match_native() {
 	for c in mutex_kinds producer_consumer cond_timeouts semaphores keys_and_once \
-		ten_thousand spinlock rwlock barrier c11 futex thread_api; do
+		ten_thousand spinlock rwlock barrier c11 futex thread_api sigmask; do
 		name=sync_${c}_as_native
 		native=$(timeout 60 "$B/tests/preload/sync_semantics" $c 2>&1)
 		green=$(timeout 60 env LD_PRELOAD="$LIB" "$B/tests/preload/sync_semantics" $c 2>&1)

@@ -667,6 +667,141 @@ static void case_cancel_refused(void)
 	CHECK(pthread_join(t, &ret) == 0 && ret == (void *)9, "the thread ended normally");
 }
 
+/* pthread_sigmask is per thread: inherited at creation, changed for the
+ * caller only; a process signal goes to a thread that does not block it,
+ * whose sleep it interrupts; a pending signal is delivered when unblocked,
+ * before pthread_sigmask returns. */
+static volatile sig_atomic_t usr2_seen;
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	usr2_seen++;
+}
+
+static void *mask_child(void *arg)
+{
+	sigset_t m, one;
+
+	(void)arg;
+	CHECK(pthread_sigmask(SIG_BLOCK, NULL, &m) == 0, "child: read mask");
+	CHECK(sigismember(&m, SIGUSR1) == 1, "a new thread must inherit its creator's mask");
+	sigemptyset(&one);
+	sigaddset(&one, SIGUSR1);
+	CHECK(sigprocmask(SIG_UNBLOCK, &one, NULL) == 0, "child: sigprocmask unblock");
+	CHECK(pthread_sigmask(SIG_SETMASK, NULL, &m) == 0 && sigismember(&m, SIGUSR1) == 0,
+	      "child: SIGUSR1 still blocked after unblocking it");
+	return NULL;
+}
+
+static void *sleepy_receiver(void *arg)
+{
+	sigset_t none;
+	int r;
+
+	sigemptyset(&none);
+	CHECK(pthread_sigmask(SIG_SETMASK, &none, NULL) == 0, "receiver: unblock all");
+	*(int *)arg = 1;
+	r = usleep(2000000);
+	CHECK(r == -1 && errno == EINTR, "the receiver's sleep: %d (%s), not EINTR", r,
+	      strerror(errno));
+	CHECK(usr2_seen == 1, "the handler ran %d times before EINTR", (int)usr2_seen);
+	return NULL;
+}
+
+static volatile unsigned long mask_spin;
+static double computed_until, slept_until;
+
+static void *blocks_everything_and_computes(void *arg)
+{
+	sigset_t all;
+	double t0 = now_ms();
+
+	(void)arg;
+	sigfillset(&all);
+	CHECK(pthread_sigmask(SIG_BLOCK, &all, NULL) == 0, "block all");
+	while (now_ms() - t0 < 200)
+		mask_spin++;
+	computed_until = now_ms();
+	return NULL;
+}
+
+static void *count_sleeps(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 10; i++)
+		usleep(2000);
+	slept_until = now_ms();
+	return NULL;
+}
+
+static void case_sigmask(void)
+{
+	sigset_t m, one, all, saved;
+	pthread_t t, u;
+	struct sigaction sa;
+	int ready = 0;
+
+	CHECK(pthread_sigmask(SIG_SETMASK, NULL, &saved) == 0, "read the mask");
+	sigemptyset(&one);
+	sigaddset(&one, SIGUSR1);
+	CHECK(pthread_sigmask(SIG_BLOCK, &one, NULL) == 0, "block SIGUSR1");
+	CHECK(pthread_create(&t, NULL, mask_child, NULL) == 0 && pthread_join(t, NULL) == 0,
+	      "mask child");
+	CHECK(pthread_sigmask(SIG_BLOCK, NULL, &m) == 0 && sigismember(&m, SIGUSR1) == 1,
+	      "the child's unblock changed its creator's mask");
+
+	/* Errors and what cannot be blocked, as glibc. */
+	CHECK(pthread_sigmask(12345, &one, NULL) == EINVAL, "pthread_sigmask with a bad how");
+	errno = 0;
+	CHECK(sigprocmask(12345, &one, NULL) == -1 && errno == EINVAL, "sigprocmask with a bad how");
+	CHECK(pthread_sigmask(12345, NULL, &m) == 0, "a bad how is ignored without a set");
+	sigfillset(&all);
+	CHECK(pthread_sigmask(SIG_BLOCK, &all, &m) == 0, "block everything");
+	CHECK(pthread_sigmask(SIG_BLOCK, NULL, &m) == 0, "read the mask");
+	CHECK(sigismember(&m, SIGKILL) == 0 && sigismember(&m, SIGSTOP) == 0,
+	      "SIGKILL or SIGSTOP reads back as blocked");
+	CHECK(sigismember(&m, SIGTERM) == 1 && sigismember(&m, SIGRTMAX) == 1,
+	      "SIGTERM or SIGRTMAX is not blocked");
+	CHECK(sigismember(&m, 32) == 0 && sigismember(&m, 33) == 0,
+	      "glibc's SIGCANCEL or SIGSETXID reads back as blocked");
+	CHECK(pthread_sigmask(SIG_SETMASK, &saved, NULL) == 0, "restore");
+
+	/* A process signal goes to the thread that takes it. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr2;
+	CHECK(sigaction(SIGUSR2, &sa, NULL) == 0, "sigaction");
+	sigemptyset(&one);
+	sigaddset(&one, SIGUSR2);
+	CHECK(pthread_sigmask(SIG_BLOCK, &one, NULL) == 0, "block SIGUSR2 in main");
+	CHECK(pthread_create(&t, NULL, sleepy_receiver, &ready) == 0, "receiver");
+	while (!ready)
+		usleep(1000);
+	usleep(20000); /* the receiver is asleep */
+	CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
+	CHECK(pthread_join(t, NULL) == 0, "join the receiver");
+
+	/* Blocked everywhere: pending until unblocked, then handled at once. */
+	usr2_seen = 0;
+	CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
+	usleep(10000);
+	CHECK(usr2_seen == 0, "a blocked signal's handler ran");
+	CHECK(sigpending(&m) == 0 && sigismember(&m, SIGUSR2) == 1, "SIGUSR2 is not pending");
+	CHECK(pthread_sigmask(SIG_UNBLOCK, &one, NULL) == 0, "unblock");
+	CHECK(usr2_seen == 1, "unblocking a pending signal ran the handler %d times",
+	      (int)usr2_seen);
+
+	/* A thread that blocks every signal still shares the CPU. */
+	CHECK(pthread_create(&t, NULL, blocks_everything_and_computes, NULL) == 0 &&
+	      pthread_create(&u, NULL, count_sleeps, NULL) == 0, "compute beside sleeps");
+	CHECK(pthread_join(u, NULL) == 0 && pthread_join(t, NULL) == 0, "join");
+	CHECK(slept_until < computed_until,
+	      "ten 2 ms sleeps ended %.0f ms after 200 ms of computing with all signals blocked",
+	      slept_until - computed_until);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGUSR2, &sa, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -686,6 +821,7 @@ int main(int argc, char **argv)
 		{ "futex", case_futex },
 		{ "thread_api", case_thread_api },
 		{ "cancel_refused", case_cancel_refused },
+		{ "sigmask", case_sigmask },
 	};
 
 	if (argc != 2) {
