@@ -3,13 +3,24 @@
  * program's main() runs, so that a bad GREENSHIM_* value stops it at once
  * (docs/CONFIG.md). The libc interposition families live beside this file.
  */
+#include <pthread.h>
+
 #include "../src/runtime.h"
 
 /* Under LD_PRELOAD, green threads that compute without waiting are
  * preempted on a 2 ms tick (src/preempt.c; GREENSHIM_PREEMPT_MS). */
 const int64_t gs_preempt_default_ns = 2000000;
 
+/* Registered before the program's own handlers (this constructor runs
+ * before main), so that its child handlers, which run after this one, find
+ * a working hub. */
+static void fork_child(void)
+{
+	hub_fork_child();
+}
+
 __attribute__((constructor)) static void preload_init(void)
 {
 	config_load();
+	pthread_atfork(NULL, NULL, fork_child);
 }

@@ -24,7 +24,9 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "../src/runtime.h"
@@ -98,6 +100,9 @@
 	X(pthread_kill, int, (pthread_t, int))                                             \
 	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))               \
 	X(sigprocmask, int, (int, const sigset_t *, sigset_t *))                              \
+	X(wait4, pid_t, (pid_t, int *, int, struct rusage *))                                 \
+	X(waitid, int, (idtype_t, id_t, siginfo_t *, int))                                    \
+	X(system, int, (const char *))                                                        \
 	X(pthread_sigmask, int, (int, const sigset_t *, sigset_t *))                          \
 	X(pthread_mutex_init, int, (pthread_mutex_t *, const pthread_mutexattr_t *))       \
 	X(pthread_mutex_destroy, int, (pthread_mutex_t *))                                 \

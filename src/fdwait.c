@@ -175,3 +175,11 @@ void fdw_close(struct hub *h, int fd)
 		ev_io_set(&f->io[dir], fd, dir_events[dir]);
 	}
 }
+
+void fdw_drop(struct hub *h, struct fdw *f)
+{
+	for (int dir = 0; dir < 2; dir++) {
+		ev_io_stop(h->loop, &f->io[dir]);
+		waitq_init(&f->q[dir]); /* the waiters' threads are gone */
+	}
+}

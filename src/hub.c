@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime.h"
 #include "sys.h"
@@ -427,21 +428,46 @@ void hub_remote_post(struct hub *h, struct remote_msg *m)
 	ev_async_send(h->loop, &h->async);
 }
 
+/* Makes h's loop and its cross-thread wake-up, and notes the fds libev
+ * opened (hub_create, and the fork child). */
+static bool hub_open_loop(struct hub *h)
+{
+	int was_free[OWN_FDS_PER_HUB];
+	int nfree = free_fds(was_free, OWN_FDS_PER_HUB);
+
+	/* EVFLAG_NOSIGMASK: the signal mask is the program's, not ours. */
+	h->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	if (h->loop == NULL)
+		return false;
+	ev_set_userdata(h->loop, h);
+	ev_async_init(&h->async, hub_async_cb);
+	ev_async_start(h->loop, &h->async);
+	ev_unref(h->loop); /* a possible remote wake-up keeps nothing alive */
+	h->n_own_fds = 0;
+	mark_own_fds(h, was_free, nfree);
+	return true;
+}
+
+static void hub_close_loop(struct hub *h)
+{
+	unmark_own_fds(h);
+	ev_ref(h->loop);
+	ev_async_stop(h->loop, &h->async);
+	ev_loop_destroy(h->loop);
+	h->loop = NULL;
+}
+
 static struct hub *hub_create(void)
 {
 	struct hub *h = calloc(1, sizeof *h);
 	struct green *root = calloc(1, sizeof *root);
-	int was_free[OWN_FDS_PER_HUB];
-	int nfree = free_fds(was_free, OWN_FDS_PER_HUB);
 	struct stack st;
 	struct green *hg;
 
 	config_load();
 	if (h == NULL || root == NULL)
 		goto fail;
-	/* EVFLAG_NOSIGMASK: the signal mask is the program's, not ours. */
-	h->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
-	if (h->loop == NULL)
+	if (!hub_open_loop(h))
 		goto fail;
 	if (stack_get(&h->stacks, HUB_STACK_SIZE, &st) < 0)
 		goto fail;
@@ -466,19 +492,13 @@ static struct hub *hub_create(void)
 	h->root = root;
 	h->current = root;
 	sigmask_root_init(h, root);
-
-	ev_set_userdata(h->loop, h);
-	ev_async_init(&h->async, hub_async_cb);
-	ev_async_start(h->loop, &h->async);
-	ev_unref(h->loop); /* a possible remote wake-up keeps nothing alive */
-	mark_own_fds(h, was_free, nfree);
 	h->altstack = overflow_init_thread();
 	preempt_init_hub(h);
 	tls_hub = h;
 	return h;
 fail:
 	if (h != NULL && h->loop != NULL)
-		ev_loop_destroy(h->loop);
+		hub_close_loop(h);
 	if (h != NULL)
 		stack_pool_destroy(&h->stacks);
 	free(root);
@@ -493,6 +513,73 @@ struct hub *hub_get(void)
 	return GS_LIKELY(h != NULL) ? h : hub_create();
 }
 
+void hub_fork_child(void)
+{
+	struct hub *h = tls_hub;
+	struct green *cur;
+
+	if (h == NULL)
+		return;
+	cur = h->current;
+	/* The other green threads do not exist in the child (POSIX keeps
+	 * only the thread that forked). Their watchers go, so that the new
+	 * loop never sees them; their stacks stay mapped, as a native
+	 * child keeps the other threads' stacks, until exec. */
+	for (int fd = 0; fd < h->nfds; fd++) {
+		if (h->fds[fd] != NULL) {
+			fdw_drop(h, h->fds[fd]);
+			free(h->fds[fd]);
+		}
+	}
+	free(h->fds);
+	h->fds = NULL;
+	h->nfds = 0;
+	for (struct green *g = h->all; g != NULL; g = g->all_next) {
+		ev_timer_stop(h->loop, &g->timer);
+		if (g == cur)
+			continue;
+		/* A wait of a thread that is gone counts as ended, so that
+		 * no waker (a mutex unlock, cur's exit and its joiner) ever
+		 * hands it anything or brings it back. */
+		if (g->wait != NULL) {
+			g->wait->done = true;
+			g->wait->result = -ECANCELED;
+		}
+		g->state = GREEN_DEAD;
+	}
+	/* The parent's epoll set and eventfd are shared with the child
+	 * through the inherited descriptors: the child closes its copies
+	 * and makes its own. */
+	hub_close_loop(h);
+	if (!hub_open_loop(h)) {
+		static const char msg[] =
+			"greenshim: fork: the child cannot make its event loop; stopping\n";
+
+		sys_write(2, msg, sizeof msg - 1);
+		_exit(127);
+	}
+	cur->all_prev = cur->all_next = NULL;
+	h->all = cur;
+	h->root = cur; /* the child's only thread is its main thread */
+	h->ngreen = h->nrunning = 1;
+	h->nparked = 0;
+	h->runq_head = h->runq_tail = NULL;
+	h->zombie = NULL;
+	h->preempted = NULL;
+	h->intr_target = h->kill_target = NULL;
+	atomic_store(&h->remote, NULL);
+	atomic_store(&h->remote_pending, 0);
+	h->stuck_reported = false;
+	h->since_poll = 0;
+	h->next_deadline = GS_NO_DEADLINE;
+	if (h->masks)
+		sigmask_recount(h);
+	/* POSIX timers are not inherited; the new one must name the
+	 * child's thread. */
+	h->have_timer = h->timer_armed = false;
+	preempt_init_hub(h);
+}
+
 void hub_destroy(void)
 {
 	struct hub *h = tls_hub;
@@ -501,10 +588,7 @@ void hub_destroy(void)
 		return;
 	if (h->zombie != NULL)
 		hub_reap(h);
-	unmark_own_fds(h);
-	ev_ref(h->loop);
-	ev_async_stop(h->loop, &h->async);
-	ev_loop_destroy(h->loop);
+	hub_close_loop(h);
 	for (int fd = 0; fd < h->nfds; fd++)
 		free(h->fds[fd]);
 	free(h->fds);

@@ -351,6 +351,10 @@ void hub_remote_begin(struct hub *h);
 void hub_remote_post(struct hub *h, struct remote_msg *m);
 /* Releases what a hub owns; only with no green but the root left. */
 void hub_destroy(void);
+/* In a child just forked: the calling thread's hub keeps only the green
+ * thread that forked (POSIX), gets its own event loop (the parent's epoll
+ * set is not shared any more) and preemption timer. */
+void hub_fork_child(void);
 /* Is fd one the runtime opened for a hub (libev's epoll fd, eventfd)? */
 bool hub_is_own_fd(int fd);
 /* Called by a signal handler that just ran on this OS thread (restart:
@@ -388,6 +392,9 @@ int fdw_wait(int fd, int events, int64_t deadline, unsigned flags);
 /* fd is about to be closed: waiters get -EBADF, watchers are stopped and
  * re-armed so that libev sees a new file behind a reused number. */
 void fdw_close(struct hub *h, int fd);
+/* Fork child: stops f's watchers and forgets its waiters, whose threads
+ * do not exist there. */
+void fdw_drop(struct hub *h, struct fdw *f);
 
 /* ---- gsync.c: green mutex, condition variable, semaphore -------------- */
 
@@ -456,6 +463,8 @@ void sigmask_switch(struct hub *h, struct green *next);
 /* pthread_sigmask for the running green thread, on the kernel's 64-bit
  * word: 0, -EINVAL (bad how), or -ENOSYS when the caller is not a green
  * thread (the hub's context, no hub) and must ask the kernel itself. */
+/* Counts the live threads' masks afresh (and turns per-thread masks on). */
+void sigmask_recount(struct hub *h);
 int sigmask_change(int how, const uint64_t *set, uint64_t *old);
 bool sigmask_blocks(const struct green *g, int sig);
 

@@ -87,8 +87,9 @@ void sigmask_root_init(struct hub *h, struct green *root)
 	h->kmask = root->sigmask;
 }
 
-/* The first mask change on a hub: count every live thread's mask. */
-static void masks_on(struct hub *h)
+/* The first mask change on a hub, or a fork: count every live thread's
+ * mask. */
+void sigmask_recount(struct hub *h)
 {
 	h->masks = true;
 	memset(h->nblock, 0, sizeof h->nblock);
@@ -151,7 +152,7 @@ int sigmask_change(int how, const uint64_t *set, uint64_t *old)
 	if (!h->masks) {
 		if (m == g->sigmask)
 			return 0;
-		masks_on(h);
+		sigmask_recount(h);
 	}
 	count(h, g->sigmask, -1);
 	count(h, m, 1);

@@ -156,6 +156,23 @@ test_preemption_off_is_cooperative() {
 	fi
 }
 
+# fork, the wait family and system(): the same "ok" line natively and
+# under greenshim.
+test_process_semantics_match_native() {
+	for c in fork_parked fork_from_thread fork_mutex waits two_waiters wait_eintr system; do
+		name=process_${c}_as_native
+		native=$(timeout 60 "$B/tests/preload/process_semantics" $c 2>&1)
+		green=$(timeout 60 env LD_PRELOAD="$LIB" "$B/tests/preload/process_semantics" $c 2>&1)
+		if [ "$native" != "ok $c" ]; then
+			fail $name "native run: $native"
+		elif [ "$green" != "ok $c" ]; then
+			fail $name "under greenshim: $green"
+		else
+			ok $name
+		fi
+	done
+}
+
 # Each sync case prints the same "ok" line natively and under greenshim.
 test_sync_semantics_match_native() {
 	for c in mutex_kinds producer_consumer cond_timeouts semaphores keys_and_once \
@@ -292,6 +309,7 @@ test_a_bad_greenshim_value_stops_the_program_before_main
 test_io_semantics_match_native
 test_preemption_off_is_cooperative
 test_sync_semantics_match_native
+test_process_semantics_match_native
 test_cancel_of_a_green_thread_is_refused
 test_native_threads_mode_matches_native
 test_native_threads_leave_no_hub_behind

@@ -1,0 +1,275 @@
+/*
+ * Waiting for children: wait, waitpid, wait3, wait4, waitid, and system().
+ *
+ * Each wait is the kernel's own call with WNOHANG, which never blocks and
+ * gives the exact result (status, rusage, siginfo, ECHILD, EINVAL); when no
+ * child has changed state and the program did not ask for WNOHANG, the
+ * green thread waits in the hub and asks again. What it waits on:
+ *
+ * - one child (pid > 0, P_PID, P_PIDFD) and only exits wanted: a pidfd of
+ *   the child (pidfd_open), readable when it exits; no timeout;
+ * - any child, a process group, or stops and continues too: pidfds of the
+ *   children that exist now (/proc/self/task/TID/children), and at most
+ *   CHILDREN_RECHECK_NS, after which it asks the kernel again: a child born
+ *   meanwhile, or a stop, which a pidfd does not report, is seen then.
+ *
+ * So a wait never takes another waiter's child: only the kernel's wait call
+ * reaps, as natively. A handled signal ends the wait with EINTR, or
+ * restarts it under SA_RESTART, as the kernel does; a child that exited as
+ * the signal came is still reported, as the kernel reports it first.
+ *
+ * glibc's system() waits with its internal waitpid, past these wrappers:
+ * system() is redone here on posix_spawn with the same signal handling.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "preload.h"
+
+#define CHILDREN_MAX 64
+#define CHILDREN_RECHECK_NS 20000000 /* 20 ms */
+
+extern char **environ;
+
+static int pidfd_open(pid_t pid)
+{
+	long r = REAL(syscall)(SYS_pidfd_open, (long)pid, 0L);
+
+	return r < 0 ? -1 : (int)r;
+}
+
+/* The pids of the process's children (every OS thread's) in *out. */
+static int list_children(pid_t *out, int max)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while (n < max && (e = readdir(d)) != NULL) {
+		char path[300];
+		FILE *f;
+		long pid;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
+		f = fopen(path, "re");
+		if (f == NULL)
+			continue;
+		while (n < max && fscanf(f, "%ld", &pid) == 1)
+			out[n++] = (pid_t)pid;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Waits until a child that (type, id) names may have changed state.
+ * 0 or -ETIMEDOUT: ask the kernel again; WAKE_SIGNAL, -EINTR: a signal. */
+static int children_wait(struct hub *h, idtype_t type, id_t id, bool exits_only)
+{
+	struct waiter e[CHILDREN_MAX];
+	int fds[CHILDREN_MAX], opened[CHILDREN_MAX];
+	int64_t deadline = gs_deadline_after(CHILDREN_RECHECK_NS);
+	struct wait w;
+	int n = 0, k = 0, r;
+
+	if (type == P_PIDFD) {
+		fds[n] = (int)id;
+		opened[n++] = 0;
+	} else if (type == P_PID) {
+		if ((fds[n] = pidfd_open((pid_t)id)) >= 0)
+			opened[n++] = 1;
+	} else {
+		pid_t kids[CHILDREN_MAX];
+		int nk = list_children(kids, CHILDREN_MAX);
+
+		for (int i = 0; i < nk; i++) {
+			if (type == P_PGID && getpgid(kids[i]) != (pid_t)id)
+				continue;
+			if ((fds[n] = pidfd_open(kids[i])) >= 0)
+				opened[n++] = 1;
+		}
+	}
+	if (exits_only && (type == P_PID || type == P_PIDFD) && n == 1)
+		deadline = GS_NO_DEADLINE;
+	wait_init_interruptible(&w);
+	for (int i = 0; i < n; i++)
+		if (fdw_add(h, fds[i], FDW_READ, &e[k], &w, WAITER_FD_OPEN) == 0)
+			fds[k] = fds[i], opened[k] = opened[i], k++;
+		else if (opened[i])
+			close(fds[i]);
+	r = wait_park(&w, deadline);
+	for (int i = 0; i < k; i++) {
+		fdw_remove(h, fds[i], FDW_READ, &e[i]);
+		if (opened[i])
+			close(fds[i]); /* ours: forgets the fd's watchers first */
+	}
+	return r;
+}
+
+static void pid_to_id(pid_t pid, idtype_t *type, id_t *id)
+{
+	if (pid > 0) {
+		*type = P_PID;
+		*id = (id_t)pid;
+	} else if (pid == -1) {
+		*type = P_ALL;
+		*id = 0;
+	} else {
+		*type = P_PGID;
+		*id = (id_t)(pid == 0 ? getpgrp() : -pid);
+	}
+}
+
+GS_WRAP pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
+{
+	struct hub *h;
+	idtype_t type;
+	id_t id;
+
+	if ((options & WNOHANG) || (h = preload_hub()) == NULL)
+		return REAL(wait4)(pid, status, options, ru);
+	pid_to_id(pid, &type, &id);
+	for (;;) {
+		pid_t r = REAL(wait4)(pid, status, options | WNOHANG, ru);
+		int w;
+
+		if (r != 0)
+			return r;
+		w = children_wait(h, type, id, !(options & (WUNTRACED | WCONTINUED)));
+		if (w == -EINTR) {
+			/* The kernel reports a child that is ready before the
+			 * signal that came with it. */
+			r = REAL(wait4)(pid, status, options | WNOHANG, ru);
+			return r != 0 ? r : preload_fail(-EINTR);
+		}
+	}
+}
+
+GS_WRAP pid_t waitpid(pid_t pid, int *status, int options)
+{
+	return wait4(pid, status, options, NULL);
+}
+
+GS_WRAP pid_t wait(int *status)
+{
+	return wait4(-1, status, 0, NULL);
+}
+
+GS_WRAP pid_t wait3(int *status, int options, struct rusage *ru)
+{
+	return wait4(-1, status, options, ru);
+}
+
+GS_WRAP int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
+{
+	struct hub *h;
+
+	if ((options & WNOHANG) || info == NULL || (h = preload_hub()) == NULL)
+		return REAL(waitid)(type, id, info, options);
+	if (type == P_PGID && id == 0)
+		id = (id_t)getpgrp();
+	for (;;) {
+		int r, w;
+
+		info->si_pid = 0;
+		r = REAL(waitid)(type, id, info, options | WNOHANG);
+		if (r != 0 || info->si_pid != 0)
+			return r;
+		w = children_wait(h, type, id, !(options & (WSTOPPED | WCONTINUED)));
+		if (w == -EINTR) {
+			info->si_pid = 0;
+			r = REAL(waitid)(type, id, info, options | WNOHANG);
+			return r != 0 || info->si_pid != 0 ? r : preload_fail(-EINTR);
+		}
+	}
+}
+
+/* ---- system() ------------------------------------------------------------ */
+
+/* SIGINT and SIGQUIT are ignored by the process while any system() runs,
+ * as glibc does with its count of concurrent calls. Green threads of one
+ * hub never run this concurrently with each other in between two
+ * instructions, but native threads (GREENSHIM_THREADS=native) may. */
+static pthread_mutex_t system_lock = PTHREAD_MUTEX_INITIALIZER;
+static int system_count;
+static struct sigaction saved_int, saved_quit;
+
+static void system_enter(void)
+{
+	struct sigaction ign;
+
+	memset(&ign, 0, sizeof ign);
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	REAL(pthread_mutex_lock)(&system_lock);
+	if (system_count++ == 0) {
+		sigaction(SIGINT, &ign, &saved_int);
+		sigaction(SIGQUIT, &ign, &saved_quit);
+	}
+	REAL(pthread_mutex_unlock)(&system_lock);
+}
+
+static void system_leave(void)
+{
+	REAL(pthread_mutex_lock)(&system_lock);
+	if (--system_count == 0) {
+		sigaction(SIGINT, &saved_int, NULL);
+		sigaction(SIGQUIT, &saved_quit, NULL);
+	}
+	REAL(pthread_mutex_unlock)(&system_lock);
+}
+
+GS_WRAP int system(const char *cmd)
+{
+	posix_spawnattr_t attr;
+	sigset_t chld, omask, dfl;
+	char *argv[] = { "sh", "-c", "--", (char *)cmd, NULL };
+	int status = -1, err, saved;
+	pid_t pid;
+
+	if (cmd == NULL || preload_hub() == NULL)
+		return REAL(system)(cmd); /* NULL: is there a shell? */
+	system_enter();
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, &omask); /* the caller's only */
+	sigemptyset(&dfl);
+	if (saved_int.sa_handler != SIG_IGN)
+		sigaddset(&dfl, SIGINT);
+	if (saved_quit.sa_handler != SIG_IGN)
+		sigaddset(&dfl, SIGQUIT);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &omask);
+	posix_spawnattr_setsigdefault(&attr, &dfl);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	err = posix_spawn(&pid, "/bin/sh", NULL, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	if (err == 0) {
+		pid_t r;
+
+		do
+			r = waitpid(pid, &status, 0);
+		while (r < 0 && errno == EINTR);
+		if (r != pid)
+			status = -1;
+		saved = errno;
+	} else {
+		status = W_EXITCODE(127, 0); /* as glibc: the shell could not run */
+		saved = err;
+	}
+	system_leave();
+	pthread_sigmask(SIG_SETMASK, &omask, NULL);
+	errno = saved;
+	return status;
+}
