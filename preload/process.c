@@ -195,6 +195,19 @@ GS_WRAP int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
 	}
 }
 
+/* ---- vfork ------------------------------------------------------------------ */
+
+/* A vfork child shares the parent's memory until it calls exec: every
+ * wrapper it called on the way (close, dup2 and close_range, which CPython's
+ * subprocess calls there) would change the parent's fd table and hub under
+ * the parent's feet. So vfork is fork here, which POSIX allows (the child
+ * of vfork may do no more than the child of fork). glibc's posix_spawn does
+ * not go through this; it calls no wrapper in its child. */
+GS_WRAP pid_t vfork(void)
+{
+	return fork();
+}
+
 /* ---- system() ------------------------------------------------------------ */
 
 /* SIGINT and SIGQUIT are ignored by the process while any system() runs,

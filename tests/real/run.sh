@@ -125,6 +125,20 @@ test_python_cpu_bound_thread_does_not_starve_io() {
 	fi
 }
 
+# subprocess.run (vfork underneath) and os.fork from a threaded program:
+# the same lines natively and under greenshim; the other threads run while
+# one waits for its child.
+test_python_subprocess_and_fork_as_native() {
+	name=python_subprocess_and_fork_as_native
+	native=$(timeout 60 $PY tests/real/subprocess_check.py 2>&1)
+	green=$(LD_PRELOAD=$LIB timeout 60 $PY tests/real/subprocess_check.py 2>&1)
+	if [ "$native" != "$green" ] || ! echo "$green" | grep -q '^20 threads, 20 subprocesses: True$'; then
+		fail $name "native: $native / under greenshim: $green"
+	else
+		ok $name
+	fi
+}
+
 if [ ! -x $PY ]; then
 	fail python "$PY is missing (make deps installs python3)"
 else
@@ -133,5 +147,6 @@ else
 	test_python_wsgiref_threads_300_requests
 	test_python_threading_primitives_as_native
 	test_python_cpu_bound_thread_does_not_starve_io
+	test_python_subprocess_and_fork_as_native
 fi
 summary real
