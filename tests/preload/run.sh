@@ -156,13 +156,16 @@ test_preemption_off_is_cooperative() {
 	fi
 }
 
-# fork, the wait family and system(): the same "ok" line natively and
-# under greenshim.
-test_process_semantics_match_native() {
-	for c in fork_parked fork_from_thread fork_mutex waits two_waiters wait_eintr system; do
-		name=process_${c}_as_native
-		native=$(timeout 60 "$B/tests/preload/process_semantics" $c 2>&1)
-		green=$(timeout 60 env LD_PRELOAD="$LIB" "$B/tests/preload/process_semantics" $c 2>&1)
+# cases_match_native PROGRAM PREFIX CASE...: each case of a case program
+# prints the same "ok CASE" line natively and under greenshim.
+cases_match_native() {
+	prog=$1
+	prefix=$2
+	shift 2
+	for c in "$@"; do
+		name=${prefix}_${c}_as_native
+		native=$(timeout 60 "$B/tests/preload/$prog" $c 2>&1)
+		green=$(timeout 60 env LD_PRELOAD="$LIB" "$B/tests/preload/$prog" $c 2>&1)
 		if [ "$native" != "ok $c" ]; then
 			fail $name "native run: $native"
 		elif [ "$green" != "ok $c" ]; then
@@ -173,21 +176,16 @@ test_process_semantics_match_native() {
 	done
 }
 
-# Each sync case prints the same "ok" line natively and under greenshim.
+# fork, the wait family and system().
+test_process_semantics_match_native() {
+	cases_match_native process_semantics process fork_parked fork_from_thread fork_mutex \
+		waits two_waiters wait_eintr system
+}
+
 test_sync_semantics_match_native() {
-	for c in mutex_kinds producer_consumer cond_timeouts semaphores keys_and_once \
-		ten_thousand spinlock rwlock barrier c11 futex thread_api sigmask; do
-		name=sync_${c}_as_native
-		native=$(timeout 60 "$B/tests/preload/sync_semantics" $c 2>&1)
-		green=$(timeout 60 env LD_PRELOAD="$LIB" "$B/tests/preload/sync_semantics" $c 2>&1)
-		if [ "$native" != "ok $c" ]; then
-			fail $name "native run: $native"
-		elif [ "$green" != "ok $c" ]; then
-			fail $name "under greenshim: $green"
-		else
-			ok $name
-		fi
-	done
+	cases_match_native sync_semantics sync mutex_kinds producer_consumer cond_timeouts \
+		semaphores keys_and_once ten_thousand spinlock rwlock barrier c11 futex \
+		thread_api sigmask
 }
 
 # Cancellation of a green thread is refused, documented in LIMITATIONS.md

@@ -98,45 +98,36 @@ test_python_wsgiref_threads_300_requests() {
 	check_one_thread_under_load $name 1 $PY tests/real/http_load.py "$port" 300 / "Hello, world"
 }
 
-# threading primitives with timeouts behave as native: the same script
-# natively and under greenshim prints the same lines.
-test_python_threading_primitives_as_native() {
-	name=python_threading_primitives_as_native
-	native=$(timeout 60 $PY tests/real/threading_check.py 2>&1)
-	green=$(LD_PRELOAD=$LIB timeout 60 $PY tests/real/threading_check.py 2>&1)
-	if [ "$native" != "$green" ] || ! echo "$green" | grep -q '^all ok$'; then
-		fail $name "native: $native / under greenshim: $green"
+# same_as_native NAME SCRIPT LINE: the script prints the same lines
+# natively and under greenshim, LINE (a grep pattern) among them.
+same_as_native() {
+	native=$(timeout 60 $PY "$2" 2>&1)
+	green=$(LD_PRELOAD=$LIB timeout 60 $PY "$2" 2>&1)
+	if [ "$native" != "$green" ] || ! echo "$green" | grep -q "$3"; then
+		fail $1 "native: $native / under greenshim: $green"
 	else
-		ok $name
+		ok $1
 	fi
+}
+
+# threading primitives with timeouts behave as native.
+test_python_threading_primitives_as_native() {
+	same_as_native python_threading_primitives_as_native tests/real/threading_check.py '^all ok$'
 }
 
 # A CPU-bound thread does not starve a thread that sleeps (the GIL changes
-# hands on greenshim's preemption tick): the same lines natively and under
-# greenshim; without preemption the sleeper would never finish (timeout).
+# hands on greenshim's preemption tick); without preemption the sleeper
+# would never finish (timeout).
 test_python_cpu_bound_thread_does_not_starve_io() {
-	name=python_cpu_bound_thread_does_not_starve_io
-	native=$(timeout 60 $PY tests/real/gil_fairness.py 2>&1)
-	green=$(LD_PRELOAD=$LIB timeout 60 $PY tests/real/gil_fairness.py 2>&1)
-	if [ "$native" != "$green" ] || ! echo "$green" | grep -q '^cpu thread: ran'; then
-		fail $name "native: $native / under greenshim: $green"
-	else
-		ok $name
-	fi
+	same_as_native python_cpu_bound_thread_does_not_starve_io tests/real/gil_fairness.py \
+		'^cpu thread: ran'
 }
 
-# subprocess.run (vfork underneath) and os.fork from a threaded program:
-# the same lines natively and under greenshim; the other threads run while
-# one waits for its child.
+# subprocess.run (vfork underneath) and os.fork from a threaded program;
+# the other threads run while one waits for its child.
 test_python_subprocess_and_fork_as_native() {
-	name=python_subprocess_and_fork_as_native
-	native=$(timeout 60 $PY tests/real/subprocess_check.py 2>&1)
-	green=$(LD_PRELOAD=$LIB timeout 60 $PY tests/real/subprocess_check.py 2>&1)
-	if [ "$native" != "$green" ] || ! echo "$green" | grep -q '^20 threads, 20 subprocesses: True$'; then
-		fail $name "native: $native / under greenshim: $green"
-	else
-		ok $name
-	fi
+	same_as_native python_subprocess_and_fork_as_native tests/real/subprocess_check.py \
+		'^20 threads, 20 subprocesses: True$'
 }
 
 if [ ! -x $PY ]; then
