@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static const char *test_name;
@@ -26,6 +27,32 @@ static inline double now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+struct test_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+/* main() of a case program: runs the case argv[1] names and prints
+ * "ok CASE"; 2 for a usage error or an unknown case. */
+static inline int run_case(int argc, char **argv, const struct test_case *cases, size_t n)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s CASE\n", argv[0]);
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IONBF, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(argv[1], cases[i].name) == 0) {
+			test_name = cases[i].name;
+			cases[i].fn();
+			printf("ok %s\n", test_name);
+			return 0;
+		}
+	}
+	fprintf(stderr, "%s: no case %s\n", argv[0], argv[1]);
+	return 2;
 }
 
 #endif

@@ -350,10 +350,7 @@ static void case_system(void)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} cases[] = {
+	static const struct test_case cases[] = {
 		{ "fork_parked", case_fork_parked },
 		{ "fork_from_thread", case_fork_from_thread },
 		{ "fork_mutex", case_fork_mutex },
@@ -363,19 +360,5 @@ int main(int argc, char **argv)
 		{ "system", case_system },
 	};
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s CASE\n", argv[0]);
-		return 2;
-	}
-	setvbuf(stdout, NULL, _IONBF, 0);
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		if (strcmp(argv[1], cases[i].name) == 0) {
-			test_name = cases[i].name;
-			cases[i].fn();
-			printf("ok %s\n", test_name);
-			return 0;
-		}
-	}
-	fprintf(stderr, "%s: no case %s\n", argv[0], argv[1]);
-	return 2;
+	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

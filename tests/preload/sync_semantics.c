@@ -804,10 +804,7 @@ static void case_sigmask(void)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} cases[] = {
+	static const struct test_case cases[] = {
 		{ "mutex_kinds", case_mutex_kinds },
 		{ "producer_consumer", case_producer_consumer },
 		{ "cond_timeouts", case_cond_timeouts },
@@ -824,19 +821,5 @@ int main(int argc, char **argv)
 		{ "sigmask", case_sigmask },
 	};
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s CASE\n", argv[0]);
-		return 2;
-	}
-	setvbuf(stdout, NULL, _IONBF, 0);
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		if (strcmp(argv[1], cases[i].name) == 0) {
-			test_name = cases[i].name;
-			cases[i].fn();
-			printf("ok %s\n", test_name);
-			return 0;
-		}
-	}
-	fprintf(stderr, "%s: no case %s\n", argv[0], argv[1]);
-	return 2;
+	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
