@@ -2,9 +2,9 @@
  * May this caller park? The one question every wrapper asks first.
  *
  * Plain libc behaviour is owed to the hub's own context: libev calls read,
- * write and epoll_wait through the PLT, which lands in our wrappers. (OS
- * threads the runtime will run for itself, its DNS pool and monitor, will
- * be the other case.) Everyone else is a green thread (the OS thread's root
+ * write and epoll_wait through the PLT, which lands in our wrappers, and to
+ * the OS threads the runtime runs for itself (src/osthread.c: the pool,
+ * the monitor), which never have a hub. Everyone else is a green thread (the OS thread's root
  * included) of the calling OS thread's hub, made on first use; with
  * GREENSHIM_THREADS=native every OS thread is the root of a hub of its own.
  */
@@ -35,6 +35,8 @@ struct hub *preload_hub(void)
 
 	if (GS_LIKELY(h != NULL))
 		return GS_LIKELY(h->current != h->hub_green) ? h : NULL;
+	if (osthread_is_runtime())
+		return NULL;
 	h = hub_get();
 	if (h != NULL && preload_native()) {
 		REAL(pthread_once)(&hub_key_once, hub_key_make);

@@ -208,16 +208,17 @@ static inline int preload_fail(int neg_errno)
 /* ---- context.c: may this caller park? ---------------------------------- */
 
 /* GREENSHIM_THREADS=native: threads, locks and keys are glibc's own, and
- * each OS thread gets a hub of its own for its I/O (docs/CONFIG.md). */
+ * each OS thread gets a hub of its own for its I/O (docs/CONFIG.md). The
+ * runtime's own OS threads (src/osthread.c) always get glibc's. */
 static inline bool preload_native(void)
 {
 	config_load(); /* a wrapper may run before our constructor */
-	return gs_config.native_threads;
+	return gs_config.native_threads || osthread_is_runtime();
 }
 
 /* The hub to wait in, or NULL when the caller must get plain libc
- * behaviour: the hub's own context (libev calling libc), or a hub that
- * cannot be made. */
+ * behaviour: the hub's own context (libev calling libc), one of the
+ * runtime's own OS threads, or a hub that cannot be made. */
 struct hub *preload_hub(void);
 
 /* ---- fdtab.c: what each fd is, as the wrappers need to know ------------- */

@@ -55,4 +55,16 @@ void preload_resolve(void)
 		}
 		__atomic_store_n(real_table[i].slot, p, __ATOMIC_RELEASE);
 	}
+	/* The runtime's own threads use libc's primitives, never ours. */
+	osthread_set_ops(&(struct os_ops){
+		.create = real.pthread_create,
+		.detach = real.pthread_detach,
+		.join = real.pthread_join,
+		.mutex_lock = real.pthread_mutex_lock,
+		.mutex_unlock = real.pthread_mutex_unlock,
+		.cond_clockwait = real.pthread_cond_clockwait,
+		.cond_signal = real.pthread_cond_signal,
+		.cond_broadcast = real.pthread_cond_broadcast,
+		.thread_sigmask = real.pthread_sigmask,
+	});
 }

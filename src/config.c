@@ -15,6 +15,7 @@
 #include "sys.h"
 
 #define STACK_SIZE_MAX ((size_t)1024 * 1024 * 1024)
+#define CONFIG_POOL_MAX 1024
 
 struct gs_config gs_config;
 
@@ -97,20 +98,49 @@ static bool config_native_threads(void)
 	config_reject("GREENSHIM_THREADS", v, "green (the default) or native");
 }
 
-static int64_t config_preempt_ns(void)
+/* A whole number from lo to hi, digits only; def when unset or empty. */
+static long config_number(const char *name, long lo, long hi, long def, const char *form)
 {
-	const char *v = getenv("GREENSHIM_PREEMPT_MS");
+	const char *v = getenv(name);
 	char *end;
-	long ms;
+	long n;
 
 	if (v == NULL || *v == '\0')
-		return &gs_preempt_default_ns != NULL ? gs_preempt_default_ns : 0;
+		return def;
 	errno = 0;
-	ms = strtol(v, &end, 10);
-	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || ms > 1000)
-		config_reject("GREENSHIM_PREEMPT_MS", v,
-			      "milliseconds from 0 (never preempt) to 1000, e.g. 5");
-	return (int64_t)ms * 1000000;
+	n = strtol(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n < lo || n > hi)
+		config_reject(name, v, form);
+	return n;
+}
+
+static int64_t config_preempt_ns(void)
+{
+	long def = &gs_preempt_default_ns != NULL ? (long)(gs_preempt_default_ns / 1000000) : 0;
+
+	return (int64_t)config_number("GREENSHIM_PREEMPT_MS", 0, 1000, def,
+				      "milliseconds from 0 (never preempt) to 1000, e.g. 5") *
+	       1000000;
+}
+
+static bool config_file_io_pool(void)
+{
+	const char *v = getenv("GREENSHIM_FILE_IO");
+
+	if (v == NULL || *v == '\0' || strcmp(v, "direct") == 0)
+		return false;
+	if (strcmp(v, "pool") == 0)
+		return true;
+	config_reject("GREENSHIM_FILE_IO", v, "direct (the default) or pool");
+}
+
+/* A path to append reports to; the library opens it when it starts
+ * (a path it cannot open is refused there, naming the variable). */
+static const char *config_log_path(void)
+{
+	const char *v = getenv("GREENSHIM_LOG");
+
+	return v == NULL || *v == '\0' ? NULL : v;
 }
 
 void config_load(void)
@@ -128,5 +158,15 @@ void config_load(void)
 	gs_config.native_threads = config_native_threads();
 	/* Native threads are the kernel's to preempt. */
 	gs_config.preempt_ns = gs_config.native_threads ? 0 : config_preempt_ns();
+	gs_config.pool_size = (unsigned)config_number(
+		"GREENSHIM_POOL_SIZE", 1, CONFIG_POOL_MAX, CONFIG_POOL_DEFAULT,
+		"a number of worker threads from 1 to 1024, e.g. 10");
+	gs_config.file_io_pool = config_file_io_pool();
+	gs_config.max_blocking_ns =
+		(int64_t)config_number("GREENSHIM_MAX_BLOCKING_MS", 0, 3600000,
+				       CONFIG_MAX_BLOCKING_DEFAULT_MS,
+				       "milliseconds from 0 (no monitor) to 3600000, e.g. 100") *
+		1000000;
+	gs_config.log_path = config_log_path();
 	atomic_store_explicit(&config_loaded, 2, memory_order_release);
 }

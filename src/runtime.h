@@ -22,6 +22,8 @@
 #define GS_RUNTIME_H
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -62,7 +64,14 @@ struct gs_config {
 	size_t stack_size;   /* default green stack size, bytes, page multiple */
 	bool native_threads; /* GREENSHIM_THREADS=native: threads stay real */
 	int64_t preempt_ns;  /* GREENSHIM_PREEMPT_MS; 0: never preempt */
+	unsigned pool_size;  /* GREENSHIM_POOL_SIZE: worker threads at most */
+	bool file_io_pool;   /* GREENSHIM_FILE_IO=pool: regular files on it */
+	int64_t max_blocking_ns; /* GREENSHIM_MAX_BLOCKING_MS; 0: no monitor */
+	const char *log_path;    /* GREENSHIM_LOG; NULL: stderr */
 };
+
+#define CONFIG_POOL_DEFAULT 10          /* as gevent's thread pool */
+#define CONFIG_MAX_BLOCKING_DEFAULT_MS 100 /* as gevent's max_blocking_time */
 
 /* The preemption interval when GREENSHIM_PREEMPT_MS is unset: defined by
  * the preloaded library (preload/init.c); absent (0) when the runtime is
@@ -467,6 +476,36 @@ void sigmask_switch(struct hub *h, struct green *next);
 void sigmask_recount(struct hub *h);
 int sigmask_change(int how, const uint64_t *set, uint64_t *old);
 bool sigmask_blocks(const struct green *g, int sig);
+
+/* ---- osthread.c: the runtime's own OS threads --------------------------- */
+
+/* libc's thread primitives, for the runtime's own threads (never the
+ * interposed green ones; see osthread.c). */
+struct os_ops {
+	int (*create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+	int (*detach)(pthread_t);
+	int (*join)(pthread_t, void **);
+	int (*mutex_lock)(pthread_mutex_t *);
+	int (*mutex_unlock)(pthread_mutex_t *);
+	int (*cond_clockwait)(pthread_cond_t *, pthread_mutex_t *, clockid_t,
+			      const struct timespec *);
+	int (*cond_signal)(pthread_cond_t *);
+	int (*cond_broadcast)(pthread_cond_t *);
+	int (*thread_sigmask)(int, const sigset_t *, sigset_t *);
+};
+
+extern struct os_ops os_ops;
+
+/* The layer that interposes the pthread calls hands libc's own here. */
+void osthread_set_ops(const struct os_ops *ops);
+/* Starts fn(arg) on a new OS thread of the runtime's, named name (at most
+ * 15 characters shown), every signal blocked; detached or joinable with
+ * os_ops.join. 0 or a negative errno. Condition variables used with
+ * os_ops must be waited on with CLOCK_MONOTONIC deadlines. */
+int osthread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg,
+		   bool detached);
+/* Is the caller one of those threads? (Then it gets plain libc.) */
+bool osthread_is_runtime(void);
 
 /* ---- overflow.c: stack overflow reports --------------------------------- */
 

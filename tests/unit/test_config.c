@@ -104,6 +104,73 @@ START_TEST(a_bad_stack_size_stops_with_status_2_and_one_line_naming_it)
 }
 END_TEST
 
+static void load_assignment(void *assignment)
+{
+	char name[64];
+	const char *eq = strchr(assignment, '=');
+
+	snprintf(name, sizeof name, "%.*s", (int)(eq - (const char *)assignment),
+		 (const char *)assignment);
+	setenv(name, eq + 1, 1);
+	config_load();
+}
+
+START_TEST(each_variable_refuses_a_bad_value_naming_it)
+{
+	static const char *bad[] = {
+		"GREENSHIM_POOL_SIZE=0",       "GREENSHIM_POOL_SIZE=1025",
+		"GREENSHIM_POOL_SIZE=-3",      "GREENSHIM_POOL_SIZE=ten",
+		"GREENSHIM_FILE_IO=Pool",      "GREENSHIM_FILE_IO=1",
+		"GREENSHIM_MAX_BLOCKING_MS=-1", "GREENSHIM_MAX_BLOCKING_MS=100ms",
+		"GREENSHIM_MAX_BLOCKING_MS=3600001", "GREENSHIM_PREEMPT_MS=1001",
+		"GREENSHIM_PREEMPT_MS= 5",
+	};
+	char err[512], want[96];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int status = run_in_child(load_assignment, (void *)bad[i], err, sizeof err);
+
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2, "%s: status %d",
+			      bad[i], status);
+		snprintf(want, sizeof want, "greenshim: %s: invalid value; expected ", bad[i]);
+		ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s: %s", bad[i], err);
+		ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1, "not one line: %s", err);
+	}
+}
+END_TEST
+
+START_TEST(the_tool_variables_take_their_defaults_and_values)
+{
+	config_load();
+	ck_assert_uint_eq(gs_config.pool_size, CONFIG_POOL_DEFAULT);
+	ck_assert(!gs_config.file_io_pool);
+	ck_assert_int_eq(gs_config.max_blocking_ns, CONFIG_MAX_BLOCKING_DEFAULT_MS * 1000000LL);
+	ck_assert_ptr_null(gs_config.log_path);
+}
+END_TEST
+
+static void load_good(void *unused)
+{
+	(void)unused;
+	setenv("GREENSHIM_POOL_SIZE", "3", 1);
+	setenv("GREENSHIM_FILE_IO", "pool", 1);
+	setenv("GREENSHIM_MAX_BLOCKING_MS", "0", 1);
+	setenv("GREENSHIM_LOG", "/tmp/x.log", 1);
+	config_load();
+	if (gs_config.pool_size != 3 || !gs_config.file_io_pool || gs_config.max_blocking_ns != 0 ||
+	    gs_config.log_path == NULL || strcmp(gs_config.log_path, "/tmp/x.log") != 0)
+		_exit(1);
+}
+
+START_TEST(valid_tool_variables_are_read)
+{
+	char err[512];
+	int status = run_in_child(load_good, NULL, err, sizeof err);
+
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d: %s", status, err);
+}
+END_TEST
+
 Suite *suite_config(void)
 {
 	Suite *s = suite_create("config");
@@ -113,6 +180,9 @@ Suite *suite_config(void)
 	tcase_add_test(t, the_default_stack_size_follows_rlimit_stack_capped_at_8m);
 	tcase_add_test(t, a_valid_stack_size_is_used_for_new_threads);
 	tcase_add_test(t, a_bad_stack_size_stops_with_status_2_and_one_line_naming_it);
+	tcase_add_test(t, each_variable_refuses_a_bad_value_naming_it);
+	tcase_add_test(t, the_tool_variables_take_their_defaults_and_values);
+	tcase_add_test(t, valid_tool_variables_are_read);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -1,0 +1,97 @@
+/*
+ * The runtime's own OS threads: the worker pool, the blocking monitor, the
+ * control socket. They are real threads that never run green code.
+ *
+ * Invariants:
+ *  - they are made with libc's pthread_create, never the interposed one,
+ *    and synchronise with libc's mutexes and condition variables
+ *    (os_ops), never the green ones: a green object has no atomics and
+ *    belongs to one hub;
+ *  - every wrapper they reach (an NSS module calling fopen or
+ *    pthread_mutex_lock through its PLT, say) gives them plain libc
+ *    behaviour: osthread_is_runtime() is what preload/ asks;
+ *  - they block every signal from their first instruction (the mask is
+ *    set by the creator around pthread_create, so no window exists): a
+ *    process-directed signal always goes to a thread of the program, as
+ *    if the runtime's threads were not there.
+ *
+ * os_ops defaults to the functions the runtime was linked with, which are
+ * libc's when the runtime is linked into a program (the unit tests). Under
+ * LD_PRELOAD those names are our own wrappers, so preload/real.c replaces
+ * the table with libc's functions when it resolves them.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "runtime.h"
+
+struct os_ops os_ops = {
+	.create = pthread_create,
+	.detach = pthread_detach,
+	.join = pthread_join,
+	.mutex_lock = pthread_mutex_lock,
+	.mutex_unlock = pthread_mutex_unlock,
+	.cond_clockwait = pthread_cond_clockwait,
+	.cond_signal = pthread_cond_signal,
+	.cond_broadcast = pthread_cond_broadcast,
+	.thread_sigmask = pthread_sigmask,
+};
+
+static __thread bool tls_runtime __attribute__((tls_model("initial-exec")));
+
+void osthread_set_ops(const struct os_ops *ops)
+{
+	os_ops = *ops;
+}
+
+bool osthread_is_runtime(void)
+{
+	return tls_runtime;
+}
+
+struct osthread_start_arg {
+	void *(*fn)(void *);
+	void *arg;
+	char name[16];
+};
+
+static void *osthread_main(void *p)
+{
+	struct osthread_start_arg a = *(struct osthread_start_arg *)p;
+
+	free(p);
+	tls_runtime = true;
+	prctl(PR_SET_NAME, a.name, 0, 0, 0); /* not the interposed setname */
+	return a.fn(a.arg);
+}
+
+int osthread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg,
+		   bool detached)
+{
+	struct osthread_start_arg *a = malloc(sizeof *a);
+	sigset_t all, old;
+	pthread_t tid;
+	int r;
+
+	if (a == NULL)
+		return -ENOMEM;
+	a->fn = fn;
+	a->arg = arg;
+	snprintf(a->name, sizeof a->name, "%s", name);
+	sigfillset(&all);
+	os_ops.thread_sigmask(SIG_SETMASK, &all, &old);
+	r = os_ops.create(&tid, NULL, osthread_main, a);
+	os_ops.thread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		free(a);
+		return -r;
+	}
+	if (detached)
+		os_ops.detach(tid);
+	if (t != NULL)
+		*t = tid;
+	return 0;
+}
