@@ -518,6 +518,7 @@ void hub_fork_child(void)
 	struct hub *h = tls_hub;
 	struct green *cur;
 
+	pool_fork_child(); /* even without a hub: a plain thread may use it */
 	if (h == NULL)
 		return;
 	cur = h->current;

@@ -507,6 +507,29 @@ int osthread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *ar
 /* Is the caller one of those threads? (Then it gets plain libc.) */
 bool osthread_is_runtime(void);
 
+/* ---- pool.c: worker threads for calls with no non-blocking form ------- */
+
+#define POOL_IDLE_NS (10 * INT64_C(1000000000)) /* an idle worker exits */
+
+/* Runs fn(arg) on a worker of the pool while the calling green thread
+ * waits (the other green threads run); fn(arg) runs in the caller itself
+ * when it may not park, or with GREENSHIM_THREADS=native. Returns once
+ * fn(arg) has returned; fn reports its results through arg. Always 0. */
+int pool_call(void (*fn)(void *), void *arg);
+/* In a child just forked: no worker exists, no job is queued. */
+void pool_fork_child(void);
+
+struct pool_stats {
+	unsigned threads;      /* workers alive */
+	unsigned idle;         /* of them, waiting for a job */
+	unsigned long started; /* workers ever started */
+};
+
+void pool_stats(struct pool_stats *st);
+/* For tests: how long an idle worker waits for a job before it exits
+ * (<= 0: the default, POOL_IDLE_NS). */
+void pool_set_idle_ns(int64_t ns);
+
 /* ---- overflow.c: stack overflow reports --------------------------------- */
 
 /* Per OS thread: an alternate signal stack; per process: the SIGSEGV

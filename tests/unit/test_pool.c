@@ -1,0 +1,221 @@
+/* The worker pool: green threads wait while workers run their calls;
+ * workers are shared, reused, leave when idle, and are gone in a child. */
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+static pid_t os_tid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+static atomic_int running_now, running_max;
+
+struct slow_job {
+	int ms;
+	pid_t worker;
+	int in, out;
+};
+
+static void slow_fn(void *arg)
+{
+	struct slow_job *j = arg;
+	int now = atomic_fetch_add(&running_now, 1) + 1;
+	int max = atomic_load(&running_max);
+
+	while (now > max && !atomic_compare_exchange_weak(&running_max, &max, now))
+		;
+	j->worker = os_tid();
+	usleep((useconds_t)j->ms * 1000);
+	j->out = j->in * 2;
+	atomic_fetch_sub(&running_now, 1);
+}
+
+static void *call_slow(void *arg)
+{
+	ck_assert_int_eq(pool_call(slow_fn, arg), 0);
+	return NULL;
+}
+
+static volatile int stop_ticking;
+
+static void *ticker(void *arg)
+{
+	int *ticks = arg;
+
+	while (!stop_ticking) {
+		green_sleep_until(gs_deadline_after(2 * 1000000LL));
+		(*ticks)++;
+	}
+	return NULL;
+}
+
+#define CALLS 12
+#define WORKERS 4
+#define DELAY_MS 100
+
+START_TEST(more_calls_than_workers_share_the_workers_and_the_hub_stays_free)
+{
+	struct slow_job jobs[CALLS];
+	struct green *g[CALLS], *tick;
+	pid_t seen[CALLS];
+	int nseen = 0, ticks = 0;
+	struct pool_stats st;
+	int64_t t0;
+	double ms;
+
+	config_load();
+	gs_config.pool_size = WORKERS;
+	stop_ticking = 0;
+	ck_assert_int_eq(green_spawn(NULL, ticker, &ticks, &tick), 0);
+	t0 = gs_now_ns();
+	for (int i = 0; i < CALLS; i++) {
+		jobs[i] = (struct slow_job){ .ms = DELAY_MS, .in = i };
+		ck_assert_int_eq(green_spawn(NULL, call_slow, &jobs[i], &g[i]), 0);
+	}
+	for (int i = 0; i < CALLS; i++)
+		ck_assert_int_eq(green_join(g[i], NULL, GS_NO_DEADLINE), 0);
+	ms = ms_since(t0);
+	stop_ticking = 1;
+	ck_assert_int_eq(green_join(tick, NULL, GS_NO_DEADLINE), 0);
+	for (int i = 0; i < CALLS; i++) {
+		bool known = false;
+
+		ck_assert_int_eq(jobs[i].out, 2 * i);
+		ck_assert_int_ne(jobs[i].worker, os_tid());
+		for (int k = 0; k < nseen; k++)
+			known = known || seen[k] == jobs[i].worker;
+		if (!known)
+			seen[nseen++] = jobs[i].worker;
+	}
+	/* Never more workers than GREENSHIM_POOL_SIZE, and they overlap:
+	 * 12 calls of 100 ms on 4 workers take about 300 ms, not 1200. */
+	ck_assert_int_le(nseen, WORKERS);
+	ck_assert_int_le(atomic_load(&running_max), WORKERS);
+	ck_assert_int_ge(atomic_load(&running_max), 2);
+	ck_assert_msg(ms < CALLS * DELAY_MS / 2, "%d calls took %.0f ms", CALLS, ms);
+	/* The ticker slept 2 ms at a time all along: the hub was free. */
+	ck_assert_msg(ticks >= 30, "the ticker ran %d times in %.0f ms", ticks, ms);
+	pool_stats(&st);
+	ck_assert_uint_le(st.threads, WORKERS);
+	ck_assert_uint_le(st.started, WORKERS);
+}
+END_TEST
+
+START_TEST(a_worker_is_reused_for_the_next_call)
+{
+	struct slow_job j = { .ms = 0 };
+	struct pool_stats st;
+	pid_t first;
+
+	ck_assert_int_eq(pool_call(slow_fn, &j), 0);
+	first = j.worker;
+	for (int i = 1; i <= 5; i++) {
+		j.in = i;
+		ck_assert_int_eq(pool_call(slow_fn, &j), 0);
+		ck_assert_int_eq(j.out, 2 * i);
+		ck_assert_int_eq(j.worker, first);
+	}
+	pool_stats(&st);
+	ck_assert_uint_eq(st.started, 1);
+	ck_assert_uint_eq(st.threads, 1);
+}
+END_TEST
+
+START_TEST(an_idle_worker_exits_and_a_new_one_comes_on_demand)
+{
+	struct slow_job j = { .ms = 0, .in = 3 };
+	struct pool_stats st;
+
+	pool_set_idle_ns(50 * 1000000LL);
+	ck_assert_int_eq(pool_call(slow_fn, &j), 0);
+	pool_stats(&st);
+	ck_assert_uint_eq(st.threads, 1);
+	for (int i = 0; i < 200 && st.threads != 0; i++) {
+		green_sleep_until(gs_deadline_after(10 * 1000000LL));
+		pool_stats(&st);
+	}
+	ck_assert_uint_eq(st.threads, 0);
+	ck_assert_int_eq(pool_call(slow_fn, &j), 0);
+	ck_assert_int_eq(j.out, 6);
+	pool_stats(&st);
+	ck_assert_uint_eq(st.started, 2);
+}
+END_TEST
+
+static void child_uses_the_pool(void *arg)
+{
+	struct slow_job j = { .ms = 0, .in = 21 };
+	struct pool_stats st;
+
+	(void)arg;
+	hub_fork_child(); /* what the library's atfork child handler does */
+	pool_stats(&st);
+	if (st.threads != 0 || st.started != 1)
+		_exit(3);
+	pool_call(slow_fn, &j);
+	pool_stats(&st);
+	if (j.out != 42 || j.worker == os_tid() || st.threads != 1 || st.started != 2)
+		_exit(4);
+}
+
+START_TEST(a_forked_child_has_no_workers_and_starts_its_own)
+{
+	struct slow_job j = { .ms = 0 };
+	char err[256];
+	int status;
+
+	ck_assert_int_eq(pool_call(slow_fn, &j), 0); /* one worker, idle */
+	status = run_in_child(child_uses_the_pool, NULL, err, sizeof err);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status %d %s",
+		      status, err);
+}
+END_TEST
+
+static void nested_fn(void *arg)
+{
+	struct slow_job *outer = arg;
+	struct slow_job inner = { .ms = 0, .in = 5 };
+
+	outer->worker = os_tid();
+	/* A worker may not park: its own pool_call runs inline. */
+	pool_call(slow_fn, &inner);
+	outer->out = inner.worker == outer->worker ? inner.out : -1;
+}
+
+START_TEST(a_call_that_may_not_park_runs_in_the_caller)
+{
+	struct slow_job j = { .ms = 0, .in = 4 };
+	struct pool_stats st;
+
+	ck_assert_int_eq(pool_call(nested_fn, &j), 0);
+	ck_assert_int_ne(j.worker, os_tid());
+	ck_assert_int_eq(j.out, 10);
+	/* GREENSHIM_THREADS=native: a real thread blocks only itself. */
+	config_load();
+	gs_config.native_threads = true;
+	ck_assert_int_eq(pool_call(slow_fn, &j), 0);
+	gs_config.native_threads = false;
+	ck_assert_int_eq(j.worker, os_tid());
+	pool_stats(&st);
+	ck_assert_uint_eq(st.started, 1);
+}
+END_TEST
+
+Suite *suite_pool(void)
+{
+	Suite *s = suite_create("pool");
+	TCase *t = tcase_create("pool");
+
+	tcase_set_timeout(t, 20);
+	tcase_add_test(t, more_calls_than_workers_share_the_workers_and_the_hub_stays_free);
+	tcase_add_test(t, a_worker_is_reused_for_the_next_call);
+	tcase_add_test(t, an_idle_worker_exits_and_a_new_one_comes_on_demand);
+	tcase_add_test(t, a_forked_child_has_no_workers_and_starts_its_own);
+	tcase_add_test(t, a_call_that_may_not_park_runs_in_the_caller);
+	suite_add_tcase(s, t);
+	return s;
+}
