@@ -5,7 +5,7 @@
  */
 #include <pthread.h>
 
-#include "../src/runtime.h"
+#include "preload.h"
 
 /* Under LD_PRELOAD, green threads that compute without waiting are
  * preempted on a 2 ms tick (src/preempt.c; GREENSHIM_PREEMPT_MS). */
@@ -16,6 +16,7 @@ const int64_t gs_preempt_default_ns = 2000000;
  * a working hub. */
 static void fork_child(void)
 {
+	dns_fork_child();
 	hub_fork_child();
 }
 

@@ -20,6 +20,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <netdb.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -30,6 +31,8 @@
 #include <time.h>
 
 #include "../src/runtime.h"
+
+struct __res_state; /* resolv.h */
 
 #define GS_WRAP GS_API /* an interposed libc symbol */
 
@@ -45,6 +48,28 @@
 	X(pwritev, ssize_t, (int, const struct iovec *, int, off_t))                       \
 	X(preadv2, ssize_t, (int, const struct iovec *, int, off_t, int))                  \
 	X(pwritev2, ssize_t, (int, const struct iovec *, int, off_t, int))                 \
+	X(getaddrinfo, int, (const char *, const char *, const struct addrinfo *,          \
+			     struct addrinfo **))                                          \
+	X(getnameinfo, int, (const struct sockaddr *, socklen_t, char *, socklen_t, char *, \
+			     socklen_t, int))                                              \
+	X(gethostbyname, struct hostent *, (const char *))                                 \
+	X(gethostbyname2, struct hostent *, (const char *, int))                           \
+	X(gethostbyaddr, struct hostent *, (const void *, socklen_t, int))                 \
+	X(gethostbyname_r, int, (const char *, struct hostent *, char *, size_t,           \
+				 struct hostent **, int *))                                \
+	X(gethostbyname2_r, int, (const char *, int, struct hostent *, char *, size_t,     \
+				  struct hostent **, int *))                               \
+	X(gethostbyaddr_r, int, (const void *, socklen_t, int, struct hostent *, char *,   \
+				 size_t, struct hostent **, int *))                        \
+	X(res_query, int, (const char *, int, int, unsigned char *, int))                  \
+	X(res_search, int, (const char *, int, int, unsigned char *, int))                 \
+	X(res_querydomain, int, (const char *, const char *, int, int, unsigned char *, int)) \
+	X(res_send, int, (const unsigned char *, int, unsigned char *, int))               \
+	X(res_nquery, int, (struct __res_state *, const char *, int, int, unsigned char *, int)) \
+	X(res_nsearch, int, (struct __res_state *, const char *, int, int, unsigned char *, int)) \
+	X(res_nquerydomain, int, (struct __res_state *, const char *, const char *, int, int, \
+				  unsigned char *, int))                                   \
+	X(res_nsend, int, (struct __res_state *, const unsigned char *, int, unsigned char *, int)) \
 	X(socket, int, (int, int, int))                                                    \
 	X(socketpair, int, (int, int, int, int *))                                         \
 	X(accept, int, (int, struct sockaddr *, socklen_t *))                              \
@@ -220,6 +245,11 @@ static inline bool preload_native(void)
  * behaviour: the hub's own context (libev calling libc), one of the
  * runtime's own OS threads, or a hub that cannot be made. */
 struct hub *preload_hub(void);
+
+/* ---- dns.c: name lookups on the pool --------------------------------- */
+
+/* In a child just forked: the resolver-state locks are free again. */
+void dns_fork_child(void);
 
 /* ---- fdtab.c: what each fd is, as the wrappers need to know ------------- */
 

@@ -300,6 +300,50 @@ thread 3 done"
 	ok $name
 }
 
+# Name lookups against a DNS server the test owns (tests/preload/slow_dns.py
+# on 127.0.0.1:53, in user, mount and network namespaces of their own:
+# tests/preload/dns_ns.sh). "results" prints every call's outcome (results,
+# EAI_* codes, h_errno, resolver answers) and must print the same natively,
+# under greenshim and with GREENSHIM_THREADS=native; the other cases prove
+# the caller's _res is used, a ticker runs during a 500 ms lookup, eight
+# lookups overlap and a forked child looks names up.
+test_dns_lookups_match_native() {
+	if ! unshare -rmn true 2>"$tmp/unshare.err"; then
+		echo "ok - dns_lookups_as_native # SKIP no user namespaces: $(cat "$tmp/unshare.err")"
+		return
+	fi
+	dns() { # DELAY PRELOAD THREADS CASE
+		timeout 120 unshare -rmn sh tests/preload/dns_ns.sh "$tmp" "$1" \
+			env ${2:+LD_PRELOAD=$2} ${3:+GREENSHIM_THREADS=$3} \
+			"$B/tests/preload/dns_semantics" "$4" 2>&1
+	}
+	name=dns_results_as_native
+	dns 0.05 "" "" results >"$tmp/dns.native"
+	dns 0.05 "$LIB" "" results >"$tmp/dns.green"
+	dns 0.05 "$LIB" native results >"$tmp/dns.nthreads"
+	if [ "$(tail -n 1 "$tmp/dns.native")" != "ok results" ]; then
+		fail $name "native run: $(cat "$tmp/dns.native")"
+	elif ! cmp -s "$tmp/dns.native" "$tmp/dns.green"; then
+		fail $name "under greenshim: $(diff "$tmp/dns.native" "$tmp/dns.green")"
+	elif ! cmp -s "$tmp/dns.native" "$tmp/dns.nthreads"; then
+		fail $name "with GREENSHIM_THREADS=native: $(diff "$tmp/dns.native" "$tmp/dns.nthreads")"
+	else
+		ok $name
+	fi
+	for c in res_state ticker overlap fork; do
+		name=dns_${c}_as_native
+		native=$(dns 0.5 "" "" $c)
+		green=$(dns 0.5 "$LIB" "" $c)
+		if [ "$native" != "ok $c" ]; then
+			fail $name "native run: $native"
+		elif [ "$green" != "ok $c" ]; then
+			fail $name "under greenshim: $green"
+		else
+			ok $name
+		fi
+	done
+}
+
 test_exports_only_the_api_and_interposed_symbols
 test_a_program_runs_unchanged_under_the_preload
 test_main_can_exit_before_its_threads
@@ -312,5 +356,6 @@ test_cancel_of_a_green_thread_is_refused
 test_native_threads_mode_matches_native
 test_native_threads_leave_no_hub_behind
 test_echo_server_serves_1000_clients_on_one_os_thread
+test_dns_lookups_match_native
 
 summary preload
