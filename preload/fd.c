@@ -56,6 +56,7 @@ static void fd_copy(int from, int to)
 					e->sys_nonblock)) != NULL) {
 		n->timeo_ns[0] = e->timeo_ns[0];
 		n->timeo_ns[1] = e->timeo_ns[1];
+		n->disk = e->disk;
 	}
 }
 

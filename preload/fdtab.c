@@ -96,6 +96,7 @@ static void classify(int fd, struct fdent *e)
 	e->user_nonblock = fl >= 0 && (fl & O_NONBLOCK);
 	e->sys_nonblock = false;
 	e->read_waits_first = false;
+	e->disk = kind == FD_PLAIN && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 	if (kind != FD_STREAM && kind != FD_DGRAM)
 		e->timeo_ns[0] = e->timeo_ns[1] = 0;
 	e->kind = (unsigned char)kind;
@@ -130,6 +131,7 @@ struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_
 	e->user_nonblock = user_nonblock;
 	e->sys_nonblock = sys_nonblock;
 	e->read_waits_first = false;
+	e->disk = false;
 	e->timeo_ns[0] = e->timeo_ns[1] = 0;
 	return e;
 }

@@ -9,7 +9,8 @@
  *    not support it for this fd turns the entry into a polled one;
  *  - other pollable fds (ttys, eventfd...): poll with a zero timeout, then
  *    the call, with no switch in between;
- *  - regular files, block devices, directories: the plain call.
+ *  - regular files, block devices, directories: the plain call, or with
+ *    GREENSHIM_FILE_IO=pool a call on the worker pool (file.c).
  * On EAGAIN the green thread waits for readiness (SO_RCVTIMEO/SO_SNDTIMEO
  * as deadline) and tries again. A program that set O_NONBLOCK itself gets
  * the plain call and its EAGAIN.
@@ -241,8 +242,11 @@ GS_WRAP ssize_t read(int fd, void *buf, size_t n)
 	struct iovec iov = { buf, n };
 	struct hub *h;
 
-	if (!fd_waits(e) || n == 0 || (h = preload_hub()) == NULL)
+	if (!fd_waits(e) || n == 0 || (h = preload_hub()) == NULL) {
+		if (PRELOAD_FILE_POOL(fd))
+			return preload_file_xfer(fd, EV_READ, &iov, 1, false, 0);
 		return REAL(read)(fd, buf, n);
+	}
 	return preload_xfer(h, fd, e, EV_READ, &iov, 1, NULL);
 }
 
@@ -252,8 +256,11 @@ GS_WRAP ssize_t write(int fd, const void *buf, size_t n)
 	struct iovec iov = { (void *)buf, n };
 	struct hub *h;
 
-	if (!fd_waits(e) || n == 0 || (h = preload_hub()) == NULL)
+	if (!fd_waits(e) || n == 0 || (h = preload_hub()) == NULL) {
+		if (PRELOAD_FILE_POOL(fd))
+			return preload_file_xfer(fd, EV_WRITE, &iov, 1, false, 0);
 		return REAL(write)(fd, buf, n);
+	}
 	return preload_xfer(h, fd, e, EV_WRITE, &iov, 1, NULL);
 }
 
@@ -262,8 +269,11 @@ GS_WRAP ssize_t readv(int fd, const struct iovec *iov, int n)
 	struct fdent *e = fdtab_get(fd);
 	struct hub *h;
 
-	if (!fd_waits(e) || n <= 0 || (h = preload_hub()) == NULL)
+	if (!fd_waits(e) || n <= 0 || (h = preload_hub()) == NULL) {
+		if (n > 0 && PRELOAD_FILE_POOL(fd))
+			return preload_file_xfer(fd, EV_READ, iov, n, false, 0);
 		return REAL(readv)(fd, iov, n);
+	}
 	return preload_xfer(h, fd, e, EV_READ, iov, n, NULL);
 }
 
@@ -272,34 +282,46 @@ GS_WRAP ssize_t writev(int fd, const struct iovec *iov, int n)
 	struct fdent *e = fdtab_get(fd);
 	struct hub *h;
 
-	if (!fd_waits(e) || n <= 0 || (h = preload_hub()) == NULL)
+	if (!fd_waits(e) || n <= 0 || (h = preload_hub()) == NULL) {
+		if (n > 0 && PRELOAD_FILE_POOL(fd))
+			return preload_file_xfer(fd, EV_WRITE, iov, n, false, 0);
 		return REAL(writev)(fd, iov, n);
+	}
 	return preload_xfer(h, fd, e, EV_WRITE, iov, n, NULL);
 }
 
 /*
  * Positional I/O needs a seekable file (ESPIPE on sockets and pipes), and
  * reads and writes of regular files and block devices do not wait in a way
- * poll could tell: they are the plain calls, here so that every I/O entry
- * point is accounted for. The *64 names are the same functions on x86-64.
+ * poll could tell: they are the plain calls, or with GREENSHIM_FILE_IO=pool
+ * calls on the worker pool (file.c). The *64 names are the same functions on x86-64.
  */
 GS_WRAP ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
+	if (PRELOAD_FILE_POOL(fd))
+		return preload_file_xfer(fd, EV_READ, &(struct iovec){ buf, n }, 1, true, off);
 	return REAL(pread)(fd, buf, n, off);
 }
 
 GS_WRAP ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
+	if (PRELOAD_FILE_POOL(fd))
+		return preload_file_xfer(fd, EV_WRITE, &(struct iovec){ (void *)buf, n }, 1, true,
+					 off);
 	return REAL(pwrite)(fd, buf, n, off);
 }
 
 GS_WRAP ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off)
 {
+	if (n > 0 && PRELOAD_FILE_POOL(fd))
+		return preload_file_xfer(fd, EV_READ, iov, n, true, off);
 	return REAL(preadv)(fd, iov, n, off);
 }
 
 GS_WRAP ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
 {
+	if (n > 0 && PRELOAD_FILE_POOL(fd))
+		return preload_file_xfer(fd, EV_WRITE, iov, n, true, off);
 	return REAL(pwritev)(fd, iov, n, off);
 }
 
@@ -324,7 +346,7 @@ GS_WRAP ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t bufle
 {
 	if (n > buflen)
 		__chk_fail();
-	return REAL(pread)(fd, buf, n, off);
+	return pread(fd, buf, n, off);
 }
 
 GS_WRAP ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)

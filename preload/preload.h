@@ -70,6 +70,13 @@ struct __res_state; /* resolv.h */
 	X(res_nquerydomain, int, (struct __res_state *, const char *, const char *, int, int, \
 				  unsigned char *, int))                                   \
 	X(res_nsend, int, (struct __res_state *, const unsigned char *, int, unsigned char *, int)) \
+	X(open, int, (const char *, int, ...))                                             \
+	X(openat, int, (int, const char *, int, ...))                                      \
+	X(__open_2, int, (const char *, int))                                              \
+	X(__openat_2, int, (int, const char *, int))                                       \
+	X(creat, int, (const char *, mode_t))                                              \
+	X(fsync, int, (int))                                                               \
+	X(fdatasync, int, (int))                                                           \
 	X(socket, int, (int, int, int))                                                    \
 	X(socketpair, int, (int, int, int, int *))                                         \
 	X(accept, int, (int, struct sockaddr *, socklen_t *))                              \
@@ -200,6 +207,8 @@ void preload_resolve(void);
  * with it): checked forms of the calls we interpose. */
 extern void __chk_fail(void) __attribute__((noreturn));
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+int __open_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
 ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
 ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
@@ -269,6 +278,9 @@ struct fdent {
 	bool user_nonblock;      /* O_NONBLOCK as the program set it */
 	bool sys_nonblock;       /* we set O_NONBLOCK on the description */
 	bool read_waits_first;   /* the last read found nothing: wait first */
+	bool disk;               /* FD_PLAIN regular file or block device:
+				  * GREENSHIM_FILE_IO=pool sends its I/O to
+				  * the pool (file.c) */
 	int64_t timeo_ns[2];     /* SO_RCVTIMEO, SO_SNDTIMEO; 0 for none */
 };
 
@@ -301,6 +313,17 @@ static inline bool fd_waits(const struct fdent *e)
 {
 	return e != NULL && e->kind >= FD_STREAM && !e->user_nonblock;
 }
+
+/* ---- file.c: GREENSHIM_FILE_IO=pool ------------------------------------ */
+
+/* Does fd's I/O run on the pool (a regular file or block device, with
+ * GREENSHIM_FILE_IO=pool)? With `direct`, one test of a flag. */
+bool preload_file_on_pool(int fd);
+#define PRELOAD_FILE_POOL(fd) (GS_UNLIKELY(gs_config.file_io_pool) && preload_file_on_pool(fd))
+/* The read or write (events EV_READ or EV_WRITE) of iov[0..iovcnt), at
+ * off if positional, on the pool: the call's result and errno. */
+ssize_t preload_file_xfer(int fd, int events, const struct iovec *iov, int iovcnt,
+			  bool positional, off_t off);
 
 /* ---- wait.c: the shared slow path -------------------------------------- */
 

@@ -25,6 +25,20 @@ wait_port() {
 	return 1
 }
 
+# The number of OS threads of process $1 that are the program's: the
+# runtime's own (named gs-*, e.g. the pool's workers after a name lookup)
+# are not counted.
+program_threads() {
+	n=0
+	for c in /proc/"$1"/task/*/comm; do
+		case $(cat "$c" 2>/dev/null) in
+		gs-*) ;;
+		*) n=$((n + 1)) ;;
+		esac
+	done
+	echo $n
+}
+
 # The driver's closing line and status.
 summary() {
 	echo "$1: $passed passed, $failed failed"

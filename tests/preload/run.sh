@@ -344,6 +344,48 @@ test_dns_lookups_match_native() {
 	done
 }
 
+# GREENSHIM_FILE_IO: every file call's outcome (results, errno, data read
+# back, /proc/thread-self being the caller's) is the same natively, with
+# `pool` and with `direct`; with `pool` a worker thread (gs-pool) appears
+# after the first file read, and none with the default; a thread waiting
+# in open() for a FIFO's writer leaves the others running.
+test_file_io_pool_matches_native() {
+	prog="$B/tests/preload/file_semantics"
+	name=file_io_calls_as_native
+	native=$(timeout 30 "$prog" calls 2>&1)
+	pool=$(GREENSHIM_FILE_IO=pool LD_PRELOAD=$LIB timeout 30 "$prog" calls 2>&1)
+	direct=$(LD_PRELOAD=$LIB timeout 30 "$prog" calls 2>&1)
+	if [ "$(echo "$native" | tail -n 1)" != "ok calls" ]; then
+		fail $name "native run: $native"
+	elif [ "$pool" != "$native" ]; then
+		fail $name "GREENSHIM_FILE_IO=pool: $(echo "$native" >"$tmp/f.n"; echo "$pool" | diff "$tmp/f.n" -)"
+	elif [ "$direct" != "$native" ]; then
+		fail $name "GREENSHIM_FILE_IO=direct: $(echo "$native" >"$tmp/f.n"; echo "$direct" | diff "$tmp/f.n" -)"
+	else
+		ok $name
+	fi
+	name=file_io_pool_runs_file_calls_on_a_worker
+	pool=$(GREENSHIM_FILE_IO=pool LD_PRELOAD=$LIB timeout 30 "$prog" threads 2>&1)
+	direct=$(LD_PRELOAD=$LIB timeout 30 "$prog" threads 2>&1)
+	if ! echo "$pool" | grep -q "^threads: .*gs-pool"; then
+		fail $name "no gs-pool thread with GREENSHIM_FILE_IO=pool: $pool"
+	elif echo "$direct" | grep -q "gs-pool" || ! echo "$direct" | grep -q "^ok threads"; then
+		fail $name "by default: $direct"
+	else
+		ok $name
+	fi
+	name=file_io_pool_fifo_open_leaves_others_running
+	native=$(timeout 30 "$prog" fifo_open 2>&1)
+	pool=$(GREENSHIM_FILE_IO=pool LD_PRELOAD=$LIB timeout 30 "$prog" fifo_open 2>&1)
+	if [ "$native" != "ok fifo_open" ]; then
+		fail $name "native run: $native"
+	elif [ "$pool" != "ok fifo_open" ]; then
+		fail $name "GREENSHIM_FILE_IO=pool: $pool"
+	else
+		ok $name
+	fi
+}
+
 test_exports_only_the_api_and_interposed_symbols
 test_a_program_runs_unchanged_under_the_preload
 test_main_can_exit_before_its_threads
@@ -357,5 +399,6 @@ test_native_threads_mode_matches_native
 test_native_threads_leave_no_hub_behind
 test_echo_server_serves_1000_clients_on_one_os_thread
 test_dns_lookups_match_native
+test_file_io_pool_matches_native
 
 summary preload

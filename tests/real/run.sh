@@ -20,8 +20,10 @@ start_server() {
 }
 
 # check_one_thread_under_load NAME DELAY LOAD...: runs the load command
-# against $server, counts the server's OS threads after DELAY seconds, then
-# stops the server. ok if the load succeeded and one OS thread did it all.
+# against $server, counts the server's OS threads after DELAY seconds (the
+# pool's workers, which http.server's getfqdn() starts, are not the
+# program's), then stops the server. ok if the load succeeded and one OS
+# thread did it all.
 check_one_thread_under_load() {
 	name=$1
 	delay=$2
@@ -29,7 +31,7 @@ check_one_thread_under_load() {
 	"$@" >"$tmp/load" 2>&1 &
 	load=$!
 	sleep "$delay"
-	tasks=$(ls "/proc/$server/task" | wc -l)
+	tasks=$(program_threads $server)
 	wait $load
 	rc=$?
 	kill $server

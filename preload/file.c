@@ -1,0 +1,254 @@
+/*
+ * GREENSHIM_FILE_IO=pool: regular-file I/O on the worker pool.
+ *
+ * A read of a regular file never returns EAGAIN and poll always says
+ * "ready": the kernel has no way to tell that it will wait for the disk.
+ * On local disks that wait is short and the plain call is best (the
+ * default, `direct`). On slow or network disks it stops every green thread
+ * of the OS thread, so with `pool` the calls that can wait for the disk
+ * run on a worker (src/pool.c) while the calling green thread waits:
+ *  - open, openat and their 64, fortified (__open_2...) and creat forms,
+ *    whatever the path (the file is only known once opened; a FIFO's open,
+ *    which waits for the other end, then waits on the pool too). A path
+ *    naming "thread-self" is opened by the caller: /proc/thread-self is
+ *    the opening thread's, and must be the caller's;
+ *  - read, write, pread, pwrite, readv, writev, preadv, pwritev, fsync,
+ *    fdatasync on descriptors that fdtab.c classified as a regular file
+ *    or a block device (fdent.disk), never on sockets, pipes or ttys.
+ *
+ * The result is the worker's call's; errno is the worker's when the call
+ * failed, and untouched when it succeeded, as natively.
+ *
+ * With `direct` every wrapper here costs one test of a flag that never
+ * changes (gs_config.file_io_pool), and read and write (io.c) test it only
+ * on the path that already makes the plain call.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+struct file_call {
+	ssize_t (*fn)(struct file_call *);
+	ssize_t ret;
+	int err;
+	int fd;
+	int flags;
+	int iovcnt;
+	mode_t mode;
+	off_t off;
+	size_t n;
+	void *buf;
+	const char *path;
+	const struct iovec *iov;
+};
+
+static void file_job(void *arg)
+{
+	struct file_call *c = arg;
+
+	c->ret = c->fn(c);
+	c->err = errno;
+}
+
+static ssize_t file_run(struct file_call *c)
+{
+	pool_call(file_job, c);
+	if (c->ret < 0)
+		errno = c->err;
+	return c->ret;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static ssize_t do_openat(struct file_call *c)
+{
+	return REAL(openat)(c->fd, c->path, c->flags, c->mode);
+}
+
+static int file_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct file_call c = { .fn = do_openat, .fd = dirfd, .path = path, .flags = flags,
+			       .mode = mode };
+	int fd;
+
+	if (path != NULL && strstr(path, "thread-self") != NULL)
+		return REAL(openat)(dirfd, path, flags, mode);
+	fd = (int)file_run(&c);
+	/* The number may have been closed behind our back (fclose) and
+	 * stand for another file before: look at it afresh. */
+	if (fd >= 0)
+		fdtab_forget(fd);
+	return fd;
+}
+
+static mode_t mode_arg(int flags, va_list ap)
+{
+	return __OPEN_NEEDS_MODE(flags) ? va_arg(ap, mode_t) : 0;
+}
+
+GS_WRAP int open(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = mode_arg(flags, ap);
+	va_end(ap);
+	if (GS_LIKELY(!gs_config.file_io_pool))
+		return REAL(open)(path, flags, mode);
+	return file_openat(AT_FDCWD, path, flags, mode);
+}
+
+GS_WRAP int openat(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = mode_arg(flags, ap);
+	va_end(ap);
+	if (GS_LIKELY(!gs_config.file_io_pool))
+		return REAL(openat)(dirfd, path, flags, mode);
+	return file_openat(dirfd, path, flags, mode);
+}
+
+/* _FORTIFY_SOURCE's forms: no mode, and O_CREAT or O_TMPFILE without one
+ * is glibc's own fatal error. */
+GS_WRAP int __open_2(const char *path, int flags)
+{
+	if (GS_LIKELY(!gs_config.file_io_pool) || __OPEN_NEEDS_MODE(flags))
+		return REAL(__open_2)(path, flags);
+	return file_openat(AT_FDCWD, path, flags, 0);
+}
+
+GS_WRAP int __openat_2(int dirfd, const char *path, int flags)
+{
+	if (GS_LIKELY(!gs_config.file_io_pool) || __OPEN_NEEDS_MODE(flags))
+		return REAL(__openat_2)(dirfd, path, flags);
+	return file_openat(dirfd, path, flags, 0);
+}
+
+GS_WRAP int creat(const char *path, mode_t mode)
+{
+	if (GS_LIKELY(!gs_config.file_io_pool))
+		return REAL(creat)(path, mode);
+	return file_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+/* Large files are the default on x86-64: the 64 names are the same calls. */
+GS_WRAP int open64(const char *path, int flags, ...) __attribute__((alias("open")));
+GS_WRAP int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
+GS_WRAP int __open64_2(const char *path, int flags) __attribute__((alias("__open_2")));
+GS_WRAP int __openat64_2(int dirfd, const char *path, int flags)
+	__attribute__((alias("__openat_2")));
+GS_WRAP int creat64(const char *path, mode_t mode) __attribute__((alias("creat")));
+
+/* ---- reading, writing, syncing ----------------------------------------- */
+
+static ssize_t do_read(struct file_call *c)
+{
+	return REAL(read)(c->fd, c->buf, c->n);
+}
+
+static ssize_t do_write(struct file_call *c)
+{
+	return REAL(write)(c->fd, c->buf, c->n);
+}
+
+static ssize_t do_pread(struct file_call *c)
+{
+	return REAL(pread)(c->fd, c->buf, c->n, c->off);
+}
+
+static ssize_t do_pwrite(struct file_call *c)
+{
+	return REAL(pwrite)(c->fd, c->buf, c->n, c->off);
+}
+
+static ssize_t do_readv(struct file_call *c)
+{
+	return REAL(readv)(c->fd, c->iov, c->iovcnt);
+}
+
+static ssize_t do_writev(struct file_call *c)
+{
+	return REAL(writev)(c->fd, c->iov, c->iovcnt);
+}
+
+static ssize_t do_preadv(struct file_call *c)
+{
+	return REAL(preadv)(c->fd, c->iov, c->iovcnt, c->off);
+}
+
+static ssize_t do_pwritev(struct file_call *c)
+{
+	return REAL(pwritev)(c->fd, c->iov, c->iovcnt, c->off);
+}
+
+static ssize_t do_fsync(struct file_call *c)
+{
+	return REAL(fsync)(c->fd);
+}
+
+static ssize_t do_fdatasync(struct file_call *c)
+{
+	return REAL(fdatasync)(c->fd);
+}
+
+/* Does this descriptor's I/O go to the pool? (Only with `pool`.) */
+static bool on_pool(int fd)
+{
+	struct fdent *e;
+
+	if (GS_LIKELY(!gs_config.file_io_pool))
+		return false;
+	e = fdtab_get(fd);
+	return e != NULL && e->kind == FD_PLAIN && e->disk;
+}
+
+ssize_t preload_file_xfer(int fd, int events, const struct iovec *iov, int iovcnt,
+			  bool positional, off_t off)
+{
+	struct file_call c = { .fd = fd, .off = off };
+	bool rd = events == EV_READ;
+
+	if (iovcnt == 1 && !positional) {
+		c.fn = rd ? do_read : do_write;
+		c.buf = iov->iov_base;
+		c.n = iov->iov_len;
+	} else if (iovcnt == 1) {
+		c.fn = rd ? do_pread : do_pwrite;
+		c.buf = iov->iov_base;
+		c.n = iov->iov_len;
+	} else {
+		c.fn = !positional ? (rd ? do_readv : do_writev) : (rd ? do_preadv : do_pwritev);
+		c.iov = iov;
+		c.iovcnt = iovcnt;
+	}
+	return file_run(&c);
+}
+
+bool preload_file_on_pool(int fd)
+{
+	return on_pool(fd);
+}
+
+GS_WRAP int fsync(int fd)
+{
+	struct file_call c = { .fn = do_fsync, .fd = fd };
+
+	if (!on_pool(fd))
+		return REAL(fsync)(fd);
+	return (int)file_run(&c);
+}
+
+GS_WRAP int fdatasync(int fd)
+{
+	struct file_call c = { .fn = do_fdatasync, .fd = fd };
+
+	if (!on_pool(fd))
+		return REAL(fdatasync)(fd);
+	return (int)file_run(&c);
+}

@@ -1,0 +1,241 @@
+/* Regular-file I/O: "calls" prints the outcome of every file call (results,
+ * errno, data read back) to be compared between a native run and runs
+ * under greenshim (GREENSHIM_FILE_IO=pool and direct); "threads" reads a
+ * file, then prints the names of the process's threads; "fifo_open" shows
+ * that other threads run while one waits in open() for a FIFO's writer.
+ * An ordinary program: nothing here knows of greenshim. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "case.h"
+
+static char dir[64], path_a[96], path_b[96];
+
+static void make_dir(void)
+{
+	strcpy(dir, "/tmp/gs-file-XXXXXX");
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+	snprintf(path_a, sizeof path_a, "%s/a", dir);
+	snprintf(path_b, sizeof path_b, "%s/b", dir);
+}
+
+static void remove_dir(void)
+{
+	unlink(path_a);
+	unlink(path_b);
+	rmdir(dir);
+}
+
+static unsigned sum(const char *p, ssize_t n)
+{
+	unsigned s = 0;
+
+	for (ssize_t i = 0; i < n; i++)
+		s = s * 31 + (unsigned char)p[i];
+	return s;
+}
+
+/* One line per call: its result, errno when it failed. */
+static void report(const char *what, long r)
+{
+	if (r < 0)
+		printf("%s = %ld errno=%s\n", what, r, strerror(errno));
+	else
+		printf("%s = %ld\n", what, r);
+}
+
+static void case_calls(void)
+{
+	static char data[10000], buf[8192];
+	char a[100], b[50], comm[32];
+	struct iovec iov[2] = { { a, sizeof a }, { b, sizeof b } };
+	volatile int rdonly = O_RDONLY; /* not a constant: __open_2 */
+	struct stat st;
+	int fd, fd2, dfd;
+	ssize_t r;
+
+	make_dir();
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (char)('a' + i % 23);
+
+	errno = 0;
+	fd = open(path_a, O_CREAT | O_EXCL | O_RDWR, 0640);
+	report("open(a, O_CREAT|O_EXCL) >= 0", fd >= 0 ? 0 : -1);
+	report("errno after a successful open", errno);
+	report("write 10000", write(fd, data, sizeof data));
+	report("pwrite 4 at 20000", pwrite(fd, "tail", 4, 20000));
+	report("fsync", fsync(fd));
+	report("fdatasync", fdatasync(fd));
+	r = pread(fd, buf, 100, 9990);
+	printf("pread 100 at 9990 = %zd sum %u\n", r, sum(buf, r));
+	r = pread(fd, buf, 100, 15000);
+	printf("pread in the hole = %zd sum %u\n", r, sum(buf, r));
+	report("lseek 0", lseek(fd, 0, SEEK_SET));
+	r = read(fd, buf, sizeof buf);
+	printf("read 8192 = %zd sum %u\n", r, sum(buf, r));
+	r = readv(fd, iov, 2);
+	printf("readv 150 = %zd sums %u %u\n", r, sum(a, sizeof a), sum(b, sizeof b));
+	report("position", lseek(fd, 0, SEEK_CUR));
+	report("writev 150 at the end", (lseek(fd, 0, SEEK_END), writev(fd, iov, 2)));
+	r = preadv(fd, iov, 2, 20004);
+	printf("preadv at 20004 = %zd sums %u %u\n", r, sum(a, sizeof a), sum(b, sizeof b));
+	report("pwritev at 1", pwritev(fd, iov, 2, 1));
+	report("read at the end", read(fd, buf, sizeof buf));
+	report("pread at -1", pread(fd, buf, 10, -1));
+	report("fstat", fstat(fd, &st));
+	printf("size %lld\n", (long long)st.st_size);
+	report("close", close(fd));
+
+	report("open(a, O_CREAT|O_EXCL) again", open(path_a, O_CREAT | O_EXCL | O_RDWR, 0640));
+	report("open(missing)", open("/nonexistent/greenshim", O_RDONLY));
+	fd = open(path_a, rdonly);
+	report("open(a) fortified >= 0", fd >= 0 ? 0 : -1);
+	r = read(fd, buf, 300);
+	printf("read 300 = %zd sum %u\n", r, sum(buf, r));
+	report("write to O_RDONLY", write(fd, "x", 1));
+	report("fsync O_RDONLY", fsync(fd));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	report("open(dir) >= 0", dfd >= 0 ? 0 : -1);
+	fd2 = openat(dfd, "a", O_RDONLY);
+	r = read(fd2, buf, 50);
+	printf("openat(dir, a) then read 50 = %zd sum %u\n", r, sum(buf, r));
+	report("read a directory", read(dfd, buf, 10));
+	report("openat(dir, missing)", openat(dfd, "missing", O_RDONLY));
+	fd = creat(path_b, 0600);
+	report("creat(b) >= 0", fd >= 0 ? 0 : -1);
+	report("write 5 to b", write(fd, "hello", 5));
+	report("read from O_WRONLY", read(fd, buf, 5));
+	close(fd);
+	report("fsync of a closed fd", fsync(fd));
+	report("fdatasync of a closed fd", fdatasync(fd));
+	/* /proc/thread-self is the caller's own task. */
+	fd = open("/proc/thread-self/comm", O_RDONLY);
+	r = read(fd, comm, sizeof comm - 1);
+	comm[r > 0 ? r : 0] = '\0';
+	printf("thread-self comm: %s", comm);
+	close(fd);
+	close(fd2);
+	close(dfd);
+	remove_dir();
+}
+
+/* The names of this process's threads, one line, sorted. */
+static void print_threads(void)
+{
+	char names[64][32], path[300];
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+
+	CHECK(d != NULL, "opendir");
+	while ((de = readdir(d)) != NULL && n < 64) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+		f = fopen(path, "r");
+		if (f != NULL && fgets(names[n], sizeof names[n], f) != NULL) {
+			names[n][strcspn(names[n], "\n")] = '\0';
+			n++;
+		}
+		if (f != NULL)
+			fclose(f);
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+	printf("threads:");
+	for (int i = 0; i < n; i++)
+		printf(" %s", names[i]);
+	printf("\n");
+}
+
+static void case_threads(void)
+{
+	char buf[16];
+	int fd;
+
+	make_dir();
+	fd = open(path_a, O_CREAT | O_RDWR, 0600);
+	CHECK(fd >= 0 && write(fd, "0123456789", 10) == 10, "write");
+	CHECK(pread(fd, buf, 10, 0) == 10 && memcmp(buf, "0123456789", 10) == 0, "pread");
+	close(fd);
+	remove_dir();
+	print_threads();
+}
+
+static atomic_int ticks;
+static atomic_bool stop_ticking, opening;
+
+static void *ticker(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop_ticking)) {
+		usleep(2000);
+		atomic_fetch_add(&ticks, 1);
+	}
+	return NULL;
+}
+
+static void *fifo_reader(void *arg)
+{
+	char c = 0;
+	int fd;
+
+	atomic_store(&opening, true);
+	fd = open((const char *)arg, O_RDONLY); /* waits for a writer */
+	if (fd < 0 || read(fd, &c, 1) != 1)
+		c = '?';
+	close(fd);
+	return (void *)(intptr_t)c;
+}
+
+/* open() of a FIFO waits for the other end: other threads run meanwhile,
+ * and the writer's open (in main, 300 ms later) ends the wait. */
+static void case_fifo_open(void)
+{
+	pthread_t tick, rd;
+	void *got;
+	int fd, n;
+
+	make_dir();
+	CHECK(mkfifo(path_a, 0600) == 0, "mkfifo: %s", strerror(errno));
+	CHECK(pthread_create(&tick, NULL, ticker, NULL) == 0, "ticker");
+	CHECK(pthread_create(&rd, NULL, fifo_reader, path_a) == 0, "reader");
+	while (!atomic_load(&opening))
+		usleep(1000);
+	usleep(20000);
+	n = atomic_load(&ticks);
+	usleep(300000);
+	n = atomic_load(&ticks) - n;
+	fd = open(path_a, O_WRONLY);
+	CHECK(fd >= 0 && write(fd, "x", 1) == 1, "writer: %s", strerror(errno));
+	CHECK(pthread_join(rd, &got) == 0, "join");
+	close(fd);
+	atomic_store(&stop_ticking, true);
+	pthread_join(tick, NULL);
+	remove_dir();
+	CHECK((char)(intptr_t)got == 'x', "the reader got %c", (char)(intptr_t)got);
+	CHECK(n >= 50, "the ticker ran %d times in 300 ms while a thread was in open()", n);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct test_case cases[] = {
+		{ "calls", case_calls },
+		{ "threads", case_threads },
+		{ "fifo_open", case_fifo_open },
+	};
+
+	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);
+}
