@@ -132,6 +132,29 @@ test_python_subprocess_and_fork_as_native() {
 		'^20 threads, 20 subprocesses: True$'
 }
 
+# Name lookups from CPython threads (socket.gethostbyname, getaddrinfo,
+# gethostbyaddr, getnameinfo and their errors) against a DNS server the
+# test owns, in namespaces of their own (tests/preload/dns_ns.sh): the same
+# lines natively and under greenshim, a ticker runs during a slow lookup
+# and eight lookups overlap.
+test_python_name_lookups_as_native() {
+	name=python_name_lookups_as_native
+	if ! unshare -rmn true 2>"$tmp/unshare.err"; then
+		echo "ok - $name # SKIP no user namespaces: $(cat "$tmp/unshare.err")"
+		return
+	fi
+	native=$(timeout 60 unshare -rmn sh tests/preload/dns_ns.sh "$tmp" 0.5 \
+		$PY tests/real/dns_check.py 2>&1)
+	green=$(timeout 60 unshare -rmn sh tests/preload/dns_ns.sh "$tmp" 0.5 \
+		env LD_PRELOAD=$LIB $PY tests/real/dns_check.py 2>&1)
+	if [ "$native" != "$green" ] || ! echo "$green" | grep -q "^they overlapped: True$" ||
+		! echo "$green" | grep -q "^the ticker ran meanwhile: True$"; then
+		fail $name "native: $native / under greenshim: $green"
+	else
+		ok $name
+	fi
+}
+
 if [ ! -x $PY ]; then
 	fail python "$PY is missing (make deps installs python3)"
 else
@@ -141,5 +164,6 @@ else
 	test_python_threading_primitives_as_native
 	test_python_cpu_bound_thread_does_not_starve_io
 	test_python_subprocess_and_fork_as_native
+	test_python_name_lookups_as_native
 fi
 summary real
