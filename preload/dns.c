@@ -33,8 +33,9 @@
  *    (docs/LIMITATIONS.md: changes a program makes to _res by hand are
  *    not seen by them).
  *
- * Fast path: a numeric host and a numeric (or no) service cannot block
- * (no NSS module is asked): getaddrinfo and getnameinfo run in the caller.
+ * Fast path: a numeric host (of the family asked for) and a numeric (or
+ * no) service cannot block (no NSS module is asked): getaddrinfo and
+ * getnameinfo run in the caller.
  */
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -80,11 +81,15 @@ static void dns_run(struct dns_call *c)
 
 /* ---- getaddrinfo, getnameinfo ----------------------------------------- */
 
-static bool numeric_host(const char *node)
+/* A literal address of the family asked for: glibc answers it without
+ * NSS. (Of another family, it asks NSS "hosts" for it as a name.) */
+static bool numeric_host(const char *node, int family)
 {
 	unsigned char a[sizeof(struct in6_addr)];
 
-	return node == NULL || inet_pton(AF_INET, node, a) == 1 || inet_pton(AF_INET6, node, a) == 1;
+	return node == NULL ||
+	       ((family == AF_UNSPEC || family == AF_INET) && inet_pton(AF_INET, node, a) == 1) ||
+	       ((family == AF_UNSPEC || family == AF_INET6) && inet_pton(AF_INET6, node, a) == 1);
 }
 
 static bool numeric_service(const char *s)
@@ -108,9 +113,10 @@ GS_WRAP int getaddrinfo(const char *node, const char *service, const struct addr
 			struct addrinfo **res)
 {
 	int flags = hints != NULL ? hints->ai_flags : 0;
+	int family = hints != NULL ? hints->ai_family : AF_UNSPEC;
 	struct dns_call c = { .fn = do_getaddrinfo, .a = { node, service, hints, res } };
 
-	if (!(flags & AI_CANONNAME) && ((flags & AI_NUMERICHOST) || numeric_host(node)) &&
+	if (!(flags & AI_CANONNAME) && ((flags & AI_NUMERICHOST) || numeric_host(node, family)) &&
 	    ((flags & AI_NUMERICSERV) || numeric_service(service)))
 		return REAL(getaddrinfo)(node, service, hints, res);
 	dns_run(&c);

@@ -93,6 +93,8 @@ static void case_results(void)
 	print_gai("127.0.0.1", "8080", AF_INET, 0);
 	print_gai("10.1.2.3", NULL, AF_UNSPEC, AI_NUMERICHOST);
 	print_gai("not numeric", NULL, AF_INET, AI_NUMERICHOST);
+	print_gai("::1", "80", AF_INET, 0);
+	print_gai("::1", "http", AF_INET6, 0);
 
 	h_errno = 0;
 	res = gethostbyname(SLOW);
