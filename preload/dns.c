@@ -74,7 +74,7 @@ static void dns_run(struct dns_call *c)
 {
 	c->err = errno;
 	c->herr = h_errno;
-	pool_call(dns_job, c);
+	preload_pool_call(dns_job, c);
 	errno = c->err;
 	h_errno = c->herr;
 }

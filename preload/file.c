@@ -54,7 +54,7 @@ static void file_job(void *arg)
 
 static ssize_t file_run(struct file_call *c)
 {
-	pool_call(file_job, c);
+	preload_pool_call(file_job, c);
 	if (c->ret < 0)
 		errno = c->err;
 	return c->ret;

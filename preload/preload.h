@@ -255,6 +255,16 @@ static inline bool preload_native(void)
  * runtime's own OS threads, or a hub that cannot be made. */
 struct hub *preload_hub(void);
 
+/* pool_call for the wrappers: the pool's threads use libc's primitives
+ * (os_ops), which preload_resolve() installs; until then os_ops would name
+ * our own wrappers (green threads, green mutexes). */
+static inline void preload_pool_call(void (*fn)(void *), void *arg)
+{
+	if (GS_UNLIKELY(real.pthread_create == NULL || os_ops.create != real.pthread_create))
+		preload_resolve();
+	pool_call(fn, arg);
+}
+
 /* ---- dns.c: name lookups on the pool --------------------------------- */
 
 /* In a child just forked: the resolver-state locks are free again. */
