@@ -53,8 +53,9 @@ struct dns_call {
 	struct __res_state *res; /* the caller's _res (res_* without n) */
 	long ret;
 	void *ptr;
-	const void *a[6];
-	int i[4];
+	const void *a[6]; /* the call's pointer arguments */
+	int i[4];         /* its int arguments */
+	size_t len;       /* its buffer length (gethostby*_r) */
 };
 
 static void dns_job(void *arg)
@@ -187,14 +188,14 @@ GS_WRAP struct hostent *gethostbyaddr(const void *addr, socklen_t len, int type)
 static void do_gethostbyname_r(struct dns_call *c)
 {
 	c->ret = REAL(gethostbyname_r)(c->a[0], (struct hostent *)c->a[1], (char *)c->a[2],
-				       (size_t)c->ret, (struct hostent **)c->a[3], (int *)c->a[4]);
+				       c->len, (struct hostent **)c->a[3], (int *)c->a[4]);
 }
 
 GS_WRAP int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
 			    struct hostent **result, int *h_errnop)
 {
 	struct dns_call c = { .fn = do_gethostbyname_r,
-			      .ret = (long)buflen,
+			      .len = buflen,
 			      .a = { name, ret, buf, result, h_errnop } };
 
 	dns_run(&c);
@@ -204,7 +205,7 @@ GS_WRAP int gethostbyname_r(const char *name, struct hostent *ret, char *buf, si
 static void do_gethostbyname2_r(struct dns_call *c)
 {
 	c->ret = REAL(gethostbyname2_r)(c->a[0], c->i[0], (struct hostent *)c->a[1],
-					(char *)c->a[2], (size_t)c->ret,
+					(char *)c->a[2], c->len,
 					(struct hostent **)c->a[3], (int *)c->a[4]);
 }
 
@@ -212,7 +213,7 @@ GS_WRAP int gethostbyname2_r(const char *name, int af, struct hostent *ret, char
 			     size_t buflen, struct hostent **result, int *h_errnop)
 {
 	struct dns_call c = { .fn = do_gethostbyname2_r,
-			      .ret = (long)buflen,
+			      .len = buflen,
 			      .a = { name, ret, buf, result, h_errnop },
 			      .i = { af } };
 
@@ -223,7 +224,7 @@ GS_WRAP int gethostbyname2_r(const char *name, int af, struct hostent *ret, char
 static void do_gethostbyaddr_r(struct dns_call *c)
 {
 	c->ret = REAL(gethostbyaddr_r)(c->a[0], (socklen_t)c->i[0], c->i[1],
-				       (struct hostent *)c->a[1], (char *)c->a[2], (size_t)c->ret,
+				       (struct hostent *)c->a[1], (char *)c->a[2], c->len,
 				       (struct hostent **)c->a[3], (int *)c->a[4]);
 }
 
@@ -231,7 +232,7 @@ GS_WRAP int gethostbyaddr_r(const void *addr, socklen_t len, int type, struct ho
 			    char *buf, size_t buflen, struct hostent **result, int *h_errnop)
 {
 	struct dns_call c = { .fn = do_gethostbyaddr_r,
-			      .ret = (long)buflen,
+			      .len = buflen,
 			      .a = { addr, ret, buf, result, h_errnop },
 			      .i = { (int)len, type } };
 
