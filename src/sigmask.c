@@ -250,6 +250,10 @@ void sigmask_suspend(struct hub *h, uint64_t temp, uint64_t *old)
 {
 	uint64_t all = ~(uint64_t)0;
 
+	/* The switch must put a mask back: per-thread masks on, even when
+	 * temp is the mask the thread has already. */
+	if (!h->masks)
+		sigmask_recount(h);
 	sigmask_change(SIG_SETMASK, &temp, old);
 	/* Nothing more is handled on this context before it parks: the next
 	 * switch puts the mask of whoever runs in the kernel. */

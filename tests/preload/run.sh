@@ -188,7 +188,7 @@ test_process_semantics_match_native() {
 test_signal_waits_match_native() {
 	cases_match_native signal_waits signal sigwait_from_process sigwait_pthread_kill \
 		sigtimedwait_results sigwait_eintr sigwait_every_signal pause sigsuspend \
-		pending_for_a_thread eintr_where_native
+		sigsuspend_same_mask pending_for_a_thread eintr_where_native
 }
 
 test_sync_semantics_match_native() {
@@ -213,6 +213,13 @@ test_native_threads_mode_matches_native() {
 		sleeps eintr; do
 		name=native_threads_io_$c
 		out=$(GREENSHIM_THREADS=native io_case $c "$LIB")
+		if [ "$out" = "ok $c" ]; then ok $name; else fail $name "$out"; fi
+	done
+	for c in sigwait_from_process sigwait_pthread_kill sigtimedwait_results sigwait_eintr \
+		pause sigsuspend pending_for_a_thread eintr_where_native; do
+		name=native_threads_signal_$c
+		out=$(GREENSHIM_THREADS=native LD_PRELOAD="$LIB" timeout 60 \
+			"$B/tests/preload/signal_waits" $c 2>&1)
 		if [ "$out" = "ok $c" ]; then ok $name; else fail $name "$out"; fi
 	done
 	for c in mutex_kinds producer_consumer cond_timeouts semaphores keys_and_once spinlock \

@@ -472,6 +472,30 @@ static void case_sigsuspend(void)
 	CHECK(r == -1 && errno == EINTR && handled == 3, "sigsuspend with a pending signal: %d", r);
 }
 
+/* sigsuspend with the mask the thread has already, in a program that
+ * never changed a mask: the same wait, the same EINTR. */
+static void case_sigsuspend_same_mask(void)
+{
+	sigset_t cur;
+	pthread_t t;
+	pid_t pid;
+	int before, r;
+
+	set_handler(SIGUSR1, 0);
+	t = start_ticker();
+	CHECK(pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0, "read the mask");
+	before = atomic_load(&ticks);
+	pid = kill_parent_later(SIGUSR1, 300);
+	errno = 0;
+	r = sigsuspend(&cur);
+	CHECK(r == -1 && errno == EINTR && handled == 1, "sigsuspend: %d (%s), handled %d", r,
+	      strerror(errno), (int)handled);
+	CHECK(atomic_load(&ticks) - before >= MIN_TICKS, "ticks during sigsuspend: %d",
+	      atomic_load(&ticks) - before);
+	reap(pid);
+	stop_ticker(t);
+}
+
 /* A signal sent with pthread_kill to a thread that blocks it stays
  * pending for that thread, and its handler runs when the thread unblocks
  * it, before pthread_sigmask returns. */
@@ -694,6 +718,7 @@ int main(int argc, char **argv)
 		{ "sigwait_every_signal", case_sigwait_every_signal },
 		{ "pause", case_pause },
 		{ "sigsuspend", case_sigsuspend },
+		{ "sigsuspend_same_mask", case_sigsuspend_same_mask },
 		{ "pending_for_a_thread", case_pending_for_a_thread },
 		{ "eintr_where_native", case_eintr_where_native },
 	};
