@@ -188,7 +188,7 @@ test_process_semantics_match_native() {
 test_signal_waits_match_native() {
 	cases_match_native signal_waits signal sigwait_from_process sigwait_pthread_kill \
 		sigtimedwait_results sigwait_eintr sigwait_every_signal pause sigsuspend \
-		sigsuspend_same_mask pending_for_a_thread eintr_where_native
+		sigsuspend_same_mask sigpause_forms pending_for_a_thread eintr_where_native
 }
 
 test_sync_semantics_match_native() {

@@ -496,6 +496,49 @@ static void case_sigsuspend_same_mask(void)
 	stop_ticker(t);
 }
 
+/* sigpause: the X/Open form (__xpg_sigpause, which <signal.h> names
+ * sigpause under _XOPEN_SOURCE) waits with the caller's mask less one
+ * signal; glibc's __sigpause with is_sig 0 is the BSD form, a mask of the
+ * first 32 signals. Both end with EINTR when the handler runs, the mask
+ * back as it was, the others running. */
+extern int __xpg_sigpause(int sig);
+extern int __sigpause(int sig_or_mask, int is_sig);
+
+static void case_sigpause_forms(void)
+{
+	sigset_t m;
+	pthread_t t;
+	pid_t pid;
+	int before, r;
+
+	set_handler(SIGUSR1, 0);
+	block(SIGUSR1);
+	t = start_ticker();
+	before = atomic_load(&ticks);
+	pid = kill_parent_later(SIGUSR1, 300);
+	errno = 0;
+	r = __xpg_sigpause(SIGUSR1);
+	CHECK(r == -1 && errno == EINTR && handled == 1, "sigpause: %d (%s), handled %d", r,
+	      strerror(errno), (int)handled);
+	CHECK(atomic_load(&ticks) - before >= MIN_TICKS, "ticks during sigpause: %d",
+	      atomic_load(&ticks) - before);
+	reap(pid);
+	before = atomic_load(&ticks);
+	pid = kill_parent_later(SIGUSR1, 300);
+	errno = 0;
+	r = __sigpause(1 << (SIGUSR2 - 1), 0);
+	CHECK(r == -1 && errno == EINTR && handled == 2, "BSD sigpause: %d (%s), handled %d", r,
+	      strerror(errno), (int)handled);
+	CHECK(sigismember(&mask_in_handler, SIGUSR2) == 1, "the BSD mask was not in effect");
+	CHECK(atomic_load(&ticks) - before >= MIN_TICKS, "ticks during BSD sigpause: %d",
+	      atomic_load(&ticks) - before);
+	CHECK(pthread_sigmask(SIG_BLOCK, NULL, &m) == 0 && sigismember(&m, SIGUSR1) == 1 &&
+		      sigismember(&m, SIGUSR2) == 0,
+	      "the mask after sigpause was not restored");
+	reap(pid);
+	stop_ticker(t);
+}
+
 /* A signal sent with pthread_kill to a thread that blocks it stays
  * pending for that thread, and its handler runs when the thread unblocks
  * it, before pthread_sigmask returns. */
@@ -719,6 +762,7 @@ int main(int argc, char **argv)
 		{ "pause", case_pause },
 		{ "sigsuspend", case_sigsuspend },
 		{ "sigsuspend_same_mask", case_sigsuspend_same_mask },
+		{ "sigpause_forms", case_sigpause_forms },
 		{ "pending_for_a_thread", case_pending_for_a_thread },
 		{ "eintr_where_native", case_eintr_where_native },
 	};
