@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -136,6 +137,14 @@ struct __res_state; /* resolv.h */
 	X(waitid, int, (idtype_t, id_t, siginfo_t *, int))                                    \
 	X(system, int, (const char *))                                                        \
 	X(pthread_sigmask, int, (int, const sigset_t *, sigset_t *))                          \
+	X(sigtimedwait, int, (const sigset_t *, siginfo_t *, const struct timespec *))        \
+	X(sigwait, int, (const sigset_t *, int *))                                            \
+	X(sigsuspend, int, (const sigset_t *))                                                \
+	X(pause, int, (void))                                                                 \
+	X(sigpending, int, (sigset_t *))                                                      \
+	X(raise, int, (int))                                                                  \
+	X(popen, FILE *, (const char *, const char *))                                        \
+	X(pclose, int, (FILE *))                                                              \
 	X(pthread_mutex_init, int, (pthread_mutex_t *, const pthread_mutexattr_t *))       \
 	X(pthread_mutex_destroy, int, (pthread_mutex_t *))                                 \
 	X(pthread_mutex_trylock, int, (pthread_mutex_t *))                                 \

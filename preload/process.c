@@ -20,6 +20,10 @@
  *
  * glibc's system() waits with its internal waitpid, past these wrappers:
  * system() is redone here on posix_spawn with the same signal handling.
+ * So are popen() and pclose(), whose child glibc also waits for inside
+ * libc: popen is a pipe, a posix_spawn of /bin/sh -c with the pipe's end
+ * on the child's stdin or stdout, and fdopen of the other end; pclose
+ * closes the stream and waits with the waitpid wrapper.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -284,5 +288,182 @@ GS_WRAP int system(const char *cmd)
 	system_leave();
 	pthread_sigmask(SIG_SETMASK, &omask, NULL);
 	errno = saved;
+	return status;
+}
+
+/* ---- popen() and pclose() ------------------------------------------------ */
+
+/* The streams popen() made and still open: pclose() needs the child's pid,
+ * and each new child must close the others' descriptors (POSIX). */
+struct popen_entry {
+	struct popen_entry *next;
+	FILE *fp;
+	int fd;
+	pid_t pid;
+};
+
+static pthread_mutex_t popen_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct popen_entry *popen_list;
+
+/* glibc's mode rules: 'r' or 'w', and 'e' for close-on-exec, in any
+ * order and repeated; anything else, or both 'r' and 'w', is EINVAL. */
+static int popen_mode(const char *mode, bool *cloexec)
+{
+	bool rd = false, wr = false;
+
+	*cloexec = false;
+	for (; *mode != '\0'; mode++) {
+		if (*mode == 'r')
+			rd = true;
+		else if (*mode == 'w')
+			wr = true;
+		else if (*mode == 'e')
+			*cloexec = true;
+		else
+			return -1;
+	}
+	return rd == wr ? -1 : rd ? 0 : 1;
+}
+
+static FILE *popen_green(const char *cmd, const char *mode)
+{
+	char *argv[] = { "sh", "-c", "--", (char *)cmd, NULL };
+	posix_spawn_file_actions_t fa;
+	struct popen_entry *e;
+	bool cloexec;
+	int fds[2], dir, parent_end, child_end, child_fd, err;
+	FILE *fp;
+
+	dir = popen_mode(mode, &cloexec);
+	if (dir < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	e = malloc(sizeof *e);
+	if (e == NULL)
+		return NULL;
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		free(e);
+		return NULL;
+	}
+	/* "r": the child writes its stdout into the pipe; "w": it reads its
+	 * stdin from it. */
+	parent_end = dir == 0 ? 0 : 1;
+	child_end = 1 - parent_end;
+	child_fd = dir == 0 ? STDOUT_FILENO : STDIN_FILENO;
+	/* A pipe end that already has the child's number would keep its
+	 * close-on-exec flag through dup2 onto itself: move it first, as
+	 * glibc does. */
+	if (fds[child_end] == child_fd) {
+		int moved = fcntl(fds[child_end], F_DUPFD_CLOEXEC, 0);
+
+		if (moved < 0)
+			goto fail_pipe;
+		close(fds[child_end]);
+		fds[child_end] = moved;
+	}
+	posix_spawn_file_actions_init(&fa);
+	err = posix_spawn_file_actions_adddup2(&fa, fds[child_end], child_fd);
+	REAL(pthread_mutex_lock)(&popen_lock);
+	for (struct popen_entry *p = popen_list; p != NULL && err == 0; p = p->next)
+		if (p->fd != child_fd)
+			err = posix_spawn_file_actions_addclose(&fa, p->fd);
+	if (err == 0)
+		err = posix_spawn(&e->pid, "/bin/sh", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (err != 0) {
+		REAL(pthread_mutex_unlock)(&popen_lock);
+		/* glibc reports any failure to start the shell as ENOMEM. */
+		close(fds[0]);
+		close(fds[1]);
+		free(e);
+		errno = ENOMEM;
+		return NULL;
+	}
+	close(fds[child_end]);
+	if (!cloexec)
+		fcntl(fds[parent_end], F_SETFD, 0);
+	fp = fdopen(fds[parent_end], dir == 0 ? "r" : "w");
+	if (fp == NULL) {
+		REAL(pthread_mutex_unlock)(&popen_lock);
+		err = errno;
+		close(fds[parent_end]);
+		while (waitpid(e->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		free(e);
+		errno = err;
+		return NULL;
+	}
+	e->fp = fp;
+	e->fd = fds[parent_end];
+	e->next = popen_list;
+	popen_list = e;
+	REAL(pthread_mutex_unlock)(&popen_lock);
+	return fp;
+fail_pipe:
+	err = errno;
+	close(fds[0]);
+	close(fds[1]);
+	free(e);
+	errno = err;
+	return NULL;
+}
+
+GS_WRAP FILE *popen(const char *cmd, const char *mode)
+{
+	if (preload_hub() == NULL)
+		return REAL(popen)(cmd, mode);
+	return popen_green(cmd, mode);
+}
+
+FILE *_IO_popen(const char *cmd, const char *mode);
+
+GS_WRAP FILE *_IO_popen(const char *cmd, const char *mode)
+{
+	return popen(cmd, mode);
+}
+
+/* As glibc's: the stream is flushed and closed, then the child waited
+ * for, again after EINTR. The result is the child's status as waitpid
+ * gives it; if that is 0, a failed flush's -1; -1 without waiting when
+ * the close itself fails, or -1 (ECHILD) when the program reaped the
+ * child already. A stream popen() did not make is glibc's affair (it
+ * closes it and returns 0). */
+GS_WRAP int pclose(FILE *fp)
+{
+	struct popen_entry **pp, *e = NULL;
+	int status = -1, flushed = 0, flush_errno = 0;
+	pid_t r;
+
+	REAL(pthread_mutex_lock)(&popen_lock);
+	for (pp = &popen_list; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->fp == fp) {
+			e = *pp;
+			*pp = e->next;
+			break;
+		}
+	}
+	REAL(pthread_mutex_unlock)(&popen_lock);
+	if (e == NULL)
+		return REAL(pclose)(fp);
+	if (fflush(fp) != 0) {
+		flushed = -1;
+		flush_errno = errno;
+	}
+	fdtab_forget(e->fd); /* fclose closes it past the close wrapper */
+	if (fclose(fp) != 0 && flushed == 0) {
+		free(e); /* the close failed: glibc does not wait then */
+		return -1;
+	}
+	do
+		r = waitpid(e->pid, &status, 0);
+	while (r < 0 && errno == EINTR);
+	free(e);
+	if (r < 0)
+		return -1;
+	if (status == 0 && flushed != 0) {
+		errno = flush_errno;
+		return -1;
+	}
 	return status;
 }

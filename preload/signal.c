@@ -39,8 +39,19 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	if (REAL(sigaction)(sig, NULL, &now) == 0)
 		a.sa_flags = (a.sa_flags & ~SA_RESTART) | (now.sa_flags & SA_RESTART);
 	struct hub *h = hub_peek();
+	struct green *t = hub_signal(sig, a.sa_flags & SA_RESTART);
 
-	hub_signal(sig, a.sa_flags & SA_RESTART);
+	/* On the hub's context, the handler runs with the mask of the
+	 * thread the signal was for (sigsuspend's temporary one included),
+	 * as it would on that thread. */
+	if (t != NULL && h->current == h->hub_green) {
+		uint64_t extra;
+
+		memcpy(&extra, &a.sa_mask, sizeof extra);
+		if (!(a.sa_flags & SA_NODEFER))
+			extra |= (uint64_t)1 << (sig - 1);
+		sigmask_handler_mask(h, t, extra);
+	}
 	if (a.sa_flags & SA_RESETHAND) {
 		memset(&program[sig], 0, sizeof program[sig]);
 		program[sig].sa_handler = SIG_DFL;

@@ -204,12 +204,25 @@ GS_WRAP int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 GS_WRAP int pthread_kill(pthread_t t, int sig)
 {
 	struct green *g = tid_green(t);
+	struct hub *h = hub_peek();
 
+	/* The root of the caller's hub (main) is a thread of its own too. */
+	if (g == NULL && h != NULL && h->current != h->hub_green && !preload_native() &&
+	    t == REAL(pthread_self)())
+		g = h->root;
 	if (g == NULL)
 		return REAL(pthread_kill)(t, sig);
 	if (g->state == GREEN_DEAD)
 		return ESRCH;
 	if (sig == 0)
+		return 0;
+	/* glibc refuses its own SIGCANCEL (32) and SIGSETXID (33). */
+	if (sig < 0 || sig >= NSIG || sig == 32 || sig == 33)
+		return EINVAL;
+	/* A signal g blocks, or waits for in sigwait, stays pending for g
+	 * alone (src/sigmask.c), as the kernel keeps a thread's own. */
+	if (h != NULL && g->hub == h && h->in_handler == 0 && !preload_native() &&
+	    sigmask_thread_kill(g, sig))
 		return 0;
 	/* Signals are per OS thread: the green thread's OS thread gets it,
 	 * and the wait it interrupts, if any, is g's. */

@@ -87,8 +87,9 @@ GS_WRAP unsigned sleep(unsigned s)
 		return REAL(sleep)(s);
 	if (nanosleep(&ts, &rem) == 0)
 		return 0;
-	/* Interrupted: the seconds left, rounded up, as glibc's sleep. */
-	return (unsigned)rem.tv_sec + (rem.tv_nsec >= 500000000);
+	/* Interrupted: the whole seconds left, as glibc's sleep returns
+	 * (it drops the fraction). */
+	return (unsigned)rem.tv_sec;
 }
 
 GS_WRAP int sched_yield(void)

@@ -382,23 +382,24 @@ static struct green *signal_receiver(struct hub *h, int sig)
 	return h->root;
 }
 
-void hub_signal(int sig, bool restart)
+struct green *hub_signal(int sig, bool restart)
 {
 	struct hub *h = tls_hub;
 	struct green *t;
 
 	if (h == NULL)
-		return;
+		return NULL;
 	t = h->kill_target != NULL ? h->kill_target : signal_receiver(h, sig);
 	h->kill_target = NULL;
 	if (t->state != GREEN_PARKED || t->wait == NULL || !t->wait->interruptible)
-		return;
+		return t;
 	/* Two signals on one wait: EINTR wins over a restart. */
 	if (t->intr_seq != t->wait_seq || t->intr_result != -EINTR)
 		t->intr_result = restart ? WAKE_SIGNAL : -EINTR;
 	t->intr_seq = t->wait_seq;
 	h->intr_target = t;
 	ev_async_send(h->loop, &h->async); /* async-signal-safe (libev) */
+	return t;
 }
 
 static void hub_signal_deliver(struct hub *h)
@@ -568,6 +569,10 @@ void hub_fork_child(void)
 	h->zombie = NULL;
 	h->preempted = NULL;
 	h->intr_target = h->kill_target = NULL;
+	/* A child starts with no signal pending (fork(2)). */
+	cur->tpending = 0;
+	memset(cur->tcount, 0, sizeof cur->tcount);
+	memset(h->nwaitset, 0, sizeof h->nwaitset);
 	atomic_store(&h->remote, NULL);
 	atomic_store(&h->remote_pending, 0);
 	h->stuck_reported = false;

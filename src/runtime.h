@@ -237,6 +237,9 @@ struct green {
 	struct stack stack;
 	struct green *all_prev, *all_next; /* every live green of the hub */
 	uint64_t sigmask;      /* sigmask.c: the program's mask for it */
+	uint64_t tpending;     /* signals pending for this thread alone */
+	uint64_t waitset;      /* the signals a sigwait of it waits for */
+	uint16_t tcount[64];   /* instances pending per signal (queued RT) */
 	uint64_t switches;
 	uint64_t wait_seq;     /* waits begun; names the wait in progress */
 	uint64_t intr_seq;     /* the wait a signal interrupted */
@@ -321,6 +324,7 @@ struct hub {
 	uint64_t hub_mask;            /* blocked by every live green */
 	unsigned long nlive;          /* live (not DEAD) greens counted */
 	unsigned long nblock[64];     /* of them, those blocking signal s+1 */
+	unsigned long nwaitset[64];   /* greens in a sigwait for signal s+1 */
 	int n_own_fds;
 #ifdef GS_ASAN
 	struct green *switch_from;
@@ -373,8 +377,8 @@ bool hub_is_own_fd(int fd);
  * blocks sig: then the running thread, or one that does not) — has its
  * interruptible wait ended with -EINTR or WAKE_SIGNAL, if it was in one
  * when the signal came; a thread that was running sees nothing, as
- * natively. */
-void hub_signal(int sig, bool restart);
+ * natively. Returns the thread the signal was for (NULL without a hub). */
+struct green *hub_signal(int sig, bool restart);
 /* The next signal raised on this OS thread is for green thread g
  * (pthread_kill). */
 void hub_signal_target(struct green *g);
@@ -476,6 +480,28 @@ void sigmask_switch(struct hub *h, struct green *next);
 void sigmask_recount(struct hub *h);
 int sigmask_change(int how, const uint64_t *set, uint64_t *old);
 bool sigmask_blocks(const struct green *g, int sig);
+/* Signals pending for one green thread (pthread_kill, raise), as the
+ * kernel keeps a thread's own: g blocks sig or waits for it in sigwait.
+ * 1 if kept (a sigwait of g for it is woken), 0 if the caller must send
+ * it for real. Only from g's own hub, outside signal handlers. */
+int sigmask_thread_kill(struct green *g, int sig);
+/* Takes one of set from the running green's own pending signals, as the
+ * kernel dequeues (synchronous signals first, then the lowest): the
+ * signal, or 0. */
+int sigmask_take_pending(struct green *g, uint64_t set);
+/* The running green g waits in sigwait for set (0: the wait ended).
+ * Meanwhile set is blocked in the kernel while g or the hub runs, so that
+ * a signal of set stays pending until g takes it. */
+void sigmask_sigwait(struct hub *h, struct green *g, uint64_t set);
+/* sigsuspend: the running green's mask becomes temp (its old one in
+ * *old); a pending signal it lets in is delivered now, on it; then every
+ * signal is blocked in the kernel until the next switch, so that none is
+ * handled on this thread before it parks. */
+void sigmask_suspend(struct hub *h, uint64_t temp, uint64_t *old);
+/* A program's handler is about to run on the hub's context for green t:
+ * it runs with t's mask and extra blocked, as it would on t itself
+ * (the kernel's sigreturn restores the hub's). */
+void sigmask_handler_mask(struct hub *h, const struct green *t, uint64_t extra);
 
 /* ---- osthread.c: the runtime's own OS threads --------------------------- */
 

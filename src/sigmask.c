@@ -20,6 +20,14 @@
  * The preemption signal (src/preempt.c) is never blocked in the kernel
  * while preemption is on, whatever the program's mask says: the program
  * still reads back the mask it set.
+ *
+ * Signals for one green thread (pthread_kill, raise) that it blocks are
+ * kept pending for it here (green->tpending), as the kernel keeps a
+ * thread's own pending signals: they are sent for real on its own context
+ * when it unblocks them, and a sigwait of it takes them before the OS
+ * thread's and the process's. A thread in sigwait (green->waitset) has
+ * its set blocked in the kernel while it or the hub runs, so that a signal
+ * of the set stays pending until the thread takes it (preload/sigwait.c).
  */
 #include "runtime.h"
 
@@ -108,7 +116,7 @@ static uint64_t hub_mask(struct hub *h)
 		uint64_t m = 0;
 
 		for (int s = 0; s < 64; s++)
-			if (h->nlive > 0 && h->nblock[s] == h->nlive)
+			if ((h->nlive > 0 && h->nblock[s] == h->nlive) || h->nwaitset[s] > 0)
 				m |= (uint64_t)1 << s;
 		h->hub_mask = m;
 		h->hub_mask_dirty = false;
@@ -118,7 +126,27 @@ static uint64_t hub_mask(struct hub *h)
 
 void sigmask_switch(struct hub *h, struct green *next)
 {
-	kernel_set(h, next == h->hub_green ? hub_mask(h) : next->sigmask);
+	kernel_set(h, next == h->hub_green ? hub_mask(h) : next->sigmask | next->waitset);
+}
+
+/* Sends g's own pending signals that its mask now lets in, on g's
+ * context (the running one): delivered before the caller returns, as
+ * natively when a thread unblocks a pending signal. */
+static void deliver_own(struct hub *h, struct green *g)
+{
+	uint64_t due = g->tpending & ~(g->sigmask | g->waitset);
+
+	for (int s = 1; due != 0; s++, due >>= 1) {
+		if (!(due & 1))
+			continue;
+		while (g->tcount[s - 1] > 0) {
+			if (--g->tcount[s - 1] == 0)
+				g->tpending &= ~bit(s);
+			hub_signal_target(g);
+			syscall(SYS_tgkill, (long)getpid(), (long)syscall(SYS_gettid), (long)s);
+		}
+	}
+	(void)h;
 }
 
 int sigmask_change(int how, const uint64_t *set, uint64_t *old)
@@ -159,11 +187,89 @@ int sigmask_change(int how, const uint64_t *set, uint64_t *old)
 	g->sigmask = m;
 	/* Unblocking a pending signal delivers it here, before the return,
 	 * as natively. */
-	kernel_set(h, m);
+	kernel_set(h, m | g->waitset);
+	if (g->tpending & ~m)
+		deliver_own(h, g);
 	return 0;
 }
 
 bool sigmask_blocks(const struct green *g, int sig)
 {
 	return sig >= 1 && sig <= 64 && (g->sigmask & bit(sig)) != 0;
+}
+
+int sigmask_thread_kill(struct green *g, int sig)
+{
+	if (sig < 1 || sig > 64 || (!sigmask_blocks(g, sig) && !(g->waitset & bit(sig))))
+		return 0;
+	/* A standard signal already pending is not queued again (signal(7));
+	 * real-time signals are, each instance delivered. */
+	if (g->tcount[sig - 1] == 0 || (sig >= SIGRTMIN && g->tcount[sig - 1] < UINT16_MAX))
+		g->tcount[sig - 1]++;
+	g->tpending |= bit(sig);
+	if ((g->waitset & bit(sig)) && g->state == GREEN_PARKED && g->wait != NULL &&
+	    g->hub == hub_peek())
+		wait_complete(g->wait, 0);
+	return 1;
+}
+
+int sigmask_take_pending(struct green *g, uint64_t set)
+{
+	/* The kernel's order (next_signal): synchronous signals first. */
+	const uint64_t sync = bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGTRAP) |
+			      bit(SIGFPE) | bit(SIGSYS);
+	uint64_t m = g->tpending & set;
+	int s;
+
+	if (m == 0)
+		return 0;
+	if (m & sync)
+		m &= sync;
+	s = __builtin_ctzll(m) + 1;
+	if (--g->tcount[s - 1] == 0)
+		g->tpending &= ~bit(s);
+	return s;
+}
+
+void sigmask_sigwait(struct hub *h, struct green *g, uint64_t set)
+{
+	if (!h->masks)
+		sigmask_recount(h);
+	for (int s = 0; s < 64; s++) {
+		if (g->waitset & ((uint64_t)1 << s))
+			h->nwaitset[s]--;
+		if (set & ((uint64_t)1 << s))
+			h->nwaitset[s]++;
+	}
+	g->waitset = set;
+	h->hub_mask_dirty = true;
+	kernel_set(h, g->sigmask | set);
+}
+
+void sigmask_suspend(struct hub *h, uint64_t temp, uint64_t *old)
+{
+	uint64_t all = ~(uint64_t)0;
+
+	/* The switch must put a mask back: per-thread masks on, even when
+	 * temp is the mask the thread has already. */
+	if (!h->masks)
+		sigmask_recount(h);
+	sigmask_change(SIG_SETMASK, &temp, old);
+	/* Nothing more is handled on this context before it parks: the next
+	 * switch puts the mask of whoever runs in the kernel. */
+	if (preempt_active())
+		all &= ~bit(preempt_signal());
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof all);
+	h->kmask = all;
+}
+
+void sigmask_handler_mask(struct hub *h, const struct green *t, uint64_t extra)
+{
+	uint64_t m = t->sigmask | t->waitset | extra;
+
+	if (!h->masks)
+		return;
+	if (preempt_active())
+		m &= ~bit(preempt_signal());
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, sizeof m);
 }

@@ -1,4 +1,4 @@
-/* Processes under threads: fork, the wait family, system(). Each case
+/* Processes under threads: fork, the wait family, system(), popen(). Each case
  * prints "ok CASE" natively and under greenshim (tests/preload/run.sh).
  * An ordinary program: nothing here knows of greenshim. */
 #include <errno.h>
@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -348,6 +350,146 @@ static void case_system(void)
 	stop_ticker(t);
 }
 
+/* popen "r": the command's output, in order and whole; "w": the stream
+ * is its input; pclose gives its status as waitpid would. */
+static void case_popen_read(void)
+{
+	char line[64];
+	long sum = 0, n = 0;
+	FILE *p;
+	int r;
+
+	p = popen("seq 1 10000", "r");
+	CHECK(p != NULL, "popen: %s", strerror(errno));
+	while (fgets(line, sizeof line, p) != NULL) {
+		n++;
+		sum += atol(line);
+		CHECK(atol(line) == n, "line %ld reads %s", n, line);
+	}
+	CHECK(n == 10000 && sum == 50005000L, "%ld lines, sum %ld", n, sum);
+	CHECK(pclose(p) == 0, "pclose");
+	p = popen("echo out; exit 3", "r");
+	CHECK(p != NULL && fgets(line, sizeof line, p) != NULL && strcmp(line, "out\n") == 0,
+	      "the command's output");
+	r = pclose(p);
+	CHECK(WIFEXITED(r) && WEXITSTATUS(r) == 3, "pclose: %#x", r);
+	p = popen("kill -9 $$", "r");
+	r = pclose(p);
+	CHECK(WIFSIGNALED(r) && WTERMSIG(r) == SIGKILL, "pclose of a killed shell: %#x", r);
+	p = popen("/nonexistent/command 2>/dev/null", "r");
+	r = pclose(p);
+	CHECK(WIFEXITED(r) && WEXITSTATUS(r) == 127, "pclose of a missing command: %#x", r);
+}
+
+static void case_popen_write(void)
+{
+	char path[] = "/tmp/gs-popen-XXXXXX", cmd[64], buf[64] = "";
+	FILE *p, *f;
+	int fd, r;
+
+	fd = mkstemp(path);
+	CHECK(fd >= 0, "mkstemp");
+	close(fd);
+	snprintf(cmd, sizeof cmd, "cat > %s", path);
+	p = popen(cmd, "w");
+	CHECK(p != NULL, "popen: %s", strerror(errno));
+	CHECK(fprintf(p, "hello %d\n", 42) > 0, "fprintf");
+	CHECK(pclose(p) == 0, "pclose");
+	f = fopen(path, "r");
+	CHECK(f != NULL && fgets(buf, sizeof buf, f) != NULL, "read back");
+	fclose(f);
+	unlink(path);
+	CHECK(strcmp(buf, "hello 42\n") == 0, "the command read %s", buf);
+	p = popen("read x; exit $x", "w");
+	CHECK(p != NULL && fputs("5\n", p) >= 0, "popen w");
+	r = pclose(p);
+	CHECK(WIFEXITED(r) && WEXITSTATUS(r) == 5, "pclose: %#x", r);
+}
+
+/* Modes as glibc takes them; 'e' makes the stream's fd close-on-exec. */
+static void case_popen_modes(void)
+{
+	static const char *bad[] = { "rw", "x", "", "wr", "r+" };
+	static const char *good[] = { "r", "w", "re", "er", "we", "rr" };
+	FILE *p;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		errno = 0;
+		p = popen("true", bad[i]);
+		CHECK(p == NULL && errno == EINVAL, "mode \"%s\": %p, %s", bad[i], (void *)p,
+		      strerror(errno));
+	}
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		int flags;
+
+		p = popen("true", good[i]);
+		CHECK(p != NULL, "mode \"%s\": %s", good[i], strerror(errno));
+		flags = fcntl(fileno(p), F_GETFD);
+		CHECK((flags & FD_CLOEXEC) == (strchr(good[i], 'e') ? FD_CLOEXEC : 0),
+		      "mode \"%s\": fd flags %#x", good[i], flags);
+		CHECK(pclose(p) == 0, "pclose, mode \"%s\"", good[i]);
+	}
+}
+
+/* POSIX: a popen child closes the streams of earlier popen calls that
+ * are still open in the parent, so that their children see EOF. */
+static void case_popen_closes_other_streams(void)
+{
+	char want[64], line[128];
+	struct stat st;
+	FILE *w, *r;
+	bool leaked = false;
+	int lines = 0;
+
+	w = popen("cat >/dev/null", "w");
+	CHECK(w != NULL && fstat(fileno(w), &st) == 0, "popen w");
+	snprintf(want, sizeof want, "pipe:[%lu]\n", (unsigned long)st.st_ino);
+	r = popen("for f in /proc/$$/fd/*; do readlink $f; done; true", "r");
+	CHECK(r != NULL, "popen r");
+	while (fgets(line, sizeof line, r) != NULL) {
+		lines++;
+		if (strcmp(line, want) == 0)
+			leaked = true;
+	}
+	CHECK(lines >= 3, "the child listed %d fds", lines);
+	CHECK(!leaked, "the second child holds the first stream's pipe");
+	CHECK(pclose(r) == 0 && pclose(w) == 0, "pclose");
+}
+
+/* pclose lets the other threads run while the command runs. */
+static void case_pclose_waits(void)
+{
+	pthread_t t = start_ticker();
+	FILE *p;
+	int before;
+
+	p = popen("sleep 0.3", "r");
+	CHECK(p != NULL, "popen: %s", strerror(errno));
+	before = atomic_load(&ticks);
+	CHECK(pclose(p) == 0, "pclose");
+	CHECK(atomic_load(&ticks) - before >= 20, "ticks during pclose: %d",
+	      atomic_load(&ticks) - before);
+	p = popen("sleep 0.3; exit 4", "w");
+	CHECK(p != NULL, "popen: %s", strerror(errno));
+	before = atomic_load(&ticks);
+	CHECK(WEXITSTATUS(pclose(p)) == 4, "pclose w");
+	CHECK(atomic_load(&ticks) - before >= 20, "ticks during pclose: %d",
+	      atomic_load(&ticks) - before);
+	stop_ticker(t);
+}
+
+/* A child the program reaped itself: pclose fails with ECHILD. */
+static void case_pclose_after_reap(void)
+{
+	FILE *p = popen("exit 0", "r");
+	int status;
+
+	CHECK(p != NULL, "popen");
+	CHECK(wait(&status) > 0, "wait");
+	errno = 0;
+	CHECK(pclose(p) == -1 && errno == ECHILD, "pclose: %s", strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -358,6 +500,12 @@ int main(int argc, char **argv)
 		{ "two_waiters", case_two_waiters },
 		{ "wait_eintr", case_wait_eintr },
 		{ "system", case_system },
+		{ "popen_read", case_popen_read },
+		{ "popen_write", case_popen_write },
+		{ "popen_modes", case_popen_modes },
+		{ "popen_closes_other_streams", case_popen_closes_other_streams },
+		{ "pclose_waits", case_pclose_waits },
+		{ "pclose_after_reap", case_pclose_after_reap },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);

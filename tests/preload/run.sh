@@ -176,10 +176,19 @@ cases_match_native() {
 	done
 }
 
-# fork, the wait family and system().
+# fork, the wait family, system(), popen() and pclose().
 test_process_semantics_match_native() {
 	cases_match_native process_semantics process fork_parked fork_from_thread fork_mutex \
-		waits two_waiters wait_eintr system
+		waits two_waiters wait_eintr system popen_read popen_write popen_modes \
+		popen_closes_other_streams pclose_waits pclose_after_reap
+}
+
+# sigwait, sigwaitinfo, sigtimedwait, pause, sigsuspend, and EINTR from the
+# other blocking calls.
+test_signal_waits_match_native() {
+	cases_match_native signal_waits signal sigwait_from_process sigwait_pthread_kill \
+		sigtimedwait_results sigwait_eintr sigwait_every_signal pause sigsuspend \
+		sigsuspend_same_mask sigpause_forms pending_for_a_thread eintr_where_native
 }
 
 test_sync_semantics_match_native() {
@@ -204,6 +213,13 @@ test_native_threads_mode_matches_native() {
 		sleeps eintr; do
 		name=native_threads_io_$c
 		out=$(GREENSHIM_THREADS=native io_case $c "$LIB")
+		if [ "$out" = "ok $c" ]; then ok $name; else fail $name "$out"; fi
+	done
+	for c in sigwait_from_process sigwait_pthread_kill sigtimedwait_results sigwait_eintr \
+		pause sigsuspend pending_for_a_thread eintr_where_native; do
+		name=native_threads_signal_$c
+		out=$(GREENSHIM_THREADS=native LD_PRELOAD="$LIB" timeout 60 \
+			"$B/tests/preload/signal_waits" $c 2>&1)
 		if [ "$out" = "ok $c" ]; then ok $name; else fail $name "$out"; fi
 	done
 	for c in mutex_kinds producer_consumer cond_timeouts semaphores keys_and_once spinlock \
@@ -394,6 +410,7 @@ test_io_semantics_match_native
 test_preemption_off_is_cooperative
 test_sync_semantics_match_native
 test_process_semantics_match_native
+test_signal_waits_match_native
 test_cancel_of_a_green_thread_is_refused
 test_native_threads_mode_matches_native
 test_native_threads_leave_no_hub_behind

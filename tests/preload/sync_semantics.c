@@ -348,6 +348,17 @@ static void case_spinlock(void)
 static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
 static int readers_in, readers_max, writer_saw_readers = -1;
 
+/* Waits, sleeping 1 ms at a time, until *flag is set: the case's steps
+ * follow each other by what the threads did, not by how long they slept,
+ * so a loaded machine cannot reorder them. */
+static void await_flag(int *flag)
+{
+	while (!__atomic_load_n(flag, __ATOMIC_SEQ_CST))
+		usleep(1000);
+}
+
+static int release_readers, writer_holds, release_writer;
+
 static void *reader(void *arg)
 {
 	(void)arg;
@@ -360,7 +371,7 @@ static void *reader(void *arg)
 		if (__atomic_compare_exchange_n(&readers_max, &max, in, false, __ATOMIC_SEQ_CST,
 						__ATOMIC_SEQ_CST))
 			break;
-	usleep(20000); /* hold it across a wait */
+	await_flag(&release_readers); /* hold it across waits */
 	__atomic_sub_fetch(&readers_in, 1, __ATOMIC_SEQ_CST);
 	CHECK(pthread_rwlock_unlock(&rw) == 0, "reader's unlock");
 	return NULL;
@@ -369,10 +380,10 @@ static void *reader(void *arg)
 static void *writer(void *arg)
 {
 	(void)arg;
-	usleep(5000); /* the readers are in */
 	CHECK(pthread_rwlock_wrlock(&rw) == 0, "wrlock");
 	writer_saw_readers = readers_in;
-	usleep(20000);
+	__atomic_store_n(&writer_holds, 1, __ATOMIC_SEQ_CST);
+	await_flag(&release_writer);
 	CHECK(pthread_rwlock_unlock(&rw) == 0, "writer's unlock");
 	return NULL;
 }
@@ -386,18 +397,22 @@ static void case_rwlock(void)
 
 	for (int i = 0; i < 3; i++)
 		pthread_create(&r[i], NULL, reader, NULL);
+	while (__atomic_load_n(&readers_in, __ATOMIC_SEQ_CST) < 3)
+		usleep(1000);
 	pthread_create(&w, NULL, writer, NULL);
-	usleep(10000); /* readers hold it, the writer waits */
+	usleep(10000); /* the writer waits for the readers */
 	CHECK(pthread_rwlock_trywrlock(&rw) == EBUSY, "trywrlock while read-locked");
+	__atomic_store_n(&release_readers, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < 3; i++)
 		pthread_join(r[i], NULL);
-	usleep(5000); /* the writer holds it now */
+	await_flag(&writer_holds);
 	CHECK(pthread_rwlock_tryrdlock(&rw) == EBUSY, "tryrdlock while write-locked");
 	ts = in_ms(CLOCK_REALTIME, 5);
 	t0 = now_ms();
 	e = pthread_rwlock_timedrdlock(&rw, &ts);
 	CHECK(e == ETIMEDOUT && now_ms() - t0 >= 4.5, "timedrdlock: %d after %.1f ms", e,
 	      now_ms() - t0);
+	__atomic_store_n(&release_writer, 1, __ATOMIC_SEQ_CST);
 	pthread_join(w, NULL);
 	CHECK(readers_max == 3, "%d readers at once, want 3", readers_max);
 	CHECK(writer_saw_readers == 0, "the writer got in with %d readers", writer_saw_readers);

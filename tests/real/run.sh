@@ -155,6 +155,14 @@ test_python_name_lookups_as_native() {
 	fi
 }
 
+# signal.sigwait, sigtimedwait, sigwaitinfo, signal.pause, and libc's
+# popen/pclose through ctypes: results as native, and the other threads
+# run while one waits.
+test_python_signal_waits_and_pclose_as_native() {
+	same_as_native python_signal_waits_and_pclose_as_native tests/real/signal_check.py \
+		'^pclose: 3$'
+}
+
 if [ ! -x $PY ]; then
 	fail python "$PY is missing (make deps installs python3)"
 else
@@ -165,5 +173,6 @@ else
 	test_python_cpu_bound_thread_does_not_starve_io
 	test_python_subprocess_and_fork_as_native
 	test_python_name_lookups_as_native
+	test_python_signal_waits_and_pclose_as_native
 fi
 summary real

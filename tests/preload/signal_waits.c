@@ -1,0 +1,772 @@
+/* Waiting for signals: sigwait, sigwaitinfo, sigtimedwait, pause,
+ * sigsuspend; and EINTR from the other blocking calls. Each case prints
+ * "ok CASE" natively and under greenshim (tests/preload/run.sh): the
+ * results, errno and siginfo are checked, and so is that the process's
+ * other threads ran meanwhile. An ordinary program: nothing here knows of
+ * greenshim. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "case.h"
+
+/* A thread that counts 2 ms sleeps until told to stop: proof that the
+ * other threads run while one waits for a signal. */
+static atomic_int ticks;
+static atomic_bool stop_ticking;
+
+static void *ticker(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop_ticking)) {
+		usleep(2000);
+		atomic_fetch_add(&ticks, 1);
+	}
+	return NULL;
+}
+
+static pthread_t start_ticker(void)
+{
+	pthread_t t;
+
+	atomic_store(&stop_ticking, false);
+	CHECK(pthread_create(&t, NULL, ticker, NULL) == 0, "ticker");
+	usleep(5000);
+	return t;
+}
+
+static void stop_ticker(pthread_t t)
+{
+	atomic_store(&stop_ticking, true);
+	pthread_join(t, NULL);
+}
+
+/* At 2 ms a tick, a 300 ms wait leaves room for 150; a blocked OS thread
+ * gives 0 (or 1, a tick just before the call). 5 is a margin that even a
+ * machine with a load of 60 on its two cores cleared (it gave 16). */
+#define MIN_TICKS 5
+
+static sigset_t one(int sig)
+{
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, sig);
+	return s;
+}
+
+static void block(int sig)
+{
+	sigset_t s = one(sig);
+
+	CHECK(pthread_sigmask(SIG_BLOCK, &s, NULL) == 0, "block %d", sig);
+}
+
+/* A child process that sends sig to its parent after ms, then exits. */
+static pid_t kill_parent_later(int sig, int ms)
+{
+	pid_t pid = fork();
+
+	CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		usleep((useconds_t)ms * 1000);
+		kill(getppid(), sig);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	int status;
+
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status), "reap %d", (int)pid);
+}
+
+static volatile sig_atomic_t handled;
+static sigset_t mask_in_handler;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	handled++;
+	pthread_sigmask(SIG_BLOCK, NULL, &mask_in_handler);
+}
+
+static void set_handler(int sig, int flags)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = flags;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(sig, &sa, NULL) == 0, "sigaction %d", sig);
+}
+
+/* A thread that sends sig to a thread after ms. */
+struct later {
+	pthread_t to;
+	int sig, ms;
+};
+
+static void *send_later(void *arg)
+{
+	struct later *l = arg;
+
+	usleep((useconds_t)l->ms * 1000);
+	pthread_kill(l->to, l->sig);
+	return NULL;
+}
+
+static pthread_t pthread_kill_later(struct later *l, pthread_t to, int sig, int ms)
+{
+	pthread_t t;
+
+	*l = (struct later){ to, sig, ms };
+	CHECK(pthread_create(&t, NULL, send_later, l) == 0, "sender");
+	return t;
+}
+
+/* sigwait and sigwaitinfo for a signal another process sends 300 ms
+ * later: the signal and its siginfo as native, and the other threads ran
+ * during the wait. */
+static void case_sigwait_from_process(void)
+{
+	sigset_t s = one(SIGUSR1);
+	siginfo_t si;
+	pthread_t t;
+	pid_t pid;
+	int sig = 0, before;
+
+	block(SIGUSR1); /* before the ticker, which inherits the mask */
+	t = start_ticker();
+	before = atomic_load(&ticks);
+	pid = kill_parent_later(SIGUSR1, 300);
+	CHECK(sigwait(&s, &sig) == 0 && sig == SIGUSR1, "sigwait: %d", sig);
+	CHECK(atomic_load(&ticks) - before >= MIN_TICKS, "ticks during sigwait: %d",
+	      atomic_load(&ticks) - before);
+	reap(pid);
+
+	before = atomic_load(&ticks);
+	pid = kill_parent_later(SIGUSR1, 300);
+	memset(&si, 0, sizeof si);
+	CHECK(sigwaitinfo(&s, &si) == SIGUSR1, "sigwaitinfo: %s", strerror(errno));
+	CHECK(si.si_signo == SIGUSR1 && si.si_code == SI_USER && si.si_pid == pid &&
+		      si.si_uid == getuid(),
+	      "siginfo: signo %d code %d pid %d (child %d) uid %d", si.si_signo, si.si_code,
+	      (int)si.si_pid, (int)pid, (int)si.si_uid);
+	CHECK(atomic_load(&ticks) - before >= MIN_TICKS, "ticks during sigwaitinfo: %d",
+	      atomic_load(&ticks) - before);
+	reap(pid);
+	stop_ticker(t);
+}
+
+/* One thread waits in sigwait; another sends it the signal with
+ * pthread_kill 300 ms later; a third keeps ticking. */
+static int waiter_sig;
+static siginfo_t waiter_info;
+
+static void *sigwait_thread(void *arg)
+{
+	sigset_t s = one(SIGUSR2);
+
+	(void)arg;
+	if (sigwait(&s, &waiter_sig) != 0)
+		waiter_sig = -1;
+	if (sigwaitinfo(&s, &waiter_info) != SIGUSR2)
+		waiter_info.si_signo = -1;
+	return NULL;
+}
+
+static void case_sigwait_pthread_kill(void)
+{
+	struct later l1, l2;
+	pthread_t w, k1, k2, t;
+	int before;
+
+	block(SIGUSR2);
+	t = start_ticker();
+	before = atomic_load(&ticks);
+	CHECK(pthread_create(&w, NULL, sigwait_thread, NULL) == 0, "waiter");
+	k1 = pthread_kill_later(&l1, w, SIGUSR2, 300);
+	pthread_join(k1, NULL);
+	k2 = pthread_kill_later(&l2, w, SIGUSR2, 100);
+	pthread_join(k2, NULL);
+	pthread_join(w, NULL);
+	CHECK(waiter_sig == SIGUSR2, "sigwait in the thread: %d", waiter_sig);
+	CHECK(waiter_info.si_signo == SIGUSR2 && waiter_info.si_code == SI_USER &&
+		      waiter_info.si_pid == getpid(),
+	      "siginfo after pthread_kill: signo %d code %d pid %d", waiter_info.si_signo,
+	      waiter_info.si_code, (int)waiter_info.si_pid);
+	CHECK(atomic_load(&ticks) - before >= MIN_TICKS, "ticks during the waits: %d",
+	      atomic_load(&ticks) - before);
+	stop_ticker(t);
+}
+
+/* sigtimedwait: EAGAIN after the timeout (others ran), EINVAL for a bad
+ * time even with a signal pending, which stays pending; pending signals
+ * are taken at once, the thread's own before the process's, the lowest
+ * first, real-time ones queued. */
+static void case_sigtimedwait_results(void)
+{
+	sigset_t s, two;
+	siginfo_t si;
+	struct timespec t300 = { 0, 300 * 1000000 }, zero = { 0, 0 };
+	struct timespec bad_ns = { 0, 1000000000 }, bad_s = { -1, 0 };
+	union sigval v;
+	pthread_t t;
+	double t0;
+	int before, r;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGUSR1);
+	sigaddset(&s, SIGUSR2);
+	sigaddset(&s, SIGRTMIN);
+	sigaddset(&s, SIGRTMIN + 1);
+	CHECK(pthread_sigmask(SIG_BLOCK, &s, NULL) == 0, "block");
+	t = start_ticker();
+
+	before = atomic_load(&ticks);
+	t0 = now_ms();
+	errno = 0;
+	r = sigtimedwait(&s, &si, &t300);
+	CHECK(r == -1 && errno == EAGAIN, "timeout: %d (%s)", r, strerror(errno));
+	CHECK(now_ms() - t0 >= 250, "the timeout ended after %.0f ms", now_ms() - t0);
+	CHECK(atomic_load(&ticks) - before >= MIN_TICKS, "ticks during sigtimedwait: %d",
+	      atomic_load(&ticks) - before);
+	errno = 0;
+	CHECK(sigtimedwait(&s, &si, &zero) == -1 && errno == EAGAIN, "zero timeout: %s",
+	      strerror(errno));
+
+	CHECK(raise(SIGUSR1) == 0, "raise");
+	errno = 0;
+	CHECK(sigtimedwait(&s, &si, &bad_ns) == -1 && errno == EINVAL, "tv_nsec 1e9: %s",
+	      strerror(errno));
+	errno = 0;
+	CHECK(sigtimedwait(&s, &si, &bad_s) == -1 && errno == EINVAL, "tv_sec -1: %s",
+	      strerror(errno));
+	CHECK(sigtimedwait(&s, &si, &zero) == SIGUSR1 && si.si_code == SI_USER,
+	      "the pending signal after EINVAL: code %d", si.si_code);
+
+	/* The thread's own signal first, then the process's. */
+	CHECK(kill(getpid(), SIGUSR1) == 0, "kill");
+	CHECK(pthread_kill(pthread_self(), SIGUSR2) == 0, "pthread_kill");
+	CHECK(sigwaitinfo(&s, &si) == SIGUSR2, "the thread's own signal first: %d", si.si_signo);
+	CHECK(sigwaitinfo(&s, &si) == SIGUSR1, "then the process's: %d", si.si_signo);
+
+	/* Both the process's: the lowest first. */
+	CHECK(kill(getpid(), SIGUSR2) == 0 && kill(getpid(), SIGUSR1) == 0, "kill");
+	CHECK(sigwaitinfo(&s, &si) == SIGUSR1 && sigwaitinfo(&s, &si) == SIGUSR2, "lowest first");
+
+	/* Real-time signals queue, with their values. */
+	v.sival_int = 7;
+	CHECK(sigqueue(getpid(), SIGRTMIN, v) == 0, "sigqueue");
+	v.sival_int = 8;
+	CHECK(sigqueue(getpid(), SIGRTMIN, v) == 0, "sigqueue");
+	CHECK(sigwaitinfo(&s, &si) == SIGRTMIN && si.si_value.sival_int == 7, "first value %d",
+	      si.si_value.sival_int);
+	CHECK(sigwaitinfo(&s, &si) == SIGRTMIN && si.si_value.sival_int == 8, "second value %d",
+	      si.si_value.sival_int);
+	CHECK(pthread_kill(pthread_self(), SIGRTMIN + 1) == 0 &&
+		      pthread_kill(pthread_self(), SIGRTMIN + 1) == 0,
+	      "pthread_kill");
+	CHECK(sigtimedwait(&s, &si, &zero) == SIGRTMIN + 1 &&
+		      sigtimedwait(&s, &si, &zero) == SIGRTMIN + 1,
+	      "a queued real-time signal for the thread was lost");
+	errno = 0;
+	CHECK(sigtimedwait(&s, &si, &zero) == -1 && errno == EAGAIN, "nothing left");
+
+	/* A standard signal is not queued twice. */
+	CHECK(pthread_kill(pthread_self(), SIGUSR2) == 0 &&
+		      pthread_kill(pthread_self(), SIGUSR2) == 0,
+	      "pthread_kill");
+	two = one(SIGUSR2);
+	CHECK(sigpending(&s) == 0 && sigismember(&s, SIGUSR2), "sigpending misses SIGUSR2");
+	CHECK(sigtimedwait(&two, &si, &zero) == SIGUSR2, "SIGUSR2");
+	errno = 0;
+	CHECK(sigtimedwait(&two, &si, &zero) == -1 && errno == EAGAIN, "SIGUSR2 twice");
+	stop_ticker(t);
+}
+
+/* A handler that runs for the waiting thread ends sigwaitinfo and
+ * sigtimedwait with EINTR, SA_RESTART or not; sigwait goes on waiting. */
+static void case_sigwait_eintr(void)
+{
+	sigset_t s = one(SIGUSR1);
+	struct timespec t2 = { 2, 0 };
+	struct later l;
+	siginfo_t si;
+	pthread_t k;
+	pid_t pid;
+	int r, sig = 0;
+
+	block(SIGUSR1);
+	set_handler(SIGUSR2, 0);
+	k = pthread_kill_later(&l, pthread_self(), SIGUSR2, 100);
+	errno = 0;
+	r = sigwaitinfo(&s, &si);
+	CHECK(r == -1 && errno == EINTR && handled == 1, "sigwaitinfo: %d (%s), handled %d", r,
+	      strerror(errno), (int)handled);
+	pthread_join(k, NULL);
+
+	set_handler(SIGUSR2, SA_RESTART);
+	k = pthread_kill_later(&l, pthread_self(), SIGUSR2, 100);
+	errno = 0;
+	r = sigtimedwait(&s, &si, &t2);
+	CHECK(r == -1 && errno == EINTR && handled == 2, "sigtimedwait: %d (%s), handled %d", r,
+	      strerror(errno), (int)handled);
+	pthread_join(k, NULL);
+
+	/* A signal from another process interrupts it the same way. */
+	pid = kill_parent_later(SIGUSR2, 100);
+	errno = 0;
+	r = sigwaitinfo(&s, &si);
+	CHECK(r == -1 && errno == EINTR && handled == 3, "sigwaitinfo, kill: %d (%s), handled %d",
+	      r, strerror(errno), (int)handled);
+	reap(pid);
+
+	k = pthread_kill_later(&l, pthread_self(), SIGUSR2, 100);
+	pid = kill_parent_later(SIGUSR1, 300);
+	CHECK(sigwait(&s, &sig) == 0 && sig == SIGUSR1 && handled == 4,
+	      "sigwait: %d, handled %d", sig, (int)handled);
+	pthread_join(k, NULL);
+	reap(pid);
+}
+
+/* A thread that computes while another waits for every signal: nothing
+ * the program did not send is ever reported. */
+static atomic_bool computing;
+
+static void *compute(void *arg)
+{
+	double t0 = now_ms();
+	volatile unsigned long n = 0;
+
+	(void)arg;
+	while (now_ms() - t0 < 400)
+		n++;
+	atomic_store(&computing, false);
+	return NULL;
+}
+
+static void case_sigwait_every_signal(void)
+{
+	struct timespec t300 = { 0, 300 * 1000000 };
+	sigset_t all;
+	siginfo_t si;
+	pthread_t c;
+	int r;
+
+	sigfillset(&all);
+	CHECK(pthread_sigmask(SIG_BLOCK, &all, NULL) == 0, "block all");
+	atomic_store(&computing, true);
+	CHECK(pthread_create(&c, NULL, compute, NULL) == 0, "computer");
+	errno = 0;
+	r = sigtimedwait(&all, &si, &t300);
+	CHECK(r == -1 && errno == EAGAIN, "sigtimedwait for every signal: %d (signo %d, %s)", r,
+	      si.si_signo, strerror(errno));
+	pthread_join(c, NULL);
+	CHECK(kill(getpid(), SIGTERM) == 0, "kill");
+	CHECK(sigwaitinfo(&all, &si) == SIGTERM, "SIGTERM: %d", si.si_signo);
+}
+
+/* pause ends with EINTR when a handler runs for the thread, whoever sent
+ * the signal (SA_RESTART or not); the other threads run meanwhile. */
+static int pause_result, pause_errno;
+
+static void *pause_thread(void *arg)
+{
+	(void)arg;
+	pause_result = pause();
+	pause_errno = errno;
+	return NULL;
+}
+
+static void case_pause(void)
+{
+	struct later l;
+	pthread_t t, p, k;
+	pid_t pid;
+	int before, r;
+
+	set_handler(SIGUSR1, 0);
+	t = start_ticker();
+	before = atomic_load(&ticks);
+	CHECK(pthread_create(&p, NULL, pause_thread, NULL) == 0, "pauser");
+	k = pthread_kill_later(&l, p, SIGUSR1, 300);
+	pthread_join(p, NULL);
+	pthread_join(k, NULL);
+	CHECK(pause_result == -1 && pause_errno == EINTR && handled == 1,
+	      "pause in a thread: %d (%s), handled %d", pause_result, strerror(pause_errno),
+	      (int)handled);
+	CHECK(atomic_load(&ticks) - before >= MIN_TICKS, "ticks during pause: %d",
+	      atomic_load(&ticks) - before);
+
+	/* The main thread, signalled by another process. */
+	set_handler(SIGUSR1, SA_RESTART);
+	before = atomic_load(&ticks);
+	pid = kill_parent_later(SIGUSR1, 300);
+	errno = 0;
+	r = pause();
+	CHECK(r == -1 && errno == EINTR && handled == 2, "pause in main: %d (%s), handled %d", r,
+	      strerror(errno), (int)handled);
+	CHECK(atomic_load(&ticks) - before >= MIN_TICKS, "ticks during pause: %d",
+	      atomic_load(&ticks) - before);
+	reap(pid);
+	stop_ticker(t);
+}
+
+/* sigsuspend: the temporary mask is the caller's for the duration (the
+ * handler runs with it, and with its own signal, blocked); the old mask
+ * comes back; a pending signal the temporary mask lets in ends it at once;
+ * the other threads run meanwhile. */
+static void case_sigsuspend(void)
+{
+	sigset_t tmp = one(SIGUSR2), m;
+	pthread_t t;
+	pid_t pid;
+	int before, r;
+
+	set_handler(SIGUSR1, 0);
+	block(SIGUSR1);
+	t = start_ticker();
+	before = atomic_load(&ticks);
+	pid = kill_parent_later(SIGUSR1, 300);
+	errno = 0;
+	r = sigsuspend(&tmp);
+	CHECK(r == -1 && errno == EINTR && handled == 1, "sigsuspend: %d (%s), handled %d", r,
+	      strerror(errno), (int)handled);
+	CHECK(sigismember(&mask_in_handler, SIGUSR2) == 1 &&
+		      sigismember(&mask_in_handler, SIGUSR1) == 1,
+	      "the handler's mask: SIGUSR2 %d, SIGUSR1 %d", sigismember(&mask_in_handler, SIGUSR2),
+	      sigismember(&mask_in_handler, SIGUSR1));
+	CHECK(pthread_sigmask(SIG_BLOCK, NULL, &m) == 0 && sigismember(&m, SIGUSR1) == 1 &&
+		      sigismember(&m, SIGUSR2) == 0,
+	      "the mask after sigsuspend was not restored");
+	CHECK(atomic_load(&ticks) - before >= MIN_TICKS, "ticks during sigsuspend: %d",
+	      atomic_load(&ticks) - before);
+	reap(pid);
+	stop_ticker(t);
+
+	/* Pending before the call: handled at once. */
+	CHECK(raise(SIGUSR1) == 0 && handled == 1, "raise of a blocked signal ran its handler");
+	sigemptyset(&tmp);
+	errno = 0;
+	r = sigsuspend(&tmp);
+	CHECK(r == -1 && errno == EINTR && handled == 2, "sigsuspend with a pending signal: %d (%s)",
+	      r, strerror(errno));
+	CHECK(kill(getpid(), SIGUSR1) == 0 && handled == 2, "kill of a blocked signal");
+	r = sigsuspend(&tmp);
+	CHECK(r == -1 && errno == EINTR && handled == 3, "sigsuspend with a pending signal: %d", r);
+}
+
+/* sigsuspend with the mask the thread has already, in a program that
+ * never changed a mask: the same wait, the same EINTR. */
+static void case_sigsuspend_same_mask(void)
+{
+	sigset_t cur;
+	pthread_t t;
+	pid_t pid;
+	int before, r;
+
+	set_handler(SIGUSR1, 0);
+	t = start_ticker();
+	CHECK(pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0, "read the mask");
+	before = atomic_load(&ticks);
+	pid = kill_parent_later(SIGUSR1, 300);
+	errno = 0;
+	r = sigsuspend(&cur);
+	CHECK(r == -1 && errno == EINTR && handled == 1, "sigsuspend: %d (%s), handled %d", r,
+	      strerror(errno), (int)handled);
+	CHECK(atomic_load(&ticks) - before >= MIN_TICKS, "ticks during sigsuspend: %d",
+	      atomic_load(&ticks) - before);
+	reap(pid);
+	stop_ticker(t);
+}
+
+/* sigpause: the X/Open form (__xpg_sigpause, which <signal.h> names
+ * sigpause under _XOPEN_SOURCE) waits with the caller's mask less one
+ * signal; glibc's __sigpause with is_sig 0 is the BSD form, a mask of the
+ * first 32 signals. Both end with EINTR when the handler runs, the mask
+ * back as it was, the others running. */
+extern int __xpg_sigpause(int sig);
+extern int __sigpause(int sig_or_mask, int is_sig);
+
+static void case_sigpause_forms(void)
+{
+	sigset_t m;
+	pthread_t t;
+	pid_t pid;
+	int before, r;
+
+	set_handler(SIGUSR1, 0);
+	block(SIGUSR1);
+	t = start_ticker();
+	before = atomic_load(&ticks);
+	pid = kill_parent_later(SIGUSR1, 300);
+	errno = 0;
+	r = __xpg_sigpause(SIGUSR1);
+	CHECK(r == -1 && errno == EINTR && handled == 1, "sigpause: %d (%s), handled %d", r,
+	      strerror(errno), (int)handled);
+	CHECK(atomic_load(&ticks) - before >= MIN_TICKS, "ticks during sigpause: %d",
+	      atomic_load(&ticks) - before);
+	reap(pid);
+	before = atomic_load(&ticks);
+	pid = kill_parent_later(SIGUSR1, 300);
+	errno = 0;
+	r = __sigpause(1 << (SIGUSR2 - 1), 0);
+	CHECK(r == -1 && errno == EINTR && handled == 2, "BSD sigpause: %d (%s), handled %d", r,
+	      strerror(errno), (int)handled);
+	CHECK(sigismember(&mask_in_handler, SIGUSR2) == 1, "the BSD mask was not in effect");
+	CHECK(atomic_load(&ticks) - before >= MIN_TICKS, "ticks during BSD sigpause: %d",
+	      atomic_load(&ticks) - before);
+	CHECK(pthread_sigmask(SIG_BLOCK, NULL, &m) == 0 && sigismember(&m, SIGUSR1) == 1 &&
+		      sigismember(&m, SIGUSR2) == 0,
+	      "the mask after sigpause was not restored");
+	reap(pid);
+	stop_ticker(t);
+}
+
+/* A signal sent with pthread_kill to a thread that blocks it stays
+ * pending for that thread, and its handler runs when the thread unblocks
+ * it, before pthread_sigmask returns. */
+static atomic_int stage;
+static int seen_pending, handled_at_unblock;
+
+static void *blocker(void *arg)
+{
+	sigset_t s = one(SIGUSR1), p;
+
+	(void)arg;
+	pthread_sigmask(SIG_BLOCK, &s, NULL);
+	atomic_store(&stage, 1);
+	while (atomic_load(&stage) != 2)
+		usleep(1000);
+	seen_pending = sigpending(&p) == 0 && sigismember(&p, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+	handled_at_unblock = handled;
+	return NULL;
+}
+
+static void case_pending_for_a_thread(void)
+{
+	pthread_t b;
+
+	set_handler(SIGUSR1, 0);
+	CHECK(pthread_create(&b, NULL, blocker, NULL) == 0, "blocker");
+	while (atomic_load(&stage) != 1)
+		usleep(1000);
+	CHECK(pthread_kill(b, SIGUSR1) == 0, "pthread_kill");
+	usleep(20000);
+	CHECK(handled == 0, "the handler ran while the thread blocked the signal");
+	atomic_store(&stage, 2);
+	pthread_join(b, NULL);
+	CHECK(seen_pending, "sigpending in the thread did not show SIGUSR1");
+	CHECK(handled_at_unblock == 1, "handled %d times when the thread unblocked it",
+	      handled_at_unblock);
+}
+
+/* EINTR where native gives it, a restart where native restarts: a handler
+ * without SA_RESTART ends read, poll, select, epoll_wait and the sleeps
+ * with EINTR; with SA_RESTART read goes on, the others still fail;
+ * pthread_cond_wait never fails with EINTR. */
+static int pipefd[2];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static bool ready;
+
+static void *kick_then_write(void *arg)
+{
+	pthread_t to = *(pthread_t *)arg;
+
+	usleep(50000);
+	pthread_kill(to, SIGUSR1);
+	usleep(50000);
+	if (write(pipefd[1], "x", 1) != 1)
+		return (void *)1;
+	return NULL;
+}
+
+static void *kick_then_signal(void *arg)
+{
+	pthread_t to = *(pthread_t *)arg;
+
+	usleep(50000);
+	pthread_kill(to, SIGUSR1);
+	usleep(50000);
+	pthread_mutex_lock(&mu);
+	ready = true;
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mu);
+	return NULL;
+}
+
+static int kicked(void *(*fn)(void *), int (*call)(void))
+{
+	static pthread_t self;
+	pthread_t k;
+	int r;
+
+	self = pthread_self();
+	CHECK(pthread_create(&k, NULL, fn, &self) == 0, "kicker");
+	r = call();
+	pthread_join(k, NULL);
+	return r;
+}
+
+static int do_read(void)
+{
+	char c;
+
+	return (int)read(pipefd[0], &c, 1);
+}
+
+static int do_poll(void)
+{
+	struct pollfd pf = { .fd = pipefd[0], .events = POLLIN };
+
+	return poll(&pf, 1, 2000);
+}
+
+static int do_select(void)
+{
+	struct timeval tv = { 2, 0 };
+	fd_set r;
+
+	FD_ZERO(&r);
+	FD_SET(pipefd[0], &r);
+	return select(pipefd[0] + 1, &r, NULL, NULL, &tv);
+}
+
+static int epfd;
+
+static int do_epoll(void)
+{
+	struct epoll_event ev;
+
+	return epoll_wait(epfd, &ev, 1, 2000);
+}
+
+static int do_sleep(void)
+{
+	return (int)sleep(2);
+}
+
+static int do_usleep(void)
+{
+	return usleep(1500000);
+}
+
+static int do_clock_nanosleep(void)
+{
+	struct timespec ts = { 2, 0 };
+
+	return clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+}
+
+static int do_cond_wait(void)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&mu);
+	while (!ready && r == 0)
+		r = pthread_cond_wait(&cv, &mu);
+	ready = false;
+	pthread_mutex_unlock(&mu);
+	return r;
+}
+
+static void drain(void)
+{
+	char c;
+
+	CHECK(do_poll() == 1 && read(pipefd[0], &c, 1) == 1, "drain the pipe");
+}
+
+static void case_eintr_where_native(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int r;
+
+	CHECK(pipe(pipefd) == 0, "pipe");
+	epfd = epoll_create1(0);
+	ev.data.fd = pipefd[0];
+	CHECK(epfd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, pipefd[0], &ev) == 0, "epoll");
+	for (int restart = 0; restart <= 1; restart++) {
+		int base = restart ? 8 : 0;
+
+		set_handler(SIGUSR1, restart ? SA_RESTART : 0);
+		errno = 0;
+		r = kicked(kick_then_write, do_read);
+		if (restart) {
+			CHECK(r == 1 && handled == base + 1, "read under SA_RESTART: %d (%s)", r,
+			      strerror(errno));
+		} else {
+			CHECK(r == -1 && errno == EINTR && handled == 1, "read: %d (%s)", r,
+			      strerror(errno));
+			drain();
+		}
+		errno = 0;
+		r = kicked(kick_then_write, do_poll);
+		CHECK(r == -1 && errno == EINTR && handled == base + 2, "poll: %d (%s)", r,
+		      strerror(errno));
+		drain();
+		errno = 0;
+		r = kicked(kick_then_write, do_select);
+		CHECK(r == -1 && errno == EINTR && handled == base + 3, "select: %d (%s)", r,
+		      strerror(errno));
+		drain();
+		errno = 0;
+		r = kicked(kick_then_write, do_epoll);
+		CHECK(r == -1 && errno == EINTR && handled == base + 4, "epoll_wait: %d (%s)", r,
+		      strerror(errno));
+		drain();
+		r = kicked(kick_then_write, do_sleep);
+		/* glibc's sleep returns the whole seconds left. */
+		CHECK(r == 1 && handled == base + 5, "sleep(2) returned %d", r);
+		drain();
+		errno = 0;
+		r = kicked(kick_then_write, do_usleep);
+		CHECK(r == -1 && errno == EINTR && handled == base + 6, "usleep: %d (%s)", r,
+		      strerror(errno));
+		drain();
+		r = kicked(kick_then_write, do_clock_nanosleep);
+		CHECK(r == EINTR && handled == base + 7, "clock_nanosleep: %d", r);
+		drain();
+		r = kicked(kick_then_signal, do_cond_wait);
+		CHECK(r == 0 && handled == base + 8, "pthread_cond_wait: %d, handled %d", r,
+		      (int)handled);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct test_case cases[] = {
+		{ "sigwait_from_process", case_sigwait_from_process },
+		{ "sigwait_pthread_kill", case_sigwait_pthread_kill },
+		{ "sigtimedwait_results", case_sigtimedwait_results },
+		{ "sigwait_eintr", case_sigwait_eintr },
+		{ "sigwait_every_signal", case_sigwait_every_signal },
+		{ "pause", case_pause },
+		{ "sigsuspend", case_sigsuspend },
+		{ "sigsuspend_same_mask", case_sigsuspend_same_mask },
+		{ "sigpause_forms", case_sigpause_forms },
+		{ "pending_for_a_thread", case_pending_for_a_thread },
+		{ "eintr_where_native", case_eintr_where_native },
+	};
+
+	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);
+}
