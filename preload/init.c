@@ -5,7 +5,7 @@
  */
 #include <pthread.h>
 
-#include "../src/runtime.h"
+#include "preload.h"
 
 /* Under LD_PRELOAD, green threads that compute without waiting are
  * preempted on a 2 ms tick (src/preempt.c; GREENSHIM_PREEMPT_MS). */
@@ -17,6 +17,7 @@ const int64_t gs_preempt_default_ns = 2000000;
 static void fork_child(void)
 {
 	hub_fork_child();
+	stdio_fork_child();
 }
 
 __attribute__((constructor)) static void preload_init(void)

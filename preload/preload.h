@@ -332,4 +332,10 @@ int64_t preload_abs_deadline(clockid_t clk, const struct timespec *abstime);
  * socket has a timeout, as socket(7) says). */
 int preload_wait_result(int r, bool has_timeout);
 
+/* ---- stdio.c -------------------------------------------------------- */
+
+/* In a child just forked: no other green thread is inside a stdio call
+ * (glibc resets the FILE locks in a child likewise). */
+void stdio_fork_child(void);
+
 #endif

@@ -135,6 +135,12 @@ static void sio_mark(struct sio *s)
 	s->busy = true;
 }
 
+void stdio_fork_child(void)
+{
+	nbusy = 0;
+	waitq_init(&busy_q);
+}
+
 /* ---- the call's frame ------------------------------------------------- */
 
 /* May a call on f wait here? Fills s; waits while another green thread's
