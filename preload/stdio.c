@@ -522,6 +522,15 @@ static size_t getline_chunks(struct sio *s, char *buf, size_t n)
 	return got;
 }
 
+/* Is the answer already in the buffer: limit bytes, or a delim before
+ * them? Then glibc's call reads nothing. */
+static inline bool buffered_line(FILE *f, size_t limit, int delim)
+{
+	ptrdiff_t have = f->_IO_read_end - f->_IO_read_ptr;
+
+	return have > 0 && ((size_t)have >= limit || memchr(f->_IO_read_ptr, delim, (size_t)have));
+}
+
 /* _IO_fgets, and __fgets_chk when chk (size: the buffer's). */
 static char *fgets_impl(char *buf, int n, FILE *f, bool lock, bool chk, size_t size)
 {
@@ -536,7 +545,8 @@ static char *fgets_impl(char *buf, int n, FILE *f, bool lock, bool chk, size_t s
 		buf[0] = '\0';
 		return buf;
 	}
-	if (!sio_begin(&s, f)) {
+	if (buffered_line(f, chk && size < (size_t)n - 1 ? size : (size_t)n - 1, '\n') ||
+	    !sio_begin(&s, f)) {
 		if (chk)
 			return lock ? REAL(__fgets_chk)(buf, size, n, f)
 				    : REAL(__fgets_unlocked_chk)(buf, size, n, f);
@@ -620,7 +630,7 @@ static size_t fread_impl(void *p, size_t size, size_t count, FILE *f, bool lock)
 
 	if (request == 0)
 		return 0;
-	if (!sio_begin(&s, f))
+	if (f->_IO_read_end - f->_IO_read_ptr >= (ptrdiff_t)request || !sio_begin(&s, f))
 		return lock ? REAL(fread)(p, size, count, f) : REAL(fread_unlocked)(p, size, count, f);
 	if (lock)
 		sio_lock(&s);
@@ -681,7 +691,7 @@ GS_WRAP ssize_t getdelim(char **lineptr, size_t *n, int delim, FILE *f)
 		errno = EINVAL;
 		return -1;
 	}
-	if (!sio_begin(&s, f))
+	if ((buffered_line(f, SIZE_MAX, delim) && !(f->_flags & F_ERR_SEEN)) || !sio_begin(&s, f))
 		return REAL(getdelim)(lineptr, n, delim, f);
 	sio_lock(&s);
 	if (f->_flags & F_ERR_SEEN) {
