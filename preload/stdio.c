@@ -630,7 +630,9 @@ static size_t fread_impl(void *p, size_t size, size_t count, FILE *f, bool lock)
 
 	if (request == 0)
 		return 0;
-	if (f->_IO_read_end - f->_IO_read_ptr >= (ptrdiff_t)request || !sio_begin(&s, f))
+	if ((f->_IO_read_ptr < f->_IO_read_end &&
+	     (size_t)(f->_IO_read_end - f->_IO_read_ptr) >= request) ||
+	    !sio_begin(&s, f))
 		return lock ? REAL(fread)(p, size, count, f) : REAL(fread_unlocked)(p, size, count, f);
 	if (lock)
 		sio_lock(&s);
@@ -1027,6 +1029,10 @@ GS_WRAP int fclose(FILE *f)
 	int fd = f->_fileno, r, err = 0;
 	struct sio s;
 
+	/* Natively fclose waits for the FILE lock that a thread waiting
+	 * in fgets holds; here, for that thread's call to end. */
+	if (GS_UNLIKELY(nbusy != 0) && preload_hub() != NULL)
+		busy_wait(f);
 	if (fd >= 0 && f->_IO_write_ptr > f->_IO_write_base && sio_begin(&s, f)) {
 		sio_lock(&s);
 		if (f->_IO_write_ptr > f->_IO_write_base && do_write_all(&s, f->_IO_write_base,

@@ -318,7 +318,8 @@ stdio_case() {
 # the case prints is the same natively and under greenshim (green threads,
 # and GREENSHIM_THREADS=native), and the ticker ran while stdio waited.
 test_stdio_semantics_match_native() {
-	for c in pipe_reads pipe_scanf socket_file pipe_writes shared_file errors stdin; do
+	for c in pipe_reads pipe_scanf socket_file pipe_writes shared_file close_while_reading errors \
+		stdin; do
 		name=stdio_${c}_as_native
 		native=$(stdio_case $c)
 		echo "$native" >"$tmp/native"

@@ -397,6 +397,42 @@ static void case_shared_file(void)
 	close(p[0]);
 }
 
+/* One thread waits in fgets on a pipe FILE, another closes the FILE:
+ * the close waits for the read to end (the FILE lock, natively). */
+static FILE *closing;
+static char closing_line[32];
+
+static void *read_then_report(void *arg)
+{
+	(void)arg;
+	if (fgets(closing_line, sizeof closing_line, closing) == NULL)
+		strcpy(closing_line, "NULL\n");
+	return NULL;
+}
+
+static void case_close_while_reading(void)
+{
+	static const struct piece pieces[] = { { "late line\n", 0, 200 }, { NULL, 0, 0 } };
+	struct writer w;
+	pthread_t r, t;
+	int p[2], before;
+
+	CHECK(pipe(p) == 0, "pipe");
+	closing = fdopen(p[0], "r");
+	w = (struct writer){ p[1], pieces, true };
+	ticker_start();
+	before = ticks;
+	pthread_create(&r, NULL, read_then_report, NULL);
+	pthread_create(&t, NULL, write_pieces, &w);
+	usleep(50000);
+	printf("fclose: %d\n", fclose(closing));
+	pthread_join(r, NULL);
+	printf("the reader got: %s", closing_line);
+	pthread_join(t, NULL);
+	CHECK(ticks - before >= 20, "the ticker ran %d times in 200 ms", ticks - before);
+	ticker_stop();
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
 static void on_alarm(int sig)
@@ -539,7 +575,7 @@ int main(int argc, char **argv)
 		{ "pipe_reads", case_pipe_reads },   { "pipe_scanf", case_pipe_scanf },
 		{ "socket_file", case_socket_file }, { "pipe_writes", case_pipe_writes },
 		{ "shared_file", case_shared_file }, { "errors", case_errors },
-		{ "stdin", case_stdin },
+		{ "stdin", case_stdin },             { "close_while_reading", case_close_while_reading },
 	};
 
 	signal(SIGPIPE, SIG_IGN);
