@@ -5,7 +5,8 @@
  * LD_PRELOAD=libgreenshim.so and compares the whole output: greenshim
  * changes who waits, not what stdio returns. A ticker thread counts 2 ms
  * sleeps meanwhile; a case checks that it ran while a stdio call waited
- * (with one green OS thread, it only can if stdio did not block it).
+ * (with one green OS thread, it only can if stdio did not block it; the
+ * counts asked for are a fraction of what a loaded machine gives).
  *
  * Usage: stdio_semantics CASE   (cases: see main)
  */
@@ -156,7 +157,7 @@ static void case_pipe_reads(void)
 	printf("getline at eof: %zd\n", getline(&line, &cap, f));
 	report(f, "end");
 	pthread_join(t, NULL);
-	CHECK(ticks - before >= 30, "the ticker ran %d times during about 240 ms of reads",
+	CHECK(ticks - before >= 10, "the ticker ran %d times during about 240 ms of reads",
 	      ticks - before);
 	ticker_stop();
 	free(line);
@@ -199,7 +200,7 @@ static void case_pipe_scanf(void)
 	printf("fscanf at eof: %d\n", r);
 	report(f, "end");
 	pthread_join(t, NULL);
-	CHECK(ticks - before >= 30, "the ticker ran %d times during about 140 ms of scanf",
+	CHECK(ticks - before >= 5, "the ticker ran %d times during about 140 ms of scanf",
 	      ticks - before);
 	ticker_stop();
 	fclose(f);
@@ -251,7 +252,7 @@ static void case_socket_file(void)
 	printf("after shutdown: %s\n", fgets(line, sizeof line, c) == NULL ? "NULL" : line);
 	report(c, "client");
 	pthread_join(t, NULL);
-	CHECK(ticks - before >= 20, "the ticker ran %d times during 20 round trips of 5 ms",
+	CHECK(ticks - before >= 5, "the ticker ran %d times during 20 round trips of 5 ms",
 	      ticks - before);
 	ticker_stop();
 	fclose(c);
@@ -322,7 +323,7 @@ static void case_pipe_writes(void)
 	r = fwrite(big, 1, sizeof big, f);
 	printf("fwrite: %zu\n", r);
 	/* The reader started 300 ms late: the fwrite waited for it. */
-	CHECK(now_ms() - t0 < 250 || ticks - before >= 40,
+	CHECK(now_ms() - t0 < 250 || ticks - before >= 10,
 	      "the ticker ran %d times during a %.0f ms fwrite", ticks - before, now_ms() - t0);
 	printf("fprintf: %d\n", fprintf(f, "%s|%d|%.*s\n", "head", 42, 300000, big));
 	for (int i = 0; i < 20000; i++)
@@ -429,7 +430,7 @@ static void case_close_while_reading(void)
 	pthread_join(r, NULL);
 	printf("the reader got: %s", closing_line);
 	pthread_join(t, NULL);
-	CHECK(ticks - before >= 20, "the ticker ran %d times in 200 ms", ticks - before);
+	CHECK(ticks - before >= 10, "the ticker ran %d times in 200 ms", ticks - before);
 	ticker_stop();
 }
 
@@ -564,7 +565,7 @@ static void case_stdin(void)
 	pthread_create(&t, NULL, read_stdin, NULL);
 	pthread_join(t, NULL);
 	/* run.sh sends its pieces 100 ms apart. */
-	CHECK(now_ms() - t0 < 250 || ticks - before >= 40, "the ticker ran %d times in %.0f ms",
+	CHECK(now_ms() - t0 < 250 || ticks - before >= 10, "the ticker ran %d times in %.0f ms",
 	      ticks - before, now_ms() - t0);
 	ticker_stop();
 }
