@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -343,6 +344,7 @@ static void case_pipe_writes(void)
 		fputs("unbuffered\n", f);
 	printf("fwrite unbuffered: %zu\n", fwrite(big, 3, 100000, f));
 	printf("fflush: %d\n", fflush(f));
+	printf("dprintf: %d\n", dprintf(p[1], "%.*s|%s\n", 200000, big, "dprintf"));
 	report(f, "writer");
 	printf("fclose: %d\n", fclose(f));
 	pthread_join(t, NULL);
@@ -432,6 +434,71 @@ static void case_close_while_reading(void)
 	pthread_join(t, NULL);
 	CHECK(ticks - before >= 10, "the ticker ran %d times in 200 ms", ticks - before);
 	ticker_stop();
+}
+
+/* A terminal: the prompt that stdout holds (line-buffered, no newline
+ * yet) goes out before the read of stdin waits, as glibc flushes stdout
+ * before reading a line-buffered stream. A child runs tty_child on the
+ * slave side of a pseudo-terminal; this side answers only once it has
+ * seen the prompt. */
+static void case_tty_child(void)
+{
+	static char outbuf[BUFSIZ];
+	char name[32];
+
+	/* A terminal's stdout is line-buffered (case.h made it unbuffered,
+	 * with a one-byte buffer that would stay without a buffer given). */
+	setvbuf(stdout, outbuf, _IOLBF, sizeof outbuf);
+	printf("Name? ");
+	if (fgets(name, sizeof name, stdin) == NULL)
+		exit(3);
+	printf("hello %s", name);
+	exit(0);
+}
+
+static bool wait_for(int fd, const char *want, char *seen, size_t cap)
+{
+	size_t len = 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	seen[0] = '\0';
+	while (strstr(seen, want) == NULL) {
+		ssize_t n;
+
+		if (len + 1 >= cap || poll(&p, 1, 5000) != 1)
+			return false;
+		n = read(fd, seen + len, cap - len - 1);
+		if (n <= 0)
+			return false;
+		len += (size_t)n;
+		seen[len] = '\0';
+	}
+	return true;
+}
+
+static void case_tty_prompt(void)
+{
+	char seen[256];
+	int m = posix_openpt(O_RDWR | O_NOCTTY), status;
+	pid_t pid;
+
+	CHECK(m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0, "posix_openpt");
+	pid = fork();
+	if (pid == 0) {
+		int s = open(ptsname(m), O_RDWR);
+
+		if (s < 0 || dup2(s, 0) < 0 || dup2(s, 1) < 0)
+			_exit(4);
+		close(m);
+		execl("/proc/self/exe", "stdio_semantics", "tty_child", (char *)NULL);
+		_exit(5);
+	}
+	printf("prompt before the answer: %s\n", wait_for(m, "Name? ", seen, sizeof seen) ? "yes" : "no");
+	CHECK(write(m, "bob\n", 4) == 4, "write");
+	printf("reply: %s\n", wait_for(m, "hello bob", seen, sizeof seen) ? "hello bob" : seen);
+	waitpid(pid, &status, 0);
+	printf("child: %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	close(m);
 }
 
 /* ---- errors ------------------------------------------------------------- */
@@ -577,6 +644,7 @@ int main(int argc, char **argv)
 		{ "socket_file", case_socket_file }, { "pipe_writes", case_pipe_writes },
 		{ "shared_file", case_shared_file }, { "errors", case_errors },
 		{ "stdin", case_stdin },             { "close_while_reading", case_close_while_reading },
+		{ "tty_prompt", case_tty_prompt },   { "tty_child", case_tty_child },
 	};
 
 	signal(SIGPIPE, SIG_IGN);
