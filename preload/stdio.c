@@ -1218,3 +1218,15 @@ GS_WRAP int __dprintf_chk(int fd, int flag, const char *fmt, ...)
 	va_end(ap);
 	return n;
 }
+
+/* The libio names that programs built with glibc before 2.28 call
+ * (<stdio.h>'s getc and putc macros, and the _IO_ forms). */
+#define LIBIO_ALIAS(name) __attribute__((alias(#name), copy(name), visibility("default")))
+
+int _IO_getc(FILE *f) LIBIO_ALIAS(getc);
+int _IO_putc(int ch, FILE *f) LIBIO_ALIAS(putc);
+int _IO_puts(const char *str) LIBIO_ALIAS(puts);
+char *_IO_fgets(char *buf, int n, FILE *f) LIBIO_ALIAS(fgets);
+size_t _IO_fread(void *p, size_t size, size_t count, FILE *f) LIBIO_ALIAS(fread);
+size_t _IO_fwrite(const void *p, size_t size, size_t count, FILE *f) LIBIO_ALIAS(fwrite);
+int _IO_fflush(FILE *f) LIBIO_ALIAS(fflush);
