@@ -319,7 +319,7 @@ stdio_case() {
 # and GREENSHIM_THREADS=native), and the ticker ran while stdio waited.
 test_stdio_semantics_match_native() {
 	for c in pipe_reads pipe_scanf socket_file pipe_writes shared_file close_while_reading errors \
-		stdin tty_prompt; do
+		stdin tty_prompt checked_and_unlocked; do
 		name=stdio_${c}_as_native
 		native=$(stdio_case $c)
 		echo "$native" >"$tmp/native"

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -501,6 +502,77 @@ static void case_tty_prompt(void)
 	close(m);
 }
 
+/* The _FORTIFY_SOURCE entry points (__fgets_chk, __fread_chk and their
+ * _unlocked forms, __vfprintf_chk) and the _unlocked calls, on a pipe
+ * whose writer is late, and a pipe that a late reader drains. */
+static volatile int runtime_n = 24; /* unknown to the compiler: _chk forms */
+
+static int vlog(FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vfprintf(f, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+static void case_checked_and_unlocked(void)
+{
+	static const struct piece pieces[] = {
+		{ "one\n", 0, 30 }, { "two\n", 0, 30 }, { "0123456789", 0, 30 }, { "abcdefghijklmn", 0, 30 },
+		{ "three\n", 0, 30 }, { "four\n", 0, 30 }, { "xyz", 0, 30 }, { NULL, 0, 0 },
+	};
+	static char big[300000];
+	struct drain d = { 0 };
+	struct writer w;
+	pthread_t t;
+	char *b = malloc(64);
+	int p[2], q[2], before;
+	FILE *f, *o;
+
+	CHECK(pipe(p) == 0 && pipe(q) == 0, "pipe");
+	f = fdopen(p[0], "r");
+	o = fdopen(q[1], "w");
+	w = (struct writer){ p[1], pieces, true };
+	ticker_start();
+	before = ticks;
+	pthread_create(&t, NULL, write_pieces, &w);
+	printf("fgets (chk): [%s]\n", fgets(b, runtime_n, f));
+	printf("fgets_unlocked (chk): [%s]\n", fgets_unlocked(b, runtime_n, f));
+	memset(b, 0, 64);
+	printf("fread (chk): %zu [%s]\n", fread(b, 1, (size_t)runtime_n, f), b);
+	memset(b, 0, 64);
+	printf("fread_unlocked (chk): %zu\n", fread_unlocked(b, 1, (size_t)runtime_n / 4, f));
+	printf("fgetc_unlocked: %c\n", (fgetc_unlocked)(f));
+	printf("getc_unlocked: %c\n", (getc_unlocked)(f));
+	printf("fread_unlocked at eof: %zu\n", fread_unlocked(b, 1, 64, f));
+	report(f, "reads");
+	pthread_join(t, NULL);
+	CHECK(ticks - before >= 10, "the ticker ran %d times during about 210 ms of reads",
+	      ticks - before);
+
+	memset(big, 'q', sizeof big);
+	d.fd = q[0];
+	d.start_ms = 200;
+	pthread_create(&t, NULL, drain_slowly, &d);
+	printf("fwrite_unlocked: %zu\n", fwrite_unlocked(big, 1, sizeof big, o));
+	printf("fputs_unlocked: %d\n", fputs_unlocked("fputs_unlocked\n", o));
+	printf("vfprintf (chk): %d\n", vlog(o, "%s %d %.*s\n", "vfprintf", runtime_n, 100000, big));
+	printf("fputc_unlocked: %d\n", (fputc_unlocked)('!', o));
+	printf("putc_unlocked: %d\n", (putc_unlocked)('!', o));
+	printf("fflush_unlocked: %d\n", fflush_unlocked(o));
+	report(o, "writes");
+	fclose(o);
+	pthread_join(t, NULL);
+	printf("read %zu bytes, sum %llu\n", d.total, (unsigned long long)d.sum);
+	ticker_stop();
+	fclose(f);
+	close(q[0]);
+	free(b);
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
 static void on_alarm(int sig)
@@ -645,6 +717,7 @@ int main(int argc, char **argv)
 		{ "shared_file", case_shared_file }, { "errors", case_errors },
 		{ "stdin", case_stdin },             { "close_while_reading", case_close_while_reading },
 		{ "tty_prompt", case_tty_prompt },   { "tty_child", case_tty_child },
+		{ "checked_and_unlocked", case_checked_and_unlocked },
 	};
 
 	signal(SIGPIPE, SIG_IGN);
