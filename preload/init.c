@@ -18,6 +18,7 @@ static void fork_child(void)
 {
 	dns_fork_child();
 	hub_fork_child();
+	stdio_fork_child();
 }
 
 __attribute__((constructor)) static void preload_init(void)

@@ -197,7 +197,47 @@ struct __res_state; /* resolv.h */
 	X(pthread_key_create, int, (pthread_key_t *, void (*)(void *)))                    \
 	X(pthread_key_delete, int, (pthread_key_t))                                        \
 	X(pthread_getspecific, void *, (pthread_key_t))                                    \
-	X(pthread_setspecific, int, (pthread_key_t, const void *))
+	X(pthread_setspecific, int, (pthread_key_t, const void *))                         \
+	PRELOAD_STDIO_FUNCS(X)
+
+/* stdio.c's: the functions glibc answers when nothing can block. */
+#define PRELOAD_STDIO_FUNCS(X)                                                             \
+	X(fgetc, int, (FILE *))                                                            \
+	X(getc, int, (FILE *))                                                             \
+	X(getchar, int, (void))                                                            \
+	X(fgetc_unlocked, int, (FILE *))                                                   \
+	X(getc_unlocked, int, (FILE *))                                                    \
+	X(getchar_unlocked, int, (void))                                                   \
+	X(__uflow, int, (FILE *))                                                          \
+	X(__underflow, int, (FILE *))                                                      \
+	X(fgets, char *, (char *, int, FILE *))                                            \
+	X(fgets_unlocked, char *, (char *, int, FILE *))                                   \
+	X(__fgets_chk, char *, (char *, size_t, int, FILE *))                              \
+	X(__fgets_unlocked_chk, char *, (char *, size_t, int, FILE *))                     \
+	X(fread, size_t, (void *, size_t, size_t, FILE *))                                 \
+	X(fread_unlocked, size_t, (void *, size_t, size_t, FILE *))                        \
+	X(getdelim, ssize_t, (char **, size_t *, int, FILE *))                             \
+	X(vfscanf, int, (FILE *, const char *, va_list))                                   \
+	X(__isoc99_vfscanf, int, (FILE *, const char *, va_list))                          \
+	X(fputc, int, (int, FILE *))                                                       \
+	X(putc, int, (int, FILE *))                                                        \
+	X(putchar, int, (int))                                                             \
+	X(fputc_unlocked, int, (int, FILE *))                                              \
+	X(putc_unlocked, int, (int, FILE *))                                               \
+	X(putchar_unlocked, int, (int))                                                    \
+	X(__overflow, int, (FILE *, int))                                                  \
+	X(fwrite, size_t, (const void *, size_t, size_t, FILE *))                          \
+	X(fwrite_unlocked, size_t, (const void *, size_t, size_t, FILE *))                 \
+	X(fputs, int, (const char *, FILE *))                                              \
+	X(fputs_unlocked, int, (const char *, FILE *))                                     \
+	X(puts, int, (const char *))                                                       \
+	X(fflush, int, (FILE *))                                                           \
+	X(fflush_unlocked, int, (FILE *))                                                  \
+	X(fclose, int, (FILE *))                                                           \
+	X(vfprintf, int, (FILE *, const char *, va_list))                                  \
+	X(__vfprintf_chk, int, (FILE *, int, const char *, va_list))                       \
+	X(vdprintf, int, (int, const char *, va_list))                                     \
+	X(__vdprintf_chk, int, (int, int, const char *, va_list))
 
 struct real_fns {
 #define PRELOAD_REAL_FIELD(name, ret, args) ret(*name) args;
@@ -363,5 +403,11 @@ int64_t preload_abs_deadline(clockid_t clk, const struct timespec *abstime);
  * deadline passed: EAGAIN; a signal: EINTR, also with SA_RESTART if the
  * socket has a timeout, as socket(7) says). */
 int preload_wait_result(int r, bool has_timeout);
+
+/* ---- stdio.c -------------------------------------------------------- */
+
+/* In a child just forked: no other green thread is inside a stdio call
+ * (glibc resets the FILE locks in a child likewise). */
+void stdio_fork_child(void);
 
 #endif
