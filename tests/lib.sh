@@ -25,6 +25,22 @@ wait_port() {
 	return 1
 }
 
+# program_threads PID: the OS threads of process PID that are the
+# program's, i.e. not the runtime's own (named gs-*: the blocking monitor,
+# the worker pool; see docs/ARCHITECTURE.md, "Helper threads"). The main
+# thread is the program's whatever its name (gs-echo-threads...).
+program_threads() {
+	n=0
+	for t in /proc/"$1"/task/*; do
+		case ${t##*/}:$(cat "$t/comm" 2>/dev/null) in
+		"$1":*) n=$((n + 1)) ;;
+		*:gs-*) ;;
+		*) n=$((n + 1)) ;;
+		esac
+	done
+	echo $n
+}
+
 # The driver's closing line and status.
 summary() {
 	echo "$1: $passed passed, $failed failed"

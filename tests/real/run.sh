@@ -29,7 +29,7 @@ check_one_thread_under_load() {
 	"$@" >"$tmp/load" 2>&1 &
 	load=$!
 	sleep "$delay"
-	tasks=$(ls "/proc/$server/task" | wc -l)
+	tasks=$(program_threads "$server")
 	wait $load
 	rc=$?
 	kill $server
