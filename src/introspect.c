@@ -319,9 +319,10 @@ size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t 
 		if (name[0] != '\0')
 			w = snprintf(buf + used, len - used, "    #%-2d 0x%012lx %s+0x%lx (%s)\n", i,
 				     (unsigned long)f[i].pc, name, (unsigned long)off, obj);
-		else
-			w = snprintf(buf + used, len - used, "    #%-2d 0x%012lx ?? (%s)\n", i,
-				     (unsigned long)f[i].pc, obj);
+		else /* the offset in the object, for addr2line -e */
+			w = snprintf(buf + used, len - used, "    #%-2d 0x%012lx ?? (%s+0x%lx)\n", i,
+				     (unsigned long)f[i].pc, obj,
+				     (unsigned long)(f[i].pc - (uintptr_t)di.dli_fbase));
 		if (w < 0)
 			break;
 		used += (size_t)w < len - used ? (size_t)w : len - used - 1;

@@ -640,7 +640,8 @@ int introspect_backtrace(struct green *g, struct frame *f, int max);
  * unwinding is (it may map an object's file to read its symbols). */
 int introspect_backtrace_uc(void *uc, struct frame *f, int max);
 /* Appends "    #N 0xPC name+0xOFF (object)" lines to buf (dladdr names the
- * object); not for signal handlers. Returns the length written. */
+ * object; "?? (object+0xOFF)" when no symbol is known, for addr2line);
+ * not for signal handlers. Returns the length written. */
 size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t len);
 
 /* Every hub of the process: registered by hub_create, gone with
