@@ -556,6 +556,12 @@ int osthread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *ar
 		   bool detached);
 /* Is the caller one of those threads? (Then it gets plain libc.) */
 bool osthread_is_runtime(void);
+/* Around a library the runtime calls on a program's thread (libunwind,
+ * which locks its caches with pthread_mutex_lock and sigprocmask through
+ * the PLT): every wrapper it reaches gives plain libc, as on the runtime's
+ * own threads. Async-signal-safe; end restores what begin returned. */
+bool osthread_runtime_begin(void);
+void osthread_runtime_end(bool was);
 
 /* ---- overflow.c: stack overflow reports --------------------------------- */
 
