@@ -554,6 +554,12 @@ void introspect_deadlock_report(struct hub *h)
 {
 	char title[200];
 
+	/* A thread that waits for a signal (poll with no fd, sigwait) is
+	 * not stuck for ever: the program expects a signal from outside. */
+	for (struct green *g = h->all; g != NULL; g = g->all_next)
+		if (g->state == GREEN_PARKED && g->wait != NULL && g->wait->kind == WAIT_SIGNAL)
+			return;
+
 	snprintf(title, sizeof title,
 		 "greenshim: deadlock: all %lu threads of OS thread %d wait, and nothing can "
 		 "wake any of them: this would block forever",

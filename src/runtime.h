@@ -164,7 +164,8 @@ enum wait_kind {
 	WAIT_JOIN,     /* obj: struct green joined */
 	WAIT_POOL,     /* obj: the pool call (a worker thread runs it) */
 	WAIT_CHILD,    /* num: pid, or -1 for any child */
-	WAIT_SIGNAL,   /* sigwait and friends */
+	WAIT_SIGNAL,   /* sigwait, poll with no fd: the deadlock report is
+			* not written while one waits so */
 	WAIT_KINDS
 };
 

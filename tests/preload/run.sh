@@ -447,6 +447,23 @@ test_deadlock_report_names_each_thread_its_mutex_owner_and_stack() {
 	fi
 }
 
+# Every thread waits, but one waits for a signal (poll with no fd, the
+# pause() idiom) and a signal comes: no deadlock report; the handler ends
+# the program with status 0, as natively.
+test_a_thread_waiting_for_a_signal_is_no_deadlock() {
+	name=a_thread_waiting_for_a_signal_is_no_deadlock
+	for pre in "" "$LIB"; do
+		GREENSHIM_LOG= timeout 10 env ${pre:+LD_PRELOAD=$pre} "$B/tests/preload/waits_for_signal" \
+			>"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != waiting ] || [ -s "$tmp/err" ]; then
+			fail $name "${pre:+under greenshim: }status $rc, output: $(cat "$tmp/out") $(cat "$tmp/err")"
+			return
+		fi
+	done
+	ok $name
+}
+
 # GREENSHIM_LOG names a file that cannot be opened for appending: the
 # program stops before main, one line naming the variable, status 2.
 test_an_unusable_greenshim_log_stops_the_program_before_main() {
@@ -481,6 +498,7 @@ test_blocking_monitor_off_reports_nothing_and_has_no_thread
 test_a_single_threaded_program_gets_no_monitor_thread
 test_blocking_monitor_is_rebuilt_in_a_fork_child
 test_deadlock_report_names_each_thread_its_mutex_owner_and_stack
+test_a_thread_waiting_for_a_signal_is_no_deadlock
 test_an_unusable_greenshim_log_stops_the_program_before_main
 
 summary preload
