@@ -135,9 +135,9 @@ static bool config_file_io_pool(void)
 	config_reject("GREENSHIM_FILE_IO", v, "direct (the default) or pool");
 }
 
-/* A path to append reports to (introspect.c's gs_log_fd), opened now: a
- * path that cannot be opened stops the program here, not at its first
- * report. The raw system call: open is greenshim's own under LD_PRELOAD. */
+/* A path to append reports to (introspect_log opens it for each report):
+ * one that cannot be opened stops the program here, not at its first
+ * report. The raw system calls: open is greenshim's own under LD_PRELOAD. */
 static const char *config_log_path(void)
 {
 	const char *v = getenv("GREENSHIM_LOG");
@@ -153,7 +153,7 @@ static const char *config_log_path(void)
 			 strerror((int)-fd));
 		config_reject("GREENSHIM_LOG", v, form);
 	}
-	gs_log_fd = (int)fd;
+	arch_syscall3(SYS_close, fd, 0, 0);
 	return v;
 }
 

@@ -37,6 +37,7 @@
 #include "runtime.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,6 @@
 #include "sys.h"
 
 int gs_stats_on;
-int gs_log_fd = STDERR_FILENO;
 
 /* ---- accounting ------------------------------------------------------- */
 
@@ -492,30 +492,41 @@ static void dump_printf(struct dump_buf *b, const char *fmt, ...)
 		b->len += (size_t)n < b->cap - b->len ? (size_t)n : b->cap - b->len - 1;
 }
 
-static void write_all(int fd, const char *p, size_t n)
+void introspect_log(const char *p, size_t n)
 {
+	int fd = STDERR_FILENO;
+
+	config_load();
+	if (gs_config.log_path != NULL) {
+		long r = arch_syscall3(SYS_open, (long)gs_config.log_path,
+				       O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+		if (r < 0)
+			return; /* it could be opened at start: removed since */
+		fd = (int)r;
+	}
 	while (n > 0) {
 		long w = sys_write(fd, p, n);
 
 		if (w == -EINTR)
 			continue;
 		if (w <= 0)
-			return;
+			break;
 		p += w;
 		n -= (size_t)w;
 	}
+	if (fd != STDERR_FILENO)
+		arch_syscall3(SYS_close, fd, 0, 0);
 }
 
-#define DUMP_BUF_SIZE (256 * 1024)
-
-void introspect_dump_hub(struct hub *h, int fd, const char *title)
+size_t introspect_dump_hub(struct hub *h, const char *title, char *buf, size_t len)
 {
 	struct frame f[INTROSPECT_FRAMES_MAX];
-	struct dump_buf b = { malloc(DUMP_BUF_SIZE), 0, DUMP_BUF_SIZE };
+	struct dump_buf b = { buf, 0, len };
 	int64_t now = gs_now_ns();
 
-	if (b.p == NULL)
-		return;
+	if (len == 0)
+		return 0;
 	b.p[0] = '\0';
 	dump_printf(&b, "%s\n", title);
 	/* Oldest first: h->all has the newest at its head. */
@@ -546,13 +557,14 @@ void introspect_dump_hub(struct hub *h, int fd, const char *title)
 				b.len += introspect_format_frames(f, n, b.p + b.len, cap);
 		}
 	}
-	write_all(fd, b.p, b.len);
-	free(b.p);
+	return b.len;
 }
+
+#define DEADLOCK_REPORT_MAX (256 * 1024)
 
 void introspect_deadlock_report(struct hub *h)
 {
-	char title[200];
+	char title[200], *buf;
 
 	/* A thread that waits for a signal (poll with no fd, sigwait) is
 	 * not stuck for ever: the program expects a signal from outside. */
@@ -564,5 +576,9 @@ void introspect_deadlock_report(struct hub *h)
 		 "greenshim: deadlock: all %lu threads of OS thread %d wait, and nothing can "
 		 "wake any of them: this would block forever",
 		 h->nrunning, h->tid);
-	introspect_dump_hub(h, gs_log_fd, title);
+	buf = malloc(DEADLOCK_REPORT_MAX);
+	if (buf == NULL)
+		return;
+	introspect_log(buf, introspect_dump_hub(h, title, buf, DEADLOCK_REPORT_MAX));
+	free(buf);
 }

@@ -66,18 +66,16 @@ static void report(struct hub *h, int64_t ran, bool exact)
 		return; /* it moved on meanwhile: nothing to report */
 	if (r == 0)
 		n = (size_t)snprintf(buf, cap,
-				     "greenshim: thread %llu%s%s%s has run for %s%.3f s without "
-				     "waiting (GREENSHIM_MAX_BLOCKING_MS=%ld); the other %lu "
-				     "green thread%s of OS thread %d cannot run meanwhile. "
-				     "Its stack:\n",
+				     "greenshim: thread %llu%s%s%s has kept OS thread %d for %s%.3f s "
+				     "without switching (GREENSHIM_MAX_BLOCKING_MS=%ld); the other %lu "
+				     "green thread%s there cannot run meanwhile. Its stack:\n",
 				     (unsigned long long)s.id, s.name[0] ? " \"" : "", s.name,
-				     s.name[0] ? "\"" : "", exact ? "" : "at least ",
-				     (double)ran / 1e9, limit_ms,
-				     others, others == 1 ? "" : "s", h->tid);
+				     s.name[0] ? "\"" : "", h->tid, exact ? "" : "at least ",
+				     (double)ran / 1e9, limit_ms, others, others == 1 ? "" : "s");
 	else
 		n = (size_t)snprintf(buf, cap,
-				     "greenshim: a green thread of OS thread %d has run for %s%.3f s "
-				     "without waiting (GREENSHIM_MAX_BLOCKING_MS=%ld); no stack: %s\n",
+				     "greenshim: a green thread has kept OS thread %d for %s%.3f s "
+				     "without switching (GREENSHIM_MAX_BLOCKING_MS=%ld); no stack: %s\n",
 				     h->tid, exact ? "" : "at least ", (double)ran / 1e9, limit_ms,
 				     r == -EAGAIN ? "the program uses the signal it needs"
 						  : "the thread did not answer the signal");
@@ -86,16 +84,7 @@ static void report(struct hub *h, int64_t ran, bool exact)
 	if (r == 0)
 		n += introspect_format_frames(s.frames, s.nframes, buf + n, cap - n);
 	atomic_fetch_add(&reports, 1);
-	while (n > 0) {
-		long w = sys_write(gs_log_fd, buf, n);
-
-		if (w == -EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		memmove(buf, buf + w, n - (size_t)w);
-		n -= (size_t)w;
-	}
+	introspect_log(buf, n);
 }
 
 static void check_hub(struct hub *h, void *arg)

@@ -596,9 +596,11 @@ extern int gs_stats_on; /* read with __atomic_load_n, relaxed */
 /* hub_switch, while stats are on. */
 void introspect_account(struct hub *h, struct green *cur, struct green *next);
 
-/* Where reports go: stderr, or the file GREENSHIM_LOG names, opened for
- * appending by config_load (O_CLOEXEC). */
-extern int gs_log_fd;
+/* Writes one report, in one write, to stderr or to the end of the file
+ * GREENSHIM_LOG names. The file is opened for each report and closed
+ * after it: the program's fd numbers stay its own (config_load only
+ * checked that it can be opened). Any thread; not in a signal handler. */
+void introspect_log(const char *buf, size_t len);
 
 /* A snapshot of one green thread. */
 struct green_info {
@@ -677,10 +679,11 @@ int introspect_sample(struct hub *h, struct sample_result *out, int timeout_ms);
 /* preempt.c's handler, first thing: answers a pending sample. */
 void introspect_sample_signal(struct hub *h, void *uc);
 
-/* Writes to fd a report of every green thread of h: what it does and its
- * stack, after a first line title. On h's OS thread, from the hub's
- * context (every green suspended), as the stuck hook is. */
-void introspect_dump_hub(struct hub *h, int fd, const char *title);
+/* A report of every green thread of h, what it does and its stack, after
+ * a first line title, into buf (NUL-terminated); returns its length. On
+ * h's OS thread, from the hub's context (every green suspended), as the
+ * stuck hook is. */
+size_t introspect_dump_hub(struct hub *h, const char *title, char *buf, size_t len);
 /* The stuck hook (preload/init.c installs it): the deadlock report. */
 void introspect_deadlock_report(struct hub *h);
 

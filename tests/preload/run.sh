@@ -321,7 +321,7 @@ test_blocking_monitor_reports_a_thread_computing_500ms_once() {
 		fail $name "status $rc, output: $(cat "$tmp/out") $(cat "$tmp/err")"
 	elif [ "$reports" -ne 1 ]; then
 		fail $name "$reports reports: $(cat "$tmp/err")"
-	elif ! grep -q -E '^greenshim: thread [0-9]+ "spinner" has run for (at least )?0\.[0-9]+ s without waiting \(GREENSHIM_MAX_BLOCKING_MS=100\); the other 2 green threads of OS thread [0-9]+ cannot run meanwhile\. Its stack:$' "$tmp/err"; then
+	elif ! grep -q -E '^greenshim: thread [0-9]+ "spinner" has kept OS thread [0-9]+ for (at least )?0\.[0-9]+ s without switching \(GREENSHIM_MAX_BLOCKING_MS=100\); the other 2 green threads there cannot run meanwhile\. Its stack:$' "$tmp/err"; then
 		fail $name "report: $(cat "$tmp/err")"
 	elif ! grep -q -E '^    #[0-9]+ +0x[0-9a-f]+ compute_without_waiting[.a-z0-9]*\+0x[0-9a-f]+ \(.*busy_thread\)$' "$tmp/err" ||
 		! grep -q -E '^    #[0-9]+ +0x[0-9a-f]+ spinner\+0x[0-9a-f]+ \(.*busy_thread\)$' "$tmp/err"; then
@@ -342,7 +342,7 @@ test_blocking_monitor_writes_to_greenshim_log() {
 	if [ $rc -ne 0 ] || [ -s "$tmp/err" ]; then
 		fail $name "status $rc, stderr: $(cat "$tmp/err")"
 	elif [ "$(head -n 1 "$tmp/monitor.log")" != kept ] ||
-		[ "$(grep -c '^greenshim: thread [0-9]* "spinner" has run' "$tmp/monitor.log")" -ne 1 ]; then
+		[ "$(grep -c '^greenshim: thread [0-9]* "spinner" has kept OS thread' "$tmp/monitor.log")" -ne 1 ]; then
 		fail $name "log: $(cat "$tmp/monitor.log")"
 	else
 		ok $name
@@ -409,7 +409,7 @@ test_blocking_monitor_is_rebuilt_in_a_fork_child() {
 	if [ $rc -ne 0 ] || [ -z "$child" ] || [ "$(tail -n 1 "$tmp/out")" != done ]; then
 		fail $name "status $rc, output: $(cat "$tmp/out") $(cat "$tmp/err")"
 	elif [ "$(grep -c '^greenshim: ' "$tmp/err")" -ne 1 ] ||
-		! grep -q "^greenshim: thread [0-9]* \"spinner\" has run .* of OS thread $child cannot run" "$tmp/err"; then
+		! grep -q "^greenshim: thread [0-9]* \"spinner\" has kept OS thread $child for " "$tmp/err"; then
 		fail $name "child $child, reports: $(cat "$tmp/err")"
 	else
 		ok $name
