@@ -37,6 +37,7 @@
 #include "runtime.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -315,6 +316,16 @@ int introspect_backtrace_uc(void *ucp, struct frame *f, int max)
 	return n;
 }
 
+/* Is name the exported (.dynsym) symbol starting at start? Then a pc that
+ * dladdr found in no symbol lies past its end. */
+static bool exported_elsewhere(const char *name, uintptr_t start)
+{
+	Dl_info d;
+
+	return dladdr((void *)start, &d) != 0 && d.dli_sname != NULL &&
+	       (uintptr_t)d.dli_saddr == start && strcmp(d.dli_sname, name) == 0;
+}
+
 size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t len)
 {
 	size_t used = 0;
@@ -324,6 +335,7 @@ size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t 
 	buf[0] = '\0';
 	for (int i = 0; i < n && used + 1 < len; i++) {
 		Dl_info di;
+		struct link_map *lm = NULL;
 		const char *obj = "?", *name = f[i].name;
 		uintptr_t off = f[i].off;
 		int w;
@@ -331,19 +343,27 @@ size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t 
 		memset(&di, 0, sizeof di);
 		/* pc - 1: a return address may be the first byte past its
 		 * function (a call that does not return). */
-		if (dladdr((void *)(f[i].pc - (i > 0)), &di) != 0 && di.dli_fname != NULL)
+		if (dladdr1((void *)(f[i].pc - (i > 0)), &di, (void **)&lm, RTLD_DL_LINKMAP) != 0 &&
+		    di.dli_fname != NULL)
 			obj = di.dli_fname;
-		if (name[0] == '\0' && di.dli_sname != NULL) {
+		if (di.dli_sname != NULL) {
+			/* glibc checks the symbol's size; libunwind takes the
+			 * nearest symbol before pc, whatever its size. */
 			name = di.dli_sname;
 			off = f[i].pc - (uintptr_t)di.dli_saddr;
+		} else if (name[0] != '\0' && exported_elsewhere(name, f[i].pc - off)) {
+			/* A stripped object: the nearest exported function
+			 * ends before pc, which is in a function of its own
+			 * that has no name left. */
+			name = "";
 		}
 		if (name[0] != '\0')
 			w = snprintf(buf + used, len - used, "    #%-2d 0x%012lx %s+0x%lx (%s)\n", i,
 				     (unsigned long)f[i].pc, name, (unsigned long)off, obj);
-		else /* the offset in the object, for addr2line -e */
+		else /* the address in the object's file, for addr2line -e */
 			w = snprintf(buf + used, len - used, "    #%-2d 0x%012lx ?? (%s+0x%lx)\n", i,
 				     (unsigned long)f[i].pc, obj,
-				     (unsigned long)(f[i].pc - (uintptr_t)di.dli_fbase));
+				     (unsigned long)(f[i].pc - (lm != NULL ? lm->l_addr : 0)));
 		if (w < 0)
 			break;
 		used += (size_t)w < len - used ? (size_t)w : len - used - 1;
@@ -424,6 +444,10 @@ void introspect_sample_signal(struct hub *h, void *uc)
 
 	if (s == NULL)
 		return;
+	/* A tick that interrupts the unwinding below must not preempt: the
+	 * wrappers are off meanwhile (osthread_runtime_begin), and would stay
+	 * off for the thread the hub ran next. */
+	h->in_handler++;
 	r = s->out;
 	cur = h->current;
 	r->id = cur->id;
@@ -432,6 +456,7 @@ void introspect_sample_signal(struct hub *h, void *uc)
 	r->hub = cur == h->hub_green;
 	r->switches = h->switches;
 	r->nframes = introspect_backtrace_uc(uc, r->frames, INTROSPECT_FRAMES_MAX);
+	h->in_handler--;
 	atomic_store_explicit(&s->done, 1, memory_order_release);
 }
 

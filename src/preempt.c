@@ -21,7 +21,8 @@
  *
  * A safe point is an instruction of the program itself or of a library it
  * was started with, in a thread that is RUNNING; never of libc, the dynamic
- * loader, the vDSO, libev, libgcc_s, libstdc++ or greenshim (they hold
+ * loader, the vDSO, libev, libgcc_s, libstdc++, libunwind (the tools'
+ * unwinding runs with the wrappers off, introspect.c) or greenshim (they hold
  * locks, or the runtime is in the middle of a switch there), of a library
  * loaded later (not known at start), or of a signal handler of the program
  * (hub->in_handler): there the thread is left alone and tried again at the
@@ -70,7 +71,8 @@ static bool unsafe_name(const char *name)
 	 * middle of a switch (gs_now_ns, ev_now_update). */
 	static const char *const unsafe[] = { "libc.so",   "ld-linux",  "libgreenshim",
 					      "libev.so",  "libgcc_s",  "libstdc++",
-					      "libpthread", "libdl.so", "linux-vdso" };
+					      "libpthread", "libdl.so", "linux-vdso",
+					      "libunwind" };
 
 	for (size_t i = 0; i < sizeof unsafe / sizeof unsafe[0]; i++)
 		if (strstr(name, unsafe[i]) != NULL)

@@ -416,6 +416,32 @@ test_blocking_monitor_is_rebuilt_in_a_fork_child() {
 	fi
 }
 
+# The monitor's worst case: with a 1 ms limit, a thread that keeps its OS
+# thread 3 ms at a time in library code is reported after each run (a
+# hundred or so reports), each unwound in a signal handler while
+# preemption ticks come; the other thread's 1 ms condition waits must stay
+# green waits meanwhile (a tick that preempted the unwinding once left the
+# wrappers off: the next thread's waits went to glibc, returned at once by
+# the hundred thousand, or hung).
+test_blocking_monitor_reports_leave_the_other_threads_waits_green() {
+	name=blocking_monitor_reports_leave_the_other_threads_waits_green
+	GREENSHIM_MAX_BLOCKING_MS=1 GREENSHIM_LOG="$tmp/stress.log" LD_PRELOAD=$LIB timeout 30 \
+		"$B/tests/preload/monitor_stress" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	waits=$(sed -n 's/^ok \([0-9]*\)$/\1/p' "$tmp/out")
+	reports=$(grep -c '^greenshim: thread' "$tmp/stress.log" 2>/dev/null)
+	if [ $rc -ne 0 ] || [ -z "$waits" ]; then
+		fail $name "status $rc, output: $(cat "$tmp/out" "$tmp/err")"
+	elif [ "$waits" -gt 3000 ]; then
+		# 1.5 s of 1 ms timed waits: 1,500 at most, with no early returns
+		fail $name "$waits condition waits in 1.5 s: they did not wait"
+	elif [ "${reports:-0}" -lt 10 ]; then
+		fail $name "only ${reports:-0} reports: $(head -n 3 "$tmp/stress.log" 2>/dev/null)"
+	else
+		ok $name
+	fi
+}
+
 # Every thread waits for ever (two threads each hold the mutex the other
 # wants; main joins one): one report, naming each thread, what it waits on,
 # the thread that holds it, and the stacks; then the process hangs as it
@@ -497,6 +523,7 @@ test_blocking_monitor_writes_to_greenshim_log
 test_blocking_monitor_off_reports_nothing_and_has_no_thread
 test_a_single_threaded_program_gets_no_monitor_thread
 test_blocking_monitor_is_rebuilt_in_a_fork_child
+test_blocking_monitor_reports_leave_the_other_threads_waits_green
 test_deadlock_report_names_each_thread_its_mutex_owner_and_stack
 test_a_thread_waiting_for_a_signal_is_no_deadlock
 test_an_unusable_greenshim_log_stops_the_program_before_main
