@@ -154,6 +154,16 @@ static const char *config_log_path(void)
 		config_reject("GREENSHIM_LOG", v, form);
 	}
 	arch_syscall3(SYS_close, fd, 0, 0);
+	/* Reports open it again later: a relative path must not follow the
+	 * program's chdir. */
+	if (v[0] != '/') {
+		static char absolute[4096];
+		char cwd[4096];
+
+		if (getcwd(cwd, sizeof cwd) != NULL &&
+		    snprintf(absolute, sizeof absolute, "%s/%s", cwd, v) < (int)sizeof absolute)
+			return absolute;
+	}
 	return v;
 }
 

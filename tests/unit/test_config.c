@@ -187,6 +187,36 @@ START_TEST(valid_tool_variables_are_read)
 }
 END_TEST
 
+static void log_relative_then_chdir(void *dir)
+{
+	if (chdir(dir) != 0)
+		_exit(1);
+	setenv("GREENSHIM_LOG", "reports.log", 1);
+	config_load();
+	if (chdir("/") != 0)
+		_exit(1);
+	introspect_log("report\n", 7);
+}
+
+START_TEST(a_relative_greenshim_log_stays_where_it_was_at_start)
+{
+	char dir[] = "/tmp/greenshim-logdir-XXXXXX", path[64], text[16] = "", err[256];
+	int fd, status;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	status = run_in_child(log_relative_then_chdir, dir, err, sizeof err);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d: %s", status, err);
+	snprintf(path, sizeof path, "%s/reports.log", dir);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(read(fd, text, sizeof text - 1), 7);
+	ck_assert_str_eq(text, "report\n");
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 Suite *suite_config(void)
 {
 	Suite *s = suite_create("config");
@@ -199,6 +229,7 @@ Suite *suite_config(void)
 	tcase_add_test(t, each_variable_refuses_a_bad_value_naming_it);
 	tcase_add_test(t, the_tool_variables_take_their_defaults_and_values);
 	tcase_add_test(t, valid_tool_variables_are_read);
+	tcase_add_test(t, a_relative_greenshim_log_stays_where_it_was_at_start);
 	suite_add_tcase(s, t);
 	return s;
 }
