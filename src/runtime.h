@@ -349,6 +349,7 @@ struct hub {
 	int nfds;
 	ev_async async;
 	_Atomic(struct remote_msg *) remote;
+	_Atomic(struct hub_call *) calls; /* hub_call: to run in the hub */
 	atomic_long remote_pending;
 	struct green *volatile intr_target; /* signal handler -> hub */
 	struct green *volatile kill_target; /* pthread_kill -> signal handler */
@@ -406,6 +407,21 @@ void hub_set_end_hook(void (*hook)(struct hub *));
  * hub is not reported stuck meanwhile), then post exactly once. */
 void hub_remote_begin(struct hub *h);
 void hub_remote_post(struct hub *h, struct remote_msg *m);
+
+/* A function to run in a hub's context, asked from another OS thread. */
+struct hub_call {
+	struct hub_call *next;
+	void (*fn)(struct hub *h, void *arg);
+	void *arg;
+};
+
+/* Any thread (the tools'): fn(h, arg) runs once on h's OS thread, in the
+ * hub's context, every green thread suspended (introspect_dump_hub may
+ * run there), the next time h's loop runs: at once if it waits for events,
+ * when the running green thread switches otherwise. c must stay valid
+ * until fn has run; a hub that ends first never runs it (call from inside
+ * introspect_foreach_hub, and wait with a timeout). */
+void hub_call(struct hub *h, struct hub_call *c);
 /* Releases what a hub owns; only with no green but the root left. */
 void hub_destroy(void);
 /* In a child just forked: the calling thread's hub keeps only the green
