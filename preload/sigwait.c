@@ -118,6 +118,7 @@ static int wait_for_signal(struct hub *h, int sfd, int64_t deadline)
 	int r;
 
 	wait_init_interruptible(&w);
+	wait_label(&w, WAIT_SIGNAL, NULL, sfd);
 	r = fdw_add(h, sfd, FDW_READ, &e, &w, WAITER_FD_OPEN);
 	if (r < 0)
 		return r;
@@ -201,6 +202,9 @@ static int wait_for_handler(void)
 	struct wait w;
 
 	wait_init_interruptible(&w);
+	/* The tools show it; the deadlock report leaves a program that
+	 * waits for a signal from outside alone. */
+	wait_label(&w, WAIT_SIGNAL, NULL, 0);
 	wait_park(&w, GS_NO_DEADLINE);
 	return preload_fail(-EINTR);
 }

@@ -136,6 +136,8 @@ void hub_link_green(struct hub *h, struct green *g)
 	h->all = g;
 	h->ngreen++;
 	h->nrunning++;
+	if (GS_UNLIKELY(h->ngreen == 2))
+		monitor_green_added();
 }
 
 void hub_release_green(struct hub *h, struct green *g)
@@ -190,6 +192,7 @@ void hub_unpark(struct green *g)
 
 	h->nparked--;
 	g->state = GREEN_READY;
+	g->since = h->last_poll;
 	hub_runq_push(h, g);
 }
 
@@ -236,6 +239,8 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 	next->switches++;
 	h->current = next;
 	h->switches++;
+	if (GS_UNLIKELY(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED)))
+		introspect_account(h, cur, next);
 	if (GS_UNLIKELY(h->masks))
 		sigmask_switch(h, next);
 #ifdef GS_ASAN
@@ -313,6 +318,7 @@ static void hub_main(void *arg)
 		}
 		h->since_poll = 0;
 		h->last_poll = gs_now_ns();
+		h->loops++;
 		if (h->runq_head != NULL || h->preempted != NULL)
 			ev_run(h->loop, EVRUN_NOWAIT);
 		else if (!ev_run(h->loop, EVRUN_ONCE) && h->runq_head == NULL)
@@ -333,6 +339,32 @@ static void hub_main(void *arg)
 
 static void hub_signal_deliver(struct hub *h);
 
+/* The tools' calls (hub_call), in the order asked. */
+static void hub_run_calls(struct hub *h)
+{
+	struct hub_call *c, *rev = NULL, *next;
+
+	for (c = atomic_exchange(&h->calls, NULL); c != NULL; c = next) {
+		next = c->next;
+		c->next = rev;
+		rev = c;
+	}
+	for (c = rev; c != NULL; c = next) {
+		next = c->next; /* c may be gone once fn has run */
+		c->fn(h, c->arg);
+	}
+}
+
+void hub_call(struct hub *h, struct hub_call *c)
+{
+	struct hub_call *head = atomic_load(&h->calls);
+
+	do
+		c->next = head;
+	while (!atomic_compare_exchange_weak(&h->calls, &head, c));
+	ev_async_send(h->loop, &h->async);
+}
+
 static void hub_async_cb(struct ev_loop *loop, ev_async *a, int revents)
 {
 	struct hub *h = GS_CONTAINER_OF(a, struct hub, async);
@@ -352,6 +384,7 @@ static void hub_async_cb(struct ev_loop *loop, ev_async *a, int revents)
 		wait_complete(m->wait, m->result);
 	}
 	hub_signal_deliver(h);
+	hub_run_calls(h);
 }
 
 /* Signals. The handler runs on whatever context the OS thread was in; it
@@ -496,6 +529,7 @@ static struct hub *hub_create(void)
 	h->altstack = overflow_init_thread();
 	preempt_init_hub(h);
 	tls_hub = h;
+	introspect_hub_register(h);
 	return h;
 fail:
 	if (h != NULL && h->loop != NULL)
@@ -575,6 +609,7 @@ void hub_fork_child(void)
 	memset(h->nwaitset, 0, sizeof h->nwaitset);
 	atomic_store(&h->remote, NULL);
 	atomic_store(&h->remote_pending, 0);
+	atomic_store(&h->calls, NULL); /* their callers are not in the child */
 	h->stuck_reported = false;
 	h->since_poll = 0;
 	h->next_deadline = GS_NO_DEADLINE;
@@ -584,6 +619,9 @@ void hub_fork_child(void)
 	 * child's thread. */
 	h->have_timer = h->timer_armed = false;
 	preempt_init_hub(h);
+	/* The other hubs' OS threads and the monitor are not in the child. */
+	introspect_fork_child(h);
+	monitor_fork_child();
 }
 
 void hub_destroy(void)
@@ -594,6 +632,7 @@ void hub_destroy(void)
 		return;
 	if (h->zombie != NULL)
 		hub_reap(h);
+	introspect_hub_unregister(h);
 	hub_close_loop(h);
 	for (int fd = 0; fd < h->nfds; fd++)
 		free(h->fds[fd]);

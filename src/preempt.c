@@ -21,11 +21,20 @@
  *
  * A safe point is an instruction of the program itself or of a library it
  * was started with, in a thread that is RUNNING; never of libc, the dynamic
- * loader, the vDSO, libev, libgcc_s, libstdc++ or greenshim (they hold
+ * loader, the vDSO, libev, libgcc_s, libstdc++, libunwind (the tools'
+ * unwinding runs with the wrappers off, introspect.c) or greenshim (they hold
  * locks, or the runtime is in the middle of a switch there), of a library
- * loaded later (not known at start), or of a signal handler of the program
- * (hub->in_handler): there the thread is left alone and tried again at the
- * next tick.
+ * loaded later (not known at start), of a signal handler of the program
+ * (hub->in_handler), or of a library the runtime calls with the wrappers
+ * off (osthread_runtime_begin: libunwind and what it calls, liblzma
+ * included): there the thread is left alone and tried again at the next
+ * tick.
+ *
+ * The same signal, sent with tgkill (si_code SI_TKILL) by another thread
+ * of the runtime, asks the thread for a backtrace of what it runs
+ * (introspect_sample, for the blocking monitor and greenctl): the handler
+ * answers it first and preempts nothing then. The handler is installed for
+ * that even when preemption is off (GREENSHIM_PREEMPT_MS=0).
  *
  * Invariants: the signal is SA_NODEFER, so a thread preempted inside the
  * handler does not keep the signal blocked for the others; the handler
@@ -64,7 +73,8 @@ static bool unsafe_name(const char *name)
 	 * middle of a switch (gs_now_ns, ev_now_update). */
 	static const char *const unsafe[] = { "libc.so",   "ld-linux",  "libgreenshim",
 					      "libev.so",  "libgcc_s",  "libstdc++",
-					      "libpthread", "libdl.so", "linux-vdso" };
+					      "libpthread", "libdl.so", "linux-vdso",
+					      "libunwind" };
 
 	for (size_t i = 0; i < sizeof unsafe / sizeof unsafe[0]; i++)
 		if (strstr(name, unsafe[i]) != NULL)
@@ -107,9 +117,14 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	bool due;
 
 	(void)sig;
-	(void)si;
 	if (h == NULL)
 		return;
+	if (atomic_load_explicit(&h->sample, memory_order_relaxed) != NULL)
+		introspect_sample_signal(h, ucp);
+	/* The tools' tgkill asks for a backtrace (above), never a preemption;
+	 * and without a tick, nothing here is preemption's. */
+	if (si->si_code != SI_TIMER || !h->have_timer)
+		goto out;
 	cur = h->current;
 	if (cur == h->hub_green) {
 		/* Nothing runs: the hub will arm the timer again. */
@@ -127,7 +142,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	/* A thread on its way out of the CPU (parking, yielding, ending) has
 	 * left RUNNING already: the runtime is switching it, not the program
 	 * running it. */
-	if (cur->state != GREEN_RUNNING || h->in_handler > 0 ||
+	if (cur->state != GREEN_RUNNING || h->in_handler > 0 || osthread_is_runtime() ||
 	    !safe_pc((uintptr_t)uc->uc_mcontext.gregs[REG_RIP]))
 		goto out;
 	/* Preempt: to the hub, which polls the loop (due timers, fds) and
@@ -145,13 +160,12 @@ int preempt_signal(void)
 	return SIGRTMAX - 1;
 }
 
-static bool preempt_global_init(void)
+/* Installs the handler once: for the tick, or for the tools' samples
+ * (introspect_sample) even when preemption is off. */
+bool preempt_handler_ready(void)
 {
 	int expected = 0;
 
-	config_load();
-	if (gs_config.preempt_ns == 0)
-		return false;
 	if (atomic_load(&state) != 0)
 		return atomic_load(&state) > 0;
 	dl_iterate_phdr(collect, NULL);
@@ -167,6 +181,14 @@ static bool preempt_global_init(void)
 			atomic_store(&state, -1);
 	}
 	return atomic_load(&state) > 0;
+}
+
+static bool preempt_global_init(void)
+{
+	config_load();
+	if (gs_config.preempt_ns == 0)
+		return false;
+	return preempt_handler_ready();
 }
 
 void preempt_init_hub(struct hub *h)

@@ -25,14 +25,16 @@ wait_port() {
 	return 1
 }
 
-# The number of OS threads of process $1 that are the program's: the
-# runtime's own (named gs-*, e.g. the pool's workers after a name lookup)
-# are not counted.
+# program_threads PID: the OS threads of process PID that are the
+# program's, i.e. not the runtime's own (named gs-*: the blocking monitor,
+# the worker pool; see docs/ARCHITECTURE.md, "Helper threads"). The main
+# thread is the program's whatever its name (gs-echo-threads...).
 program_threads() {
 	n=0
-	for c in /proc/"$1"/task/*/comm; do
-		case $(cat "$c" 2>/dev/null) in
-		gs-*) ;;
+	for t in /proc/"$1"/task/*; do
+		case ${t##*/}:$(cat "$t/comm" 2>/dev/null) in
+		"$1":*) n=$((n + 1)) ;;
+		*:gs-*) ;;
 		*) n=$((n + 1)) ;;
 		esac
 	done

@@ -31,7 +31,7 @@ check_one_thread_under_load() {
 	"$@" >"$tmp/load" 2>&1 &
 	load=$!
 	sleep "$delay"
-	tasks=$(program_threads $server)
+	tasks=$(program_threads "$server")
 	wait $load
 	rc=$?
 	kill $server
