@@ -414,6 +414,38 @@ test_file_io_pool_matches_native() {
 	fi
 }
 
+# User, group and service lookups: every call's outcome (fields, return
+# values, errno, ERANGE with a tiny buffer, the non-_r forms' one static
+# struct) is the same natively, under greenshim and with
+# GREENSHIM_THREADS=native; under greenshim a worker thread (gs-pool)
+# exists after the first getpwnam, and none natively or with native threads.
+test_nss_lookups_match_native_and_run_on_the_pool() {
+	prog="$B/tests/preload/nss_semantics"
+	name=nss_lookups_as_native
+	native=$(timeout 30 "$prog" results 2>&1)
+	green=$(LD_PRELOAD=$LIB timeout 30 "$prog" results 2>&1)
+	nthreads=$(GREENSHIM_THREADS=native LD_PRELOAD=$LIB timeout 30 "$prog" results 2>&1)
+	if [ "$(echo "$native" | tail -n 1)" != "ok results" ]; then
+		fail $name "native run: $native"
+	elif [ "$green" != "$native" ]; then
+		fail $name "under greenshim: $(echo "$native" >"$tmp/nss.n"; echo "$green" | diff "$tmp/nss.n" -)"
+	elif [ "$nthreads" != "$native" ]; then
+		fail $name "with GREENSHIM_THREADS=native: $(echo "$native" >"$tmp/nss.n"; echo "$nthreads" | diff "$tmp/nss.n" -)"
+	else
+		ok $name
+	fi
+	name=nss_lookup_runs_on_a_pool_worker
+	green=$(LD_PRELOAD=$LIB timeout 30 "$prog" threads 2>&1)
+	native=$(timeout 30 "$prog" threads 2>&1)
+	if ! echo "$green" | grep -q "^threads: .*gs-pool"; then
+		fail $name "no gs-pool thread after getpwnam: $green"
+	elif echo "$native" | grep -q "gs-pool" || ! echo "$native" | grep -q "^ok threads"; then
+		fail $name "native run: $native"
+	else
+		ok $name
+	fi
+}
+
 # One case of stdio_semantics, natively or (with $2) preloaded; $3 may
 # set GREENSHIM_THREADS. stdin gets its pieces 100 ms apart on a pipe.
 stdio_case() {
@@ -668,6 +700,7 @@ test_native_threads_leave_no_hub_behind
 test_echo_server_serves_1000_clients_on_one_os_thread
 test_dns_lookups_match_native
 test_file_io_pool_matches_native
+test_nss_lookups_match_native_and_run_on_the_pool
 test_blocking_monitor_reports_a_thread_computing_500ms_once
 test_blocking_monitor_writes_to_greenshim_log
 test_blocking_monitor_off_reports_nothing_and_has_no_thread
