@@ -197,6 +197,27 @@ test_signal_waits_match_native() {
 		sigsuspend_same_mask sigpause_forms pending_for_a_thread eintr_where_native
 }
 
+# sem_wait, sem_timedwait, sem_clockwait interrupted by a handler, with and
+# without SA_RESTART: each call's result, errno and the semaphore's value
+# afterwards print the same natively, under greenshim and with
+# GREENSHIM_THREADS=native (the case itself checks signal(7)'s rules).
+test_sem_waits_are_interrupted_as_native() {
+	name=sem_waits_interrupted_as_native
+	prog="$B/tests/preload/signal_waits"
+	native=$(timeout 60 "$prog" sem_eintr 2>&1)
+	green=$(LD_PRELOAD="$LIB" timeout 60 "$prog" sem_eintr 2>&1)
+	nthreads=$(GREENSHIM_THREADS=native LD_PRELOAD="$LIB" timeout 60 "$prog" sem_eintr 2>&1)
+	if [ "$(echo "$native" | tail -n 1)" != "ok sem_eintr" ]; then
+		fail $name "native run: $native"
+	elif [ "$green" != "$native" ]; then
+		fail $name "under greenshim: $(echo "$native" >"$tmp/sem.n"; echo "$green" | diff "$tmp/sem.n" -)"
+	elif [ "$nthreads" != "$native" ]; then
+		fail $name "with GREENSHIM_THREADS=native: $(echo "$native" >"$tmp/sem.n"; echo "$nthreads" | diff "$tmp/sem.n" -)"
+	else
+		ok $name
+	fi
+}
+
 test_sync_semantics_match_native() {
 	cases_match_native sync_semantics sync mutex_kinds producer_consumer cond_timeouts \
 		semaphores keys_and_once ten_thousand spinlock rwlock barrier c11 futex \
@@ -693,6 +714,7 @@ test_preemption_off_is_cooperative
 test_sync_semantics_match_native
 test_process_semantics_match_native
 test_signal_waits_match_native
+test_sem_waits_are_interrupted_as_native
 test_stdio_semantics_match_native
 test_cancel_of_a_green_thread_is_refused
 test_native_threads_mode_matches_native
