@@ -34,6 +34,8 @@
 #include "../src/runtime.h"
 
 struct __res_state; /* resolv.h */
+struct passwd;      /* pwd.h */
+struct group;       /* grp.h */
 
 #define GS_WRAP GS_API /* an interposed libc symbol */
 
@@ -71,6 +73,21 @@ struct __res_state; /* resolv.h */
 	X(res_nquerydomain, int, (struct __res_state *, const char *, const char *, int, int, \
 				  unsigned char *, int))                                   \
 	X(res_nsend, int, (struct __res_state *, const unsigned char *, int, unsigned char *, int)) \
+	X(getpwnam, struct passwd *, (const char *))                                       \
+	X(getpwuid, struct passwd *, (uid_t))                                              \
+	X(getpwnam_r, int, (const char *, struct passwd *, char *, size_t, struct passwd **)) \
+	X(getpwuid_r, int, (uid_t, struct passwd *, char *, size_t, struct passwd **))     \
+	X(getgrnam, struct group *, (const char *))                                        \
+	X(getgrgid, struct group *, (gid_t))                                               \
+	X(getgrnam_r, int, (const char *, struct group *, char *, size_t, struct group **)) \
+	X(getgrgid_r, int, (gid_t, struct group *, char *, size_t, struct group **))       \
+	X(getgrouplist, int, (const char *, gid_t, gid_t *, int *))                        \
+	X(getservbyname, struct servent *, (const char *, const char *))                   \
+	X(getservbyport, struct servent *, (int, const char *))                            \
+	X(getservbyname_r, int, (const char *, const char *, struct servent *, char *,     \
+				 size_t, struct servent **))                               \
+	X(getservbyport_r, int, (int, const char *, struct servent *, char *, size_t,      \
+				 struct servent **))                                       \
 	X(open, int, (const char *, int, ...))                                             \
 	X(openat, int, (int, const char *, int, ...))                                      \
 	X(__open_2, int, (const char *, int))                                              \

@@ -16,7 +16,8 @@
  * bit 0 of a condition variable's __wrefs, a semaphore's private word.
  *
  * Not green yet (the thread issue): robust and priority mutexes beyond
- * their plain locking; sem_wait is not interrupted by signals.
+ * their plain locking; waits on process-shared semaphores are not
+ * interrupted by signals (private ones are, as glibc's).
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -419,10 +420,14 @@ GS_WRAP int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *abstim
 	if (preload_native())
 		return REAL(sem_clockwait)(s, clk, abstime);
 	int64_t deadline;
+	int saved = errno;
 
-	/* POSIX: the time is not checked if a unit can be taken at once. */
+	/* POSIX: the time is not checked if a unit can be taken at once.
+	 * When none can, errno is the wait's alone (sem_trywait's EAGAIN
+	 * must not leak into a later success). */
 	if (sem_trywait(s) == 0)
 		return 0;
+	errno = saved;
 	if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME)
 		return preload_fail(-EINVAL);
 	deadline = preload_abs_deadline(clk, abstime);

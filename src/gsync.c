@@ -14,7 +14,10 @@
  * mutex directly. Barging is cheap, hand-off guarantees no waiter starves.
  *
  * Semaphore: a post with waiters hands its unit straight to the first one
- * (its value stays 0), so units cannot be stolen from a woken waiter.
+ * (its value stays 0), so units cannot be stolen from a woken waiter. A
+ * wait is interruptible as glibc's: a handler ends it with -EINTR, except
+ * an SA_RESTART one during a wait without deadline (sem_wait), which
+ * waits again; a post after the interruption goes to the value.
  */
 #include "runtime.h"
 
@@ -157,15 +160,22 @@ int gsync_sem_wait(struct gsync_sem *s, int64_t deadline)
 	struct waiter e;
 	int r;
 
-	if (s->count > 0) {
-		s->count--;
-		return 0;
-	}
-	wait_init(&w);
-	wait_label(&w, WAIT_SEM, s, 0);
-	waitq_add(&s->q, &e, &w, 0);
-	r = wait_park(&w, deadline);
-	waitq_remove(&e);
+	do {
+		if (s->count > 0) {
+			s->count--;
+			return 0;
+		}
+		wait_init_interruptible(&w);
+		wait_label(&w, WAIT_SEM, s, 0);
+		waitq_add(&s->q, &e, &w, 0);
+		r = wait_park(&w, deadline);
+		waitq_remove(&e);
+		/* glibc waits in FUTEX_WAIT_BITSET: without a timeout an
+		 * SA_RESTART handler restarts it, with one the kernel ends it
+		 * with EINTR (signal(7)). */
+	} while (r == WAKE_SIGNAL && deadline == GS_NO_DEADLINE);
+	if (r == WAKE_SIGNAL)
+		return -EINTR;
 	return r == WAKE_OWNED ? 0 : r;
 }
 

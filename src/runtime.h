@@ -513,6 +513,9 @@ int gsync_cond_wait(struct gsync_cond *c, struct gsync_mutex *m, int64_t deadlin
 void gsync_cond_signal(struct gsync_cond *c);
 void gsync_cond_broadcast(struct gsync_cond *c);
 int gsync_sem_init(struct gsync_sem *s, unsigned long value);
+/* 0, -ETIMEDOUT, or -EINTR when a signal handler ran for the waiter
+ * (with SA_RESTART only if there is a deadline: as glibc's sem_wait and
+ * sem_timedwait). */
 int gsync_sem_wait(struct gsync_sem *s, int64_t deadline);
 int gsync_sem_trywait(struct gsync_sem *s);
 int gsync_sem_post(struct gsync_sem *s);

@@ -197,6 +197,27 @@ test_signal_waits_match_native() {
 		sigsuspend_same_mask sigpause_forms pending_for_a_thread eintr_where_native
 }
 
+# sem_wait, sem_timedwait, sem_clockwait interrupted by a handler, with and
+# without SA_RESTART: each call's result, errno and the semaphore's value
+# afterwards print the same natively, under greenshim and with
+# GREENSHIM_THREADS=native (the case itself checks signal(7)'s rules).
+test_sem_waits_are_interrupted_as_native() {
+	name=sem_waits_interrupted_as_native
+	prog="$B/tests/preload/signal_waits"
+	native=$(timeout 60 "$prog" sem_eintr 2>&1)
+	green=$(LD_PRELOAD="$LIB" timeout 60 "$prog" sem_eintr 2>&1)
+	nthreads=$(GREENSHIM_THREADS=native LD_PRELOAD="$LIB" timeout 60 "$prog" sem_eintr 2>&1)
+	if [ "$(echo "$native" | tail -n 1)" != "ok sem_eintr" ]; then
+		fail $name "native run: $native"
+	elif [ "$green" != "$native" ]; then
+		fail $name "under greenshim: $(echo "$native" >"$tmp/sem.n"; echo "$green" | diff "$tmp/sem.n" -)"
+	elif [ "$nthreads" != "$native" ]; then
+		fail $name "with GREENSHIM_THREADS=native: $(echo "$native" >"$tmp/sem.n"; echo "$nthreads" | diff "$tmp/sem.n" -)"
+	else
+		ok $name
+	fi
+}
+
 test_sync_semantics_match_native() {
 	cases_match_native sync_semantics sync mutex_kinds producer_consumer cond_timeouts \
 		semaphores keys_and_once ten_thousand spinlock rwlock barrier c11 futex \
@@ -409,6 +430,38 @@ test_file_io_pool_matches_native() {
 		fail $name "native run: $native"
 	elif [ "$pool" != "ok fifo_open" ]; then
 		fail $name "GREENSHIM_FILE_IO=pool: $pool"
+	else
+		ok $name
+	fi
+}
+
+# User, group and service lookups: every call's outcome (fields, return
+# values, errno, ERANGE with a tiny buffer, the non-_r forms' one static
+# struct) is the same natively, under greenshim and with
+# GREENSHIM_THREADS=native; under greenshim a worker thread (gs-pool)
+# exists after the first getpwnam, and none natively or with native threads.
+test_nss_lookups_match_native_and_run_on_the_pool() {
+	prog="$B/tests/preload/nss_semantics"
+	name=nss_lookups_as_native
+	native=$(timeout 30 "$prog" results 2>&1)
+	green=$(LD_PRELOAD=$LIB timeout 30 "$prog" results 2>&1)
+	nthreads=$(GREENSHIM_THREADS=native LD_PRELOAD=$LIB timeout 30 "$prog" results 2>&1)
+	if [ "$(echo "$native" | tail -n 1)" != "ok results" ]; then
+		fail $name "native run: $native"
+	elif [ "$green" != "$native" ]; then
+		fail $name "under greenshim: $(echo "$native" >"$tmp/nss.n"; echo "$green" | diff "$tmp/nss.n" -)"
+	elif [ "$nthreads" != "$native" ]; then
+		fail $name "with GREENSHIM_THREADS=native: $(echo "$native" >"$tmp/nss.n"; echo "$nthreads" | diff "$tmp/nss.n" -)"
+	else
+		ok $name
+	fi
+	name=nss_lookup_runs_on_a_pool_worker
+	green=$(LD_PRELOAD=$LIB timeout 30 "$prog" threads 2>&1)
+	native=$(timeout 30 "$prog" threads 2>&1)
+	if ! echo "$green" | grep -q "^threads: .*gs-pool"; then
+		fail $name "no gs-pool thread after getpwnam: $green"
+	elif echo "$native" | grep -q "gs-pool" || ! echo "$native" | grep -q "^ok threads"; then
+		fail $name "native run: $native"
 	else
 		ok $name
 	fi
@@ -661,6 +714,7 @@ test_preemption_off_is_cooperative
 test_sync_semantics_match_native
 test_process_semantics_match_native
 test_signal_waits_match_native
+test_sem_waits_are_interrupted_as_native
 test_stdio_semantics_match_native
 test_cancel_of_a_green_thread_is_refused
 test_native_threads_mode_matches_native
@@ -668,6 +722,7 @@ test_native_threads_leave_no_hub_behind
 test_echo_server_serves_1000_clients_on_one_os_thread
 test_dns_lookups_match_native
 test_file_io_pool_matches_native
+test_nss_lookups_match_native_and_run_on_the_pool
 test_blocking_monitor_reports_a_thread_computing_500ms_once
 test_blocking_monitor_writes_to_greenshim_log
 test_blocking_monitor_off_reports_nothing_and_has_no_thread

@@ -4,6 +4,7 @@
  * results, errno and siginfo are checked, and so is that the process's
  * other threads ran meanwhile. An ordinary program: nothing here knows of
  * greenshim. */
+#define _GNU_SOURCE /* sem_clockwait */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -752,6 +753,90 @@ static void case_eintr_where_native(void)
 	}
 }
 
+/* sem_wait, sem_timedwait and sem_clockwait, interrupted by a handler
+ * for the waiting thread, and what happens to the unit posted after it:
+ * each call's result and errno are printed, the same natively and under
+ * greenshim (glibc's sem_wait waits in FUTEX_WAIT_BITSET: a handler with
+ * SA_RESTART lets it go on, one without ends it with EINTR; the timed
+ * waits fail with EINTR either way, signal(7)). */
+static sem_t sem;
+
+static void *kick_then_post(void *arg)
+{
+	pthread_t to = *(pthread_t *)arg;
+
+	usleep(50000);
+	pthread_kill(to, SIGUSR1);
+	usleep(50000);
+	sem_post(&sem);
+	return NULL;
+}
+
+static int do_sem_wait(void)
+{
+	return sem_wait(&sem);
+}
+
+static struct timespec in_2s(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	ts.tv_sec += 2;
+	return ts;
+}
+
+static int do_sem_timedwait(void)
+{
+	struct timespec ts = in_2s(CLOCK_REALTIME);
+
+	return sem_timedwait(&sem, &ts);
+}
+
+static int do_sem_clockwait(void)
+{
+	struct timespec ts = in_2s(CLOCK_MONOTONIC);
+
+	return sem_clockwait(&sem, CLOCK_MONOTONIC, &ts);
+}
+
+static void case_sem_eintr(void)
+{
+	static const struct {
+		const char *name;
+		int (*call)(void);
+	} calls[] = {
+		{ "sem_wait", do_sem_wait },
+		{ "sem_timedwait", do_sem_timedwait },
+		{ "sem_clockwait", do_sem_clockwait },
+	};
+	int r, e, value, h;
+
+	CHECK(sem_init(&sem, 0, 0) == 0, "sem_init");
+	for (int restart = 0; restart <= 1; restart++) {
+		set_handler(SIGUSR1, restart ? SA_RESTART : 0);
+		for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+			h = handled;
+			errno = 0;
+			r = kicked(kick_then_post, calls[i].call);
+			e = errno;
+			sem_getvalue(&sem, &value);
+			printf("%s%s: %d errno=%s handled=%d value=%d\n", calls[i].name,
+			       restart ? " (SA_RESTART)" : "", r, e ? strerror(e) : "0",
+			       (int)handled - h, value);
+			CHECK(handled == h + 1, "%s: the handler did not run", calls[i].name);
+			if (restart && i == 0)
+				CHECK(r == 0 && e == 0 && value == 0,
+				      "%s under SA_RESTART: %d (%s), value %d", calls[i].name, r,
+				      strerror(e), value);
+			else
+				CHECK(r == -1 && e == EINTR && value == 1 && sem_trywait(&sem) == 0,
+				      "%s: %d (%s), value %d", calls[i].name, r, strerror(e), value);
+		}
+	}
+	sem_destroy(&sem);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -766,6 +851,7 @@ int main(int argc, char **argv)
 		{ "sigpause_forms", case_sigpause_forms },
 		{ "pending_for_a_thread", case_pending_for_a_thread },
 		{ "eintr_where_native", case_eintr_where_native },
+		{ "sem_eintr", case_sem_eintr },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);
