@@ -9,7 +9,7 @@
 
 /* Under LD_PRELOAD, green threads that compute without waiting are
  * preempted on a 2 ms tick (src/preempt.c; GREENSHIM_PREEMPT_MS). */
-const int64_t gs_preempt_default_ns = 2000000;
+const int64_t gs_preempt_default_ns = CONFIG_PREEMPT_DEFAULT_MS * 1000000LL;
 
 /* Registered before the program's own handlers (this constructor runs
  * before main), so that its child handlers, which run after this one, find

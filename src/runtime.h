@@ -68,10 +68,12 @@ struct gs_config {
 	bool file_io_pool;   /* GREENSHIM_FILE_IO=pool: regular files on it */
 	int64_t max_blocking_ns; /* GREENSHIM_MAX_BLOCKING_MS; 0: no monitor */
 	const char *log_path;    /* GREENSHIM_LOG; NULL: stderr */
+	bool control;            /* GREENSHIM_CONTROL: the greenctl socket */
 };
 
 #define CONFIG_POOL_DEFAULT 10          /* as gevent's thread pool */
 #define CONFIG_MAX_BLOCKING_DEFAULT_MS 100 /* as gevent's max_blocking_time */
+#define CONFIG_PREEMPT_DEFAULT_MS 2     /* under LD_PRELOAD (preload/init.c) */
 
 /* The preemption interval when GREENSHIM_PREEMPT_MS is unset: defined by
  * the preloaded library (preload/init.c); absent (0) when the runtime is
@@ -84,6 +86,10 @@ extern struct gs_config gs_config;
 /* Reads the environment once; an invalid value prints one line naming the
  * variable and exits with status 2. Safe to call many times. */
 void config_load(void);
+/* A program that checks the variables before it execs one under greenshim
+ * (tools/greenrun) reports a bad value its own way: called instead of the
+ * line on stderr, then the program exits with status 2 as usual. */
+extern void (*config_reject_hook)(const char *name, const char *value, const char *form);
 /* Parses "123", "64k", "8M" into bytes. 0, -EINVAL or -ERANGE. */
 int config_parse_size(const char *s, size_t *out);
 

@@ -1,0 +1,252 @@
+#!/bin/sh
+# The tools: greenrun (and greenctl, against real programs run under
+# greenshim). Prints "ok - NAME" or "FAIL - NAME: why" per test, then
+# "tools: N passed, N failed".
+set -u
+B=${1:-build}
+LIB=$(cd "$B" && pwd)/libgreenshim.so
+RUN=$(cd "$B" && pwd)/greenrun
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+chmod 755 "$tmp" # other users (nobody) run programs from here
+. tests/lib.sh
+
+# Does program $1 have a program interpreter (PT_INTERP)?
+has_interp() {
+	LC_ALL=C readelf -lW "$1" 2>/dev/null | grep -q 'Requesting program interpreter'
+}
+
+# Every option becomes its variable in the program's environment, and the
+# LD_PRELOAD that was there stays, after the library.
+test_greenrun_options_reach_the_program_environment() {
+	name=greenrun_options_reach_the_program_environment
+	keep=$(ls /lib/x86_64-linux-gnu/libm.so.6 2>/dev/null || echo /nonexistent.so)
+	LD_PRELOAD=$keep "$RUN" --stack-size=64k --threads=native --preempt=5 \
+		--max-blocking=50 --pool-size=3 --file-io=pool --log="$tmp/log" --control=off \
+		-- env >"$tmp/env" 2>"$tmp/err"
+	rc=$?
+	for want in GREENSHIM_STACK_SIZE=64k GREENSHIM_THREADS=native GREENSHIM_PREEMPT_MS=5 \
+		GREENSHIM_MAX_BLOCKING_MS=50 GREENSHIM_POOL_SIZE=3 GREENSHIM_FILE_IO=pool \
+		"GREENSHIM_LOG=$tmp/log" GREENSHIM_CONTROL=off "LD_PRELOAD=$LIB:$keep"; do
+		if ! grep -q -x -F "$want" "$tmp/env"; then
+			fail $name "status $rc; $want not in the environment: $(grep -E 'GREENSHIM|PRELOAD' "$tmp/env") $(cat "$tmp/err")"
+			return
+		fi
+	done
+	# The second form, --option VALUE, too.
+	"$RUN" --threads green --preempt 0 env >"$tmp/env" 2>&1
+	if ! grep -q -x GREENSHIM_THREADS=green "$tmp/env" || ! grep -q -x GREENSHIM_PREEMPT_MS=0 "$tmp/env"; then
+		fail $name "--option VALUE: $(grep GREENSHIM "$tmp/env")"
+	else
+		ok $name
+	fi
+}
+
+# The program really runs with the library mapped (not only told about it).
+test_greenrun_loads_the_library_into_the_program() {
+	name=greenrun_loads_the_library_into_the_program
+	n=$("$RUN" cat /proc/self/maps | grep -c "$LIB")
+	plain=$(cat /proc/self/maps | grep -c libgreenshim)
+	if [ "$n" -lt 1 ] || [ "$plain" -ne 0 ]; then
+		fail $name "$n mappings of $LIB under greenrun, $plain without"
+	else
+		ok $name
+	fi
+}
+
+# A bad value: one line naming the option, status 2, the program not run.
+test_greenrun_refuses_bad_values_as_the_library_does() {
+	name=greenrun_refuses_bad_values_as_the_library_does
+	for opt in --stack-size=banana --stack-size=1 --threads=Native --preempt=-1 \
+		--preempt=1001 --max-blocking=x --pool-size=0 --file-io=async --control=yes \
+		--log=/nonexistent/dir/log; do
+		"$RUN" "$opt" -- echo ran >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		if [ $rc -ne 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
+			! grep -q -F -- "greenrun: $opt" "$tmp/err"; then
+			fail $name "$opt: status $rc, out: $(cat "$tmp/out"), err: $(cat "$tmp/err")"
+			return
+		fi
+	done
+	# The same value set as a variable: greenrun names the variable.
+	GREENSHIM_POOL_SIZE=2000 "$RUN" echo ran >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 2 ] || [ -s "$tmp/out" ] ||
+		! grep -q "GREENSHIM_POOL_SIZE=2000 (from the environment): invalid value" "$tmp/err"; then
+		fail $name "variable: status $rc, err: $(cat "$tmp/err")"
+		return
+	fi
+	# And the library itself refuses it identically (same parser).
+	GREENSHIM_POOL_SIZE=2000 LD_PRELOAD=$LIB env echo ran >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 2 ] || ! grep -q "^greenshim: GREENSHIM_POOL_SIZE=2000: invalid value" "$tmp/err"; then
+		fail $name "the library: status $rc, err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# A static program would run natively (no loader, no preload): refused.
+test_greenrun_refuses_a_static_program() {
+	name=greenrun_refuses_a_static_program
+	prog=$B/tests/tools/hello-static
+	if [ ! -x "$prog" ]; then
+		# No libc.a to build one: a static program of the system's.
+		prog=
+		for p in /sbin/ldconfig /usr/sbin/ldconfig /bin/busybox /usr/bin/busybox; do
+			if [ -x "$p" ] && LC_ALL=C readelf -h "$p" >/dev/null 2>&1 && ! has_interp "$p"; then
+				prog=$p
+				break
+			fi
+		done
+	fi
+	if [ -z "$prog" ]; then
+		fail $name "no static program to try (no libc.a, no static ldconfig)"
+		return
+	fi
+	if has_interp "$prog"; then
+		fail $name "$prog is not static"
+		return
+	fi
+	"$RUN" "$prog" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 126 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
+		! grep -q "statically linked" "$tmp/err"; then
+		fail $name "$prog: status $rc, out: $(cat "$tmp/out"), err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# Secure execution: the loader ignores LD_PRELOAD when exec changes the
+# effective user. A set-user-ID copy owned by another user is refused;
+# one owned by the caller changes nothing and runs under greenshim. Both
+# verdicts are checked against what the loader really does.
+test_greenrun_refuses_a_setuid_program_the_loader_would_run_natively() {
+	name=greenrun_refuses_a_setuid_program_the_loader_would_run_natively
+	cp "$(command -v cat)" "$tmp/cat-own"
+	chmod u+s "$tmp/cat-own"
+	loaded=$(LD_PRELOAD=$LIB "$tmp/cat-own" /proc/self/maps | grep -c libgreenshim)
+	if [ "$loaded" -lt 1 ]; then
+		fail $name "the loader ignored LD_PRELOAD for a set-user-ID program of the caller's own"
+		return
+	fi
+	n=$("$RUN" "$tmp/cat-own" /proc/self/maps 2>"$tmp/err" | grep -c libgreenshim)
+	if [ "$n" -lt 1 ]; then
+		fail $name "a set-user-ID program of the caller's own: refused or not loaded: $(cat "$tmp/err")"
+		return
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		ok "$name (own copy only: not root, cannot make one of another user's)"
+		return
+	fi
+	cp "$(command -v cat)" "$tmp/cat-nobody"
+	chown nobody "$tmp/cat-nobody"
+	chmod u+s "$tmp/cat-nobody"
+	loaded=$(LD_PRELOAD=$LIB "$tmp/cat-nobody" /proc/self/maps | grep -c libgreenshim)
+	if [ "$loaded" -ne 0 ]; then
+		fail $name "the loader honoured LD_PRELOAD in secure execution; the check is wrong"
+		return
+	fi
+	"$RUN" "$tmp/cat-nobody" /proc/self/maps >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 126 ] || [ -s "$tmp/out" ] || ! grep -q "set-user-ID to another user" "$tmp/err"; then
+		fail $name "root running nobody's set-user-ID copy: status $rc, err: $(cat "$tmp/err")"
+		return
+	fi
+	# nobody running root's set-user-ID copy.
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$RUN" "$tmp/cat-own" /proc/self/maps \
+		>"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 126 ] || [ -s "$tmp/out" ] || ! grep -q "set-user-ID to another user" "$tmp/err"; then
+		fail $name "nobody running root's set-user-ID copy: status $rc, err: $(cat "$tmp/err")"
+		return
+	fi
+	cp "$(command -v cat)" "$tmp/cat-gid"
+	chgrp nogroup "$tmp/cat-gid"
+	chmod g+s "$tmp/cat-gid"
+	"$RUN" "$tmp/cat-gid" /proc/self/maps >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 126 ] || ! grep -q "set-group-ID to another group" "$tmp/err"; then
+		fail $name "a set-group-ID copy: status $rc, err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# As a shell: 127 for a command not found, 126 for one that cannot be
+# executed; PATH is searched as execvp does.
+test_greenrun_finds_commands_as_a_shell_does() {
+	name=greenrun_finds_commands_as_a_shell_does
+	"$RUN" greenshim-no-such-command >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 127 ] || ! grep -q "command not found" "$tmp/err"; then
+		fail $name "missing command: status $rc, err: $(cat "$tmp/err")"
+		return
+	fi
+	"$RUN" "$tmp/no-such-file" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 127 ]; then
+		fail $name "missing path: status $rc, err: $(cat "$tmp/err")"
+		return
+	fi
+	echo 'echo hi' >"$tmp/noexec"
+	"$RUN" "$tmp/noexec" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 126 ] || [ -s "$tmp/out" ]; then
+		fail $name "not executable: status $rc, err: $(cat "$tmp/err")"
+		return
+	fi
+	mkdir "$tmp/bin" "$tmp/bin2"
+	cp "$tmp/noexec" "$tmp/bin/mytool"
+	printf '#!/bin/sh\necho "mytool $1 $LD_PRELOAD"\n' >"$tmp/bin2/mytool"
+	chmod +x "$tmp/bin2/mytool"
+	out=$(PATH="$tmp/bin:$tmp/bin2:$PATH" "$RUN" mytool arg 2>&1)
+	rc=$?
+	if [ $rc -ne 0 ] || [ "$out" != "mytool arg $LIB" ]; then
+		fail $name "PATH search (skipping a non-executable first match): status $rc, output: $out"
+		return
+	fi
+	# The program's own status comes back.
+	"$RUN" sh -c 'exit 7'
+	rc=$?
+	if [ $rc -ne 7 ]; then
+		fail $name "the program's status 7 came back as $rc"
+	else
+		ok $name
+	fi
+}
+
+# --help names every option and every variable of docs/CONFIG.md; --verbose
+# prints every variable's effective value.
+test_greenrun_help_and_verbose_name_every_variable() {
+	name=greenrun_help_and_verbose_name_every_variable
+	"$RUN" --help >"$tmp/help" 2>&1
+	"$RUN" --verbose --pool-size=7 true 2>"$tmp/verbose"
+	for var in $(grep -o '^| `GREENSHIM_[A-Z_]*`' docs/CONFIG.md | tr -d '|` '); do
+		if ! grep -q "($var)" "$tmp/help"; then
+			fail $name "--help does not name $var"
+			return
+		fi
+		if ! grep -q "^greenrun: $var=" "$tmp/verbose"; then
+			fail $name "--verbose does not show $var: $(cat "$tmp/verbose")"
+			return
+		fi
+	done
+	if ! grep -q -x 'greenrun: GREENSHIM_POOL_SIZE=7 (option)' "$tmp/verbose" ||
+		! grep -q -x 'greenrun: GREENSHIM_FILE_IO=direct (default)' "$tmp/verbose"; then
+		fail $name "--verbose: $(cat "$tmp/verbose")"
+	else
+		ok $name
+	fi
+}
+
+test_greenrun_options_reach_the_program_environment
+test_greenrun_loads_the_library_into_the_program
+test_greenrun_refuses_bad_values_as_the_library_does
+test_greenrun_refuses_a_static_program
+test_greenrun_refuses_a_setuid_program_the_loader_would_run_natively
+test_greenrun_finds_commands_as_a_shell_does
+test_greenrun_help_and_verbose_name_every_variable
+
+summary tools
