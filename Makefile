@@ -48,7 +48,7 @@ RTLIB := $(B)/libgreenshim-rt.a
 
 # ---- tools/: one program per file or folder ----
 TOOLS := $(B)/gs-microbench $(B)/gs-echo-threads $(B)/gs-echo-epoll $(B)/gs-echo-load \
-	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/greenrun
+	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/greenrun $(B)/greenctl
 
 # ---- tests ----
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -108,6 +108,9 @@ $(B)/tests/preload/%: tests/preload/%.c tests/preload/case.h | depcheck
 # greenrun checks values with the library's own parser (config.c).
 $(B)/greenrun: tools/greenrun/greenrun.c $(B)/obj/src/config.o $(B)/obj/src/stack.o $(HEADERS)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/obj/src/config.o $(B)/obj/src/stack.o
+
+$(B)/greenctl: tools/greenctl/greenctl.c | depcheck
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(filter-out -fPIC -fvisibility=hidden,$(BASE_CFLAGS)) $(CFLAGS) -o $@ $<
 
 $(B)/tests/tools/hello-static: tests/tools/hello.c | depcheck
 	@mkdir -p $(dir $@)

@@ -17,10 +17,12 @@ const int64_t gs_preempt_default_ns = CONFIG_PREEMPT_DEFAULT_MS * 1000000LL;
 static void fork_child(void)
 {
 	hub_fork_child();
+	control_fork_child();
 }
 
 __attribute__((constructor)) static void preload_init(void)
 {
 	config_load();
 	pthread_atfork(NULL, NULL, fork_child);
+	control_start();
 }

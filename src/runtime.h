@@ -44,6 +44,7 @@
 
 struct green;
 struct hub;
+struct ctl_call;
 
 /* ---- arch/<cpu>/: the context switch ------------------------------------ */
 
@@ -328,6 +329,7 @@ struct hub {
 	unsigned long nlive;          /* live (not DEAD) greens counted */
 	unsigned long nblock[64];     /* of them, those blocking signal s+1 */
 	int n_own_fds;
+	_Atomic(struct ctl_call *) ctl_call; /* control.c: run me, hub */
 #ifdef GS_ASAN
 	struct green *switch_from;
 #endif
@@ -370,8 +372,11 @@ void hub_destroy(void);
  * thread that forked (POSIX), gets its own event loop (the parent's epoll
  * set is not shared any more) and preemption timer. */
 void hub_fork_child(void);
-/* Is fd one the runtime opened for a hub (libev's epoll fd, eventfd)? */
+/* Is fd one the runtime opened for a hub (libev's epoll fd, eventfd) or
+ * for itself (the control socket)? */
 bool hub_is_own_fd(int fd);
+void hub_add_own_fd(int fd);
+void hub_forget_own_fd(int fd);
 /* Called by a signal handler that just ran on this OS thread (restart:
  * it had SA_RESTART). Async-signal-safe. The green thread the signal was
  * for — the one named by hub_signal_target(), else the root, as Linux
@@ -523,5 +528,31 @@ void overflow_fini_thread(void *altstack);
  * to, with the previous one in *old. -1 if ours is not installed (yet). */
 struct sigaction;
 int overflow_program_handler(const struct sigaction *act, struct sigaction *old);
+
+/* ---- control.c: the control socket greenctl talks to --------------------- */
+
+/* A reply being written: text grown with ctl_printf. */
+struct ctl_buf {
+	char *p;
+	size_t len, cap;
+	bool failed; /* out of memory: the reply says so */
+};
+
+void ctl_printf(struct ctl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The library's constructor: listens on @greenshim-PID and starts the
+ * "gs-control" thread, unless GREENSHIM_CONTROL=off or AT_SECURE. */
+void control_start(void);
+/* The atfork child handler: the child listens on its own name. */
+void control_fork_child(void);
+/* Runs fn(h, arg) on h's OS thread, in its hub context, where every green
+ * thread is suspended; from the control thread. 0 once it has run;
+ * -ETIMEDOUT if the hub did not take it within timeout_ms (then it never
+ * runs). */
+int control_call_hub(struct hub *h, void (*fn)(struct hub *h, void *arg), void *arg,
+		     int timeout_ms);
+/* hub.c's ev_async callback: runs the call the control thread posted. */
+void control_hub_poll(struct hub *h);
+/* ctlcmd.c: answers one request line ("ps", "stacks", "stats"...). */
+void control_command(const char *line, struct ctl_buf *out);
 
 #endif

@@ -25,6 +25,20 @@ wait_port() {
 	return 1
 }
 
+# The OS threads of process $1 that run the program's code: every task but
+# the runtime's own threads (src/osthread.c; "gs-control" serves greenctl),
+# which never run a green thread.
+program_threads() {
+	n=0
+	for t in /proc/"$1"/task/*; do
+		case $(cat "$t/comm" 2>/dev/null) in
+		gs-control) ;;
+		*) n=$((n + 1)) ;;
+		esac
+	done
+	echo $n
+}
+
 # The driver's closing line and status.
 summary() {
 	echo "$1: $passed passed, $failed failed"

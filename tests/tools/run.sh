@@ -7,7 +7,7 @@ B=${1:-build}
 LIB=$(cd "$B" && pwd)/libgreenshim.so
 RUN=$(cd "$B" && pwd)/greenrun
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'stop_server; rm -rf "$tmp"' EXIT
 chmod 755 "$tmp" # other users (nobody) run programs from here
 . tests/lib.sh
 
@@ -241,6 +241,119 @@ test_greenrun_help_and_verbose_name_every_variable() {
 	fi
 }
 
+# ---- greenctl ----
+
+CTL=$(cd "$B" && pwd)/greenctl
+server=
+
+# Starts $B/gs-echo-threads under greenrun with options "$@"; sets server
+# and port.
+start_server() {
+	"$RUN" "$@" "$B/gs-echo-threads" >"$tmp/port" 2>"$tmp/server.err" &
+	server=$!
+	port=$(wait_port "$tmp/port")
+}
+
+stop_server() {
+	[ -n "$server" ] && kill $server 2>/dev/null && wait $server 2>/dev/null
+	server=
+}
+
+# The control socket answers the process's own user and root, through an
+# abstract socket named from the pid, served by one thread of the
+# runtime's; it refuses another user with one line, and makes nothing when
+# turned off.
+test_greenctl_talks_only_to_the_same_user_or_root() {
+	name=greenctl_talks_only_to_the_same_user_or_root
+	start_server
+	if [ -z "$port" ]; then
+		fail $name "the server did not start: $(cat "$tmp/server.err")"
+		stop_server
+		return
+	fi
+	out=$("$CTL" $server ping 2>&1)
+	rc=$?
+	threads=$(cat /proc/$server/task/*/comm | grep -c -x gs-control)
+	if [ $rc -ne 0 ] || [ "$out" != "process $server: greenshim control socket answers" ] ||
+		[ "$threads" -ne 1 ] || ! grep -q "@greenshim-$server\$" /proc/net/unix; then
+		fail $name "ping: status $rc, $out; gs-control threads: $threads"
+		stop_server
+		return
+	fi
+	if [ "$(id -u)" -eq 0 ]; then
+		setpriv --reuid=nobody --regid=nogroup --clear-groups "$CTL" $server ps >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		if [ $rc -ne 1 ] || [ -s "$tmp/out" ] ||
+			! grep -q "process $server: permission denied: uid $(id -u nobody) may not inspect" "$tmp/err"; then
+			fail $name "nobody: status $rc, out: $(cat "$tmp/out") err: $(cat "$tmp/err")"
+			stop_server
+			return
+		fi
+	fi
+	stop_server
+	start_server --control=off
+	"$CTL" $server ping >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	threads=$(cat /proc/$server/task/*/comm | grep -c -x gs-control)
+	stop_server
+	if [ $rc -ne 1 ] || [ "$threads" -ne 0 ] || ! grep -q "has no control socket" "$tmp/err"; then
+		fail $name "--control=off: status $rc, gs-control threads $threads, err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# A process without greenshim, and no process at all: a clear error.
+test_greenctl_explains_a_process_not_under_greenshim() {
+	name=greenctl_explains_a_process_not_under_greenshim
+	sleep 5 &
+	plain=$!
+	"$CTL" $plain ps >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	kill $plain
+	wait $plain 2>/dev/null
+	if [ $rc -ne 1 ] || ! grep -q -x "greenctl: process $plain is not running under greenshim (libgreenshim.so is not loaded in it; start it with greenrun)" "$tmp/err"; then
+		fail $name "status $rc, err: $(cat "$tmp/err")"
+		return
+	fi
+	"$CTL" $plain ps >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 1 ] || ! grep -q -x "greenctl: no process $plain" "$tmp/err"; then
+		fail $name "gone: status $rc, err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# A forked child has a socket of its own (the parent's goes on answering).
+test_greenctl_reaches_a_forked_child() {
+	name=greenctl_reaches_a_forked_child
+	"$RUN" python3 -c '
+import os, sys, time
+pid = os.fork()
+if pid == 0:
+    time.sleep(3)
+    os._exit(0)
+print(os.getpid(), pid, flush=True)
+os.waitpid(pid, 0)' >"$tmp/pids" 2>&1 &
+	job=$!
+	for _ in $(seq 50); do
+		[ -s "$tmp/pids" ] && break
+		sleep 0.1
+	done
+	read -r parent child <"$tmp/pids"
+	p=$("$CTL" "$parent" ping 2>&1)
+	c=$("$CTL" "$child" ping 2>&1)
+	threads=$(cat /proc/"$child"/task/*/comm 2>/dev/null | grep -c -x gs-control)
+	wait $job
+	if [ "$p" != "process $parent: greenshim control socket answers" ] ||
+		[ "$c" != "process $child: greenshim control socket answers" ] || [ "$threads" -ne 1 ]; then
+		fail $name "parent: $p; child: $c; child's gs-control threads: $threads"
+	else
+		ok $name
+	fi
+}
+
 test_greenrun_options_reach_the_program_environment
 test_greenrun_loads_the_library_into_the_program
 test_greenrun_refuses_bad_values_as_the_library_does
@@ -248,5 +361,8 @@ test_greenrun_refuses_a_static_program
 test_greenrun_refuses_a_setuid_program_the_loader_would_run_natively
 test_greenrun_finds_commands_as_a_shell_does
 test_greenrun_help_and_verbose_name_every_variable
+test_greenctl_talks_only_to_the_same_user_or_root
+test_greenctl_explains_a_process_not_under_greenshim
+test_greenctl_reaches_a_forked_child
 
 summary tools
