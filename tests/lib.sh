@@ -25,14 +25,16 @@ wait_port() {
 	return 1
 }
 
-# The OS threads of process $1 that run the program's code: every task but
-# the runtime's own threads (src/osthread.c; "gs-control" serves greenctl),
-# which never run a green thread.
+# program_threads PID: the OS threads of process PID that are the
+# program's, i.e. not the runtime's own (named gs-*: the blocking monitor,
+# the worker pool; see docs/ARCHITECTURE.md, "Helper threads"). The main
+# thread is the program's whatever its name (gs-echo-threads...).
 program_threads() {
 	n=0
 	for t in /proc/"$1"/task/*; do
-		case $(cat "$t/comm" 2>/dev/null) in
-		gs-control) ;;
+		case ${t##*/}:$(cat "$t/comm" 2>/dev/null) in
+		"$1":*) n=$((n + 1)) ;;
+		*:gs-*) ;;
 		*) n=$((n + 1)) ;;
 		esac
 	done

@@ -274,7 +274,7 @@ test_echo_server_serves_1000_clients_on_one_os_thread() {
 	if [ $rc -ne 0 ] || ! grep -q 'errors=0' "$tmp/load"; then
 		fail $name "load: $(cat "$tmp/load") server: $(cat "$tmp/server.err")"
 	elif [ "$tasks" -ne 1 ]; then
-		fail $name "the server ran $tasks OS threads of its own"
+		fail $name "the server ran $tasks OS threads"
 	elif [ "$conns" -lt 1000 ]; then
 		fail $name "only $conns sockets open in the server mid-run"
 	else

@@ -38,7 +38,7 @@ check_one_thread_under_load() {
 	if [ $rc -ne 0 ]; then
 		fail $name "load: $(cat "$tmp/load") server: $(tail -n 3 "$tmp/server.err")"
 	elif [ "$tasks" -ne 1 ]; then
-		fail $name "the server ran $tasks OS threads of its own"
+		fail $name "the server ran $tasks OS threads"
 	else
 		ok $name
 	fi
