@@ -124,16 +124,17 @@ void control_hub_poll(struct hub *h)
 int control_call_hub(struct hub *h, void (*fn)(struct hub *h, void *arg), void *arg,
 		     int timeout_ms)
 {
-	struct ctl_call c = { .fn = fn, .arg = arg, .done = false };
+	/* libc's objects, statically initialised (the init calls are
+	 * greenshim's); cond_clockwait names its clock itself. */
+	struct ctl_call c = { .fn = fn,
+			      .arg = arg,
+			      .lock = PTHREAD_MUTEX_INITIALIZER,
+			      .cond = PTHREAD_COND_INITIALIZER,
+			      .done = false };
 	struct ctl_call *expected = NULL;
-	pthread_condattr_t ca;
 	struct timespec until;
 	int r = 0;
 
-	pthread_mutex_init(&c.lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c.cond, &ca);
 	if (!atomic_compare_exchange_strong(&h->ctl_call, &expected, &c))
 		return -EBUSY; /* one control thread: cannot happen */
 	ev_async_send(h->loop, &h->async);
