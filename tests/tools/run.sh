@@ -241,6 +241,26 @@ test_greenrun_help_and_verbose_name_every_variable() {
 	fi
 }
 
+# The library beside greenrun (build tree), or in ../lib (installed);
+# neither: one line, status 1.
+test_greenrun_finds_the_library_built_or_installed() {
+	name=greenrun_finds_the_library_built_or_installed
+	mkdir -p "$tmp/prefix/bin" "$tmp/prefix/lib" "$tmp/alone"
+	cp "$RUN" "$tmp/prefix/bin/"
+	cp "$LIB" "$tmp/prefix/lib/"
+	cp "$RUN" "$tmp/alone/"
+	n=$("$tmp/prefix/bin/greenrun" cat /proc/self/maps | grep -c "$tmp/prefix/lib/libgreenshim.so")
+	"$tmp/alone/greenrun" true >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$n" -lt 1 ]; then
+		fail $name "installed layout: the library was not loaded"
+	elif [ $rc -ne 1 ] || ! grep -q "cannot find libgreenshim.so beside $tmp/alone/greenrun" "$tmp/err"; then
+		fail $name "no library: status $rc, err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
 # ---- greenctl ----
 
 CTL=$(cd "$B" && pwd)/greenctl
@@ -361,6 +381,7 @@ test_greenrun_refuses_a_static_program
 test_greenrun_refuses_a_setuid_program_the_loader_would_run_natively
 test_greenrun_finds_commands_as_a_shell_does
 test_greenrun_help_and_verbose_name_every_variable
+test_greenrun_finds_the_library_built_or_installed
 test_greenctl_talks_only_to_the_same_user_or_root
 test_greenctl_explains_a_process_not_under_greenshim
 test_greenctl_reaches_a_forked_child
