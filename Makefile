@@ -41,7 +41,7 @@ PRELOAD_SRC := $(wildcard preload/*.c)
 RT_OBJ := $(RT_SRC:%.c=$(B)/obj/%.o) $(RT_ASM:%.S=$(B)/obj/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/obj/%.o)
 HEADERS := $(wildcard src/*.h src/arch/$(ARCH)/*.h preload/*.h)
-RT_LIBS := -lev -lpthread -ldl
+RT_LIBS := -lev -lunwind -lpthread -ldl
 
 LIB := $(B)/libgreenshim.so
 RTLIB := $(B)/libgreenshim-rt.a

@@ -24,5 +24,10 @@ __attribute__((constructor)) static void preload_init(void)
 {
 	config_load();
 	pthread_atfork(NULL, NULL, fork_child);
+	/* The tools that watch a program (src/introspect.c, src/monitor.c):
+	 * a report when a thread keeps the others from running, and one when
+	 * every thread waits for ever. */
+	monitor_enable();
+	hub_set_stuck_hook(introspect_deadlock_report);
 	control_start();
 }

@@ -56,6 +56,10 @@ static int wait_many(struct hub *h, const struct pollfd *p, nfds_t n, int64_t de
 			}
 		}
 	}
+	if (k == 1)
+		wait_label(&w, e[0].dir == FDW_WRITE ? WAIT_FD_WRITE : WAIT_FD_READ, NULL, e[0].fd);
+	else
+		wait_label(&w, WAIT_POLL, NULL, (long)n);
 	r = wait_park(&w, deadline);
 	for (size_t i = 0; i < k; i++)
 		fdw_remove(h, e[i].fd, e[i].dir, &e[i].w);

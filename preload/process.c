@@ -103,6 +103,7 @@ static int children_wait(struct hub *h, idtype_t type, id_t id, bool exits_only)
 	if (exits_only && (type == P_PID || type == P_PIDFD) && n == 1)
 		deadline = GS_NO_DEADLINE;
 	wait_init_interruptible(&w);
+	wait_label(&w, WAIT_CHILD, NULL, type == P_PID ? (long)id : -1);
 	for (int i = 0; i < n; i++)
 		if (fdw_add(h, fds[i], FDW_READ, &e[k], &w, WAITER_FD_OPEN) == 0)
 			fds[k] = fds[i], opened[k] = opened[i], k++;

@@ -160,7 +160,7 @@ static int mutex_lock_until(pthread_mutex_t *m, int64_t deadline)
 			struct waitq never;
 
 			waitq_init(&never);
-			waitq_wait(&never, deadline);
+			waitq_wait_as(&never, deadline, WAIT_MUTEX, g);
 			return ETIMEDOUT;
 		}
 		}
@@ -473,7 +473,7 @@ GS_WRAP int pthread_once(pthread_once_t *once, void (*fn)(void))
 	if (preload_hub() == NULL)
 		return REAL(pthread_once)(once, fn);
 	while (*once == ONCE_RUNNING)
-		waitq_wait(&once_q, GS_NO_DEADLINE); /* another green runs fn */
+		waitq_wait_as(&once_q, GS_NO_DEADLINE, WAIT_ONCE, once); /* another green runs fn */
 	if (*once == ONCE_DONE)
 		return 0;
 	*once = ONCE_RUNNING;
@@ -582,6 +582,7 @@ static int rw_lock_until(pthread_rwlock_t *rw, bool write, int64_t deadline, boo
 	if (preload_hub() == NULL)
 		return EDEADLK;
 	wait_init(&w);
+	wait_label(&w, WAIT_RWLOCK, l, 0);
 	waitq_add(&l->q, &e, &w, write ? RW_WRITER : 0);
 	l->writers_waiting += write;
 	r = wait_park(&w, deadline);
@@ -794,6 +795,6 @@ GS_WRAP int pthread_barrier_wait(pthread_barrier_t *b)
 	}
 	round = g->round;
 	while (g->round == round)
-		waitq_wait(&g->q, GS_NO_DEADLINE);
+		waitq_wait_as(&g->q, GS_NO_DEADLINE, WAIT_BARRIER, b);
 	return 0;
 }

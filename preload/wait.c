@@ -12,6 +12,7 @@ int preload_wait_fd(struct hub *h, int fd, int events, int64_t deadline, unsigne
 	int r;
 
 	wait_init_interruptible(&w);
+	wait_label(&w, dir == FDW_WRITE ? WAIT_FD_WRITE : WAIT_FD_READ, NULL, fd);
 	r = fdw_add(h, fd, dir, &e, &w, flags | WAITER_FD_OPEN);
 	if (r < 0)
 		return r;

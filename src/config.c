@@ -5,6 +5,7 @@
  * the program runs, with one line on stderr naming the variable, the value
  * and the accepted form, and exit status 2 (docs/CONFIG.md lists them all).
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,13 +152,26 @@ static bool config_control(void)
 	config_reject("GREENSHIM_CONTROL", v, "on (the default) or off");
 }
 
-/* A path to append reports to; the library opens it when it starts
- * (a path it cannot open is refused there, naming the variable). */
+/* A path to append reports to (introspect.c's gs_log_fd), opened now: a
+ * path that cannot be opened stops the program here, not at its first
+ * report. The raw system call: open is greenshim's own under LD_PRELOAD. */
 static const char *config_log_path(void)
 {
 	const char *v = getenv("GREENSHIM_LOG");
+	long fd;
 
-	return v == NULL || *v == '\0' ? NULL : v;
+	if (v == NULL || *v == '\0')
+		return NULL;
+	fd = arch_syscall3(SYS_open, (long)v, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		char form[160];
+
+		snprintf(form, sizeof form, "a file that can be opened for appending (%s)",
+			 strerror((int)-fd));
+		config_reject("GREENSHIM_LOG", v, form);
+	}
+	gs_log_fd = (int)fd;
+	return v;
 }
 
 void config_load(void)

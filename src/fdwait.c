@@ -155,6 +155,7 @@ int fdw_wait(int fd, int events, int64_t deadline, unsigned flags)
 	if (h == NULL)
 		return -ENOMEM;
 	wait_init(&w);
+	wait_label(&w, dir == FDW_WRITE ? WAIT_FD_WRITE : WAIT_FD_READ, NULL, fd);
 	r = fdw_add(h, fd, dir, &e, &w, flags);
 	if (r < 0)
 		return r;

@@ -126,6 +126,7 @@ int green_join(struct green *g, void **retval, int64_t deadline)
 		if (deadline == 0)
 			return -EBUSY;
 		wait_init(&w);
+		wait_label(&w, WAIT_JOIN, g, 0);
 		g->join_wait = &w;
 		r = wait_park(&w, deadline);
 		g->join_wait = NULL;
@@ -169,6 +170,7 @@ int green_sleep_until(int64_t deadline)
 	/* A sleep ends early on any handled signal, SA_RESTART or not
 	 * (signal(7)): -EINTR. */
 	wait_init_interruptible(&w);
+	wait_label(&w, WAIT_SLEEP, NULL, 0);
 	r = wait_park(&w, deadline);
 	return r == -ETIMEDOUT ? 0 : r == WAKE_SIGNAL ? -EINTR : r;
 }

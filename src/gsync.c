@@ -53,6 +53,7 @@ int gsync_mutex_lock(struct gsync_mutex *m, int64_t deadline)
 		int r;
 
 		wait_init(&w);
+		wait_label(&w, WAIT_MUTEX, m, 0);
 		if (front)
 			waitq_add_front(&m->q, &e, &w, 0);
 		else
@@ -111,6 +112,7 @@ int gsync_cond_wait(struct gsync_cond *c, struct gsync_mutex *m, int64_t deadlin
 	if (m->owner != green_self())
 		return -EPERM;
 	wait_init(&w);
+	wait_label(&w, WAIT_COND, c, 0);
 	waitq_add(&c->q, &e, &w, 0);
 	gsync_mutex_unlock(m);
 	r = wait_park(&w, deadline);
@@ -160,6 +162,7 @@ int gsync_sem_wait(struct gsync_sem *s, int64_t deadline)
 		return 0;
 	}
 	wait_init(&w);
+	wait_label(&w, WAIT_SEM, s, 0);
 	waitq_add(&s->q, &e, &w, 0);
 	r = wait_park(&w, deadline);
 	waitq_remove(&e);

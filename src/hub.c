@@ -154,6 +154,8 @@ void hub_link_green(struct hub *h, struct green *g)
 	h->all = g;
 	h->ngreen++;
 	h->nrunning++;
+	if (GS_UNLIKELY(h->ngreen == 2))
+		monitor_green_added();
 }
 
 void hub_release_green(struct hub *h, struct green *g)
@@ -208,6 +210,7 @@ void hub_unpark(struct green *g)
 
 	h->nparked--;
 	g->state = GREEN_READY;
+	g->since = h->last_poll;
 	hub_runq_push(h, g);
 }
 
@@ -254,6 +257,8 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 	next->switches++;
 	h->current = next;
 	h->switches++;
+	if (GS_UNLIKELY(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED)))
+		introspect_account(h, cur, next);
 	if (GS_UNLIKELY(h->masks))
 		sigmask_switch(h, next);
 #ifdef GS_ASAN
@@ -331,6 +336,7 @@ static void hub_main(void *arg)
 		}
 		h->since_poll = 0;
 		h->last_poll = gs_now_ns();
+		h->loops++;
 		if (h->runq_head != NULL || h->preempted != NULL)
 			ev_run(h->loop, EVRUN_NOWAIT);
 		else if (!ev_run(h->loop, EVRUN_ONCE) && h->runq_head == NULL)
@@ -515,6 +521,7 @@ static struct hub *hub_create(void)
 	h->altstack = overflow_init_thread();
 	preempt_init_hub(h);
 	tls_hub = h;
+	introspect_hub_register(h);
 	return h;
 fail:
 	if (h != NULL && h->loop != NULL)
@@ -599,6 +606,9 @@ void hub_fork_child(void)
 	 * child's thread. */
 	h->have_timer = h->timer_armed = false;
 	preempt_init_hub(h);
+	/* The other hubs' OS threads and the monitor are not in the child. */
+	introspect_fork_child(h);
+	monitor_fork_child();
 }
 
 void hub_destroy(void)
@@ -609,6 +619,7 @@ void hub_destroy(void)
 		return;
 	if (h->zombie != NULL)
 		hub_reap(h);
+	introspect_hub_unregister(h);
 	hub_close_loop(h);
 	for (int fd = 0; fd < h->nfds; fd++)
 		free(h->fds[fd]);

@@ -27,6 +27,12 @@
  * (hub->in_handler): there the thread is left alone and tried again at the
  * next tick.
  *
+ * The same signal, sent with tgkill (si_code SI_TKILL) by another thread
+ * of the runtime, asks the thread for a backtrace of what it runs
+ * (introspect_sample, for the blocking monitor and greenctl): the handler
+ * answers it first and preempts nothing then. The handler is installed for
+ * that even when preemption is off (GREENSHIM_PREEMPT_MS=0).
+ *
  * Invariants: the signal is SA_NODEFER, so a thread preempted inside the
  * handler does not keep the signal blocked for the others; the handler
  * never runs on the alternate signal stack (it switches away from the
@@ -107,9 +113,14 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	bool due;
 
 	(void)sig;
-	(void)si;
 	if (h == NULL)
 		return;
+	if (atomic_load_explicit(&h->sample, memory_order_relaxed) != NULL)
+		introspect_sample_signal(h, ucp);
+	/* The tools' tgkill asks for a backtrace (above), never a preemption;
+	 * and without a tick, nothing here is preemption's. */
+	if (si->si_code != SI_TIMER || !h->have_timer)
+		goto out;
 	cur = h->current;
 	if (cur == h->hub_green) {
 		/* Nothing runs: the hub will arm the timer again. */
@@ -145,13 +156,12 @@ int preempt_signal(void)
 	return SIGRTMAX - 1;
 }
 
-static bool preempt_global_init(void)
+/* Installs the handler once: for the tick, or for the tools' samples
+ * (introspect_sample) even when preemption is off. */
+bool preempt_handler_ready(void)
 {
 	int expected = 0;
 
-	config_load();
-	if (gs_config.preempt_ns == 0)
-		return false;
 	if (atomic_load(&state) != 0)
 		return atomic_load(&state) > 0;
 	dl_iterate_phdr(collect, NULL);
@@ -167,6 +177,14 @@ static bool preempt_global_init(void)
 			atomic_store(&state, -1);
 	}
 	return atomic_load(&state) > 0;
+}
+
+static bool preempt_global_init(void)
+{
+	config_load();
+	if (gs_config.preempt_ns == 0)
+		return false;
+	return preempt_handler_ready();
 }
 
 void preempt_init_hub(struct hub *h)

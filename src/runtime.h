@@ -45,6 +45,7 @@
 struct green;
 struct hub;
 struct ctl_call;
+struct sample;
 
 /* ---- arch/<cpu>/: the context switch ------------------------------------ */
 
@@ -146,7 +147,40 @@ struct wait {
 	int result;
 	bool done;
 	bool interruptible; /* a signal handler may end it (hub_signal) */
+	uint8_t kind;       /* enum wait_kind: what it waits on (introspect.c) */
+	long num;           /* fd, pid, number of fds, by kind */
+	const void *obj;    /* mutex, cond, semaphore, joined green, by kind */
+	int64_t deadline;   /* set by wait_park */
 };
+
+/* What a wait waits on, for the tools (introspect.c): set by whoever begins
+ * the wait, with wait_label(), after wait_init(); WAIT_OTHER otherwise. */
+enum wait_kind {
+	WAIT_OTHER,
+	WAIT_FD_READ,  /* num: the fd */
+	WAIT_FD_WRITE, /* num: the fd */
+	WAIT_POLL,     /* num: how many fds (poll, select, epoll_wait) */
+	WAIT_MUTEX,    /* obj: struct gsync_mutex (its owner is known) */
+	WAIT_COND,     /* obj: struct gsync_cond */
+	WAIT_SEM,      /* obj: struct gsync_sem */
+	WAIT_RWLOCK,   /* obj: the lock */
+	WAIT_BARRIER,  /* obj: the barrier */
+	WAIT_ONCE,     /* obj: the once control */
+	WAIT_FUTEX,    /* obj: the futex word */
+	WAIT_SLEEP,    /* until the wait's deadline */
+	WAIT_JOIN,     /* obj: struct green joined */
+	WAIT_POOL,     /* obj: the pool call (a worker thread runs it) */
+	WAIT_CHILD,    /* num: pid, or -1 for any child */
+	WAIT_SIGNAL,   /* sigwait and friends */
+	WAIT_KINDS
+};
+
+static inline void wait_label(struct wait *w, enum wait_kind kind, const void *obj, long num)
+{
+	w->kind = (uint8_t)kind;
+	w->obj = obj;
+	w->num = num;
+}
 
 #define WAITER_EXCLUSIVE 1u /* an fd waiter that consumes: wake one of them */
 #define WAITER_FD_OPEN 2u   /* fdw_add: the caller just used the fd, so it is
@@ -206,6 +240,8 @@ int waitq_wake_one(struct waitq *q, int result);
 unsigned waitq_wake_all(struct waitq *q, int result);
 /* Waits on q alone until woken or the deadline: the waker's result. */
 int waitq_wait(struct waitq *q, int64_t deadline);
+/* The same, labelled for the tools (wait_label). */
+int waitq_wait_as(struct waitq *q, int64_t deadline, enum wait_kind kind, const void *obj);
 
 /* ---- green.c: green threads ------------------------------------------- */
 
@@ -245,6 +281,8 @@ struct green {
 	struct green *all_prev, *all_next; /* every live green of the hub */
 	uint64_t sigmask;      /* sigmask.c: the program's mask for it */
 	uint64_t switches;
+	int64_t since;         /* introspect.c: when it entered its state */
+	int64_t cpu_ns;        /* its run slices, counted while stats are on */
 	uint64_t wait_seq;     /* waits begun; names the wait in progress */
 	uint64_t intr_seq;     /* the wait a signal interrupted */
 	int intr_result;       /* -EINTR or WAKE_SIGNAL for that wait */
@@ -301,7 +339,16 @@ struct hub {
 	unsigned long ngreen; /* greens not yet released, root included */
 	unsigned long nrunning; /* greens not yet DEAD, root included */
 	unsigned long nparked;
-	uint64_t switches;
+	uint64_t switches;     /* read by other threads: __atomic, relaxed */
+	uint64_t loops;        /* loop iterations of the hub */
+	_Atomic int64_t run_start; /* current run began (stats on), else 0 */
+	int64_t longest_run;   /* longest run without a switch seen, ns */
+	int tid;               /* the OS thread's kernel id */
+	struct hub *reg_next;  /* introspect.c: every hub of the process */
+	_Atomic(struct sample *) sample; /* introspect.c: a backtrace asked for */
+	uint64_t mon_switches; /* monitor.c's, on its own thread: switches seen */
+	int64_t mon_seen;      /* when it first saw that count */
+	int64_t mon_reported;  /* its last report of this run, or 0 */
 	bool stuck_reported;
 	struct stack_pool stacks;
 	struct fdw **fds;
@@ -470,8 +517,11 @@ void preempt_arm(struct hub *h);
 void preempt_disarm(struct hub *h);
 /* The program takes preempt_signal() for itself: preemption stops. */
 void preempt_release(void);
-/* Does the tick run in this process (not off, not taken by the program)? */
+/* Is our handler installed (for the tick or for samples), and the signal
+ * not taken by the program? */
 bool preempt_active(void);
+/* Installs the handler if it is not; false if the program took the signal. */
+bool preempt_handler_ready(void);
 
 /* ---- sigmask.c: a signal mask per green thread ------------------------ */
 
@@ -554,5 +604,127 @@ int control_call_hub(struct hub *h, void (*fn)(struct hub *h, void *arg), void *
 void control_hub_poll(struct hub *h);
 /* ctlcmd.c: answers one request line ("ps", "stacks", "stats"...). */
 void control_command(const char *line, struct ctl_buf *out);
+
+/* ---- introspect.c: what the green threads are doing --------------------- */
+
+/*
+ * The tools' view of the runtime (greenctl, the blocking monitor, the
+ * deadlock report). Unless said otherwise, a function that takes a struct
+ * hub or struct green runs on that hub's OS thread, while the green threads
+ * it looks at are not running (they are suspended: their saved context is
+ * what is unwound). introspect_sample() is the one way to see the running
+ * thread of a hub from another OS thread.
+ */
+
+/* Per-switch accounting: each green's CPU time (cpu_ns), exact state
+ * times (since), the hub's run_start and longest_run. Off until a tool
+ * turns it on: while off a switch pays one load and a predicted branch,
+ * since is only as exact as the hub's last poll, cpu_ns stays 0. */
+void introspect_set_stats(bool on); /* any thread */
+bool introspect_stats(void);
+extern int gs_stats_on; /* read with __atomic_load_n, relaxed */
+/* hub_switch, while stats are on. */
+void introspect_account(struct hub *h, struct green *cur, struct green *next);
+
+/* Where reports go: stderr, or the file GREENSHIM_LOG names, opened for
+ * appending by config_load (O_CLOEXEC). */
+extern int gs_log_fd;
+
+/* A snapshot of one green thread. */
+struct green_info {
+	uint64_t id;
+	char name[16];            /* "" if the program never named it */
+	enum green_state state;
+	bool root;                /* the OS thread's own context (main()) */
+	void *(*start)(void *);   /* NULL for the root */
+	uint64_t switches;        /* times it was switched to */
+	int64_t since;            /* CLOCK_MONOTONIC ns it entered state; 0 unknown */
+	int64_t cpu_ns;           /* stats on: its run slices so far */
+	/* PARKED only: */
+	enum wait_kind kind;
+	long num;
+	const void *obj;
+	int64_t deadline;         /* GS_NO_DEADLINE if untimed */
+	uint64_t owner_id;        /* WAIT_MUTEX: the holder (0: none); WAIT_JOIN: the joined */
+	char owner_name[16];
+};
+
+const char *introspect_state_name(enum green_state s); /* "running", ... */
+const char *introspect_kind_name(enum wait_kind k);    /* "mutex", "fd", ... */
+void introspect_green(const struct green *g, struct green_info *out);
+/* One line of text for what i is doing: "running", "ready",
+ * "waiting on fd 5 (read)", "waiting on mutex 0x5588... held by thread 3
+ * \"worker\"", "sleeping (1.500 s left)"... Returns snprintf's count. */
+int introspect_describe(const struct green_info *i, char *buf, size_t len);
+
+/* One stack frame, symbolized by libunwind (the object's .symtab if it has
+ * one, else .dynsym). */
+struct frame {
+	uintptr_t pc;
+	uintptr_t off;  /* pc - the function's start, when named */
+	char name[64];  /* "" when no symbol covers pc */
+};
+
+#define INTROSPECT_FRAMES_MAX 48
+
+/* Unwinds g's stack into f (at most max frames), innermost first: from its
+ * saved context if suspended, or the caller's own stack if g is the
+ * calling green. Returns the count or a negative errno (-ESRCH: g is dead
+ * or runs on another OS thread). */
+int introspect_backtrace(struct green *g, struct frame *f, int max);
+/* Unwinds from a signal handler's ucontext (its third argument): what the
+ * interrupted code was doing. Async-signal-safe as far as libunwind's local
+ * unwinding is (it may map an object's file to read its symbols). */
+int introspect_backtrace_uc(void *uc, struct frame *f, int max);
+/* Appends "    #N 0xPC name+0xOFF (object)" lines to buf (dladdr names the
+ * object); not for signal handlers. Returns the length written. */
+size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t len);
+
+/* Every hub of the process: registered by hub_create, gone with
+ * hub_destroy. fn runs under the registry's lock (it must not wait for a
+ * hub's OS thread to do anything but handle a signal). Any thread. */
+void introspect_foreach_hub(void (*fn)(struct hub *h, void *arg), void *arg);
+void introspect_hub_register(struct hub *h);
+void introspect_hub_unregister(struct hub *h);
+void introspect_fork_child(struct hub *h); /* h: the child's one hub */
+
+/* The running green thread of h, seen from another OS thread (from inside
+ * an introspect_foreach_hub callback, so that h stays alive): a signal
+ * (preempt_signal(), with si_code SI_TKILL) makes h's OS thread unwind
+ * itself in the handler. Fills what ran (id, name, the hub's switch count
+ * then) and its frames. -EAGAIN: the signal is the program's, -EBUSY:
+ * another sample is under way, -ETIMEDOUT: no answer in timeout_ms. */
+struct sample_result {
+	uint64_t id;
+	char name[16];
+	bool hub;          /* the hub's own context was running (the loop) */
+	uint64_t switches; /* h->switches when the handler ran */
+	int nframes;
+	struct frame frames[INTROSPECT_FRAMES_MAX];
+};
+int introspect_sample(struct hub *h, struct sample_result *out, int timeout_ms);
+/* preempt.c's handler, first thing: answers a pending sample. */
+void introspect_sample_signal(struct hub *h, void *uc);
+
+/* Writes to fd a report of every green thread of h: what it does and its
+ * stack, after a first line title. On h's OS thread, from the hub's
+ * context (every green suspended), as the stuck hook is. */
+void introspect_dump_hub(struct hub *h, int fd, const char *title);
+/* The stuck hook (preload/init.c installs it): the deadlock report. */
+void introspect_deadlock_report(struct hub *h);
+
+/* ---- monitor.c: the blocking monitor (GREENSHIM_MAX_BLOCKING_MS) -------- */
+
+/* preload/init.c: the monitor thread ("gs-monitor") starts when the
+ * process first has two green threads on one hub. */
+void monitor_enable(void);
+/* hub_link_green, when a hub gets its second green thread. */
+void monitor_green_added(void);
+/* Fork child: the thread is not there any more; it starts again with the
+ * second green thread. */
+void monitor_fork_child(void);
+bool monitor_running(void);
+/* Reports written so far (for tests). */
+unsigned long monitor_reports(void);
 
 #endif

@@ -20,6 +20,9 @@ void wait_init(struct wait *w)
 	w->result = 0;
 	w->done = false;
 	w->interruptible = false;
+	w->kind = WAIT_OTHER;
+	w->obj = NULL;
+	w->num = 0;
 }
 
 void wait_init_interruptible(struct wait *w)
@@ -68,6 +71,8 @@ int wait_park(struct wait *w, int64_t deadline)
 		if (deadline < h->next_deadline)
 			h->next_deadline = deadline;
 	}
+	w->deadline = deadline;
+	g->since = h->last_poll; /* exact only with stats on (introspect.c) */
 	g->wait_seq++;
 	g->wait = w;
 	g->state = GREEN_PARKED;
@@ -165,11 +170,17 @@ unsigned waitq_wake_all(struct waitq *q, int result)
 
 int waitq_wait(struct waitq *q, int64_t deadline)
 {
+	return waitq_wait_as(q, deadline, WAIT_OTHER, NULL);
+}
+
+int waitq_wait_as(struct waitq *q, int64_t deadline, enum wait_kind kind, const void *obj)
+{
 	struct wait w;
 	struct waiter e;
 	int r;
 
 	wait_init(&w);
+	wait_label(&w, kind, obj, 0);
 	waitq_add(q, &e, &w, 0);
 	r = wait_park(&w, deadline);
 	waitq_remove(&e);

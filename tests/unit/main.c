@@ -18,6 +18,7 @@ int main(void)
 	srunner_add_suite(sr, suite_hub());
 	srunner_add_suite(sr, suite_config());
 	srunner_add_suite(sr, suite_osthread());
+	srunner_add_suite(sr, suite_introspect());
 	srunner_run_all(sr, CK_VERBOSE);
 	run = srunner_ntests_run(sr);
 	failed = srunner_ntests_failed(sr);

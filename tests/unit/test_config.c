@@ -125,6 +125,7 @@ START_TEST(each_variable_refuses_a_bad_value_naming_it)
 		"GREENSHIM_MAX_BLOCKING_MS=3600001", "GREENSHIM_PREEMPT_MS=1001",
 		"GREENSHIM_PREEMPT_MS= 5",
 		"GREENSHIM_CONTROL=yes",       "GREENSHIM_CONTROL=On",
+		"GREENSHIM_LOG=/nonexistent-greenshim-dir/log", "GREENSHIM_LOG=/",
 	};
 	char err[512], want[96];
 
@@ -151,27 +152,36 @@ START_TEST(the_tool_variables_take_their_defaults_and_values)
 }
 END_TEST
 
-static void load_good(void *unused)
+static void load_good(void *path)
 {
-	(void)unused;
 	setenv("GREENSHIM_POOL_SIZE", "3", 1);
 	setenv("GREENSHIM_FILE_IO", "pool", 1);
 	setenv("GREENSHIM_MAX_BLOCKING_MS", "0", 1);
-	setenv("GREENSHIM_LOG", "/tmp/x.log", 1);
+	setenv("GREENSHIM_LOG", path, 1);
 	setenv("GREENSHIM_CONTROL", "off", 1);
 	config_load();
 	if (gs_config.control ||
 	    gs_config.pool_size != 3 || !gs_config.file_io_pool || gs_config.max_blocking_ns != 0 ||
-	    gs_config.log_path == NULL || strcmp(gs_config.log_path, "/tmp/x.log") != 0)
+	    gs_config.log_path == NULL || strcmp(gs_config.log_path, path) != 0)
+		_exit(1);
+	/* Reports go to the end of the file, which is kept. */
+	if (gs_log_fd == STDERR_FILENO || write(gs_log_fd, "report\n", 7) != 7)
 		_exit(1);
 }
 
 START_TEST(valid_tool_variables_are_read)
 {
-	char err[512];
-	int status = run_in_child(load_good, NULL, err, sizeof err);
+	char err[512], path[] = "/tmp/greenshim-log-XXXXXX", text[64] = "";
+	int fd = mkstemp(path), status;
 
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "before\n", 7), 7);
+	status = run_in_child(load_good, path, err, sizeof err);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d: %s", status, err);
+	ck_assert_int_eq(pread(fd, text, sizeof text - 1, 0), 14);
+	ck_assert_str_eq(text, "before\nreport\n");
+	close(fd);
+	unlink(path);
 }
 END_TEST
 

@@ -15,6 +15,7 @@ Suite *suite_stack(void);
 Suite *suite_hub(void);
 Suite *suite_config(void);
 Suite *suite_osthread(void);
+Suite *suite_introspect(void);
 
 /* Runs fn(arg) in a child process with stderr captured into err (NUL
  * terminated); returns the child's wait status. The child exits 0 if fn

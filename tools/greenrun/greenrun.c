@@ -43,6 +43,9 @@
 /* The library's default, which config.c reads from the preloaded library's
  * definition (preload/init.c): greenrun shows what the program will get. */
 const int64_t gs_preempt_default_ns = CONFIG_PREEMPT_DEFAULT_MS * 1000000LL;
+/* config.c opens GREENSHIM_LOG for the library's reports (O_CLOEXEC): here
+ * that only checks it can be, as the library will. */
+int gs_log_fd = STDERR_FILENO;
 
 #define LIBNAME "libgreenshim.so"
 
@@ -433,16 +436,6 @@ int main(int argc, char **argv)
 	/* The library's own checks, on exactly what the program will see. */
 	config_reject_hook = reject;
 	config_load();
-	if (gs_config.log_path != NULL) {
-		int fd = open(gs_config.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
-
-		if (fd < 0)
-			die(2, "%s=%s: cannot open it for appending: %s",
-			    strcmp(origin("GREENSHIM_LOG"), "option") == 0 ? "--log" : "GREENSHIM_LOG",
-			    gs_config.log_path,
-			    strerror(errno));
-		close(fd);
-	}
 	find_library(lib, sizeof lib);
 	find_command(argv[i], cmd, sizeof cmd);
 	check_command(argv[i], cmd, 0);

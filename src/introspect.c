@@ -1,0 +1,540 @@
+/*
+ * Introspection: what every green thread is doing, and its stack.
+ *
+ * What it owns: the tools' view of the runtime (greenctl, the blocking
+ * monitor in monitor.c, the deadlock report below), the registry of hubs,
+ * the per-switch accounting that a tool may turn on, and the log fd.
+ *
+ * Cost: nothing on the hot path but what the waits already do. A wait is
+ * labelled where it begins (wait_label: a kind, an object, a number, three
+ * stores into the struct wait on the waiter's stack); wait_park notes its
+ * deadline and the hub's last poll time as its start. A switch pays one
+ * load and a predicted branch (gs_stats_on); only while a tool has turned
+ * stats on does it read the clock (about 20 ns through the vDSO) to count
+ * each green's CPU time and the hub's longest run exactly.
+ *
+ * Stacks: a suspended green thread's registers are the frame ctx_switch
+ * left on its stack (arch/x86_64/switch.S: r15..rbp and the return
+ * address above the saved sp); they are copied into a libunwind context
+ * (a ucontext_t on x86-64) and libunwind walks on from there with the
+ * DWARF unwind tables. A running thread can only be unwound by itself: the
+ * caller's own stack (unw_getcontext), or, from another OS thread,
+ * introspect_sample(), which sends preempt_signal() to the hub's OS thread
+ * with tgkill and lets the handler unwind from the interrupted context.
+ * libunwind names a frame from the object's .symtab when the file has one
+ * (ordinary builds: static functions too), else from .dynsym (stripped
+ * binaries: exported functions only).
+ *
+ * Threads: the registry is a list under a spinlock (hubs come and go
+ * rarely; no libc mutex, which is greenshim's own under LD_PRELOAD). The
+ * sample handshake is one pointer in the hub (h->sample): the requester
+ * stores its request there, the handler takes it with an exchange, so a
+ * request that timed out is never answered into freed memory.
+ */
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "runtime.h"
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "sys.h"
+
+int gs_stats_on;
+int gs_log_fd = STDERR_FILENO;
+
+/* ---- accounting ------------------------------------------------------- */
+
+void introspect_set_stats(bool on)
+{
+	__atomic_store_n(&gs_stats_on, on ? 1 : 0, __ATOMIC_RELAXED);
+}
+
+bool introspect_stats(void)
+{
+	return __atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) != 0;
+}
+
+void introspect_account(struct hub *h, struct green *cur, struct green *next)
+{
+	int64_t now = gs_now_ns();
+	int64_t start = atomic_load_explicit(&h->run_start, memory_order_relaxed);
+
+	/* start is 0 for the first switch after stats were turned on: that
+	 * run began before anyone measured it. */
+	if (start != 0) {
+		int64_t run = now - start;
+
+		cur->cpu_ns += run;
+		if (cur != h->hub_green && run > h->longest_run)
+			h->longest_run = run;
+	}
+	cur->since = now;
+	next->since = now;
+	atomic_store_explicit(&h->run_start, now, memory_order_relaxed);
+}
+
+/* ---- what a green thread is doing ------------------------------------- */
+
+const char *introspect_state_name(enum green_state s)
+{
+	switch (s) {
+	case GREEN_RUNNING:
+		return "running";
+	case GREEN_READY:
+		return "ready";
+	case GREEN_PARKED:
+		return "waiting";
+	case GREEN_DEAD:
+		return "dead";
+	}
+	return "?";
+}
+
+const char *introspect_kind_name(enum wait_kind k)
+{
+	static const char *const names[WAIT_KINDS] = {
+		[WAIT_OTHER] = "other",     [WAIT_FD_READ] = "fd",
+		[WAIT_FD_WRITE] = "fd",     [WAIT_POLL] = "poll",
+		[WAIT_MUTEX] = "mutex",     [WAIT_COND] = "cond",
+		[WAIT_SEM] = "semaphore",   [WAIT_RWLOCK] = "rwlock",
+		[WAIT_BARRIER] = "barrier", [WAIT_ONCE] = "once",
+		[WAIT_FUTEX] = "futex",     [WAIT_SLEEP] = "sleep",
+		[WAIT_JOIN] = "join",       [WAIT_POOL] = "pool",
+		[WAIT_CHILD] = "child",     [WAIT_SIGNAL] = "signal",
+	};
+
+	return (unsigned)k < WAIT_KINDS ? names[k] : "?";
+}
+
+/* g if it is one of h's live greens: a mutex's owner may have ended and
+ * its memory gone back to the stack pool. */
+static const struct green *hub_green_of(const struct hub *h, const struct green *g)
+{
+	for (const struct green *x = h->all; x != NULL; x = x->all_next)
+		if (x == g)
+			return x;
+	return NULL;
+}
+
+void introspect_green(const struct green *g, struct green_info *out)
+{
+	memset(out, 0, sizeof *out);
+	out->id = g->id;
+	memcpy(out->name, g->name, sizeof out->name);
+	out->name[sizeof out->name - 1] = '\0';
+	out->state = g->state;
+	out->root = (g->flags & GREEN_ROOT) != 0;
+	out->start = g->start;
+	out->switches = g->switches;
+	out->since = g->since;
+	out->cpu_ns = g->cpu_ns;
+	out->deadline = GS_NO_DEADLINE;
+	if (g->state == GREEN_RUNNING)
+		out->since = atomic_load_explicit(&g->hub->run_start, memory_order_relaxed);
+	if (g->state != GREEN_PARKED || g->wait == NULL)
+		return;
+	out->kind = (enum wait_kind)g->wait->kind;
+	out->num = g->wait->num;
+	out->obj = g->wait->obj;
+	out->deadline = g->wait->deadline;
+	if (out->kind == WAIT_MUTEX || out->kind == WAIT_JOIN) {
+		const struct green *o = out->kind == WAIT_MUTEX
+						? ((const struct gsync_mutex *)out->obj)->owner
+						: out->obj;
+
+		o = o != NULL ? hub_green_of(g->hub, o) : NULL;
+		if (o != NULL) {
+			out->owner_id = o->id;
+			memcpy(out->owner_name, o->name, sizeof out->owner_name);
+			out->owner_name[sizeof out->owner_name - 1] = '\0';
+		}
+	}
+}
+
+static int describe_wait(const struct green_info *i, char *buf, size_t len)
+{
+	char who[48] = "";
+
+	if (i->owner_id != 0)
+		snprintf(who, sizeof who, "thread %llu%s%s%s", (unsigned long long)i->owner_id,
+			 i->owner_name[0] ? " \"" : "", i->owner_name, i->owner_name[0] ? "\"" : "");
+	switch (i->kind) {
+	case WAIT_FD_READ:
+	case WAIT_FD_WRITE:
+		return snprintf(buf, len, "waiting on fd %ld (%s)", i->num,
+				i->kind == WAIT_FD_READ ? "read" : "write");
+	case WAIT_POLL:
+		return snprintf(buf, len, "waiting on %ld fd%s (poll)", i->num, i->num == 1 ? "" : "s");
+	case WAIT_MUTEX:
+		if (i->owner_id == 0)
+			return snprintf(buf, len, "waiting on mutex %p", i->obj);
+		if (i->owner_id == i->id)
+			return snprintf(buf, len, "waiting on mutex %p, which it holds itself", i->obj);
+		return snprintf(buf, len, "waiting on mutex %p held by %s", i->obj, who);
+	case WAIT_JOIN:
+		return snprintf(buf, len, "waiting for %s to end (join)", who[0] ? who : "a thread");
+	case WAIT_CHILD:
+		if (i->num < 0)
+			return snprintf(buf, len, "waiting for a child process");
+		return snprintf(buf, len, "waiting for child process %ld", i->num);
+	case WAIT_SLEEP:
+		return snprintf(buf, len, "sleeping");
+	case WAIT_POOL:
+		return snprintf(buf, len, "waiting for a pool worker (call %p)", i->obj);
+	case WAIT_SIGNAL:
+		return snprintf(buf, len, "waiting for a signal");
+	case WAIT_OTHER:
+		return snprintf(buf, len, "waiting");
+	default:
+		return snprintf(buf, len, "waiting on %s %p", introspect_kind_name(i->kind), i->obj);
+	}
+}
+
+int introspect_describe(const struct green_info *i, char *buf, size_t len)
+{
+	int n;
+
+	if (i->state != GREEN_PARKED)
+		return snprintf(buf, len, "%s", introspect_state_name(i->state));
+	n = describe_wait(i, buf, len);
+	if (n >= 0 && (size_t)n < len && i->deadline != GS_NO_DEADLINE) {
+		int64_t left = i->deadline - gs_now_ns();
+
+		n += snprintf(buf + n, len - (size_t)n, " (%.3f s left)",
+			      (double)(left > 0 ? left : 0) / 1e9);
+	}
+	return n;
+}
+
+/* ---- stacks -------------------------------------------------------------- */
+
+static int unwind(unw_cursor_t *c, struct frame *f, int max)
+{
+	int n = 0;
+
+	do {
+		unw_word_t pc, off;
+
+		if (unw_get_reg(c, UNW_REG_IP, &pc) < 0 || pc == 0)
+			break;
+		f[n].pc = (uintptr_t)pc;
+		f[n].off = 0;
+		f[n].name[0] = '\0';
+		if (unw_get_proc_name(c, f[n].name, sizeof f[n].name, &off) == 0)
+			f[n].off = (uintptr_t)off;
+		else
+			f[n].name[0] = '\0';
+		n++;
+	} while (n < max && unw_step(c) > 0);
+	return n;
+}
+
+/* The registers ctx_switch saved on a suspended stack (switch.S). */
+static void ctx_regs(const struct ctx *x, ucontext_t *uc)
+{
+	const uint64_t *sp = x->sp;
+
+	uc->uc_mcontext.gregs[REG_R15] = (greg_t)sp[1];
+	uc->uc_mcontext.gregs[REG_R14] = (greg_t)sp[2];
+	uc->uc_mcontext.gregs[REG_R13] = (greg_t)sp[3];
+	uc->uc_mcontext.gregs[REG_R12] = (greg_t)sp[4];
+	uc->uc_mcontext.gregs[REG_RBX] = (greg_t)sp[5];
+	uc->uc_mcontext.gregs[REG_RBP] = (greg_t)sp[6];
+	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)sp[7];
+	uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(uintptr_t)(sp + 8);
+}
+
+int introspect_backtrace(struct green *g, struct frame *f, int max)
+{
+	struct hub *h = hub_peek();
+	unw_context_t uc;
+	unw_cursor_t c;
+
+	if (max <= 0)
+		return 0;
+	if (h == NULL || g->hub != h || g->state == GREEN_DEAD)
+		return -ESRCH;
+	unw_getcontext(&uc);
+	if (g == h->current) {
+		int n;
+
+		if (unw_init_local(&c, &uc) < 0)
+			return -EINVAL;
+		/* Not this function's own frame. */
+		if (unw_step(&c) <= 0)
+			return 0;
+		n = unwind(&c, f, max);
+		return n;
+	}
+	if (g->ctx.sp == NULL)
+		return -ESRCH;
+	ctx_regs(&g->ctx, (ucontext_t *)&uc);
+	/* The first frame's pc is a return address, as in any caller frame:
+	 * libunwind looks it up as such. */
+	if (unw_init_local(&c, &uc) < 0)
+		return -EINVAL;
+	return unwind(&c, f, max);
+}
+
+int introspect_backtrace_uc(void *ucp, struct frame *f, int max)
+{
+	unw_cursor_t c;
+
+	if (max <= 0)
+		return 0;
+	if (unw_init_local2(&c, (unw_context_t *)ucp, UNW_INIT_SIGNAL_FRAME) < 0)
+		return -EINVAL;
+	return unwind(&c, f, max);
+}
+
+size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	if (len == 0)
+		return 0;
+	buf[0] = '\0';
+	for (int i = 0; i < n && used + 1 < len; i++) {
+		Dl_info di;
+		const char *obj = "?", *name = f[i].name;
+		uintptr_t off = f[i].off;
+		int w;
+
+		memset(&di, 0, sizeof di);
+		/* pc - 1: a return address may be the first byte past its
+		 * function (a call that does not return). */
+		if (dladdr((void *)(f[i].pc - (i > 0)), &di) != 0 && di.dli_fname != NULL)
+			obj = di.dli_fname;
+		if (name[0] == '\0' && di.dli_sname != NULL) {
+			name = di.dli_sname;
+			off = f[i].pc - (uintptr_t)di.dli_saddr;
+		}
+		if (name[0] != '\0')
+			w = snprintf(buf + used, len - used, "    #%-2d 0x%012lx %s+0x%lx (%s)\n", i,
+				     (unsigned long)f[i].pc, name, (unsigned long)off, obj);
+		else
+			w = snprintf(buf + used, len - used, "    #%-2d 0x%012lx ?? (%s)\n", i,
+				     (unsigned long)f[i].pc, obj);
+		if (w < 0)
+			break;
+		used += (size_t)w < len - used ? (size_t)w : len - used - 1;
+	}
+	return used;
+}
+
+/* ---- the registry of hubs ----------------------------------------------- */
+
+static struct hub *hubs;
+static atomic_flag hubs_lock = ATOMIC_FLAG_INIT;
+
+static void hubs_acquire(void)
+{
+	while (atomic_flag_test_and_set_explicit(&hubs_lock, memory_order_acquire))
+		arch_syscall3(SYS_sched_yield, 0, 0, 0);
+}
+
+static void hubs_release(void)
+{
+	atomic_flag_clear_explicit(&hubs_lock, memory_order_release);
+}
+
+void introspect_hub_register(struct hub *h)
+{
+	h->tid = (int)arch_syscall3(SYS_gettid, 0, 0, 0);
+	hubs_acquire();
+	h->reg_next = hubs;
+	hubs = h;
+	hubs_release();
+}
+
+void introspect_hub_unregister(struct hub *h)
+{
+	hubs_acquire();
+	for (struct hub **p = &hubs; *p != NULL; p = &(*p)->reg_next) {
+		if (*p == h) {
+			*p = h->reg_next;
+			break;
+		}
+	}
+	hubs_release();
+}
+
+void introspect_foreach_hub(void (*fn)(struct hub *h, void *arg), void *arg)
+{
+	hubs_acquire();
+	for (struct hub *h = hubs; h != NULL; h = h->reg_next)
+		fn(h, arg);
+	hubs_release();
+}
+
+void introspect_fork_child(struct hub *h)
+{
+	/* Only the forking thread exists: its hub alone, and the lock as if
+	 * nobody held it (the holder may have been another thread). */
+	atomic_flag_clear(&hubs_lock);
+	hubs = h;
+	h->reg_next = NULL;
+	h->tid = (int)arch_syscall3(SYS_gettid, 0, 0, 0);
+	atomic_store(&h->sample, NULL);
+	h->mon_switches = 0;
+	h->mon_seen = h->mon_reported = 0;
+}
+
+/* ---- samples: the running thread, seen from another OS thread ----------- */
+
+struct sample {
+	atomic_int done;
+	struct sample_result *out;
+};
+
+void introspect_sample_signal(struct hub *h, void *uc)
+{
+	struct sample *s = atomic_exchange(&h->sample, NULL);
+	struct sample_result *r;
+	struct green *cur;
+
+	if (s == NULL)
+		return;
+	r = s->out;
+	cur = h->current;
+	r->id = cur->id;
+	memcpy(r->name, cur->name, sizeof r->name);
+	r->name[sizeof r->name - 1] = '\0';
+	r->hub = cur == h->hub_green;
+	r->switches = h->switches;
+	r->nframes = introspect_backtrace_uc(uc, r->frames, INTROSPECT_FRAMES_MAX);
+	atomic_store_explicit(&s->done, 1, memory_order_release);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	arch_syscall3(SYS_nanosleep, (long)&ts, 0, 0);
+}
+
+int introspect_sample(struct hub *h, struct sample_result *out, int timeout_ms)
+{
+	struct sample s = { .out = out };
+	struct sample *expected = NULL;
+	long r;
+
+	if (!preempt_handler_ready())
+		return -EAGAIN;
+	atomic_init(&s.done, 0);
+	if (!atomic_compare_exchange_strong(&h->sample, &expected, &s))
+		return -EBUSY;
+	r = arch_syscall3(SYS_tgkill, getpid(), h->tid, preempt_signal());
+	for (int waited = 0; r == 0 && waited < timeout_ms; waited++) {
+		if (atomic_load_explicit(&s.done, memory_order_acquire))
+			return 0;
+		sleep_ms(1);
+	}
+	expected = &s;
+	if (atomic_compare_exchange_strong(&h->sample, &expected, NULL))
+		return r < 0 ? (int)r : -ETIMEDOUT; /* never taken: nobody writes s */
+	/* The handler took it: it finishes without waiting for anything. */
+	while (!atomic_load_explicit(&s.done, memory_order_acquire))
+		sleep_ms(1);
+	return 0;
+}
+
+/* ---- reports -------------------------------------------------------------- */
+
+struct dump_buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void dump_printf(struct dump_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void dump_printf(struct dump_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->len + 1 >= b->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->len += (size_t)n < b->cap - b->len ? (size_t)n : b->cap - b->len - 1;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		long w = sys_write(fd, p, n);
+
+		if (w == -EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+#define DUMP_BUF_SIZE (256 * 1024)
+
+void introspect_dump_hub(struct hub *h, int fd, const char *title)
+{
+	struct frame f[INTROSPECT_FRAMES_MAX];
+	struct dump_buf b = { malloc(DUMP_BUF_SIZE), 0, DUMP_BUF_SIZE };
+	int64_t now = gs_now_ns();
+
+	if (b.p == NULL)
+		return;
+	b.p[0] = '\0';
+	dump_printf(&b, "%s\n", title);
+	/* Oldest first: h->all has the newest at its head. */
+	struct green *last = h->all;
+
+	while (last != NULL && last->all_next != NULL)
+		last = last->all_next;
+	for (struct green *g = last; g != NULL; g = g->all_prev) {
+		struct green_info i;
+		char what[160];
+		int n;
+
+		if (g->state == GREEN_DEAD)
+			continue;
+		introspect_green(g, &i);
+		introspect_describe(&i, what, sizeof what);
+		dump_printf(&b, "  thread %llu%s%s%s%s: %s", (unsigned long long)i.id,
+			    i.name[0] ? " \"" : "", i.name, i.name[0] ? "\"" : "",
+			    i.root ? " (main)" : "", what);
+		if (i.since != 0 && i.since <= now)
+			dump_printf(&b, ", for %.3f s", (double)(now - i.since) / 1e9);
+		dump_printf(&b, "\n");
+		n = introspect_backtrace(g, f, INTROSPECT_FRAMES_MAX);
+		if (n > 0) {
+			size_t cap = b.cap - b.len;
+
+			if (cap > 1)
+				b.len += introspect_format_frames(f, n, b.p + b.len, cap);
+		}
+	}
+	write_all(fd, b.p, b.len);
+	free(b.p);
+}
+
+void introspect_deadlock_report(struct hub *h)
+{
+	char title[200];
+
+	snprintf(title, sizeof title,
+		 "greenshim: deadlock: all %lu threads of OS thread %d wait, and nothing can "
+		 "wake any of them: this would block forever",
+		 h->nrunning, h->tid);
+	introspect_dump_hub(h, gs_log_fd, title);
+}
