@@ -58,7 +58,8 @@ PRELOAD_TESTS := $(PRELOAD_TEST_SRC:tests/preload/%.c=$(B)/tests/preload/%)
 API_TEST_SRC := $(wildcard tests/api/*.c)
 API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 # A static program for greenrun to refuse, when glibc's static libc is here.
-TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/tools/hello-static)
+TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/tools/hello-static) \
+	$(B)/tests/tools/spin
 
 .PHONY: all check bench demo pydemo deps depcheck install clean
 
@@ -109,8 +110,13 @@ $(B)/tests/preload/%: tests/preload/%.c tests/preload/case.h | depcheck
 $(B)/greenrun: tools/greenrun/greenrun.c $(B)/obj/src/config.o $(B)/obj/src/stack.o $(HEADERS)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/obj/src/config.o $(B)/obj/src/stack.o
 
-$(B)/greenctl: tools/greenctl/greenctl.c | depcheck
-	$(CC) -std=gnu11 -D_GNU_SOURCE $(filter-out -fPIC -fvisibility=hidden,$(BASE_CFLAGS)) $(CFLAGS) -o $@ $<
+$(B)/greenctl: tools/greenctl/greenctl.c tools/greenctl/flame.c tools/greenctl/flame.h | depcheck
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(filter-out -fPIC -fvisibility=hidden,$(BASE_CFLAGS)) $(CFLAGS) \
+		-o $@ tools/greenctl/greenctl.c tools/greenctl/flame.c
+
+$(B)/tests/tools/spin: tests/tools/spin.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
 $(B)/tests/tools/hello-static: tests/tools/hello.c | depcheck
 	@mkdir -p $(dir $@)

@@ -325,6 +325,7 @@ struct remote_msg {
 struct fdw;
 
 #define OWN_FDS_PER_HUB 4
+#define HUB_CALL_SITES 64 /* a power of two */
 
 struct hub {
 	struct ev_loop *loop;
@@ -377,6 +378,12 @@ struct hub {
 	unsigned long nblock[64];     /* of them, those blocking signal s+1 */
 	int n_own_fds;
 	_Atomic(struct ctl_call *) ctl_call; /* control.c: run me, hub */
+	/* ctlcmd.c's counters (greenctl stats), kept while stats are on:
+	 * waits begun by kind (calls that would have blocked), and calls into
+	 * the runtime by call site (preload_hub's return address). */
+	uint64_t waits[WAIT_KINDS];
+	uintptr_t call_site[HUB_CALL_SITES];
+	uint64_t call_n[HUB_CALL_SITES];
 #ifdef GS_ASAN
 	struct green *switch_from;
 #endif
@@ -602,6 +609,26 @@ int control_call_hub(struct hub *h, void (*fn)(struct hub *h, void *arg), void *
 		     int timeout_ms);
 /* hub.c's ev_async callback: runs the call the control thread posted. */
 void control_hub_poll(struct hub *h);
+
+/* One more call into the runtime from the call site at return address
+ * site (stats on): open addressing, no allocation; a table already full
+ * of other sites counts nothing more. */
+static inline void control_count_call(struct hub *h, uintptr_t site)
+{
+	unsigned s = (unsigned)((site * 0x9E3779B97F4A7C15ull) >> 58) & (HUB_CALL_SITES - 1);
+
+	for (unsigned k = 0; k < HUB_CALL_SITES; k++, s = (s + 1) & (HUB_CALL_SITES - 1)) {
+		if (h->call_site[s] == site) {
+			h->call_n[s]++;
+			return;
+		}
+		if (h->call_site[s] == 0) {
+			h->call_site[s] = site;
+			h->call_n[s] = 1;
+			return;
+		}
+	}
+}
 /* ctlcmd.c: answers one request line ("ps", "stacks", "stats"...). */
 void control_command(const char *line, struct ctl_buf *out);
 

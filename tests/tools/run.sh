@@ -374,6 +374,148 @@ os.waitpid(pid, 0)' >"$tmp/pids" 2>&1 &
 	fi
 }
 
+# Holds 100 idle connections to port $1 (a plain python3, not under
+# greenshim) until killed; sets clients.
+hold_connections() {
+	python3 -c '
+import socket, sys, time
+conns = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(100)]
+print("connected", flush=True)
+time.sleep(60)' "$1" >"$tmp/clients" 2>&1 &
+	clients=$!
+	for _ in $(seq 100); do
+		grep -q connected "$tmp/clients" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ps and stacks on a thread-per-connection server holding 100 idle
+# clients: a thread per client waiting to read its fd, started by the
+# server's own function, and every stack named down to it.
+test_greenctl_ps_and_stacks_show_a_server_with_100_clients() {
+	name=greenctl_ps_and_stacks_show_a_server_with_100_clients
+	start_server
+	if [ -z "$port" ] || ! hold_connections "$port"; then
+		fail $name "no server or no clients: $(cat "$tmp/server.err" "$tmp/clients")"
+		kill $clients 2>/dev/null
+		stop_server
+		return
+	fi
+	# The server accepts them in its own time: ask until it has.
+	for _ in $(seq 50); do
+		"$CTL" $server ps >"$tmp/ps" 2>&1
+		[ "$(grep -c -E 'waiting on fd [0-9]+ \(read\) +serve$' "$tmp/ps")" -ge 100 ] && break
+		sleep 0.1
+	done
+	"$CTL" $server stacks >"$tmp/stacks" 2>&1
+	rc=$?
+	kill $clients
+	wait $clients 2>/dev/null
+	stop_server
+	readers=$(grep -c -E 'waiting on fd [0-9]+ \(read\) +serve$' "$tmp/ps")
+	fds=$(grep -E 'waiting on fd [0-9]+ \(read\) +serve$' "$tmp/ps" | grep -o 'fd [0-9]*' | sort -u | wc -l)
+	serve_stacks=$(grep -c -E '^ +#[0-9]+ +0x[0-9a-f]+ serve\+0x[0-9a-f]+ in .*/gs-echo-threads$' "$tmp/stacks")
+	if [ "$readers" -lt 100 ] || [ "$fds" -lt 100 ]; then
+		fail $name "$readers threads started by serve wait to read, on $fds fds: $(head -n 8 "$tmp/ps")"
+	elif [ $rc -ne 0 ] || [ "$serve_stacks" -lt 100 ] ||
+		! grep -q -E ' accepter\+0x[0-9a-f]+ in .*/gs-echo-threads$' "$tmp/stacks" ||
+		! grep -q -E ' main\+0x[0-9a-f]+ in .*/gs-echo-threads$' "$tmp/stacks" ||
+		! grep -q -E ' read\+0x[0-9a-f]+ in .*/libgreenshim.so$' "$tmp/stacks"; then
+		fail $name "stacks: status $rc, $serve_stacks frames in serve: $(head -n 20 "$tmp/stacks")"
+	else
+		ok $name
+	fi
+}
+
+# stats under an echo load: the counters move, and agree with each other
+# and with ps.
+test_greenctl_stats_count_what_the_server_does() {
+	name=greenctl_stats_count_what_the_server_does
+	start_server
+	if [ -z "$port" ]; then
+		fail $name "the server did not start: $(cat "$tmp/server.err")"
+		stop_server
+		return
+	fi
+	"$B/gs-echo-load" -p "$port" -c 50 -d 6 >"$tmp/load" 2>&1 &
+	load=$!
+	sleep 1
+	"$CTL" $server stats >"$tmp/stats" 2>&1
+	rc=$?
+	"$CTL" $server ps >"$tmp/ps" 2>&1
+	wait $load
+	stop_server
+	# HUB COUNTER TOTAL [PER SECOND]
+	total() { awk -v k="$1" '$2 == k {print $3; exit}' "$tmp/stats"; }
+	rate() { awk -v k="$1" '$2 == k {print $4; exit}' "$tmp/stats"; }
+	threads=$(total threads)
+	listed=$(grep -c -E '^ +[0-9]+ ' "$tmp/ps")
+	if [ $rc -ne 0 ] || [ -z "$threads" ]; then
+		fail $name "status $rc: $(cat "$tmp/stats")"
+	elif [ "$threads" -ne "$listed" ] || [ "$threads" -lt 51 ]; then
+		fail $name "stats counts $threads threads, ps lists $listed (want the 50 connections' and main's)"
+	elif [ "$(total threads_waiting)" -gt "$threads" ]; then
+		fail $name "more threads waiting than threads: $(cat "$tmp/stats")"
+	elif ! [ "$(rate switches)" -gt 0 ] 2>/dev/null || [ "$(rate switches)" -gt "$(total switches)" ] ||
+		! [ "$(rate loop_iterations)" -gt 0 ] 2>/dev/null ||
+		! [ "$(rate waits.fd_read)" -gt 0 ] 2>/dev/null ||
+		! [ "$(rate calls.read)" -gt 0 ] 2>/dev/null ||
+		! [ "$(rate calls.write)" -gt 0 ] 2>/dev/null; then
+		fail $name "counters that should move: $(cat "$tmp/stats")"
+	elif ! grep -q 'errors=0' "$tmp/load"; then
+		fail $name "the load failed while inspected: $(cat "$tmp/load")"
+	else
+		ok $name
+	fi
+}
+
+# A green thread that computes and never waits: the hub still answers (the
+# preemption tick moves it aside), top puts it first; with preemption off
+# the hub cannot answer and greenctl says who runs, with its stack.
+test_greenctl_sees_a_thread_that_never_yields() {
+	name=greenctl_sees_a_thread_that_never_yields
+	"$RUN" "$B/tests/tools/spin" >"$tmp/spin" 2>&1 &
+	spin=$!
+	for _ in $(seq 50); do
+		grep -q spinning "$tmp/spin" && break
+		sleep 0.1
+	done
+	"$CTL" $spin ps >"$tmp/ps" 2>&1
+	"$CTL" $spin top -n 2 >"$tmp/top" 2>&1
+	rc=$?
+	kill $spin
+	wait $spin 2>/dev/null
+	refreshes=$(grep -c '^greenctl top: process' "$tmp/top")
+	first=$(awk '/^ +ID +NAME/ {n++; getline; if (n == 2) print $2}' "$tmp/top")
+	if ! grep -q -E ' spinner .* spin_forever$' "$tmp/ps" ||
+		! grep -q -E ' sleeper .*sleeping .* sleeper$' "$tmp/ps"; then
+		fail $name "ps with preemption: $(cat "$tmp/ps")"
+		return
+	fi
+	if [ $rc -ne 0 ] || [ "$refreshes" -ne 2 ] || [ "$first" != spinner ]; then
+		fail $name "top -n 2: status $rc, $refreshes refreshes, first: $first: $(cat "$tmp/top")"
+		return
+	fi
+	"$RUN" --preempt=0 "$B/tests/tools/spin" >"$tmp/spin" 2>&1 &
+	spin=$!
+	for _ in $(seq 50); do
+		grep -q spinning "$tmp/spin" && break
+		sleep 0.1
+	done
+	"$CTL" $spin ps >"$tmp/ps" 2>&1
+	"$CTL" $spin stacks >"$tmp/stacks" 2>&1
+	kill $spin
+	wait $spin 2>/dev/null
+	if ! grep -q 'no answer in 1000 ms: green thread [0-9]* "spinner" runs without yielding' "$tmp/ps"; then
+		fail $name "ps without preemption: $(cat "$tmp/ps")"
+	elif ! grep -q -E ' spin_forever\+0x[0-9a-f]+ in .*/spin$' "$tmp/stacks"; then
+		fail $name "stacks without preemption: $(cat "$tmp/stacks")"
+	else
+		ok $name
+	fi
+}
+
 test_greenrun_options_reach_the_program_environment
 test_greenrun_loads_the_library_into_the_program
 test_greenrun_refuses_bad_values_as_the_library_does
@@ -385,5 +527,8 @@ test_greenrun_finds_the_library_built_or_installed
 test_greenctl_talks_only_to_the_same_user_or_root
 test_greenctl_explains_a_process_not_under_greenshim
 test_greenctl_reaches_a_forked_child
+test_greenctl_ps_and_stacks_show_a_server_with_100_clients
+test_greenctl_stats_count_what_the_server_does
+test_greenctl_sees_a_thread_that_never_yields
 
 summary tools

@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flame.h"
+
 static const char *prog = "greenctl";
 
 static void usage(FILE *f)
@@ -40,6 +42,9 @@ static void usage(FILE *f)
 		"  stats          the hubs' counters: switches/s, loop iterations, calls, waits\n"
 		"  top [-n N]     ps sorted by CPU, refreshed every second (q or Ctrl-C quits;\n"
 		"                 -n N: N refreshes, then exit)\n"
+		"  profile -d SECONDS -o FILE\n"
+		"                 on-CPU samples (every ms) and off-CPU time of waiting threads,\n"
+		"                 as folded stacks in FILE and a flame graph in FILE.svg\n"
 		"  ping           is the control socket there?\n"
 		"PID's control socket answers only its own user and root.\n");
 }
@@ -297,7 +302,8 @@ static void stack_line(char **f, int n, void *arg)
 		char age[16];
 
 		duration(age, sizeof age, strtod(f[6], NULL));
-		printf("\nthread %s \"%s\" (%s, %s) start %s\n", f[2], f[3], f[5], age, f[9]);
+		printf("\nthread %s%s%s%s (%s, %s) start %s\n", f[2], *f[3] ? " \"" : "", f[3],
+		       *f[3] ? "\"" : "", f[5], age, f[9]);
 	} else if (n >= 5 && strcmp(f[0], "f") == 0) {
 		printf("    #%-2s %s %s%s%s\n", f[1], f[2], f[3], *f[4] ? " in " : "", f[4]);
 	} else if (n >= 3 && strcmp(f[0], "hub") == 0) {
@@ -356,19 +362,81 @@ static void cmd_stats(int pid)
 	dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	printf("%-8s %-36s %16s %14s\n", "HUB", "COUNTER", "TOTAL", "PER SECOND");
 	for (int i = 0; i < b.n; i++) {
-		double before = -1;
+		/* A counter absent the first time had not counted anything:
+		 * the first request turns the counting on. */
+		double before = 0;
 
 		for (int j = 0; j < a.n; j++)
 			if (strcmp(a.key[j], b.key[i]) == 0 && strcmp(a.scope[j], b.scope[i]) == 0)
 				before = a.v[j];
 		/* Gauges (a now, not a count) have no rate. */
-		if (before < 0 || strncmp(b.key[i], "now_", 4) == 0 ||
+		if (strncmp(b.key[i], "threads", 7) == 0 ||
 		    strstr(b.key[i], "_ns") != NULL)
 			printf("%-8s %-36s %16.0f %14s\n", b.scope[i], b.key[i], b.v[i], "");
 		else
 			printf("%-8s %-36s %16.0f %14.0f\n", b.scope[i], b.key[i], b.v[i],
 			       (b.v[i] - before) / dt);
 	}
+}
+
+/* ---- profile ---------------------------------------------------------------- */
+
+struct prof_out {
+	FILE *f;
+	unsigned long on, off, lost;
+	unsigned long long on_us, off_us;
+};
+
+static void prof_line(char **f, int n, void *arg)
+{
+	struct prof_out *p = arg;
+
+	if (n >= 3 && strcmp(f[0], "folded") == 0) {
+		unsigned long long us = strtoull(f[2], NULL, 10);
+
+		fprintf(p->f, "%s %llu\n", f[1], us);
+		if (strncmp(f[1], "on-CPU;", 7) == 0)
+			p->on_us += us;
+		else
+			p->off_us += us;
+	} else if (n >= 4 && strcmp(f[0], "profile") == 0) {
+		p->on = strtoul(f[1], NULL, 10);
+		p->off = strtoul(f[2], NULL, 10);
+		p->lost = strtoul(f[3], NULL, 10);
+	}
+}
+
+static void cmd_profile(int pid, double seconds, const char *file)
+{
+	char req[64], svg[4096], title[256];
+	struct prof_out p = { 0 };
+	FILE *in, *out;
+	char *a;
+
+	snprintf(req, sizeof req, "profile %g", seconds);
+	if (snprintf(svg, sizeof svg, "%s.svg", file) >= (int)sizeof svg)
+		die("%s: name too long", file);
+	p.f = fopen(file, "w");
+	if (p.f == NULL)
+		die("%s: %s", file, strerror(errno));
+	a = ask(pid, req);
+	records(a, prof_line, &p);
+	free(a);
+	if (fclose(p.f) != 0)
+		die("%s: %s", file, strerror(errno));
+	in = fopen(file, "r");
+	out = fopen(svg, "w");
+	if (in == NULL || out == NULL)
+		die("%s: %s", out == NULL ? svg : file, strerror(errno));
+	snprintf(title, sizeof title, "greenshim process %d, %g s: on-CPU %.3f s, off-CPU %.3f s (us)",
+		 pid, seconds, (double)p.on_us / 1e6, (double)p.off_us / 1e6);
+	if (flame_svg(in, out, title, "us") != 0 || fclose(out) != 0)
+		die("%s: write error", svg);
+	fclose(in);
+	printf("process %d, %g s: %lu on-CPU samples (%.3f s), %lu off-CPU thread samples (%.3f s "
+	       "waiting)%s\nfolded stacks: %s\nflame graph: %s\n",
+	       pid, seconds, p.on, (double)p.on_us / 1e6, p.off, (double)p.off_us / 1e6,
+	       p.lost ? " (some stacks did not fit the table)" : "", file, svg);
 }
 
 /* ---- top ------------------------------------------------------------------- */
@@ -504,6 +572,23 @@ int main(int argc, char **argv)
 
 		printf("process %d: greenshim control socket answers\n", (int)pid);
 		free(a);
+	} else if (strcmp(cmd, "profile") == 0) {
+		double secs = 0;
+		const char *file = NULL;
+
+		for (int i = 3; i + 1 < argc; i += 2) {
+			if (strcmp(argv[i], "-d") == 0)
+				secs = strtod(argv[i + 1], NULL);
+			else if (strcmp(argv[i], "-o") == 0)
+				file = argv[i + 1];
+			else
+				secs = -1;
+		}
+		if (secs <= 0 || file == NULL || argc % 2 == 0) {
+			usage(stderr);
+			return 2;
+		}
+		cmd_profile((int)pid, secs, file);
 	} else if (strcmp(cmd, "top") == 0) {
 		int n = 0;
 
