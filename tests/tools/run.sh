@@ -516,6 +516,39 @@ test_greenctl_sees_a_thread_that_never_yields() {
 	fi
 }
 
+# profile: on-CPU samples name the function that computes, off-CPU time the
+# calls the others wait in, as folded stacks and an SVG flame graph.
+test_greenctl_profile_writes_folded_stacks_and_a_flame_graph() {
+	name=greenctl_profile_writes_folded_stacks_and_a_flame_graph
+	"$RUN" "$B/tests/tools/spin" >"$tmp/spin" 2>&1 &
+	spin=$!
+	for _ in $(seq 50); do
+		grep -q spinning "$tmp/spin" && break
+		sleep 0.1
+	done
+	"$CTL" $spin profile -d 1 -o "$tmp/prof" >"$tmp/out" 2>&1
+	rc=$?
+	kill $spin
+	wait $spin 2>/dev/null
+	# Weights in microseconds: the spinner's on-CPU stacks, the sleeper's
+	# off-CPU ones.
+	on=$(awk '/^on-CPU;spinner;.*;spin_forever/ {s += $NF} END {print s + 0}' "$tmp/prof")
+	off=$(awk '/^off-CPU;sleeper;.*;sleeper;sleep;/ {s += $NF} END {print s + 0}' "$tmp/prof")
+	if [ $rc -ne 0 ] || [ "$on" -le 0 ] || [ "$off" -le 0 ]; then
+		fail $name "status $rc, spinner on-CPU $on us, sleeper off-CPU $off us: $(cat "$tmp/out") $(head -n 5 "$tmp/prof")"
+	elif ! python3 -c '
+import sys, xml.dom.minidom as m
+d = m.parse(sys.argv[1])
+titles = [t.firstChild.data for t in d.getElementsByTagName("title")]
+assert len(d.getElementsByTagName("rect")) > 5
+assert any(t.startswith("spin_forever (") for t in titles), titles
+' "$tmp/prof.svg" 2>"$tmp/err"; then
+		fail $name "the SVG: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
 test_greenrun_options_reach_the_program_environment
 test_greenrun_loads_the_library_into_the_program
 test_greenrun_refuses_bad_values_as_the_library_does
@@ -530,5 +563,6 @@ test_greenctl_reaches_a_forked_child
 test_greenctl_ps_and_stacks_show_a_server_with_100_clients
 test_greenctl_stats_count_what_the_server_does
 test_greenctl_sees_a_thread_that_never_yields
+test_greenctl_profile_writes_folded_stacks_and_a_flame_graph
 
 summary tools
