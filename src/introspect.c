@@ -215,6 +215,9 @@ int introspect_describe(const struct green_info *i, char *buf, size_t len)
 
 /* ---- stacks -------------------------------------------------------------- */
 
+/* libunwind reaches pthread_mutex_lock, sigprocmask, read and close
+ * through the PLT: greenshim's wrappers under LD_PRELOAD, which must give
+ * it plain libc (a green mutex in a signal handler could park). */
 static int unwind(unw_cursor_t *c, struct frame *f, int max)
 {
 	int n = 0;
@@ -251,30 +254,26 @@ static void ctx_regs(const struct ctx *x, ucontext_t *uc)
 	uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(uintptr_t)(sp + 8);
 }
 
-int introspect_backtrace(struct green *g, struct frame *f, int max)
+static __attribute__((noinline)) int backtrace_self(struct frame *f, int max)
 {
-	struct hub *h = hub_peek();
 	unw_context_t uc;
 	unw_cursor_t c;
 
-	if (max <= 0)
-		return 0;
-	if (h == NULL || g->hub != h || g->state == GREEN_DEAD)
-		return -ESRCH;
 	unw_getcontext(&uc);
-	if (g == h->current) {
-		int n;
+	if (unw_init_local(&c, &uc) < 0)
+		return -EINVAL;
+	/* Neither this function's frame nor introspect_backtrace's. */
+	if (unw_step(&c) <= 0 || unw_step(&c) <= 0)
+		return 0;
+	return unwind(&c, f, max);
+}
 
-		if (unw_init_local(&c, &uc) < 0)
-			return -EINVAL;
-		/* Not this function's own frame. */
-		if (unw_step(&c) <= 0)
-			return 0;
-		n = unwind(&c, f, max);
-		return n;
-	}
-	if (g->ctx.sp == NULL)
-		return -ESRCH;
+static int backtrace_suspended(const struct green *g, struct frame *f, int max)
+{
+	unw_context_t uc;
+	unw_cursor_t c;
+
+	unw_getcontext(&uc);
 	ctx_regs(&g->ctx, (ucontext_t *)&uc);
 	/* The first frame's pc is a return address, as in any caller frame:
 	 * libunwind looks it up as such. */
@@ -283,15 +282,37 @@ int introspect_backtrace(struct green *g, struct frame *f, int max)
 	return unwind(&c, f, max);
 }
 
-int introspect_backtrace_uc(void *ucp, struct frame *f, int max)
+int introspect_backtrace(struct green *g, struct frame *f, int max)
 {
-	unw_cursor_t c;
+	struct hub *h = hub_peek();
+	bool was;
+	int n;
 
 	if (max <= 0)
 		return 0;
-	if (unw_init_local2(&c, (unw_context_t *)ucp, UNW_INIT_SIGNAL_FRAME) < 0)
-		return -EINVAL;
-	return unwind(&c, f, max);
+	if (h == NULL || g->hub != h || g->state == GREEN_DEAD)
+		return -ESRCH;
+	if (g != h->current && g->ctx.sp == NULL)
+		return -ESRCH;
+	was = osthread_runtime_begin();
+	n = g == h->current ? backtrace_self(f, max) : backtrace_suspended(g, f, max);
+	osthread_runtime_end(was);
+	return n;
+}
+
+int introspect_backtrace_uc(void *ucp, struct frame *f, int max)
+{
+	unw_cursor_t c;
+	bool was;
+	int n = -EINVAL;
+
+	if (max <= 0)
+		return 0;
+	was = osthread_runtime_begin();
+	if (unw_init_local2(&c, (unw_context_t *)ucp, UNW_INIT_SIGNAL_FRAME) >= 0)
+		n = unwind(&c, f, max);
+	osthread_runtime_end(was);
+	return n;
 }
 
 size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t len)
@@ -319,9 +340,10 @@ size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t 
 		if (name[0] != '\0')
 			w = snprintf(buf + used, len - used, "    #%-2d 0x%012lx %s+0x%lx (%s)\n", i,
 				     (unsigned long)f[i].pc, name, (unsigned long)off, obj);
-		else
-			w = snprintf(buf + used, len - used, "    #%-2d 0x%012lx ?? (%s)\n", i,
-				     (unsigned long)f[i].pc, obj);
+		else /* the offset in the object, for addr2line -e */
+			w = snprintf(buf + used, len - used, "    #%-2d 0x%012lx ?? (%s+0x%lx)\n", i,
+				     (unsigned long)f[i].pc, obj,
+				     (unsigned long)(f[i].pc - (uintptr_t)di.dli_fbase));
 		if (w < 0)
 			break;
 		used += (size_t)w < len - used ? (size_t)w : len - used - 1;

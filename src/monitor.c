@@ -59,6 +59,7 @@ static void report(struct hub *h, int64_t ran)
 	size_t n = 0, cap = sizeof buf;
 	int r = introspect_sample(h, &s, SAMPLE_TIMEOUT_MS);
 	long limit_ms = (long)(gs_config.max_blocking_ns / 1000000);
+	unsigned long nrunning = __atomic_load_n(&h->nrunning, __ATOMIC_RELAXED);
 
 	if (r == 0 && (s.hub || s.switches != h->mon_switches))
 		return; /* it moved on meanwhile: nothing to report */
@@ -70,7 +71,7 @@ static void report(struct hub *h, int64_t ran)
 				     "Its stack:\n",
 				     (unsigned long long)s.id, s.name[0] ? " \"" : "", s.name,
 				     s.name[0] ? "\"" : "", (double)ran / 1e9, limit_ms,
-				     h->nrunning > 0 ? h->nrunning - 1 : 0, h->tid);
+				     nrunning > 0 ? nrunning - 1 : 0, h->tid);
 	else
 		n = (size_t)snprintf(buf, cap,
 				     "greenshim: a green thread of OS thread %d has run for %.3f s "

@@ -52,6 +52,19 @@ bool osthread_is_runtime(void)
 	return tls_runtime;
 }
 
+bool osthread_runtime_begin(void)
+{
+	bool was = tls_runtime;
+
+	tls_runtime = true;
+	return was;
+}
+
+void osthread_runtime_end(bool was)
+{
+	tls_runtime = was;
+}
+
 struct osthread_start_arg {
 	void *(*fn)(void *);
 	void *arg;

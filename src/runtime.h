@@ -574,6 +574,12 @@ int osthread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *ar
 		   bool detached);
 /* Is the caller one of those threads? (Then it gets plain libc.) */
 bool osthread_is_runtime(void);
+/* Around a library the runtime calls on a program's thread (libunwind,
+ * which locks its caches with pthread_mutex_lock and sigprocmask through
+ * the PLT): every wrapper it reaches gives plain libc, as on the runtime's
+ * own threads. Async-signal-safe; end restores what begin returned. */
+bool osthread_runtime_begin(void);
+void osthread_runtime_end(bool was);
 
 /* ---- overflow.c: stack overflow reports --------------------------------- */
 
@@ -704,7 +710,8 @@ int introspect_backtrace(struct green *g, struct frame *f, int max);
  * unwinding is (it may map an object's file to read its symbols). */
 int introspect_backtrace_uc(void *uc, struct frame *f, int max);
 /* Appends "    #N 0xPC name+0xOFF (object)" lines to buf (dladdr names the
- * object); not for signal handlers. Returns the length written. */
+ * object; "?? (object+0xOFF)" when no symbol is known, for addr2line);
+ * not for signal handlers. Returns the length written. */
 size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t len);
 
 /* Every hub of the process: registered by hub_create, gone with

@@ -306,6 +306,163 @@ thread 3 done"
 	ok $name
 }
 
+# The blocking monitor (GREENSHIM_MAX_BLOCKING_MS, 100 ms by default): a
+# thread that computes for 500 ms while another exists (preemption off,
+# which would otherwise move it aside) gets exactly one report (the next
+# would come a second later), naming it and showing, unwound on its own
+# stack, the program's function it computes in.
+test_blocking_monitor_reports_a_thread_computing_500ms_once() {
+	name=blocking_monitor_reports_a_thread_computing_500ms_once
+	GREENSHIM_LOG= GREENSHIM_PREEMPT_MS=0 LD_PRELOAD=$LIB timeout 20 \
+		"$B/tests/preload/busy_thread" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	reports=$(grep -c '^greenshim: ' "$tmp/err")
+	if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != done ]; then
+		fail $name "status $rc, output: $(cat "$tmp/out") $(cat "$tmp/err")"
+	elif [ "$reports" -ne 1 ]; then
+		fail $name "$reports reports: $(cat "$tmp/err")"
+	elif ! grep -q -E '^greenshim: thread [0-9]+ "spinner" has run for 0\.[0-9]+ s without waiting \(GREENSHIM_MAX_BLOCKING_MS=100\); the other 2 green threads of OS thread [0-9]+ cannot run meanwhile\. Its stack:$' "$tmp/err"; then
+		fail $name "report: $(cat "$tmp/err")"
+	elif ! grep -q -E '^    #[0-9]+ +0x[0-9a-f]+ compute_without_waiting[.a-z0-9]*\+0x[0-9a-f]+ \(.*busy_thread\)$' "$tmp/err" ||
+		! grep -q -E '^    #[0-9]+ +0x[0-9a-f]+ spinner\+0x[0-9a-f]+ \(.*busy_thread\)$' "$tmp/err"; then
+		fail $name "the program's functions are not in the stack: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# GREENSHIM_LOG: the report is appended to that file, stderr stays the
+# program's.
+test_blocking_monitor_writes_to_greenshim_log() {
+	name=blocking_monitor_writes_to_greenshim_log
+	echo "kept" >"$tmp/monitor.log"
+	GREENSHIM_LOG="$tmp/monitor.log" GREENSHIM_PREEMPT_MS=0 LD_PRELOAD=$LIB timeout 20 \
+		"$B/tests/preload/busy_thread" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 0 ] || [ -s "$tmp/err" ]; then
+		fail $name "status $rc, stderr: $(cat "$tmp/err")"
+	elif [ "$(head -n 1 "$tmp/monitor.log")" != kept ] ||
+		[ "$(grep -c '^greenshim: thread [0-9]* "spinner" has run' "$tmp/monitor.log")" -ne 1 ]; then
+		fail $name "log: $(cat "$tmp/monitor.log")"
+	else
+		ok $name
+	fi
+}
+
+# names_while_running ENV...: runs busy_thread with the environment given,
+# prints the names of its OS threads 0.25 s in (while it computes), then
+# its stderr.
+names_while_running() {
+	env "$@" GREENSHIM_LOG= GREENSHIM_PREEMPT_MS=0 LD_PRELOAD="$LIB" \
+		"$B/tests/preload/busy_thread" >/dev/null 2>"$tmp/names.err" &
+	pid=$!
+	sleep 0.25
+	cat /proc/$pid/task/*/comm 2>/dev/null | sort | tr '\n' ' '
+	wait $pid
+	cat "$tmp/names.err"
+}
+
+# GREENSHIM_MAX_BLOCKING_MS=0: no report and no monitor thread; by default
+# the monitor thread is there, named gs-monitor.
+test_blocking_monitor_off_reports_nothing_and_has_no_thread() {
+	name=blocking_monitor_off_reports_nothing_and_has_no_thread
+	on=$(names_while_running GREENSHIM_MAX_BLOCKING_MS=100)
+	off=$(names_while_running GREENSHIM_MAX_BLOCKING_MS=0)
+	case $on in
+	*gs-monitor*) ;;
+	*)
+		fail $name "no gs-monitor thread with the monitor on: $on"
+		return
+		;;
+	esac
+	if [ "$off" != "busy_thread " ]; then
+		fail $name "with GREENSHIM_MAX_BLOCKING_MS=0: threads and stderr: $off"
+	else
+		ok $name
+	fi
+}
+
+# A program that never makes a second thread cannot starve anyone: it gets
+# no monitor thread.
+test_a_single_threaded_program_gets_no_monitor_thread() {
+	name=a_single_threaded_program_gets_no_monitor_thread
+	LD_PRELOAD=$LIB sleep 0.5 &
+	pid=$!
+	sleep 0.25
+	names=$(cat /proc/$pid/task/*/comm 2>/dev/null | tr '\n' ' ')
+	wait $pid
+	if [ "$names" != "sleep " ]; then
+		fail $name "threads: $names"
+	else
+		ok $name
+	fi
+}
+
+# fork: the child has no monitor thread (only the forking thread exists
+# there); it starts one when it gets its second thread, and reports.
+test_blocking_monitor_is_rebuilt_in_a_fork_child() {
+	name=blocking_monitor_is_rebuilt_in_a_fork_child
+	GREENSHIM_LOG= GREENSHIM_PREEMPT_MS=0 LD_PRELOAD=$LIB timeout 20 \
+		"$B/tests/preload/busy_thread" fork >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	child=$(sed -n 's/^child \([0-9]*\)$/\1/p' "$tmp/out")
+	if [ $rc -ne 0 ] || [ -z "$child" ] || [ "$(tail -n 1 "$tmp/out")" != done ]; then
+		fail $name "status $rc, output: $(cat "$tmp/out") $(cat "$tmp/err")"
+	elif [ "$(grep -c '^greenshim: ' "$tmp/err")" -ne 1 ] ||
+		! grep -q "^greenshim: thread [0-9]* \"spinner\" has run .* of OS thread $child cannot run" "$tmp/err"; then
+		fail $name "child $child, reports: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# Every thread waits for ever (two threads each hold the mutex the other
+# wants; main joins one): one report, naming each thread, what it waits on,
+# the thread that holds it, and the stacks; then the process hangs as it
+# does natively (timeout ends it).
+test_deadlock_report_names_each_thread_its_mutex_owner_and_stack() {
+	name=deadlock_report_names_each_thread_its_mutex_owner_and_stack
+	GREENSHIM_LOG= LD_PRELOAD=$LIB timeout 5 "$B/tests/preload/mutex_deadlock" \
+		>"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	first=$(sed -n 's/^first \(0x[0-9a-f]*\) second .*/\1/p' "$tmp/out")
+	second=$(sed -n 's/^first .* second \(0x[0-9a-f]*\)$/\1/p' "$tmp/out")
+	left=$(sed -n 's/^  thread \([0-9]*\) "left": .*/\1/p' "$tmp/err")
+	right=$(sed -n 's/^  thread \([0-9]*\) "right": .*/\1/p' "$tmp/err")
+	if [ $rc -ne 124 ] || [ "$(tail -n 1 "$tmp/out")" != locked ]; then
+		fail $name "status $rc (want 124: it hangs), output: $(cat "$tmp/out") $(cat "$tmp/err")"
+	elif [ "$(grep -c '^greenshim: deadlock: all 3 threads of OS thread [0-9]* wait, and nothing can wake any of them: this would block forever$' "$tmp/err")" -ne 1 ] ||
+		[ -z "$left" ] || [ -z "$right" ]; then
+		fail $name "report: $(cat "$tmp/err")"
+	elif ! grep -q -x "  thread $left \"left\": waiting on mutex $second held by thread $right \"right\"" "$tmp/err" ||
+		! grep -q -x "  thread $right \"right\": waiting on mutex $first held by thread $left \"left\"" "$tmp/err" ||
+		! grep -q -E "^  thread [0-9]+ \(main\): waiting for thread $left \"left\" to end \(join\)$" "$tmp/err"; then
+		fail $name "first $first second $second, report: $(cat "$tmp/err")"
+	elif [ "$(grep -c -E '^    #[0-9]+ +0x[0-9a-f]+ lock_one_then_the_other\+0x[0-9a-f]+ \(.*mutex_deadlock\)$' "$tmp/err")" -ne 2 ] ||
+		! grep -q -E ' left\+0x[0-9a-f]+ ' "$tmp/err" || ! grep -q -E ' right\+0x[0-9a-f]+ ' "$tmp/err" ||
+		! grep -q -E ' main\+0x[0-9a-f]+ ' "$tmp/err"; then
+		fail $name "stacks: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# GREENSHIM_LOG names a file that cannot be opened for appending: the
+# program stops before main, one line naming the variable, status 2.
+test_an_unusable_greenshim_log_stops_the_program_before_main() {
+	name=an_unusable_greenshim_log_stops_the_program_before_main
+	for v in /nonexistent-greenshim-dir/log /; do
+		GREENSHIM_LOG=$v LD_PRELOAD=$LIB "$B/tests/preload/hello_threads" >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		if [ $rc -ne 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
+			! grep -q "^greenshim: GREENSHIM_LOG=$v: invalid value; expected a file that can be opened for appending (" "$tmp/err"; then
+			fail $name "GREENSHIM_LOG=$v: status $rc, stdout $(cat "$tmp/out"), stderr: $(cat "$tmp/err")"
+			return
+		fi
+	done
+	ok $name
+}
+
 test_exports_only_the_api_and_interposed_symbols
 test_a_program_runs_unchanged_under_the_preload
 test_main_can_exit_before_its_threads
@@ -318,5 +475,12 @@ test_cancel_of_a_green_thread_is_refused
 test_native_threads_mode_matches_native
 test_native_threads_leave_no_hub_behind
 test_echo_server_serves_1000_clients_on_one_os_thread
+test_blocking_monitor_reports_a_thread_computing_500ms_once
+test_blocking_monitor_writes_to_greenshim_log
+test_blocking_monitor_off_reports_nothing_and_has_no_thread
+test_a_single_threaded_program_gets_no_monitor_thread
+test_blocking_monitor_is_rebuilt_in_a_fork_child
+test_deadlock_report_names_each_thread_its_mutex_owner_and_stack
+test_an_unusable_greenshim_log_stops_the_program_before_main
 
 summary preload

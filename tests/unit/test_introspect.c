@@ -218,7 +218,7 @@ END_TEST
 
 /* ---- samples of a running thread, from another OS thread ---- */
 
-static atomic_int spin_stop;
+static atomic_int spinning, spin_stop;
 static atomic_int sample_rc = 1;
 static struct sample_result sampled;
 
@@ -231,6 +231,8 @@ static void sample_each(struct hub *h, void *arg)
 static void *sampler(void *arg)
 {
 	(void)arg;
+	while (!atomic_load(&spinning))
+		usleep(1000);
 	introspect_foreach_hub(sample_each, NULL);
 	atomic_store(&spin_stop, 1);
 	return NULL;
@@ -238,6 +240,7 @@ static void *sampler(void *arg)
 
 static __attribute__((noinline)) void spin_here_until_sampled(void)
 {
+	atomic_store(&spinning, 1);
 	while (!atomic_load_explicit(&spin_stop, memory_order_relaxed))
 		__asm__ volatile("" ::: "memory");
 }

@@ -1,0 +1,89 @@
+/* An ordinary program: one thread computes for 500 ms without waiting
+ * while another thread exists, then both end. Under greenshim without
+ * preemption, the other thread cannot run meanwhile: what the blocking
+ * monitor reports (GREENSHIM_MAX_BLOCKING_MS). Prints "done".
+ *
+ *   busy_thread        as above
+ *   busy_thread fork   a thread first, then fork; the child does the above
+ *                      (prints "child PID") and the parent waits for it */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile unsigned long sink;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static __attribute__((noinline)) void compute_without_waiting(double seconds)
+{
+	double end = now_s() + seconds;
+
+	while (now_s() < end)
+		for (int i = 0; i < 1000; i++)
+			sink += (unsigned long)i;
+}
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "spinner");
+	usleep(10000); /* let the other thread start waiting first */
+	compute_without_waiting(0.5);
+	return NULL;
+}
+
+static void *idler(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "idler");
+	usleep(1000000); /* still waiting when the report is written */
+	return NULL;
+}
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+int main(int argc, char **argv)
+{
+	pthread_t a, b;
+
+	if (argc > 1 && strcmp(argv[1], "fork") == 0) {
+		int status;
+		pid_t pid;
+
+		if (pthread_create(&a, NULL, nothing, NULL) != 0 || pthread_join(a, NULL) != 0)
+			return 1;
+		pid = fork();
+		if (pid < 0)
+			return 1;
+		if (pid > 0) {
+			if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+			    WEXITSTATUS(status) != 0)
+				return 1;
+			printf("done\n");
+			return 0;
+		}
+		printf("child %d\n", (int)getpid());
+		fflush(stdout);
+	}
+	if (pthread_create(&b, NULL, idler, NULL) != 0 ||
+	    pthread_create(&a, NULL, spinner, NULL) != 0)
+		return 1;
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	if (argc == 1)
+		printf("done\n");
+	return 0;
+}
