@@ -67,10 +67,12 @@ static atomic_int state; /* 0 unknown, 1 on, -1 off for good */
 static bool unsafe_name(const char *name)
 {
 	/* The vDSO too: the runtime reads the clock through it in the
-	 * middle of a switch (gs_now_ns, ev_now_update). */
+	 * middle of a switch (gs_now_ns, ev_now_update). libunwind: the
+	 * runtime's own unwinding (introspect.c) holds its cache locks. */
 	static const char *const unsafe[] = { "libc.so",   "ld-linux",  "libgreenshim",
 					      "libev.so",  "libgcc_s",  "libstdc++",
-					      "libpthread", "libdl.so", "linux-vdso" };
+					      "libpthread", "libdl.so", "linux-vdso",
+					      "libunwind" };
 
 	for (size_t i = 0; i < sizeof unsafe / sizeof unsafe[0]; i++)
 		if (strstr(name, unsafe[i]) != NULL)
@@ -138,7 +140,11 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	/* A thread on its way out of the CPU (parking, yielding, ending) has
 	 * left RUNNING already: the runtime is switching it, not the program
 	 * running it. */
-	if (cur->state != GREEN_RUNNING || h->in_handler > 0 ||
+	/* Nor while the runtime works on this thread as one of its own
+	 * (osthread_runtime_begin: a sample unwinding in a handler below this
+	 * one, SA_NODEFER): the thread switched to would inherit the mark and
+	 * get plain libc, native pthread_create included. */
+	if (cur->state != GREEN_RUNNING || h->in_handler > 0 || osthread_is_runtime() ||
 	    !safe_pc((uintptr_t)uc->uc_mcontext.gregs[REG_RIP]))
 		goto out;
 	/* Preempt: to the hub, which polls the loop (due timers, fds) and
