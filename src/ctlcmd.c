@@ -58,6 +58,8 @@ static void symbolize(uintptr_t pc, char *name, size_t len, uintptr_t *off)
 	unw_cursor_t c;
 	unw_word_t o = 0;
 	Dl_info di;
+	bool was;
+	int r = -1;
 
 	name[0] = '\0';
 	*off = 0;
@@ -67,8 +69,12 @@ static void symbolize(uintptr_t pc, char *name, size_t len, uintptr_t *off)
 	 * routine's first byte would be named after the function before it. */
 	unw_getcontext(&uc);
 	((ucontext_t *)&uc)->uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
-	if (unw_init_local2(&c, &uc, UNW_INIT_SIGNAL_FRAME) == 0 &&
-	    unw_get_proc_name(&c, name, len, &o) == 0) {
+	/* libunwind's locks and reads must get plain libc (introspect.c). */
+	was = osthread_runtime_begin();
+	if (unw_init_local2(&c, &uc, UNW_INIT_SIGNAL_FRAME) == 0)
+		r = unw_get_proc_name(&c, name, len, &o);
+	osthread_runtime_end(was);
+	if (r == 0) {
 		*off = (uintptr_t)o;
 		return;
 	}
