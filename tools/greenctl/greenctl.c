@@ -281,12 +281,20 @@ static void print_threads(const struct table *tb, bool with_pct)
 	}
 }
 
+static int by_id(const void *pa, const void *pb)
+{
+	const struct thread *a = pa, *b = pb;
+
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
 static void cmd_ps(int pid)
 {
 	char *a = ask(pid, "ps");
 	struct table tb = { 0 };
 
 	records(a, collect, &tb);
+	qsort(tb.t, tb.n, sizeof *tb.t, by_id);
 	fputs(tb.notes, stdout);
 	print_threads(&tb, false);
 	free(tb.t);
