@@ -56,7 +56,11 @@ static int wait_many(struct hub *h, const struct pollfd *p, nfds_t n, int64_t de
 			}
 		}
 	}
-	if (k == 1)
+	/* No fd to watch: only the deadline or a signal ends it (the
+	 * pause() idiom): a wait for a signal. */
+	if (k == 0)
+		wait_label(&w, WAIT_SIGNAL, NULL, 0);
+	else if (k == 1)
 		wait_label(&w, e[0].dir == FDW_WRITE ? WAIT_FD_WRITE : WAIT_FD_READ, NULL, e[0].fd);
 	else
 		wait_label(&w, WAIT_POLL, NULL, (long)n);

@@ -152,9 +152,9 @@ static bool config_control(void)
 	config_reject("GREENSHIM_CONTROL", v, "on (the default) or off");
 }
 
-/* A path to append reports to (introspect.c's gs_log_fd), opened now: a
- * path that cannot be opened stops the program here, not at its first
- * report. The raw system call: open is greenshim's own under LD_PRELOAD. */
+/* A path to append reports to (introspect_log opens it for each report):
+ * one that cannot be opened stops the program here, not at its first
+ * report. The raw system calls: open is greenshim's own under LD_PRELOAD. */
 static const char *config_log_path(void)
 {
 	const char *v = getenv("GREENSHIM_LOG");
@@ -170,7 +170,17 @@ static const char *config_log_path(void)
 			 strerror((int)-fd));
 		config_reject("GREENSHIM_LOG", v, form);
 	}
-	gs_log_fd = (int)fd;
+	arch_syscall3(SYS_close, fd, 0, 0);
+	/* Reports open it again later: a relative path must not follow the
+	 * program's chdir. */
+	if (v[0] != '/') {
+		static char absolute[4096];
+		char cwd[4096];
+
+		if (getcwd(cwd, sizeof cwd) != NULL &&
+		    snprintf(absolute, sizeof absolute, "%s/%s", cwd, v) < (int)sizeof absolute)
+			return absolute;
+	}
 	return v;
 }
 

@@ -37,6 +37,8 @@
 #include "runtime.h"
 
 #include <dlfcn.h>
+#include <link.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +49,6 @@
 #include "sys.h"
 
 int gs_stats_on;
-int gs_log_fd = STDERR_FILENO;
 
 /* ---- accounting ------------------------------------------------------- */
 
@@ -315,6 +316,16 @@ int introspect_backtrace_uc(void *ucp, struct frame *f, int max)
 	return n;
 }
 
+/* Is name the exported (.dynsym) symbol starting at start? Then a pc that
+ * dladdr found in no symbol lies past its end. */
+static bool exported_elsewhere(const char *name, uintptr_t start)
+{
+	Dl_info d;
+
+	return dladdr((void *)start, &d) != 0 && d.dli_sname != NULL &&
+	       (uintptr_t)d.dli_saddr == start && strcmp(d.dli_sname, name) == 0;
+}
+
 size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t len)
 {
 	size_t used = 0;
@@ -324,6 +335,7 @@ size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t 
 	buf[0] = '\0';
 	for (int i = 0; i < n && used + 1 < len; i++) {
 		Dl_info di;
+		struct link_map *lm = NULL;
 		const char *obj = "?", *name = f[i].name;
 		uintptr_t off = f[i].off;
 		int w;
@@ -331,19 +343,27 @@ size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t 
 		memset(&di, 0, sizeof di);
 		/* pc - 1: a return address may be the first byte past its
 		 * function (a call that does not return). */
-		if (dladdr((void *)(f[i].pc - (i > 0)), &di) != 0 && di.dli_fname != NULL)
+		if (dladdr1((void *)(f[i].pc - (i > 0)), &di, (void **)&lm, RTLD_DL_LINKMAP) != 0 &&
+		    di.dli_fname != NULL)
 			obj = di.dli_fname;
-		if (name[0] == '\0' && di.dli_sname != NULL) {
+		if (di.dli_sname != NULL) {
+			/* glibc checks the symbol's size; libunwind takes the
+			 * nearest symbol before pc, whatever its size. */
 			name = di.dli_sname;
 			off = f[i].pc - (uintptr_t)di.dli_saddr;
+		} else if (name[0] != '\0' && exported_elsewhere(name, f[i].pc - off)) {
+			/* A stripped object: the nearest exported function
+			 * ends before pc, which is in a function of its own
+			 * that has no name left. */
+			name = "";
 		}
 		if (name[0] != '\0')
 			w = snprintf(buf + used, len - used, "    #%-2d 0x%012lx %s+0x%lx (%s)\n", i,
 				     (unsigned long)f[i].pc, name, (unsigned long)off, obj);
-		else /* the offset in the object, for addr2line -e */
+		else /* the address in the object's file, for addr2line -e */
 			w = snprintf(buf + used, len - used, "    #%-2d 0x%012lx ?? (%s+0x%lx)\n", i,
 				     (unsigned long)f[i].pc, obj,
-				     (unsigned long)(f[i].pc - (uintptr_t)di.dli_fbase));
+				     (unsigned long)(f[i].pc - (lm != NULL ? lm->l_addr : 0)));
 		if (w < 0)
 			break;
 		used += (size_t)w < len - used ? (size_t)w : len - used - 1;
@@ -424,6 +444,10 @@ void introspect_sample_signal(struct hub *h, void *uc)
 
 	if (s == NULL)
 		return;
+	/* A tick that interrupts the unwinding below must not preempt: the
+	 * wrappers are off meanwhile (osthread_runtime_begin), and would stay
+	 * off for the thread the hub ran next. */
+	h->in_handler++;
 	r = s->out;
 	cur = h->current;
 	r->id = cur->id;
@@ -432,6 +456,7 @@ void introspect_sample_signal(struct hub *h, void *uc)
 	r->hub = cur == h->hub_green;
 	r->switches = h->switches;
 	r->nframes = introspect_backtrace_uc(uc, r->frames, INTROSPECT_FRAMES_MAX);
+	h->in_handler--;
 	atomic_store_explicit(&s->done, 1, memory_order_release);
 }
 
@@ -492,30 +517,41 @@ static void dump_printf(struct dump_buf *b, const char *fmt, ...)
 		b->len += (size_t)n < b->cap - b->len ? (size_t)n : b->cap - b->len - 1;
 }
 
-static void write_all(int fd, const char *p, size_t n)
+void introspect_log(const char *p, size_t n)
 {
+	int fd = STDERR_FILENO;
+
+	config_load();
+	if (gs_config.log_path != NULL) {
+		long r = arch_syscall3(SYS_open, (long)gs_config.log_path,
+				       O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+		if (r < 0)
+			return; /* it could be opened at start: removed since */
+		fd = (int)r;
+	}
 	while (n > 0) {
 		long w = sys_write(fd, p, n);
 
 		if (w == -EINTR)
 			continue;
 		if (w <= 0)
-			return;
+			break;
 		p += w;
 		n -= (size_t)w;
 	}
+	if (fd != STDERR_FILENO)
+		arch_syscall3(SYS_close, fd, 0, 0);
 }
 
-#define DUMP_BUF_SIZE (256 * 1024)
-
-void introspect_dump_hub(struct hub *h, int fd, const char *title)
+size_t introspect_dump_hub(struct hub *h, const char *title, char *buf, size_t len)
 {
 	struct frame f[INTROSPECT_FRAMES_MAX];
-	struct dump_buf b = { malloc(DUMP_BUF_SIZE), 0, DUMP_BUF_SIZE };
+	struct dump_buf b = { buf, 0, len };
 	int64_t now = gs_now_ns();
 
-	if (b.p == NULL)
-		return;
+	if (len == 0)
+		return 0;
 	b.p[0] = '\0';
 	dump_printf(&b, "%s\n", title);
 	/* Oldest first: h->all has the newest at its head. */
@@ -546,17 +582,28 @@ void introspect_dump_hub(struct hub *h, int fd, const char *title)
 				b.len += introspect_format_frames(f, n, b.p + b.len, cap);
 		}
 	}
-	write_all(fd, b.p, b.len);
-	free(b.p);
+	return b.len;
 }
+
+#define DEADLOCK_REPORT_MAX (256 * 1024)
 
 void introspect_deadlock_report(struct hub *h)
 {
-	char title[200];
+	char title[200], *buf;
+
+	/* A thread that waits for a signal (poll with no fd, sigwait) is
+	 * not stuck for ever: the program expects a signal from outside. */
+	for (struct green *g = h->all; g != NULL; g = g->all_next)
+		if (g->state == GREEN_PARKED && g->wait != NULL && g->wait->kind == WAIT_SIGNAL)
+			return;
 
 	snprintf(title, sizeof title,
 		 "greenshim: deadlock: all %lu threads of OS thread %d wait, and nothing can "
 		 "wake any of them: this would block forever",
 		 h->nrunning, h->tid);
-	introspect_dump_hub(h, gs_log_fd, title);
+	buf = malloc(DEADLOCK_REPORT_MAX);
+	if (buf == NULL)
+		return;
+	introspect_log(buf, introspect_dump_hub(h, title, buf, DEADLOCK_REPORT_MAX));
+	free(buf);
 }

@@ -52,7 +52,7 @@ unsigned long monitor_reports(void)
 	return atomic_load(&reports);
 }
 
-static void report(struct hub *h, int64_t ran)
+static void report(struct hub *h, int64_t ran, bool exact)
 {
 	static struct sample_result s; /* only this thread reports */
 	static char buf[16384];
@@ -60,23 +60,23 @@ static void report(struct hub *h, int64_t ran)
 	int r = introspect_sample(h, &s, SAMPLE_TIMEOUT_MS);
 	long limit_ms = (long)(gs_config.max_blocking_ns / 1000000);
 	unsigned long nrunning = __atomic_load_n(&h->nrunning, __ATOMIC_RELAXED);
+	unsigned long others = nrunning > 0 ? nrunning - 1 : 0;
 
 	if (r == 0 && (s.hub || s.switches != h->mon_switches))
 		return; /* it moved on meanwhile: nothing to report */
 	if (r == 0)
 		n = (size_t)snprintf(buf, cap,
-				     "greenshim: thread %llu%s%s%s has run for %.3f s without "
-				     "waiting (GREENSHIM_MAX_BLOCKING_MS=%ld); the other %lu "
-				     "green threads of OS thread %d cannot run meanwhile. "
-				     "Its stack:\n",
+				     "greenshim: thread %llu%s%s%s has kept OS thread %d for %s%.3f s "
+				     "without switching (GREENSHIM_MAX_BLOCKING_MS=%ld); the other %lu "
+				     "green thread%s there cannot run meanwhile. Its stack:\n",
 				     (unsigned long long)s.id, s.name[0] ? " \"" : "", s.name,
-				     s.name[0] ? "\"" : "", (double)ran / 1e9, limit_ms,
-				     nrunning > 0 ? nrunning - 1 : 0, h->tid);
+				     s.name[0] ? "\"" : "", h->tid, exact ? "" : "at least ",
+				     (double)ran / 1e9, limit_ms, others, others == 1 ? "" : "s");
 	else
 		n = (size_t)snprintf(buf, cap,
-				     "greenshim: a green thread of OS thread %d has run for %.3f s "
-				     "without waiting (GREENSHIM_MAX_BLOCKING_MS=%ld); no stack: %s\n",
-				     h->tid, (double)ran / 1e9, limit_ms,
+				     "greenshim: a green thread has kept OS thread %d for %s%.3f s "
+				     "without switching (GREENSHIM_MAX_BLOCKING_MS=%ld); no stack: %s\n",
+				     h->tid, exact ? "" : "at least ", (double)ran / 1e9, limit_ms,
 				     r == -EAGAIN ? "the program uses the signal it needs"
 						  : "the thread did not answer the signal");
 	if (n >= cap)
@@ -84,16 +84,7 @@ static void report(struct hub *h, int64_t ran)
 	if (r == 0)
 		n += introspect_format_frames(s.frames, s.nframes, buf + n, cap - n);
 	atomic_fetch_add(&reports, 1);
-	while (n > 0) {
-		long w = sys_write(gs_log_fd, buf, n);
-
-		if (w == -EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		memmove(buf, buf + w, n - (size_t)w);
-		n -= (size_t)w;
-	}
+	introspect_log(buf, n);
 }
 
 static void check_hub(struct hub *h, void *arg)
@@ -102,6 +93,7 @@ static void check_hub(struct hub *h, void *arg)
 	uint64_t sw = __atomic_load_n(&h->switches, __ATOMIC_RELAXED);
 	struct green *cur = __atomic_load_n(&h->current, __ATOMIC_RELAXED);
 	int64_t start, ran;
+	bool exact = true;
 
 	if (sw != h->mon_switches || cur == h->hub_green || h->mon_seen == 0) {
 		h->mon_switches = sw;
@@ -110,15 +102,17 @@ static void check_hub(struct hub *h, void *arg)
 		return;
 	}
 	start = atomic_load_explicit(&h->run_start, memory_order_relaxed);
-	if (start == 0 || start > h->mon_seen)
+	if (start == 0 || start > h->mon_seen) {
 		start = h->mon_seen; /* stats off: the first time this run was seen */
+		exact = false;
+	}
 	ran = now - start;
 	if (ran < gs_config.max_blocking_ns)
 		return;
 	if (h->mon_reported != 0 && now - h->mon_reported < REPEAT_NS)
 		return;
 	h->mon_reported = now;
-	report(h, ran);
+	report(h, ran, exact);
 }
 
 static void *monitor_main(void *arg)

@@ -21,11 +21,14 @@
  *
  * A safe point is an instruction of the program itself or of a library it
  * was started with, in a thread that is RUNNING; never of libc, the dynamic
- * loader, the vDSO, libev, libgcc_s, libstdc++ or greenshim (they hold
+ * loader, the vDSO, libev, libgcc_s, libstdc++, libunwind (the tools'
+ * unwinding runs with the wrappers off, introspect.c) or greenshim (they hold
  * locks, or the runtime is in the middle of a switch there), of a library
- * loaded later (not known at start), or of a signal handler of the program
- * (hub->in_handler): there the thread is left alone and tried again at the
- * next tick.
+ * loaded later (not known at start), of a signal handler of the program
+ * (hub->in_handler), or of a library the runtime calls with the wrappers
+ * off (osthread_runtime_begin: libunwind and what it calls, liblzma
+ * included): there the thread is left alone and tried again at the next
+ * tick.
  *
  * The same signal, sent with tgkill (si_code SI_TKILL) by another thread
  * of the runtime, asks the thread for a backtrace of what it runs
@@ -140,10 +143,6 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	/* A thread on its way out of the CPU (parking, yielding, ending) has
 	 * left RUNNING already: the runtime is switching it, not the program
 	 * running it. */
-	/* Nor while the runtime works on this thread as one of its own
-	 * (osthread_runtime_begin: a sample unwinding in a handler below this
-	 * one, SA_NODEFER): the thread switched to would inherit the mark and
-	 * get plain libc, native pthread_create included. */
 	if (cur->state != GREEN_RUNNING || h->in_handler > 0 || osthread_is_runtime() ||
 	    !safe_pc((uintptr_t)uc->uc_mcontext.gregs[REG_RIP]))
 		goto out;

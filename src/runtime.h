@@ -171,7 +171,8 @@ enum wait_kind {
 	WAIT_JOIN,     /* obj: struct green joined */
 	WAIT_POOL,     /* obj: the pool call (a worker thread runs it) */
 	WAIT_CHILD,    /* num: pid, or -1 for any child */
-	WAIT_SIGNAL,   /* sigwait and friends */
+	WAIT_SIGNAL,   /* sigwait, poll with no fd: the deadlock report is
+			* not written while one waits so */
 	WAIT_KINDS
 };
 
@@ -356,6 +357,7 @@ struct hub {
 	int nfds;
 	ev_async async;
 	_Atomic(struct remote_msg *) remote;
+	_Atomic(struct hub_call *) calls; /* hub_call: to run in the hub */
 	atomic_long remote_pending;
 	struct green *volatile intr_target; /* signal handler -> hub */
 	struct green *volatile kill_target; /* pthread_kill -> signal handler */
@@ -420,6 +422,21 @@ void hub_set_end_hook(void (*hook)(struct hub *));
  * hub is not reported stuck meanwhile), then post exactly once. */
 void hub_remote_begin(struct hub *h);
 void hub_remote_post(struct hub *h, struct remote_msg *m);
+
+/* A function to run in a hub's context, asked from another OS thread. */
+struct hub_call {
+	struct hub_call *next;
+	void (*fn)(struct hub *h, void *arg);
+	void *arg;
+};
+
+/* Any thread (the tools'): fn(h, arg) runs once on h's OS thread, in the
+ * hub's context, every green thread suspended (introspect_dump_hub may
+ * run there), the next time h's loop runs: at once if it waits for events,
+ * when the running green thread switches otherwise. c must stay valid
+ * until fn has run; a hub that ends first never runs it (call from inside
+ * introspect_foreach_hub, and wait with a timeout). */
+void hub_call(struct hub *h, struct hub_call *c);
 /* Releases what a hub owns; only with no green but the root left. */
 void hub_destroy(void);
 /* In a child just forked: the calling thread's hub keeps only the green
@@ -659,9 +676,11 @@ extern int gs_stats_on; /* read with __atomic_load_n, relaxed */
 /* hub_switch, while stats are on. */
 void introspect_account(struct hub *h, struct green *cur, struct green *next);
 
-/* Where reports go: stderr, or the file GREENSHIM_LOG names, opened for
- * appending by config_load (O_CLOEXEC). */
-extern int gs_log_fd;
+/* Writes one report, in one write, to stderr or to the end of the file
+ * GREENSHIM_LOG names. The file is opened for each report and closed
+ * after it: the program's fd numbers stay its own (config_load only
+ * checked that it can be opened). Any thread; not in a signal handler. */
+void introspect_log(const char *buf, size_t len);
 
 /* A snapshot of one green thread. */
 struct green_info {
@@ -740,10 +759,11 @@ int introspect_sample(struct hub *h, struct sample_result *out, int timeout_ms);
 /* preempt.c's handler, first thing: answers a pending sample. */
 void introspect_sample_signal(struct hub *h, void *uc);
 
-/* Writes to fd a report of every green thread of h: what it does and its
- * stack, after a first line title. On h's OS thread, from the hub's
- * context (every green suspended), as the stuck hook is. */
-void introspect_dump_hub(struct hub *h, int fd, const char *title);
+/* A report of every green thread of h, what it does and its stack, after
+ * a first line title, into buf (NUL-terminated); returns its length. On
+ * h's OS thread, from the hub's context (every green suspended), as the
+ * stuck hook is. */
+size_t introspect_dump_hub(struct hub *h, const char *title, char *buf, size_t len);
 /* The stuck hook (preload/init.c installs it): the deadlock report. */
 void introspect_deadlock_report(struct hub *h);
 

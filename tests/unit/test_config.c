@@ -1,4 +1,5 @@
 /* GREENSHIM_* parsing: sizes, the default, and the one-line rejection. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,9 @@ END_TEST
 
 static void load_good(void *path)
 {
+	int lowest_free = dup(0);
+
+	close(lowest_free);
 	setenv("GREENSHIM_POOL_SIZE", "3", 1);
 	setenv("GREENSHIM_FILE_IO", "pool", 1);
 	setenv("GREENSHIM_MAX_BLOCKING_MS", "0", 1);
@@ -164,9 +168,11 @@ static void load_good(void *path)
 	    gs_config.pool_size != 3 || !gs_config.file_io_pool || gs_config.max_blocking_ns != 0 ||
 	    gs_config.log_path == NULL || strcmp(gs_config.log_path, path) != 0)
 		_exit(1);
-	/* Reports go to the end of the file, which is kept. */
-	if (gs_log_fd == STDERR_FILENO || write(gs_log_fd, "report\n", 7) != 7)
+	/* Reports go to the end of the file, which is kept; no fd stays
+	 * open for it. */
+	if (fcntl(lowest_free, F_GETFD) != -1)
 		_exit(1);
+	introspect_log("report\n", 7);
 }
 
 START_TEST(valid_tool_variables_are_read)
@@ -185,6 +191,36 @@ START_TEST(valid_tool_variables_are_read)
 }
 END_TEST
 
+static void log_relative_then_chdir(void *dir)
+{
+	if (chdir(dir) != 0)
+		_exit(1);
+	setenv("GREENSHIM_LOG", "reports.log", 1);
+	config_load();
+	if (chdir("/") != 0)
+		_exit(1);
+	introspect_log("report\n", 7);
+}
+
+START_TEST(a_relative_greenshim_log_stays_where_it_was_at_start)
+{
+	char dir[] = "/tmp/greenshim-logdir-XXXXXX", path[64], text[16] = "", err[256];
+	int fd, status;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	status = run_in_child(log_relative_then_chdir, dir, err, sizeof err);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d: %s", status, err);
+	snprintf(path, sizeof path, "%s/reports.log", dir);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(read(fd, text, sizeof text - 1), 7);
+	ck_assert_str_eq(text, "report\n");
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 Suite *suite_config(void)
 {
 	Suite *s = suite_create("config");
@@ -197,6 +233,7 @@ Suite *suite_config(void)
 	tcase_add_test(t, each_variable_refuses_a_bad_value_naming_it);
 	tcase_add_test(t, the_tool_variables_take_their_defaults_and_values);
 	tcase_add_test(t, valid_tool_variables_are_read);
+	tcase_add_test(t, a_relative_greenshim_log_stays_where_it_was_at_start);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -265,6 +265,69 @@ START_TEST(another_os_thread_samples_the_running_green_thread_on_its_own_stack)
 }
 END_TEST
 
+/* ---- a dump asked from another OS thread, run in the hub ---- */
+
+static struct waitq dumped_q, never_q;
+static char dump_text[65536];
+static struct hub_call dump_call;
+
+static void dump_in_hub(struct hub *h, void *arg)
+{
+	(void)arg;
+	ck_assert_ptr_eq(h->current, h->hub_green);
+	introspect_dump_hub(h, "dump", dump_text, sizeof dump_text);
+	waitq_wake_one(&dumped_q, WAKE_OK);
+}
+
+static void post_dump(struct hub *h, void *arg)
+{
+	(void)arg;
+	dump_call.fn = dump_in_hub;
+	hub_call(h, &dump_call);
+}
+
+static void *ask_for_a_dump(void *arg)
+{
+	(void)arg;
+	usleep(20000); /* the root is waiting by then, the hub in its loop */
+	introspect_foreach_hub(post_dump, NULL);
+	return NULL;
+}
+
+static __attribute__((noinline)) void *wait_on_never(void *arg)
+{
+	int r = waitq_wait(&never_q, GS_NO_DEADLINE);
+
+	__asm__ volatile("" ::: "memory");
+	(void)arg;
+	return (void *)(intptr_t)r;
+}
+
+START_TEST(another_os_thread_has_the_hub_dump_every_thread_with_its_stack)
+{
+	struct green *g;
+	pthread_t t;
+	char want[96];
+
+	waitq_init(&dumped_q);
+	waitq_init(&never_q);
+	ck_assert_int_eq(green_spawn(NULL, wait_on_never, NULL, &g), 0);
+	strcpy(g->name, "waiter");
+	ck_assert_int_eq(pthread_create(&t, NULL, ask_for_a_dump, NULL), 0);
+	/* Woken by the call itself, which runs in the hub meanwhile. */
+	ck_assert_int_eq(waitq_wait(&dumped_q, gs_deadline_after(5000000000LL)), WAKE_OK);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	snprintf(want, sizeof want, "  thread %llu \"waiter\": waiting\n",
+		 (unsigned long long)g->id);
+	ck_assert_msg(strncmp(dump_text, "dump\n", 5) == 0, "%s", dump_text);
+	ck_assert_msg(strstr(dump_text, want) != NULL, "%s", dump_text);
+	ck_assert_msg(strstr(dump_text, " wait_on_never+0x") != NULL, "%s", dump_text);
+	ck_assert_msg(strstr(dump_text, "(main): waiting") != NULL, "%s", dump_text);
+	ck_assert_int_eq(waitq_wake_one(&never_q, 0), 1);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+}
+END_TEST
+
 /* ---- accounting ---- */
 
 static void *yield_a_while(void *arg)
@@ -401,6 +464,7 @@ Suite *suite_introspect(void)
 	tcase_add_test(t, a_parked_thread_is_unwound_from_its_saved_context_with_its_function_names);
 	tcase_add_test(t, the_running_thread_unwinds_its_own_stack);
 	tcase_add_test(t, another_os_thread_samples_the_running_green_thread_on_its_own_stack);
+	tcase_add_test(t, another_os_thread_has_the_hub_dump_every_thread_with_its_stack);
 	tcase_add_test(t, with_stats_on_each_thread_counts_its_cpu_time_and_the_hub_its_longest_run);
 	tcase_add_test(t, without_stats_a_switch_counts_no_cpu_time);
 	tcase_add_test(t, the_deadlock_report_names_each_thread_its_mutex_owner_and_stack);

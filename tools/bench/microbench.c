@@ -3,6 +3,8 @@
  * run, pinned to one CPU. A benchmark, not a test: it measures and prints.
  *
  *   switch           two threads handing the CPU back and forth:
+ *                    (and the green switch again with the tools' stats on,
+ *                    as while greenctl is attached: a clock read per switch)
  *                    green yield vs. a semaphore ping-pong (futex)
  *   spawn+join       create a thread that returns at once, join it
  *   mutex+cond       hand-off between two threads through a mutex and a
@@ -157,6 +159,14 @@ static void bench_green_switch(double *out, long iters)
 		v[r] = (now_s() - t0) / (2.0 * (double)iters) * 1e9;
 	}
 	out[0] = median(v, RUNS);
+}
+
+/* The same with per-switch accounting on (src/introspect.c). */
+static void bench_green_switch_stats(double *out, long iters)
+{
+	introspect_set_stats(true);
+	bench_green_switch(out, iters);
+	introspect_set_stats(false);
 }
 
 static sem_t ping, pong;
@@ -473,6 +483,9 @@ int main(int argc, char **argv)
 	if (in_child(bench_native_switch, 200000, n, 1) || in_child(bench_green_switch, SWITCH_ITERS, g, 1))
 		return 1;
 	row("switch (hand the CPU over)", n[0], g[0], "ns");
+	if (in_child(bench_green_switch_stats, SWITCH_ITERS, g, 1))
+		return 1;
+	row("  the same, tools' stats on", n[0], g[0], "ns");
 	if (in_child(bench_native_spawn, 20000, n, 1) || in_child(bench_green_spawn, 1000000, g, 1))
 		return 1;
 	row("spawn + join", n[0], g[0], "ns");

@@ -43,9 +43,6 @@
 /* The library's default, which config.c reads from the preloaded library's
  * definition (preload/init.c): greenrun shows what the program will get. */
 const int64_t gs_preempt_default_ns = CONFIG_PREEMPT_DEFAULT_MS * 1000000LL;
-/* config.c opens GREENSHIM_LOG for the library's reports (O_CLOEXEC): here
- * that only checks it can be, as the library will. */
-int gs_log_fd = STDERR_FILENO;
 
 #define LIBNAME "libgreenshim.so"
 
