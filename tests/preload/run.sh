@@ -232,8 +232,12 @@ test_native_threads_leave_no_hub_behind() {
 		kill $server
 		return
 	fi
+	# Four rounds, the first compared with none: it fills glibc's cache of
+	# thread stacks, whose placement can merge two mappings or not (seen
+	# here as 74/75/75 with no runtime thread, 76/77/77 with one). A hub
+	# left per thread would add 200 fds and hundreds of mappings a round.
 	counts=
-	for round in 1 2 3; do
+	for round in 1 2 3 4; do
 		if ! "$B/gs-echo-load" -p "$port" -c 100 -n 10 >"$tmp/load" 2>&1; then
 			fail $name "load: $(cat "$tmp/load")"
 			kill $server
@@ -245,7 +249,7 @@ test_native_threads_leave_no_hub_behind() {
 	kill $server
 	wait $server 2>/dev/null
 	set -- $counts
-	if [ "$1" != "$3" ]; then
+	if [ "$2" != "$4" ]; then
 		fail $name "fds/mappings after each round of 100 threads: $counts"
 	else
 		ok $name
