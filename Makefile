@@ -48,7 +48,7 @@ RTLIB := $(B)/libgreenshim-rt.a
 
 # ---- tools/: one program per file or folder ----
 TOOLS := $(B)/gs-microbench $(B)/gs-echo-threads $(B)/gs-echo-epoll $(B)/gs-echo-load \
-	$(B)/gs-fastpath $(B)/gs-threadbench
+	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/greenrun $(B)/greenctl
 
 # ---- tests ----
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -57,12 +57,15 @@ PRELOAD_TEST_SRC := $(wildcard tests/preload/*.c)
 PRELOAD_TESTS := $(PRELOAD_TEST_SRC:tests/preload/%.c=$(B)/tests/preload/%)
 API_TEST_SRC := $(wildcard tests/api/*.c)
 API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
+# A static program for greenrun to refuse, when glibc's static libc is here.
+TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/tools/hello-static) \
+	$(B)/tests/tools/spin
 
 .PHONY: all check bench demo pydemo deps depcheck install clean
 
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
-check: all $(UNIT) $(PRELOAD_TESTS) $(API_TESTS)
+check: all $(UNIT) $(PRELOAD_TESTS) $(API_TESTS) $(TOOLS_TESTS)
 	@sh tests/run.sh $(B)
 else
 all: $(RTLIB)
@@ -102,6 +105,22 @@ $(UNIT): $(UNIT_SRC) tests/unit/unit.h $(RTLIB)
 $(B)/tests/preload/%: tests/preload/%.c tests/preload/case.h | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -pthread -o $@ $<
+
+# greenrun checks values with the library's own parser (config.c).
+$(B)/greenrun: tools/greenrun/greenrun.c $(B)/obj/src/config.o $(B)/obj/src/stack.o $(HEADERS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/obj/src/config.o $(B)/obj/src/stack.o
+
+$(B)/greenctl: tools/greenctl/greenctl.c tools/greenctl/flame.c tools/greenctl/flame.h | depcheck
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(filter-out -fPIC -fvisibility=hidden,$(BASE_CFLAGS)) $(CFLAGS) \
+		-o $@ tools/greenctl/greenctl.c tools/greenctl/flame.c
+
+$(B)/tests/tools/spin: tests/tools/spin.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
+$(B)/tests/tools/hello-static: tests/tools/hello.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -static -o $@ $<
 
 # The demo's servers and load, the fast-path probe: ordinary programs,
 # never linked to greenshim.

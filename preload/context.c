@@ -33,8 +33,15 @@ struct hub *preload_hub(void)
 {
 	struct hub *h = hub_peek();
 
-	if (GS_LIKELY(h != NULL))
-		return GS_LIKELY(h->current != h->hub_green) ? h : NULL;
+	if (GS_LIKELY(h != NULL)) {
+		if (GS_UNLIKELY(h->current == h->hub_green))
+			return NULL;
+		/* greenctl stats: calls into the runtime by the wrapper that
+		 * made them (ctlcmd.c names the site). */
+		if (GS_UNLIKELY(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED)))
+			control_count_call(h, (uintptr_t)__builtin_return_address(0));
+		return h;
+	}
 	if (osthread_is_runtime())
 		return NULL;
 	h = hub_get();

@@ -9,7 +9,7 @@
 
 /* Under LD_PRELOAD, green threads that compute without waiting are
  * preempted on a 2 ms tick (src/preempt.c; GREENSHIM_PREEMPT_MS). */
-const int64_t gs_preempt_default_ns = 2000000;
+const int64_t gs_preempt_default_ns = CONFIG_PREEMPT_DEFAULT_MS * 1000000LL;
 
 /* Registered before the program's own handlers (this constructor runs
  * before main), so that its child handlers, which run after this one, find
@@ -19,6 +19,7 @@ static void fork_child(void)
 	dns_fork_child();
 	hub_fork_child();
 	stdio_fork_child();
+	control_fork_child();
 }
 
 __attribute__((constructor)) static void preload_init(void)
@@ -30,4 +31,5 @@ __attribute__((constructor)) static void preload_init(void)
 	 * every thread waits for ever. */
 	monitor_enable();
 	hub_set_stuck_hook(introspect_deadlock_report);
+	control_start();
 }

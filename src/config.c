@@ -19,6 +19,7 @@
 #define CONFIG_POOL_MAX 1024
 
 struct gs_config gs_config;
+void (*config_reject_hook)(const char *name, const char *value, const char *form);
 
 static atomic_int config_loaded;
 
@@ -62,9 +63,14 @@ static _Noreturn void config_reject(const char *name, const char *value, const c
 {
 	/* stdio may not be usable yet (we can run before main): one write. */
 	char line[512];
-	int n = snprintf(line, sizeof line, "greenshim: %s=%s: invalid value; expected %s\n",
-			 name, value, form);
+	int n;
 
+	if (config_reject_hook != NULL) {
+		config_reject_hook(name, value, form);
+		_exit(2);
+	}
+	n = snprintf(line, sizeof line, "greenshim: %s=%s: invalid value; expected %s\n", name,
+		     value, form);
 	if (n > (int)sizeof line - 1)
 		n = (int)sizeof line - 1;
 	sys_write(STDERR_FILENO, line, (size_t)n);
@@ -135,6 +141,17 @@ static bool config_file_io_pool(void)
 	config_reject("GREENSHIM_FILE_IO", v, "direct (the default) or pool");
 }
 
+static bool config_control(void)
+{
+	const char *v = getenv("GREENSHIM_CONTROL");
+
+	if (v == NULL || *v == '\0' || strcmp(v, "on") == 0)
+		return true;
+	if (strcmp(v, "off") == 0)
+		return false;
+	config_reject("GREENSHIM_CONTROL", v, "on (the default) or off");
+}
+
 /* A path to append reports to (introspect_log opens it for each report):
  * one that cannot be opened stops the program here, not at its first
  * report. The raw system calls: open is greenshim's own under LD_PRELOAD. */
@@ -192,5 +209,6 @@ void config_load(void)
 				       "milliseconds from 0 (no monitor) to 3600000, e.g. 100") *
 		1000000;
 	gs_config.log_path = config_log_path();
+	gs_config.control = config_control();
 	atomic_store_explicit(&config_loaded, 2, memory_order_release);
 }

@@ -107,6 +107,24 @@ static void mark_own_fds(struct hub *h, const int *was_free, int n)
 	}
 }
 
+/* An fd of the runtime's that no hub owns (the control socket). */
+void hub_add_own_fd(int fd)
+{
+	int slot = atomic_fetch_add(&n_own_fds, 1);
+
+	if (slot < OWN_FDS_MAX)
+		atomic_store(&own_fds[slot], fd);
+}
+
+void hub_forget_own_fd(int fd)
+{
+	for (int i = 0; i < OWN_FDS_MAX; i++) {
+		int expected = fd;
+
+		atomic_compare_exchange_strong(&own_fds[i], &expected, -1);
+	}
+}
+
 static void unmark_own_fds(struct hub *h)
 {
 	for (int i = 0; i < OWN_FDS_MAX; i++)
@@ -384,6 +402,8 @@ static void hub_async_cb(struct ev_loop *loop, ev_async *a, int revents)
 		wait_complete(m->wait, m->result);
 	}
 	hub_signal_deliver(h);
+	if (atomic_load_explicit(&h->ctl_call, memory_order_relaxed) != NULL)
+		control_hub_poll(h);
 	hub_run_calls(h);
 }
 
@@ -609,6 +629,7 @@ void hub_fork_child(void)
 	memset(h->nwaitset, 0, sizeof h->nwaitset);
 	atomic_store(&h->remote, NULL);
 	atomic_store(&h->remote_pending, 0);
+	atomic_store(&h->ctl_call, NULL); /* the parent's control thread's */
 	atomic_store(&h->calls, NULL); /* their callers are not in the child */
 	h->stuck_reported = false;
 	h->since_poll = 0;

@@ -70,7 +70,8 @@ static atomic_int state; /* 0 unknown, 1 on, -1 off for good */
 static bool unsafe_name(const char *name)
 {
 	/* The vDSO too: the runtime reads the clock through it in the
-	 * middle of a switch (gs_now_ns, ev_now_update). */
+	 * middle of a switch (gs_now_ns, ev_now_update). libunwind: the
+	 * runtime's own unwinding (introspect.c) holds its cache locks. */
 	static const char *const unsafe[] = { "libc.so",   "ld-linux",  "libgreenshim",
 					      "libev.so",  "libgcc_s",  "libstdc++",
 					      "libpthread", "libdl.so", "linux-vdso",

@@ -44,6 +44,7 @@
 
 struct green;
 struct hub;
+struct ctl_call;
 struct sample;
 
 /* ---- arch/<cpu>/: the context switch ------------------------------------ */
@@ -69,10 +70,12 @@ struct gs_config {
 	bool file_io_pool;   /* GREENSHIM_FILE_IO=pool: regular files on it */
 	int64_t max_blocking_ns; /* GREENSHIM_MAX_BLOCKING_MS; 0: no monitor */
 	const char *log_path;    /* GREENSHIM_LOG; NULL: stderr */
+	bool control;            /* GREENSHIM_CONTROL: the greenctl socket */
 };
 
 #define CONFIG_POOL_DEFAULT 10          /* as gevent's thread pool */
 #define CONFIG_MAX_BLOCKING_DEFAULT_MS 100 /* as gevent's max_blocking_time */
+#define CONFIG_PREEMPT_DEFAULT_MS 2     /* under LD_PRELOAD (preload/init.c) */
 
 /* The preemption interval when GREENSHIM_PREEMPT_MS is unset: defined by
  * the preloaded library (preload/init.c); absent (0) when the runtime is
@@ -85,6 +88,10 @@ extern struct gs_config gs_config;
 /* Reads the environment once; an invalid value prints one line naming the
  * variable and exits with status 2. Safe to call many times. */
 void config_load(void);
+/* A program that checks the variables before it execs one under greenshim
+ * (tools/greenrun) reports a bad value its own way: called instead of the
+ * line on stderr, then the program exits with status 2 as usual. */
+extern void (*config_reject_hook)(const char *name, const char *value, const char *form);
 /* Parses "123", "64k", "8M" into bytes. 0, -EINVAL or -ERANGE. */
 int config_parse_size(const char *s, size_t *out);
 
@@ -322,6 +329,7 @@ struct remote_msg {
 struct fdw;
 
 #define OWN_FDS_PER_HUB 4
+#define HUB_CALL_SITES 64 /* a power of two */
 
 struct hub {
 	struct ev_loop *loop;
@@ -375,6 +383,13 @@ struct hub {
 	unsigned long nblock[64];     /* of them, those blocking signal s+1 */
 	unsigned long nwaitset[64];   /* greens in a sigwait for signal s+1 */
 	int n_own_fds;
+	_Atomic(struct ctl_call *) ctl_call; /* control.c: run me, hub */
+	/* ctlcmd.c's counters (greenctl stats), kept while stats are on:
+	 * waits begun by kind (calls that would have blocked), and calls into
+	 * the runtime by call site (preload_hub's return address). */
+	uint64_t waits[WAIT_KINDS];
+	uintptr_t call_site[HUB_CALL_SITES];
+	uint64_t call_n[HUB_CALL_SITES];
 #ifdef GS_ASAN
 	struct green *switch_from;
 #endif
@@ -432,8 +447,11 @@ void hub_destroy(void);
  * thread that forked (POSIX), gets its own event loop (the parent's epoll
  * set is not shared any more) and preemption timer. */
 void hub_fork_child(void);
-/* Is fd one the runtime opened for a hub (libev's epoll fd, eventfd)? */
+/* Is fd one the runtime opened for a hub (libev's epoll fd, eventfd) or
+ * for itself (the control socket)? */
 bool hub_is_own_fd(int fd);
+void hub_add_own_fd(int fd);
+void hub_forget_own_fd(int fd);
 /* Called by a signal handler that just ran on this OS thread (restart:
  * it had SA_RESTART). Async-signal-safe. The green thread the signal was
  * for — the one named by hub_signal_target(), else the root, as Linux
@@ -642,6 +660,52 @@ void overflow_fini_thread(void *altstack);
  * to, with the previous one in *old. -1 if ours is not installed (yet). */
 struct sigaction;
 int overflow_program_handler(const struct sigaction *act, struct sigaction *old);
+
+/* ---- control.c: the control socket greenctl talks to --------------------- */
+
+/* A reply being written: text grown with ctl_printf. */
+struct ctl_buf {
+	char *p;
+	size_t len, cap;
+	bool failed; /* out of memory: the reply says so */
+};
+
+void ctl_printf(struct ctl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The library's constructor: listens on @greenshim-PID and starts the
+ * "gs-control" thread, unless GREENSHIM_CONTROL=off or AT_SECURE. */
+void control_start(void);
+/* The atfork child handler: the child listens on its own name. */
+void control_fork_child(void);
+/* Runs fn(h, arg) on h's OS thread, in its hub context, where every green
+ * thread is suspended; from the control thread. 0 once it has run;
+ * -ETIMEDOUT if the hub did not take it within timeout_ms (then it never
+ * runs). */
+int control_call_hub(struct hub *h, void (*fn)(struct hub *h, void *arg), void *arg,
+		     int timeout_ms);
+/* hub.c's ev_async callback: runs the call the control thread posted. */
+void control_hub_poll(struct hub *h);
+
+/* One more call into the runtime from the call site at return address
+ * site (stats on): open addressing, no allocation; a table already full
+ * of other sites counts nothing more. */
+static inline void control_count_call(struct hub *h, uintptr_t site)
+{
+	unsigned s = (unsigned)((site * 0x9E3779B97F4A7C15ull) >> 58) & (HUB_CALL_SITES - 1);
+
+	for (unsigned k = 0; k < HUB_CALL_SITES; k++, s = (s + 1) & (HUB_CALL_SITES - 1)) {
+		if (h->call_site[s] == site) {
+			h->call_n[s]++;
+			return;
+		}
+		if (h->call_site[s] == 0) {
+			h->call_site[s] = site;
+			h->call_n[s] = 1;
+			return;
+		}
+	}
+}
+/* ctlcmd.c: answers one request line ("ps", "stacks", "stats"...). */
+void control_command(const char *line, struct ctl_buf *out);
 
 /* ---- introspect.c: what the green threads are doing --------------------- */
 

@@ -72,6 +72,8 @@ int wait_park(struct wait *w, int64_t deadline)
 			h->next_deadline = deadline;
 	}
 	w->deadline = deadline;
+	if (GS_UNLIKELY(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED)) && w->kind < WAIT_KINDS)
+		h->waits[w->kind]++; /* greenctl stats (ctlcmd.c) */
 	g->since = h->last_poll; /* exact only with stats on (introspect.c) */
 	g->wait_seq++;
 	g->wait = w;

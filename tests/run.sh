@@ -1,12 +1,12 @@
 #!/bin/sh
 # Runs the test groups against build directory $1 (default: build).
-#   tests/run.sh [BUILD] [unit|preload]...
+#   tests/run.sh [BUILD] [unit|preload|api|real|tools]...
 # Each group prints its own results; this prints one closing line for all:
 # "tests: N passed, N failed".
 set -u
 B=${1:-build}
 shift 2>/dev/null || true
-groups=${*:-unit preload api real}
+groups=${*:-unit preload api real tools}
 passed=0
 failed=0
 
@@ -45,6 +45,11 @@ for g in $groups; do
 	api)
 		echo "== API tests (programs linked to $B/libgreenshim.so)"
 		sh tests/api/run.sh "$B" >"$out" 2>&1
+		rc=$?
+		;;
+	tools)
+		echo "== tools (greenrun, greenctl)"
+		sh tests/tools/run.sh "$B" >"$out" 2>&1
 		rc=$?
 		;;
 	*)

@@ -269,8 +269,12 @@ test_native_threads_leave_no_hub_behind() {
 		kill $server
 		return
 	fi
+	# Four rounds, the first compared with none: it fills glibc's cache of
+	# thread stacks, whose placement can merge two mappings or not (seen
+	# here as 74/75/75 with no runtime thread, 76/77/77 with one). A hub
+	# left per thread would add 200 fds and hundreds of mappings a round.
 	counts=
-	for round in 1 2 3; do
+	for round in 1 2 3 4; do
 		if ! "$B/gs-echo-load" -p "$port" -c 100 -n 10 >"$tmp/load" 2>&1; then
 			fail $name "load: $(cat "$tmp/load")"
 			kill $server
@@ -288,7 +292,7 @@ test_native_threads_leave_no_hub_behind() {
 	kill $server
 	wait $server 2>/dev/null
 	set -- $counts
-	if [ "$1" != "$3" ]; then
+	if [ "$2" != "$4" ]; then
 		fail $name "fds/mappings after each round of 100 threads: $counts"
 	else
 		ok $name
@@ -556,7 +560,8 @@ names_while_running() {
 		"$B/tests/preload/busy_thread" >/dev/null 2>"$tmp/names.err" &
 	pid=$!
 	sleep 0.25
-	cat /proc/$pid/task/*/comm 2>/dev/null | sort | tr '\n' ' '
+	# gs-control (greenctl's socket) is there from the start, monitor or not.
+	cat /proc/$pid/task/*/comm 2>/dev/null | grep -v -x gs-control | sort | tr '\n' ' '
 	wait $pid
 	cat "$tmp/names.err"
 }
@@ -588,7 +593,7 @@ test_a_single_threaded_program_gets_no_monitor_thread() {
 	LD_PRELOAD=$LIB sleep 0.5 &
 	pid=$!
 	sleep 0.25
-	names=$(cat /proc/$pid/task/*/comm 2>/dev/null | tr '\n' ' ')
+	names=$(cat /proc/$pid/task/*/comm 2>/dev/null | grep -v -x gs-control | tr '\n' ' ')
 	wait $pid
 	if [ "$names" != "sleep " ]; then
 		fail $name "threads: $names"

@@ -125,6 +125,7 @@ START_TEST(each_variable_refuses_a_bad_value_naming_it)
 		"GREENSHIM_MAX_BLOCKING_MS=-1", "GREENSHIM_MAX_BLOCKING_MS=100ms",
 		"GREENSHIM_MAX_BLOCKING_MS=3600001", "GREENSHIM_PREEMPT_MS=1001",
 		"GREENSHIM_PREEMPT_MS= 5",
+		"GREENSHIM_CONTROL=yes",       "GREENSHIM_CONTROL=On",
 		"GREENSHIM_LOG=/nonexistent-greenshim-dir/log", "GREENSHIM_LOG=/",
 	};
 	char err[512], want[96];
@@ -148,6 +149,7 @@ START_TEST(the_tool_variables_take_their_defaults_and_values)
 	ck_assert(!gs_config.file_io_pool);
 	ck_assert_int_eq(gs_config.max_blocking_ns, CONFIG_MAX_BLOCKING_DEFAULT_MS * 1000000LL);
 	ck_assert_ptr_null(gs_config.log_path);
+	ck_assert(gs_config.control);
 }
 END_TEST
 
@@ -160,8 +162,10 @@ static void load_good(void *path)
 	setenv("GREENSHIM_FILE_IO", "pool", 1);
 	setenv("GREENSHIM_MAX_BLOCKING_MS", "0", 1);
 	setenv("GREENSHIM_LOG", path, 1);
+	setenv("GREENSHIM_CONTROL", "off", 1);
 	config_load();
-	if (gs_config.pool_size != 3 || !gs_config.file_io_pool || gs_config.max_blocking_ns != 0 ||
+	if (gs_config.control ||
+	    gs_config.pool_size != 3 || !gs_config.file_io_pool || gs_config.max_blocking_ns != 0 ||
 	    gs_config.log_path == NULL || strcmp(gs_config.log_path, path) != 0)
 		_exit(1);
 	/* Reports go to the end of the file, which is kept; no fd stays

@@ -1,0 +1,568 @@
+#!/bin/sh
+# The tools: greenrun (and greenctl, against real programs run under
+# greenshim). Prints "ok - NAME" or "FAIL - NAME: why" per test, then
+# "tools: N passed, N failed".
+set -u
+B=${1:-build}
+LIB=$(cd "$B" && pwd)/libgreenshim.so
+RUN=$(cd "$B" && pwd)/greenrun
+tmp=$(mktemp -d)
+trap 'stop_server; rm -rf "$tmp"' EXIT
+chmod 755 "$tmp" # other users (nobody) run programs from here
+. tests/lib.sh
+
+# Does program $1 have a program interpreter (PT_INTERP)?
+has_interp() {
+	LC_ALL=C readelf -lW "$1" 2>/dev/null | grep -q 'Requesting program interpreter'
+}
+
+# Every option becomes its variable in the program's environment, and the
+# LD_PRELOAD that was there stays, after the library.
+test_greenrun_options_reach_the_program_environment() {
+	name=greenrun_options_reach_the_program_environment
+	keep=$(ls /lib/x86_64-linux-gnu/libm.so.6 2>/dev/null || echo /nonexistent.so)
+	LD_PRELOAD=$keep "$RUN" --stack-size=64k --threads=native --preempt=5 \
+		--max-blocking=50 --pool-size=3 --file-io=pool --log="$tmp/log" --control=off \
+		-- env >"$tmp/env" 2>"$tmp/err"
+	rc=$?
+	for want in GREENSHIM_STACK_SIZE=64k GREENSHIM_THREADS=native GREENSHIM_PREEMPT_MS=5 \
+		GREENSHIM_MAX_BLOCKING_MS=50 GREENSHIM_POOL_SIZE=3 GREENSHIM_FILE_IO=pool \
+		"GREENSHIM_LOG=$tmp/log" GREENSHIM_CONTROL=off "LD_PRELOAD=$LIB:$keep"; do
+		if ! grep -q -x -F "$want" "$tmp/env"; then
+			fail $name "status $rc; $want not in the environment: $(grep -E 'GREENSHIM|PRELOAD' "$tmp/env") $(cat "$tmp/err")"
+			return
+		fi
+	done
+	# The second form, --option VALUE, too.
+	"$RUN" --threads green --preempt 0 env >"$tmp/env" 2>&1
+	if ! grep -q -x GREENSHIM_THREADS=green "$tmp/env" || ! grep -q -x GREENSHIM_PREEMPT_MS=0 "$tmp/env"; then
+		fail $name "--option VALUE: $(grep GREENSHIM "$tmp/env")"
+	else
+		ok $name
+	fi
+}
+
+# The program really runs with the library mapped (not only told about it).
+test_greenrun_loads_the_library_into_the_program() {
+	name=greenrun_loads_the_library_into_the_program
+	n=$("$RUN" cat /proc/self/maps | grep -c "$LIB")
+	plain=$(cat /proc/self/maps | grep -c libgreenshim)
+	if [ "$n" -lt 1 ] || [ "$plain" -ne 0 ]; then
+		fail $name "$n mappings of $LIB under greenrun, $plain without"
+	else
+		ok $name
+	fi
+}
+
+# A bad value: one line naming the option, status 2, the program not run.
+test_greenrun_refuses_bad_values_as_the_library_does() {
+	name=greenrun_refuses_bad_values_as_the_library_does
+	for opt in --stack-size=banana --stack-size=1 --threads=Native --preempt=-1 \
+		--preempt=1001 --max-blocking=x --pool-size=0 --file-io=async --control=yes \
+		--log=/nonexistent/dir/log; do
+		"$RUN" "$opt" -- echo ran >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		if [ $rc -ne 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
+			! grep -q -F -- "greenrun: $opt" "$tmp/err"; then
+			fail $name "$opt: status $rc, out: $(cat "$tmp/out"), err: $(cat "$tmp/err")"
+			return
+		fi
+	done
+	# The same value set as a variable: greenrun names the variable.
+	GREENSHIM_POOL_SIZE=2000 "$RUN" echo ran >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 2 ] || [ -s "$tmp/out" ] ||
+		! grep -q "GREENSHIM_POOL_SIZE=2000 (from the environment): invalid value" "$tmp/err"; then
+		fail $name "variable: status $rc, err: $(cat "$tmp/err")"
+		return
+	fi
+	# And the library itself refuses it identically (same parser).
+	GREENSHIM_POOL_SIZE=2000 LD_PRELOAD=$LIB env echo ran >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 2 ] || ! grep -q "^greenshim: GREENSHIM_POOL_SIZE=2000: invalid value" "$tmp/err"; then
+		fail $name "the library: status $rc, err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# A static program would run natively (no loader, no preload): refused.
+test_greenrun_refuses_a_static_program() {
+	name=greenrun_refuses_a_static_program
+	prog=$B/tests/tools/hello-static
+	if [ ! -x "$prog" ]; then
+		# No libc.a to build one: a static program of the system's.
+		prog=
+		for p in /sbin/ldconfig /usr/sbin/ldconfig /bin/busybox /usr/bin/busybox; do
+			if [ -x "$p" ] && LC_ALL=C readelf -h "$p" >/dev/null 2>&1 && ! has_interp "$p"; then
+				prog=$p
+				break
+			fi
+		done
+	fi
+	if [ -z "$prog" ]; then
+		fail $name "no static program to try (no libc.a, no static ldconfig)"
+		return
+	fi
+	if has_interp "$prog"; then
+		fail $name "$prog is not static"
+		return
+	fi
+	"$RUN" "$prog" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 126 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
+		! grep -q "statically linked" "$tmp/err"; then
+		fail $name "$prog: status $rc, out: $(cat "$tmp/out"), err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# Secure execution: the loader ignores LD_PRELOAD when exec changes the
+# effective user. A set-user-ID copy owned by another user is refused;
+# one owned by the caller changes nothing and runs under greenshim. Both
+# verdicts are checked against what the loader really does.
+test_greenrun_refuses_a_setuid_program_the_loader_would_run_natively() {
+	name=greenrun_refuses_a_setuid_program_the_loader_would_run_natively
+	cp "$(command -v cat)" "$tmp/cat-own"
+	chmod u+s "$tmp/cat-own"
+	loaded=$(LD_PRELOAD=$LIB "$tmp/cat-own" /proc/self/maps | grep -c libgreenshim)
+	if [ "$loaded" -lt 1 ]; then
+		fail $name "the loader ignored LD_PRELOAD for a set-user-ID program of the caller's own"
+		return
+	fi
+	n=$("$RUN" "$tmp/cat-own" /proc/self/maps 2>"$tmp/err" | grep -c libgreenshim)
+	if [ "$n" -lt 1 ]; then
+		fail $name "a set-user-ID program of the caller's own: refused or not loaded: $(cat "$tmp/err")"
+		return
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		ok "$name (own copy only: not root, cannot make one of another user's)"
+		return
+	fi
+	cp "$(command -v cat)" "$tmp/cat-nobody"
+	chown nobody "$tmp/cat-nobody"
+	chmod u+s "$tmp/cat-nobody"
+	loaded=$(LD_PRELOAD=$LIB "$tmp/cat-nobody" /proc/self/maps | grep -c libgreenshim)
+	if [ "$loaded" -ne 0 ]; then
+		fail $name "the loader honoured LD_PRELOAD in secure execution; the check is wrong"
+		return
+	fi
+	"$RUN" "$tmp/cat-nobody" /proc/self/maps >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 126 ] || [ -s "$tmp/out" ] || ! grep -q "set-user-ID to another user" "$tmp/err"; then
+		fail $name "root running nobody's set-user-ID copy: status $rc, err: $(cat "$tmp/err")"
+		return
+	fi
+	# nobody running root's set-user-ID copy.
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$RUN" "$tmp/cat-own" /proc/self/maps \
+		>"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 126 ] || [ -s "$tmp/out" ] || ! grep -q "set-user-ID to another user" "$tmp/err"; then
+		fail $name "nobody running root's set-user-ID copy: status $rc, err: $(cat "$tmp/err")"
+		return
+	fi
+	cp "$(command -v cat)" "$tmp/cat-gid"
+	chgrp nogroup "$tmp/cat-gid"
+	chmod g+s "$tmp/cat-gid"
+	"$RUN" "$tmp/cat-gid" /proc/self/maps >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 126 ] || ! grep -q "set-group-ID to another group" "$tmp/err"; then
+		fail $name "a set-group-ID copy: status $rc, err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# As a shell: 127 for a command not found, 126 for one that cannot be
+# executed; PATH is searched as execvp does.
+test_greenrun_finds_commands_as_a_shell_does() {
+	name=greenrun_finds_commands_as_a_shell_does
+	"$RUN" greenshim-no-such-command >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 127 ] || ! grep -q "command not found" "$tmp/err"; then
+		fail $name "missing command: status $rc, err: $(cat "$tmp/err")"
+		return
+	fi
+	"$RUN" "$tmp/no-such-file" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 127 ]; then
+		fail $name "missing path: status $rc, err: $(cat "$tmp/err")"
+		return
+	fi
+	echo 'echo hi' >"$tmp/noexec"
+	"$RUN" "$tmp/noexec" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 126 ] || [ -s "$tmp/out" ]; then
+		fail $name "not executable: status $rc, err: $(cat "$tmp/err")"
+		return
+	fi
+	mkdir "$tmp/bin" "$tmp/bin2"
+	cp "$tmp/noexec" "$tmp/bin/mytool"
+	printf '#!/bin/sh\necho "mytool $1 $LD_PRELOAD"\n' >"$tmp/bin2/mytool"
+	chmod +x "$tmp/bin2/mytool"
+	out=$(PATH="$tmp/bin:$tmp/bin2:$PATH" "$RUN" mytool arg 2>&1)
+	rc=$?
+	if [ $rc -ne 0 ] || [ "$out" != "mytool arg $LIB" ]; then
+		fail $name "PATH search (skipping a non-executable first match): status $rc, output: $out"
+		return
+	fi
+	# The program's own status comes back.
+	"$RUN" sh -c 'exit 7'
+	rc=$?
+	if [ $rc -ne 7 ]; then
+		fail $name "the program's status 7 came back as $rc"
+	else
+		ok $name
+	fi
+}
+
+# --help names every option and every variable of docs/CONFIG.md; --verbose
+# prints every variable's effective value.
+test_greenrun_help_and_verbose_name_every_variable() {
+	name=greenrun_help_and_verbose_name_every_variable
+	"$RUN" --help >"$tmp/help" 2>&1
+	"$RUN" --verbose --pool-size=7 true 2>"$tmp/verbose"
+	for var in $(grep -o '^| `GREENSHIM_[A-Z_]*`' docs/CONFIG.md | tr -d '|` '); do
+		if ! grep -q "($var)" "$tmp/help"; then
+			fail $name "--help does not name $var"
+			return
+		fi
+		if ! grep -q "^greenrun: $var=" "$tmp/verbose"; then
+			fail $name "--verbose does not show $var: $(cat "$tmp/verbose")"
+			return
+		fi
+	done
+	if ! grep -q -x 'greenrun: GREENSHIM_POOL_SIZE=7 (option)' "$tmp/verbose" ||
+		! grep -q -x 'greenrun: GREENSHIM_FILE_IO=direct (default)' "$tmp/verbose"; then
+		fail $name "--verbose: $(cat "$tmp/verbose")"
+	else
+		ok $name
+	fi
+}
+
+# The library beside greenrun (build tree), or in ../lib (installed);
+# neither: one line, status 1.
+test_greenrun_finds_the_library_built_or_installed() {
+	name=greenrun_finds_the_library_built_or_installed
+	mkdir -p "$tmp/prefix/bin" "$tmp/prefix/lib" "$tmp/alone"
+	cp "$RUN" "$tmp/prefix/bin/"
+	cp "$LIB" "$tmp/prefix/lib/"
+	cp "$RUN" "$tmp/alone/"
+	n=$("$tmp/prefix/bin/greenrun" cat /proc/self/maps | grep -c "$tmp/prefix/lib/libgreenshim.so")
+	"$tmp/alone/greenrun" true >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$n" -lt 1 ]; then
+		fail $name "installed layout: the library was not loaded"
+	elif [ $rc -ne 1 ] || ! grep -q "cannot find libgreenshim.so beside $tmp/alone/greenrun" "$tmp/err"; then
+		fail $name "no library: status $rc, err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# ---- greenctl ----
+
+CTL=$(cd "$B" && pwd)/greenctl
+server=
+
+# Starts $B/gs-echo-threads under greenrun with options "$@"; sets server
+# and port.
+start_server() {
+	"$RUN" "$@" "$B/gs-echo-threads" >"$tmp/port" 2>"$tmp/server.err" &
+	server=$!
+	port=$(wait_port "$tmp/port")
+}
+
+stop_server() {
+	[ -n "$server" ] && kill $server 2>/dev/null && wait $server 2>/dev/null
+	server=
+}
+
+# The control socket answers the process's own user and root, through an
+# abstract socket named from the pid, served by one thread of the
+# runtime's; it refuses another user with one line, and makes nothing when
+# turned off.
+test_greenctl_talks_only_to_the_same_user_or_root() {
+	name=greenctl_talks_only_to_the_same_user_or_root
+	start_server
+	if [ -z "$port" ]; then
+		fail $name "the server did not start: $(cat "$tmp/server.err")"
+		stop_server
+		return
+	fi
+	out=$("$CTL" $server ping 2>&1)
+	rc=$?
+	threads=$(cat /proc/$server/task/*/comm | grep -c -x gs-control)
+	if [ $rc -ne 0 ] || [ "$out" != "process $server: greenshim control socket answers" ] ||
+		[ "$threads" -ne 1 ] || ! grep -q "@greenshim-$server\$" /proc/net/unix; then
+		fail $name "ping: status $rc, $out; gs-control threads: $threads"
+		stop_server
+		return
+	fi
+	if [ "$(id -u)" -eq 0 ]; then
+		setpriv --reuid=nobody --regid=nogroup --clear-groups "$CTL" $server ps >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		if [ $rc -ne 1 ] || [ -s "$tmp/out" ] ||
+			! grep -q "process $server: permission denied: uid $(id -u nobody) may not inspect" "$tmp/err"; then
+			fail $name "nobody: status $rc, out: $(cat "$tmp/out") err: $(cat "$tmp/err")"
+			stop_server
+			return
+		fi
+	fi
+	stop_server
+	start_server --control=off
+	"$CTL" $server ping >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	threads=$(cat /proc/$server/task/*/comm | grep -c -x gs-control)
+	stop_server
+	if [ $rc -ne 1 ] || [ "$threads" -ne 0 ] || ! grep -q "has no control socket" "$tmp/err"; then
+		fail $name "--control=off: status $rc, gs-control threads $threads, err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# A process without greenshim, and no process at all: a clear error.
+test_greenctl_explains_a_process_not_under_greenshim() {
+	name=greenctl_explains_a_process_not_under_greenshim
+	sleep 5 &
+	plain=$!
+	"$CTL" $plain ps >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	kill $plain
+	wait $plain 2>/dev/null
+	if [ $rc -ne 1 ] || ! grep -q -x "greenctl: process $plain is not running under greenshim (libgreenshim.so is not loaded in it; start it with greenrun)" "$tmp/err"; then
+		fail $name "status $rc, err: $(cat "$tmp/err")"
+		return
+	fi
+	"$CTL" $plain ps >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 1 ] || ! grep -q -x "greenctl: no process $plain" "$tmp/err"; then
+		fail $name "gone: status $rc, err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# A forked child has a socket of its own (the parent's goes on answering).
+test_greenctl_reaches_a_forked_child() {
+	name=greenctl_reaches_a_forked_child
+	"$RUN" python3 -c '
+import os, sys, time
+pid = os.fork()
+if pid == 0:
+    time.sleep(3)
+    os._exit(0)
+print(os.getpid(), pid, flush=True)
+os.waitpid(pid, 0)' >"$tmp/pids" 2>&1 &
+	job=$!
+	for _ in $(seq 50); do
+		[ -s "$tmp/pids" ] && break
+		sleep 0.1
+	done
+	read -r parent child <"$tmp/pids"
+	p=$("$CTL" "$parent" ping 2>&1)
+	c=$("$CTL" "$child" ping 2>&1)
+	threads=$(cat /proc/"$child"/task/*/comm 2>/dev/null | grep -c -x gs-control)
+	wait $job
+	if [ "$p" != "process $parent: greenshim control socket answers" ] ||
+		[ "$c" != "process $child: greenshim control socket answers" ] || [ "$threads" -ne 1 ]; then
+		fail $name "parent: $p; child: $c; child's gs-control threads: $threads"
+	else
+		ok $name
+	fi
+}
+
+# Holds 100 idle connections to port $1 (a plain python3, not under
+# greenshim) until killed; sets clients.
+hold_connections() {
+	python3 -c '
+import socket, sys, time
+conns = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(100)]
+print("connected", flush=True)
+time.sleep(60)' "$1" >"$tmp/clients" 2>&1 &
+	clients=$!
+	for _ in $(seq 100); do
+		grep -q connected "$tmp/clients" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ps and stacks on a thread-per-connection server holding 100 idle
+# clients: a thread per client waiting to read its fd, started by the
+# server's own function, and every stack named down to it.
+test_greenctl_ps_and_stacks_show_a_server_with_100_clients() {
+	name=greenctl_ps_and_stacks_show_a_server_with_100_clients
+	start_server
+	if [ -z "$port" ] || ! hold_connections "$port"; then
+		fail $name "no server or no clients: $(cat "$tmp/server.err" "$tmp/clients")"
+		kill $clients 2>/dev/null
+		stop_server
+		return
+	fi
+	# The server accepts them in its own time: ask until it has.
+	for _ in $(seq 50); do
+		"$CTL" $server ps >"$tmp/ps" 2>&1
+		[ "$(grep -c -E 'waiting on fd [0-9]+ \(read\) +serve$' "$tmp/ps")" -ge 100 ] && break
+		sleep 0.1
+	done
+	"$CTL" $server stacks >"$tmp/stacks" 2>&1
+	rc=$?
+	kill $clients
+	wait $clients 2>/dev/null
+	stop_server
+	readers=$(grep -c -E 'waiting on fd [0-9]+ \(read\) +serve$' "$tmp/ps")
+	fds=$(grep -E 'waiting on fd [0-9]+ \(read\) +serve$' "$tmp/ps" | grep -o 'fd [0-9]*' | sort -u | wc -l)
+	serve_stacks=$(grep -c -E '^ +#[0-9]+ +0x[0-9a-f]+ serve\+0x[0-9a-f]+ in .*/gs-echo-threads$' "$tmp/stacks")
+	if [ "$readers" -lt 100 ] || [ "$fds" -lt 100 ]; then
+		fail $name "$readers threads started by serve wait to read, on $fds fds: $(head -n 8 "$tmp/ps")"
+	elif [ $rc -ne 0 ] || [ "$serve_stacks" -lt 100 ] ||
+		! grep -q -E ' accepter\+0x[0-9a-f]+ in .*/gs-echo-threads$' "$tmp/stacks" ||
+		! grep -q -E ' main\+0x[0-9a-f]+ in .*/gs-echo-threads$' "$tmp/stacks" ||
+		! grep -q -E ' read\+0x[0-9a-f]+ in .*/libgreenshim.so$' "$tmp/stacks"; then
+		fail $name "stacks: status $rc, $serve_stacks frames in serve: $(head -n 20 "$tmp/stacks")"
+	else
+		ok $name
+	fi
+}
+
+# stats under an echo load: the counters move, and agree with each other
+# and with ps.
+test_greenctl_stats_count_what_the_server_does() {
+	name=greenctl_stats_count_what_the_server_does
+	start_server
+	if [ -z "$port" ]; then
+		fail $name "the server did not start: $(cat "$tmp/server.err")"
+		stop_server
+		return
+	fi
+	"$B/gs-echo-load" -p "$port" -c 50 -d 6 >"$tmp/load" 2>&1 &
+	load=$!
+	sleep 1
+	"$CTL" $server stats >"$tmp/stats" 2>&1
+	rc=$?
+	"$CTL" $server ps >"$tmp/ps" 2>&1
+	wait $load
+	stop_server
+	# HUB COUNTER TOTAL [PER SECOND]
+	total() { awk -v k="$1" '$2 == k {print $3; exit}' "$tmp/stats"; }
+	rate() { awk -v k="$1" '$2 == k {print $4; exit}' "$tmp/stats"; }
+	threads=$(total threads)
+	listed=$(grep -c -E '^ +[0-9]+ ' "$tmp/ps")
+	if [ $rc -ne 0 ] || [ -z "$threads" ]; then
+		fail $name "status $rc: $(cat "$tmp/stats")"
+	elif [ "$threads" -ne "$listed" ] || [ "$threads" -lt 51 ]; then
+		fail $name "stats counts $threads threads, ps lists $listed (want the 50 connections' and main's)"
+	elif [ "$(total threads_waiting)" -gt "$threads" ]; then
+		fail $name "more threads waiting than threads: $(cat "$tmp/stats")"
+	elif ! [ "$(rate switches)" -gt 0 ] 2>/dev/null || [ "$(rate switches)" -gt "$(total switches)" ] ||
+		! [ "$(rate loop_iterations)" -gt 0 ] 2>/dev/null ||
+		! [ "$(rate waits.fd_read)" -gt 0 ] 2>/dev/null ||
+		! [ "$(rate calls.read)" -gt 0 ] 2>/dev/null ||
+		! [ "$(rate calls.write)" -gt 0 ] 2>/dev/null; then
+		fail $name "counters that should move: $(cat "$tmp/stats")"
+	elif ! grep -q 'errors=0' "$tmp/load"; then
+		fail $name "the load failed while inspected: $(cat "$tmp/load")"
+	else
+		ok $name
+	fi
+}
+
+# A green thread that computes and never waits: the hub still answers (the
+# preemption tick moves it aside), top puts it first; with preemption off
+# the hub cannot answer and greenctl says who runs, with its stack.
+test_greenctl_sees_a_thread_that_never_yields() {
+	name=greenctl_sees_a_thread_that_never_yields
+	"$RUN" "$B/tests/tools/spin" >"$tmp/spin" 2>&1 &
+	spin=$!
+	for _ in $(seq 50); do
+		grep -q spinning "$tmp/spin" && break
+		sleep 0.1
+	done
+	"$CTL" $spin ps >"$tmp/ps" 2>&1
+	"$CTL" $spin top -n 2 >"$tmp/top" 2>&1
+	rc=$?
+	kill $spin
+	wait $spin 2>/dev/null
+	refreshes=$(grep -c '^greenctl top: process' "$tmp/top")
+	first=$(awk '/^ +ID +NAME/ {n++; getline; if (n == 2) print $2}' "$tmp/top")
+	if ! grep -q -E ' spinner .* spin_forever$' "$tmp/ps" ||
+		! grep -q -E ' sleeper .*sleeping .* sleeper$' "$tmp/ps"; then
+		fail $name "ps with preemption: $(cat "$tmp/ps")"
+		return
+	fi
+	if [ $rc -ne 0 ] || [ "$refreshes" -ne 2 ] || [ "$first" != spinner ]; then
+		fail $name "top -n 2: status $rc, $refreshes refreshes, first: $first: $(cat "$tmp/top")"
+		return
+	fi
+	"$RUN" --preempt=0 "$B/tests/tools/spin" >"$tmp/spin" 2>&1 &
+	spin=$!
+	for _ in $(seq 50); do
+		grep -q spinning "$tmp/spin" && break
+		sleep 0.1
+	done
+	"$CTL" $spin ps >"$tmp/ps" 2>&1
+	"$CTL" $spin stacks >"$tmp/stacks" 2>&1
+	kill $spin
+	wait $spin 2>/dev/null
+	if ! grep -q 'no answer in 1000 ms: green thread [0-9]* "spinner" runs without yielding' "$tmp/ps"; then
+		fail $name "ps without preemption: $(cat "$tmp/ps")"
+	elif ! grep -q -E ' spin_forever\+0x[0-9a-f]+ in .*/spin$' "$tmp/stacks"; then
+		fail $name "stacks without preemption: $(cat "$tmp/stacks")"
+	else
+		ok $name
+	fi
+}
+
+# profile: on-CPU samples name the function that computes, off-CPU time the
+# calls the others wait in, as folded stacks and an SVG flame graph.
+test_greenctl_profile_writes_folded_stacks_and_a_flame_graph() {
+	name=greenctl_profile_writes_folded_stacks_and_a_flame_graph
+	"$RUN" "$B/tests/tools/spin" >"$tmp/spin" 2>&1 &
+	spin=$!
+	for _ in $(seq 50); do
+		grep -q spinning "$tmp/spin" && break
+		sleep 0.1
+	done
+	"$CTL" $spin profile -d 1 -o "$tmp/prof" >"$tmp/out" 2>&1
+	rc=$?
+	kill $spin
+	wait $spin 2>/dev/null
+	# Weights in microseconds: the spinner's on-CPU stacks, the sleeper's
+	# off-CPU ones.
+	on=$(awk '/^on-CPU;spinner;.*;spin_forever/ {s += $NF} END {print s + 0}' "$tmp/prof")
+	off=$(awk '/^off-CPU;sleeper;.*;sleeper;sleep;/ {s += $NF} END {print s + 0}' "$tmp/prof")
+	if [ $rc -ne 0 ] || [ "$on" -le 0 ] || [ "$off" -le 0 ]; then
+		fail $name "status $rc, spinner on-CPU $on us, sleeper off-CPU $off us: $(cat "$tmp/out") $(head -n 5 "$tmp/prof")"
+	elif ! python3 -c '
+import sys, xml.dom.minidom as m
+d = m.parse(sys.argv[1])
+titles = [t.firstChild.data for t in d.getElementsByTagName("title")]
+assert len(d.getElementsByTagName("rect")) > 5
+assert any(t.startswith("spin_forever (") for t in titles), titles
+' "$tmp/prof.svg" 2>"$tmp/err"; then
+		fail $name "the SVG: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+test_greenrun_options_reach_the_program_environment
+test_greenrun_loads_the_library_into_the_program
+test_greenrun_refuses_bad_values_as_the_library_does
+test_greenrun_refuses_a_static_program
+test_greenrun_refuses_a_setuid_program_the_loader_would_run_natively
+test_greenrun_finds_commands_as_a_shell_does
+test_greenrun_help_and_verbose_name_every_variable
+test_greenrun_finds_the_library_built_or_installed
+test_greenctl_talks_only_to_the_same_user_or_root
+test_greenctl_explains_a_process_not_under_greenshim
+test_greenctl_reaches_a_forked_child
+test_greenctl_ps_and_stacks_show_a_server_with_100_clients
+test_greenctl_stats_count_what_the_server_does
+test_greenctl_sees_a_thread_that_never_yields
+test_greenctl_profile_writes_folded_stacks_and_a_flame_graph
+
+summary tools

@@ -1,0 +1,457 @@
+/*
+ * greenrun: runs a program under greenshim.
+ *
+ *   greenrun [OPTIONS] [--] COMMAND [ARGS...]
+ *
+ * It finds libgreenshim.so beside itself (the build tree: build/greenrun
+ * and build/libgreenshim.so) or in the installed layout (PREFIX/bin and
+ * PREFIX/lib), puts it first in LD_PRELOAD (keeping what was there), turns
+ * its options into GREENSHIM_* variables and execs the command, found on
+ * PATH as execvp(3) finds it.
+ *
+ * Its one promise: never a silent native run. The loader ignores
+ * LD_PRELOAD for a statically linked program (there is no loader), for a
+ * program of another ELF class or machine (it skips the library with a
+ * warning) and in secure execution (a set-user-ID or set-group-ID program
+ * that changes the caller's IDs, or file capabilities). greenrun reads the
+ * command's ELF header and mode bits first and refuses those, with one line
+ * that says why. Values are checked with the library's own parser
+ * (src/config.c), so greenrun accepts exactly what the library accepts and
+ * fails as it would: one line, status 2.
+ *
+ * Exit status: the command's own (greenrun execs it); 2 for a bad option
+ * or value; 126 for a command that was found but cannot run under greenshim
+ * (not executable, static, set-ID, another machine); 127 for a command not
+ * found (as shells do); 1 when the library cannot be found.
+ */
+#include "../../src/runtime.h" /* before <elf.h>: both name EV_NONE */
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+/* The library's default, which config.c reads from the preloaded library's
+ * definition (preload/init.c): greenrun shows what the program will get. */
+const int64_t gs_preempt_default_ns = CONFIG_PREEMPT_DEFAULT_MS * 1000000LL;
+
+#define LIBNAME "libgreenshim.so"
+
+struct option_var {
+	const char *option; /* --option=VALUE */
+	const char *var;    /* the GREENSHIM_* variable it sets */
+	const char *arg;    /* for --help */
+	const char *help;
+	const char *value;  /* given on the command line, or NULL */
+};
+
+static struct option_var opts[] = {
+	{ "stack-size", "GREENSHIM_STACK_SIZE", "SIZE",
+	  "stack size of green threads (e.g. 256k, 8M)", NULL },
+	{ "threads", "GREENSHIM_THREADS", "green|native",
+	  "green threads, or native ones with a hub each", NULL },
+	{ "preempt", "GREENSHIM_PREEMPT_MS", "MS",
+	  "preemption tick in milliseconds; 0: cooperative only", NULL },
+	{ "max-blocking", "GREENSHIM_MAX_BLOCKING_MS", "MS",
+	  "report a thread running this long unyielding; 0: off", NULL },
+	{ "pool-size", "GREENSHIM_POOL_SIZE", "N", "worker threads for calls with no "
+	  "non-blocking form", NULL },
+	{ "file-io", "GREENSHIM_FILE_IO", "direct|pool",
+	  "regular-file I/O as a plain call, or on the worker pool", NULL },
+	{ "log", "GREENSHIM_LOG", "FILE", "where greenshim's reports go (default: stderr)",
+	  NULL },
+	{ "control", "GREENSHIM_CONTROL", "on|off",
+	  "the control socket that greenctl(1) talks to", NULL },
+};
+
+#define NOPTS (sizeof opts / sizeof opts[0])
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: greenrun [OPTIONS] [--] COMMAND [ARGS...]\n"
+		   "Runs COMMAND with its threads as green threads (LD_PRELOAD=" LIBNAME ").\n\n"
+		   "Options (each sets a variable; see greenrun(1) and docs/CONFIG.md):\n");
+	for (size_t i = 0; i < NOPTS; i++) {
+		char left[64];
+
+		snprintf(left, sizeof left, "--%s=%s", opts[i].option, opts[i].arg);
+		fprintf(f, "  %-26s %s\n  %-26s   (%s)\n", left, opts[i].help, "", opts[i].var);
+	}
+	fprintf(f, "  %-26s %s\n", "--verbose",
+		"print the library, command and every variable first");
+	fprintf(f, "  %-26s %s\n", "--help", "this text");
+	fprintf(f, "\nVariables already in the environment are kept unless an option sets them.\n"
+		   "Refused, with a reason: a static program, a set-user-ID or set-group-ID one\n"
+		   "that would run in secure-execution mode, a 32-bit or foreign one.\n"
+		   "Exit status: the command's; 2 bad option or value; 126 found but cannot\n"
+		   "run under greenshim; 127 not found; 1 " LIBNAME " not found.\n");
+}
+
+static _Noreturn void die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static _Noreturn void die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("greenrun: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(status);
+}
+
+/* config.c found a bad value: name the option that set it, if one did. */
+static void reject(const char *var, const char *value, const char *form)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (strcmp(opts[i].var, var) == 0 && opts[i].value != NULL) {
+			fprintf(stderr, "greenrun: --%s=%s: invalid value; expected %s\n",
+				opts[i].option, value, form);
+			return;
+		}
+	fprintf(stderr, "greenrun: %s=%s (from the environment): invalid value; expected %s\n",
+		var, value, form);
+}
+
+/* ---- the library --------------------------------------------------------- */
+
+static bool readable_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, R_OK) == 0;
+}
+
+static void find_library(char *out, size_t size)
+{
+	char self[PATH_MAX], dir[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+
+	if (n < 0)
+		die(1, "cannot find itself (/proc/self/exe: %s)", strerror(errno));
+	self[n] = '\0';
+	snprintf(dir, sizeof dir, "%s", self);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	/* The build tree: build/greenrun beside build/libgreenshim.so. */
+	if (snprintf(out, size, "%s/%s", dir, LIBNAME) < (int)size && readable_file(out))
+		return;
+	/* Installed: PREFIX/bin/greenrun and PREFIX/lib/libgreenshim.so. */
+	slash = strrchr(dir, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		if (snprintf(out, size, "%s/lib/%s", dir, LIBNAME) < (int)size &&
+		    readable_file(out))
+			return;
+	}
+	die(1, "cannot find " LIBNAME " beside %s or in %s/lib", self,
+	    slash != NULL ? dir : "..");
+}
+
+/* LD_PRELOAD with lib first, once; the entries already there follow
+ * (the loader takes spaces and colons as separators). */
+static void prepend_preload(const char *lib)
+{
+	const char *old = getenv("LD_PRELOAD");
+	size_t cap = strlen(lib) + (old != NULL ? strlen(old) : 0) + 2;
+	char *v = malloc(cap), *copy, *tok, *save;
+
+	if (v == NULL)
+		die(1, "out of memory");
+	snprintf(v, cap, "%s", lib);
+	if (old != NULL && (copy = strdup(old)) != NULL) {
+		for (tok = strtok_r(copy, ": ", &save); tok != NULL; tok = strtok_r(NULL, ": ", &save)) {
+			if (strcmp(tok, lib) == 0)
+				continue;
+			strcat(v, ":");
+			strcat(v, tok);
+		}
+		free(copy);
+	}
+	setenv("LD_PRELOAD", v, 1);
+	free(v);
+}
+
+/* ---- the command ----------------------------------------------------------- */
+
+/* As execvp: a name with a slash is a path; otherwise each PATH entry in
+ * turn (an empty one is the current directory), remembering a file that
+ * exists but cannot be executed. Exits 126 or 127 when nothing fits. */
+static void find_command(const char *name, char *out, size_t size)
+{
+	const char *path = getenv("PATH");
+	char defpath[256];
+	bool denied = false;
+	struct stat st;
+
+	if (*name == '\0')
+		die(127, "'': command not found");
+	if (strchr(name, '/') != NULL) {
+		snprintf(out, size, "%s", name);
+		if (stat(out, &st) != 0)
+			die(errno == EACCES ? 126 : 127, "%s: %s", name, strerror(errno));
+		if (S_ISDIR(st.st_mode))
+			die(126, "%s: is a directory", name);
+		if (access(out, X_OK) != 0 || !S_ISREG(st.st_mode))
+			die(126, "%s: not executable: %s", name, strerror(EACCES));
+		return;
+	}
+	if (path == NULL) {
+		confstr(_CS_PATH, defpath, sizeof defpath);
+		path = defpath;
+	}
+	for (const char *p = path;; p++) {
+		const char *end = strchrnul(p, ':');
+		int len = (int)(end - p);
+
+		if (len == 0)
+			snprintf(out, size, "%s", name);
+		else
+			snprintf(out, size, "%.*s/%s", len, p, name);
+		if (stat(out, &st) == 0) {
+			if (S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+				return;
+			denied = true;
+		} else if (errno == EACCES) {
+			denied = true;
+		}
+		p = end;
+		if (*end == '\0')
+			break;
+	}
+	if (denied)
+		die(126, "%s: found on PATH but not executable: %s", name, strerror(EACCES));
+	die(127, "%s: command not found", name);
+}
+
+/* Would exec of path run in secure-execution mode (AT_SECURE), where the
+ * loader ignores LD_PRELOAD? The kernel's rule (commoncap.c): the
+ * effective user or group after exec differs from the real one, or a
+ * non-root caller gains file capabilities. Set-ID bits and capabilities
+ * do nothing on a nosuid mount. NULL, or the reason. */
+static const char *secure_reason(const char *path, const struct stat *st)
+{
+	struct statvfs vfs;
+	uid_t euid = geteuid();
+	gid_t egid = getegid();
+
+	if (statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_NOSUID))
+		return euid != getuid() || egid != getgid() ? "greenrun itself runs set-ID" : NULL;
+	if (st->st_mode & S_ISUID)
+		euid = st->st_uid;
+	if ((st->st_mode & S_ISGID) && (st->st_mode & S_IXGRP))
+		egid = st->st_gid;
+	if (euid != getuid())
+		return "is set-user-ID to another user";
+	if (egid != getgid())
+		return "is set-group-ID to another group";
+	if (getuid() != 0 && getxattr(path, "security.capability", NULL, 0) > 0)
+		return "has file capabilities";
+	return NULL;
+}
+
+/* Reads the ELF header and program headers: NULL if the loader will load
+ * the library into it, else the reason it will not. */
+static const char *elf_reason(int fd)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+
+	if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh)
+		return "is too short to be an ELF program";
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64)
+		return "is a 32-bit program; " LIBNAME " is 64-bit and the loader would skip it";
+	if (eh.e_machine != EM_X86_64)
+		return "is built for another machine than " LIBNAME;
+	if (eh.e_phentsize != sizeof ph)
+		return "has a malformed ELF header";
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + i * sizeof ph)) !=
+		    (ssize_t)sizeof ph)
+			return "has a truncated ELF header";
+		if (ph.p_type == PT_INTERP)
+			return NULL;
+	}
+	return "is statically linked (no program interpreter): the dynamic loader never "
+	       "runs, so LD_PRELOAD cannot load greenshim into it";
+}
+
+/* Refuses (126) what the loader would run without the library: checks the
+ * command, or the interpreter of a #! script, as the kernel runs it. */
+static void check_command(const char *shown, const char *path, int depth)
+{
+	unsigned char head[256];
+	const char *why;
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) != 0)
+		die(126, "%s: cannot read it: %s", shown, strerror(errno));
+	n = pread(fd, head, sizeof head - 1, 0);
+	if (n >= 2 && head[0] == '#' && head[1] == '!') {
+		/* Set-ID bits of scripts are ignored by Linux; the
+		 * interpreter is what the kernel executes. */
+		char interp[256];
+		size_t i = 2, j = 0;
+
+		close(fd);
+		head[n] = '\0';
+		while (head[i] == ' ' || head[i] == '\t')
+			i++;
+		while (head[i] != '\0' && head[i] != ' ' && head[i] != '\t' && head[i] != '\n' &&
+		       j < sizeof interp - 1)
+			interp[j++] = (char)head[i++];
+		interp[j] = '\0';
+		if (j == 0 || depth >= 4)
+			return; /* exec will fail and say so */
+		if (access(interp, X_OK) != 0)
+			die(126, "%s: its interpreter %s: %s", shown, interp, strerror(errno));
+		char label[PATH_MAX + 300];
+
+		snprintf(label, sizeof label, "%s's interpreter %s", shown, interp);
+		check_command(label, interp, depth + 1);
+		return;
+	}
+	if (n >= 4 && memcmp(head, ELFMAG, SELFMAG) == 0)
+		why = elf_reason(fd);
+	else
+		why = NULL; /* not ELF: exec says ENOEXEC, then it runs under sh */
+	close(fd);
+	if (why == NULL)
+		why = secure_reason(path, &st);
+	if (why != NULL)
+		die(126, "%s %s; refusing to run it without greenshim", shown, why);
+}
+
+/* ---- --verbose -------------------------------------------------------------- */
+
+static const char *origin(const char *var)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (strcmp(opts[i].var, var) == 0 && opts[i].value != NULL)
+			return "option";
+	return getenv(var) != NULL && *getenv(var) != '\0' ? "environment" : "default";
+}
+
+static void show_config(const char *lib, const char *cmd)
+{
+	const struct gs_config *c = &gs_config;
+
+	fprintf(stderr, "greenrun: library %s\n", lib);
+	fprintf(stderr, "greenrun: command %s\n", cmd);
+	fprintf(stderr, "greenrun: LD_PRELOAD=%s\n", getenv("LD_PRELOAD"));
+	fprintf(stderr, "greenrun: GREENSHIM_STACK_SIZE=%zu (%s)\n", c->stack_size,
+		origin("GREENSHIM_STACK_SIZE"));
+	fprintf(stderr, "greenrun: GREENSHIM_THREADS=%s (%s)\n",
+		c->native_threads ? "native" : "green", origin("GREENSHIM_THREADS"));
+	fprintf(stderr, "greenrun: GREENSHIM_PREEMPT_MS=%lld (%s%s)\n",
+		(long long)(c->preempt_ns / 1000000), origin("GREENSHIM_PREEMPT_MS"),
+		c->native_threads ? "; native threads: the kernel preempts" : "");
+	fprintf(stderr, "greenrun: GREENSHIM_MAX_BLOCKING_MS=%lld (%s)\n",
+		(long long)(c->max_blocking_ns / 1000000), origin("GREENSHIM_MAX_BLOCKING_MS"));
+	fprintf(stderr, "greenrun: GREENSHIM_POOL_SIZE=%u (%s)\n", c->pool_size,
+		origin("GREENSHIM_POOL_SIZE"));
+	fprintf(stderr, "greenrun: GREENSHIM_FILE_IO=%s (%s)\n",
+		c->file_io_pool ? "pool" : "direct", origin("GREENSHIM_FILE_IO"));
+	fprintf(stderr, "greenrun: GREENSHIM_LOG=%s (%s)\n",
+		c->log_path != NULL ? c->log_path : "", c->log_path != NULL ?
+		origin("GREENSHIM_LOG") : "default: stderr");
+	fprintf(stderr, "greenrun: GREENSHIM_CONTROL=%s (%s)\n", c->control ? "on" : "off",
+		origin("GREENSHIM_CONTROL"));
+}
+
+/* ---- main -------------------------------------------------------------------- */
+
+/* --name=VALUE or --name VALUE: the option's entry, *i moved past it. */
+static struct option_var *parse_option(int argc, char **argv, int *i)
+{
+	const char *a = argv[*i] + 2, *eq = strchr(a, '=');
+	size_t len = eq != NULL ? (size_t)(eq - a) : strlen(a);
+
+	for (size_t k = 0; k < NOPTS; k++) {
+		if (strlen(opts[k].option) != len || strncmp(opts[k].option, a, len) != 0)
+			continue;
+		if (eq != NULL) {
+			opts[k].value = eq + 1;
+		} else {
+			if (*i + 1 >= argc)
+				die(2, "--%s needs a value (--%s=%s)", opts[k].option,
+				    opts[k].option, opts[k].arg);
+			opts[k].value = argv[++*i];
+		}
+		return &opts[k];
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	char lib[PATH_MAX], cmd[PATH_MAX];
+	bool verbose = false;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (a[0] != '-' || a[1] == '\0')
+			break;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+			verbose = true;
+			continue;
+		}
+		if (a[1] != '-' || parse_option(argc, argv, &i) == NULL) {
+			fprintf(stderr, "greenrun: unknown option %s (greenrun --help lists them)\n", a);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t k = 0; k < NOPTS; k++)
+		if (opts[k].value != NULL)
+			setenv(opts[k].var, opts[k].value, 1);
+	/* The library's own checks, on exactly what the program will see. */
+	config_reject_hook = reject;
+	config_load();
+	find_library(lib, sizeof lib);
+	find_command(argv[i], cmd, sizeof cmd);
+	check_command(argv[i], cmd, 0);
+	prepend_preload(lib);
+	if (verbose)
+		show_config(lib, cmd);
+	execv(cmd, argv + i);
+	if (errno == ENOEXEC) {
+		/* As execvp: a file with no #! and no ELF header is a shell
+		 * script. */
+		char **sh = calloc((size_t)(argc - i + 2), sizeof *sh);
+
+		if (sh != NULL) {
+			sh[0] = "/bin/sh";
+			sh[1] = cmd;
+			for (int k = i + 1; k < argc; k++)
+				sh[k - i + 1] = argv[k];
+			execv("/bin/sh", sh);
+		}
+	}
+	die(errno == ENOENT ? 127 : 126, "%s: %s", argv[i], strerror(errno));
+}
