@@ -58,7 +58,7 @@ PRELOAD_TESTS := $(PRELOAD_TEST_SRC:tests/preload/%.c=$(B)/tests/preload/%)
 API_TEST_SRC := $(wildcard tests/api/*.c)
 API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 
-.PHONY: all check bench demo pydemo deps depcheck install clean
+.PHONY: all check bench demo mcdemo pydemo deps depcheck install clean
 
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
@@ -129,6 +129,9 @@ bench: all
 
 demo: all
 	sh tools/bench/demo.sh $(B)
+
+mcdemo: all
+	sh tools/bench/memcached.sh $(B)
 
 pydemo: all
 	sh tools/bench/pyecho.sh $(B)
