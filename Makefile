@@ -61,7 +61,7 @@ API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/tools/hello-static) \
 	$(B)/tests/tools/spin
 
-.PHONY: all check bench demo pydemo deps depcheck install clean
+.PHONY: all check bench demo mcdemo pydemo deps depcheck install clean
 
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
@@ -148,6 +148,9 @@ bench: all
 
 demo: all
 	sh tools/bench/demo.sh $(B)
+
+mcdemo: all
+	sh tools/bench/memcached.sh $(B)
 
 pydemo: all
 	sh tools/bench/pyecho.sh $(B)

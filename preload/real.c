@@ -6,7 +6,11 @@
  * or the dynamic loader's own start) and on any OS thread: each goes
  * through REAL(), which resolves the whole table on first use. Resolution
  * is idempotent, so two threads racing through it store the same pointers.
- * dlsym does not call any function we interpose, so it cannot recurse.
+ * A dlvsym that finds no such version allocates its error message, and a
+ * program's own malloc (jemalloc: redis-server) can call a wrapper
+ * (syscall, pthread_mutex_lock) from there: so every slot is filled by
+ * dlsym, which finds them all and allocates nothing, before the first
+ * dlvsym, and such a nested REAL() finds its function.
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -45,15 +49,17 @@ void preload_resolve(void)
 			sys_write(STDERR_FILENO, line, (size_t)n);
 			_exit(127);
 		}
-		/* pthread_cond_* exist in two incompatible versions; the
-		 * current one is GLIBC_2.3.2 (older dlsym gave the oldest). */
+		__atomic_store_n(real_table[i].slot, p, __ATOMIC_RELEASE);
+	}
+	/* pthread_cond_* exist in two incompatible versions; the current one
+	 * is GLIBC_2.3.2 (older dlsym gave the oldest). */
+	for (size_t i = 0; i < sizeof real_table / sizeof real_table[0]; i++) {
 		if (strncmp(real_table[i].name, "pthread_cond_", 13) == 0) {
 			void *v = dlvsym(RTLD_NEXT, real_table[i].name, "GLIBC_2.3.2");
 
 			if (v != NULL)
-				p = v;
+				__atomic_store_n(real_table[i].slot, v, __ATOMIC_RELEASE);
 		}
-		__atomic_store_n(real_table[i].slot, p, __ATOMIC_RELEASE);
 	}
 	/* The runtime's own threads use libc's primitives, never ours. */
 	osthread_set_ops(&(struct os_ops){

@@ -39,6 +39,14 @@ struct tsd {
 
 static struct key_slot keys[PTHREAD_KEYS_MAX];
 
+/* The value tables come from glibc's own allocator, never the program's
+ * malloc: a malloc of the program's own (jemalloc) sets a key from inside
+ * malloc, and a table grown with that malloc would set it again from
+ * inside the growing, for ever. glibc keeps its first 32 values in the
+ * thread itself for the same reason. */
+extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
+
 static void tsd_exit(struct green *g);
 
 GS_WRAP int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
@@ -81,11 +89,30 @@ GS_WRAP int pthread_key_delete(pthread_key_t key)
 	return 0;
 }
 
-static struct tsd *tsd_of(void)
+/* Values set while the OS thread's hub is being made (a program's own
+ * malloc, jemalloc, sets its key from the allocations that make it): the
+ * caller then is the thread that becomes the hub's root green, which
+ * takes them over. */
+static __thread struct tsd *tls_prehub __attribute__((tls_model("initial-exec")));
+
+/* Where the caller's values live: its green thread's, or the pre-hub
+ * ones when it has none yet. */
+static struct tsd **tsd_home(void)
 {
 	struct green *g = green_self();
 
-	return g != NULL ? g->user : NULL;
+	if (g == NULL)
+		return &tls_prehub;
+	if (GS_UNLIKELY(tls_prehub != NULL) && (g->flags & GREEN_ROOT) && g->user == NULL) {
+		g->user = tls_prehub;
+		tls_prehub = NULL;
+	}
+	return (struct tsd **)&g->user;
+}
+
+static struct tsd *tsd_of(void)
+{
+	return *tsd_home();
 }
 
 GS_WRAP void *pthread_getspecific(pthread_key_t key)
@@ -103,27 +130,25 @@ GS_WRAP int pthread_setspecific(pthread_key_t key, const void *value)
 {
 	if (preload_native())
 		return REAL(pthread_setspecific)(key, value);
-	struct green *g = green_self();
-	struct tsd *t;
+	struct tsd **home, *t;
 
 	if (key >= PTHREAD_KEYS_MAX || (keys[key].seq & 1) == 0)
 		return EINVAL;
-	if (g == NULL)
-		return ENOMEM;
-	t = g->user;
+	home = tsd_home();
+	t = *home;
 	if (t == NULL || key >= t->n) {
 		size_t old = t == NULL ? 0 : t->n, n = old == 0 ? 8 : old;
 		struct tsd *grown;
 
 		while (n <= key)
 			n *= 2;
-		grown = realloc(t, sizeof *t + n * sizeof t->v[0]);
+		grown = __libc_realloc(t, sizeof *t + n * sizeof t->v[0]);
 		if (grown == NULL)
 			return ENOMEM;
 		for (size_t i = old; i < n; i++)
 			grown->v[i] = (struct tsd_value){ 0, NULL };
 		grown->n = n;
-		g->user = t = grown;
+		*home = t = grown;
 	}
 	t->v[key].seq = keys[key].seq;
 	t->v[key].value = (void *)value;
@@ -151,6 +176,6 @@ static void tsd_exit(struct green *g)
 		if (!called)
 			break;
 	}
-	free(g->user);
+	__libc_free(g->user);
 	g->user = NULL;
 }

@@ -47,6 +47,12 @@
 #endif
 
 static __thread struct hub *tls_hub __attribute__((tls_model("initial-exec")));
+/* hub_create is running on this OS thread. Making a hub allocates, and a
+ * program's own malloc (jemalloc: redis-server) locks a pthread mutex,
+ * whose wrapper asks for the hub: until it exists, the OS thread has none
+ * (hub_get answers NULL), so those calls get the no-hub behaviour instead
+ * of making a hub inside the making of one, for ever. */
+static __thread bool tls_hub_creating __attribute__((tls_model("initial-exec")));
 static void (*stuck_hook)(struct hub *);
 static void end_default(struct hub *h);
 static void (*end_hook)(struct hub *) = end_default;
@@ -511,7 +517,7 @@ static void hub_close_loop(struct hub *h)
 	h->loop = NULL;
 }
 
-static struct hub *hub_create(void)
+static struct hub *hub_create_once(void)
 {
 	struct hub *h = calloc(1, sizeof *h);
 	struct green *root = calloc(1, sizeof *root);
@@ -559,6 +565,18 @@ fail:
 	free(root);
 	free(h);
 	return NULL;
+}
+
+static struct hub *hub_create(void)
+{
+	struct hub *h;
+
+	if (tls_hub_creating)
+		return NULL;
+	tls_hub_creating = true;
+	h = hub_create_once();
+	tls_hub_creating = false;
+	return h;
 }
 
 struct hub *hub_get(void)

@@ -28,6 +28,13 @@ fi
 if [ ! -x /usr/bin/python3 ]; then
 	missing="$missing python3"
 fi
+# The memcached test and benchmark (memcslap is in libmemcached-tools).
+if ! command -v memcached >/dev/null 2>&1; then
+	missing="$missing memcached"
+fi
+if ! command -v memcslap >/dev/null 2>&1; then
+	missing="$missing libmemcached-tools"
+fi
 missing=$(echo $missing)
 
 [ -z "$missing" ] && exit 0

@@ -224,6 +224,15 @@ test_sync_semantics_match_native() {
 		thread_api sigmask
 }
 
+# A program with a malloc of its own that locks a pthread mutex, sets a
+# pthread key and calls syscall() (as jemalloc does: redis-server) starts
+# and allocates from four threads (it crashed in endless recursion: making
+# the hub, resolving libc's functions and growing the key table all
+# allocate).
+test_own_malloc_matches_native() {
+	cases_match_native own_malloc own_malloc threads_allocate
+}
+
 # Cancellation of a green thread is refused, documented in LIMITATIONS.md
 # (natively it succeeds: this case runs preloaded only).
 test_cancel_of_a_green_thread_is_refused() {
@@ -721,6 +730,7 @@ test_process_semantics_match_native
 test_signal_waits_match_native
 test_sem_waits_are_interrupted_as_native
 test_stdio_semantics_match_native
+test_own_malloc_matches_native
 test_cancel_of_a_green_thread_is_refused
 test_native_threads_mode_matches_native
 test_native_threads_leave_no_hub_behind

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Real programs nobody here wrote, under LD_PRELOAD=$B/libgreenshim.so:
-# Debian's CPython (/usr/bin/python3) serving with threads.
+# Debian's CPython (/usr/bin/python3) serving with threads, and memcached.
 # Prints "ok - NAME" or "FAIL - NAME: why" per test, then
 # "real: N passed, N failed".
 set -u
@@ -163,6 +163,56 @@ test_python_signal_waits_and_pclose_as_native() {
 		'^pclose: 3$'
 }
 
+# A free TCP port on 127.0.0.1 (for servers that cannot be told port 0).
+free_port() {
+	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# memcached -t 4 run by PRELOAD ($1, empty for native) under the
+# memcache_load.py load, then sent SIGTERM; sets mc_tasks (the program's
+# OS threads during the load), mc_load (the load's status and output) and
+# mc_status (memcached's exit status).
+memcached_run() {
+	mport=$(free_port)
+	user=
+	[ "$(id -u)" -eq 0 ] && user="-u root"
+	env ${1:+LD_PRELOAD=$1} memcached $user -l 127.0.0.1 -p "$mport" -t 4 \
+		>"$tmp/mc.out" 2>&1 &
+	mc=$!
+	$PY tests/real/memcache_load.py "$mport" 50 200 >"$tmp/mcload" 2>&1 &
+	load=$!
+	sleep 1
+	mc_tasks=$(program_threads $mc)
+	wait $load
+	mc_load="$? $(cat "$tmp/mcload")"
+	kill -TERM $mc
+	wait $mc
+	mc_status=$?
+}
+
+# memcached with four worker threads (libevent, pipes between its threads)
+# serves 50 connections that set 10,000 keys and get every value back,
+# checked, on one OS thread of its own (natively: ten); SIGTERM stops it
+# with the status it has natively.
+test_memcached_4_threads_one_os_thread_sigterm_as_native() {
+	name=memcached_4_threads_one_os_thread_sigterm_as_native
+	memcached_run ""
+	native_status=$mc_status
+	native_load=$mc_load
+	memcached_run "$LIB"
+	if [ "$native_load" != "0 ok 10000 values checked" ]; then
+		fail $name "native load: $native_load"
+	elif [ "$mc_load" != "0 ok 10000 values checked" ]; then
+		fail $name "load under greenshim: $mc_load; memcached: $(tail -n 3 "$tmp/mc.out")"
+	elif [ "$mc_tasks" -ne 1 ]; then
+		fail $name "memcached ran $mc_tasks OS threads under greenshim"
+	elif [ "$mc_status" -ne "$native_status" ]; then
+		fail $name "SIGTERM: status $mc_status under greenshim, $native_status natively"
+	else
+		ok $name
+	fi
+}
+
 if [ ! -x $PY ]; then
 	fail python "$PY is missing (make deps installs python3)"
 else
@@ -174,5 +224,10 @@ else
 	test_python_subprocess_and_fork_as_native
 	test_python_name_lookups_as_native
 	test_python_signal_waits_and_pclose_as_native
+	if ! command -v memcached >/dev/null; then
+		fail memcached "memcached is missing (make deps installs it)"
+	else
+		test_memcached_4_threads_one_os_thread_sigterm_as_native
+	fi
 fi
 summary real

@@ -1,0 +1,71 @@
+#!/bin/sh
+# Debian's memcached with four worker threads (-t 4), natively and under
+# greenshim, loaded by memcslap (libmemcached-tools): each memcslap thread
+# has one connection and waits for each reply. Per row: the test (set, or
+# get after memcslap has stored its keys), memcslap threads, requests/s as
+# memcslap timed them, memcached's user+system CPU per request over the
+# whole memcslap run (its initial sets included), and memcached's OS
+# threads; then greenshim's ratios to native. The server is pinned to
+# CPU 0, memcslap to CPU 1.
+#
+#   tools/bench/memcached.sh [BUILD_DIR] [REQUESTS_PER_THREAD] [THREADS...]
+set -eu
+B=${1:-build}
+N=${2:-2000}
+[ $# -ge 2 ] && shift 2 || shift $#
+CONC=${*:-4 32}
+SECS=0 # lib.sh's run() is not used here
+. tools/bench/lib.sh
+for c in memcached memcslap; do
+	command -v $c >/dev/null || { echo "bench: $c is missing (make deps)" >&2; exit 1; }
+done
+USER_OPT=
+[ "$(id -u)" -eq 0 ] && USER_OPT="-u root"
+
+# one PRELOAD TEST THREADS: prints "requests/s CPU-us-per-request threads".
+one() {
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	env ${1:+LD_PRELOAD=$1} taskset -c $SERVER_CPU memcached $USER_OPT -l 127.0.0.1 \
+		-p "$port" -t 4 >/dev/null 2>&1 &
+	server_pid=$!
+	for _ in $(seq 50); do
+		python3 -c "import socket; socket.create_connection(('127.0.0.1', $port)).close()" \
+			2>/dev/null && break
+		sleep 0.1
+	done
+	threads=$(status_field $server_pid Threads)
+	t0=$(cpu_ticks $server_pid)
+	taskset -c $LOAD_CPU memcslap -s "127.0.0.1:$port" -t "$2" -c "$3" -e "$N" >"$tmp/slap" 2>&1 ||
+		{ echo "bench: memcslap failed:" >&2; cat "$tmp/slap" >&2; exit 1; }
+	t1=$(cpu_ticks $server_pid)
+	kill $server_pid
+	wait $server_pid 2>/dev/null || true
+	server_pid=
+	awk -v test="$2" -v c="$3" -v n="$N" -v dt=$((t1 - t0)) -v tick="$TICK" -v th="$threads" '
+	$1 == "Time" && $3 == test { keys = $4; secs = $(NF - 1) }
+	END {
+		if (secs <= 0) exit 1
+		# memcslap stores N keys before a get test.
+		reqs = keys + (test == "get" ? n : 0)
+		printf "%.0f %.1f %d\n", keys / secs, dt / tick * 1e6 / reqs, th
+	}' "$tmp/slap"
+}
+
+echo "memcached $(memcached -V | awk '{ print $2 }') -t 4, memcslap -e $N per thread;" \
+	"server on CPU $SERVER_CPU, load on CPU $LOAD_CPU; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+printf "%-4s %8s | %10s %9s %7s | %10s %9s %7s | %9s %9s\n" test threads "native r/s" "CPU us/r" \
+	threads "green r/s" "CPU us/r" threads "r/s ratio" "CPU ratio"
+for t in set get; do
+	for c in $CONC; do
+		set -- $(one "" $t "$c")
+		nr=$1 ncpu=$2 nth=$3
+		set -- $(one "$LIB" $t "$c")
+		printf "%-4s %8d | %10d %9.1f %7d | %10d %9.1f %7d | %9.2f %9.2f\n" $t "$c" "$nr" "$ncpu" \
+			"$nth" "$1" "$2" "$3" "$(echo "$1 $nr" | awk '{ print $1 / $2 }')" \
+			"$(echo "$2 $ncpu" | awk '{ print ($2 > 0 ? $1 / $2 : 0) }')"
+	done
+done
+echo
+echo "r/s ratio: greenshim's requests/s over native's (higher is better);" \
+	"CPU ratio: greenshim's server CPU per request over native's (lower is better)."
