@@ -8,7 +8,12 @@
 # threads; then greenshim's ratios to native. The server is pinned to
 # CPU 0, memcslap to CPU 1.
 #
-#   tools/bench/memcached.sh [BUILD_DIR] [REQUESTS_PER_THREAD] [THREADS...]
+#   [HOGS=N] tools/bench/memcached.sh [BUILD_DIR] [REQUESTS_PER_THREAD] [THREADS...]
+#
+# HOGS=N runs N busy loops on the server's CPU throughout, as a busy shared
+# machine would: the kernel then shares that CPU per thread, and greenshim's
+# one OS thread competes as one thread where native memcached's workers
+# compete as several (docs/BENCHMARKS.md).
 set -eu
 B=${1:-build}
 N=${2:-2000}
@@ -51,8 +56,16 @@ one() {
 	}' "$tmp/slap"
 }
 
+hogs=
+for _ in $(seq ${HOGS:-0}); do
+	taskset -c $SERVER_CPU sh -c 'while :; do :; done' &
+	hogs="$hogs $!"
+done
+# lib.sh's trap removes $tmp; this one also ends the busy loops.
+trap 'for h in $hogs; do kill $h 2>/dev/null; done; cleanup' EXIT INT TERM
+
 echo "memcached $(memcached -V | awk '{ print $2 }') -t 4, memcslap -e $N per thread;" \
-	"server on CPU $SERVER_CPU, load on CPU $LOAD_CPU; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+	"server on CPU $SERVER_CPU, load on CPU $LOAD_CPU; busy loops on CPU $SERVER_CPU: ${HOGS:-0}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 printf "%-4s %8s | %10s %9s %7s | %10s %9s %7s | %9s %9s\n" test threads "native r/s" "CPU us/r" \
 	threads "green r/s" "CPU us/r" threads "r/s ratio" "CPU ratio"
