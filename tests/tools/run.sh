@@ -627,6 +627,39 @@ sys.exit(7)' >/dev/null 2>"$tmp/err"
 	fi
 }
 
+# A SIGTERM sent to greenrun --profile reaches the program (which dies of
+# it, writing nothing); greenrun reports 128+15 as a shell would, and says
+# that no profile was written.
+test_greenrun_profile_passes_on_a_signal() {
+	name=greenrun_profile_passes_on_a_signal
+	"$RUN" --profile="$tmp/p-sig" "$B/tests/tools/spin" >"$tmp/out" 2>"$tmp/err" &
+	g=$!
+	for _ in $(seq 50); do
+		grep -q spinning "$tmp/out" && break
+		sleep 0.1
+	done
+	child=$(ps -o pid= --ppid $g | tr -d ' ')
+	kill -TERM $g
+	for _ in $(seq 100); do
+		kill -0 $g 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 $g 2>/dev/null; then
+		kill $child $g
+		wait $g
+		fail $name "greenrun still runs 10 s after SIGTERM (child $child): $(cat "$tmp/err")"
+		return
+	fi
+	wait $g
+	rc=$?
+	if [ $rc -ne 143 ] || [ -z "$child" ] || kill -0 "$child" 2>/dev/null ||
+		! grep -q "p-sig: no samples" "$tmp/err"; then
+		fail $name "status $rc, child '$child', err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
 test_greenrun_options_reach_the_program_environment
 test_greenrun_loads_the_library_into_the_program
 test_greenrun_refuses_bad_values_as_the_library_does
@@ -644,5 +677,6 @@ test_greenctl_sees_a_thread_that_never_yields
 test_greenctl_profile_writes_folded_stacks_and_a_flame_graph
 test_greenrun_profile_writes_folded_stacks_and_a_flame_graph
 test_greenrun_profile_follows_exec_and_fork
+test_greenrun_profile_passes_on_a_signal
 
 summary tools
