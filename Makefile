@@ -106,9 +106,11 @@ $(B)/tests/preload/%: tests/preload/%.c tests/preload/case.h | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -pthread -o $@ $<
 
-# greenrun checks values with the library's own parser (config.c).
-$(B)/greenrun: tools/greenrun/greenrun.c $(B)/obj/src/config.o $(B)/obj/src/stack.o $(HEADERS)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/obj/src/config.o $(B)/obj/src/stack.o
+# greenrun checks values with the library's own parser (config.c) and
+# draws --profile's flame graph with greenctl's renderer (flame.c).
+$(B)/greenrun: tools/greenrun/greenrun.c tools/greenctl/flame.c tools/greenctl/flame.h \
+		$(B)/obj/src/config.o $(B)/obj/src/stack.o $(HEADERS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< tools/greenctl/flame.c $(B)/obj/src/config.o $(B)/obj/src/stack.o
 
 $(B)/greenctl: tools/greenctl/greenctl.c tools/greenctl/flame.c tools/greenctl/flame.h | depcheck
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(filter-out -fPIC -fvisibility=hidden,$(BASE_CFLAGS)) $(CFLAGS) \

@@ -20,6 +20,7 @@ static void fork_child(void)
 	hub_fork_child();
 	stdio_fork_child();
 	control_fork_child();
+	profile_fork_child();
 }
 
 __attribute__((constructor)) static void preload_init(void)
@@ -32,4 +33,5 @@ __attribute__((constructor)) static void preload_init(void)
 	monitor_enable();
 	hub_set_stuck_hook(introspect_deadlock_report);
 	control_start();
+	profile_start();
 }

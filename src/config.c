@@ -15,6 +15,8 @@
 #include "runtime.h"
 #include "sys.h"
 
+#include <sys/auxv.h> /* after runtime.h: <elf.h> and ev.h both name EV_NONE */
+
 #define STACK_SIZE_MAX ((size_t)1024 * 1024 * 1024)
 #define CONFIG_POOL_MAX 1024
 
@@ -184,6 +186,37 @@ static const char *config_log_path(void)
 	return v;
 }
 
+/* Where each process appends its whole-run profile at exit (ctlcmd.c):
+ * checked now, as GREENSHIM_LOG is, so a bad path stops the program before
+ * main and not after its whole run. Ignored in secure execution: a
+ * set-ID program must not write where its caller's environment says. */
+static const char *config_profile_path(void)
+{
+	const char *v = getenv("GREENSHIM_PROFILE");
+	long fd;
+
+	if (v == NULL || *v == '\0' || getauxval(AT_SECURE) != 0)
+		return NULL;
+	fd = arch_syscall3(SYS_open, (long)v, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		char form[160];
+
+		snprintf(form, sizeof form, "a file that can be opened for appending (%s)",
+			 strerror((int)-fd));
+		config_reject("GREENSHIM_PROFILE", v, form);
+	}
+	arch_syscall3(SYS_close, fd, 0, 0);
+	if (v[0] != '/') {
+		static char absolute[4096];
+		char cwd[4096];
+
+		if (getcwd(cwd, sizeof cwd) != NULL &&
+		    snprintf(absolute, sizeof absolute, "%s/%s", cwd, v) < (int)sizeof absolute)
+			return absolute;
+	}
+	return v;
+}
+
 void config_load(void)
 {
 	int expected = 0;
@@ -210,5 +243,6 @@ void config_load(void)
 		1000000;
 	gs_config.log_path = config_log_path();
 	gs_config.control = config_control();
+	gs_config.profile_path = config_profile_path();
 	atomic_store_explicit(&config_loaded, 2, memory_order_release);
 }

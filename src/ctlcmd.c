@@ -27,8 +27,12 @@
 #include <libunwind.h>
 
 #include "runtime.h"
+#include "sys.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,6 +280,7 @@ struct prof {
 	unsigned long long us[PROF_SLOTS];
 	unsigned long on_samples, off_samples, lost;
 	unsigned long long on_us, off_us; /* this round's weights */
+	int hub_timeout_ms; /* for the waiting stacks; 0: CTL_HUB_TIMEOUT_MS */
 	struct ctl_buf tmp;
 };
 
@@ -352,35 +357,62 @@ static void prof_each(struct hub *h, void *arg)
 		p->on_samples++;
 	}
 	if (t->offcpu)
-		control_call_hub(h, prof_offcpu_hub, p, CTL_HUB_TIMEOUT_MS);
+		control_call_hub(h, prof_offcpu_hub, p,
+				 p->hub_timeout_ms > 0 ? p->hub_timeout_ms : CTL_HUB_TIMEOUT_MS);
+}
+
+/* One sample of every hub (and, every PROF_OFF_EVERY ticks, of their
+ * waiting threads), weighed by the time since the last. */
+struct prof_clock {
+	unsigned long tick;
+	int64_t last, last_off, next;
+};
+
+static void prof_clock_init(struct prof_clock *c)
+{
+	c->tick = 0;
+	c->last = c->last_off = c->next = gs_now_ns();
+}
+
+static void prof_sample(struct prof *p, struct prof_clock *c)
+{
+	struct prof_tick t = { .p = p, .offcpu = c->tick++ % PROF_OFF_EVERY == 0 };
+	int64_t now = gs_now_ns();
+
+	p->on_us = (unsigned long long)(now - c->last) / 1000;
+	c->last = now;
+	if (t.offcpu) {
+		p->off_us = (unsigned long long)(now - c->last_off) / 1000;
+		c->last_off = now;
+	}
+	introspect_foreach_hub(prof_each, &t);
+}
+
+static void prof_sleep(struct prof_clock *c)
+{
+	struct timespec ts;
+
+	c->next += PROF_ON_US * 1000LL;
+	ts.tv_sec = (time_t)(c->next / 1000000000);
+	ts.tv_nsec = (long)(c->next % 1000000000);
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
 static void profile(struct ctl_buf *out, double seconds)
 {
 	struct prof *p = calloc(1, sizeof *p);
-	int64_t start = gs_now_ns(), end = start + (int64_t)(seconds * 1e9), next = start;
-	int64_t last = start, last_off = start;
+	struct prof_clock c;
+	int64_t end;
 
 	if (p == NULL) {
 		ctl_printf(out, "error\tout of memory\n");
 		return;
 	}
-	for (unsigned long tick = 0; gs_now_ns() < end; tick++) {
-		struct prof_tick t = { .p = p, .offcpu = tick % PROF_OFF_EVERY == 0 };
-		struct timespec ts;
-		int64_t now = gs_now_ns();
-
-		p->on_us = (unsigned long long)(now - last) / 1000;
-		last = now;
-		if (t.offcpu) {
-			p->off_us = (unsigned long long)(now - last_off) / 1000;
-			last_off = now;
-		}
-		introspect_foreach_hub(prof_each, &t);
-		next += PROF_ON_US * 1000LL;
-		ts.tv_sec = (time_t)(next / 1000000000);
-		ts.tv_nsec = (long)(next % 1000000000);
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	prof_clock_init(&c);
+	end = c.last + (int64_t)(seconds * 1e9);
+	while (gs_now_ns() < end) {
+		prof_sample(p, &c);
+		prof_sleep(&c);
 	}
 	ctl_printf(out, "profile\t%lu\t%lu\t%lu\n", p->on_samples, p->off_samples, p->lost);
 	for (unsigned k = 0; k < PROF_SLOTS; k++) {
@@ -391,6 +423,130 @@ static void profile(struct ctl_buf *out, double seconds)
 	}
 	free(p->tmp.p);
 	free(p);
+}
+
+/* ---- GREENSHIM_PROFILE: the same sampler for the process's whole life --- */
+
+/* One runtime thread, "gs-profile", samples as above from the library's
+ * start until exit; an exit handler (atexit, registered by the
+ * constructor, so it runs after the program's own) stops it and appends
+ * "PROGRAM;on-CPU;THREAD;frames... MICROSECONDS" lines to the file in one
+ * write(2) (O_APPEND: processes that share the file never interleave).
+ * The program's name leads each stack, so the processes of one run (a
+ * shell script and what it starts, a server and its forked workers) are
+ * told apart in one graph, and those of one name merge.
+ *
+ * The lock: the sampler holds it for each tick, the exit handler takes it
+ * to stop the sampler for good and read the table. The exit handler may
+ * run on a hub's thread (exit from a green thread): a tick that asks that
+ * hub for its waiting stacks then waits RUN_HUB_TIMEOUT_MS at most (a
+ * hub that answers later loses that round of waiting stacks).
+ *
+ * Fork: the child has no sampler thread, and a table (and lock) perhaps
+ * caught mid-tick: it starts over, empty, with its own thread, and appends
+ * its own profile when it exits. _exit, a fatal signal and exec end a
+ * process without exit handlers: its samples are lost (docs/LIMITATIONS.md). */
+#define RUN_HUB_TIMEOUT_MS 50
+
+static struct prof *run_prof;
+static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool run_stop;
+static long run_pid;
+
+static void *profile_main(void *arg)
+{
+	struct prof_clock c;
+
+	(void)arg;
+	prof_clock_init(&c);
+	for (;;) {
+		os_ops.mutex_lock(&run_lock);
+		if (atomic_load(&run_stop)) {
+			os_ops.mutex_unlock(&run_lock);
+			return NULL;
+		}
+		prof_sample(run_prof, &c);
+		os_ops.mutex_unlock(&run_lock);
+		prof_sleep(&c);
+	}
+}
+
+static bool write_all_fd(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		long w = arch_syscall3(SYS_write, fd, (long)p, (long)n);
+
+		if (w == -EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* The program's own threads run this (exit): raw system calls, never the
+ * interposed ones, and libc's lock (os_ops). */
+static void profile_at_exit(void)
+{
+	struct ctl_buf b = { 0 };
+	struct prof *p = run_prof;
+	long fd;
+
+	if (p == NULL || arch_syscall3(SYS_getpid, 0, 0, 0) != run_pid)
+		return;
+	atomic_store(&run_stop, true);
+	os_ops.mutex_lock(&run_lock);
+	run_prof = NULL;
+	for (unsigned k = 0; k < PROF_SLOTS; k++)
+		if (p->key[k] != NULL)
+			ctl_printf(&b, "%s;%s %llu\n", program_invocation_short_name, p->key[k],
+				   p->us[k]);
+	os_ops.mutex_unlock(&run_lock);
+	if (b.len == 0 || b.failed)
+		return;
+	fd = arch_syscall3(SYS_open, (long)gs_config.profile_path,
+			   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		write_all_fd((int)fd, b.p, b.len);
+		arch_syscall3(SYS_close, fd, 0, 0);
+	}
+	free(b.p);
+}
+
+static void profile_start_thread(void)
+{
+	if (osthread_start(NULL, "gs-profile", profile_main, NULL, true) != 0)
+		run_prof = NULL; /* no sampler: nothing to write */
+}
+
+void profile_start(void)
+{
+	config_load();
+	if (gs_config.profile_path == NULL)
+		return;
+	run_prof = calloc(1, sizeof *run_prof);
+	if (run_prof == NULL)
+		return;
+	run_prof->hub_timeout_ms = RUN_HUB_TIMEOUT_MS;
+	run_pid = arch_syscall3(SYS_getpid, 0, 0, 0);
+	atexit(profile_at_exit);
+	profile_start_thread();
+}
+
+void profile_fork_child(void)
+{
+	if (run_prof == NULL)
+		return;
+	/* The parent's table and lock, as the fork found them: the
+	 * parent's to write. Its strings are left to the copy-on-write
+	 * pages. */
+	run_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	memset(run_prof, 0, sizeof *run_prof);
+	run_prof->hub_timeout_ms = RUN_HUB_TIMEOUT_MS;
+	run_pid = arch_syscall3(SYS_getpid, 0, 0, 0);
+	profile_start_thread();
 }
 
 void control_command(const char *line, struct ctl_buf *out)

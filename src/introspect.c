@@ -219,7 +219,7 @@ int introspect_describe(const struct green_info *i, char *buf, size_t len)
 /* libunwind reaches pthread_mutex_lock, sigprocmask, read and close
  * through the PLT: greenshim's wrappers under LD_PRELOAD, which must give
  * it plain libc (a green mutex in a signal handler could park). */
-static int unwind(unw_cursor_t *c, struct frame *f, int max)
+static int unwind(unw_cursor_t *c, struct frame *f, int max, bool named)
 {
 	int n = 0;
 
@@ -231,7 +231,9 @@ static int unwind(unw_cursor_t *c, struct frame *f, int max)
 		f[n].pc = (uintptr_t)pc;
 		f[n].off = 0;
 		f[n].name[0] = '\0';
-		if (unw_get_proc_name(c, f[n].name, sizeof f[n].name, &off) == 0)
+		if (!named)
+			; /* named later, outside the signal handler */
+		else if (unw_get_proc_name(c, f[n].name, sizeof f[n].name, &off) == 0)
 			f[n].off = (uintptr_t)off;
 		else
 			f[n].name[0] = '\0';
@@ -266,7 +268,7 @@ static __attribute__((noinline)) int backtrace_self(struct frame *f, int max)
 	/* Neither this function's frame nor introspect_backtrace's. */
 	if (unw_step(&c) <= 0 || unw_step(&c) <= 0)
 		return 0;
-	return unwind(&c, f, max);
+	return unwind(&c, f, max, true);
 }
 
 static int backtrace_suspended(const struct green *g, struct frame *f, int max)
@@ -280,7 +282,7 @@ static int backtrace_suspended(const struct green *g, struct frame *f, int max)
 	 * libunwind looks it up as such. */
 	if (unw_init_local(&c, &uc) < 0)
 		return -EINVAL;
-	return unwind(&c, f, max);
+	return unwind(&c, f, max, true);
 }
 
 int introspect_backtrace(struct green *g, struct frame *f, int max)
@@ -311,9 +313,38 @@ int introspect_backtrace_uc(void *ucp, struct frame *f, int max)
 		return 0;
 	was = osthread_runtime_begin();
 	if (unw_init_local2(&c, (unw_context_t *)ucp, UNW_INIT_SIGNAL_FRAME) >= 0)
-		n = unwind(&c, f, max);
+		n = unwind(&c, f, max, false);
 	osthread_runtime_end(was);
 	return n;
+}
+
+/* Names frames that introspect_backtrace_uc left unnamed: on an ordinary
+ * thread, never in the handler. unw_get_proc_name reads the object's
+ * symbol table with malloc: in a handler that interrupted malloc it
+ * deadlocks on the arena's lock (seen with a sample every millisecond).
+ * A caller frame's pc is a return address: the call is at pc - 1 (a
+ * noreturn call may end its function). */
+static void name_frames(struct frame *f, int n)
+{
+	for (int k = 0; k < n; k++) {
+		uintptr_t look = k == 0 ? f[k].pc : f[k].pc - 1;
+		unw_context_t uc;
+		unw_cursor_t c;
+		unw_word_t off = 0;
+		bool was;
+
+		f[k].name[0] = '\0';
+		f[k].off = 0;
+		unw_getcontext(&uc);
+		((ucontext_t *)&uc)->uc_mcontext.gregs[REG_RIP] = (greg_t)look;
+		was = osthread_runtime_begin();
+		if (unw_init_local2(&c, &uc, UNW_INIT_SIGNAL_FRAME) == 0 &&
+		    unw_get_proc_name(&c, f[k].name, sizeof f[k].name, &off) == 0)
+			f[k].off = (uintptr_t)off + (f[k].pc - look);
+		else
+			f[k].name[0] = '\0';
+		osthread_runtime_end(was);
+	}
 }
 
 /* Is name the exported (.dynsym) symbol starting at start? Then a pc that
@@ -480,8 +511,10 @@ int introspect_sample(struct hub *h, struct sample_result *out, int timeout_ms)
 		return -EBUSY;
 	r = arch_syscall3(SYS_tgkill, getpid(), h->tid, preempt_signal());
 	for (int waited = 0; r == 0 && waited < timeout_ms; waited++) {
-		if (atomic_load_explicit(&s.done, memory_order_acquire))
+		if (atomic_load_explicit(&s.done, memory_order_acquire)) {
+			name_frames(out->frames, out->nframes);
 			return 0;
+		}
 		sleep_ms(1);
 	}
 	expected = &s;
@@ -490,6 +523,7 @@ int introspect_sample(struct hub *h, struct sample_result *out, int timeout_ms)
 	/* The handler took it: it finishes without waiting for anything. */
 	while (!atomic_load_explicit(&s.done, memory_order_acquire))
 		sleep_ms(1);
+	name_frames(out->frames, out->nframes);
 	return 0;
 }
 

@@ -71,6 +71,7 @@ struct gs_config {
 	int64_t max_blocking_ns; /* GREENSHIM_MAX_BLOCKING_MS; 0: no monitor */
 	const char *log_path;    /* GREENSHIM_LOG; NULL: stderr */
 	bool control;            /* GREENSHIM_CONTROL: the greenctl socket */
+	const char *profile_path; /* GREENSHIM_PROFILE; NULL: no whole-run profile */
 };
 
 #define CONFIG_POOL_DEFAULT 10          /* as gevent's thread pool */
@@ -706,6 +707,12 @@ static inline void control_count_call(struct hub *h, uintptr_t site)
 }
 /* ctlcmd.c: answers one request line ("ps", "stacks", "stats"...). */
 void control_command(const char *line, struct ctl_buf *out);
+/* GREENSHIM_PROFILE: the constructor starts the sampler of "greenctl
+ * profile" for the process's whole life ("gs-profile"); its folded stacks
+ * are appended to the file at exit. The atfork child handler starts the
+ * child's own, empty. */
+void profile_start(void);
+void profile_fork_child(void);
 
 /* ---- introspect.c: what the green threads are doing --------------------- */
 
@@ -777,8 +784,10 @@ struct frame {
  * or runs on another OS thread). */
 int introspect_backtrace(struct green *g, struct frame *f, int max);
 /* Unwinds from a signal handler's ucontext (its third argument): what the
- * interrupted code was doing. Async-signal-safe as far as libunwind's local
- * unwinding is (it may map an object's file to read its symbols). */
+ * interrupted code was doing, frames unnamed (pc only: naming mallocs,
+ * which the handler may have interrupted; introspect_sample names them
+ * afterwards on its own thread). Async-signal-safe as far as libunwind's
+ * local unwinding is. */
 int introspect_backtrace_uc(void *uc, struct frame *f, int max);
 /* Appends "    #N 0xPC name+0xOFF (object)" lines to buf (dladdr names the
  * object; "?? (object+0xOFF)" when no symbol is known, for addr2line);

@@ -59,7 +59,7 @@ test_greenrun_refuses_bad_values_as_the_library_does() {
 	name=greenrun_refuses_bad_values_as_the_library_does
 	for opt in --stack-size=banana --stack-size=1 --threads=Native --preempt=-1 \
 		--preempt=1001 --max-blocking=x --pool-size=0 --file-io=async --control=yes \
-		--log=/nonexistent/dir/log; do
+		--log=/nonexistent/dir/log --profile=/nonexistent/dir/prof; do
 		"$RUN" "$opt" -- echo ran >"$tmp/out" 2>"$tmp/err"
 		rc=$?
 		if [ $rc -ne 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
@@ -549,6 +549,117 @@ assert any(t.startswith("spin_forever (") for t in titles), titles
 	fi
 }
 
+# --profile: the whole run as folded stacks led by the program's name,
+# naming the function that computes and the calls the others wait in, and
+# an SVG flame graph; the program's exit status is greenrun's.
+test_greenrun_profile_writes_folded_stacks_and_a_flame_graph() {
+	name=greenrun_profile_writes_folded_stacks_and_a_flame_graph
+	spin=$(cd "$B" && pwd)/tests/tools/spin
+	rm -f "$tmp/whole" "$tmp/whole.svg"
+	(cd "$tmp" && timeout 60 "$RUN" --profile=whole "$spin" 1 3) \
+		>"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	on=$(awk '/^spin;on-CPU;spinner;.*;spin_forever/ {s += $NF} END {print s + 0}' "$tmp/whole" 2>/dev/null)
+	off=$(awk '/^spin;off-CPU;sleeper;.*;sleeper;sleep;/ {s += $NF} END {print s + 0}' "$tmp/whole" 2>/dev/null)
+	if [ $rc -ne 3 ] || [ "$on" -le 0 ] || [ "$off" -le 0 ] || ! grep -q spinning "$tmp/out"; then
+		fail $name "status $rc, spinner on-CPU $on us, sleeper off-CPU $off us: $(cat "$tmp/err") $(head -n 5 "$tmp/whole" 2>/dev/null)"
+	elif ! head -c 5 "$tmp/whole.svg" | grep -q -E '^(<svg|<\?xml)' || ! /usr/bin/python3 -c '
+import sys, xml.dom.minidom as m
+d = m.parse(sys.argv[1])
+titles = [t.firstChild.data for t in d.getElementsByTagName("title")]
+assert len(d.getElementsByTagName("rect")) > 5
+assert any(t.startswith("spin_forever (") for t in titles), titles
+' "$tmp/whole.svg" 2>"$tmp/err2"; then
+		fail $name "the SVG: $(cat "$tmp/err2")"
+	elif ! grep -q "greenrun: profile of .*folded stacks: $tmp/whole; flame graph: $tmp/whole.svg" "$tmp/err"; then
+		fail $name "no summary line: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# A script that execs the program (the profile is the program's), one that
+# forks it and waits (bash: dash ends with _exit, which writes nothing),
+# and a program that forks a child that works and exits:
+# each process appends its own stacks; nothing hangs; statuses are kept.
+# A bad GREENSHIM_PROFILE stops the library as a bad value does.
+test_greenrun_profile_follows_exec_and_fork() {
+	name=greenrun_profile_follows_exec_and_fork
+	spin=$(cd "$B" && pwd)/tests/tools/spin
+	printf '#!/bin/sh\nexec "%s" 0.5 6\n' "$spin" >"$tmp/exec.sh"
+	printf '#!/bin/bash\ncd /\n"%s" 0.5 0\nexit 4\n' "$spin" >"$tmp/fork.sh"
+	chmod +x "$tmp/exec.sh" "$tmp/fork.sh"
+	timeout 60 "$RUN" --profile="$tmp/p-exec" "$tmp/exec.sh" >/dev/null 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 6 ] || ! grep -q '^spin;on-CPU;spinner;.*;spin_forever ' "$tmp/p-exec"; then
+		fail $name "exec: status $rc: $(cat "$tmp/err") $(head -n 3 "$tmp/p-exec")"
+		return
+	fi
+	timeout 60 "$RUN" --profile="$tmp/p-fork" "$tmp/fork.sh" >/dev/null 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 4 ] || ! grep -q '^spin;on-CPU;spinner;.*;spin_forever ' "$tmp/p-fork" ||
+		! grep -q '^bash;' "$tmp/p-fork"; then
+		fail $name "fork: status $rc: $(cat "$tmp/err") $(cut -c 1-80 "$tmp/p-fork" | head -n 5)"
+		return
+	fi
+	# The child sleeps, the parent waits for it: both stacks are there.
+	timeout 60 "$RUN" --profile="$tmp/p-py" /usr/bin/python3 -c '
+import os, sys, time
+pid = os.fork()
+if pid == 0:
+    time.sleep(1)
+    sys.exit(0)
+os.waitpid(pid, 0)
+sys.exit(7)' >/dev/null 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 7 ] || ! grep -q '^python3;off-CPU;.*;clock_nanosleep;' "$tmp/p-py" ||
+		! grep -q '^python3;off-CPU;.*;wait4;' "$tmp/p-py"; then
+		fail $name "python fork: status $rc: $(cat "$tmp/err") $(grep off-CPU "$tmp/p-py" | cut -c 1-200)"
+		return
+	fi
+	GREENSHIM_PROFILE=/nonexistent/dir/prof LD_PRELOAD=$LIB env echo ran >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
+		! grep -q "^greenshim: GREENSHIM_PROFILE=/nonexistent/dir/prof: invalid value" "$tmp/err"; then
+		fail $name "the library: status $rc, err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# A SIGTERM sent to greenrun --profile reaches the program (which dies of
+# it, writing nothing); greenrun reports 128+15 as a shell would, and says
+# that no profile was written.
+test_greenrun_profile_passes_on_a_signal() {
+	name=greenrun_profile_passes_on_a_signal
+	"$RUN" --profile="$tmp/p-sig" "$B/tests/tools/spin" >"$tmp/out" 2>"$tmp/err" &
+	g=$!
+	for _ in $(seq 50); do
+		grep -q spinning "$tmp/out" && break
+		sleep 0.1
+	done
+	child=$(ps -o pid= --ppid $g | tr -d ' ')
+	kill -TERM $g
+	for _ in $(seq 100); do
+		kill -0 $g 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 $g 2>/dev/null; then
+		kill $child $g
+		wait $g
+		fail $name "greenrun still runs 10 s after SIGTERM (child $child): $(cat "$tmp/err")"
+		return
+	fi
+	wait $g
+	rc=$?
+	if [ $rc -ne 143 ] || [ -z "$child" ] || kill -0 "$child" 2>/dev/null ||
+		! grep -q "p-sig: no samples" "$tmp/err"; then
+		fail $name "status $rc, child '$child', err: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
 test_greenrun_options_reach_the_program_environment
 test_greenrun_loads_the_library_into_the_program
 test_greenrun_refuses_bad_values_as_the_library_does
@@ -564,5 +675,8 @@ test_greenctl_ps_and_stacks_show_a_server_with_100_clients
 test_greenctl_stats_count_what_the_server_does
 test_greenctl_sees_a_thread_that_never_yields
 test_greenctl_profile_writes_folded_stacks_and_a_flame_graph
+test_greenrun_profile_writes_folded_stacks_and_a_flame_graph
+test_greenrun_profile_follows_exec_and_fork
+test_greenrun_profile_passes_on_a_signal
 
 summary tools

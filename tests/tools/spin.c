@@ -1,9 +1,11 @@
 /* An ordinary program with a thread that computes and never waits, and one
  * that sleeps: what greenctl must still see inside. Prints "spinning" once
- * both run; runs until killed. */
+ * both run; runs until killed, or with "spin SECONDS STATUS", exits with
+ * STATUS after SECONDS (main returns while the others still run). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 static volatile unsigned long counter;
@@ -26,7 +28,7 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	pthread_t a, b;
 
@@ -34,6 +36,10 @@ int main(void)
 	pthread_setname_np(b, "sleeper");
 	pthread_create(&a, NULL, spin_forever, NULL);
 	pthread_setname_np(a, "spinner");
+	if (argc > 2) {
+		usleep((useconds_t)(atof(argv[1]) * 1e6));
+		return atoi(argv[2]);
+	}
 	pthread_join(a, NULL);
 	return 0;
 }

@@ -19,7 +19,18 @@
  * (src/config.c), so greenrun accepts exactly what the library accepts and
  * fails as it would: one line, status 2.
  *
- * Exit status: the command's own (greenrun execs it); 2 for a bad option
+ * With --profile=FILE greenrun does not exec: it empties FILE, forks, the
+ * child execs the command with GREENSHIM_PROFILE=FILE (an absolute path,
+ * so a script that changes directory still names the same file), and
+ * greenrun waits. Every process of the run that greenshim is loaded into
+ * appends its folded stacks to FILE when it exits (src/ctlcmd.c); then
+ * greenrun draws FILE.svg with greenctl's renderer (tools/greenctl/flame.c).
+ * A SIGINT, SIGTERM, SIGHUP or SIGQUIT sent to greenrun itself (kill) is
+ * passed on to the child; one from the terminal already reaches the child,
+ * which is in the same process group, and is not sent twice.
+ *
+ * Exit status: the command's own (greenrun execs it, or with --profile
+ * returns its status, 128+N when signal N ended it, as shells do); 2 for a bad option
  * or value; 126 for a command that was found but cannot run under greenshim
  * (not executable, static, set-ID, another machine); 127 for a command not
  * found (as shells do); 1 when the library cannot be found.
@@ -35,10 +46,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+#include "../greenctl/flame.h"
 
 /* The library's default, which config.c reads from the preloaded library's
  * definition (preload/init.c): greenrun shows what the program will get. */
@@ -71,6 +86,8 @@ static struct option_var opts[] = {
 	  NULL },
 	{ "control", "GREENSHIM_CONTROL", "on|off",
 	  "the control socket that greenctl(1) talks to", NULL },
+	{ "profile", "GREENSHIM_PROFILE", "FILE",
+	  "profile the whole run: folded stacks in FILE, flame graph in FILE.svg", NULL },
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -92,8 +109,9 @@ static void usage(FILE *f)
 	fprintf(f, "\nVariables already in the environment are kept unless an option sets them.\n"
 		   "Refused, with a reason: a static program, a set-user-ID or set-group-ID one\n"
 		   "that would run in secure-execution mode, a 32-bit or foreign one.\n"
-		   "Exit status: the command's; 2 bad option or value; 126 found but cannot\n"
-		   "run under greenshim; 127 not found; 1 " LIBNAME " not found.\n");
+		   "Exit status: the command's (with --profile, 128+N if signal N ended it);\n"
+		   "2 bad option or value; 126 found but cannot run under greenshim;\n"
+		   "127 not found; 1 " LIBNAME " not found.\n");
 }
 
 static _Noreturn void die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -369,6 +387,145 @@ static void show_config(const char *lib, const char *cmd)
 		origin("GREENSHIM_LOG") : "default: stderr");
 	fprintf(stderr, "greenrun: GREENSHIM_CONTROL=%s (%s)\n", c->control ? "on" : "off",
 		origin("GREENSHIM_CONTROL"));
+	fprintf(stderr, "greenrun: GREENSHIM_PROFILE=%s (%s)\n",
+		c->profile_path != NULL ? c->profile_path : "", c->profile_path != NULL ?
+		origin("GREENSHIM_PROFILE") : "default: no profile");
+}
+
+/* ---- the command's run ------------------------------------------------------ */
+
+/* execv, and as execvp a file with no #! and no ELF header is a shell
+ * script. Returns only on failure, with errno set. */
+static void exec_command(const char *cmd, char **args)
+{
+	int n = 0;
+
+	execv(cmd, args);
+	if (errno == ENOEXEC) {
+		while (args[n] != NULL)
+			n++;
+		char **sh = calloc((size_t)n + 2, sizeof *sh);
+
+		if (sh != NULL) {
+			sh[0] = "/bin/sh";
+			sh[1] = (char *)cmd;
+			for (int k = 1; k < n; k++)
+				sh[k + 1] = args[k];
+			execv("/bin/sh", sh);
+		}
+		errno = ENOEXEC;
+	}
+}
+
+/* ---- --profile ------------------------------------------------------------- */
+
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+static volatile pid_t child_pid;
+
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	/* From a process (kill, sigqueue): pass it on. From the terminal
+	 * (SI_KERNEL): the child, in our process group, has it already. */
+	if (si->si_code <= 0 && child_pid > 0)
+		kill(child_pid, sig);
+}
+
+/* FILE.svg from FILE; one line on stderr says what was written. */
+static void render(const char *file, const char *shown)
+{
+	char svg[PATH_MAX + 8], title[512], *line = NULL;
+	unsigned long long on = 0, off = 0;
+	size_t cap = 0;
+	FILE *in = fopen(file, "r"), *out;
+
+	if (in == NULL) {
+		fprintf(stderr, "greenrun: %s: %s\n", file, strerror(errno));
+		return;
+	}
+	while (getline(&line, &cap, in) > 0) {
+		const char *sp = strrchr(line, ' '), *semi = strchr(line, ';');
+
+		if (sp == NULL || semi == NULL)
+			continue;
+		if (strncmp(semi + 1, "on-CPU;", 7) == 0)
+			on += strtoull(sp + 1, NULL, 10);
+		else
+			off += strtoull(sp + 1, NULL, 10);
+	}
+	free(line);
+	if (on + off == 0) {
+		fclose(in);
+		fprintf(stderr, "greenrun: %s: no samples (every process ended by a signal, _exit "
+				"or exec, which write nothing); no flame graph\n", file);
+		return;
+	}
+	rewind(in);
+	snprintf(svg, sizeof svg, "%s.svg", file);
+	out = fopen(svg, "w");
+	if (out == NULL) {
+		fprintf(stderr, "greenrun: %s: %s\n", svg, strerror(errno));
+		fclose(in);
+		return;
+	}
+	snprintf(title, sizeof title, "greenrun --profile %s: on-CPU %.3f s, off-CPU %.3f s (us)",
+		 shown, (double)on / 1e6, (double)off / 1e6);
+	if (flame_svg(in, out, title, "us") != 0 || fclose(out) != 0)
+		fprintf(stderr, "greenrun: %s: write error\n", svg);
+	else
+		fprintf(stderr, "greenrun: profile of %s: on-CPU %.3f s, off-CPU %.3f s (threads "
+				"waiting); folded stacks: %s; flame graph: %s\n",
+			shown, (double)on / 1e6, (double)off / 1e6, file, svg);
+	fclose(in);
+}
+
+static _Noreturn void run_profiled(const char *cmd, char **args)
+{
+	const char *file = gs_config.profile_path; /* absolute (config.c) */
+	sigset_t block, old;
+	struct sigaction sa = { .sa_sigaction = forward, .sa_flags = SA_SIGINFO | SA_RESTART };
+	int fd, status;
+	pid_t pid, w;
+
+	/* A fresh profile: the processes append to it. */
+	fd = open(file, O_WRONLY | O_TRUNC | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die(2, "--profile=%s: %s", file, strerror(errno));
+	close(fd);
+	setenv("GREENSHIM_PROFILE", file, 1);
+	sigemptyset(&block);
+	for (size_t k = 0; k < sizeof forwarded / sizeof forwarded[0]; k++)
+		sigaddset(&block, forwarded[k]);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		die(1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		exec_command(cmd, args);
+		fprintf(stderr, "greenrun: %s: %s\n", args[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	child_pid = pid;
+	sigemptyset(&sa.sa_mask);
+	for (size_t k = 0; k < sizeof forwarded / sizeof forwarded[0]; k++) {
+		struct sigaction was;
+
+		/* One the caller ignores (a background job's SIGINT) stays
+		 * ignored, as it is in the child. */
+		if (sigaction(forwarded[k], NULL, &was) == 0 && was.sa_handler != SIG_IGN)
+			sigaction(forwarded[k], &sa, NULL);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	if (w < 0)
+		die(1, "waitpid: %s", strerror(errno));
+	render(file, args[0]);
+	if (WIFSIGNALED(status))
+		exit(128 + WTERMSIG(status));
+	exit(WEXITSTATUS(status));
 }
 
 /* ---- main -------------------------------------------------------------------- */
@@ -439,19 +596,9 @@ int main(int argc, char **argv)
 	prepend_preload(lib);
 	if (verbose)
 		show_config(lib, cmd);
-	execv(cmd, argv + i);
-	if (errno == ENOEXEC) {
-		/* As execvp: a file with no #! and no ELF header is a shell
-		 * script. */
-		char **sh = calloc((size_t)(argc - i + 2), sizeof *sh);
-
-		if (sh != NULL) {
-			sh[0] = "/bin/sh";
-			sh[1] = cmd;
-			for (int k = i + 1; k < argc; k++)
-				sh[k - i + 1] = argv[k];
-			execv("/bin/sh", sh);
-		}
-	}
+	for (size_t k = 0; k < NOPTS; k++)
+		if (strcmp(opts[k].var, "GREENSHIM_PROFILE") == 0 && opts[k].value != NULL)
+			run_profiled(cmd, argv + i);
+	exec_command(cmd, argv + i);
 	die(errno == ENOENT ? 127 : 126, "%s: %s", argv[i], strerror(errno));
 }
