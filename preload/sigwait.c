@@ -15,7 +15,7 @@
  * kernel whenever it or the hub runs (src/sigmask.c), so that a signal of
  * the set is left pending for it instead of being handled. Signals sent
  * to the green thread with pthread_kill or raise while it blocks them, or
- * waits for them, are pending for it alone (green->tpending) and taken
+ * waits for them, are pending for it alone (green->tsig) and taken
  * first, with the siginfo glibc reports for them (SI_USER, our pid and
  * uid). The preemption tick (SIGRTMAX-1) is never waited for, taken or
  * reported. A handler that runs for the waiting thread ends the wait with
@@ -295,7 +295,7 @@ GS_WRAP int sigpending(sigset_t *set)
 		uint64_t m;
 
 		memcpy(&m, set, sizeof m);
-		m |= h->current->tpending;
+		m |= green_tpending(h->current);
 		memcpy(set, &m, sizeof m);
 	}
 	return r;

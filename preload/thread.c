@@ -221,9 +221,12 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 		return EINVAL;
 	/* A signal g blocks, or waits for in sigwait, stays pending for g
 	 * alone (src/sigmask.c), as the kernel keeps a thread's own. */
-	if (h != NULL && g->hub == h && h->in_handler == 0 && !preload_native() &&
-	    sigmask_thread_kill(g, sig))
-		return 0;
+	if (h != NULL && g->hub == h && h->in_handler == 0 && !preload_native()) {
+		int r = sigmask_thread_kill(g, sig);
+
+		if (r != 0)
+			return r < 0 ? -r : 0;
+	}
 	/* Signals are per OS thread: the green thread's OS thread gets it,
 	 * and the wait it interrupts, if any, is g's. */
 	hub_signal_target(g);

@@ -25,6 +25,11 @@ struct green *green_self(void)
 	return h != NULL ? h->current : NULL;
 }
 
+#ifndef GS_ASAN
+/* It sits at the top of each thread's stack (runtime.h, struct green_tsig). */
+_Static_assert(sizeof(struct green) <= 256, "struct green pushes every stack deeper");
+#endif
+
 static void green_main(void *arg)
 {
 	struct green *g = arg;

@@ -173,6 +173,8 @@ void hub_release_green(struct hub *h, struct green *g)
 	if (g->all_next != NULL)
 		g->all_next->all_prev = g->all_prev;
 	h->ngreen--;
+	free(g->tsig);
+	g->tsig = NULL;
 	if (!(g->flags & GREEN_USER_STACK)) {
 		struct stack st = g->stack; /* g lives on this stack */
 
@@ -642,8 +644,8 @@ void hub_fork_child(void)
 	h->preempted = NULL;
 	h->intr_target = h->kill_target = NULL;
 	/* A child starts with no signal pending (fork(2)). */
-	cur->tpending = 0;
-	memset(cur->tcount, 0, sizeof cur->tcount);
+	if (cur->tsig != NULL)
+		memset(cur->tsig, 0, sizeof *cur->tsig);
 	memset(h->nwaitset, 0, sizeof h->nwaitset);
 	atomic_store(&h->remote, NULL);
 	atomic_store(&h->remote_pending, 0);
@@ -679,6 +681,7 @@ void hub_destroy(void)
 	preempt_fini_hub(h);
 	stack_pool_destroy(&h->stacks);
 	overflow_fini_thread(h->altstack);
+	free(h->root->tsig);
 	free(h->root);
 	free(h);
 	tls_hub = NULL;

@@ -265,6 +265,20 @@ struct green_attr {
 	bool detached;
 };
 
+/* Signals pending for one green thread alone (sigmask.c), out of struct
+ * green: few threads ever have one, and struct green sits at the top of
+ * its thread's stack, so every byte of it pushes the thread's frames
+ * deeper (one more stack page touched by a thread whose read is
+ * interrupted by the preemption tick: about 1.4 KiB per connection in the
+ * demo server when these fields were inline). Allocated by the first
+ * pthread_kill that keeps one, freed with the thread. */
+struct green_tsig {
+	uint64_t pending;    /* signals pending for this thread alone */
+	uint16_t count[64];  /* instances pending per signal (queued RT) */
+};
+
+/* Kept within 256 bytes (with the 64-byte alignment, what the thread's
+ * stack gives up at its top): see struct green_tsig. */
 struct green {
 	struct ctx ctx;
 	struct hub *hub;
@@ -272,25 +286,26 @@ struct green {
 	enum green_state state;
 	int saved_errno;
 	unsigned flags;
+	int intr_result;       /* -EINTR or WAKE_SIGNAL for that wait (intr_seq) */
 	uint64_t id;
 	void *(*start)(void *);
-	void *arg;
-	void *retval;
+	union {
+		void *arg;    /* until it starts */
+		void *retval; /* once it has ended */
+	};
 	struct wait *wait;      /* the wait in progress, if parked */
 	struct wait *join_wait; /* the joiner's wait, if one is joining */
 	ev_timer timer;         /* deadline of the wait in progress */
 	struct stack stack;
 	struct green *all_prev, *all_next; /* every live green of the hub */
 	uint64_t sigmask;      /* sigmask.c: the program's mask for it */
-	uint64_t tpending;     /* signals pending for this thread alone */
 	uint64_t waitset;      /* the signals a sigwait of it waits for */
-	uint16_t tcount[64];   /* instances pending per signal (queued RT) */
+	struct green_tsig *tsig; /* its own pending signals; NULL: none yet */
 	uint64_t switches;
 	int64_t since;         /* introspect.c: when it entered its state */
 	int64_t cpu_ns;        /* its run slices, counted while stats are on */
 	uint64_t wait_seq;     /* waits begun; names the wait in progress */
 	uint64_t intr_seq;     /* the wait a signal interrupted */
-	int intr_result;       /* -EINTR or WAKE_SIGNAL for that wait */
 	void *user; /* for preload/: the pthread layer's per-thread data */
 #ifdef GS_ASAN
 	void *asan_fake;
@@ -299,6 +314,11 @@ struct green {
 #endif
 	char name[16];
 };
+
+static inline uint64_t green_tpending(const struct green *g)
+{
+	return g->tsig != NULL ? g->tsig->pending : 0;
+}
 
 /* Creates a green thread, ready to run after the caller parks or yields. */
 int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
@@ -572,7 +592,9 @@ bool sigmask_blocks(const struct green *g, int sig);
 /* Signals pending for one green thread (pthread_kill, raise), as the
  * kernel keeps a thread's own: g blocks sig or waits for it in sigwait.
  * 1 if kept (a sigwait of g for it is woken), 0 if the caller must send
- * it for real. Only from g's own hub, outside signal handlers. */
+ * it for real, -EAGAIN if no memory could hold it (as the kernel says
+ * when its queue is full). Only from g's own hub, outside signal
+ * handlers. */
 int sigmask_thread_kill(struct green *g, int sig);
 /* Takes one of set from the running green's own pending signals, as the
  * kernel dequeues (synchronous signals first, then the lowest): the

@@ -22,7 +22,7 @@
  * still reads back the mask it set.
  *
  * Signals for one green thread (pthread_kill, raise) that it blocks are
- * kept pending for it here (green->tpending), as the kernel keeps a
+ * kept pending for it here (green->tsig), as the kernel keeps a
  * thread's own pending signals: they are sent for real on its own context
  * when it unblocks them, and a sigwait of it takes them before the OS
  * thread's and the process's. A thread in sigwait (green->waitset) has
@@ -32,6 +32,7 @@
 #include "runtime.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -134,14 +135,15 @@ void sigmask_switch(struct hub *h, struct green *next)
  * natively when a thread unblocks a pending signal. */
 static void deliver_own(struct hub *h, struct green *g)
 {
-	uint64_t due = g->tpending & ~(g->sigmask | g->waitset);
+	struct green_tsig *t = g->tsig;
+	uint64_t due = green_tpending(g) & ~(g->sigmask | g->waitset);
 
 	for (int s = 1; due != 0; s++, due >>= 1) {
 		if (!(due & 1))
 			continue;
-		while (g->tcount[s - 1] > 0) {
-			if (--g->tcount[s - 1] == 0)
-				g->tpending &= ~bit(s);
+		while (t->count[s - 1] > 0) {
+			if (--t->count[s - 1] == 0)
+				t->pending &= ~bit(s);
 			hub_signal_target(g);
 			syscall(SYS_tgkill, (long)getpid(), (long)syscall(SYS_gettid), (long)s);
 		}
@@ -188,7 +190,7 @@ int sigmask_change(int how, const uint64_t *set, uint64_t *old)
 	/* Unblocking a pending signal delivers it here, before the return,
 	 * as natively. */
 	kernel_set(h, m | g->waitset);
-	if (g->tpending & ~m)
+	if (green_tpending(g) & ~m)
 		deliver_own(h, g);
 	return 0;
 }
@@ -204,9 +206,12 @@ int sigmask_thread_kill(struct green *g, int sig)
 		return 0;
 	/* A standard signal already pending is not queued again (signal(7));
 	 * real-time signals are, each instance delivered. */
-	if (g->tcount[sig - 1] == 0 || (sig >= SIGRTMIN && g->tcount[sig - 1] < UINT16_MAX))
-		g->tcount[sig - 1]++;
-	g->tpending |= bit(sig);
+	if (g->tsig == NULL && (g->tsig = calloc(1, sizeof *g->tsig)) == NULL)
+		return -EAGAIN;
+	if (g->tsig->count[sig - 1] == 0 ||
+	    (sig >= SIGRTMIN && g->tsig->count[sig - 1] < UINT16_MAX))
+		g->tsig->count[sig - 1]++;
+	g->tsig->pending |= bit(sig);
 	if ((g->waitset & bit(sig)) && g->state == GREEN_PARKED && g->wait != NULL &&
 	    g->hub == hub_peek())
 		wait_complete(g->wait, 0);
@@ -218,7 +223,7 @@ int sigmask_take_pending(struct green *g, uint64_t set)
 	/* The kernel's order (next_signal): synchronous signals first. */
 	const uint64_t sync = bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGTRAP) |
 			      bit(SIGFPE) | bit(SIGSYS);
-	uint64_t m = g->tpending & set;
+	uint64_t m = green_tpending(g) & set;
 	int s;
 
 	if (m == 0)
@@ -226,8 +231,8 @@ int sigmask_take_pending(struct green *g, uint64_t set)
 	if (m & sync)
 		m &= sync;
 	s = __builtin_ctzll(m) + 1;
-	if (--g->tcount[s - 1] == 0)
-		g->tpending &= ~bit(s);
+	if (--g->tsig->count[s - 1] == 0)
+		g->tsig->pending &= ~bit(s);
 	return s;
 }
 
