@@ -268,7 +268,8 @@ test_native_threads_mode_matches_native() {
 }
 
 # With native threads, a thread's hub goes when the thread ends: a server
-# making a thread per connection keeps the same fds and mappings.
+# making a thread per connection keeps the same fds, and its mappings do
+# not grow.
 test_native_threads_leave_no_hub_behind() {
 	name=native_threads_leave_no_hub_behind
 	GREENSHIM_THREADS=native LD_PRELOAD=$LIB "$B/gs-echo-threads" >"$tmp/port" 2>&1 &
@@ -301,7 +302,11 @@ test_native_threads_leave_no_hub_behind() {
 	kill $server
 	wait $server 2>/dev/null
 	set -- $counts
-	if [ "$2" != "$4" ]; then
+	# A hub left behind per thread adds two fds (epoll, eventfd) and its
+	# mappings per connection: the fds must stay the same and the
+	# mappings must not grow (glibc's stack cache moves them by one, either
+	# way, from round to round).
+	if [ "${2%/*}" != "${4%/*}" ] || [ "${4#*/}" -gt "${2#*/}" ]; then
 		fail $name "fds/mappings after each round of 100 threads: $counts"
 	else
 		ok $name
