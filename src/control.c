@@ -136,7 +136,7 @@ int control_call_hub(struct hub *h, void (*fn)(struct hub *h, void *arg), void *
 	int r = 0;
 
 	if (!atomic_compare_exchange_strong(&h->ctl_call, &expected, &c))
-		return -EBUSY; /* one control thread: cannot happen */
+		return -EBUSY; /* the control thread's and the profiler's met */
 	ev_async_send(h->loop, &h->async);
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += timeout_ms / 1000;

@@ -365,32 +365,6 @@ static void hub_main(void *arg)
 
 static void hub_signal_deliver(struct hub *h);
 
-/* The tools' calls (hub_call), in the order asked. */
-static void hub_run_calls(struct hub *h)
-{
-	struct hub_call *c, *rev = NULL, *next;
-
-	for (c = atomic_exchange(&h->calls, NULL); c != NULL; c = next) {
-		next = c->next;
-		c->next = rev;
-		rev = c;
-	}
-	for (c = rev; c != NULL; c = next) {
-		next = c->next; /* c may be gone once fn has run */
-		c->fn(h, c->arg);
-	}
-}
-
-void hub_call(struct hub *h, struct hub_call *c)
-{
-	struct hub_call *head = atomic_load(&h->calls);
-
-	do
-		c->next = head;
-	while (!atomic_compare_exchange_weak(&h->calls, &head, c));
-	ev_async_send(h->loop, &h->async);
-}
-
 static void hub_async_cb(struct ev_loop *loop, ev_async *a, int revents)
 {
 	struct hub *h = GS_CONTAINER_OF(a, struct hub, async);
@@ -412,7 +386,6 @@ static void hub_async_cb(struct ev_loop *loop, ev_async *a, int revents)
 	hub_signal_deliver(h);
 	if (atomic_load_explicit(&h->ctl_call, memory_order_relaxed) != NULL)
 		control_hub_poll(h);
-	hub_run_calls(h);
 }
 
 /* Signals. The handler runs on whatever context the OS thread was in; it
@@ -650,7 +623,6 @@ void hub_fork_child(void)
 	atomic_store(&h->remote, NULL);
 	atomic_store(&h->remote_pending, 0);
 	atomic_store(&h->ctl_call, NULL); /* the parent's control thread's */
-	atomic_store(&h->calls, NULL); /* their callers are not in the child */
 	h->stuck_reported = false;
 	h->since_poll = 0;
 	h->next_deadline = GS_NO_DEADLINE;

@@ -381,7 +381,6 @@ struct hub {
 	int nfds;
 	ev_async async;
 	_Atomic(struct remote_msg *) remote;
-	_Atomic(struct hub_call *) calls; /* hub_call: to run in the hub */
 	atomic_long remote_pending;
 	struct green *volatile intr_target; /* signal handler -> hub */
 	struct green *volatile kill_target; /* pthread_kill -> signal handler */
@@ -448,20 +447,6 @@ void hub_set_end_hook(void (*hook)(struct hub *));
 void hub_remote_begin(struct hub *h);
 void hub_remote_post(struct hub *h, struct remote_msg *m);
 
-/* A function to run in a hub's context, asked from another OS thread. */
-struct hub_call {
-	struct hub_call *next;
-	void (*fn)(struct hub *h, void *arg);
-	void *arg;
-};
-
-/* Any thread (the tools'): fn(h, arg) runs once on h's OS thread, in the
- * hub's context, every green thread suspended (introspect_dump_hub may
- * run there), the next time h's loop runs: at once if it waits for events,
- * when the running green thread switches otherwise. c must stay valid
- * until fn has run; a hub that ends first never runs it (call from inside
- * introspect_foreach_hub, and wait with a timeout). */
-void hub_call(struct hub *h, struct hub_call *c);
 /* Releases what a hub owns; only with no green but the root left. */
 void hub_destroy(void);
 /* In a child just forked: the calling thread's hub keeps only the green
@@ -700,9 +685,11 @@ void control_start(void);
 /* The atfork child handler: the child listens on its own name. */
 void control_fork_child(void);
 /* Runs fn(h, arg) on h's OS thread, in its hub context, where every green
- * thread is suspended; from the control thread. 0 once it has run;
- * -ETIMEDOUT if the hub did not take it within timeout_ms (then it never
- * runs). */
+ * thread is suspended; from any other OS thread (the control thread, the
+ * profiler's; call it inside introspect_foreach_hub, which keeps h alive).
+ * 0 once it has run; -ETIMEDOUT if the hub did not take it within
+ * timeout_ms (then it never runs); -EBUSY if another thread's call to h is
+ * in flight (one at a time per hub). */
 int control_call_hub(struct hub *h, void (*fn)(struct hub *h, void *arg), void *arg,
 		     int timeout_ms);
 /* hub.c's ev_async callback: runs the call the control thread posted. */
