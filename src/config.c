@@ -154,12 +154,15 @@ static bool config_control(void)
 	config_reject("GREENSHIM_CONTROL", v, "on (the default) or off");
 }
 
-/* A path to append reports to (introspect_log opens it for each report):
- * one that cannot be opened stops the program here, not at its first
- * report. The raw system calls: open is greenshim's own under LD_PRELOAD. */
-static const char *config_log_path(void)
+/* A file that variable name says to append to, checked now by opening it
+ * (the raw system calls: open is greenshim's own under LD_PRELOAD), so a
+ * bad path stops the program here and not at its first write. A relative
+ * path is made absolute in absolute[size]: it is opened again later, and
+ * must not follow the program's chdir. NULL when unset or empty. */
+static const char *config_append_path(const char *name, char *absolute, size_t size)
 {
-	const char *v = getenv("GREENSHIM_LOG");
+	const char *v = getenv(name);
+	char cwd[4096];
 	long fd;
 
 	if (v == NULL || *v == '\0')
@@ -170,51 +173,33 @@ static const char *config_log_path(void)
 
 		snprintf(form, sizeof form, "a file that can be opened for appending (%s)",
 			 strerror((int)-fd));
-		config_reject("GREENSHIM_LOG", v, form);
+		config_reject(name, v, form);
 	}
 	arch_syscall3(SYS_close, fd, 0, 0);
-	/* Reports open it again later: a relative path must not follow the
-	 * program's chdir. */
-	if (v[0] != '/') {
-		static char absolute[4096];
-		char cwd[4096];
-
-		if (getcwd(cwd, sizeof cwd) != NULL &&
-		    snprintf(absolute, sizeof absolute, "%s/%s", cwd, v) < (int)sizeof absolute)
-			return absolute;
-	}
+	if (v[0] != '/' && getcwd(cwd, sizeof cwd) != NULL &&
+	    snprintf(absolute, size, "%s/%s", cwd, v) < (int)size)
+		return absolute;
 	return v;
 }
 
-/* Where each process appends its whole-run profile at exit (ctlcmd.c):
- * checked now, as GREENSHIM_LOG is, so a bad path stops the program before
- * main and not after its whole run. Ignored in secure execution: a
- * set-ID program must not write where its caller's environment says. */
+/* Where reports go (introspect_log opens it for each report). */
+static const char *config_log_path(void)
+{
+	static char absolute[4096];
+
+	return config_append_path("GREENSHIM_LOG", absolute, sizeof absolute);
+}
+
+/* Where each process appends its whole-run profile at exit (ctlcmd.c).
+ * Ignored in secure execution: a set-ID program must not write where its
+ * caller's environment says. */
 static const char *config_profile_path(void)
 {
-	const char *v = getenv("GREENSHIM_PROFILE");
-	long fd;
+	static char absolute[4096];
 
-	if (v == NULL || *v == '\0' || getauxval(AT_SECURE) != 0)
+	if (getauxval(AT_SECURE) != 0)
 		return NULL;
-	fd = arch_syscall3(SYS_open, (long)v, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		char form[160];
-
-		snprintf(form, sizeof form, "a file that can be opened for appending (%s)",
-			 strerror((int)-fd));
-		config_reject("GREENSHIM_PROFILE", v, form);
-	}
-	arch_syscall3(SYS_close, fd, 0, 0);
-	if (v[0] != '/') {
-		static char absolute[4096];
-		char cwd[4096];
-
-		if (getcwd(cwd, sizeof cwd) != NULL &&
-		    snprintf(absolute, sizeof absolute, "%s/%s", cwd, v) < (int)sizeof absolute)
-			return absolute;
-	}
-	return v;
+	return config_append_path("GREENSHIM_PROFILE", absolute, sizeof absolute);
 }
 
 void config_load(void)
