@@ -102,7 +102,7 @@ $(UNIT): $(UNIT_SRC) tests/unit/unit.h $(RTLIB)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $(UNIT_SRC) $(RTLIB) $(CHECK_LIBS) $(RT_LIBS)
 
 # Ordinary programs: built with no knowledge of greenshim, never linked to it.
-$(B)/tests/preload/%: tests/preload/%.c tests/preload/case.h | depcheck
+$(B)/tests/preload/%: tests/preload/%.c tests/preload/case.h tests/preload/ticker.h | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -pthread -o $@ $<
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "case.h"
+#include "ticker.h"
 
 #define SLOW "slow.greenshim.test"
 #define MISSING "nosuch.greenshim.test"
@@ -173,19 +174,6 @@ static void case_res_state(void)
 	CHECK(_res.res_h_errno == HOST_NOT_FOUND, "_res.res_h_errno %d", _res.res_h_errno);
 }
 
-static atomic_int ticks;
-static atomic_bool stop_ticking;
-
-static void *ticker(void *arg)
-{
-	(void)arg;
-	while (!atomic_load(&stop_ticking)) {
-		usleep(2000);
-		atomic_fetch_add(&ticks, 1);
-	}
-	return NULL;
-}
-
 /* Another thread keeps running while one waits for a slow answer. */
 static void case_ticker(void)
 {
@@ -194,15 +182,13 @@ static void case_ticker(void)
 	double t0, ms;
 	int n;
 
-	CHECK(pthread_create(&t, NULL, ticker, NULL) == 0, "ticker");
-	usleep(5000);
+	t = start_ticker();
 	n = atomic_load(&ticks);
 	t0 = now_ms();
 	h = gethostbyname(SLOW);
 	ms = now_ms() - t0;
 	n = atomic_load(&ticks) - n;
-	atomic_store(&stop_ticking, true);
-	pthread_join(t, NULL);
+	stop_ticker(t);
 	CHECK(h != NULL, "gethostbyname: h_errno %d", h_errno);
 	CHECK(ms >= DELAY_MS * 0.9, "the lookup took %.0f ms: not the slow server?", ms);
 	/* 2 ms sleeps through 500 ms: 250 at best; 50 proves it ran. */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "case.h"
+#include "ticker.h"
 
 static char dir[64], path_a[96], path_b[96];
 
@@ -174,18 +175,7 @@ static void case_threads(void)
 	print_threads();
 }
 
-static atomic_int ticks;
-static atomic_bool stop_ticking, opening;
-
-static void *ticker(void *arg)
-{
-	(void)arg;
-	while (!atomic_load(&stop_ticking)) {
-		usleep(2000);
-		atomic_fetch_add(&ticks, 1);
-	}
-	return NULL;
-}
+static atomic_bool opening;
 
 static void *fifo_reader(void *arg)
 {
@@ -210,7 +200,7 @@ static void case_fifo_open(void)
 
 	make_dir();
 	CHECK(mkfifo(path_a, 0600) == 0, "mkfifo: %s", strerror(errno));
-	CHECK(pthread_create(&tick, NULL, ticker, NULL) == 0, "ticker");
+	tick = start_ticker();
 	CHECK(pthread_create(&rd, NULL, fifo_reader, path_a) == 0, "reader");
 	while (!atomic_load(&opening))
 		usleep(1000);
@@ -222,8 +212,7 @@ static void case_fifo_open(void)
 	CHECK(fd >= 0 && write(fd, "x", 1) == 1, "writer: %s", strerror(errno));
 	CHECK(pthread_join(rd, &got) == 0, "join");
 	close(fd);
-	atomic_store(&stop_ticking, true);
-	pthread_join(tick, NULL);
+	stop_ticker(tick);
 	remove_dir();
 	CHECK((char)(intptr_t)got == 'x', "the reader got %c", (char)(intptr_t)got);
 	CHECK(n >= 50, "the ticker ran %d times in 300 ms while a thread was in open()", n);

@@ -16,37 +16,7 @@
 #include <unistd.h>
 
 #include "case.h"
-
-/* A thread that counts 2 ms sleeps until told to stop: proof that the
- * process's other threads run while one waits for a child. */
-static atomic_int ticks;
-static atomic_bool stop_ticking;
-
-static void *ticker(void *arg)
-{
-	(void)arg;
-	while (!atomic_load(&stop_ticking)) {
-		usleep(2000);
-		atomic_fetch_add(&ticks, 1);
-	}
-	return NULL;
-}
-
-static pthread_t start_ticker(void)
-{
-	pthread_t t;
-
-	atomic_store(&stop_ticking, false);
-	CHECK(pthread_create(&t, NULL, ticker, NULL) == 0, "ticker");
-	usleep(5000);
-	return t;
-}
-
-static void stop_ticker(pthread_t t)
-{
-	atomic_store(&stop_ticking, true);
-	pthread_join(t, NULL);
-}
+#include "ticker.h"
 
 static pid_t child_sleeping(int ms, int code)
 {
