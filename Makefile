@@ -19,7 +19,9 @@ ARCH := $(shell uname -m)
 
 DEPS_CHECK := sh tools/deps.sh check
 
-BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
+# -fexceptions: a C++ exception or a thread's cancellation may unwind
+# through a wrapper, whose cleanups must run (pthread_once).
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -fexceptions \
 	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-missing-field-initializers
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
@@ -55,6 +57,9 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT := $(B)/tests/unit
 PRELOAD_TEST_SRC := $(wildcard tests/preload/*.c)
 PRELOAD_TESTS := $(PRELOAD_TEST_SRC:tests/preload/%.c=$(B)/tests/preload/%)
+# tests/lang: the C program always, the C++ one where g++ is (make deps).
+LANG_TESTS := $(B)/tests/lang/thread_state \
+	$(if $(shell command -v g++ 2>/dev/null),$(B)/tests/lang/thread_state_cc)
 API_TEST_SRC := $(wildcard tests/api/*.c)
 API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 # A static program for greenrun to refuse, when glibc's static libc is here.
@@ -65,7 +70,7 @@ TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/too
 
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
-check: all $(UNIT) $(PRELOAD_TESTS) $(API_TESTS) $(TOOLS_TESTS)
+check: all $(UNIT) $(PRELOAD_TESTS) $(API_TESTS) $(LANG_TESTS) $(TOOLS_TESTS)
 	@sh tests/run.sh $(B)
 else
 all: $(RTLIB)
@@ -105,6 +110,14 @@ $(UNIT): $(UNIT_SRC) tests/unit/unit.h $(RTLIB)
 $(B)/tests/preload/%: tests/preload/%.c tests/preload/case.h tests/preload/ticker.h | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -pthread -o $@ $<
+
+$(B)/tests/lang/thread_state: tests/lang/thread_state.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
+$(B)/tests/lang/thread_state_cc: tests/lang/thread_state.cc | depcheck
+	@mkdir -p $(dir $@)
+	g++ -std=c++20 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
 # greenrun checks values with the library's own parser (config.c) and
 # draws --profile's flame graph with greenctl's renderer (flame.c).

@@ -1,21 +1,30 @@
 /*
- * syscall(SYS_futex, ...): the futex waits that Rust's std, abseil and
- * other runtimes make directly, past pthread. Private futexes
- * (FUTEX_PRIVATE_FLAG) wait in the hub: a green thread parks on a queue
- * hashed by the futex word's address, and FUTEX_WAKE wakes the green
- * threads parked on that address (bitsets included). Anything else — other
- * system calls, other futex operations, futexes shared between processes —
- * is the real syscall().
+ * syscall(SYS_futex, ...): the futex waits that Rust's std, abseil,
+ * libstdc++ and other runtimes make directly, past pthread. Futexes in
+ * the process's own memory wait in the hub: a green thread parks on a
+ * queue hashed by the futex word's address, and FUTEX_WAKE wakes the
+ * green threads parked on that address (bitsets included). That covers
+ * every FUTEX_PRIVATE_FLAG wait, and the waits without the flag (libstdc++
+ * 12's std::future, atomic::wait and counting_semaphore make those) on a
+ * private mapping. A wait without the flag on a MAP_SHARED mapping, which
+ * another process may wake, runs on a worker of the pool in the kernel;
+ * a wake without the flag reaches both: the green waiters first, then the
+ * kernel's for what is left of the count. Anything else (other system
+ * calls, other futex operations) is the real syscall().
  *
  * The return values are the kernel's: 0 or -1 with EAGAIN (the word had
  * changed), ETIMEDOUT, EINTR for a wait; the number woken for a wake.
  */
+#include <fcntl.h>
 #include <linux/futex.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "preload.h"
+#include "../src/sys.h"
 
 #define FUTEX_BUCKETS 256
 
@@ -88,6 +97,77 @@ static long futex_wake(const uint32_t *addr, int n, uint32_t bitset)
 	return woken;
 }
 
+/* Is addr in a MAP_SHARED mapping? Reads /proc/self/maps with the raw
+ * system calls (the program's fds stay its own); false when unsure: the
+ * wait is then green, as a private one. */
+static bool addr_shared(const void *addr)
+{
+	char buf[4096];
+	uintptr_t a = (uintptr_t)addr;
+	size_t have = 0;
+	long fd = arch_syscall3(SYS_open, (long)"/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+	bool shared = false, eof = false;
+
+	if (fd < 0)
+		return false;
+	while (!eof) {
+		long r = arch_syscall3(SYS_read, fd, (long)(buf + have), (long)(sizeof buf - 1 - have));
+		char *line = buf, *nl;
+
+		if (r <= 0)
+			eof = true;
+		else
+			have += (size_t)r;
+		buf[have] = '\0';
+		while ((nl = strchr(line, '\n')) != NULL || (eof && *line != '\0')) {
+			unsigned long lo, hi;
+			char perms[5];
+
+			if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && a >= lo && a < hi) {
+				shared = perms[3] == 's';
+				eof = true;
+				break;
+			}
+			if (nl == NULL)
+				break;
+			line = nl + 1;
+		}
+		if (eof)
+			break;
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof buf - 1)
+			have = 0; /* a line longer than the buffer: not ours */
+	}
+	arch_syscall3(SYS_close, fd, 0, 0);
+	return shared;
+}
+
+/* A shared futex wait, on a worker in the kernel. */
+struct kernel_wait {
+	long a[6];
+	long ret;
+	int err;
+};
+
+static void kernel_wait_job(void *arg)
+{
+	struct kernel_wait *k = arg;
+
+	k->ret = REAL(syscall)(SYS_futex, k->a[0], k->a[1], k->a[2], k->a[3], k->a[4], k->a[5]);
+	k->err = errno;
+}
+
+static long futex_shared_wait(const long a[6])
+{
+	struct kernel_wait k = { .a = { a[0], a[1], a[2], a[3], a[4], a[5] } };
+
+	preload_pool_call(kernel_wait_job, &k);
+	if (k.ret < 0)
+		return preload_fail(-k.err);
+	return k.ret;
+}
+
 GS_WRAP long syscall(long n, ...)
 {
 	long a[6];
@@ -97,23 +177,43 @@ GS_WRAP long syscall(long n, ...)
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
-	if (n == SYS_futex && (a[1] & FUTEX_PRIVATE_FLAG) && !preload_native() &&
-	    preload_hub() != NULL) {
+	if (n == SYS_gettid)
+		return preload_gettid();
+	if (n == SYS_tgkill || n == SYS_tkill) {
+		bool is_real;
+		long r = n == SYS_tgkill ? preload_tgkill((pid_t)a[0], (pid_t)a[1], (int)a[2], &is_real)
+					 : preload_tgkill(-1, (pid_t)a[0], (int)a[1], &is_real);
+
+		if (!is_real)
+			return r;
+	}
+	if (n == SYS_futex && !preload_native() && preload_hub() != NULL) {
 		int op = (int)(a[1] & FUTEX_CMD_MASK);
+		bool private = (a[1] & FUTEX_PRIVATE_FLAG) != 0;
 		const uint32_t *addr = (const uint32_t *)a[0];
 		clockid_t clk = (a[1] & FUTEX_CLOCK_REALTIME) ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+		long woken;
 
 		switch (op) {
 		case FUTEX_WAIT:
-			return futex_wait(addr, (uint32_t)a[2], (const struct timespec *)a[3],
-					  FUTEX_BITSET_MATCH_ANY, false, clk);
 		case FUTEX_WAIT_BITSET:
+			if (!private && addr_shared(addr))
+				return futex_shared_wait(a);
+			if (op == FUTEX_WAIT)
+				return futex_wait(addr, (uint32_t)a[2], (const struct timespec *)a[3],
+						  FUTEX_BITSET_MATCH_ANY, false, clk);
 			return futex_wait(addr, (uint32_t)a[2], (const struct timespec *)a[3],
 					  (uint32_t)a[5], true, clk);
 		case FUTEX_WAKE:
-			return futex_wake(addr, (int)a[2], FUTEX_BITSET_MATCH_ANY);
 		case FUTEX_WAKE_BITSET:
-			return futex_wake(addr, (int)a[2], (uint32_t)a[5]);
+			woken = futex_wake(addr, (int)a[2],
+					   op == FUTEX_WAKE ? FUTEX_BITSET_MATCH_ANY : (uint32_t)a[5]);
+			if (private || woken < 0 || woken >= (int)a[2])
+				return woken;
+			/* Waiters in the kernel: another process's, a worker's. */
+			a[2] = (int)a[2] - woken;
+			n = REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+			return n < 0 ? n : woken + n;
 		default:
 			break;
 		}

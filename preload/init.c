@@ -26,6 +26,9 @@ static void fork_child(void)
 __attribute__((constructor)) static void preload_init(void)
 {
 	config_load();
+	/* Settled before the program runs: it may start a probe thread
+	 * (src/tls.c), which a program's allocator must not find half-made. */
+	tls_init();
 	pthread_atfork(NULL, NULL, fork_child);
 	/* The tools that watch a program (src/introspect.c, src/monitor.c):
 	 * a report when a thread keeps the others from running, and one when

@@ -190,6 +190,10 @@ struct group;       /* grp.h */
 				       unsigned))                                          \
 	X(pthread_barrier_destroy, int, (pthread_barrier_t *))                             \
 	X(pthread_barrier_wait, int, (pthread_barrier_t *))                                \
+	X(gettid, pid_t, (void))                                                           \
+	X(tgkill, int, (pid_t, pid_t, int))                                                \
+	X(sched_setaffinity, int, (pid_t, size_t, const cpu_set_t *))                      \
+	X(sched_getaffinity, int, (pid_t, size_t, cpu_set_t *))                            \
 	X(syscall, long, (long, ...))                                                     \
 	X(pthread_setschedparam, int, (pthread_t, int, const struct sched_param *))        \
 	X(pthread_getschedparam, int, (pthread_t, int *, struct sched_param *))            \
@@ -220,6 +224,9 @@ struct group;       /* grp.h */
 /* stdio.c's: the functions glibc answers when nothing can block. */
 #define PRELOAD_STDIO_FUNCS(X)                                                             \
 	X(fgetc, int, (FILE *))                                                            \
+	X(flockfile, void, (FILE *))                                                       \
+	X(ftrylockfile, int, (FILE *))                                                     \
+	X(funlockfile, void, (FILE *))                                                     \
 	X(getc, int, (FILE *))                                                             \
 	X(getchar, int, (void))                                                            \
 	X(fgetc_unlocked, int, (FILE *))                                                   \
@@ -330,6 +337,17 @@ static inline void preload_pool_call(void (*fn)(void *), void *arg)
 		preload_resolve();
 	pool_call(fn, arg);
 }
+
+/* ---- thread.c: thread ids ------------------------------------------- */
+
+/* The kernel-style id of a green thread (gettid): distinct from every real
+ * thread id, since it is above PID_MAX_LIMIT. */
+#define PRELOAD_GREEN_TID_BASE 0x40000000
+/* syscall(SYS_gettid), syscall(SYS_tgkill / SYS_tkill): -1 and errno, as
+ * the syscall() function; a tid that is no green thread's sets
+ * *is_real (the caller makes the real call). */
+long preload_gettid(void);
+long preload_tgkill(pid_t tgid, pid_t tid, int sig, bool *is_real);
 
 /* ---- dns.c: name lookups on the pool --------------------------------- */
 

@@ -96,49 +96,127 @@ struct sio {
 	bool busy;   /* this call marked f busy */
 };
 
-/* ---- FILEs that a parked call is using (per OS thread: per hub) ------- */
+/* ---- FILEs that a parked call is using (per hub) ---------------------- */
 
 #define BUSY_MAX 64
 
-static __thread struct busy {
-	FILE *f;
-	struct green *g;
-} busy[BUSY_MAX] __attribute__((tls_model("initial-exec")));
-static __thread unsigned nbusy __attribute__((tls_model("initial-exec")));
-static __thread struct waitq busy_q __attribute__((tls_model("initial-exec")));
+/* A hub's set (hub->stdio), made with its first parked call. */
+struct busy_set {
+	struct busy {
+		FILE *f;
+		struct green *g;
+	} busy[BUSY_MAX];
+	unsigned n;
+	struct waitq q;
+};
 
-static bool busy_by_other(FILE *f)
+static struct busy_set *busy_set(struct hub *h)
+{
+	struct busy_set *b = h->stdio;
+
+	if (GS_UNLIKELY(b == NULL)) {
+		b = calloc(1, sizeof *b);
+		if (b == NULL)
+			return NULL;
+		waitq_init(&b->q);
+		h->stdio = b;
+	}
+	return b;
+}
+
+static bool busy_by_other(const struct busy_set *b, FILE *f)
 {
 	struct green *me = green_self();
 
-	for (unsigned i = 0; i < nbusy; i++)
-		if (busy[i].f == f && busy[i].g != me)
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->busy[i].f == f && b->busy[i].g != me)
 			return true;
 	return false;
 }
 
 /* Another green thread's call on f has parked: wait until it is over, as
  * the FILE lock would make us wait natively (not interruptible either). */
-static void busy_wait(FILE *f)
+static void busy_wait(struct busy_set *b, FILE *f)
 {
-	while (nbusy != 0 && busy_by_other(f))
-		waitq_wait(&busy_q, GS_NO_DEADLINE);
+	while (b->n != 0 && busy_by_other(b, f))
+		waitq_wait(&b->q, GS_NO_DEADLINE);
 }
 
 static void sio_mark(struct sio *s)
 {
-	if (s->busy || nbusy == BUSY_MAX)
+	struct busy_set *b;
+
+	if (s->busy || (b = busy_set(s->h)) == NULL || b->n == BUSY_MAX)
 		return;
-	busy[nbusy].f = s->f;
-	busy[nbusy].g = green_self();
-	nbusy++;
+	b->busy[b->n].f = s->f;
+	b->busy[b->n].g = green_self();
+	b->n++;
 	s->busy = true;
 }
 
 void stdio_fork_child(void)
 {
-	nbusy = 0;
-	waitq_init(&busy_q);
+	struct hub *h = hub_peek();
+	struct busy_set *b = h != NULL ? h->stdio : NULL;
+
+	if (b != NULL) {
+		b->n = 0;
+		waitq_init(&b->q);
+	}
+}
+
+/* ---- the FILE lock, between green threads ------------------------------ */
+
+/*
+ * With a descriptor per green thread (src/tls.c), glibc's FILE lock knows
+ * green threads apart: its owner is the thread's descriptor. A green
+ * thread that wants a FILE another one of its hub holds must park, not
+ * sleep in the kernel (the holder could then never run and let go). So
+ * the program's flockfile waits here, and a wrapped call that parks lets
+ * go of the lock meanwhile (sio_park): the busy set keeps the other
+ * wrapped calls out, and glibc's own users of the lock (perror, fflush of
+ * every stream) get through as they did when all green threads shared one
+ * owner.
+ */
+#define FILE_LOCK_POLL_NS 1000000 /* a holder on another OS thread */
+
+GS_WRAP void flockfile(FILE *f)
+{
+	struct hub *h;
+
+	if (REAL(ftrylockfile)(f) == 0)
+		return;
+	if (gs_tls_mode == TLS_SHARED || preload_native() || (h = preload_hub()) == NULL) {
+		REAL(flockfile)(f);
+		return;
+	}
+	do
+		waitq_wait(&h->file_q, gs_deadline_after(FILE_LOCK_POLL_NS));
+	while (REAL(ftrylockfile)(f) != 0);
+}
+
+GS_WRAP void funlockfile(FILE *f)
+{
+	struct hub *h = hub_peek();
+
+	REAL(funlockfile)(f);
+	if (h != NULL && !waitq_empty(&h->file_q))
+		waitq_wake_all(&h->file_q, WAKE_RETRY);
+}
+
+/* Only where green threads are told apart by the lock: with a shared TLS
+ * they all own it already, and real threads (GREENSHIM_THREADS=native)
+ * keep it as natively. */
+static void sio_park_begin(struct sio *s)
+{
+	if (s->locked && gs_tls_mode != TLS_SHARED)
+		funlockfile(s->f);
+}
+
+static void sio_park_end(struct sio *s)
+{
+	if (s->locked && gs_tls_mode != TLS_SHARED)
+		flockfile(s->f);
 }
 
 /* ---- the call's frame ------------------------------------------------- */
@@ -154,8 +232,8 @@ static bool sio_begin(struct sio *s, FILE *f)
 	s->f = f;
 	s->e = e;
 	s->locked = s->busy = false;
-	if (GS_UNLIKELY(nbusy != 0))
-		busy_wait(f);
+	if (GS_UNLIKELY(s->h->stdio != NULL) && ((struct busy_set *)s->h->stdio)->n != 0)
+		busy_wait(s->h->stdio, f);
 	return true;
 }
 
@@ -172,13 +250,15 @@ static void sio_end(struct sio *s)
 	if (s->locked)
 		funlockfile(s->f);
 	if (s->busy) {
-		for (unsigned i = 0; i < nbusy; i++) {
-			if (busy[i].f == s->f && busy[i].g == green_self()) {
-				busy[i] = busy[--nbusy];
+		struct busy_set *b = s->h->stdio;
+
+		for (unsigned i = 0; i < b->n; i++) {
+			if (b->busy[i].f == s->f && b->busy[i].g == green_self()) {
+				b->busy[i] = b->busy[--b->n];
 				break;
 			}
 		}
-		waitq_wake_all(&busy_q, WAKE_RETRY);
+		waitq_wake_all(&b->q, WAKE_RETRY);
 	}
 }
 
@@ -215,6 +295,7 @@ static size_t do_write(struct sio *s, const char *data, size_t to_do)
 	 * come to __overflow and wait for this call (busy). */
 	f->_IO_write_end = f->_IO_write_ptr;
 	sio_mark(s);
+	sio_park_begin(s);
 	while (done < to_do) {
 		int saved = errno;
 		struct iovec iov = { (char *)data + done, to_do - done };
@@ -227,6 +308,7 @@ static size_t do_write(struct sio *s, const char *data, size_t to_do)
 		errno = saved;
 		done += (size_t)r;
 	}
+	sio_park_end(s);
 	if (f->_offset >= 0)
 		f->_offset += (off_t)done;
 	if (f->_cur_column && done)
@@ -441,7 +523,9 @@ static int rd_prepare(struct sio *s)
 			have_deadline = true;
 		}
 		sio_mark(s);
+		sio_park_begin(s);
 		r = preload_wait_fd(s->h, f->_fileno, EV_READ, deadline, WAITER_EXCLUSIVE);
+		sio_park_end(s);
 		if (preload_wait_result(r, deadline != GS_NO_DEADLINE) < 0) {
 			f->_flags |= F_ERR_SEEN;
 			return -1;
@@ -1027,12 +1111,14 @@ GS_WRAP int fflush_unlocked(FILE *f)
 GS_WRAP int fclose(FILE *f)
 {
 	int fd = f->_fileno, r, err = 0;
+	struct hub *h = hub_peek();
 	struct sio s;
 
 	/* Natively fclose waits for the FILE lock that a thread waiting
 	 * in fgets holds; here, for that thread's call to end. */
-	if (GS_UNLIKELY(nbusy != 0) && preload_hub() != NULL)
-		busy_wait(f);
+	if (GS_UNLIKELY(h != NULL && h->stdio != NULL) &&
+	    ((struct busy_set *)h->stdio)->n != 0 && preload_hub() != NULL)
+		busy_wait(h->stdio, f);
 	if (fd >= 0 && f->_IO_write_ptr > f->_IO_write_base && sio_begin(&s, f)) {
 		sio_lock(&s);
 		if (f->_IO_write_ptr > f->_IO_write_base && do_write_all(&s, f->_IO_write_base,

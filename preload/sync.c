@@ -469,6 +469,18 @@ GS_WRAP int sem_getvalue(sem_t *s, int *value)
 
 static struct waitq once_q; /* every thread waiting for a once to finish */
 
+/* fn did not return: it threw (C++) or its thread was cancelled or
+ * exited. As glibc's cleanup in __pthread_once_slow: the once goes back
+ * to "not run", and a waiter runs fn in its turn. Runs during the unwind
+ * (the library is built with -fexceptions). */
+static void once_unwound(pthread_once_t **armed)
+{
+	if (*armed == NULL)
+		return;
+	__atomic_store_n(*armed, 0, __ATOMIC_RELEASE);
+	waitq_wake_all(&once_q, WAKE_OK);
+}
+
 GS_WRAP int pthread_once(pthread_once_t *once, void (*fn)(void))
 {
 	if (preload_native())
@@ -482,7 +494,12 @@ GS_WRAP int pthread_once(pthread_once_t *once, void (*fn)(void))
 	if (*once == ONCE_DONE)
 		return 0;
 	*once = ONCE_RUNNING;
-	fn();
+	{
+		pthread_once_t *armed __attribute__((cleanup(once_unwound))) = once;
+
+		fn();
+		armed = NULL;
+	}
 	__atomic_store_n(once, ONCE_DONE, __ATOMIC_RELEASE);
 	waitq_wake_all(&once_q, WAKE_OK);
 	return 0;

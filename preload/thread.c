@@ -15,7 +15,10 @@
  * (docs/LIMITATIONS.md lists what is not green yet).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/single_threaded.h>
 
 #include "preload.h"
 
@@ -83,6 +86,9 @@ GS_WRAP int pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*f
 	r = green_spawn(&a, fn, arg, &g);
 	if (r < 0)
 		return -r;
+	/* As glibc's: the process has threads now (libstdc++ and others
+	 * stop skipping atomics). */
+	__libc_single_threaded = 0;
 	*tid = green_tid(g);
 	return 0;
 }
@@ -193,8 +199,9 @@ GS_WRAP int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 	r = pthread_attr_init(attr);
 	if (r != 0)
 		return r;
-	/* The usable stack, below the struct green at its top. */
-	pthread_attr_setstack(attr, g->stack.lo, (size_t)((char *)g - g->stack.lo));
+	/* The usable stack, below the TLS block and struct green at its top
+	 * (glibc too reports a thread's stack less its TLS). */
+	pthread_attr_setstack(attr, g->stack.lo, (size_t)(tls_block_lo(g) - g->stack.lo));
 	pthread_attr_setguardsize(attr, g->stack.guard);
 	pthread_attr_setdetachstate(attr, (g->flags & GREEN_DETACHED) ? PTHREAD_CREATE_DETACHED
 								      : PTHREAD_CREATE_JOINABLE);
@@ -231,6 +238,96 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 	 * and the wait it interrupts, if any, is g's. */
 	hub_signal_target(g);
 	return REAL(pthread_kill)(REAL(pthread_self)(), sig);
+}
+
+/*
+ * Thread ids. Each green thread has its own, as each pthread has its
+ * kernel id: PRELOAD_GREEN_TID_BASE plus its green id, a number that no
+ * real thread id reaches (pid_max is at most 2^22). The root keeps its OS
+ * thread's. Where a green id reaches a call that passes it to the kernel
+ * (tgkill, tkill, sched_setaffinity, sched_getaffinity), it stands for
+ * that green thread: a signal is for it (as pthread_kill), the affinity
+ * is its OS thread's.
+ */
+static pid_t green_kernel_id(const struct green *g)
+{
+	return PRELOAD_GREEN_TID_BASE + (pid_t)(g->id & 0x3fffffff);
+}
+
+/* The caller's hub's green thread with that id; NULL if none. */
+static struct green *green_by_kernel_id(pid_t tid)
+{
+	struct hub *h = hub_peek();
+
+	if (tid < PRELOAD_GREEN_TID_BASE || h == NULL)
+		return NULL;
+	for (struct green *g = h->all; g != NULL; g = g->all_next)
+		if (!(g->flags & (GREEN_ROOT | GREEN_HUB)) && g->state != GREEN_DEAD &&
+		    green_kernel_id(g) == tid)
+			return g;
+	return NULL;
+}
+
+GS_WRAP pid_t gettid(void)
+{
+	struct green *g = self_green();
+
+	return g != NULL ? green_kernel_id(g) : REAL(gettid)();
+}
+
+long preload_gettid(void)
+{
+	return gettid();
+}
+
+long preload_tgkill(pid_t tgid, pid_t tid, int sig, bool *is_real)
+{
+	struct green *g;
+	int r;
+
+	*is_real = false;
+	if (tid < PRELOAD_GREEN_TID_BASE) {
+		*is_real = true;
+		return 0;
+	}
+	g = green_by_kernel_id(tid);
+	if (g == NULL || (tgid != -1 && tgid != getpid()))
+		return preload_fail(-ESRCH);
+	r = pthread_kill(green_tid(g), sig);
+	return r == 0 ? 0 : preload_fail(-r);
+}
+
+GS_WRAP int tgkill(pid_t tgid, pid_t tid, int sig)
+{
+	bool is_real;
+	long r = preload_tgkill(tgid, tid, sig, &is_real);
+
+	return is_real ? REAL(tgkill)(tgid, tid, sig) : (int)r;
+}
+
+/* A green id names its OS thread (the caller's, whose hub it is on). */
+static int affinity_pid(pid_t *pid)
+{
+	if (*pid < PRELOAD_GREEN_TID_BASE)
+		return 0;
+	if (green_by_kernel_id(*pid) == NULL)
+		return -ESRCH;
+	*pid = 0;
+	return 0;
+}
+
+GS_WRAP int sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set)
+{
+	int r = affinity_pid(&pid);
+
+	return r < 0 ? preload_fail(r) : REAL(sched_setaffinity)(pid, size, set);
+}
+
+GS_WRAP int sched_getaffinity(pid_t pid, size_t size, cpu_set_t *set)
+{
+	int r = affinity_pid(&pid);
+
+	return r < 0 ? preload_fail(r) : REAL(sched_getaffinity)(pid, size, set);
 }
 
 /* glibc's pthread_yield calls its internal sched_yield, past our wrapper.

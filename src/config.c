@@ -143,6 +143,18 @@ static bool config_file_io_pool(void)
 	config_reject("GREENSHIM_FILE_IO", v, "direct (the default) or pool");
 }
 
+static bool config_tls_green(void)
+{
+	const char *v = getenv("GREENSHIM_TLS");
+
+	gs_config.tls_explicit = v != NULL && *v != '\0';
+	if (v == NULL || *v == '\0' || strcmp(v, "green") == 0)
+		return true;
+	if (strcmp(v, "shared") == 0)
+		return false;
+	config_reject("GREENSHIM_TLS", v, "green (the default) or shared");
+}
+
 static bool config_control(void)
 {
 	const char *v = getenv("GREENSHIM_CONTROL");
@@ -215,6 +227,7 @@ void config_load(void)
 	}
 	gs_config.stack_size = config_stack_size();
 	gs_config.native_threads = config_native_threads();
+	gs_config.tls_green = config_tls_green();
 	/* Native threads are the kernel's to preempt. */
 	gs_config.preempt_ns = gs_config.native_threads ? 0 : config_preempt_ns();
 	gs_config.pool_size = (unsigned)config_number(

@@ -35,6 +35,8 @@ static void green_main(void *arg)
 	struct green *g = arg;
 
 	hub_first_run(g->hub);
+	if (g->flags & GREEN_OWN_TLS)
+		tls_first_run(g);
 	green_exit(g->start(g->arg));
 }
 
@@ -45,9 +47,11 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 	struct stack st;
 	struct green *g;
 	unsigned flags = 0;
+	char *top;
 
 	if (h == NULL)
 		return -EAGAIN;
+	tls_init();
 	if (a != NULL && a->stack_addr != NULL) {
 		if (a->stack_size < sizeof *g + 256)
 			return -EINVAL;
@@ -57,7 +61,12 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 		flags |= GREEN_USER_STACK;
 	} else {
 		size_t size = (a != NULL && a->stack_size != 0) ? a->stack_size : gs_config.stack_size;
-		int r = stack_get(&h->stacks, size, &st);
+		int r;
+
+		/* As glibc: a size the program asked for includes the TLS. */
+		if (size < stack_round(0) + tls_reserve())
+			size = stack_round(0) + tls_reserve();
+		r = stack_get(&h->stacks, size, &st);
 
 		if (r < 0)
 			return r;
@@ -68,11 +77,22 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 	g->stack = st;
 	g->start = fn;
 	g->arg = arg;
+	g->tp = h->hub_green->tp;
+	top = (char *)g;
+	if (gs_tls_mode != TLS_SHARED) {
+		int r = tls_make(h, g, &top);
+
+		if (r < 0) {
+			if (!(flags & GREEN_USER_STACK))
+				stack_put(&h->stacks, &st);
+			return r;
+		}
+	}
 #ifdef GS_ASAN
 	g->asan_bottom = st.lo;
-	g->asan_size = (size_t)((char *)g - st.lo);
+	g->asan_size = (size_t)(top - st.lo);
 #endif
-	ctx_make(&g->ctx, g, green_main, g);
+	ctx_make(&g->ctx, top, green_main, g);
 	hub_link_green(h, g);
 	sigmask_green_start(h, g);
 	g->state = GREEN_READY;
@@ -96,6 +116,7 @@ _Noreturn void green_exit(void *retval)
 	struct hub *h = hub_get();
 	struct green *g = h->current;
 
+	tls_exit(g);
 	if (exit_hook != NULL)
 		exit_hook(g);
 	g->retval = retval;

@@ -139,6 +139,15 @@ static void unmark_own_fds(struct hub *h)
 				atomic_store(&own_fds[i], -1);
 }
 
+void hub_tls_adopt(void *tp, struct hub *h)
+{
+	/* tls_hub is initial-exec: at the same offset from every thread
+	 * pointer. */
+	long off = (char *)&tls_hub - (char *)arch_tp_get();
+
+	*(struct hub **)((char *)tp + off) = h;
+}
+
 struct hub *hub_peek(void)
 {
 	return tls_hub;
@@ -173,6 +182,7 @@ void hub_release_green(struct hub *h, struct green *g)
 	if (g->all_next != NULL)
 		g->all_next->all_prev = g->all_prev;
 	h->ngreen--;
+	tls_release(h, g);
 	free(g->tsig);
 	g->tsig = NULL;
 	if (!(g->flags & GREEN_USER_STACK)) {
@@ -257,10 +267,35 @@ void hub_first_run(struct hub *h)
 	errno = 0;
 }
 
+/* errno is saved across a switch only for the contexts whose TLS another
+ * context may use meanwhile: the root and the hub's (they share the OS
+ * thread's), every green one with GREENSHIM_TLS=shared, and every one
+ * when the TLS is loaded with arch_prctl (the hub then runs on the TLS of
+ * the thread it came from, below). */
+static inline bool shares_tls(const struct green *g)
+{
+	return !(g->flags & GREEN_OWN_TLS) || gs_tls_mode == TLS_SLOW;
+}
+
+/* Loads next's thread pointer if it is not loaded. With arch_prctl (a
+ * system call, some 5 us here) the hub's context takes none: it runs on
+ * whatever TLS is loaded, whose only runtime variable, tls_hub, is the
+ * same in every TLS of the hub, and a hand-off between green threads
+ * through the hub costs one load instead of two. */
+static inline void hub_load_tls(struct hub *h, struct green *next)
+{
+	if (GS_LIKELY(next->tp == h->fs) ||
+	    (gs_tls_mode == TLS_SLOW && next == h->hub_green))
+		return;
+	tls_switch(next->tp);
+	h->fs = next->tp;
+}
+
 /* The only place a context is left and resumed. */
 static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 {
-	cur->saved_errno = errno;
+	if (shares_tls(cur))
+		cur->saved_errno = errno;
 	next->state = GREEN_RUNNING;
 	next->switches++;
 	h->current = next;
@@ -272,6 +307,7 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 #ifdef GS_ASAN
 	asan_before(h, cur, next);
 #endif
+	hub_load_tls(h, next);
 	ctx_switch(&cur->ctx, &next->ctx);
 	/* Resumed: cur runs again, on the same hub. */
 #ifdef GS_ASAN
@@ -279,7 +315,8 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 #endif
 	if (h->zombie != NULL)
 		hub_reap(h);
-	errno = cur->saved_errno;
+	if (shares_tls(cur))
+		errno = cur->saved_errno;
 }
 
 void hub_switch_out(struct hub *h, struct green *cur)
@@ -512,6 +549,8 @@ static struct hub *hub_create_once(void)
 	hg->flags = GREEN_HUB;
 	hg->stack = st;
 	hg->state = GREEN_READY;
+	hg->tp = arch_tp_get(); /* the OS thread's own TLS, shared with the root */
+	h->fs = hg->tp;
 	strcpy(hg->name, "hub");
 #ifdef GS_ASAN
 	hg->asan_bottom = st.lo;
@@ -522,6 +561,7 @@ static struct hub *hub_create_once(void)
 	h->next_deadline = GS_NO_DEADLINE;
 
 	root->flags = GREEN_ROOT;
+	root->tp = hg->tp;
 	root->state = GREEN_RUNNING;
 	hub_link_green(h, root);
 	h->root = root;
@@ -632,9 +672,15 @@ void hub_fork_child(void)
 	 * child's thread. */
 	h->have_timer = h->timer_armed = false;
 	preempt_init_hub(h);
+	waitq_init(&h->file_q);
 	/* The other hubs' OS threads and the monitor are not in the child. */
 	introspect_fork_child(h);
 	monitor_fork_child();
+	/* The kernel wrote the child's id into the forking thread's
+	 * descriptor only; the hub's context runs on the OS thread's. The
+	 * child runs on the forking thread's TLS. */
+	tls_set_tid(h->hub_green->tp, h->tid);
+	h->fs = arch_tp_get();
 }
 
 void hub_destroy(void)
@@ -651,6 +697,8 @@ void hub_destroy(void)
 		free(h->fds[fd]);
 	free(h->fds);
 	preempt_fini_hub(h);
+	tls_hub_fini(h);
+	free(h->stdio);
 	stack_pool_destroy(&h->stacks);
 	overflow_fini_thread(h->altstack);
 	free(h->root->tsig);

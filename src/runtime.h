@@ -32,6 +32,12 @@
 
 #include <ev.h>
 
+#if defined(__x86_64__)
+#include "arch/x86_64/tls.h"
+#else
+#error "greenshim: no src/arch/ support for this CPU yet"
+#endif
+
 #if defined(__SANITIZE_ADDRESS__)
 #define GS_ASAN 1 /* tell ASan about every stack switch (hub.c) */
 #endif
@@ -72,6 +78,8 @@ struct gs_config {
 	const char *log_path;    /* GREENSHIM_LOG; NULL: stderr */
 	bool control;            /* GREENSHIM_CONTROL: the greenctl socket */
 	const char *profile_path; /* GREENSHIM_PROFILE; NULL: no whole-run profile */
+	bool tls_green;           /* GREENSHIM_TLS=green: a TLS per green thread */
+	bool tls_explicit;        /* GREENSHIM_TLS was set */
 };
 
 #define CONFIG_POOL_DEFAULT 10          /* as gevent's thread pool */
@@ -138,6 +146,48 @@ void stack_put(struct stack_pool *p, const struct stack *s);
 void stack_pool_destroy(struct stack_pool *p);
 /* For tests: force a guard mechanism; returns the mode in force. */
 enum stack_guard_mode stack_guard_mode(enum stack_guard_mode want);
+
+/* ---- tls.c: a TLS block and descriptor per green thread ------------- */
+
+enum tls_mode {
+	TLS_SHARED, /* green threads share their OS thread's TLS */
+	TLS_FAST,   /* their own, loaded with WRFSBASE at each switch */
+	TLS_SLOW,   /* their own, loaded with arch_prctl: the kernel does
+		     * not keep a WRFSBASE value (tls.c) */
+};
+
+extern enum tls_mode gs_tls_mode; /* settled by tls_init() */
+
+/* Reads GREENSHIM_TLS and what glibc offers, once; any thread. */
+void tls_init(void);
+/* Bytes a green stack must have for its TLS block, on top of its frames. */
+size_t tls_reserve(void);
+/* Builds g's descriptor and TLS below g (the top of its stack) and sets
+ * g->tp; *top is where its frames may begin. 0, -EINVAL (a program's
+ * stack too small), -EAGAIN (no memory). On g's hub's OS thread. */
+int tls_make(struct hub *h, struct green *g, char **top);
+/* On g itself: at its first run, and as it ends (thread_local
+ * destructors). */
+void tls_first_run(struct green *g);
+void tls_exit(struct green *g);
+/* g is dead and off its stack: its TLS goes (libc's block is kept for the
+ * hub's next green thread). */
+void tls_release(struct hub *h, struct green *g);
+void tls_hub_fini(struct hub *h);
+/* The descriptor at tp now runs on the OS thread with kernel id tid. */
+void tls_set_tid(void *tp, int tid);
+/* The lowest address of g's TLS block: its frames' top. */
+char *tls_block_lo(const struct green *g);
+void tls_set_slow(void *tp);
+
+/* Loads the thread pointer of the context about to run. */
+static inline void tls_switch(void *tp)
+{
+	if (GS_LIKELY(gs_tls_mode == TLS_FAST))
+		arch_tp_set_fast(tp);
+	else
+		tls_set_slow(tp);
+}
 
 /* ---- waitq.c: waits and wait queues ------------------------------------ */
 
@@ -258,6 +308,7 @@ enum green_state {
 #define GREEN_ROOT 0x2u      /* the OS thread's own context */
 #define GREEN_HUB 0x4u       /* the hub's context */
 #define GREEN_USER_STACK 0x8u /* stack given by the program: not ours */
+#define GREEN_OWN_TLS 0x10u   /* tls.c: its own TLS and descriptor at tp */
 
 struct green_attr {
 	size_t stack_size;  /* 0: gs_config.stack_size */
@@ -281,6 +332,7 @@ struct green_tsig {
  * stack gives up at its top): see struct green_tsig. */
 struct green {
 	struct ctx ctx;
+	void *tp;           /* its thread pointer (FS base): tls.c */
 	struct hub *hub;
 	struct green *next; /* run queue */
 	enum green_state state;
@@ -304,8 +356,8 @@ struct green {
 	uint64_t switches;
 	int64_t since;         /* introspect.c: when it entered its state */
 	int64_t cpu_ns;        /* its run slices, counted while stats are on */
-	uint64_t wait_seq;     /* waits begun; names the wait in progress */
-	uint64_t intr_seq;     /* the wait a signal interrupted */
+	uint32_t wait_seq;     /* waits begun (mod 2^32); names the wait in progress */
+	uint32_t intr_seq;     /* the wait a signal interrupted */
 	void *user; /* for preload/: the pthread layer's per-thread data */
 #ifdef GS_ASAN
 	void *asan_fake;
@@ -404,6 +456,10 @@ struct hub {
 	unsigned long nwaitset[64];   /* greens in a sigwait for signal s+1 */
 	int n_own_fds;
 	_Atomic(struct ctl_call *) ctl_call; /* control.c: run me, hub */
+	struct tls_stash *tls_stash;  /* tls.c: libc blocks of dead greens */
+	void *fs;                     /* the thread pointer loaded now */
+	struct waitq file_q;          /* preload/: green waits for a FILE lock */
+	void *stdio;                  /* preload/stdio.c: FILEs in use by parked calls */
 	/* ctlcmd.c's counters (greenctl stats), kept while stats are on:
 	 * waits begun by kind (calls that would have blocked), and calls into
 	 * the runtime by call site (preload_hub's return address). */
@@ -470,6 +526,9 @@ struct green *hub_signal(int sig, bool restart);
 /* The next signal raised on this OS thread is for green thread g
  * (pthread_kill). */
 void hub_signal_target(struct green *g);
+
+/* Sets the hub that code running on the TLS at tp finds (tls.c). */
+void hub_tls_adopt(void *tp, struct hub *h);
 
 /* Internal to green.c and hub.c. */
 void hub_first_run(struct hub *h); /* first thing a new context does */

@@ -3,9 +3,12 @@
 
 passed=0
 failed=0
+skipped=0
 
 ok() { echo "ok - $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL - $1: $2"; failed=$((failed + 1)); }
+# A test that cannot run here (a compiler or runtime missing): neither.
+skip() { echo "skip - $1: $2"; skipped=$((skipped + 1)); }
 
 # Raises the open-files soft limit to at least $1; fails if it cannot.
 need_files() {
@@ -43,6 +46,10 @@ program_threads() {
 
 # The driver's closing line and status.
 summary() {
-	echo "$1: $passed passed, $failed failed"
+	if [ "$skipped" -eq 0 ]; then
+		echo "$1: $passed passed, $failed failed"
+	else
+		echo "$1: $passed passed, $failed failed, $skipped skipped"
+	fi
 	[ "$failed" -eq 0 ]
 }

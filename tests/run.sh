@@ -1,14 +1,15 @@
 #!/bin/sh
 # Runs the test groups against build directory $1 (default: build).
-#   tests/run.sh [BUILD] [unit|preload|api|real|tools]...
+#   tests/run.sh [BUILD] [unit|preload|api|lang|real|tools]...
 # Each group prints its own results; this prints one closing line for all:
-# "tests: N passed, N failed".
+# "tests: N passed, N failed" (", N skipped" when a group skipped some).
 set -u
 B=${1:-build}
 shift 2>/dev/null || true
-groups=${*:-unit preload api real tools}
+groups=${*:-unit preload api lang real tools}
 passed=0
 failed=0
+skipped=0
 
 # Adds the "N passed, N failed" of a group's last such line to the totals.
 tally() {
@@ -19,8 +20,10 @@ tally() {
 	fi
 	p=$(echo "$line" | grep -oE '[0-9]+ passed' | cut -d' ' -f1)
 	f=$(echo "$line" | grep -oE '[0-9]+ failed' | cut -d' ' -f1)
+	s=$(echo "$line" | grep -oE '[0-9]+ skipped' | cut -d' ' -f1)
 	passed=$((passed + p))
 	failed=$((failed + f))
+	skipped=$((skipped + ${s:-0}))
 }
 
 out=$(mktemp)
@@ -35,6 +38,11 @@ for g in $groups; do
 	preload)
 		echo "== preload tests (ordinary programs under LD_PRELOAD)"
 		sh tests/preload/run.sh "$B" >"$out" 2>&1
+		rc=$?
+		;;
+	lang)
+		echo "== per-thread state in every language (tests/lang)"
+		sh tests/lang/run.sh "$B" >"$out" 2>&1
 		rc=$?
 		;;
 	real)
@@ -64,5 +72,9 @@ for g in $groups; do
 		failed=$((failed + 1))
 	fi
 done
-echo "tests: $passed passed, $failed failed"
+if [ "$skipped" -eq 0 ]; then
+	echo "tests: $passed passed, $failed failed"
+else
+	echo "tests: $passed passed, $failed failed, $skipped skipped"
+fi
 [ "$failed" -eq 0 ]

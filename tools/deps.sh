@@ -35,6 +35,19 @@ fi
 if ! command -v memcslap >/dev/null 2>&1; then
 	missing="$missing libmemcached-tools"
 fi
+# tests/lang: per-thread state in C++, Rust, Ruby and Java programs.
+if ! command -v g++ >/dev/null 2>&1; then
+	missing="$missing g++"
+fi
+if ! command -v rustc >/dev/null 2>&1; then
+	missing="$missing rustc"
+fi
+if ! command -v ruby >/dev/null 2>&1; then
+	missing="$missing ruby"
+fi
+if ! command -v javac >/dev/null 2>&1; then
+	missing="$missing openjdk-17-jdk-headless"
+fi
 missing=$(echo $missing)
 
 [ -z "$missing" ] && exit 0

@@ -35,7 +35,7 @@
  * (not executable, static, set-ID, another machine); 127 for a command not
  * found (as shells do); 1 when the library cannot be found.
  */
-#include "../../src/runtime.h" /* before <elf.h>: both name EV_NONE */
+#include "../../src/runtime.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -45,6 +45,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -74,6 +75,8 @@ static struct option_var opts[] = {
 	  "stack size of green threads (e.g. 256k, 8M)", NULL },
 	{ "threads", "GREENSHIM_THREADS", "green|native",
 	  "green threads, or native ones with a hub each", NULL },
+	{ "tls", "GREENSHIM_TLS", "green|shared",
+	  "a thread-local storage per green thread, or one shared per OS thread", NULL },
 	{ "preempt", "GREENSHIM_PREEMPT_MS", "MS",
 	  "preemption tick in milliseconds; 0: cooperative only", NULL },
 	{ "max-blocking", "GREENSHIM_MAX_BLOCKING_MS", "MS",
@@ -373,6 +376,12 @@ static void show_config(const char *lib, const char *cmd)
 		origin("GREENSHIM_STACK_SIZE"));
 	fprintf(stderr, "greenrun: GREENSHIM_THREADS=%s (%s)\n",
 		c->native_threads ? "native" : "green", origin("GREENSHIM_THREADS"));
+	/* How the library will load each thread's TLS (src/tls.c). */
+	fprintf(stderr, "greenrun: GREENSHIM_TLS=%s (%s%s)\n", c->tls_green ? "green" : "shared",
+		origin("GREENSHIM_TLS"),
+		c->native_threads || !c->tls_green ? ""
+		: (getauxval(AT_HWCAP2) & 2) ? "; loaded with WRFSBASE"
+					      : "; loaded with arch_prctl: this kernel keeps no WRFSBASE value");
 	fprintf(stderr, "greenrun: GREENSHIM_PREEMPT_MS=%lld (%s%s)\n",
 		(long long)(c->preempt_ns / 1000000), origin("GREENSHIM_PREEMPT_MS"),
 		c->native_threads ? "; native threads: the kernel preempts" : "");

@@ -1,0 +1,111 @@
+#!/bin/sh
+# Per-thread state in every language whose runtime Debian has: ordinary
+# programs (C, C++, Rust, Ruby, Java, Python) that know nothing of
+# greenshim, each run natively and then under LD_PRELOAD=$B/libgreenshim.so.
+# A program passes when it prints "ok" and exits 0 both times. A program
+# whose compiler or runtime is missing is skipped, and counted so.
+# Prints "ok - NAME", "FAIL - NAME: why" or "skip - NAME: why" per test,
+# then "lang: N passed, N failed, N skipped".
+set -u
+B=${1:-build}
+LIB=$(cd "$B" && pwd)/libgreenshim.so
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+. tests/lib.sh
+
+# run_both NAME COMMAND...: natively, then under greenshim (default
+# configuration; its notice on stderr is allowed), each within 120 s.
+run_both() {
+	name=$1
+	shift
+	if ! timeout 120 "$@" >"$tmp/native" 2>&1 || [ "$(tail -n 1 "$tmp/native")" != ok ]; then
+		fail "$name" "natively: $(tail -n 3 "$tmp/native")"
+		return
+	fi
+	if ! timeout 120 env LD_PRELOAD="$LIB" "$@" >"$tmp/green" 2>"$tmp/green.err" ||
+	   [ "$(tail -n 1 "$tmp/green")" != ok ]; then
+		fail "$name" "under greenshim: $(tail -n 3 "$tmp/green") $(grep -v '^greenshim: this kernel' "$tmp/green.err" | tail -n 3)"
+		return
+	fi
+	ok "$name"
+}
+
+test_c_thread_state_is_per_thread() {
+	run_both c_thread_state_is_per_thread "$B/tests/lang/thread_state"
+}
+
+test_cxx_thread_local_exceptions_futures_and_call_once() {
+	name=cxx_thread_local_exceptions_futures_and_call_once
+	if [ ! -x "$B/tests/lang/thread_state_cc" ]; then
+		skip $name "no C++ compiler (g++) when the tests were built"
+		return
+	fi
+	run_both $name "$B/tests/lang/thread_state_cc"
+}
+
+test_rust_std_threads_channels_and_500_connection_echo() {
+	name=rust_std_threads_channels_and_500_connection_echo
+	if ! command -v rustc >/dev/null 2>&1; then
+		skip $name "no rustc"
+		return
+	fi
+	if ! rustc -O -o "$tmp/threads_rs" tests/lang/threads.rs >"$tmp/rustc" 2>&1; then
+		fail $name "rustc: $(tail -n 3 "$tmp/rustc")"
+		return
+	fi
+	if ! need_files 2048; then
+		fail $name "cannot raise the open-files limit to 2048"
+		return
+	fi
+	run_both $name "$tmp/threads_rs"
+}
+
+test_ruby_threads_queues_and_condition_variables() {
+	name=ruby_threads_queues_and_condition_variables
+	if ! command -v ruby >/dev/null 2>&1; then
+		skip $name "no ruby"
+		return
+	fi
+	run_both $name ruby tests/lang/threads.rb
+}
+
+test_java_threads_thread_locals_monitors_and_executor() {
+	name=java_threads_thread_locals_monitors_and_executor
+	if ! command -v javac >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
+		skip $name "no javac and java (openjdk-17-jdk-headless)"
+		return
+	fi
+	if ! javac -nowarn -d "$tmp" tests/lang/Threads.java >"$tmp/javac" 2>&1; then
+		fail $name "javac: $(tail -n 3 "$tmp/javac")"
+		return
+	fi
+	run_both $name java -cp "$tmp" Threads
+}
+
+# Debian 12's CPython 3.11, and a 3.12 or 3.13 wherever one is installed
+# (pyenv's, for example): those keep the thread state in a __thread
+# variable.
+test_python_cpu_bound_threads() {
+	name=python_cpu_bound_threads_debian_python3
+	run_both $name /usr/bin/python3 tests/lang/cpu_threads.py
+	found=
+	for py in $(command -v python3.13 python3.12 2>/dev/null) \
+		  "$HOME"/.pyenv/versions/3.1[23]*/bin/python3.1[23]; do
+		[ -x "$py" ] || continue
+		v=$("$py" -c 'import sys; print("%d%d" % sys.version_info[:2])' 2>/dev/null) || continue
+		case " $found " in *" $v "*) continue ;; esac
+		found="$found $v"
+		run_both "python_cpu_bound_threads_python$v" "$py" tests/lang/cpu_threads.py
+	done
+	if [ -z "$found" ]; then
+		skip python_cpu_bound_threads_python312_or_313 "no CPython 3.12 or 3.13 on this machine"
+	fi
+}
+
+test_c_thread_state_is_per_thread
+test_cxx_thread_local_exceptions_futures_and_call_once
+test_rust_std_threads_channels_and_500_connection_echo
+test_ruby_threads_queues_and_condition_variables
+test_java_threads_thread_locals_monitors_and_executor
+test_python_cpu_bound_threads
+summary lang
