@@ -58,7 +58,7 @@ UNIT := $(B)/tests/unit
 PRELOAD_TEST_SRC := $(wildcard tests/preload/*.c)
 PRELOAD_TESTS := $(PRELOAD_TEST_SRC:tests/preload/%.c=$(B)/tests/preload/%)
 # tests/lang: the C program always, the C++ one where g++ is (make deps).
-LANG_TESTS := $(B)/tests/lang/thread_state \
+LANG_TESTS := $(B)/tests/lang/thread_state $(B)/tests/lang/openmp \
 	$(if $(shell command -v g++ 2>/dev/null),$(B)/tests/lang/thread_state_cc)
 API_TEST_SRC := $(wildcard tests/api/*.c)
 API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
@@ -114,6 +114,10 @@ $(B)/tests/preload/%: tests/preload/%.c tests/preload/case.h tests/preload/ticke
 $(B)/tests/lang/thread_state: tests/lang/thread_state.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
+$(B)/tests/lang/openmp: tests/lang/openmp.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -fopenmp -o $@ $<
 
 $(B)/tests/lang/thread_state_cc: tests/lang/thread_state.cc | depcheck
 	@mkdir -p $(dir $@)

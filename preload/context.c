@@ -12,9 +12,11 @@
 
 #include "preload.h"
 
-/* GREENSHIM_THREADS=native: an OS thread's hub goes when the thread does
- * (a thread-specific data destructor), or a server that makes a thread per
- * connection would leak two fds and a loop per connection. */
+/* An OS thread's hub goes when the thread does (a thread-specific data
+ * destructor of glibc's keys): with GREENSHIM_THREADS=native a server that
+ * makes a thread per connection would otherwise leak two fds and a loop
+ * per connection, and so would the real threads of a library that keeps
+ * its threads native (an OpenMP runtime, thread.c). */
 static pthread_key_t hub_key;
 static pthread_once_t hub_key_once = PTHREAD_ONCE_INIT;
 
@@ -45,7 +47,7 @@ struct hub *preload_hub(void)
 	if (osthread_is_runtime())
 		return NULL;
 	h = hub_get();
-	if (h != NULL && preload_native()) {
+	if (h != NULL) {
 		REAL(pthread_once)(&hub_key_once, hub_key_make);
 		REAL(pthread_setspecific)(hub_key, h);
 	}

@@ -22,6 +22,9 @@
 
 #include "preload.h"
 
+#include <dlfcn.h> /* after runtime.h: <elf.h> and ev.h both name EV_NONE */
+#include <link.h>
+
 static inline pthread_t green_tid(const struct green *g)
 {
 	return (pthread_t)((uintptr_t)g | 1);
@@ -57,6 +60,63 @@ static size_t attr_stack_size(const pthread_attr_t *attr)
 	return size == dflt ? 0 : size;
 }
 
+/*
+ * Libraries whose threads must stay real: they wait with system calls of
+ * their own (libgomp, LLVM's and Intel's OpenMP runtimes spin, then call
+ * futex with the syscall instruction), which no wrapper sees, so a green
+ * thread of theirs would hold its OS thread and the threads it waits for
+ * could never run. A thread made by code of such a library is glibc's
+ * pthread; it gets a hub of its own if it ever waits in a wrapper
+ * (context.c). GREENSHIM_NATIVE_LIBS adds names.
+ */
+static const char *const native_libs[] = { "libgomp.so", "libomp.so", "libiomp5.so" };
+
+/* Does name (a file name) start with one of the colon-separated names of
+ * list, or one of native_libs? */
+static bool lib_named(const char *name, const char *list)
+{
+	for (size_t i = 0; i < sizeof native_libs / sizeof native_libs[0]; i++)
+		if (strncmp(name, native_libs[i], strlen(native_libs[i])) == 0)
+			return true;
+	while (list != NULL && *list != '\0') {
+		size_t n = strcspn(list, ":");
+
+		if (strncmp(name, list, n) == 0)
+			return true;
+		list += n + (list[n] == ':');
+	}
+	return false;
+}
+
+/* Is the code at pc in a library whose threads stay real? glibc's
+ * _dl_find_object (2.35+) finds the object without a lock; the answer per
+ * object is kept (its start address, page-aligned, with the answer in the
+ * low bit: one atomic word per slot, so that any OS thread may look), and
+ * a pthread_create stays a green spawn's cost. */
+static bool created_natively(const void *pc)
+{
+	static uintptr_t seen[16];
+	struct dl_find_object obj;
+	const char *name, *base;
+	uintptr_t start, known, *slot;
+	bool native;
+
+	if (_dl_find_object((void *)pc, &obj) != 0)
+		return false;
+	start = (uintptr_t)obj.dlfo_map_start & ~(uintptr_t)1;
+	slot = &seen[(start >> 12) % 16];
+	known = __atomic_load_n(slot, __ATOMIC_RELAXED);
+	if ((known & ~(uintptr_t)1) == start)
+		return known & 1;
+	name = obj.dlfo_link_map != NULL ? obj.dlfo_link_map->l_name : NULL;
+	if (name == NULL)
+		return false;
+	base = strrchr(name, '/');
+	native = lib_named(base != NULL ? base + 1 : name, gs_config.native_libs);
+	__atomic_store_n(slot, start | native, __ATOMIC_RELAXED);
+	return native;
+}
+
 GS_WRAP int pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*fn)(void *),
 			   void *arg)
 {
@@ -64,7 +124,8 @@ GS_WRAP int pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*f
 	struct green *g;
 	int r;
 
-	if (preload_native() || preload_hub() == NULL)
+	if (preload_native() || preload_hub() == NULL ||
+	    created_natively(__builtin_return_address(0)))
 		return REAL(pthread_create)(tid, attr, fn, arg);
 	if (attr != NULL) {
 		int detach = PTHREAD_CREATE_JOINABLE;

@@ -155,6 +155,28 @@ static bool config_tls_green(void)
 	config_reject("GREENSHIM_TLS", v, "green (the default) or shared");
 }
 
+/* GREENSHIM_NATIVE_LIBS: names of shared objects (as in /proc/self/maps,
+ * "libfoo.so" also naming "libfoo.so.1") separated by colons. */
+static const char *config_native_libs(void)
+{
+	const char *v = getenv("GREENSHIM_NATIVE_LIBS");
+
+	if (v == NULL || *v == '\0')
+		return NULL;
+	for (const char *p = v;; p++) {
+		if (*p == ':' || *p == '\0') {
+			if (p == v || p[-1] == ':')
+				break; /* an empty name */
+			if (*p == '\0')
+				return v;
+		} else if (*p == '/' || *p == ' ' || *p == '\t') {
+			break;
+		}
+	}
+	config_reject("GREENSHIM_NATIVE_LIBS", v,
+		      "library names separated by colons, e.g. libgomp.so:libfoo.so");
+}
+
 static bool config_control(void)
 {
 	const char *v = getenv("GREENSHIM_CONTROL");
@@ -228,6 +250,7 @@ void config_load(void)
 	gs_config.stack_size = config_stack_size();
 	gs_config.native_threads = config_native_threads();
 	gs_config.tls_green = config_tls_green();
+	gs_config.native_libs = config_native_libs();
 	/* Native threads are the kernel's to preempt. */
 	gs_config.preempt_ns = gs_config.native_threads ? 0 : config_preempt_ns();
 	gs_config.pool_size = (unsigned)config_number(

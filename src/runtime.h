@@ -80,6 +80,7 @@ struct gs_config {
 	const char *profile_path; /* GREENSHIM_PROFILE; NULL: no whole-run profile */
 	bool tls_green;           /* GREENSHIM_TLS=green: a TLS per green thread */
 	bool tls_explicit;        /* GREENSHIM_TLS was set */
+	const char *native_libs;  /* GREENSHIM_NATIVE_LIBS: names, colon-separated */
 };
 
 #define CONFIG_POOL_DEFAULT 10          /* as gevent's thread pool */

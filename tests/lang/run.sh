@@ -13,25 +13,54 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 . tests/lib.sh
 
-# run_both NAME COMMAND...: natively, then under greenshim (default
-# configuration; its notice on stderr is allowed), each within 120 s.
-run_both() {
-	name=$1
-	shift
+# both COMMAND...: natively, then under greenshim (the default
+# configuration), each within 120 s; true if both printed "ok" last and
+# exited 0, else false with the reason in $why. Outputs: $tmp/native,
+# $tmp/green.
+both() {
 	if ! timeout 120 "$@" >"$tmp/native" 2>&1 || [ "$(tail -n 1 "$tmp/native")" != ok ]; then
-		fail "$name" "natively: $(tail -n 3 "$tmp/native")"
-		return
+		why="natively: $(tail -n 3 "$tmp/native")"
+		return 1
 	fi
 	if ! timeout 120 env LD_PRELOAD="$LIB" "$@" >"$tmp/green" 2>"$tmp/green.err" ||
 	   [ "$(tail -n 1 "$tmp/green")" != ok ]; then
-		fail "$name" "under greenshim: $(tail -n 3 "$tmp/green") $(grep -v '^greenshim: this kernel' "$tmp/green.err" | tail -n 3)"
-		return
+		why="under greenshim: $(tail -n 3 "$tmp/green") $(tail -n 3 "$tmp/green.err")"
+		return 1
 	fi
-	ok "$name"
+}
+
+# run_both NAME COMMAND...: ok if both runs are.
+run_both() {
+	name=$1
+	shift
+	if both "$@"; then
+		ok "$name"
+	else
+		fail "$name" "$why"
+	fi
 }
 
 test_c_thread_state_is_per_thread() {
 	run_both c_thread_state_is_per_thread "$B/tests/lang/thread_state"
+}
+
+# libgomp waits with futex system calls of its own: its threads stay real
+# OS threads (ids the kernel gave, not green ones) and the results are the
+# serial ones.
+test_openmp_reductions_and_regions_on_real_threads() {
+	name=openmp_reductions_and_regions_on_real_threads
+	if [ ! -x "$B/tests/lang/openmp" ]; then
+		skip $name "no OpenMP (gcc -fopenmp) when the tests were built"
+		return
+	fi
+	if ! both "$B/tests/lang/openmp"; then
+		fail $name "$why"
+	elif awk '/^tid/ && $2 >= 1073741824 { bad = 1 } END { exit !bad }' "$tmp/green"; then
+		# 0x40000000 and up: green thread ids (docs/INTERPOSED.md).
+		fail $name "a thread of libgomp's was green: $(grep '^tid' "$tmp/green" | tr '\n' ' ')"
+	else
+		ok $name
+	fi
 }
 
 test_cxx_thread_local_exceptions_futures_and_call_once() {
@@ -104,6 +133,7 @@ test_python_cpu_bound_threads() {
 
 test_c_thread_state_is_per_thread
 test_cxx_thread_local_exceptions_futures_and_call_once
+test_openmp_reductions_and_regions_on_real_threads
 test_rust_std_threads_channels_and_500_connection_echo
 test_ruby_threads_queues_and_condition_variables
 test_java_threads_thread_locals_monitors_and_executor

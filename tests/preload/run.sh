@@ -98,6 +98,20 @@ test_a_bad_greenshim_value_stops_the_program_before_main() {
 			return
 		fi
 	done
+	for v in : libfoo.so: a::b /usr/lib/libfoo.so "lib foo.so"; do
+		LD_PRELOAD=$LIB GREENSHIM_NATIVE_LIBS="$v" "$B/tests/preload/hello_threads" >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		if [ $rc -ne 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
+			! grep -q "^greenshim: GREENSHIM_NATIVE_LIBS=$v: invalid value; expected library names separated by colons" "$tmp/err"; then
+			fail $name "GREENSHIM_NATIVE_LIBS=$v: status $rc, stderr: $(cat "$tmp/err")"
+			return
+		fi
+	done
+	out=$(LD_PRELOAD=$LIB GREENSHIM_NATIVE_LIBS=libfoo.so:libbar.so.2 "$B/tests/preload/hello_threads" 2>&1)
+	if [ $? -ne 0 ]; then
+		fail $name "GREENSHIM_NATIVE_LIBS=libfoo.so:libbar.so.2 was refused: $out"
+		return
+	fi
 	for v in green shared; do
 		out=$(LD_PRELOAD=$LIB GREENSHIM_TLS=$v "$B/tests/preload/hello_threads" 2>&1)
 		if [ $? -ne 0 ]; then

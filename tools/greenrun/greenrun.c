@@ -77,6 +77,8 @@ static struct option_var opts[] = {
 	  "green threads, or native ones with a hub each", NULL },
 	{ "tls", "GREENSHIM_TLS", "green|shared",
 	  "a thread-local storage per green thread, or one shared per OS thread", NULL },
+	{ "native-libs", "GREENSHIM_NATIVE_LIBS", "LIB[:LIB...]",
+	  "libraries whose threads stay real OS threads (besides OpenMP's)", NULL },
 	{ "preempt", "GREENSHIM_PREEMPT_MS", "MS",
 	  "preemption tick in milliseconds; 0: cooperative only", NULL },
 	{ "max-blocking", "GREENSHIM_MAX_BLOCKING_MS", "MS",
@@ -382,6 +384,10 @@ static void show_config(const char *lib, const char *cmd)
 		c->native_threads || !c->tls_green ? ""
 		: (getauxval(AT_HWCAP2) & 2) ? "; loaded with WRFSBASE"
 					      : "; loaded with arch_prctl: this kernel keeps no WRFSBASE value");
+	fprintf(stderr, "greenrun: GREENSHIM_NATIVE_LIBS=%s (%s)\n",
+		c->native_libs != NULL ? c->native_libs : "",
+		c->native_libs != NULL ? origin("GREENSHIM_NATIVE_LIBS")
+				       : "default: libgomp.so, libomp.so, libiomp5.so only");
 	fprintf(stderr, "greenrun: GREENSHIM_PREEMPT_MS=%lld (%s%s)\n",
 		(long long)(c->preempt_ns / 1000000), origin("GREENSHIM_PREEMPT_MS"),
 		c->native_threads ? "; native threads: the kernel preempts" : "");
