@@ -57,6 +57,10 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT := $(B)/tests/unit
 PRELOAD_TEST_SRC := $(wildcard tests/preload/*.c)
 PRELOAD_TESTS := $(PRELOAD_TEST_SRC:tests/preload/%.c=$(B)/tests/preload/%)
+# tests/preload/allocators.c linked with each malloc Debian ships (make
+# deps installs them; one whose library is missing is not built, and its
+# test says so).
+ALLOC_TESTS := $(foreach a,jemalloc tcmalloc mimalloc,$(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/lib$(a).so),$(B)/tests/preload/allocators-$(a)))
 # tests/lang: the C program always, the C++ one where g++ is (make deps).
 LANG_TESTS := $(B)/tests/lang/thread_state $(B)/tests/lang/openmp \
 	$(if $(shell command -v g++ 2>/dev/null),$(B)/tests/lang/thread_state_cc)
@@ -70,7 +74,7 @@ TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/too
 
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
-check: all $(UNIT) $(PRELOAD_TESTS) $(API_TESTS) $(LANG_TESTS) $(TOOLS_TESTS)
+check: all $(UNIT) $(PRELOAD_TESTS) $(ALLOC_TESTS) $(API_TESTS) $(LANG_TESTS) $(TOOLS_TESTS)
 	@sh tests/run.sh $(B)
 else
 all: $(RTLIB)
@@ -111,6 +115,10 @@ $(B)/tests/preload/%: tests/preload/%.c tests/preload/case.h tests/preload/ticke
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -pthread -o $@ $<
 
+$(B)/tests/preload/allocators-%: tests/preload/allocators.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -l$*
+
 $(B)/tests/lang/thread_state: tests/lang/thread_state.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
@@ -126,8 +134,9 @@ $(B)/tests/lang/thread_state_cc: tests/lang/thread_state.cc | depcheck
 # greenrun checks values with the library's own parser (config.c) and
 # draws --profile's flame graph with greenctl's renderer (flame.c).
 $(B)/greenrun: tools/greenrun/greenrun.c tools/greenctl/flame.c tools/greenctl/flame.h \
-		$(B)/obj/src/config.o $(B)/obj/src/stack.o $(HEADERS)
-	$(CC) $(ALL_CFLAGS) -o $@ $< tools/greenctl/flame.c $(B)/obj/src/config.o $(B)/obj/src/stack.o
+		$(B)/obj/src/config.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o $(HEADERS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< tools/greenctl/flame.c $(B)/obj/src/config.o $(B)/obj/src/stack.o \
+		$(B)/obj/src/mem.o -ldl
 
 $(B)/greenctl: tools/greenctl/greenctl.c tools/greenctl/flame.c tools/greenctl/flame.h | depcheck
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(filter-out -fPIC -fvisibility=hidden,$(BASE_CFLAGS)) $(CFLAGS) \

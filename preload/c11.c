@@ -36,13 +36,13 @@ static void *c11_trampoline(void *p)
 {
 	struct c11_start s = *(struct c11_start *)p;
 
-	free(p);
+	gs_free(p);
 	return (void *)(intptr_t)s.fn(s.arg);
 }
 
 GS_WRAP int thrd_create(thrd_t *t, thrd_start_t fn, void *arg)
 {
-	struct c11_start *s = malloc(sizeof *s);
+	struct c11_start *s = gs_malloc(sizeof *s);
 	int r;
 
 	if (s == NULL)
@@ -51,7 +51,7 @@ GS_WRAP int thrd_create(thrd_t *t, thrd_start_t fn, void *arg)
 	s->arg = arg;
 	r = pthread_create(t, NULL, c11_trampoline, s);
 	if (r != 0)
-		free(s);
+		gs_free(s);
 	return c11_code(r);
 }
 

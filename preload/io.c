@@ -208,7 +208,7 @@ ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
 				break;
 			}
 			if (copy == NULL) {
-				copy = n <= 8 ? small : malloc((size_t)n * sizeof *copy);
+				copy = n <= 8 ? small : gs_malloc((size_t)n * sizeof *copy);
 				if (copy == NULL) {
 					result = (ssize_t)done;
 					break;
@@ -232,7 +232,7 @@ ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
 		}
 	}
 	if (copy != NULL && copy != small)
-		free(copy);
+		gs_free(copy);
 	return result;
 }
 

@@ -33,7 +33,7 @@ static int wait_many(struct hub *h, const struct pollfd *p, nfds_t n, int64_t de
 	int r;
 
 	if (n * 2 > sizeof small / sizeof small[0]) {
-		e = malloc(n * 2 * sizeof *e);
+		e = gs_malloc(n * 2 * sizeof *e);
 		if (e == NULL)
 			return -ENOMEM;
 	}
@@ -68,7 +68,7 @@ static int wait_many(struct hub *h, const struct pollfd *p, nfds_t n, int64_t de
 	for (size_t i = 0; i < k; i++)
 		fdw_remove(h, e[i].fd, e[i].dir, &e[i].w);
 	if (e != small)
-		free(e);
+		gs_free(e);
 	return r == WAKE_SIGNAL ? -EINTR : r;
 }
 
@@ -146,7 +146,7 @@ static int select_until(struct hub *h, int nfds, fd_set *rd, fd_set *wr, fd_set 
 		if (ev == 0)
 			continue;
 		if (p == small && n == sizeof small / sizeof small[0]) {
-			p = malloc(FD_SETSIZE * sizeof *p);
+			p = gs_malloc(FD_SETSIZE * sizeof *p);
 			if (p == NULL)
 				return preload_fail(-ENOMEM);
 			memcpy(p, small, sizeof small);
@@ -185,7 +185,7 @@ static int select_until(struct hub *h, int nfds, fd_set *rd, fd_set *wr, fd_set 
 		}
 	}
 	if (p != small)
-		free(p);
+		gs_free(p);
 	return r;
 }
 

@@ -340,11 +340,11 @@ static FILE *popen_green(const char *cmd, const char *mode)
 		errno = EINVAL;
 		return NULL;
 	}
-	e = malloc(sizeof *e);
+	e = gs_malloc(sizeof *e);
 	if (e == NULL)
 		return NULL;
 	if (pipe2(fds, O_CLOEXEC) != 0) {
-		free(e);
+		gs_free(e);
 		return NULL;
 	}
 	/* "r": the child writes its stdout into the pipe; "w": it reads its
@@ -377,7 +377,7 @@ static FILE *popen_green(const char *cmd, const char *mode)
 		/* glibc reports any failure to start the shell as ENOMEM. */
 		close(fds[0]);
 		close(fds[1]);
-		free(e);
+		gs_free(e);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -391,7 +391,7 @@ static FILE *popen_green(const char *cmd, const char *mode)
 		close(fds[parent_end]);
 		while (waitpid(e->pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		free(e);
+		gs_free(e);
 		errno = err;
 		return NULL;
 	}
@@ -405,7 +405,7 @@ fail_pipe:
 	err = errno;
 	close(fds[0]);
 	close(fds[1]);
-	free(e);
+	gs_free(e);
 	errno = err;
 	return NULL;
 }
@@ -453,13 +453,13 @@ GS_WRAP int pclose(FILE *fp)
 	}
 	fdtab_forget(e->fd); /* fclose closes it past the close wrapper */
 	if (fclose(fp) != 0 && flushed == 0) {
-		free(e); /* the close failed: glibc does not wait then */
+		gs_free(e); /* the close failed: glibc does not wait then */
 		return -1;
 	}
 	do
 		r = waitpid(e->pid, &status, 0);
 	while (r < 0 && errno == EINTR);
-	free(e);
+	gs_free(e);
 	if (r < 0)
 		return -1;
 	if (status == 0 && flushed != 0) {

@@ -51,14 +51,24 @@ void preload_resolve(void)
 		}
 		__atomic_store_n(real_table[i].slot, p, __ATOMIC_RELEASE);
 	}
-	/* pthread_cond_* exist in two incompatible versions; the current one
-	 * is GLIBC_2.3.2 (older dlsym gave the oldest). */
-	for (size_t i = 0; i < sizeof real_table / sizeof real_table[0]; i++) {
-		if (strncmp(real_table[i].name, "pthread_cond_", 13) == 0) {
-			void *v = dlvsym(RTLD_NEXT, real_table[i].name, "GLIBC_2.3.2");
+	/* These pthread_cond_* exist in two incompatible versions; the
+	 * current one is GLIBC_2.3.2 (older dlsym gave the oldest). Only
+	 * versions that exist are asked for: a dlvsym that fails formats its
+	 * message with malloc, which may be a program's allocator in the
+	 * middle of its own start (jemalloc: redis-server).
+	 * pthread_cond_clockwait came later, in one version only. */
+	static const char *const cond_2_3_2[] = { "pthread_cond_init",   "pthread_cond_destroy",
+						  "pthread_cond_wait",   "pthread_cond_timedwait",
+						  "pthread_cond_signal", "pthread_cond_broadcast" };
 
-			if (v != NULL)
-				__atomic_store_n(real_table[i].slot, v, __ATOMIC_RELEASE);
+	for (size_t i = 0; i < sizeof real_table / sizeof real_table[0]; i++) {
+		for (size_t k = 0; k < sizeof cond_2_3_2 / sizeof cond_2_3_2[0]; k++) {
+			if (strcmp(real_table[i].name, cond_2_3_2[k]) == 0) {
+				void *v = dlvsym(RTLD_NEXT, real_table[i].name, "GLIBC_2.3.2");
+
+				if (v != NULL)
+					__atomic_store_n(real_table[i].slot, v, __ATOMIC_RELEASE);
+			}
 		}
 	}
 	/* The runtime's own threads use libc's primitives, never ours. */

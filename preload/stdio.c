@@ -115,7 +115,7 @@ static struct busy_set *busy_set(struct hub *h)
 	struct busy_set *b = h->stdio;
 
 	if (GS_UNLIKELY(b == NULL)) {
-		b = calloc(1, sizeof *b);
+		b = gs_calloc(1, sizeof *b);
 		if (b == NULL)
 			return NULL;
 		waitq_init(&b->q);
@@ -1202,7 +1202,7 @@ static int vfprintf_impl(FILE *f, int flag, const char *fmt, va_list ap)
 	else if (n < 0)
 		errno = err;
 	sio_end(&s);
-	free(o.heap);
+	free(o.heap); /* open_memstream used the program's malloc */
 	return n;
 }
 
@@ -1269,7 +1269,7 @@ static int vdprintf_impl(int fd, int flag, const char *fmt, va_list ap)
 		errno = saved;
 		done += (size_t)r;
 	}
-	free(o.heap);
+	free(o.heap); /* open_memstream used the program's malloc */
 	return n;
 }
 

@@ -39,13 +39,11 @@ struct tsd {
 
 static struct key_slot keys[PTHREAD_KEYS_MAX];
 
-/* The value tables come from glibc's own allocator, never the program's
- * malloc: a malloc of the program's own (jemalloc) sets a key from inside
- * malloc, and a table grown with that malloc would set it again from
- * inside the growing, for ever. glibc keeps its first 32 values in the
- * thread itself for the same reason. */
-extern void *__libc_realloc(void *p, size_t n);
-extern void __libc_free(void *p);
+/* The value tables come from glibc's own allocator (gs_realloc), never
+ * the program's malloc: a malloc of the program's own (jemalloc) sets a
+ * key from inside malloc, and a table grown with that malloc would set it
+ * again from inside the growing, for ever. glibc keeps its first 32
+ * values in the thread itself for the same reason. */
 
 static void tsd_exit(struct green *g);
 
@@ -142,7 +140,7 @@ GS_WRAP int pthread_setspecific(pthread_key_t key, const void *value)
 
 		while (n <= key)
 			n *= 2;
-		grown = __libc_realloc(t, sizeof *t + n * sizeof t->v[0]);
+		grown = gs_realloc(t, sizeof *t + n * sizeof t->v[0]);
 		if (grown == NULL)
 			return ENOMEM;
 		for (size_t i = old; i < n; i++)
@@ -176,6 +174,6 @@ static void tsd_exit(struct green *g)
 		if (!called)
 			break;
 	}
-	__libc_free(g->user);
+	gs_free(g->user);
 	g->user = NULL;
 }

@@ -88,7 +88,7 @@ void ctl_printf(struct ctl_buf *b, const char *fmt, ...)
 
 		while (cap - b->len <= (size_t)n)
 			cap *= 2;
-		p = realloc(b->p, cap);
+		p = gs_realloc(b->p, cap);
 		if (p == NULL) {
 			b->failed = true;
 			return;
@@ -280,7 +280,7 @@ static void serve(int fd)
 		write_all(fd, "error: out of memory\n", 21);
 	else if (b.len > 0)
 		write_all(fd, b.p, b.len);
-	free(b.p);
+	gs_free(b.p);
 	/* Closing with the request unread would reset the connection before
 	 * the client reads the answer: end ours, let it end its own. */
 	shutdown(fd, SHUT_WR);

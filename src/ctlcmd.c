@@ -294,7 +294,7 @@ static void prof_add(struct prof *p, const char *key, unsigned long long us)
 		unsigned s = (h + k) % PROF_SLOTS;
 
 		if (p->key[s] == NULL) {
-			p->key[s] = strdup(key);
+			p->key[s] = gs_strdup(key);
 			if (p->key[s] == NULL)
 				return;
 			p->us[s] = us;
@@ -400,7 +400,7 @@ static void prof_sleep(struct prof_clock *c)
 
 static void profile(struct ctl_buf *out, double seconds)
 {
-	struct prof *p = calloc(1, sizeof *p);
+	struct prof *p = gs_calloc(1, sizeof *p);
 	struct prof_clock c;
 	int64_t end;
 
@@ -419,10 +419,10 @@ static void profile(struct ctl_buf *out, double seconds)
 		if (p->key[k] == NULL)
 			continue;
 		ctl_printf(out, "folded\t%s\t%llu\n", p->key[k], p->us[k]);
-		free(p->key[k]);
+		gs_free(p->key[k]);
 	}
-	free(p->tmp.p);
-	free(p);
+	gs_free(p->tmp.p);
+	gs_free(p);
 }
 
 /* ---- GREENSHIM_PROFILE: the same sampler for the process's whole life --- */
@@ -512,7 +512,7 @@ static void profile_at_exit(void)
 		write_all_fd((int)fd, b.p, b.len);
 		arch_syscall3(SYS_close, fd, 0, 0);
 	}
-	free(b.p);
+	gs_free(b.p);
 }
 
 static void profile_start_thread(void)
@@ -526,7 +526,7 @@ void profile_start(void)
 	config_load();
 	if (gs_config.profile_path == NULL)
 		return;
-	run_prof = calloc(1, sizeof *run_prof);
+	run_prof = gs_calloc(1, sizeof *run_prof);
 	if (run_prof == NULL)
 		return;
 	run_prof->hub_timeout_ms = RUN_HUB_TIMEOUT_MS;

@@ -93,7 +93,7 @@ static struct fdw *fdw_get(struct hub *h, int fd)
 
 		while (n <= fd)
 			n *= 2;
-		t = realloc(h->fds, (size_t)n * sizeof *t);
+		t = gs_realloc(h->fds, (size_t)n * sizeof *t);
 		if (t == NULL)
 			return NULL;
 		memset(t + h->nfds, 0, (size_t)(n - h->nfds) * sizeof *t);
@@ -102,7 +102,7 @@ static struct fdw *fdw_get(struct hub *h, int fd)
 	}
 	f = h->fds[fd];
 	if (f == NULL) {
-		f = calloc(1, sizeof *f);
+		f = gs_calloc(1, sizeof *f);
 		if (f == NULL)
 			return NULL;
 		for (int dir = 0; dir < 2; dir++) {

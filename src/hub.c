@@ -183,7 +183,7 @@ void hub_release_green(struct hub *h, struct green *g)
 		g->all_next->all_prev = g->all_prev;
 	h->ngreen--;
 	tls_release(h, g);
-	free(g->tsig);
+	gs_free(g->tsig);
 	g->tsig = NULL;
 	if (!(g->flags & GREEN_USER_STACK)) {
 		struct stack st = g->stack; /* g lives on this stack */
@@ -500,6 +500,15 @@ void hub_remote_post(struct hub *h, struct remote_msg *m)
 	ev_async_send(h->loop, &h->async);
 }
 
+/* libev's memory, like the runtime's, is glibc's (runtime.h). */
+static void *hub_ev_realloc(void *p, long size)
+{
+	if (size != 0)
+		return gs_realloc(p, (size_t)size);
+	gs_free(p);
+	return NULL;
+}
+
 /* Makes h's loop and its cross-thread wake-up, and notes the fds libev
  * opened (hub_create, and the fork child). */
 static bool hub_open_loop(struct hub *h)
@@ -507,6 +516,7 @@ static bool hub_open_loop(struct hub *h)
 	int was_free[OWN_FDS_PER_HUB];
 	int nfree = free_fds(was_free, OWN_FDS_PER_HUB);
 
+	ev_set_allocator(hub_ev_realloc);
 	/* EVFLAG_NOSIGMASK: the signal mask is the program's, not ours. */
 	h->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
 	if (h->loop == NULL)
@@ -531,8 +541,8 @@ static void hub_close_loop(struct hub *h)
 
 static struct hub *hub_create_once(void)
 {
-	struct hub *h = calloc(1, sizeof *h);
-	struct green *root = calloc(1, sizeof *root);
+	struct hub *h = gs_calloc(1, sizeof *h);
+	struct green *root = gs_calloc(1, sizeof *root);
 	struct stack st;
 	struct green *hg;
 
@@ -577,8 +587,8 @@ fail:
 		hub_close_loop(h);
 	if (h != NULL)
 		stack_pool_destroy(&h->stacks);
-	free(root);
-	free(h);
+	gs_free(root);
+	gs_free(h);
 	return NULL;
 }
 
@@ -617,10 +627,10 @@ void hub_fork_child(void)
 	for (int fd = 0; fd < h->nfds; fd++) {
 		if (h->fds[fd] != NULL) {
 			fdw_drop(h, h->fds[fd]);
-			free(h->fds[fd]);
+			gs_free(h->fds[fd]);
 		}
 	}
-	free(h->fds);
+	gs_free(h->fds);
 	h->fds = NULL;
 	h->nfds = 0;
 	for (struct green *g = h->all; g != NULL; g = g->all_next) {
@@ -694,15 +704,15 @@ void hub_destroy(void)
 	introspect_hub_unregister(h);
 	hub_close_loop(h);
 	for (int fd = 0; fd < h->nfds; fd++)
-		free(h->fds[fd]);
-	free(h->fds);
+		gs_free(h->fds[fd]);
+	gs_free(h->fds);
 	preempt_fini_hub(h);
 	tls_hub_fini(h);
-	free(h->stdio);
+	gs_free(h->stdio);
 	stack_pool_destroy(&h->stacks);
 	overflow_fini_thread(h->altstack);
-	free(h->root->tsig);
-	free(h->root);
-	free(h);
+	gs_free(h->root->tsig);
+	gs_free(h->root);
+	gs_free(h);
 	tls_hub = NULL;
 }

@@ -635,9 +635,9 @@ void introspect_deadlock_report(struct hub *h)
 		 "greenshim: deadlock: all %lu threads of OS thread %d wait, and nothing can "
 		 "wake any of them: this would block forever",
 		 h->nrunning, h->tid);
-	buf = malloc(DEADLOCK_REPORT_MAX);
+	buf = gs_malloc(DEADLOCK_REPORT_MAX);
 	if (buf == NULL)
 		return;
 	introspect_log(buf, introspect_dump_hub(h, title, buf, DEADLOCK_REPORT_MAX));
-	free(buf);
+	gs_free(buf);
 }

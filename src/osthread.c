@@ -75,7 +75,7 @@ static void *osthread_main(void *p)
 {
 	struct osthread_start_arg a = *(struct osthread_start_arg *)p;
 
-	free(p);
+	gs_free(p);
 	tls_runtime = true;
 	prctl(PR_SET_NAME, a.name, 0, 0, 0); /* not the interposed setname */
 	return a.fn(a.arg);
@@ -84,7 +84,7 @@ static void *osthread_main(void *p)
 int osthread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg,
 		   bool detached)
 {
-	struct osthread_start_arg *a = malloc(sizeof *a);
+	struct osthread_start_arg *a = gs_malloc(sizeof *a);
 	sigset_t all, old;
 	pthread_t tid;
 	int r;
@@ -99,7 +99,7 @@ int osthread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *ar
 	r = os_ops.create(&tid, NULL, osthread_main, a);
 	os_ops.thread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
-		free(a);
+		gs_free(a);
 		return -r;
 	}
 	if (detached)

@@ -24,7 +24,11 @@
  * loader, the vDSO, libev, libgcc_s, libstdc++, libunwind (the tools'
  * unwinding runs with the wrappers off, introspect.c) or greenshim (they hold
  * locks, or the runtime is in the middle of a switch there), of a library
- * loaded later (not known at start), of a signal handler of the program
+ * loaded later (not known at start), of the library whose malloc the
+ * program calls when that is not libc's (jemalloc, tcmalloc, mimalloc:
+ * their per-thread caches would be met half-updated by the hub's own
+ * allocations, which run on the TLS of the thread that was preempted where
+ * the TLS is loaded with arch_prctl, src/tls.c), of a signal handler of the program
  * (hub->in_handler), or of a library the runtime calls with the wrappers
  * off (osthread_runtime_begin: libunwind and what it calls, liblzma
  * included): there the thread is left alone and tried again at the next
@@ -43,6 +47,7 @@
  */
 #include "runtime.h" /* before <link.h>: <elf.h> defines EV_NONE, ev.h an enum */
 
+#include <dlfcn.h>
 #include <link.h>
 #include <signal.h>
 #include <string.h>
@@ -85,9 +90,11 @@ static bool unsafe_name(const char *name)
 
 static int collect(struct dl_phdr_info *info, size_t size, void *arg)
 {
+	const char *allocator = arg;
+
 	(void)size;
-	(void)arg;
-	if (unsafe_name(info->dlpi_name))
+	if (unsafe_name(info->dlpi_name) ||
+	    (allocator != NULL && strcmp(info->dlpi_name, allocator) == 0))
 		return 0;
 	for (int i = 0; i < info->dlpi_phnum && nsafe < SAFE_RANGES_MAX; i++) {
 		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
@@ -99,6 +106,21 @@ static int collect(struct dl_phdr_info *info, size_t size, void *arg)
 		}
 	}
 	return 0;
+}
+
+/* The file name of the shared object that defines the malloc the program
+ * calls (the first in lookup order), or NULL: libc's (already unsafe),
+ * the executable's own (whose other code must stay preemptible), or
+ * unknown. */
+static const char *allocator_object(void)
+{
+	void *m = dlsym(RTLD_DEFAULT, "malloc");
+	Dl_info info;
+
+	if (m == NULL || dladdr(m, &info) == 0 || info.dli_fname == NULL ||
+	    info.dli_fname[0] == '\0' || strstr(info.dli_fname, "libc.so") != NULL)
+		return NULL;
+	return info.dli_fname;
 }
 
 static bool safe_pc(uintptr_t pc)
@@ -169,7 +191,7 @@ bool preempt_handler_ready(void)
 
 	if (atomic_load(&state) != 0)
 		return atomic_load(&state) > 0;
-	dl_iterate_phdr(collect, NULL);
+	dl_iterate_phdr(collect, (void *)allocator_object());
 	if (atomic_compare_exchange_strong(&state, &expected, 1)) {
 		struct sigaction sa;
 

@@ -53,6 +53,29 @@ struct hub;
 struct ctl_call;
 struct sample;
 
+/* ---- the runtime's own memory ----------------------------------------- */
+
+/*
+ * Everything the runtime allocates for itself comes from glibc's
+ * allocator (mem.c), never from the malloc the program brings: a program's allocator calls wrappers (pthread_once,
+ * pthread_mutex_lock, syscall) from inside its own start, holding its own
+ * lock, and a hub made there with that allocator would wait for that lock
+ * for ever (tcmalloc); and the runtime's allocations in the hub's context
+ * would use the per-thread caches of whichever thread's TLS is loaded.
+ * Memory the program frees or gets (getline's buffer, open_memstream's)
+ * stays the program's malloc's.
+ */
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
+
+void *gs_malloc(size_t n);
+void *gs_calloc(size_t n, size_t size);
+void *gs_realloc(void *p, size_t n);
+void gs_free(void *p);
+char *gs_strdup(const char *s);
+
 /* ---- arch/<cpu>/: the context switch ------------------------------------ */
 
 /* A suspended context: the callee-saved state is on its own stack. */

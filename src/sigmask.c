@@ -206,7 +206,7 @@ int sigmask_thread_kill(struct green *g, int sig)
 		return 0;
 	/* A standard signal already pending is not queued again (signal(7));
 	 * real-time signals are, each instance delivered. */
-	if (g->tsig == NULL && (g->tsig = calloc(1, sizeof *g->tsig)) == NULL)
+	if (g->tsig == NULL && (g->tsig = gs_calloc(1, sizeof *g->tsig)) == NULL)
 		return -EAGAIN;
 	if (g->tsig->count[sig - 1] == 0 ||
 	    (sig >= SIGRTMIN && g->tsig->count[sig - 1] < UINT16_MAX))

@@ -155,7 +155,7 @@ static struct stack_class *class_find(struct stack_pool *p, size_t size)
 	for (size_t i = 0; i < p->nclasses; i++)
 		if (p->classes[i].size == size)
 			return &p->classes[i];
-	c = realloc(p->classes, (p->nclasses + 1) * sizeof *c);
+	c = gs_realloc(p->classes, (p->nclasses + 1) * sizeof *c);
 	if (c == NULL)
 		return NULL;
 	p->classes = c;
@@ -170,7 +170,7 @@ static int slab_new(struct stack_class *c)
 {
 	size_t stride = STACK_GUARD_SIZE + c->size;
 	unsigned n = c->next_slab_n;
-	struct stack_slab *s = calloc(1, sizeof *s);
+	struct stack_slab *s = gs_calloc(1, sizeof *s);
 	void *base;
 
 	if (s == NULL)
@@ -178,7 +178,7 @@ static int slab_new(struct stack_class *c)
 	base = mmap(NULL, n * stride, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (base == MAP_FAILED) {
-		free(s);
+		gs_free(s);
 		return -EAGAIN; /* what pthread_create says when out of memory */
 	}
 	s->base = base;
@@ -232,7 +232,7 @@ void stack_put(struct stack_pool *p, const struct stack *st)
 		return; /* cannot happen: the class exists since stack_get */
 	if (c->nfree == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 64;
-		uintptr_t *f = realloc(c->free, cap * sizeof *f);
+		uintptr_t *f = gs_realloc(c->free, cap * sizeof *f);
 
 		if (f == NULL) {
 			/* Keep the address space, lose only the reuse. */
@@ -261,11 +261,11 @@ void stack_pool_destroy(struct stack_pool *p)
 		for (s = c->slabs; s != NULL; s = next) {
 			next = s->next;
 			munmap(s->base, s->len);
-			free(s);
+			gs_free(s);
 		}
-		free(c->free);
+		gs_free(c->free);
 	}
-	free(p->classes);
+	gs_free(p->classes);
 	p->classes = NULL;
 	p->nclasses = 0;
 }

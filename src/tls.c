@@ -328,14 +328,14 @@ static void stash_put(struct hub *h, const char *tp)
 	struct tls_stash *s = h->tls_stash;
 
 	if (s == NULL) {
-		s = calloc(1, sizeof *s);
+		s = gs_calloc(1, sizeof *s);
 		if (s == NULL)
 			return;
 		h->tls_stash = s;
 	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
-		unsigned char *b = realloc(s->blocks, cap * tls.libc_size);
+		unsigned char *b = gs_realloc(s->blocks, cap * tls.libc_size);
 
 		if (b == NULL)
 			return; /* that thread's cache is lost, nothing else */
@@ -367,8 +367,8 @@ void tls_hub_fini(struct hub *h)
 	struct tls_stash *s = h->tls_stash;
 
 	if (s != NULL) {
-		free(s->blocks);
-		free(s);
+		gs_free(s->blocks);
+		gs_free(s);
 		h->tls_stash = NULL;
 	}
 }

@@ -35,6 +35,15 @@ fi
 if ! command -v memcslap >/dev/null 2>&1; then
 	missing="$missing libmemcached-tools"
 fi
+# Programs with another malloc (tests/preload/allocators.c) and redis.
+for pair in jemalloc:libjemalloc-dev tcmalloc:libgoogle-perftools-dev mimalloc:libmimalloc-dev; do
+	if [ ! -e "/usr/lib/$(uname -m)-linux-gnu/lib${pair%%:*}.so" ]; then
+		missing="$missing ${pair#*:}"
+	fi
+done
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then
+	missing="$missing redis-server redis-tools"
+fi
 # tests/lang: per-thread state in C++, Rust, Ruby and Java programs.
 if ! command -v g++ >/dev/null 2>&1; then
 	missing="$missing g++"

@@ -393,6 +393,37 @@ test_short_lived_threads_leave_no_memory_behind() {
 	fi
 }
 
+# Sixteen threads allocating with jemalloc, tcmalloc and mimalloc, five
+# runs each: every block intact, no crash, no hang (each allocator starts
+# by calling wrappers from inside itself, and keeps per-thread caches).
+test_other_mallocs_serve_many_green_threads() {
+	for a in jemalloc tcmalloc mimalloc; do
+		name=other_mallocs_serve_many_green_threads_$a
+		if [ ! -x "$B/tests/preload/allocators-$a" ]; then
+			fail $name "not built: lib$a.so missing (make deps)"
+			continue
+		fi
+		why=
+		for run in 1 2 3 4 5; do
+			if ! out=$(timeout 60 "$B/tests/preload/allocators-$a" 2>&1); then
+				why="natively, run $run: $out"
+				break
+			fi
+			out=$(timeout 60 env LD_PRELOAD=$LIB "$B/tests/preload/allocators-$a" 2>&1)
+			rc=$?
+			if [ $rc -ne 0 ] || [ "$out" != ok ]; then
+				why="under greenshim, run $run (status $rc): $out"
+				break
+			fi
+		done
+		if [ -n "$why" ]; then
+			fail $name "$why"
+		else
+			ok $name
+		fi
+	done
+}
+
 # pthread_exit from main: same output and status natively and greened.
 test_main_can_exit_before_its_threads() {
 	name=main_can_exit_before_its_threads
@@ -772,6 +803,7 @@ test_exports_only_the_api_and_interposed_symbols
 test_a_program_runs_unchanged_under_the_preload
 test_main_can_exit_before_its_threads
 test_short_lived_threads_leave_no_memory_behind
+test_other_mallocs_serve_many_green_threads
 test_a_bad_greenshim_value_stops_the_program_before_main
 test_io_semantics_match_native
 test_preemption_off_is_cooperative

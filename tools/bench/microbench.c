@@ -18,12 +18,19 @@
  *                    with the default stack size and with small stacks, beside
  *                    the kernel's own cost of one fresh page per stack
  *
- * Usage: gs-microbench [-n SLEEPERS] [-N NATIVE_SLEEPERS] [-s SMALL_STACK] [-c CPU]
+ * The TLS mode is GREENSHIM_TLS's (green: a TLS per thread, loaded with
+ * WRFSBASE or, where the kernel does not keep it, arch_prctl; shared).
+ * -F loads it with WRFSBASE even where the kernel does not keep the value:
+ * the fast path's cost on a kernel that does (the benchmark's threads
+ * read no per-thread state that a lost value would break).
+ *
+ * Usage: gs-microbench [-F] [-n SLEEPERS] [-N NATIVE_SLEEPERS] [-s SMALL_STACK] [-c CPU]
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -445,9 +452,13 @@ int main(int argc, char **argv)
 	double n[4], g[4];
 	char label[80];
 	int opt;
+	bool force_fast = false;
 
-	while ((opt = getopt(argc, argv, "n:N:c:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "Fn:N:c:s:")) != -1) {
 		switch (opt) {
+		case 'F':
+			force_fast = true;
+			break;
 		case 's':
 			if (config_parse_size(optarg, &small_stack) != 0) {
 				fprintf(stderr, "gs-microbench: -s takes a size such as 64k\n");
@@ -464,7 +475,7 @@ int main(int argc, char **argv)
 			pin_cpu = atoi(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-n SLEEPERS] [-N NATIVE_SLEEPERS] [-s SMALL_STACK] [-c CPU]\n",
+			fprintf(stderr, "usage: %s [-F] [-n SLEEPERS] [-N NATIVE_SLEEPERS] [-s SMALL_STACK] [-c CPU]\n",
 				argv[0]);
 			return 2;
 		}
@@ -475,9 +486,14 @@ int main(int argc, char **argv)
 	}
 	pin();
 	config_load();
+	tls_init();
+	if (force_fast && gs_tls_mode == TLS_SLOW)
+		gs_tls_mode = TLS_FAST;
 	printf("greenshim micro-benchmark: pinned to CPU %d, median of %d runs, "
-	       "default green stack %zu KiB\n\n",
-	       pin_cpu, RUNS, gs_config.stack_size / 1024);
+	       "default green stack %zu KiB, TLS %s\n\n",
+	       pin_cpu, RUNS, gs_config.stack_size / 1024,
+	       gs_tls_mode == TLS_SHARED ? "shared" : gs_tls_mode == TLS_FAST ? "per thread, WRFSBASE"
+									 : "per thread, arch_prctl");
 	printf("%-34s %14s %14s   %-8s %10s\n", "", "native", "greenshim", "unit", "native/green");
 
 	if (in_child(bench_native_switch, 200000, n, 1) || in_child(bench_green_switch, SWITCH_ITERS, g, 1))
