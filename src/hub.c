@@ -16,23 +16,29 @@
  * storm of yields does not pay for an epoll_wait every few switches.
  * There the hub runs the loop once (blocking only if nothing is ready):
  * watcher callbacks complete waits, which moves their threads to the run
- * queue, and the hub switches to the first of them. No preemption: a thread
- * runs until it waits, yields or exits.
+ * queue, and the hub switches to the first of them. A thread runs until it
+ * waits, yields or exits, or until the preemption tick moves it aside at a
+ * safe point (preempt.c).
  *
  * Invariants:
  *  - exactly one context of a hub runs at a time, on the hub's OS thread;
  *    a green thread never moves to another hub;
  *  - a READY green is in the run queue exactly once; a PARKED one is
  *    referenced by the wait that will unpark it;
- *  - errno is saved on every switch out and restored on every switch in;
+ *  - the thread pointer loaded is h->fs; a context runs with its own
+ *    (tls.c), except the hub's, which runs on whatever is loaded when the
+ *    TLS is loaded with arch_prctl;
+ *  - errno is saved across a switch for every context whose TLS another
+ *    may use meanwhile (shares_tls);
  *  - a dead detached green is released by the next context to run, once
  *    nothing runs on its stack any more (h->zombie).
  *
  * Stuck: when the run queue is empty, the loop has no active watcher (only
  * the cross-thread ev_async, which does not count) and no remote completion
  * was announced, nothing can ever wake a parked green. The hub then calls
- * the stuck hook once (the deadlock report builds on it) and keeps waiting
- * for a remote wake-up, exactly as a native deadlock would hang.
+ * the stuck hook once (the deadlock report builds on it) when it has green
+ * threads besides its root, and keeps waiting for a remote wake-up,
+ * exactly as a native deadlock would hang.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -351,7 +357,12 @@ void hub_preempt(struct hub *h, struct green *cur)
 
 static void hub_stuck(struct hub *h)
 {
-	if (!h->stuck_reported && h->nparked > 0 && atomic_load(&h->remote_pending) == 0) {
+	/* A hub with no green thread but its root belongs to an OS thread
+	 * that waits as a real thread would (one that a library made behind
+	 * greenshim's back: jemalloc's background thread); another OS thread
+	 * may well wake it. Only green threads stuck together are reported. */
+	if (!h->stuck_reported && h->nparked > 0 && h->ngreen > 1 &&
+	    atomic_load(&h->remote_pending) == 0) {
 		h->stuck_reported = true;
 		if (stuck_hook != NULL)
 			stuck_hook(h);

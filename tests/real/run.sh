@@ -1,6 +1,7 @@
 #!/bin/sh
 # Real programs nobody here wrote, under LD_PRELOAD=$B/libgreenshim.so:
-# Debian's CPython (/usr/bin/python3) serving with threads, and memcached.
+# Debian's CPython (/usr/bin/python3) serving with threads, memcached and
+# redis-server.
 # Prints "ok - NAME" or "FAIL - NAME: why" per test, then
 # "real: N passed, N failed".
 set -u
@@ -213,6 +214,43 @@ test_memcached_4_threads_one_os_thread_sigterm_as_native() {
 	fi
 }
 
+# redis-server (Debian's, linked with jemalloc, whose start calls wrappers
+# from inside malloc) serves redis-benchmark's default tests; its bio
+# threads are green ones, jemalloc's background thread is a real one
+# (jemalloc makes it with the pthread_create it finds past ours), and no
+# deadlock report comes from it.
+test_redis_serves_redis_benchmark() {
+	name=redis_serves_redis_benchmark
+	rport=$(free_port)
+	LD_PRELOAD=$LIB redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
+		--daemonize no >"$tmp/redis.out" 2>&1 &
+	redis=$!
+	for _ in $(seq 100); do
+		redis-cli -p "$rport" ping >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	redis-benchmark -p "$rport" -q -n 2000 -c 20 >"$tmp/rb" 2>&1
+	rc=$?
+	redis-cli -p "$rport" set greenshim-key "per-thread state" >/dev/null 2>&1
+	got=$(redis-cli -p "$rport" get greenshim-key 2>&1)
+	redis-cli -p "$rport" shutdown nosave >/dev/null 2>&1
+	wait $redis
+	status=$?
+	# One "NAME: N requests per second" line per default test (20).
+	tests=$(tr '\r' '\n' <"$tmp/rb" | grep -c ': [0-9.]* requests per second')
+	if [ $rc -ne 0 ] || [ "$tests" -lt 20 ]; then
+		fail $name "redis-benchmark status $rc, $tests tests: $(tr '\r' '\n' <"$tmp/rb" | tail -n 3); redis: $(tail -n 5 "$tmp/redis.out")"
+	elif [ "$got" != "per-thread state" ]; then
+		fail $name "GET after SET: $got"
+	elif [ $status -ne 0 ]; then
+		fail $name "redis-server exited with status $status: $(tail -n 5 "$tmp/redis.out")"
+	elif grep -q '^greenshim' "$tmp/redis.out"; then
+		fail $name "greenshim reported: $(grep -A2 '^greenshim' "$tmp/redis.out" | head -n 5)"
+	else
+		ok $name
+	fi
+}
+
 if [ ! -x $PY ]; then
 	fail python "$PY is missing (make deps installs python3)"
 else
@@ -228,6 +266,11 @@ else
 		fail memcached "memcached is missing (make deps installs it)"
 	else
 		test_memcached_4_threads_one_os_thread_sigterm_as_native
+	fi
+	if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+		fail redis "redis-server or redis-benchmark is missing (make deps installs them)"
+	else
+		test_redis_serves_redis_benchmark
 	fi
 fi
 summary real
