@@ -62,7 +62,7 @@ PRELOAD_TESTS := $(PRELOAD_TEST_SRC:tests/preload/%.c=$(B)/tests/preload/%)
 # test says so).
 ALLOC_TESTS := $(foreach a,jemalloc tcmalloc mimalloc,$(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/lib$(a).so),$(B)/tests/preload/allocators-$(a)))
 # tests/lang: the C program always, the C++ one where g++ is (make deps).
-LANG_TESTS := $(B)/tests/lang/thread_state $(B)/tests/lang/openmp \
+LANG_TESTS := $(B)/tests/lang/thread_state $(B)/tests/lang/cancel $(B)/tests/lang/openmp \
 	$(if $(shell command -v g++ 2>/dev/null),$(B)/tests/lang/thread_state_cc)
 API_TEST_SRC := $(wildcard tests/api/*.c)
 API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
@@ -119,7 +119,7 @@ $(B)/tests/preload/allocators-%: tests/preload/allocators.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -l$*
 
-$(B)/tests/lang/thread_state: tests/lang/thread_state.c | depcheck
+$(B)/tests/lang/thread_state $(B)/tests/lang/cancel: $(B)/tests/lang/%: tests/lang/%.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 

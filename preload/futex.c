@@ -62,6 +62,7 @@ static long futex_wait(const uint32_t *addr, uint32_t val, const struct timespec
 		if (__atomic_load_n(addr, __ATOMIC_SEQ_CST) != val)
 			return preload_fail(-EAGAIN);
 		wait_init_interruptible(&w);
+		w.cancelpoint = false; /* syscall() is no cancellation point */
 		wait_label(&w, WAIT_FUTEX, addr, 0);
 		fw.addr = addr;
 		fw.bitset = bitset;

@@ -29,6 +29,7 @@ __attribute__((constructor)) static void preload_init(void)
 	/* Settled before the program runs: it may start a probe thread
 	 * (src/tls.c), which a program's allocator must not find half-made. */
 	tls_init();
+	green_set_run_hook(preload_pthread_run);
 	pthread_atfork(NULL, NULL, fork_child);
 	/* The tools that watch a program (src/introspect.c, src/monitor.c):
 	 * a report when a thread keeps the others from running, and one when

@@ -202,6 +202,9 @@ struct group;       /* grp.h */
 	X(pthread_getaffinity_np, int, (pthread_t, size_t, cpu_set_t *))                   \
 	X(pthread_getcpuclockid, int, (pthread_t, clockid_t *))                            \
 	X(pthread_cancel, int, (pthread_t))                                                \
+	X(pthread_setcancelstate, int, (int, int *))                                       \
+	X(pthread_setcanceltype, int, (int, int *))                                        \
+	X(pthread_testcancel, void, (void))                                                \
 	X(pthread_mutex_lock, int, (pthread_mutex_t *))                                    \
 	X(pthread_mutex_timedlock, int, (pthread_mutex_t *, const struct timespec *))      \
 	X(pthread_mutex_clocklock, int, (pthread_mutex_t *, clockid_t, const struct timespec *)) \
@@ -305,9 +308,23 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const s
 		r_;                                                                      \
 	})
 
-/* Sets errno from a negative runtime result and returns -1. */
+/* thread.c: the calling green thread has a cancellation due (its wait at
+ * a cancellation point ended with -ECANCELED, src/waitq.c): it ends now,
+ * as glibc ends a cancelled thread, its cleanup handlers and C++
+ * destructors run by unwinding its stack. Returns if it has none due. */
+void preload_cancel_act(void);
+/* The runtime's run hook (green_set_run_hook): a green thread's start
+ * routine inside the bottom of its cleanup chain. */
+void *preload_pthread_run(struct green *g);
+
+/* Sets errno from a negative runtime result and returns -1. The one place
+ * where a wait's -ECANCELED meets the wrapper that asked for it, its
+ * runtime state cleaned up: the cancellation acts here (but inside a
+ * stdio call, which acts once it has let its FILE go). */
 static inline int preload_fail(int neg_errno)
 {
+	if (GS_UNLIKELY(neg_errno == -ECANCELED))
+		preload_cancel_act();
 	errno = -neg_errno;
 	return -1;
 }

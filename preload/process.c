@@ -119,6 +119,8 @@ static int children_wait(struct hub *h, idtype_t type, id_t id, bool exits_only)
 		if (opened[i])
 			close(fds[i]); /* ours: forgets the fd's watchers first */
 	}
+	if (GS_UNLIKELY(r == -ECANCELED))
+		preload_cancel_act(); /* the wait family are cancellation points */
 	return r;
 }
 

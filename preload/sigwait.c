@@ -196,7 +196,7 @@ GS_WRAP int sigwait(const sigset_t *set, int *sig)
 	return 0;
 }
 
-/* Parks until a handler runs for this thread: always -1 and EINTR. */
+/* Parks until a handler runs for this thread: -EINTR, or -ECANCELED. */
 static int wait_for_handler(void)
 {
 	struct wait w;
@@ -205,15 +205,14 @@ static int wait_for_handler(void)
 	/* The tools show it; the deadlock report leaves a program that
 	 * waits for a signal from outside alone. */
 	wait_label(&w, WAIT_SIGNAL, NULL, 0);
-	wait_park(&w, GS_NO_DEADLINE);
-	return preload_fail(-EINTR);
+	return wait_park(&w, GS_NO_DEADLINE) == -ECANCELED ? -ECANCELED : -EINTR;
 }
 
 GS_WRAP int pause(void)
 {
 	if (signal_hub() == NULL)
 		return REAL(pause)();
-	return wait_for_handler();
+	return preload_fail(wait_for_handler());
 }
 
 GS_WRAP int sigsuspend(const sigset_t *mask)
@@ -229,10 +228,12 @@ GS_WRAP int sigsuspend(const sigset_t *mask)
 	sigmask_suspend(h, temp, &old);
 	/* A pending signal the temporary mask lets in was handled just now,
 	 * on this thread: the call ends at once, as natively. */
+	int r = -EINTR;
+
 	if (h->program_signals == seen)
-		wait_for_handler();
+		r = wait_for_handler();
 	sigmask_change(SIG_SETMASK, &old, NULL);
-	return preload_fail(-EINTR);
+	return preload_fail(r);
 }
 
 GS_WRAP int __sigsuspend(const sigset_t *mask)

@@ -232,6 +232,7 @@ static bool sio_begin(struct sio *s, FILE *f)
 	s->f = f;
 	s->e = e;
 	s->locked = s->busy = false;
+	s->h->current->flags += GREEN_STDIO_ONE;
 	if (GS_UNLIKELY(s->h->stdio != NULL) && ((struct busy_set *)s->h->stdio)->n != 0)
 		busy_wait(s->h->stdio, f);
 	return true;
@@ -245,8 +246,13 @@ static void sio_lock(struct sio *s)
 	}
 }
 
+/* The call is over: the FILE is let go, and a cancellation that ended one
+ * of its waits (-ECANCELED, taken for an error meanwhile) acts now. */
 static void sio_end(struct sio *s)
 {
+	struct green *g = s->h->current;
+
+	g->flags -= GREEN_STDIO_ONE;
 	if (s->locked)
 		funlockfile(s->f);
 	if (s->busy) {
@@ -260,6 +266,8 @@ static void sio_end(struct sio *s)
 		}
 		waitq_wake_all(&b->q, WAKE_RETRY);
 	}
+	if (GS_UNLIKELY(green_cancel_due(g)) && !(g->flags & GREEN_STDIO_MASK))
+		preload_cancel_act();
 }
 
 /* ---- writes: glibc 2.36's buffer logic, our write(2) ------------------- */

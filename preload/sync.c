@@ -297,6 +297,10 @@ static int cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadli
 	depth = g->count;
 	r = gsync_cond_wait(gc(c), g, deadline);
 	g->count = depth;
+	/* Cancelled: the mutex is held again, as POSIX asks before the
+	 * cleanup handlers run. */
+	if (r == -ECANCELED)
+		preload_cancel_act();
 	return r == -ETIMEDOUT ? ETIMEDOUT : -r;
 }
 

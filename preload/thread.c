@@ -16,6 +16,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/single_threaded.h>
@@ -166,23 +167,91 @@ GS_WRAP int pthread_equal(pthread_t a, pthread_t b)
 	return a == b;
 }
 
+/*
+ * Ending a green thread by unwinding its stack, as glibc ends a pthread
+ * that is cancelled or calls pthread_exit: the cleanup handlers of
+ * pthread_cleanup_push run, and so do C++ destructors. glibc's own
+ * machinery does it, through its exported entry points: every green
+ * thread with a descriptor of its own (src/tls.c) starts in
+ * preload_pthread_run (the runtime's run hook, init.c),
+ * whose buffer, registered with __pthread_register_cancel, is the bottom
+ * of the chain that pthread_cleanup_push extends (in the descriptor,
+ * FS-relative: the thread's own); unwind_green registers one more buffer
+ * and hands __pthread_unwind_next the chain below it, and glibc's
+ * forced unwinding runs each handler and ends with a longjmp into
+ * preload_pthread_run, which returns the thread's result.
+ */
+/* glibc's (pthread.h declares them only to code built without
+ * exceptions; this library is built with -fexceptions). */
+extern void __pthread_register_cancel(__pthread_unwind_buf_t *buf);
+extern void __pthread_unregister_cancel(__pthread_unwind_buf_t *buf);
+extern void __pthread_unwind_next(__pthread_unwind_buf_t *buf) __attribute__((__noreturn__));
+/* __sigsetjmp on the unwind buffer's own type, as pthread.h's macros call
+ * it (the buffer is shorter than a jmp_buf; with no mask saved only their
+ * common part is used). */
+extern int sigsetjmp_cancel(struct __cancel_jmp_buf_tag env[1], int savemask) __asm__("__sigsetjmp")
+	__attribute__((returns_twice));
+
+void *preload_pthread_run(struct green *g)
+{
+	__pthread_unwind_buf_t bottom;
+
+	if (!(g->flags & GREEN_OWN_TLS))
+		return g->start(g->arg);
+	if (sigsetjmp_cancel(bottom.__cancel_jmp_buf, 0) != 0)
+		return green_self()->retval; /* unwound: set by unwind_green */
+	__pthread_register_cancel(&bottom);
+	g->retval = g->start(g->arg);
+	__pthread_unregister_cancel(&bottom);
+	return g->retval;
+}
+
+static _Noreturn void unwind_green(struct green *g, void *retval)
+{
+	__pthread_unwind_buf_t here;
+
+	g->flags |= GREEN_UNWINDING;
+	g->retval = retval;
+	__pthread_register_cancel(&here);
+	__pthread_unwind_next(&here);
+}
+
+void preload_cancel_act(void)
+{
+	struct green *g = self_green();
+
+	if (g != NULL && green_cancel_due(g) && !(g->flags & GREEN_STDIO_MASK) &&
+	    (g->flags & GREEN_OWN_TLS))
+		unwind_green(g, PTHREAD_CANCELED);
+}
+
 GS_WRAP void pthread_exit(void *retval)
 {
 	struct hub *h = hub_peek();
+	struct green *g;
 
 	if (h == NULL || h->current == h->hub_green || preload_native()) {
 		REAL(pthread_exit)(retval); /* the hub goes with the thread */
 		__builtin_unreachable();
 	}
-	/* A green thread, or the root: the process lives on while green
-	 * threads do, and ends with status 0 after the last (hub.c). */
+	g = h->current;
+	if ((g->flags & GREEN_OWN_TLS) && !(g->flags & GREEN_UNWINDING))
+		unwind_green(g, retval);
+	/* The root, or a thread that shares its OS thread's descriptor: the
+	 * process lives on while green threads do, and ends with status 0
+	 * after the last (hub.c). */
 	green_exit(retval);
 }
 
-/* pthread_*join return the error (ETIMEDOUT, EBUSY for tryjoin...). */
+/* pthread_*join return the error (ETIMEDOUT, EBUSY for tryjoin...); a
+ * join is a cancellation point. */
 static int join_until(pthread_t t, void **retval, int64_t deadline)
 {
-	return -green_join(tid_green(t), retval, deadline);
+	int r = green_join(tid_green(t), retval, deadline);
+
+	if (r == -ECANCELED)
+		preload_cancel_act();
+	return -r;
 }
 
 GS_WRAP int pthread_join(pthread_t t, void **retval)
@@ -443,12 +512,78 @@ GS_WRAP int pthread_getcpuclockid(pthread_t t, clockid_t *clk)
 	return REAL(pthread_getcpuclockid)(os_thread_of(t), clk);
 }
 
-/* Cancellation is not supported for green threads (docs/LIMITATIONS.md):
- * refused with ENOTSUP rather than handed to glibc, which would read the
- * green pthread_t as its own thread structure. */
+/*
+ * Cancellation, deferred: the target ends at its next cancellation point,
+ * or now if it waits in one (src/green.c, green_cancel; the wait returns
+ * -ECANCELED and the wrapper, its state cleaned up, acts in preload_fail).
+ * The cancellation points are the waits glibc cancels in: reads, writes,
+ * accept, connect, poll, select, epoll_wait, the sleeps, condition waits,
+ * sem_wait, join, the sigwait family, pause, sigsuspend, the wait family,
+ * and stdio calls that wait; and pthread_testcancel. A call that finishes
+ * without waiting does not act (glibc acts on entry). The asynchronous
+ * type is taken as deferred. With a shared TLS (GREENSHIM_TLS=shared) a
+ * green thread has no cleanup chain of its own: ENOTSUP.
+ */
 GS_WRAP int pthread_cancel(pthread_t t)
 {
-	if (tid_green(t) == NULL)
+	struct green *g = tid_green(t);
+
+	if (g == NULL)
 		return REAL(pthread_cancel)(t);
-	return ENOTSUP;
+	if (!(g->flags & GREEN_OWN_TLS))
+		return g->state == GREEN_DEAD ? ESRCH : ENOTSUP;
+	if (g->state == GREEN_DEAD)
+		return 0; /* glibc: a thread that has ended but is not joined */
+	green_cancel(g);
+	/* On itself, glibc acts at once only for the asynchronous type. */
+	if (g == self_green() && (g->flags & GREEN_CANCEL_ASYNC))
+		preload_cancel_act();
+	return 0;
+}
+
+GS_WRAP int pthread_setcancelstate(int state, int *old)
+{
+	struct green *g = self_green();
+
+	if (g == NULL || !(g->flags & GREEN_OWN_TLS))
+		return REAL(pthread_setcancelstate)(state, old);
+	if (state != PTHREAD_CANCEL_ENABLE && state != PTHREAD_CANCEL_DISABLE)
+		return EINVAL;
+	if (old != NULL)
+		*old = (g->flags & GREEN_CANCEL_DISABLED) ? PTHREAD_CANCEL_DISABLE
+							  : PTHREAD_CANCEL_ENABLE;
+	if (state == PTHREAD_CANCEL_DISABLE)
+		g->flags |= GREEN_CANCEL_DISABLED;
+	else
+		g->flags &= ~GREEN_CANCEL_DISABLED;
+	return 0;
+}
+
+GS_WRAP int pthread_setcanceltype(int type, int *old)
+{
+	struct green *g = self_green();
+
+	if (g == NULL || !(g->flags & GREEN_OWN_TLS))
+		return REAL(pthread_setcanceltype)(type, old);
+	if (type != PTHREAD_CANCEL_DEFERRED && type != PTHREAD_CANCEL_ASYNCHRONOUS)
+		return EINVAL;
+	if (old != NULL)
+		*old = (g->flags & GREEN_CANCEL_ASYNC) ? PTHREAD_CANCEL_ASYNCHRONOUS
+						       : PTHREAD_CANCEL_DEFERRED;
+	if (type == PTHREAD_CANCEL_ASYNCHRONOUS)
+		g->flags |= GREEN_CANCEL_ASYNC;
+	else
+		g->flags &= ~GREEN_CANCEL_ASYNC;
+	return 0;
+}
+
+GS_WRAP void pthread_testcancel(void)
+{
+	struct green *g = self_green();
+
+	if (g == NULL || !(g->flags & GREEN_OWN_TLS)) {
+		REAL(pthread_testcancel)();
+		return;
+	}
+	preload_cancel_act();
 }

@@ -18,6 +18,8 @@ int preload_wait_fd(struct hub *h, int fd, int events, int64_t deadline, unsigne
 		return r;
 	r = wait_park(&w, deadline);
 	fdw_remove(h, fd, dir, &e);
+	if (GS_UNLIKELY(r == -ECANCELED))
+		preload_cancel_act(); /* not inside stdio: it acts when done */
 	return r;
 }
 

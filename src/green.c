@@ -30,6 +30,13 @@ struct green *green_self(void)
 _Static_assert(sizeof(struct green) <= 256, "struct green pushes every stack deeper");
 #endif
 
+static void *(*run_hook)(struct green *);
+
+void green_set_run_hook(void *(*run)(struct green *))
+{
+	run_hook = run;
+}
+
 static void green_main(void *arg)
 {
 	struct green *g = arg;
@@ -37,7 +44,15 @@ static void green_main(void *arg)
 	hub_first_run(g->hub);
 	if (g->flags & GREEN_OWN_TLS)
 		tls_first_run(g);
-	green_exit(g->start(g->arg));
+	green_exit(run_hook != NULL ? run_hook(g) : g->start(g->arg));
+}
+
+void green_cancel(struct green *g)
+{
+	g->flags |= GREEN_CANCEL_PENDING;
+	if (green_cancel_due(g) && g->state == GREEN_PARKED && g->wait != NULL &&
+	    g->wait->cancelpoint)
+		wait_complete(g->wait, -ECANCELED);
 }
 
 int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
@@ -152,6 +167,7 @@ int green_join(struct green *g, void **retval, int64_t deadline)
 		if (deadline == 0)
 			return -EBUSY;
 		wait_init(&w);
+		w.cancelpoint = true; /* pthread_join is one */
 		wait_label(&w, WAIT_JOIN, g, 0);
 		g->join_wait = &w;
 		r = wait_park(&w, deadline);

@@ -115,6 +115,7 @@ int gsync_cond_wait(struct gsync_cond *c, struct gsync_mutex *m, int64_t deadlin
 	if (m->owner != green_self())
 		return -EPERM;
 	wait_init(&w);
+	w.cancelpoint = true; /* pthread_cond_wait is one */
 	wait_label(&w, WAIT_COND, c, 0);
 	waitq_add(&c->q, &e, &w, 0);
 	gsync_mutex_unlock(m);

@@ -222,6 +222,7 @@ struct wait {
 	int result;
 	bool done;
 	bool interruptible; /* a signal handler may end it (hub_signal) */
+	bool cancelpoint;   /* a cancellation point (pthread_cancel ends it) */
 	uint8_t kind;       /* enum wait_kind: what it waits on (introspect.c) */
 	long num;           /* fd, pid, number of fds, by kind */
 	const void *obj;    /* mutex, cond, semaphore, joined green, by kind */
@@ -288,10 +289,15 @@ enum {
 };
 
 void wait_init(struct wait *w);
-/* A wait that a signal handler interrupts, as a blocking system call. */
+/* A wait that a signal handler interrupts, as a blocking system call; it
+ * is a cancellation point too (wait_park), unless the caller says not. */
 void wait_init_interruptible(struct wait *w);
 /* Parks the current green thread until w completes or the deadline passes
- * (-ETIMEDOUT). A deadline already past returns -ETIMEDOUT at once. */
+ * (-ETIMEDOUT). A deadline already past returns -ETIMEDOUT at once. A
+ * cancellation point returns -ECANCELED, at once or when woken, while the
+ * thread has a cancellation pending that it does not disable
+ * (green_cancel): its caller cleans up and returns it, and the pthread
+ * layer acts on it. */
 int wait_park(struct wait *w, int64_t deadline);
 void wait_complete(struct wait *w, int result);
 
@@ -333,6 +339,14 @@ enum green_state {
 #define GREEN_HUB 0x4u       /* the hub's context */
 #define GREEN_USER_STACK 0x8u /* stack given by the program: not ours */
 #define GREEN_OWN_TLS 0x10u   /* tls.c: its own TLS and descriptor at tp */
+#define GREEN_CANCEL_PENDING 0x20u  /* pthread_cancel asked for it */
+#define GREEN_CANCEL_DISABLED 0x40u /* pthread_setcancelstate(DISABLE) */
+#define GREEN_CANCEL_ASYNC 0x80u    /* PTHREAD_CANCEL_ASYNCHRONOUS asked */
+#define GREEN_UNWINDING 0x100u      /* cancelled or exiting: no new cancel */
+/* preload/stdio.c's calls in progress (bits 16-23): a cancellation is
+ * acted on when the outermost ends, with the FILE let go. */
+#define GREEN_STDIO_ONE 0x10000u
+#define GREEN_STDIO_MASK 0xff0000u
 
 struct green_attr {
 	size_t stack_size;  /* 0: gs_config.stack_size */
@@ -408,6 +422,20 @@ _Noreturn void green_exit(void *retval);
  * green_exit), on its own stack, before it is marked dead: the pthread
  * layer runs thread-specific data destructors there. */
 void green_set_exit_hook(void (*hook)(struct green *));
+/* Runs a new green thread's start routine in its place (the pthread layer
+ * sets up what glibc's start_thread does around it) and returns its
+ * result; NULL: start(arg) itself. */
+void green_set_run_hook(void *(*run)(struct green *));
+/* Asks g to end at its next cancellation point (pthread_cancel): a wait
+ * at one that g is parked in ends with -ECANCELED now, unless g disabled
+ * cancellation. On g's hub. */
+void green_cancel(struct green *g);
+/* Does g's next cancellation point act? */
+static inline bool green_cancel_due(const struct green *g)
+{
+	return (g->flags & (GREEN_CANCEL_PENDING | GREEN_CANCEL_DISABLED | GREEN_UNWINDING)) ==
+	       GREEN_CANCEL_PENDING;
+}
 struct green *green_self(void);
 /* Lets every ready green thread run once, then returns. */
 void green_yield(void);

@@ -20,6 +20,7 @@ void wait_init(struct wait *w)
 	w->result = 0;
 	w->done = false;
 	w->interruptible = false;
+	w->cancelpoint = false;
 	w->kind = WAIT_OTHER;
 	w->obj = NULL;
 	w->num = 0;
@@ -29,6 +30,7 @@ void wait_init_interruptible(struct wait *w)
 {
 	wait_init(w);
 	w->interruptible = true;
+	w->cancelpoint = true;
 }
 
 void wait_complete(struct wait *w, int result)
@@ -57,6 +59,8 @@ int wait_park(struct wait *w, int64_t deadline)
 
 	if (w->done)
 		return w->result;
+	if (GS_UNLIKELY(w->cancelpoint && green_cancel_due(g)))
+		return -ECANCELED; /* acted on before it waits, as glibc's */
 	if (deadline != GS_NO_DEADLINE) {
 		int64_t left;
 

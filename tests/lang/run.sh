@@ -1,7 +1,9 @@
 #!/bin/sh
 # Per-thread state in every language whose runtime Debian has: ordinary
 # programs (C, C++, Rust, Ruby, Java, Python) that know nothing of
-# greenshim, each run natively and then under LD_PRELOAD=$B/libgreenshim.so.
+# greenshim, each run natively and then under LD_PRELOAD=$B/libgreenshim.so
+# (thread state, exceptions, thread_local destructors, cancellation,
+# OpenMP).
 # A program passes when it prints "ok" and exits 0 both times. A program
 # whose compiler or runtime is missing is skipped, and counted so.
 # Prints "ok - NAME", "FAIL - NAME: why" or "skip - NAME: why" per test,
@@ -61,6 +63,10 @@ test_openmp_reductions_and_regions_on_real_threads() {
 	else
 		ok $name
 	fi
+}
+
+test_c_cancellation_runs_cleanup_handlers() {
+	run_both c_cancellation_runs_cleanup_handlers "$B/tests/lang/cancel"
 }
 
 test_cxx_thread_local_exceptions_futures_and_call_once() {
@@ -132,6 +138,7 @@ test_python_cpu_bound_threads() {
 }
 
 test_c_thread_state_is_per_thread
+test_c_cancellation_runs_cleanup_handlers
 test_cxx_thread_local_exceptions_futures_and_call_once
 test_openmp_reductions_and_regions_on_real_threads
 test_rust_std_threads_channels_and_500_connection_echo

@@ -2,7 +2,10 @@
 // each thread's exit, an exception rethrown after a wait is the thread's
 // own, std::future/promise, C++20 atomic::wait and counting_semaphore
 // (libstdc++ waits on futexes without FUTEX_PRIVATE_FLAG), and
-// std::call_once whose callable throws is retried. Prints "ok", exits 0.
+// std::call_once whose callable throws is retried, and pthread_cancel of a
+// thread blocked in read unwinds its stack (destructors run). Prints "ok",
+// exits 0.
+#include <pthread.h>
 #include <atomic>
 #include <cstdio>
 #include <future>
@@ -45,6 +48,23 @@ static bool rethrown_is_own(int id)
 		}
 	}
 	return false;
+}
+
+struct Guard {
+	~Guard() { destroyed_by_unwind++; }
+	static std::atomic<int> destroyed_by_unwind;
+};
+std::atomic<int> Guard::destroyed_by_unwind{0};
+static int cancel_pipe[2];
+
+static void *blocked_in_read(void *)
+{
+	Guard g;
+	char b;
+
+	if (read(cancel_pipe[0], &b, 1) < 0)
+		return nullptr;
+	return nullptr;
 }
 
 int main()
@@ -90,6 +110,16 @@ int main()
 		}
 	}
 	check(calls == 2, "call_once not retried after its callable threw");
+
+	pthread_t reader;
+	void *result = nullptr;
+	check(pipe(cancel_pipe) == 0, "pipe");
+	pthread_create(&reader, nullptr, blocked_in_read, nullptr);
+	usleep(5000);
+	pthread_cancel(reader);
+	pthread_join(reader, &result);
+	check(result == PTHREAD_CANCELED, "a cancelled thread's join did not give PTHREAD_CANCELED");
+	check(Guard::destroyed_by_unwind == 1, "cancellation ran no destructor");
 	if (failures == 0)
 		std::printf("ok\n");
 	return failures != 0;

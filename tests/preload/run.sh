@@ -265,9 +265,11 @@ test_own_malloc_matches_native() {
 
 # Cancellation of a green thread is refused, documented in LIMITATIONS.md
 # (natively it succeeds: this case runs preloaded only).
-test_cancel_of_a_green_thread_is_refused() {
-	name=cancel_of_a_green_thread_is_refused
-	out=$(LD_PRELOAD="$LIB" timeout 30 "$B/tests/preload/sync_semantics" cancel_refused 2>&1)
+# With a TLS per green thread, cancellation works (tests/lang/cancel.c);
+# with a shared one it is refused.
+test_cancel_with_a_shared_tls_is_refused() {
+	name=cancel_with_a_shared_tls_is_refused
+	out=$(LD_PRELOAD="$LIB" GREENSHIM_TLS=shared timeout 30 "$B/tests/preload/sync_semantics" cancel_refused 2>&1)
 	if [ "$out" = "ok cancel_refused" ]; then ok $name; else fail $name "$out"; fi
 }
 
@@ -813,7 +815,7 @@ test_signal_waits_match_native
 test_sem_waits_are_interrupted_as_native
 test_stdio_semantics_match_native
 test_own_malloc_matches_native
-test_cancel_of_a_green_thread_is_refused
+test_cancel_with_a_shared_tls_is_refused
 test_native_threads_mode_matches_native
 test_native_threads_leave_no_hub_behind
 test_echo_server_serves_1000_clients_on_one_os_thread

@@ -670,8 +670,9 @@ static void case_thread_api(void)
 	usleep(40000);
 }
 
-/* Under greenshim only: cancellation of a green thread is refused (it is
- * not supported), and the thread goes on to end normally. */
+/* Under greenshim with GREENSHIM_TLS=shared only: cancellation of a green
+ * thread, which has no cleanup chain of its own then, is refused, and the
+ * thread goes on to end normally. */
 static void case_cancel_refused(void)
 {
 	pthread_t t;
