@@ -26,8 +26,7 @@ static void fork_child(void)
 __attribute__((constructor)) static void preload_init(void)
 {
 	config_load();
-	/* Settled before the program runs: it may start a probe thread
-	 * (src/tls.c), which a program's allocator must not find half-made. */
+	/* How green threads get their TLS, settled before the program runs. */
 	tls_init();
 	green_set_run_hook(preload_pthread_run);
 	pthread_atfork(NULL, NULL, fork_child);

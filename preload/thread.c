@@ -541,22 +541,29 @@ GS_WRAP int pthread_cancel(pthread_t t)
 	return 0;
 }
 
+/* A cancellation setting of green thread g, kept in one flag: value is
+ * set (flag on) or unset (off); the old value goes to *old. */
+static int cancel_setting(struct green *g, unsigned flag, int value, int set, int unset, int *old)
+{
+	if (value != set && value != unset)
+		return EINVAL;
+	if (old != NULL)
+		*old = (g->flags & flag) ? set : unset;
+	if (value == set)
+		g->flags |= flag;
+	else
+		g->flags &= ~flag;
+	return 0;
+}
+
 GS_WRAP int pthread_setcancelstate(int state, int *old)
 {
 	struct green *g = self_green();
 
 	if (g == NULL || !(g->flags & GREEN_OWN_TLS))
 		return REAL(pthread_setcancelstate)(state, old);
-	if (state != PTHREAD_CANCEL_ENABLE && state != PTHREAD_CANCEL_DISABLE)
-		return EINVAL;
-	if (old != NULL)
-		*old = (g->flags & GREEN_CANCEL_DISABLED) ? PTHREAD_CANCEL_DISABLE
-							  : PTHREAD_CANCEL_ENABLE;
-	if (state == PTHREAD_CANCEL_DISABLE)
-		g->flags |= GREEN_CANCEL_DISABLED;
-	else
-		g->flags &= ~GREEN_CANCEL_DISABLED;
-	return 0;
+	return cancel_setting(g, GREEN_CANCEL_DISABLED, state, PTHREAD_CANCEL_DISABLE,
+			      PTHREAD_CANCEL_ENABLE, old);
 }
 
 GS_WRAP int pthread_setcanceltype(int type, int *old)
@@ -565,16 +572,8 @@ GS_WRAP int pthread_setcanceltype(int type, int *old)
 
 	if (g == NULL || !(g->flags & GREEN_OWN_TLS))
 		return REAL(pthread_setcanceltype)(type, old);
-	if (type != PTHREAD_CANCEL_DEFERRED && type != PTHREAD_CANCEL_ASYNCHRONOUS)
-		return EINVAL;
-	if (old != NULL)
-		*old = (g->flags & GREEN_CANCEL_ASYNC) ? PTHREAD_CANCEL_ASYNCHRONOUS
-						       : PTHREAD_CANCEL_DEFERRED;
-	if (type == PTHREAD_CANCEL_ASYNCHRONOUS)
-		g->flags |= GREEN_CANCEL_ASYNC;
-	else
-		g->flags &= ~GREEN_CANCEL_ASYNC;
-	return 0;
+	return cancel_setting(g, GREEN_CANCEL_ASYNC, type, PTHREAD_CANCEL_ASYNCHRONOUS,
+			      PTHREAD_CANCEL_DEFERRED, old);
 }
 
 GS_WRAP void pthread_testcancel(void)

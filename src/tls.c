@@ -132,7 +132,8 @@ static struct {
 	size_t pd_size;     /* struct pthread */
 	size_t tid_off;
 	long rseq_off;      /* from the thread pointer; 0: no rseq area */
-	long res_off;       /* pd->res; -1: unknown (_res stays shared) */
+	long res_off;       /* pd->res; -1: unknown (_res stays shared);
+			     * TLS_RES_UNPROBED until the first green thread */
 	long resp_off;      /* __resp, from the thread pointer */
 	long libc_off;      /* libc's block, from the thread pointer */
 	size_t libc_size;
@@ -203,8 +204,11 @@ static void *probe_thread(void *arg)
 	return NULL;
 }
 
+#define TLS_RES_UNPROBED (-2L)
+
 /* pd->res, where start_thread points a new thread's __resp, read by a
- * short-lived real thread of the runtime's. */
+ * short-lived real thread of the runtime's: made when the first green
+ * thread is, so that a program that makes none pays no thread. */
 static void probe_descriptor(void)
 {
 	struct probe pr = { .resp_off = tls.resp_off, .res_off = -1 };
@@ -272,7 +276,7 @@ static bool tls_setup(void)
 		tls.pub_size[3] = tls.pub_size[2];
 	}
 	tls.resp_off = (char *)resp - (char *)arch_tp_get();
-	probe_descriptor();
+	tls.res_off = TLS_RES_UNPROBED;
 	return true;
 }
 
@@ -391,6 +395,8 @@ int tls_make(struct hub *h, struct green *g, char **top)
 	if (tls.rseq_off != 0)
 		*(int32_t *)(pd + tls.rseq_off + RSEQ_CPU_ID_OFF) = RSEQ_CPU_ID_REGISTRATION_FAILED;
 	stash_take(h, pd);
+	if (GS_UNLIKELY(tls.res_off == TLS_RES_UNPROBED))
+		probe_descriptor();
 	if (tls.res_off >= 0)
 		*(void **)(pd + tls.resp_off) = pd + tls.res_off;
 	hub_tls_adopt(pd, h);

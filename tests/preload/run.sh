@@ -48,6 +48,28 @@ hello from a thread" ]; then
 	fi
 }
 
+# refused VAR VALUE EXPECTED: hello_threads with VAR=VALUE stops before
+# main with status 2 and one line, "greenshim: VAR=VALUE: invalid value;
+# expected EXPECTED..."; else prints what happened and fails.
+refused() {
+	LD_PRELOAD=$LIB env "$1=$2" "$B/tests/preload/hello_threads" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
+		! grep -q "^greenshim: $1=$2: invalid value; expected $3" "$tmp/err"; then
+		echo "$1=$2: status $rc, stderr: $(cat "$tmp/err")"
+		return 1
+	fi
+}
+
+# accepted VAR VALUE: hello_threads runs with VAR=VALUE; else prints its
+# output and fails.
+accepted() {
+	if ! out=$(LD_PRELOAD=$LIB env "$1=$2" "$B/tests/preload/hello_threads" 2>&1); then
+		echo "$1=$2 was refused: $out"
+		return 1
+	fi
+}
+
 test_a_bad_greenshim_value_stops_the_program_before_main() {
 	name=a_bad_greenshim_value_stops_the_program_before_main
 	for v in banana -1 1000 0 16x; do
@@ -74,66 +96,30 @@ test_a_bad_greenshim_value_stops_the_program_before_main() {
 		return
 	fi
 	for v in banana Native 1 yes; do
-		LD_PRELOAD=$LIB GREENSHIM_THREADS=$v "$B/tests/preload/hello_threads" >"$tmp/out" 2>"$tmp/err"
-		rc=$?
-		if [ $rc -ne 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
-			! grep -q "^greenshim: GREENSHIM_THREADS=$v: invalid value; expected green (the default) or native$" "$tmp/err"; then
-			fail $name "GREENSHIM_THREADS=$v: status $rc, stderr: $(cat "$tmp/err")"
-			return
-		fi
+		why=$(refused GREENSHIM_THREADS "$v" 'green (the default) or native$') ||
+			{ fail $name "$why"; return; }
 	done
 	for v in green native; do
-		out=$(LD_PRELOAD=$LIB GREENSHIM_THREADS=$v "$B/tests/preload/hello_threads" 2>&1)
-		if [ $? -ne 0 ]; then
-			fail $name "GREENSHIM_THREADS=$v was refused: $out"
-			return
-		fi
+		why=$(accepted GREENSHIM_THREADS "$v") || { fail $name "$why"; return; }
 	done
 	for v in banana Green 1 own; do
-		LD_PRELOAD=$LIB GREENSHIM_TLS=$v "$B/tests/preload/hello_threads" >"$tmp/out" 2>"$tmp/err"
-		rc=$?
-		if [ $rc -ne 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
-			! grep -q "^greenshim: GREENSHIM_TLS=$v: invalid value; expected green (the default) or shared$" "$tmp/err"; then
-			fail $name "GREENSHIM_TLS=$v: status $rc, stderr: $(cat "$tmp/err")"
-			return
-		fi
+		why=$(refused GREENSHIM_TLS "$v" 'green (the default) or shared$') ||
+			{ fail $name "$why"; return; }
+	done
+	for v in green shared; do
+		why=$(accepted GREENSHIM_TLS "$v") || { fail $name "$why"; return; }
 	done
 	for v in : libfoo.so: a::b /usr/lib/libfoo.so "lib foo.so"; do
-		LD_PRELOAD=$LIB GREENSHIM_NATIVE_LIBS="$v" "$B/tests/preload/hello_threads" >"$tmp/out" 2>"$tmp/err"
-		rc=$?
-		if [ $rc -ne 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
-			! grep -q "^greenshim: GREENSHIM_NATIVE_LIBS=$v: invalid value; expected library names separated by colons" "$tmp/err"; then
-			fail $name "GREENSHIM_NATIVE_LIBS=$v: status $rc, stderr: $(cat "$tmp/err")"
-			return
-		fi
+		why=$(refused GREENSHIM_NATIVE_LIBS "$v" 'library names separated by colons') ||
+			{ fail $name "$why"; return; }
 	done
-	out=$(LD_PRELOAD=$LIB GREENSHIM_NATIVE_LIBS=libfoo.so:libbar.so.2 "$B/tests/preload/hello_threads" 2>&1)
-	if [ $? -ne 0 ]; then
-		fail $name "GREENSHIM_NATIVE_LIBS=libfoo.so:libbar.so.2 was refused: $out"
-		return
-	fi
-	for v in green shared; do
-		out=$(LD_PRELOAD=$LIB GREENSHIM_TLS=$v "$B/tests/preload/hello_threads" 2>&1)
-		if [ $? -ne 0 ]; then
-			fail $name "GREENSHIM_TLS=$v was refused: $out"
-			return
-		fi
-	done
+	why=$(accepted GREENSHIM_NATIVE_LIBS libfoo.so:libbar.so.2) || { fail $name "$why"; return; }
 	for v in -1 1001 2ms 1.5 banana " 2"; do
-		LD_PRELOAD=$LIB GREENSHIM_PREEMPT_MS="$v" "$B/tests/preload/hello_threads" >"$tmp/out" 2>"$tmp/err"
-		rc=$?
-		if [ $rc -ne 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
-			! grep -q "^greenshim: GREENSHIM_PREEMPT_MS=$v: invalid value; expected milliseconds from 0" "$tmp/err"; then
-			fail $name "GREENSHIM_PREEMPT_MS=$v: status $rc, stderr: $(cat "$tmp/err")"
-			return
-		fi
+		why=$(refused GREENSHIM_PREEMPT_MS "$v" 'milliseconds from 0') ||
+			{ fail $name "$why"; return; }
 	done
 	for v in 0 1 2 1000; do
-		out=$(LD_PRELOAD=$LIB GREENSHIM_PREEMPT_MS=$v "$B/tests/preload/hello_threads" 2>&1)
-		if [ $? -ne 0 ]; then
-			fail $name "GREENSHIM_PREEMPT_MS=$v was refused: $out"
-			return
-		fi
+		why=$(accepted GREENSHIM_PREEMPT_MS "$v") || { fail $name "$why"; return; }
 	done
 	ok $name
 }
