@@ -115,6 +115,12 @@ $(B)/tests/preload/%: tests/preload/%.c tests/preload/case.h tests/preload/ticke
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -pthread -o $@ $<
 
+# liburing's programs (make deps installs liburing-dev: its header is
+# also the library's, preload/uring.c).
+$(B)/tests/preload/uring_waits: tests/preload/uring_waits.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -luring
+
 $(B)/tests/preload/allocators-%: tests/preload/allocators.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -l$*

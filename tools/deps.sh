@@ -35,6 +35,10 @@ fi
 if ! command -v memcslap >/dev/null 2>&1; then
 	missing="$missing libmemcached-tools"
 fi
+# liburing's header (preload/uring.c, tests/preload/uring_waits.c).
+if ! printf '#include <liburing.h>\n' | ${CC:-cc} -E -x c - >/dev/null 2>&1; then
+	missing="$missing liburing-dev"
+fi
 # Programs with another malloc (tests/preload/allocators.c) and redis.
 for pair in jemalloc:libjemalloc-dev tcmalloc:libgoogle-perftools-dev mimalloc:libmimalloc-dev; do
 	if [ ! -e "/usr/lib/$(uname -m)-linux-gnu/lib${pair%%:*}.so" ]; then

@@ -381,6 +381,22 @@ test_short_lived_threads_leave_no_memory_behind() {
 	fi
 }
 
+# A thread waits for io_uring completions through liburing (a file, a
+# timeout, a pipe another thread fills after ticking): the same results,
+# and the other thread runs meanwhile (before, liburing's own io_uring_enter
+# held the OS thread and ended with EINTR at a preemption tick).
+test_liburing_waits_leave_other_threads_running() {
+	name=liburing_waits_leave_other_threads_running
+	if ! native=$(timeout 30 "$B/tests/preload/uring_waits" 2>&1); then
+		fail $name "natively: $native"
+	elif ! out=$(timeout 30 env LD_PRELOAD=$LIB "$B/tests/preload/uring_waits" 2>&1) ||
+	     [ "$out" != "$native" ]; then
+		fail $name "under greenshim: $out (natively: $native)"
+	else
+		ok $name
+	fi
+}
+
 # Sixteen threads allocating with jemalloc, tcmalloc and mimalloc, five
 # runs each: every block intact, no crash, no hang (each allocator starts
 # by calling wrappers from inside itself, and keeps per-thread caches).
@@ -792,6 +808,7 @@ test_a_program_runs_unchanged_under_the_preload
 test_main_can_exit_before_its_threads
 test_short_lived_threads_leave_no_memory_behind
 test_other_mallocs_serve_many_green_threads
+test_liburing_waits_leave_other_threads_running
 test_a_bad_greenshim_value_stops_the_program_before_main
 test_io_semantics_match_native
 test_preemption_off_is_cooperative

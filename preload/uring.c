@@ -1,0 +1,164 @@
+/*
+ * io_uring through liburing: the waits for completions park in the hub.
+ *
+ * liburing makes its io_uring_enter system calls itself, past every
+ * wrapper: a green thread waiting for completions would hold its OS
+ * thread until the kernel had them. The ring's fd is pollable (readable
+ * while the completion queue holds entries), so a wait becomes a wait for
+ * that fd, and liburing's own call is made once it cannot block. Taken
+ * over: __io_uring_get_cqe (what the inline io_uring_wait_cqe,
+ * io_uring_wait_cqe_nr and io_uring_peek_cqe call), io_uring_wait_cqes,
+ * io_uring_wait_cqe_timeout and io_uring_submit_and_wait, liburing 2's
+ * exported waits. Submissions without waiting, a ring polled by the
+ * kernel for I/O (IORING_SETUP_IOPOLL: only io_uring_enter reaps it), a
+ * wait with a signal mask and a ring whose fd was closed are liburing's
+ * own call.
+ *
+ * Results as liburing's: 0 or a negative errno value, -ETIME when a
+ * timeout passes, -EINTR when a signal handler runs for the waiter.
+ * liburing's functions are found with dlsym(RTLD_NEXT) when first needed:
+ * a program without liburing never calls these.
+ */
+#include <liburing.h>
+
+#include "preload.h"
+
+#include <dlfcn.h> /* after runtime.h: <elf.h> and ev.h both name EV_NONE */
+
+static int (*real_get_cqe)(struct io_uring *, struct io_uring_cqe **, unsigned, unsigned,
+			   sigset_t *);
+static int (*real_submit)(struct io_uring *);
+static int (*real_wait_cqes)(struct io_uring *, struct io_uring_cqe **, unsigned,
+			     struct __kernel_timespec *, sigset_t *);
+static int (*real_submit_and_wait)(struct io_uring *, unsigned);
+
+/* Resolves liburing's own functions (idempotent); false if it is not
+ * there. */
+static bool uring_real(void)
+{
+	if (GS_LIKELY(__atomic_load_n(&real_get_cqe, __ATOMIC_ACQUIRE) != NULL))
+		return true;
+	real_submit = (int (*)(struct io_uring *))dlsym(RTLD_NEXT, "io_uring_submit");
+	real_wait_cqes = (int (*)(struct io_uring *, struct io_uring_cqe **, unsigned,
+				  struct __kernel_timespec *, sigset_t *))dlsym(RTLD_NEXT,
+										"io_uring_wait_cqes");
+	real_submit_and_wait =
+		(int (*)(struct io_uring *, unsigned))dlsym(RTLD_NEXT, "io_uring_submit_and_wait");
+	if (real_submit == NULL || real_wait_cqes == NULL || real_submit_and_wait == NULL)
+		return false;
+	__atomic_store_n(&real_get_cqe,
+			 (int (*)(struct io_uring *, struct io_uring_cqe **, unsigned, unsigned,
+				  sigset_t *))dlsym(RTLD_NEXT, "__io_uring_get_cqe"),
+			 __ATOMIC_RELEASE);
+	return real_get_cqe != NULL;
+}
+
+/* May this wait on ring park? */
+static struct hub *uring_hub(const struct io_uring *ring, const sigset_t *sigmask)
+{
+	if (sigmask != NULL || ring->ring_fd < 0 || (ring->flags & IORING_SETUP_IOPOLL) ||
+	    preload_native())
+		return NULL;
+	return preload_hub();
+}
+
+static int64_t uring_deadline(const struct __kernel_timespec *ts)
+{
+	if (ts == NULL)
+		return GS_NO_DEADLINE;
+	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000)
+		return -EINVAL;
+	return gs_deadline_after((int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec);
+}
+
+/* Waits in the hub until the completion queue holds wait_nr entries, then
+ * lets liburing take the first (without waiting). */
+static int uring_wait(struct hub *h, struct io_uring *ring, struct io_uring_cqe **cqe_ptr,
+		      unsigned wait_nr, int64_t deadline)
+{
+	for (;;) {
+		unsigned ready = io_uring_cq_ready(ring);
+		int r;
+
+		if (ready >= wait_nr)
+			return real_get_cqe(ring, cqe_ptr, 0, wait_nr, NULL);
+		if (io_uring_cq_has_overflow(ring)) {
+			/* Entries wait in the kernel: a call that does not
+			 * wait brings them in. */
+			r = real_get_cqe(ring, cqe_ptr, 0, 0, NULL);
+			if (r < 0 && r != -EAGAIN)
+				return r;
+			continue;
+		}
+		if (ready == 0) {
+			/* Readable: the queue holds an entry. */
+			r = preload_wait_fd(h, ring->ring_fd, EV_READ, deadline, 0);
+		} else {
+			/* Some are in, fewer than asked for: the fd stays
+			 * readable; look again after a while. */
+			int64_t soon = gs_deadline_after(1000000);
+
+			r = green_sleep_until(soon < deadline ? soon : deadline);
+			if (r == 0 && gs_now_ns() >= deadline)
+				r = -ETIMEDOUT;
+		}
+		if (r == -ETIMEDOUT)
+			return -ETIME;
+		if (r == WAKE_SIGNAL)
+			return -EINTR;
+		if (r < 0)
+			return r;
+	}
+}
+
+GS_WRAP int __io_uring_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe_ptr,
+			       unsigned submit, unsigned wait_nr, sigset_t *sigmask)
+{
+	struct hub *h;
+	int r;
+
+	if (!uring_real())
+		return -ENOSYS;
+	if (wait_nr == 0 || (h = uring_hub(ring, sigmask)) == NULL)
+		return real_get_cqe(ring, cqe_ptr, submit, wait_nr, sigmask);
+	if (submit != 0 && (r = real_get_cqe(ring, cqe_ptr, submit, 0, NULL)) < 0)
+		return r;
+	return uring_wait(h, ring, cqe_ptr, wait_nr, GS_NO_DEADLINE);
+}
+
+GS_WRAP int io_uring_wait_cqes(struct io_uring *ring, struct io_uring_cqe **cqe_ptr,
+			       unsigned wait_nr, struct __kernel_timespec *ts, sigset_t *sigmask)
+{
+	struct hub *h;
+	int64_t deadline;
+
+	if (!uring_real())
+		return -ENOSYS;
+	if (wait_nr == 0 || (h = uring_hub(ring, sigmask)) == NULL)
+		return real_wait_cqes(ring, cqe_ptr, wait_nr, ts, sigmask);
+	deadline = uring_deadline(ts);
+	return deadline < 0 ? (int)deadline : uring_wait(h, ring, cqe_ptr, wait_nr, deadline);
+}
+
+GS_WRAP int io_uring_wait_cqe_timeout(struct io_uring *ring, struct io_uring_cqe **cqe_ptr,
+				      struct __kernel_timespec *ts)
+{
+	return io_uring_wait_cqes(ring, cqe_ptr, 1, ts, NULL);
+}
+
+GS_WRAP int io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr)
+{
+	struct io_uring_cqe *cqe;
+	struct hub *h;
+	int n, r;
+
+	if (!uring_real())
+		return -ENOSYS;
+	if (wait_nr == 0 || (h = uring_hub(ring, NULL)) == NULL)
+		return real_submit_and_wait(ring, wait_nr);
+	n = real_submit(ring);
+	if (n < 0)
+		return n;
+	r = uring_wait(h, ring, &cqe, wait_nr, GS_NO_DEADLINE);
+	return r < 0 ? r : n;
+}
