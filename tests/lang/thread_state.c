@@ -1,7 +1,8 @@
 /*
  * Per-thread state in C, as glibc gives it to every pthread: __thread
  * variables start at their initial values and stay the thread's own
- * across waits, and so do errno, h_errno, the locale of uselocale,
+ * across waits, and so do errno, h_errno, the resolver state _res, the
+ * locale of uselocale,
  * inet_ntoa's buffer, the cleanup handlers of pthread_cleanup_push and
  * the thread id. An ordinary program: prints "ok" and exits 0 when every
  * thread saw only its own state.
@@ -12,6 +13,7 @@
 #include <locale.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,7 @@ static __thread int counter;
 static __thread char label[16] = "initial";
 static __thread int big[1024]; /* .tbss: zeroed in every thread */
 static pid_t tids[THREADS + 1];
+static struct __res_state *res[THREADS + 1];
 static int failures;
 static pthread_mutex_t report = PTHREAD_MUTEX_INITIALIZER;
 
@@ -57,6 +60,7 @@ static void *worker(void *arg)
 	big[1023] = (int)id;
 	uselocale(loc);
 	tids[id] = gettid();
+	res[id] = __res_state();
 	for (int r = 0; r < ROUNDS; r++) {
 		counter++;
 		errno = (int)(1000 + id);
@@ -92,9 +96,13 @@ int main(void)
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
 	tids[THREADS] = gettid();
-	for (int i = 0; i <= THREADS; i++)
-		for (int j = 0; j < i; j++)
+	res[THREADS] = __res_state();
+	for (int i = 0; i <= THREADS; i++) {
+		for (int j = 0; j < i; j++) {
 			check(tids[i] != tids[j], i, "gettid() the same as another thread's");
+			check(res[i] != res[j], i, "_res the same as another thread's");
+		}
+	}
 	check(counter == 0 && strcmp(label, "initial") == 0, -1, "main's __thread changed");
 	check(uselocale((locale_t)0) == LC_GLOBAL_LOCALE, -1, "main's locale changed");
 	if (failures == 0)
