@@ -35,9 +35,10 @@
  * fdtab lookup decides (regular files, /dev/null, wide-oriented streams,
  * descriptors the program made non-blocking: glibc's call).
  *
- * Green threads sharing a FILE: FILE locks belong to the OS thread, so
- * another green thread would get through glibc's lock while one waits
- * here. A call that parks marks its FILE busy (a small per-OS-thread set);
+ * Green threads sharing a FILE: glibc's FILE locks belong to the OS thread
+ * (THREAD_SELF, src/tls.c), so another green thread would get through
+ * glibc's lock while one waits here. A call that parks marks its FILE busy
+ * (a small set per hub) and lets go of the lock while it waits;
  * any other green thread's call on that FILE waits until the first call
  * is done, as the FILE lock makes it wait natively. During a write, the
  * buffer is made to look full, so even a putc_unlocked macro inlined in

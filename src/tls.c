@@ -383,12 +383,12 @@ int tls_make(struct hub *h, struct green *g, char **top)
 {
 	char *pd = (char *)(((uintptr_t)g - tls.pd_size) & ~(uintptr_t)(tls.align - 1));
 	char *lo = pd - (tls.static_size - tls.pd_size);
-	const char *os = h->hub_green->tp;
+	const char *os = h->hub_green->tp; /* the OS thread's TCB */
 
 	if (lo - TLS_MIN_REST < g->stack.lo)
 		return -EINVAL; /* a stack of the program's, too small */
 	memset(pd, 0, tls.pd_size);
-	arch_tcb_init(pd, os, (void *)os);
+	arch_tcb_init(pd, os);
 	if (tls.allocate(pd) == NULL)
 		return -EAGAIN;
 	*(int32_t *)(pd + tls.tid_off) = h->tid;

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #define TCB_OFF_TCB 0x00            /* the TCB's own address */
-#define TCB_OFF_SELF 0x10           /* struct pthread *, THREAD_SELF */
 #define TCB_OFF_MULTIPLE_THREADS 0x18
 #define TCB_OFF_GSCOPE 0x1c
 #define TCB_OFF_PRIVATE_SS 0x70     /* split-stack limit */
@@ -36,14 +35,13 @@ static inline void arch_tp_set_fast(void *tp)
 }
 
 /* A new TCB: the creator's header words (canary, pointer guard, CET
- * features), with its own address, the descriptor THREAD_SELF names
- * (self: see src/tls.c), more than one thread, no lookup in progress and
- * no split-stack limit. */
-static inline void arch_tcb_init(char *tcb, const char *creator, void *self)
+ * features, and its self word: THREAD_SELF stays the creator's, see
+ * src/tls.c), with its own address, more than one thread, no lookup in
+ * progress and no split-stack limit. */
+static inline void arch_tcb_init(char *tcb, const char *creator)
 {
 	memcpy(tcb, creator, TCB_COPY_END);
 	*(void **)(tcb + TCB_OFF_TCB) = tcb;
-	*(void **)(tcb + TCB_OFF_SELF) = self;
 	*(int32_t *)(tcb + TCB_OFF_MULTIPLE_THREADS) = 1;
 	*(int32_t *)(tcb + TCB_OFF_GSCOPE) = 0;
 	*(void **)(tcb + TCB_OFF_PRIVATE_SS) = NULL;
