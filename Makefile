@@ -117,7 +117,8 @@ $(B)/tests/preload/%: tests/preload/%.c tests/preload/case.h tests/preload/ticke
 
 # liburing's programs (make deps installs liburing-dev: its header is
 # also the library's, preload/uring.c).
-$(B)/tests/preload/uring_waits: tests/preload/uring_waits.c | depcheck
+$(B)/tests/preload/uring_waits $(B)/tests/preload/raw_syscalls: $(B)/tests/preload/%: \
+		tests/preload/%.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -luring
 

@@ -10,6 +10,9 @@
 /* Under LD_PRELOAD, green threads that compute without waiting are
  * preempted on a 2 ms tick (src/preempt.c; GREENSHIM_PREEMPT_MS). */
 const int64_t gs_preempt_default_ns = CONFIG_PREEMPT_DEFAULT_MS * 1000000LL;
+/* ... and their raw system calls are trapped (src/trap.c;
+ * GREENSHIM_SYSCALLS). */
+const bool gs_syscalls_default = true;
 
 /* Registered before the program's own handlers (this constructor runs
  * before main), so that its child handlers, which run after this one, find
@@ -29,6 +32,7 @@ __attribute__((constructor)) static void preload_init(void)
 	/* How green threads get their TLS, settled before the program runs. */
 	tls_init();
 	green_set_run_hook(preload_pthread_run);
+	preload_rawsys_init();
 	pthread_atfork(NULL, NULL, fork_child);
 	/* The tools that watch a program (src/introspect.c, src/monitor.c):
 	 * a report when a thread keeps the others from running, and one when

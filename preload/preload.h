@@ -355,6 +355,12 @@ static inline void preload_pool_call(void (*fn)(void *), void *arg)
 	pool_call(fn, arg);
 }
 
+/* ---- rawsys.c, uring.c: raw system calls made green (src/trap.c) ------ */
+
+void preload_rawsys_init(void);
+/* A trapped io_uring_enter: the kernel-style result. */
+long preload_uring_enter(const long a[6]);
+
 /* ---- thread.c: thread ids ------------------------------------------- */
 
 /* The kernel-style id of a green thread (gettid): distinct from every real

@@ -14,7 +14,9 @@
  *
  * SIGSEGV is the runtime's for stack overflows (src/overflow.c): a
  * program's SIGSEGV disposition is kept there, and ours calls it for
- * every fault that is not an overflow.
+ * every fault that is not an overflow. SIGSYS, once raw system calls are
+ * trapped, likewise (src/trap.c): the program's handler gets every SIGSYS
+ * that is not a trapped call.
  */
 #include <string.h>
 
@@ -87,6 +89,8 @@ GS_WRAP int sigaction(int sig, const struct sigaction *act, struct sigaction *ol
 		return REAL(sigaction)(sig, act, old); /* EINVAL, as native */
 	if (sig == SIGSEGV && overflow_program_handler(act, old) == 0)
 		return 0;
+	if (sig == SIGSYS && trap_program_handler(act, old) == 0)
+		return 0;
 	if (sig == preempt_signal() && act != NULL) {
 		/* The program's own: preemption stops for good. */
 		struct hub *h = hub_peek();
@@ -106,6 +110,10 @@ GS_WRAP int sigaction(int sig, const struct sigaction *act, struct sigaction *ol
 	prev = program[sig];
 	program[sig] = *act;
 	k = *act;
+	/* SIGSYS is never blocked while raw calls are trapped (src/trap.c):
+	 * a handler that masks every signal does not mask it. */
+	if (trap_wanted())
+		sigdelset(&k.sa_mask, SIGSYS);
 	if (is_handler(act)) {
 		k.sa_sigaction = trampoline;
 		k.sa_flags |= SA_SIGINFO;

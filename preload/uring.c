@@ -20,8 +20,11 @@
  * a program without liburing never calls these.
  */
 #include <liburing.h>
+#include <poll.h>
+#include <sys/syscall.h>
 
 #include "preload.h"
+#include "../src/sys.h"
 
 #include <dlfcn.h> /* after runtime.h: <elf.h> and ev.h both name EV_NONE */
 
@@ -161,4 +164,77 @@ GS_WRAP int io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr)
 		return n;
 	r = uring_wait(h, ring, &cqe, wait_nr, GS_NO_DEADLINE);
 	return r < 0 ? r : n;
+}
+
+/* A raw io_uring_enter that src/trap.c caught (rawsys.c): a wait for
+ * completions (IORING_ENTER_GETEVENTS with min_complete > 0, no signal
+ * mask) submits without waiting, then waits for the ring's fd and asks
+ * the kernel, without waiting, whether min_complete entries are in; any
+ * other call is made as asked. Returns as the kernel does: the number
+ * submitted if any, else 0 or -errno (-ETIME when the timeout of
+ * IORING_ENTER_EXT_ARG passes). A ring set up with IORING_SETUP_IOPOLL
+ * is unknown here: waiting for its fd would never end; the calls'
+ * results are its own. */
+long preload_uring_enter(const long a[6])
+{
+	int fd = (int)a[0];
+	unsigned to_submit = (unsigned)a[1], min_complete = (unsigned)a[2];
+	unsigned flags = (unsigned)a[3];
+	const struct io_uring_getevents_arg *ext = NULL;
+	struct io_uring_getevents_arg now = { 0 };
+	struct __kernel_timespec zero = { 0, 0 };
+	int64_t deadline = GS_NO_DEADLINE;
+	long submitted = 0, r;
+	struct hub *h;
+
+	if (flags & IORING_ENTER_EXT_ARG) {
+		ext = (const struct io_uring_getevents_arg *)a[4];
+		if (a[5] != sizeof *ext || ext == NULL)
+			ext = NULL;
+	}
+	if (!(flags & IORING_ENTER_GETEVENTS) || min_complete == 0 ||
+	    (flags & IORING_ENTER_EXT_ARG ? ext == NULL || ext->sigmask != 0 : a[4] != 0) ||
+	    (h = preload_hub()) == NULL)
+		return arch_syscall6(SYS_io_uring_enter, a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (ext != NULL && ext->ts != 0) {
+		deadline = uring_deadline((const struct __kernel_timespec *)(uintptr_t)ext->ts);
+		if (deadline < 0)
+			return deadline;
+	}
+	if (to_submit != 0) {
+		submitted = arch_syscall6(SYS_io_uring_enter, fd, to_submit, 0,
+					  flags & ~(unsigned)(IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG),
+					  0, 0);
+		if (submitted < 0)
+			return submitted;
+	}
+	now.ts = (uint64_t)(uintptr_t)&zero;
+	for (;;) {
+		/* Are min_complete in? With a zero timeout, -ETIME says no. */
+		r = arch_syscall6(SYS_io_uring_enter, fd, 0, min_complete,
+				  (flags & ~(unsigned)IORING_ENTER_SQ_WAKEUP) | IORING_ENTER_GETEVENTS |
+					  IORING_ENTER_EXT_ARG,
+				  (long)&now, sizeof now);
+		if (r != -ETIME)
+			break;
+		r = preload_wait_fd(h, fd, EV_READ, deadline, 0);
+		if (r == 0) {
+			/* Readable with fewer than asked for stays readable:
+			 * look again after a while, as uring_wait does. */
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			int64_t soon = gs_deadline_after(1000000);
+
+			if (arch_syscall6(SYS_poll, (long)&p, 1, 0, 0, 0, 0) == 1 &&
+			    (r = green_sleep_until(soon < deadline ? soon : deadline)) == 0 &&
+			    gs_now_ns() >= deadline)
+				r = -ETIMEDOUT;
+		}
+		if (r == -ETIMEDOUT)
+			r = -ETIME;
+		else if (r == WAKE_SIGNAL)
+			r = -EINTR;
+		if (r < 0)
+			break;
+	}
+	return submitted != 0 ? submitted : r;
 }

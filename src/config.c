@@ -21,6 +21,10 @@
 #define CONFIG_POOL_MAX 1024
 
 struct gs_config gs_config;
+/* src/arch/<cpu>/syscall.h: where the runtime's raw system calls are made,
+ * set by trap.c before any is trapped. Here because every program built
+ * from src/ (greenrun too) links this file. */
+void *arch_libc_syscall;
 void (*config_reject_hook)(const char *name, const char *value, const char *form);
 
 static atomic_int config_loaded;
@@ -155,6 +159,20 @@ static bool config_tls_green(void)
 	config_reject("GREENSHIM_TLS", v, "green (the default) or shared");
 }
 
+/* GREENSHIM_SYSCALLS: trap (the default under LD_PRELOAD) or off. */
+static bool config_syscalls_trap(void)
+{
+	const char *v = getenv("GREENSHIM_SYSCALLS");
+
+	if (v == NULL || *v == '\0')
+		return &gs_syscalls_default != NULL && gs_syscalls_default;
+	if (strcmp(v, "trap") == 0)
+		return true;
+	if (strcmp(v, "off") == 0)
+		return false;
+	config_reject("GREENSHIM_SYSCALLS", v, "trap (the default) or off");
+}
+
 /* GREENSHIM_NATIVE_LIBS: names of shared objects (as in /proc/self/maps,
  * "libfoo.so" also naming "libfoo.so.1") separated by colons. */
 static const char *config_native_libs(void)
@@ -251,6 +269,8 @@ void config_load(void)
 	gs_config.native_threads = config_native_threads();
 	gs_config.tls_green = config_tls_green();
 	gs_config.native_libs = config_native_libs();
+	/* Native threads make their system calls on their own OS threads. */
+	gs_config.syscalls_trap = config_syscalls_trap() && !gs_config.native_threads;
 	/* Native threads are the kernel's to preempt. */
 	gs_config.preempt_ns = gs_config.native_threads ? 0 : config_preempt_ns();
 	gs_config.pool_size = (unsigned)config_number(

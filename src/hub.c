@@ -175,8 +175,10 @@ void hub_link_green(struct hub *h, struct green *g)
 	h->all = g;
 	h->ngreen++;
 	h->nrunning++;
-	if (GS_UNLIKELY(h->ngreen == 2))
+	if (GS_UNLIKELY(h->ngreen == 2)) {
 		monitor_green_added();
+		trap_hub_start(h);
+	}
 }
 
 void hub_release_green(struct hub *h, struct green *g)
@@ -314,6 +316,9 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 	asan_before(h, cur, next);
 #endif
 	hub_load_tls(h, next);
+	/* A call let through by trap.c catches none after it. */
+	if (GS_UNLIKELY(h->trap_sel != h->trap_on))
+		h->trap_sel = h->trap_on;
 	ctx_switch(&cur->ctx, &next->ctx);
 	/* Resumed: cur runs again, on the same hub. */
 #ifdef GS_ASAN
@@ -693,6 +698,9 @@ void hub_fork_child(void)
 	 * child's thread. */
 	h->have_timer = h->timer_armed = false;
 	preempt_init_hub(h);
+	/* Nor is Syscall User Dispatch: on again with a second thread. */
+	h->trap_on = false;
+	h->trap_sel = 0;
 	waitq_init(&h->file_q);
 	/* The other hubs' OS threads and the monitor are not in the child. */
 	introspect_fork_child(h);
@@ -718,6 +726,7 @@ void hub_destroy(void)
 		gs_free(h->fds[fd]);
 	gs_free(h->fds);
 	preempt_fini_hub(h);
+	trap_hub_stop(h);
 	tls_hub_fini(h);
 	gs_free(h->stdio);
 	stack_pool_destroy(&h->stacks);

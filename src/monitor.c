@@ -20,8 +20,19 @@
  * to stderr or GREENSHIM_LOG; again at most once a second while that same
  * run lasts.
  *
+ * A thread that sits in the kernel in a call greenshim could not make
+ * green (a raw system call with GREENSHIM_SYSCALLS=off, a libc call no
+ * wrapper takes, such as flock or msgrcv, a regular file's read on a slow
+ * disk) blocks its hub the same way, but the preemption tick interrupts the
+ * call (the kernel restarts it, or the caller does after EINTR), switches
+ * away, and comes back to it: the switch count moves. So the monitor also
+ * reads each hub's /proc/self/task/TID/syscall, which names the call the
+ * OS thread is in, if any: a green thread found in the same call at every
+ * sample for max_blocking is reported, the call named, with its stack.
+ *
  * Cost: one wake-up of this thread every max_blocking/2 (50 ms by
- * default), a few loads per hub; the hubs pay nothing.
+ * default), a few loads and one read of /proc per hub; the hubs pay
+ * nothing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +40,10 @@
 
 #include "runtime.h"
 #include "sys.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
 
 #define REPEAT_NS 1000000000LL /* at most one report a second per run */
 #define SAMPLE_TIMEOUT_MS 500
@@ -50,6 +65,66 @@ bool monitor_running(void)
 unsigned long monitor_reports(void)
 {
 	return atomic_load(&reports);
+}
+
+/* The calls a thread may sit in, by name; others by number. */
+static const char *syscall_name(long nr, char *buf, size_t len)
+{
+	static const struct {
+		long nr;
+		const char *name;
+	} names[] = {
+		{ SYS_read, "read" },         { SYS_write, "write" },
+		{ SYS_readv, "readv" },       { SYS_writev, "writev" },
+		{ SYS_pread64, "pread64" },   { SYS_pwrite64, "pwrite64" },
+		{ SYS_poll, "poll" },         { SYS_ppoll, "ppoll" },
+		{ SYS_select, "select" },     { SYS_pselect6, "pselect6" },
+		{ SYS_epoll_wait, "epoll_wait" }, { SYS_epoll_pwait, "epoll_pwait" },
+		{ SYS_futex, "futex" },       { SYS_nanosleep, "nanosleep" },
+		{ SYS_clock_nanosleep, "clock_nanosleep" },
+		{ SYS_accept, "accept" },     { SYS_accept4, "accept4" },
+		{ SYS_connect, "connect" },   { SYS_recvfrom, "recvfrom" },
+		{ SYS_recvmsg, "recvmsg" },   { SYS_sendto, "sendto" },
+		{ SYS_sendmsg, "sendmsg" },   { SYS_wait4, "wait4" },
+		{ SYS_waitid, "waitid" },     { SYS_flock, "flock" },
+		{ SYS_fcntl, "fcntl" },       { SYS_fsync, "fsync" },
+		{ SYS_fdatasync, "fdatasync" }, { SYS_msgrcv, "msgrcv" },
+		{ SYS_msgsnd, "msgsnd" },     { SYS_semop, "semop" },
+		{ SYS_semtimedop, "semtimedop" }, { SYS_mq_timedreceive, "mq_timedreceive" },
+		{ SYS_mq_timedsend, "mq_timedsend" }, { SYS_io_uring_enter, "io_uring_enter" },
+		{ SYS_io_getevents, "io_getevents" }, { SYS_pause, "pause" },
+		{ SYS_rt_sigsuspend, "rt_sigsuspend" }, { SYS_rt_sigtimedwait, "rt_sigtimedwait" },
+		{ SYS_openat, "openat" },     { SYS_open, "open" },
+		{ SYS_sendfile, "sendfile" }, { SYS_splice, "splice" },
+	};
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (names[i].nr == nr)
+			return names[i].name;
+	snprintf(buf, len, "system call %ld", nr);
+	return buf;
+}
+
+/* The system call the OS thread tid is in now, or -1: running, or not in
+ * one (the kernel's /proc/PID/task/TID/syscall, read without libc's
+ * wrappers). */
+static long thread_syscall(int tid)
+{
+	char path[64], buf[128];
+	long fd, n, nr;
+	char *end;
+
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+	fd = arch_syscall3(SYS_open, (long)path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	n = arch_syscall3(SYS_read, fd, (long)buf, sizeof buf - 1);
+	arch_syscall3(SYS_close, fd, 0, 0);
+	if (n <= 0 || buf[0] < '0' || buf[0] > '9')
+		return -1;
+	buf[n] = '\0';
+	nr = strtol(buf, &end, 10);
+	return end != buf && *end == ' ' ? nr : -1;
 }
 
 static void report(struct hub *h, int64_t ran, bool exact)
@@ -87,6 +162,59 @@ static void report(struct hub *h, int64_t ran, bool exact)
 	introspect_log(buf, n);
 }
 
+/* cur has been in system call nr at every sample for at least ran. */
+static void report_kernel(struct hub *h, struct green *cur, long nr, int64_t ran)
+{
+	static struct sample_result s; /* only this thread reports */
+	static char buf[16384];
+	char num[32];
+	size_t n = 0, cap = sizeof buf;
+	int r = introspect_sample(h, &s, SAMPLE_TIMEOUT_MS);
+	long limit_ms = (long)(gs_config.max_blocking_ns / 1000000);
+
+	if (r != 0 || s.hub || s.id != __atomic_load_n(&cur->id, __ATOMIC_RELAXED))
+		return; /* another thread runs now: no stack of this one */
+	n = (size_t)snprintf(buf, cap,
+			     "greenshim: thread %llu%s%s%s has kept OS thread %d in the kernel, in "
+			     "%s, for at least %.3f s (GREENSHIM_MAX_BLOCKING_MS=%ld): a call "
+			     "greenshim did not make green, so the other green threads there run "
+			     "only when a preemption tick interrupts it. Its stack:\n",
+			     (unsigned long long)s.id, s.name[0] ? " \"" : "", s.name,
+			     s.name[0] ? "\"" : "", h->tid, syscall_name(nr, num, sizeof num),
+			     (double)ran / 1e9, limit_ms);
+	if (n >= cap)
+		n = cap - 1;
+	n += introspect_format_frames(s.frames, s.nframes, buf + n, cap - n);
+	atomic_fetch_add(&reports, 1);
+	introspect_log(buf, n);
+}
+
+/* A green thread found in the same system call at every sample: one
+ * sample that finds the OS thread elsewhere (in the tick's handler, or the
+ * hub polling its loop before it runs the thread again) does not end the
+ * run; two in a row, or another call or thread, do. */
+static void check_kernel(struct hub *h, struct green *cur, int64_t now)
+{
+	long nr = cur != h->hub_green ? thread_syscall(h->tid) : -1;
+
+	if (nr < 0 && h->mon_sys >= 0 && h->mon_sys_missed++ == 0)
+		return;
+	if (nr < 0 || nr != h->mon_sys || cur != h->mon_sys_green) {
+		h->mon_sys = nr;
+		h->mon_sys_green = cur;
+		h->mon_sys_seen = now;
+		h->mon_sys_reported = 0;
+		h->mon_sys_missed = 0;
+		return;
+	}
+	h->mon_sys_missed = 0;
+	if (now - h->mon_sys_seen < gs_config.max_blocking_ns ||
+	    (h->mon_sys_reported != 0 && now - h->mon_sys_reported < REPEAT_NS))
+		return;
+	h->mon_sys_reported = now;
+	report_kernel(h, cur, nr, now - h->mon_sys_seen);
+}
+
 static void check_hub(struct hub *h, void *arg)
 {
 	int64_t now = *(int64_t *)arg;
@@ -95,6 +223,11 @@ static void check_hub(struct hub *h, void *arg)
 	int64_t start, ran;
 	bool exact = true;
 
+	/* Switching all the while, yet in the kernel at every sample:
+	 * the ticks keep interrupting one call. Without switches, the
+	 * report below says it. */
+	if (sw != h->mon_switches)
+		check_kernel(h, cur, now);
 	if (sw != h->mon_switches || cur == h->hub_green || h->mon_seen == 0) {
 		h->mon_switches = sw;
 		h->mon_seen = now;

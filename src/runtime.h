@@ -104,6 +104,7 @@ struct gs_config {
 	bool tls_green;           /* GREENSHIM_TLS=green: a TLS per green thread */
 	bool tls_explicit;        /* GREENSHIM_TLS was set */
 	const char *native_libs;  /* GREENSHIM_NATIVE_LIBS: names, colon-separated */
+	bool syscalls_trap;       /* GREENSHIM_SYSCALLS=trap: raw system calls caught */
 };
 
 #define CONFIG_POOL_DEFAULT 10          /* as gevent's thread pool */
@@ -115,6 +116,10 @@ struct gs_config {
  * linked into a program, whose own code would then be taken for a safe
  * point (src/preempt.c). */
 extern const int64_t gs_preempt_default_ns __attribute__((weak));
+/* Whether raw system calls are trapped when GREENSHIM_SYSCALLS is unset:
+ * defined (true) by the preloaded library; absent (false) when the runtime
+ * is linked into a program (src/trap.c). */
+extern const bool gs_syscalls_default __attribute__((weak));
 
 extern struct gs_config gs_config;
 
@@ -479,6 +484,11 @@ struct hub {
 	uint64_t mon_switches; /* monitor.c's, on its own thread: switches seen */
 	int64_t mon_seen;      /* when it first saw that count */
 	int64_t mon_reported;  /* its last report of this run, or 0 */
+	long mon_sys;          /* the system call it last saw the OS thread in, or -1 */
+	struct green *mon_sys_green; /* ... made by that thread */
+	int64_t mon_sys_seen;  /* since that sample */
+	int64_t mon_sys_reported;
+	int mon_sys_missed;    /* samples in a row that found it out of the call */
 	bool stuck_reported;
 	struct stack_pool stacks;
 	struct fdw **fds;
@@ -490,6 +500,11 @@ struct hub {
 	struct green *volatile kill_target; /* pthread_kill -> signal handler */
 	int own_fds[OWN_FDS_PER_HUB]; /* the fds the loop opened */
 	void *altstack;               /* the signal stack made for this thread */
+	/* trap.c: Syscall User Dispatch's selector for this OS thread (the
+	 * kernel reads it at each system call from outside libc: 1 traps, 0
+	 * lets it through), and whether dispatch is on for it. */
+	volatile char trap_sel;
+	bool trap_on;
 	timer_t timer;                /* preempt.c: ticks while a green runs */
 	bool have_timer, timer_armed;
 	int in_handler;               /* a program's signal handler is running */
@@ -768,6 +783,30 @@ void pool_stats(struct pool_stats *st);
 /* For tests: how long an idle worker waits for a job before it exits
  * (<= 0: the default, POOL_IDLE_NS). */
 void pool_set_idle_ns(int64_t ns);
+
+/* ---- trap.c: raw system calls (Syscall User Dispatch) ------------------- */
+
+/* h has a second green thread: from now on, a system call made by code
+ * outside libc on its OS thread traps, and a blocking one parks the green
+ * thread that made it (if GREENSHIM_SYSCALLS=trap and the kernel can). */
+void trap_hub_start(struct hub *h);
+/* Before h is freed (the kernel reads its selector) or after a fork, whose
+ * child does not inherit the setting. */
+void trap_hub_stop(struct hub *h);
+/* Is SIGSYS the runtime's? Then the kernel must never block it: a trapped
+ * call with SIGSYS blocked kills the process. */
+bool trap_wanted(void);
+/* The program's SIGSYS disposition once the runtime's handler is in: like
+ * overflow_program_handler; -1 while it is not. */
+int trap_program_handler(const struct sigaction *act, struct sigaction *old);
+/* preload/: carries out a trapped call made by program code on a green
+ * thread as the libc function of the same name would under greenshim.
+ * Returns false for a call it leaves to the kernel as asked; else sets *ret
+ * to the kernel-style result (>= 0 or -errno). uc is the trap's context:
+ * a change of signal mask is written there, as sigreturn restores it. */
+void trap_set_hook(bool (*hook)(long nr, const long a[6], void *uc, long *ret));
+/* Calls trapped since start, and of them those made green (greenctl). */
+extern atomic_ulong trap_count, trap_green_count;
 
 /* ---- overflow.c: stack overflow reports --------------------------------- */
 

@@ -54,6 +54,8 @@ static void kernel_set(struct hub *h, uint64_t m)
 {
 	if (preempt_active())
 		m &= ~bit(preempt_signal());
+	if (h->trap_on)
+		m &= ~bit(SIGSYS);
 	if (m != h->kmask || h->in_handler > 0) {
 		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, sizeof m);
 		h->kmask = m;

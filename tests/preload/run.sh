@@ -114,6 +114,13 @@ test_a_bad_greenshim_value_stops_the_program_before_main() {
 			{ fail $name "$why"; return; }
 	done
 	why=$(accepted GREENSHIM_NATIVE_LIBS libfoo.so:libbar.so.2) || { fail $name "$why"; return; }
+	for v in banana Trap on 1; do
+		why=$(refused GREENSHIM_SYSCALLS "$v" 'trap (the default) or off$') ||
+			{ fail $name "$why"; return; }
+	done
+	for v in trap off; do
+		why=$(accepted GREENSHIM_SYSCALLS "$v") || { fail $name "$why"; return; }
+	done
 	for v in -1 1001 2ms 1.5 banana " 2"; do
 		why=$(refused GREENSHIM_PREEMPT_MS "$v" 'milliseconds from 0') ||
 			{ fail $name "$why"; return; }
@@ -403,6 +410,27 @@ test_liburing_waits_leave_other_threads_running() {
 	fi
 }
 
+# System calls made with the program's own syscall instructions, past
+# libc (tests/preload/raw_syscalls.c): each case waits in one for what
+# another thread does after it, and everything it prints is the native
+# run's: results, errors, the signal mask and dispositions, a raw fork and
+# wait4, liburing's own io_uring_enter. Caught by Syscall User Dispatch
+# (src/trap.c); with GREENSHIM_SYSCALLS=off the futex, poll, sigmask,
+# sigaction and uring cases differ from native.
+test_raw_syscalls_match_native() {
+	for c in pipe futex pingpong poll results sigmask sigaction fork uring; do
+		name=raw_syscalls_$c
+		if ! native=$(timeout 30 "$B/tests/preload/raw_syscalls" $c 2>&1); then
+			fail $name "natively: $native"
+		elif ! out=$(timeout 30 env LD_PRELOAD=$LIB "$B/tests/preload/raw_syscalls" $c 2>&1) ||
+		     [ "$out" != "$native" ]; then
+			fail $name "under greenshim: $out (natively: $native)"
+		else
+			ok $name
+		fi
+	done
+}
+
 # Sixteen threads allocating with jemalloc, tcmalloc and mimalloc, five
 # runs each: every block intact, no crash, no hang (each allocator starts
 # by calling wrappers from inside itself, and keeps per-thread caches).
@@ -633,6 +661,36 @@ test_blocking_monitor_reports_a_thread_computing_500ms_once() {
 	fi
 }
 
+# A thread that sits 600 ms in a raw read (GREENSHIM_SYSCALLS=off: not
+# caught), while the preemption tick keeps interrupting it and the hub
+# keeps switching: one report naming the call, with the thread's stack.
+# Caught (the default), the read parks the thread: no report.
+test_blocking_monitor_names_a_call_in_the_kernel() {
+	name=blocking_monitor_names_a_call_in_the_kernel
+	GREENSHIM_LOG= GREENSHIM_SYSCALLS=off LD_PRELOAD=$LIB timeout 20 \
+		"$B/tests/preload/raw_syscalls" kernelwait >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	reports=$(grep -c '^greenshim: ' "$tmp/err")
+	if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != 'read 4 "late"' ]; then
+		fail $name "status $rc, output: $(cat "$tmp/out") $(cat "$tmp/err")"
+	elif [ "$reports" -ne 1 ]; then
+		fail $name "$reports reports: $(cat "$tmp/err")"
+	elif ! grep -q -E '^greenshim: thread [0-9]+ has kept OS thread [0-9]+ in the kernel, in read, for at least 0\.[0-9]+ s \(GREENSHIM_MAX_BLOCKING_MS=100\)' "$tmp/err"; then
+		fail $name "report: $(cat "$tmp/err")"
+	elif ! grep -q -E '^    #[0-9]+ +0x[0-9a-f]+ kernelwait_read[.a-z0-9]*\+0x[0-9a-f]+ \(.*raw_syscalls\)$' "$tmp/err"; then
+		fail $name "the program's function is not in the stack: $(cat "$tmp/err")"
+	else
+		GREENSHIM_LOG= LD_PRELOAD=$LIB timeout 20 \
+			"$B/tests/preload/raw_syscalls" kernelwait >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != 'read 4 "late"' ] || [ -s "$tmp/err" ]; then
+			fail $name "caught: status $rc, output: $(cat "$tmp/out") $(cat "$tmp/err")"
+		else
+			ok $name
+		fi
+	fi
+}
+
 # GREENSHIM_LOG: the report is appended to that file, stderr stays the
 # program's.
 test_blocking_monitor_writes_to_greenshim_log() {
@@ -815,6 +873,7 @@ test_main_can_exit_before_its_threads
 test_short_lived_threads_leave_no_memory_behind
 test_other_mallocs_serve_many_green_threads
 test_liburing_waits_leave_other_threads_running
+test_raw_syscalls_match_native
 test_a_bad_greenshim_value_stops_the_program_before_main
 test_io_semantics_match_native
 test_preemption_off_is_cooperative
@@ -833,6 +892,7 @@ test_file_io_pool_matches_native
 test_nss_lookups_match_native_and_run_on_the_pool
 test_blocking_monitor_reports_a_thread_computing_500ms_once
 test_blocking_monitor_writes_to_greenshim_log
+test_blocking_monitor_names_a_call_in_the_kernel
 test_blocking_monitor_off_reports_nothing_and_has_no_thread
 test_a_single_threaded_program_gets_no_monitor_thread
 test_blocking_monitor_is_rebuilt_in_a_fork_child

@@ -3,20 +3,48 @@
  * not go through libc's exported functions, because greenshim interposes
  * them (write, fcntl) and the caller may be a signal handler or the
  * interposition's own bootstrap. Linux ABI: number in rax, arguments in
- * rdi, rsi, rdx; rcx and r11 are clobbered; -errno comes back in rax.
+ * rdi, rsi, rdx, r10, r8, r9; rcx and r11 are clobbered; -errno comes back
+ * in rax.
+ *
+ * While raw system calls are trapped (src/trap.c: Syscall User Dispatch,
+ * which lets through only those made from libc's text), the instruction
+ * that carries them out is one of libc's own: arch_libc_syscall points at
+ * a "syscall; ret" there, called below the red zone (the 128 bytes under
+ * the stack pointer that a leaf function may use without moving it).
  */
 #ifndef GS_ARCH_SYSCALL_H
 #define GS_ARCH_SYSCALL_H
 
-static inline long arch_syscall3(long n, long a, long b, long c)
+/* "syscall; ret" inside libc's text, or NULL: the instruction is ours. */
+extern void *arch_libc_syscall;
+
+static inline long arch_syscall6(long n, long a, long b, long c, long d, long e, long f)
 {
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	void *insn = arch_libc_syscall;
 	long ret;
 
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(n), "D"(a), "S"(b), "d"(c)
-			 : "rcx", "r11", "memory");
+	if (insn != NULL)
+		__asm__ volatile("sub $128, %%rsp\n\t"
+				 "call *%[insn]\n\t"
+				 "add $128, %%rsp"
+				 : "=a"(ret)
+				 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9),
+				   [insn] "r"(insn)
+				 : "rcx", "r11", "memory", "cc");
+	else
+		__asm__ volatile("syscall"
+				 : "=a"(ret)
+				 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+				 : "rcx", "r11", "memory", "cc");
 	return ret;
+}
+
+static inline long arch_syscall3(long n, long a, long b, long c)
+{
+	return arch_syscall6(n, a, b, c, 0, 0, 0);
 }
 
 #endif

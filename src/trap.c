@@ -1,0 +1,339 @@
+/*
+ * Raw system calls: caught with Syscall User Dispatch.
+ *
+ * The wrappers see every system call a program makes through libc. Some
+ * code makes its own: liburing's io_uring_enter, libgomp's futex calls, a
+ * statically linked library's read, ld.so's loading. A blocking one holds
+ * the hub's OS thread until the kernel returns, and every other green
+ * thread waits with it.
+ *
+ * Linux 5.11's Syscall User Dispatch (prctl PR_SET_SYSCALL_USER_DISPATCH)
+ * lets one range of code make system calls as usual and turns a call made
+ * from anywhere else into SIGSYS, while a selector byte that the thread
+ * names says "block" (SYSCALL_DISPATCH_FILTER_BLOCK); "allow" lets every
+ * call through. The range here is libc's text: every wrapper, libev and
+ * the runtime itself call the kernel through libc (the runtime's own raw
+ * calls, src/arch/<cpu>/syscall.h, through a "syscall; ret" of libc's:
+ * arch_libc_syscall). The setting is per OS thread and neither clone nor
+ * fork passes it on: it is made for a hub's OS thread when the hub gets its
+ * second green thread (a program with one thread has nothing to gain),
+ * again in a fork child when that happens there, never for the runtime's
+ * own threads, the worker pool, or the native threads of a library kept
+ * native (GREENSHIM_NATIVE_LIBS) unless they make green threads.
+ *
+ * The SIGSYS handler runs on the calling thread's stack, with SA_NODEFER
+ * (a thread parked inside it must not leave SIGSYS blocked for the next
+ * one: a trapped call with SIGSYS blocked kills the process, so the kernel
+ * mask never blocks it while this is on, src/sigmask.c, and no handler's
+ * sa_mask does, preload/signal.c). It reads the call from the registers
+ * and:
+ * - for a call made on a green thread by code that is not the runtime's
+ *   (ld.so's loading, the vDSO's fallbacks, libgreenshim's own: carried
+ *   out as they are), asks preload/ (trap_set_hook), which carries out the
+ *   blocking calls as the libc functions of the same names would under
+ *   greenshim: a read on a socket parks the thread, a futex wait waits in
+ *   the hub, io_uring_enter waiting for completions waits for the ring's
+ *   fd; a change of signal mask goes through the green thread's mask;
+ * - passes through the calls that cannot run inside a signal handler
+ *   (clone, clone3, fork, vfork, execve, execveat, rt_sigreturn): the
+ *   selector goes to "allow", the instruction pointer back onto the
+ *   syscall instruction, and the call is made again for real when the
+ *   handler returns. The selector goes back to "block" at the thread's
+ *   next switch (hub.c), so calls made meanwhile are not caught;
+ * - carries out every other call as asked, with the kernel's result in
+ *   rax; rt_sigprocmask on the context the handler returns to, since
+ *   sigreturn restores that mask.
+ * A SIGSYS that is not a dispatch (seccomp's SECCOMP_RET_TRAP, kill) goes
+ * to the program's disposition, kept here as overflow.c keeps SIGSEGV's.
+ *
+ * Cost (gs-microbench, "raw syscall trapped"): a trapped call that is
+ * carried out costs one signal delivery and return more than the call
+ * itself; nothing else changes for calls made through libc.
+ */
+#include "runtime.h" /* before <link.h>: <elf.h> defines EV_NONE, ev.h an enum */
+
+#include <link.h>
+#include <signal.h>
+#include <string.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <linux/audit.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "sys.h"
+
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+#ifndef PR_SET_SYSCALL_USER_DISPATCH
+#define PR_SET_SYSCALL_USER_DISPATCH 59
+#endif
+#ifndef PR_SYS_DISPATCH_OFF
+#define PR_SYS_DISPATCH_OFF 0
+#define PR_SYS_DISPATCH_ON 1
+#endif
+#ifndef SYSCALL_DISPATCH_FILTER_ALLOW
+#define SYSCALL_DISPATCH_FILTER_ALLOW 0
+#define SYSCALL_DISPATCH_FILTER_BLOCK 1
+#endif
+#ifndef SYS_USER_DISPATCH
+#define SYS_USER_DISPATCH 2
+#endif
+
+/* The syscall instruction is two bytes long (0f 05), as is int $0x80. */
+#define SYSCALL_INSN_LEN 2
+#define RUNTIME_RANGES_MAX 16
+
+struct range {
+	uintptr_t lo, hi;
+};
+
+static struct range libc_text;
+static struct range runtime_text[RUNTIME_RANGES_MAX];
+static int nruntime;
+static atomic_int state; /* 0 unknown, 1 ready, -1 unavailable */
+static struct sigaction prev_sys;
+static bool (*green_hook)(long nr, const long a[6], void *uc, long *ret);
+
+atomic_ulong trap_count, trap_green_count;
+
+bool trap_wanted(void)
+{
+	config_load();
+	return gs_config.syscalls_trap && atomic_load_explicit(&state, memory_order_relaxed) >= 0;
+}
+
+void trap_set_hook(bool (*hook)(long nr, const long a[6], void *uc, long *ret))
+{
+	green_hook = hook;
+}
+
+static bool in_range(const struct range *r, uintptr_t pc)
+{
+	return pc >= r->lo && pc < r->hi;
+}
+
+/* Code whose system calls are carried out as they are: the loader's, the
+ * vDSO's fallbacks and the runtime's own (and what it runs with the
+ * wrappers off). */
+static bool runtime_pc(uintptr_t pc)
+{
+	for (int i = 0; i < nruntime; i++)
+		if (in_range(&runtime_text[i], pc))
+			return true;
+	return false;
+}
+
+static int collect(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	static const char *const runtime[] = { "ld-linux", "linux-vdso", "libgreenshim",
+					       "libev.so", "libunwind" };
+	bool is_libc = strstr(info->dlpi_name, "/libc.so") != NULL;
+	bool is_runtime = false;
+
+	(void)size;
+	(void)arg;
+	for (size_t i = 0; i < sizeof runtime / sizeof runtime[0]; i++)
+		if (strstr(info->dlpi_name, runtime[i]) != NULL)
+			is_runtime = true;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		struct range r = { info->dlpi_addr + p->p_vaddr,
+				   info->dlpi_addr + p->p_vaddr + p->p_memsz };
+
+		if (p->p_type != PT_LOAD || !(p->p_flags & PF_X))
+			continue;
+		if (is_libc)
+			libc_text = r;
+		else if (is_runtime && nruntime < RUNTIME_RANGES_MAX)
+			runtime_text[nruntime++] = r;
+	}
+	return 0;
+}
+
+/* A "syscall; ret" in libc's text: a whole wrapper of glibc's (getpid's
+ * "mov $39, %eax; syscall; ret") ends that way. */
+static void *find_libc_syscall(void)
+{
+	static const unsigned char insn[] = { 0x0f, 0x05, 0xc3 };
+	const unsigned char *p = (const unsigned char *)libc_text.lo;
+
+	if (libc_text.hi - libc_text.lo < sizeof insn)
+		return NULL;
+	p = memmem(p, libc_text.hi - libc_text.lo, insn, sizeof insn);
+	return (void *)p;
+}
+
+/* Carries out a call as asked, from libc's text: the kernel's result. */
+static long trap_exec(long nr, const long a[6])
+{
+	return arch_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* rt_sigprocmask on the mask that sigreturn will restore. */
+static long sigprocmask_on_context(ucontext_t *uc, const long a[6])
+{
+	const uint64_t never = ((uint64_t)1 << (SIGKILL - 1)) | ((uint64_t)1 << (SIGSTOP - 1)) |
+			       ((uint64_t)1 << (SIGSYS - 1));
+	uint64_t old, set;
+
+	if (a[3] != sizeof(uint64_t))
+		return -EINVAL;
+	memcpy(&old, &uc->uc_sigmask, sizeof old);
+	if (a[1] != 0) {
+		memcpy(&set, (const void *)a[1], sizeof set);
+		switch (a[0]) {
+		case SIG_BLOCK:
+			set = old | set;
+			break;
+		case SIG_UNBLOCK:
+			set = old & ~set;
+			break;
+		case SIG_SETMASK:
+			break;
+		default:
+			return -EINVAL;
+		}
+		set &= ~never;
+		memcpy(&uc->uc_sigmask, &set, sizeof set);
+	}
+	if (a[2] != 0)
+		memcpy((void *)a[2], &old, sizeof old);
+	return 0;
+}
+
+static bool passes_through(long nr)
+{
+	switch (nr) {
+	case SYS_clone:
+	case SYS_clone3:
+	case SYS_fork:
+	case SYS_vfork:
+	case SYS_execve:
+	case SYS_execveat:
+	case SYS_rt_sigreturn:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A SIGSYS that is no dispatch: the program's, as it would be natively. */
+static void program_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction a = prev_sys;
+
+	if (a.sa_flags & SA_SIGINFO) {
+		a.sa_sigaction(sig, si, uc);
+	} else if (a.sa_handler == SIG_IGN) {
+		return;
+	} else if (a.sa_handler != SIG_DFL) {
+		a.sa_handler(sig);
+	} else {
+		/* The default action, a core dump: sent again with no
+		 * handler, unblocked (SA_NODEFER), it ends the process now. */
+		memset(&a, 0, sizeof a);
+		a.sa_handler = SIG_DFL;
+		__sigaction(SIGSYS, &a, NULL);
+		arch_syscall3(SYS_tgkill, arch_syscall3(SYS_getpid, 0, 0, 0),
+			      arch_syscall3(SYS_gettid, 0, 0, 0), SIGSYS);
+	}
+}
+
+static void sigsys_handler(int sig, siginfo_t *si, void *ucp)
+{
+	ucontext_t *uc = ucp;
+	greg_t *r = uc->uc_mcontext.gregs;
+	struct hub *h = hub_peek();
+	int saved_errno = errno;
+	uintptr_t pc = (uintptr_t)r[REG_RIP];
+	long nr = si->si_syscall, ret;
+	long a[6] = { r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9] };
+
+	if (si->si_code != SYS_USER_DISPATCH) {
+		program_sigsys(sig, si, ucp);
+		return;
+	}
+	atomic_fetch_add_explicit(&trap_count, 1, memory_order_relaxed);
+	if (si->si_arch != AUDIT_ARCH_X86_64 || passes_through(nr) || h == NULL) {
+		/* Made again, for real, when the handler returns. */
+		if (h != NULL)
+			h->trap_sel = SYSCALL_DISPATCH_FILTER_ALLOW;
+		r[REG_RIP] -= SYSCALL_INSN_LEN;
+		r[REG_RAX] = nr;
+		errno = saved_errno;
+		return;
+	}
+	if (green_hook != NULL && h->current != h->hub_green && !runtime_pc(pc) &&
+	    green_hook(nr, a, uc, &ret)) {
+		atomic_fetch_add_explicit(&trap_green_count, 1, memory_order_relaxed);
+	} else if (nr == SYS_rt_sigprocmask) {
+		ret = sigprocmask_on_context(uc, a);
+	} else {
+		ret = trap_exec(nr, a);
+	}
+	r[REG_RAX] = ret;
+	errno = saved_errno;
+}
+
+/* Finds libc's text and installs the handler, once. */
+static bool trap_ready(void)
+{
+	int expected = 0;
+
+	if (atomic_load(&state) != 0)
+		return atomic_load(&state) > 0;
+	dl_iterate_phdr(collect, NULL);
+	if (atomic_compare_exchange_strong(&state, &expected, 1)) {
+		struct sigaction sa;
+
+		arch_libc_syscall = find_libc_syscall();
+		memset(&sa, 0, sizeof sa);
+		sa.sa_sigaction = sigsys_handler;
+		sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		if (arch_libc_syscall == NULL || __sigaction(SIGSYS, &sa, &prev_sys) != 0) {
+			arch_libc_syscall = NULL;
+			atomic_store(&state, -1);
+		}
+	}
+	return atomic_load(&state) > 0;
+}
+
+void trap_hub_start(struct hub *h)
+{
+	if (h->trap_on || !gs_config.syscalls_trap || osthread_is_runtime() || !trap_ready())
+		return;
+	h->trap_sel = SYSCALL_DISPATCH_FILTER_BLOCK;
+	if (prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, libc_text.lo,
+		  libc_text.hi - libc_text.lo, &h->trap_sel) == 0) {
+		uint64_t sys = (uint64_t)1 << (SIGSYS - 1);
+
+		h->trap_on = true;
+		/* A mask the program set before keeps SIGSYS blocked in the
+		 * kernel (its own view of its mask does not change). */
+		arch_syscall6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&sys, 0, sizeof sys, 0, 0);
+		h->kmask &= ~sys;
+	} else {
+		h->trap_sel = SYSCALL_DISPATCH_FILTER_ALLOW;
+	}
+}
+
+void trap_hub_stop(struct hub *h)
+{
+	if (h->trap_on)
+		prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0);
+	h->trap_on = false;
+	h->trap_sel = SYSCALL_DISPATCH_FILTER_ALLOW;
+}
+
+int trap_program_handler(const struct sigaction *act, struct sigaction *old)
+{
+	if (atomic_load(&state) <= 0)
+		return -1;
+	if (old != NULL)
+		*old = prev_sys;
+	if (act != NULL)
+		prev_sys = *act;
+	return 0;
+}
