@@ -50,7 +50,7 @@ RTLIB := $(B)/libgreenshim-rt.a
 
 # ---- tools/: one program per file or folder ----
 TOOLS := $(B)/gs-microbench $(B)/gs-echo-threads $(B)/gs-echo-epoll $(B)/gs-echo-load \
-	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/gs-uringbench $(B)/greenrun $(B)/greenctl
+	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/gs-uringbench $(B)/gs-rawbench $(B)/greenrun $(B)/greenctl
 
 # ---- tests ----
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -165,6 +165,9 @@ $(B)/gs-fastpath: tools/bench/fastpath.c | depcheck
 $(B)/gs-threadbench: tools/bench/threadbench.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
+$(B)/gs-rawbench: tools/bench/rawbench.c | depcheck
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
 $(B)/gs-uringbench: tools/bench/uringbench.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -luring
 
@@ -185,6 +188,8 @@ bench: all
 	sh tools/bench/sidebyside.sh $(B) gs-threadbench
 	@echo
 	sh tools/bench/sidebyside.sh $(B) gs-uringbench
+	@echo
+	sh tools/bench/sidebyside.sh $(B) gs-rawbench
 
 demo: all
 	sh tools/bench/demo.sh $(B)

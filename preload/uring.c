@@ -74,6 +74,16 @@ static int64_t uring_deadline(const struct __kernel_timespec *ts)
 	return gs_deadline_after((int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec);
 }
 
+/* liburing's own call, which cannot wait here: its io_uring_enter is let
+ * through, not caught (src/trap.c), which would cost a signal. */
+#define URING_NOWAIT(h, call)                                  \
+	({                                                     \
+		char was_ = trap_let_through(h);               \
+		__typeof__(call) r_ = (call);                  \
+		trap_restore(h, was_);                         \
+		r_;                                            \
+	})
+
 /* Waits in the hub until the completion queue holds wait_nr entries, then
  * lets liburing take the first (without waiting). */
 static int uring_wait(struct hub *h, struct io_uring *ring, struct io_uring_cqe **cqe_ptr,
@@ -84,11 +94,11 @@ static int uring_wait(struct hub *h, struct io_uring *ring, struct io_uring_cqe 
 		int r;
 
 		if (ready >= wait_nr)
-			return real_get_cqe(ring, cqe_ptr, 0, wait_nr, NULL);
+			return URING_NOWAIT(h, real_get_cqe(ring, cqe_ptr, 0, wait_nr, NULL));
 		if (io_uring_cq_has_overflow(ring)) {
 			/* Entries wait in the kernel: a call that does not
 			 * wait brings them in. */
-			r = real_get_cqe(ring, cqe_ptr, 0, 0, NULL);
+			r = URING_NOWAIT(h, real_get_cqe(ring, cqe_ptr, 0, 0, NULL));
 			if (r < 0 && r != -EAGAIN)
 				return r;
 			continue;
@@ -124,7 +134,7 @@ GS_WRAP int __io_uring_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe_
 		return -ENOSYS;
 	if (wait_nr == 0 || (h = uring_hub(ring, sigmask)) == NULL)
 		return real_get_cqe(ring, cqe_ptr, submit, wait_nr, sigmask);
-	if (submit != 0 && (r = real_get_cqe(ring, cqe_ptr, submit, 0, NULL)) < 0)
+	if (submit != 0 && (r = URING_NOWAIT(h, real_get_cqe(ring, cqe_ptr, submit, 0, NULL))) < 0)
 		return r;
 	return uring_wait(h, ring, cqe_ptr, wait_nr, GS_NO_DEADLINE);
 }
@@ -149,6 +159,14 @@ GS_WRAP int io_uring_wait_cqe_timeout(struct io_uring *ring, struct io_uring_cqe
 	return io_uring_wait_cqes(ring, cqe_ptr, 1, ts, NULL);
 }
 
+/* Never waits: made by liburing, let through rather than caught. */
+GS_WRAP int io_uring_submit(struct io_uring *ring)
+{
+	if (!uring_real())
+		return -ENOSYS;
+	return URING_NOWAIT(hub_peek(), real_submit(ring));
+}
+
 GS_WRAP int io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr)
 {
 	struct io_uring_cqe *cqe;
@@ -159,7 +177,7 @@ GS_WRAP int io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr)
 		return -ENOSYS;
 	if (wait_nr == 0 || (h = uring_hub(ring, NULL)) == NULL)
 		return real_submit_and_wait(ring, wait_nr);
-	n = real_submit(ring);
+	n = URING_NOWAIT(h, real_submit(ring));
 	if (n < 0)
 		return n;
 	r = uring_wait(h, ring, &cqe, wait_nr, GS_NO_DEADLINE);

@@ -805,6 +805,24 @@ int trap_program_handler(const struct sigaction *act, struct sigaction *old);
  * to the kernel-style result (>= 0 or -errno). uc is the trap's context:
  * a change of signal mask is written there, as sigreturn restores it. */
 void trap_set_hook(bool (*hook)(long nr, const long a[6], void *uc, long *ret));
+/* Around a call of the runtime's own into code that makes system calls of
+ * its own that must not be caught (liburing's, from preload/uring.c, once
+ * it cannot wait): lets them through, then back as before. Any h, or NULL. */
+static inline char trap_let_through(struct hub *h)
+{
+	char was = h != NULL ? h->trap_sel : 0;
+
+	if (was != 0)
+		h->trap_sel = 0;
+	return was;
+}
+
+static inline void trap_restore(struct hub *h, char was)
+{
+	if (was != 0)
+		h->trap_sel = was;
+}
+
 /* Calls trapped since start, and of them those made green (greenctl). */
 extern atomic_ulong trap_count, trap_green_count;
 

@@ -59,6 +59,7 @@
 /* The library's default, which config.c reads from the preloaded library's
  * definition (preload/init.c): greenrun shows what the program will get. */
 const int64_t gs_preempt_default_ns = CONFIG_PREEMPT_DEFAULT_MS * 1000000LL;
+const bool gs_syscalls_default = true;
 
 #define LIBNAME "libgreenshim.so"
 
@@ -79,6 +80,8 @@ static struct option_var opts[] = {
 	  "a thread-local storage per green thread, or one shared per OS thread", NULL },
 	{ "native-libs", "GREENSHIM_NATIVE_LIBS", "LIB[:LIB...]",
 	  "libraries whose threads stay real OS threads (besides OpenMP's)", NULL },
+	{ "syscalls", "GREENSHIM_SYSCALLS", "trap|off",
+	  "catch system calls made outside libc, and make blocking ones green", NULL },
 	{ "preempt", "GREENSHIM_PREEMPT_MS", "MS",
 	  "preemption tick in milliseconds; 0: cooperative only", NULL },
 	{ "max-blocking", "GREENSHIM_MAX_BLOCKING_MS", "MS",
@@ -388,6 +391,9 @@ static void show_config(const char *lib, const char *cmd)
 		c->native_libs != NULL ? c->native_libs : "",
 		c->native_libs != NULL ? origin("GREENSHIM_NATIVE_LIBS")
 				       : "default: libgomp.so, libomp.so, libiomp5.so only");
+	fprintf(stderr, "greenrun: GREENSHIM_SYSCALLS=%s (%s%s)\n",
+		c->syscalls_trap ? "trap" : "off", origin("GREENSHIM_SYSCALLS"),
+		c->native_threads ? "; native threads: no trapping" : "");
 	fprintf(stderr, "greenrun: GREENSHIM_PREEMPT_MS=%lld (%s%s)\n",
 		(long long)(c->preempt_ns / 1000000), origin("GREENSHIM_PREEMPT_MS"),
 		c->native_threads ? "; native threads: the kernel preempts" : "");
