@@ -358,6 +358,9 @@ static inline void preload_pool_call(void (*fn)(void *), void *arg)
 /* ---- rawsys.c, uring.c: raw system calls made green (src/trap.c) ------ */
 
 void preload_rawsys_init(void);
+/* thread.c: is the code at pc in a library whose threads stay native
+ * (OpenMP's runtimes, GREENSHIM_NATIVE_LIBS)? */
+bool preload_native_code(const void *pc);
 /* A trapped io_uring_enter: the kernel-style result. */
 long preload_uring_enter(const long a[6]);
 

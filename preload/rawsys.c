@@ -111,13 +111,18 @@ static const sigset_t *pselect_mask(long p, sigset_t *buf)
 	return data != NULL ? sigset_arg(data[0], buf) : NULL;
 }
 
-static bool raw_syscall(long nr, const long a[6], void *uc, long *ret)
+static enum trap_action raw_syscall(long nr, const long a[6], void *uc, long *ret)
 {
 	sigset_t mask;
 	long r;
 
 	if (preload_native())
-		return false;
+		return TRAP_EXEC;
+	/* OpenMP's runtimes (thread.c's native libraries): their threads are
+	 * real and wake the calling thread with futex calls of their own in
+	 * the kernel, where it must wait. Made by their code, as before. */
+	if (preload_native_code((const void *)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP]))
+		return TRAP_PASS;
 #define ARG(i, type) ((type)a[i])
 	switch (nr) {
 	case SYS_read:
@@ -209,14 +214,14 @@ static bool raw_syscall(long nr, const long a[6], void *uc, long *ret)
 	case SYS_clock_nanosleep:
 		*ret = -clock_nanosleep(ARG(0, clockid_t), ARG(1, int), ARG(2, const struct timespec *),
 					ARG(3, struct timespec *));
-		return true;
+		return TRAP_DONE;
 	case SYS_pause:
 		r = pause();
 		break;
 	case SYS_rt_sigsuspend:
 		if (a[1] != sizeof(uint64_t)) {
 			*ret = -EINVAL;
-			return true;
+			return TRAP_DONE;
 		}
 		r = sigsuspend(sigset_arg(a[0], &mask));
 		break;
@@ -229,7 +234,7 @@ static bool raw_syscall(long nr, const long a[6], void *uc, long *ret)
 		break;
 	case SYS_waitid:
 		if (a[4] != 0)
-			return false; /* libc's waitid has no rusage */
+			return TRAP_EXEC; /* libc's waitid has no rusage */
 		r = waitid(ARG(0, idtype_t), ARG(1, id_t), ARG(2, siginfo_t *), ARG(3, int));
 		break;
 	case SYS_sched_yield:
@@ -243,13 +248,13 @@ static bool raw_syscall(long nr, const long a[6], void *uc, long *ret)
 		break;
 	case SYS_io_uring_enter:
 		*ret = preload_uring_enter(a);
-		return true;
+		return TRAP_DONE;
 	case SYS_rt_sigaction:
 		*ret = raw_sigaction(a);
-		return true;
+		return TRAP_DONE;
 	case SYS_rt_sigprocmask:
 		*ret = raw_sigprocmask(a, uc);
-		return true;
+		return TRAP_DONE;
 	/* The fd table's: which fds exist, and which the program made
 	 * non-blocking. */
 	case SYS_close:
@@ -301,11 +306,11 @@ static bool raw_syscall(long nr, const long a[6], void *uc, long *ret)
 		r = fdatasync(ARG(0, int));
 		break;
 	default:
-		return false;
+		return TRAP_EXEC;
 	}
 #undef ARG
 	*ret = r == -1 ? -errno : r;
-	return true;
+	return TRAP_DONE;
 }
 
 void preload_rawsys_init(void)

@@ -94,7 +94,7 @@ static bool lib_named(const char *name, const char *list)
  * object is kept (its start address, page-aligned, with the answer in the
  * low bit: one atomic word per slot, so that any OS thread may look), and
  * a pthread_create stays a green spawn's cost. */
-static bool created_natively(const void *pc)
+bool preload_native_code(const void *pc)
 {
 	static uintptr_t seen[16];
 	struct dl_find_object obj;
@@ -126,7 +126,7 @@ GS_WRAP int pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*f
 	int r;
 
 	if (preload_native() || preload_hub() == NULL ||
-	    created_natively(__builtin_return_address(0)))
+	    preload_native_code(__builtin_return_address(0)))
 		return REAL(pthread_create)(tid, attr, fn, arg);
 	if (attr != NULL) {
 		int detach = PTHREAD_CREATE_JOINABLE;
@@ -230,7 +230,10 @@ GS_WRAP void pthread_exit(void *retval)
 	struct hub *h = hub_peek();
 	struct green *g;
 
-	if (h == NULL || h->current == h->hub_green || preload_native()) {
+	/* Also a real thread alone on its hub (one a native library made:
+	 * libgomp's workers end with pthread_exit when their pool goes). */
+	if (h == NULL || h->current == h->hub_green || preload_native() ||
+	    (h->current == h->root && h->ngreen == 1 && h->tid != getpid())) {
 		REAL(pthread_exit)(retval); /* the hub goes with the thread */
 		__builtin_unreachable();
 	}

@@ -195,7 +195,11 @@ static void report_kernel(struct hub *h, struct green *cur, long nr, int64_t ran
  * run; two in a row, or another call or thread, do. */
 static void check_kernel(struct hub *h, struct green *cur, int64_t now)
 {
-	long nr = cur != h->hub_green ? thread_syscall(h->tid) : -1;
+	/* A real thread alone on its hub (a native library's) keeps no one
+	 * from running. */
+	long nr = cur != h->hub_green && __atomic_load_n(&h->ngreen, __ATOMIC_RELAXED) > 1
+			  ? thread_syscall(h->tid)
+			  : -1;
 
 	if (nr < 0 && h->mon_sys >= 0 && h->mon_sys_missed++ == 0)
 		return;

@@ -799,12 +799,16 @@ bool trap_wanted(void);
 /* The program's SIGSYS disposition once the runtime's handler is in: like
  * overflow_program_handler; -1 while it is not. */
 int trap_program_handler(const struct sigaction *act, struct sigaction *old);
-/* preload/: carries out a trapped call made by program code on a green
- * thread as the libc function of the same name would under greenshim.
- * Returns false for a call it leaves to the kernel as asked; else sets *ret
- * to the kernel-style result (>= 0 or -errno). uc is the trap's context:
- * a change of signal mask is written there, as sigreturn restores it. */
-void trap_set_hook(bool (*hook)(long nr, const long a[6], void *uc, long *ret));
+/* preload/: what becomes of a trapped call made by program code on a
+ * green thread. TRAP_DONE: carried out as the libc function of the same
+ * name would be under greenshim, *ret set to the kernel-style result (>= 0
+ * or -errno); TRAP_EXEC: made as asked; TRAP_PASS: made for real by the
+ * code that made it, once the handler returns (a library whose threads
+ * stay native waits on futexes that its native threads wake in the
+ * kernel). uc is the trap's context: a change of signal mask is written
+ * there, as sigreturn restores it. */
+enum trap_action { TRAP_EXEC, TRAP_DONE, TRAP_PASS };
+void trap_set_hook(enum trap_action (*hook)(long nr, const long a[6], void *uc, long *ret));
 /* Around a call of the runtime's own into code that makes system calls of
  * its own that must not be caught (liburing's, from preload/uring.c, once
  * it cannot wait): lets them through, then back as before. Any h, or NULL. */

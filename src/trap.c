@@ -93,7 +93,7 @@ static struct range runtime_text[RUNTIME_RANGES_MAX];
 static int nruntime;
 static atomic_int state; /* 0 unknown, 1 ready, -1 unavailable */
 static struct sigaction prev_sys;
-static bool (*green_hook)(long nr, const long a[6], void *uc, long *ret);
+static enum trap_action (*green_hook)(long nr, const long a[6], void *uc, long *ret);
 
 atomic_ulong trap_count, trap_green_count;
 
@@ -103,7 +103,7 @@ bool trap_wanted(void)
 	return gs_config.syscalls_trap && atomic_load_explicit(&state, memory_order_relaxed) >= 0;
 }
 
-void trap_set_hook(bool (*hook)(long nr, const long a[6], void *uc, long *ret))
+void trap_set_hook(enum trap_action (*hook)(long nr, const long a[6], void *uc, long *ret))
 {
 	green_hook = hook;
 }
@@ -247,7 +247,8 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucp)
 	struct hub *h = hub_peek();
 	int saved_errno = errno;
 	uintptr_t pc = (uintptr_t)r[REG_RIP];
-	long nr = si->si_syscall, ret;
+	long nr = si->si_syscall, ret = 0;
+	enum trap_action act;
 	long a[6] = { r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9] };
 
 	if (si->si_code != SYS_USER_DISPATCH) {
@@ -255,24 +256,28 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucp)
 		return;
 	}
 	atomic_fetch_add_explicit(&trap_count, 1, memory_order_relaxed);
-	if (si->si_arch != AUDIT_ARCH_X86_64 || passes_through(nr) || h == NULL) {
-		/* Made again, for real, when the handler returns. */
-		if (h != NULL)
-			h->trap_sel = SYSCALL_DISPATCH_FILTER_ALLOW;
-		r[REG_RIP] -= SYSCALL_INSN_LEN;
-		r[REG_RAX] = nr;
-		errno = saved_errno;
-		return;
-	}
-	if (green_hook != NULL && h->current != h->hub_green && !runtime_pc(pc) &&
-	    green_hook(nr, a, uc, &ret)) {
+	if (si->si_arch != AUDIT_ARCH_X86_64 || passes_through(nr) || h == NULL)
+		goto pass;
+	act = TRAP_EXEC;
+	if (green_hook != NULL && h->current != h->hub_green && !runtime_pc(pc))
+		act = green_hook(nr, a, uc, &ret);
+	if (act == TRAP_PASS)
+		goto pass;
+	if (act == TRAP_DONE)
 		atomic_fetch_add_explicit(&trap_green_count, 1, memory_order_relaxed);
-	} else if (nr == SYS_rt_sigprocmask) {
+	else if (nr == SYS_rt_sigprocmask)
 		ret = sigprocmask_on_context(uc, a);
-	} else {
+	else
 		ret = trap_exec(nr, a);
-	}
 	r[REG_RAX] = ret;
+	errno = saved_errno;
+	return;
+pass:
+	/* Made again, for real, when the handler returns. */
+	if (h != NULL)
+		h->trap_sel = SYSCALL_DISPATCH_FILTER_ALLOW;
+	r[REG_RIP] -= SYSCALL_INSN_LEN;
+	r[REG_RAX] = nr;
 	errno = saved_errno;
 }
 

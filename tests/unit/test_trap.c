@@ -1,0 +1,179 @@
+/* Raw system calls caught with Syscall User Dispatch (src/trap.c). */
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+#include "unit.h"
+
+/* A system call made with this file's own instruction: outside libc. */
+static long raw4(long n, long a, long b, long c, long d)
+{
+	register long r10 __asm__("r10") = d;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+static long raw3(long n, long a, long b, long c)
+{
+	return raw4(n, a, b, c, 0);
+}
+
+static long hooked_nr = -1;
+
+/* getuid is answered here, getgid made for real by its caller, the rest
+ * made as asked. */
+static enum trap_action hook(long nr, const long a[6], void *uc, long *ret)
+{
+	(void)a;
+	(void)uc;
+	hooked_nr = nr;
+	if (nr == SYS_getuid) {
+		*ret = 4242;
+		return TRAP_DONE;
+	}
+	return nr == SYS_getgid ? TRAP_PASS : TRAP_EXEC;
+}
+
+static long results[4];
+
+static void *make_raw_calls(void *arg)
+{
+	(void)arg;
+	results[0] = raw3(SYS_getppid, 0, 0, 0);
+	results[1] = raw3(SYS_getuid, 0, 0, 0);
+	results[2] = raw3(SYS_close, -1, 0, 0);
+	/* Let through: calls after it are not caught until a switch. */
+	results[3] = raw3(SYS_getgid, 0, 0, 0);
+	return NULL;
+}
+
+static struct hub *start(const char *mode)
+{
+	setenv("GREENSHIM_SYSCALLS", mode, 1);
+	config_load();
+	return hub_get();
+}
+
+START_TEST(a_raw_call_on_a_hub_with_two_threads_is_caught_and_answered)
+{
+	struct hub *h = start("trap");
+	unsigned long before = atomic_load(&trap_count);
+	struct green *g;
+
+	trap_set_hook(hook);
+	ck_assert(!h->trap_on); /* one thread: nothing to gain */
+	ck_assert_int_eq(green_spawn(NULL, make_raw_calls, NULL, &g), 0);
+	ck_assert(h->trap_on);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(results[0], getppid());
+	ck_assert_int_eq(results[1], 4242);         /* the hook's answer */
+	ck_assert_int_eq(results[2], -EBADF);       /* the kernel's, as asked */
+	ck_assert_int_eq(results[3], getgid());     /* made again, for real */
+	ck_assert_int_eq(hooked_nr, SYS_getgid);
+	/* getgid was caught once, then made without being caught again. */
+	ck_assert_uint_eq(atomic_load(&trap_count) - before, 4);
+	/* Calls through libc are never caught. */
+	before = atomic_load(&trap_count);
+	ck_assert_int_eq(getppid(), results[0]);
+	ck_assert_uint_eq(atomic_load(&trap_count), before);
+	trap_set_hook(NULL);
+}
+END_TEST
+
+START_TEST(with_syscalls_off_nothing_is_caught)
+{
+	struct hub *h = start("off");
+	unsigned long before = atomic_load(&trap_count);
+	struct green *g;
+
+	ck_assert_int_eq(green_spawn(NULL, make_raw_calls, NULL, &g), 0);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	ck_assert(!h->trap_on);
+	ck_assert_int_eq(results[0], getppid());
+	ck_assert_int_eq(results[1], getuid());
+	ck_assert_uint_eq(atomic_load(&trap_count), before);
+}
+END_TEST
+
+static long mask_ret[2];
+static uint64_t mask_after[2];
+
+/* rt_sigprocmask made raw, with a wrong size, then the right one. */
+static void *block_raw(void *arg)
+{
+	uint64_t set = (1ULL << (SIGUSR1 - 1)) | (1ULL << (SIGSYS - 1));
+
+	(void)arg;
+	mask_ret[0] = raw4(SYS_rt_sigprocmask, SIG_BLOCK, (long)&set, 0, 4);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &mask_after[0], sizeof mask_after[0]);
+	mask_ret[1] = raw4(SYS_rt_sigprocmask, SIG_BLOCK, (long)&set, 0, sizeof set);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &mask_after[1], sizeof mask_after[1]);
+	return NULL;
+}
+
+START_TEST(a_raw_sigprocmask_changes_the_mask_returned_to_but_never_blocks_sigsys)
+{
+	struct green *g;
+
+	start("trap");
+	trap_set_hook(NULL);
+	ck_assert_int_eq(green_spawn(NULL, block_raw, NULL, &g), 0);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(mask_ret[0], -EINVAL); /* as the kernel says */
+	ck_assert(!(mask_after[0] & (1ULL << (SIGUSR1 - 1))));
+	ck_assert_int_eq(mask_ret[1], 0);
+	ck_assert(mask_after[1] & (1ULL << (SIGUSR1 - 1)));
+	ck_assert(!(mask_after[1] & (1ULL << (SIGSYS - 1))));
+}
+END_TEST
+
+static volatile sig_atomic_t program_got;
+
+static void program_handler(int sig)
+{
+	program_got = sig;
+}
+
+static void *idle(void *arg)
+{
+	return arg;
+}
+
+START_TEST(a_sigsys_that_is_no_caught_call_goes_to_the_program_handler)
+{
+	struct sigaction sa, old;
+	struct green *g;
+
+	start("trap");
+	ck_assert_int_eq(trap_program_handler(NULL, &old), -1); /* not in yet */
+	ck_assert_int_eq(green_spawn(NULL, idle, NULL, &g), 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = program_handler;
+	ck_assert_int_eq(trap_program_handler(&sa, &old), 0);
+	ck_assert(old.sa_handler == SIG_DFL);
+	raise(SIGSYS);
+	ck_assert_int_eq(program_got, SIGSYS);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+}
+END_TEST
+
+Suite *suite_trap(void)
+{
+	Suite *s = suite_create("trap");
+	TCase *tc = tcase_create("dispatch");
+
+	tcase_add_test(tc, a_raw_call_on_a_hub_with_two_threads_is_caught_and_answered);
+	tcase_add_test(tc, with_syscalls_off_nothing_is_caught);
+	tcase_add_test(tc, a_raw_sigprocmask_changes_the_mask_returned_to_but_never_blocks_sigsys);
+	tcase_add_test(tc, a_sigsys_that_is_no_caught_call_goes_to_the_program_handler);
+	suite_add_tcase(s, tc);
+	return s;
+}
