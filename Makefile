@@ -60,7 +60,8 @@ PRELOAD_TESTS := $(PRELOAD_TEST_SRC:tests/preload/%.c=$(B)/tests/preload/%)
 # tests/preload/allocators.c linked with each malloc Debian ships (make
 # deps installs them; one whose library is missing is not built, and its
 # test says so).
-ALLOC_TESTS := $(foreach a,jemalloc tcmalloc mimalloc,$(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/lib$(a).so),$(B)/tests/preload/allocators-$(a)))
+ALLOC_TESTS := $(foreach a,jemalloc tcmalloc mimalloc,$(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/lib$(a).so),$(B)/tests/preload/allocators-$(a))) \
+	$(foreach a,jemalloc tcmalloc_minimal,$(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/lib$(a).a),$(B)/tests/preload/allocators-static-$(a)))
 # tests/lang: the C program always, the C++ one where g++ is (make deps).
 LANG_TESTS := $(B)/tests/lang/thread_state $(B)/tests/lang/cancel $(B)/tests/lang/openmp \
 	$(if $(shell command -v g++ 2>/dev/null),$(B)/tests/lang/thread_state_cc)
@@ -121,6 +122,12 @@ $(B)/tests/preload/uring_waits $(B)/tests/preload/raw_syscalls: $(B)/tests/prelo
 		tests/preload/%.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -luring
+
+# ... and with the allocator's archive linked into the executable itself.
+$(B)/tests/preload/allocators-static-%: tests/preload/allocators.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< \
+		/usr/lib/$(ARCH)-linux-gnu/lib$*.a -lstdc++ -lm -ldl
 
 $(B)/tests/preload/allocators-%: tests/preload/allocators.c | depcheck
 	@mkdir -p $(dir $@)
