@@ -29,7 +29,7 @@
  * and:
  * - for a call made on a green thread by code that is not the runtime's
  *   (ld.so's loading, the vDSO's fallbacks, libgreenshim's own: carried
- *   out as they are), asks preload/ (trap_set_hook), which carries out the
+ *   out as they are) and not on the alternate signal stack, asks preload/ (trap_set_hook), which carries out the
  *   blocking calls as the libc functions of the same names would under
  *   greenshim: a read on a socket parks the thread, a futex wait waits in
  *   the hub, io_uring_enter waiting for completions waits for the ring's
@@ -170,6 +170,17 @@ static long trap_exec(long nr, const long a[6])
 	return arch_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
+/* Was the call made on the alternate signal stack (a handler with
+ * SA_ONSTACK)? A thread must not park there: the next signal would be
+ * delivered onto the frames it left. uc_stack is that stack's setting. */
+static bool on_altstack(const ucontext_t *uc)
+{
+	uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+	uintptr_t lo = (uintptr_t)uc->uc_stack.ss_sp;
+
+	return !(uc->uc_stack.ss_flags & SS_DISABLE) && sp >= lo && sp - lo < uc->uc_stack.ss_size;
+}
+
 /* rt_sigprocmask on the mask that sigreturn will restore. */
 static long sigprocmask_on_context(ucontext_t *uc, const long a[6])
 {
@@ -259,7 +270,8 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucp)
 	if (si->si_arch != AUDIT_ARCH_X86_64 || passes_through(nr) || h == NULL)
 		goto pass;
 	act = TRAP_EXEC;
-	if (green_hook != NULL && h->current != h->hub_green && !runtime_pc(pc))
+	if (green_hook != NULL && h->current != h->hub_green && !runtime_pc(pc) &&
+	    !on_altstack(uc))
 		act = green_hook(nr, a, uc, &ret);
 	if (act == TRAP_PASS)
 		goto pass;
