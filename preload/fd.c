@@ -4,17 +4,38 @@
  * These wait for nothing; they keep fdtab.c true. A close wakes the green
  * threads waiting on the fd with EBADF before the number can be reused.
  * fcntl(F_GETFL) and ioctl(FIONBIO) show O_NONBLOCK as the program set it,
- * whatever greenshim set underneath. The descriptors the runtime opened for
- * its hub are not the program's: closing one fails with EBADF, as closing
- * any number the program never opened would, and dup2 onto one fails with
- * EBUSY (docs/LIMITATIONS.md).
+ * whatever greenshim set underneath.
+ *
+ * The descriptors the runtime opens for itself (libev's epoll fd and
+ * eventfd, made through the wrappers below while a hub makes its loop;
+ * the control socket) are moved to the top of the numbers below 1024 and are close-on-exec
+ * (hub_take_new_fd), out of the way of the numbers programs use. To the
+ * program they look closed: close, fcntl and fstat on one fail with EBADF,
+ * as on any number it never opened; close_range closes around them; dup2
+ * onto one fails with EBUSY (docs/LIMITATIONS.md).
  */
 #include <fcntl.h>
+#include <string.h>
 #include <linux/close_range.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 
 #include "preload.h"
+
+#include <dlfcn.h> /* after runtime.h: <elf.h> and ev.h both name EV_NONE */
+#include <link.h>
+
+/* An fd of the runtime's, asked about by the program (not by libev while
+ * it makes or runs a loop, nor by the runtime's own threads)? */
+static bool hidden(int fd)
+{
+	struct hub *h;
+
+	if (GS_LIKELY(!hub_is_own_fd(fd)) || hub_making_loop() || osthread_is_runtime())
+		return false;
+	h = hub_peek();
+	return h == NULL || h->current != h->hub_green;
+}
 
 GS_WRAP int close(int fd)
 {
@@ -107,6 +128,8 @@ GS_WRAP int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *); /* as glibc reads it, whatever cmd takes */
 	va_end(ap);
+	if (GS_UNLIKELY(hidden(fd)))
+		return preload_fail(-EBADF);
 	switch (cmd) {
 	case F_GETFL:
 		r = REAL(fcntl)(fd, cmd);
@@ -161,11 +184,48 @@ GS_WRAP int ioctl(int fd, unsigned long req, ...)
 	return r;
 }
 
+GS_WRAP int fstat(int fd, struct stat *st)
+{
+	if (GS_UNLIKELY(hidden(fd)))
+		return preload_fail(-EBADF);
+	return REAL(fstat)(fd, st);
+}
+
+GS_WRAP int fstat64(int fd, struct stat64 *st) __attribute__((alias("fstat")));
+
+GS_WRAP int epoll_create1(int flags)
+{
+	return hub_take_new_fd(REAL(epoll_create1)(flags));
+}
+
+GS_WRAP int epoll_create(int size)
+{
+	return hub_take_new_fd(REAL(epoll_create)(size));
+}
+
+/* Is the code at pc libunwind's? It keeps a pipe open for good once the
+ * runtime first unwinds a stack (to check addresses are readable). */
+static bool libunwinds(const void *pc)
+{
+	struct dl_find_object obj;
+
+	return _dl_find_object((void *)pc, &obj) == 0 && obj.dlfo_link_map != NULL &&
+	       obj.dlfo_link_map->l_name != NULL &&
+	       strstr(obj.dlfo_link_map->l_name, "libunwind") != NULL;
+}
+
 GS_WRAP int pipe2(int fds[2], int flags)
 {
 	int r = REAL(pipe2)(fds, flags);
 
-	if (r == 0) {
+	if (r == 0 && hub_making_loop()) {
+		fds[0] = hub_take_new_fd(fds[0]);
+		fds[1] = hub_take_new_fd(fds[1]);
+	} else if (r == 0 && osthread_is_runtime() && libunwinds(__builtin_return_address(0))) {
+		/* Out of the way, but libunwind's to close: not hidden. */
+		fds[0] = hub_fd_high(fds[0]);
+		fds[1] = hub_fd_high(fds[1]);
+	} else if (r == 0) {
 		fdtab_set(fds[0], FD_PIPE, flags & O_NONBLOCK, false);
 		fdtab_set(fds[1], FD_PIPE, flags & O_NONBLOCK, false);
 	}
@@ -181,6 +241,8 @@ GS_WRAP int eventfd(unsigned initval, int flags)
 {
 	int r = REAL(eventfd)(initval, flags);
 
+	if (r >= 0 && hub_making_loop())
+		return hub_take_new_fd(r);
 	if (r >= 0)
 		fdtab_set(r, FD_POLLED, flags & EFD_NONBLOCK, false);
 	return r;

@@ -122,6 +122,9 @@ struct group;       /* grp.h */
 	X(pipe, int, (int *))                                                              \
 	X(pipe2, int, (int *, int))                                                        \
 	X(eventfd, int, (unsigned, int))                                                   \
+	X(epoll_create, int, (int))                                                        \
+	X(epoll_create1, int, (int))                                                       \
+	X(fstat, int, (int, struct stat *))                                                \
 	X(poll, int, (struct pollfd *, nfds_t, int))                                       \
 	X(ppoll, int, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *)) \
 	X(select, int, (int, fd_set *, fd_set *, fd_set *, struct timeval *))              \

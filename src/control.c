@@ -43,6 +43,7 @@
 #include "runtime.h" /* before <sys/auxv.h>: <elf.h> and ev.h both name EV_NONE */
 
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,6 @@
 
 #include "sys.h"
 
-#define CONTROL_FD_CEILING 1024
 #define CONTROL_READ_TIMEOUT_S 5
 
 static int listen_fd = -1;
@@ -181,8 +181,7 @@ static int control_listen(void)
 {
 	struct sockaddr_un a;
 	socklen_t len = control_address(getpid(), &a);
-	struct rlimit rl;
-	long fd, high, ceiling = CONTROL_FD_CEILING;
+	long fd;
 
 	fd = arch_syscall3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -191,19 +190,8 @@ static int control_listen(void)
 		arch_syscall3(SYS_close, fd, 0, 0);
 		return -EADDRINUSE;
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)ceiling)
-		ceiling = (long)rl.rlim_cur;
-	/* The highest free number below the ceiling. */
-	for (long want = ceiling - 1; want > fd; want--) {
-		if (sys_fcntl((int)want, F_GETFD, 0) != -EBADF)
-			continue;
-		high = sys_fcntl((int)fd, F_DUPFD_CLOEXEC, want);
-		if (high >= 0) {
-			arch_syscall3(SYS_close, fd, 0, 0);
-			fd = high;
-		}
-		break;
-	}
+	/* At the top of the numbers below 1024, as the hubs' own fds. */
+	fd = hub_fd_high((int)fd);
 	hub_add_own_fd((int)fd);
 	return (int)fd;
 }
@@ -294,10 +282,21 @@ static void *control_main(void *arg)
 	int fd = (int)(intptr_t)arg;
 
 	for (;;) {
-		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int c;
 
+		/* Not asleep in accept4: Linux takes the lowest free fd number
+		 * for the connection when accept4 begins, and the program's
+		 * next open would get the one after it. */
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return NULL;
+		c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (c >= 0) {
-			serve(c);
+			/* Blocking again, as serve reads it, and out of the way. */
+			sys_fcntl(c, F_SETFL, 0);
+			serve(hub_fd_high(c));
+		} else if (errno == EAGAIN) {
+			continue; /* another client's, gone meanwhile */
 		} else if (errno != EINTR && errno != ECONNABORTED && errno != EMFILE &&
 			   errno != ENFILE && errno != ENOBUFS && errno != ENOMEM) {
 			return NULL; /* the socket is gone: no more control */

@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include "runtime.h"
 #include "sys.h"
@@ -94,6 +95,52 @@ bool hub_is_own_fd(int fd)
 	return false;
 }
 
+#define OWN_FD_CEILING 1024
+
+int hub_fd_high(int fd)
+{
+	struct rlimit rl;
+	long ceiling = OWN_FD_CEILING;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)ceiling)
+		ceiling = (long)rl.rlim_cur;
+	for (long want = ceiling - 1; want > fd; want--) {
+		long high;
+
+		if (sys_fcntl((int)want, F_GETFD, 0) != -EBADF)
+			continue;
+		high = sys_fcntl(fd, F_DUPFD_CLOEXEC, want);
+		if (high >= 0) {
+			arch_syscall3(SYS_close, fd, 0, 0);
+			return (int)high;
+		}
+		break;
+	}
+	sys_fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
+/* The hub whose loop this OS thread is making (hub_open_loop). */
+static __thread struct hub *tls_opening __attribute__((tls_model("initial-exec")));
+
+bool hub_making_loop(void)
+{
+	return tls_opening != NULL;
+}
+
+int hub_take_new_fd(int fd)
+{
+	struct hub *h = tls_opening;
+
+	if (fd < 0 || h == NULL)
+		return fd;
+	fd = hub_fd_high(fd);
+	if (h->n_own_fds < OWN_FDS_PER_HUB)
+		h->own_fds[h->n_own_fds++] = fd;
+	hub_add_own_fd(fd);
+	return fd;
+}
+
 /* The lowest free fd numbers: the kernel gives new fds the lowest free
  * number, so those that are open after the loop is made are the loop's. */
 static int free_fds(int *out, int max)
@@ -109,7 +156,8 @@ static int free_fds(int *out, int max)
 static void mark_own_fds(struct hub *h, const int *was_free, int n)
 {
 	for (int i = 0; i < n; i++) {
-		if (sys_fcntl(was_free[i], F_GETFD, 0) >= 0) {
+		/* Those the wrappers did not take high (no preload). */
+		if (sys_fcntl(was_free[i], F_GETFD, 0) >= 0 && h->n_own_fds < OWN_FDS_PER_HUB) {
 			int slot = atomic_fetch_add(&n_own_fds, 1);
 
 			if (slot < OWN_FDS_MAX)
@@ -533,15 +581,20 @@ static bool hub_open_loop(struct hub *h)
 	int nfree = free_fds(was_free, OWN_FDS_PER_HUB);
 
 	ev_set_allocator(hub_ev_realloc);
-	/* EVFLAG_NOSIGMASK: the signal mask is the program's, not ours. */
+	h->n_own_fds = 0;
+	/* EVFLAG_NOSIGMASK: the signal mask is the program's, not ours. The
+	 * fds libev opens reach hub_take_new_fd through the wrappers. */
+	tls_opening = h;
 	h->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	if (h->loop != NULL) {
+		ev_set_userdata(h->loop, h);
+		ev_async_init(&h->async, hub_async_cb);
+		ev_async_start(h->loop, &h->async); /* libev's eventfd, made now */
+	}
+	tls_opening = NULL;
 	if (h->loop == NULL)
 		return false;
-	ev_set_userdata(h->loop, h);
-	ev_async_init(&h->async, hub_async_cb);
-	ev_async_start(h->loop, &h->async);
 	ev_unref(h->loop); /* a possible remote wake-up keeps nothing alive */
-	h->n_own_fds = 0;
 	mark_own_fds(h, was_free, nfree);
 	return true;
 }

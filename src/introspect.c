@@ -509,7 +509,7 @@ int introspect_sample(struct hub *h, struct sample_result *out, int timeout_ms)
 	atomic_init(&s.done, 0);
 	if (!atomic_compare_exchange_strong(&h->sample, &expected, &s))
 		return -EBUSY;
-	r = arch_syscall3(SYS_tgkill, getpid(), h->tid, preempt_signal());
+	r = preempt_send_sample(h->tid);
 	for (int waited = 0; r == 0 && waited < timeout_ms; waited++) {
 		if (atomic_load_explicit(&s.done, memory_order_acquire)) {
 			name_frames(out->frames, out->nframes);

@@ -8,8 +8,9 @@
  * handler writes one line naming the thread, its id and its stack size,
  * restores the default action and returns: the faulting instruction runs
  * again and the kernel kills the process with SIGSEGV, as it would for a
- * native thread, core dump included. Any other fault goes to the program's
- * own SIGSEGV handler (installed before ours, or later through the
+ * native thread, core dump included. Any other fault, and a SIGSEGV sent
+ * rather than faulted (si_code SI_USER, SI_TKILL, SI_QUEUE), goes to the
+ * program's own SIGSEGV handler (installed before ours, or later through the
  * sigaction wrapper, which hands it to overflow_program_handler() instead
  * of replacing ours), or to the default action.
  *
@@ -86,7 +87,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 	struct green *g = h != NULL ? h->current : NULL;
 	char *addr = si->si_addr;
 
-	if (g != NULL && g->stack.guard != 0 && addr < g->stack.lo &&
+	if (si->si_code > 0 && g != NULL && g->stack.guard != 0 && addr < g->stack.lo &&
 	    addr >= g->stack.lo - g->stack.guard) {
 		overflow_report(g);
 		segv_default();
@@ -96,6 +97,16 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 		prev_segv.sa_sigaction(sig, si, uctx);
 	} else if (prev_segv.sa_handler != SIG_DFL && prev_segv.sa_handler != SIG_IGN) {
 		prev_segv.sa_handler(sig);
+	} else if (si->si_code <= 0) {
+		/* Sent (kill, raise, pthread_kill, sigqueue), not a fault:
+		 * nothing faults again on return. Ignored as natively, or the
+		 * default action: sent again with no handler, taken when the
+		 * handler returns and unblocks it. */
+		if (prev_segv.sa_handler == SIG_DFL) {
+			segv_default();
+			arch_syscall3(SYS_tgkill, arch_syscall3(SYS_getpid, 0, 0, 0),
+				      arch_syscall3(SYS_gettid, 0, 0, 0), SIGSEGV);
+		}
 	} else {
 		/* Default action: return and fault again without us. */
 		segv_default();

@@ -35,11 +35,16 @@
  * included): there the thread is left alone and tried again at the next
  * tick.
  *
- * The same signal, sent with tgkill (si_code SI_TKILL) by another thread
- * of the runtime, asks the thread for a backtrace of what it runs
+ * The same signal, sent by another thread of the runtime with
+ * rt_tgsigqueueinfo (si_code SI_QUEUE, this process's pid, a marker value:
+ * preempt_send_sample), asks the thread for a backtrace of what it runs
  * (introspect_sample, for the blocking monitor and greenctl): the handler
  * answers it first and preempts nothing then. The handler is installed for
- * that even when preemption is off (GREENSHIM_PREEMPT_MS=0).
+ * that even when preemption is off (GREENSHIM_PREEMPT_MS=0). The signal
+ * sent any other way (kill, raise, pthread_kill, sigqueue without the
+ * marker: the program has no handler of its own for it, or the runtime's
+ * would not be there) gets its native action: the process ends as killed
+ * by it.
  *
  * Invariants: the signal is SA_NODEFER, so a thread preempted inside the
  * handler does not keep the signal blocked for the others; the handler
@@ -56,6 +61,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+
+#include "sys.h"
 
 extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
@@ -132,6 +139,37 @@ static bool safe_pc(uintptr_t pc)
 	return false;
 }
 
+/* sival_int of a sample request: "gs" and a version. */
+#define SAMPLE_MARK 0x67730001
+
+long preempt_send_sample(int tid)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof si);
+	si.si_signo = preempt_signal();
+	si.si_code = SI_QUEUE;
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	si.si_value.sival_int = SAMPLE_MARK;
+	return arch_syscall6(SYS_rt_tgsigqueueinfo, si.si_pid, tid, si.si_signo, (long)&si, 0, 0);
+}
+
+/* Neither the tick nor a sample request: the native default action of a
+ * real-time signal, the end of the process, killed by it. */
+static void foreign(int sig)
+{
+	struct sigaction sa;
+	uint64_t set = (uint64_t)1 << (sig - 1);
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	__sigaction(sig, &sa, NULL);
+	arch_syscall6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, sizeof set, 0, 0);
+	arch_syscall3(SYS_tgkill, arch_syscall3(SYS_getpid, 0, 0, 0),
+		      arch_syscall3(SYS_gettid, 0, 0, 0), sig);
+}
+
 static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 {
 	struct hub *h = hub_peek();
@@ -140,7 +178,12 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	int saved_errno = errno;
 	bool due;
 
-	(void)sig;
+	if (si->si_code != SI_TIMER &&
+	    (si->si_code != SI_QUEUE || si->si_pid != getpid() ||
+	     si->si_value.sival_int != SAMPLE_MARK)) {
+		foreign(sig);
+		return;
+	}
 	if (h == NULL)
 		return;
 	if (atomic_load_explicit(&h->sample, memory_order_relaxed) != NULL)

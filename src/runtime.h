@@ -581,6 +581,18 @@ void hub_fork_child(void);
 bool hub_is_own_fd(int fd);
 void hub_add_own_fd(int fd);
 void hub_forget_own_fd(int fd);
+/* The runtime's fds live at the top of the numbers below 1024 (or the
+ * open-files limit), out of the way of the numbers programs use: fd moved
+ * to the highest free number there, close-on-exec (fd itself if none is
+ * free above it). Any thread, async-signal-safe. */
+int hub_fd_high(int fd);
+/* A new fd made through a wrapper (preload/fd.c) while this OS thread
+ * makes a hub's loop (libev's epoll fd and eventfd): moved high and made
+ * the hub's own, its new number returned. Other fds come back as they
+ * are. */
+int hub_take_new_fd(int fd);
+/* Is this OS thread making a hub's loop now (hub_take_new_fd's case)? */
+bool hub_making_loop(void);
 /* Called by a signal handler that just ran on this OS thread (restart:
  * it had SA_RESTART). Async-signal-safe. The green thread the signal was
  * for — the one named by hub_signal_target(), else the root, as Linux
@@ -673,6 +685,11 @@ int gsync_sem_post(struct gsync_sem *s);
 /* ---- preempt.c: preempting green threads that never wait --------------- */
 
 int preempt_signal(void); /* the real-time signal used, SIGRTMAX - 1 */
+/* Sends preempt_signal() to OS thread tid of this process marked as the
+ * runtime's request for a sample (introspect_sample): a signal not so
+ * marked and not the tick is somebody else's, and gets its native action.
+ * 0 or -errno. */
+long preempt_send_sample(int tid);
 void preempt_init_hub(struct hub *h);
 void preempt_fini_hub(struct hub *h);
 /* The hub is about to run a green thread: make sure the timer ticks. */
@@ -985,7 +1002,7 @@ void introspect_fork_child(struct hub *h); /* h: the child's one hub */
 
 /* The running green thread of h, seen from another OS thread (from inside
  * an introspect_foreach_hub callback, so that h stays alive): a signal
- * (preempt_signal(), with si_code SI_TKILL) makes h's OS thread unwind
+ * (preempt_signal(), marked by preempt_send_sample) makes h's OS thread unwind
  * itself in the handler. Fills what ran (id, name, the hub's switch count
  * then) and its frames. -EAGAIN: the signal is the program's, -EBUSY:
  * another sample is under way, -ETIMEDOUT: no answer in timeout_ms. */

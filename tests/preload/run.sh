@@ -431,6 +431,48 @@ test_raw_syscalls_match_native() {
 	done
 }
 
+# greenshim's own fds (the hub's epoll fd and eventfd, the control socket)
+# stay out of the program's way: its opens get the native numbers, fstat
+# and fcntl find nothing of ours, a closed standard fd is taken again, and
+# a child that rearranges its fds and execs finds only its own
+# (tests/preload/own_fds.c).
+test_own_fds_stay_out_of_the_programs_way() {
+	name=own_fds_stay_out_of_the_programs_way
+	if ! native=$(timeout 30 "$B/tests/preload/own_fds" 2>&1); then
+		fail $name "natively: $native"
+	elif ! out=$(timeout 30 env LD_PRELOAD=$LIB "$B/tests/preload/own_fds" 2>&1) ||
+	     [ "$out" != "$native" ]; then
+		fail $name "under greenshim: $out (natively: $native)"
+	else
+		ok $name
+	fi
+}
+
+# The signals greenshim takes for itself (SIGSEGV: stack overflows; SIGSYS:
+# raw system calls; SIGRTMAX-1: preemption and samples), sent by raise,
+# pthread_kill, sigqueue or kill from another process, with a second
+# thread alive: an unhandled one ends the process with the native status
+# (139, 159, 191), a handled one runs the program's handler once
+# (tests/preload/sent_signals.c).
+test_sent_signals_get_their_native_action() {
+	for sig in segv sys rtmax1; do
+		name=sent_signals_get_their_native_action_$sig
+		why=
+		for how in raise pthread_kill sigqueue kill; do
+			for handled in "" handled; do
+				native=$(timeout 20 "$B/tests/preload/sent_signals" $sig $how $handled 2>&1)
+				native="$native status $?"
+				out=$(timeout 20 env LD_PRELOAD=$LIB "$B/tests/preload/sent_signals" $sig $how $handled 2>&1)
+				out="$out status $?"
+				if [ "$out" != "$native" ]; then
+					why="$why $how $handled: \"$out\" (natively \"$native\");"
+				fi
+			done
+		done
+		if [ -n "$why" ]; then fail $name "$why"; else ok $name; fi
+	done
+}
+
 # Sixteen threads allocating with jemalloc, tcmalloc and mimalloc (and
 # jemalloc and tcmalloc linked into the executable), five runs each: every block intact, no crash, no hang (each allocator starts
 # by calling wrappers from inside itself, and keeps per-thread caches).
@@ -876,6 +918,8 @@ test_short_lived_threads_leave_no_memory_behind
 test_other_mallocs_serve_many_green_threads
 test_liburing_waits_leave_other_threads_running
 test_raw_syscalls_match_native
+test_sent_signals_get_their_native_action
+test_own_fds_stay_out_of_the_programs_way
 test_a_bad_greenshim_value_stops_the_program_before_main
 test_io_semantics_match_native
 test_preemption_off_is_cooperative
