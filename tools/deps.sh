@@ -28,6 +28,10 @@ fi
 if [ ! -x /usr/bin/python3 ]; then
 	missing="$missing python3"
 fi
+# CPython's own regression tests (tests/cpython), for Debian's python3.
+if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import test.libregrtest' 2>/dev/null; then
+	missing="$missing libpython$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-testsuite"
+fi
 # The memcached test and benchmark (memcslap is in libmemcached-tools).
 if ! command -v memcached >/dev/null 2>&1; then
 	missing="$missing memcached"
