@@ -261,6 +261,33 @@ test_greenrun_finds_the_library_built_or_installed() {
 	fi
 }
 
+# make install into a scratch prefix: greenrun from there runs a threaded
+# program under the installed library, and a program written against the
+# API builds with pkg-config's flags for greenshim and runs.
+test_make_install_gives_greenrun_and_pkg_config() {
+	name=make_install_gives_greenrun_and_pkg_config
+	pfx="$tmp/installed"
+	if ! make -s install B="$B" PREFIX="$pfx" >"$tmp/install.out" 2>&1; then
+		fail $name "make install: $(tail -n 5 "$tmp/install.out")"
+		return
+	fi
+	n=$("$pfx/bin/greenrun" cat /proc/self/maps | grep -c "$pfx/lib/libgreenshim.so")
+	flags=$(PKG_CONFIG_PATH="$pfx/lib/pkgconfig" pkg-config --cflags --libs greenshim 2>&1)
+	if [ "$n" -lt 1 ]; then
+		fail $name "greenrun from $pfx/bin did not load $pfx/lib/libgreenshim.so"
+	elif ! ${CC:-cc} -o "$tmp/ping_pong" tests/api/ping_pong.c $flags >"$tmp/cc.out" 2>&1; then
+		fail $name "cc tests/api/ping_pong.c $flags: $(cat "$tmp/cc.out")"
+	elif ! LD_LIBRARY_PATH="$pfx/lib" "$tmp/ping_pong" >"$tmp/pp.out" 2>&1 ||
+	     ! cmp -s "$tmp/pp.out" tests/api/ping_pong.expected; then
+		fail $name "the program built with pkg-config: $(cat "$tmp/pp.out")"
+	elif [ "$(PKG_CONFIG_PATH="$pfx/lib/pkgconfig" pkg-config --modversion greenshim)" != \
+	       "$(sed -n 's/^#define GREENSHIM_VERSION_[A-Z]* \([0-9]*\)/\1/p' src/greenshim.h | paste -sd.)" ]; then
+		fail $name "pkg-config --modversion greenshim does not give greenshim.h's version"
+	else
+		ok $name
+	fi
+}
+
 # ---- greenctl ----
 
 CTL=$(cd "$B" && pwd)/greenctl
@@ -668,6 +695,7 @@ test_greenrun_refuses_a_setuid_program_the_loader_would_run_natively
 test_greenrun_finds_commands_as_a_shell_does
 test_greenrun_help_and_verbose_name_every_variable
 test_greenrun_finds_the_library_built_or_installed
+test_make_install_gives_greenrun_and_pkg_config
 test_greenctl_talks_only_to_the_same_user_or_root
 test_greenctl_explains_a_process_not_under_greenshim
 test_greenctl_reaches_a_forked_child
