@@ -75,7 +75,8 @@ TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/too
 
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
-check: all $(UNIT) $(PRELOAD_TESTS) $(ALLOC_TESTS) $(API_TESTS) $(LANG_TESTS) $(TOOLS_TESTS)
+check: all $(UNIT) $(PRELOAD_TESTS) $(ALLOC_TESTS) $(API_TESTS) $(LANG_TESTS) $(TOOLS_TESTS) \
+		$(B)/tests/fuzz/fdfuzz
 	@sh tests/run.sh $(B)
 else
 all: $(RTLIB)
@@ -122,6 +123,11 @@ $(B)/tests/preload/uring_waits $(B)/tests/preload/raw_syscalls: $(B)/tests/prelo
 		tests/preload/%.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -luring
+
+# The descriptor layer's differential fuzzer: an ordinary program.
+$(B)/tests/fuzz/fdfuzz: tests/fuzz/fdfuzz.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
 # ... and with the allocator's archive linked into the executable itself.
 $(B)/tests/preload/allocators-static-%: tests/preload/allocators.c | depcheck

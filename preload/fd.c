@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 
 #include "preload.h"
+#include "../src/sys.h"
 
 #include <dlfcn.h> /* after runtime.h: <elf.h> and ev.h both name EV_NONE */
 #include <link.h>
@@ -31,7 +32,7 @@ static bool hidden(int fd)
 {
 	struct hub *h;
 
-	if (GS_LIKELY(!hub_is_own_fd(fd)) || hub_making_loop() || osthread_is_runtime())
+	if (GS_LIKELY(!hub_is_own_fd(fd)) || hub_making_fd() || osthread_is_runtime())
 		return false;
 	h = hub_peek();
 	return h == NULL || h->current != h->hub_green;
@@ -39,8 +40,12 @@ static bool hidden(int fd)
 
 GS_WRAP int close(int fd)
 {
-	if (GS_UNLIKELY(hub_is_own_fd(fd)))
-		return preload_fail(-EBADF);
+	if (GS_UNLIKELY(hub_is_own_fd(fd))) {
+		if (!hub_making_fd())
+			return preload_fail(-EBADF);
+		hub_drop_own_fd(fd); /* libev's own, replaced */
+		return REAL(close)(fd);
+	}
 	fdtab_forget(fd);
 	return REAL(close)(fd);
 }
@@ -68,26 +73,20 @@ GS_WRAP int close_range(unsigned first, unsigned last, int flags)
 	return REAL(close_range)(from, last, flags);
 }
 
-/* A new number for the same open file description: same entry. */
-static void fd_copy(int from, int to)
-{
-	struct fdent *e = fdtab_get(from), *n;
-
-	if (e != NULL && (n = fdtab_set(to, (enum fd_kind)e->kind, e->user_nonblock,
-					e->sys_nonblock)) != NULL) {
-		n->timeo_ns[0] = e->timeo_ns[0];
-		n->timeo_ns[1] = e->timeo_ns[1];
-		n->disk = e->disk;
-	}
-}
-
 GS_WRAP int dup(int fd)
 {
 	int r = REAL(dup)(fd);
 
 	if (r >= 0)
-		fd_copy(fd, r);
+		fdtab_copy(fd, r);
 	return r;
+}
+
+/* Will dup2/dup3 replace new? Not if old is no open fd: then new stays as
+ * it was, its waiters and entry with it (found by tests/fuzz). */
+static bool replaces(int old, int new)
+{
+	return old != new && sys_fcntl(old, F_GETFD, 0) >= 0;
 }
 
 GS_WRAP int dup3(int old, int new, int flags)
@@ -96,11 +95,11 @@ GS_WRAP int dup3(int old, int new, int flags)
 
 	if (hub_is_own_fd(new))
 		return preload_fail(-EBUSY);
-	if (old != new)
+	if (replaces(old, new) && !(flags & ~O_CLOEXEC))
 		fdtab_forget(new);
 	r = REAL(dup3)(old, new, flags);
 	if (r >= 0)
-		fd_copy(old, r);
+		fdtab_copy(old, r);
 	return r;
 }
 
@@ -110,11 +109,11 @@ GS_WRAP int dup2(int old, int new)
 
 	if (hub_is_own_fd(new))
 		return preload_fail(-EBUSY);
-	if (old != new)
+	if (replaces(old, new))
 		fdtab_forget(new);
 	r = REAL(dup2)(old, new);
 	if (r >= 0 && old != new)
-		fd_copy(old, r);
+		fdtab_copy(old, r);
 	return r;
 }
 
@@ -144,13 +143,13 @@ GS_WRAP int fcntl(int fd, int cmd, ...)
 		else
 			r = REAL(fcntl)(fd, cmd, (int)(intptr_t)arg);
 		if (r == 0 && e != NULL)
-			e->user_nonblock = ((int)(intptr_t)arg & O_NONBLOCK) != 0;
+			fdtab_set_nonblock(fd, ((int)(intptr_t)arg & O_NONBLOCK) != 0);
 		return r;
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC:
 		r = REAL(fcntl)(fd, cmd, (int)(intptr_t)arg);
 		if (r >= 0)
-			fd_copy(fd, r);
+			fdtab_copy(fd, r);
 		return r;
 	default:
 		return REAL(fcntl)(fd, cmd, arg);
@@ -173,7 +172,7 @@ GS_WRAP int ioctl(int fd, unsigned long req, ...)
 		return REAL(ioctl)(fd, req, arg);
 	r = REAL(ioctl)(fd, FIONBIO, arg); /* checks fd and arg as native */
 	if (r == 0) {
-		e->user_nonblock = *(int *)arg != 0;
+		fdtab_set_nonblock(fd, *(int *)arg != 0);
 		if (e->sys_nonblock && !e->user_nonblock) {
 			/* Ours stays non-blocking; only the view changed. */
 			int on = 1;
@@ -218,7 +217,7 @@ GS_WRAP int pipe2(int fds[2], int flags)
 {
 	int r = REAL(pipe2)(fds, flags);
 
-	if (r == 0 && hub_making_loop()) {
+	if (r == 0 && hub_making_fd()) {
 		fds[0] = hub_take_new_fd(fds[0]);
 		fds[1] = hub_take_new_fd(fds[1]);
 	} else if (r == 0 && osthread_is_runtime() && libunwinds(__builtin_return_address(0))) {
@@ -241,7 +240,7 @@ GS_WRAP int eventfd(unsigned initval, int flags)
 {
 	int r = REAL(eventfd)(initval, flags);
 
-	if (r >= 0 && hub_making_loop())
+	if (r >= 0 && hub_making_fd())
 		return hub_take_new_fd(r);
 	if (r >= 0)
 		fdtab_set(r, FD_POLLED, flags & EFD_NONBLOCK, false);

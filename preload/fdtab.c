@@ -26,6 +26,18 @@
 
 static struct fdent *table;
 static size_t table_len;
+static int max_fd;          /* the highest fd number ever given an entry */
+static uint32_t next_desc;  /* ids of open file descriptions */
+
+static void seen(int fd, struct fdent *e)
+{
+	int m = __atomic_load_n(&max_fd, __ATOMIC_RELAXED);
+
+	while (fd > m && !__atomic_compare_exchange_n(&max_fd, &m, fd, true, __ATOMIC_RELAXED,
+						      __ATOMIC_RELAXED))
+		;
+	e->desc = __atomic_add_fetch(&next_desc, 1, __ATOMIC_RELAXED);
+}
 
 static void fdtab_init(void)
 {
@@ -65,6 +77,7 @@ static void classify(int fd, struct fdent *e)
 	long fl;
 	enum fd_kind kind = FD_PLAIN;
 
+	seen(fd, e);
 	if (hub_is_own_fd(fd)) {
 		e->kind = FD_RUNTIME;
 		return;
@@ -127,6 +140,7 @@ struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_
 
 	if (e == NULL)
 		return NULL;
+	seen(fd, e);
 	e->kind = (unsigned char)kind;
 	e->user_nonblock = user_nonblock;
 	e->sys_nonblock = sys_nonblock;
@@ -134,6 +148,32 @@ struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_
 	e->disk = false;
 	e->timeo_ns[0] = e->timeo_ns[1] = 0;
 	return e;
+}
+
+void fdtab_copy(int from, int to)
+{
+	struct fdent *e = fdtab_get(from), *n;
+
+	if (e != NULL && (n = fdtab_set(to, (enum fd_kind)e->kind, e->user_nonblock,
+					e->sys_nonblock)) != NULL) {
+		n->timeo_ns[0] = e->timeo_ns[0];
+		n->timeo_ns[1] = e->timeo_ns[1];
+		n->disk = e->disk;
+		n->desc = e->desc;
+	}
+}
+
+void fdtab_set_nonblock(int fd, bool on)
+{
+	struct fdent *e = slot(fd);
+	int m = __atomic_load_n(&max_fd, __ATOMIC_RELAXED);
+
+	if (e == NULL || e->kind == FD_UNKNOWN)
+		return;
+	e->user_nonblock = on;
+	for (int i = 0; i <= m; i++)
+		if (table[i].kind != FD_UNKNOWN && table[i].desc == e->desc)
+			table[i].user_nonblock = on;
 }
 
 void fdtab_forget(int fd)

@@ -21,6 +21,7 @@
  * returned, as the kernel does.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,6 +173,14 @@ static int iov_advance(struct iovec *iov, int n, size_t done, struct iovec **sta
  * to a stream goes on until everything is written; a datagram is one
  * attempt. An error or timeout after some bytes returns that count.
  */
+/* Is a datagram socket's receiving side shut down (POLLRDHUP)? */
+static bool dgram_shut(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+
+	return REAL(poll)(&p, 1, 0) == 1 && (p.revents & POLLRDHUP);
+}
+
 ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
 		     const struct iovec *iov, int n, struct xfer *x)
 {
@@ -181,6 +190,7 @@ ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
 	struct iovec small[8], *copy = NULL, *cur = (struct iovec *)iov;
 	size_t total = 0, done = 0;
 	int left = n;
+	bool woken = false;
 	ssize_t result;
 
 	if (events == EV_READ)
@@ -224,6 +234,16 @@ ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
 			result = (ssize_t)done;
 			break;
 		}
+		/* A datagram socket shut down for reading answers EAGAIN to a
+		 * non-blocking read, 0 to a blocking one, and stays readable:
+		 * woken once and still EAGAIN, it is asked which (found by
+		 * tests/fuzz: without this the loop never ended). */
+		if (errno == EAGAIN && woken && events == EV_READ && e->kind == FD_DGRAM &&
+		    dgram_shut(fd)) {
+			result = 0;
+			break;
+		}
+		woken = true;
 		if (errno != EAGAIN || wait_or_fail(h, fd, e, events, &deadline, &have_deadline) < 0) {
 			/* The error stands unless part was moved: that count
 			 * comes first, as from the kernel. */

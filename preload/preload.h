@@ -405,6 +405,9 @@ struct fdent {
 				  * GREENSHIM_FILE_IO=pool sends its I/O to
 				  * the pool (file.c) */
 	int64_t timeo_ns[2];     /* SO_RCVTIMEO, SO_SNDTIMEO; 0 for none */
+	uint32_t desc;           /* the open file description, as far as the
+				  * wrappers saw it made and duplicated: fds
+				  * with the same desc share O_NONBLOCK */
 };
 
 /* The entry of fd, classified on first use; NULL for a negative or
@@ -415,6 +418,12 @@ struct fdent *fdtab_get(int fd);
 struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_nonblock);
 /* fd is being closed (or replaced by dup2): forget it, wake its waiters. */
 void fdtab_forget(int fd);
+/* to is a new number for from's open file description (dup, dup2, dup3,
+ * F_DUPFD): the same entry. */
+void fdtab_copy(int from, int to);
+/* The program set (on) or cleared O_NONBLOCK through fd: the description's
+ * flag, so every fd known to share it sees the change, as in the kernel. */
+void fdtab_set_nonblock(int fd, bool on);
 
 /* ---- io.c: the blocking contract over non-blocking attempts ------------ */
 

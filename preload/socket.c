@@ -141,7 +141,10 @@ static ssize_t sock_xfer(int fd, int events, struct msghdr *msg, int flags, bool
 	struct xfer x = { msg, flags, whole_msg };
 	struct hub *h;
 
-	if (!fd_waits(e) || (flags & MSG_DONTWAIT) || (h = preload_hub()) == NULL)
+	/* A pipe or an eventfd is no socket: the kernel says ENOTSOCK at
+	 * once, without waiting (found by tests/fuzz). */
+	if (!fd_waits(e) || (e->kind != FD_STREAM && e->kind != FD_DGRAM) ||
+	    (flags & MSG_DONTWAIT) || (h = preload_hub()) == NULL)
 		return plain(fd, msg, flags);
 	return preload_xfer(h, fd, e, events, msg->msg_iov, (int)msg->msg_iovlen, &x);
 }
@@ -211,8 +214,9 @@ static int mmsg_wait(int fd, int events, int flags)
 	struct hub *h;
 	int r;
 
-	if (!fd_waits(e) || (flags & MSG_DONTWAIT) || (h = preload_hub()) == NULL)
-		return 1; /* plain call */
+	if (!fd_waits(e) || (e->kind != FD_STREAM && e->kind != FD_DGRAM) ||
+	    (flags & MSG_DONTWAIT) || (h = preload_hub()) == NULL)
+		return 1; /* plain call (ENOTSOCK at once for a pipe) */
 	deadline = preload_sock_deadline(e, events);
 	r = preload_wait_fd(h, fd, events, deadline, events == EV_READ ? WAITER_EXCLUSIVE : 0);
 	return preload_wait_result(r, deadline != GS_NO_DEADLINE) < 0 ? -1 : 0;

@@ -123,14 +123,35 @@ int hub_fd_high(int fd)
 /* The hub whose loop this OS thread is making (hub_open_loop). */
 static __thread struct hub *tls_opening __attribute__((tls_model("initial-exec")));
 
-bool hub_making_loop(void)
+/* The hub whose loop is making an fd now: the one being made, or the
+ * calling OS thread's when its own context (libev in ev_run) runs. */
+static struct hub *making_hub(void)
 {
-	return tls_opening != NULL;
+	struct hub *h = tls_opening;
+
+	if (h == NULL && (h = tls_hub) != NULL && h->current != h->hub_green)
+		h = NULL;
+	return h;
+}
+
+bool hub_making_fd(void)
+{
+	return making_hub() != NULL;
+}
+
+void hub_drop_own_fd(int fd)
+{
+	struct hub *h = tls_hub;
+
+	hub_forget_own_fd(fd);
+	for (int i = 0; h != NULL && i < h->n_own_fds; i++)
+		if (h->own_fds[i] == fd)
+			h->own_fds[i] = h->own_fds[--h->n_own_fds];
 }
 
 int hub_take_new_fd(int fd)
 {
-	struct hub *h = tls_opening;
+	struct hub *h = making_hub();
 
 	if (fd < 0 || h == NULL)
 		return fd;
@@ -755,7 +776,9 @@ void hub_fork_child(void)
 	h->trap_on = false;
 	h->trap_sel = 0;
 	waitq_init(&h->file_q);
-	/* The other hubs' OS threads and the monitor are not in the child. */
+	/* The other hubs' OS threads and the monitor are not in the child;
+	 * the monitor's file named the parent's thread. */
+	monitor_forget_hub(h);
 	introspect_fork_child(h);
 	monitor_fork_child();
 	/* The kernel wrote the child's id into the forking thread's
@@ -774,6 +797,7 @@ void hub_destroy(void)
 	if (h->zombie != NULL)
 		hub_reap(h);
 	introspect_hub_unregister(h);
+	monitor_forget_hub(h); /* the monitor sees h no more */
 	hub_close_loop(h);
 	for (int fd = 0; fd < h->nfds; fd++)
 		gs_free(h->fds[fd]);

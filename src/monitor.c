@@ -105,26 +105,42 @@ static const char *syscall_name(long nr, char *buf, size_t len)
 	return buf;
 }
 
-/* The system call the OS thread tid is in now, or -1: running, or not in
- * one (the kernel's /proc/PID/task/TID/syscall, read without libc's
- * wrappers). */
-static long thread_syscall(int tid)
+/* The system call h's OS thread is in now, or -1: running, or not in one
+ * (the kernel's /proc/self/task/TID/syscall, read again at offset 0 from
+ * an fd opened once and moved out of the program's way: an open at each
+ * sample would take the lowest free number for a moment, and a program
+ * opening meanwhile would get the next one). */
+static long thread_syscall(struct hub *h)
 {
-	char path[64], buf[128];
-	long fd, n, nr;
+	char buf[128];
+	long n, nr;
 	char *end;
 
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-	fd = arch_syscall3(SYS_open, (long)path, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	n = arch_syscall3(SYS_read, fd, (long)buf, sizeof buf - 1);
-	arch_syscall3(SYS_close, fd, 0, 0);
+	if (h->mon_sys_fd <= 0) {
+		long fd;
+
+		snprintf(buf, sizeof buf, "/proc/self/task/%d/syscall", h->tid);
+		fd = arch_syscall3(SYS_open, (long)buf, O_RDONLY | O_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		h->mon_sys_fd = hub_fd_high((int)fd);
+		hub_add_own_fd(h->mon_sys_fd);
+	}
+	n = arch_syscall6(SYS_pread64, h->mon_sys_fd, (long)buf, sizeof buf - 1, 0, 0, 0);
 	if (n <= 0 || buf[0] < '0' || buf[0] > '9')
 		return -1;
 	buf[n] = '\0';
 	nr = strtol(buf, &end, 10);
 	return end != buf && *end == ' ' ? nr : -1;
+}
+
+void monitor_forget_hub(struct hub *h)
+{
+	if (h->mon_sys_fd > 0) {
+		hub_forget_own_fd(h->mon_sys_fd);
+		arch_syscall3(SYS_close, h->mon_sys_fd, 0, 0);
+	}
+	h->mon_sys_fd = 0;
 }
 
 static void report(struct hub *h, int64_t ran, bool exact)
@@ -198,7 +214,7 @@ static void check_kernel(struct hub *h, struct green *cur, int64_t now)
 	/* A real thread alone on its hub (a native library's) keeps no one
 	 * from running. */
 	long nr = cur != h->hub_green && __atomic_load_n(&h->ngreen, __ATOMIC_RELAXED) > 1
-			  ? thread_syscall(h->tid)
+			  ? thread_syscall(h)
 			  : -1;
 
 	if (nr < 0 && h->mon_sys >= 0 && h->mon_sys_missed++ == 0)

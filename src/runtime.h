@@ -489,6 +489,8 @@ struct hub {
 	int64_t mon_sys_seen;  /* since that sample */
 	int64_t mon_sys_reported;
 	int mon_sys_missed;    /* samples in a row that found it out of the call */
+	int mon_sys_fd;        /* its /proc/self/task/TID/syscall, kept open
+				* (high, the runtime's own); 0 while none */
 	bool stuck_reported;
 	struct stack_pool stacks;
 	struct fdw **fds;
@@ -586,13 +588,18 @@ void hub_forget_own_fd(int fd);
  * to the highest free number there, close-on-exec (fd itself if none is
  * free above it). Any thread, async-signal-safe. */
 int hub_fd_high(int fd);
-/* A new fd made through a wrapper (preload/fd.c) while this OS thread
- * makes a hub's loop (libev's epoll fd and eventfd): moved high and made
- * the hub's own, its new number returned. Other fds come back as they
- * are. */
+/* A new fd made through a wrapper (preload/fd.c) by libev for a hub's
+ * loop, while the loop is made or later in the hub's own context (libev
+ * makes its epoll set again when the kernel's has gone stale): moved high
+ * and made the hub's own, its new number returned. Other fds come back as
+ * they are. */
 int hub_take_new_fd(int fd);
-/* Is this OS thread making a hub's loop now (hub_take_new_fd's case)? */
-bool hub_making_loop(void);
+/* Is libev making or closing an fd for a hub now (hub_take_new_fd's case)? */
+bool hub_making_fd(void);
+/* libev closes one of the hub's own fds (the stale epoll set). */
+void hub_drop_own_fd(int fd);
+/* Releases the fd the monitor keeps for h (hub_destroy, the fork child). */
+void monitor_forget_hub(struct hub *h);
 /* Called by a signal handler that just ran on this OS thread (restart:
  * it had SA_RESTART). Async-signal-safe. The green thread the signal was
  * for — the one named by hub_signal_target(), else the root, as Linux

@@ -1,12 +1,12 @@
 #!/bin/sh
 # Runs the test groups against build directory $1 (default: build).
-#   tests/run.sh [BUILD] [unit|preload|api|lang|real|cpython|tools]...
+#   tests/run.sh [BUILD] [unit|preload|api|lang|real|cpython|fuzz|tools]...
 # Each group prints its own results; this prints one closing line for all:
 # "tests: N passed, N failed" (", N skipped" when a group skipped some).
 set -u
 B=${1:-build}
 shift 2>/dev/null || true
-groups=${*:-unit preload api lang real cpython tools}
+groups=${*:-unit preload api lang real cpython fuzz tools}
 passed=0
 failed=0
 skipped=0
@@ -53,6 +53,11 @@ for g in $groups; do
 	cpython)
 		echo "== CPython's regression tests, natively and under LD_PRELOAD"
 		sh tests/cpython/run.sh "$B" >"$out" 2>&1
+		rc=$?
+		;;
+	fuzz)
+		echo "== the descriptor layer, fuzzed: native against LD_PRELOAD (tests/fuzz)"
+		sh tests/fuzz/run.sh "$B" >"$out" 2>&1
 		rc=$?
 		;;
 	api)

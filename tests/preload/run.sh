@@ -70,6 +70,20 @@ accepted() {
 	fi
 }
 
+# as_native NAME PROGRAM [ARGS...]: ok if PROGRAM succeeds natively and
+# prints the same under greenshim, within 30 s each.
+as_native() {
+	name=$1
+	shift
+	if ! native=$(timeout 30 "$@" 2>&1); then
+		fail $name "natively: $native"
+	elif ! out=$(timeout 30 env LD_PRELOAD=$LIB "$@" 2>&1) || [ "$out" != "$native" ]; then
+		fail $name "under greenshim: $out (natively: $native)"
+	else
+		ok $name
+	fi
+}
+
 test_a_bad_greenshim_value_stops_the_program_before_main() {
 	name=a_bad_greenshim_value_stops_the_program_before_main
 	for v in banana -1 1000 0 16x; do
@@ -399,15 +413,7 @@ test_short_lived_threads_leave_no_memory_behind() {
 # and the other thread runs meanwhile (before, liburing's own io_uring_enter
 # held the OS thread and ended with EINTR at a preemption tick).
 test_liburing_waits_leave_other_threads_running() {
-	name=liburing_waits_leave_other_threads_running
-	if ! native=$(timeout 30 "$B/tests/preload/uring_waits" 2>&1); then
-		fail $name "natively: $native"
-	elif ! out=$(timeout 30 env LD_PRELOAD=$LIB "$B/tests/preload/uring_waits" 2>&1) ||
-	     [ "$out" != "$native" ]; then
-		fail $name "under greenshim: $out (natively: $native)"
-	else
-		ok $name
-	fi
+	as_native liburing_waits_leave_other_threads_running "$B/tests/preload/uring_waits"
 }
 
 # System calls made with the program's own syscall instructions, past
@@ -419,15 +425,7 @@ test_liburing_waits_leave_other_threads_running() {
 # sigaction and uring cases differ from native.
 test_raw_syscalls_match_native() {
 	for c in pipe futex pingpong poll results sigmask sigaction fork uring; do
-		name=raw_syscalls_$c
-		if ! native=$(timeout 30 "$B/tests/preload/raw_syscalls" $c 2>&1); then
-			fail $name "natively: $native"
-		elif ! out=$(timeout 30 env LD_PRELOAD=$LIB "$B/tests/preload/raw_syscalls" $c 2>&1) ||
-		     [ "$out" != "$native" ]; then
-			fail $name "under greenshim: $out (natively: $native)"
-		else
-			ok $name
-		fi
+		as_native raw_syscalls_$c "$B/tests/preload/raw_syscalls" $c
 	done
 }
 
@@ -437,15 +435,7 @@ test_raw_syscalls_match_native() {
 # a child that rearranges its fds and execs finds only its own
 # (tests/preload/own_fds.c).
 test_own_fds_stay_out_of_the_programs_way() {
-	name=own_fds_stay_out_of_the_programs_way
-	if ! native=$(timeout 30 "$B/tests/preload/own_fds" 2>&1); then
-		fail $name "natively: $native"
-	elif ! out=$(timeout 30 env LD_PRELOAD=$LIB "$B/tests/preload/own_fds" 2>&1) ||
-	     [ "$out" != "$native" ]; then
-		fail $name "under greenshim: $out (natively: $native)"
-	else
-		ok $name
-	fi
+	as_native own_fds_stay_out_of_the_programs_way "$B/tests/preload/own_fds"
 }
 
 # The signals greenshim takes for itself (SIGSEGV: stack overflows; SIGSYS:
