@@ -37,6 +37,7 @@ static void seen(int fd, struct fdent *e)
 						      __ATOMIC_RELAXED))
 		;
 	e->desc = __atomic_add_fetch(&next_desc, 1, __ATOMIC_RELAXED);
+	e->shared = false;
 }
 
 static void fdtab_init(void)
@@ -160,6 +161,7 @@ void fdtab_copy(int from, int to)
 		n->timeo_ns[1] = e->timeo_ns[1];
 		n->disk = e->disk;
 		n->desc = e->desc;
+		n->shared = e->shared = true;
 	}
 }
 
@@ -171,6 +173,8 @@ void fdtab_set_nonblock(int fd, bool on)
 	if (e == NULL || e->kind == FD_UNKNOWN)
 		return;
 	e->user_nonblock = on;
+	if (!e->shared)
+		return; /* the usual case: no scan */
 	for (int i = 0; i <= m; i++)
 		if (table[i].kind != FD_UNKNOWN && table[i].desc == e->desc)
 			table[i].user_nonblock = on;

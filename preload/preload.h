@@ -401,6 +401,8 @@ struct fdent {
 	bool user_nonblock;      /* O_NONBLOCK as the program set it */
 	bool sys_nonblock;       /* we set O_NONBLOCK on the description */
 	bool read_waits_first;   /* the last read found nothing: wait first */
+	bool shared;             /* another fd was made from it (or it from
+				  * another) by dup, dup2, dup3 or F_DUPFD */
 	bool disk;               /* FD_PLAIN regular file or block device:
 				  * GREENSHIM_FILE_IO=pool sends its I/O to
 				  * the pool (file.c) */
