@@ -89,11 +89,11 @@ static long raw_sigprocmask(const long a[6], ucontext_t *uc)
 {
 	sigset_t set, old;
 	uint64_t now = 0;
+	int r;
 
 	if (a[3] != sizeof(uint64_t))
 		return -EINVAL;
-	int r = pthread_sigmask((int)a[0], sigset_arg(a[1], &set), a[2] != 0 ? &old : NULL);
-
+	r = pthread_sigmask((int)a[0], sigset_arg(a[1], &set), a[2] != 0 ? &old : NULL);
 	if (r != 0)
 		return -r;
 	if (a[2] != 0)
