@@ -616,7 +616,13 @@ static bool hub_open_loop(struct hub *h)
 	if (h->loop == NULL)
 		return false;
 	ev_unref(h->loop); /* a possible remote wake-up keeps nothing alive */
-	mark_own_fds(h, was_free, nfree);
+	/* Without the wrappers (the runtime linked into a program), the fds
+	 * libev took are found among the lowest free numbers. Never with
+	 * them: another OS thread may have opened one of those numbers
+	 * meanwhile, and it would be taken for the hub's (seen with
+	 * GREENSHIM_THREADS=native: a program's socket hidden as ours). */
+	if (h->n_own_fds == 0)
+		mark_own_fds(h, was_free, nfree);
 	return true;
 }
 
