@@ -27,15 +27,11 @@
 #include <link.h>
 
 /* An fd of the runtime's, asked about by the program (not by libev while
- * it makes or runs a loop, nor by the runtime's own threads)? */
+ * it makes or runs a loop, which hub_making_fd covers, nor by the
+ * runtime's own threads)? */
 static bool hidden(int fd)
 {
-	struct hub *h;
-
-	if (GS_LIKELY(!hub_is_own_fd(fd)) || hub_making_fd() || osthread_is_runtime())
-		return false;
-	h = hub_peek();
-	return h == NULL || h->current != h->hub_green;
+	return GS_UNLIKELY(hub_is_own_fd(fd)) && !hub_making_fd() && !osthread_is_runtime();
 }
 
 GS_WRAP int close(int fd)
