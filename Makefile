@@ -50,7 +50,7 @@ RTLIB := $(B)/libgreenshim-rt.a
 
 # ---- tools/: one program per file or folder ----
 TOOLS := $(B)/gs-microbench $(B)/gs-echo-threads $(B)/gs-echo-epoll $(B)/gs-echo-load \
-	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/gs-uringbench $(B)/gs-rawbench $(B)/greenrun $(B)/greenctl
+	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/gs-uringbench $(B)/gs-rawbench $(B)/gs-bulk $(B)/greenrun $(B)/greenctl
 
 # ---- tests ----
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -181,6 +181,9 @@ $(B)/gs-threadbench: tools/bench/threadbench.c | depcheck
 $(B)/gs-rawbench: tools/bench/rawbench.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
+$(B)/gs-bulk: tools/bench/bulk.c | depcheck
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
 $(B)/gs-uringbench: tools/bench/uringbench.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -luring
 
@@ -203,6 +206,8 @@ bench: all
 	sh tools/bench/sidebyside.sh $(B) gs-uringbench
 	@echo
 	sh tools/bench/sidebyside.sh $(B) gs-rawbench
+	@echo
+	sh tools/bench/bulk.sh $(B)
 
 demo: all
 	sh tools/bench/demo.sh $(B)

@@ -190,6 +190,7 @@ static void hub_stats(struct ctl_buf *b, struct hub *h)
 	stat_record(b, h, "threads_waiting", (long long)parked);
 	stat_record(b, h, "switches", (long long)__atomic_load_n(&h->switches, __ATOMIC_RELAXED));
 	stat_record(b, h, "loop_iterations", (long long)h->loops);
+	stat_record(b, h, "preempt_ticks", (long long)h->preempt_ticks);
 	stat_record(b, h, "preemptions", (long long)h->preemptions);
 	stat_record(b, h, "program_signal_handlers_run", (long long)h->program_signals);
 	stat_record(b, h, "longest_run_without_yielding_ns", (long long)h->longest_run);

@@ -192,6 +192,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	 * and without a tick, nothing here is preemption's. */
 	if (si->si_code != SI_TIMER || !h->have_timer)
 		goto out;
+	h->preempt_ticks++;
 	cur = h->current;
 	if (cur == h->hub_green) {
 		/* Nothing runs: the hub will arm the timer again. */

@@ -515,6 +515,7 @@ struct hub {
 	int64_t next_deadline;        /* earliest timed wait begun since the
 				       * last preemption (a hint, for preempt.c) */
 	uint64_t preemptions;
+	uint64_t preempt_ticks;	/* timer signals taken (preempting or not) */
 	struct green *preempted;      /* to queue after the next poll */
 	/* sigmask.c: per-green signal masks, once the program sets one */
 	bool masks, hub_mask_dirty;
