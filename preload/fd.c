@@ -6,13 +6,15 @@
  * fcntl(F_GETFL) and ioctl(FIONBIO) show O_NONBLOCK as the program set it,
  * whatever greenshim set underneath.
  *
- * The descriptors the runtime opens for itself (libev's epoll fd and
- * eventfd, made through the wrappers below while a hub makes its loop;
- * the control socket) are moved to the top of the numbers below 1024 and are close-on-exec
- * (hub_take_new_fd), out of the way of the numbers programs use. To the
- * program they look closed: close, fcntl and fstat on one fail with EBADF,
- * as on any number it never opened; close_range closes around them; dup2
- * onto one fails with EBUSY (docs/LIMITATIONS.md).
+ * The descriptors the runtime opens for itself (libev's epoll fd, made
+ * through the wrappers below while a hub makes its loop; a hub's wake-up
+ * eventfd, the monitor's and the control socket) are moved to the top of
+ * the numbers below 1024 and are close-on-exec (hub_take_new_fd), out of
+ * the way of the numbers programs use. To the program they look closed:
+ * close, dup, fcntl and fstat on one fail with EBADF, as on any number it
+ * never opened; close_range closes around them; a dup2 or dup3 onto one
+ * first moves the runtime's use of it to another number
+ * (hub_move_own_fd), then replaces it as asked.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -36,8 +38,14 @@ static bool hidden(int fd)
 
 GS_WRAP int close(int fd)
 {
+	if (GS_UNLIKELY(hub_making_fd())) {
+		int to = hub_close_redirect(fd);
+
+		if (to != fd)
+			return REAL(close)(to); /* libev's moved epoll fd */
+	}
 	if (GS_UNLIKELY(hub_is_own_fd(fd))) {
-		if (!hub_making_fd())
+		if (hidden(fd))
 			return preload_fail(-EBADF);
 		hub_drop_own_fd(fd); /* libev's own, replaced */
 		return REAL(close)(fd);
@@ -71,7 +79,11 @@ GS_WRAP int close_range(unsigned first, unsigned last, int flags)
 
 GS_WRAP int dup(int fd)
 {
-	int r = REAL(dup)(fd);
+	int r;
+
+	if (GS_UNLIKELY(hidden(fd)))
+		return preload_fail(-EBADF);
+	r = REAL(dup)(fd);
 
 	if (r >= 0)
 		fdtab_copy(fd, r);
@@ -85,32 +97,42 @@ static bool replaces(int old, int new)
 	return old != new && sys_fcntl(old, F_GETFD, 0) >= 0;
 }
 
-GS_WRAP int dup3(int old, int new, int flags)
+/* Under the placement lock (hub_own_lock), so that the runtime does not
+ * make an fd at new between the check and the dup: a runtime's fd at new
+ * is moved first, then replaced. */
+static int dup_onto(int old, int new, int flags, bool three)
 {
 	int r;
 
-	if (hub_is_own_fd(new))
-		return preload_fail(-EBUSY);
+	hub_own_lock();
+	while (GS_UNLIKELY(hub_is_own_fd(new)) && replaces(old, new) && !(flags & ~O_CLOEXEC)) {
+		hub_own_unlock();
+		r = hub_move_own_fd(new);
+		if (r < 0)
+			return preload_fail(r);
+		hub_own_lock();
+	}
 	if (replaces(old, new) && !(flags & ~O_CLOEXEC))
 		fdtab_forget(new);
-	r = REAL(dup3)(old, new, flags);
-	if (r >= 0)
+	r = three ? REAL(dup3)(old, new, flags) : REAL(dup2)(old, new);
+	hub_own_unlock();
+	if (r >= 0 && old != new)
 		fdtab_copy(old, r);
 	return r;
 }
 
+GS_WRAP int dup3(int old, int new, int flags)
+{
+	if (GS_UNLIKELY(hidden(old)))
+		return preload_fail(-EBADF);
+	return dup_onto(old, new, flags, true);
+}
+
 GS_WRAP int dup2(int old, int new)
 {
-	int r;
-
-	if (hub_is_own_fd(new))
-		return preload_fail(-EBUSY);
-	if (replaces(old, new))
-		fdtab_forget(new);
-	r = REAL(dup2)(old, new);
-	if (r >= 0 && old != new)
-		fdtab_copy(old, r);
-	return r;
+	if (GS_UNLIKELY(hidden(old)))
+		return preload_fail(-EBADF);
+	return dup_onto(old, new, 0, false);
 }
 
 GS_WRAP int fcntl(int fd, int cmd, ...)
@@ -190,12 +212,26 @@ GS_WRAP int fstat64(int fd, struct stat64 *st) __attribute__((alias("fstat")));
 
 GS_WRAP int epoll_create1(int flags)
 {
-	return hub_take_new_fd(REAL(epoll_create1)(flags));
+	int r;
+
+	if (!hub_making_fd())
+		return REAL(epoll_create1)(flags);
+	hub_own_lock();
+	r = hub_take_new_fd(REAL(epoll_create1)(flags), OWN_BACKEND);
+	hub_own_unlock();
+	return r;
 }
 
 GS_WRAP int epoll_create(int size)
 {
-	return hub_take_new_fd(REAL(epoll_create)(size));
+	int r;
+
+	if (!hub_making_fd())
+		return REAL(epoll_create)(size);
+	hub_own_lock();
+	r = hub_take_new_fd(REAL(epoll_create)(size), OWN_BACKEND);
+	hub_own_unlock();
+	return r;
 }
 
 /* Is the code at pc libunwind's? It keeps a pipe open for good once the
@@ -211,19 +247,27 @@ static bool libunwinds(const void *pc)
 
 GS_WRAP int pipe2(int fds[2], int flags)
 {
-	int r = REAL(pipe2)(fds, flags);
+	/* The runtime's (libev's, libunwind's: out of the way, and never the
+	 * program's to close) are made under the placement lock. */
+	bool own = hub_making_fd() ||
+		   (osthread_is_runtime() && libunwinds(__builtin_return_address(0)));
+	int r;
 
-	if (r == 0 && hub_making_fd()) {
-		fds[0] = hub_take_new_fd(fds[0]);
-		fds[1] = hub_take_new_fd(fds[1]);
-	} else if (r == 0 && osthread_is_runtime() && libunwinds(__builtin_return_address(0))) {
-		/* Out of the way, but libunwind's to close: not hidden. */
-		fds[0] = hub_fd_high(fds[0]);
-		fds[1] = hub_fd_high(fds[1]);
+	if (own)
+		hub_own_lock();
+	r = REAL(pipe2)(fds, flags);
+	if (r == 0 && own && hub_making_fd()) {
+		fds[0] = hub_take_new_fd(fds[0], OWN_OTHER);
+		fds[1] = hub_take_new_fd(fds[1], OWN_OTHER);
+	} else if (r == 0 && own) {
+		fds[0] = hub_own_place(fds[0], OWN_OTHER, NULL);
+		fds[1] = hub_own_place(fds[1], OWN_OTHER, NULL);
 	} else if (r == 0) {
 		fdtab_set(fds[0], FD_PIPE, flags & O_NONBLOCK, false);
 		fdtab_set(fds[1], FD_PIPE, flags & O_NONBLOCK, false);
 	}
+	if (own)
+		hub_own_unlock();
 	return r;
 }
 
@@ -234,10 +278,15 @@ GS_WRAP int pipe(int fds[2])
 
 GS_WRAP int eventfd(unsigned initval, int flags)
 {
-	int r = REAL(eventfd)(initval, flags);
+	int r;
 
-	if (r >= 0 && hub_making_fd())
-		return hub_take_new_fd(r);
+	if (hub_making_fd()) {
+		hub_own_lock();
+		r = hub_take_new_fd(REAL(eventfd)(initval, flags), OWN_OTHER);
+		hub_own_unlock();
+		return r;
+	}
+	r = REAL(eventfd)(initval, flags);
 	if (r >= 0)
 		fdtab_set(r, FD_POLLED, flags & EFD_NONBLOCK, false);
 	return r;

@@ -19,8 +19,9 @@
  * on the one thread there is, with raw system calls (it is not the
  * program's: fdtab.c never sees it), then moved to the highest free number
  * below min(RLIMIT_NOFILE, 1024), so that the program's own descriptors get
- * the numbers they get natively. It is one of the runtime's own fds
- * (hub_is_own_fd): the program cannot close it or dup2 over it.
+ * the numbers they get natively, with an eventfd that wakes the thread.
+ * Both are the runtime's own fds (hub_is_own_fd): the program cannot close
+ * them, and its dup2 over one moves it first (control_move_fd).
  *
  * Fork: the child's copy of the listening socket is the parent's socket;
  * the child closes it and listens on its own name with its own thread
@@ -30,7 +31,7 @@
  * no atomics, runtime.h). The control thread never walks them itself; it
  * asks the hub's thread to run a function in the hub's context, where every
  * green thread is suspended (control_call_hub): a pointer published in
- * h->ctl_call and the hub's ev_async, the same wake-up a worker thread's
+ * h->ctl_call and hub_wake, the same wake-up a worker thread's
  * completion uses. An idle hub answers at once; a busy one at its next
  * poll, at most HUB_POLL_INTERVAL_NS behind threads that switch, and a
  * green thread that computes without waiting is moved aside by the
@@ -49,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -58,7 +60,13 @@
 
 #define CONTROL_READ_TIMEOUT_S 5
 
-static int listen_fd = -1;
+/* The listening socket's number and an eventfd that wakes the control
+ * thread, which a program's dup2 over them moves (control_move_fd); the
+ * control thread reads them inside listen_users. */
+static atomic_int listen_fd = -1;
+static atomic_int wake_fd = -1;
+static atomic_int listen_users;
+static atomic_uint listen_gen; /* counts the control thread's loads */
 
 /* ---- replies ------------------------------------------------------------- */
 
@@ -137,7 +145,7 @@ int control_call_hub(struct hub *h, void (*fn)(struct hub *h, void *arg), void *
 
 	if (!atomic_compare_exchange_strong(&h->ctl_call, &expected, &c))
 		return -EBUSY; /* the control thread's and the profiler's met */
-	ev_async_send(h->loop, &h->async);
+	hub_wake(h);
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += timeout_ms / 1000;
 	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
@@ -176,24 +184,45 @@ static socklen_t control_address(pid_t pid, struct sockaddr_un *a)
 	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
 }
 
-/* The listening socket, with raw system calls (see the head comment). */
+/* The listening socket and the wake-up eventfd, with raw system calls
+ * (see the head comment); -errno when either cannot be made. */
 static int control_listen(void)
 {
 	struct sockaddr_un a;
 	socklen_t len = control_address(getpid(), &a);
-	long fd;
+	long fd, wfd;
 
+	hub_own_lock();
 	fd = arch_syscall3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return (int)fd;
-	if (arch_syscall3(SYS_bind, fd, (long)&a, len) < 0 || arch_syscall3(SYS_listen, fd, 16, 0) < 0) {
+	if (fd >= 0 && (arch_syscall3(SYS_bind, fd, (long)&a, len) < 0 ||
+			arch_syscall3(SYS_listen, fd, 16, 0) < 0)) {
 		arch_syscall3(SYS_close, fd, 0, 0);
-		return -EADDRINUSE;
+		fd = -EADDRINUSE;
 	}
-	/* At the top of the numbers below 1024, as the hubs' own fds. */
-	fd = hub_fd_high((int)fd);
-	hub_add_own_fd((int)fd);
-	return (int)fd;
+	wfd = fd < 0 ? fd : arch_syscall3(SYS_eventfd2, 0, EFD_NONBLOCK | EFD_CLOEXEC, 0);
+	if (fd >= 0 && wfd < 0) {
+		arch_syscall3(SYS_close, fd, 0, 0);
+		fd = wfd;
+	}
+	if (fd >= 0) {
+		/* At the top of the numbers below 1024, as the hubs' own fds. */
+		atomic_store(&listen_fd, hub_own_place((int)fd, OWN_CONTROL, NULL));
+		atomic_store(&wake_fd, hub_own_place((int)wfd, OWN_CONTROL, NULL));
+	}
+	hub_own_unlock();
+	return fd < 0 ? (int)fd : 0;
+}
+
+static void control_close(void)
+{
+	int fd = atomic_exchange(&listen_fd, -1), wfd = atomic_exchange(&wake_fd, -1);
+
+	if (fd < 0)
+		return;
+	hub_forget_own_fd(fd);
+	hub_forget_own_fd(wfd);
+	arch_syscall3(SYS_close, fd, 0, 0);
+	arch_syscall3(SYS_close, wfd, 0, 0);
 }
 
 static bool peer_allowed(int fd, uid_t *uid)
@@ -274,27 +303,44 @@ static void serve(int fd)
 	shutdown(fd, SHUT_WR);
 	while (read(fd, line, sizeof line) > 0)
 		;
+	hub_forget_own_fd(fd);
 	close(fd);
 }
 
 static void *control_main(void *arg)
 {
-	int fd = (int)(intptr_t)arg;
-
+	(void)arg;
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int c;
+		struct pollfd p[2] = { { .events = POLLIN }, { .events = POLLIN } };
+		uint64_t count;
+		int c, r;
 
 		/* Not asleep in accept4: Linux takes the lowest free fd number
 		 * for the connection when accept4 begins, and the program's
 		 * next open would get the one after it. */
-		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+		atomic_fetch_add(&listen_users, 1);
+		atomic_fetch_add(&listen_gen, 1);
+		p[0].fd = atomic_load(&listen_fd);
+		p[1].fd = atomic_load(&wake_fd);
+		r = poll(p, 2, -1);
+		if (r > 0 && p[1].revents != 0)
+			arch_syscall3(SYS_read, p[1].fd, (long)&count, sizeof count);
+		atomic_fetch_sub(&listen_users, 1);
+		if (r < 0 && errno != EINTR)
 			return NULL;
-		c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (r <= 0 || p[0].revents == 0)
+			continue;
+		/* The connection is the runtime's while it is served: placed
+		 * high under the placement lock, as every fd of the runtime. */
+		hub_own_lock();
+		c = accept4(atomic_load(&listen_fd), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c >= 0)
+			c = hub_own_place(c, OWN_OTHER, NULL);
+		hub_own_unlock();
 		if (c >= 0) {
-			/* Blocking again, as serve reads it, and out of the way. */
+			/* Blocking again, as serve reads it. */
 			sys_fcntl(c, F_SETFL, 0);
-			serve(hub_fd_high(c));
+			serve(c);
 		} else if (errno == EAGAIN) {
 			continue; /* another client's, gone meanwhile */
 		} else if (errno != EINTR && errno != ECONNABORTED && errno != EMFILE &&
@@ -304,16 +350,48 @@ static void *control_main(void *arg)
 	}
 }
 
+/* The move: the same socket or eventfd under a new number, published;
+ * then the control thread, which may sit in poll on the old number, is
+ * woken through the eventfd until it is seen outside its poll or has
+ * loaded the numbers again (listen_gen, counted before it loads): from
+ * then on it uses the new ones. Its accept4 runs under the placement lock,
+ * held here while the numbers change. */
+int control_move_fd(int fd)
+{
+	static const uint64_t one = 1;
+	atomic_int *which = fd == atomic_load(&listen_fd) ? &listen_fd
+			    : fd == atomic_load(&wake_fd) ? &wake_fd
+							  : NULL;
+	unsigned gen;
+	int to;
+
+	if (which == NULL)
+		return 0;
+	hub_own_lock();
+	to = hub_own_dup(fd);
+	if (to >= 0)
+		atomic_store(which, to);
+	hub_own_unlock();
+	if (to < 0)
+		return to;
+	/* Out of its poll, or back in it with numbers loaded since. */
+	gen = atomic_load(&listen_gen);
+	while (atomic_load(&listen_users) != 0 && atomic_load(&listen_gen) == gen) {
+		arch_syscall3(SYS_write, atomic_load(&wake_fd), (long)&one, sizeof one);
+		for (int i = 0; i < 100 && atomic_load(&listen_users) != 0 &&
+				atomic_load(&listen_gen) == gen;
+		     i++)
+			arch_syscall3(SYS_sched_yield, 0, 0, 0);
+	}
+	return to;
+}
+
 static void control_start_thread(void)
 {
-	if (listen_fd < 0)
+	if (atomic_load(&listen_fd) < 0)
 		return;
-	if (osthread_start(NULL, "gs-control", control_main, (void *)(intptr_t)listen_fd,
-			   true) != 0) {
-		hub_forget_own_fd(listen_fd);
-		arch_syscall3(SYS_close, listen_fd, 0, 0);
-		listen_fd = -1;
-	}
+	if (osthread_start(NULL, "gs-control", control_main, NULL, true) != 0)
+		control_close();
 }
 
 void control_start(void)
@@ -321,17 +399,17 @@ void control_start(void)
 	config_load();
 	if (!gs_config.control || getauxval(AT_SECURE) != 0)
 		return;
-	listen_fd = control_listen();
-	control_start_thread();
+	if (control_listen() == 0)
+		control_start_thread();
 }
 
 void control_fork_child(void)
 {
-	if (listen_fd < 0)
+	if (atomic_load(&listen_fd) < 0)
 		return;
 	/* The parent's socket: not ours to serve. */
-	hub_forget_own_fd(listen_fd);
-	arch_syscall3(SYS_close, listen_fd, 0, 0);
-	listen_fd = control_listen();
-	control_start_thread();
+	control_close();
+	atomic_store(&listen_users, 0);
+	if (control_listen() == 0)
+		control_start_thread();
 }

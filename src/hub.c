@@ -34,7 +34,7 @@
  *    nothing runs on its stack any more (h->zombie).
  *
  * Stuck: when the run queue is empty, the loop has no active watcher (only
- * the cross-thread ev_async, which does not count) and no remote completion
+ * the cross-thread wake-up's, which does not count) and no remote completion
  * was announced, nothing can ever wake a parked green. The hub then calls
  * the stuck hook once (the deadlock report builds on it) when it has green
  * threads besides its root, and keeps waiting for a remote wake-up,
@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 
 #include "runtime.h"
@@ -79,45 +80,134 @@ void hub_set_end_hook(void (*hook)(struct hub *))
 }
 static atomic_uint_fast64_t next_green_id = 1;
 
-/* fds the hubs opened for themselves (libev's epoll fd and eventfd): the
- * close wrappers must not let a program close them under the runtime. */
-#define OWN_FDS_MAX 64
-static atomic_int own_fds[OWN_FDS_MAX];
-static atomic_int n_own_fds;
+/* The runtime's own fds (libev's epoll fd, a hub's wake-up eventfd, the
+ * monitor's and the control socket): the close wrappers must not let a
+ * program close them under the runtime, and a program's dup2 over one
+ * moves it first (hub_move_own_fd). A slot is claimed (used) before its
+ * fields are written, and its fd published last; hub_is_own_fd reads fds
+ * only. Claims, releases and moves hold own_lock; hub_is_own_fd none. */
+#define OWN_FDS_MAX 256
+static struct own_slot {
+	atomic_int fd;
+	atomic_bool used;
+	int kind; /* enum own_kind */
+	struct hub *hub;
+} own_fds[OWN_FDS_MAX];
+static atomic_int n_own_fds; /* slots ever claimed: the scan's bound */
+static atomic_flag own_lock = ATOMIC_FLAG_INIT;
+
+void hub_own_lock(void)
+{
+	while (atomic_flag_test_and_set_explicit(&own_lock, memory_order_acquire))
+		arch_syscall3(SYS_sched_yield, 0, 0, 0);
+}
+
+void hub_own_unlock(void)
+{
+	atomic_flag_clear_explicit(&own_lock, memory_order_release);
+}
 
 bool hub_is_own_fd(int fd)
 {
 	int n = atomic_load_explicit(&n_own_fds, memory_order_acquire);
 
 	for (int i = 0; i < n && i < OWN_FDS_MAX; i++)
-		if (atomic_load_explicit(&own_fds[i], memory_order_relaxed) == fd)
+		if (atomic_load_explicit(&own_fds[i].fd, memory_order_relaxed) == fd)
 			return true;
 	return false;
 }
 
+static struct own_slot *own_find(int fd)
+{
+	int n = atomic_load(&n_own_fds);
+
+	for (int i = 0; i < n && i < OWN_FDS_MAX; i++)
+		if (atomic_load(&own_fds[i].used) && atomic_load(&own_fds[i].fd) == fd)
+			return &own_fds[i];
+	return NULL;
+}
+
+static void own_add(int fd, enum own_kind kind, struct hub *h)
+{
+	for (int i = 0; i < OWN_FDS_MAX; i++) {
+		bool expected = false;
+
+		if (!atomic_compare_exchange_strong(&own_fds[i].used, &expected, true))
+			continue;
+		own_fds[i].kind = kind;
+		own_fds[i].hub = h;
+		if (i >= atomic_load(&n_own_fds)) {
+			atomic_store(&own_fds[i].fd, -1);
+			atomic_store(&n_own_fds, i + 1);
+		}
+		atomic_store(&own_fds[i].fd, fd);
+		return;
+	}
+	/* Full (hundreds of hubs alive): fd stays unprotected, as any. */
+}
+
+static void own_release(struct own_slot *s)
+{
+	atomic_store(&s->fd, -1);
+	atomic_store(&s->used, false);
+}
+
 #define OWN_FD_CEILING 1024
 
-int hub_fd_high(int fd)
+/* The highest free fd number below min(RLIMIT_NOFILE, 1024) and above
+ * floor, or -1. */
+static int highest_free(int floor)
 {
 	struct rlimit rl;
 	long ceiling = OWN_FD_CEILING;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)ceiling)
 		ceiling = (long)rl.rlim_cur;
-	for (long want = ceiling - 1; want > fd; want--) {
-		long high;
+	for (long want = ceiling - 1; want > floor; want--)
+		if (sys_fcntl((int)want, F_GETFD, 0) == -EBADF)
+			return (int)want;
+	return -1;
+}
 
-		if (sys_fcntl((int)want, F_GETFD, 0) != -EBADF)
-			continue;
-		high = sys_fcntl(fd, F_DUPFD_CLOEXEC, want);
+/* fd moved to the highest free number there, close-on-exec (fd itself if
+ * none is free above it). */
+static int place_high(int fd)
+{
+	int want = highest_free(fd);
+
+	if (want > fd) {
+		long high = sys_fcntl(fd, F_DUPFD_CLOEXEC, want);
+
 		if (high >= 0) {
 			arch_syscall3(SYS_close, fd, 0, 0);
 			return (int)high;
 		}
-		break;
 	}
 	sys_fcntl(fd, F_SETFD, FD_CLOEXEC);
 	return fd;
+}
+
+int hub_own_place(int fd, enum own_kind kind, struct hub *h)
+{
+	if (fd < 0)
+		return fd;
+	fd = place_high(fd);
+	own_add(fd, kind, h);
+	return fd;
+}
+
+int hub_own_dup(int fd)
+{
+	int want = highest_free(2);
+	struct own_slot *sl;
+	long to;
+
+	if (want < 0)
+		return -EMFILE;
+	to = sys_fcntl(fd, F_DUPFD_CLOEXEC, want);
+	if (to >= 0 && (sl = own_find(fd)) != NULL)
+		atomic_store(&sl->fd, (int)to);
+	return (int)to;
 }
 
 /* The hub whose loop this OS thread is making (hub_open_loop). */
@@ -141,24 +231,24 @@ bool hub_making_fd(void)
 
 void hub_drop_own_fd(int fd)
 {
-	struct hub *h = tls_hub;
+	struct own_slot *sl;
 
-	hub_forget_own_fd(fd);
-	for (int i = 0; h != NULL && i < h->n_own_fds; i++)
-		if (h->own_fds[i] == fd)
-			h->own_fds[i] = h->own_fds[--h->n_own_fds];
+	hub_own_lock();
+	if ((sl = own_find(fd)) != NULL)
+		own_release(sl);
+	hub_own_unlock();
 }
 
-int hub_take_new_fd(int fd)
+int hub_take_new_fd(int fd, enum own_kind kind)
 {
 	struct hub *h = making_hub();
 
 	if (fd < 0 || h == NULL)
 		return fd;
-	fd = hub_fd_high(fd);
-	if (h->n_own_fds < OWN_FDS_PER_HUB)
-		h->own_fds[h->n_own_fds++] = fd;
-	hub_add_own_fd(fd);
+	fd = hub_own_place(fd, kind, h);
+	if (kind == OWN_BACKEND)
+		h->backend_libev = fd;
+	h->n_own_fds++;
 	return fd;
 }
 
@@ -176,42 +266,209 @@ static int free_fds(int *out, int max)
 
 static void mark_own_fds(struct hub *h, const int *was_free, int n)
 {
+	hub_own_lock();
 	for (int i = 0; i < n; i++) {
 		/* Those the wrappers did not take high (no preload). */
-		if (sys_fcntl(was_free[i], F_GETFD, 0) >= 0 && h->n_own_fds < OWN_FDS_PER_HUB) {
-			int slot = atomic_fetch_add(&n_own_fds, 1);
-
-			if (slot < OWN_FDS_MAX)
-				atomic_store(&own_fds[slot], was_free[i]);
-			h->own_fds[h->n_own_fds++] = was_free[i];
+		if (sys_fcntl(was_free[i], F_GETFD, 0) >= 0) {
+			own_add(was_free[i], OWN_OTHER, h);
+			h->n_own_fds++;
 		}
 	}
-}
-
-/* An fd of the runtime's that no hub owns (the control socket). */
-void hub_add_own_fd(int fd)
-{
-	int slot = atomic_fetch_add(&n_own_fds, 1);
-
-	if (slot < OWN_FDS_MAX)
-		atomic_store(&own_fds[slot], fd);
+	hub_own_unlock();
 }
 
 void hub_forget_own_fd(int fd)
 {
-	for (int i = 0; i < OWN_FDS_MAX; i++) {
-		int expected = fd;
+	struct own_slot *sl;
 
-		atomic_compare_exchange_strong(&own_fds[i], &expected, -1);
-	}
+	hub_own_lock();
+	if ((sl = own_find(fd)) != NULL)
+		own_release(sl);
+	hub_own_unlock();
 }
 
 static void unmark_own_fds(struct hub *h)
 {
+	hub_own_lock();
 	for (int i = 0; i < OWN_FDS_MAX; i++)
-		for (int j = 0; j < h->n_own_fds; j++)
-			if (atomic_load(&own_fds[i]) == h->own_fds[j])
-				atomic_store(&own_fds[i], -1);
+		if (atomic_load(&own_fds[i].used) && own_fds[i].hub == h &&
+		    own_fds[i].kind != OWN_MONITOR)
+			own_release(&own_fds[i]);
+	hub_own_unlock();
+	h->n_own_fds = 0;
+}
+
+/* In a fork child: only h's OS thread is left. The other hubs' fds are
+ * copies of the parent's, for loops that no thread runs here: closed.
+ * The locks as if nobody held them (the holder may have been another
+ * thread). */
+static atomic_flag move_lock = ATOMIC_FLAG_INIT; /* below */
+
+static void own_fork_child(struct hub *h)
+{
+	atomic_flag_clear(&own_lock);
+	atomic_flag_clear(&move_lock);
+	for (int i = 0; i < atomic_load(&n_own_fds); i++) {
+		struct own_slot *sl = &own_fds[i];
+
+		if (atomic_load(&sl->used) && sl->hub != NULL && sl->hub != h) {
+			arch_syscall3(SYS_close, atomic_load(&sl->fd), 0, 0);
+			own_release(sl);
+		}
+	}
+}
+
+/* ---- moving the runtime's fds out of a program's dup2 --------------------
+ *
+ * A program may dup2 over any number, the runtime's own included (they
+ * are not open to it natively). The runtime then keeps using the same
+ * open file description under a new number (hub_own_dup) and lets the
+ * program's dup2 replace the old one. Whoever used the old number must
+ * have switched before the dup2:
+ *  - writers of a hub's wake-up eventfd (any thread, signal handlers) read
+ *    wake_fd inside wake_users: once the new number is published and
+ *    wake_users is seen at 0, no write can reach the old one;
+ *  - the hub's loop, which only its OS thread runs, and always one
+ *    iteration at a time (EVRUN_ONCE or EVRUN_NOWAIT): the mover leaves a
+ *    request (move_wake, move_backend), wakes the hub, and waits only
+ *    while the hub is inside ev_run. The hub takes the request up at its
+ *    next hub_poll, before ev_run: the wake watcher follows its fd, and
+ *    ev_loop_fork() has libev make its epoll set again first thing, so the
+ *    old number's registration, stale now, goes with the old set. libev's
+ *    close of its old epoll fd closes the number the runtime holds in its
+ *    place (hub_close_redirect): the old number is the program's.
+ * The control socket and the monitor's fd have their own protocols
+ * (control.c, monitor.c).
+ *
+ * Locks: move_lock orders movers among themselves and is held across a
+ * whole move; own_lock only for moments (the hub's own thread takes it
+ * inside ev_run, so no one waits for a hub while holding it); the
+ * monitor's hubs lock is taken after move_lock and before own_lock, as
+ * the monitor itself takes them. */
+
+static void hub_take_move(struct hub *h)
+{
+	bool wake = atomic_exchange(&h->move_wake, false);
+	bool backend = atomic_exchange(&h->move_backend, false);
+
+	if (wake) {
+		ev_ref(h->loop);
+		ev_io_stop(h->loop, &h->wake_w);
+		ev_io_set(&h->wake_w, atomic_load(&h->wake_fd), EV_READ);
+		ev_io_start(h->loop, &h->wake_w);
+		ev_unref(h->loop);
+	}
+	if (wake || backend)
+		ev_loop_fork(h->loop);
+}
+
+static int hub_poll(struct hub *h, int flags)
+{
+	int r;
+
+	atomic_store(&h->in_loop, true);
+	hub_take_move(h);
+	r = ev_run(h->loop, flags);
+	atomic_store(&h->in_loop, false);
+	return r;
+}
+
+void hub_wake(struct hub *h)
+{
+	static const uint64_t one = 1;
+
+	if (atomic_exchange(&h->wake_sent, true))
+		return;
+	atomic_fetch_add(&h->wake_users, 1);
+	arch_syscall3(SYS_write, atomic_load(&h->wake_fd), (long)&one, sizeof one);
+	atomic_fetch_sub(&h->wake_users, 1);
+}
+
+int hub_close_redirect(int fd)
+{
+	struct hub *h = making_hub();
+	int to = fd;
+
+	if (h == NULL || fd != h->backend_libev)
+		return fd;
+	h->backend_libev = -1;
+	hub_own_lock();
+	for (int i = 0; i < atomic_load(&n_own_fds); i++) {
+		struct own_slot *sl = &own_fds[i];
+
+		if (atomic_load(&sl->used) && sl->hub == h && sl->kind == OWN_BACKEND &&
+		    atomic_load(&sl->fd) != fd) {
+			to = atomic_load(&sl->fd);
+			own_release(sl);
+			break;
+		}
+	}
+	hub_own_unlock();
+	return to;
+}
+
+/* Under own_lock: the new number is the slot's at once, so that a close
+ * by libev meanwhile (hub_close_redirect) finds it. */
+static int move_loop_fd(struct own_slot *sl, int fd)
+{
+	struct hub *h = sl->hub;
+	int to = hub_own_dup(fd);
+
+	if (to < 0)
+		return to;
+	if (sl->kind == OWN_WAKE) {
+		atomic_store(&h->wake_fd, to);
+		while (atomic_load(&h->wake_users) != 0)
+			arch_syscall3(SYS_sched_yield, 0, 0, 0);
+		atomic_store(&h->move_wake, true);
+	} else {
+		atomic_store(&h->move_backend, true);
+	}
+	return to;
+}
+
+int hub_move_own_fd(int fd)
+{
+	struct own_slot *sl;
+	struct hub *h = NULL;
+	int to = 0, kind = 0;
+
+	while (atomic_flag_test_and_set_explicit(&move_lock, memory_order_acquire))
+		arch_syscall3(SYS_sched_yield, 0, 0, 0);
+	hub_own_lock();
+	sl = own_find(fd);
+	if (sl != NULL) {
+		kind = sl->kind;
+		h = sl->hub;
+		if (kind == OWN_BACKEND || kind == OWN_WAKE)
+			to = move_loop_fd(sl, fd);
+	}
+	hub_own_unlock();
+	switch (kind) {
+	case 0:
+		break; /* not the runtime's (any more) */
+	case OWN_BACKEND:
+	case OWN_WAKE:
+		if (to < 0)
+			break;
+		hub_wake(h);
+		/* The hub leaves ev_run after one iteration; out of it, it
+		 * takes the request up before it enters again. */
+		while ((atomic_load(&h->move_wake) || atomic_load(&h->move_backend)) &&
+		       atomic_load(&h->in_loop))
+			arch_syscall3(SYS_sched_yield, 0, 0, 0);
+		break;
+	case OWN_MONITOR:
+		to = monitor_move_fd(h, fd);
+		break;
+	case OWN_CONTROL:
+		to = control_move_fd(fd);
+		break;
+	default:
+		to = -EBUSY;
+	}
+	atomic_flag_clear_explicit(&move_lock, memory_order_release);
+	return to < 0 ? to : 0;
 }
 
 void hub_tls_adopt(void *tp, struct hub *h)
@@ -444,7 +701,7 @@ static void hub_stuck(struct hub *h)
 	if (h->runq_head == NULL) {
 		/* Nothing local can wake anyone; wait for another OS thread. */
 		ev_ref(h->loop);
-		ev_run(h->loop, EVRUN_ONCE);
+		hub_poll(h, EVRUN_ONCE);
 		ev_unref(h->loop);
 	}
 }
@@ -468,8 +725,8 @@ static void hub_main(void *arg)
 		h->last_poll = gs_now_ns();
 		h->loops++;
 		if (h->runq_head != NULL || h->preempted != NULL)
-			ev_run(h->loop, EVRUN_NOWAIT);
-		else if (!ev_run(h->loop, EVRUN_ONCE) && h->runq_head == NULL)
+			hub_poll(h, EVRUN_NOWAIT);
+		else if (!hub_poll(h, EVRUN_ONCE) && h->runq_head == NULL)
 			hub_stuck(h);
 		if (h->preempted != NULL) {
 			hub_runq_push(h, h->preempted);
@@ -487,13 +744,17 @@ static void hub_main(void *arg)
 
 static void hub_signal_deliver(struct hub *h);
 
-static void hub_async_cb(struct ev_loop *loop, ev_async *a, int revents)
+static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct hub *h = GS_CONTAINER_OF(a, struct hub, async);
+	struct hub *h = GS_CONTAINER_OF(w, struct hub, wake_w);
 	struct remote_msg *m, *rev = NULL, *next;
+	uint64_t count;
 
 	(void)loop;
 	(void)revents;
+	/* Read, then cleared: a wake-up written after the read writes again. */
+	arch_syscall3(SYS_read, atomic_load(&h->wake_fd), (long)&count, sizeof count);
+	atomic_store(&h->wake_sent, false);
 	/* Pushed as a stack: reverse to complete them in the order posted. */
 	for (m = atomic_exchange(&h->remote, NULL); m != NULL; m = next) {
 		next = m->next;
@@ -554,7 +815,7 @@ struct green *hub_signal(int sig, bool restart)
 		t->intr_result = restart ? WAKE_SIGNAL : -EINTR;
 	t->intr_seq = t->wait_seq;
 	h->intr_target = t;
-	ev_async_send(h->loop, &h->async); /* async-signal-safe (libev) */
+	hub_wake(h);
 	return t;
 }
 
@@ -582,7 +843,7 @@ void hub_remote_post(struct hub *h, struct remote_msg *m)
 	do
 		m->next = head;
 	while (!atomic_compare_exchange_weak(&h->remote, &head, m));
-	ev_async_send(h->loop, &h->async);
+	hub_wake(h);
 }
 
 /* libev's memory, like the runtime's, is glibc's (runtime.h). */
@@ -601,20 +862,38 @@ static bool hub_open_loop(struct hub *h)
 	int was_free[OWN_FDS_PER_HUB];
 	int nfree = free_fds(was_free, OWN_FDS_PER_HUB);
 
+	long wfd;
+
 	ev_set_allocator(hub_ev_realloc);
 	h->n_own_fds = 0;
+	h->backend_libev = -1;
+	atomic_store(&h->move_wake, false);
+	atomic_store(&h->move_backend, false);
+	atomic_store(&h->wake_sent, false);
+	/* Not libev's ev_async: its eventfd's number is libev's to keep, and
+	 * a program's dup2 over it could not move it. */
+	hub_own_lock();
+	wfd = hub_own_place((int)arch_syscall3(SYS_eventfd2, 0, EFD_NONBLOCK | EFD_CLOEXEC, 0),
+			    OWN_WAKE, h);
+	hub_own_unlock();
+	if (wfd < 0)
+		return false;
 	/* EVFLAG_NOSIGMASK: the signal mask is the program's, not ours. The
 	 * fds libev opens reach hub_take_new_fd through the wrappers. */
 	tls_opening = h;
 	h->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
 	if (h->loop != NULL) {
 		ev_set_userdata(h->loop, h);
-		ev_async_init(&h->async, hub_async_cb);
-		ev_async_start(h->loop, &h->async); /* libev's eventfd, made now */
+		atomic_store(&h->wake_fd, (int)wfd);
+		ev_io_init(&h->wake_w, hub_wake_cb, (int)wfd, EV_READ);
+		ev_io_start(h->loop, &h->wake_w);
 	}
 	tls_opening = NULL;
-	if (h->loop == NULL)
+	if (h->loop == NULL) {
+		hub_forget_own_fd((int)wfd);
+		arch_syscall3(SYS_close, wfd, 0, 0);
 		return false;
+	}
 	ev_unref(h->loop); /* a possible remote wake-up keeps nothing alive */
 	/* Without the wrappers (the runtime linked into a program), the fds
 	 * libev took are found among the lowest free numbers. Never with
@@ -628,10 +907,19 @@ static bool hub_open_loop(struct hub *h)
 
 static void hub_close_loop(struct hub *h)
 {
-	unmark_own_fds(h);
+	int wfd = atomic_load(&h->wake_fd);
+
 	ev_ref(h->loop);
-	ev_async_stop(h->loop, &h->async);
+	ev_io_stop(h->loop, &h->wake_w);
+	hub_forget_own_fd(wfd);
+	arch_syscall3(SYS_close, wfd, 0, 0);
+	/* libev closes its fds as the hub's (the close wrapper), the epoll
+	 * fd under the number the runtime holds if it moved
+	 * (hub_close_redirect); then whatever is left is forgotten. */
+	tls_opening = h;
 	ev_loop_destroy(h->loop);
+	tls_opening = NULL;
+	unmark_own_fds(h);
 	h->loop = NULL;
 }
 
@@ -745,6 +1033,7 @@ void hub_fork_child(void)
 	/* The parent's epoll set and eventfd are shared with the child
 	 * through the inherited descriptors: the child closes its copies
 	 * and makes its own. */
+	own_fork_child(h);
 	hub_close_loop(h);
 	if (!hub_open_loop(h)) {
 		static const char msg[] =
@@ -784,8 +1073,8 @@ void hub_fork_child(void)
 	waitq_init(&h->file_q);
 	/* The other hubs' OS threads and the monitor are not in the child;
 	 * the monitor's file named the parent's thread. */
+	introspect_fork_child(h); /* first: it frees the hubs' lock */
 	monitor_forget_hub(h);
-	introspect_fork_child(h);
 	monitor_fork_child();
 	/* The kernel wrote the child's id into the forking thread's
 	 * descriptor only; the hub's context runs on the OS thread's. The

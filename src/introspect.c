@@ -407,13 +407,13 @@ size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t 
 static struct hub *hubs;
 static atomic_flag hubs_lock = ATOMIC_FLAG_INIT;
 
-static void hubs_acquire(void)
+void introspect_hubs_lock(void)
 {
 	while (atomic_flag_test_and_set_explicit(&hubs_lock, memory_order_acquire))
 		arch_syscall3(SYS_sched_yield, 0, 0, 0);
 }
 
-static void hubs_release(void)
+void introspect_hubs_unlock(void)
 {
 	atomic_flag_clear_explicit(&hubs_lock, memory_order_release);
 }
@@ -421,30 +421,30 @@ static void hubs_release(void)
 void introspect_hub_register(struct hub *h)
 {
 	h->tid = (int)arch_syscall3(SYS_gettid, 0, 0, 0);
-	hubs_acquire();
+	introspect_hubs_lock();
 	h->reg_next = hubs;
 	hubs = h;
-	hubs_release();
+	introspect_hubs_unlock();
 }
 
 void introspect_hub_unregister(struct hub *h)
 {
-	hubs_acquire();
+	introspect_hubs_lock();
 	for (struct hub **p = &hubs; *p != NULL; p = &(*p)->reg_next) {
 		if (*p == h) {
 			*p = h->reg_next;
 			break;
 		}
 	}
-	hubs_release();
+	introspect_hubs_unlock();
 }
 
 void introspect_foreach_hub(void (*fn)(struct hub *h, void *arg), void *arg)
 {
-	hubs_acquire();
+	introspect_hubs_lock();
 	for (struct hub *h = hubs; h != NULL; h = h->reg_next)
 		fn(h, arg);
-	hubs_release();
+	introspect_hubs_unlock();
 }
 
 void introspect_fork_child(struct hub *h)

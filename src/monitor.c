@@ -120,11 +120,13 @@ static long thread_syscall(struct hub *h)
 		long fd;
 
 		snprintf(buf, sizeof buf, "/proc/self/task/%d/syscall", h->tid);
-		fd = arch_syscall3(SYS_open, (long)buf, O_RDONLY | O_CLOEXEC, 0);
+		hub_own_lock();
+		fd = hub_own_place((int)arch_syscall3(SYS_open, (long)buf, O_RDONLY | O_CLOEXEC, 0),
+				   OWN_MONITOR, h);
+		hub_own_unlock();
 		if (fd < 0)
 			return -1;
-		h->mon_sys_fd = hub_fd_high((int)fd);
-		hub_add_own_fd(h->mon_sys_fd);
+		h->mon_sys_fd = (int)fd;
 	}
 	n = arch_syscall6(SYS_pread64, h->mon_sys_fd, (long)buf, sizeof buf - 1, 0, 0, 0);
 	if (n <= 0 || buf[0] < '0' || buf[0] > '9')
@@ -134,13 +136,37 @@ static long thread_syscall(struct hub *h)
 	return end != buf && *end == ' ' ? nr : -1;
 }
 
+/* mon_sys_fd changes under the hubs' lock only, which thread_syscall
+ * runs under (check_hub): a move (monitor_move_fd) and the last read of
+ * it here never race with a read. */
 void monitor_forget_hub(struct hub *h)
 {
-	if (h->mon_sys_fd > 0) {
-		hub_forget_own_fd(h->mon_sys_fd);
-		arch_syscall3(SYS_close, h->mon_sys_fd, 0, 0);
-	}
+	int fd;
+
+	introspect_hubs_lock();
+	fd = h->mon_sys_fd;
 	h->mon_sys_fd = 0;
+	introspect_hubs_unlock();
+	if (fd > 0) {
+		hub_forget_own_fd(fd);
+		arch_syscall3(SYS_close, fd, 0, 0);
+	}
+}
+
+int monitor_move_fd(struct hub *h, int fd)
+{
+	int to = 0;
+
+	introspect_hubs_lock();
+	if (h->mon_sys_fd == fd) {
+		hub_own_lock();
+		to = hub_own_dup(fd);
+		hub_own_unlock();
+		if (to >= 0)
+			h->mon_sys_fd = to;
+	}
+	introspect_hubs_unlock();
+	return to;
 }
 
 static void report(struct hub *h, int64_t ran, bool exact)

@@ -495,12 +495,22 @@ struct hub {
 	struct stack_pool stacks;
 	struct fdw **fds;
 	int nfds;
-	ev_async async;
+	/* The cross-thread wake-up (hub_wake): an eventfd of the hub's own
+	 * and its watcher. wake_fd moves when a program dup2s over it
+	 * (hub_move_own_fd): writers read it inside wake_users. */
+	ev_io wake_w;
+	atomic_int wake_fd;
+	atomic_int wake_users;
+	atomic_bool wake_sent;        /* written, not yet read: no write needed */
+	atomic_bool in_loop;          /* the OS thread is inside ev_run */
+	/* Moves of this hub's fds for its thread to take up before its loop
+	 * runs again (hub.c, hub_take_move). */
+	atomic_bool move_wake, move_backend;
+	int backend_libev;            /* the epoll fd's number as libev has it */
 	_Atomic(struct remote_msg *) remote;
 	atomic_long remote_pending;
 	struct green *volatile intr_target; /* signal handler -> hub */
 	struct green *volatile kill_target; /* pthread_kill -> signal handler */
-	int own_fds[OWN_FDS_PER_HUB]; /* the fds the loop opened */
 	void *altstack;               /* the signal stack made for this thread */
 	/* trap.c: Syscall User Dispatch's selector for this OS thread (the
 	 * kernel reads it at each system call from outside libc: 1 traps, 0
@@ -524,7 +534,7 @@ struct hub {
 	unsigned long nlive;          /* live (not DEAD) greens counted */
 	unsigned long nblock[64];     /* of them, those blocking signal s+1 */
 	unsigned long nwaitset[64];   /* greens in a sigwait for signal s+1 */
-	int n_own_fds;
+	int n_own_fds;                /* fds the wrappers took for the loop */
 	_Atomic(struct ctl_call *) ctl_call; /* control.c: run me, hub */
 	struct tls_stash *tls_stash;  /* tls.c: libc blocks of dead greens */
 	void *fs;                     /* the thread pointer loaded now */
@@ -579,26 +589,59 @@ void hub_destroy(void);
  * thread that forked (POSIX), gets its own event loop (the parent's epoll
  * set is not shared any more) and preemption timer. */
 void hub_fork_child(void);
-/* Is fd one the runtime opened for a hub (libev's epoll fd, eventfd) or
- * for itself (the control socket)? */
+/* The runtime's own fds, by what they are: what a move must do. */
+enum own_kind {
+	OWN_OTHER = 1, /* libev's, unknown: not movable */
+	OWN_BACKEND,   /* a hub's epoll fd (libev's backend) */
+	OWN_WAKE,      /* a hub's wake-up eventfd */
+	OWN_MONITOR,   /* the monitor's /proc fd for a hub */
+	OWN_CONTROL,   /* the control socket */
+};
+/* Is fd one the runtime opened for a hub or for itself? Any thread,
+ * lock-free. */
 bool hub_is_own_fd(int fd);
-void hub_add_own_fd(int fd);
+/* The fd-placement lock: held while the runtime makes an fd and places
+ * it (the kernel gives it the lowest free number for a moment), and by
+ * the program's dup2 and dup3 (preload/fd.c), so that neither replaces
+ * the other's new fd. Never held while waiting for another thread. */
+void hub_own_lock(void);
+void hub_own_unlock(void);
+/* Under the lock: a new fd of the runtime's moved to the top of the
+ * numbers below 1024 (or the open-files limit), out of the way of the
+ * numbers programs use, close-on-exec, and registered as kind for h (or
+ * NULL); its number returned (fd < 0 comes back as it is). */
+int hub_own_place(int fd, enum own_kind kind, struct hub *h);
+/* Under the lock: a duplicate of the runtime's fd at the highest free
+ * number, which the registry now names in fd's place (a move), or
+ * -errno. */
+int hub_own_dup(int fd);
 void hub_forget_own_fd(int fd);
-/* The runtime's fds live at the top of the numbers below 1024 (or the
- * open-files limit), out of the way of the numbers programs use: fd moved
- * to the highest free number there, close-on-exec (fd itself if none is
- * free above it). Any thread, async-signal-safe. */
-int hub_fd_high(int fd);
-/* A new fd made through a wrapper (preload/fd.c) by libev for a hub's
- * loop, while the loop is made or later in the hub's own context (libev
- * makes its epoll set again when the kernel's has gone stale): moved high
- * and made the hub's own, its new number returned. Other fds come back as
- * they are. */
-int hub_take_new_fd(int fd);
+/* The program is about to dup2/dup3 over fd, one of the runtime's own
+ * (called without the lock): the runtime moves its use of fd to another
+ * number (the same open file description, high), so that fd can be
+ * replaced. 0, or -EBUSY for an fd that cannot move (libev's other fds, a
+ * greenctl connection being served), -EMFILE when no number is free. */
+int hub_move_own_fd(int fd);
+/* Under the lock: a new fd made through a wrapper (preload/fd.c) by
+ * libev for a hub's loop, while the loop is made or later in the hub's
+ * own context (libev makes its epoll set again when the kernel's has gone
+ * stale): placed and made the hub's own (hub_own_place), its new number
+ * returned. Other fds come back as they are. */
+int hub_take_new_fd(int fd, enum own_kind kind);
 /* Is libev making or closing an fd for a hub now (hub_take_new_fd's case)? */
 bool hub_making_fd(void);
 /* libev closes one of the hub's own fds (the stale epoll set). */
 void hub_drop_own_fd(int fd);
+/* libev closes fd in the hub's context: the fd to close in its place
+ * (the moved epoll fd's new number, once), else fd. */
+int hub_close_redirect(int fd);
+/* Wakes h's loop from any thread or signal handler (async-signal-safe);
+ * a burst of calls costs one write. */
+void hub_wake(struct hub *h);
+/* Moves of the control socket and of the monitor's fd for h (under
+ * hub_own_lock): the new number, or -errno. */
+int control_move_fd(int fd);
+int monitor_move_fd(struct hub *h, int fd);
 /* Releases the fd the monitor keeps for h (hub_destroy, the fork child). */
 void monitor_forget_hub(struct hub *h);
 /* Called by a signal handler that just ran on this OS thread (restart:
@@ -889,7 +932,7 @@ void control_fork_child(void);
  * in flight (one at a time per hub). */
 int control_call_hub(struct hub *h, void (*fn)(struct hub *h, void *arg), void *arg,
 		     int timeout_ms);
-/* hub.c's ev_async callback: runs the call the control thread posted. */
+/* hub.c's wake-up callback: runs the call the control thread posted. */
 void control_hub_poll(struct hub *h);
 
 /* One more call into the runtime from the call site at return address
@@ -1004,6 +1047,9 @@ size_t introspect_format_frames(const struct frame *f, int n, char *buf, size_t 
  * hub_destroy. fn runs under the registry's lock (it must not wait for a
  * hub's OS thread to do anything but handle a signal). Any thread. */
 void introspect_foreach_hub(void (*fn)(struct hub *h, void *arg), void *arg);
+/* The lock introspect_foreach_hub holds (the registry of hubs). */
+void introspect_hubs_lock(void);
+void introspect_hubs_unlock(void);
 void introspect_hub_register(struct hub *h);
 void introspect_hub_unregister(struct hub *h);
 void introspect_fork_child(struct hub *h); /* h: the child's one hub */

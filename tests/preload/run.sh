@@ -438,6 +438,45 @@ test_own_fds_stay_out_of_the_programs_way() {
 	as_native own_fds_stay_out_of_the_programs_way "$B/tests/preload/own_fds"
 }
 
+# A program that dup2s and dup3s over the numbers greenshim keeps its own
+# fds at (1023 down to 990) while its threads hand bytes through pipes,
+# sleep and look up a name: each number is what the program put there, as
+# natively, and the runtime goes on with its fds moved (the hub's epoll fd
+# and wake-up eventfd, the monitor's, the control socket's), with green
+# threads and with native ones (a hub per OS thread: moves across hubs)
+# (tests/preload/dup_over.c).
+test_dup2_over_the_runtimes_fds_moves_them() {
+	as_native dup2_over_the_runtimes_fds_moves_them "$B/tests/preload/dup_over"
+	as_native dup2_over_the_runtimes_fds_moves_them_native_threads \
+		env GREENSHIM_THREADS=native "$B/tests/preload/dup_over"
+}
+
+# ... and greenctl still reaches the process afterwards, its control
+# socket moved.
+test_greenctl_answers_after_dup2_over_its_socket() {
+	name=greenctl_answers_after_dup2_over_its_socket
+	rm -f "$tmp/in"
+	mkfifo "$tmp/in"
+	LD_PRELOAD=$LIB "$B/tests/preload/dup_over" --wait <"$tmp/in" >"$tmp/out" 2>&1 &
+	pid=$!
+	exec 3>"$tmp/in"
+	for _ in $(seq 100); do
+		grep -q '^ready' "$tmp/out" && break
+		sleep 0.1
+	done
+	ps_out=$(timeout 10 "$B/greenctl" $pid ps 2>&1)
+	exec 3>&-
+	wait $pid
+	rc=$?
+	if ! grep -q '^ready' "$tmp/out" || [ $rc -ne 0 ]; then
+		fail $name "status $rc: $(cat "$tmp/out")"
+	elif ! echo "$ps_out" | grep -q "hub of OS thread $pid"; then
+		fail $name "greenctl ps: $ps_out"
+	else
+		ok $name
+	fi
+}
+
 # The signals greenshim takes for itself (SIGSEGV: stack overflows; SIGSYS:
 # raw system calls; SIGRTMAX-1: preemption and samples), sent by raise,
 # pthread_kill, sigqueue or kill from another process, with a second
@@ -910,6 +949,8 @@ test_liburing_waits_leave_other_threads_running
 test_raw_syscalls_match_native
 test_sent_signals_get_their_native_action
 test_own_fds_stay_out_of_the_programs_way
+test_dup2_over_the_runtimes_fds_moves_them
+test_greenctl_answers_after_dup2_over_its_socket
 test_a_bad_greenshim_value_stops_the_program_before_main
 test_io_semantics_match_native
 test_preemption_off_is_cooperative
