@@ -76,7 +76,7 @@ TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/too
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
 check: all $(UNIT) $(PRELOAD_TESTS) $(ALLOC_TESTS) $(API_TESTS) $(LANG_TESTS) $(TOOLS_TESTS) \
-		$(B)/tests/fuzz/fdfuzz
+		$(B)/tests/fuzz/fdfuzz $(B)/tests/fuzz/fdthreads
 	@sh tests/run.sh $(B)
 else
 all: $(RTLIB)
@@ -124,8 +124,9 @@ $(B)/tests/preload/uring_waits $(B)/tests/preload/raw_syscalls: $(B)/tests/prelo
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -luring
 
-# The descriptor layer's differential fuzzer: an ordinary program.
-$(B)/tests/fuzz/fdfuzz: tests/fuzz/fdfuzz.c | depcheck
+# The descriptor layer's fuzzers (one thread, compared with native; many
+# threads, invariants): ordinary programs.
+$(B)/tests/fuzz/fdfuzz $(B)/tests/fuzz/fdthreads: $(B)/tests/fuzz/%: tests/fuzz/%.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 

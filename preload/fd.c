@@ -38,6 +38,8 @@ static bool hidden(int fd)
 
 GS_WRAP int close(int fd)
 {
+	int r;
+
 	if (GS_UNLIKELY(hub_making_fd())) {
 		int to = hub_close_redirect(fd);
 
@@ -51,7 +53,9 @@ GS_WRAP int close(int fd)
 		return REAL(close)(fd);
 	}
 	fdtab_forget(fd);
-	return REAL(close)(fd);
+	r = REAL(close)(fd);
+	fdw_closed(fd); /* waits on it in other OS threads end */
+	return r;
 }
 
 GS_WRAP int close_range(unsigned first, unsigned last, int flags)
@@ -72,9 +76,13 @@ GS_WRAP int close_range(unsigned first, unsigned last, int flags)
 		if (fd == last)
 			break;
 	}
-	if (from > last)
-		return 0;
-	return REAL(close_range)(from, last, flags);
+	if (from <= last && REAL(close_range)(from, last, flags) != 0)
+		return -1;
+	if (hub_count() > 1)
+		for (unsigned fd = first; fd <= last && fd < 65536; fd++)
+			if (!hub_is_own_fd((int)fd))
+				fdw_closed((int)fd);
+	return 0;
 }
 
 GS_WRAP int dup(int fd)
@@ -102,6 +110,7 @@ static bool replaces(int old, int new)
  * is moved first, then replaced. */
 static int dup_onto(int old, int new, int flags, bool three)
 {
+	bool replaced;
 	int r;
 
 	hub_own_lock();
@@ -112,10 +121,13 @@ static int dup_onto(int old, int new, int flags, bool three)
 			return preload_fail(r);
 		hub_own_lock();
 	}
-	if (replaces(old, new) && !(flags & ~O_CLOEXEC))
+	replaced = replaces(old, new) && !(flags & ~O_CLOEXEC);
+	if (replaced)
 		fdtab_forget(new);
 	r = three ? REAL(dup3)(old, new, flags) : REAL(dup2)(old, new);
 	hub_own_unlock();
+	if (r >= 0 && replaced)
+		fdw_closed(new);
 	if (r >= 0 && old != new)
 		fdtab_copy(old, r);
 	return r;
@@ -231,6 +243,21 @@ GS_WRAP int epoll_create(int size)
 	hub_own_lock();
 	r = hub_take_new_fd(REAL(epoll_create)(size), OWN_BACKEND);
 	hub_own_unlock();
+	return r;
+}
+
+/* libev's epoll_ctl on a hub's set, for an fd another OS thread closed
+ * after the wait began (GREENSHIM_THREADS=native): EBADF, which Debian's
+ * libev asserts on, is told as ENOENT, so that libev retries, then kills
+ * the fd's watchers (EV_ERROR), and their waiters get EBADF (fdwait.c).
+ * The program's own calls are the plain call. */
+GS_WRAP int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	int r = REAL(epoll_ctl)(epfd, op, fd, ev);
+
+	if (GS_UNLIKELY(r < 0) && errno == EBADF && hub_making_fd() && hub_is_own_fd(epfd) &&
+	    sys_fcntl(fd, F_GETFD, 0) == -EBADF)
+		errno = ENOENT;
 	return r;
 }
 

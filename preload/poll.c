@@ -7,7 +7,11 @@
  * the hub on every fd of interest, for any of them or the deadline, and
  * then asks the kernel again. A zero timeout never yields. A wake-up whose
  * readiness another green thread consumed first just waits again, with the
- * same deadline.
+ * same deadline. So does one by a close of a watched fd in another thread
+ * (fdwait.c ends those waits with EBADF): the kernel, asked again, answers
+ * as it would a call made just after the close (POLLNVAL for poll, EBADF
+ * for select and epoll_wait), never poll's -1 EBADF, which Linux never
+ * gives (found by tests/fuzz/fdthreads.c).
  *
  * The signal masks of ppoll, pselect and epoll_pwait are not applied while
  * a green thread waits (signals are per OS thread, shared by all green
@@ -88,7 +92,7 @@ static int poll_until(struct hub *h, struct pollfd *fds, nfds_t n, int64_t deadl
 		w = wait_many(h, fds, n, deadline);
 		if (w == -ETIMEDOUT)
 			return PRELOAD_NO_TICK_EINTR(REAL(poll)(fds, n, 0));
-		if (w < 0)
+		if (w < 0 && w != -EBADF)
 			return preload_fail(w);
 	}
 }
@@ -179,7 +183,7 @@ static int select_until(struct hub *h, int nfds, fd_set *rd, fd_set *wr, fd_set 
 			break;
 		}
 		w = wait_many(h, p, n, deadline);
-		if (w < 0 && w != -ETIMEDOUT) {
+		if (w < 0 && w != -ETIMEDOUT && w != -EBADF) {
 			r = preload_fail(w);
 			break;
 		}
@@ -246,7 +250,7 @@ static int epoll_until(struct hub *h, int epfd, struct epoll_event *ev, int max,
 		if (r != 0 || deadline <= gs_now_ns())
 			return r;
 		w = wait_many(h, &p, 1, deadline);
-		if (w < 0 && w != -ETIMEDOUT)
+		if (w < 0 && w != -ETIMEDOUT && w != -EBADF)
 			return preload_fail(w);
 	}
 }

@@ -124,6 +124,7 @@ struct group;       /* grp.h */
 	X(eventfd, int, (unsigned, int))                                                   \
 	X(epoll_create, int, (int))                                                        \
 	X(epoll_create1, int, (int))                                                       \
+	X(epoll_ctl, int, (int, int, int, struct epoll_event *))                           \
 	X(fstat, int, (int, struct stat *))                                                \
 	X(poll, int, (struct pollfd *, nfds_t, int))                                       \
 	X(ppoll, int, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *)) \

@@ -38,7 +38,41 @@
 struct fdw {
 	ev_io io[2];
 	struct waitq q[2];
+	bool counted[2];  /* in watched[] */
+	unsigned gen;     /* closes[fd] when a watcher was started */
 };
+
+/* Across hubs (an OS thread each with GREENSHIM_THREADS=native): a close
+ * in one OS thread must end the waits on that fd in the others, whose
+ * epoll sets drop it silently once the file goes (natively, a read in
+ * progress holds the file and ends at its end of file or data). watched
+ * counts the active watchers of each fd in every hub; closes counts the
+ * closes of each fd that some hub may have missed. A close with watchers
+ * elsewhere (fdw_closed, after the close) tells every other hub, which
+ * ends the waits of a watcher started before that close (fdw_close_seen).
+ * Orders: a hub counts its watcher, then reads closes, then checks the fd
+ * is open (fdw_add); a closer closes, then counts the close, then reads
+ * watched: either the closer sees the watcher, or the hub sees the fd
+ * closed. fds from WATCHED_MAX up are always told. */
+#define WATCHED_MAX 65536
+static atomic_int watched[WATCHED_MAX];
+static atomic_uint closes[WATCHED_MAX];
+
+static void count_on(struct fdw *f, int fd, int dir)
+{
+	if (!f->counted[dir] && fd < WATCHED_MAX) {
+		f->counted[dir] = true;
+		atomic_fetch_add(&watched[fd], 1);
+	}
+}
+
+static void count_off(struct fdw *f, int fd, int dir)
+{
+	if (f->counted[dir]) {
+		f->counted[dir] = false;
+		atomic_fetch_sub(&watched[fd], 1);
+	}
+}
 
 static const int dir_events[2] = { EV_READ, EV_WRITE };
 
@@ -58,6 +92,7 @@ static void fdw_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 			e->revents |= EV_ERROR;
 			wait_complete(e->wait, -EBADF);
 		}
+		count_off(f, io->fd, dir);
 		ev_io_set(io, io->fd, dir_events[dir]);
 		return;
 	}
@@ -124,11 +159,20 @@ int fdw_add(struct hub *h, int fd, int dir, struct waiter *e, struct wait *w, un
 	f = fdw_get(h, fd);
 	if (f == NULL)
 		return -ENOMEM;
+	/* Started before a close another OS thread made: its file is gone. */
+	if (ev_is_active(&f->io[dir]) && fd < WATCHED_MAX && f->gen != atomic_load(&closes[fd]))
+		fdw_close(h, fd);
 	if (!ev_is_active(&f->io[dir])) {
+		bool others = hub_count() > 1;
+
+		count_on(f, fd, dir);
+		f->gen = fd < WATCHED_MAX ? atomic_load(&closes[fd]) : 0;
 		/* Debian's libev asserts (aborts) when epoll_ctl says EBADF:
 		 * never hand it a closed fd. */
-		if (!(flags & WAITER_FD_OPEN) && sys_fcntl(fd, F_GETFD, 0) < 0)
+		if ((!(flags & WAITER_FD_OPEN) || others) && sys_fcntl(fd, F_GETFD, 0) < 0) {
+			count_off(f, fd, dir);
 			return -EBADF;
+		}
 		ev_io_start(h->loop, &f->io[dir]);
 	}
 	waitq_add(&f->q[dir], e, w, flags);
@@ -140,8 +184,10 @@ void fdw_remove(struct hub *h, int fd, int dir, struct waiter *e)
 	struct fdw *f = h->fds[fd];
 
 	waitq_remove(e);
-	if (waitq_empty(&f->q[dir]))
+	if (waitq_empty(&f->q[dir])) {
 		ev_io_stop(h->loop, &f->io[dir]);
+		count_off(f, fd, dir);
+	}
 }
 
 int fdw_wait(int fd, int events, int64_t deadline, unsigned flags)
@@ -173,6 +219,7 @@ void fdw_close(struct hub *h, int fd)
 	for (int dir = 0; dir < 2; dir++) {
 		waitq_wake_all(&f->q[dir], -EBADF);
 		ev_io_stop(h->loop, &f->io[dir]);
+		count_off(f, fd, dir);
 		ev_io_set(&f->io[dir], fd, dir_events[dir]);
 	}
 }
@@ -181,6 +228,46 @@ void fdw_drop(struct hub *h, struct fdw *f)
 {
 	for (int dir = 0; dir < 2; dir++) {
 		ev_io_stop(h->loop, &f->io[dir]);
+		count_off(f, f->io[dir].fd, dir);
 		waitq_init(&f->q[dir]); /* the waiters' threads are gone */
 	}
+}
+
+struct close_note {
+	int fd;
+	unsigned gen;
+};
+
+static void tell_hub(struct hub *h, void *arg)
+{
+	struct close_note *n = arg;
+
+	if (h != hub_peek())
+		hub_post_close(h, n->fd, n->gen);
+}
+
+void fdw_closed(int fd)
+{
+	struct close_note n = { .fd = fd };
+
+	if (fd < 0 || hub_count() < 2)
+		return;
+	if (fd < WATCHED_MAX) {
+		n.gen = atomic_fetch_add(&closes[fd], 1) + 1;
+		if (atomic_load(&watched[fd]) == 0)
+			return;
+	}
+	introspect_foreach_hub(tell_hub, &n);
+}
+
+void fdw_close_seen(struct hub *h, int fd, unsigned gen)
+{
+	struct fdw *f;
+
+	if (fd < 0 || fd >= h->nfds || (f = h->fds[fd]) == NULL)
+		return;
+	/* A watcher started since (on a new file of that number) stays. */
+	if (fd < WATCHED_MAX && (int)(f->gen - gen) >= 0)
+		return;
+	fdw_close(h, fd);
 }

@@ -79,6 +79,12 @@ void hub_set_end_hook(void (*hook)(struct hub *))
 	end_hook = hook != NULL ? hook : end_default;
 }
 static atomic_uint_fast64_t next_green_id = 1;
+static atomic_int nhubs;
+
+int hub_count(void)
+{
+	return atomic_load_explicit(&nhubs, memory_order_relaxed);
+}
 
 /* The runtime's own fds (libev's epoll fd, a hub's wake-up eventfd, the
  * monitor's and the control socket): the close wrappers must not let a
@@ -744,6 +750,42 @@ static void hub_main(void *arg)
 
 static void hub_signal_deliver(struct hub *h);
 
+void hub_post_close(struct hub *h, int fd, unsigned gen)
+{
+	struct close_msg *m = gs_malloc(sizeof *m), *head;
+
+	if (m == NULL)
+		return;
+	m->fd = fd;
+	m->gen = gen;
+	head = atomic_load(&h->closed);
+	do
+		m->next = head;
+	while (!atomic_compare_exchange_weak(&h->closed, &head, m));
+	hub_wake(h);
+}
+
+static void take_closes(struct hub *h)
+{
+	struct close_msg *m, *next;
+
+	for (m = atomic_exchange(&h->closed, NULL); m != NULL; m = next) {
+		next = m->next;
+		fdw_close_seen(h, m->fd, m->gen);
+		gs_free(m);
+	}
+}
+
+static void free_closes(struct hub *h)
+{
+	struct close_msg *m, *next;
+
+	for (m = atomic_exchange(&h->closed, NULL); m != NULL; m = next) {
+		next = m->next;
+		gs_free(m);
+	}
+}
+
 static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct hub *h = GS_CONTAINER_OF(w, struct hub, wake_w);
@@ -755,6 +797,7 @@ static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 	/* Read, then cleared: a wake-up written after the read writes again. */
 	arch_syscall3(SYS_read, atomic_load(&h->wake_fd), (long)&count, sizeof count);
 	atomic_store(&h->wake_sent, false);
+	take_closes(h);
 	/* Pushed as a stack: reverse to complete them in the order posted. */
 	for (m = atomic_exchange(&h->remote, NULL); m != NULL; m = next) {
 		next = m->next;
@@ -965,6 +1008,7 @@ static struct hub *hub_create_once(void)
 	preempt_init_hub(h);
 	tls_hub = h;
 	introspect_hub_register(h);
+	atomic_fetch_add(&nhubs, 1);
 	return h;
 fail:
 	if (h != NULL && h->loop != NULL)
@@ -1034,6 +1078,8 @@ void hub_fork_child(void)
 	 * through the inherited descriptors: the child closes its copies
 	 * and makes its own. */
 	own_fork_child(h);
+	free_closes(h);
+	atomic_store(&nhubs, 1);
 	hub_close_loop(h);
 	if (!hub_open_loop(h)) {
 		static const char msg[] =
@@ -1092,6 +1138,8 @@ void hub_destroy(void)
 	if (h->zombie != NULL)
 		hub_reap(h);
 	introspect_hub_unregister(h);
+	atomic_fetch_sub(&nhubs, 1);
+	free_closes(h);
 	monitor_forget_hub(h); /* the monitor sees h no more */
 	hub_close_loop(h);
 	for (int fd = 0; fd < h->nfds; fd++)

@@ -456,6 +456,13 @@ struct remote_msg {
 	int result;
 };
 
+/* A close in another OS thread of an fd this hub may watch (fdwait.c). */
+struct close_msg {
+	struct close_msg *next;
+	int fd;
+	unsigned gen;
+};
+
 struct fdw;
 
 #define OWN_FDS_PER_HUB 4
@@ -508,6 +515,7 @@ struct hub {
 	atomic_bool move_wake, move_backend;
 	int backend_libev;            /* the epoll fd's number as libev has it */
 	_Atomic(struct remote_msg *) remote;
+	_Atomic(struct close_msg *) closed;
 	atomic_long remote_pending;
 	struct green *volatile intr_target; /* signal handler -> hub */
 	struct green *volatile kill_target; /* pthread_kill -> signal handler */
@@ -682,6 +690,15 @@ int fdw_wait(int fd, int events, int64_t deadline, unsigned flags);
 /* fd is about to be closed: waiters get -EBADF, watchers are stopped and
  * re-armed so that libev sees a new file behind a reused number. */
 void fdw_close(struct hub *h, int fd);
+/* After the program closed fd (preload/fdtab.c): tells the other hubs,
+ * if any watches fd, to end their waits on it (hub_post_close). */
+void fdw_closed(int fd);
+/* In h's context: the close of fd numbered gen (fdw_closed) arrived. */
+void fdw_close_seen(struct hub *h, int fd, unsigned gen);
+/* Posts that note to h (any thread); h's loop takes it up. */
+void hub_post_close(struct hub *h, int fd, unsigned gen);
+/* Hubs alive in the process. */
+int hub_count(void);
 /* Fork child: stops f's watchers and forgets its waiters, whose threads
  * do not exist there. */
 void fdw_drop(struct hub *h, struct fdw *f);

@@ -4,8 +4,9 @@
 # LD_PRELOAD=$B/libgreenshim.so, and the two outputs (every return value,
 # errno, revents, ready set, byte read, O_NONBLOCK view) must be the same.
 #   tests/fuzz/run.sh [BUILD] [SECONDS] [FIRST_SEED] [STEPS]
-# make check gives it 30 seconds from seed 1; a longer run is the same
-# command with more seconds (and another first seed). A divergence is kept
+# make check gives it 30 seconds from seed 1, and the multi-thread mode
+# (below) a sixth of that per run; a longer run is the same command with
+# more seconds (and another first seed). A divergence is kept
 # as a standalone reproducer: $B/tests/fuzz-SEED.sh, with both outputs.
 # Prints "ok - NAME" or "FAIL - NAME: why", then "fuzz: N passed, N failed".
 set -u
@@ -66,4 +67,31 @@ if [ -n "$why" ]; then
 else
 	ok "fuzz_${SECONDS_BUDGET}s_from_seed_$FIRST ($ran seeds of $STEPS steps agreed)"
 fi
+
+# The multi-thread mode (tests/fuzz/fdthreads.c): six threads on shared
+# channels, closing them under each other's waits; no two runs interleave
+# alike, so invariants are checked (no lost or foreign byte, every wait
+# ends, only native errors), natively once (the check itself) and under
+# greenshim for a share of the budget, green threads and native ones.
+# A failing run's output is kept in $B/tests/fdthreads-SEED.out.
+threads_secs=$((SECONDS_BUDGET / 6))
+[ "$threads_secs" -ge 2 ] || threads_secs=2
+threads() { # NAME SEED ENV...: one run
+	name=$1
+	seed=$2
+	shift 2
+	if timeout $((threads_secs + 30)) env "$@" "$B/tests/fuzz/fdthreads" $seed $threads_secs \
+		>"$tmp/threads" 2>&1; then
+		ok "$name ($(tail -n 1 "$tmp/threads"))"
+	else
+		cp "$tmp/threads" "$B/tests/fdthreads-$seed.out"
+		fail $name "$(grep -m 3 FAIL "$tmp/threads" | tr '\n' ' ') (all of it: $B/tests/fdthreads-$seed.out)"
+	fi
+}
+threads fuzz_threads_keep_their_invariants_natively $FIRST GREENSHIM_UNUSED=1
+for seed in $FIRST $((FIRST + 1)); do
+	threads fuzz_threads_keep_their_invariants_seed_$seed $seed LD_PRELOAD="$LIB"
+done
+threads fuzz_threads_keep_their_invariants_native_threads $FIRST LD_PRELOAD="$LIB" \
+	GREENSHIM_THREADS=native
 summary fuzz
