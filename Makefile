@@ -69,7 +69,7 @@ API_TEST_SRC := $(wildcard tests/api/*.c)
 API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 # A static program for greenrun to refuse, when glibc's static libc is here.
 TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/tools/hello-static) \
-	$(B)/tests/tools/spin
+	$(B)/tests/tools/spin $(B)/tests/tools/crowd
 
 .PHONY: all check bench demo mcdemo pydemo deps depcheck install clean
 
@@ -98,8 +98,20 @@ $(B)/obj/%.o: %.S | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(LIB): $(RT_OBJ) $(PRELOAD_OBJ)
-	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,now -Wl,-soname,libgreenshim.so -o $@ $^ $(RT_LIBS)
+# The gdb extension rides in the library's .debug_gdb_scripts section, as
+# an inline script (kind 4: a first line naming it, the script, a NUL): gdb
+# loads it when the program loads the library (tools/gdb/greenshim-gdb.py).
+GDB_SCRIPT := tools/gdb/greenshim-gdb.py
+
+$(LIB): $(RT_OBJ) $(PRELOAD_OBJ) $(B)/gdb-inline-script
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,now -Wl,-soname,libgreenshim.so -o $@ \
+		$(RT_OBJ) $(PRELOAD_OBJ) $(RT_LIBS)
+	objcopy --add-section .debug_gdb_scripts=$(B)/gdb-inline-script \
+		--set-section-flags .debug_gdb_scripts=contents,readonly $@
+
+$(B)/gdb-inline-script: $(GDB_SCRIPT)
+	@mkdir -p $(dir $@)
+	{ printf '\004gdb.inlined-script\n'; cat $<; printf '\000'; } >$@
 
 $(RTLIB): $(RT_OBJ)
 	rm -f $@
@@ -165,6 +177,11 @@ $(B)/greenctl: tools/greenctl/greenctl.c tools/greenctl/flame.c tools/greenctl/f
 $(B)/tests/tools/spin: tests/tools/spin.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
+# -O0: the gdb extension's test prints its start routines' locals.
+$(B)/tests/tools/crowd: tests/tools/crowd.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O0 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
 $(B)/tests/tools/hello-static: tests/tools/hello.c | depcheck
 	@mkdir -p $(dir $@)
