@@ -235,6 +235,10 @@ pydemo: all
 # pkg-config's file, for programs built against the API (greenshim.h).
 VERSION := $(shell sed -n 's/^\#define GREENSHIM_VERSION_[A-Z]* \([0-9]*\)/\1/p' src/greenshim.h | paste -sd.)
 
+# gdb looks for OBJFILE-gdb.py under its auto-load directory followed by
+# the object's own path (/usr/share/gdb/auto-load/usr/lib/... for PREFIX=/usr).
+GDB_AUTOLOAD = $(PREFIX)/share/gdb/auto-load$(PREFIX)/lib
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/greenshim \
@@ -249,6 +253,8 @@ install: all
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+	install -d $(DESTDIR)$(GDB_AUTOLOAD)
+	install -m 0644 $(GDB_SCRIPT) $(DESTDIR)$(GDB_AUTOLOAD)/libgreenshim.so-gdb.py
 
 clean:
 	rm -rf build

@@ -201,6 +201,7 @@ class Green:
 def scan():
     """Every hub, oldest first, with its live green threads by id."""
     t = Table()
+    _symbols.clear()
     hubs, seen = [], set()
     addr = _u64(t["hubs"])
     while addr != 0 and addr not in seen:
