@@ -58,7 +58,7 @@ import gdb.unwinder
 
 MAGIC = b"gsdebug\0"
 VERSION = 1
-MAX_GREENS = 10000000  # a list longer than this is a corrupt one (a core)
+MAX_GREENS = 10000000  # more than this is a corrupt list (a core)
 
 
 class Missing(gdb.GdbError):
@@ -211,12 +211,19 @@ def scan():
         addr = h.next
     hubs.reverse()
     for h in hubs:
-        g, n = h.all, 0
-        while g != 0 and n < MAX_GREENS:
-            x = Green(t, h, g)
+        g = h.all
+        while g != 0 and g not in seen and len(seen) < MAX_GREENS:
+            seen.add(g)
+            try:
+                x = Green(t, h, g)
+            except gdb.MemoryError:
+                gdb.write("greenshim: hub of LWP %d: green thread at %#x cannot be read; "
+                          "its list ends there (a core or a list caught mid-update)\n"
+                          % (h.tid, g))
+                break
             if not x.dead:
                 h.greens.append(x)
-            g, n = x.next, n + 1
+            g = x.next
         h.greens.sort(key=lambda x: x.id)
     return t, hubs
 
