@@ -3,7 +3,10 @@
  *
  * What it owns: the tools' view of the runtime (greenctl, the blocking
  * monitor in monitor.c, the deadlock report below), the registry of hubs,
- * the per-switch accounting that a tool may turn on, and the log fd.
+ * the per-switch accounting that a tool may turn on, the log fd, and
+ * gs_debug_table: what a debugger needs to walk the same lists in a
+ * stopped process or a core, where none of this code can run (gdb's
+ * extension, tools/gdb/greenshim-gdb.py, says why a table and not DWARF).
  *
  * Cost: nothing on the hot path but what the waits already do. A wait is
  * labelled where it begins (wait_label: a kind, an object, a number, three

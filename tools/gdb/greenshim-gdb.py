@@ -425,7 +425,10 @@ Columns: the green thread's id (the one "green ID" takes), the gdb thread
 
     def invoke(self, arg, from_tty):
         t, hubs = scan()
-        want = set(int(a, 0) for a in gdb.string_to_argv(arg))
+        try:
+            want = set(int(a, 0) for a in gdb.string_to_argv(arg))
+        except ValueError:
+            raise gdb.GdbError("Usage: info green [ID...]")
         by_addr = {g.addr: g for h in hubs for g in h.greens}
         sel = state.unwinder.green if state.unwinder.active() else None
         cur = gdb.selected_thread()
