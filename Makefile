@@ -69,7 +69,7 @@ API_TEST_SRC := $(wildcard tests/api/*.c)
 API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 # A static program for greenrun to refuse, when glibc's static libc is here.
 TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/tools/hello-static) \
-	$(B)/tests/tools/spin
+	$(B)/tests/tools/spin $(B)/tests/tools/crowd
 
 .PHONY: all check bench demo mcdemo pydemo deps depcheck install clean
 
@@ -98,8 +98,20 @@ $(B)/obj/%.o: %.S | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(LIB): $(RT_OBJ) $(PRELOAD_OBJ)
-	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,now -Wl,-soname,libgreenshim.so -o $@ $^ $(RT_LIBS)
+# The gdb extension rides in the library's .debug_gdb_scripts section, as
+# an inline script (kind 4: a first line naming it, the script, a NUL): gdb
+# loads it when the program loads the library (tools/gdb/greenshim-gdb.py).
+GDB_SCRIPT := tools/gdb/greenshim-gdb.py
+
+$(LIB): $(RT_OBJ) $(PRELOAD_OBJ) $(B)/gdb-inline-script
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,now -Wl,-soname,libgreenshim.so -o $@ \
+		$(RT_OBJ) $(PRELOAD_OBJ) $(RT_LIBS)
+	objcopy --add-section .debug_gdb_scripts=$(B)/gdb-inline-script \
+		--set-section-flags .debug_gdb_scripts=contents,readonly $@
+
+$(B)/gdb-inline-script: $(GDB_SCRIPT)
+	@mkdir -p $(dir $@)
+	{ printf '\004gdb.inlined-script\n'; cat $<; printf '\000'; } >$@
 
 $(RTLIB): $(RT_OBJ)
 	rm -f $@
@@ -167,6 +179,11 @@ $(B)/tests/tools/spin: tests/tools/spin.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
+# -O0: the gdb extension's test prints its start routines' locals.
+$(B)/tests/tools/crowd: tests/tools/crowd.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O0 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
 $(B)/tests/tools/hello-static: tests/tools/hello.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -static -o $@ $<
@@ -224,6 +241,10 @@ pydemo: all
 # pkg-config's file, for programs built against the API (greenshim.h).
 VERSION := $(shell sed -n 's/^\#define GREENSHIM_VERSION_[A-Z]* \([0-9]*\)/\1/p' src/greenshim.h | paste -sd.)
 
+# gdb looks for OBJFILE-gdb.py under its auto-load directory followed by
+# the object's own path (/usr/share/gdb/auto-load/usr/lib/... for PREFIX=/usr).
+GDB_AUTOLOAD = $(PREFIX)/share/gdb/auto-load$(PREFIX)/lib
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/greenshim \
@@ -238,6 +259,8 @@ install: all
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+	install -d $(DESTDIR)$(GDB_AUTOLOAD)
+	install -m 0644 $(GDB_SCRIPT) $(DESTDIR)$(GDB_AUTOLOAD)/libgreenshim.so-gdb.py
 
 clean:
 	rm -rf build

@@ -3,7 +3,10 @@
  *
  * What it owns: the tools' view of the runtime (greenctl, the blocking
  * monitor in monitor.c, the deadlock report below), the registry of hubs,
- * the per-switch accounting that a tool may turn on, and the log fd.
+ * the per-switch accounting that a tool may turn on, the log fd, and
+ * gs_debug_table: what a debugger needs to walk the same lists in a
+ * stopped process or a core, where none of this code can run (gdb's
+ * extension, tools/gdb/greenshim-gdb.py, says why a table and not DWARF).
  *
  * Cost: nothing on the hot path but what the waits already do. A wait is
  * labelled where it begins (wait_label: a kind, an object, a number, three
@@ -39,6 +42,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,19 +87,16 @@ void introspect_account(struct hub *h, struct green *cur, struct green *next)
 
 /* ---- what a green thread is doing ------------------------------------- */
 
+static const char *const state_names[] = {
+	[GREEN_RUNNING] = "running",
+	[GREEN_READY] = "ready",
+	[GREEN_PARKED] = "waiting",
+	[GREEN_DEAD] = "dead",
+};
+
 const char *introspect_state_name(enum green_state s)
 {
-	switch (s) {
-	case GREEN_RUNNING:
-		return "running";
-	case GREEN_READY:
-		return "ready";
-	case GREEN_PARKED:
-		return "waiting";
-	case GREEN_DEAD:
-		return "dead";
-	}
-	return "?";
+	return (unsigned)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "?";
 }
 
 const char *introspect_kind_name(enum wait_kind k)
@@ -247,14 +248,14 @@ static void ctx_regs(const struct ctx *x, ucontext_t *uc)
 {
 	const uint64_t *sp = x->sp;
 
-	uc->uc_mcontext.gregs[REG_R15] = (greg_t)sp[1];
-	uc->uc_mcontext.gregs[REG_R14] = (greg_t)sp[2];
-	uc->uc_mcontext.gregs[REG_R13] = (greg_t)sp[3];
-	uc->uc_mcontext.gregs[REG_R12] = (greg_t)sp[4];
-	uc->uc_mcontext.gregs[REG_RBX] = (greg_t)sp[5];
-	uc->uc_mcontext.gregs[REG_RBP] = (greg_t)sp[6];
-	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)sp[7];
-	uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(uintptr_t)(sp + 8);
+	uc->uc_mcontext.gregs[REG_R15] = (greg_t)sp[CTX_SLOT_R15];
+	uc->uc_mcontext.gregs[REG_R14] = (greg_t)sp[CTX_SLOT_R14];
+	uc->uc_mcontext.gregs[REG_R13] = (greg_t)sp[CTX_SLOT_R13];
+	uc->uc_mcontext.gregs[REG_R12] = (greg_t)sp[CTX_SLOT_R12];
+	uc->uc_mcontext.gregs[REG_RBX] = (greg_t)sp[CTX_SLOT_RBX];
+	uc->uc_mcontext.gregs[REG_RBP] = (greg_t)sp[CTX_SLOT_RBP];
+	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)sp[CTX_SLOT_RIP];
+	uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(uintptr_t)(sp + CTX_SLOTS);
 }
 
 static __attribute__((noinline)) int backtrace_self(struct frame *f, int max)
@@ -459,6 +460,79 @@ void introspect_fork_child(struct hub *h)
 	h->mon_switches = 0;
 	h->mon_seen = h->mon_reported = 0;
 }
+
+/* ---- the table for debuggers --------------------------------------------- */
+
+/* What gdb needs to find every green thread and read it as introspect_green
+ * and ctx_regs do (tools/gdb/greenshim-gdb.py, which describes waits by
+ * these keys as describe_wait does). */
+static const char *const wait_keys[WAIT_KINDS] = {
+	[WAIT_OTHER] = "other",     [WAIT_FD_READ] = "fd_read",
+	[WAIT_FD_WRITE] = "fd_write", [WAIT_POLL] = "poll",
+	[WAIT_MUTEX] = "mutex",     [WAIT_COND] = "cond",
+	[WAIT_SEM] = "semaphore",   [WAIT_RWLOCK] = "rwlock",
+	[WAIT_BARRIER] = "barrier", [WAIT_ONCE] = "once",
+	[WAIT_FUTEX] = "futex",     [WAIT_SLEEP] = "sleep",
+	[WAIT_JOIN] = "join",       [WAIT_POOL] = "pool",
+	[WAIT_CHILD] = "child",     [WAIT_SIGNAL] = "signal",
+};
+
+#define FIELD(X, type, name, member) \
+	X(name, offsetof(struct type, member), sizeof(((struct type *)0)->member))
+#define CONST(X, name, value) X(name, (uint64_t)(value), 0)
+#define ADDR(X, name, addr) X(name, (uint64_t)(uintptr_t)(addr), 0)
+
+#define DEBUG_TABLE(X)                                                         \
+	ADDR(X, "hubs", &hubs)                                                 \
+	FIELD(X, hub, "hub.reg_next", reg_next)                                \
+	FIELD(X, hub, "hub.all", all)                                          \
+	FIELD(X, hub, "hub.current", current)                                  \
+	FIELD(X, hub, "hub.hub_green", hub_green)                              \
+	FIELD(X, hub, "hub.root", root)                                        \
+	FIELD(X, hub, "hub.tid", tid)                                          \
+	FIELD(X, green, "green.ctx_sp", ctx.sp)                                \
+	FIELD(X, green, "green.tp", tp)                                        \
+	FIELD(X, green, "green.hub", hub)                                      \
+	FIELD(X, green, "green.state", state)                                  \
+	FIELD(X, green, "green.flags", flags)                                  \
+	FIELD(X, green, "green.id", id)                                        \
+	FIELD(X, green, "green.start", start)                                  \
+	FIELD(X, green, "green.wait", wait)                                    \
+	FIELD(X, green, "green.all_next", all_next)                            \
+	FIELD(X, green, "green.name", name)                                    \
+	FIELD(X, wait, "wait.kind", kind)                                      \
+	FIELD(X, wait, "wait.num", num)                                        \
+	FIELD(X, wait, "wait.obj", obj)                                        \
+	FIELD(X, wait, "wait.deadline", deadline)                              \
+	FIELD(X, gsync_mutex, "mutex.owner", owner)                            \
+	CONST(X, "flag.root", GREEN_ROOT)                                      \
+	CONST(X, "state.running", GREEN_RUNNING)                               \
+	CONST(X, "state.parked", GREEN_PARKED)                                 \
+	CONST(X, "state.dead", GREEN_DEAD)                                     \
+	ADDR(X, "state.names", state_names)                                    \
+	CONST(X, "state.count", sizeof state_names / sizeof state_names[0])    \
+	ADDR(X, "wait.keys", wait_keys)                                        \
+	CONST(X, "wait.count", WAIT_KINDS)                                     \
+	CONST(X, "deadline.none", GS_NO_DEADLINE)                              \
+	ADDR(X, "ctx.slot_names", CTX_SLOT_NAMES)                              \
+	ADDR(X, "ctx.start", ctx_trampoline)                                   \
+	CONST(X, "ctx.slots", CTX_SLOTS)
+
+#define AS_NAME(name, value, size) name " "
+#define AS_VALUE(name, value, size) value,
+#define AS_SIZE(name, value, size) size,
+
+static const uint64_t debug_values[] = { DEBUG_TABLE(AS_VALUE) };
+static const uint8_t debug_sizes[] = { DEBUG_TABLE(AS_SIZE) };
+
+GS_API const struct gs_debug_table gs_debug_table = {
+	.magic = "gsdebug",
+	.version = GS_DEBUG_TABLE_VERSION,
+	.count = sizeof debug_values / sizeof debug_values[0],
+	.names = DEBUG_TABLE(AS_NAME),
+	.values = debug_values,
+	.sizes = debug_sizes,
+};
 
 /* ---- samples: the running thread, seen from another OS thread ----------- */
 

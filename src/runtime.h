@@ -33,6 +33,7 @@
 #include <ev.h>
 
 #if defined(__x86_64__)
+#include "arch/x86_64/ctx.h"
 #include "arch/x86_64/tls.h"
 #else
 #error "greenshim: no src/arch/ support for this CPU yet"
@@ -1033,6 +1034,28 @@ void introspect_green(const struct green *g, struct green_info *out);
  * "waiting on fd 5 (read)", "waiting on mutex 0x5588... held by thread 3
  * \"worker\"", "sleeping (1.500 s left)"... Returns snprintf's count. */
 int introspect_describe(const struct green_info *i, char *buf, size_t len);
+
+/*
+ * The table debuggers read (tools/gdb/greenshim-gdb.py): exported, so that
+ * a library stripped of its debug info and .symtab still has it. It is
+ * self-describing: names[] holds count space-separated names ("hub.all",
+ * "green.state", "state.parked"...), and values[k] and sizes[k] the k-th:
+ * a field's offset and width in bytes, or, with size 0, a constant or an
+ * address in the process. version changes when a name's meaning does;
+ * new names may be added without it.
+ */
+#define GS_DEBUG_TABLE_VERSION 1
+
+struct gs_debug_table {
+	char magic[8]; /* "gsdebug" */
+	uint32_t version;
+	uint32_t count;
+	const char *names;
+	const uint64_t *values;
+	const uint8_t *sizes;
+};
+
+extern const struct gs_debug_table gs_debug_table;
 
 /* One stack frame, symbolized by libunwind (the object's .symtab if it has
  * one, else .dynsym). */

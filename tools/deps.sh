@@ -24,6 +24,14 @@ fi
 if ! command -v ip >/dev/null 2>&1; then
 	missing="$missing iproute2"
 fi
+# objcopy puts the gdb extension into the library (Makefile); the tools'
+# tests run gdb on a live program and on its core (tools/gdb).
+if ! command -v objcopy >/dev/null 2>&1; then
+	missing="$missing binutils"
+fi
+if ! command -v gdb >/dev/null 2>&1; then
+	missing="$missing gdb"
+fi
 # The tests of real programs run Debian's CPython.
 if [ ! -x /usr/bin/python3 ]; then
 	missing="$missing python3"

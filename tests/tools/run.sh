@@ -687,6 +687,217 @@ test_greenrun_profile_passes_on_a_signal() {
 	fi
 }
 
+# ---- gdb (tools/gdb/greenshim-gdb.py) ----
+
+CROWD=$(cd "$B" && pwd)/tests/tools/crowd
+# gdb_crowd OUT COMMANDS ARGS...: gdb -batch ARGS with one -ex per line
+# of COMMANDS (each runs whatever the one before did). gdb may load the
+# library's inline script (auto-load's safe path allows it); gdb's own
+# environment never gets LD_PRELOAD (gdb --args env LD_PRELOAD=...).
+gdb_crowd() {
+	out=$1
+	cmds=$2
+	shift 2
+	k=$#
+	while IFS= read -r c; do
+		set -- "$@" -ex "$c"
+	done <<EOF
+$cmds
+EOF
+	# The -ex options go before ARGS (which may end with --args PROGRAM).
+	for _ in $(seq $k); do
+		a=$1
+		shift
+		set -- "$@" "$a"
+	done
+	timeout 120 gdb -batch -nx -iex 'set auto-load safe-path /' -iex 'set startup-with-shell off' \
+		"$@" </dev/null >"$out" 2>&1
+}
+
+# The id "info green" gives the thread named $2, from gdb's output $1.
+green_id() {
+	awk -v n="$2" '$1 ~ /^[0-9]+$/ && $3 == n { print $1 } $1 == "*" && $4 == n { print $2 }' "$1" | head -n 1
+}
+
+# Checks gdb's output $1 against the crowd (tests/tools/crowd.c): every
+# thread listed with its wait and start routine, the backtraces of
+# "green apply all bt", and "green ID" + "print" in a parked thread's
+# frame. Prints what is wrong, nothing if all is right.
+check_crowd() {
+	o=$1
+	rows=$(grep -c -E '^[* ] [0-9]+ +[0-9?]+ +[^ ]+ ' "$o")
+	[ "$rows" -eq 101 ] || echo "info green listed $rows threads, not 101;"
+	for kw in "read:waiting on fd [0-9]+ \(read\)" "write:waiting on fd [0-9]+ \(write\)" \
+		"accept:waiting on fd [0-9]+ \(read\)" "poll:waiting on (fd [0-9]+ \(read\)|1 fd \(poll\))" \
+		"sleep:sleeping" "mutex:waiting on mutex 0x[0-9a-f]+ held by thread 1" \
+		"cond:waiting on cond 0x[0-9a-f]+" "sem:waiting on semaphore 0x[0-9a-f]+"; do
+		k=${kw%%:*}
+		n=$(grep -c -E "^  [0-9]+ +[0-9]+ +$k-[0-9]+ +${kw#*:}( \([0-9.]+ s left\))? +blocked_in_$k\$" "$o")
+		[ "$n" -eq 11 ] || echo "$n of 11 $k threads listed with their wait;"
+	done
+	n=0
+	for i in $(seq 0 10); do
+		grep -q -E "^  [0-9]+ +[0-9]+ +join-$i +waiting for thread [0-9]+ \"read-$i\" to end \(join\) +blocked_in_join\$" "$o" &&
+			n=$((n + 1))
+	done
+	[ "$n" -eq 11 ] || echo "$n of 11 join threads listed with the thread they join;"
+	grep -q -E '^\* [0-9]+ +[0-9]+ +crasher +running +crasher$' "$o" ||
+		echo "the crashing thread is not listed as running (and selected);"
+	grep -q -E "^  1 +[0-9]+ +[^ ]+ +waiting for thread [0-9]+ \"crasher\" to end \(join\) +\(OS thread's own\)\$" "$o" ||
+		echo "main is not listed as joining the crasher;"
+	n=$(grep -c '^Green thread [0-9]' "$o")
+	[ "$n" -ge 101 ] || echo "green apply all bt printed $n backtraces, not 101;"
+	n=$(grep -c -E '^#[0-9]+ +0x[0-9a-f]+ in blocked_in_[a-z]+ \(arg=0x[0-9a-f]+.*\) at [^ ]*tests/tools/crowd\.c:[0-9]+$' "$o")
+	[ "$n" -ge 99 ] || echo "$n of the 99 parked threads' backtraces show their start routine and source line;"
+	grep -q -E '^#[0-9]+ +0x[0-9a-f]+ in main \(.*\) at [^ ]*crowd\.c:[0-9]+$' "$o" ||
+		echo "main's backtrace does not reach main;"
+	grep -A3 -E '^Green thread [0-9]+ "crasher"' "$o" | grep -q -E '^#0 .* in crash_here ' ||
+		echo "the crasher's backtrace does not begin in crash_here;"
+	grep -q -E '^#[0-9]+ .* in blocked_in_mutex \(arg=.*crowd\.c:[0-9]+$' "$o" && grep -q '^\$1 = 3$' "$o" ||
+		echo "\"green ID\", \"frame function blocked_in_mutex\", \"print me\" did not give mutex-3's me;"
+}
+
+# The commands for check_crowd, mutex-3 being green thread $1.
+crowd_commands() {
+	printf '%s\n' "info green" "green apply all bt" "green $1" "frame function blocked_in_mutex" "print me"
+}
+
+# 100 threads blocked in nine kinds of calls, one of which crashes: gdb
+# lists and unwinds every one, at the crash in a live process, and in the
+# core file the crash left.
+test_gdb_shows_every_green_thread_of_a_crashed_program_live_and_in_its_core() {
+	name=gdb_shows_every_green_thread_of_a_crashed_program_live_and_in_its_core
+	if ! command -v gdb >/dev/null 2>&1; then
+		skip $name "no gdb (make deps installs it)"
+		return
+	fi
+	live="$tmp/gdb.live"
+	# Live: run under gdb to the SIGSEGV. Twice: the first run gives
+	# mutex-3's id (ids are assigned in creation order, the same each run).
+	gdb_crowd "$live" "run
+info green" --args env LD_PRELOAD="$LIB" "$CROWD" crash
+	id=$(green_id "$live" mutex-3)
+	if [ -z "$id" ]; then
+		fail $name "live: no mutex-3 in info green: $(tail -n 20 "$live")"
+		return
+	fi
+	gdb_crowd "$live" "run
+$(crowd_commands "$id")" --args env LD_PRELOAD="$LIB" "$CROWD" crash
+	bad=$(check_crowd "$live")
+	if [ -n "$bad" ]; then
+		fail $name "live (gdb output in $live.keep): $bad"
+		cp "$live" "$live.keep" 2>/dev/null
+		return
+	fi
+	# The core: the kernel's, from a scratch directory (core_pattern
+	# "core"). Without one (a container's core_pattern) that part is
+	# skipped: gdb's gcore does not serve, it cannot read stacks across
+	# their guard pages (docs/LIMITATIONS.md).
+	mkdir -p "$tmp/cores"
+	(cd "$tmp/cores" && ulimit -c unlimited && LD_PRELOAD="$LIB" "$CROWD" crash; true) >/dev/null 2>&1
+	core=$(ls "$tmp"/cores/core* 2>/dev/null | head -n 1)
+	if [ -z "$core" ]; then
+		skip $name "live part passed; no core file (core_pattern: $(cat /proc/sys/kernel/core_pattern))"
+		return
+	fi
+	dead="$tmp/gdb.core"
+	gdb_crowd "$dead" "$(crowd_commands "$id")" "$CROWD" "$core"
+	bad=$(check_crowd "$dead")
+	rm -f "$core"
+	if [ -n "$bad" ]; then
+		fail $name "core: $bad $(grep -i -m3 -E 'error|warning|green:' "$dead")"
+	else
+		ok $name
+	fi
+}
+
+# gdb -p: attached to a running program, the same list (the crowd without
+# its crasher: main waits in pause()).
+test_gdb_attached_to_a_running_program_lists_its_green_threads() {
+	name=gdb_attached_to_a_running_program_lists_its_green_threads
+	if ! command -v gdb >/dev/null 2>&1; then
+		skip $name "no gdb (make deps installs it)"
+		return
+	fi
+	LD_PRELOAD="$LIB" "$CROWD" >"$tmp/crowd.out" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		grep -q ready "$tmp/crowd.out" && break
+		sleep 0.1
+	done
+	gdb_crowd "$tmp/gdb.attach" "info green
+green apply all bt 12" -p $pid
+	kill $pid
+	wait $pid 2>/dev/null
+	o="$tmp/gdb.attach"
+	rows=$(grep -c -E '^[* ] [0-9]+ +[0-9]+ +[^ ]+ ' "$o")
+	n=$(grep -c -E '^#[0-9]+ +0x[0-9a-f]+ in blocked_in_[a-z]+ \(arg=.*crowd\.c:[0-9]+$' "$o")
+	if [ "$rows" -ne 100 ] || [ "$n" -ne 99 ] ||
+		! grep -q -E "^  1 +1 +[^ ]+ +waiting for a signal +\(OS thread's own\)\$" "$o"; then
+		fail $name "$rows threads listed (100 expected), $n start routines in their backtraces (99): $(head -c 3000 "$o")"
+	else
+		ok $name
+	fi
+}
+
+# The copy "make install" puts under gdb's auto-load directory serves a
+# library stripped as Debian strips it (no .symtab, no .debug_* sections,
+# so no inline script either): gdb finds the threads through the table the
+# library exports.
+test_gdb_extension_installed_serves_a_stripped_library() {
+	name=gdb_extension_installed_serves_a_stripped_library
+	if ! command -v gdb >/dev/null 2>&1; then
+		skip $name "no gdb (make deps installs it)"
+		return
+	fi
+	pfx="$tmp/gdbinst"
+	if ! make -s install B="$B" PREFIX="$pfx" >"$tmp/install.out" 2>&1; then
+		fail $name "make install: $(tail -n 5 "$tmp/install.out")"
+		return
+	fi
+	script="$pfx/share/gdb/auto-load$pfx/lib/libgreenshim.so-gdb.py"
+	strip "$pfx/lib/libgreenshim.so"
+	gdb_crowd "$tmp/gdb.strip" "run
+info green
+green apply all bt" -iex "set auto-load scripts-directory $pfx/share/gdb/auto-load" \
+		--args env LD_PRELOAD="$pfx/lib/libgreenshim.so" "$CROWD" crash
+	rows=$(grep -c -E '^[* ] [0-9]+ +[0-9]+ +[^ ]+ ' "$tmp/gdb.strip")
+	n=$(grep -c -E '^#[0-9]+ +0x[0-9a-f]+ in blocked_in_[a-z]+ \(arg=.*crowd\.c:[0-9]+$' "$tmp/gdb.strip")
+	if [ ! -f "$script" ]; then
+		fail $name "no $script"
+	elif readelf -S "$pfx/lib/libgreenshim.so" | grep -q -E 'debug_gdb_scripts|symtab'; then
+		fail $name "strip left .symtab or .debug_gdb_scripts"
+	elif [ "$rows" -ne 101 ] || [ "$n" -ne 99 ]; then
+		fail $name "$rows threads listed (101 expected), $n start routines in backtraces (99): $(head -c 3000 "$tmp/gdb.strip")"
+	else
+		ok $name
+	fi
+}
+
+# Where greenshim is not (a native program, or no process at all), the
+# commands say so instead of failing obscurely.
+test_gdb_extension_says_when_greenshim_is_not_there() {
+	name=gdb_extension_says_when_greenshim_is_not_there
+	if ! command -v gdb >/dev/null 2>&1; then
+		skip $name "no gdb (make deps installs it)"
+		return
+	fi
+	gdb_crowd "$tmp/gdb.none" "source tools/gdb/greenshim-gdb.py
+info green" "$CROWD"
+	gdb_crowd "$tmp/gdb.native" "source tools/gdb/greenshim-gdb.py
+break blocked_in_read
+run
+info green
+green bt 2" "$CROWD"
+	if ! grep -q "greenshim: no process" "$tmp/gdb.none"; then
+		fail $name "no process: $(cat "$tmp/gdb.none")"
+	elif [ "$(grep -c "greenshim is not loaded in this process" "$tmp/gdb.native")" -ne 2 ]; then
+		fail $name "native: $(tail -n 5 "$tmp/gdb.native")"
+	else
+		ok $name
+	fi
+}
+
 test_greenrun_options_reach_the_program_environment
 test_greenrun_loads_the_library_into_the_program
 test_greenrun_refuses_bad_values_as_the_library_does
@@ -706,5 +917,9 @@ test_greenctl_profile_writes_folded_stacks_and_a_flame_graph
 test_greenrun_profile_writes_folded_stacks_and_a_flame_graph
 test_greenrun_profile_follows_exec_and_fork
 test_greenrun_profile_passes_on_a_signal
+test_gdb_shows_every_green_thread_of_a_crashed_program_live_and_in_its_core
+test_gdb_attached_to_a_running_program_lists_its_green_threads
+test_gdb_extension_says_when_greenshim_is_not_there
+test_gdb_extension_installed_serves_a_stripped_library
 
 summary tools

@@ -7,8 +7,6 @@
 
 #include "../../runtime.h"
 
-void ctx_trampoline(void);
-
 void ctx_make(struct ctx *c, void *stack_top, void (*entry)(void *), void *arg)
 {
 	/* After ctx_switch's final ret pops the return address the stack
