@@ -929,6 +929,10 @@ static bool hub_open_loop(struct hub *h)
 		ev_set_userdata(h->loop, h);
 		atomic_store(&h->wake_fd, (int)wfd);
 		ev_io_init(&h->wake_w, hub_wake_cb, (int)wfd, EV_READ);
+		/* First among an iteration's callbacks, as libev's own
+		 * ev_async is: the control thread's and the profiler's calls
+		 * see the threads as they waited, before timers wake them. */
+		ev_set_priority(&h->wake_w, EV_MAXPRI);
 		ev_io_start(h->loop, &h->wake_w);
 	}
 	tls_opening = NULL;
