@@ -80,7 +80,7 @@ API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/tools/hello-static) \
 	$(B)/tests/tools/spin
 
-.PHONY: all check bench demo mcdemo pydemo deps depcheck install deb clean
+.PHONY: all check bench demo mcdemo pydemo deps depcheck installed install deb clean
 
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
@@ -229,7 +229,12 @@ pydemo: all
 # the docs. The benchmark programs (gs-*) stay in the build tree. The
 # Debian package is this, with PREFIX=/usr and LIBDIR the multiarch
 # directory (debian/rules).
-install: all
+INSTALLED := $(LIB) $(B)/greenrun $(B)/greenctl
+
+# make installed: only what make install installs (the package's build).
+installed: $(INSTALLED)
+
+install: $(INSTALLED)
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/greenshim \
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 \
