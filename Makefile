@@ -225,8 +225,8 @@ pydemo: all
 	sh tools/bench/gil.sh $(B)
 
 # The library, greenrun and greenctl, the header, pkg-config's file (for
-# programs built against the API), the man pages of what is installed and
-# the docs. The benchmark programs (gs-*) stay in the build tree. The
+# programs built against the API), the man pages of what is installed, the
+# docs and the systemd examples (docs/SYSTEMD.md). The benchmark programs (gs-*) stay in the build tree. The
 # Debian package is this, with PREFIX=/usr and LIBDIR the multiarch
 # directory (debian/rules).
 INSTALLED := $(LIB) $(B)/greenrun $(B)/greenctl
@@ -236,7 +236,7 @@ installed: $(INSTALLED)
 
 install: $(INSTALLED)
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/greenshim \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/greenshim/examples/systemd \
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 \
 		$(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/
@@ -245,6 +245,7 @@ install: $(INSTALLED)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 		tools/greenshim.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/greenshim.pc
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/greenshim/
+	install -m 0644 tools/systemd/* $(DESTDIR)$(PREFIX)/share/doc/greenshim/examples/systemd/
 	install -m 0644 man/greenrun.1 man/greenctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
