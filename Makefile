@@ -251,8 +251,9 @@ install: $(INSTALLED)
 	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 
 # dpkg-buildpackage writes beside the source tree it is run in: it runs in
-# a copy of the tracked (and new, not ignored) files under build/deb/, so
-# that everything it writes stays in build/. Unsigned (-us -uc).
+# a copy of the tracked (and new, not ignored) files under build/deb/ (of
+# everything but build/ outside a git checkout), so that everything it
+# writes stays in build/. Unsigned (-us -uc).
 DEB := $(B)/greenshim_$(VERSION)_amd64.deb
 DEB_SRC := $(B)/deb/greenshim-$(VERSION)
 
@@ -262,7 +263,11 @@ deb:
 		{ echo "debian/changelog says $$v, src/greenshim.h $(VERSION): add a changelog entry (dch -v $(VERSION))" >&2; exit 1; }
 	rm -rf $(B)/deb
 	mkdir -p $(DEB_SRC)
-	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(DEB_SRC)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -; \
+	else \
+		tar --exclude=./build -cf - .; \
+	fi | tar -xf - -C $(DEB_SRC)
 	cd $(DEB_SRC) && dpkg-buildpackage -us -uc
 	cp $(B)/deb/greenshim_$(VERSION)_amd64.deb $(DEB)
 	lintian --fail-on error,warning $(B)/deb/greenshim_$(VERSION)_amd64.changes
