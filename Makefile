@@ -8,16 +8,25 @@
 #   make pydemo          the same load on CPython's ThreadingTCPServer
 #   make bench           the runtime's micro-benchmark
 #   make deps            install the Debian packages the build needs
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local LIBDIR=$(PREFIX)/lib DESTDIR=
+#   make deb             build/greenshim_VERSION_amd64.deb (debian/), checked by lintian
 #   make clean
 
 PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
 DESTDIR ?=
 SANITIZE ?=
 CFLAGS ?= -O2 -g
 ARCH := $(shell uname -m)
+# Debian's multiarch directory name (x86_64-linux-gnu): greenrun also
+# looks for the library in PREFIX/lib/MULTIARCH, where the package puts it.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+# The one version: src/greenshim.h's (debian/changelog must agree: make deb).
+VERSION := $(shell sed -n 's/^\#define GREENSHIM_VERSION_[A-Z]* \([0-9]*\)/\1/p' src/greenshim.h | paste -sd.)
 
-DEPS_CHECK := sh tools/deps.sh check
+# DEPS=build checks only what `make` needs (the package build: debian/rules).
+DEPS ?= all
+DEPS_CHECK := sh tools/deps.sh check $(DEPS)
 
 # -fexceptions: a C++ exception or a thread's cancellation may unwind
 # through a wrapper, whose cleanups must run (pthread_once).
@@ -71,7 +80,7 @@ API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/tools/hello-static) \
 	$(B)/tests/tools/spin $(B)/tests/tools/crowd
 
-.PHONY: all check bench demo mcdemo pydemo deps depcheck install clean
+.PHONY: all check bench demo mcdemo pydemo deps depcheck installed install deb clean
 
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
@@ -104,7 +113,7 @@ $(B)/obj/%.o: %.S | depcheck
 GDB_SCRIPT := tools/gdb/greenshim-gdb.py
 
 $(LIB): $(RT_OBJ) $(PRELOAD_OBJ) $(B)/gdb-inline-script
-	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,now -Wl,-soname,libgreenshim.so -o $@ \
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-z,now -Wl,-soname,libgreenshim.so -o $@ \
 		$(RT_OBJ) $(PRELOAD_OBJ) $(RT_LIBS)
 	objcopy --add-section .debug_gdb_scripts=$(B)/gdb-inline-script \
 		--set-section-flags .debug_gdb_scripts=contents,readonly $@
@@ -168,11 +177,11 @@ $(B)/tests/lang/thread_state_cc: tests/lang/thread_state.cc | depcheck
 # draws --profile's flame graph with greenctl's renderer (flame.c).
 $(B)/greenrun: tools/greenrun/greenrun.c tools/greenctl/flame.c tools/greenctl/flame.h \
 		$(B)/obj/src/config.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o $(HEADERS)
-	$(CC) $(ALL_CFLAGS) -o $@ $< tools/greenctl/flame.c $(B)/obj/src/config.o $(B)/obj/src/stack.o \
-		$(B)/obj/src/mem.o -ldl
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) $(LDFLAGS) $(if $(MULTIARCH),-DGREENRUN_MULTIARCH='"$(MULTIARCH)"') -o $@ $< \
+		tools/greenctl/flame.c $(B)/obj/src/config.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o -ldl
 
 $(B)/greenctl: tools/greenctl/greenctl.c tools/greenctl/flame.c tools/greenctl/flame.h | depcheck
-	$(CC) -std=gnu11 -D_GNU_SOURCE $(filter-out -fPIC -fvisibility=hidden,$(BASE_CFLAGS)) $(CFLAGS) \
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(filter-out -fPIC -fvisibility=hidden,$(BASE_CFLAGS)) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
 		-o $@ tools/greenctl/greenctl.c tools/greenctl/flame.c
 
 $(B)/tests/tools/spin: tests/tools/spin.c | depcheck
@@ -238,29 +247,61 @@ pydemo: all
 	@echo
 	sh tools/bench/gil.sh $(B)
 
-# pkg-config's file, for programs built against the API (greenshim.h).
-VERSION := $(shell sed -n 's/^\#define GREENSHIM_VERSION_[A-Z]* \([0-9]*\)/\1/p' src/greenshim.h | paste -sd.)
+# The library, greenrun and greenctl, the header, pkg-config's file (for
+# programs built against the API), the man pages of what is installed, the
+# docs and the systemd examples (docs/SYSTEMD.md). The benchmark programs (gs-*) stay in the build tree. The
+# Debian package is this, with PREFIX=/usr and LIBDIR the multiarch
+# directory (debian/rules).
+INSTALLED := $(LIB) $(B)/greenrun $(B)/greenctl
+
+# make installed: only what make install installs (the package's build).
+installed: $(INSTALLED)
 
 # gdb looks for OBJFILE-gdb.py under its auto-load directory followed by
-# the object's own path (/usr/share/gdb/auto-load/usr/lib/... for PREFIX=/usr).
-GDB_AUTOLOAD = $(PREFIX)/share/gdb/auto-load$(PREFIX)/lib
+# the object's own path (/usr/share/gdb/auto-load/usr/lib/x86_64-linux-gnu/
+# for the package's library).
+GDB_AUTOLOAD = $(PREFIX)/share/gdb/auto-load$(LIBDIR)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/greenshim \
+install: $(INSTALLED)
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/greenshim/examples/systemd \
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 \
 		$(DESTDIR)$(PREFIX)/share/man/man7
-	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(B)/greenrun $(B)/greenctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 src/greenshim.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/greenshim.pc.in \
-		>$(DESTDIR)$(PREFIX)/lib/pkgconfig/greenshim.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		tools/greenshim.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/greenshim.pc
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/greenshim/
-	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 tools/systemd/* $(DESTDIR)$(PREFIX)/share/doc/greenshim/examples/systemd/
+	install -m 0644 man/greenrun.1 man/greenctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	install -d $(DESTDIR)$(GDB_AUTOLOAD)
 	install -m 0644 $(GDB_SCRIPT) $(DESTDIR)$(GDB_AUTOLOAD)/libgreenshim.so-gdb.py
+
+# dpkg-buildpackage writes beside the source tree it is run in: it runs in
+# a copy of the tracked (and new, not ignored) files under build/deb/ (of
+# everything but build/ outside a git checkout), so that everything it
+# writes stays in build/. Unsigned (-us -uc).
+DEB := $(B)/greenshim_$(VERSION)_amd64.deb
+DEB_SRC := $(B)/deb/greenshim-$(VERSION)
+
+deb:
+	@sh tools/deps.sh check deb
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+		{ echo "debian/changelog says $$v, src/greenshim.h $(VERSION): add a changelog entry (dch -v $(VERSION))" >&2; exit 1; }
+	rm -rf $(B)/deb
+	mkdir -p $(DEB_SRC)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -; \
+	else \
+		tar --exclude=./build -cf - .; \
+	fi | tar -xf - -C $(DEB_SRC)
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc
+	cp $(B)/deb/greenshim_$(VERSION)_amd64.deb $(DEB)
+	lintian --fail-on error,warning $(B)/deb/greenshim_$(VERSION)_amd64.changes
+	@echo "$(DEB)"
 
 clean:
 	rm -rf build

@@ -1,11 +1,32 @@
 #!/bin/sh
 # Checks for, or installs, the Debian packages greenshim builds and tests
 # against.
-#   tools/deps.sh check    exit 1 with the apt-get line to run if one is missing
-#   tools/deps.sh install  install what is missing (as root), else print that line
+#   tools/deps.sh check [SCOPE]    exit 1 with the apt-get line to run if one is missing
+#   tools/deps.sh install [SCOPE]  install what is missing (as root), else print that line
+#   tools/deps.sh build-depends    the packages of scope "build", one a line
+# SCOPE: build (what `make` needs: the library and the programs of tools/,
+# debian/control's Build-Depends), deb (build, and what `make deb` needs),
+# or all (the default: deb, and everything the tests run).
 # Probes the headers and pkg-config files themselves, not the package
 # database, so that what is checked is what the build needs.
 set -u
+
+scope=${2:-all}
+case "$scope" in
+build | deb | all) ;;
+*)
+	echo "tools/deps.sh: unknown scope '$scope' (build, deb or all)" >&2
+	exit 2
+	;;
+esac
+
+# ---- scope build: `make` (the package's Build-Depends, besides debhelper) ----
+# Kept in step with debian/control by a test (tests/tools/run.sh).
+build_packages="pkg-config libev-dev libunwind-dev liburing-dev binutils"
+if [ "${1:-}" = build-depends ]; then
+	printf '%s\n' $build_packages
+	exit 0
+fi
 
 missing=""
 if ! command -v pkg-config >/dev/null 2>&1; then
@@ -17,61 +38,78 @@ fi
 if ! pkg-config --exists libunwind 2>/dev/null; then
 	missing="$missing libunwind-dev"
 fi
-if ! pkg-config --exists check 2>/dev/null; then
-	missing="$missing check"
-fi
-# The name-lookup tests bring up loopback in a network namespace.
-if ! command -v ip >/dev/null 2>&1; then
-	missing="$missing iproute2"
-fi
-# objcopy puts the gdb extension into the library (Makefile); the tools'
-# tests run gdb on a live program and on its core (tools/gdb).
-if ! command -v objcopy >/dev/null 2>&1; then
-	missing="$missing binutils"
-fi
-if ! command -v gdb >/dev/null 2>&1; then
-	missing="$missing gdb"
-fi
-# The tests of real programs run Debian's CPython.
-if [ ! -x /usr/bin/python3 ]; then
-	missing="$missing python3"
-fi
-# CPython's own regression tests (tests/cpython), for Debian's python3.
-if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import test.libregrtest' 2>/dev/null; then
-	missing="$missing libpython$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-testsuite"
-fi
-# The memcached test and benchmark (memcslap is in libmemcached-tools).
-if ! command -v memcached >/dev/null 2>&1; then
-	missing="$missing memcached"
-fi
-if ! command -v memcslap >/dev/null 2>&1; then
-	missing="$missing libmemcached-tools"
-fi
 # liburing's header (preload/uring.c, tests/preload/uring_waits.c).
 if ! printf '#include <liburing.h>\n' | ${CC:-cc} -E -x c - >/dev/null 2>&1; then
 	missing="$missing liburing-dev"
 fi
-# Programs with another malloc (tests/preload/allocators.c) and redis.
-for pair in jemalloc:libjemalloc-dev tcmalloc:libgoogle-perftools-dev mimalloc:libmimalloc-dev; do
-	if [ ! -e "/usr/lib/$(uname -m)-linux-gnu/lib${pair%%:*}.so" ]; then
-		missing="$missing ${pair#*:}"
+# objcopy puts the gdb extension into the library (Makefile).
+if ! command -v objcopy >/dev/null 2>&1; then
+	missing="$missing binutils"
+fi
+
+# ---- scope deb: make deb (dpkg-buildpackage, dh, lintian) ----
+if [ "$scope" != build ]; then
+	if ! command -v dpkg-buildpackage >/dev/null 2>&1; then
+		missing="$missing dpkg-dev"
 	fi
-done
-if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then
-	missing="$missing redis-server redis-tools"
+	if ! command -v dh >/dev/null 2>&1; then
+		missing="$missing debhelper"
+	fi
+	if ! command -v lintian >/dev/null 2>&1; then
+		missing="$missing lintian"
+	fi
 fi
-# tests/lang: per-thread state in C++, Rust, Ruby and Java programs.
-if ! command -v g++ >/dev/null 2>&1; then
-	missing="$missing g++"
-fi
-if ! command -v rustc >/dev/null 2>&1; then
-	missing="$missing rustc"
-fi
-if ! command -v ruby >/dev/null 2>&1; then
-	missing="$missing ruby"
-fi
-if ! command -v javac >/dev/null 2>&1; then
-	missing="$missing openjdk-17-jdk-headless"
+
+# ---- scope all: the tests ----
+if [ "$scope" = all ]; then
+	if ! pkg-config --exists check 2>/dev/null; then
+		missing="$missing check"
+	fi
+	# The name-lookup tests bring up loopback in a network namespace.
+	if ! command -v ip >/dev/null 2>&1; then
+		missing="$missing iproute2"
+	fi
+	# The tools' tests run gdb on a live program and on its core (tools/gdb).
+	if ! command -v gdb >/dev/null 2>&1; then
+		missing="$missing gdb"
+	fi
+	# The tests of real programs run Debian's CPython.
+	if [ ! -x /usr/bin/python3 ]; then
+		missing="$missing python3"
+	fi
+	# CPython's own regression tests (tests/cpython), for Debian's python3.
+	if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import test.libregrtest' 2>/dev/null; then
+		missing="$missing libpython$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-testsuite"
+	fi
+	# The memcached test and benchmark (memcslap is in libmemcached-tools).
+	if ! command -v memcached >/dev/null 2>&1; then
+		missing="$missing memcached"
+	fi
+	if ! command -v memcslap >/dev/null 2>&1; then
+		missing="$missing libmemcached-tools"
+	fi
+	# Programs with another malloc (tests/preload/allocators.c) and redis.
+	for pair in jemalloc:libjemalloc-dev tcmalloc:libgoogle-perftools-dev mimalloc:libmimalloc-dev; do
+		if [ ! -e "/usr/lib/$(uname -m)-linux-gnu/lib${pair%%:*}.so" ]; then
+			missing="$missing ${pair#*:}"
+		fi
+	done
+	if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then
+		missing="$missing redis-server redis-tools"
+	fi
+	# tests/lang: per-thread state in C++, Rust, Ruby and Java programs.
+	if ! command -v g++ >/dev/null 2>&1; then
+		missing="$missing g++"
+	fi
+	if ! command -v rustc >/dev/null 2>&1; then
+		missing="$missing rustc"
+	fi
+	if ! command -v ruby >/dev/null 2>&1; then
+		missing="$missing ruby"
+	fi
+	if ! command -v javac >/dev/null 2>&1; then
+		missing="$missing openjdk-17-jdk-headless"
+	fi
 fi
 missing=$(echo $missing)
 

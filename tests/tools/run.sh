@@ -241,19 +241,25 @@ test_greenrun_help_and_verbose_name_every_variable() {
 	fi
 }
 
-# The library beside greenrun (build tree), or in ../lib (installed);
-# neither: one line, status 1.
+# The library beside greenrun (build tree), or in ../lib/MULTIARCH (the
+# Debian package) or ../lib (make install); neither: one line, status 1.
 test_greenrun_finds_the_library_built_or_installed() {
 	name=greenrun_finds_the_library_built_or_installed
-	mkdir -p "$tmp/prefix/bin" "$tmp/prefix/lib" "$tmp/alone"
+	ma=$(${CC:-cc} -print-multiarch)
+	mkdir -p "$tmp/prefix/bin" "$tmp/prefix/lib" "$tmp/alone" "$tmp/multi/bin" "$tmp/multi/lib/$ma"
 	cp "$RUN" "$tmp/prefix/bin/"
 	cp "$LIB" "$tmp/prefix/lib/"
+	cp "$RUN" "$tmp/multi/bin/"
+	cp "$LIB" "$tmp/multi/lib/$ma/"
 	cp "$RUN" "$tmp/alone/"
 	n=$("$tmp/prefix/bin/greenrun" cat /proc/self/maps | grep -c "$tmp/prefix/lib/libgreenshim.so")
+	m=$("$tmp/multi/bin/greenrun" cat /proc/self/maps | grep -c "$tmp/multi/lib/$ma/libgreenshim.so")
 	"$tmp/alone/greenrun" true >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	if [ "$n" -lt 1 ]; then
 		fail $name "installed layout: the library was not loaded"
+	elif [ "$m" -lt 1 ]; then
+		fail $name "multiarch layout (lib/$ma): the library was not loaded"
 	elif [ $rc -ne 1 ] || ! grep -q "cannot find libgreenshim.so beside $tmp/alone/greenrun" "$tmp/err"; then
 		fail $name "no library: status $rc, err: $(cat "$tmp/err")"
 	else
@@ -283,6 +289,8 @@ test_make_install_gives_greenrun_and_pkg_config() {
 	elif [ "$(PKG_CONFIG_PATH="$pfx/lib/pkgconfig" pkg-config --modversion greenshim)" != \
 	       "$(sed -n 's/^#define GREENSHIM_VERSION_[A-Z]* \([0-9]*\)/\1/p' src/greenshim.h | paste -sd.)" ]; then
 		fail $name "pkg-config --modversion greenshim does not give greenshim.h's version"
+	elif [ "$(ls "$pfx/bin")" != "$(printf 'greenctl\ngreenrun')" ]; then
+		fail $name "$pfx/bin holds more than greenrun and greenctl: $(ls "$pfx/bin" | paste -sd' ')"
 	else
 		ok $name
 	fi
@@ -898,6 +906,163 @@ green bt 2" "$CROWD"
 	fi
 }
 
+# ---- the Debian package (debian/) and the systemd examples (tools/systemd) ----
+
+VERSION=$(sed -n 's/^#define GREENSHIM_VERSION_[A-Z]* \([0-9]*\)/\1/p' src/greenshim.h | paste -sd.)
+debroot= # the package unpacked, once make deb built it
+
+# debian/control's Build-Depends are tools/deps.sh's scope "build" (and
+# debhelper): the package builds with what `make` is checked against.
+test_debian_build_depends_are_what_make_needs() {
+	name=debian_build_depends_are_what_make_needs
+	want=$(sh tools/deps.sh build-depends | sort | paste -sd' ')
+	got=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' debian/control | sed 's/^Build-Depends://; /^[A-Z]/d' |
+		tr ',' '\n' | sed 's/^[[:space:]]*//; s/[[:space:]].*//' | grep -v '^debhelper-compat$' |
+		grep . | sort | paste -sd' ')
+	if [ "$want" != "$got" ]; then
+		fail $name "debian/control: '$got'; tools/deps.sh build-depends: '$want'"
+	else
+		ok $name
+	fi
+}
+
+# make deb (dpkg-buildpackage, lintian clean but for the explained
+# overrides) gives build/greenshim_VERSION_amd64.deb with the library in
+# the multiarch directory and nothing but greenrun and greenctl in
+# /usr/bin; unpacked into a scratch root (dpkg -x), its greenrun runs a
+# threaded server under its library, its greenctl sees the server's green
+# threads, and pkg-config --cflags --libs greenshim builds a program
+# against the API.
+test_deb_package_runs_greenrun_and_builds_with_pkg_config() {
+	name=deb_package_runs_greenrun_and_builds_with_pkg_config
+	for t in dpkg-buildpackage dh lintian; do
+		if ! command -v $t >/dev/null 2>&1; then
+			skip $name "no $t (make deps)"
+			return
+		fi
+	done
+	if ! make -s deb B="$B" >"$tmp/deb.out" 2>&1; then
+		fail $name "make deb: $(tail -n 8 "$tmp/deb.out")"
+		return
+	fi
+	deb="$B/greenshim_${VERSION}_amd64.deb"
+	ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+	root="$tmp/debroot"
+	bins=$(dpkg-deb -c "$deb" | awk '{print $6}' | grep '^\./usr/bin/.' | paste -sd' ')
+	if [ "$bins" != "./usr/bin/greenctl ./usr/bin/greenrun" ]; then
+		fail $name "/usr/bin in the package: $bins"
+		return
+	fi
+	dpkg -x "$deb" "$root"
+	chmod 755 "$root"
+	lib="$root/usr/lib/$ma/libgreenshim.so"
+	"$root/usr/bin/greenrun" "$B/gs-echo-threads" >"$tmp/port" 2>"$tmp/server.err" &
+	server=$!
+	port=$(wait_port "$tmp/port")
+	maps=$(grep -c "$lib" /proc/$server/maps 2>/dev/null)
+	"$root/usr/bin/greenctl" $server ps >"$tmp/ps" 2>&1
+	rc=$?
+	stop_server
+	flags=$(PKG_CONFIG_SYSROOT_DIR="$root" PKG_CONFIG_LIBDIR="$root/usr/lib/$ma/pkgconfig" \
+		pkg-config --cflags --libs greenshim 2>&1)
+	if [ -z "$port" ] || [ "${maps:-0}" -lt 1 ]; then
+		fail $name "greenrun from the package did not run gs-echo-threads under $lib: $(cat "$tmp/server.err")"
+	elif [ $rc -ne 0 ] || ! grep -q "green threads" "$tmp/ps"; then
+		fail $name "greenctl from the package: status $rc, $(cat "$tmp/ps")"
+	elif ! ${CC:-cc} -o "$tmp/ping_pong_deb" tests/api/ping_pong.c $flags >"$tmp/cc.out" 2>&1; then
+		fail $name "cc tests/api/ping_pong.c $flags: $(cat "$tmp/cc.out")"
+	elif ! LD_LIBRARY_PATH="$root/usr/lib/$ma" "$tmp/ping_pong_deb" >"$tmp/pp.out" 2>&1 ||
+	     ! cmp -s "$tmp/pp.out" tests/api/ping_pong.expected; then
+		fail $name "the program built with pkg-config: $(cat "$tmp/pp.out")"
+	else
+		debroot=$root
+		ok $name
+	fi
+}
+
+# systemd-analyze verify, against the unpacked package as root directory
+# (--root: greenrun must be there, the man pages named in Documentation=
+# too), passes the example unit and, on Debian's own memcached.service,
+# the drop-in, without a word; the drop-in's LD_PRELOAD is the library the
+# package installs.
+test_systemd_examples_pass_systemd_analyze_verify() {
+	name=systemd_examples_pass_systemd_analyze_verify
+	if ! command -v systemd-analyze >/dev/null 2>&1; then
+		skip $name "no systemd-analyze"
+		return
+	fi
+	if [ -z "$debroot" ]; then
+		skip $name "no package to verify against (deb_package_runs_greenrun_and_builds_with_pkg_config)"
+		return
+	fi
+	mkdir -p "$debroot/lib/systemd" "$debroot/etc/systemd/system"
+	cp -a /lib/systemd/system "$debroot/lib/systemd/"
+	cp tools/systemd/greenshim-memcached.service "$debroot/etc/systemd/system/"
+	units=greenshim-memcached.service
+	if [ -f /lib/systemd/system/memcached.service ]; then
+		mkdir -p "$debroot/etc/systemd/system/memcached.service.d" "$debroot/usr/share/memcached/scripts"
+		cp tools/systemd/greenshim.conf "$debroot/etc/systemd/system/memcached.service.d/"
+		cp /usr/share/memcached/scripts/systemd-memcached-wrapper "$debroot/usr/share/memcached/scripts/"
+		units="$units memcached.service"
+	fi
+	preload=$(sed -n 's/^Environment=LD_PRELOAD=//p' tools/systemd/greenshim.conf)
+	MANPATH="$debroot/usr/share/man:/usr/share/man" \
+		systemd-analyze verify --root="$debroot" $units >"$tmp/verify" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ] || [ -s "$tmp/verify" ]; then
+		fail $name "systemd-analyze verify $units: status $rc, $(cat "$tmp/verify")"
+	elif [ -z "$preload" ] || [ ! -f "$debroot$preload" ]; then
+		fail $name "the drop-in's LD_PRELOAD '$preload' is not in the package"
+	else
+		ok $name
+	fi
+}
+
+# The example unit's ExecStart=, run by hand as its User= (no systemd
+# runs here) with the package's greenrun: memcached's threads are green
+# threads of one OS thread, and greenctl answers the service's user and
+# refuses another.
+test_systemd_example_runs_memcached_green_and_greenctl_reaches_it() {
+	name=systemd_example_runs_memcached_green_and_greenctl_reaches_it
+	user=$(sed -n 's/^User=//p' tools/systemd/greenshim-memcached.service)
+	if [ -z "$debroot" ]; then
+		skip $name "no package (deb_package_runs_greenrun_and_builds_with_pkg_config)"
+		return
+	fi
+	if ! command -v memcached >/dev/null 2>&1 || ! id "$user" >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ]; then
+		skip $name "needs memcached, its user $user (make deps) and root"
+		return
+	fi
+	as_user="setpriv --reuid=$user --regid=$user --clear-groups"
+	# Another port than the example's, which may be in use.
+	cmd=$(sed -n 's/^ExecStart=//p' tools/systemd/greenshim-memcached.service |
+		sed "s|^/usr/bin/greenrun|$debroot/usr/bin/greenrun|; s|-p 11212|-p 0|")
+	$as_user $cmd >"$tmp/mc.out" 2>&1 &
+	mc=$!
+	for _ in $(seq 50); do
+		$as_user "$debroot/usr/bin/greenctl" $mc ping >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	$as_user "$debroot/usr/bin/greenctl" $mc ps >"$tmp/ps" 2>&1
+	rc=$?
+	workers=$(grep -c "mc-worker" "$tmp/ps")
+	os=$(program_threads $mc)
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$debroot/usr/bin/greenctl" $mc ps \
+		>"$tmp/out" 2>"$tmp/err"
+	rc2=$?
+	kill $mc 2>/dev/null
+	wait $mc 2>/dev/null
+	if [ $rc -ne 0 ] || [ "$workers" -lt 4 ]; then
+		fail $name "greenctl as $user: status $rc, $(cat "$tmp/ps") memcached: $(cat "$tmp/mc.out")"
+	elif [ "$os" -ne 1 ]; then
+		fail $name "memcached runs $os OS threads of its own, not 1"
+	elif [ $rc2 -ne 1 ] || ! grep -q "permission denied" "$tmp/err"; then
+		fail $name "greenctl as nobody: status $rc2, $(cat "$tmp/out" "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
 test_greenrun_options_reach_the_program_environment
 test_greenrun_loads_the_library_into_the_program
 test_greenrun_refuses_bad_values_as_the_library_does
@@ -907,6 +1072,10 @@ test_greenrun_finds_commands_as_a_shell_does
 test_greenrun_help_and_verbose_name_every_variable
 test_greenrun_finds_the_library_built_or_installed
 test_make_install_gives_greenrun_and_pkg_config
+test_debian_build_depends_are_what_make_needs
+test_deb_package_runs_greenrun_and_builds_with_pkg_config
+test_systemd_examples_pass_systemd_analyze_verify
+test_systemd_example_runs_memcached_green_and_greenctl_reaches_it
 test_greenctl_talks_only_to_the_same_user_or_root
 test_greenctl_explains_a_process_not_under_greenshim
 test_greenctl_reaches_a_forked_child

@@ -5,7 +5,10 @@
  *
  * It finds libgreenshim.so beside itself (the build tree: build/greenrun
  * and build/libgreenshim.so) or in the installed layout (PREFIX/bin and
- * PREFIX/lib), puts it first in LD_PRELOAD (keeping what was there), turns
+ * PREFIX/lib/MULTIARCH, Debian's package, or PREFIX/lib, make install's
+ * default), always relative to its own path, so that a copy unpacked
+ * anywhere (dpkg -x) finds the library unpacked with it; it puts the
+ * library first in LD_PRELOAD (keeping what was there), turns
  * its options into GREENSHIM_* variables and execs the command, found on
  * PATH as execvp(3) finds it.
  *
@@ -62,6 +65,12 @@ const int64_t gs_preempt_default_ns = CONFIG_PREEMPT_DEFAULT_MS * 1000000LL;
 const bool gs_syscalls_default = true;
 
 #define LIBNAME "libgreenshim.so"
+/* GREENRUN_MULTIARCH: the compiler's -print-multiarch (the Makefile). */
+#ifdef GREENRUN_MULTIARCH
+#define LIBDIRS "{lib/" GREENRUN_MULTIARCH ",lib}"
+#else
+#define LIBDIRS "lib"
+#endif
 
 struct option_var {
 	const char *option; /* --option=VALUE */
@@ -160,6 +169,12 @@ static bool readable_file(const char *path)
 
 static void find_library(char *out, size_t size)
 {
+	static const char *const libdirs[] = {
+#ifdef GREENRUN_MULTIARCH
+		"lib/" GREENRUN_MULTIARCH,
+#endif
+		"lib",
+	};
 	char self[PATH_MAX], dir[PATH_MAX], *slash;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 
@@ -172,15 +187,16 @@ static void find_library(char *out, size_t size)
 	/* The build tree: build/greenrun beside build/libgreenshim.so. */
 	if (snprintf(out, size, "%s/%s", dir, LIBNAME) < (int)size && readable_file(out))
 		return;
-	/* Installed: PREFIX/bin/greenrun and PREFIX/lib/libgreenshim.so. */
+	/* Installed: PREFIX/bin/greenrun and PREFIX/lib[/MULTIARCH]/libgreenshim.so. */
 	slash = strrchr(dir, '/');
 	if (slash != NULL) {
 		*slash = '\0';
-		if (snprintf(out, size, "%s/lib/%s", dir, LIBNAME) < (int)size &&
-		    readable_file(out))
-			return;
+		for (size_t i = 0; i < sizeof libdirs / sizeof libdirs[0]; i++)
+			if (snprintf(out, size, "%s/%s/%s", dir, libdirs[i], LIBNAME) < (int)size &&
+			    readable_file(out))
+				return;
 	}
-	die(1, "cannot find " LIBNAME " beside %s or in %s/lib", self,
+	die(1, "cannot find " LIBNAME " beside %s or in %s/" LIBDIRS, self,
 	    slash != NULL ? dir : "..");
 }
 
