@@ -220,10 +220,14 @@ int introspect_describe(const struct green_info *i, char *buf, size_t len)
 /* libunwind reaches pthread_mutex_lock, sigprocmask, read and close
  * through the PLT: greenshim's wrappers under LD_PRELOAD, which must give
  * it plain libc (a green mutex in a signal handler could park). */
-static int unwind(unw_cursor_t *c, struct frame *f, int max, bool named)
+/* Fills f from c; *sig_at (if not NULL) gets the index of the first
+ * signal frame (the kernel's return trampoline), or -1. */
+static int unwind(unw_cursor_t *c, struct frame *f, int max, bool named, int *sig_at)
 {
 	int n = 0;
 
+	if (sig_at != NULL)
+		*sig_at = -1;
 	do {
 		unw_word_t pc, off;
 
@@ -238,6 +242,8 @@ static int unwind(unw_cursor_t *c, struct frame *f, int max, bool named)
 			f[n].off = (uintptr_t)off;
 		else
 			f[n].name[0] = '\0';
+		if (sig_at != NULL && *sig_at < 0 && unw_is_signal_frame(c) > 0)
+			*sig_at = n;
 		n++;
 	} while (n < max && unw_step(c) > 0);
 	return n;
@@ -269,7 +275,7 @@ static __attribute__((noinline)) int backtrace_self(struct frame *f, int max)
 	/* Neither this function's frame nor introspect_backtrace's. */
 	if (unw_step(&c) <= 0 || unw_step(&c) <= 0)
 		return 0;
-	return unwind(&c, f, max, true);
+	return unwind(&c, f, max, true, NULL);
 }
 
 static int backtrace_suspended(const struct green *g, struct frame *f, int max)
@@ -283,7 +289,7 @@ static int backtrace_suspended(const struct green *g, struct frame *f, int max)
 	 * libunwind looks it up as such. */
 	if (unw_init_local(&c, &uc) < 0)
 		return -EINVAL;
-	return unwind(&c, f, max, true);
+	return unwind(&c, f, max, true, NULL);
 }
 
 int introspect_backtrace(struct green *g, struct frame *f, int max)
@@ -304,18 +310,22 @@ int introspect_backtrace(struct green *g, struct frame *f, int max)
 	return n;
 }
 
-int introspect_backtrace_uc(void *ucp, struct frame *f, int max)
+int introspect_backtrace_uc(void *ucp, struct frame *f, int max, bool past_signal)
 {
 	unw_cursor_t c;
 	bool was;
-	int n = -EINVAL;
+	int n = -EINVAL, sig_at;
 
 	if (max <= 0)
 		return 0;
 	was = osthread_runtime_begin();
 	if (unw_init_local2(&c, (unw_context_t *)ucp, UNW_INIT_SIGNAL_FRAME) >= 0)
-		n = unwind(&c, f, max, false);
+		n = unwind(&c, f, max, false, &sig_at);
 	osthread_runtime_end(was);
+	if (past_signal && sig_at >= 0 && sig_at + 1 < n) {
+		n -= sig_at + 1;
+		memmove(f, f + sig_at + 1, (size_t)n * sizeof *f);
+	}
 	return n;
 }
 
@@ -560,7 +570,10 @@ void introspect_sample_signal(struct hub *h, void *uc)
 	r->name[sizeof r->name - 1] = '\0';
 	r->hub = cur == h->hub_green;
 	r->switches = h->switches;
-	r->nframes = introspect_backtrace_uc(uc, r->frames, INTROSPECT_FRAMES_MAX);
+	/* Interrupted in the preemption tick's handler: the frames are the
+	 * thread's from where the tick interrupted it (the runtime's own
+	 * handler is no place the program spends its time). */
+	r->nframes = introspect_backtrace_uc(uc, r->frames, INTROSPECT_FRAMES_MAX, h->in_tick > 0);
 	h->in_handler--;
 	atomic_store_explicit(&s->done, 1, memory_order_release);
 }

@@ -194,10 +194,11 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 		goto out;
 	h->preempt_ticks++;
 	cur = h->current;
+	h->in_tick++; /* a sample taken meanwhile leaves these frames out */
 	if (cur == h->hub_green) {
 		/* Nothing runs: the hub will arm the timer again. */
 		preempt_disarm(h);
-		goto out;
+		goto out_tick;
 	}
 	/* A thread that switched since the last tick made progress; but a
 	 * timed wait that has ended (a sleep, the GIL's 5 ms wait) must be
@@ -205,20 +206,24 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	due = gs_now_ns() >= h->next_deadline;
 	if (h->switches != h->preempt_seen && !due) {
 		h->preempt_seen = h->switches;
-		goto out;
+		goto out_tick;
 	}
 	/* A thread on its way out of the CPU (parking, yielding, ending) has
 	 * left RUNNING already: the runtime is switching it, not the program
 	 * running it. */
 	if (cur->state != GREEN_RUNNING || h->in_handler > 0 || osthread_is_runtime() ||
 	    !safe_pc((uintptr_t)uc->uc_mcontext.gregs[REG_RIP]))
-		goto out;
+		goto out_tick;
 	/* Preempt: to the hub, which polls the loop (due timers, fds) and
 	 * puts cur at the back of the run queue. */
 	if (due)
 		h->next_deadline = GS_NO_DEADLINE;
 	h->preemptions++;
+	h->in_tick--; /* others run meanwhile, not this handler */
 	hub_preempt(h, cur);
+	h->in_tick++;
+out_tick:
+	h->in_tick--;
 out:
 	errno = saved_errno;
 }

@@ -529,6 +529,7 @@ struct hub {
 	timer_t timer;                /* preempt.c: ticks while a green runs */
 	bool have_timer, timer_armed;
 	int in_handler;               /* a program's signal handler is running */
+	int in_tick;                  /* preempt.c's tick handler is running */
 	unsigned long program_signals; /* program handlers run (preload/) */
 	uint64_t preempt_seen;        /* switches counted at the last tick */
 	int64_t next_deadline;        /* earliest timed wait begun since the
@@ -1077,7 +1078,9 @@ int introspect_backtrace(struct green *g, struct frame *f, int max);
  * which the handler may have interrupted; introspect_sample names them
  * afterwards on its own thread). Async-signal-safe as far as libunwind's
  * local unwinding is. */
-int introspect_backtrace_uc(void *uc, struct frame *f, int max);
+/* past_signal: only the frames outside the innermost signal handler (the
+ * context was in the runtime's own). */
+int introspect_backtrace_uc(void *uc, struct frame *f, int max, bool past_signal);
 /* Appends "    #N 0xPC name+0xOFF (object)" lines to buf (dladdr names the
  * object; "?? (object+0xOFF)" when no symbol is known, for addr2line);
  * not for signal handlers. Returns the length written. */
