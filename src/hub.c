@@ -308,7 +308,7 @@ static void unmark_own_fds(struct hub *h)
  * copies of the parent's, for loops that no thread runs here: closed.
  * The locks as if nobody held them (the holder may have been another
  * thread). */
-static atomic_flag move_lock = ATOMIC_FLAG_INIT; /* below */
+static atomic_flag move_lock = ATOMIC_FLAG_INIT; /* hub_move_own_fd */
 
 static void own_fork_child(struct hub *h)
 {
@@ -954,7 +954,13 @@ static bool hub_open_loop(struct hub *h)
 
 static void hub_close_loop(struct hub *h)
 {
-	int wfd = atomic_load(&h->wake_fd);
+	int wfd;
+
+	/* A move of one of h's fds in progress in another thread ends first
+	 * (it waits for nothing h's thread does outside its loop). */
+	while (atomic_flag_test_and_set_explicit(&move_lock, memory_order_acquire))
+		arch_syscall3(SYS_sched_yield, 0, 0, 0);
+	wfd = atomic_load(&h->wake_fd);
 
 	ev_ref(h->loop);
 	ev_io_stop(h->loop, &h->wake_w);
@@ -968,6 +974,7 @@ static void hub_close_loop(struct hub *h)
 	tls_opening = NULL;
 	unmark_own_fds(h);
 	h->loop = NULL;
+	atomic_flag_clear_explicit(&move_lock, memory_order_release);
 }
 
 static struct hub *hub_create_once(void)
