@@ -164,9 +164,16 @@ int fdw_add(struct hub *h, int fd, int dir, struct waiter *e, struct wait *w, un
 		fdw_close(h, fd);
 	if (!ev_is_active(&f->io[dir])) {
 		bool others = hub_count() > 1;
+		unsigned gen = fd < WATCHED_MAX ? atomic_load(&closes[fd]) : 0;
 
 		count_on(f, fd, dir);
-		f->gen = fd < WATCHED_MAX ? atomic_load(&closes[fd]) : 0;
+		/* Closed in another OS thread since this hub last watched it
+		 * (and maybe a new file under the number): libev, which keeps
+		 * an fd registered after its watcher stops, must register it
+		 * afresh (ev_io_set), or the new file is never in the set. */
+		if (gen != f->gen || (others && fd >= WATCHED_MAX))
+			ev_io_set(&f->io[dir], fd, dir_events[dir]);
+		f->gen = gen;
 		/* Debian's libev asserts (aborts) when epoll_ctl says EBADF:
 		 * never hand it a closed fd. */
 		if ((!(flags & WAITER_FD_OPEN) || others) && sys_fcntl(fd, F_GETFD, 0) < 0) {

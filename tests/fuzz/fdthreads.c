@@ -66,6 +66,8 @@ static atomic_llong verified, ops;
 static atomic_int failed;
 static int64_t op_started[THREADS]; /* 0: not in a call */
 static const char *op_name[THREADS];
+static int op_fd[THREADS];
+static unsigned op_gen[THREADS];
 static int listener = -1;
 static struct sockaddr_in laddr;
 static volatile int stop;
@@ -144,9 +146,11 @@ static bool allowed(int e, bool writing)
 	return e == EAGAIN || e == EBADF || e == ECONNRESET || (writing && e == EPIPE);
 }
 
-static void begin(int t, const char *name)
+static void begin(int t, const char *name, int fd, unsigned gen)
 {
 	op_name[t] = name;
+	op_fd[t] = fd;
+	op_gen[t] = gen;
 	__atomic_store_n(&op_started[t], now_ns(), __ATOMIC_RELAXED);
 }
 
@@ -179,7 +183,7 @@ static void do_write(int t, struct channel *c, uint64_t r)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		buf[i] = pattern(gen, pos + (long long)i);
-	begin(t, "write");
+	begin(t, "write", fd, gen);
 	w = (r >> 20) % 2 || !room ? send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) : write(fd, buf, n);
 	if (w < 0 && errno == ENOTSOCK && !room) {
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -230,7 +234,7 @@ static void do_read(int t, struct channel *c, uint64_t r)
 	case 0: { /* wait in poll, then take what is there */
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 
-		begin(t, "poll");
+		begin(t, "poll", fd, gen);
 		got = poll(&p, 1, (int)((r >> 24) % 20));
 		end(t);
 		if (got < 0) {
@@ -239,7 +243,7 @@ static void do_read(int t, struct channel *c, uint64_t r)
 		}
 		if (got == 0 || (p.revents & POLLNVAL))
 			goto out;
-		begin(t, "recv after poll");
+		begin(t, "recv after poll", fd, gen);
 		got = recv(fd, buf, n, MSG_DONTWAIT);
 		if (got < 0 && errno == ENOTSOCK)
 			got = read(fd, buf, n); /* a pipe: may wait if emptied meanwhile */
@@ -247,12 +251,12 @@ static void do_read(int t, struct channel *c, uint64_t r)
 		break;
 	}
 	case 1: /* a blocking read: ends with data, end of file or a close */
-		begin(t, "read");
+		begin(t, "read", fd, gen);
 		got = read(fd, buf, n);
 		end(t);
 		break;
 	default:
-		begin(t, "recv MSG_DONTWAIT");
+		begin(t, "recv MSG_DONTWAIT", fd, gen);
 		got = recv(fd, buf, n, MSG_DONTWAIT);
 		if (got < 0 && errno == ENOTSOCK) {
 			struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -350,9 +354,15 @@ static void *watchdog(void *arg)
 			int64_t s = __atomic_load_n(&op_started[t], __ATOMIC_RELAXED);
 
 			if (s != 0 && now - s > WATCHDOG_NS) {
-				printf("FAIL thread %d has been in %s for %lld s: a wait that never "
-				       "ends\n",
-				       t, op_name[t], (long long)((now - s) / 1000000000));
+				printf("FAIL thread %d has been in %s on fd %d (generation %u, "
+				       "open now: %s) for %lld s: a wait that never ends\n",
+				       t, op_name[t], op_fd[t], op_gen[t],
+				       fcntl(op_fd[t], F_GETFD) >= 0 ? "yes" : "no",
+				       (long long)((now - s) / 1000000000));
+				for (int i = 0; i < CHANNELS; i++)
+					printf("  channel %d: fds %d %d, generation %u, %lld written, "
+					       "%lld read\n",
+					       i, ch[i].rd, ch[i].wr, ch[i].gen, ch[i].wpos, ch[i].rpos);
 				fflush(stdout);
 				_exit(3);
 			}
