@@ -128,23 +128,64 @@ START_TEST(a_hub_with_only_its_root_can_be_destroyed_and_made_again)
 }
 END_TEST
 
+/* The runtime's fds of this process: every number hub_is_own_fd names. */
+static int own_fds_now(int *own, int max)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024 && n < max; fd++)
+		if (hub_is_own_fd(fd))
+			own[n++] = fd;
+	return n;
+}
+
 START_TEST(the_hub_knows_its_own_fds_until_it_is_destroyed)
 {
 	struct hub *h = hub_get();
-	int own[OWN_FDS_PER_HUB], n = h->n_own_fds, p[2];
+	int own[16], n = own_fds_now(own, 16), p[2];
 
-	ck_assert_int_ge(n, 2); /* libev's epoll fd and the async eventfd */
-	for (int i = 0; i < n; i++) {
-		own[i] = h->own_fds[i];
-		ck_assert(hub_is_own_fd(own[i]));
+	ck_assert_int_ge(n, 2); /* libev's epoll fd and the wake-up eventfd */
+	ck_assert(hub_is_own_fd(atomic_load(&h->wake_fd)));
+	for (int i = 0; i < n; i++)
 		ck_assert_int_ge(fcntl(own[i], F_GETFD), 0);
-	}
 	ck_assert_int_eq(pipe(p), 0);
 	ck_assert(!hub_is_own_fd(p[0]));
 	ck_assert(!hub_is_own_fd(p[1]));
 	hub_destroy();
 	for (int i = 0; i < n; i++)
 		ck_assert(!hub_is_own_fd(own[i]));
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
+/* What a program's dup2 over the hub's wake-up eventfd does first
+ * (preload/fd.c): the runtime moves it, the number is free to replace,
+ * and another OS thread's wake-up still reaches the hub, through the new
+ * number. */
+START_TEST(a_moved_wake_up_fd_still_wakes_the_hub)
+{
+	struct hub *h = hub_get();
+	int old = atomic_load(&h->wake_fd), nul;
+	struct remote_job job;
+	struct wait w;
+	pthread_t t;
+
+	ck_assert_int_eq(hub_move_own_fd(old), 0);
+	ck_assert_int_ne(atomic_load(&h->wake_fd), old);
+	ck_assert(!hub_is_own_fd(old));
+	ck_assert(hub_is_own_fd(atomic_load(&h->wake_fd)));
+	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	ck_assert_int_eq(dup2(nul, old), old); /* the program's, now */
+	close(nul);
+	job.hub = h;
+	wait_init(&w);
+	job.wait = &w;
+	hub_remote_begin(h);
+	ck_assert_int_eq(pthread_create(&t, NULL, os_thread_completes, &job), 0);
+	ck_assert_int_eq(wait_park(&w, GS_NO_DEADLINE), 77);
+	pthread_join(t, NULL);
+	close(old);
 }
 END_TEST
 
@@ -158,6 +199,7 @@ Suite *suite_hub(void)
 	tcase_add_test(t, the_hub_knows_when_nothing_can_wake_any_thread);
 	tcase_add_test(t, a_hub_with_only_its_root_can_be_destroyed_and_made_again);
 	tcase_add_test(t, the_hub_knows_its_own_fds_until_it_is_destroyed);
+	tcase_add_test(t, a_moved_wake_up_fd_still_wakes_the_hub);
 	suite_add_tcase(s, t);
 	return s;
 }
