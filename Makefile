@@ -7,6 +7,7 @@
 #   make demo            the thread-per-connection demo (README's main job)
 #   make pydemo          the same load on CPython's ThreadingTCPServer
 #   make bench           the runtime's micro-benchmark
+#   make soak            the soak and fault runs (about 30 minutes)
 #   make deps            install the Debian packages the build needs
 #   make install PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -71,7 +72,10 @@ API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/tools/hello-static) \
 	$(B)/tests/tools/spin
 
-.PHONY: all check bench demo mcdemo pydemo deps depcheck install clean
+# ---- the soak and fault runs (tools/soak/): ordinary programs ----
+SOAK := $(B)/gs-soak-server $(B)/gs-soak-load
+
+.PHONY: all check bench soak demo mcdemo pydemo deps depcheck install clean
 
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
@@ -184,6 +188,9 @@ $(B)/gs-rawbench: tools/bench/rawbench.c | depcheck
 $(B)/gs-uringbench: tools/bench/uringbench.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -luring
 
+$(B)/gs-soak-%: tools/soak/%.c | depcheck
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
 $(B)/gs-echo-%: tools/bench/echo_%.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
@@ -203,6 +210,9 @@ bench: all
 	sh tools/bench/sidebyside.sh $(B) gs-uringbench
 	@echo
 	sh tools/bench/sidebyside.sh $(B) gs-rawbench
+
+soak: all $(SOAK)
+	sh tools/soak/run.sh $(B) all
 
 demo: all
 	sh tools/bench/demo.sh $(B)

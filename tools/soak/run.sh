@@ -1,0 +1,191 @@
+#!/bin/sh
+# The soak and fault runs: each runs the same ordinary programs natively,
+# then under LD_PRELOAD=libgreenshim.so, prints both side by side (bytes
+# sent and verified, errors seen, the server's fds and RSS at start, during
+# and at the end, from /proc/PID/fd and /proc/PID/status) and a verdict.
+# Exit status 1 when a verdict fails. Not a timed test: run by hand or by
+# `make soak`; docs/BENCHMARKS.md has the results.
+#
+#   sh tools/soak/run.sh [BUILD] NAME [SECONDS]
+#
+# NAME is one of: conns (15,000 connections, 600 s), rst, forks, signals,
+# emfile, close, or all (everything, conns last). SECONDS changes the
+# length of the load phase.
+set -u
+B=${1:-build}
+NAME=${2:-all}
+SECS=${3:-}
+LIB=$(cd "$B" && pwd)/libgreenshim.so
+tmp=$(mktemp -d)
+spid=
+cleanup() {
+	[ -n "$spid" ] && kill "$spid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+rss() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
+threads() { awk '$1 == "Threads:" { print $2 }' "/proc/$1/status"; }
+field() { # field LINE KEY: the value of KEY=... in LINE, 0 if absent
+	echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { v = $2 } END { print v + 0 }'
+}
+fail=0
+verdict() { # verdict OK|FAIL WHAT
+	printf "  %-4s %s\n" "$1" "$2"
+	[ "$1" = ok ] || fail=1
+}
+
+# start_server MODE ARGS...: MODE native or greenshim; sets spid and port.
+start_server() {
+	mode=$1
+	shift
+	: >"$tmp/server.out"
+	if [ "$mode" = greenshim ]; then
+		LD_PRELOAD=$LIB "$B/gs-soak-server" "$@" >"$tmp/server.out" &
+	else
+		"$B/gs-soak-server" "$@" >"$tmp/server.out" &
+	fi
+	spid=$!
+	port=
+	for _ in $(seq 100); do
+		port=$(awk '/^port/ { print $2 }' "$tmp/server.out")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ] || { echo "soak: the server did not start" >&2; exit 1; }
+}
+
+# stop_server: SIGTERM, which makes the server print its counters.
+stop_server() {
+	kill -TERM "$spid"
+	wait "$spid" 2>/dev/null
+	spid=
+	grep -v '^port' "$tmp/server.out"
+}
+
+# drain BASELINE: waits (at most 60 s) until the server is back to BASELINE fds.
+drain() {
+	for _ in $(seq 600); do
+		[ "$(fds $spid)" -le "$1" ] && return
+		sleep 0.1
+	done
+}
+
+# sampler FILE INTERVAL COUNT: appends "fds rss threads" of the server
+# every INTERVAL seconds, COUNT times.
+sampler() {
+	for _ in $(seq "$3"); do
+		echo "$(fds $spid) $(rss $spid) $(threads $spid)" >>"$1"
+		sleep "$2"
+	done
+}
+
+# load ARGS...: runs gs-soak-load natively (the load is never preloaded),
+# adds its line to $tmp/load.out; returns its status.
+load() {
+	"$B/gs-soak-load" -p "$port" "$@" >>"$tmp/load.out"
+}
+
+# Sums KEY over the load lines.
+loadsum() { awk -v k="$1" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) s += kv[2] } } END { print s + 0 }' "$tmp/load.out"; }
+
+# The figures of one server run, one "key=value" line, into $tmp/MODE.
+# row MODE KEY=VALUE...
+row() {
+	m=$1
+	shift
+	echo "$*" >>"$tmp/$m"
+}
+
+# side KEY...: prints KEY, native, greenshim for each KEY.
+side() {
+	printf "  %-22s %16s %16s\n" "" native greenshim
+	for k in "$@"; do
+		printf "  %-22s %16s %16s\n" "$k" "$(get native "$k")" "$(get greenshim "$k")"
+	done
+}
+get() { tr ' ' '\n' <"$tmp/$1" | awk -F= -v k="$2" '$1 == k { v = $2 } END { print v }'; }
+
+# ---- 15,000 connections, churning, every byte verified ----
+# Three load processes of 5,000 connections each (the per-process cap on
+# open files here is 20,000), to 127.0.0.1, .2 and .3 (each its own set of
+# ephemeral ports). A connection closes after 1..2,000 round trips and a
+# new one replaces it, so threads and fds come and go throughout. A 20 s
+# warm-up ramp, then the drained server's fds and RSS are the baseline;
+# then SECONDS of load, sampled; then the server must drain back.
+run_conns() {
+	secs=${SECS:-600}
+	ulimit -n 20000 2>/dev/null || { echo "soak: conns needs ulimit -n 20000" >&2; exit 1; }
+	echo "== conns: 15,000 connections for $secs s, churning (server stacks 64 KiB) =="
+	for mode in native greenshim; do
+		: >"$tmp/load.out"
+		: >"$tmp/$mode"
+		: >"$tmp/samples"
+		start_server $mode -s 64 2>"$tmp/server.err"
+		row $mode "fds.start=$(fds $spid) rss.start=$(rss $spid)"
+		pids=
+		for a in 1 2 3; do
+			load -a 127.0.0.$a -c 5000 -d 20 -r 2000 -S $a &
+			pids="$pids $!"
+		done
+		for p in $pids; do wait "$p" || echo "soak: the warm-up load failed" >&2; done
+		mv "$tmp/load.out" "$tmp/load.warm"
+		drain "$(row_fds=$(get $mode fds.start); echo $((row_fds + 16)))"
+		sleep 2
+		base_fds=$(fds $spid)
+		base_rss=$(rss $spid)
+		row $mode "fds.base=$base_fds rss.base=$base_rss"
+		pids=
+		for a in 1 2 3; do
+			load -a 127.0.0.$a -c 5000 -d "$secs" -r 2000 -S $((a + 10)) &
+			pids="$pids $!"
+		done
+		# Samples from 10% of the run (the ramp is over) to its last
+		# tenth (the load has not started to close yet).
+		sleep $((secs / 10 + 1))
+		sampler "$tmp/samples" $((secs / 20 + 1)) $((secs * 8 / 10 / (secs / 20 + 1)))
+		ok=0
+		for p in $pids; do wait "$p" || ok=1; done
+		drain "$base_fds"
+		sleep 2
+		row $mode "fds.end=$(fds $spid) rss.end=$(rss $spid)"
+		srv=$(stop_server)
+		row $mode "monitor.reports=$(grep -c 'without switching' "$tmp/server.err")"
+		grep -v '^ *#\|without switching' "$tmp/server.err" | sed 's/^/  server stderr: /'
+		row $mode "$(awk '{ if (!n || $1 < f0) f0 = $1; if ($1 > f1) f1 = $1;
+			if (!n || $2 < r0) r0 = $2; if ($2 > r1) r1 = $2; if ($3 > t1) t1 = $3; n++ }
+			END { printf "fds.during=%d-%d rss.during=%d-%d threads.max=%d samples=%d", f0, f1, r0, r1, t1, n }' "$tmp/samples")"
+		row $mode "load.ok=$ok conns.made=$(loadsum connects) roundtrips=$(loadsum roundtrips) sent=$(loadsum sent) verified=$(loadsum verified) mismatches=$(loadsum mismatches) errors=$(loadsum errors)"
+		row $mode "$srv"
+		row $mode "served.expected=$(($(loadsum connects) + $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^connects=/) { sub(/connects=/, "", $i); s += $i } } END { print s + 0 }' "$tmp/load.warm")))"
+		sed -n 's/^/  load: /p' "$tmp/load.out"
+		echo "  server ($mode): $srv"
+	done
+	side served.expected served conns.made roundtrips sent verified mismatches errors fds.start fds.base fds.during fds.end \
+		rss.start rss.base rss.during rss.end threads.max monitor.reports
+	echo "  verdict:"
+	for m in native greenshim; do
+		[ "$(get $m load.ok)" = 0 ] && [ "$(get $m sent)" = "$(get $m verified)" ] &&
+			[ "$(get $m errors)" = 0 ] && verdict ok "$m: every byte verified, no errors" ||
+			verdict FAIL "$m: bytes lost or errors (load.ok=$(get $m load.ok))"
+		[ "$(get $m served)" = "$(get $m served.expected)" ] &&
+			verdict ok "$m: the server served every connection made" ||
+			verdict FAIL "$m: $(get $m served.expected) connections made, $(get $m served) served"
+		[ "$(get $m fds.end)" = "$(get $m fds.base)" ] && verdict ok "$m: fds back to baseline" ||
+			verdict FAIL "$m: fds $(get $m fds.base) before, $(get $m fds.end) after"
+		[ "$(get $m rss.end)" -le $(($(get $m rss.base) * 11 / 10 + 1024)) ] &&
+			verdict ok "$m: RSS back to baseline (within 10% + 1 MiB)" ||
+			verdict FAIL "$m: RSS $(get $m rss.base) KiB before, $(get $m rss.end) KiB after"
+	done
+}
+
+case $NAME in
+conns) run_conns ;;
+*)
+	echo "usage: tools/soak/run.sh [BUILD] conns|rst|forks|signals|emfile|close|all [SECONDS]" >&2
+	exit 2
+	;;
+esac
+exit $fail
