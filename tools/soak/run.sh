@@ -181,8 +181,129 @@ run_conns() {
 	done
 }
 
+# other_errors LINE ALLOWED: how many errors of the server's counter line
+# LINE are not among ALLOWED (a regular expression on "call.ERRNO").
+other_errors() {
+	echo "$1" | tr ' ' '\n' | grep -E '^(accept|io|create)\.' | grep -vE "^($2)=" |
+		awk -F= '{ s += $2 } END { print s + 0 }'
+}
+
+# A warm-up (echo, warm_conns connections: as many as the fault phase
+# holds at once, so that the allocator's caches reach their size), the
+# drained server's baseline, a fault phase with a sample in
+# its middle, a drain, a verified echo check, the end. Sets the figures of
+# one server run; fault_phase is run_rst's or run_emfile's.
+# phases MODE SERVER_ARGS...
+phases() {
+	mode=$1
+	shift
+	: >"$tmp/load.out"
+	: >"$tmp/$mode"
+	start_server $mode "$@" 2>"$tmp/server.err"
+	start_fds=$(fds $spid)
+	row $mode "fds.start=$start_fds rss.start=$(rss $spid)"
+	ok=0
+	load -c "$warm_conns" -d 2 -r 100 -S 1 || ok=1
+	drain $((start_fds + 16))
+	sleep 1
+	base_fds=$(fds $spid)
+	row $mode "fds.base=$base_fds rss.base=$(rss $spid)"
+	fault_phase || ok=1
+	drain "$base_fds"
+	load -c 100 -d 2 -r 100 -S 3 || ok=1
+	drain "$base_fds"
+	sleep 1
+	row $mode "fds.end=$(fds $spid) rss.end=$(rss $spid)"
+	srv=$(stop_server)
+	row $mode "$srv"
+	row $mode "load.ok=$ok served.expected=$(loadsum connects) sent=$(loadsum sent) verified=$(loadsum verified) mismatches=$(loadsum mismatches) resets=$(loadsum resets)"
+	row $mode "monitor.reports=$(grep -c 'without switching' "$tmp/server.err")"
+	grep -v '^ *#\|without switching' "$tmp/server.err" | sed 's/^/  server stderr: /'
+	sed -n 's/^/  load: /p' "$tmp/load.out"
+	echo "  server ($mode): $srv"
+}
+
+# Verdicts common to rst and emfile; ALLOWED as for other_errors.
+common_verdicts() {
+	for m in native greenshim; do
+		[ "$(get $m load.ok)" = 0 ] && [ "$(get $m mismatches)" = 0 ] &&
+			verdict ok "$m: every echoed byte verified, the echo checks passed" ||
+			verdict FAIL "$m: a load failed or a byte came back wrong"
+		[ "$(get $m served)" = "$(get $m served.expected)" ] &&
+			verdict ok "$m: the server served every connection made" ||
+			verdict FAIL "$m: $(get $m served.expected) connections made, $(get $m served) served"
+		n=$(other_errors "$(cat "$tmp/$m")" "$1")
+		[ "$n" = 0 ] && verdict ok "$m: the server saw no error but $(echo "$1" | tr -d "\\\\")" ||
+			verdict FAIL "$m: the server saw $n other errors"
+		[ "$(get $m fds.end)" = "$(get $m fds.base)" ] && verdict ok "$m: fds back to baseline" ||
+			verdict FAIL "$m: fds $(get $m fds.base) before, $(get $m fds.end) after"
+		[ "$(get $m rss.end)" -le $(($(get $m rss.base) * 11 / 10 + 1024)) ] &&
+			verdict ok "$m: RSS back to baseline (within 10% + 1 MiB)" ||
+			verdict FAIL "$m: RSS $(get $m rss.base) KiB before, $(get $m rss.end) KiB after"
+	done
+}
+
+# ---- RST storms: clients reset connections in the middle of writing ----
+# 500 connections each send 64 KiB..1 MiB without reading (the server's
+# echo fills their receive buffers, so its threads block in write) and
+# reset at a random point past half; a new one takes its place.
+rst_phase() {
+	load -m rst -c 500 -d "$secs" -S 2 &
+	lp=$!
+	sleep $((secs / 2))
+	row $mode "fds.during=$(fds $spid) rss.during=$(rss $spid) threads.during=$(threads $spid)"
+	wait $lp
+}
+run_rst() {
+	secs=${SECS:-60}
+	echo "== rst: 500 connections resetting mid-write for $secs s, echo checks before and after =="
+	fault_phase() { rst_phase; }
+	warm_conns=500
+	for mode in native greenshim; do phases $mode; done
+	side served.expected served resets sent verified io.ECONNRESET io.EPIPE fds.start fds.base \
+		fds.during fds.end rss.start rss.base rss.during rss.end threads.during monitor.reports
+	echo "  verdict:"
+	for m in native greenshim; do
+		[ "$(get $m io.ECONNRESET)" -gt 0 ] && verdict ok "$m: the server saw the resets (ECONNRESET)" ||
+			verdict FAIL "$m: the server saw no reset"
+	done
+	common_verdicts 'io\.ECONNRESET|io\.EPIPE'
+}
+
+# ---- EMFILE at accept, then recovery ----
+# The server lowers its RLIMIT_NOFILE to 64 once listening; 2,000
+# connections arrive at once (all fit in the backlog), each one round trip
+# of 1,000 bytes. accept fails with EMFILE until connections close; the
+# server sleeps 1 ms and tries again. Twice, so the second round shows the
+# recovery.
+emfile_phase() {
+	load -m once -c 2000 -d 60 -S 2 &
+	lp=$!
+	sleep 0.5
+	row $mode "fds.during=$(fds $spid) rss.during=$(rss $spid) threads.during=$(threads $spid)"
+	wait $lp || return 1
+	drain "$base_fds"
+	load -m once -c 2000 -d 60 -S 4
+}
+run_emfile() {
+	echo "== emfile: RLIMIT_NOFILE 64, 2 x 2,000 connections at once, echo checks before and after =="
+	fault_phase() { emfile_phase; }
+	warm_conns=100
+	for mode in native greenshim; do phases $mode -n 64; done
+	side served.expected served verified accept.EMFILE fds.start fds.base fds.during fds.end \
+		rss.start rss.base rss.during rss.end threads.during monitor.reports
+	echo "  verdict:"
+	for m in native greenshim; do
+		[ "$(get $m accept.EMFILE)" -gt 0 ] && verdict ok "$m: accept failed with EMFILE" ||
+			verdict FAIL "$m: accept never failed with EMFILE"
+	done
+	common_verdicts 'accept\.EMFILE'
+}
+
 case $NAME in
 conns) run_conns ;;
+rst) run_rst ;;
+emfile) run_emfile ;;
 *)
 	echo "usage: tools/soak/run.sh [BUILD] conns|rst|forks|signals|emfile|close|all [SECONDS]" >&2
 	exit 2
