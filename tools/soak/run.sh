@@ -300,8 +300,174 @@ run_emfile() {
 	common_verdicts 'accept\.EMFILE'
 }
 
+# fds_verdict MODE: fds.end against fds.start of a program that measured
+# itself; new fds at 1000 and above are the runtime's own, opened on the
+# way (the hub's at the first thread, the blocking monitor's at its first
+# report: docs/LIMITATIONS.md), and are listed.
+fds_verdict() {
+	if [ "$(get $1 fds.end)" = "$(get $1 fds.start)" ]; then
+		verdict ok "$1: fds back to baseline ($(get $1 fds.start))"
+	elif [ "$(get $1 fds.end)" -lt "$(get $1 fds.start)" ]; then
+		verdict FAIL "$1: fewer fds at the end ($(get $1 fds.end)) than at the start ($(get $1 fds.start))"
+	elif get $1 fds.new | tr ',' '\n' | awk -F: '$1 < 1000 { bad = 1 } END { exit bad }'; then
+		verdict ok "$1: fds back to baseline but for the runtime's own, opened on the way: $(get $1 fds.new)"
+	else
+		verdict FAIL "$1: fds $(get $1 fds.start) at the start, $(get $1 fds.end) at the end: $(get $1 fds.new)"
+	fi
+}
+
+# rss_verdict MODE BEFORE: rss.end within 10% + 1 MiB of BEFORE.
+rss_verdict() {
+	[ "$(get $1 rss.end)" -le $(($(get $1 "$2") * 11 / 10 + 1024)) ] &&
+		verdict ok "$1: RSS $(get $1 rss.end) KiB at the end, $2 $(get $1 "$2") KiB" ||
+		verdict FAIL "$1: RSS $(get $1 rss.end) KiB at the end, $2 $(get $1 "$2") KiB"
+}
+
+# start_prog MODE PROGRAM ARGS...: sets spid; output in $tmp/prog.out,
+# stderr in $tmp/prog.err.
+start_prog() {
+	m=$1
+	p=$2
+	shift 2
+	if [ "$m" = greenshim ]; then
+		LD_PRELOAD=$LIB "$B/$p" "$@" >"$tmp/prog.out" 2>"$tmp/prog.err" &
+	else
+		"$B/$p" "$@" >"$tmp/prog.out" 2>"$tmp/prog.err" &
+	fi
+	spid=$!
+}
+
+# ---- a fork storm while 1,000 threads wait ----
+run_forks() {
+	secs=${SECS:-30}
+	echo "== forks: 1,000 threads waiting (cond, pipe, sleep), one thread forking for $secs s =="
+	for mode in native greenshim; do
+		: >"$tmp/$mode"
+		start_prog $mode gs-soak-forks -t 1000 -d "$secs"
+		sleep $((secs / 2 + 1))
+		row $mode "fds.during=$(fds $spid) rss.during=$(rss $spid) threads.during=$(threads $spid)"
+		wait $spid
+		row $mode "exit=$?"
+		spid=
+		row $mode "$(cat "$tmp/prog.out")"
+		row $mode "monitor.reports=$(grep -c 'without switching' "$tmp/prog.err")"
+		grep -v '^ *#\|without switching' "$tmp/prog.err" | sed 's/^/  stderr: /'
+		echo "  $mode: $(cat "$tmp/prog.out")"
+	done
+	side forks forks_per_s children.ok children.bad waiters.ok exit fds.start fds.waiting fds.during \
+		fds.end rss.start rss.waiting rss.during rss.end threads.during monitor.reports
+	echo "  verdict:"
+	for m in native greenshim; do
+		[ "$(get $m exit)" = 0 ] && [ "$(get $m children.ok)" = "$(get $m forks)" ] &&
+			[ "$(get $m waiters.ok)" = 1000 ] &&
+			verdict ok "$m: every child's status right, all 1,000 waiters woke right" ||
+			verdict FAIL "$m: $(get $m children.bad) children wrong, $(get $m waiters.ok) of 1,000 waiters right"
+		fds_verdict $m
+		rss_verdict $m rss.waiting
+	done
+}
+
+# ---- SIGUSR1 at 10 kHz into a server with 1,000 blocked threads ----
+run_signals() {
+	secs=${SECS:-30}
+	echo "== signals: SIGUSR1 at 10 kHz (and SIGRTMIN at 1 kHz) for $secs s, 1,000 blocked threads =="
+	for mode in native greenshim; do
+		: >"$tmp/$mode"
+		start_prog $mode gs-soak-sigtarget -t 1000
+		for _ in $(seq 300); do grep -q ready "$tmp/prog.out" && break; sleep 0.1; done
+		"$B/gs-soak-sigsend" -p $spid -r 10000 -d "$secs" >"$tmp/send.out" &
+		sp=$!
+		sleep $((secs / 2))
+		row $mode "fds.during=$(fds $spid) rss.during=$(rss $spid) threads.during=$(threads $spid)"
+		wait $sp
+		row $mode "$(cat "$tmp/send.out")"
+		kill -USR2 $spid
+		wait $spid
+		row $mode "exit=$?"
+		spid=
+		row $mode "$(grep -v ready "$tmp/prog.out")"
+		row $mode "monitor.reports=$(grep -c 'without switching' "$tmp/prog.err")"
+		grep -v '^ *#\|without switching' "$tmp/prog.err" | sed 's/^/  stderr: /'
+		echo "  $mode: $(cat "$tmp/send.out") $(grep -v ready "$tmp/prog.out")"
+	done
+	side rate usr1.sent usr1.handled rt.sent rt.eagain rt.handled eintr.read eintr.recv eintr.accept \
+		eintr.cond eintr.sem eintr.poll waiters.ok busy.roundtrips busy.bad exit fds.start \
+		fds.waiting fds.during fds.end rss.start rss.waiting rss.during rss.end threads.during \
+		monitor.reports
+	echo "  verdict:"
+	for m in native greenshim; do
+		[ "$(get $m exit)" = 0 ] && [ "$(get $m waiters.ok)" = 1000 ] && [ "$(get $m busy.bad)" = 0 ] &&
+			verdict ok "$m: all 1,000 waiters woke right, every busy message right" ||
+			verdict FAIL "$m: $(get $m waiters.ok) of 1,000 waiters right, $(get $m busy.bad) busy errors"
+		[ "$(get $m rt.handled)" = "$(get $m rt.sent)" ] &&
+			verdict ok "$m: every queued SIGRTMIN handled ($(get $m rt.sent))" ||
+			verdict FAIL "$m: $(get $m rt.sent) SIGRTMIN sent, $(get $m rt.handled) handled"
+		[ "$(get $m usr1.handled)" -gt 0 ] && [ "$(get $m usr1.handled)" -le "$(get $m usr1.sent)" ] &&
+			verdict ok "$m: SIGUSR1 handled $(get $m usr1.handled) times of $(get $m usr1.sent) sent (pending ones merge)" ||
+			verdict FAIL "$m: SIGUSR1 handled $(get $m usr1.handled) times of $(get $m usr1.sent) sent"
+		fds_verdict $m
+		rss_verdict $m rss.waiting
+	done
+	for k in read recv accept cond sem; do
+		[ "$(get native eintr.$k)" != 0 ] || [ "$(get greenshim eintr.$k)" = 0 ] &&
+			verdict ok "greenshim: EINTR in $k $(get greenshim eintr.$k) times, native $(get native eintr.$k)" ||
+			verdict FAIL "greenshim: EINTR in $k $(get greenshim eintr.$k) times, native never"
+	done
+	echo "  note: poll is never restarted (signal(7)); EINTR in poll: native $(get native eintr.poll), greenshim $(get greenshim eintr.poll)"
+}
+
+# ---- close while waiting ----
+# outcome MODE CASE WHEN: what the case's call had done by then.
+outcome() {
+	awk -v c="$2" '$1 == c' "$tmp/$1" | tr ' ' '\n' | awk -v w="$3" 'index($0, w "=") == 1 { print substr($0, length(w) + 2) }'
+}
+run_close() {
+	n=${SECS:-1000}
+	echo "== close: threads blocked in read/recv/poll/accept when another closes the fd; $n races with reuse =="
+	for mode in native greenshim; do
+		start_prog $mode gs-soak-closewait -n "$n"
+		wait $spid
+		echo "exit=$?" >>"$tmp/prog.out"
+		spid=
+		cp "$tmp/prog.out" "$tmp/$mode"
+		grep -v '^ *#\|without switching' "$tmp/prog.err" | sed 's/^/  stderr: /'
+	done
+	printf "  %-10s %-11s %-22s %-22s\n" case "" native greenshim
+	for c in read_tcp recv_tcp poll_tcp accept read_pipe; do
+		for w in at_close after_wake; do
+			printf "  %-10s %-11s %-22s %-22s\n" "$c" "$w" "$(outcome native $c $w)" "$(outcome greenshim $c $w)"
+		done
+	done
+	for m in native greenshim; do grep '^races' "$tmp/$m" >"$tmp/$m.races"; done
+	for m in native greenshim; do tr ' ' '\n' <"$tmp/$m.races" >>"$tmp/$m"; done
+	side races race.old race.new race.ebadf race.other race.hang newfd.ok newfd.bad exit fds.start \
+		fds.after_cases fds.end rss.start rss.end
+	echo "  verdict:"
+	for m in native greenshim; do
+		[ "$(get $m exit)" = 0 ] && [ "$(get $m race.hang)" = 0 ] && [ "$(get $m newfd.bad)" = 0 ] &&
+			verdict ok "$m: no hang, the fd's new file always worked, no byte of it went to the old reader" ||
+			verdict FAIL "$m: $(get $m race.hang) hangs, $(get $m newfd.bad) broken new files"
+		fds_verdict $m
+		rss_verdict $m rss.start
+	done
+	for c in read_tcp recv_tcp poll_tcp accept read_pipe; do
+		nat=$(awk -v c=$c '$1 == c' "$tmp/native")
+		grn=$(awk -v c=$c '$1 == c' "$tmp/greenshim")
+		if [ "${nat#* }" = "${grn#* }" ]; then
+			verdict ok "$c: as native"
+		elif echo "$grn" | grep -q 'at_close=-1/EBADF'; then
+			verdict ok "$c: differs from native as documented (close wakes the waiters with EBADF)"
+		else
+			verdict FAIL "$c: native ${nat#* }, greenshim ${grn#* }"
+		fi
+	done
+}
+
 case $NAME in
 conns) run_conns ;;
+forks) run_forks ;;
+signals) run_signals ;;
+close) run_close ;;
 rst) run_rst ;;
 emfile) run_emfile ;;
 *)
