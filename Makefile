@@ -73,7 +73,8 @@ TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/too
 	$(B)/tests/tools/spin
 
 # ---- the soak and fault runs (tools/soak/): ordinary programs ----
-SOAK := $(B)/gs-soak-server $(B)/gs-soak-load
+SOAK := $(B)/gs-soak-server $(B)/gs-soak-load $(B)/gs-soak-forks $(B)/gs-soak-sigtarget \
+	$(B)/gs-soak-sigsend $(B)/gs-soak-closewait
 
 .PHONY: all check bench soak demo mcdemo pydemo deps depcheck install clean
 
@@ -188,7 +189,7 @@ $(B)/gs-rawbench: tools/bench/rawbench.c | depcheck
 $(B)/gs-uringbench: tools/bench/uringbench.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -luring
 
-$(B)/gs-soak-%: tools/soak/%.c | depcheck
+$(B)/gs-soak-%: tools/soak/%.c tools/soak/procself.h | depcheck
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
 $(B)/gs-echo-%: tools/bench/echo_%.c | depcheck
