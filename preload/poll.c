@@ -88,7 +88,10 @@ static int poll_until(struct hub *h, struct pollfd *fds, nfds_t n, int64_t deadl
 		w = wait_many(h, fds, n, deadline);
 		if (w == -ETIMEDOUT)
 			return PRELOAD_NO_TICK_EINTR(REAL(poll)(fds, n, 0));
-		if (w < 0)
+		/* An fd closed while we waited: poll never fails with EBADF,
+		 * the kernel's next look reports POLLNVAL (or the new file
+		 * behind a reused number, as Linux's own loop would). */
+		if (w < 0 && w != -EBADF)
 			return preload_fail(w);
 	}
 }
