@@ -12,12 +12,13 @@
  * blocked then is reported as "blocked", and left.
  *
  * The race: RACES times, a thread blocks in read on an accepted TCP
- * connection X; after 0..1,000 µs the main thread closes X, makes a new
- * connection (which takes the lowest free number, X again), writes "N"
- * into it from its peer and "O" into the old one from its peer. The read
+ * connection X; after 0..1,000 µs the main thread closes X, makes a
+ * socketpair (whose first end takes the lowest free number, X again),
+ * writes "N" into that end from the other and "O" into the old connection
+ * from its peer. The read
  * returns "O" (it was waiting on the old file), "N" (it started after the
  * new file took the number), EBADF, or nothing within 2 s (a hang). Then
- * the new connection must still work (its read gets "N" if the waiting
+ * the new file must still work (its read gets "N" if the waiting
  * thread did not). Exit status 1 on a hang.
  *
  * Prints "case outcome" lines, then the counts, then the fds and RSS
@@ -240,9 +241,10 @@ int main(int argc, char **argv)
 		seed = seed * 1103515245 + 12345;
 		usleep((seed >> 8) % 1001);
 		close(a[1]);
-		if (tcp_pair(b) < 0)
+		/* b[0] takes the lowest free number: X again. */
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, b) < 0)
 			return 1;
-		(void)!write(b[0], "N", 1);
+		(void)!write(b[1], "N", 1);
 		(void)!write(a[0], "O", 1);
 		double until = now() + 2;
 		while (!atomic_load(&c->done) && now() < until)
@@ -266,9 +268,9 @@ int main(int argc, char **argv)
 			other++;
 		if (!(c->ret == 1 && c->byte == 'N')) {
 			char got = 0;
-			struct pollfd p = { .fd = b[1], .events = POLLIN };
+			struct pollfd p = { .fd = b[0], .events = POLLIN };
 
-			if (poll(&p, 1, 2000) == 1 && read(b[1], &got, 1) == 1 && got == 'N')
+			if (poll(&p, 1, 2000) == 1 && read(b[0], &got, 1) == 1 && got == 'N')
 				new_ok++;
 			else
 				new_bad++;

@@ -6,6 +6,7 @@
  * descriptor opened on the way.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,8 @@ static long fds_snap(unsigned char *open_now)
 	return n;
 }
 
-/* Writes "fd:target,fd:target" of the fds open now and not in before. */
+/* Writes "fd:target,fd:target" of the fds open now and not in before;
+ * ":hidden" follows the ones the program cannot use. */
 static void fds_new(const unsigned char *before, char *out, size_t len)
 {
 	static unsigned char now[SNAP_MAX];
@@ -55,7 +57,10 @@ static void fds_new(const unsigned char *before, char *out, size_t len)
 		for (char *p = target; *p; p++)
 			if (*p == ' ')
 				*p = '_';
-		used += snprintf(out + used, len - used, "%s%d:%s", used ? "," : "", fd, target);
+		/* An fd that /proc lists and fcntl calls closed is hidden from
+		 * the program: a runtime's own (greenshim's, docs/LIMITATIONS.md). */
+		used += snprintf(out + used, len - used, "%s%d:%s%s", used ? "," : "", fd, target,
+				 fcntl(fd, F_GETFD) < 0 ? ":hidden" : "");
 	}
 	if (!out[0])
 		snprintf(out, len, "none");
