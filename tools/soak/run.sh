@@ -169,11 +169,11 @@ run_conns() {
 		row $mode "monitor.reports=$(grep -c 'without switching' "$tmp/server.err")"
 		grep -v '^ *#\|without switching' "$tmp/server.err" | sed 's/^/  server stderr: /'
 		row $mode "$(awk '{ if (!n || $1 < f0) f0 = $1; if ($1 > f1) f1 = $1;
-			if (!n || $2 < r0) r0 = $2; if ($2 > r1) r1 = $2; if ($3 > t1) t1 = $3; n++ }
+			if (!n || $2 < r0) r0 = $2; if ($2 > r1) r1 = $2; if ($3 > t1) t1 = $3; n++
 			if (n == 1) first = $2; last = $2 }
 			END { printf "fds.during=%d-%d rss.during=%d-%d rss.first=%d rss.last=%d threads.max=%d samples=%d",
 				f0, f1, r0, r1, first, last, t1, n }' "$tmp/samples")"
-		row $mode "rss.samples=$(awk '{ printf "%s%d", NR > 1 ? "," : "", $2 / 1024 }' "$tmp/samples")"
+		row $mode "rss.samples=$(awk '{ printf "%s%d", (NR > 1 ? "," : ""), $2 / 1024 }' "$tmp/samples")"
 		row $mode "load.ok=$ok conns.made=$(loadsum connects) roundtrips=$(loadsum roundtrips) sent=$(loadsum sent) verified=$(loadsum verified) mismatches=$(loadsum mismatches) errors=$(loadsum errors)"
 		row $mode "$srv"
 		row $mode "served.expected=$(($(loadsum connects) + $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^connects=/) { sub(/connects=/, "", $i); s += $i } } END { print s + 0 }' "$tmp/load.warm")))"
