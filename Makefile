@@ -7,6 +7,7 @@
 #   make demo            the thread-per-connection demo (README's main job)
 #   make pydemo          the same load on CPython's ThreadingTCPServer
 #   make bench           the runtime's micro-benchmark
+#   make soak            the soak and fault runs (about 30 minutes)
 #   make deps            install the Debian packages the build needs
 #   make install PREFIX=/usr/local LIBDIR=$(PREFIX)/lib DESTDIR=
 #   make deb             build/greenshim_VERSION_amd64.deb (debian/), checked by lintian
@@ -80,7 +81,11 @@ API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/tools/hello-static) \
 	$(B)/tests/tools/spin $(B)/tests/tools/crowd
 
-.PHONY: all check bench demo mcdemo pydemo deps depcheck installed install deb clean
+# ---- the soak and fault runs (tools/soak/): ordinary programs ----
+SOAK := $(B)/gs-soak-server $(B)/gs-soak-load $(B)/gs-soak-forks $(B)/gs-soak-sigtarget \
+	$(B)/gs-soak-sigsend $(B)/gs-soak-closewait
+
+.PHONY: all check bench soak demo mcdemo pydemo deps depcheck installed install deb clean
 
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
@@ -214,6 +219,9 @@ $(B)/gs-bulk: tools/bench/bulk.c | depcheck
 $(B)/gs-uringbench: tools/bench/uringbench.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -luring
 
+$(B)/gs-soak-%: tools/soak/%.c tools/soak/procself.h | depcheck
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
 $(B)/gs-echo-%: tools/bench/echo_%.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
@@ -235,6 +243,9 @@ bench: all
 	sh tools/bench/sidebyside.sh $(B) gs-rawbench
 	@echo
 	sh tools/bench/bulk.sh $(B)
+
+soak: all $(SOAK)
+	sh tools/soak/run.sh $(B) all
 
 demo: all
 	sh tools/bench/demo.sh $(B)

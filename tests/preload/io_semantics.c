@@ -235,6 +235,41 @@ static void case_close_wakes(void)
 	CHECK(read(p[0], &c, 1) == 1 && c == 'p', "read from the pipe");
 }
 
+static int polled_result;
+static short polled_revents;
+
+static void *poll_blocked(void *arg)
+{
+	struct pollfd pf = { .fd = blocked_fd, .events = POLLIN };
+
+	(void)arg;
+	polled_result = poll(&pf, 1, -1);
+	blocked_errno = errno;
+	polled_revents = pf.revents;
+	return NULL;
+}
+
+/* poll never fails with EBADF (poll(2)): an fd closed while a thread polls
+ * it is POLLNVAL once the poll looks again (natively when the old file
+ * wakes it, here at once). */
+static void case_poll_closed_nval(void)
+{
+	pthread_t t;
+	int sv[2];
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+	blocked_fd = sv[0];
+	pthread_create(&t, NULL, poll_blocked, NULL);
+	usleep(20000);
+	close(sv[0]);
+	usleep(20000);
+	(void)!write(sv[1], "x", 1);
+	pthread_join(t, NULL);
+	CHECK(polled_result == 1 && polled_revents == POLLNVAL, "poll after close: %d, errno %d, revents %#x",
+	      polled_result, blocked_errno, polled_revents);
+	close(sv[1]);
+}
+
 static void case_nonblock_view(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0), on = 1, off = 0, sv[2];
@@ -590,6 +625,7 @@ int main(int argc, char **argv)
 		{ "rcvtimeo", case_rcvtimeo },
 		{ "connect_refused", case_connect_refused },
 		{ "close_wakes", case_close_wakes },
+		{ "poll_closed_nval", case_poll_closed_nval },
 		{ "nonblock_view", case_nonblock_view },
 		{ "stdin_pipe", case_stdin_pipe },
 		{ "accepters", case_accepters },

@@ -163,7 +163,7 @@ io_case() {
 # threads, running in parallel, do.
 test_io_semantics_match_native() {
 	for c in timeouts rcvtimeo connect_refused nonblock_view stdin_pipe accepters big_write \
-		sleeps eintr cpu_bound close_wakes zero_timeout; do
+		sleeps eintr cpu_bound poll_closed_nval close_wakes zero_timeout; do
 		name=io_${c}_as_native
 		if [ $c != close_wakes ] && [ $c != zero_timeout ]; then
 			native=$(io_case $c)
