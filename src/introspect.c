@@ -99,20 +99,25 @@ const char *introspect_state_name(enum green_state s)
 	return (unsigned)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "?";
 }
 
+/* Each wait kind's key: gdb's (tools/gdb/greenshim-gdb.py describes waits
+ * by them, as describe_wait does) and, but for the fd's two directions,
+ * the stats' (introspect_kind_name). */
+static const char *const wait_keys[WAIT_KINDS] = {
+	[WAIT_OTHER] = "other",     [WAIT_FD_READ] = "fd_read",
+	[WAIT_FD_WRITE] = "fd_write", [WAIT_POLL] = "poll",
+	[WAIT_MUTEX] = "mutex",     [WAIT_COND] = "cond",
+	[WAIT_SEM] = "semaphore",   [WAIT_RWLOCK] = "rwlock",
+	[WAIT_BARRIER] = "barrier", [WAIT_ONCE] = "once",
+	[WAIT_FUTEX] = "futex",     [WAIT_SLEEP] = "sleep",
+	[WAIT_JOIN] = "join",       [WAIT_POOL] = "pool",
+	[WAIT_CHILD] = "child",     [WAIT_SIGNAL] = "signal",
+};
+
 const char *introspect_kind_name(enum wait_kind k)
 {
-	static const char *const names[WAIT_KINDS] = {
-		[WAIT_OTHER] = "other",     [WAIT_FD_READ] = "fd",
-		[WAIT_FD_WRITE] = "fd",     [WAIT_POLL] = "poll",
-		[WAIT_MUTEX] = "mutex",     [WAIT_COND] = "cond",
-		[WAIT_SEM] = "semaphore",   [WAIT_RWLOCK] = "rwlock",
-		[WAIT_BARRIER] = "barrier", [WAIT_ONCE] = "once",
-		[WAIT_FUTEX] = "futex",     [WAIT_SLEEP] = "sleep",
-		[WAIT_JOIN] = "join",       [WAIT_POOL] = "pool",
-		[WAIT_CHILD] = "child",     [WAIT_SIGNAL] = "signal",
-	};
-
-	return (unsigned)k < WAIT_KINDS ? names[k] : "?";
+	if (k == WAIT_FD_READ || k == WAIT_FD_WRITE)
+		return "fd";
+	return (unsigned)k < WAIT_KINDS ? wait_keys[k] : "?";
 }
 
 /* g if it is one of h's live greens: a mutex's owner may have ended and
@@ -472,20 +477,6 @@ void introspect_fork_child(struct hub *h)
 }
 
 /* ---- the table for debuggers --------------------------------------------- */
-
-/* What gdb needs to find every green thread and read it as introspect_green
- * and ctx_regs do (tools/gdb/greenshim-gdb.py, which describes waits by
- * these keys as describe_wait does). */
-static const char *const wait_keys[WAIT_KINDS] = {
-	[WAIT_OTHER] = "other",     [WAIT_FD_READ] = "fd_read",
-	[WAIT_FD_WRITE] = "fd_write", [WAIT_POLL] = "poll",
-	[WAIT_MUTEX] = "mutex",     [WAIT_COND] = "cond",
-	[WAIT_SEM] = "semaphore",   [WAIT_RWLOCK] = "rwlock",
-	[WAIT_BARRIER] = "barrier", [WAIT_ONCE] = "once",
-	[WAIT_FUTEX] = "futex",     [WAIT_SLEEP] = "sleep",
-	[WAIT_JOIN] = "join",       [WAIT_POOL] = "pool",
-	[WAIT_CHILD] = "child",     [WAIT_SIGNAL] = "signal",
-};
 
 #define FIELD(X, type, name, member) \
 	X(name, offsetof(struct type, member), sizeof(((struct type *)0)->member))
