@@ -66,6 +66,7 @@ for part in 1 2; do
 		fail cpython_compare_$part "$(tail -n 3 "$tmp/cmp.err")"
 	fi
 	while read -r verdict module rest; do
+		module=${module%:} # "differ MODULE: cases..."
 		case $verdict in
 		same)
 			ok "cpython_$module"
