@@ -143,6 +143,32 @@ static void want(struct conn *c, uint32_t events)
 }
 
 /* Moves connection c on; returns 1 when it is finished for good. */
+/* Sends the message's next bytes until at least stop are sent, the
+ * socket is full, or the message ends; -1 when a send failed (counted,
+ * the connection closed). */
+static int send_until(struct conn *c, long stop)
+{
+	while (c->sent < c->len && c->sent < stop) {
+		long n = c->len - c->sent;
+
+		if (n > (long)sizeof scratch)
+			n = sizeof scratch;
+		for (long i = 0; i < n; i++)
+			scratch[i] = byte_at(c, c->sent + i);
+		ssize_t w = send(c->fd, scratch, n, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EAGAIN)
+				break;
+			fail(errno);
+			close_conn(c, 0);
+			return -1;
+		}
+		c->sent += w;
+		sent_bytes += w;
+	}
+	return 0;
+}
+
 static int step(struct conn *c, int stopping)
 {
 	if (c->connecting) {
@@ -160,26 +186,8 @@ static int step(struct conn *c, int stopping)
 	if (mode == RST) {
 		long reset_at = c->len / 2 + (long)(splitmix(&c->rng) % (c->len / 2));
 
-		while (c->sent < c->len) {
-			long n = c->len - c->sent;
-
-			if (n > (long)sizeof scratch)
-				n = sizeof scratch;
-			for (long i = 0; i < n; i++)
-				scratch[i] = byte_at(c, c->sent + i);
-			ssize_t w = send(c->fd, scratch, n, MSG_NOSIGNAL);
-			if (w < 0) {
-				if (errno == EAGAIN)
-					break;
-				fail(errno);
-				close_conn(c, 0);
-				return 1;
-			}
-			c->sent += w;
-			sent_bytes += w;
-			if (c->sent >= reset_at)
-				break;
-		}
+		if (send_until(c, reset_at) < 0)
+			return 1;
 		if (c->sent < reset_at && c->sent < c->len) {
 			want(c, EPOLLOUT);
 			return 0;
@@ -188,22 +196,8 @@ static int step(struct conn *c, int stopping)
 		trips++;
 		return 1;
 	}
-	while (c->sent < c->len) {
-		long n = c->len - c->sent;
-
-		for (long i = 0; i < n; i++)
-			scratch[i] = byte_at(c, c->sent + i);
-		ssize_t w = send(c->fd, scratch, n, MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EAGAIN)
-				break;
-			fail(errno);
-			close_conn(c, 0);
-			return 1;
-		}
-		c->sent += w;
-		sent_bytes += w;
-	}
+	if (send_until(c, c->len) < 0)
+		return 1;
 	for (;;) {
 		ssize_t r = recv(c->fd, scratch, sizeof scratch, 0);
 
