@@ -92,7 +92,6 @@ GS_WRAP int dup(int fd)
 	if (GS_UNLIKELY(hidden(fd)))
 		return preload_fail(-EBADF);
 	r = REAL(dup)(fd);
-
 	if (r >= 0)
 		fdtab_copy(fd, r);
 	return r;

@@ -354,8 +354,14 @@ static void own_fork_child(struct hub *h)
 
 static void hub_take_move(struct hub *h)
 {
-	bool wake = atomic_exchange(&h->move_wake, false);
-	bool backend = atomic_exchange(&h->move_backend, false);
+	bool wake, backend;
+
+	/* Every loop iteration comes here: plain loads first, the exchanges
+	 * only when a move waits. */
+	if (!atomic_load(&h->move_wake) && !atomic_load(&h->move_backend))
+		return;
+	wake = atomic_exchange(&h->move_wake, false);
+	backend = atomic_exchange(&h->move_backend, false);
 
 	if (wake) {
 		ev_ref(h->loop);
