@@ -53,6 +53,7 @@ GS_WRAP int close(int fd)
 		return REAL(close)(fd);
 	}
 	fdtab_forget(fd);
+	fdw_closing(fd);
 	r = REAL(close)(fd);
 	fdw_closed(fd); /* waits on it in other OS threads end */
 	return r;
@@ -72,6 +73,7 @@ GS_WRAP int close_range(unsigned first, unsigned last, int flags)
 			from = fd + 1;
 		} else {
 			fdtab_forget((int)fd);
+			fdw_closing((int)fd);
 		}
 		if (fd == last)
 			break;
@@ -121,8 +123,10 @@ static int dup_onto(int old, int new, int flags, bool three)
 		hub_own_lock();
 	}
 	replaced = replaces(old, new) && !(flags & ~O_CLOEXEC);
-	if (replaced)
+	if (replaced) {
 		fdtab_forget(new);
+		fdw_closing(new);
+	}
 	r = three ? REAL(dup3)(old, new, flags) : REAL(dup2)(old, new);
 	hub_own_unlock();
 	if (r >= 0 && replaced)

@@ -51,9 +51,12 @@ struct fdw {
  * elsewhere (fdw_closed, after the close) tells every other hub, which
  * ends the waits of a watcher started before that close (fdw_close_seen).
  * Orders: a hub counts its watcher, then reads closes, then checks the fd
- * is open (fdw_add); a closer closes, then counts the close, then reads
- * watched: either the closer sees the watcher, or the hub sees the fd
- * closed. fds from WATCHED_MAX up are always told. */
+ * is open (fdw_add); a closer counts the close (fdw_closing), closes, then
+ * reads watched: either the closer sees the watcher, or the hub sees the
+ * fd closed or the new file, with the count of that close (counted after
+ * the close, a watcher of the new file would count as the old one's, and
+ * its wait be ended: seen in native_threads_io_accepters). fds from
+ * WATCHED_MAX up are always told. */
 #define WATCHED_MAX 65536
 static atomic_int watched[WATCHED_MAX];
 static atomic_uint closes[WATCHED_MAX];
@@ -253,6 +256,12 @@ static void tell_hub(struct hub *h, void *arg)
 		hub_post_close(h, n->fd, n->gen);
 }
 
+void fdw_closing(int fd)
+{
+	if (fd >= 0 && fd < WATCHED_MAX && hub_count() > 1)
+		atomic_fetch_add(&closes[fd], 1);
+}
+
 void fdw_closed(int fd)
 {
 	struct close_note n = { .fd = fd };
@@ -260,7 +269,7 @@ void fdw_closed(int fd)
 	if (fd < 0 || hub_count() < 2)
 		return;
 	if (fd < WATCHED_MAX) {
-		n.gen = atomic_fetch_add(&closes[fd], 1) + 1;
+		n.gen = atomic_load(&closes[fd]);
 		if (atomic_load(&watched[fd]) == 0)
 			return;
 	}
@@ -273,8 +282,12 @@ void fdw_close_seen(struct hub *h, int fd, unsigned gen)
 
 	if (fd < 0 || fd >= h->nfds || (f = h->fds[fd]) == NULL)
 		return;
-	/* A watcher started since (on a new file of that number) stays. */
-	if (fd < WATCHED_MAX && (int)(f->gen - gen) >= 0)
+	/* A watcher started after the close began stays: it watches a new
+	 * file of that number, unless it started on the old one in the
+	 * moment before the close itself (then the number is closed now, or
+	 * a new file's already: that one case is not told apart). */
+	if (fd < WATCHED_MAX && ((int)(f->gen - gen) > 0 ||
+				 (f->gen == gen && sys_fcntl(fd, F_GETFD, 0) >= 0)))
 		return;
 	fdw_close(h, fd);
 }

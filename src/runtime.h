@@ -692,8 +692,10 @@ int fdw_wait(int fd, int events, int64_t deadline, unsigned flags);
 /* fd is about to be closed: waiters get -EBADF, watchers are stopped and
  * re-armed so that libev sees a new file behind a reused number. */
 void fdw_close(struct hub *h, int fd);
-/* After the program closed fd (preload/fdtab.c): tells the other hubs,
- * if any watches fd, to end their waits on it (hub_post_close). */
+/* Around the program's close of fd (preload/fd.c): before it, counts the
+ * close; after it, tells the other hubs, if any watches fd, to end their
+ * waits on it (hub_post_close). */
+void fdw_closing(int fd);
 void fdw_closed(int fd);
 /* In h's context: the close of fd numbered gen (fdw_closed) arrived. */
 void fdw_close_seen(struct hub *h, int fd, unsigned gen);
