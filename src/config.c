@@ -208,18 +208,12 @@ static bool config_control(void)
 
 /* A file that variable name says to append to, checked now by opening it
  * (the raw system calls: open is greenshim's own under LD_PRELOAD), so a
- * bad path stops the program here and not at its first write. A relative
- * path is made absolute in absolute[size]: it is opened again later, and
- * must not follow the program's chdir. NULL when unset or empty. */
-static const char *config_append_path(const char *name, char *absolute, size_t size)
+ * bad path stops the program here and not at its first write. */
+static void config_check_append(const char *name, const char *v, const char *path)
 {
-	const char *v = getenv(name);
-	char cwd[4096];
-	long fd;
+	long fd = arch_syscall3(SYS_open, (long)path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+				0644);
 
-	if (v == NULL || *v == '\0')
-		return NULL;
-	fd = arch_syscall3(SYS_open, (long)v, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		char form[160];
 
@@ -228,10 +222,30 @@ static const char *config_append_path(const char *name, char *absolute, size_t s
 		config_reject(name, v, form);
 	}
 	arch_syscall3(SYS_close, fd, 0, 0);
+}
+
+/* A relative path made absolute in absolute[size]: it is opened again
+ * later, and must not follow the program's chdir. */
+static const char *config_absolute(const char *v, char *absolute, size_t size)
+{
+	char cwd[4096];
+
 	if (v[0] != '/' && getcwd(cwd, sizeof cwd) != NULL &&
 	    snprintf(absolute, size, "%s/%s", cwd, v) < (int)size)
 		return absolute;
 	return v;
+}
+
+/* The file variable name says to append to, checked, absolute; NULL when
+ * unset or empty. */
+static const char *config_append_path(const char *name, char *absolute, size_t size)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL || *v == '\0')
+		return NULL;
+	config_check_append(name, v, v);
+	return config_absolute(v, absolute, size);
 }
 
 /* Where reports go (introspect_log opens it for each report). */
@@ -242,16 +256,87 @@ static const char *config_log_path(void)
 	return config_append_path("GREENSHIM_LOG", absolute, sizeof absolute);
 }
 
-/* Where each process appends its whole-run profile at exit (ctlcmd.c).
- * Ignored in secure execution: a set-ID program must not write where its
- * caller's environment says. */
-static const char *config_profile_path(void)
+const char *config_profile_kind_name(unsigned kind)
+{
+	return kind == PROF_CPU ? "cpu" : kind == PROF_WAIT ? "wait" : kind == PROF_LOCK ? "lock" : "?";
+}
+
+int config_profile_file(char *buf, size_t size, const char *base, unsigned kind, unsigned kinds)
+{
+	int n = (kinds & (kinds - 1)) == 0
+			? snprintf(buf, size, "%s", base)
+			: snprintf(buf, size, "%s.%s", base, config_profile_kind_name(kind));
+
+	return n >= 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
+}
+
+/* Where each process appends its whole-run profile at exit (profile.c):
+ * each kind's file is checked. Ignored in secure execution: a set-ID
+ * program must not write where its caller's environment says. */
+static const char *config_profile_path(unsigned kinds)
 {
 	static char absolute[4096];
+	const char *v = getenv("GREENSHIM_PROFILE");
+	char path[4096];
 
-	if (getauxval(AT_SECURE) != 0)
+	if (getauxval(AT_SECURE) != 0 || v == NULL || *v == '\0')
 		return NULL;
-	return config_append_path("GREENSHIM_PROFILE", absolute, sizeof absolute);
+	for (unsigned k = PROF_CPU; k <= PROF_LOCK; k <<= 1) {
+		if (!(kinds & k))
+			continue;
+		if (config_profile_file(path, sizeof path, v, k, kinds) != 0)
+			config_reject("GREENSHIM_PROFILE", v, "a shorter file name");
+		config_check_append("GREENSHIM_PROFILE", v, path);
+	}
+	return config_absolute(v, absolute, sizeof absolute);
+}
+
+int config_parse_profile_kinds(const char *s)
+{
+	static const char *const names[] = { "cpu", "wait", "lock" };
+	int kinds = 0;
+
+	if (strcmp(s, "all") == 0)
+		return PROF_ALL;
+	for (const char *p = s;; p++) {
+		size_t len = strcspn(p, ",");
+		int k = -1;
+
+		for (int i = 0; i < 3; i++)
+			if (strlen(names[i]) == len && strncmp(p, names[i], len) == 0)
+				k = i;
+		if (k < 0)
+			return -EINVAL;
+		kinds |= 1 << k;
+		p += len;
+		if (*p == '\0')
+			return kinds;
+	}
+}
+
+static unsigned config_profile_kinds(void)
+{
+	const char *v = getenv("GREENSHIM_PROFILE_KINDS");
+	int k;
+
+	if (v == NULL || *v == '\0')
+		return PROF_CPU;
+	k = config_parse_profile_kinds(v);
+	if (k < 0)
+		config_reject("GREENSHIM_PROFILE_KINDS", v, PROF_KINDS_FORM);
+	return (unsigned)k;
+}
+
+static bool config_profile_all_frames(void)
+{
+	const char *v = getenv("GREENSHIM_PROFILE_FRAMES");
+
+	if (v == NULL || *v == '\0' || strcmp(v, "program") == 0)
+		return false;
+	if (strcmp(v, "all") == 0)
+		return true;
+	config_reject("GREENSHIM_PROFILE_FRAMES", v,
+		      "program (the default: greenshim's frames collapsed) or all");
 }
 
 void config_load(void)
@@ -284,6 +369,8 @@ void config_load(void)
 		1000000;
 	gs_config.log_path = config_log_path();
 	gs_config.control = config_control();
-	gs_config.profile_path = config_profile_path();
+	gs_config.profile_kinds = config_profile_kinds();
+	gs_config.profile_path = config_profile_path(gs_config.profile_kinds);
+	gs_config.profile_all_frames = config_profile_all_frames();
 	atomic_store_explicit(&config_loaded, 2, memory_order_release);
 }

@@ -200,6 +200,7 @@ void green_yield(void)
 	struct green *g = h->current;
 
 	g->state = GREEN_READY;
+	g->flags &= ~GREEN_PREEMPTED;
 	hub_runq_push(h, g);
 	hub_switch_out(h, g);
 }

@@ -574,6 +574,7 @@ void hub_unpark(struct green *g)
 
 	h->nparked--;
 	g->state = GREEN_READY;
+	g->flags &= ~GREEN_PREEMPTED;
 	g->since = h->last_poll;
 	hub_runq_push(h, g);
 }
@@ -694,6 +695,7 @@ void hub_preempt(struct hub *h, struct green *cur)
 	 * threads the poll made ready: a timed wait that has just ended runs
 	 * before the thread that kept it waiting. */
 	cur->state = GREEN_READY;
+	cur->flags |= GREEN_PREEMPTED;
 	h->preempted = cur;
 	hub_switch(h, cur, h->hub_green);
 }

@@ -225,9 +225,12 @@ int introspect_describe(const struct green_info *i, char *buf, size_t len)
 /* libunwind reaches pthread_mutex_lock, sigprocmask, read and close
  * through the PLT: greenshim's wrappers under LD_PRELOAD, which must give
  * it plain libc (a green mutex in a signal handler could park). */
-/* Fills f from c; *sig_at (if not NULL) gets the index of the first
- * signal frame (the kernel's return trampoline), or -1. */
-static int unwind(unw_cursor_t *c, struct frame *f, int max, bool named, int *sig_at)
+/* Fills f from c (named: with names), or with f NULL only pcs; *sig_at
+ * (if not NULL) gets the index of the first frame a signal interrupted
+ * (libunwind's "signal frame": its registers come from the signal's
+ * context; the frame before it is the kernel's return trampoline), or -1. */
+static int unwind(unw_cursor_t *c, struct frame *f, uintptr_t *pcs, int max, bool named,
+		  int *sig_at)
 {
 	int n = 0;
 
@@ -235,10 +238,19 @@ static int unwind(unw_cursor_t *c, struct frame *f, int max, bool named, int *si
 		*sig_at = -1;
 	do {
 		unw_word_t pc, off;
+		bool sig;
 
 		if (unw_get_reg(c, UNW_REG_IP, &pc) < 0 || pc == 0)
 			break;
+		sig = unw_is_signal_frame(c) > 0;
+		if (sig_at != NULL && *sig_at < 0 && sig)
+			*sig_at = n;
+		if (f == NULL) {
+			pcs[n++] = (uintptr_t)pc;
+			continue;
+		}
 		f[n].pc = (uintptr_t)pc;
+		f[n].sig = sig;
 		f[n].off = 0;
 		f[n].name[0] = '\0';
 		if (!named)
@@ -247,8 +259,6 @@ static int unwind(unw_cursor_t *c, struct frame *f, int max, bool named, int *si
 			f[n].off = (uintptr_t)off;
 		else
 			f[n].name[0] = '\0';
-		if (sig_at != NULL && *sig_at < 0 && unw_is_signal_frame(c) > 0)
-			*sig_at = n;
 		n++;
 	} while (n < max && unw_step(c) > 0);
 	return n;
@@ -269,7 +279,9 @@ static void ctx_regs(const struct ctx *x, ucontext_t *uc)
 	uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(uintptr_t)(sp + CTX_SLOTS);
 }
 
-static __attribute__((noinline)) int backtrace_self(struct frame *f, int max)
+/* Into f, named, or with f NULL into pcs. */
+static __attribute__((noinline)) int backtrace_self(struct frame *f, uintptr_t *pcs, int max,
+						   int *sig_at)
 {
 	unw_context_t uc;
 	unw_cursor_t c;
@@ -277,13 +289,14 @@ static __attribute__((noinline)) int backtrace_self(struct frame *f, int max)
 	unw_getcontext(&uc);
 	if (unw_init_local(&c, &uc) < 0)
 		return -EINVAL;
-	/* Neither this function's frame nor introspect_backtrace's. */
+	/* Neither this function's frame nor backtrace_any's. */
 	if (unw_step(&c) <= 0 || unw_step(&c) <= 0)
 		return 0;
-	return unwind(&c, f, max, true, NULL);
+	return unwind(&c, f, pcs, max, true, sig_at);
 }
 
-static int backtrace_suspended(const struct green *g, struct frame *f, int max)
+static int backtrace_suspended(const struct green *g, struct frame *f, uintptr_t *pcs, int max,
+			       int *sig_at)
 {
 	unw_context_t uc;
 	unw_cursor_t c;
@@ -294,15 +307,17 @@ static int backtrace_suspended(const struct green *g, struct frame *f, int max)
 	 * libunwind looks it up as such. */
 	if (unw_init_local(&c, &uc) < 0)
 		return -EINVAL;
-	return unwind(&c, f, max, true, NULL);
+	return unwind(&c, f, pcs, max, true, sig_at);
 }
 
-int introspect_backtrace(struct green *g, struct frame *f, int max)
+static int backtrace_any(struct green *g, struct frame *f, uintptr_t *pcs, int max, int *sig_at)
 {
 	struct hub *h = hub_peek();
 	bool was;
 	int n;
 
+	if (sig_at != NULL)
+		*sig_at = -1;
 	if (max <= 0)
 		return 0;
 	if (h == NULL || g->hub != h || g->state == GREEN_DEAD)
@@ -310,9 +325,20 @@ int introspect_backtrace(struct green *g, struct frame *f, int max)
 	if (g != h->current && g->ctx.sp == NULL)
 		return -ESRCH;
 	was = osthread_runtime_begin();
-	n = g == h->current ? backtrace_self(f, max) : backtrace_suspended(g, f, max);
+	n = g == h->current ? backtrace_self(f, pcs, max, sig_at)
+			    : backtrace_suspended(g, f, pcs, max, sig_at);
 	osthread_runtime_end(was);
 	return n;
+}
+
+int introspect_backtrace(struct green *g, struct frame *f, int max)
+{
+	return backtrace_any(g, f, NULL, max, NULL);
+}
+
+int introspect_backtrace_pcs(struct green *g, uintptr_t *pcs, int max, int *sig_at)
+{
+	return backtrace_any(g, NULL, pcs, max, sig_at);
 }
 
 int introspect_backtrace_uc(void *ucp, struct frame *f, int max, bool past_signal)
@@ -325,11 +351,11 @@ int introspect_backtrace_uc(void *ucp, struct frame *f, int max, bool past_signa
 		return 0;
 	was = osthread_runtime_begin();
 	if (unw_init_local2(&c, (unw_context_t *)ucp, UNW_INIT_SIGNAL_FRAME) >= 0)
-		n = unwind(&c, f, max, false, &sig_at);
+		n = unwind(&c, f, NULL, max, false, &sig_at);
 	osthread_runtime_end(was);
-	if (past_signal && sig_at >= 0 && sig_at + 1 < n) {
-		n -= sig_at + 1;
-		memmove(f, f + sig_at + 1, (size_t)n * sizeof *f);
+	if (past_signal && sig_at > 0 && sig_at < n) {
+		n -= sig_at;
+		memmove(f, f + sig_at, (size_t)n * sizeof *f);
 	}
 	return n;
 }
@@ -340,7 +366,7 @@ int introspect_backtrace_uc(void *ucp, struct frame *f, int max, bool past_signa
  * deadlocks on the arena's lock (seen with a sample every millisecond).
  * A caller frame's pc is a return address: the call is at pc - 1 (a
  * noreturn call may end its function). */
-static void name_frames(struct frame *f, int n)
+void introspect_name_frames(struct frame *f, int n)
 {
 	for (int k = 0; k < n; k++) {
 		uintptr_t look = k == 0 ? f[k].pc : f[k].pc - 1;
@@ -361,6 +387,58 @@ static void name_frames(struct frame *f, int n)
 			f[k].name[0] = '\0';
 		osthread_runtime_end(was);
 	}
+}
+
+/* The runtime's own code: the executable segments of the object this file
+ * is linked into (libgreenshim.so, or a unit test's binary), found once. */
+struct own_text {
+	uintptr_t lo[4], hi[4];
+	int n;
+};
+
+static struct own_text own_text;
+static atomic_int own_text_state; /* 0 unknown, 1 finding, 2 known */
+
+static int own_text_phdr(struct dl_phdr_info *i, size_t size, void *arg)
+{
+	uintptr_t base = (uintptr_t)arg;
+
+	(void)size;
+	if (i->dlpi_addr != base)
+		return 0;
+	for (int k = 0; k < i->dlpi_phnum && own_text.n < 4; k++) {
+		const ElfW(Phdr) *p = &i->dlpi_phdr[k];
+
+		if (p->p_type != PT_LOAD || !(p->p_flags & PF_X))
+			continue;
+		own_text.lo[own_text.n] = i->dlpi_addr + p->p_vaddr;
+		own_text.hi[own_text.n] = i->dlpi_addr + p->p_vaddr + p->p_memsz;
+		own_text.n++;
+	}
+	return 1;
+}
+
+bool introspect_own_pc(uintptr_t pc)
+{
+	int expected = 0;
+
+	if (atomic_load_explicit(&own_text_state, memory_order_acquire) != 2) {
+		if (atomic_compare_exchange_strong(&own_text_state, &expected, 1)) {
+			Dl_info d;
+			bool was = osthread_runtime_begin();
+
+			if (dladdr((void *)introspect_own_pc, &d) != 0)
+				dl_iterate_phdr(own_text_phdr, d.dli_fbase);
+			osthread_runtime_end(was);
+			atomic_store_explicit(&own_text_state, 2, memory_order_release);
+		}
+		while (atomic_load_explicit(&own_text_state, memory_order_acquire) != 2)
+			;
+	}
+	for (int k = 0; k < own_text.n; k++)
+		if (pc >= own_text.lo[k] && pc < own_text.hi[k])
+			return true;
+	return false;
 }
 
 /* Is name the exported (.dynsym) symbol starting at start? Then a pc that
@@ -590,7 +668,7 @@ int introspect_sample(struct hub *h, struct sample_result *out, int timeout_ms)
 	r = preempt_send_sample(h->tid);
 	for (int waited = 0; r == 0 && waited < timeout_ms; waited++) {
 		if (atomic_load_explicit(&s.done, memory_order_acquire)) {
-			name_frames(out->frames, out->nframes);
+			introspect_name_frames(out->frames, out->nframes);
 			return 0;
 		}
 		sleep_ms(1);
@@ -601,7 +679,7 @@ int introspect_sample(struct hub *h, struct sample_result *out, int timeout_ms)
 	/* The handler took it: it finishes without waiting for anything. */
 	while (!atomic_load_explicit(&s.done, memory_order_acquire))
 		sleep_ms(1);
-	name_frames(out->frames, out->nframes);
+	introspect_name_frames(out->frames, out->nframes);
 	return 0;
 }
 

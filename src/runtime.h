@@ -102,6 +102,8 @@ struct gs_config {
 	const char *log_path;    /* GREENSHIM_LOG; NULL: stderr */
 	bool control;            /* GREENSHIM_CONTROL: the greenctl socket */
 	const char *profile_path; /* GREENSHIM_PROFILE; NULL: no whole-run profile */
+	unsigned profile_kinds;   /* GREENSHIM_PROFILE_KINDS: PROF_* bits */
+	bool profile_all_frames;  /* GREENSHIM_PROFILE_FRAMES=all */
 	bool tls_green;           /* GREENSHIM_TLS=green: a TLS per green thread */
 	bool tls_explicit;        /* GREENSHIM_TLS was set */
 	const char *native_libs;  /* GREENSHIM_NATIVE_LIBS: names, colon-separated */
@@ -133,6 +135,17 @@ void config_load(void);
 extern void (*config_reject_hook)(const char *name, const char *value, const char *form);
 /* Parses "123", "64k", "8M" into bytes. 0, -EINVAL or -ERANGE. */
 int config_parse_size(const char *s, size_t *out);
+/* The kinds of profile (profile.c), as GREENSHIM_PROFILE_KINDS and
+ * greenctl's -k name them: "cpu", "wait", "lock", a comma-separated list
+ * of them, or "all". */
+enum prof_kind { PROF_CPU = 1, PROF_WAIT = 2, PROF_LOCK = 4, PROF_ALL = 7 };
+#define PROF_KINDS_FORM "cpu, wait, lock, a comma-separated list of them, or all"
+/* The PROF_* bits of s, or -EINVAL. */
+int config_parse_profile_kinds(const char *s);
+const char *config_profile_kind_name(unsigned kind); /* one PROF_* bit: "cpu"... */
+/* The file of one kind of a profile of kinds: base itself for one kind,
+ * "base.KIND" for several. 0 or -ENAMETOOLONG. */
+int config_profile_file(char *buf, size_t size, const char *base, unsigned kind, unsigned kinds);
 
 /* ---- time.c ----------------------------------------------------------- */
 
@@ -349,6 +362,8 @@ enum green_state {
 #define GREEN_CANCEL_DISABLED 0x40u /* pthread_setcancelstate(DISABLE) */
 #define GREEN_CANCEL_ASYNC 0x80u    /* PTHREAD_CANCEL_ASYNCHRONOUS asked */
 #define GREEN_UNWINDING 0x100u      /* cancelled or exiting: no new cancel */
+#define GREEN_PREEMPTED 0x200u      /* READY because the tick preempted it
+				     * (for the wait profile: profile.c) */
 /* preload/stdio.c's calls in progress (bits 16-23): a cancellation is
  * acted on when the outermost ends, with the FILE let go. */
 #define GREEN_STDIO_ONE 0x10000u
@@ -977,12 +992,22 @@ static inline void control_count_call(struct hub *h, uintptr_t site)
 }
 /* ctlcmd.c: answers one request line ("ps", "stacks", "stats"...). */
 void control_command(const char *line, struct ctl_buf *out);
-/* GREENSHIM_PROFILE: the constructor starts the sampler of "greenctl
- * profile" for the process's whole life ("gs-profile"); its folded stacks
- * are appended to the file at exit. The atfork child handler starts the
- * child's own, empty. */
+
+/* ---- profile.c: cpu, wait and lock profiles ------------------------------ */
+
+/* The control thread: "profile SECONDS [KINDS [FRAMES]]" (after
+ * "profile "), answered when the time is up. */
+void profile_command(const char *args, struct ctl_buf *out);
+/* GREENSHIM_PROFILE: the constructor starts the same sampler for the
+ * process's whole life ("gs-profile"); its folded stacks are appended to
+ * the kinds' files at exit. The atfork child handler starts the child's
+ * own, empty. */
 void profile_start(void);
 void profile_fork_child(void);
+/* Lock tables registered (a lock profile runs): wait_complete then calls
+ * profile_lock_event before it wakes a waiter, on the waker's hub. */
+extern int gs_prof_locks_on; /* read with __atomic_load_n, relaxed */
+void profile_lock_event(struct wait *w, int result);
 
 /* ---- introspect.c: what the green threads are doing --------------------- */
 
@@ -1066,6 +1091,8 @@ struct frame {
 	uintptr_t pc;
 	uintptr_t off;  /* pc - the function's start, when named */
 	char name[64];  /* "" when no symbol covers pc */
+	bool sig;       /* a signal interrupted it: the frame before is the
+			 * kernel's trampoline, and a handler's above that */
 };
 
 #define INTROSPECT_FRAMES_MAX 48
@@ -1075,6 +1102,17 @@ struct frame {
  * calling green. Returns the count or a negative errno (-ESRCH: g is dead
  * or runs on another OS thread). */
 int introspect_backtrace(struct green *g, struct frame *f, int max);
+/* The same, as pcs only (introspect_name_frames names them later, on any
+ * thread), and *sig_at the index of the first frame a signal interrupted
+ * (struct frame's sig), -1 if none. Light on the stack: a lock profile
+ * calls it on the thread that unlocks. */
+int introspect_backtrace_pcs(struct green *g, uintptr_t *pcs, int max, int *sig_at);
+/* Names frames left unnamed: not in a signal handler (libunwind reads
+ * symbol tables with malloc). Frame 0's pc is taken as exact, the others
+ * as return addresses. */
+void introspect_name_frames(struct frame *f, int n);
+/* pc is the runtime's own code (libgreenshim.so's executable segments). */
+bool introspect_own_pc(uintptr_t pc);
 /* Unwinds from a signal handler's ucontext (its third argument): what the
  * interrupted code was doing, frames unnamed (pc only: naming mallocs,
  * which the handler may have interrupted; introspect_sample names them

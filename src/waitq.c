@@ -37,6 +37,8 @@ void wait_complete(struct wait *w, int result)
 {
 	if (w->done)
 		return;
+	if (GS_UNLIKELY(__atomic_load_n(&gs_prof_locks_on, __ATOMIC_RELAXED)))
+		profile_lock_event(w, result);
 	w->done = true;
 	w->result = result;
 	hub_unpark(w->g);

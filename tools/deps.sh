@@ -73,6 +73,10 @@ if [ "$scope" = all ]; then
 	if ! command -v gdb >/dev/null 2>&1; then
 		missing="$missing gdb"
 	fi
+	# The flame graph's script is run against a stand-in DOM (tests/tools).
+	if ! command -v node >/dev/null 2>&1; then
+		missing="$missing nodejs"
+	fi
 	# The tests of real programs run Debian's CPython.
 	if [ ! -x /usr/bin/python3 ]; then
 		missing="$missing python3"

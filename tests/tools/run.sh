@@ -59,7 +59,8 @@ test_greenrun_refuses_bad_values_as_the_library_does() {
 	name=greenrun_refuses_bad_values_as_the_library_does
 	for opt in --stack-size=banana --stack-size=1 --threads=Native --preempt=-1 \
 		--preempt=1001 --max-blocking=x --pool-size=0 --file-io=async --control=yes \
-		--log=/nonexistent/dir/log --profile=/nonexistent/dir/prof; do
+		--log=/nonexistent/dir/log --profile=/nonexistent/dir/prof --profile-kinds=cpu,io \
+		--profile-kinds=cpu, --profile-frames=none; do
 		"$RUN" "$opt" -- echo ran >"$tmp/out" 2>"$tmp/err"
 		rc=$?
 		if [ $rc -ne 2 ] || [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
@@ -551,8 +552,35 @@ test_greenctl_sees_a_thread_that_never_yields() {
 	fi
 }
 
-# profile: on-CPU samples name the function that computes, off-CPU time the
-# calls the others wait in, as folded stacks and an SVG flame graph.
+# The SVG $1 is well-formed XML with its script, at least 5 frames, and a
+# frame whose tooltip starts with "$2 (" (the background and 3 frames at
+# least); the speedscope file $1 less .svg
+# plus .json holds the folded stacks $3: the same total weight, every
+# sample's frames in the table.
+check_graphs() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import json, sys, xml.dom.minidom as m
+svg, frame, folded = sys.argv[1:]
+d = m.parse(svg)
+titles = [t.firstChild.data for t in d.getElementsByTagName("title")]
+assert len(d.getElementsByTagName("rect")) >= 4, "few rectangles"
+assert any(t.startswith(frame + " (") for t in titles), "no frame " + frame
+assert "function zoom(" in d.getElementsByTagName("script")[0].firstChild.data, "no script"
+s = json.load(open(svg[:-4] + ".json"))
+prof = s["profiles"][0]
+total = sum(int(l.rsplit(" ", 1)[1]) for l in open(folded) if l.strip())
+assert prof["type"] == "sampled" and prof["unit"] == "microseconds"
+assert sum(prof["weights"]) == total == prof["endValue"], (sum(prof["weights"]), total)
+assert len(prof["samples"]) == len(prof["weights"])
+n = len(s["shared"]["frames"])
+assert all(0 <= i < n for st in prof["samples"] for i in st)
+PY
+}
+
+# profile (cpu, the default): on-CPU samples name the function that
+# computes, led by the thread's name; greenshim's frames are collapsed;
+# the sleeper, which never runs, is not there. Folded stacks, an
+# interactive SVG flame graph and speedscope's JSON.
 test_greenctl_profile_writes_folded_stacks_and_a_flame_graph() {
 	name=greenctl_profile_writes_folded_stacks_and_a_flame_graph
 	"$RUN" "$B/tests/tools/spin" >"$tmp/spin" 2>&1 &
@@ -565,20 +593,230 @@ test_greenctl_profile_writes_folded_stacks_and_a_flame_graph() {
 	rc=$?
 	kill $spin
 	wait $spin 2>/dev/null
-	# Weights in microseconds: the spinner's on-CPU stacks, the sleeper's
-	# off-CPU ones.
-	on=$(awk '/^on-CPU;spinner;.*;spin_forever/ {s += $NF} END {print s + 0}' "$tmp/prof")
-	off=$(awk '/^off-CPU;sleeper;.*;sleeper;sleep;/ {s += $NF} END {print s + 0}' "$tmp/prof")
-	if [ $rc -ne 0 ] || [ "$on" -le 0 ] || [ "$off" -le 0 ]; then
-		fail $name "status $rc, spinner on-CPU $on us, sleeper off-CPU $off us: $(cat "$tmp/out") $(head -n 5 "$tmp/prof")"
-	elif ! python3 -c '
-import sys, xml.dom.minidom as m
+	# Weights in microseconds.
+	on=$(awk '/^spinner;spin_forever/ {s += $NF} END {print s + 0}' "$tmp/prof")
+	if [ $rc -ne 0 ] || [ "$on" -le 0 ]; then
+		fail $name "status $rc, spinner on-CPU $on us: $(cat "$tmp/out") $(head -n 5 "$tmp/prof")"
+	elif grep -q -E 'sleeper|ctx_trampoline|green_main|hub_switch|preempt_handler' "$tmp/prof"; then
+		fail $name "a waiting thread or greenshim's frames: $(cat "$tmp/prof")"
+	elif ! grep -q "^cpu: folded stacks $tmp/prof, flame graph $tmp/prof.svg, speedscope $tmp/prof.json" "$tmp/out"; then
+		fail $name "no summary: $(cat "$tmp/out")"
+	elif ! check_graphs "$tmp/prof.svg" spin_forever "$tmp/prof" 2>"$tmp/err"; then
+		fail $name "the graphs: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# The three kinds at once, on a program whose threads compute, hold and
+# want a mutex, a rwlock and a semaphore, read a pipe, sleep and join:
+# cpu names what computes; wait ends each stack in what it waits on; lock
+# names the waiter, the object, the holder and where the holder let go.
+# greenshim's frames are collapsed, except with --all-frames.
+test_greenctl_profile_kinds_show_cpu_waits_and_locks() {
+	name=greenctl_profile_kinds_show_cpu_waits_and_locks
+	"$RUN" "$B/tests/tools/waiters" >"$tmp/w.out" 2>&1 &
+	w=$!
+	for _ in $(seq 50); do
+		grep -q ready "$tmp/w.out" && break
+		sleep 0.1
+	done
+	"$CTL" $w profile -d 2 -k all -o "$tmp/k" >"$tmp/out" 2>&1
+	rc=$?
+	"$CTL" $w profile -d 0.5 -k wait --all-frames -o "$tmp/raw" >>"$tmp/out" 2>&1
+	rc2=$?
+	kill $w
+	wait $w 2>/dev/null
+	if [ $rc -ne 0 ] || [ $rc2 -ne 0 ]; then
+		fail $name "status $rc, $rc2: $(cat "$tmp/out")"
+		return
+	fi
+	hex='0x[0-9a-f]+'
+	for want in \
+		"cpu:^holder;holder;hold_mutex;compute( |;)" \
+		"wait:^piper;piper;read_pipe;read;\[wait fd [0-9]+ read\] " \
+		"wait:^sleeper;sleeper;nap;sleep;\[sleep\] " \
+		"wait:;main;pthread_join;\[wait join thread [0-9]+ \"piper\"\] " \
+		"wait:^wanter;wanter;want_mutex;pthread_mutex_lock;\[wait mutex $hex held by thread [0-9]+ \"(holder|wanter)\"\] " \
+		"wait:^semwaiter;semwaiter;want_sem;sem_wait;\[wait semaphore $hex\] " \
+		"lock:^wanter;wanter;want_mutex;pthread_mutex_lock;\[mutex $hex held by thread [0-9]+ \"holder\"\];holder;hold_mutex;pthread_mutex_unlock [0-9]+$" \
+		"lock:^semwaiter;semwaiter;want_sem;sem_wait;\[semaphore $hex posted by thread [0-9]+ \"poster\"\];poster;post_sem;sem_post [0-9]+$" \
+		"lock:^reader;reader;want_rwlock;pthread_rwlock_rdlock;\[rwlock $hex held by thread [0-9]+ \"writer\"\];writer;hold_rwlock;pthread_rwlock_unlock [0-9]+$"; do
+		kind=${want%%:*}
+		re=${want#*:}
+		if ! grep -q -E "$re" "$tmp/k.$kind"; then
+			fail $name "$kind: no line like $re in: $(cat "$tmp/k.$kind")"
+			return
+		fi
+	done
+	if grep -q -E 'ctx_trampoline|green_main|wait_park|hub_switch|preempt_handler|_ULx86_64|mutex_lock_until' "$tmp/k.cpu" "$tmp/k.wait" "$tmp/k.lock"; then
+		fail $name "greenshim's frames: $(grep -E 'ctx_trampoline|green_main|wait_park|hub_switch|preempt_handler|_ULx86_64|mutex_lock_until' "$tmp/k.cpu" "$tmp/k.wait" "$tmp/k.lock" | head -n 3)"
+	elif grep -q -F '[' "$tmp/k.cpu" && grep -v -q -E ';\[greenshim\] [0-9]+$' "$tmp/k.cpu" && grep -F '[' "$tmp/k.cpu" | grep -v -q -E ';\[greenshim\] [0-9]+$'; then
+		fail $name "a cpu label other than [greenshim]: $(grep -F '[' "$tmp/k.cpu")"
+	elif ! grep -q -E ';ctx_trampoline;green_main;.*;read_pipe;read;.*;wait_park;.*\[wait fd [0-9]+ read\] ' "$tmp/raw"; then
+		fail $name "--all-frames: greenshim's frames are missing: $(grep read_pipe "$tmp/raw")"
+	elif ! grep -q -E '^process [0-9]+, 2 s: [0-9]+ on-CPU samples \([0-9.]+ s\), [0-9]+ waiting-thread samples \([0-9.]+ s waited\), [1-9][0-9]* contended lock hand-overs' "$tmp/out"; then
+		fail $name "no summary: $(cat "$tmp/out")"
+	elif ! check_graphs "$tmp/k.cpu.svg" compute "$tmp/k.cpu" 2>"$tmp/err" ||
+		! check_graphs "$tmp/k.wait.svg" read_pipe "$tmp/k.wait" 2>>"$tmp/err" ||
+		! check_graphs "$tmp/k.lock.svg" hold_mutex "$tmp/k.lock" 2>>"$tmp/err"; then
+		fail $name "the graphs: $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# A bad kind or frames value is refused at once, by greenctl (usage, 2)
+# and by the library (an error record, 1), naming what it expects.
+test_greenctl_profile_refuses_bad_kinds() {
+	name=greenctl_profile_refuses_bad_kinds
+	"$RUN" "$B/tests/tools/spin" >"$tmp/spin" 2>&1 &
+	spin=$!
+	"$CTL" $spin profile -d 1 -k cpu,disk -o "$tmp/bad" >"$tmp/out" 2>&1
+	rc=$?
+	for _ in $(seq 50); do
+		grep -q spinning "$tmp/spin" && break
+		sleep 0.1
+	done
+	printf 'profile 1 cpu,disk program\n' >"$tmp/req"
+	start=$(date +%s)
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect("\0greenshim-" + sys.argv[1])
+s.sendall(open(sys.argv[2], "rb").read())
+print(s.makefile().read(), end="")' $spin "$tmp/req" >"$tmp/ans" 2>&1
+	took=$(($(date +%s) - start))
+	kill $spin
+	wait $spin 2>/dev/null
+	if [ $rc -ne 2 ] || [ -e "$tmp/bad" ] || ! grep -q "usage: greenctl" "$tmp/out"; then
+		fail $name "greenctl: status $rc: $(cat "$tmp/out")"
+	elif ! grep -q -E '^error	profile: kinds "cpu,disk": expected cpu, wait, lock' "$tmp/ans" || [ $took -gt 0 ]; then
+		fail $name "the library (${took} s): $(cat "$tmp/ans")"
+	else
+		ok $name
+	fi
+}
+
+# diff: the second profile's stacks, a frame whose share grew in red, one
+# whose share shrank in blue, one unchanged white; the tooltip gives both.
+test_greenctl_diff_colours_what_grew_and_shrank() {
+	name=greenctl_diff_colours_what_grew_and_shrank
+	printf 'main;grow 100\nmain;shrink 300\nmain;same 100\n' >"$tmp/before"
+	printf 'main;grow 300\nmain;shrink 100\nmain;same 100\n' >"$tmp/after"
+	"$CTL" diff "$tmp/before" "$tmp/after" -o "$tmp/diff.svg" >"$tmp/out" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ] || ! python3 - "$tmp/diff.svg" <<'PY' 2>"$tmp/err"; then
+import re, sys, xml.dom.minidom as m
 d = m.parse(sys.argv[1])
-titles = [t.firstChild.data for t in d.getElementsByTagName("title")]
-assert len(d.getElementsByTagName("rect")) > 5
-assert any(t.startswith("spin_forever (") for t in titles), titles
-' "$tmp/prof.svg" 2>"$tmp/err"; then
-		fail $name "the SVG: $(cat "$tmp/err")"
+fill = {}
+for g in d.getElementsByTagName("g"):
+    if g.getAttribute("class") != "f":
+        continue
+    t = g.getElementsByTagName("title")[0].firstChild.data
+    fill[t.split(" (")[0]] = (t, g.getElementsByTagName("rect")[0].getAttribute("fill"))
+rgb = lambda f: tuple(int(x) for x in re.findall(r"\d+", f))
+r, g, b = rgb(fill["grow"][1]); assert r == 255 and g < 200 and b < 200, fill["grow"]
+r, g, b = rgb(fill["shrink"][1]); assert b == 255 and r < 200 and g < 200, fill["shrink"]
+assert rgb(fill["same"][1]) == (255, 255, 255), fill["same"]
+assert "before 100 us, 20.00%" in fill["grow"][0] and "+40.00 points" in fill["grow"][0], fill["grow"][0]
+PY
+		fail $name "status $rc: $(cat "$tmp/out") $(cat "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
+# The SVG's script, run by node against the graph's own elements (a
+# small stand-in for the browser's DOM): a click zooms into a frame (its
+# descendants fill the width, its ancestors span it, the rest is
+# hidden), a search colours the matches and gives their share, nested
+# matches counted once, and the resets restore the graph.
+test_flame_graph_zooms_and_searches() {
+	name=flame_graph_zooms_and_searches
+	if ! command -v node >/dev/null 2>&1; then
+		skip $name "no node (make deps installs nodejs)"
+		return
+	fi
+	printf 'main;a;x 100\nmain;a;y 100\nmain;b;x;x 200\n' >"$tmp/z"
+	if ! "$CTL" flame "$tmp/z" -o "$tmp/z.svg" >"$tmp/out" 2>&1 ||
+		! python3 - "$tmp" <<'PY' >>"$tmp/out" 2>&1; then
+import json, os, sys, xml.dom.minidom as m
+tmp = sys.argv[1]
+d = m.parse(os.path.join(tmp, "z.svg"))
+def tree(e):
+    if e.nodeType != e.ELEMENT_NODE:
+        return None
+    return {"tag": e.tagName, "attrs": dict(e.attributes.items()),
+            "text": "".join(c.data for c in e.childNodes if c.nodeType == c.TEXT_NODE),
+            "children": [c for c in (tree(x) for x in e.childNodes) if c]}
+json.dump(tree(d.documentElement), open(os.path.join(tmp, "z.json"), "w"))
+open(os.path.join(tmp, "z.js"), "w").write(d.getElementsByTagName("script")[0].firstChild.data)
+PY
+		fail $name "the graph and its script: $(cat "$tmp/out")"
+		return
+	fi
+	cat >"$tmp/dom.js" <<'JS'
+const fs = require("fs");
+const [,, treeFile, scriptFile] = process.argv;
+function El(n, parent) {
+  this.tagName = n.tag; this.attrs = Object.assign({}, n.attrs); this.parentNode = parent;
+  this.style = {}; this.listeners = {};
+  this.textContent = n.text;
+  this.children = n.children.map(c => new El(c, this));
+}
+El.prototype.getAttribute = function (a) { return a in this.attrs ? this.attrs[a] : null; };
+El.prototype.setAttribute = function (a, v) { this.attrs[a] = String(v); };
+El.prototype.hasAttribute = function (a) { return a in this.attrs; };
+El.prototype.addEventListener = function (t, f) { this.listeners[t] = f; };
+El.prototype.getElementsByTagName = function (t) {
+  const out = [];
+  (function walk(e) { for (const c of e.children) { if (c.tagName === t) out.push(c); walk(c); } })(this);
+  return out;
+};
+const root = new El(JSON.parse(fs.readFileSync(treeFile)), null);
+function byId(id) {
+  let found = null;
+  (function walk(e) { if (e.attrs.id === id) found = e; e.children.forEach(walk); })(root);
+  return found;
+}
+const titleOf = g => g.getElementsByTagName("title")[0].textContent;
+global.document = { getElementById: byId, addEventListener() {} };
+global.prompt = () => null; global.alert = m => { throw new Error(m); };
+eval(fs.readFileSync(scriptFile, "utf8") + "\nglobal.api = { init, zoom, unzoom, search, unsearch };");
+api.init();
+const gs = byId("frames").getElementsByTagName("g");
+const find = (name, nth = 0) => gs.filter(g => titleOf(g).startsWith(name + " ("))[nth];
+const rect = g => g.getElementsByTagName("rect")[0];
+const w = g => parseFloat(rect(g).getAttribute("width")), x = g => parseFloat(rect(g).getAttribute("x"));
+const check = (c, m) => { if (!c) { console.log("FAIL " + m); process.exit(1); } };
+const a = find("a"), main = find("main"), b = find("b");
+// Click on a (half of main): a fills the width, its children split it,
+// main (its parent) spans it faded, b is hidden.
+byId("frames").listeners.click({ target: rect(a) });
+check(Math.abs(w(a) - 1180) < 0.01 && Math.abs(x(a) - 10) < 0.01, "zoomed a: " + x(a) + " " + w(a));
+check(Math.abs(w(find("y")) - 590) < 0.01, "y after zoom: " + w(find("y")));
+check(main.style.opacity === "0.5" && Math.abs(w(main) - 1180) < 0.01, "main after zoom");
+check(b.style.display === "none", "b after zoom");
+check(byId("unzoom").style.display === "", "the reset button");
+api.unzoom();
+check(Math.abs(w(a) - 590) < 0.01 && b.style.display === "", "unzoom: " + w(a));
+// Search x: under a (1/4) and under b, x;x nested (1/2): 3/4 matched.
+const share = api.search("^x$");
+check(Math.abs(share - 0.75) < 1e-6, "matched share " + share);
+check(rect(find("x")).getAttribute("fill") === "rgb(230,0,230)", "x not highlighted");
+check(byId("matched").textContent === "Matched: 75.0%", byId("matched").textContent);
+api.unsearch();
+check(rect(find("x")).getAttribute("fill") !== "rgb(230,0,230)", "unsearch");
+// Hover shows the details.
+byId("frames").listeners.mouseover({ target: rect(b) });
+check(byId("details").textContent === titleOf(b), "details: " + byId("details").textContent);
+console.log("ok");
+JS
+	node "$tmp/dom.js" "$tmp/z.json" "$tmp/z.js" >"$tmp/out" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != ok ]; then
+		fail $name "status $rc: $(cat "$tmp/out")"
 	else
 		ok $name
 	fi
@@ -590,23 +828,18 @@ assert any(t.startswith("spin_forever (") for t in titles), titles
 test_greenrun_profile_writes_folded_stacks_and_a_flame_graph() {
 	name=greenrun_profile_writes_folded_stacks_and_a_flame_graph
 	spin=$(cd "$B" && pwd)/tests/tools/spin
-	rm -f "$tmp/whole" "$tmp/whole.svg"
+	rm -f "$tmp/whole" "$tmp/whole.svg" "$tmp/whole.json"
 	(cd "$tmp" && timeout 60 "$RUN" --profile=whole "$spin" 1 3) \
 		>"$tmp/out" 2>"$tmp/err"
 	rc=$?
-	on=$(awk '/^spin;on-CPU;spinner;.*;spin_forever/ {s += $NF} END {print s + 0}' "$tmp/whole" 2>/dev/null)
-	off=$(awk '/^spin;off-CPU;sleeper;.*;sleeper;sleep;/ {s += $NF} END {print s + 0}' "$tmp/whole" 2>/dev/null)
-	if [ $rc -ne 3 ] || [ "$on" -le 0 ] || [ "$off" -le 0 ] || ! grep -q spinning "$tmp/out"; then
-		fail $name "status $rc, spinner on-CPU $on us, sleeper off-CPU $off us: $(cat "$tmp/err") $(head -n 5 "$tmp/whole" 2>/dev/null)"
-	elif ! head -c 5 "$tmp/whole.svg" | grep -q -E '^(<svg|<\?xml)' || ! /usr/bin/python3 -c '
-import sys, xml.dom.minidom as m
-d = m.parse(sys.argv[1])
-titles = [t.firstChild.data for t in d.getElementsByTagName("title")]
-assert len(d.getElementsByTagName("rect")) > 5
-assert any(t.startswith("spin_forever (") for t in titles), titles
-' "$tmp/whole.svg" 2>"$tmp/err2"; then
-		fail $name "the SVG: $(cat "$tmp/err2")"
-	elif ! grep -q "greenrun: profile of .*folded stacks: $tmp/whole; flame graph: $tmp/whole.svg" "$tmp/err"; then
+	on=$(awk '/^spin;spinner;spin_forever/ {s += $NF} END {print s + 0}' "$tmp/whole" 2>/dev/null)
+	if [ $rc -ne 3 ] || [ "$on" -le 0 ] || ! grep -q spinning "$tmp/out"; then
+		fail $name "status $rc, spinner on-CPU $on us: $(cat "$tmp/err") $(head -n 5 "$tmp/whole" 2>/dev/null)"
+	elif grep -q -E 'sleeper|ctx_trampoline|green_main|hub_switch' "$tmp/whole"; then
+		fail $name "a waiting thread or greenshim's frames: $(cat "$tmp/whole")"
+	elif ! check_graphs "$tmp/whole.svg" spin_forever "$tmp/whole" 2>"$tmp/err2"; then
+		fail $name "the graphs: $(cat "$tmp/err2")"
+	elif ! grep -q "greenrun: profile of .*, cpu: on-CPU [0-9.]* s; folded stacks: $tmp/whole; flame graph: $tmp/whole.svg; speedscope: $tmp/whole.json" "$tmp/err"; then
 		fail $name "no summary line: $(cat "$tmp/err")"
 	else
 		ok $name
@@ -626,19 +859,20 @@ test_greenrun_profile_follows_exec_and_fork() {
 	chmod +x "$tmp/exec.sh" "$tmp/fork.sh"
 	timeout 60 "$RUN" --profile="$tmp/p-exec" "$tmp/exec.sh" >/dev/null 2>"$tmp/err"
 	rc=$?
-	if [ $rc -ne 6 ] || ! grep -q '^spin;on-CPU;spinner;.*;spin_forever ' "$tmp/p-exec"; then
+	if [ $rc -ne 6 ] || ! grep -q '^spin;spinner;spin_forever ' "$tmp/p-exec"; then
 		fail $name "exec: status $rc: $(cat "$tmp/err") $(head -n 3 "$tmp/p-exec")"
 		return
 	fi
-	timeout 60 "$RUN" --profile="$tmp/p-fork" "$tmp/fork.sh" >/dev/null 2>"$tmp/err"
+	timeout 60 "$RUN" --profile="$tmp/p-fork" --profile-kinds=cpu,wait "$tmp/fork.sh" >/dev/null 2>"$tmp/err"
 	rc=$?
-	if [ $rc -ne 4 ] || ! grep -q '^spin;on-CPU;spinner;.*;spin_forever ' "$tmp/p-fork" ||
-		! grep -q '^bash;' "$tmp/p-fork"; then
-		fail $name "fork: status $rc: $(cat "$tmp/err") $(cut -c 1-80 "$tmp/p-fork" | head -n 5)"
+	if [ $rc -ne 4 ] || ! grep -q '^spin;spinner;spin_forever ' "$tmp/p-fork.cpu" ||
+		! grep -q '^bash;bash;.*\[wait child' "$tmp/p-fork.wait"; then
+		fail $name "fork: status $rc: $(cat "$tmp/err") $(cut -c 1-80 "$tmp/p-fork.cpu" "$tmp/p-fork.wait" | head -n 8)"
 		return
 	fi
-	# The child sleeps, the parent waits for it: both stacks are there.
-	timeout 60 "$RUN" --profile="$tmp/p-py" /usr/bin/python3 -c '
+	# The child sleeps, the parent waits for it: both stacks are there,
+	# each kind in its own file.
+	timeout 60 "$RUN" --profile="$tmp/p-py" --profile-kinds=wait,cpu /usr/bin/python3 -c '
 import os, sys, time
 pid = os.fork()
 if pid == 0:
@@ -647,9 +881,11 @@ if pid == 0:
 os.waitpid(pid, 0)
 sys.exit(7)' >/dev/null 2>"$tmp/err"
 	rc=$?
-	if [ $rc -ne 7 ] || ! grep -q '^python3;off-CPU;.*;clock_nanosleep;' "$tmp/p-py" ||
-		! grep -q '^python3;off-CPU;.*;wait4;' "$tmp/p-py"; then
-		fail $name "python fork: status $rc: $(cat "$tmp/err") $(grep off-CPU "$tmp/p-py" | cut -c 1-200)"
+	if [ $rc -ne 7 ] || ! grep -q -E '^python3;python3;.*;clock_nanosleep;\[sleep\] ' "$tmp/p-py.wait" ||
+		! grep -q -E '^python3;python3;.*;(wait4|waitpid);\[wait child [0-9]+\] ' "$tmp/p-py.wait" ||
+		! grep -q "^python3;python3;" "$tmp/p-py.cpu" || [ -e "$tmp/p-py" ] ||
+		! grep -q "greenrun: profile of /usr/bin/python3, wait: off-CPU, threads waiting .*; folded stacks: $tmp/p-py.wait; flame graph: $tmp/p-py.wait.svg" "$tmp/err"; then
+		fail $name "python fork: status $rc: $(cat "$tmp/err") $(cut -c 1-200 "$tmp/p-py.wait")"
 		return
 	fi
 	GREENSHIM_PROFILE=/nonexistent/dir/prof LD_PRELOAD=$LIB env echo ran >"$tmp/out" 2>"$tmp/err"
@@ -1083,6 +1319,10 @@ test_greenctl_ps_and_stacks_show_a_server_with_100_clients
 test_greenctl_stats_count_what_the_server_does
 test_greenctl_sees_a_thread_that_never_yields
 test_greenctl_profile_writes_folded_stacks_and_a_flame_graph
+test_greenctl_profile_kinds_show_cpu_waits_and_locks
+test_greenctl_profile_refuses_bad_kinds
+test_greenctl_diff_colours_what_grew_and_shrank
+test_flame_graph_zooms_and_searches
 test_greenrun_profile_writes_folded_stacks_and_a_flame_graph
 test_greenrun_profile_follows_exec_and_fork
 test_greenrun_profile_passes_on_a_signal

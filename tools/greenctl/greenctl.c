@@ -2,6 +2,9 @@
  * greenctl: looks inside a program running under greenshim.
  *
  *   greenctl PID ps | stacks | stats | top [-n N] | ping
+ *   greenctl PID profile -d SECONDS -o FILE [-k KINDS] [--all-frames]
+ *   greenctl flame FOLDED -o OUT.svg [-k KIND]
+ *   greenctl diff BEFORE AFTER -o OUT.svg
  *
  * It connects to the program's control socket (the abstract unix socket
  * "greenshim-PID", src/control.c), sends one request line and lays out the
@@ -36,17 +39,27 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: greenctl PID COMMAND\n"
+		"       greenctl flame FOLDED -o OUT.svg [-k cpu|wait|lock]\n"
+		"       greenctl diff BEFORE AFTER -o OUT.svg\n"
 		"Commands:\n"
 		"  ps             every green thread: id, name, state, time in it, CPU, switches, start\n"
 		"  stacks         a symbolized backtrace of every green thread\n"
 		"  stats          the hubs' counters: switches/s, loop iterations, calls, waits\n"
 		"  top [-n N]     ps sorted by CPU, refreshed every second (q or Ctrl-C quits;\n"
 		"                 -n N: N refreshes, then exit)\n"
-		"  profile -d SECONDS -o FILE\n"
-		"                 on-CPU samples (every ms) and off-CPU time of waiting threads,\n"
-		"                 as folded stacks in FILE and a flame graph in FILE.svg\n"
+		"  profile -d SECONDS -o FILE [-k KINDS] [--all-frames]\n"
+		"                 KINDS: cpu (the default: on-CPU samples every ms), wait\n"
+		"                 (off-CPU time by what threads wait on), lock (time waited\n"
+		"                 for mutexes, rwlocks, semaphores, with the holder's stack),\n"
+		"                 a comma-separated list, or all. Folded stacks in FILE\n"
+		"                 (FILE.KIND for several kinds), an interactive flame graph\n"
+		"                 in FILE.svg, speedscope's format in FILE.json.\n"
+		"                 --all-frames: keep greenshim's own frames\n"
 		"  ping           is the control socket there?\n"
-		"PID's control socket answers only its own user and root.\n");
+		"PID's control socket answers only its own user and root.\n"
+		"flame: the flame graph of any folded stacks (-k: that kind's colours).\n"
+		"diff: a differential flame graph of two folded profiles (AFTER's stacks,\n"
+		"      red where a frame's share grew, blue where it shrank).\n");
 }
 
 static _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -389,62 +402,184 @@ static void cmd_stats(int pid)
 
 /* ---- profile ---------------------------------------------------------------- */
 
+static const char *const kind_names[] = { "cpu", "wait", "lock" };
+#define NKINDS 3
+
+/* What each kind's graph says, for its title. */
+static const char *const kind_titles[] = {
+	"on-CPU samples", "off-CPU time of the threads that wait, by what they wait on",
+	"time waited for green mutexes, rwlocks and semaphores, with the holder's stack"
+};
+
 struct prof_out {
-	FILE *f;
-	unsigned long on, off, lost;
-	unsigned long long on_us, off_us;
+	FILE *f[NKINDS];
+	unsigned long long us[NKINDS];
+	unsigned long cpu, wait, lock, lost;
+	bool answered;
 };
 
 static void prof_line(char **f, int n, void *arg)
 {
 	struct prof_out *p = arg;
 
-	if (n >= 3 && strcmp(f[0], "folded") == 0) {
-		unsigned long long us = strtoull(f[2], NULL, 10);
+	if (n >= 4 && strcmp(f[0], "folded") == 0) {
+		for (int k = 0; k < NKINDS; k++)
+			if (strcmp(f[1], kind_names[k]) == 0 && p->f[k] != NULL) {
+				unsigned long long us = strtoull(f[3], NULL, 10);
 
-		fprintf(p->f, "%s %llu\n", f[1], us);
-		if (strncmp(f[1], "on-CPU;", 7) == 0)
-			p->on_us += us;
-		else
-			p->off_us += us;
-	} else if (n >= 4 && strcmp(f[0], "profile") == 0) {
-		p->on = strtoul(f[1], NULL, 10);
-		p->off = strtoul(f[2], NULL, 10);
-		p->lost = strtoul(f[3], NULL, 10);
+				fprintf(p->f[k], "%s %llu\n", f[2], us);
+				p->us[k] += us;
+			}
+	} else if (n >= 5 && strcmp(f[0], "profile") == 0) {
+		p->answered = true;
+		p->cpu = strtoul(f[1], NULL, 10);
+		p->wait = strtoul(f[2], NULL, 10);
+		p->lock = strtoul(f[3], NULL, 10);
+		p->lost = strtoul(f[4], NULL, 10);
 	}
 }
 
-static void cmd_profile(int pid, double seconds, const char *file)
+/* The kinds in s ("cpu,wait", "all") as bits 1 << k; 0 if s is bad. */
+static unsigned parse_kinds(const char *s)
 {
-	char req[64], svg[4096], title[256];
+	unsigned bits = 0;
+
+	if (strcmp(s, "all") == 0)
+		return (1u << NKINDS) - 1;
+	for (const char *p = s;; p++) {
+		size_t len = strcspn(p, ",");
+		int found = -1;
+
+		for (int k = 0; k < NKINDS; k++)
+			if (strlen(kind_names[k]) == len && strncmp(p, kind_names[k], len) == 0)
+				found = k;
+		if (found < 0)
+			return 0;
+		bits |= 1u << found;
+		p += len;
+		if (*p == '\0')
+			return bits;
+	}
+}
+
+/* FILE for one kind, FILE.KIND for several (as GREENSHIM_PROFILE's files:
+ * src/config.c, config_profile_file). */
+static void kind_file(char *buf, size_t size, const char *file, int k, unsigned kinds)
+{
+	int n = (kinds & (kinds - 1)) == 0 ? snprintf(buf, size, "%s", file)
+					   : snprintf(buf, size, "%s.%s", file, kind_names[k]);
+
+	if (n < 0 || (size_t)n + 16 >= size)
+		die("%s: name too long", file);
+}
+
+/* FILE.svg and FILE.json beside the folded stacks in FILE. */
+static void draw_files(const char *folded, const char *title, const char *palette)
+{
+	char svg[4096], json[4096];
+	FILE *in = fopen(folded, "r"), *out;
+
+	if (in == NULL)
+		die("%s: %s", folded, strerror(errno));
+	snprintf(svg, sizeof svg, "%s.svg", folded);
+	snprintf(json, sizeof json, "%s.json", folded);
+	out = fopen(svg, "w");
+	if (out == NULL)
+		die("%s: %s", svg, strerror(errno));
+	if (flame_svg(in, out, title, "us", palette) != 0 || fclose(out) != 0)
+		die("%s: write error", svg);
+	rewind(in);
+	out = fopen(json, "w");
+	if (out == NULL)
+		die("%s: %s", json, strerror(errno));
+	if (flame_speedscope(in, out, title, "microseconds") != 0 || fclose(out) != 0)
+		die("%s: write error", json);
+	fclose(in);
+}
+
+static void cmd_profile(int pid, double seconds, const char *file, unsigned kinds, bool all_frames)
+{
+	char req[128], kinds_s[32] = "", path[NKINDS][4096];
 	struct prof_out p = { 0 };
-	FILE *in, *out;
 	char *a;
 
-	snprintf(req, sizeof req, "profile %g", seconds);
-	if (snprintf(svg, sizeof svg, "%s.svg", file) >= (int)sizeof svg)
-		die("%s: name too long", file);
-	p.f = fopen(file, "w");
-	if (p.f == NULL)
-		die("%s: %s", file, strerror(errno));
+	for (int k = 0; k < NKINDS; k++) {
+		if (!(kinds & (1u << k)))
+			continue;
+		snprintf(kinds_s + strlen(kinds_s), sizeof kinds_s - strlen(kinds_s), "%s%s",
+			 kinds_s[0] ? "," : "", kind_names[k]);
+		kind_file(path[k], sizeof path[k], file, k, kinds);
+		p.f[k] = fopen(path[k], "w");
+		if (p.f[k] == NULL)
+			die("%s: %s", path[k], strerror(errno));
+	}
+	snprintf(req, sizeof req, "profile %g %s %s", seconds, kinds_s,
+		 all_frames ? "all" : "program");
 	a = ask(pid, req);
 	records(a, prof_line, &p);
 	free(a);
-	if (fclose(p.f) != 0)
-		die("%s: %s", file, strerror(errno));
-	in = fopen(file, "r");
+	if (!p.answered)
+		die("process %d: no profile in the answer", pid);
+	printf("process %d, %g s:", pid, seconds);
+	if (kinds & 1)
+		printf(" %lu on-CPU samples (%.3f s)", p.cpu, (double)p.us[0] / 1e6);
+	if (kinds & 2)
+		printf("%s %lu waiting-thread samples (%.3f s waited)", kinds & 1 ? "," : "",
+		       p.wait, (double)p.us[1] / 1e6);
+	if (kinds & 4)
+		printf("%s %lu contended lock hand-overs (%.3f s waited)", kinds & 3 ? "," : "",
+		       p.lock, (double)p.us[2] / 1e6);
+	printf("%s\n", p.lost ? " (some stacks did not fit the table)" : "");
+	for (int k = 0; k < NKINDS; k++) {
+		char title[512];
+
+		if (p.f[k] == NULL)
+			continue;
+		if (fclose(p.f[k]) != 0)
+			die("%s: %s", path[k], strerror(errno));
+		snprintf(title, sizeof title, "greenshim process %d, %g s, %s: %s, %.3f s (us)", pid,
+			 seconds, kind_names[k], kind_titles[k], (double)p.us[k] / 1e6);
+		draw_files(path[k], title, kind_names[k]);
+		printf("%s: folded stacks %s, flame graph %s.svg, speedscope %s.json\n",
+		       kind_names[k], path[k], path[k], path[k]);
+	}
+}
+
+/* ---- flame, diff ---------------------------------------------------------- */
+
+static void cmd_flame(const char *folded, const char *svg, const char *palette)
+{
+	FILE *in = fopen(folded, "r"), *out;
+
+	if (in == NULL)
+		die("%s: %s", folded, strerror(errno));
 	out = fopen(svg, "w");
-	if (in == NULL || out == NULL)
-		die("%s: %s", out == NULL ? svg : file, strerror(errno));
-	snprintf(title, sizeof title, "greenshim process %d, %g s: on-CPU %.3f s, off-CPU %.3f s (us)",
-		 pid, seconds, (double)p.on_us / 1e6, (double)p.off_us / 1e6);
-	if (flame_svg(in, out, title, "us") != 0 || fclose(out) != 0)
+	if (out == NULL)
+		die("%s: %s", svg, strerror(errno));
+	if (flame_svg(in, out, folded, "us", palette) != 0 || fclose(out) != 0)
 		die("%s: write error", svg);
 	fclose(in);
-	printf("process %d, %g s: %lu on-CPU samples (%.3f s), %lu off-CPU thread samples (%.3f s "
-	       "waiting)%s\nfolded stacks: %s\nflame graph: %s\n",
-	       pid, seconds, p.on, (double)p.on_us / 1e6, p.off, (double)p.off_us / 1e6,
-	       p.lost ? " (some stacks did not fit the table)" : "", file, svg);
+	printf("flame graph: %s\n", svg);
+}
+
+
+static void cmd_diff(const char *before, const char *after, const char *svg)
+{
+	FILE *b = fopen(before, "r"), *a = fopen(after, "r"), *out;
+	char title[512];
+
+	if (b == NULL || a == NULL)
+		die("%s: %s", b == NULL ? before : after, strerror(errno));
+	out = fopen(svg, "w");
+	if (out == NULL)
+		die("%s: %s", svg, strerror(errno));
+	snprintf(title, sizeof title, "%s against %s: red grew, blue shrank (share of the whole)",
+		 after, before);
+	if (flame_diff_svg(b, a, out, title, "us") != 0 || fclose(out) != 0)
+		die("%s: write error", svg);
+	fclose(a);
+	fclose(b);
+	printf("differential flame graph: %s\n", svg);
 }
 
 /* ---- top ------------------------------------------------------------------- */
@@ -563,6 +698,29 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (strcmp(argv[1], "flame") == 0) {
+		const char *palette = "cpu";
+
+		if (argc == 7 && strcmp(argv[5], "-k") == 0 && parse_kinds(argv[6]) != 0 &&
+		    strchr(argv[6], ',') == NULL && strcmp(argv[6], "all") != 0)
+			palette = argv[6];
+		else if (argc != 5)
+			palette = NULL;
+		if (palette == NULL || strcmp(argv[3], "-o") != 0) {
+			usage(stderr);
+			return 2;
+		}
+		cmd_flame(argv[2], argv[4], palette);
+		return 0;
+	}
+	if (strcmp(argv[1], "diff") == 0) {
+		if (argc != 6 || strcmp(argv[4], "-o") != 0) {
+			usage(stderr);
+			return 2;
+		}
+		cmd_diff(argv[2], argv[3], argv[5]);
+		return 0;
+	}
 	pid = strtol(argv[1], &end, 10);
 	if (*argv[1] == '\0' || *end != '\0' || pid <= 0 || pid > INT32_MAX) {
 		fprintf(stderr, "%s: %s: not a process id\n", prog, argv[1]);
@@ -583,20 +741,28 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "profile") == 0) {
 		double secs = 0;
 		const char *file = NULL;
+		unsigned kinds = 1;
+		bool all_frames = false, bad = false;
 
-		for (int i = 3; i + 1 < argc; i += 2) {
-			if (strcmp(argv[i], "-d") == 0)
-				secs = strtod(argv[i + 1], NULL);
+		for (int i = 3; i < argc; i++) {
+			if (strcmp(argv[i], "--all-frames") == 0)
+				all_frames = true;
+			else if (i + 1 >= argc)
+				bad = true;
+			else if (strcmp(argv[i], "-d") == 0)
+				secs = strtod(argv[++i], NULL);
 			else if (strcmp(argv[i], "-o") == 0)
-				file = argv[i + 1];
+				file = argv[++i];
+			else if (strcmp(argv[i], "-k") == 0)
+				bad |= (kinds = parse_kinds(argv[++i])) == 0;
 			else
-				secs = -1;
+				bad = true;
 		}
-		if (secs <= 0 || file == NULL || argc % 2 == 0) {
+		if (bad || secs <= 0 || secs > 3600 || file == NULL) {
 			usage(stderr);
 			return 2;
 		}
-		cmd_profile((int)pid, secs, file);
+		cmd_profile((int)pid, secs, file, kinds, all_frames);
 	} else if (strcmp(cmd, "top") == 0) {
 		int n = 0;
 

@@ -26,8 +26,9 @@
  * child execs the command with GREENSHIM_PROFILE=FILE (an absolute path,
  * so a script that changes directory still names the same file), and
  * greenrun waits. Every process of the run that greenshim is loaded into
- * appends its folded stacks to FILE when it exits (src/ctlcmd.c); then
- * greenrun draws FILE.svg with greenctl's renderer (tools/greenctl/flame.c).
+ * appends its folded stacks to FILE when it exits (src/profile.c; with
+ * several kinds, FILE.KIND for each); then greenrun draws FILE.svg and
+ * FILE.json with greenctl's renderer (tools/greenctl/flame.c).
  * A SIGINT, SIGTERM, SIGHUP or SIGQUIT sent to greenrun itself (kill) is
  * passed on to the child; one from the terminal already reaches the child,
  * which is in the same process group, and is not sent twice.
@@ -105,6 +106,10 @@ static struct option_var opts[] = {
 	  "the control socket that greenctl(1) talks to", NULL },
 	{ "profile", "GREENSHIM_PROFILE", "FILE",
 	  "profile the whole run: folded stacks in FILE, flame graph in FILE.svg", NULL },
+	{ "profile-kinds", "GREENSHIM_PROFILE_KINDS", "KINDS",
+	  "cpu (default), wait, lock, a list, or all (several: FILE.KIND each)", NULL },
+	{ "profile-frames", "GREENSHIM_PROFILE_FRAMES", "program|all",
+	  "greenshim's own frames collapsed (default) or all kept", NULL },
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -427,6 +432,14 @@ static void show_config(const char *lib, const char *cmd)
 	fprintf(stderr, "greenrun: GREENSHIM_PROFILE=%s (%s)\n",
 		c->profile_path != NULL ? c->profile_path : "", c->profile_path != NULL ?
 		origin("GREENSHIM_PROFILE") : "default: no profile");
+	fprintf(stderr, "greenrun: GREENSHIM_PROFILE_KINDS=%s%s%s%s%s (%s)\n",
+		c->profile_kinds & PROF_CPU ? "cpu" : "",
+		(c->profile_kinds & PROF_CPU) && (c->profile_kinds & ~PROF_CPU) ? "," : "",
+		c->profile_kinds & PROF_WAIT ? "wait" : "",
+		(c->profile_kinds & PROF_WAIT) && (c->profile_kinds & PROF_LOCK) ? "," : "",
+		c->profile_kinds & PROF_LOCK ? "lock" : "", origin("GREENSHIM_PROFILE_KINDS"));
+	fprintf(stderr, "greenrun: GREENSHIM_PROFILE_FRAMES=%s (%s)\n",
+		c->profile_all_frames ? "all" : "program", origin("GREENSHIM_PROFILE_FRAMES"));
 }
 
 /* ---- the command's run ------------------------------------------------------ */
@@ -468,52 +481,70 @@ static void forward(int sig, siginfo_t *si, void *uc)
 		kill(child_pid, sig);
 }
 
-/* FILE.svg from FILE; one line on stderr says what was written. */
-static void render(const char *file, const char *shown)
+/* FILE.svg and FILE.json from the folded stacks in FILE, one kind's; one
+ * line on stderr says what was written. Returns the seconds profiled, or
+ * -1 when FILE holds none. */
+static double render(const char *file, unsigned kind, const char *shown)
 {
-	char svg[PATH_MAX + 8], title[512], *line = NULL;
-	unsigned long long on = 0, off = 0;
+	static const char *const what[] = { [PROF_CPU] = "on-CPU",
+					    [PROF_WAIT] = "off-CPU, threads waiting",
+					    [PROF_LOCK] = "waited for locks" };
+	char svg[PATH_MAX + 8], json[PATH_MAX + 8], title[512], *line = NULL;
+	const char *name = config_profile_kind_name(kind);
+	unsigned long long us = 0;
 	size_t cap = 0;
 	FILE *in = fopen(file, "r"), *out;
 
 	if (in == NULL) {
 		fprintf(stderr, "greenrun: %s: %s\n", file, strerror(errno));
-		return;
+		return -1;
 	}
 	while (getline(&line, &cap, in) > 0) {
-		const char *sp = strrchr(line, ' '), *semi = strchr(line, ';');
+		const char *sp = strrchr(line, ' ');
 
-		if (sp == NULL || semi == NULL)
-			continue;
-		if (strncmp(semi + 1, "on-CPU;", 7) == 0)
-			on += strtoull(sp + 1, NULL, 10);
-		else
-			off += strtoull(sp + 1, NULL, 10);
+		if (sp != NULL)
+			us += strtoull(sp + 1, NULL, 10);
 	}
 	free(line);
-	if (on + off == 0) {
+	if (us == 0) {
 		fclose(in);
-		fprintf(stderr, "greenrun: %s: no samples (every process ended by a signal, _exit "
-				"or exec, which write nothing); no flame graph\n", file);
-		return;
+		return -1;
 	}
-	rewind(in);
+	snprintf(title, sizeof title, "greenrun --profile %s, %s: %s %.3f s (us)", shown, name,
+		 what[kind], (double)us / 1e6);
 	snprintf(svg, sizeof svg, "%s.svg", file);
+	snprintf(json, sizeof json, "%s.json", file);
+	rewind(in);
 	out = fopen(svg, "w");
-	if (out == NULL) {
+	if (out == NULL || flame_svg(in, out, title, "us", name) != 0 || fclose(out) != 0)
 		fprintf(stderr, "greenrun: %s: %s\n", svg, strerror(errno));
-		fclose(in);
-		return;
-	}
-	snprintf(title, sizeof title, "greenrun --profile %s: on-CPU %.3f s, off-CPU %.3f s (us)",
-		 shown, (double)on / 1e6, (double)off / 1e6);
-	if (flame_svg(in, out, title, "us") != 0 || fclose(out) != 0)
-		fprintf(stderr, "greenrun: %s: write error\n", svg);
-	else
-		fprintf(stderr, "greenrun: profile of %s: on-CPU %.3f s, off-CPU %.3f s (threads "
-				"waiting); folded stacks: %s; flame graph: %s\n",
-			shown, (double)on / 1e6, (double)off / 1e6, file, svg);
+	rewind(in);
+	out = fopen(json, "w");
+	if (out == NULL || flame_speedscope(in, out, title, "microseconds") != 0 ||
+	    fclose(out) != 0)
+		fprintf(stderr, "greenrun: %s: %s\n", json, strerror(errno));
 	fclose(in);
+	fprintf(stderr, "greenrun: profile of %s, %s: %s %.3f s; folded stacks: %s; flame graph: "
+			"%s; speedscope: %s\n",
+		shown, name, what[kind], (double)us / 1e6, file, svg, json);
+	return (double)us / 1e6;
+}
+
+static void render_all(const char *base, unsigned kinds, const char *shown)
+{
+	bool any = false;
+
+	for (unsigned k = PROF_CPU; k <= PROF_LOCK; k <<= 1) {
+		char file[PATH_MAX];
+
+		if ((kinds & k) && config_profile_file(file, sizeof file, base, k, kinds) == 0 &&
+		    render(file, k, shown) >= 0)
+			any = true;
+	}
+	if (!any)
+		fprintf(stderr, "greenrun: %s: no samples (every process ended by a signal, _exit "
+				"or exec, which write nothing, or nothing to count); no flame graph\n",
+			base);
 }
 
 static _Noreturn void run_profiled(const char *cmd, char **args)
@@ -524,11 +555,19 @@ static _Noreturn void run_profiled(const char *cmd, char **args)
 	int fd, status;
 	pid_t pid, w;
 
-	/* A fresh profile: the processes append to it. */
-	fd = open(file, O_WRONLY | O_TRUNC | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		die(2, "--profile=%s: %s", file, strerror(errno));
-	close(fd);
+	/* A fresh profile: the processes append to each kind's file. */
+	for (unsigned k = PROF_CPU; k <= PROF_LOCK; k <<= 1) {
+		char path[PATH_MAX];
+
+		if (!(gs_config.profile_kinds & k))
+			continue;
+		if (config_profile_file(path, sizeof path, file, k, gs_config.profile_kinds) != 0)
+			die(2, "--profile=%s: name too long", file);
+		fd = open(path, O_WRONLY | O_TRUNC | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			die(2, "--profile=%s: %s", path, strerror(errno));
+		close(fd);
+	}
 	setenv("GREENSHIM_PROFILE", file, 1);
 	sigemptyset(&block);
 	for (size_t k = 0; k < sizeof forwarded / sizeof forwarded[0]; k++)
@@ -559,7 +598,7 @@ static _Noreturn void run_profiled(const char *cmd, char **args)
 		;
 	if (w < 0)
 		die(1, "waitpid: %s", strerror(errno));
-	render(file, args[0]);
+	render_all(file, gs_config.profile_kinds, args[0]);
 	if (WIFSIGNALED(status))
 		exit(128 + WTERMSIG(status));
 	exit(WEXITSTATUS(status));
