@@ -225,6 +225,41 @@ int introspect_describe(const struct green_info *i, char *buf, size_t len)
 /* libunwind reaches pthread_mutex_lock, sigprocmask, read and close
  * through the PLT: greenshim's wrappers under LD_PRELOAD, which must give
  * it plain libc (a green mutex in a signal handler could park). */
+/* A frame interrupted in the runtime's raw system call, inside libc's
+ * "syscall; ret" (at the instruction: a restart; after it): that pc lies
+ * in some libc function whose unwind rules are not the call's. c starts
+ * over from where the call returns to (arch/x86_64/syscall.h: a call
+ * below the red zone), with the frame's registers. */
+static bool past_raw_syscall(unw_cursor_t *c, unw_word_t pc)
+{
+	static const struct {
+		int unw, greg;
+	} regs[] = {
+		{ UNW_X86_64_RBX, REG_RBX }, { UNW_X86_64_RBP, REG_RBP }, { UNW_X86_64_R12, REG_R12 },
+		{ UNW_X86_64_R13, REG_R13 }, { UNW_X86_64_R14, REG_R14 }, { UNW_X86_64_R15, REG_R15 },
+		{ UNW_X86_64_RSP, REG_RSP },
+	};
+	uintptr_t insn = (uintptr_t)arch_libc_syscall;
+	unw_context_t ctx;
+	ucontext_t *uc = (ucontext_t *)&ctx;
+	const uint64_t *sp;
+
+	if (insn == 0 || (pc != insn && pc != insn + 2))
+		return false;
+	unw_getcontext(&ctx);
+	for (size_t k = 0; k < sizeof regs / sizeof regs[0]; k++) {
+		unw_word_t v;
+
+		if (unw_get_reg(c, regs[k].unw, &v) < 0)
+			return false;
+		uc->uc_mcontext.gregs[regs[k].greg] = (greg_t)v;
+	}
+	sp = (const uint64_t *)uc->uc_mcontext.gregs[REG_RSP];
+	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)sp[0];
+	uc->uc_mcontext.gregs[REG_RSP] = (greg_t)((uintptr_t)(sp + 1) + ARCH_SYSCALL_RED_ZONE);
+	return unw_init_local2(c, &ctx, UNW_INIT_SIGNAL_FRAME) >= 0;
+}
+
 /* Fills f from c (named: with names), or with f NULL only pcs; *sig_at
  * (if not NULL) gets the index of the first frame a signal interrupted
  * (libunwind's "signal frame": its registers come from the signal's
@@ -243,6 +278,9 @@ static int unwind(unw_cursor_t *c, struct frame *f, uintptr_t *pcs, int max, boo
 		if (unw_get_reg(c, UNW_REG_IP, &pc) < 0 || pc == 0)
 			break;
 		sig = unw_is_signal_frame(c) > 0;
+		if ((n == 0 || sig) && past_raw_syscall(c, pc) &&
+		    unw_get_reg(c, UNW_REG_IP, &pc) < 0)
+			break;
 		if (sig_at != NULL && *sig_at < 0 && sig)
 			*sig_at = n;
 		if (f == NULL) {

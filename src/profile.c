@@ -18,9 +18,9 @@
  *         "[sleep]", "[preempted]"... They are taken on each hub's own
  *         thread (control_call_hub), which stops the hub meanwhile; so a
  *         round comes every PROF_WAIT_MIN_NS at most, and no sooner than
- *         PROF_WAIT_SHARE times what the last one cost: with ten thousand
- *         threads the rounds thin out instead of taking the hub over.
- *         Each weighs the time since the round before.
+ *         PROF_WAIT_SHARE times what the last one kept the hubs stopped:
+ *         with ten thousand threads the rounds thin out instead of taking
+ *         the hub over. Each weighs the time since the round before.
  *   lock  every contended acquisition of a green mutex, rwlock or
  *         semaphore: when a thread hands one on (unlock, post) to a
  *         thread that waited for it, wait_complete calls
@@ -111,6 +111,7 @@ struct prof {
 	unsigned long long us[PROF_SLOTS];
 	unsigned long cpu_samples, wait_samples, lost;
 	unsigned long long cpu_us, wait_us; /* this round's weights */
+	int64_t wait_cost_ns;               /* this round's time in the hubs */
 	struct lock_table *locks;
 	struct name_slot names[PROF_NAMES];
 	struct ctl_buf key_buf, recs;
@@ -279,16 +280,17 @@ static void prof_cpu_hub(struct prof *p, struct hub *h)
 	struct sample_result s;
 	uintptr_t pcs[INTROSPECT_FRAMES_MAX];
 	struct ctl_buf *b = &p->key_buf;
-	int sig_at = -1, from;
+	int from = 0;
 
 	if (introspect_sample(h, &s, 20) != 0 || s.hub || s.nframes <= 0)
 		return;
-	for (int k = 0; k < s.nframes; k++) {
+	for (int k = 0; k < s.nframes; k++)
 		pcs[k] = s.frames[k].pc;
-		if (s.frames[k].sig && sig_at < 0)
-			sig_at = k;
-	}
-	from = p->all_frames ? 0 : prof_past_own_handler(pcs, s.nframes, sig_at);
+	/* Past greenshim's handlers: a sample may be taken in the tick's
+	 * handler, even in one the tick interrupted in turn. */
+	for (int k = 2; k < s.nframes && !p->all_frames; k++)
+		if (s.frames[k].sig && k - 2 >= from && prof_past_own_handler(pcs, s.nframes, k))
+			from = k;
 	b->len = 0;
 	ctl_printf(b, "cpu;%s", thread_name(s.name));
 	if (prof_fold(p, b, pcs + from, s.nframes - from))
@@ -358,6 +360,7 @@ static void wait_label_of(const struct green *g, char *buf, size_t len)
 static void prof_wait_hub(struct hub *h, void *arg)
 {
 	struct prof *p = arg;
+	int64_t start = gs_now_ns();
 
 	for (struct green *g = h->all; g != NULL; g = g->all_next) {
 		uintptr_t pcs[INTROSPECT_FRAMES_MAX];
@@ -378,6 +381,7 @@ static void prof_wait_hub(struct hub *h, void *arg)
 			ctl_printf(&p->recs, "%lx ", (unsigned long)pcs[k]);
 		ctl_printf(&p->recs, "\n");
 	}
+	p->wait_cost_ns += gs_now_ns() - start;
 }
 
 static void prof_wait_fold(struct prof *p)
@@ -578,9 +582,12 @@ static struct prof *prof_new(unsigned kinds, bool all_frames, int hub_timeout_ms
 	return p;
 }
 
+/* The first round of waiting stacks comes after PROF_WAIT_MIN_NS: each
+ * weighs the time since the round before. */
 static void prof_clock_init(struct prof_clock *c)
 {
-	c->last = c->last_wait = c->next_wait = c->next = gs_now_ns();
+	c->last = c->last_wait = c->next = gs_now_ns();
+	c->next_wait = c->last + PROF_WAIT_MIN_NS;
 }
 
 static void prof_cpu_each(struct hub *h, void *arg)
@@ -609,12 +616,13 @@ static void prof_tick(struct prof *p, struct prof_clock *c)
 
 		p->wait_us = (unsigned long long)(now - c->last_wait) / 1000;
 		c->last_wait = now;
+		p->wait_cost_ns = 0;
 		introspect_foreach_hub(prof_wait_each, p);
 		prof_wait_fold(p);
-		cost = gs_now_ns() - now;
-		c->next_wait = now + (cost * PROF_WAIT_SHARE > PROF_WAIT_MIN_NS
-					      ? cost * PROF_WAIT_SHARE
-					      : PROF_WAIT_MIN_NS);
+		/* What the round kept the hubs from their threads (not the
+		 * wait for a busy hub to answer). */
+		cost = p->wait_cost_ns * PROF_WAIT_SHARE;
+		c->next_wait = now + (cost > PROF_WAIT_MIN_NS ? cost : PROF_WAIT_MIN_NS);
 	}
 }
 

@@ -17,6 +17,9 @@
 
 /* "syscall; ret" inside libc's text, or NULL: the instruction is ours. */
 extern void *arch_libc_syscall;
+/* arch_syscall6 steps over the red zone below its caller's stack pointer
+ * before it calls libc's instruction (and back after). */
+#define ARCH_SYSCALL_RED_ZONE 128
 
 static inline long arch_syscall6(long n, long a, long b, long c, long d, long e, long f)
 {
@@ -27,7 +30,7 @@ static inline long arch_syscall6(long n, long a, long b, long c, long d, long e,
 	long ret;
 
 	if (insn != NULL)
-		__asm__ volatile("sub $128, %%rsp\n\t"
+		__asm__ volatile("sub $128, %%rsp\n\t" /* ARCH_SYSCALL_RED_ZONE */
 				 "call *%[insn]\n\t"
 				 "add $128, %%rsp"
 				 : "=a"(ret)
