@@ -127,6 +127,8 @@ START_TEST(each_variable_refuses_a_bad_value_naming_it)
 		"GREENSHIM_PREEMPT_MS= 5",
 		"GREENSHIM_CONTROL=yes",       "GREENSHIM_CONTROL=On",
 		"GREENSHIM_LOG=/nonexistent-greenshim-dir/log", "GREENSHIM_LOG=/",
+		"GREENSHIM_PROFILE_KINDS=cpu,io", "GREENSHIM_PROFILE_KINDS=cpu,",
+		"GREENSHIM_PROFILE_KINDS=CPU", "GREENSHIM_PROFILE_FRAMES=runtime",
 	};
 	char err[512], want[96];
 
@@ -150,6 +152,8 @@ START_TEST(the_tool_variables_take_their_defaults_and_values)
 	ck_assert_int_eq(gs_config.max_blocking_ns, CONFIG_MAX_BLOCKING_DEFAULT_MS * 1000000LL);
 	ck_assert_ptr_null(gs_config.log_path);
 	ck_assert(gs_config.control);
+	ck_assert_uint_eq(gs_config.profile_kinds, PROF_CPU);
+	ck_assert(!gs_config.profile_all_frames);
 }
 END_TEST
 
@@ -188,6 +192,27 @@ START_TEST(valid_tool_variables_are_read)
 	ck_assert_str_eq(text, "before\nreport\n");
 	close(fd);
 	unlink(path);
+}
+END_TEST
+
+START_TEST(profile_kinds_are_a_list_of_names_or_all)
+{
+	char path[64];
+
+	ck_assert_int_eq(config_parse_profile_kinds("cpu"), PROF_CPU);
+	ck_assert_int_eq(config_parse_profile_kinds("lock,cpu"), PROF_CPU | PROF_LOCK);
+	ck_assert_int_eq(config_parse_profile_kinds("wait,wait"), PROF_WAIT);
+	ck_assert_int_eq(config_parse_profile_kinds("all"), PROF_CPU | PROF_WAIT | PROF_LOCK);
+	ck_assert_int_eq(config_parse_profile_kinds(""), -EINVAL);
+	ck_assert_int_eq(config_parse_profile_kinds("cpu,,wait"), -EINVAL);
+	ck_assert_int_eq(config_parse_profile_kinds("cpus"), -EINVAL);
+	ck_assert_int_eq(config_parse_profile_kinds("all,cpu"), -EINVAL);
+	/* One kind: the file itself; several: one file per kind. */
+	ck_assert_int_eq(config_profile_file(path, sizeof path, "/tmp/p", PROF_WAIT, PROF_WAIT), 0);
+	ck_assert_str_eq(path, "/tmp/p");
+	ck_assert_int_eq(config_profile_file(path, sizeof path, "/tmp/p", PROF_LOCK, PROF_ALL), 0);
+	ck_assert_str_eq(path, "/tmp/p.lock");
+	ck_assert_int_eq(config_profile_file(path, 8, "/tmp/p", PROF_CPU, PROF_ALL), -ENAMETOOLONG);
 }
 END_TEST
 
@@ -234,6 +259,7 @@ Suite *suite_config(void)
 	tcase_add_test(t, the_tool_variables_take_their_defaults_and_values);
 	tcase_add_test(t, valid_tool_variables_are_read);
 	tcase_add_test(t, a_relative_greenshim_log_stays_where_it_was_at_start);
+	tcase_add_test(t, profile_kinds_are_a_list_of_names_or_all);
 	suite_add_tcase(s, t);
 	return s;
 }
