@@ -501,9 +501,11 @@ void profile_lock_event(struct wait *w, int result)
 	if ((w->kind != WAIT_MUTEX && w->kind != WAIT_RWLOCK && w->kind != WAIT_SEM) ||
 	    (result != WAKE_OK && result != WAKE_RETRY && result != WAKE_OWNED) || h == NULL)
 		return;
+	/* In a signal handler (sem_post is async-signal-safe) the handler
+	 * may have interrupted this very function, holding lock_spin. */
 	holder = h->current;
 	if (holder == NULL || (holder->flags & GREEN_HUB) || waiter->state != GREEN_PARKED ||
-	    waiter->hub != h)
+	    waiter->hub != h || h->in_handler > 0)
 		return;
 	waited = gs_now_ns() - waiter->since;
 	memset(&r, 0, offsetof(struct lock_rec, pcs));
