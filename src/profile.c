@@ -114,6 +114,8 @@ struct prof {
 	int64_t wait_cost_ns;               /* this round's time in the hubs */
 	struct lock_table *locks;
 	struct name_slot names[PROF_NAMES];
+	struct name_slot spare; /* a full cache: valid until the next lookup */
+	char spare_name[64];
 	struct ctl_buf key_buf, recs;
 };
 
@@ -163,11 +165,9 @@ static enum frame_class classify(uintptr_t pc)
  * from the cache or found now. */
 static const struct name_slot *prof_frame(struct prof *p, uintptr_t look)
 {
-	static struct name_slot spare; /* a full cache: valid until the next call */
-	static char spare_name[64];
 	unsigned s = (unsigned)((look * 0x9E3779B97F4A7C15ull) >> 51) % PROF_NAMES;
 	struct frame f = { .pc = look };
-	struct name_slot *slot = &spare;
+	struct name_slot *slot = &p->spare;
 	Dl_info d;
 
 	for (unsigned k = 0; k < PROF_NAMES; k++, s = (s + 1) % PROF_NAMES) {
@@ -185,11 +185,11 @@ static const struct name_slot *prof_frame(struct prof *p, uintptr_t look)
 	if (f.name[0] == '\0')
 		snprintf(f.name, sizeof f.name, "??");
 	slot->cls = classify(look);
-	slot->name = slot != &spare ? gs_strdup(f.name) : NULL;
+	slot->name = slot != &p->spare ? gs_strdup(f.name) : NULL;
 	if (slot->name == NULL) {
-		memcpy(spare_name, f.name, sizeof spare_name);
-		spare = (struct name_slot){ .pc = look, .name = spare_name, .cls = slot->cls };
-		return &spare;
+		memcpy(p->spare_name, f.name, sizeof p->spare_name);
+		p->spare = (struct name_slot){ .pc = look, .name = p->spare_name, .cls = slot->cls };
+		return &p->spare;
 	}
 	slot->pc = look;
 	return slot;
