@@ -694,6 +694,15 @@ static void sleep_ms(long ms)
 
 int introspect_sample(struct hub *h, struct sample_result *out, int timeout_ms)
 {
+	int r = introspect_sample_unnamed(h, out, timeout_ms);
+
+	if (r == 0)
+		introspect_name_frames(out->frames, out->nframes);
+	return r;
+}
+
+int introspect_sample_unnamed(struct hub *h, struct sample_result *out, int timeout_ms)
+{
 	struct sample s = { .out = out };
 	struct sample *expected = NULL;
 	long r;
@@ -705,10 +714,8 @@ int introspect_sample(struct hub *h, struct sample_result *out, int timeout_ms)
 		return -EBUSY;
 	r = preempt_send_sample(h->tid);
 	for (int waited = 0; r == 0 && waited < timeout_ms; waited++) {
-		if (atomic_load_explicit(&s.done, memory_order_acquire)) {
-			introspect_name_frames(out->frames, out->nframes);
+		if (atomic_load_explicit(&s.done, memory_order_acquire))
 			return 0;
-		}
 		sleep_ms(1);
 	}
 	expected = &s;
@@ -717,7 +724,6 @@ int introspect_sample(struct hub *h, struct sample_result *out, int timeout_ms)
 	/* The handler took it: it finishes without waiting for anything. */
 	while (!atomic_load_explicit(&s.done, memory_order_acquire))
 		sleep_ms(1);
-	introspect_name_frames(out->frames, out->nframes);
 	return 0;
 }
 

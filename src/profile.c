@@ -32,6 +32,12 @@
  *         where it let go: who waited where, for whom, doing what.
  *         Acquisitions without contention cost nothing; a wait that ends
  *         by its deadline, a signal or cancellation is not counted.
+ *         Two stack walks cost tens of microseconds (libunwind blocks
+ *         signals around its lookups: four system calls a frame), so a
+ *         hub records each hand-over with a chance p, and weighs what it
+ *         records by 1/p: the sums stay unbiased. p is 1 at first, then
+ *         set every LOCK_WINDOW_NS so that recording costs about
+ *         1/LOCK_SHARE of the hub's time at the rate of the last window.
  *
  * greenshim's own frames: the runtime's code (introspect_own_pc) is
  * collapsed unless the profile asks for all frames. The frames that
@@ -71,6 +77,9 @@
 #define PROF_NAMES 8192
 #define LOCK_FRAMES 32
 #define LOCK_SLOTS 1024
+#define LOCK_WINDOW_NS 100000000LL       /* the sampling chance is set anew every 100 ms */
+#define LOCK_SHARE 20                    /* to spend 1/20 of the time recording */
+#define LOCK_P_ONE 65536u
 
 /* ---- the tables ---------------------------------------------------------- */
 
@@ -86,7 +95,8 @@ struct lock_rec {
 
 struct lock_table {
 	struct lock_rec rec[LOCK_SLOTS];
-	unsigned long events, lost;
+	unsigned long events, lost; /* events: recorded */
+	double weighed;             /* the recorded ones, each weighed 1/p */
 };
 
 /* Whose code a frame is: the fold keeps or drops it by this (above). */
@@ -282,7 +292,7 @@ static void prof_cpu_hub(struct prof *p, struct hub *h)
 	struct ctl_buf *b = &p->key_buf;
 	int from = 0;
 
-	if (introspect_sample(h, &s, 20) != 0 || s.hub || s.nframes <= 0)
+	if (introspect_sample_unnamed(h, &s, 20) != 0 || s.hub || s.nframes <= 0)
 		return;
 	for (int k = 0; k < s.nframes; k++)
 		pcs[k] = s.frames[k].pc;
@@ -465,11 +475,12 @@ static void lock_unregister(struct lock_table *t)
 	lock_tables_unlock();
 }
 
-static void lock_add(struct lock_table *t, const struct lock_rec *r)
+static void lock_add(struct lock_table *t, const struct lock_rec *r, uint32_t p)
 {
 	unsigned s = (unsigned)(r->hash % LOCK_SLOTS);
 
 	t->events++;
+	t->weighed += (double)LOCK_P_ONE / p;
 	for (unsigned k = 0; k < LOCK_SLOTS; k++, s = (s + 1) % LOCK_SLOTS) {
 		struct lock_rec *x = &t->rec[s];
 
@@ -489,6 +500,37 @@ static void lock_add(struct lock_table *t, const struct lock_rec *r)
 	t->lost++;
 }
 
+/* Whether h records this hand-over, and the chance it had (in
+ * 1/LOCK_P_ONE): see the head of the file. */
+static uint32_t lock_sample(struct hub *h, int64_t now)
+{
+	typeof(h->lock_sampling) *ls = &h->lock_sampling;
+	uint32_t x;
+
+	if (now - ls->window_start >= LOCK_WINDOW_NS || ls->p == 0) {
+		double spend = (double)(now - ls->window_start) / LOCK_SHARE;
+		double each = ls->recorded > 0 ? (double)ls->cost_ns / ls->recorded : 0;
+		double p = ls->p == 0 || each == 0 || ls->seen == 0
+				   ? 1.0
+				   : spend / ((double)ls->seen * each);
+
+		ls->p = p >= 1.0 ? LOCK_P_ONE : p * LOCK_P_ONE < 1.0 ? 1 : (uint32_t)(p * LOCK_P_ONE);
+		ls->window_start = now;
+		ls->seen = ls->recorded = 0;
+		ls->cost_ns = 0;
+		if (ls->rng == 0)
+			ls->rng = (uint32_t)((uintptr_t)h >> 4) | 1;
+	}
+	ls->seen++;
+	/* xorshift32: the draw */
+	x = ls->rng;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	ls->rng = x;
+	return (x % LOCK_P_ONE) < ls->p ? ls->p : 0;
+}
+
 void profile_lock_event(struct wait *w, int result)
 {
 	struct hub *h = hub_peek();
@@ -496,7 +538,8 @@ void profile_lock_event(struct wait *w, int result)
 	struct lock_rec r;
 	int sig_at, nw, nh;
 	uint64_t hash = 5381;
-	int64_t waited;
+	int64_t now, waited;
+	uint32_t p;
 
 	if ((w->kind != WAIT_MUTEX && w->kind != WAIT_RWLOCK && w->kind != WAIT_SEM) ||
 	    (result != WAKE_OK && result != WAKE_RETRY && result != WAKE_OWNED) || h == NULL)
@@ -507,7 +550,11 @@ void profile_lock_event(struct wait *w, int result)
 	if (holder == NULL || (holder->flags & GREEN_HUB) || waiter->state != GREEN_PARKED ||
 	    waiter->hub != h || h->in_handler > 0)
 		return;
-	waited = gs_now_ns() - waiter->since;
+	now = gs_now_ns();
+	p = lock_sample(h, now);
+	if (p == 0)
+		return;
+	waited = now - waiter->since;
 	memset(&r, 0, offsetof(struct lock_rec, pcs));
 	nw = introspect_backtrace_pcs(waiter, r.pcs, LOCK_FRAMES, &sig_at);
 	nh = introspect_backtrace_pcs(holder, r.pcs + (nw > 0 ? nw : 0), LOCK_FRAMES, &sig_at);
@@ -516,7 +563,7 @@ void profile_lock_event(struct wait *w, int result)
 	r.kind = (uint8_t)w->kind;
 	r.obj = w->obj;
 	r.holder_id = holder->id;
-	r.ns = (uint64_t)(waited > 0 ? waited : 0);
+	r.ns = (uint64_t)((double)(waited > 0 ? waited : 0) * LOCK_P_ONE / p);
 	r.count = 1;
 	memcpy(r.waiter, waiter->name, sizeof r.waiter);
 	memcpy(r.holder, holder->name, sizeof r.holder);
@@ -527,8 +574,10 @@ void profile_lock_event(struct wait *w, int result)
 	lock_tables_lock();
 	for (int k = 0; k < 2; k++)
 		if (lock_tables[k] != NULL)
-			lock_add(lock_tables[k], &r);
+			lock_add(lock_tables[k], &r, p);
 	lock_tables_unlock();
+	h->lock_sampling.recorded++;
+	h->lock_sampling.cost_ns += gs_now_ns() - now;
 }
 
 /* The lock table, folded: "lock;WAITER;...;[mutex 0x... held by thread N
@@ -651,8 +700,9 @@ static void prof_finish(struct prof *p)
 
 /* ---- greenctl: "profile SECONDS [KINDS [FRAMES]]" ------------------------ */
 
-/*   profile  CPU_SAMPLES  WAIT_SAMPLES  LOCK_EVENTS  LOST
- *   folded   KIND  STACK  MICROSECONDS     one per stack */
+/*   profile  CPU_SAMPLES  WAIT_SAMPLES  LOCK_HANDOVERS  LOST  LOCK_RECORDED
+ *   folded   KIND  STACK  MICROSECONDS     one per stack
+ * LOCK_HANDOVERS is an estimate (the recorded ones weighed by 1/p). */
 void profile_command(const char *args, struct ctl_buf *out)
 {
 	char kinds_s[64] = "cpu", frames_s[16] = "program";
@@ -688,8 +738,9 @@ void profile_command(const char *args, struct ctl_buf *out)
 		prof_sleep(p, &c, end);
 	}
 	prof_finish(p);
-	ctl_printf(out, "profile\t%lu\t%lu\t%lu\t%lu\n", p->cpu_samples, p->wait_samples,
-		   p->locks != NULL ? p->locks->events : 0, p->lost);
+	ctl_printf(out, "profile\t%lu\t%lu\t%.0f\t%lu\t%lu\n", p->cpu_samples, p->wait_samples,
+		   p->locks != NULL ? p->locks->weighed : 0, p->lost,
+		   p->locks != NULL ? p->locks->events : 0);
 	for (unsigned k = 0; k < PROF_SLOTS; k++) {
 		char *semi = p->key[k] != NULL ? strchr(p->key[k], ';') : NULL;
 

@@ -552,6 +552,13 @@ struct hub {
 	uint64_t preemptions;
 	uint64_t preempt_ticks;	/* timer signals taken (preempting or not) */
 	struct green *preempted;      /* to queue after the next poll */
+	/* profile.c: which contended hand-overs the lock profile records */
+	struct {
+		int64_t window_start, cost_ns;
+		uint32_t seen, recorded;
+		uint32_t p;           /* the chance to record one, in 1/2^16 */
+		uint32_t rng;
+	} lock_sampling;
 	/* sigmask.c: per-green signal masks, once the program sets one */
 	bool masks, hub_mask_dirty;
 	uint64_t kmask;               /* the mask the OS thread has now */
@@ -1152,6 +1159,9 @@ struct sample_result {
 	struct frame frames[INTROSPECT_FRAMES_MAX];
 };
 int introspect_sample(struct hub *h, struct sample_result *out, int timeout_ms);
+/* The same, its frames unnamed (pc and sig only), for a caller that names
+ * them itself (the profiler, through its cache). */
+int introspect_sample_unnamed(struct hub *h, struct sample_result *out, int timeout_ms);
 /* preempt.c's handler, first thing: answers a pending sample. */
 void introspect_sample_signal(struct hub *h, void *uc);
 

@@ -414,7 +414,7 @@ static const char *const kind_titles[] = {
 struct prof_out {
 	FILE *f[NKINDS];
 	unsigned long long us[NKINDS];
-	unsigned long cpu, wait, lock, lost;
+	unsigned long cpu, wait, lock, lost, lock_recorded;
 	bool answered;
 };
 
@@ -436,6 +436,7 @@ static void prof_line(char **f, int n, void *arg)
 		p->wait = strtoul(f[2], NULL, 10);
 		p->lock = strtoul(f[3], NULL, 10);
 		p->lost = strtoul(f[4], NULL, 10);
+		p->lock_recorded = n >= 6 ? strtoul(f[5], NULL, 10) : p->lock;
 	}
 }
 
@@ -527,8 +528,8 @@ static void cmd_profile(int pid, double seconds, const char *file, unsigned kind
 		printf("%s %lu waiting-thread samples (%.3f s waited)", kinds & 1 ? "," : "",
 		       p.wait, (double)p.us[1] / 1e6);
 	if (kinds & 4)
-		printf("%s %lu contended lock hand-overs (%.3f s waited)", kinds & 3 ? "," : "",
-		       p.lock, (double)p.us[2] / 1e6);
+		printf("%s %lu contended lock hand-overs (%.3f s waited; %lu with their stacks)",
+		       kinds & 3 ? "," : "", p.lock, (double)p.us[2] / 1e6, p.lock_recorded);
 	printf("%s\n", p.lost ? " (some stacks did not fit the table)" : "");
 	for (int k = 0; k < NKINDS; k++) {
 		char title[512];
