@@ -157,6 +157,12 @@ struct group;       /* grp.h */
 	X(wait4, pid_t, (pid_t, int *, int, struct rusage *))                                 \
 	X(waitid, int, (idtype_t, id_t, siginfo_t *, int))                                    \
 	X(system, int, (const char *))                                                        \
+	X(execve, int, (const char *, char *const[], char *const[]))                          \
+	X(execv, int, (const char *, char *const[]))                                          \
+	X(execvp, int, (const char *, char *const[]))                                         \
+	X(execvpe, int, (const char *, char *const[], char *const[]))                         \
+	X(fexecve, int, (int, char *const[], char *const[]))                                  \
+	X(execveat, int, (int, const char *, char *const[], char *const[], int))              \
 	X(pthread_sigmask, int, (int, const sigset_t *, sigset_t *))                          \
 	X(sigtimedwait, int, (const sigset_t *, siginfo_t *, const struct timespec *))        \
 	X(sigwait, int, (const sigset_t *, int *))                                            \

@@ -369,6 +369,22 @@ static int backtrace_any(struct green *g, struct frame *f, uintptr_t *pcs, int m
 	return n;
 }
 
+void introspect_unwind_init(void)
+{
+	static atomic_bool done;
+	unw_context_t uc;
+	unw_cursor_t c;
+	bool was;
+
+	if (atomic_exchange(&done, true))
+		return;
+	was = osthread_runtime_begin();
+	unw_getcontext(&uc);
+	if (unw_init_local(&c, &uc) == 0)
+		unw_step(&c);
+	osthread_runtime_end(was);
+}
+
 int introspect_backtrace(struct green *g, struct frame *f, int max)
 {
 	return backtrace_any(g, f, NULL, max, NULL);

@@ -242,6 +242,10 @@ bool preempt_handler_ready(void)
 	if (atomic_load(&state) != 0)
 		return atomic_load(&state) > 0;
 	dl_iterate_phdr(collect, (void *)allocator_object());
+	/* libunwind sets itself up at its first unwinding (a pipe2 among
+	 * others, greenshim's wrapper, which takes a lock): here, not in the
+	 * handler, where the code it interrupted may hold that lock. */
+	introspect_unwind_init();
 	if (atomic_compare_exchange_strong(&state, &expected, 1)) {
 		struct sigaction sa;
 
@@ -308,6 +312,26 @@ void preempt_disarm(struct hub *h)
 	memset(&it, 0, sizeof it);
 	timer_settime(h->timer, 0, &it, NULL);
 	h->timer_armed = false;
+}
+
+void preempt_exec_begin(void)
+{
+	struct hub *h = hub_peek();
+	uint64_t pending = 0, one = 1ull << (preempt_signal() - 1);
+	struct timespec zero = { 0, 0 };
+
+	introspect_hubs_lock();
+	if (h != NULL)
+		preempt_disarm(h);
+	/* Sent, given up by its sampler, and blocked here meanwhile. */
+	if (arch_syscall3(SYS_rt_sigpending, (long)&pending, sizeof pending, 0) == 0 &&
+	    (pending & one))
+		arch_syscall6(SYS_rt_sigtimedwait, (long)&one, 0, (long)&zero, sizeof one, 0, 0);
+}
+
+void preempt_exec_end(void)
+{
+	introspect_hubs_unlock();
 }
 
 void preempt_release(void)

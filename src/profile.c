@@ -292,6 +292,10 @@ static void prof_cpu_hub(struct prof *p, struct hub *h)
 	struct ctl_buf *b = &p->key_buf;
 	int from = 0;
 
+	/* The hub's own loop is not sampled (above): a hub idle in it is not
+	 * sent a signal that would only wake it. */
+	if (__atomic_load_n(&h->current, __ATOMIC_RELAXED) == h->hub_green)
+		return;
 	if (introspect_sample_unnamed(h, &s, 20) != 0 || s.hub || s.nframes <= 0)
 		return;
 	for (int k = 0; k < s.nframes; k++)
@@ -781,11 +785,13 @@ static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool run_stop;
 static long run_pid;
 
+/* arg: the table, which outlives the thread (the exit handler takes
+ * run_prof away but never frees it). */
 static void *profile_main(void *arg)
 {
+	struct prof *p = arg;
 	struct prof_clock c;
 
-	(void)arg;
 	prof_clock_init(&c);
 	for (;;) {
 		os_ops.mutex_lock(&run_lock);
@@ -793,9 +799,9 @@ static void *profile_main(void *arg)
 			os_ops.mutex_unlock(&run_lock);
 			return NULL;
 		}
-		prof_tick(run_prof, &c);
+		prof_tick(p, &c);
 		os_ops.mutex_unlock(&run_lock);
-		prof_sleep(run_prof, &c, 0);
+		prof_sleep(p, &c, 0);
 	}
 }
 
@@ -863,7 +869,7 @@ static void profile_at_exit(void)
 
 static void profile_start_thread(void)
 {
-	if (osthread_start(NULL, "gs-profile", profile_main, NULL, true) != 0)
+	if (osthread_start(NULL, "gs-profile", profile_main, run_prof, true) != 0)
 		run_prof = NULL; /* no sampler: nothing to write */
 }
 

@@ -791,6 +791,16 @@ void preempt_arm(struct hub *h);
 void preempt_disarm(struct hub *h);
 /* The program takes preempt_signal() for itself: preemption stops. */
 void preempt_release(void);
+/* Around the program's exec (preload/exec.c): no signal of the runtime's
+ * may be pending for the thread when the kernel replaces the program,
+ * whose default action for it is to end the process. begin holds the
+ * hubs' registry, under which every sampler (greenctl's, the whole-run
+ * profiler, the monitor) sends its signal and sees it answered or gives
+ * it up; disarms the calling hub's tick; takes the signal if it is still
+ * pending here, blocked. end (the exec failed) lets the samplers go on;
+ * the tick is armed again at the hub's next switch. */
+void preempt_exec_begin(void);
+void preempt_exec_end(void);
 /* Is our handler installed (for the tick or for samples), and the signal
  * not taken by the program? */
 bool preempt_active(void);
@@ -1118,6 +1128,9 @@ int introspect_backtrace_pcs(struct green *g, uintptr_t *pcs, int max, int *sig_
  * symbol tables with malloc). Frame 0's pc is taken as exact, the others
  * as return addresses. */
 void introspect_name_frames(struct frame *f, int n);
+/* libunwind's one-time set-up (it opens a pipe to check addresses with),
+ * done by an ordinary caller before any signal handler unwinds. */
+void introspect_unwind_init(void);
 /* pc is the runtime's own code (libgreenshim.so's executable segments). */
 bool introspect_own_pc(uintptr_t pc);
 /* Unwinds from a signal handler's ucontext (its third argument): what the

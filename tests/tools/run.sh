@@ -898,6 +898,26 @@ sys.exit(7)' >/dev/null 2>"$tmp/err"
 	fi
 }
 
+# Processes that exec while profiled (a shell running commands: a fork
+# child of bash execs each) start their new program cleanly: no sample
+# signal of the old one's profiler is left pending into it, where its
+# default action would end it (before the exec wrappers, pyenv's shims
+# died so in 22 runs of 30).
+test_greenrun_profile_survives_many_execs() {
+	name=greenrun_profile_survives_many_execs
+	timeout 120 "$RUN" --profile="$tmp/p-many" --profile-kinds=cpu,wait bash -c '
+		for i in $(seq 60); do /bin/true || exit 9; x=$(/bin/echo $i) || exit 8; done
+		exit 5' >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 5 ]; then
+		fail $name "status $rc: $(cat "$tmp/out" "$tmp/err")"
+	elif ! grep -q '^bash;bash;' "$tmp/p-many.wait"; then
+		fail $name "no profile of bash: $(head -n 3 "$tmp/p-many.wait")"
+	else
+		ok $name
+	fi
+}
+
 # A SIGTERM sent to greenrun --profile reaches the program (which dies of
 # it, writing nothing); greenrun reports 128+15 as a shell would, and says
 # that no profile was written.
@@ -1325,6 +1345,7 @@ test_greenctl_diff_colours_what_grew_and_shrank
 test_flame_graph_zooms_and_searches
 test_greenrun_profile_writes_folded_stacks_and_a_flame_graph
 test_greenrun_profile_follows_exec_and_fork
+test_greenrun_profile_survives_many_execs
 test_greenrun_profile_passes_on_a_signal
 test_gdb_shows_every_green_thread_of_a_crashed_program_live_and_in_its_core
 test_gdb_attached_to_a_running_program_lists_its_green_threads
