@@ -535,6 +535,8 @@ void hub_release_green(struct hub *h, struct green *g)
 		struct stack st = g->stack; /* g lives on this stack */
 
 		stack_put(&h->stacks, &st);
+	} else {
+		stack_disown(&g->stack);
 	}
 }
 
@@ -1149,6 +1151,7 @@ void hub_fork_child(void)
 void hub_destroy(void)
 {
 	struct hub *h = tls_hub;
+	struct stack hg_stack;
 
 	if (h == NULL || h->current != h->root || h->ngreen != 1)
 		return;
@@ -1166,6 +1169,8 @@ void hub_destroy(void)
 	trap_hub_stop(h);
 	tls_hub_fini(h);
 	gs_free(h->stdio);
+	hg_stack = h->hub_green->stack; /* the hub's context lives on it */
+	stack_put(&h->stacks, &hg_stack);
 	stack_pool_destroy(&h->stacks);
 	overflow_fini_thread(h->altstack);
 	gs_free(h->root->tsig);

@@ -65,7 +65,10 @@
  * sleep in the kernel (Rust threads ran on the main thread's TLS). There
  * each switch between two green threads costs an arch_prctl, about 5 us
  * here, and the hub's context runs on whatever TLS is loaded (hub.c), so
- * that a hand-off through the hub costs one, not two.
+ * that a hand-off through the hub costs one, not two. Under valgrind too,
+ * whatever the kernel: its CPU has no WRFSBASE (SIGILL, "unhandled
+ * instruction"), and it carries out arch_prctl(ARCH_SET_FS) on its own
+ * copy of the FS base.
  *
  * libc's block. glibc frees a thread's malloc cache (tcache) and detaches
  * it from its arena in start_thread, through __libc_thread_freeres, which
@@ -113,6 +116,7 @@
 #include <sys/auxv.h>
 
 #include <asm/prctl.h>
+#include <valgrind/valgrind.h>
 
 /* linux/rseq.h: struct rseq { u32 cpu_id_start; u32 cpu_id; ... } */
 #define RSEQ_CPU_ID_OFF 4
@@ -296,7 +300,9 @@ void tls_init(void)
 	if (gs_config.tls_green && !gs_config.native_threads && tls_setup()) {
 		/* Only a kernel that says so keeps a WRFSBASE value across
 		 * its own context switches (HWCAP2_FSGSBASE, Linux 5.9+). */
-		if (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) {
+		if (RUNNING_ON_VALGRIND) {
+			gs_tls_mode = TLS_SLOW;
+		} else if (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) {
 			gs_tls_mode = TLS_FAST;
 		} else {
 			static const char msg[] =
