@@ -528,6 +528,12 @@ void hub_release_green(struct hub *h, struct green *g)
 	if (g->all_next != NULL)
 		g->all_next->all_prev = g->all_prev;
 	h->ngreen--;
+	/* The hub's context may run on g's TLS (hub_load_tls), which goes
+	 * now: its DTV is freed, its block may be a new thread's. */
+	if (h->fs == g->tp && (g->flags & GREEN_OWN_TLS)) {
+		tls_switch(h->hub_green->tp);
+		h->fs = h->hub_green->tp;
+	}
 	tls_release(h, g);
 	gs_free(g->tsig);
 	g->tsig = NULL;
