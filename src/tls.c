@@ -266,7 +266,11 @@ static bool tls_setup(void)
 	if (tls.pd_size < TCB_COPY_END || tls.static_size < tls.pd_size || tid[0] != 32 ||
 	    (tls.align & (tls.align - 1)) != 0)
 		return tls_unavailable("thread descriptor of the expected shape");
-	if (rseq_off != NULL && rseq_size != NULL && *rseq_size != 0 && *rseq_off > 0 &&
+	/* Also when registration failed (__rseq_size 0: under valgrind, or a
+	 * seccomp filter): a zeroed cpu_id would say "registered", and
+	 * pthread_create from the green thread would make a thread that must
+	 * register and aborts when it cannot ("rseq registration failed"). */
+	if (rseq_off != NULL && rseq_size != NULL && *rseq_off > 0 &&
 	    (size_t)*rseq_off + RSEQ_CPU_ID_OFF + 4 <= tls.pd_size)
 		tls.rseq_off = *rseq_off;
 	if (dl_iterate_phdr(find_libc, NULL) == 0)
