@@ -533,6 +533,7 @@ struct hub {
 	bool trap_on;
 	timer_t timer;                /* preempt.c: ticks while a green runs */
 	bool have_timer, timer_armed;
+	int64_t tick_ns;        /* preempt.c: the tick's interval now */
 	int in_handler;               /* a program's signal handler is running */
 	int in_tick;                  /* preempt.c's tick handler is running */
 	unsigned long program_signals; /* program handlers run (preload/) */
