@@ -42,10 +42,20 @@
 
 extern char **environ;
 
+/* Without pidfd_open (Linux < 5.3, valgrind 3.19, which prints a warning
+ * for each call it does not know), waits ask again every
+ * CHILDREN_RECHECK_NS: tried once, not at every wait. */
+static atomic_bool no_pidfd_open;
+
 static int pidfd_open(pid_t pid)
 {
-	long r = REAL(syscall)(SYS_pidfd_open, (long)pid, 0L);
+	long r;
 
+	if (atomic_load_explicit(&no_pidfd_open, memory_order_relaxed))
+		return -1;
+	r = REAL(syscall)(SYS_pidfd_open, (long)pid, 0L);
+	if (r < 0 && errno == ENOSYS)
+		atomic_store_explicit(&no_pidfd_open, true, memory_order_relaxed);
 	return r < 0 ? -1 : (int)r;
 }
 

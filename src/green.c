@@ -73,6 +73,7 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 		st.lo = a->stack_addr;
 		st.hi = st.lo + a->stack_size;
 		st.guard = 0;
+		stack_adopt(&st);
 		flags |= GREEN_USER_STACK;
 	} else {
 		size_t size = (a != NULL && a->stack_size != 0) ? a->stack_size : gs_config.stack_size;
@@ -100,6 +101,8 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 		if (r < 0) {
 			if (!(flags & GREEN_USER_STACK))
 				stack_put(&h->stacks, &st);
+			else
+				stack_disown(&st);
 			return r;
 		}
 	}

@@ -528,6 +528,12 @@ void hub_release_green(struct hub *h, struct green *g)
 	if (g->all_next != NULL)
 		g->all_next->all_prev = g->all_prev;
 	h->ngreen--;
+	/* The hub's context may run on g's TLS (hub_load_tls), which goes
+	 * now: its DTV is freed, its block may be a new thread's. */
+	if (h->fs == g->tp && (g->flags & GREEN_OWN_TLS)) {
+		tls_switch(h->hub_green->tp);
+		h->fs = h->hub_green->tp;
+	}
 	tls_release(h, g);
 	gs_free(g->tsig);
 	g->tsig = NULL;
@@ -535,6 +541,8 @@ void hub_release_green(struct hub *h, struct green *g)
 		struct stack st = g->stack; /* g lives on this stack */
 
 		stack_put(&h->stacks, &st);
+	} else {
+		stack_disown(&g->stack);
 	}
 }
 
@@ -1151,6 +1159,7 @@ void hub_fork_child(void)
 void hub_destroy(void)
 {
 	struct hub *h = tls_hub;
+	struct stack hg_stack;
 
 	if (h == NULL || h->current != h->root || h->ngreen != 1)
 		return;
@@ -1168,6 +1177,8 @@ void hub_destroy(void)
 	trap_hub_stop(h);
 	tls_hub_fini(h);
 	gs_free(h->stdio);
+	hg_stack = h->hub_green->stack; /* the hub's context lives on it */
+	stack_put(&h->stacks, &hg_stack);
 	stack_pool_destroy(&h->stacks);
 	overflow_fini_thread(h->altstack);
 	gs_free(h->root->tsig);

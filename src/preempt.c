@@ -46,6 +46,15 @@
  * would not be there) gets its native action: the process ends as killed
  * by it.
  *
+ * Under valgrind, a tick that finds no safe point makes the next come twice
+ * as late (at most TICK_BACKOFF_MAX_NS); the first preemption, or the next
+ * arming, brings back gs_config.preempt_ns. Valgrind checks a system
+ * call's arguments before it makes the call (every byte of a write's
+ * buffer: some 5 ms for 4 MiB) and makes the call again after a handler
+ * that came meanwhile returns (SA_RESTART): with a tick shorter than the
+ * check, a big write started over for ever (tests/preload/io_semantics
+ * big_write, docs/LIMITATIONS.md).
+ *
  * Invariants: the signal is SA_NODEFER, so a thread preempted inside the
  * handler does not keep the signal blocked for the others; the handler
  * never runs on the alternate signal stack (it switches away from the
@@ -61,6 +70,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <valgrind/valgrind.h>
 
 #include "sys.h"
 
@@ -71,6 +81,7 @@ extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *o
 #endif
 
 #define SAFE_RANGES_MAX 64
+#define TICK_BACKOFF_MAX_NS 1000000000
 
 struct range {
 	uintptr_t lo, hi;
@@ -170,6 +181,19 @@ static void foreign(int sig)
 		      arch_syscall3(SYS_gettid, 0, 0, 0), sig);
 }
 
+static bool tick_backs_off; /* under valgrind */
+
+static void tick_set(struct hub *h, int64_t ns)
+{
+	struct itimerspec it;
+
+	it.it_interval.tv_sec = (time_t)(ns / 1000000000);
+	it.it_interval.tv_nsec = (long)(ns % 1000000000);
+	it.it_value = it.it_interval;
+	h->tick_ns = ns;
+	h->timer_armed = timer_settime(h->timer, 0, &it, NULL) == 0;
+}
+
 static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 {
 	struct hub *h = hub_peek();
@@ -212,12 +236,18 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	 * left RUNNING already: the runtime is switching it, not the program
 	 * running it. */
 	if (cur->state != GREEN_RUNNING || h->in_handler > 0 || osthread_is_runtime() ||
-	    !safe_pc((uintptr_t)uc->uc_mcontext.gregs[REG_RIP]))
+	    !safe_pc((uintptr_t)uc->uc_mcontext.gregs[REG_RIP])) {
+		if (GS_UNLIKELY(tick_backs_off) && h->tick_ns < TICK_BACKOFF_MAX_NS)
+			tick_set(h, h->tick_ns * 2 < TICK_BACKOFF_MAX_NS ? h->tick_ns * 2
+									 : TICK_BACKOFF_MAX_NS);
 		goto out_tick;
+	}
 	/* Preempt: to the hub, which polls the loop (due timers, fds) and
 	 * puts cur at the back of the run queue. */
 	if (due)
 		h->next_deadline = GS_NO_DEADLINE;
+	if (GS_UNLIKELY(h->tick_ns != gs_config.preempt_ns))
+		tick_set(h, gs_config.preempt_ns);
 	h->preemptions++;
 	h->in_tick--; /* others run meanwhile, not this handler */
 	hub_preempt(h, cur);
@@ -265,6 +295,7 @@ static bool preempt_global_init(void)
 	config_load();
 	if (gs_config.preempt_ns == 0)
 		return false;
+	tick_backs_off = RUNNING_ON_VALGRIND;
 	return preempt_handler_ready();
 }
 
@@ -290,17 +321,12 @@ void preempt_fini_hub(struct hub *h)
 
 void preempt_arm(struct hub *h)
 {
-	struct itimerspec it;
-
 	/* One thread alone needs no preempting: a program that never makes
 	 * a second thread never sees a tick. */
 	if (!h->have_timer || h->timer_armed || h->ngreen < 2 || atomic_load(&state) <= 0)
 		return;
-	it.it_interval.tv_sec = (time_t)(gs_config.preempt_ns / 1000000000);
-	it.it_interval.tv_nsec = (long)(gs_config.preempt_ns % 1000000000);
-	it.it_value = it.it_interval;
 	h->preempt_seen = h->switches;
-	h->timer_armed = timer_settime(h->timer, 0, &it, NULL) == 0;
+	tick_set(h, gs_config.preempt_ns);
 }
 
 void preempt_disarm(struct hub *h)

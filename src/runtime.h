@@ -161,7 +161,8 @@ int64_t gs_deadline_after(int64_t ns);
 struct stack {
 	char *lo;
 	char *hi;
-	size_t guard;
+	unsigned guard; /* 0 or STACK_GUARD_SIZE */
+	unsigned vg_id; /* valgrind's name for it while in use (stack.c) */
 };
 
 struct stack_class;
@@ -186,6 +187,10 @@ size_t stack_default_size(void); /* the native default, see stack.c */
 size_t stack_round(size_t size);  /* page multiple, at least the minimum */
 int stack_get(struct stack_pool *p, size_t size, struct stack *out);
 void stack_put(struct stack_pool *p, const struct stack *s);
+/* A stack the program gave (pthread_attr_setstack), as it starts and
+ * stops being a green thread's: only valgrind is told. */
+void stack_adopt(struct stack *s);
+void stack_disown(const struct stack *s);
 void stack_pool_destroy(struct stack_pool *p);
 /* For tests: force a guard mechanism; returns the mode in force. */
 enum stack_guard_mode stack_guard_mode(enum stack_guard_mode want);
@@ -543,6 +548,7 @@ struct hub {
 	bool trap_on;
 	timer_t timer;                /* preempt.c: ticks while a green runs */
 	bool have_timer, timer_armed;
+	int64_t tick_ns;        /* preempt.c: the tick's interval now */
 	int in_handler;               /* a program's signal handler is running */
 	int in_tick;                  /* preempt.c's tick handler is running */
 	unsigned long program_signals; /* program handlers run (preload/) */

@@ -19,6 +19,17 @@
  * pages (spawn right after exit touches no new memory); older ones are given
  * back with MADV_DONTNEED, so a burst of threads that ended leaves no RSS.
  *
+ * Valgrind: it tells stack switches from wild stack pointers by the stacks
+ * it knows, the OS threads' and those registered with it; a switch onto any
+ * other memory is "client switching stacks?", and its frames' memory is
+ * then tracked wrongly. So a stack is registered (VALGRIND_STACK_REGISTER)
+ * for as long as it is handed out, from stack_get() to stack_put(), and so
+ * is a stack the program gave (stack_adopt). A free stack is no-access to
+ * memcheck (a read of a dead thread's frames is an error, not a stale
+ * value) and undefined again when handed out, as fresh frames are. The
+ * client requests are a few instructions that do nothing without
+ * valgrind; the headers are a build dependency only.
+ *
  * Invariants: stacks never move between classes or pools; slabs are unmapped
  * only by stack_pool_destroy(). Only the owning hub's OS thread calls in.
  */
@@ -28,6 +39,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <valgrind/memcheck.h>
 
 #include "runtime.h"
 #include "sys.h"
@@ -207,6 +219,8 @@ int stack_get(struct stack_pool *p, size_t size, struct stack *out)
 		out->lo = (char *)(f & ~(uintptr_t)1);
 		out->hi = out->lo + c->size;
 		out->guard = (f & 1) ? 0 : STACK_GUARD_SIZE;
+		VALGRIND_MAKE_MEM_UNDEFINED(out->lo, c->size);
+		stack_adopt(out);
 		return 0;
 	}
 	s = c->slabs;
@@ -218,9 +232,10 @@ int stack_get(struct stack_pool *p, size_t size, struct stack *out)
 		s = c->slabs;
 	}
 	g = s->base + (size_t)s->used++ * (STACK_GUARD_SIZE + c->size);
-	out->guard = guard_install(g, STACK_GUARD_SIZE);
+	out->guard = (unsigned)guard_install(g, STACK_GUARD_SIZE);
 	out->lo = g + STACK_GUARD_SIZE;
 	out->hi = out->lo + c->size;
+	stack_adopt(out);
 	return 0;
 }
 
@@ -230,6 +245,8 @@ void stack_put(struct stack_pool *p, const struct stack *st)
 
 	if (c == NULL)
 		return; /* cannot happen: the class exists since stack_get */
+	stack_disown(st);
+	VALGRIND_MAKE_MEM_NOACCESS(st->lo, c->size);
 	if (c->nfree == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 64;
 		uintptr_t *f = gs_realloc(c->free, cap * sizeof *f);
@@ -250,6 +267,16 @@ void stack_put(struct stack_pool *p, const struct stack *st)
 	}
 	else
 		c->nwarm++;
+}
+
+void stack_adopt(struct stack *st)
+{
+	st->vg_id = VALGRIND_STACK_REGISTER(st->lo, st->hi - 1);
+}
+
+void stack_disown(const struct stack *st)
+{
+	VALGRIND_STACK_DEREGISTER(st->vg_id);
 }
 
 void stack_pool_destroy(struct stack_pool *p)

@@ -65,7 +65,10 @@
  * sleep in the kernel (Rust threads ran on the main thread's TLS). There
  * each switch between two green threads costs an arch_prctl, about 5 us
  * here, and the hub's context runs on whatever TLS is loaded (hub.c), so
- * that a hand-off through the hub costs one, not two.
+ * that a hand-off through the hub costs one, not two. Under valgrind too,
+ * whatever the kernel: its CPU has no WRFSBASE (SIGILL, "unhandled
+ * instruction"), and it carries out arch_prctl(ARCH_SET_FS) on its own
+ * copy of the FS base.
  *
  * libc's block. glibc frees a thread's malloc cache (tcache) and detaches
  * it from its arena in start_thread, through __libc_thread_freeres, which
@@ -113,6 +116,7 @@
 #include <sys/auxv.h>
 
 #include <asm/prctl.h>
+#include <valgrind/valgrind.h>
 
 /* linux/rseq.h: struct rseq { u32 cpu_id_start; u32 cpu_id; ... } */
 #define RSEQ_CPU_ID_OFF 4
@@ -262,7 +266,11 @@ static bool tls_setup(void)
 	if (tls.pd_size < TCB_COPY_END || tls.static_size < tls.pd_size || tid[0] != 32 ||
 	    (tls.align & (tls.align - 1)) != 0)
 		return tls_unavailable("thread descriptor of the expected shape");
-	if (rseq_off != NULL && rseq_size != NULL && *rseq_size != 0 && *rseq_off > 0 &&
+	/* Also when registration failed (__rseq_size 0: under valgrind, or a
+	 * seccomp filter): a zeroed cpu_id would say "registered", and
+	 * pthread_create from the green thread would make a thread that must
+	 * register and aborts when it cannot ("rseq registration failed"). */
+	if (rseq_off != NULL && rseq_size != NULL && *rseq_off > 0 &&
 	    (size_t)*rseq_off + RSEQ_CPU_ID_OFF + 4 <= tls.pd_size)
 		tls.rseq_off = *rseq_off;
 	if (dl_iterate_phdr(find_libc, NULL) == 0)
@@ -296,7 +304,9 @@ void tls_init(void)
 	if (gs_config.tls_green && !gs_config.native_threads && tls_setup()) {
 		/* Only a kernel that says so keeps a WRFSBASE value across
 		 * its own context switches (HWCAP2_FSGSBASE, Linux 5.9+). */
-		if (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) {
+		if (RUNNING_ON_VALGRIND) {
+			gs_tls_mode = TLS_SLOW;
+		} else if (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) {
 			gs_tls_mode = TLS_FAST;
 		} else {
 			static const char msg[] =

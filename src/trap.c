@@ -52,6 +52,12 @@
  * Cost (tools/bench/rawbench.c): a trapped call that is carried out costs
  * one signal delivery and return more than the call itself, 3.6-5.4 us on
  * this project's VMs; nothing changes for calls made through libc.
+ *
+ * Never under valgrind: it runs the program's code on a CPU of its own and
+ * makes every system call, the program's included, from its own text,
+ * outside libc's; dispatch on would send it SIGSYS for each, and the
+ * process dies of the first. Raw calls then go to the kernel as they are,
+ * as with GREENSHIM_SYSCALLS=off (docs/LIMITATIONS.md).
  */
 #include "runtime.h" /* before <link.h>: <elf.h> defines EV_NONE, ev.h an enum */
 
@@ -63,6 +69,7 @@
 #include <linux/audit.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <valgrind/valgrind.h>
 
 #include "sys.h"
 
@@ -103,7 +110,8 @@ atomic_ulong trap_count, trap_green_count;
 bool trap_wanted(void)
 {
 	config_load();
-	return gs_config.syscalls_trap && atomic_load_explicit(&state, memory_order_relaxed) >= 0;
+	return gs_config.syscalls_trap && atomic_load_explicit(&state, memory_order_relaxed) >= 0 &&
+	       !RUNNING_ON_VALGRIND;
 }
 
 void trap_set_hook(enum trap_action (*hook)(long nr, const long a[6], void *uc, long *ret))
@@ -303,6 +311,10 @@ static bool trap_ready(void)
 
 	if (atomic_load(&state) != 0)
 		return atomic_load(&state) > 0;
+	if (RUNNING_ON_VALGRIND) {
+		atomic_store(&state, -1);
+		return false;
+	}
 	dl_iterate_phdr(collect, NULL);
 	if (atomic_compare_exchange_strong(&state, &expected, 1)) {
 		struct sigaction sa;

@@ -22,7 +22,7 @@ esac
 
 # ---- scope build: `make` (the package's Build-Depends, besides debhelper) ----
 # Kept in step with debian/control by a test (tests/tools/run.sh).
-build_packages="pkg-config libev-dev libunwind-dev liburing-dev binutils"
+build_packages="pkg-config libev-dev libunwind-dev liburing-dev binutils valgrind"
 if [ "${1:-}" = build-depends ]; then
 	printf '%s\n' $build_packages
 	exit 0
@@ -41,6 +41,13 @@ fi
 # liburing's header (preload/uring.c, tests/preload/uring_waits.c).
 if ! printf '#include <liburing.h>\n' | ${CC:-cc} -E -x c - >/dev/null 2>&1; then
 	missing="$missing liburing-dev"
+fi
+# valgrind's client requests (src/stack.c tells it about every green
+# stack): Debian ships their headers in valgrind itself, no -dev package.
+# Only the build needs them; the library runs without valgrind.
+if ! printf '#include <valgrind/valgrind.h>\n#include <valgrind/memcheck.h>\n' |
+	${CC:-cc} -E -x c - >/dev/null 2>&1; then
+	missing="$missing valgrind"
 fi
 # objcopy puts the gdb extension into the library (Makefile).
 if ! command -v objcopy >/dev/null 2>&1; then

@@ -1162,6 +1162,119 @@ green bt 2" "$CROWD"
 	fi
 }
 
+# ---- valgrind (docs/TOOLS.md, *valgrind*) ----
+
+VG_SUPP=$(pwd)/tools/valgrind/greenshim.supp
+
+# vg_errors LOG: memcheck's error count, summed over the log files LOG.*
+# (one per process: a forked child writes its own).
+vg_errors() {
+	cat "$1".* 2>/dev/null | awk '/ERROR SUMMARY:/ { n += $4; seen = 1 } END { print seen ? n : "none" }'
+}
+
+# vg_case TAG STACK_SIZE PROGRAM ARGS...: PROGRAM under memcheck natively,
+# then with LD_PRELOAD (and GREENSHIM_STACK_SIZE=STACK_SIZE unless "-");
+# prints what is wrong, nothing if all is right: both succeed with the
+# same output, greenshim's run has no error (--error-exitcode) and no more
+# than native's, and valgrind never saw a stack switch it did not know
+# or an instruction it cannot run. --trace-children=no: what the programs
+# exec (system's and popen's /bin/sh) is not under test; fork children
+# are valgrind's anyway.
+vg_case() {
+	tag=$1
+	ss=$2
+	shift 2
+	vg="valgrind --tool=memcheck --error-exitcode=99 --trace-children=no --suppressions=$VG_SUPP"
+	rm -f "$tmp/vg.$tag".*
+	timeout 120 $vg --log-file="$tmp/vg.$tag.n.log.%p" "$@" >"$tmp/vg.$tag.n.out" 2>&1 </dev/null
+	rn=$?
+	if [ "$ss" = - ]; then
+		LD_PRELOAD=$LIB timeout 120 $vg --log-file="$tmp/vg.$tag.g.log.%p" "$@" \
+			>"$tmp/vg.$tag.g.out" 2>&1 </dev/null
+	else
+		LD_PRELOAD=$LIB GREENSHIM_STACK_SIZE=$ss timeout 120 $vg --log-file="$tmp/vg.$tag.g.log.%p" \
+			"$@" >"$tmp/vg.$tag.g.out" 2>&1 </dev/null
+	fi
+	rg=$?
+	en=$(vg_errors "$tmp/vg.$tag.n.log")
+	eg=$(vg_errors "$tmp/vg.$tag.g.log")
+	if [ $rn -ne 0 ]; then
+		echo "$tag: native under valgrind: status $rn, $en errors: $(head -c 500 "$tmp/vg.$tag.n.out");"
+	elif [ $rg -ne 0 ] || [ "$eg" != 0 ]; then
+		echo "$tag: status $rg, $eg errors (native $en): $(head -c 300 "$tmp/vg.$tag.g.out")" \
+			"$(grep -h -m 12 -E '^==[0-9]+== +(at|by|[A-Z])' "$tmp/vg.$tag.g.log".*);"
+	elif ! cmp -s "$tmp/vg.$tag.n.out" "$tmp/vg.$tag.g.out"; then
+		echo "$tag: output differs: $(head -c 300 "$tmp/vg.$tag.g.out") (natively: $(head -c 300 "$tmp/vg.$tag.n.out"));"
+	elif [ "$en" = none ] || [ "$eg" -gt "$en" ]; then
+		echo "$tag: $eg errors under greenshim, $en natively;"
+	elif grep -h -m 2 -E 'switching stacks|unhandled instruction' "$tmp/vg.$tag.g.log".*; then
+		echo "$tag: valgrind's warnings above;"
+	fi
+}
+
+# Threaded C programs of tests/preload and the demo's echo server (50
+# connections of 100 round trips each) run under memcheck with greenshim
+# preloaded: no error that the same program does not have natively under
+# memcheck, the same output, and no stack switch valgrind does not know
+# of (every green stack is registered, src/stack.c). 64 KiB stacks sit
+# 128 KiB apart in their slab: an unregistered switch between two of them
+# looks to memcheck like a frame pushed or popped, and turns the other
+# thread's frames into errors. fork_from_thread makes a real thread in a
+# child of a green thread (rseq, src/tls.c); big_write's 4 MiB write
+# outlasts valgrind's check of it only with the tick backing off
+# (src/preempt.c).
+test_valgrind_memcheck_finds_no_error_greenshim_adds() {
+	name=valgrind_memcheck_finds_no_error_greenshim_adds
+	if ! command -v valgrind >/dev/null 2>&1; then
+		skip $name "no valgrind (make deps installs it)"
+		return
+	fi
+	P=$B/tests/preload
+	bad=$(
+		export GREENSHIM_LOG="$tmp/vg-reports.log" # the monitor's, off stdout and stderr
+		vg_case hello - "$P/hello_threads"
+		vg_case thread_api - "$P/sync_semantics" thread_api
+		vg_case thread_api_64k 64k "$P/sync_semantics" thread_api
+		vg_case cond_64k 64k "$P/sync_semantics" cond_timeouts
+		vg_case fork_from_thread - "$P/process_semantics" fork_from_thread
+		vg_case big_write - "$P/io_semantics" big_write
+	)
+	if [ -n "$bad" ]; then
+		fail $name "$bad"
+		return
+	fi
+	for mode in n g; do
+		rm -f "$tmp/vg.demo.$mode".*
+		if [ $mode = g ]; then
+			LD_PRELOAD=$LIB GREENSHIM_LOG="$tmp/vg-reports.log" valgrind --tool=memcheck \
+				--suppressions="$VG_SUPP" --log-file="$tmp/vg.demo.$mode.log.%p" \
+				"$B/gs-echo-threads" >"$tmp/port" 2>"$tmp/vg.demo.$mode.err" &
+		else
+			valgrind --tool=memcheck --suppressions="$VG_SUPP" --log-file="$tmp/vg.demo.$mode.log.%p" \
+				"$B/gs-echo-threads" >"$tmp/port" 2>"$tmp/vg.demo.$mode.err" &
+		fi
+		server=$!
+		port=$(wait_port "$tmp/port")
+		timeout 120 "$B/gs-echo-load" -p "${port:-1}" -c 50 -n 100 >"$tmp/vg.demo.$mode.load" 2>&1
+		rc=$?
+		eval "load_$mode=$rc"
+		stop_server
+	done
+	en=$(vg_errors "$tmp/vg.demo.n.log")
+	eg=$(vg_errors "$tmp/vg.demo.g.log")
+	if [ "$load_n" -ne 0 ] || [ "$load_g" -ne 0 ]; then
+		fail $name "demo: the load's status natively $load_n, under greenshim $load_g: $(cat "$tmp/vg.demo.g.load" "$tmp/vg.demo.g.err")"
+	elif ! grep -q "errors=0" "$tmp/vg.demo.g.load"; then
+		fail $name "demo: $(cat "$tmp/vg.demo.g.load")"
+	elif [ "$eg" != 0 ] || [ "$en" = none ]; then
+		fail $name "demo: $eg errors under greenshim, $en natively: $(grep -h -m 12 -E '^==[0-9]+== +(at|by|[A-Z])' "$tmp/vg.demo.g.log".*)"
+	elif grep -h -m 2 -E 'switching stacks|unhandled instruction' "$tmp/vg.demo.g.log".*; then
+		fail $name "demo: valgrind's warnings above"
+	else
+		ok $name
+	fi
+}
+
 # ---- the Debian package (debian/) and the systemd examples (tools/systemd) ----
 
 VERSION=$(sed -n 's/^#define GREENSHIM_VERSION_[A-Z]* \([0-9]*\)/\1/p' src/greenshim.h | paste -sd.)
@@ -1351,5 +1464,6 @@ test_gdb_shows_every_green_thread_of_a_crashed_program_live_and_in_its_core
 test_gdb_attached_to_a_running_program_lists_its_green_threads
 test_gdb_extension_says_when_greenshim_is_not_there
 test_gdb_extension_installed_serves_a_stripped_library
+test_valgrind_memcheck_finds_no_error_greenshim_adds
 
 summary tools
