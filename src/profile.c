@@ -381,7 +381,11 @@ static void prof_wait_hub(struct hub *h, void *arg)
 		char label[96];
 		int n, sig_at, from = 0;
 
-		if ((g->state != GREEN_PARKED && g->state != GREEN_READY) || (g->flags & GREEN_HUB))
+		/* h->preempted ran when the round came: the tick moved it
+		 * aside so that the hub could answer (it is queued after this
+		 * poll). It was on a CPU, not waiting. */
+		if ((g->state != GREEN_PARKED && g->state != GREEN_READY) ||
+		    (g->flags & GREEN_HUB) || g == h->preempted)
 			continue;
 		n = introspect_backtrace_pcs(g, pcs, INTROSPECT_FRAMES_MAX, &sig_at);
 		if (n <= 0)
