@@ -372,6 +372,7 @@ static int backtrace_any(struct green *g, struct frame *f, uintptr_t *pcs, int m
 void introspect_unwind_init(void)
 {
 	static atomic_bool done;
+	int saved_errno = errno; /* libunwind's probes may leave EAGAIN */
 	unw_context_t uc;
 	unw_cursor_t c;
 	bool was;
@@ -383,6 +384,7 @@ void introspect_unwind_init(void)
 	if (unw_init_local(&c, &uc) == 0)
 		unw_step(&c);
 	osthread_runtime_end(was);
+	errno = saved_errno;
 }
 
 int introspect_backtrace(struct green *g, struct frame *f, int max)
@@ -725,6 +727,11 @@ int introspect_sample_unnamed(struct hub *h, struct sample_result *out, int time
 
 	if (!preempt_handler_ready())
 		return -EAGAIN;
+	/* libunwind sets itself up at its first unwinding (a pipe2 among
+	 * others, greenshim's wrapper, which takes a lock): here, before the
+	 * first signal, not in the handler, where the code it interrupted may
+	 * hold that lock. Only a process that is sampled gets its pipe. */
+	introspect_unwind_init();
 	atomic_init(&s.done, 0);
 	if (!atomic_compare_exchange_strong(&h->sample, &expected, &s))
 		return -EBUSY;

@@ -272,10 +272,6 @@ bool preempt_handler_ready(void)
 	if (atomic_load(&state) != 0)
 		return atomic_load(&state) > 0;
 	dl_iterate_phdr(collect, (void *)allocator_object());
-	/* libunwind sets itself up at its first unwinding (a pipe2 among
-	 * others, greenshim's wrapper, which takes a lock): here, not in the
-	 * handler, where the code it interrupted may hold that lock. */
-	introspect_unwind_init();
 	if (atomic_compare_exchange_strong(&state, &expected, 1)) {
 		struct sigaction sa;
 

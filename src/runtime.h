@@ -1135,7 +1135,8 @@ int introspect_backtrace_pcs(struct green *g, uintptr_t *pcs, int max, int *sig_
  * as return addresses. */
 void introspect_name_frames(struct frame *f, int n);
 /* libunwind's one-time set-up (it opens a pipe to check addresses with),
- * done by an ordinary caller before any signal handler unwinds. */
+ * done by the first sampler before it sends a signal whose handler
+ * unwinds. errno is kept. */
 void introspect_unwind_init(void);
 /* pc is the runtime's own code (libgreenshim.so's executable segments). */
 bool introspect_own_pc(uintptr_t pc);
