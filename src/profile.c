@@ -11,7 +11,7 @@
  *         Each sample weighs the time since the one before, so one hub's
  *         weights add up to the time profiled. The hub's own loop is not
  *         sampled: a signal cannot tell it polling from sleeping in
- *         epoll_wait.
+ *         epoll_wait; a hub seen in it is not sent the signal at all.
  *   wait  the stacks of the threads that do not run (parked, or ready and
  *         waiting for the hub), each ending in a frame that says on what:
  *         "[wait fd 7 read]", "[wait mutex 0x... held by thread 3 "w"]",
@@ -33,20 +33,24 @@
  *         Acquisitions without contention cost nothing; a wait that ends
  *         by its deadline, a signal or cancellation is not counted.
  *         Two stack walks cost tens of microseconds (libunwind blocks
- *         signals around its lookups: four system calls a frame), so a
+ *         signals around its lookups: two to four system calls a frame), so a
  *         hub records each hand-over with a chance p, and weighs what it
  *         records by 1/p: the sums stay unbiased. p is 1 at first, then
  *         set every LOCK_WINDOW_NS so that recording costs about
  *         1/LOCK_SHARE of the hub's time at the rate of the last window.
  *
  * greenshim's own frames: the runtime's code (introspect_own_pc) is
- * collapsed unless the profile asks for all frames. The frames that
- * start a green thread (ctx_trampoline, green_main) go; in each run of the
- * runtime's frames the first stays (the libc call the program made: read,
- * pthread_mutex_lock) and the rest go; a stack that ends inside the
- * runtime ends in a label instead: the wait's for the wait profile,
- * "[greenshim]" for a cpu sample. A thread preempted by the tick loses the
- * handler's frames (everything from the signal frame inwards).
+ * collapsed unless the profile asks for all frames (prof_fold). The frames
+ * that start a green thread (ctx_trampoline, green_main) go; where the
+ * program calls into the runtime the first frame stays (the libc call it
+ * made: read, pthread_mutex_lock) and the rest go, with what the runtime
+ * calls from there: libunwind and libev always, libc's functions but the
+ * first (the real read); the program's code that the runtime calls back
+ * (a start routine, a signal handler) shows again. A stack that ends
+ * inside the runtime ends in a label instead: the wait's for the wait
+ * profile, "[greenshim]" for a cpu sample. A frame interrupted by one of
+ * the runtime's signal handlers (the tick, a sample) is where the thread
+ * was: the handler's frames go (prof_past_own_handler).
  *
  * Names: pcs are named once per profile, through a cache (names of
  * functions do not change while a process runs), on the profiler's own
