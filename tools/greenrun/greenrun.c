@@ -482,9 +482,8 @@ static void forward(int sig, siginfo_t *si, void *uc)
 }
 
 /* FILE.svg and FILE.json from the folded stacks in FILE, one kind's; one
- * line on stderr says what was written. Returns the seconds profiled, or
- * -1 when FILE holds none. */
-static double render(const char *file, unsigned kind, const char *shown)
+ * line on stderr says what was written. false when FILE holds none. */
+static bool render(const char *file, unsigned kind, const char *shown)
 {
 	static const char *const what[] = { [PROF_CPU] = "on-CPU",
 					    [PROF_WAIT] = "off-CPU, threads waiting",
@@ -497,7 +496,7 @@ static double render(const char *file, unsigned kind, const char *shown)
 
 	if (in == NULL) {
 		fprintf(stderr, "greenrun: %s: %s\n", file, strerror(errno));
-		return -1;
+		return false;
 	}
 	while (getline(&line, &cap, in) > 0) {
 		const char *sp = strrchr(line, ' ');
@@ -508,7 +507,7 @@ static double render(const char *file, unsigned kind, const char *shown)
 	free(line);
 	if (us == 0) {
 		fclose(in);
-		return -1;
+		return false;
 	}
 	snprintf(title, sizeof title, "greenrun --profile %s, %s: %s %.3f s (us)", shown, name,
 		 what[kind], (double)us / 1e6);
@@ -516,18 +515,22 @@ static double render(const char *file, unsigned kind, const char *shown)
 	snprintf(json, sizeof json, "%s.json", file);
 	rewind(in);
 	out = fopen(svg, "w");
-	if (out == NULL || flame_svg(in, out, title, "us", name) != 0 || fclose(out) != 0)
+	if (out == NULL || flame_svg(in, out, title, "us", name) != 0 || fclose(out) != 0) {
 		fprintf(stderr, "greenrun: %s: %s\n", svg, strerror(errno));
+		snprintf(svg, sizeof svg, "none");
+	}
 	rewind(in);
 	out = fopen(json, "w");
 	if (out == NULL || flame_speedscope(in, out, title, "microseconds") != 0 ||
-	    fclose(out) != 0)
+	    fclose(out) != 0) {
 		fprintf(stderr, "greenrun: %s: %s\n", json, strerror(errno));
+		snprintf(json, sizeof json, "none");
+	}
 	fclose(in);
 	fprintf(stderr, "greenrun: profile of %s, %s: %s %.3f s; folded stacks: %s; flame graph: "
 			"%s; speedscope: %s\n",
 		shown, name, what[kind], (double)us / 1e6, file, svg, json);
-	return (double)us / 1e6;
+	return true;
 }
 
 static void render_all(const char *base, unsigned kinds, const char *shown)
@@ -538,7 +541,7 @@ static void render_all(const char *base, unsigned kinds, const char *shown)
 		char file[PATH_MAX];
 
 		if ((kinds & k) && config_profile_file(file, sizeof file, base, k, kinds) == 0 &&
-		    render(file, k, shown) >= 0)
+		    render(file, k, shown))
 			any = true;
 	}
 	if (!any)
