@@ -11,6 +11,7 @@
 #include <pthread.h>
 
 #include "preload.h"
+#include "../src/tools.h"
 
 /* An OS thread's hub goes when the thread does (a thread-specific data
  * destructor of glibc's keys): with GREENSHIM_THREADS=native a server that

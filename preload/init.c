@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "preload.h"
+#include "../src/tools.h"
 
 /* Under LD_PRELOAD, green threads that compute without waiting are
  * preempted on a 2 ms tick (src/preempt.c; GREENSHIM_PREEMPT_MS). */

@@ -27,6 +27,7 @@
 #include <libunwind.h>
 
 #include "runtime.h"
+#include "tools.h"
 #include "sys.h"
 
 #include <dlfcn.h>

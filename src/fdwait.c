@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "runtime.h"
+#include "tools.h"
 #include "sys.h"
 
 struct fdw {

@@ -48,6 +48,7 @@
 #include <sys/resource.h>
 
 #include "runtime.h"
+#include "tools.h"
 #include "sys.h"
 
 #ifdef GS_ASAN

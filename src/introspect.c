@@ -38,6 +38,7 @@
 #include <libunwind.h>
 
 #include "runtime.h"
+#include "tools.h"
 
 #include <dlfcn.h>
 #include <link.h>

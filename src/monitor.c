@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "runtime.h"
+#include "tools.h"
 #include "sys.h"
 
 #include <fcntl.h>

@@ -60,7 +60,8 @@
  * never runs on the alternate signal stack (it switches away from the
  * stack it runs on and comes back later).
  */
-#include "runtime.h" /* before <link.h>: <elf.h> defines EV_NONE, ev.h an enum */
+#include "runtime.h"
+#include "tools.h" /* before <link.h>: <elf.h> defines EV_NONE, ev.h an enum */
 
 #include <dlfcn.h>
 #include <link.h>

@@ -62,6 +62,7 @@
  * spinlock that an event holds only to add a row.
  */
 #include "runtime.h"
+#include "tools.h"
 #include "sys.h"
 
 #include <dlfcn.h>

@@ -13,6 +13,7 @@
  * Queues are FIFO: the longest waiter is woken first.
  */
 #include "runtime.h"
+#include "tools.h"
 
 void wait_init(struct wait *w)
 {

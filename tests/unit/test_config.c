@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "../../src/tools.h"
 
 START_TEST(sizes_take_bytes_and_k_or_m_suffixes)
 {

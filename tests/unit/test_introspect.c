@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "unit.h"
+#include "../../src/tools.h"
 
 static struct gsync_mutex held, self_held;
 static struct gsync_cond cv;

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "../../src/runtime.h"
+#include "../../src/tools.h"
 
 #define RUNS 5
 
