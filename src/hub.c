@@ -20,11 +20,12 @@
  * waits, yields or exits, or until the preemption tick moves it aside at a
  * safe point (preempt.c).
  *
- * Invariants:
- *  - exactly one context of a hub runs at a time, on the hub's OS thread;
+ * Invariants (GS_INVARIANT checks those marked * in sanitizer builds):
+ *  - * exactly one context of a hub runs at a time, on the hub's OS thread;
  *    a green thread never moves to another hub;
- *  - a READY green is in the run queue exactly once; a PARKED one is
- *    referenced by the wait that will unpark it;
+ *  - * a READY green is in the run queue exactly once; a PARKED one is
+ *    referenced by the wait that will unpark it; only the running green
+ *    parks;
  *  - the thread pointer loaded is h->fs; a context runs with its own
  *    (tls.c), except the hub's, which runs on whatever is loaded when the
  *    TLS is loaded with arch_prctl;
@@ -41,6 +42,7 @@
  * exactly as a native deadlock would hang.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -555,8 +557,26 @@ static void hub_reap(struct hub *h)
 	hub_release_green(h, z);
 }
 
+#ifdef GS_CHECK_INVARIANTS
+void gs_invariant_failed(const char *what, const char *file, int line)
+{
+	char msg[256];
+	int n = snprintf(msg, sizeof msg, "greenshim: invariant broken at %s:%d: %s\n", file, line,
+			 what);
+
+	sys_write(STDERR_FILENO, msg, n > 0 && (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+	abort();
+}
+#endif
+
 void hub_runq_push(struct hub *h, struct green *g)
 {
+	GS_INVARIANT(g->state == GREEN_READY && g->hub == h,
+		     "a green in the run queue is READY, in its own hub's");
+#ifdef GS_CHECK_INVARIANTS
+	GS_INVARIANT(!(g->flags & GREEN_IN_RUNQ), "a READY green is in the run queue exactly once");
+	g->flags |= GREEN_IN_RUNQ;
+#endif
 	g->next = NULL;
 	if (h->runq_tail != NULL)
 		h->runq_tail->next = g;
@@ -573,6 +593,11 @@ static struct green *runq_pop(struct hub *h)
 		h->runq_head = g->next;
 		if (h->runq_head == NULL)
 			h->runq_tail = NULL;
+#ifdef GS_CHECK_INVARIANTS
+		GS_INVARIANT((g->flags & GREEN_IN_RUNQ) && g->state == GREEN_READY,
+			     "a green leaves the run queue READY");
+		g->flags &= ~GREEN_IN_RUNQ;
+#endif
 	}
 	return g;
 }
@@ -650,6 +675,10 @@ static inline void hub_load_tls(struct hub *h, struct green *next)
 /* The only place a context is left and resumed. */
 static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 {
+	GS_INVARIANT(cur == h->current && next->hub == h && hub_peek() == h,
+		     "one context of a hub runs at a time, on the hub's OS thread");
+	GS_INVARIANT(next->state != GREEN_DEAD && next->state != GREEN_PARKED,
+		     "only a context that can run is switched to");
 	if (shares_tls(cur))
 		cur->saved_errno = errno;
 	next->state = GREEN_RUNNING;

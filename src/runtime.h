@@ -47,6 +47,18 @@
 #define GS_ASAN 1 /* tell ASan about every stack switch (hub.c) */
 #endif
 
+/* The invariants the design comments state, checked where they can break
+ * in sanitizer builds (make check SANITIZE=..., which defines
+ * GS_CHECK_INVARIANTS): a broken one stops the program with its name and
+ * place, as Go's runtime throws. Compiled out otherwise. */
+#ifdef GS_CHECK_INVARIANTS
+#define GS_INVARIANT(cond, what) \
+	((cond) ? (void)0 : gs_invariant_failed(what, __FILE__, __LINE__))
+_Noreturn void gs_invariant_failed(const char *what, const char *file, int line);
+#else
+#define GS_INVARIANT(cond, what) ((void)0)
+#endif
+
 #define GS_API __attribute__((visibility("default")))
 #define GS_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GS_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -373,6 +385,8 @@ enum green_state {
 #define GREEN_UNWINDING 0x100u      /* cancelled or exiting: no new cancel */
 #define GREEN_PREEMPTED 0x200u      /* READY because the tick preempted it
 				     * (for the wait profile: profile.c) */
+#define GREEN_IN_RUNQ 0x400u        /* in the run queue; kept with
+				     * GS_CHECK_INVARIANTS only (hub.c) */
 /* preload/stdio.c's calls in progress (bits 16-23): a cancellation is
  * acted on when the outermost ends, with the FILE let go. */
 #define GREEN_STDIO_ONE 0x10000u

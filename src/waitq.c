@@ -38,6 +38,8 @@ void wait_complete(struct wait *w, int result)
 {
 	if (w->done)
 		return;
+	GS_INVARIANT(w->g->state == GREEN_PARKED || w->g == w->g->hub->current,
+		     "a wait is completed for a parked green, or before it parks");
 	if (GS_UNLIKELY(__atomic_load_n(&gs_prof_locks_on, __ATOMIC_RELAXED)))
 		profile_lock_event(w, result);
 	w->done = true;
@@ -60,6 +62,8 @@ int wait_park(struct wait *w, int64_t deadline)
 	struct green *g = w->g;
 	struct hub *h = g->hub;
 
+	GS_INVARIANT(g == h->current && g->state == GREEN_RUNNING,
+		     "only the running green parks, on its own hub");
 	if (w->done)
 		return w->result;
 	if (GS_UNLIKELY(w->cancelpoint && green_cancel_due(g)))
