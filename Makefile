@@ -191,9 +191,13 @@ $(B)/greenrun: tools/greenrun/greenrun.c tools/greenctl/flame.c tools/greenctl/f
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) $(LDFLAGS) $(if $(MULTIARCH),-DGREENRUN_MULTIARCH='"$(MULTIARCH)"') -o $@ $< \
 		tools/greenctl/flame.c $(B)/obj/src/config.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o -ldl -lm
 
-$(B)/greenctl: tools/greenctl/greenctl.c tools/greenctl/flame.c tools/greenctl/flame.h | depcheck
+# greenctl parses profile kinds and names their files with the library's
+# own functions (config.c), as greenrun does.
+$(B)/greenctl: tools/greenctl/greenctl.c tools/greenctl/flame.c tools/greenctl/flame.h \
+		$(B)/obj/src/config.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o $(HEADERS) | depcheck
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(filter-out -fPIC -fvisibility=hidden,$(BASE_CFLAGS)) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
-		-o $@ tools/greenctl/greenctl.c tools/greenctl/flame.c -lm
+		-o $@ tools/greenctl/greenctl.c tools/greenctl/flame.c \
+		$(B)/obj/src/config.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o -ldl -lm
 
 $(B)/tests/tools/spin: tests/tools/spin.c | depcheck
 	@mkdir -p $(dir $@)

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../src/runtime.h"
 #include "flame.h"
 
 static const char *prog = "greenctl";
@@ -402,8 +403,10 @@ static void cmd_stats(int pid)
 
 /* ---- profile ---------------------------------------------------------------- */
 
-static const char *const kind_names[] = { "cpu", "wait", "lock" };
+/* Kind k is the PROF_* bit 1 << k (src/runtime.h); names and the
+ * parser are the library's own (src/config.c, linked in). */
 #define NKINDS 3
+#define KIND_NAME(k) config_profile_kind_name(1u << (k))
 
 /* What each kind's graph says, for its title. */
 static const char *const kind_titles[] = {
@@ -424,7 +427,7 @@ static void prof_line(char **f, int n, void *arg)
 
 	if (n >= 4 && strcmp(f[0], "folded") == 0) {
 		for (int k = 0; k < NKINDS; k++)
-			if (strcmp(f[1], kind_names[k]) == 0 && p->f[k] != NULL) {
+			if (strcmp(f[1], KIND_NAME(k)) == 0 && p->f[k] != NULL) {
 				unsigned long long us = strtoull(f[3], NULL, 10);
 
 				fprintf(p->f[k], "%s %llu\n", f[2], us);
@@ -440,37 +443,12 @@ static void prof_line(char **f, int n, void *arg)
 	}
 }
 
-/* The kinds in s ("cpu,wait", "all") as bits 1 << k; 0 if s is bad. */
-static unsigned parse_kinds(const char *s)
-{
-	unsigned bits = 0;
-
-	if (strcmp(s, "all") == 0)
-		return (1u << NKINDS) - 1;
-	for (const char *p = s;; p++) {
-		size_t len = strcspn(p, ",");
-		int found = -1;
-
-		for (int k = 0; k < NKINDS; k++)
-			if (strlen(kind_names[k]) == len && strncmp(p, kind_names[k], len) == 0)
-				found = k;
-		if (found < 0)
-			return 0;
-		bits |= 1u << found;
-		p += len;
-		if (*p == '\0')
-			return bits;
-	}
-}
-
-/* FILE for one kind, FILE.KIND for several (as GREENSHIM_PROFILE's files:
- * src/config.c, config_profile_file). */
+/* FILE for one kind, FILE.KIND for several, as GREENSHIM_PROFILE's files;
+ * with room for ".svg" and ".json" after it. */
 static void kind_file(char *buf, size_t size, const char *file, int k, unsigned kinds)
 {
-	int n = (kinds & (kinds - 1)) == 0 ? snprintf(buf, size, "%s", file)
-					   : snprintf(buf, size, "%s.%s", file, kind_names[k]);
-
-	if (n < 0 || (size_t)n + 16 >= size)
+	if (config_profile_file(buf, size, file, 1u << k, kinds) != 0 ||
+	    strlen(buf) + 16 >= size)
 		die("%s: name too long", file);
 }
 
@@ -508,7 +486,7 @@ static void cmd_profile(int pid, double seconds, const char *file, unsigned kind
 		if (!(kinds & (1u << k)))
 			continue;
 		snprintf(kinds_s + strlen(kinds_s), sizeof kinds_s - strlen(kinds_s), "%s%s",
-			 kinds_s[0] ? "," : "", kind_names[k]);
+			 kinds_s[0] ? "," : "", KIND_NAME(k));
 		kind_file(path[k], sizeof path[k], file, k, kinds);
 		p.f[k] = fopen(path[k], "w");
 		if (p.f[k] == NULL)
@@ -539,10 +517,10 @@ static void cmd_profile(int pid, double seconds, const char *file, unsigned kind
 		if (fclose(p.f[k]) != 0)
 			die("%s: %s", path[k], strerror(errno));
 		snprintf(title, sizeof title, "greenshim process %d, %g s, %s: %s, %.3f s (us)", pid,
-			 seconds, kind_names[k], kind_titles[k], (double)p.us[k] / 1e6);
-		draw_files(path[k], title, kind_names[k]);
+			 seconds, KIND_NAME(k), kind_titles[k], (double)p.us[k] / 1e6);
+		draw_files(path[k], title, KIND_NAME(k));
 		printf("%s: folded stacks %s, flame graph %s.svg, speedscope %s.json\n",
-		       kind_names[k], path[k], path[k], path[k]);
+		       KIND_NAME(k), path[k], path[k], path[k]);
 	}
 }
 
@@ -701,9 +679,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "flame") == 0) {
 		const char *palette = "cpu";
+		int one = argc == 7 ? config_parse_profile_kinds(argv[6]) : 0;
 
-		if (argc == 7 && strcmp(argv[5], "-k") == 0 && parse_kinds(argv[6]) != 0 &&
-		    strchr(argv[6], ',') == NULL && strcmp(argv[6], "all") != 0)
+		/* -k names exactly one kind */
+		if (argc == 7 && strcmp(argv[5], "-k") == 0 && one > 0 && (one & (one - 1)) == 0)
 			palette = argv[6];
 		else if (argc != 5)
 			palette = NULL;
@@ -754,8 +733,14 @@ int main(int argc, char **argv)
 				secs = strtod(argv[++i], NULL);
 			else if (strcmp(argv[i], "-o") == 0)
 				file = argv[++i];
-			else if (strcmp(argv[i], "-k") == 0)
-				bad |= (kinds = parse_kinds(argv[++i])) == 0;
+			else if (strcmp(argv[i], "-k") == 0) {
+				int k = config_parse_profile_kinds(argv[++i]);
+
+				if (k <= 0)
+					bad = true;
+				else
+					kinds = (unsigned)k;
+			}
 			else
 				bad = true;
 		}

@@ -432,12 +432,11 @@ static void show_config(const char *lib, const char *cmd)
 	fprintf(stderr, "greenrun: GREENSHIM_PROFILE=%s (%s)\n",
 		c->profile_path != NULL ? c->profile_path : "", c->profile_path != NULL ?
 		origin("GREENSHIM_PROFILE") : "default: no profile");
-	fprintf(stderr, "greenrun: GREENSHIM_PROFILE_KINDS=%s%s%s%s%s (%s)\n",
-		c->profile_kinds & PROF_CPU ? "cpu" : "",
-		(c->profile_kinds & PROF_CPU) && (c->profile_kinds & ~PROF_CPU) ? "," : "",
-		c->profile_kinds & PROF_WAIT ? "wait" : "",
-		(c->profile_kinds & PROF_WAIT) && (c->profile_kinds & PROF_LOCK) ? "," : "",
-		c->profile_kinds & PROF_LOCK ? "lock" : "", origin("GREENSHIM_PROFILE_KINDS"));
+	fprintf(stderr, "greenrun: GREENSHIM_PROFILE_KINDS=");
+	for (unsigned k = PROF_CPU, n = 0; k <= PROF_LOCK; k <<= 1)
+		if (c->profile_kinds & k)
+			fprintf(stderr, "%s%s", n++ ? "," : "", config_profile_kind_name(k));
+	fprintf(stderr, " (%s)\n", origin("GREENSHIM_PROFILE_KINDS"));
 	fprintf(stderr, "greenrun: GREENSHIM_PROFILE_FRAMES=%s (%s)\n",
 		c->profile_all_frames ? "all" : "program", origin("GREENSHIM_PROFILE_FRAMES"));
 }
