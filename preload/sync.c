@@ -525,99 +525,36 @@ GS_WRAP int pthread_spin_lock(pthread_spinlock_t *l)
 
 /* ---- rwlocks --------------------------------------------------------------- */
 
-/*
- * Inside pthread_rwlock_t: glibc's __shared (offset 28) tells a
- * process-shared rwlock and __flags (offset 48) its kind; the rest is ours.
- * Waiters queue in arrival order; whoever releases grants the lock to the
- * head of the queue while it can (a writer alone, or a run of readers), so
- * a woken thread owns what it waited for. A reader that arrives while the
- * lock is free of writers gets in at once with glibc's default kind
- * (PTHREAD_RWLOCK_PREFER_READER_NP), only if no writer waits otherwise.
- */
-struct grw {
-	uint32_t readers;  /* holding it to read */
-	uint32_t writers_waiting;
-	struct green *writer;
-	uint64_t spare;
-	int32_t cur_writer; /* glibc's, unused */
-	int32_t shared;     /* glibc's __shared */
-	struct waitq q;
-	uint32_t flags;     /* glibc's __flags: the kind */
-};
-
-_Static_assert(sizeof(struct grw) <= sizeof(pthread_rwlock_t), "rwlock fits");
-_Static_assert(offsetof(struct grw, shared) == offsetof(pthread_rwlock_t, __data.__shared),
-	       "__shared where glibc reads it");
-_Static_assert(offsetof(struct grw, flags) == offsetof(pthread_rwlock_t, __data.__flags),
+/* Inside pthread_rwlock_t: glibc's __shared (offset 28) tells a
+ * process-shared rwlock and __flags (offset 48) its kind; the green lock
+ * (src/gsync.c) keeps both where glibc has them. */
+_Static_assert(sizeof(struct gsync_rwlock) <= sizeof(pthread_rwlock_t), "rwlock fits");
+_Static_assert(offsetof(struct gsync_rwlock, reserved[3]) ==
+		       offsetof(pthread_rwlock_t, __data.__shared),
+	       "__shared left where glibc reads it");
+_Static_assert(offsetof(struct gsync_rwlock, kind) == offsetof(pthread_rwlock_t, __data.__flags),
 	       "kind where the static initializers put it");
+_Static_assert(GSYNC_RW_PREFER_READERS == PTHREAD_RWLOCK_PREFER_READER_NP, "same kinds");
 
-#define RW_WRITER 0x100u /* waiter flag: wants to write */
-
-static inline struct grw *grw(pthread_rwlock_t *l)
+static inline struct gsync_rwlock *grw(pthread_rwlock_t *l)
 {
-	return (struct grw *)(void *)l;
+	return (struct gsync_rwlock *)(void *)l;
 }
 
-/* Grants the lock to the head of the queue for as long as it can. */
-static void rw_grant(struct grw *l)
+static bool rw_shared(pthread_rwlock_t *l)
 {
-	struct waiter *e;
-
-	while ((e = l->q.head) != NULL) {
-		if (e->wait->done) {
-			waitq_remove(e);
-			continue;
-		}
-		if (e->flags & RW_WRITER) {
-			if (l->writer != NULL || l->readers > 0)
-				return;
-			l->writer = e->wait->g;
-		} else {
-			if (l->writer != NULL)
-				return;
-			l->readers++;
-		}
-		waitq_remove(e);
-		wait_complete(e->wait, WAKE_OWNED);
-		if (e->flags & RW_WRITER)
-			return;
-	}
+	return l->__data.__shared != 0;
 }
 
 static int rw_lock_until(pthread_rwlock_t *rw, bool write, int64_t deadline, bool try)
 {
-	struct grw *l = grw(rw);
-	struct green *me = self();
-	bool prefer_reader = l->flags == PTHREAD_RWLOCK_PREFER_READER_NP;
-	struct wait w;
-	struct waiter e;
-	int r;
+	int r = gsync_rwlock_trylock(grw(rw), write);
 
-	if (l->writer == me)
-		return try ? EBUSY : EDEADLK;
-	if (write ? (l->writer == NULL && l->readers == 0 && waitq_empty(&l->q))
-		  : (l->writer == NULL && (prefer_reader || l->writers_waiting == 0))) {
-		if (write)
-			l->writer = me;
-		else
-			l->readers++;
-		return 0;
-	}
-	if (try)
-		return EBUSY;
+	if (r == 0 || try)
+		return -r;
 	if (preload_hub() == NULL)
-		return EDEADLK;
-	wait_init(&w);
-	wait_label(&w, WAIT_RWLOCK, l, 0);
-	waitq_add(&l->q, &e, &w, write ? RW_WRITER : 0);
-	l->writers_waiting += write;
-	r = wait_park(&w, deadline);
-	l->writers_waiting -= write;
-	waitq_remove(&e);
-	if (r == WAKE_OWNED)
-		return 0;
-	rw_grant(l); /* readers behind a writer that gave up may go now */
-	return ETIMEDOUT;
+		return EDEADLK; /* the hub's own context cannot wait */
+	return -gsync_rwlock_lock(grw(rw), write, deadline);
 }
 
 static int rw_try_real(void *l)
@@ -635,7 +572,7 @@ static int rw_lock(pthread_rwlock_t *rw, bool write, clockid_t clk, const struct
 {
 	int64_t deadline = GS_NO_DEADLINE;
 
-	if (grw(rw)->shared) {
+	if (rw_shared(rw)) {
 		if (try)
 			return write ? REAL(pthread_rwlock_trywrlock)(rw) : REAL(pthread_rwlock_tryrdlock)(rw);
 		if (abstime != NULL && (deadline = preload_abs_deadline(clk, abstime)) < 0)
@@ -668,7 +605,7 @@ GS_WRAP int pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t
 	if (pshared == PTHREAD_PROCESS_SHARED)
 		return REAL(pthread_rwlock_init)(rw, attr);
 	memset(rw, 0, sizeof *rw);
-	grw(rw)->flags = (uint32_t)kind;
+	gsync_rwlock_init(grw(rw), (uint32_t)kind);
 	return 0;
 }
 
@@ -676,11 +613,9 @@ GS_WRAP int pthread_rwlock_destroy(pthread_rwlock_t *rw)
 {
 	if (preload_native())
 		return REAL(pthread_rwlock_destroy)(rw);
-	struct grw *l = grw(rw);
-
-	if (l->shared)
+	if (rw_shared(rw))
 		return REAL(pthread_rwlock_destroy)(rw);
-	return l->writer != NULL || l->readers > 0 || !waitq_empty(&l->q) ? EBUSY : 0;
+	return gsync_rwlock_busy(grw(rw)) ? EBUSY : 0;
 }
 
 GS_WRAP int pthread_rwlock_rdlock(pthread_rwlock_t *rw)
@@ -745,38 +680,25 @@ GS_WRAP int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 {
 	if (preload_native())
 		return REAL(pthread_rwlock_unlock)(rw);
-	struct grw *l = grw(rw);
-
-	if (l->shared)
+	if (rw_shared(rw))
 		return REAL(pthread_rwlock_unlock)(rw);
-	if (l->writer != NULL) {
-		if (l->writer != self())
-			return EPERM;
-		l->writer = NULL;
-	} else if (l->readers > 0) {
-		l->readers--;
-	} else {
-		return EPERM;
-	}
-	rw_grant(l);
-	return 0;
+	return -gsync_rwlock_unlock(grw(rw));
 }
 
 /* ---- barriers ---------------------------------------------------------------- */
 
-struct gbarrier {
-	uint32_t count;
-	uint32_t arrived;
-	uint32_t round;
-	int32_t shared; /* glibc's: 128 for a process-shared barrier */
-	struct waitq q;
-};
+/* glibc's barrier says at offset 12 whether it is process-shared; the
+ * green one leaves that word alone. */
+_Static_assert(sizeof(struct gsync_barrier) <= sizeof(pthread_barrier_t), "barrier fits");
 
-_Static_assert(sizeof(struct gbarrier) <= sizeof(pthread_barrier_t), "barrier fits");
-
-static inline struct gbarrier *gb(pthread_barrier_t *b)
+static inline struct gsync_barrier *gb(pthread_barrier_t *b)
 {
-	return (struct gbarrier *)(void *)b;
+	return (struct gsync_barrier *)(void *)b;
+}
+
+static bool barrier_shared(pthread_barrier_t *b)
+{
+	return gb(b)->reserved != 0;
 }
 
 GS_WRAP int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *attr,
@@ -791,36 +713,23 @@ GS_WRAP int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr
 	if (pshared == PTHREAD_PROCESS_SHARED || count == 0)
 		return REAL(pthread_barrier_init)(b, attr, count); /* and EINVAL for 0 */
 	memset(b, 0, sizeof *b);
-	gb(b)->count = count;
-	return 0;
+	return -gsync_barrier_init(gb(b), count);
 }
 
 GS_WRAP int pthread_barrier_destroy(pthread_barrier_t *b)
 {
 	if (preload_native())
 		return REAL(pthread_barrier_destroy)(b);
-	if (gb(b)->shared)
+	if (barrier_shared(b))
 		return REAL(pthread_barrier_destroy)(b);
-	return gb(b)->arrived > 0 ? EBUSY : 0;
+	return gsync_barrier_busy(gb(b)) ? EBUSY : 0;
 }
 
 GS_WRAP int pthread_barrier_wait(pthread_barrier_t *b)
 {
 	if (preload_native())
 		return REAL(pthread_barrier_wait)(b);
-	struct gbarrier *g = gb(b);
-	uint32_t round;
-
-	if (g->shared || preload_hub() == NULL)
+	if (barrier_shared(b) || preload_hub() == NULL)
 		return REAL(pthread_barrier_wait)(b);
-	if (++g->arrived == g->count) {
-		g->arrived = 0;
-		g->round++;
-		waitq_wake_all(&g->q, WAKE_OK);
-		return PTHREAD_BARRIER_SERIAL_THREAD;
-	}
-	round = g->round;
-	while (g->round == round)
-		waitq_wait_as(&g->q, GS_NO_DEADLINE, WAIT_BARRIER, b);
-	return 0;
+	return gsync_barrier_wait(gb(b)) == GSYNC_BARRIER_SERIAL ? PTHREAD_BARRIER_SERIAL_THREAD : 0;
 }

@@ -1,5 +1,6 @@
 /*
- * Green mutex, condition variable and counting semaphore.
+ * Green mutex, condition variable, counting semaphore, reader-writer lock
+ * and barrier.
  *
  * What it owns: the blocking logic the pthread, POSIX semaphore and C11
  * layers (preload/) are built on; those add types, attributes and error
@@ -12,6 +13,17 @@
  * switch. A woken waiter that loses that race goes back to the head of the
  * queue and turns the mutex into hand-off mode: the next unlock gives it the
  * mutex directly. Barging is cheap, hand-off guarantees no waiter starves.
+ *
+ * Reader-writer lock: waiters queue in arrival order; whoever releases
+ * grants the lock to the head of the queue while it can (a writer alone,
+ * or a run of readers), so a woken thread owns what it waited for. A reader
+ * that arrives while no writer holds the lock gets in at once with
+ * GSYNC_RW_PREFER_READERS (glibc's default kind), otherwise only while no
+ * writer waits.
+ *
+ * Barrier: the thread that completes a round starts the next one and wakes
+ * the others; a woken thread checks that its round is over, so a stray
+ * wake-up never lets it through early.
  *
  * Semaphore: a post with waiters hands its unit straight to the first one
  * (its value stays 0), so units cannot be stolen from a woken waiter. A
@@ -192,4 +204,130 @@ int gsync_sem_post(struct gsync_sem *s)
 		return -EOVERFLOW;
 	s->count++;
 	return 0;
+}
+
+#define RW_WRITER 0x100u /* waiter flag: wants to write */
+
+void gsync_rwlock_init(struct gsync_rwlock *l, uint32_t kind)
+{
+	l->readers = 0;
+	l->writers_waiting = 0;
+	l->writer = NULL;
+	waitq_init(&l->q);
+	l->kind = kind;
+}
+
+/* Grants the lock to the head of the queue for as long as it can. */
+static void rwlock_grant(struct gsync_rwlock *l)
+{
+	struct waiter *e;
+
+	while ((e = l->q.head) != NULL) {
+		bool write = e->flags & RW_WRITER;
+
+		if (e->wait->done) {
+			waitq_remove(e);
+			continue;
+		}
+		if (l->writer != NULL || (write && l->readers > 0))
+			return;
+		if (write)
+			l->writer = e->wait->g;
+		else
+			l->readers++;
+		waitq_remove(e);
+		wait_complete(e->wait, WAKE_OWNED);
+		if (write)
+			return;
+	}
+}
+
+int gsync_rwlock_trylock(struct gsync_rwlock *l, bool write)
+{
+	bool can = write ? l->writer == NULL && l->readers == 0 && waitq_empty(&l->q)
+			  : l->writer == NULL &&
+				    (l->kind == GSYNC_RW_PREFER_READERS || l->writers_waiting == 0);
+
+	if (!can)
+		return -EBUSY;
+	if (write)
+		l->writer = green_self();
+	else
+		l->readers++;
+	return 0;
+}
+
+int gsync_rwlock_lock(struct gsync_rwlock *l, bool write, int64_t deadline)
+{
+	struct wait w;
+	struct waiter e;
+	int r;
+
+	if (l->writer == green_self())
+		return -EDEADLK;
+	if (gsync_rwlock_trylock(l, write) == 0)
+		return 0;
+	wait_init(&w);
+	wait_label(&w, WAIT_RWLOCK, l, 0);
+	waitq_add(&l->q, &e, &w, write ? RW_WRITER : 0);
+	l->writers_waiting += write;
+	r = wait_park(&w, deadline);
+	l->writers_waiting -= write;
+	waitq_remove(&e);
+	if (r == WAKE_OWNED)
+		return 0;
+	rwlock_grant(l); /* readers behind a writer that gave up may go now */
+	return -ETIMEDOUT;
+}
+
+int gsync_rwlock_unlock(struct gsync_rwlock *l)
+{
+	if (l->writer != NULL) {
+		if (l->writer != green_self())
+			return -EPERM;
+		l->writer = NULL;
+	} else if (l->readers > 0) {
+		l->readers--;
+	} else {
+		return -EPERM;
+	}
+	rwlock_grant(l);
+	return 0;
+}
+
+bool gsync_rwlock_busy(const struct gsync_rwlock *l)
+{
+	return l->writer != NULL || l->readers > 0 || !waitq_empty(&l->q);
+}
+
+int gsync_barrier_init(struct gsync_barrier *b, unsigned count)
+{
+	if (count == 0)
+		return -EINVAL;
+	b->count = count;
+	b->arrived = 0;
+	b->round = 0;
+	waitq_init(&b->q);
+	return 0;
+}
+
+int gsync_barrier_wait(struct gsync_barrier *b)
+{
+	uint32_t round;
+
+	if (++b->arrived == b->count) {
+		b->arrived = 0;
+		b->round++;
+		waitq_wake_all(&b->q, WAKE_OK);
+		return GSYNC_BARRIER_SERIAL;
+	}
+	round = b->round;
+	while (b->round == round)
+		waitq_wait_as(&b->q, GS_NO_DEADLINE, WAIT_BARRIER, b);
+	return 0;
+}
+
+bool gsync_barrier_busy(const struct gsync_barrier *b)
+{
+	return b->arrived > 0;
 }

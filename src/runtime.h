@@ -753,7 +753,7 @@ int hub_count(void);
  * do not exist there. */
 void fdw_drop(struct hub *h, struct fdw *f);
 
-/* ---- gsync.c: green mutex, condition variable, semaphore -------------- */
+/* ---- gsync.c: green mutex, condition variable, semaphore, rwlock, barrier */
 
 /*
  * The layouts leave room for the layer above: preload/ keeps these inside
@@ -783,6 +783,31 @@ struct gsync_sem {
 
 #define GSYNC_SEM_MAX 0x7fffffffUL /* SEM_VALUE_MAX */
 
+/* A reader-writer lock. kind says who goes first while the lock is held
+ * to read: GSYNC_RW_PREFER_READERS lets a new reader in although a writer
+ * waits; any other kind queues it behind the writer. */
+struct gsync_rwlock {
+	uint32_t readers; /* holding it to read */
+	uint32_t writers_waiting;
+	struct green *writer;
+	uint32_t reserved[4]; /* the layer above's: glibc's __shared */
+	struct waitq q;
+	uint32_t kind;        /* where glibc keeps its kind (__flags) */
+};
+
+#define GSYNC_RW_PREFER_READERS 0 /* glibc's PTHREAD_RWLOCK_PREFER_READER_NP */
+
+/* A barrier for count threads; each round releases them together. */
+struct gsync_barrier {
+	uint32_t count;
+	uint32_t arrived;
+	uint32_t round;
+	int32_t reserved; /* the layer above's: glibc's process-shared flag */
+	struct waitq q;
+};
+
+#define GSYNC_BARRIER_SERIAL 1 /* the one thread of a round told so */
+
 void gsync_mutex_init(struct gsync_mutex *m);
 int gsync_mutex_lock(struct gsync_mutex *m, int64_t deadline);
 int gsync_mutex_trylock(struct gsync_mutex *m);
@@ -799,6 +824,17 @@ int gsync_sem_init(struct gsync_sem *s, unsigned long value);
 int gsync_sem_wait(struct gsync_sem *s, int64_t deadline);
 int gsync_sem_trywait(struct gsync_sem *s);
 int gsync_sem_post(struct gsync_sem *s);
+void gsync_rwlock_init(struct gsync_rwlock *l, uint32_t kind);
+/* 0, -EDEADLK (the caller holds it to write) or -ETIMEDOUT. A waiter
+ * woken owns the lock: no retry, no barging past the queue. */
+int gsync_rwlock_lock(struct gsync_rwlock *l, bool write, int64_t deadline);
+int gsync_rwlock_trylock(struct gsync_rwlock *l, bool write); /* 0 or -EBUSY */
+int gsync_rwlock_unlock(struct gsync_rwlock *l); /* 0 or -EPERM */
+bool gsync_rwlock_busy(const struct gsync_rwlock *l);
+int gsync_barrier_init(struct gsync_barrier *b, unsigned count); /* -EINVAL for 0 */
+/* GSYNC_BARRIER_SERIAL for the thread that completes a round, else 0. */
+int gsync_barrier_wait(struct gsync_barrier *b);
+bool gsync_barrier_busy(const struct gsync_barrier *b);
 
 /* ---- preempt.c: preempting green threads that never wait --------------- */
 

@@ -248,6 +248,130 @@ START_TEST(semaphore_counts_hands_units_to_waiters_and_times_out)
 }
 END_TEST
 
+static struct gsync_rwlock rw;
+static int rw_log[16], rw_nlog;
+
+/* Takes rw to read (arg even) or write (arg odd), notes it, yields while
+ * holding it, and leaves. */
+static void *rw_take(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+
+	ck_assert_int_eq(gsync_rwlock_lock(&rw, id & 1, GS_NO_DEADLINE), 0);
+	rw_log[rw_nlog++] = id;
+	green_yield();
+	ck_assert_int_eq(gsync_rwlock_unlock(&rw), 0);
+	return NULL;
+}
+
+START_TEST(rwlock_shares_reads_excludes_writes_and_grants_in_arrival_order)
+{
+	struct green *g[4];
+
+	gsync_rwlock_init(&rw, 1); /* not GSYNC_RW_PREFER_READERS */
+	rw_nlog = 0;
+	ck_assert_int_eq(gsync_rwlock_unlock(&rw), -EPERM);
+	ck_assert_int_eq(gsync_rwlock_lock(&rw, false, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(gsync_rwlock_trylock(&rw, false), 0); /* readers share */
+	ck_assert_int_eq(gsync_rwlock_trylock(&rw, true), -EBUSY);
+	/* Queued: a writer (1), then readers (2, 4), then a writer (3). */
+	ck_assert_int_eq(green_spawn(NULL, rw_take, (void *)(intptr_t)1, &g[0]), 0);
+	ck_assert_int_eq(green_spawn(NULL, rw_take, (void *)(intptr_t)2, &g[1]), 0);
+	ck_assert_int_eq(green_spawn(NULL, rw_take, (void *)(intptr_t)4, &g[2]), 0);
+	ck_assert_int_eq(green_spawn(NULL, rw_take, (void *)(intptr_t)3, &g[3]), 0);
+	green_yield();
+	ck_assert_int_eq(rw_nlog, 0);
+	/* A writer waits: without reader preference a new reader queues. */
+	ck_assert_int_eq(gsync_rwlock_trylock(&rw, false), -EBUSY);
+	ck_assert(gsync_rwlock_busy(&rw));
+	ck_assert_int_eq(gsync_rwlock_unlock(&rw), 0);
+	ck_assert_int_eq(rw_nlog, 0); /* one reader still holds it */
+	ck_assert_int_eq(gsync_rwlock_unlock(&rw), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(green_join(g[i], NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(rw_nlog, 4);
+	ck_assert_int_eq(rw_log[0], 1);
+	/* Both readers were granted together when the writer left. */
+	ck_assert_int_eq(rw_log[1] + rw_log[2], 2 + 4);
+	ck_assert_int_eq(rw_log[3], 3);
+	ck_assert(!gsync_rwlock_busy(&rw));
+}
+END_TEST
+
+START_TEST(rwlock_reader_preference_deadlock_and_a_writer_that_times_out)
+{
+	struct green *g;
+
+	gsync_rwlock_init(&rw, GSYNC_RW_PREFER_READERS);
+	rw_nlog = 0;
+	ck_assert_int_eq(gsync_rwlock_lock(&rw, true, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(gsync_rwlock_lock(&rw, true, GS_NO_DEADLINE), -EDEADLK);
+	ck_assert_int_eq(gsync_rwlock_lock(&rw, false, GS_NO_DEADLINE), -EDEADLK);
+	ck_assert_int_eq(gsync_rwlock_unlock(&rw), 0);
+	ck_assert_int_eq(gsync_rwlock_lock(&rw, false, GS_NO_DEADLINE), 0);
+	/* A writer queues behind the reader and gives up; a reader that
+	 * queued behind the writer is let in then, not left waiting. */
+	gsync_rwlock_init(&rw, 1);
+	ck_assert_int_eq(gsync_rwlock_lock(&rw, false, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(green_spawn(NULL, rw_take, (void *)(intptr_t)2, &g), 0);
+	ck_assert_int_eq(gsync_rwlock_lock(&rw, true, gs_deadline_after(3 * 1000000)),
+			 -ETIMEDOUT);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(rw_nlog, 1);
+	ck_assert_int_eq(gsync_rwlock_unlock(&rw), 0);
+	/* With reader preference, readers pass a waiting writer. */
+	gsync_rwlock_init(&rw, GSYNC_RW_PREFER_READERS);
+	ck_assert_int_eq(gsync_rwlock_lock(&rw, false, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(green_spawn(NULL, rw_take, (void *)(intptr_t)1, &g), 0);
+	green_yield();
+	ck_assert_int_eq(gsync_rwlock_trylock(&rw, false), 0);
+	ck_assert_int_eq(gsync_rwlock_unlock(&rw), 0);
+	ck_assert_int_eq(gsync_rwlock_unlock(&rw), 0);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(rw_log[1], 1);
+}
+END_TEST
+
+static struct gsync_barrier bar;
+static int bar_serial, bar_passed[3];
+
+static void *barrier_rounds(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+
+	for (int round = 0; round < 5; round++) {
+		int r = gsync_barrier_wait(&bar);
+
+		ck_assert(r == 0 || r == GSYNC_BARRIER_SERIAL);
+		bar_serial += r == GSYNC_BARRIER_SERIAL;
+		/* Nobody is a round ahead of anyone else. */
+		for (int i = 0; i < 3; i++)
+			ck_assert_int_ge(bar_passed[i], round);
+		bar_passed[id] = round + 1;
+	}
+	return NULL;
+}
+
+START_TEST(barrier_lets_a_round_through_together_with_one_serial_thread)
+{
+	struct green *g[3];
+
+	ck_assert_int_eq(gsync_barrier_init(&bar, 0), -EINVAL);
+	ck_assert_int_eq(gsync_barrier_init(&bar, 3), 0);
+	bar_serial = 0;
+	for (int i = 0; i < 3; i++) {
+		bar_passed[i] = 0;
+		ck_assert_int_eq(green_spawn(NULL, barrier_rounds, (void *)(intptr_t)i, &g[i]), 0);
+	}
+	green_yield();
+	ck_assert(gsync_barrier_busy(&bar));
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(green_join(g[i], NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(bar_serial, 5);
+	ck_assert(!gsync_barrier_busy(&bar));
+}
+END_TEST
+
 Suite *suite_sync(void)
 {
 	Suite *s = suite_create("sync");
@@ -261,6 +385,9 @@ Suite *suite_sync(void)
 	tcase_add_test(t, cond_producer_consumer_delivers_every_item);
 	tcase_add_test(t, cond_timedwait_times_out_with_the_mutex_held_again);
 	tcase_add_test(t, semaphore_counts_hands_units_to_waiters_and_times_out);
+	tcase_add_test(t, rwlock_shares_reads_excludes_writes_and_grants_in_arrival_order);
+	tcase_add_test(t, rwlock_reader_preference_deadlock_and_a_writer_that_times_out);
+	tcase_add_test(t, barrier_lets_a_round_through_together_with_one_serial_thread);
 	suite_add_tcase(s, t);
 	return s;
 }
