@@ -89,7 +89,7 @@ static long futex_wake(const uint32_t *addr, int n, uint32_t bitset)
 		struct futex_waiter *fw = (struct futex_waiter *)e;
 
 		next = e->next;
-		if (fw->addr != addr || !(fw->bitset & bitset) || e->wait->done)
+		if (fw->addr != addr || !(fw->bitset & bitset) || wait_done(e->wait))
 			continue;
 		waitq_remove(e);
 		wait_complete(e->wait, WAKE_OK);

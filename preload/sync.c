@@ -37,6 +37,8 @@ _Static_assert(offsetof(struct gsync_mutex, kind) == offsetof(pthread_mutex_t, _
 _Static_assert(sizeof(struct gsync_cond) <= offsetof(pthread_cond_t, __data.__wrefs),
 	       "cond leaves __wrefs alone");
 _Static_assert(sizeof(struct gsync_sem) <= sizeof(sem_t), "sem fits");
+_Static_assert(offsetof(struct gsync_sem, reserved) == 8,
+	       "glibc's private word (struct new_sem, 64-bit) left where glibc reads it");
 
 static inline struct gsync_mutex *gm(pthread_mutex_t *m)
 {
@@ -65,7 +67,7 @@ static bool cond_shared(const pthread_cond_t *c)
 
 static bool sem_shared(sem_t *s)
 {
-	return gs(s)->reserved[1] != 0; /* glibc's "private" word: 0 = private */
+	return gs(s)->reserved[0] != 0; /* glibc's "private" word: 0 = private */
 }
 
 /* The calling context's green thread, the hub's own included. */
@@ -123,7 +125,7 @@ GS_WRAP int pthread_mutex_destroy(pthread_mutex_t *m)
 		return REAL(pthread_mutex_destroy)(m);
 	if (mutex_shared(m))
 		return REAL(pthread_mutex_destroy)(m);
-	return gm(m)->owner != NULL || !waitq_empty(&gm(m)->q) ? EBUSY : 0;
+	return gsync_mutex_busy(gm(m)) ? EBUSY : 0;
 }
 
 static int mutex_try_real(void *m)
@@ -141,12 +143,11 @@ static int mutex_lock_until(pthread_mutex_t *m, int64_t deadline)
 	if (mutex_shared(m))
 		return shared_poll(mutex_try_real, m, EBUSY, deadline);
 	me = self();
-	if (GS_LIKELY(g->owner == NULL)) {
-		g->owner = me;
+	if (GS_LIKELY(gsync_mutex_trylock(g) == 0)) {
 		g->count = 1;
 		return 0;
 	}
-	if (g->owner == me) {
+	if (gsync_mutex_owner(g) == me) {
 		switch (g->kind & MUTEX_TYPE_MASK) {
 		case PTHREAD_MUTEX_RECURSIVE:
 			if (g->count == UINT32_MAX)
@@ -191,12 +192,11 @@ GS_WRAP int pthread_mutex_trylock(pthread_mutex_t *m)
 	if (mutex_shared(m))
 		return REAL(pthread_mutex_trylock)(m);
 	me = self();
-	if (g->owner == NULL) {
-		g->owner = me;
+	if (gsync_mutex_trylock(g) == 0) {
 		g->count = 1;
 		return 0;
 	}
-	if (g->owner == me && (g->kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_RECURSIVE) {
+	if (gsync_mutex_owner(g) == me && (g->kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_RECURSIVE) {
 		if (g->count == UINT32_MAX)
 			return EAGAIN;
 		g->count++;
@@ -237,14 +237,14 @@ GS_WRAP int pthread_mutex_unlock(pthread_mutex_t *m)
 	if (mutex_shared(m))
 		return REAL(pthread_mutex_unlock)(m);
 	me = self();
-	if (g->owner != me) {
+	if (gsync_mutex_owner(g) != me) {
 		if ((g->kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_RECURSIVE ||
 		    (g->kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_ERRORCHECK)
 			return EPERM;
 		/* glibc's normal mutex does not check the owner. */
-		if (g->owner == NULL)
+		if (gsync_mutex_owner(g) == NULL)
 			return 0;
-		g->owner = me;
+		__atomic_store_n(&g->owner, me, __ATOMIC_RELAXED);
 	}
 	if (g->count > 1) {
 		g->count--;
@@ -282,7 +282,7 @@ GS_WRAP int pthread_cond_destroy(pthread_cond_t *c)
 		return REAL(pthread_cond_destroy)(c);
 	if (cond_shared(c))
 		return REAL(pthread_cond_destroy)(c);
-	return waitq_empty(&gc(c)->q) ? 0 : EBUSY;
+	return gsync_cond_busy(gc(c)) ? EBUSY : 0;
 }
 
 static int cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline)
@@ -291,7 +291,7 @@ static int cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadli
 	uint32_t depth;
 	int r;
 
-	if (mutex_shared(m) || g->owner != self() || preload_hub() == NULL)
+	if (mutex_shared(m) || gsync_mutex_owner(g) != self() || preload_hub() == NULL)
 		return EPERM;
 	/* A recursive mutex is released whole and taken back whole. */
 	depth = g->count;
@@ -462,7 +462,7 @@ GS_WRAP int sem_getvalue(sem_t *s, int *value)
 		return REAL(sem_getvalue)(s, value);
 	if (sem_shared(s))
 		return REAL(sem_getvalue)(s, value);
-	*value = (int)gs(s)->count;
+	*value = (int)gsync_sem_value(gs(s));
 	return 0;
 }
 
@@ -529,7 +529,7 @@ GS_WRAP int pthread_spin_lock(pthread_spinlock_t *l)
  * process-shared rwlock and __flags (offset 48) its kind; the green lock
  * (src/gsync.c) keeps both where glibc has them. */
 _Static_assert(sizeof(struct gsync_rwlock) <= sizeof(pthread_rwlock_t), "rwlock fits");
-_Static_assert(offsetof(struct gsync_rwlock, reserved[3]) ==
+_Static_assert(offsetof(struct gsync_rwlock, reserved[2]) ==
 		       offsetof(pthread_rwlock_t, __data.__shared),
 	       "__shared left where glibc reads it");
 _Static_assert(offsetof(struct gsync_rwlock, kind) == offsetof(pthread_rwlock_t, __data.__flags),

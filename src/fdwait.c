@@ -102,7 +102,7 @@ static void fdw_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 	}
 	for (e = q->head; e != NULL; e = next) {
 		next = e->next;
-		if (e->wait->done) {
+		if (wait_done(e->wait)) {
 			waitq_remove(e);
 			continue;
 		}

@@ -4,8 +4,17 @@
  *
  * What it owns: the blocking logic the pthread, POSIX semaphore and C11
  * layers (preload/) are built on; those add types, attributes and error
- * checks. All objects are local to one hub: every thread that uses one runs
- * on the same OS thread, so no atomics are needed.
+ * checks.
+ *
+ * Threads on several hubs may use one object: each has a lock of two bytes
+ * (gsync_lock) over its queue and counters, taken for a few instructions
+ * and never across a switch. A waiter queues under the lock, leaves it,
+ * then parks; a waker pops it under the lock and completes its wait there
+ * (wait_complete: on another hub that posts it to the waiter's), so the
+ * entry it holds is alive, and the waiter takes the lock again to leave
+ * the queue once it runs. A mutex is taken without the lock when it is
+ * free (a compare-and-swap of its owner, as glibc's), so an uncontended
+ * lock and unlock pay two atomic instructions, as glibc's do.
  *
  * Mutex fairness: unlock frees the mutex and wakes the first waiter, which
  * retries; a running thread may take the mutex first ("barging"), as with
@@ -32,23 +41,47 @@
  * waits again; a post after the interruption goes to the value.
  */
 #include "runtime.h"
+#include "sys.h"
+
+void gsync_lock_slow(uint16_t *l)
+{
+	for (unsigned spins = 0;; spins++) {
+		if (__atomic_load_n(l, __ATOMIC_RELAXED) == 0 &&
+		    __atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) == 0)
+			return;
+		/* The holder is another OS thread: let the kernel run it
+		 * when it is not running now. */
+		if (spins >= 100)
+			arch_syscall3(SYS_sched_yield, 0, 0, 0);
+		else
+			__builtin_ia32_pause();
+	}
+}
 
 void gsync_mutex_init(struct gsync_mutex *m)
 {
 	m->owner = NULL;
 	m->count = 0;
 	m->handoff = false;
+	m->lock = 0;
 	waitq_init(&m->q);
+}
+
+static bool mutex_take(struct gsync_mutex *m, struct green *self)
+{
+	struct green *none = NULL;
+
+	return __atomic_compare_exchange_n(&m->owner, &none, self, false, __ATOMIC_ACQUIRE,
+					   __ATOMIC_RELAXED);
 }
 
 int gsync_mutex_trylock(struct gsync_mutex *m)
 {
 	struct green *self = green_self();
 
-	if (m->owner != NULL)
-		return m->owner == self ? -EDEADLK : -EBUSY;
-	m->owner = self;
-	return 0;
+	if (mutex_take(m, self))
+		return 0;
+	return gsync_mutex_owner(m) == self ? -EDEADLK : -EBUSY;
 }
 
 int gsync_mutex_lock(struct gsync_mutex *m, int64_t deadline)
@@ -56,38 +89,46 @@ int gsync_mutex_lock(struct gsync_mutex *m, int64_t deadline)
 	struct green *self = green_self();
 	bool front = false;
 
-	if (GS_LIKELY(m->owner == NULL)) {
-		m->owner = self;
+	if (GS_LIKELY(mutex_take(m, self)))
 		return 0;
-	}
-	if (m->owner == self)
+	if (gsync_mutex_owner(m) == self)
 		return -EDEADLK;
+	gsync_lock(&m->lock);
 	for (;;) {
 		struct wait w;
 		struct waiter e;
 		int r;
 
+		/* Under the lock an unlock cannot pass between this try and
+		 * the queueing: it would find no waiter to wake. */
+		if (mutex_take(m, self)) {
+			gsync_unlock(&m->lock);
+			return 0;
+		}
+		/* Woken to retry, and a barging thread took the mutex first:
+		 * back to the head of the queue, and the next unlock hands it
+		 * over, so no waiter starves. */
+		if (front)
+			m->handoff = true;
 		wait_init(&w);
 		wait_label(&w, WAIT_MUTEX, m, 0);
 		if (front)
 			waitq_add_front(&m->q, &e, &w, 0);
 		else
 			waitq_add(&m->q, &e, &w, 0);
+		gsync_unlock(&m->lock);
 		r = wait_park(&w, deadline);
-		waitq_remove(&e);
 		if (r == WAKE_OWNED)
-			return 0;
+			return 0; /* unlinked by the unlock that handed it over */
+		gsync_lock(&m->lock);
+		waitq_remove(&e);
 		if (r < 0) {
 			if (waitq_empty(&m->q))
 				m->handoff = false;
+			gsync_unlock(&m->lock);
 			return r;
 		}
-		if (m->owner == NULL) {
-			m->owner = self;
-			return 0;
-		}
 		front = true;
-		m->handoff = true;
 	}
 }
 
@@ -95,27 +136,42 @@ int gsync_mutex_unlock(struct gsync_mutex *m)
 {
 	struct waiter *e;
 
-	if (m->owner != green_self())
+	if (gsync_mutex_owner(m) != green_self())
 		return -EPERM;
+	gsync_lock(&m->lock);
 	if (m->handoff) {
-		e = waitq_pop_live(&m->q);
-		if (e != NULL) {
-			m->owner = e->wait->g;
-			wait_complete(e->wait, WAKE_OWNED);
-			if (waitq_empty(&m->q))
-				m->handoff = false;
-			return 0;
+		while ((e = waitq_pop_live(&m->q)) != NULL) {
+			__atomic_store_n(&m->owner, e->wait->g, __ATOMIC_RELAXED);
+			if (wait_complete(e->wait, WAKE_OWNED)) {
+				if (waitq_empty(&m->q))
+					m->handoff = false;
+				gsync_unlock(&m->lock);
+				return 0;
+			}
 		}
 		m->handoff = false;
 	}
-	m->owner = NULL;
+	__atomic_store_n(&m->owner, NULL, __ATOMIC_RELEASE);
 	waitq_wake_one(&m->q, WAKE_RETRY);
+	gsync_unlock(&m->lock);
 	return 0;
+}
+
+bool gsync_mutex_busy(struct gsync_mutex *m)
+{
+	bool busy;
+
+	gsync_lock(&m->lock);
+	busy = gsync_mutex_owner(m) != NULL || !waitq_empty(&m->q);
+	gsync_unlock(&m->lock);
+	return busy;
 }
 
 void gsync_cond_init(struct gsync_cond *c)
 {
 	waitq_init(&c->q);
+	c->lock = 0;
+	c->waiters = 0;
 }
 
 int gsync_cond_wait(struct gsync_cond *c, struct gsync_mutex *m, int64_t deadline)
@@ -124,15 +180,27 @@ int gsync_cond_wait(struct gsync_cond *c, struct gsync_mutex *m, int64_t deadlin
 	struct waiter e;
 	int r, r2;
 
-	if (m->owner != green_self())
+	if (gsync_mutex_owner(m) != green_self())
 		return -EPERM;
 	wait_init(&w);
 	w.cancelpoint = true; /* pthread_cond_wait is one */
 	wait_label(&w, WAIT_COND, c, 0);
+	/* Queued before the mutex is released: a signal sent once it is
+	 * free finds this waiter. */
+	gsync_lock(&c->lock);
 	waitq_add(&c->q, &e, &w, 0);
+	__atomic_store_n(&c->waiters, c->waiters + 1, __ATOMIC_RELAXED);
+	gsync_unlock(&c->lock);
 	gsync_mutex_unlock(m);
 	r = wait_park(&w, deadline);
-	waitq_remove(&e);
+	if (waitq_linked(&e)) { /* not woken by a signal: timed out, cancelled */
+		gsync_lock(&c->lock);
+		if (waitq_linked(&e)) {
+			waitq_remove(&e);
+			__atomic_store_n(&c->waiters, c->waiters - 1, __ATOMIC_RELAXED);
+		}
+		gsync_unlock(&c->lock);
+	}
 	/* POSIX: the mutex is held again on return, whatever the outcome. */
 	do
 		r2 = gsync_mutex_lock(m, GS_NO_DEADLINE);
@@ -140,14 +208,46 @@ int gsync_cond_wait(struct gsync_cond *c, struct gsync_mutex *m, int64_t deadlin
 	return r < 0 ? r : 0;
 }
 
+/* Unlinks the waiters woken, and counts them off. Without waiters it
+ * returns at once, as glibc's does on a relaxed load of its own count: a
+ * waiter that queued before the signaller took the mutex is seen. */
+static void cond_wake(struct gsync_cond *c, bool all)
+{
+	struct waiter *e;
+
+	if (__atomic_load_n(&c->waiters, __ATOMIC_RELAXED) == 0)
+		return;
+	gsync_lock(&c->lock);
+	while ((e = c->q.head) != NULL) {
+		bool woke;
+
+		waitq_remove(e);
+		__atomic_store_n(&c->waiters, c->waiters - 1, __ATOMIC_RELAXED);
+		woke = wait_complete(e->wait, WAKE_OK);
+		if (woke && !all)
+			break;
+	}
+	gsync_unlock(&c->lock);
+}
+
 void gsync_cond_signal(struct gsync_cond *c)
 {
-	waitq_wake_one(&c->q, WAKE_OK);
+	cond_wake(c, false);
 }
 
 void gsync_cond_broadcast(struct gsync_cond *c)
 {
-	waitq_wake_all(&c->q, WAKE_OK);
+	cond_wake(c, true);
+}
+
+bool gsync_cond_busy(struct gsync_cond *c)
+{
+	bool busy;
+
+	gsync_lock(&c->lock);
+	busy = !waitq_empty(&c->q);
+	gsync_unlock(&c->lock);
+	return busy;
 }
 
 int gsync_sem_init(struct gsync_sem *s, unsigned long value)
@@ -155,16 +255,22 @@ int gsync_sem_init(struct gsync_sem *s, unsigned long value)
 	if (value > GSYNC_SEM_MAX)
 		return -EINVAL;
 	s->count = (uint32_t)value;
+	s->lock = 0;
 	waitq_init(&s->q);
 	return 0;
 }
 
 int gsync_sem_trywait(struct gsync_sem *s)
 {
-	if (s->count == 0)
-		return -EAGAIN;
-	s->count--;
-	return 0;
+	int r = -EAGAIN;
+
+	gsync_lock(&s->lock);
+	if (s->count > 0) {
+		s->count--;
+		r = 0;
+	}
+	gsync_unlock(&s->lock);
+	return r;
 }
 
 int gsync_sem_wait(struct gsync_sem *s, int64_t deadline)
@@ -174,15 +280,22 @@ int gsync_sem_wait(struct gsync_sem *s, int64_t deadline)
 	int r;
 
 	do {
+		gsync_lock(&s->lock);
 		if (s->count > 0) {
 			s->count--;
+			gsync_unlock(&s->lock);
 			return 0;
 		}
 		wait_init_interruptible(&w);
 		wait_label(&w, WAIT_SEM, s, 0);
 		waitq_add(&s->q, &e, &w, 0);
+		gsync_unlock(&s->lock);
 		r = wait_park(&w, deadline);
-		waitq_remove(&e);
+		if (waitq_linked(&e)) { /* not woken by a post */
+			gsync_lock(&s->lock);
+			waitq_remove(&e);
+			gsync_unlock(&s->lock);
+		}
 		/* glibc waits in FUTEX_WAIT_BITSET: without a timeout an
 		 * SA_RESTART handler restarts it, with one the kernel ends it
 		 * with EINTR (signal(7)). */
@@ -194,16 +307,27 @@ int gsync_sem_wait(struct gsync_sem *s, int64_t deadline)
 
 int gsync_sem_post(struct gsync_sem *s)
 {
-	struct waiter *e = waitq_pop_live(&s->q);
+	int r = 0;
 
-	if (e != NULL) {
-		wait_complete(e->wait, WAKE_OWNED);
-		return 0;
+	gsync_lock(&s->lock);
+	if (waitq_wake_one(&s->q, WAKE_OWNED) == 0) {
+		if (s->count >= GSYNC_SEM_MAX)
+			r = -EOVERFLOW;
+		else
+			s->count++;
 	}
-	if (s->count >= GSYNC_SEM_MAX)
-		return -EOVERFLOW;
-	s->count++;
-	return 0;
+	gsync_unlock(&s->lock);
+	return r;
+}
+
+unsigned gsync_sem_value(struct gsync_sem *s)
+{
+	unsigned v;
+
+	gsync_lock(&s->lock);
+	v = s->count;
+	gsync_unlock(&s->lock);
+	return v;
 }
 
 #define RW_WRITER 0x100u /* waiter flag: wants to write */
@@ -213,11 +337,13 @@ void gsync_rwlock_init(struct gsync_rwlock *l, uint32_t kind)
 	l->readers = 0;
 	l->writers_waiting = 0;
 	l->writer = NULL;
+	l->lock = 0;
 	waitq_init(&l->q);
 	l->kind = kind;
 }
 
-/* Grants the lock to the head of the queue for as long as it can. */
+/* Grants the lock to the head of the queue for as long as it can; the
+ * caller holds l->lock. */
 static void rwlock_grant(struct gsync_rwlock *l)
 {
 	struct waiter *e;
@@ -225,79 +351,115 @@ static void rwlock_grant(struct gsync_rwlock *l)
 	while ((e = l->q.head) != NULL) {
 		bool write = e->flags & RW_WRITER;
 
-		if (e->wait->done) {
+		if (wait_done(e->wait)) {
 			waitq_remove(e);
 			continue;
 		}
 		if (l->writer != NULL || (write && l->readers > 0))
 			return;
+		waitq_remove(e);
 		if (write)
 			l->writer = e->wait->g;
 		else
 			l->readers++;
-		waitq_remove(e);
-		wait_complete(e->wait, WAKE_OWNED);
+		if (!wait_complete(e->wait, WAKE_OWNED)) {
+			/* Ended by its own hub meanwhile: not granted. */
+			if (write)
+				l->writer = NULL;
+			else
+				l->readers--;
+			continue;
+		}
 		if (write)
 			return;
 	}
 }
 
-int gsync_rwlock_trylock(struct gsync_rwlock *l, bool write)
+static bool rwlock_take(struct gsync_rwlock *l, bool write, struct green *self)
 {
 	bool can = write ? l->writer == NULL && l->readers == 0 && waitq_empty(&l->q)
-			  : l->writer == NULL &&
-				    (l->kind == GSYNC_RW_PREFER_READERS || l->writers_waiting == 0);
+			 : l->writer == NULL &&
+				   (l->kind == GSYNC_RW_PREFER_READERS || l->writers_waiting == 0);
 
 	if (!can)
-		return -EBUSY;
+		return false;
 	if (write)
-		l->writer = green_self();
+		l->writer = self;
 	else
 		l->readers++;
-	return 0;
+	return true;
+}
+
+int gsync_rwlock_trylock(struct gsync_rwlock *l, bool write)
+{
+	bool took;
+
+	gsync_lock(&l->lock);
+	took = rwlock_take(l, write, green_self());
+	gsync_unlock(&l->lock);
+	return took ? 0 : -EBUSY;
 }
 
 int gsync_rwlock_lock(struct gsync_rwlock *l, bool write, int64_t deadline)
 {
+	struct green *self = green_self();
 	struct wait w;
 	struct waiter e;
 	int r;
 
-	if (l->writer == green_self())
+	gsync_lock(&l->lock);
+	if (l->writer == self) {
+		gsync_unlock(&l->lock);
 		return -EDEADLK;
-	if (gsync_rwlock_trylock(l, write) == 0)
+	}
+	if (rwlock_take(l, write, self)) {
+		gsync_unlock(&l->lock);
 		return 0;
+	}
 	wait_init(&w);
 	wait_label(&w, WAIT_RWLOCK, l, 0);
 	waitq_add(&l->q, &e, &w, write ? RW_WRITER : 0);
 	l->writers_waiting += write;
+	gsync_unlock(&l->lock);
 	r = wait_park(&w, deadline);
+	gsync_lock(&l->lock);
 	l->writers_waiting -= write;
 	waitq_remove(&e);
-	if (r == WAKE_OWNED)
-		return 0;
-	rwlock_grant(l); /* readers behind a writer that gave up may go now */
-	return -ETIMEDOUT;
+	if (r != WAKE_OWNED)
+		rwlock_grant(l); /* readers behind a writer that gave up may go now */
+	gsync_unlock(&l->lock);
+	return r == WAKE_OWNED ? 0 : -ETIMEDOUT;
 }
 
 int gsync_rwlock_unlock(struct gsync_rwlock *l)
 {
+	int r = 0;
+
+	gsync_lock(&l->lock);
 	if (l->writer != NULL) {
 		if (l->writer != green_self())
-			return -EPERM;
-		l->writer = NULL;
+			r = -EPERM;
+		else
+			l->writer = NULL;
 	} else if (l->readers > 0) {
 		l->readers--;
 	} else {
-		return -EPERM;
+		r = -EPERM;
 	}
-	rwlock_grant(l);
-	return 0;
+	if (r == 0)
+		rwlock_grant(l);
+	gsync_unlock(&l->lock);
+	return r;
 }
 
-bool gsync_rwlock_busy(const struct gsync_rwlock *l)
+bool gsync_rwlock_busy(struct gsync_rwlock *l)
 {
-	return l->writer != NULL || l->readers > 0 || !waitq_empty(&l->q);
+	bool busy;
+
+	gsync_lock(&l->lock);
+	busy = l->writer != NULL || l->readers > 0 || !waitq_empty(&l->q);
+	gsync_unlock(&l->lock);
+	return busy;
 }
 
 int gsync_barrier_init(struct gsync_barrier *b, unsigned count)
@@ -307,27 +469,46 @@ int gsync_barrier_init(struct gsync_barrier *b, unsigned count)
 	b->count = count;
 	b->arrived = 0;
 	b->round = 0;
+	b->lock = 0;
 	waitq_init(&b->q);
 	return 0;
 }
 
 int gsync_barrier_wait(struct gsync_barrier *b)
 {
-	uint32_t round;
+	uint16_t round;
 
+	gsync_lock(&b->lock);
 	if (++b->arrived == b->count) {
 		b->arrived = 0;
 		b->round++;
 		waitq_wake_all(&b->q, WAKE_OK);
+		gsync_unlock(&b->lock);
 		return GSYNC_BARRIER_SERIAL;
 	}
 	round = b->round;
-	while (b->round == round)
-		waitq_wait_as(&b->q, GS_NO_DEADLINE, WAIT_BARRIER, b);
+	while (b->round == round) {
+		struct wait w;
+		struct waiter e;
+
+		wait_init(&w);
+		wait_label(&w, WAIT_BARRIER, b, 0);
+		waitq_add(&b->q, &e, &w, 0);
+		gsync_unlock(&b->lock);
+		wait_park(&w, GS_NO_DEADLINE);
+		gsync_lock(&b->lock);
+		waitq_remove(&e);
+	}
+	gsync_unlock(&b->lock);
 	return 0;
 }
 
-bool gsync_barrier_busy(const struct gsync_barrier *b)
+bool gsync_barrier_busy(struct gsync_barrier *b)
 {
-	return b->arrived > 0;
+	bool busy;
+
+	gsync_lock(&b->lock);
+	busy = b->arrived > 0;
+	gsync_unlock(&b->lock);
+	return busy;
 }

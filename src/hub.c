@@ -54,6 +54,7 @@
 #include "sys.h"
 
 #ifdef GS_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -540,6 +541,15 @@ void hub_release_green(struct hub *h, struct green *g)
 	tls_release(h, g);
 	gs_free(g->tsig);
 	g->tsig = NULL;
+#ifdef GS_ASAN
+	/* The frames g never returned from (its last switch) keep their
+	 * redzones, which the stack's next thread would run into. */
+	if (g->asan_size != 0 && g->state == GREEN_DEAD) {
+		char *top = (char *)g->asan_bottom + g->asan_size;
+
+		__asan_unpoison_memory_region(g->ctx.sp, (size_t)(top - (char *)g->ctx.sp));
+	}
+#endif
 	if (!(g->flags & GREEN_USER_STACK)) {
 		struct stack st = g->stack; /* g lives on this stack */
 
@@ -832,6 +842,43 @@ static void free_closes(struct hub *h)
 	}
 }
 
+/* h cannot go (hub_destroy) while one of its threads waits on w; once h
+ * has ended w it could, and this call still writes h's eventfd: it counts
+ * itself among h's wake_users from before the post, which hub_destroy
+ * waits out. */
+void hub_post_wait(struct hub *h, struct wait *w)
+{
+	static const uint64_t one = 1;
+	struct wait *head = atomic_load_explicit(&h->remote_waits, memory_order_relaxed);
+
+	atomic_fetch_add(&h->wake_users, 1);
+	do
+		w->remote_next = head;
+	while (!atomic_compare_exchange_weak_explicit(&h->remote_waits, &head, w,
+						      memory_order_release, memory_order_relaxed));
+	if (!atomic_exchange(&h->wake_sent, true))
+		arch_syscall3(SYS_write, atomic_load(&h->wake_fd), (long)&one, sizeof one);
+	atomic_fetch_sub(&h->wake_users, 1);
+}
+
+/* Ends the waits other hubs claimed for this hub's threads, in the order
+ * they were posted (a stack: reversed first). */
+static void take_claimed_waits(struct hub *h)
+{
+	struct wait *w, *rev = NULL, *next;
+
+	for (w = atomic_exchange_explicit(&h->remote_waits, NULL, memory_order_acquire); w != NULL;
+	     w = next) {
+		next = w->remote_next;
+		w->remote_next = rev;
+		rev = w;
+	}
+	for (w = rev; w != NULL; w = next) {
+		next = w->remote_next; /* w may be gone once it ends */
+		wait_end_claimed(w);
+	}
+}
+
 static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct hub *h = GS_CONTAINER_OF(w, struct hub, wake_w);
@@ -855,6 +902,7 @@ static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 		atomic_fetch_sub(&h->remote_pending, 1);
 		wait_complete(m->wait, m->result);
 	}
+	take_claimed_waits(h);
 	hub_signal_deliver(h);
 	if (atomic_load_explicit(&h->ctl_call, memory_order_relaxed) != NULL)
 		control_hub_poll(h);
@@ -1126,8 +1174,8 @@ void hub_fork_child(void)
 		 * no waker (a mutex unlock, cur's exit and its joiner) ever
 		 * hands it anything or brings it back. */
 		if (g->wait != NULL) {
-			g->wait->done = true;
 			g->wait->result = -ECANCELED;
+			g->wait->state = WAIT_ENDED;
 		}
 		g->state = GREEN_DEAD;
 	}
@@ -1159,6 +1207,7 @@ void hub_fork_child(void)
 		memset(cur->tsig, 0, sizeof *cur->tsig);
 	memset(h->nwaitset, 0, sizeof h->nwaitset);
 	atomic_store(&h->remote, NULL);
+	atomic_store(&h->remote_waits, NULL);
 	atomic_store(&h->remote_pending, 0);
 	atomic_store(&h->ctl_call, NULL); /* the parent's control thread's */
 	h->stuck_reported = false;
@@ -1195,6 +1244,8 @@ void hub_destroy(void)
 		return;
 	if (h->zombie != NULL)
 		hub_reap(h);
+	while (atomic_load(&h->wake_users) != 0) /* a waker of another hub */
+		arch_syscall3(SYS_sched_yield, 0, 0, 0);
 	introspect_hub_unregister(h);
 	atomic_fetch_sub(&nhubs, 1);
 	free_closes(h);

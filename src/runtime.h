@@ -257,16 +257,26 @@ static inline void tls_switch(void *tp)
 
 /* One blocking wait of one green thread; lives on that thread's stack.
  * The first wait_complete() decides the result; later ones are ignored. */
+/* A wait's progress (struct wait's state). A waker on another hub claims
+ * it, then the waiter's hub ends it (wait_complete); until then nobody
+ * else may end it and the waiter stays parked. */
+enum wait_state {
+	WAIT_OPEN,    /* nobody has ended it */
+	WAIT_CLAIMED, /* a waker on another hub has: its result is on the way */
+	WAIT_ENDED,   /* result set; the waiter may go */
+};
+
 struct wait {
 	struct green *g;
 	int result;
-	bool done;
+	uint8_t state;      /* enum wait_state: atomic, wait_done() */
 	bool interruptible; /* a signal handler may end it (hub_signal) */
 	bool cancelpoint;   /* a cancellation point (pthread_cancel ends it) */
 	uint8_t kind;       /* enum wait_kind: what it waits on (introspect.c) */
 	long num;           /* fd, pid, number of fds, by kind */
 	const void *obj;    /* mutex, cond, semaphore, joined green, by kind */
 	int64_t deadline;   /* set by wait_park */
+	struct wait *remote_next; /* in the waiter's hub's remote_waits */
 };
 
 /* What a wait waits on, for the tools (introspect.c): set by whoever begins
@@ -339,7 +349,17 @@ void wait_init_interruptible(struct wait *w);
  * (green_cancel): its caller cleans up and returns it, and the pthread
  * layer acts on it. */
 int wait_park(struct wait *w, int64_t deadline);
-void wait_complete(struct wait *w, int result);
+/* Ends w with result unless someone ended or claimed it first: true if
+ * this call did. Any OS thread may call it, under the lock of the object
+ * whose queue holds w (so w is alive); on another hub than the waiter's,
+ * it claims w and posts it to the waiter's hub, which ends it. */
+bool wait_complete(struct wait *w, int result);
+
+/* Ended or claimed: no waker may hand w anything any more. */
+static inline bool wait_done(const struct wait *w)
+{
+	return __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != WAIT_OPEN;
+}
 
 static inline void waitq_init(struct waitq *q)
 {
@@ -354,6 +374,14 @@ static inline bool waitq_empty(const struct waitq *q)
 void waitq_add(struct waitq *q, struct waiter *e, struct wait *w, unsigned flags);
 void waitq_add_front(struct waitq *q, struct waiter *e, struct wait *w, unsigned flags);
 void waitq_remove(struct waiter *e); /* no-op if not linked */
+
+/* Whether e is still in its queue. A waiter woken by the waker that
+ * unlinked it (the usual case) may skip the queue's lock to leave it: the
+ * waker's unlinking happened before its wait_complete. */
+static inline bool waitq_linked(const struct waiter *e)
+{
+	return __atomic_load_n(&e->q, __ATOMIC_RELAXED) != NULL;
+}
 /* Unlinks and returns the first entry whose wait is not done yet. */
 struct waiter *waitq_pop_live(struct waitq *q);
 /* 1 if a waiter was woken, 0 if none was waiting. */
@@ -554,6 +582,7 @@ struct hub {
 	atomic_bool move_wake, move_backend;
 	int backend_libev;            /* the epoll fd's number as libev has it */
 	_Atomic(struct remote_msg *) remote;
+	_Atomic(struct wait *) remote_waits; /* claimed by other hubs (waitq.c) */
 	_Atomic(struct close_msg *) closed;
 	atomic_long remote_pending;
 	struct green *volatile intr_target; /* signal handler -> hub */
@@ -636,6 +665,10 @@ void hub_set_stuck_hook(void (*hook)(struct hub *));
 void hub_set_end_hook(void (*hook)(struct hub *));
 /* Another OS thread will complete a wait here: announce it first (so the
  * hub is not reported stuck meanwhile), then post exactly once. */
+/* Another hub claimed w (wait_complete): this hub is to end it. */
+void hub_post_wait(struct hub *h, struct wait *w);
+/* On the waiter's hub: ends a wait hub_post_wait brought. */
+void wait_end_claimed(struct wait *w);
 void hub_remote_begin(struct hub *h);
 void hub_remote_post(struct hub *h, struct remote_msg *m);
 
@@ -763,21 +796,27 @@ void fdw_drop(struct hub *h, struct fdw *f);
  * where glibc reads them (sync.c checks the offsets).
  */
 struct gsync_mutex {
-	struct green *owner;
+	struct green *owner; /* atomic: taken by a CAS from NULL */
 	uint32_t count;   /* recursion depth, kept by the layer above */
 	uint32_t handoff; /* a woken waiter lost a race: hand over on unlock */
 	int32_t kind;     /* the layer above's: glibc's __kind */
-	int32_t spare;
+	uint16_t lock;    /* gsync_lock: the queue and handoff */
+	uint16_t spare;
 	struct waitq q;
 };
 
 struct gsync_cond {
 	struct waitq q;
+	uint16_t lock;
+	uint16_t spare;
+	uint32_t waiters; /* in q: atomic, read without the lock */
 };
 
 struct gsync_sem {
 	uint32_t count;
-	uint32_t reserved[3]; /* the layer above's: glibc's private flag */
+	uint16_t lock;
+	uint16_t spare;
+	uint32_t reserved[2]; /* the layer above's: glibc's private flag */
 	struct waitq q;
 };
 
@@ -790,7 +829,9 @@ struct gsync_rwlock {
 	uint32_t readers; /* holding it to read */
 	uint32_t writers_waiting;
 	struct green *writer;
-	uint32_t reserved[4]; /* the layer above's: glibc's __shared */
+	uint16_t lock;
+	uint16_t spare;
+	uint32_t reserved[3]; /* the layer above's: glibc's __shared */
 	struct waitq q;
 	uint32_t kind;        /* where glibc keeps its kind (__flags) */
 };
@@ -801,18 +842,44 @@ struct gsync_rwlock {
 struct gsync_barrier {
 	uint32_t count;
 	uint32_t arrived;
-	uint32_t round;
+	uint16_t round;   /* tells a waiter its round is over: one bit would do */
+	uint16_t lock;
 	int32_t reserved; /* the layer above's: glibc's process-shared flag */
 	struct waitq q;
 };
 
 #define GSYNC_BARRIER_SERIAL 1 /* the one thread of a round told so */
 
+/* Every object's lock: its threads may run on several hubs. Held for a
+ * few instructions, never across a switch (a waiter leaves its queue's
+ * lock before it parks); a thread that finds it held spins, for another
+ * OS thread holds it, then gives its CPU back to the kernel. */
+void gsync_lock_slow(uint16_t *l);
+
+static inline void gsync_lock(uint16_t *l)
+{
+	if (GS_LIKELY(__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) == 0))
+		return;
+	gsync_lock_slow(l);
+}
+
+static inline void gsync_unlock(uint16_t *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+static inline struct green *gsync_mutex_owner(const struct gsync_mutex *m)
+{
+	return __atomic_load_n(&m->owner, __ATOMIC_RELAXED);
+}
+
 void gsync_mutex_init(struct gsync_mutex *m);
+bool gsync_mutex_busy(struct gsync_mutex *m); /* held, or waited for */
 int gsync_mutex_lock(struct gsync_mutex *m, int64_t deadline);
 int gsync_mutex_trylock(struct gsync_mutex *m);
 int gsync_mutex_unlock(struct gsync_mutex *m);
 void gsync_cond_init(struct gsync_cond *c);
+bool gsync_cond_busy(struct gsync_cond *c);
 /* Always returns with m locked again, as POSIX requires. */
 int gsync_cond_wait(struct gsync_cond *c, struct gsync_mutex *m, int64_t deadline);
 void gsync_cond_signal(struct gsync_cond *c);
@@ -824,17 +891,18 @@ int gsync_sem_init(struct gsync_sem *s, unsigned long value);
 int gsync_sem_wait(struct gsync_sem *s, int64_t deadline);
 int gsync_sem_trywait(struct gsync_sem *s);
 int gsync_sem_post(struct gsync_sem *s);
+unsigned gsync_sem_value(struct gsync_sem *s);
 void gsync_rwlock_init(struct gsync_rwlock *l, uint32_t kind);
 /* 0, -EDEADLK (the caller holds it to write) or -ETIMEDOUT. A waiter
  * woken owns the lock: no retry, no barging past the queue. */
 int gsync_rwlock_lock(struct gsync_rwlock *l, bool write, int64_t deadline);
 int gsync_rwlock_trylock(struct gsync_rwlock *l, bool write); /* 0 or -EBUSY */
 int gsync_rwlock_unlock(struct gsync_rwlock *l); /* 0 or -EPERM */
-bool gsync_rwlock_busy(const struct gsync_rwlock *l);
+bool gsync_rwlock_busy(struct gsync_rwlock *l);
 int gsync_barrier_init(struct gsync_barrier *b, unsigned count); /* -EINVAL for 0 */
 /* GSYNC_BARRIER_SERIAL for the thread that completes a round, else 0. */
 int gsync_barrier_wait(struct gsync_barrier *b);
-bool gsync_barrier_busy(const struct gsync_barrier *b);
+bool gsync_barrier_busy(struct gsync_barrier *b);
 
 /* ---- preempt.c: preempting green threads that never wait --------------- */
 

@@ -19,7 +19,7 @@ void wait_init(struct wait *w)
 {
 	w->g = green_self();
 	w->result = 0;
-	w->done = false;
+	w->state = WAIT_OPEN;
 	w->interruptible = false;
 	w->cancelpoint = false;
 	w->kind = WAIT_OTHER;
@@ -34,17 +34,46 @@ void wait_init_interruptible(struct wait *w)
 	w->cancelpoint = true;
 }
 
-void wait_complete(struct wait *w, int result)
+/* Ends w on its waiter's own hub, once its result is set: the waiter runs
+ * again if it parked on it (else wait_park finds it ended). Nothing may
+ * touch w after the store: its owner may return and its frame go. */
+static void wait_end(struct wait *w)
 {
-	if (w->done)
-		return;
-	GS_INVARIANT(w->g->state == GREEN_PARKED || w->g == w->g->hub->current,
+	struct green *g = w->g;
+	bool parked = g->state == GREEN_PARKED && g->wait == w;
+
+	__atomic_store_n(&w->state, WAIT_ENDED, __ATOMIC_RELEASE);
+	if (parked)
+		hub_unpark(g);
+}
+
+bool wait_complete(struct wait *w, int result)
+{
+	uint8_t open = WAIT_OPEN;
+	struct hub *h = w->g->hub;
+
+	if (!__atomic_compare_exchange_n(&w->state, &open, WAIT_CLAIMED, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
+		return false;
+	w->result = result;
+	if (GS_UNLIKELY(hub_peek() != h)) {
+		hub_post_wait(h, w); /* the waiter's hub calls wait_end_claimed */
+		return true;
+	}
+	GS_INVARIANT(w->g->state == GREEN_PARKED || w->g == h->current,
 		     "a wait is completed for a parked green, or before it parks");
 	if (GS_UNLIKELY(__atomic_load_n(&gs_prof_locks_on, __ATOMIC_RELAXED)))
 		profile_lock_event(w, result);
-	w->done = true;
-	w->result = result;
-	hub_unpark(w->g);
+	wait_end(w);
+	return true;
+}
+
+void wait_end_claimed(struct wait *w)
+{
+	GS_INVARIANT(__atomic_load_n(&w->state, __ATOMIC_RELAXED) == WAIT_CLAIMED &&
+			     w->g->hub == hub_peek(),
+		     "a claimed wait is ended once, on its waiter's hub");
+	wait_end(w);
 }
 
 static void wait_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -61,22 +90,26 @@ int wait_park(struct wait *w, int64_t deadline)
 {
 	struct green *g = w->g;
 	struct hub *h = g->hub;
+	int64_t left = 0;
 
 	GS_INVARIANT(g == h->current && g->state == GREEN_RUNNING,
 		     "only the running green parks, on its own hub");
-	if (w->done)
-		return w->result;
+	/* The waiter ends its own wait the way a waker does: a waker on
+	 * another hub may have claimed it meanwhile, and then its result
+	 * (a mutex handed over) is the one to return, once it arrives. */
 	if (GS_UNLIKELY(w->cancelpoint && green_cancel_due(g)))
-		return -ECANCELED; /* acted on before it waits, as glibc's */
-	if (deadline != GS_NO_DEADLINE) {
-		int64_t left;
-
+		wait_complete(w, -ECANCELED); /* acted on before it waits, as glibc's */
+	if (deadline != GS_NO_DEADLINE && !wait_done(w)) {
 		/* libev counts timers from the loop's cached time, which is as
 		 * old as the last poll: refresh it, or the wait ends early. */
 		ev_now_update(h->loop);
 		left = deadline - gs_now_ns();
 		if (left <= 0)
-			return -ETIMEDOUT;
+			wait_complete(w, -ETIMEDOUT);
+	}
+	if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) == WAIT_ENDED)
+		return w->result;
+	if (left > 0) {
 		ev_timer_init(&g->timer, wait_timer_cb, (ev_tstamp)left / 1e9, 0.);
 		ev_timer_start(h->loop, &g->timer);
 		if (deadline < h->next_deadline)
@@ -92,7 +125,7 @@ int wait_park(struct wait *w, int64_t deadline)
 	h->nparked++;
 	hub_switch_out(h, g);
 	g->wait = NULL;
-	if (deadline != GS_NO_DEADLINE)
+	if (left > 0)
 		ev_timer_stop(h->loop, &g->timer);
 	return w->result;
 }
@@ -143,8 +176,8 @@ void waitq_remove(struct waiter *e)
 		e->next->prev = e->prev;
 	else
 		q->tail = e->prev;
-	e->q = NULL;
 	e->prev = e->next = NULL;
+	__atomic_store_n(&e->q, NULL, __ATOMIC_RELAXED); /* waitq_linked */
 }
 
 struct waiter *waitq_pop_live(struct waitq *q)
@@ -153,20 +186,22 @@ struct waiter *waitq_pop_live(struct waitq *q)
 
 	while ((e = q->head) != NULL) {
 		waitq_remove(e);
-		if (!e->wait->done)
+		if (!wait_done(e->wait))
 			return e;
 	}
 	return NULL;
 }
 
+/* A waiter popped live may still be ended by its own hub (a timer, a
+ * signal) before the waker's wait_complete: then the next one is woken. */
 int waitq_wake_one(struct waitq *q, int result)
 {
-	struct waiter *e = waitq_pop_live(q);
+	struct waiter *e;
 
-	if (e == NULL)
-		return 0;
-	wait_complete(e->wait, result);
-	return 1;
+	while ((e = waitq_pop_live(q)) != NULL)
+		if (wait_complete(e->wait, result))
+			return 1;
+	return 0;
 }
 
 unsigned waitq_wake_all(struct waitq *q, int result)
@@ -174,10 +209,8 @@ unsigned waitq_wake_all(struct waitq *q, int result)
 	struct waiter *e;
 	unsigned n = 0;
 
-	while ((e = waitq_pop_live(q)) != NULL) {
-		wait_complete(e->wait, result);
-		n++;
-	}
+	while ((e = waitq_pop_live(q)) != NULL)
+		n += wait_complete(e->wait, result);
 	return n;
 }
 

@@ -19,6 +19,7 @@ int main(void)
 	srunner_add_suite(sr, suite_timer());
 	srunner_add_suite(sr, suite_fdwait());
 	srunner_add_suite(sr, suite_sync());
+	srunner_add_suite(sr, suite_crosshub());
 	srunner_add_suite(sr, suite_stack());
 	srunner_add_suite(sr, suite_hub());
 	srunner_add_suite(sr, suite_config());

@@ -11,6 +11,7 @@ Suite *suite_green(void);
 Suite *suite_timer(void);
 Suite *suite_fdwait(void);
 Suite *suite_sync(void);
+Suite *suite_crosshub(void);
 Suite *suite_stack(void);
 Suite *suite_hub(void);
 Suite *suite_config(void);

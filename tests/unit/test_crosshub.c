@@ -1,0 +1,327 @@
+/* Green objects shared by threads of two hubs: each test runs green threads
+ * on the main OS thread's hub and on a second OS thread's hub at once, and
+ * checks what no lost or doubled wake-up, and no thread let in twice, can
+ * give: exact counts and sums. */
+#include <pthread.h>
+#include <stdint.h>
+
+#include "unit.h"
+
+#define GREENS 8 /* a hub */
+
+struct hub_run {
+	void *(*fn)(void *);
+	int first; /* the ids of this hub's greens: first, first + 1... */
+	pthread_t os;
+};
+
+/* Runs GREENS greens of fn on the calling OS thread's hub, ids from first
+ * on, and joins them. */
+static void run_greens(void *(*fn)(void *), int first)
+{
+	struct green *g[GREENS];
+
+	for (int i = 0; i < GREENS; i++)
+		ck_assert_int_eq(green_spawn(NULL, fn, (void *)(intptr_t)(first + i), &g[i]), 0);
+	for (int i = 0; i < GREENS; i++)
+		ck_assert_int_eq(green_join(g[i], NULL, GS_NO_DEADLINE), 0);
+}
+
+static void *second_hub(void *arg)
+{
+	struct hub_run *r = arg;
+
+	ck_assert_ptr_nonnull(hub_get());
+	run_greens(r->fn, r->first);
+	hub_destroy();
+	return NULL;
+}
+
+/* fn's greens 0..GREENS-1 on this hub, GREENS..2*GREENS-1 on another. */
+static void on_two_hubs(void *(*fn)(void *))
+{
+	struct hub_run r = { .fn = fn, .first = GREENS };
+
+	ck_assert_ptr_nonnull(hub_get());
+	ck_assert_int_eq(pthread_create(&r.os, NULL, second_hub, &r), 0);
+	run_greens(fn, 0);
+	ck_assert_int_eq(pthread_join(r.os, NULL), 0);
+}
+
+/* ---- mutex ---- */
+
+#define MUTEX_ROUNDS 20000
+static struct gsync_mutex mx;
+static long counter;
+static _Atomic long timeouts;
+
+/* Work outside any lock, so that both hubs run at once and meet at the
+ * mutex; inside, a read-modify-write with room for a second thread. */
+static void work(int n)
+{
+	for (volatile int i = 0; i < n; i++)
+		;
+}
+
+static void *count_under_mutex(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+
+	for (int i = 0; i < MUTEX_ROUNDS; i++) {
+		long seen;
+
+		/* Some locks have a deadline so short that they time out
+		 * while the other hub hands the mutex over. */
+		if ((i + id) % 16 == 0) {
+			int r = gsync_mutex_lock(&mx, gs_deadline_after(20000));
+
+			ck_assert(r == 0 || r == -ETIMEDOUT);
+			if (r < 0) {
+				timeouts++;
+				ck_assert_int_eq(gsync_mutex_lock(&mx, GS_NO_DEADLINE), 0);
+			}
+		} else {
+			ck_assert_int_eq(gsync_mutex_lock(&mx, GS_NO_DEADLINE), 0);
+		}
+		seen = counter;
+		if (i % 64 == 0)
+			green_yield(); /* the others of this hub queue meanwhile */
+		else
+			work(20);
+		counter = seen + 1;
+		ck_assert_int_eq(gsync_mutex_unlock(&mx), 0);
+		work(50);
+	}
+	return NULL;
+}
+
+START_TEST(a_mutex_counts_exactly_with_its_threads_on_two_hubs)
+{
+	gsync_mutex_init(&mx);
+	counter = 0;
+	on_two_hubs(count_under_mutex);
+	ck_assert_int_eq(counter, 2L * GREENS * MUTEX_ROUNDS);
+	ck_assert(!gsync_mutex_busy(&mx));
+}
+END_TEST
+
+/* ---- condition variables: a bounded queue, producers on one hub and
+ * consumers on the other ---- */
+
+#define ITEMS 4000 /* a producer */
+#define SLOTS 4
+static struct gsync_mutex qm;
+static struct gsync_cond not_full, not_empty;
+static long slot[SLOTS];
+static unsigned q_head, q_len;
+static long consumed_sum, consumed_n;
+
+static void *produce_or_consume(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+
+	if (id < GREENS) { /* producers, on the first hub */
+		for (long i = 1; i <= ITEMS; i++) {
+			ck_assert_int_eq(gsync_mutex_lock(&qm, GS_NO_DEADLINE), 0);
+			while (q_len == SLOTS)
+				ck_assert_int_eq(gsync_cond_wait(&not_full, &qm, GS_NO_DEADLINE), 0);
+			slot[(q_head + q_len++) % SLOTS] = i;
+			gsync_cond_signal(&not_empty);
+			ck_assert_int_eq(gsync_mutex_unlock(&qm), 0);
+		}
+		return NULL;
+	}
+	for (;;) { /* consumers, on the second: 0 ends them */
+		long v;
+
+		ck_assert_int_eq(gsync_mutex_lock(&qm, GS_NO_DEADLINE), 0);
+		while (q_len == 0)
+			ck_assert_int_eq(gsync_cond_wait(&not_empty, &qm, GS_NO_DEADLINE), 0);
+		v = slot[q_head];
+		q_head = (q_head + 1) % SLOTS;
+		q_len--;
+		gsync_cond_signal(&not_full);
+		if (v == 0) {
+			ck_assert_int_eq(gsync_mutex_unlock(&qm), 0);
+			return NULL;
+		}
+		consumed_sum += v;
+		consumed_n++;
+		ck_assert_int_eq(gsync_mutex_unlock(&qm), 0);
+	}
+}
+
+/* Once the producers are done, one 0 a consumer. */
+static void *producers_then_stop(void *arg)
+{
+	(void)arg;
+	run_greens(produce_or_consume, 0);
+	for (int i = 0; i < GREENS; i++) {
+		ck_assert_int_eq(gsync_mutex_lock(&qm, GS_NO_DEADLINE), 0);
+		while (q_len == SLOTS)
+			ck_assert_int_eq(gsync_cond_wait(&not_full, &qm, GS_NO_DEADLINE), 0);
+		slot[(q_head + q_len++) % SLOTS] = 0;
+		gsync_cond_broadcast(&not_empty);
+		ck_assert_int_eq(gsync_mutex_unlock(&qm), 0);
+	}
+	return NULL;
+}
+
+static void *consumers_hub(void *arg)
+{
+	(void)arg;
+	ck_assert_ptr_nonnull(hub_get());
+	run_greens(produce_or_consume, GREENS);
+	hub_destroy();
+	return NULL;
+}
+
+START_TEST(a_bounded_queue_on_cond_vars_delivers_every_item_once_across_hubs)
+{
+	pthread_t os;
+
+	gsync_mutex_init(&qm);
+	gsync_cond_init(&not_full);
+	gsync_cond_init(&not_empty);
+	q_head = q_len = 0;
+	consumed_sum = consumed_n = 0;
+	ck_assert_ptr_nonnull(hub_get());
+	ck_assert_int_eq(pthread_create(&os, NULL, consumers_hub, NULL), 0);
+	producers_then_stop(NULL);
+	ck_assert_int_eq(pthread_join(os, NULL), 0);
+	ck_assert_int_eq(consumed_n, (long)GREENS * ITEMS);
+	ck_assert_int_eq(consumed_sum, (long)GREENS * ITEMS * (ITEMS + 1) / 2);
+	ck_assert(!gsync_cond_busy(&not_empty));
+}
+END_TEST
+
+/* ---- semaphores: ping-pong between pairs that straddle the hubs ---- */
+
+#define PINGS 2000
+static struct gsync_sem ping[GREENS], pong[GREENS];
+
+static void *ping_pong(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	int pair = id % GREENS;
+
+	for (int i = 0; i < PINGS; i++) {
+		if (id < GREENS) {
+			ck_assert_int_eq(gsync_sem_post(&ping[pair]), 0);
+			ck_assert_int_eq(gsync_sem_wait(&pong[pair], GS_NO_DEADLINE), 0);
+		} else {
+			ck_assert_int_eq(gsync_sem_wait(&ping[pair], GS_NO_DEADLINE), 0);
+			ck_assert_int_eq(gsync_sem_post(&pong[pair]), 0);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(semaphore_ping_pong_across_hubs_loses_and_doubles_no_unit)
+{
+	for (int i = 0; i < GREENS; i++) {
+		ck_assert_int_eq(gsync_sem_init(&ping[i], 0), 0);
+		ck_assert_int_eq(gsync_sem_init(&pong[i], 0), 0);
+	}
+	on_two_hubs(ping_pong);
+	for (int i = 0; i < GREENS; i++) {
+		ck_assert_uint_eq(gsync_sem_value(&ping[i]), 0);
+		ck_assert_uint_eq(gsync_sem_value(&pong[i]), 0);
+	}
+}
+END_TEST
+
+/* ---- rwlock: writers keep two words equal, readers check them ---- */
+
+#define RW_ROUNDS 2000
+static struct gsync_rwlock rwl;
+static long word_a, word_b;
+static _Atomic long reads_seen;
+
+static void *read_or_write(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+
+	for (int i = 0; i < RW_ROUNDS; i++) {
+		bool write = (i + id) % 4 == 0;
+
+		ck_assert_int_eq(gsync_rwlock_lock(&rwl, write, GS_NO_DEADLINE), 0);
+		if (write) {
+			word_a++;
+			if (i % 3 == 0)
+				green_yield();
+			word_b++;
+		} else {
+			ck_assert_int_eq(word_a, word_b);
+			if (i % 7 == 0)
+				green_yield();
+			ck_assert_int_eq(word_a, word_b);
+			reads_seen++;
+		}
+		ck_assert_int_eq(gsync_rwlock_unlock(&rwl), 0);
+	}
+	return NULL;
+}
+
+START_TEST(an_rwlock_excludes_writers_from_readers_on_two_hubs)
+{
+	gsync_rwlock_init(&rwl, 1); /* writers are not starved by readers */
+	word_a = word_b = 0;
+	reads_seen = 0;
+	on_two_hubs(read_or_write);
+	ck_assert_int_eq(word_a, 2L * GREENS * RW_ROUNDS / 4);
+	ck_assert_int_eq(word_b, word_a);
+	ck_assert_int_eq(reads_seen, 2L * GREENS * RW_ROUNDS * 3 / 4);
+	ck_assert(!gsync_rwlock_busy(&rwl));
+}
+END_TEST
+
+/* ---- barrier: one round at a time for threads of both hubs ---- */
+
+#define BARRIER_ROUNDS 300
+static struct gsync_barrier bar;
+static _Atomic int passed[2 * GREENS];
+static _Atomic int serials;
+
+static void *barrier_rounds(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+
+	for (int round = 0; round < BARRIER_ROUNDS; round++) {
+		int r = gsync_barrier_wait(&bar);
+
+		if (r == GSYNC_BARRIER_SERIAL)
+			serials++;
+		for (int i = 0; i < 2 * GREENS; i++)
+			ck_assert_int_ge(passed[i], round);
+		passed[id] = round + 1;
+	}
+	return NULL;
+}
+
+START_TEST(a_barrier_lets_both_hubs_through_one_round_at_a_time)
+{
+	ck_assert_int_eq(gsync_barrier_init(&bar, 2 * GREENS), 0);
+	serials = 0;
+	for (int i = 0; i < 2 * GREENS; i++)
+		passed[i] = 0;
+	on_two_hubs(barrier_rounds);
+	ck_assert_int_eq(serials, BARRIER_ROUNDS);
+	ck_assert(!gsync_barrier_busy(&bar));
+}
+END_TEST
+
+Suite *suite_crosshub(void)
+{
+	Suite *s = suite_create("crosshub");
+	TCase *t = tcase_create("objects shared by two hubs");
+
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, a_mutex_counts_exactly_with_its_threads_on_two_hubs);
+	tcase_add_test(t, a_bounded_queue_on_cond_vars_delivers_every_item_once_across_hubs);
+	tcase_add_test(t, semaphore_ping_pong_across_hubs_loses_and_doubles_no_unit);
+	tcase_add_test(t, an_rwlock_excludes_writers_from_readers_on_two_hubs);
+	tcase_add_test(t, a_barrier_lets_both_hubs_through_one_round_at_a_time);
+	suite_add_tcase(s, t);
+	return s;
+}
