@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "preload.h"
+#include "../src/sys.h"
 #include "../src/tools.h"
 
 /* Under LD_PRELOAD, green threads that compute without waiting are
@@ -42,4 +43,13 @@ __attribute__((constructor)) static void preload_init(void)
 	hub_set_stuck_hook(introspect_deadlock_report);
 	control_start();
 	profile_start();
+	/* GREENSHIM_HUBS: the other hubs start now, so that the program's
+	 * first threads spread over them (src/sched.c). */
+	if (sched_start() < 0) {
+		static const char msg[] =
+			"greenshim: GREENSHIM_HUBS: the system refused an OS thread for a hub; "
+			"running on fewer hubs\n";
+
+		sys_write(STDERR_FILENO, msg, sizeof msg - 1);
+	}
 }

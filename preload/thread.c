@@ -336,7 +336,7 @@ GS_WRAP int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 	 * (glibc too reports a thread's stack less its TLS). */
 	pthread_attr_setstack(attr, g->stack.lo, (size_t)(tls_block_lo(g) - g->stack.lo));
 	pthread_attr_setguardsize(attr, g->stack.guard);
-	pthread_attr_setdetachstate(attr, (g->flags & GREEN_DETACHED) ? PTHREAD_CREATE_DETACHED
+	pthread_attr_setdetachstate(attr, g->detached ? PTHREAD_CREATE_DETACHED
 								      : PTHREAD_CREATE_JOINABLE);
 	return 0;
 }

@@ -7,6 +7,7 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,23 @@ static long config_number(const char *name, long lo, long hi, long def, const ch
 	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n < lo || n > hi)
 		config_reject(name, v, form);
 	return n;
+}
+
+/* GREENSHIM_HUBS: a number of hubs, or auto (the CPUs of the affinity
+ * mask at start). */
+static unsigned config_hubs(void)
+{
+	const char *v = getenv("GREENSHIM_HUBS");
+	cpu_set_t cpus;
+
+	if (v != NULL && strcmp(v, "auto") == 0) {
+		int n = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+
+		return n < 1 ? 1 : n > CONFIG_HUBS_MAX ? CONFIG_HUBS_MAX : (unsigned)n;
+	}
+	return (unsigned)config_number("GREENSHIM_HUBS", 1, CONFIG_HUBS_MAX, 1,
+				       "a number of hubs from 1 to 64, or auto (one per CPU "
+				       "the process may run on)");
 }
 
 static int64_t config_preempt_ns(void)
@@ -362,6 +380,9 @@ void config_load(void)
 		"GREENSHIM_POOL_SIZE", 1, CONFIG_POOL_MAX, CONFIG_POOL_DEFAULT,
 		"a number of worker threads from 1 to 1024, e.g. 10");
 	gs_config.file_io_pool = config_file_io_pool();
+	gs_config.hubs = config_hubs();
+	if (gs_config.native_threads)
+		gs_config.hubs = 1; /* every thread is its own OS thread */
 	gs_config.max_blocking_ns =
 		(int64_t)config_number("GREENSHIM_MAX_BLOCKING_MS", 0, 3600000,
 				       CONFIG_MAX_BLOCKING_DEFAULT_MS,

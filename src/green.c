@@ -58,7 +58,7 @@ void green_cancel(struct green *g)
 int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 		struct green **out)
 {
-	struct hub *h = hub_get();
+	struct hub *h = hub_get(), *t;
 	struct stack st;
 	struct green *g;
 	unsigned flags = 0;
@@ -89,7 +89,8 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 	}
 	g = (struct green *)((uintptr_t)(st.hi - sizeof *g) & ~(uintptr_t)63);
 	memset(g, 0, sizeof *g);
-	g->flags = flags | ((a != NULL && a->detached) ? GREEN_DETACHED : 0);
+	g->flags = flags;
+	g->detached = a != NULL && a->detached;
 	g->stack = st;
 	g->start = fn;
 	g->arg = arg;
@@ -111,9 +112,23 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 	g->asan_size = (size_t)(top - st.lo);
 #endif
 	ctx_make(&g->ctx, top, green_main, g);
+	t = sched_place(h);
+	sched_thread_started(t);
+	g->state = GREEN_READY;
+	if (t != h) {
+		/* Linked and queued by t, before it first runs (sched.c). */
+		g->hub = t;
+		g->id = hub_new_green_id();
+		g->flags |= (unsigned)h->sched_index << GREEN_HOME_SHIFT;
+		sigmask_green_inherit(h, g);
+		tls_move(g, t);
+		if (out != NULL)
+			*out = g;
+		hub_adopt_remote(t, g);
+		return 0;
+	}
 	hub_link_green(h, g);
 	sigmask_green_start(h, g);
-	g->state = GREEN_READY;
 	hub_runq_push(h, g);
 	if (!h->timer_armed)
 		preempt_arm(h); /* the spawner may now compute for long */
@@ -138,10 +153,15 @@ _Noreturn void green_exit(void *retval)
 	if (exit_hook != NULL)
 		exit_hook(g);
 	g->retval = retval;
-	g->state = GREEN_DEAD;
 	h->nrunning--;
+	sched_thread_ended(h);
 	sigmask_green_end(h, g);
+	/* A joiner or a detach may come from another hub: DEAD, the joiner's
+	 * wait and detached are read and written under join_lock. */
+	gsync_lock(&g->join_lock);
+	g->state = GREEN_DEAD;
 	if (g->flags & GREEN_ROOT) {
+		gsync_unlock(&g->join_lock);
 		/* The OS thread's own context has no stack of ours to end on;
 		 * the pthread layer decides what exiting it means. */
 		for (;;)
@@ -149,8 +169,9 @@ _Noreturn void green_exit(void *retval)
 	}
 	if (g->join_wait != NULL)
 		wait_complete(g->join_wait, 0);
-	if (g->flags & GREEN_DETACHED)
+	if (g->detached)
 		h->zombie = g;
+	gsync_unlock(&g->join_lock);
 	hub_switch_out(h, g);
 	__builtin_unreachable();
 }
@@ -158,42 +179,63 @@ _Noreturn void green_exit(void *retval)
 int green_join(struct green *g, void **retval, int64_t deadline)
 {
 	struct hub *h = hub_get();
+	int r = 0;
 
 	if (g == h->current)
 		return -EDEADLK;
-	if ((g->flags & (GREEN_DETACHED | GREEN_ROOT)) || g->join_wait != NULL)
+	gsync_lock(&g->join_lock);
+	if (g->detached || (g->flags & GREEN_ROOT) || g->join_wait != NULL) {
+		gsync_unlock(&g->join_lock);
 		return -EINVAL;
+	}
 	if (g->state != GREEN_DEAD) {
 		struct wait w;
-		int r;
 
-		if (deadline == 0)
+		if (deadline == 0) {
+			gsync_unlock(&g->join_lock);
 			return -EBUSY;
+		}
 		wait_init(&w);
 		w.cancelpoint = true; /* pthread_join is one */
 		wait_label(&w, WAIT_JOIN, g, 0);
 		g->join_wait = &w;
+		gsync_unlock(&g->join_lock);
 		r = wait_park(&w, deadline);
+		gsync_lock(&g->join_lock);
 		g->join_wait = NULL;
-		if (r < 0)
-			return r;
 	}
+	gsync_unlock(&g->join_lock);
+	if (r < 0)
+		return r;
 	if (retval != NULL)
 		*retval = g->retval;
-	hub_release_green(h, g);
+	if (g->hub == h)
+		hub_release_green(h, g);
+	else
+		hub_release_remote(g);
 	return 0;
 }
 
 int green_detach(struct green *g)
 {
 	struct hub *h = hub_get();
+	bool dead;
 
-	if ((g->flags & (GREEN_DETACHED | GREEN_ROOT)) || g->join_wait != NULL)
+	gsync_lock(&g->join_lock);
+	if (g->detached || (g->flags & GREEN_ROOT) || g->join_wait != NULL) {
+		gsync_unlock(&g->join_lock);
 		return -EINVAL;
-	if (g->state == GREEN_DEAD)
-		hub_release_green(h, g);
-	else
-		g->flags |= GREEN_DETACHED;
+	}
+	dead = g->state == GREEN_DEAD;
+	if (!dead)
+		g->detached = true;
+	gsync_unlock(&g->join_lock);
+	if (dead) {
+		if (g->hub == h)
+			hub_release_green(h, g);
+		else
+			hub_release_remote(g);
+	}
 	return 0;
 }
 

@@ -400,6 +400,15 @@ void hub_wake(struct hub *h)
 	atomic_fetch_sub(&h->wake_users, 1);
 }
 
+/* hub_wake for a caller already counted among h's wake_users. */
+static void wake_once(struct hub *h)
+{
+	static const uint64_t one = 1;
+
+	if (!atomic_exchange(&h->wake_sent, true))
+		arch_syscall3(SYS_write, atomic_load(&h->wake_fd), (long)&one, sizeof one);
+}
+
 int hub_close_redirect(int fd)
 {
 	struct hub *h = making_hub();
@@ -506,10 +515,16 @@ void hub_set_stuck_hook(void (*hook)(struct hub *))
 	stuck_hook = hook;
 }
 
+uint64_t hub_new_green_id(void)
+{
+	return atomic_fetch_add_explicit(&next_green_id, 1, memory_order_relaxed);
+}
+
 void hub_link_green(struct hub *h, struct green *g)
 {
 	g->hub = h;
-	g->id = atomic_fetch_add_explicit(&next_green_id, 1, memory_order_relaxed);
+	if (g->id == 0)
+		g->id = hub_new_green_id();
 	g->all_prev = NULL;
 	g->all_next = h->all;
 	if (h->all != NULL)
@@ -523,24 +538,13 @@ void hub_link_green(struct hub *h, struct green *g)
 	}
 }
 
-void hub_release_green(struct hub *h, struct green *g)
+static void post_green(struct hub *h, _Atomic(struct green *) *list, struct green *g);
+
+/* The second half of a release, on g's home hub: its TLS and stack go
+ * back to the pools they came from. */
+static void free_green(struct hub *h, struct green *g)
 {
-	if (g->all_prev != NULL)
-		g->all_prev->all_next = g->all_next;
-	else
-		h->all = g->all_next;
-	if (g->all_next != NULL)
-		g->all_next->all_prev = g->all_prev;
-	h->ngreen--;
-	/* The hub's context may run on g's TLS (hub_load_tls), which goes
-	 * now: its DTV is freed, its block may be a new thread's. */
-	if (h->fs == g->tp && (g->flags & GREEN_OWN_TLS)) {
-		tls_switch(h->hub_green->tp);
-		h->fs = h->hub_green->tp;
-	}
 	tls_release(h, g);
-	gs_free(g->tsig);
-	g->tsig = NULL;
 #ifdef GS_ASAN
 	/* The frames g never returned from (its last switch) keep their
 	 * redzones, which the stack's next thread would run into. */
@@ -557,6 +561,31 @@ void hub_release_green(struct hub *h, struct green *g)
 	} else {
 		stack_disown(&g->stack);
 	}
+}
+
+void hub_release_green(struct hub *h, struct green *g)
+{
+	struct hub *home = sched_home(g);
+
+	if (g->all_prev != NULL)
+		g->all_prev->all_next = g->all_next;
+	else
+		h->all = g->all_next;
+	if (g->all_next != NULL)
+		g->all_next->all_prev = g->all_prev;
+	h->ngreen--;
+	/* The hub's context may run on g's TLS (hub_load_tls), which goes
+	 * now: its DTV is freed, its block may be a new thread's. */
+	if (h->fs == g->tp && (g->flags & GREEN_OWN_TLS)) {
+		tls_switch(h->hub_green->tp);
+		h->fs = h->hub_green->tp;
+	}
+	gs_free(g->tsig);
+	g->tsig = NULL;
+	if (home != h)
+		post_green(home, &home->freed, g);
+	else
+		free_green(h, g);
 }
 
 static void hub_reap(struct hub *h)
@@ -755,7 +784,7 @@ static void hub_stuck(struct hub *h)
 	 * greenshim's back: jemalloc's background thread); another OS thread
 	 * may well wake it. Only green threads stuck together are reported. */
 	if (!h->stuck_reported && h->nparked > 0 && h->ngreen > 1 &&
-	    atomic_load(&h->remote_pending) == 0) {
+	    atomic_load(&h->remote_pending) == 0 && sched_hubs() == 1) {
 		h->stuck_reported = true;
 		if (stuck_hook != NULL)
 			stuck_hook(h);
@@ -778,7 +807,7 @@ static void hub_main(void *arg)
 
 		if (h->zombie != NULL)
 			hub_reap(h);
-		if (h->nrunning == 0) {
+		if (h->nrunning == 0 && hub_ended(h)) {
 			/* The root ended (pthread_exit from main) and so did
 			 * every other thread: the OS thread ends, as natively. */
 			end_hook(h);
@@ -848,7 +877,6 @@ static void free_closes(struct hub *h)
  * waits out. */
 void hub_post_wait(struct hub *h, struct wait *w)
 {
-	static const uint64_t one = 1;
 	struct wait *head = atomic_load_explicit(&h->remote_waits, memory_order_relaxed);
 
 	atomic_fetch_add(&h->wake_users, 1);
@@ -856,9 +884,70 @@ void hub_post_wait(struct hub *h, struct wait *w)
 		w->remote_next = head;
 	while (!atomic_compare_exchange_weak_explicit(&h->remote_waits, &head, w,
 						      memory_order_release, memory_order_relaxed));
-	if (!atomic_exchange(&h->wake_sent, true))
-		arch_syscall3(SYS_write, atomic_load(&h->wake_fd), (long)&one, sizeof one);
+	wake_once(h);
 	atomic_fetch_sub(&h->wake_users, 1);
+}
+
+/* Pops every green of a hub's lock-free list (linked through next) in the
+ * order they were pushed. */
+static struct green *take_greens(_Atomic(struct green *) *list)
+{
+	struct green *g, *rev = NULL, *next;
+
+	for (g = atomic_exchange_explicit(list, NULL, memory_order_acquire); g != NULL; g = next) {
+		next = g->next;
+		g->next = rev;
+		rev = g;
+	}
+	return rev;
+}
+
+/* New threads other hubs made for this one (sched.c), and dead ones that
+ * their joiner on another hub is done with. */
+static void take_greens_handed_over(struct hub *h)
+{
+	struct green *g, *next;
+
+	for (g = take_greens(&h->adopt); g != NULL; g = next) {
+		next = g->next;
+		g->next = NULL;
+		hub_link_green(h, g);
+		sigmask_green_count(h, g);
+		hub_runq_push(h, g);
+	}
+	for (g = take_greens(&h->released); g != NULL; g = next) {
+		next = g->next;
+		hub_release_green(h, g);
+	}
+	for (g = take_greens(&h->freed); g != NULL; g = next) {
+		next = g->next;
+		free_green(h, g);
+	}
+}
+
+/* Pushes g on one of h's lists and wakes h; counted among h's wake_users
+ * from before the push, as hub_post_wait is. */
+static void post_green(struct hub *h, _Atomic(struct green *) *list, struct green *g)
+{
+	struct green *head = atomic_load_explicit(list, memory_order_relaxed);
+
+	atomic_fetch_add(&h->wake_users, 1);
+	do
+		g->next = head;
+	while (!atomic_compare_exchange_weak_explicit(list, &head, g, memory_order_release,
+						      memory_order_relaxed));
+	wake_once(h);
+	atomic_fetch_sub(&h->wake_users, 1);
+}
+
+void hub_adopt_remote(struct hub *h, struct green *g)
+{
+	post_green(h, &h->adopt, g);
+}
+
+void hub_release_remote(struct green *g)
+{
+	post_green(g->hub, &g->hub->released, g);
 }
 
 /* Ends the waits other hubs claimed for this hub's threads, in the order
@@ -903,6 +992,7 @@ static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 		wait_complete(m->wait, m->result);
 	}
 	take_claimed_waits(h);
+	take_greens_handed_over(h);
 	hub_signal_deliver(h);
 	if (atomic_load_explicit(&h->ctl_call, memory_order_relaxed) != NULL)
 		control_hub_poll(h);
@@ -1208,7 +1298,11 @@ void hub_fork_child(void)
 	memset(h->nwaitset, 0, sizeof h->nwaitset);
 	atomic_store(&h->remote, NULL);
 	atomic_store(&h->remote_waits, NULL);
+	atomic_store(&h->adopt, NULL);
+	atomic_store(&h->released, NULL);
+	atomic_store(&h->freed, NULL);
 	atomic_store(&h->remote_pending, 0);
+	sched_fork_child(h);
 	atomic_store(&h->ctl_call, NULL); /* the parent's control thread's */
 	h->stuck_reported = false;
 	h->since_poll = 0;

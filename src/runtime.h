@@ -124,7 +124,10 @@ struct gs_config {
 	bool tls_explicit;        /* GREENSHIM_TLS was set */
 	const char *native_libs;  /* GREENSHIM_NATIVE_LIBS: names, colon-separated */
 	bool syscalls_trap;       /* GREENSHIM_SYSCALLS=trap: raw system calls caught */
+	unsigned hubs;            /* GREENSHIM_HUBS: the scheduler's hubs */
 };
+
+#define CONFIG_HUBS_MAX 64
 
 #define CONFIG_POOL_DEFAULT 10          /* as gevent's thread pool */
 #define CONFIG_MAX_BLOCKING_DEFAULT_MS 100 /* as gevent's max_blocking_time */
@@ -232,6 +235,8 @@ size_t tls_reserve(void);
 int tls_make(struct hub *h, struct green *g, char **top);
 /* On g itself: at its first run, and as it ends (thread_local
  * destructors). */
+/* g, made on one hub and never run, is to run on t's OS thread. */
+void tls_move(struct green *g, struct hub *t);
 void tls_first_run(struct green *g);
 void tls_exit(struct green *g);
 /* g is dead and off its stack: its TLS goes (libc's block is kept for the
@@ -402,7 +407,6 @@ enum green_state {
 	GREEN_DEAD,   /* finished; joinable until joined */
 };
 
-#define GREEN_DETACHED 0x1u
 #define GREEN_ROOT 0x2u      /* the OS thread's own context */
 #define GREEN_HUB 0x4u       /* the hub's context */
 #define GREEN_USER_STACK 0x8u /* stack given by the program: not ours */
@@ -417,6 +421,10 @@ enum green_state {
 				     * GS_CHECK_INVARIANTS only (hub.c) */
 /* preload/stdio.c's calls in progress (bits 16-23): a cancellation is
  * acted on when the outermost ends, with the FILE let go. */
+/* Bits 24-29: the index of the scheduler hub that made it (sched.c), whose
+ * pools its stack and TLS go back to. */
+#define GREEN_HOME_SHIFT 24
+#define GREEN_HOME_MASK (0x3fu << GREEN_HOME_SHIFT)
 #define GREEN_STDIO_ONE 0x10000u
 #define GREEN_STDIO_MASK 0xff0000u
 
@@ -444,8 +452,11 @@ struct green {
 	struct ctx ctx;
 	void *tp;           /* its thread pointer (FS base): tls.c */
 	struct hub *hub;
-	struct green *next; /* run queue */
-	enum green_state state;
+	struct green *next; /* run queue; a hub's adopt or release list */
+	uint8_t state;      /* enum green_state */
+	uint8_t detached;   /* pthread_detach'ed, or made so */
+	uint16_t join_lock; /* gsync_lock: state DEAD, join_wait, detached:
+			     * a joiner or a detach may be on another hub */
 	int saved_errno;
 	unsigned flags;
 	int intr_result;       /* -EINTR or WAKE_SIGNAL for that wait (intr_seq) */
@@ -513,6 +524,23 @@ struct green *green_self(void);
 void green_yield(void);
 /* 0 once the deadline has passed, or the interrupting result. */
 int green_sleep_until(int64_t deadline);
+
+/* ---- sched.c: the scheduler's hubs ------------------------------------- */
+
+/* Starts the GREENSHIM_HUBS - 1 extra hubs (the calling thread's hub is the
+ * first); 0 or a negative errno. */
+int sched_start(void);
+int sched_hubs(void);
+/* The hub a new green thread made on h is to run on. */
+struct hub *sched_place(struct hub *h);
+/* A program thread begins on h (counted where it will run) / ended. */
+void sched_thread_started(struct hub *h);
+void sched_thread_ended(struct hub *h);
+/* Whether the process's threads have all ended: the process ends. */
+bool hub_ended(struct hub *h);
+void sched_fork_child(struct hub *h);
+/* Where g's stack and TLS go back to once it is released. */
+struct hub *sched_home(struct green *g);
 
 /* ---- hub.c: the scheduler, one per OS thread ---------------------------- */
 
@@ -583,6 +611,13 @@ struct hub {
 	int backend_libev;            /* the epoll fd's number as libev has it */
 	_Atomic(struct remote_msg *) remote;
 	_Atomic(struct wait *) remote_waits; /* claimed by other hubs (waitq.c) */
+	/* sched.c: new threads handed over by other hubs, to link and run;
+	 * dead ones their joiner on another hub is done with, to release. */
+	_Atomic(struct green *) adopt, released, freed;
+	int sched_index;    /* its place among the scheduler's hubs */
+	atomic_long live;   /* live green threads, those handed over included */
+	bool sched;         /* one of the scheduler's hubs (sched.c) */
+	bool idle_root;     /* its root is no program thread: an extra hub's */
 	_Atomic(struct close_msg *) closed;
 	atomic_long remote_pending;
 	struct green *volatile intr_target; /* signal handler -> hub */
@@ -670,6 +705,10 @@ void hub_post_wait(struct hub *h, struct wait *w);
 /* On the waiter's hub: ends a wait hub_post_wait brought. */
 void wait_end_claimed(struct wait *w);
 void hub_remote_begin(struct hub *h);
+/* Releases g (dead, joined or detached) on its own hub, from any hub. */
+void hub_release_remote(struct green *g);
+/* Gives h the new green g (READY, never run) to link and run (sched.c). */
+void hub_adopt_remote(struct hub *h, struct green *g);
 void hub_remote_post(struct hub *h, struct remote_msg *m);
 
 /* Releases what a hub owns; only with no green but the root left. */
@@ -751,6 +790,7 @@ void hub_tls_adopt(void *tp, struct hub *h);
 
 /* Internal to green.c and hub.c. */
 void hub_first_run(struct hub *h); /* first thing a new context does */
+uint64_t hub_new_green_id(void);
 void hub_link_green(struct hub *h, struct green *g);
 void hub_release_green(struct hub *h, struct green *g);
 
@@ -939,6 +979,10 @@ bool preempt_handler_ready(void);
 
 void sigmask_root_init(struct hub *h, struct green *root);
 void sigmask_green_start(struct hub *h, struct green *g); /* creator's mask */
+/* The same in two steps, for a thread made on h to run on another hub:
+ * the creator's mask, on h; counted among the masks of the hub it runs on. */
+void sigmask_green_inherit(struct hub *h, struct green *g);
+void sigmask_green_count(struct hub *h, struct green *g);
 void sigmask_green_end(struct hub *h, struct green *g);   /* it is DEAD */
 /* Before switching to next (only once h->masks): the kernel mask. */
 void sigmask_switch(struct hub *h, struct green *next);

@@ -70,7 +70,7 @@ static void count(struct hub *h, uint64_t m, int delta)
 	h->hub_mask_dirty = true;
 }
 
-void sigmask_green_start(struct hub *h, struct green *g)
+void sigmask_green_inherit(struct hub *h, struct green *g)
 {
 	struct green *parent = h->current;
 
@@ -78,10 +78,20 @@ void sigmask_green_start(struct hub *h, struct green *g)
 		parent = h->root;
 	/* POSIX: a new thread starts with its creator's mask. */
 	g->sigmask = parent != NULL ? parent->sigmask : kernel_get();
+}
+
+void sigmask_green_count(struct hub *h, struct green *g)
+{
 	if (h->masks) {
 		count(h, g->sigmask, 1);
 		h->nlive++;
 	}
+}
+
+void sigmask_green_start(struct hub *h, struct green *g)
+{
+	sigmask_green_inherit(h, g);
+	sigmask_green_count(h, g);
 }
 
 void sigmask_green_end(struct hub *h, struct green *g)

@@ -416,6 +416,18 @@ int tls_make(struct hub *h, struct green *g, char **top)
 	return 0;
 }
 
+void tls_move(struct green *g, struct hub *t)
+{
+	if (!(g->flags & GREEN_OWN_TLS)) {
+		g->tp = t->hub_green->tp; /* it shares its OS thread's */
+		return;
+	}
+	/* What the descriptor says of its OS thread: its id (gettid reads
+	 * it), and the runtime's own tls_hub. */
+	*(int32_t *)((char *)g->tp + tls.tid_off) = t->tid;
+	hub_tls_adopt(g->tp, t);
+}
+
 void tls_first_run(struct green *g)
 {
 	(void)g;

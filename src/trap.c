@@ -101,7 +101,7 @@ struct range {
 static struct range libc_text;
 static struct range runtime_text[RUNTIME_RANGES_MAX];
 static int nruntime;
-static atomic_int state; /* 0 unknown, 1 ready, -1 unavailable */
+static atomic_int state; /* 0 unknown, 1 ready, -1 unavailable, TRAP_SETTING_UP */
 static struct sigaction prev_sys;
 static enum trap_action (*green_hook)(long nr, const long a[6], void *uc, long *ret);
 
@@ -304,31 +304,34 @@ pass:
 	errno = saved_errno;
 }
 
-/* Finds libc's text and installs the handler, once. */
+#define TRAP_SETTING_UP 2 /* state: another hub's OS thread is at it */
+
+/* Finds libc's text and installs the handler, once; hubs on several OS
+ * threads may ask at once, and wait for the first to finish. */
 static bool trap_ready(void)
 {
 	int expected = 0;
 
-	if (atomic_load(&state) != 0)
-		return atomic_load(&state) > 0;
-	if (RUNNING_ON_VALGRIND) {
-		atomic_store(&state, -1);
-		return false;
-	}
-	dl_iterate_phdr(collect, NULL);
-	if (atomic_compare_exchange_strong(&state, &expected, 1)) {
+	if (atomic_compare_exchange_strong(&state, &expected, TRAP_SETTING_UP)) {
 		struct sigaction sa;
+		int ready = -1;
 
-		arch_libc_syscall = find_libc_syscall();
-		memset(&sa, 0, sizeof sa);
-		sa.sa_sigaction = sigsys_handler;
-		sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
-		sigemptyset(&sa.sa_mask);
-		if (arch_libc_syscall == NULL || __sigaction(SIGSYS, &sa, &prev_sys) != 0) {
-			arch_libc_syscall = NULL;
-			atomic_store(&state, -1);
+		if (!RUNNING_ON_VALGRIND) {
+			dl_iterate_phdr(collect, NULL);
+			arch_libc_syscall = find_libc_syscall();
+			memset(&sa, 0, sizeof sa);
+			sa.sa_sigaction = sigsys_handler;
+			sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
+			sigemptyset(&sa.sa_mask);
+			if (arch_libc_syscall != NULL && __sigaction(SIGSYS, &sa, &prev_sys) == 0)
+				ready = 1;
+			else
+				arch_libc_syscall = NULL;
 		}
+		atomic_store(&state, ready);
 	}
+	while (atomic_load(&state) == TRAP_SETTING_UP)
+		arch_syscall3(SYS_sched_yield, 0, 0, 0);
 	return atomic_load(&state) > 0;
 }
 
@@ -361,7 +364,7 @@ void trap_hub_stop(struct hub *h)
 
 int trap_program_handler(const struct sigaction *act, struct sigaction *old)
 {
-	if (atomic_load(&state) <= 0)
+	if (atomic_load(&state) != 1)
 		return -1;
 	if (old != NULL)
 		*old = prev_sys;
