@@ -34,9 +34,15 @@ struct futex_waiter {
 	uint32_t bitset;
 };
 
-static struct waitq buckets[FUTEX_BUCKETS];
+/* Waiters of every hub hash here: a bucket's lock is held, as the kernel
+ * holds its hash bucket's, from the check of the word to the queueing, and
+ * by the waker as it wakes. */
+static struct bucket {
+	struct waitq q;
+	uint16_t lock;
+} buckets[FUTEX_BUCKETS];
 
-static struct waitq *bucket(const uint32_t *addr)
+static struct bucket *bucket(const uint32_t *addr)
 {
 	return &buckets[((uintptr_t)addr >> 2) % FUTEX_BUCKETS];
 }
@@ -57,18 +63,29 @@ static long futex_wait(const uint32_t *addr, uint32_t val, const struct timespec
 		deadline = absolute ? preload_abs_deadline(clk, ts) : preload_ts_deadline(ts);
 	}
 	for (;;) {
-		/* No switch between this check and joining the queue: a wake
-		 * after it cannot be missed, as with the kernel's futex. */
-		if (__atomic_load_n(addr, __ATOMIC_SEQ_CST) != val)
+		struct bucket *b = bucket(addr);
+
+		/* Under the bucket's lock from this check to joining the
+		 * queue: a wake after it cannot be missed, as with the
+		 * kernel's futex. */
+		gsync_lock(&b->lock);
+		if (__atomic_load_n(addr, __ATOMIC_SEQ_CST) != val) {
+			gsync_unlock(&b->lock);
 			return preload_fail(-EAGAIN);
+		}
 		wait_init_interruptible(&w);
 		w.cancelpoint = false; /* syscall() is no cancellation point */
 		wait_label(&w, WAIT_FUTEX, addr, 0);
 		fw.addr = addr;
 		fw.bitset = bitset;
-		waitq_add(bucket(addr), &fw.w, &w, 0);
+		waitq_add(&b->q, &fw.w, &w, 0);
+		gsync_unlock(&b->lock);
 		r = wait_park(&w, deadline);
-		waitq_remove(&fw.w);
+		if (waitq_linked(&fw.w)) { /* not woken by a FUTEX_WAKE */
+			gsync_lock(&b->lock);
+			waitq_remove(&fw.w);
+			gsync_unlock(&b->lock);
+		}
 		if (r == WAKE_OK)
 			return 0;
 		if (r == WAKE_SIGNAL && ts == NULL)
@@ -79,22 +96,23 @@ static long futex_wait(const uint32_t *addr, uint32_t val, const struct timespec
 
 static long futex_wake(const uint32_t *addr, int n, uint32_t bitset)
 {
-	struct waitq *q = bucket(addr);
+	struct bucket *b = bucket(addr);
 	struct waiter *e, *next;
 	long woken = 0;
 
 	if (bitset == 0)
 		return preload_fail(-EINVAL);
-	for (e = q->head; e != NULL && woken < n; e = next) {
+	gsync_lock(&b->lock);
+	for (e = b->q.head; e != NULL && woken < n; e = next) {
 		struct futex_waiter *fw = (struct futex_waiter *)e;
 
 		next = e->next;
 		if (fw->addr != addr || !(fw->bitset & bitset) || wait_done(e->wait))
 			continue;
 		waitq_remove(e);
-		wait_complete(e->wait, WAKE_OK);
-		woken++;
+		woken += wait_complete(e->wait, WAKE_OK);
 	}
+	gsync_unlock(&b->lock);
 	return woken;
 }
 

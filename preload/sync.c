@@ -471,7 +471,18 @@ GS_WRAP int sem_getvalue(sem_t *s, int *value)
 #define ONCE_RUNNING 1
 #define ONCE_DONE 2 /* glibc's __PTHREAD_ONCE_DONE */
 
-static struct waitq once_q; /* every thread waiting for a once to finish */
+/* Every thread waiting for a once to finish, and the lock over it and the
+ * once words' changes (threads of several hubs may race for one). */
+static struct waitq once_q;
+static uint16_t once_lock;
+
+static void once_settle(pthread_once_t *once, int value)
+{
+	gsync_lock(&once_lock);
+	__atomic_store_n(once, value, __ATOMIC_RELEASE);
+	waitq_wake_all(&once_q, WAKE_OK);
+	gsync_unlock(&once_lock);
+}
 
 /* fn did not return: it threw (C++) or its thread was cancelled or
  * exited. As glibc's cleanup in __pthread_once_slow: the once goes back
@@ -481,8 +492,7 @@ static void once_unwound(pthread_once_t **armed)
 {
 	if (*armed == NULL)
 		return;
-	__atomic_store_n(*armed, 0, __ATOMIC_RELEASE);
-	waitq_wake_all(&once_q, WAKE_OK);
+	once_settle(*armed, 0);
 }
 
 GS_WRAP int pthread_once(pthread_once_t *once, void (*fn)(void))
@@ -493,19 +503,33 @@ GS_WRAP int pthread_once(pthread_once_t *once, void (*fn)(void))
 		return 0;
 	if (preload_hub() == NULL)
 		return REAL(pthread_once)(once, fn);
-	while (*once == ONCE_RUNNING)
-		waitq_wait_as(&once_q, GS_NO_DEADLINE, WAIT_ONCE, once); /* another green runs fn */
-	if (*once == ONCE_DONE)
+	gsync_lock(&once_lock);
+	while (__atomic_load_n(once, __ATOMIC_ACQUIRE) == ONCE_RUNNING) {
+		/* Another thread runs fn. */
+		struct wait w;
+		struct waiter e;
+
+		wait_init(&w);
+		wait_label(&w, WAIT_ONCE, once, 0);
+		waitq_add(&once_q, &e, &w, 0);
+		gsync_unlock(&once_lock);
+		wait_park(&w, GS_NO_DEADLINE);
+		gsync_lock(&once_lock);
+		waitq_remove(&e);
+	}
+	if (*once == ONCE_DONE) {
+		gsync_unlock(&once_lock);
 		return 0;
-	*once = ONCE_RUNNING;
+	}
+	__atomic_store_n(once, ONCE_RUNNING, __ATOMIC_RELAXED);
+	gsync_unlock(&once_lock);
 	{
 		pthread_once_t *armed __attribute__((cleanup(once_unwound))) = once;
 
 		fn();
 		armed = NULL;
 	}
-	__atomic_store_n(once, ONCE_DONE, __ATOMIC_RELEASE);
-	waitq_wake_all(&once_q, WAKE_OK);
+	once_settle(once, ONCE_DONE);
 	return 0;
 }
 

@@ -89,7 +89,11 @@ if [ "$scope" = all ]; then
 		missing="$missing python3"
 	fi
 	# CPython's own regression tests (tests/cpython), for Debian's python3.
-	if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import test.libregrtest' 2>/dev/null; then
+	# (libpython3.X-stdlib already has test.libregrtest and test.support;
+	# the test modules themselves are the testsuite's.)
+	if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c \
+		'import importlib.util as u, sys; sys.exit(u.find_spec("test.test_threading") is None)' \
+		2>/dev/null; then
 		missing="$missing libpython$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-testsuite"
 	fi
 	# The memcached test and benchmark (memcslap is in libmemcached-tools).

@@ -49,7 +49,8 @@ again() {
 	fi
 }
 
-if ! $PY -c 'import test.support, test.libregrtest' 2>/dev/null; then
+if ! $PY -c 'import importlib.util as u, sys; import test.support, test.libregrtest
+sys.exit(u.find_spec("test.test_threading") is None)' 2>/dev/null; then
 	skip cpython_regression_tests "no CPython test suite (libpython3.X-testsuite; make deps)"
 	summary cpython
 	exit
@@ -64,6 +65,10 @@ for part in 1 2; do
 	if ! $PY tests/cpython/compare.py "$tmp/native-$part.xml" "$tmp/green-$part.xml" \
 		>"$tmp/cmp" 2>"$tmp/cmp.err" && [ -s "$tmp/cmp.err" ]; then
 		fail cpython_compare_$part "$(tail -n 3 "$tmp/cmp.err")"
+	fi
+	if [ ! -s "$tmp/cmp" ]; then
+		fail cpython_compare_$part "no module compared: $(tail -n 5 "$tmp/runner.log")"
+		continue
 	fi
 	while read -r verdict module rest; do
 		module=${module%:} # "differ MODULE: cases..."

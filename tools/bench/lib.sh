@@ -10,6 +10,9 @@ else
 	SERVER_CPU=0
 	LOAD_CPU=0
 fi
+# A runner may give the server and the load other CPU lists (hubs.sh).
+SERVER_CPUS=${SERVER_CPUS:-$SERVER_CPU}
+LOAD_CPUS=${LOAD_CPUS:-$LOAD_CPU}
 # 1,000 connections need more than the usual 1,024 open files.
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
 	ulimit -n 4096 2>/dev/null || echo "bench: ulimit -n is $(ulimit -n); large rows may fail" >&2
@@ -45,9 +48,9 @@ run() {
 	shift 3
 	rm -f "$tmp/port"
 	if [ -n "$preload" ]; then
-		LD_PRELOAD=$preload taskset -c $SERVER_CPU "$@" >"$tmp/port" &
+		LD_PRELOAD=$preload taskset -c $SERVER_CPUS "$@" >"$tmp/port" &
 	else
-		taskset -c $SERVER_CPU "$@" >"$tmp/port" &
+		taskset -c $SERVER_CPUS "$@" >"$tmp/port" &
 	fi
 	server_pid=$!
 	port=
@@ -61,7 +64,7 @@ run() {
 		exit 1
 	fi
 	t0=$(cpu_ticks $server_pid)
-	taskset -c $LOAD_CPU "$B/gs-echo-load" -p "$port" -c "$conns" -d "$SECS" >"$tmp/load" &
+	taskset -c $LOAD_CPUS "$B/gs-echo-load" -p "$port" -c "$conns" -d "$SECS" >"$tmp/load" &
 	load_pid=$!
 	sleep "$(echo "$SECS" | awk '{ print $1 / 2 }')"
 	rss=$(status_field $server_pid VmRSS)

@@ -1,0 +1,198 @@
+/* Threads that run at once on several CPUs and share the pthread objects:
+ * what must hold natively and under greenshim with several hubs
+ * (GREENSHIM_HUBS). An ordinary program; nothing here knows of greenshim.
+ *   objects      mutex, cond, semaphore, rwlock, barrier, once and futex
+ *                used by 16 threads at once: exact counts
+ *   join_detach  400 threads, half joined for their results, half
+ *                detached and counted as they end
+ */
+#define _GNU_SOURCE
+#include <linux/futex.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "case.h"
+
+#define NTHREADS 16
+
+/* ---- objects ---- */
+
+#define ROUNDS 20000
+static pthread_mutex_t mx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t qm = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t not_empty = PTHREAD_COND_INITIALIZER;
+static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_barrier_t rounds;
+static sem_t sem_ping[NTHREADS / 2], sem_pong[NTHREADS / 2];
+static long counter, word_a, word_b, queued, taken;
+static atomic_int once_runs;
+static atomic_uint fword;
+static atomic_long futex_woken;
+
+static void once_fn(void)
+{
+	once_runs++;
+	usleep(1000); /* the others arrive meanwhile and wait */
+}
+
+static void *use_objects(void *arg)
+{
+	int id = (int)(intptr_t)arg, pair = id % (NTHREADS / 2);
+
+	CHECK(pthread_once(&once, once_fn) == 0, "once");
+	for (int i = 0; i < ROUNDS; i++) {
+		long seen;
+
+		CHECK(pthread_mutex_lock(&mx) == 0, "lock");
+		seen = counter;
+		if (i % 512 == 0)
+			sched_yield();
+		counter = seen + 1;
+		CHECK(pthread_mutex_unlock(&mx) == 0, "unlock");
+		if (i % 4 == 0) {
+			CHECK(pthread_rwlock_wrlock(&rw) == 0, "wrlock");
+			word_a++;
+			word_b++;
+		} else {
+			CHECK(pthread_rwlock_rdlock(&rw) == 0, "rdlock");
+			CHECK(word_a == word_b, "a reader saw a writer's half update");
+		}
+		CHECK(pthread_rwlock_unlock(&rw) == 0, "rwlock unlock");
+	}
+	/* Pairs (i, i + NTHREADS/2) hand a semaphore unit back and forth. */
+	for (int i = 0; i < 2000; i++) {
+		if (id < NTHREADS / 2) {
+			CHECK(sem_post(&sem_ping[pair]) == 0, "post");
+			CHECK(sem_wait(&sem_pong[pair]) == 0, "wait");
+		} else {
+			CHECK(sem_wait(&sem_ping[pair]) == 0, "wait");
+			CHECK(sem_post(&sem_pong[pair]) == 0, "post");
+		}
+	}
+	/* Producers (even ids) and consumers (odd) through one cond. */
+	for (int i = 0; i < 2000; i++) {
+		CHECK(pthread_mutex_lock(&qm) == 0, "lock");
+		if (id % 2 == 0) {
+			queued++;
+			pthread_cond_signal(&not_empty);
+		} else {
+			while (queued == 0)
+				CHECK(pthread_cond_wait(&not_empty, &qm) == 0, "cond_wait");
+			queued--;
+			taken++;
+		}
+		CHECK(pthread_mutex_unlock(&qm) == 0, "unlock");
+	}
+	/* A futex word: each round's last arrival wakes the others. */
+	for (int r = 0; r < 200; r++) {
+		int s = pthread_barrier_wait(&rounds);
+
+		CHECK(s == 0 || s == PTHREAD_BARRIER_SERIAL_THREAD, "barrier_wait");
+		if (s == PTHREAD_BARRIER_SERIAL_THREAD) {
+			atomic_store(&fword, (unsigned)r + 1);
+			futex_woken += syscall(SYS_futex, &fword, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL,
+					       NULL, 0);
+		} else {
+			while (atomic_load(&fword) != (unsigned)r + 1)
+				syscall(SYS_futex, &fword, FUTEX_WAIT_PRIVATE, (unsigned)r, NULL, NULL,
+					0);
+		}
+	}
+	return NULL;
+}
+
+static void case_objects(void)
+{
+	pthread_t t[NTHREADS];
+
+	CHECK(pthread_barrier_init(&rounds, NULL, NTHREADS) == 0, "barrier_init");
+	for (int i = 0; i < NTHREADS / 2; i++)
+		CHECK(sem_init(&sem_ping[i], 0, 0) == 0 && sem_init(&sem_pong[i], 0, 0) == 0,
+		      "sem_init");
+	for (int i = 0; i < NTHREADS; i++)
+		CHECK(pthread_create(&t[i], NULL, use_objects, (void *)(intptr_t)i) == 0, "create");
+	for (int i = 0; i < NTHREADS; i++)
+		CHECK(pthread_join(t[i], NULL) == 0, "join");
+	CHECK(counter == (long)NTHREADS * ROUNDS, "counter %ld", counter);
+	CHECK(word_a == (long)NTHREADS * ROUNDS / 4 && word_b == word_a, "words %ld %ld", word_a,
+	      word_b);
+	CHECK(queued == 0 && taken == (long)NTHREADS / 2 * 2000, "queued %ld taken %ld", queued,
+	      taken);
+	CHECK(once_runs == 1, "once ran %d times", (int)once_runs);
+	for (int i = 0; i < NTHREADS / 2; i++) {
+		int a, b;
+
+		sem_getvalue(&sem_ping[i], &a);
+		sem_getvalue(&sem_pong[i], &b);
+		CHECK(a == 0 && b == 0, "semaphore units left: %d %d", a, b);
+	}
+	CHECK(pthread_mutex_trylock(&mx) == 0, "the mutex is free at the end");
+	CHECK(pthread_barrier_destroy(&rounds) == 0, "barrier_destroy");
+}
+
+/* ---- join_detach ---- */
+
+#define MANY 400
+static pthread_mutex_t dm = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dc = PTHREAD_COND_INITIALIZER;
+static int detached_done;
+
+static void *joined(void *arg)
+{
+	return (void *)((intptr_t)arg * 3);
+}
+
+static void *detached(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&dm);
+	detached_done++;
+	pthread_cond_signal(&dc);
+	pthread_mutex_unlock(&dm);
+	return NULL;
+}
+
+static void case_join_detach(void)
+{
+	pthread_t t[MANY];
+	pthread_attr_t a;
+
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	for (int i = 0; i < MANY; i++) {
+		if (i % 2 == 0)
+			CHECK(pthread_create(&t[i], NULL, joined, (void *)(intptr_t)i) == 0, "create");
+		else if (i % 4 == 1)
+			CHECK(pthread_create(&t[i], &a, detached, NULL) == 0, "create detached");
+		else {
+			CHECK(pthread_create(&t[i], NULL, detached, NULL) == 0, "create");
+			CHECK(pthread_detach(t[i]) == 0, "detach");
+		}
+	}
+	for (int i = 0; i < MANY; i += 2) {
+		void *r;
+
+		CHECK(pthread_join(t[i], &r) == 0, "join");
+		CHECK((intptr_t)r == i * 3, "thread %d returned %ld", i, (long)(intptr_t)r);
+	}
+	pthread_mutex_lock(&dm);
+	while (detached_done < MANY / 2)
+		pthread_cond_wait(&dc, &dm);
+	pthread_mutex_unlock(&dm);
+	pthread_attr_destroy(&a);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct test_case cases[] = {
+		{ "objects", case_objects },
+		{ "join_detach", case_join_detach },
+	};
+
+	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);
+}
