@@ -222,7 +222,7 @@ static void hub_answer(struct hub *h, void *arg)
 		struct frame f[INTROSPECT_FRAMES_MAX];
 		int n;
 
-		if (g->state == GREEN_DEAD)
+		if (g->state == GREEN_DEAD || !green_of_program(g))
 			continue;
 		green_record(b, h, g, now);
 		if (r->what != CTL_STACKS)

@@ -822,7 +822,7 @@ size_t introspect_dump_hub(struct hub *h, const char *title, char *buf, size_t l
 		char what[160];
 		int n;
 
-		if (g->state == GREEN_DEAD)
+		if (g->state == GREEN_DEAD || !green_of_program(g))
 			continue;
 		introspect_green(g, &i);
 		introspect_describe(&i, what, sizeof what);

@@ -389,7 +389,7 @@ static void prof_wait_hub(struct hub *h, void *arg)
 		/* h->preempted ran when the round came: the tick moved it
 		 * aside so that the hub could answer (it is queued after this
 		 * poll). It was on a CPU, not waiting. */
-		if ((g->state != GREEN_PARKED && g->state != GREEN_READY) ||
+		if ((g->state != GREEN_PARKED && g->state != GREEN_READY) || !green_of_program(g) ||
 		    (g->flags & GREEN_HUB) || g == h->preempted)
 			continue;
 		n = introspect_backtrace_pcs(g, pcs, INTROSPECT_FRAMES_MAX, &sig_at);

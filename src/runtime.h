@@ -679,6 +679,13 @@ struct hub {
 #define HUB_POLL_INTERVAL_NS 50000
 #define HUB_STACK_SIZE (256 * 1024)
 
+/* Whether g is one of the program's threads: not an extra hub's own
+ * root context (sched.c), which the tools leave out. */
+static inline bool green_of_program(const struct green *g)
+{
+	return !(g->hub->idle_root && g == g->hub->root);
+}
+
 /* The calling OS thread's hub, created on first use (NULL on ENOMEM). */
 struct hub *hub_get(void);
 /* The calling OS thread's hub if it has one. */
