@@ -206,17 +206,26 @@ cases_match_native() {
 	prefix=$2
 	shift 2
 	for c in "$@"; do
-		name=${prefix}_${c}_as_native
-		native=$(timeout 60 "$B/tests/preload/$prog" $c 2>&1)
-		green=$(timeout 60 env LD_PRELOAD="$LIB" "$B/tests/preload/$prog" $c 2>&1)
-		if [ "$native" != "ok $c" ]; then
-			fail $name "native run: $native"
-		elif [ "$green" != "ok $c" ]; then
-			fail $name "under greenshim: $green"
-		else
-			ok $name
-		fi
+		case_matches "${prefix}_${c}_as_native" "$prog" "$c"
 	done
+}
+
+# case_matches NAME PROGRAM CASE [VAR=VALUE...]: ok if the case prints
+# "ok CASE" natively and under greenshim, with the variables given there.
+case_matches() {
+	name=$1
+	prog=$2
+	c=$3
+	shift 3
+	native=$(timeout 60 "$B/tests/preload/$prog" $c 2>&1)
+	green=$(timeout 60 env "$@" LD_PRELOAD="$LIB" "$B/tests/preload/$prog" $c 2>&1)
+	if [ "$native" != "ok $c" ]; then
+		fail $name "native run: $native"
+	elif [ "$green" != "ok $c" ]; then
+		fail $name "under greenshim${*:+ with $*}: $green"
+	else
+		ok $name
+	fi
 }
 
 # fork, the wait family, system(), popen() and pclose().
@@ -273,17 +282,7 @@ two_hubs() {
 	prog=$1
 	shift
 	for c in "$@"; do
-		name=two_hubs_${prog%_semantics}_$c
-		native=$(timeout 60 "$B/tests/preload/$prog" $c 2>&1 </dev/null)
-		green=$(timeout 60 env GREENSHIM_HUBS=2 LD_PRELOAD="$LIB" "$B/tests/preload/$prog" $c \
-			2>&1 </dev/null)
-		if [ "$native" != "ok $c" ]; then
-			fail $name "native run: $native"
-		elif [ "$green" != "ok $c" ]; then
-			fail $name "with GREENSHIM_HUBS=2: $green"
-		else
-			ok $name
-		fi
+		case_matches "two_hubs_${prog%_semantics}_$c" "$prog" "$c" GREENSHIM_HUBS=2 </dev/null
 	done
 }
 
