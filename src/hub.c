@@ -22,7 +22,11 @@
  *
  * Invariants (GS_INVARIANT checks those marked * in sanitizer builds):
  *  - * exactly one context of a hub runs at a time, on the hub's OS thread;
- *    a green thread never moves to another hub;
+ *    a green thread runs on one hub for its whole life (a new one may be
+ *    handed to another hub before it first runs: sched.c); only that hub
+ *    touches its run queue, its lists and its counters: other OS threads
+ *    post to the lock-free lists that its wake-up callback takes (remote
+ *    completions, claimed waits, threads to adopt, release or free);
  *  - * a READY green is in the run queue exactly once; a PARKED one is
  *    referenced by the wait that will unpark it; only the running green
  *    parks;
