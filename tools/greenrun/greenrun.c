@@ -86,6 +86,8 @@ static struct option_var opts[] = {
 	  "stack size of green threads (e.g. 256k, 8M)", NULL },
 	{ "threads", "GREENSHIM_THREADS", "green|native",
 	  "green threads, or native ones with a hub each", NULL },
+	{ "hubs", "GREENSHIM_HUBS", "N|auto",
+	  "OS threads running green threads (default 1; auto: one per CPU)", NULL },
 	{ "tls", "GREENSHIM_TLS", "green|shared",
 	  "a thread-local storage per green thread, or one shared per OS thread", NULL },
 	{ "native-libs", "GREENSHIM_NATIVE_LIBS", "LIB[:LIB...]",
@@ -402,6 +404,7 @@ static void show_config(const char *lib, const char *cmd)
 		origin("GREENSHIM_STACK_SIZE"));
 	fprintf(stderr, "greenrun: GREENSHIM_THREADS=%s (%s)\n",
 		c->native_threads ? "native" : "green", origin("GREENSHIM_THREADS"));
+	fprintf(stderr, "greenrun: GREENSHIM_HUBS=%u (%s)\n", c->hubs, origin("GREENSHIM_HUBS"));
 	/* How the library will load each thread's TLS (src/tls.c). */
 	fprintf(stderr, "greenrun: GREENSHIM_TLS=%s (%s%s)\n", c->tls_green ? "green" : "shared",
 		origin("GREENSHIM_TLS"),
