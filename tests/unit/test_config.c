@@ -1,5 +1,6 @@
 /* GREENSHIM_* parsing: sizes, the default, and the one-line rejection. */
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,8 @@ START_TEST(each_variable_refuses_a_bad_value_naming_it)
 		"GREENSHIM_LOG=/nonexistent-greenshim-dir/log", "GREENSHIM_LOG=/",
 		"GREENSHIM_PROFILE_KINDS=cpu,io", "GREENSHIM_PROFILE_KINDS=cpu,",
 		"GREENSHIM_PROFILE_KINDS=CPU", "GREENSHIM_PROFILE_FRAMES=runtime",
+		"GREENSHIM_HUBS=0",            "GREENSHIM_HUBS=65",
+		"GREENSHIM_HUBS=Auto",         "GREENSHIM_HUBS=2 ",
 	};
 	char err[512], want[96];
 
@@ -193,6 +196,38 @@ START_TEST(valid_tool_variables_are_read)
 	ck_assert_str_eq(text, "before\nreport\n");
 	close(fd);
 	unlink(path);
+}
+END_TEST
+
+static void load_hubs(void *value)
+{
+	cpu_set_t cpus;
+
+	if (*(const char *)value == '\0') {
+		unsetenv("GREENSHIM_HUBS");
+		config_load();
+		_exit(gs_config.hubs == 1 ? 0 : 1); /* the default, for now */
+	}
+	setenv("GREENSHIM_HUBS", value, 1);
+	config_load();
+	if (strcmp(value, "auto") == 0) {
+		sched_getaffinity(0, sizeof cpus, &cpus);
+		_exit(gs_config.hubs == (unsigned)CPU_COUNT(&cpus) ? 0 : 1);
+	}
+	_exit(gs_config.hubs == (unsigned)atoi(value) ? 0 : 1);
+}
+
+START_TEST(hubs_are_a_number_or_auto_for_the_cpus_of_the_affinity_mask)
+{
+	static const char *good[] = { "", "1", "2", "64", "auto" };
+	char err[512];
+
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		int status = run_in_child(load_hubs, (void *)good[i], err, sizeof err);
+
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: status %d: %s",
+			      good[i], status, err);
+	}
 }
 END_TEST
 
@@ -261,6 +296,7 @@ Suite *suite_config(void)
 	tcase_add_test(t, valid_tool_variables_are_read);
 	tcase_add_test(t, a_relative_greenshim_log_stays_where_it_was_at_start);
 	tcase_add_test(t, profile_kinds_are_a_list_of_names_or_all);
+	tcase_add_test(t, hubs_are_a_number_or_auto_for_the_cpus_of_the_affinity_mask);
 	suite_add_tcase(s, t);
 	return s;
 }
