@@ -393,24 +393,38 @@ static int hub_poll(struct hub *h, int flags)
 	return r;
 }
 
-void hub_wake(struct hub *h)
+static void wake_write(struct hub *h)
 {
 	static const uint64_t one = 1;
 
+	arch_syscall3(SYS_write, atomic_load(&h->wake_fd), (long)&one, sizeof one);
+}
+
+void hub_wake(struct hub *h)
+{
 	if (atomic_exchange(&h->wake_sent, true))
 		return;
 	atomic_fetch_add(&h->wake_users, 1);
-	arch_syscall3(SYS_write, atomic_load(&h->wake_fd), (long)&one, sizeof one);
+	wake_write(h);
 	atomic_fetch_sub(&h->wake_users, 1);
 }
 
-/* hub_wake for a caller already counted among h's wake_users. */
-static void wake_once(struct hub *h)
+/* A post from another OS thread to one of h's lock-free lists (claimed
+ * waits, threads to adopt, release or free), between post_begin and
+ * post_end. h cannot go (hub_destroy) while the thing posted is pending;
+ * once h has taken it, it could, and the poster still writes h's
+ * eventfd: so the poster counts itself among h's wake_users from before
+ * the push, which hub_destroy waits out. */
+static void post_begin(struct hub *h)
 {
-	static const uint64_t one = 1;
+	atomic_fetch_add(&h->wake_users, 1);
+}
 
+static void post_end(struct hub *h)
+{
 	if (!atomic_exchange(&h->wake_sent, true))
-		arch_syscall3(SYS_write, atomic_load(&h->wake_fd), (long)&one, sizeof one);
+		wake_write(h);
+	atomic_fetch_sub(&h->wake_users, 1);
 }
 
 int hub_close_redirect(int fd)
@@ -875,21 +889,16 @@ static void free_closes(struct hub *h)
 	}
 }
 
-/* h cannot go (hub_destroy) while one of its threads waits on w; once h
- * has ended w it could, and this call still writes h's eventfd: it counts
- * itself among h's wake_users from before the post, which hub_destroy
- * waits out. */
 void hub_post_wait(struct hub *h, struct wait *w)
 {
 	struct wait *head = atomic_load_explicit(&h->remote_waits, memory_order_relaxed);
 
-	atomic_fetch_add(&h->wake_users, 1);
+	post_begin(h);
 	do
 		w->remote_next = head;
 	while (!atomic_compare_exchange_weak_explicit(&h->remote_waits, &head, w,
 						      memory_order_release, memory_order_relaxed));
-	wake_once(h);
-	atomic_fetch_sub(&h->wake_users, 1);
+	post_end(h);
 }
 
 /* Pops every green of a hub's lock-free list (linked through next) in the
@@ -929,19 +938,17 @@ static void take_greens_handed_over(struct hub *h)
 	}
 }
 
-/* Pushes g on one of h's lists and wakes h; counted among h's wake_users
- * from before the push, as hub_post_wait is. */
+/* Pushes g on one of h's lists and wakes h. */
 static void post_green(struct hub *h, _Atomic(struct green *) *list, struct green *g)
 {
 	struct green *head = atomic_load_explicit(list, memory_order_relaxed);
 
-	atomic_fetch_add(&h->wake_users, 1);
+	post_begin(h);
 	do
 		g->next = head;
 	while (!atomic_compare_exchange_weak_explicit(list, &head, g, memory_order_release,
 						      memory_order_relaxed));
-	wake_once(h);
-	atomic_fetch_sub(&h->wake_users, 1);
+	post_end(h);
 }
 
 void hub_adopt_remote(struct hub *h, struct green *g)

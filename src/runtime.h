@@ -612,7 +612,8 @@ struct hub {
 	_Atomic(struct remote_msg *) remote;
 	_Atomic(struct wait *) remote_waits; /* claimed by other hubs (waitq.c) */
 	/* sched.c: new threads handed over by other hubs, to link and run;
-	 * dead ones their joiner on another hub is done with, to release. */
+	 * dead ones their joiner on another hub is done with, to release;
+	 * released ones made here, whose stack and TLS come back (freed). */
 	_Atomic(struct green *) adopt, released, freed;
 	int sched_index;    /* its place among the scheduler's hubs */
 	atomic_long live;   /* live green threads, those handed over included */
