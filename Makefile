@@ -2,6 +2,8 @@
 #
 #   make                 build/libgreenshim.so and the programs of tools/
 #   make check           build and run every test
+#   make check GROUPS='preload lang'
+#                        only those groups of tests/run.sh
 #   make check SANITIZE=address,undefined
 #                        the unit tests under ASan and UBSan (own objects)
 #   make demo            the thread-per-connection demo (README's main job)
@@ -92,7 +94,7 @@ ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
 check: all $(UNIT) $(PRELOAD_TESTS) $(ALLOC_TESTS) $(API_TESTS) $(LANG_TESTS) $(TOOLS_TESTS) \
 		$(B)/tests/fuzz/fdfuzz $(B)/tests/fuzz/fdthreads
-	@sh tests/run.sh $(B)
+	@sh tests/run.sh $(B) $(GROUPS)
 else
 all: $(RTLIB)
 check: $(UNIT)

@@ -43,12 +43,11 @@ __attribute__((constructor)) static void preload_init(void)
 	hub_set_stuck_hook(introspect_deadlock_report);
 	control_start();
 	profile_start();
-	/* GREENSHIM_HUBS: the other hubs start now, so that the program's
-	 * first threads spread over them (src/sched.c). */
+	/* GREENSHIM_HUBS: this thread's hub is the first; the others start
+	 * with the program's second thread (src/sched.c). */
 	if (sched_start() < 0) {
-		static const char msg[] =
-			"greenshim: GREENSHIM_HUBS: the system refused an OS thread for a hub; "
-			"running on fewer hubs\n";
+		static const char msg[] = "greenshim: GREENSHIM_HUBS: no memory for the first hub; "
+					  "running on one hub\n";
 
 		sys_write(STDERR_FILENO, msg, sizeof msg - 1);
 	}

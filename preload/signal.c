@@ -35,12 +35,20 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 {
 	struct sigaction now, a = program[sig];
 	int saved_errno = errno;
+	struct hub *h = hub_peek();
+
+	/* A tick of the runtime's that came late, or a process's signal
+	 * that the main thread's hub is to take (src/sched.c). */
+	if ((sig == preempt_signal() && preempt_stale_tick(h, si)) ||
+	    (h != NULL && h->kill_target == NULL && sched_forward_signal(h, sig, si))) {
+		errno = saved_errno;
+		return;
+	}
 
 	/* SA_RESTART as it is now in the kernel: siginterrupt() changes it
 	 * behind sigaction's back. */
 	if (REAL(sigaction)(sig, NULL, &now) == 0)
 		a.sa_flags = (a.sa_flags & ~SA_RESTART) | (now.sa_flags & SA_RESTART);
-	struct hub *h = hub_peek();
 	struct green *t = hub_signal(sig, a.sa_flags & SA_RESTART);
 
 	/* On the hub's context, the handler runs with the mask of the

@@ -97,73 +97,85 @@ struct sio {
 	bool busy;   /* this call marked f busy */
 };
 
-/* ---- FILEs that a parked call is using (per hub) ---------------------- */
+/* ---- FILEs that a parked call is using -------------------------------- */
 
 #define BUSY_MAX 64
 
-/* A hub's set (hub->stdio), made with its first parked call. */
-struct busy_set {
+/* One set for the process: the calls on a FILE may come from green
+ * threads of several hubs (GREENSHIM_HUBS). Under its lock (gsync_lock,
+ * never held across a switch); n is read without it first, a hint. */
+static struct {
+	uint16_t lock;
+	unsigned n;
 	struct busy {
 		FILE *f;
 		struct green *g;
 	} busy[BUSY_MAX];
-	unsigned n;
 	struct waitq q;
-};
+} busy;
 
-static struct busy_set *busy_set(struct hub *h)
-{
-	struct busy_set *b = h->stdio;
+/* Green threads waiting in flockfile, on any hub (below). */
+static struct {
+	uint16_t lock;
+	struct waitq q;
+} file_lock;
 
-	if (GS_UNLIKELY(b == NULL)) {
-		b = gs_calloc(1, sizeof *b);
-		if (b == NULL)
-			return NULL;
-		waitq_init(&b->q);
-		h->stdio = b;
-	}
-	return b;
-}
-
-static bool busy_by_other(const struct busy_set *b, FILE *f)
+static bool busy_by_other(FILE *f)
 {
 	struct green *me = green_self();
 
-	for (unsigned i = 0; i < b->n; i++)
-		if (b->busy[i].f == f && b->busy[i].g != me)
+	for (unsigned i = 0; i < busy.n; i++)
+		if (busy.busy[i].f == f && busy.busy[i].g != me)
 			return true;
 	return false;
 }
 
 /* Another green thread's call on f has parked: wait until it is over, as
  * the FILE lock would make us wait natively (not interruptible either). */
-static void busy_wait(struct busy_set *b, FILE *f)
+static void busy_wait(FILE *f)
 {
-	while (b->n != 0 && busy_by_other(b, f))
-		waitq_wait(&b->q, GS_NO_DEADLINE);
+	gsync_lock(&busy.lock);
+	while (busy_by_other(f))
+		gsync_wait(&busy.lock, &busy.q, GS_NO_DEADLINE, WAIT_OTHER, NULL);
+	gsync_unlock(&busy.lock);
 }
 
 static void sio_mark(struct sio *s)
 {
-	struct busy_set *b;
-
-	if (s->busy || (b = busy_set(s->h)) == NULL || b->n == BUSY_MAX)
+	if (s->busy)
 		return;
-	b->busy[b->n].f = s->f;
-	b->busy[b->n].g = green_self();
-	b->n++;
-	s->busy = true;
+	gsync_lock(&busy.lock);
+	if (busy.n < BUSY_MAX) {
+		busy.busy[busy.n].f = s->f;
+		busy.busy[busy.n].g = green_self();
+		__atomic_store_n(&busy.n, busy.n + 1, __ATOMIC_RELAXED);
+		s->busy = true;
+	}
+	gsync_unlock(&busy.lock);
 }
 
+static void busy_unmark(FILE *f)
+{
+	gsync_lock(&busy.lock);
+	for (unsigned i = 0; i < busy.n; i++) {
+		if (busy.busy[i].f == f && busy.busy[i].g == green_self()) {
+			busy.busy[i] = busy.busy[busy.n - 1];
+			__atomic_store_n(&busy.n, busy.n - 1, __ATOMIC_RELAXED);
+			break;
+		}
+	}
+	waitq_wake_all(&busy.q, WAKE_RETRY);
+	gsync_unlock(&busy.lock);
+}
+
+/* The child's only thread is in no call. */
 void stdio_fork_child(void)
 {
-	struct hub *h = hub_peek();
-	struct busy_set *b = h != NULL ? h->stdio : NULL;
-
-	if (b != NULL) {
-		b->n = 0;
-		waitq_init(&b->q);
-	}
+	busy.lock = 0;
+	busy.n = 0;
+	waitq_init(&busy.q);
+	file_lock.lock = 0;
+	waitq_init(&file_lock.q);
 }
 
 /* ---- the FILE lock, between green threads ------------------------------ */
@@ -177,32 +189,37 @@ void stdio_fork_child(void)
  * go of the lock meanwhile (sio_park): the busy set keeps the other
  * wrapped calls out, and glibc's own users of the lock (perror, fflush of
  * every stream) get through as they did when all green threads shared one
- * owner.
+ * owner. The waiters of every hub queue in one place, which each
+ * funlockfile wakes; they also look again every millisecond, for a holder
+ * that is no green thread (a runtime thread, glibc's own use of the lock).
  */
-#define FILE_LOCK_POLL_NS 1000000 /* a holder on another OS thread */
+#define FILE_LOCK_POLL_NS 1000000
 
 GS_WRAP void flockfile(FILE *f)
 {
-	struct hub *h;
-
 	if (REAL(ftrylockfile)(f) == 0)
 		return;
-	if (gs_tls_mode == TLS_SHARED || preload_native() || (h = preload_hub()) == NULL) {
+	if (gs_tls_mode == TLS_SHARED || preload_native() || preload_hub() == NULL) {
 		REAL(flockfile)(f);
 		return;
 	}
-	do
-		waitq_wait(&h->file_q, gs_deadline_after(FILE_LOCK_POLL_NS));
-	while (REAL(ftrylockfile)(f) != 0);
+	gsync_lock(&file_lock.lock);
+	/* Queued before the second try: a funlockfile after it finds us. */
+	while (REAL(ftrylockfile)(f) != 0)
+		gsync_wait(&file_lock.lock, &file_lock.q, gs_deadline_after(FILE_LOCK_POLL_NS),
+			   WAIT_OTHER, NULL);
+	gsync_unlock(&file_lock.lock);
 }
 
 GS_WRAP void funlockfile(FILE *f)
 {
-	struct hub *h = hub_peek();
-
 	REAL(funlockfile)(f);
-	if (h != NULL && !waitq_empty(&h->file_q))
-		waitq_wake_all(&h->file_q, WAKE_RETRY);
+	/* Without the lock first: a waiter queues before its last try. */
+	if (__atomic_load_n(&file_lock.q.head, __ATOMIC_RELAXED) != NULL) {
+		gsync_lock(&file_lock.lock);
+		waitq_wake_all(&file_lock.q, WAKE_RETRY);
+		gsync_unlock(&file_lock.lock);
+	}
 }
 
 /* Only where green threads are told apart by the lock: with a shared TLS
@@ -234,8 +251,8 @@ static bool sio_begin(struct sio *s, FILE *f)
 	s->e = e;
 	s->locked = s->busy = false;
 	s->h->current->flags += GREEN_STDIO_ONE;
-	if (GS_UNLIKELY(s->h->stdio != NULL) && ((struct busy_set *)s->h->stdio)->n != 0)
-		busy_wait(s->h->stdio, f);
+	if (GS_UNLIKELY(__atomic_load_n(&busy.n, __ATOMIC_RELAXED) != 0))
+		busy_wait(f);
 	return true;
 }
 
@@ -256,17 +273,8 @@ static void sio_end(struct sio *s)
 	g->flags -= GREEN_STDIO_ONE;
 	if (s->locked)
 		funlockfile(s->f);
-	if (s->busy) {
-		struct busy_set *b = s->h->stdio;
-
-		for (unsigned i = 0; i < b->n; i++) {
-			if (b->busy[i].f == s->f && b->busy[i].g == green_self()) {
-				b->busy[i] = b->busy[--b->n];
-				break;
-			}
-		}
-		waitq_wake_all(&b->q, WAKE_RETRY);
-	}
+	if (s->busy)
+		busy_unmark(s->f);
 	if (GS_UNLIKELY(green_cancel_due(g)) && !(g->flags & GREEN_STDIO_MASK))
 		preload_cancel_act();
 }
@@ -1120,14 +1128,13 @@ GS_WRAP int fflush_unlocked(FILE *f)
 GS_WRAP int fclose(FILE *f)
 {
 	int fd = f->_fileno, r, err = 0;
-	struct hub *h = hub_peek();
 	struct sio s;
 
 	/* Natively fclose waits for the FILE lock that a thread waiting
 	 * in fgets holds; here, for that thread's call to end. */
-	if (GS_UNLIKELY(h != NULL && h->stdio != NULL) &&
-	    ((struct busy_set *)h->stdio)->n != 0 && preload_hub() != NULL)
-		busy_wait(h->stdio, f);
+	if (GS_UNLIKELY(__atomic_load_n(&busy.n, __ATOMIC_RELAXED) != 0) &&
+	    hub_peek() != NULL && preload_hub() != NULL)
+		busy_wait(f);
 	if (fd >= 0 && f->_IO_write_ptr > f->_IO_write_base && sio_begin(&s, f)) {
 		sio_lock(&s);
 		if (f->_IO_write_ptr > f->_IO_write_base && do_write_all(&s, f->_IO_write_base,

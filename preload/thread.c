@@ -346,10 +346,10 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 	struct green *g = tid_green(t);
 	struct hub *h = hub_peek();
 
-	/* The root of the caller's hub (main) is a thread of its own too. */
-	if (g == NULL && h != NULL && h->current != h->hub_green && !preload_native() &&
-	    t == REAL(pthread_self)())
-		g = h->root;
+	/* The root of a hub (main) is a thread of its own too; its
+	 * pthread_t is its OS thread's. */
+	if (g == NULL && h != NULL && !preload_native())
+		g = sched_root_named(h, (uintptr_t)t);
 	if (g == NULL)
 		return REAL(pthread_kill)(t, sig);
 	if (g->state == GREEN_DEAD)
@@ -359,6 +359,10 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 	/* glibc refuses its own SIGCANCEL (32) and SIGSETXID (33). */
 	if (sig < 0 || sig >= NSIG || sig == 32 || sig == 33)
 		return EINVAL;
+	/* g runs on another hub's OS thread (GREENSHIM_HUBS): that hub
+	 * delivers it, as below. */
+	if (g->hub != h && !preload_native())
+		return -hub_post_kill(g->hub, g, sig);
 	/* A signal g blocks, or waits for in sigwait, stays pending for g
 	 * alone (src/sigmask.c), as the kernel keeps a thread's own. */
 	if (h != NULL && g->hub == h && h->in_handler == 0 && !preload_native()) {
@@ -537,6 +541,9 @@ GS_WRAP int pthread_cancel(pthread_t t)
 		return g->state == GREEN_DEAD ? ESRCH : ENOTSUP;
 	if (g->state == GREEN_DEAD)
 		return 0; /* glibc: a thread that has ended but is not joined */
+	/* Only its own hub touches a thread's flags and wait. */
+	if (g->hub != hub_peek())
+		return hub_post_kill(g->hub, g, KILL_MSG_CANCEL) == 0 ? 0 : EAGAIN;
 	green_cancel(g);
 	/* On itself, glibc acts at once only for the asynchronous type. */
 	if (g == self_green() && (g->flags & GREEN_CANCEL_ASYNC))

@@ -21,7 +21,7 @@ GS_API const char *gs_version(void)
 
 GS_API int gs_spawn(struct gs_thread **thread, void *(*fn)(void *), void *arg, size_t stack_size)
 {
-	struct green_attr a = { .stack_size = stack_size };
+	struct green_attr a = { .stack_size = stack_size, .here = true };
 	struct green *g;
 	int r;
 

@@ -112,7 +112,7 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 	g->asan_size = (size_t)(top - st.lo);
 #endif
 	ctx_make(&g->ctx, top, green_main, g);
-	t = sched_place(h);
+	t = a != NULL && a->here ? h : sched_place(h);
 	sched_thread_started(t);
 	g->state = GREEN_READY;
 	if (t != h) {
@@ -176,6 +176,32 @@ _Noreturn void green_exit(void *retval)
 	__builtin_unreachable();
 }
 
+/* g has ended and its joiner or detacher is done with it: released on its
+ * own hub, its stack and TLS going back to its home's. A thread on a stack
+ * of the program's own (pthread_attr_setstack) lives there, and the
+ * program may reuse that memory once pthread_join returns: if another hub
+ * is to finish the release, the caller waits for it (free_green). */
+static void release(struct hub *h, struct green *g)
+{
+	struct wait w;
+
+	if ((g->flags & GREEN_USER_STACK) && (g->hub != h || sched_home(g) != h)) {
+		wait_init(&w);
+		wait_label(&w, WAIT_JOIN, g, 0);
+		g->join_wait = &w;
+		if (g->hub == h)
+			hub_release_green(h, g);
+		else
+			hub_release_remote(g);
+		wait_park(&w, GS_NO_DEADLINE);
+		return;
+	}
+	if (g->hub == h)
+		hub_release_green(h, g);
+	else
+		hub_release_remote(g);
+}
+
 int green_join(struct green *g, void **retval, int64_t deadline)
 {
 	struct hub *h = hub_get();
@@ -209,10 +235,7 @@ int green_join(struct green *g, void **retval, int64_t deadline)
 		return r;
 	if (retval != NULL)
 		*retval = g->retval;
-	if (g->hub == h)
-		hub_release_green(h, g);
-	else
-		hub_release_remote(g);
+	release(h, g);
 	return 0;
 }
 
@@ -230,12 +253,8 @@ int green_detach(struct green *g)
 	if (!dead)
 		g->detached = true;
 	gsync_unlock(&g->join_lock);
-	if (dead) {
-		if (g->hub == h)
-			hub_release_green(h, g);
-		else
-			hub_release_remote(g);
-	}
+	if (dead)
+		release(h, g);
 	return 0;
 }
 

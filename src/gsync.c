@@ -58,6 +58,23 @@ void gsync_lock_slow(uint16_t *l)
 	}
 }
 
+int gsync_wait(uint16_t *lock, struct waitq *q, int64_t deadline, enum wait_kind kind,
+	       const void *obj)
+{
+	struct wait w;
+	struct waiter e;
+	int r;
+
+	wait_init(&w);
+	wait_label(&w, kind, obj, 0);
+	waitq_add(q, &e, &w, 0);
+	gsync_unlock(lock);
+	r = wait_park(&w, deadline);
+	gsync_lock(lock);
+	waitq_remove(&e);
+	return r;
+}
+
 void gsync_mutex_init(struct gsync_mutex *m)
 {
 	m->owner = NULL;

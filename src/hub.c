@@ -550,10 +550,14 @@ void hub_link_green(struct hub *h, struct green *g)
 	h->all = g;
 	h->ngreen++;
 	h->nrunning++;
-	if (GS_UNLIKELY(h->ngreen == 2)) {
-		monitor_green_added();
-		trap_hub_start(h);
-	}
+	if (GS_UNLIKELY(h->ngreen == 2))
+		hub_threaded(h);
+}
+
+void hub_threaded(struct hub *h)
+{
+	monitor_green_added();
+	trap_hub_start(h);
 }
 
 static void post_green(struct hub *h, _Atomic(struct green *) *list, struct green *g);
@@ -577,7 +581,13 @@ static void free_green(struct hub *h, struct green *g)
 
 		stack_put(&h->stacks, &st);
 	} else {
+		/* g lives on the program's memory: the thread that released
+		 * it waits for this (green.c), and may reuse it once woken. */
+		struct wait *w = g->join_wait;
+
 		stack_disown(&g->stack);
+		if (w != NULL)
+			wait_complete(w, 0);
 	}
 }
 
@@ -795,14 +805,33 @@ void hub_preempt(struct hub *h, struct green *cur)
 	hub_switch(h, cur, h->hub_green);
 }
 
+/* h leaves the stuck state it was counted in (sched.c). */
+static void hub_unstuck(struct hub *h)
+{
+	if (h->stuck_counted) {
+		h->stuck_counted = false;
+		sched_stuck_end(h);
+	}
+}
+
 static void hub_stuck(struct hub *h)
 {
-	/* A hub with no green thread but its root belongs to an OS thread
-	 * that waits as a real thread would (one that a library made behind
-	 * greenshim's back: jemalloc's background thread); another OS thread
-	 * may well wake it. Only green threads stuck together are reported. */
-	if (!h->stuck_reported && h->nparked > 0 && h->ngreen > 1 &&
-	    atomic_load(&h->remote_pending) == 0 && sched_hubs() == 1) {
+	if (h->sched && sched_hubs() > 1) {
+		/* Stuck together with every other hub: a thread here may
+		 * wait for one there, so only the whole process can be. */
+		if (!h->stuck_counted && atomic_load(&h->remote_pending) == 0) {
+			h->stuck_counted = true;
+			if (sched_stuck_begin(h) && stuck_hook != NULL)
+				stuck_hook(h);
+		}
+	} else if (!h->stuck_reported && h->nparked > 0 && h->ngreen > 1 &&
+		   atomic_load(&h->remote_pending) == 0 && sched_hubs() == 1) {
+		/* A hub with no green thread but its root belongs to an OS
+		 * thread that waits as a real thread would (one that a
+		 * library made behind greenshim's back: jemalloc's
+		 * background thread); another OS thread may well wake it.
+		 * Only green threads stuck together are reported, and
+		 * never those of a hub beside the scheduler's several. */
 		h->stuck_reported = true;
 		if (stuck_hook != NULL)
 			stuck_hook(h);
@@ -813,6 +842,7 @@ static void hub_stuck(struct hub *h)
 		hub_poll(h, EVRUN_ONCE);
 		ev_unref(h->loop);
 	}
+	hub_unstuck(h);
 }
 
 static void hub_main(void *arg)
@@ -884,6 +914,62 @@ static void free_closes(struct hub *h)
 	struct close_msg *m, *next;
 
 	for (m = atomic_exchange(&h->closed, NULL); m != NULL; m = next) {
+		next = m->next;
+		gs_free(m);
+	}
+}
+
+int hub_post_kill(struct hub *h, struct green *g, int sig)
+{
+	struct kill_msg *m = gs_malloc(sizeof *m), *head;
+
+	if (m == NULL)
+		return -EAGAIN;
+	m->g = g;
+	m->id = g->id;
+	m->sig = sig;
+	head = atomic_load_explicit(&h->kills, memory_order_relaxed);
+	post_begin(h);
+	do
+		m->next = head;
+	while (!atomic_compare_exchange_weak_explicit(&h->kills, &head, m, memory_order_release,
+						      memory_order_relaxed));
+	post_end(h);
+	return 0;
+}
+
+/* The signals other hubs sent to this hub's threads, in the order sent,
+ * each to the thread named if it is still one of this hub's. */
+static void take_kills(struct hub *h)
+{
+	struct kill_msg *m, *rev = NULL, *next;
+
+	for (m = atomic_exchange_explicit(&h->kills, NULL, memory_order_acquire); m != NULL;
+	     m = next) {
+		next = m->next;
+		m->next = rev;
+		rev = m;
+	}
+	for (m = rev; m != NULL; m = next) {
+		next = m->next;
+		for (struct green *g = h->all; g != NULL; g = g->all_next) {
+			if (g == m->g && g->id == m->id) {
+				if (g->state != GREEN_DEAD && m->sig == KILL_MSG_CANCEL)
+					green_cancel(g);
+				else if (g->state != GREEN_DEAD)
+					sigmask_kill_here(h, g, m->sig);
+				break;
+			}
+		}
+		gs_free(m);
+	}
+}
+
+static void free_kills(struct hub *h)
+{
+	struct kill_msg *m, *next;
+
+	for (m = atomic_exchange(&h->kills, NULL); m != NULL; m = next) {
 		next = m->next;
 		gs_free(m);
 	}
@@ -987,8 +1073,11 @@ static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	/* Read, then cleared: a wake-up written after the read writes again. */
+	/* Read, then cleared: a wake-up written after the read writes again.
+	 * Not stuck from here on (sched.c: no hub may take this one for
+	 * stuck once its wake-up is no longer to be seen). */
 	arch_syscall3(SYS_read, atomic_load(&h->wake_fd), (long)&count, sizeof count);
+	hub_unstuck(h);
 	atomic_store(&h->wake_sent, false);
 	take_closes(h);
 	/* Pushed as a stack: reverse to complete them in the order posted. */
@@ -1004,6 +1093,8 @@ static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	take_claimed_waits(h);
 	take_greens_handed_over(h);
+	take_kills(h);
+	sched_take_forwarded(h);
 	hub_signal_deliver(h);
 	if (atomic_load_explicit(&h->ctl_call, memory_order_relaxed) != NULL)
 		control_hub_poll(h);
@@ -1027,14 +1118,17 @@ void hub_signal_target(struct green *g)
  * it takes it; else a thread that does not block it. */
 static struct green *signal_receiver(struct hub *h, int sig)
 {
-	if (!h->masks || !sigmask_blocks(h->root, sig))
+	bool root = green_of_program(h->root);
+
+	if (root && (!h->masks || !sigmask_blocks(h->root, sig)))
 		return h->root;
 	if (h->current != h->hub_green && !sigmask_blocks(h->current, sig))
 		return h->current;
 	for (struct green *g = h->all; g != NULL; g = g->all_next)
-		if (g->state == GREEN_PARKED && !sigmask_blocks(g, sig))
+		if (g->state == GREEN_PARKED && green_of_program(g) && !sigmask_blocks(g, sig))
 			return g;
-	return h->root;
+	/* An extra hub's thread that took it as it ended. */
+	return root ? h->root : NULL;
 }
 
 struct green *hub_signal(int sig, bool restart)
@@ -1046,7 +1140,7 @@ struct green *hub_signal(int sig, bool restart)
 		return NULL;
 	t = h->kill_target != NULL ? h->kill_target : signal_receiver(h, sig);
 	h->kill_target = NULL;
-	if (t->state != GREEN_PARKED || t->wait == NULL || !t->wait->interruptible)
+	if (t == NULL || t->state != GREEN_PARKED || t->wait == NULL || !t->wait->interruptible)
 		return t;
 	/* Two signals on one wait: EINTR wins over a restart. */
 	if (t->intr_seq != t->wait_seq || t->intr_result != -EINTR)
@@ -1285,6 +1379,7 @@ void hub_fork_child(void)
 	 * and makes its own. */
 	own_fork_child(h);
 	free_closes(h);
+	free_kills(h);
 	atomic_store(&nhubs, 1);
 	hub_close_loop(h);
 	if (!hub_open_loop(h)) {
@@ -1316,6 +1411,7 @@ void hub_fork_child(void)
 	sched_fork_child(h);
 	atomic_store(&h->ctl_call, NULL); /* the parent's control thread's */
 	h->stuck_reported = false;
+	h->stuck_counted = false;
 	h->since_poll = 0;
 	h->next_deadline = GS_NO_DEADLINE;
 	if (h->masks)
@@ -1327,7 +1423,6 @@ void hub_fork_child(void)
 	/* Nor is Syscall User Dispatch: on again with a second thread. */
 	h->trap_on = false;
 	h->trap_sel = 0;
-	waitq_init(&h->file_q);
 	/* The other hubs' OS threads and the monitor are not in the child;
 	 * the monitor's file named the parent's thread. */
 	introspect_fork_child(h); /* first: it frees the hubs' lock */
@@ -1354,6 +1449,7 @@ void hub_destroy(void)
 	introspect_hub_unregister(h);
 	atomic_fetch_sub(&nhubs, 1);
 	free_closes(h);
+	free_kills(h);
 	monitor_forget_hub(h); /* the monitor sees h no more */
 	hub_close_loop(h);
 	for (int fd = 0; fd < h->nfds; fd++)
@@ -1362,7 +1458,6 @@ void hub_destroy(void)
 	preempt_fini_hub(h);
 	trap_hub_stop(h);
 	tls_hub_fini(h);
-	gs_free(h->stdio);
 	hg_stack = h->hub_green->stack; /* the hub's context lives on it */
 	stack_put(&h->stacks, &hg_stack);
 	stack_pool_destroy(&h->stacks);

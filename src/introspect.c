@@ -121,13 +121,24 @@ const char *introspect_kind_name(enum wait_kind k)
 	return (unsigned)k < WAIT_KINDS ? wait_keys[k] : "?";
 }
 
+/* The deadlock report of several hubs runs: every hub sleeps stuck, and
+ * their threads' lists may be read from any of them. */
+static bool all_hubs_still;
+
 /* g if it is one of h's live greens: a mutex's owner may have ended and
- * its memory gone back to the stack pool. */
+ * its memory gone back to the stack pool. While every hub is still, g
+ * may be another hub's. */
 static const struct green *hub_green_of(const struct hub *h, const struct green *g)
 {
-	for (const struct green *x = h->all; x != NULL; x = x->all_next)
-		if (x == g)
-			return x;
+	int n = all_hubs_still ? sched_hubs() : 1;
+
+	for (int i = 0; i < n; i++) {
+		const struct hub *in = n > 1 ? sched_hub(i) : h;
+
+		for (const struct green *x = in->all; x != NULL; x = x->all_next)
+			if (x == g)
+				return x;
+	}
 	return NULL;
 }
 
@@ -359,7 +370,11 @@ static int backtrace_any(struct green *g, struct frame *f, uintptr_t *pcs, int m
 		*sig_at = -1;
 	if (max <= 0)
 		return 0;
-	if (h == NULL || g->hub != h || g->state == GREEN_DEAD)
+	if (h == NULL || g->state == GREEN_DEAD)
+		return -ESRCH;
+	/* Another hub's thread: only while every hub is still (it does not
+	 * run, its context is saved). */
+	if (g->hub != h && !(all_hubs_still && g->state == GREEN_PARKED))
 		return -ESRCH;
 	if (g != h->current && g->ctx.sp == NULL)
 		return -ESRCH;
@@ -811,7 +826,8 @@ size_t introspect_dump_hub(struct hub *h, const char *title, char *buf, size_t l
 	if (len == 0)
 		return 0;
 	b.p[0] = '\0';
-	dump_printf(&b, "%s\n", title);
+	if (title != NULL)
+		dump_printf(&b, "%s\n", title);
 	/* Oldest first: h->all has the newest at its head. */
 	struct green *last = h->all;
 
@@ -845,23 +861,51 @@ size_t introspect_dump_hub(struct hub *h, const char *title, char *buf, size_t l
 
 #define DEADLOCK_REPORT_MAX (256 * 1024)
 
-void introspect_deadlock_report(struct hub *h)
+/* A thread that waits for a signal (poll with no fd, sigwait) is not
+ * stuck for ever: the program expects a signal from outside. */
+static bool waits_for_a_signal(struct hub *h)
 {
-	char title[200], *buf;
-
-	/* A thread that waits for a signal (poll with no fd, sigwait) is
-	 * not stuck for ever: the program expects a signal from outside. */
 	for (struct green *g = h->all; g != NULL; g = g->all_next)
 		if (g->state == GREEN_PARKED && g->wait != NULL && g->wait->kind == WAIT_SIGNAL)
-			return;
+			return true;
+	return false;
+}
 
-	snprintf(title, sizeof title,
-		 "greenshim: deadlock: all %lu threads of OS thread %d wait, and nothing can "
-		 "wake any of them: this would block forever",
-		 h->nrunning, h->tid);
+void introspect_deadlock_report(struct hub *h)
+{
+	char title[400], *buf;
+	struct hub *hs[CONFIG_HUBS_MAX];
+	int n = 1;
+	unsigned long threads = 0;
+	size_t len = 0, t;
+
+	/* With several hubs, every one of them is stuck (sched.c), and
+	 * their threads are reported together, hub by hub. */
+	hs[0] = h;
+	if (h->sched && sched_hubs() > 1)
+		for (n = 0; n < sched_hubs(); n++)
+			hs[n] = sched_hub(n);
+	for (int i = 0; i < n; i++) {
+		if (waits_for_a_signal(hs[i]))
+			return;
+		threads += hs[i]->nrunning;
+	}
+	t = (size_t)snprintf(title, sizeof title, "greenshim: deadlock: all %lu threads of OS thread%s ",
+			     threads, n > 1 ? "s" : "");
+	for (int i = 0; i < n && t < sizeof title; i++)
+		t += (size_t)snprintf(title + t, sizeof title - t, "%s%d",
+				      i == 0 ? "" : i == n - 1 ? " and " : ", ", hs[i]->tid);
+	if (t < sizeof title)
+		snprintf(title + t, sizeof title - t,
+			 " wait, and nothing can wake any of them: this would block forever");
 	buf = gs_malloc(DEADLOCK_REPORT_MAX);
 	if (buf == NULL)
 		return;
-	introspect_log(buf, introspect_dump_hub(h, title, buf, DEADLOCK_REPORT_MAX));
+	all_hubs_still = n > 1;
+	for (int i = 0; i < n && len + 1 < DEADLOCK_REPORT_MAX; i++)
+		len += introspect_dump_hub(hs[i], i == 0 ? title : NULL, buf + len,
+					   DEADLOCK_REPORT_MAX - len);
+	all_hubs_still = false;
+	introspect_log(buf, len);
 	gs_free(buf);
 }

@@ -357,6 +357,16 @@ void preempt_exec_end(void)
 	introspect_hubs_unlock();
 }
 
+bool preempt_stale_tick(struct hub *h, const siginfo_t *si)
+{
+	/* glibc's timer_t for a signal timer is the kernel's timer id. */
+	if (h == NULL || !h->have_timer || si->si_code != SI_TIMER ||
+	    si->si_timerid != (int)(intptr_t)h->timer)
+		return false;
+	preempt_disarm(h);
+	return true;
+}
+
 void preempt_release(void)
 {
 	atomic_store(&state, -1);

@@ -432,6 +432,7 @@ struct green_attr {
 	size_t stack_size;  /* 0: gs_config.stack_size */
 	void *stack_addr;   /* with stack_size: the program's own stack */
 	bool detached;
+	bool here;          /* on the creator's hub, never placed elsewhere */
 };
 
 /* Signals pending for one green thread alone (sigmask.c), out of struct
@@ -527,18 +528,38 @@ int green_sleep_until(int64_t deadline);
 
 /* ---- sched.c: the scheduler's hubs ------------------------------------- */
 
-/* Starts the GREENSHIM_HUBS - 1 extra hubs (the calling thread's hub is the
- * first); 0 or a negative errno. */
+/* Makes the calling thread's hub the scheduler's first, where
+ * GREENSHIM_HUBS asks for several; the other hubs start with the program's
+ * second thread (sched_place). 0 or a negative errno. */
 int sched_start(void);
 int sched_hubs(void);
 /* The hub a new green thread made on h is to run on. */
 struct hub *sched_place(struct hub *h);
+/* The root green thread whose pthread_t (its OS thread's own, the thread
+ * pointer) is self: h's, or the first hub's (main), seen from h; NULL if
+ * neither. */
+struct green *sched_root_named(struct hub *h, uintptr_t self);
 /* A program thread begins on h (counted where it will run) / ended. */
 void sched_thread_started(struct hub *h);
 void sched_thread_ended(struct hub *h);
 /* Whether the process's threads have all ended: the process ends. */
 bool hub_ended(struct hub *h);
 void sched_fork_child(struct hub *h);
+/* h, one of several scheduler hubs, has nothing to run and nothing of its
+ * own that could wake a thread (no fd or timer watched): true if every
+ * hub is so now, with two program threads or more, for the first time
+ * since one was not: the process is deadlocked. sched_stuck_end: h is
+ * woken (before it reads what woke it). */
+bool sched_stuck_begin(struct hub *h);
+void sched_stuck_end(struct hub *h);
+/* In a handler on an extra hub h, for a signal the kernel gave h's OS
+ * thread (not one of ours for a thread of h): true if it goes to the main
+ * thread's hub instead (the main thread does not block it), which
+ * delivers it there (sched_take_forwarded, from its wake-up callback). */
+bool sched_forward_signal(struct hub *h, int sig, const siginfo_t *si);
+void sched_take_forwarded(struct hub *h);
+/* The scheduler's hub i (0 to sched_hubs() - 1). */
+struct hub *sched_hub(int i);
 /* Where g's stack and TLS go back to once it is released. */
 struct hub *sched_home(struct green *g);
 
@@ -550,6 +571,17 @@ struct remote_msg {
 	struct wait *wait;
 	int result;
 };
+
+/* A signal a thread of another hub sent to one of this hub's green
+ * threads (pthread_kill), or a cancellation (pthread_cancel): the hub
+ * delivers it (sigmask_kill_here, green_cancel). */
+struct kill_msg {
+	struct kill_msg *next;
+	struct green *g;
+	uint64_t id; /* g's, checked: g may have ended and gone meanwhile */
+	int sig;     /* or KILL_MSG_CANCEL */
+};
+#define KILL_MSG_CANCEL (-1)
 
 /* A close in another OS thread of an fd this hub may watch (fdwait.c). */
 struct close_msg {
@@ -594,6 +626,7 @@ struct hub {
 	int mon_sys_fd;        /* its /proc/self/task/TID/syscall, kept open
 				* (high, the runtime's own); 0 while none */
 	bool stuck_reported;
+	bool stuck_counted;  /* among sched.c's stuck hubs */
 	struct stack_pool stacks;
 	struct fdw **fds;
 	int nfds;
@@ -620,6 +653,7 @@ struct hub {
 	bool sched;         /* one of the scheduler's hubs (sched.c) */
 	bool idle_root;     /* its root is no program thread: an extra hub's */
 	_Atomic(struct close_msg *) closed;
+	_Atomic(struct kill_msg *) kills;
 	atomic_long remote_pending;
 	struct green *volatile intr_target; /* signal handler -> hub */
 	struct green *volatile kill_target; /* pthread_kill -> signal handler */
@@ -659,8 +693,6 @@ struct hub {
 	_Atomic(struct ctl_call *) ctl_call; /* control.c: run me, hub */
 	struct tls_stash *tls_stash;  /* tls.c: libc blocks of dead greens */
 	void *fs;                     /* the thread pointer loaded now */
-	struct waitq file_q;          /* preload/: green waits for a FILE lock */
-	void *stdio;                  /* preload/stdio.c: FILEs in use by parked calls */
 	/* ctlcmd.c's counters (greenctl stats), kept while stats are on:
 	 * waits begun by kind (calls that would have blocked), and calls into
 	 * the runtime by call site (preload_hub's return address). */
@@ -718,6 +750,10 @@ void hub_release_remote(struct green *g);
 /* Gives h the new green g (READY, never run) to link and run (sched.c). */
 void hub_adopt_remote(struct hub *h, struct green *g);
 void hub_remote_post(struct hub *h, struct remote_msg *m);
+/* Sends sig to g, a green thread of h, from another OS thread: h
+ * delivers it as its own thread's pthread_kill would; KILL_MSG_CANCEL:
+ * h cancels g (green_cancel). 0 or -EAGAIN. */
+int hub_post_kill(struct hub *h, struct green *g, int sig);
 
 /* Releases what a hub owns; only with no green but the root left. */
 void hub_destroy(void);
@@ -787,7 +823,8 @@ void monitor_forget_hub(struct hub *h);
  * blocks sig: then the running thread, or one that does not) — has its
  * interruptible wait ended with -EINTR or WAKE_SIGNAL, if it was in one
  * when the signal came; a thread that was running sees nothing, as
- * natively. Returns the thread the signal was for (NULL without a hub). */
+ * natively. Returns the thread the signal was for (NULL without a hub, or
+ * on an extra hub that has no thread of the program). */
 struct green *hub_signal(int sig, bool restart);
 /* The next signal raised on this OS thread is for green thread g
  * (pthread_kill). */
@@ -800,6 +837,9 @@ void hub_tls_adopt(void *tp, struct hub *h);
 void hub_first_run(struct hub *h); /* first thing a new context does */
 uint64_t hub_new_green_id(void);
 void hub_link_green(struct hub *h, struct green *g);
+/* h runs one of several program threads: raw system calls are trapped
+ * there and the blocking monitor starts (once a second thread exists). */
+void hub_threaded(struct hub *h);
 void hub_release_green(struct hub *h, struct green *g);
 
 /* ---- fdwait.c: waiting for fd readiness ------------------------------- */
@@ -916,6 +956,13 @@ static inline void gsync_unlock(uint16_t *l)
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
+/* With *lock held: the calling green thread waits on q (whose waiters
+ * any hub may wake, under *lock, with waitq_wake_all) until woken or the
+ * deadline, *lock let go meanwhile and held again on return. The wait's
+ * result. */
+int gsync_wait(uint16_t *lock, struct waitq *q, int64_t deadline, enum wait_kind kind,
+	       const void *obj);
+
 static inline struct green *gsync_mutex_owner(const struct gsync_mutex *m)
 {
 	return __atomic_load_n(&m->owner, __ATOMIC_RELAXED);
@@ -980,6 +1027,10 @@ void preempt_exec_end(void);
 /* Is our handler installed (for the tick or for samples), and the signal
  * not taken by the program? */
 bool preempt_active(void);
+/* A tick of h's own timer that reached the program's handler for the
+ * signal (the program took it while h's timer ran, from another hub):
+ * h's timer stops and the tick is dropped. */
+bool preempt_stale_tick(struct hub *h, const siginfo_t *si);
 /* Installs the handler if it is not; false if the program took the signal. */
 bool preempt_handler_ready(void);
 
@@ -1025,6 +1076,17 @@ void sigmask_suspend(struct hub *h, uint64_t temp, uint64_t *old);
  * it runs with t's mask and extra blocked, as it would on t itself
  * (the kernel's sigreturn restores the hub's). */
 void sigmask_handler_mask(struct hub *h, const struct green *t, uint64_t extra);
+/* On h's context: sig sent to g, a green thread of h, by another hub's
+ * (hub_post_kill). Kept pending for g as sigmask_thread_kill says, or
+ * delivered now on h's OS thread with g's mask, for g. */
+void sigmask_kill_here(struct hub *h, struct green *g, int sig);
+/* On h's context: raises sig on h's OS thread for g, with g's mask in the
+ * kernel meanwhile; with si's siginfo if not NULL (rt_tgsigqueueinfo). */
+void sigmask_raise_here(struct hub *h, struct green *g, int sig, const siginfo_t *si);
+/* An extra hub (sched.c): its root is no program thread. Masks are kept
+ * from the start, its root's left out: the OS thread blocks what every
+ * thread handed over blocks, everything while it has none. */
+void sigmask_idle_root(struct hub *h);
 
 /* ---- osthread.c: the runtime's own OS threads --------------------------- */
 

@@ -22,15 +22,20 @@
  *    own on a tie. A thread-per-connection server thus spreads its
  *    connections evenly; a program that makes threads on one hub and joins
  *    them keeps them near while the others are as full.
- *  - The extra hubs' OS threads block the program's signals: a signal sent
- *    to the process goes to the main OS thread, as before, and runs its
- *    handler there. The signals the runtime needs on every OS thread stay
- *    open: the preemption tick, faults (SIGSEGV for overflow, SIGBUS,
- *    SIGFPE, SIGILL, SIGTRAP) and SIGSYS for trapped system calls.
+ *  - The extra hubs start with the program's second thread, not before
+ *    main: a program that never makes one never has them (nor pays for
+ *    them), and a forked child starts its own the same way.
+ *  - Signals: every hub's OS thread has the mask of what it runs in the
+ *    kernel (sigmask.c; an extra hub with no program thread blocks all
+ *    but the runtime's), so the kernel picks, for a signal sent to the
+ *    process, a hub where some thread takes it. A signal or cancellation
+ *    for one thread of another hub is posted to that hub (hub_post_kill),
+ *    which delivers it as if sent there.
  *  - The process ends when the last program thread ends (pthread_exit from
  *    main and from every other): hub_ended() asks the count kept here.
+ *  - Deadlock: the process is stuck when every hub is (sched_stuck_begin,
+ *    below), not when one is: a hub's threads may wait for another's.
  *  - fork keeps one hub, the forking thread's (sched_fork_child).
- *
  *  - A thread's stack and TLS go back, once it is released, to the hub that
  *    made them (its home, in its flags): a server whose accepting thread
  *    makes every connection's thread on one hub would otherwise fill the
@@ -43,11 +48,15 @@
  *  - One run queue for all hubs under a lock: every switch would take it,
  *    and a ready thread would lose its hub's caches; Go and Tokio keep a
  *    queue per processor for the same reason.
+ *  - Starting the extra hubs before main: every program, threaded or
+ *    not, paid for N - 1 OS threads, and a single-threaded one showed
+ *    them in /proc.
+ *  - Sending another hub's thread's signal from the sender's own OS
+ *    thread: the handler would run there, beside the target on another
+ *    CPU, and could not end the target's wait (only its hub may).
  *
- * Not yet (issue 11): stealing ready threads between hubs; signals,
- * per-thread masks and sigwait for threads of the extra hubs; the deadlock
- * report (a hub's threads may wait for another hub's, so a hub alone cannot
- * tell a deadlock: it is off with several hubs). docs/LIMITATIONS.md.
+ * Not yet (issue 11): stealing ready threads between hubs.
+ * docs/LIMITATIONS.md.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -62,7 +71,8 @@ static atomic_int nhubs = 1;
 /* Live program threads on every scheduler hub (not the extra hubs' own
  * contexts), while there are several hubs. */
 static atomic_long running;
-static atomic_bool counting; /* running is kept: several hubs were asked for */
+static atomic_bool counting; /* running is kept: the extra hubs started */
+static atomic_bool spread;   /* the extra hubs were started (or tried) */
 
 struct hub *sched_home(struct green *g)
 {
@@ -76,14 +86,22 @@ int sched_hubs(void)
 	return atomic_load_explicit(&nhubs, memory_order_relaxed);
 }
 
+static int start_extra_hubs(struct hub *h);
+
 struct hub *sched_place(struct hub *h)
 {
 	int n = sched_hubs();
 	struct hub *best = h;
 	long least;
 
-	if (n == 1 || !h->sched)
+	if (!h->sched)
 		return h;
+	if (n == 1) {
+		/* The program's second thread: now the other hubs start. */
+		if (atomic_load_explicit(&spread, memory_order_relaxed) || start_extra_hubs(h) <= 1)
+			return h;
+		n = sched_hubs();
+	}
 	least = atomic_load_explicit(&h->live, memory_order_relaxed);
 	for (int i = 0; i < n; i++) {
 		long l = atomic_load_explicit(&hubs[i]->live, memory_order_relaxed);
@@ -94,6 +112,17 @@ struct hub *sched_place(struct hub *h)
 		}
 	}
 	return best;
+}
+
+struct green *sched_root_named(struct hub *h, uintptr_t self)
+{
+	struct hub *first = h->sched ? hubs[0] : h;
+
+	if (green_of_program(h->root) && (uintptr_t)h->root->tp == self)
+		return h->root;
+	if (first != h && (uintptr_t)first->root->tp == self)
+		return first->root;
+	return NULL;
 }
 
 void sched_thread_started(struct hub *h)
@@ -152,6 +181,7 @@ static void *hub_thread(void *arg)
 	h->sched_index = s->index;
 	h->idle_root = true;
 	h->nrunning--; /* its root is no program thread */
+	sigmask_idle_root(h);
 	hubs[s->index] = h;
 	atomic_store(&s->state, 1);
 	wait_init(&never);
@@ -163,17 +193,27 @@ static void *hub_thread(void *arg)
 int sched_start(void)
 {
 	struct hub *h;
-	unsigned want = gs_config.hubs;
-	sigset_t all, old;
 
-	if (want <= 1)
+	if (gs_config.hubs <= 1)
 		return 0;
 	h = hub_get();
 	if (h == NULL)
 		return -ENOMEM;
 	h->sched = true;
 	hubs[0] = h;
-	/* Every thread of the main hub so far: its root (main). */
+	return 0;
+}
+
+/* Starts the extra hubs, once, from the first hub h (the program's only
+ * thread so far is on it, and is making its second); the number of hubs
+ * there are then. */
+static int start_extra_hubs(struct hub *h)
+{
+	unsigned want = gs_config.hubs;
+	sigset_t all, old;
+
+	atomic_store(&spread, true);
+	/* Every thread of the first hub so far is a program thread. */
 	atomic_store(&running, (long)h->nrunning);
 	atomic_store(&h->live, (long)h->nrunning);
 	atomic_store(&counting, true);
@@ -187,16 +227,125 @@ int sched_start(void)
 		os_ops.thread_sigmask(SIG_SETMASK, &all, &old);
 		r = os_ops.create(&t, NULL, hub_thread, &s);
 		os_ops.thread_sigmask(SIG_SETMASK, &old, NULL);
-		if (r != 0)
-			return -r;
-		os_ops.detach(t);
-		while (atomic_load(&s.state) == 0)
-			arch_syscall3(SYS_sched_yield, 0, 0, 0);
-		if (atomic_load(&s.state) < 0)
-			return -ENOMEM;
+		if (r == 0) {
+			os_ops.detach(t);
+			while (atomic_load(&s.state) == 0)
+				arch_syscall3(SYS_sched_yield, 0, 0, 0);
+		}
+		if (r != 0 || atomic_load(&s.state) < 0) {
+			static const char msg[] = "greenshim: GREENSHIM_HUBS: the system refused an "
+						  "OS thread for a hub; running on fewer hubs\n";
+
+			sys_write(STDERR_FILENO, msg, sizeof msg - 1);
+			break;
+		}
 		atomic_store(&nhubs, (int)i + 1);
 	}
-	return 0;
+	/* The first hub now shares the program with others: raw system
+	 * calls are trapped and the blocking monitor watches, as on a hub
+	 * with a second thread of its own (hub_link_green). */
+	if (sched_hubs() > 1)
+		hub_threaded(h);
+	return sched_hubs();
+}
+
+/*
+ * Signals sent to the process. Linux gives one to the main thread unless
+ * it blocks it (or has one pending already), else to another thread that
+ * does not. The kernel sees hubs, not threads: it may give a signal to an
+ * extra hub's OS thread while the main thread, parked on the first hub,
+ * would take it (the first hub's OS thread ran a thread that blocks it,
+ * or had a tick pending). Such a signal goes on to the first hub: its
+ * siginfo is kept here, one per signal number (standard signals coalesce
+ * as the kernel's do; a real-time one sent again meanwhile is lost), and
+ * the first hub raises it on its own OS thread with that siginfo (the
+ * kernel lets a thread queue any siginfo to itself, not to another). The
+ * synchronous signals and those the kernel sends a thread for what it did
+ * (SIGPIPE, SIGXFSZ) stay where they are.
+ */
+static siginfo_t forwarded[64];
+static atomic_uint_least64_t forward_claimed, forward_ready;
+
+bool sched_forward_signal(struct hub *h, int sig, const siginfo_t *si)
+{
+	const uint64_t own = (1ull << (SIGSEGV - 1)) | (1ull << (SIGBUS - 1)) |
+			     (1ull << (SIGILL - 1)) | (1ull << (SIGFPE - 1)) |
+			     (1ull << (SIGTRAP - 1)) | (1ull << (SIGSYS - 1)) |
+			     (1ull << (SIGPIPE - 1)) | (1ull << (SIGXFSZ - 1));
+	uint64_t b;
+	struct green *main;
+
+	if (!h->idle_root || !h->sched || sig < 1 || sig > 64)
+		return false;
+	b = 1ull << (sig - 1);
+	main = hubs[0]->root;
+	if ((own & b) || !green_of_program(main) || main->state == GREEN_DEAD ||
+	    sigmask_blocks(main, sig))
+		return false;
+	if (atomic_fetch_or(&forward_claimed, b) & b)
+		return true; /* one on its way already: coalesced */
+	forwarded[sig - 1] = *si;
+	atomic_fetch_or(&forward_ready, b);
+	hub_wake(hubs[0]);
+	return true;
+}
+
+void sched_take_forwarded(struct hub *h)
+{
+	uint64_t ready;
+
+	if (h != hubs[0] || atomic_load_explicit(&forward_ready, memory_order_relaxed) == 0)
+		return;
+	ready = atomic_exchange(&forward_ready, 0);
+	for (int sig = 1; ready != 0; sig++, ready >>= 1) {
+		siginfo_t si;
+
+		if (!(ready & 1))
+			continue;
+		si = forwarded[sig - 1];
+		atomic_fetch_and(&forward_claimed, ~(1ull << (sig - 1)));
+		sigmask_raise_here(h, h->root, sig, &si);
+	}
+}
+
+struct hub *sched_hub(int i)
+{
+	return hubs[i];
+}
+
+/*
+ * Deadlock across hubs. Each hub counts itself in stuck_hubs while it
+ * sleeps with nothing that could wake a thread of its own, and out again
+ * first thing when woken (hub.c, before it clears its wake_sent). The hub
+ * whose count completes the set checks that no hub has a wake-up on its
+ * way (wake_sent: posted, not yet read; remote_pending: the pool's work)
+ * and then that the count still holds: a hub woken meanwhile has counted
+ * itself out before its wake_sent went back to false, so one of the two
+ * checks sees it.
+ */
+static atomic_int stuck_hubs;
+static atomic_bool deadlock_reported;
+
+bool sched_stuck_begin(struct hub *h)
+{
+	int n = sched_hubs();
+
+	(void)h;
+	if (atomic_fetch_add(&stuck_hubs, 1) + 1 != n)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (atomic_load(&hubs[i]->wake_sent) || atomic_load(&hubs[i]->remote_pending) != 0)
+			return false;
+	if (atomic_load(&stuck_hubs) != n || atomic_load(&running) < 2)
+		return false;
+	return !atomic_exchange(&deadlock_reported, true);
+}
+
+void sched_stuck_end(struct hub *h)
+{
+	(void)h;
+	atomic_fetch_sub(&stuck_hubs, 1);
+	atomic_store_explicit(&deadlock_reported, false, memory_order_relaxed);
 }
 
 void sched_fork_child(struct hub *h)
@@ -206,6 +355,11 @@ void sched_fork_child(struct hub *h)
 	/* The child's only thread is the forking one, on h. */
 	atomic_store(&nhubs, 1);
 	atomic_store(&counting, false);
+	atomic_store(&stuck_hubs, 0);
+	atomic_store(&deadlock_reported, false);
+	/* Its own extra hubs start with its second thread, as the
+	 * parent's did. */
+	atomic_store(&spread, false);
 	hubs[0] = h;
 	h->sched = true;
 	h->sched_index = 0;

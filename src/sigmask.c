@@ -116,7 +116,7 @@ void sigmask_recount(struct hub *h)
 	memset(h->nblock, 0, sizeof h->nblock);
 	h->nlive = 0;
 	for (struct green *g = h->all; g != NULL; g = g->all_next) {
-		if (g->state == GREEN_DEAD || g == h->hub_green)
+		if (g->state == GREEN_DEAD || g == h->hub_green || !green_of_program(g))
 			continue;
 		count(h, g->sigmask, 1);
 		h->nlive++;
@@ -131,6 +131,10 @@ static uint64_t hub_mask(struct hub *h)
 		for (int s = 0; s < 64; s++)
 			if ((h->nlive > 0 && h->nblock[s] == h->nlive) || h->nwaitset[s] > 0)
 				m |= (uint64_t)1 << s;
+		/* An extra hub with no thread of the program takes none of
+		 * its signals: its root's mask, all but the runtime's. */
+		if (h->nlive == 0 && h->idle_root)
+			m = h->root->sigmask;
 		h->hub_mask = m;
 		h->hub_mask_dirty = false;
 	}
@@ -289,4 +293,39 @@ void sigmask_handler_mask(struct hub *h, const struct green *t, uint64_t extra)
 	if (preempt_active())
 		m &= ~bit(preempt_signal());
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, sizeof m);
+}
+
+void sigmask_raise_here(struct hub *h, struct green *g, int sig, const siginfo_t *si)
+{
+	uint64_t m = g->sigmask | g->waitset;
+
+	/* Sent to this OS thread with g's mask in the kernel: delivered
+	 * before the call returns, its handler on this context for g
+	 * (hub_signal_target), then the hub's mask back. A signal g blocks
+	 * stays pending for this OS thread until a thread of h takes it. */
+	if (preempt_active())
+		m &= ~bit(preempt_signal());
+	if (h->trap_on)
+		m &= ~bit(SIGSYS);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, sizeof m);
+	hub_signal_target(g);
+	if (si != NULL)
+		syscall(SYS_rt_tgsigqueueinfo, (long)getpid(), (long)syscall(SYS_gettid), (long)sig,
+			si);
+	else
+		syscall(SYS_tgkill, (long)getpid(), (long)syscall(SYS_gettid), (long)sig);
+	h->kill_target = NULL; /* if it stayed pending */
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &h->kmask, NULL, sizeof h->kmask);
+}
+
+void sigmask_kill_here(struct hub *h, struct green *g, int sig)
+{
+	if (sigmask_thread_kill(g, sig) != 0)
+		return; /* pending for g, or no memory to keep it: lost */
+	sigmask_raise_here(h, g, sig, NULL);
+}
+
+void sigmask_idle_root(struct hub *h)
+{
+	sigmask_recount(h);
 }

@@ -228,9 +228,10 @@ int introspect_sample_unnamed(struct hub *h, struct sample_result *out, int time
 void introspect_sample_signal(struct hub *h, void *uc);
 
 /* A report of every green thread of h, what it does and its stack, after
- * a first line title, into buf (NUL-terminated); returns its length. On
- * h's OS thread, from the hub's context (every green suspended), as the
- * stuck hook is. */
+ * a first line title (none if NULL), into buf (NUL-terminated); returns
+ * its length. On h's OS thread, from the hub's context (every green
+ * suspended), as the stuck hook is; or from another hub's while h sleeps
+ * stuck (the deadlock report of several hubs, sched.c). */
 size_t introspect_dump_hub(struct hub *h, const char *title, char *buf, size_t len);
 /* The stuck hook (preload/init.c installs it): the deadlock report. */
 void introspect_deadlock_report(struct hub *h);

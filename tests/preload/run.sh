@@ -160,7 +160,8 @@ io_case() {
 # Two run preloaded only: close_wakes is greenshim's deliberate difference
 # (Linux keeps a read blocked on an fd another thread closes), and
 # zero_timeout checks that no other green thread runs, which native
-# threads, running in parallel, do.
+# threads, running in parallel, do (threads of other hubs do as well: it
+# runs on one hub).
 test_io_semantics_match_native() {
 	for c in timeouts rcvtimeo connect_refused nonblock_view stdin_pipe accepters big_write \
 		sleeps eintr cpu_bound poll_closed_nval close_wakes zero_timeout; do
@@ -175,7 +176,7 @@ test_io_semantics_match_native() {
 		if [ $c = zero_timeout ]; then
 			# The calls themselves must not switch; the preemption
 			# tick would, after 2 ms of this spinning, by design.
-			green=$(GREENSHIM_PREEMPT_MS=0 io_case $c "$LIB")
+			green=$(GREENSHIM_HUBS=1 GREENSHIM_PREEMPT_MS=0 io_case $c "$LIB")
 		else
 			green=$(io_case $c "$LIB")
 		fi
@@ -188,10 +189,11 @@ test_io_semantics_match_native() {
 }
 
 # The knob is real: with GREENSHIM_PREEMPT_MS=0 the computing thread keeps
-# the ticker from running at all (pure cooperation, as in gevent).
+# the ticker from running at all (pure cooperation, as in gevent), on one
+# hub (on two, the other hub runs the ticker).
 test_preemption_off_is_cooperative() {
 	name=preempt_ms_0_is_cooperative
-	out=$(GREENSHIM_PREEMPT_MS=0 io_case cpu_bound "$LIB")
+	out=$(GREENSHIM_HUBS=1 GREENSHIM_PREEMPT_MS=0 io_case cpu_bound "$LIB")
 	if echo "$out" | grep -q "the ticker ran 0 times in 300 ms"; then
 		ok $name
 	else
@@ -286,20 +288,49 @@ two_hubs() {
 	done
 }
 
+# two_hubs_output PROGRAM CASE...: each case prints exactly what it prints
+# natively (all of it, not only its "ok" line) with GREENSHIM_HUBS=2.
+two_hubs_output() {
+	prog=$1
+	shift
+	for c in "$@"; do
+		name=two_hubs_$(echo "${prog%_semantics}_$c" | tr ' ' _)
+		native=$(timeout 60 "$B/tests/preload/$prog" $c 2>&1 </dev/null)
+		green=$(GREENSHIM_HUBS=2 LD_PRELOAD="$LIB" timeout 60 "$B/tests/preload/$prog" $c 2>&1 </dev/null)
+		if [ "$green" != "$native" ]; then
+			fail $name "with GREENSHIM_HUBS=2: $(echo "$native" >"$tmp/two.n"; echo "$green" | diff "$tmp/two.n" -)"
+		else
+			ok $name
+		fi
+	done
+}
+
 # GREENSHIM_HUBS=2: what holds with one hub holds with two for the
-# objects, threads, processes, I/O and DNS. Not yet for signals meant for
-# threads of the second hub, a FILE whose lock threads of two hubs share,
-# or one hub's cooperative timing (io zero_timeout, GREENSHIM_PREEMPT_MS=0):
-# docs/LIMITATIONS.md.
+# objects, threads, processes, I/O, signals (a thread's own, the
+# process's, sigwait, EINTR, masks, raw rt_sigprocmask and rt_sigaction,
+# the runtime's own signals sent by the program), cancellation and a FILE
+# written by threads of both hubs. Not for one hub's cooperative timing
+# (io zero_timeout, GREENSHIM_PREEMPT_MS=0): docs/LIMITATIONS.md.
 test_two_hubs_match_native() {
 	two_hubs hubs objects join_detach
 	two_hubs sync_semantics mutex_kinds producer_consumer cond_timeouts semaphores \
 		keys_and_once ten_thousand spinlock rwlock barrier c11 futex thread_api
 	two_hubs process_semantics fork_parked fork_from_thread fork_mutex waits two_waiters \
-		system popen_read pclose_waits
+		wait_eintr system popen_read pclose_waits
 	two_hubs io_semantics timeouts rcvtimeo connect_refused nonblock_view accepters \
-		big_write sleeps cpu_bound poll_closed_nval
+		big_write sleeps eintr cpu_bound poll_closed_nval
 	two_hubs own_malloc threads_allocate
+	two_hubs signal_waits sigwait_from_process sigwait_pthread_kill sigtimedwait_results \
+		sigwait_eintr sigwait_every_signal pause sigsuspend sigsuspend_same_mask \
+		sigpause_forms pending_for_a_thread eintr_where_native
+	two_hubs_output signal_waits sem_eintr
+	two_hubs_output raw_syscalls sigmask sigaction
+	two_hubs_output stdio_semantics shared_file
+	for sig in segv sys rtmax1; do
+		for how in raise pthread_kill sigqueue kill; do
+			two_hubs_output sent_signals "$sig $how handled"
+		done
+	done
 }
 
 # GREENSHIM_HUBS takes a number of hubs or auto; anything else stops the
@@ -768,10 +799,11 @@ test_stdio_semantics_match_native() {
 # thread that computes for 500 ms while another exists (preemption off,
 # which would otherwise move it aside) gets exactly one report (the next
 # would come a second later), naming it and showing, unwound on its own
-# stack, the program's function it computes in.
+# stack, the program's function it computes in. On one hub, whose other
+# two threads the report counts.
 test_blocking_monitor_reports_a_thread_computing_500ms_once() {
 	name=blocking_monitor_reports_a_thread_computing_500ms_once
-	GREENSHIM_LOG= GREENSHIM_PREEMPT_MS=0 LD_PRELOAD=$LIB timeout 20 \
+	GREENSHIM_HUBS=1 GREENSHIM_LOG= GREENSHIM_PREEMPT_MS=0 LD_PRELOAD=$LIB timeout 20 \
 		"$B/tests/preload/busy_thread" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	reports=$(grep -c '^greenshim: ' "$tmp/err")
@@ -841,7 +873,7 @@ test_blocking_monitor_writes_to_greenshim_log() {
 # prints the names of its OS threads 0.25 s in (while it computes), then
 # its stderr.
 names_while_running() {
-	env "$@" GREENSHIM_LOG= GREENSHIM_PREEMPT_MS=0 LD_PRELOAD="$LIB" \
+	env GREENSHIM_HUBS=1 "$@" GREENSHIM_LOG= GREENSHIM_PREEMPT_MS=0 LD_PRELOAD="$LIB" \
 		"$B/tests/preload/busy_thread" >/dev/null 2>"$tmp/names.err" &
 	pid=$!
 	sleep 0.25
@@ -852,7 +884,7 @@ names_while_running() {
 }
 
 # GREENSHIM_MAX_BLOCKING_MS=0: no report and no monitor thread; by default
-# the monitor thread is there, named gs-monitor.
+# the monitor thread is there, named gs-monitor (one hub: no gs-hub-N).
 test_blocking_monitor_off_reports_nothing_and_has_no_thread() {
 	name=blocking_monitor_off_reports_nothing_and_has_no_thread
 	on=$(names_while_running GREENSHIM_MAX_BLOCKING_MS=100)
@@ -936,8 +968,24 @@ test_blocking_monitor_reports_leave_the_other_threads_waits_green() {
 # the thread that holds it, and the stacks; then the process hangs as it
 # does natively (timeout ends it).
 test_deadlock_report_names_each_thread_its_mutex_owner_and_stack() {
-	name=deadlock_report_names_each_thread_its_mutex_owner_and_stack
-	GREENSHIM_LOG= LD_PRELOAD=$LIB timeout 5 "$B/tests/preload/mutex_deadlock" \
+	for hubs in 1 2; do
+		deadlock_report_with_hubs $hubs
+	done
+}
+
+# deadlock_report_with_hubs N: the report with GREENSHIM_HUBS=N (with two,
+# the threads are on both hubs, every hub stuck, the report names both OS
+# threads). The time a thread has waited follows its line when its hub
+# knows it.
+deadlock_report_with_hubs() {
+	name=deadlock_report_names_each_thread_its_mutex_owner_and_stack_hubs_$1
+	if [ "$1" = 1 ]; then
+		oses='OS thread [0-9]+'
+	else
+		oses='OS threads [0-9]+ and [0-9]+'
+	fi
+	since='(, for [0-9]+\.[0-9]+ s)?'
+	GREENSHIM_HUBS=$1 GREENSHIM_LOG= LD_PRELOAD=$LIB timeout 5 "$B/tests/preload/mutex_deadlock" \
 		>"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	first=$(sed -n 's/^first \(0x[0-9a-f]*\) second .*/\1/p' "$tmp/out")
@@ -946,12 +994,12 @@ test_deadlock_report_names_each_thread_its_mutex_owner_and_stack() {
 	right=$(sed -n 's/^  thread \([0-9]*\) "right": .*/\1/p' "$tmp/err")
 	if [ $rc -ne 124 ] || [ "$(tail -n 1 "$tmp/out")" != locked ]; then
 		fail $name "status $rc (want 124: it hangs), output: $(cat "$tmp/out") $(cat "$tmp/err")"
-	elif [ "$(grep -c '^greenshim: deadlock: all 3 threads of OS thread [0-9]* wait, and nothing can wake any of them: this would block forever$' "$tmp/err")" -ne 1 ] ||
+	elif [ "$(grep -c -E "^greenshim: deadlock: all 3 threads of $oses wait, and nothing can wake any of them: this would block forever\$" "$tmp/err")" -ne 1 ] ||
 		[ -z "$left" ] || [ -z "$right" ]; then
 		fail $name "report: $(cat "$tmp/err")"
-	elif ! grep -q -x "  thread $left \"left\": waiting on mutex $second held by thread $right \"right\"" "$tmp/err" ||
-		! grep -q -x "  thread $right \"right\": waiting on mutex $first held by thread $left \"left\"" "$tmp/err" ||
-		! grep -q -E "^  thread [0-9]+ \(main\): waiting for thread $left \"left\" to end \(join\)$" "$tmp/err"; then
+	elif ! grep -q -x -E "  thread $left \"left\": waiting on mutex $second held by thread $right \"right\"$since" "$tmp/err" ||
+		! grep -q -x -E "  thread $right \"right\": waiting on mutex $first held by thread $left \"left\"$since" "$tmp/err" ||
+		! grep -q -x -E "  thread [0-9]+ \(main\): waiting for thread $left \"left\" to end \(join\)$since" "$tmp/err"; then
 		fail $name "first $first second $second, report: $(cat "$tmp/err")"
 	elif [ "$(grep -c -E '^    #[0-9]+ +0x[0-9a-f]+ lock_one_then_the_other\+0x[0-9a-f]+ \(.*mutex_deadlock\)$' "$tmp/err")" -ne 2 ] ||
 		! grep -q -E ' left\+0x[0-9a-f]+ ' "$tmp/err" || ! grep -q -E ' right\+0x[0-9a-f]+ ' "$tmp/err" ||

@@ -311,6 +311,45 @@ START_TEST(a_barrier_lets_both_hubs_through_one_round_at_a_time)
 }
 END_TEST
 
+/* ---- a cancellation sent from another hub ---- */
+
+static struct green *_Atomic cancel_me[2 * GREENS];
+static _Atomic int cancelled;
+
+/* The greens of the second hub wait at a cancellation point; each of the
+ * first hub's cancels one of them through the second hub. */
+static void *cancel_across(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+
+	if (id >= GREENS) {
+		struct wait w;
+
+		wait_init(&w);
+		w.cancelpoint = true;
+		atomic_store(&cancel_me[id], green_self());
+		if (wait_park(&w, gs_deadline_after(10 * 1000000000LL)) == -ECANCELED)
+			cancelled++;
+		return NULL;
+	}
+	while (atomic_load(&cancel_me[id + GREENS]) == NULL)
+		green_sleep_until(gs_deadline_after(100000));
+	struct green *g = atomic_load(&cancel_me[id + GREENS]);
+
+	ck_assert_int_eq(hub_post_kill(g->hub, g, KILL_MSG_CANCEL), 0);
+	return NULL;
+}
+
+START_TEST(a_cancellation_posted_from_another_hub_ends_the_wait_there)
+{
+	for (int i = 0; i < 2 * GREENS; i++)
+		cancel_me[i] = NULL;
+	cancelled = 0;
+	on_two_hubs(cancel_across);
+	ck_assert_int_eq(cancelled, GREENS);
+}
+END_TEST
+
 Suite *suite_crosshub(void)
 {
 	Suite *s = suite_create("crosshub");
@@ -322,6 +361,7 @@ Suite *suite_crosshub(void)
 	tcase_add_test(t, semaphore_ping_pong_across_hubs_loses_and_doubles_no_unit);
 	tcase_add_test(t, an_rwlock_excludes_writers_from_readers_on_two_hubs);
 	tcase_add_test(t, a_barrier_lets_both_hubs_through_one_round_at_a_time);
+	tcase_add_test(t, a_cancellation_posted_from_another_hub_ends_the_wait_there);
 	suite_add_tcase(s, t);
 	return s;
 }
