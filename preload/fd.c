@@ -295,6 +295,9 @@ GS_WRAP int pipe2(int fds[2], int flags)
 	} else if (r == 0) {
 		fdtab_set(fds[0], FD_PIPE, flags & O_NONBLOCK, false);
 		fdtab_set(fds[1], FD_PIPE, flags & O_NONBLOCK, false);
+		fdtab_pair(fds[1], fds[0]);
+		/* Bytes flow one way: a write to the read end fails. */
+		fdtab_get(fds[0])->peer = -1;
 	}
 	if (own)
 		hub_own_unlock();
@@ -316,8 +319,12 @@ GS_WRAP int eventfd(unsigned initval, int flags)
 		hub_own_unlock();
 		return r;
 	}
-	r = REAL(eventfd)(initval, flags);
-	if (r >= 0)
-		fdtab_set(r, FD_POLLED, flags & EFD_NONBLOCK, false);
+	/* Non-blocking in the kernel, as the sockets we make (fdtab.c):
+	 * an attempt is then one read or write, not a poll and the call. */
+	bool green = preload_hub() != NULL;
+
+	r = REAL(eventfd)(initval, flags | (green ? EFD_NONBLOCK : 0));
+	if (r >= 0 && fdtab_set(r, FD_POLLED, flags & EFD_NONBLOCK, green) != NULL)
+		fdtab_pair(r, r);
 	return r;
 }

@@ -12,8 +12,8 @@
  * Wrappers that create fds (socket, accept, pipe, dup...) set the entry
  * directly; close and dup2 forget it. O_NONBLOCK is set on an open file
  * description only for sockets the process made through socket() and
- * accept() (sys_nonblock), never on pipes or inherited fds, which other
- * processes share (see docs/LIMITATIONS.md).
+ * accept() and eventfds it made (sys_nonblock), never on pipes or
+ * inherited fds, which other processes share (see docs/LIMITATIONS.md).
  */
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -111,6 +111,7 @@ static void classify(int fd, struct fdent *e)
 	e->sys_nonblock = false;
 	e->read_waits_first = false;
 	e->disk = kind == FD_PLAIN && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+	e->peer = -1;
 	if (kind != FD_STREAM && kind != FD_DGRAM)
 		e->timeo_ns[0] = e->timeo_ns[1] = 0;
 	e->kind = (unsigned char)kind;
@@ -147,8 +148,31 @@ struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_
 	e->sys_nonblock = sys_nonblock;
 	e->read_waits_first = false;
 	e->disk = false;
+	e->peer = -1;
 	e->timeo_ns[0] = e->timeo_ns[1] = 0;
 	return e;
+}
+
+void fdtab_pair(int a, int b)
+{
+	struct fdent *ea = slot(a), *eb = slot(b);
+
+	if (ea == NULL || eb == NULL)
+		return;
+	ea->peer = b;
+	ea->peer_desc = eb->desc;
+	eb->peer = a;
+	eb->peer_desc = ea->desc;
+}
+
+void fdtab_wake_peer(struct hub *h, const struct fdent *e)
+{
+	struct fdent *p = slot(e->peer);
+
+	/* Still the file it was made with: not closed, nor its number
+	 * taken by another since. */
+	if (p != NULL && p->kind != FD_UNKNOWN && p->desc == e->peer_desc)
+		fdw_ready(h, e->peer, FDW_READ);
 }
 
 void fdtab_copy(int from, int to)
@@ -161,6 +185,8 @@ void fdtab_copy(int from, int to)
 		n->timeo_ns[1] = e->timeo_ns[1];
 		n->disk = e->disk;
 		n->desc = e->desc;
+		n->peer = e->peer;
+		n->peer_desc = e->peer_desc;
 		n->shared = e->shared = true;
 	}
 }

@@ -32,12 +32,17 @@ static bool is_socket(const struct fdent *e)
 	return e->kind == FD_STREAM || e->kind == FD_DGRAM;
 }
 
-/* FD_POLLED: would the call block? Checks with a zero-timeout poll. */
-static bool polled_ready(int fd, short events)
+/* FD_POLLED: would the call block? Checks with a zero-timeout poll: 1
+ * (ready, or an error the call itself will report), 0, or -1 with errno
+ * EINTR when a handler of the program interrupted the poll. The
+ * preemption tick interrupts even a zero-timeout poll: taken for "ready",
+ * that made the read that followed block the hub in the kernel. */
+static int polled_ready(int fd, short events)
 {
 	struct pollfd p = { .fd = fd, .events = events };
+	int r = PRELOAD_NO_TICK_EINTR(REAL(poll)(&p, 1, 0));
 
-	return REAL(poll)(&p, 1, 0) != 0;
+	return r < 0 && errno == EINTR ? -1 : r != 0;
 }
 
 /* One attempt on a pipe (RWF_NOWAIT) or another pollable fd (a zero
@@ -55,7 +60,13 @@ static ssize_t try_other(int fd, struct fdent *e, struct iovec *iov, int n, int 
 			return r;
 		e->kind = FD_POLLED;
 	}
-	if (!polled_ready(fd, rd ? POLLIN : POLLOUT)) {
+	/* An eventfd we made non-blocking: the call itself says EAGAIN. */
+	if (e->sys_nonblock)
+		return rd ? REAL(readv)(fd, iov, n) : REAL(writev)(fd, iov, n);
+	switch (polled_ready(fd, rd ? POLLIN : POLLOUT)) {
+	case -1:
+		return -1; /* EINTR, as the blocking call would fail */
+	case 0:
 		errno = EAGAIN;
 		return -1;
 	}
@@ -178,7 +189,7 @@ static bool dgram_shut(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
 
-	return REAL(poll)(&p, 1, 0) == 1 && (p.revents & POLLRDHUP);
+	return PRELOAD_NO_TICK_EINTR(REAL(poll)(&p, 1, 0)) == 1 && (p.revents & POLLRDHUP);
 }
 
 ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
@@ -253,6 +264,11 @@ ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
 	}
 	if (copy != NULL && copy != small)
 		gs_free(copy);
+	/* A thread of this hub waiting to read the other end of a pipe,
+	 * socketpair or eventfd made here runs next, without waiting for
+	 * the loop to poll. */
+	if (events == EV_WRITE && result > 0 && e->peer >= 0)
+		fdtab_wake_peer(h, e);
 	return result;
 }
 

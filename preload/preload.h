@@ -417,6 +417,11 @@ struct fdent {
 	uint32_t desc;           /* the open file description, as far as the
 				  * wrappers saw it made and duplicated: fds
 				  * with the same desc share O_NONBLOCK */
+	/* The end that a write here makes readable, for a pipe, socketpair
+	 * or eventfd made in this process (the fd number and its desc when
+	 * made; -1: none): its reader is woken at once (fdtab_wake_peer). */
+	int peer;
+	uint32_t peer_desc;
 };
 
 /* The entry of fd, classified on first use; NULL for a negative or
@@ -425,6 +430,13 @@ struct fdent *fdtab_get(int fd);
 /* A new fd made by a wrapper: kind known, O_NONBLOCK as given, no socket
  * timeouts; returns its entry (NULL out of range). */
 struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_nonblock);
+/* a and b (a may equal b: an eventfd) are the two ends of one channel
+ * made here: a write to a makes b readable, and the other way round. */
+void fdtab_pair(int a, int b);
+/* After a write to e's fd that moved bytes, on hub h: the green threads
+ * of h waiting to read the other end are woken now, as the next poll
+ * would wake them (src/fdwait.c, fdw_ready). */
+void fdtab_wake_peer(struct hub *h, const struct fdent *e);
 /* fd is being closed (or replaced by dup2): forget it, wake its waiters. */
 void fdtab_forget(int fd);
 /* to is a new number for from's open file description (dup, dup2, dup3,

@@ -42,6 +42,7 @@ GS_WRAP int socketpair(int domain, int type, int protocol, int sv[2])
 	if (r == 0) {
 		fdtab_set(sv[0], sock_kind(type), type & SOCK_NONBLOCK, false);
 		fdtab_set(sv[1], sock_kind(type), type & SOCK_NONBLOCK, false);
+		fdtab_pair(sv[0], sv[1]);
 	}
 	return r;
 }
@@ -64,7 +65,9 @@ GS_WRAP int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	for (;;) {
 		/* A listening socket we did not make may block in accept: ask
 		 * poll first (no switch between the two calls). */
-		if (e->sys_nonblock || REAL(poll)(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 0) > 0) {
+		if (e->sys_nonblock ||
+		    PRELOAD_NO_TICK_EINTR(REAL(poll)(&(struct pollfd){ .fd = fd, .events = POLLIN },
+						     1, 0)) > 0) {
 			r = REAL(accept4)(fd, addr, len, flags | SOCK_NONBLOCK);
 			if (r >= 0) {
 				struct fdent *n = fdtab_set(r, (enum fd_kind)e->kind,

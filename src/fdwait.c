@@ -122,6 +122,14 @@ static void fdw_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 	(void)loop;
 }
 
+void fdw_ready(struct hub *h, int fd, int dir)
+{
+	struct fdw *f = fd >= 0 && fd < h->nfds ? h->fds[fd] : NULL;
+
+	if (f != NULL && f->q[dir].head != NULL)
+		fdw_io_cb(h->loop, &f->io[dir], dir_events[dir]);
+}
+
 static struct fdw *fdw_get(struct hub *h, int fd)
 {
 	struct fdw *f;

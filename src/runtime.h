@@ -853,6 +853,10 @@ int fdw_add(struct hub *h, int fd, int dir, struct waiter *e, struct wait *w,
 /* Unlinks e (if a waker has not) and stops the watcher when no waiter is
  * left. Every fdw_add() is paired with one fdw_remove(), after the wait. */
 void fdw_remove(struct hub *h, int fd, int dir, struct waiter *e);
+/* fd is ready for dir (FDW_READ, FDW_WRITE) now, as the caller knows (it
+ * just wrote to the other end of a pipe): h's waiters for it are woken as
+ * its watcher would wake them at the next poll. On h, a green's context. */
+void fdw_ready(struct hub *h, int fd, int dir);
 /* Waits for EV_READ or EV_WRITE (one of them) on fd: 0 when ready,
  * -ETIMEDOUT, -EBADF if the fd was closed meanwhile. */
 int fdw_wait(int fd, int events, int64_t deadline, unsigned flags);

@@ -5,6 +5,10 @@
  *                used by 16 threads at once: exact counts
  *   join_detach  400 threads, half joined for their results, half
  *                detached and counted as they end
+ *   stress       2,000 threads, 200 rounds each of a mutex of each kind,
+ *                an rwlock, a counting semaphore, a bounded queue on two
+ *                condition variables, a spinlock and a lock made of a raw
+ *                futex: exact counts, no bound ever exceeded
  */
 #define _GNU_SOURCE
 #include <linux/futex.h>
@@ -187,11 +191,169 @@ static void case_join_detach(void)
 	pthread_attr_destroy(&a);
 }
 
+/* ---- stress ---- */
+
+#define STRESS_THREADS 2000
+#define STRESS_ROUNDS 200
+#define SLOTS 16     /* the semaphore's units */
+#define QUEUE_MAX 64 /* the bounded queue's room */
+
+static pthread_mutex_t kinds[3];
+static long by_kind[3];
+static pthread_rwlock_t srw = PTHREAD_RWLOCK_INITIALIZER;
+static long s_a, s_b;
+static sem_t slots;
+static atomic_int in_slots, most_in_slots;
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_not_empty = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t q_not_full = PTHREAD_COND_INITIALIZER;
+static long q_len, q_most, q_in, q_out;
+static pthread_spinlock_t spin;
+static long by_spin;
+static atomic_uint flock_word; /* 0 free, 1 held, 2 held with waiters */
+static long by_futex;
+
+static void futex_lock(void)
+{
+	unsigned c = 0;
+
+	if (atomic_compare_exchange_strong(&flock_word, &c, 1))
+		return;
+	if (c != 2)
+		c = atomic_exchange(&flock_word, 2);
+	while (c != 0) {
+		syscall(SYS_futex, &flock_word, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+		c = atomic_exchange(&flock_word, 2);
+	}
+}
+
+static void futex_unlock(void)
+{
+	if (atomic_exchange(&flock_word, 0) == 2)
+		syscall(SYS_futex, &flock_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void *stress(void *arg)
+{
+	int id = (int)(intptr_t)arg, k = id % 3;
+
+	for (int r = 0; r < STRESS_ROUNDS; r++) {
+		CHECK(pthread_mutex_lock(&kinds[k]) == 0, "lock kind %d", k);
+		if (k == 1)
+			CHECK(pthread_mutex_lock(&kinds[k]) == 0, "recursive lock");
+		by_kind[k]++;
+		if (k == 1)
+			CHECK(pthread_mutex_unlock(&kinds[k]) == 0, "recursive unlock");
+		CHECK(pthread_mutex_unlock(&kinds[k]) == 0, "unlock kind %d", k);
+
+		if ((r + id) % 8 == 0) {
+			CHECK(pthread_rwlock_wrlock(&srw) == 0, "wrlock");
+			s_a++;
+			s_b++;
+		} else {
+			CHECK(pthread_rwlock_rdlock(&srw) == 0, "rdlock");
+			CHECK(s_a == s_b, "a reader saw a writer's half update");
+		}
+		CHECK(pthread_rwlock_unlock(&srw) == 0, "rwlock unlock");
+
+		CHECK(sem_wait(&slots) == 0, "sem_wait");
+		int now = atomic_fetch_add(&in_slots, 1) + 1;
+		int most = atomic_load(&most_in_slots);
+
+		while (now > most && !atomic_compare_exchange_weak(&most_in_slots, &most, now))
+			;
+		if (r % 16 == 0)
+			sched_yield(); /* the others queue meanwhile */
+		atomic_fetch_sub(&in_slots, 1);
+		CHECK(sem_post(&slots) == 0, "sem_post");
+
+		CHECK(pthread_mutex_lock(&q_lock) == 0, "queue lock");
+		if (id % 2 == 0) {
+			while (q_len == QUEUE_MAX)
+				CHECK(pthread_cond_wait(&q_not_full, &q_lock) == 0, "wait for room");
+			q_len++;
+			q_in++;
+			if (q_len > q_most)
+				q_most = q_len;
+			pthread_cond_signal(&q_not_empty);
+		} else {
+			while (q_len == 0)
+				CHECK(pthread_cond_wait(&q_not_empty, &q_lock) == 0, "wait for an item");
+			q_len--;
+			q_out++;
+			pthread_cond_signal(&q_not_full);
+		}
+		CHECK(pthread_mutex_unlock(&q_lock) == 0, "queue unlock");
+
+		CHECK(pthread_spin_lock(&spin) == 0, "spin_lock");
+		by_spin++;
+		CHECK(pthread_spin_unlock(&spin) == 0, "spin_unlock");
+
+		futex_lock();
+		by_futex++;
+		futex_unlock();
+	}
+	return NULL;
+}
+
+static void case_stress(void)
+{
+	static pthread_t t[STRESS_THREADS];
+	static const int kind[3] = { PTHREAD_MUTEX_NORMAL, PTHREAD_MUTEX_RECURSIVE,
+				     PTHREAD_MUTEX_ERRORCHECK };
+	pthread_attr_t a;
+	long per_kind = 0;
+
+	for (int k = 0; k < 3; k++) {
+		pthread_mutexattr_t ma;
+
+		pthread_mutexattr_init(&ma);
+		pthread_mutexattr_settype(&ma, kind[k]);
+		CHECK(pthread_mutex_init(&kinds[k], &ma) == 0, "mutex_init");
+		pthread_mutexattr_destroy(&ma);
+	}
+	CHECK(sem_init(&slots, 0, SLOTS) == 0, "sem_init");
+	CHECK(pthread_spin_init(&spin, PTHREAD_PROCESS_PRIVATE) == 0, "spin_init");
+	/* Small stacks: 2,000 threads of 8 MiB would be 16 GiB of address
+	 * space, natively too. */
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 128 * 1024);
+	for (int i = 0; i < STRESS_THREADS; i++)
+		CHECK(pthread_create(&t[i], &a, stress, (void *)(intptr_t)i) == 0, "create %d", i);
+	for (int i = 0; i < STRESS_THREADS; i++)
+		CHECK(pthread_join(t[i], NULL) == 0, "join");
+	pthread_attr_destroy(&a);
+	for (int k = 0; k < 3; k++) {
+		long want = (long)((STRESS_THREADS - k + 2) / 3) * STRESS_ROUNDS;
+
+		CHECK(by_kind[k] == want, "mutex kind %d: %ld, want %ld", k, by_kind[k], want);
+		per_kind += by_kind[k];
+		CHECK(pthread_mutex_trylock(&kinds[k]) == 0, "mutex kind %d free at the end", k);
+	}
+	CHECK(per_kind == (long)STRESS_THREADS * STRESS_ROUNDS, "mutex total %ld", per_kind);
+	CHECK(s_a == (long)STRESS_THREADS * STRESS_ROUNDS / 8 && s_b == s_a, "rwlock words %ld %ld",
+	      s_a, s_b);
+	CHECK(atomic_load(&most_in_slots) <= SLOTS && atomic_load(&in_slots) == 0,
+	      "semaphore: %d threads in at once, %d left in", atomic_load(&most_in_slots),
+	      atomic_load(&in_slots));
+	int units;
+
+	sem_getvalue(&slots, &units);
+	CHECK(units == SLOTS, "semaphore units at the end: %d", units);
+	CHECK(q_in == (long)STRESS_THREADS / 2 * STRESS_ROUNDS && q_out == q_in && q_len == 0 &&
+		      q_most <= QUEUE_MAX,
+	      "queue: in %ld out %ld left %ld most %ld", q_in, q_out, q_len, q_most);
+	CHECK(by_spin == (long)STRESS_THREADS * STRESS_ROUNDS, "spinlock %ld", by_spin);
+	CHECK(by_futex == (long)STRESS_THREADS * STRESS_ROUNDS && atomic_load(&flock_word) == 0,
+	      "futex lock %ld, word %u", by_futex, atomic_load(&flock_word));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
 		{ "objects", case_objects },
 		{ "join_detach", case_join_detach },
+		{ "stress", case_stress },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -614,6 +615,120 @@ static void case_cpu_bound(void)
 	      ticks - before);
 }
 
+/* Two threads hand a token back and forth 20,000 times through each kind
+ * of descriptor a program signals its own threads with: two pipes, a
+ * socketpair, two eventfds (the shape of a dispatcher and its workers).
+ * Every token arrives, in order; no read waits for ever (an eventfd read
+ * once blocked its OS thread when the preemption tick interrupted the
+ * zero-timeout poll before it). */
+#define HANDOFFS 20000
+static int h_out[2], h_in[2]; /* the first thread writes h_out[1], reads h_in[0] */
+static size_t h_unit;
+
+static void *handoff_echo(void *arg)
+{
+	(void)arg;
+	for (uint64_t i = 1; i <= HANDOFFS; i++) {
+		uint64_t v = 0;
+
+		CHECK(read(h_out[0], &v, h_unit) == (ssize_t)h_unit, "echo read: %s", strerror(errno));
+		CHECK(h_unit == 1 ? v == (i & 0xff) : v == i, "token %lu: got %lu", (unsigned long)i,
+		      (unsigned long)v);
+		CHECK(write(h_in[1], &v, h_unit) == (ssize_t)h_unit, "echo write: %s", strerror(errno));
+	}
+	return NULL;
+}
+
+static void handoffs_through(const char *what)
+{
+	pthread_t t;
+
+	CHECK(pthread_create(&t, NULL, handoff_echo, NULL) == 0, "create");
+	for (uint64_t i = 1; i <= HANDOFFS; i++) {
+		uint64_t v = h_unit == 1 ? (i & 0xff) : i, back = 0;
+
+		CHECK(write(h_out[1], &v, h_unit) == (ssize_t)h_unit, "%s write: %s", what,
+		      strerror(errno));
+		CHECK(read(h_in[0], &back, h_unit) == (ssize_t)h_unit && back == v,
+		      "%s: token %lu came back as %lu", what, (unsigned long)v, (unsigned long)back);
+	}
+	CHECK(pthread_join(t, NULL) == 0, "join");
+}
+
+static void case_handoffs(void)
+{
+	int sv[2];
+
+	h_unit = 1;
+	CHECK(pipe(h_out) == 0 && pipe(h_in) == 0, "pipes");
+	handoffs_through("pipes");
+	close(h_out[0]);
+	close(h_out[1]);
+	close(h_in[0]);
+	close(h_in[1]);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+	h_out[0] = h_in[1] = sv[1];
+	h_out[1] = h_in[0] = sv[0];
+	handoffs_through("socketpair");
+	close(sv[0]);
+	close(sv[1]);
+	h_unit = sizeof(uint64_t);
+	h_out[0] = h_out[1] = eventfd(0, 0);
+	h_in[0] = h_in[1] = eventfd(0, 0);
+	CHECK(h_out[0] >= 0 && h_in[0] >= 0, "eventfd");
+	handoffs_through("eventfds");
+	close(h_out[0]);
+	close(h_in[0]);
+}
+
+/* eventfd as natively: a blocking one reads as blocking (F_GETFL) and its
+ * read waits for a write while the other threads run; EFD_NONBLOCK and
+ * O_NONBLOCK set later give EAGAIN; EFD_SEMAPHORE reads one at a time. */
+static int efd;
+
+static void *write_later(void *arg)
+{
+	uint64_t v = 5;
+
+	(void)arg;
+	usleep(50000);
+	CHECK(write(efd, &v, sizeof v) == sizeof v, "eventfd write: %s", strerror(errno));
+	return NULL;
+}
+
+static void case_eventfd(void)
+{
+	uint64_t v = 0;
+	pthread_t t;
+	int nb, before = ticks;
+
+	efd = eventfd(0, 0);
+	CHECK(efd >= 0 && !(fcntl(efd, F_GETFL) & O_NONBLOCK), "a blocking eventfd");
+	CHECK(pthread_create(&t, NULL, write_later, NULL) == 0, "create");
+	CHECK(read(efd, &v, sizeof v) == sizeof v && v == 5, "read %lu", (unsigned long)v);
+	CHECK(ticks - before >= 5, "the ticker ran %d times during the read", ticks - before);
+	pthread_join(t, NULL);
+	CHECK(fcntl(efd, F_SETFL, O_NONBLOCK) == 0 && (fcntl(efd, F_GETFL) & O_NONBLOCK), "set");
+	errno = 0;
+	CHECK(read(efd, &v, sizeof v) == -1 && errno == EAGAIN, "read, O_NONBLOCK: %s",
+	      strerror(errno));
+	CHECK(fcntl(efd, F_SETFL, 0) == 0 && !(fcntl(efd, F_GETFL) & O_NONBLOCK), "cleared");
+	close(efd);
+	nb = eventfd(0, EFD_NONBLOCK | EFD_SEMAPHORE);
+	CHECK(nb >= 0 && (fcntl(nb, F_GETFL) & O_NONBLOCK), "EFD_NONBLOCK");
+	errno = 0;
+	CHECK(read(nb, &v, sizeof v) == -1 && errno == EAGAIN, "read, EFD_NONBLOCK: %s",
+	      strerror(errno));
+	v = 2;
+	CHECK(write(nb, &v, sizeof v) == sizeof v, "write 2");
+	CHECK(read(nb, &v, sizeof v) == sizeof v && v == 1 && read(nb, &v, sizeof v) == sizeof v &&
+		      v == 1,
+	      "EFD_SEMAPHORE reads one at a time");
+	errno = 0;
+	CHECK(read(nb, &v, 4) == -1 && errno == EINVAL, "a short buffer: %s", strerror(errno));
+	close(nb);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -633,6 +748,8 @@ int main(int argc, char **argv)
 		{ "sleeps", case_sleeps },
 		{ "eintr", case_eintr },
 		{ "cpu_bound", case_cpu_bound },
+		{ "handoffs", case_handoffs },
+		{ "eventfd", case_eventfd },
 	};
 	pthread_t t;
 

@@ -164,7 +164,7 @@ io_case() {
 # runs on one hub).
 test_io_semantics_match_native() {
 	for c in timeouts rcvtimeo connect_refused nonblock_view stdin_pipe accepters big_write \
-		sleeps eintr cpu_bound poll_closed_nval close_wakes zero_timeout; do
+		sleeps eintr cpu_bound handoffs eventfd poll_closed_nval close_wakes zero_timeout; do
 		name=io_${c}_as_native
 		if [ $c != close_wakes ] && [ $c != zero_timeout ]; then
 			native=$(io_case $c)
@@ -273,9 +273,11 @@ test_sync_semantics_match_native() {
 }
 
 # Sixteen threads share every pthread object at once; 400 threads are
-# joined or detached (tests/preload/hubs.c).
+# joined or detached; 2,000 threads hammer a mutex of each kind, an rwlock,
+# a semaphore, a bounded queue on condition variables, a spinlock and a
+# raw futex for 200 rounds each (tests/preload/hubs.c).
 test_hubs_cases_match_native() {
-	cases_match_native hubs hubs objects join_detach
+	cases_match_native hubs hubs objects join_detach stress
 }
 
 # two_hubs PROG CASE...: each case prints "ok CASE" natively and with
@@ -312,13 +314,13 @@ two_hubs_output() {
 # written by threads of both hubs. Not for one hub's cooperative timing
 # (io zero_timeout, GREENSHIM_PREEMPT_MS=0): docs/LIMITATIONS.md.
 test_two_hubs_match_native() {
-	two_hubs hubs objects join_detach
+	two_hubs hubs objects join_detach stress
 	two_hubs sync_semantics mutex_kinds producer_consumer cond_timeouts semaphores \
 		keys_and_once ten_thousand spinlock rwlock barrier c11 futex thread_api
 	two_hubs process_semantics fork_parked fork_from_thread fork_mutex waits two_waiters \
 		wait_eintr system popen_read pclose_waits
 	two_hubs io_semantics timeouts rcvtimeo connect_refused nonblock_view accepters \
-		big_write sleeps eintr cpu_bound poll_closed_nval
+		big_write sleeps eintr cpu_bound handoffs eventfd poll_closed_nval
 	two_hubs own_malloc threads_allocate
 	two_hubs signal_waits sigwait_from_process sigwait_pthread_kill sigtimedwait_results \
 		sigwait_eintr sigwait_every_signal pause sigsuspend sigsuspend_same_mask \

@@ -6,13 +6,20 @@
  *   pthread-create-join   create a thread that returns at once, join it
  *   mutex-cond-handoff    two threads take turns through a mutex and a
  *                         condition variable (the shape of a work queue)
+ *   pipe-handoff          two threads hand a byte back and forth through
+ *                         two pipes (a self-pipe, a dispatcher's
+ *                         notification)
+ *   eventfd-handoff       the same through two eventfds
  *
  * Prints "NAME NS" lines: ns per operation, best of five runs.
  */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_ns(void)
 {
@@ -44,6 +51,49 @@ static void *take_turns(void *arg)
 	}
 	pthread_mutex_unlock(&m);
 	return NULL;
+}
+
+/* Descriptor hand-offs: thread 0 writes to fds[1] and reads fds[2];
+ * thread 1 reads fds[0] and writes fds[3] (for eventfds, 0 and 1 are one
+ * fd, as are 2 and 3). */
+static int fds[4];
+static size_t unit;
+
+static void *bounce(void *arg)
+{
+	long me = (long)(intptr_t)arg;
+	uint64_t v = 1;
+
+	for (long i = 0; i < rounds; i++) {
+		if (me == 0) {
+			if (write(fds[1], &v, unit) != (ssize_t)unit ||
+			    read(fds[2], &v, unit) != (ssize_t)unit)
+				exit(1);
+		} else {
+			if (read(fds[0], &v, unit) != (ssize_t)unit ||
+			    write(fds[3], &v, unit) != (ssize_t)unit)
+				exit(1);
+		}
+	}
+	return NULL;
+}
+
+static double handoff(void)
+{
+	double best = 1e30;
+
+	for (int r = 0; r < 5; r++) {
+		pthread_t a, b;
+		double t0 = now_ns();
+
+		pthread_create(&a, NULL, bounce, (void *)0);
+		pthread_create(&b, NULL, bounce, (void *)1);
+		pthread_join(a, NULL);
+		pthread_join(b, NULL);
+		if ((now_ns() - t0) / (2.0 * rounds) < best)
+			best = (now_ns() - t0) / (2.0 * rounds);
+	}
+	return best;
 }
 
 int main(void)
@@ -79,5 +129,18 @@ int main(void)
 			best = (now_ns() - t0) / (2.0 * rounds);
 	}
 	printf("mutex-cond-handoff %.1f\n", best);
+	rounds = 50000;
+	if (pipe(fds) != 0 || pipe(fds + 2) != 0)
+		return 1;
+	unit = 1;
+	printf("pipe-handoff %.1f\n", handoff());
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	fds[0] = fds[1] = eventfd(0, 0);
+	fds[2] = fds[3] = eventfd(0, 0);
+	if (fds[0] < 0 || fds[2] < 0)
+		return 1;
+	unit = sizeof(uint64_t);
+	printf("eventfd-handoff %.1f\n", handoff());
 	return 0;
 }
