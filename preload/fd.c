@@ -295,9 +295,7 @@ GS_WRAP int pipe2(int fds[2], int flags)
 	} else if (r == 0) {
 		fdtab_set(fds[0], FD_PIPE, flags & O_NONBLOCK, false);
 		fdtab_set(fds[1], FD_PIPE, flags & O_NONBLOCK, false);
-		fdtab_pair(fds[1], fds[0]);
-		/* Bytes flow one way: a write to the read end fails. */
-		fdtab_get(fds[0])->peer = -1;
+		fdtab_peer(fds[1], fds[0]);
 	}
 	if (own)
 		hub_own_unlock();
@@ -325,6 +323,6 @@ GS_WRAP int eventfd(unsigned initval, int flags)
 
 	r = REAL(eventfd)(initval, flags | (green ? EFD_NONBLOCK : 0));
 	if (r >= 0 && fdtab_set(r, FD_POLLED, flags & EFD_NONBLOCK, green) != NULL)
-		fdtab_pair(r, r);
+		fdtab_peer(r, r);
 	return r;
 }

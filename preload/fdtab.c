@@ -153,16 +153,14 @@ struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_
 	return e;
 }
 
-void fdtab_pair(int a, int b)
+void fdtab_peer(int writer, int reader)
 {
-	struct fdent *ea = slot(a), *eb = slot(b);
+	struct fdent *w = slot(writer), *r = slot(reader);
 
-	if (ea == NULL || eb == NULL)
-		return;
-	ea->peer = b;
-	ea->peer_desc = eb->desc;
-	eb->peer = a;
-	eb->peer_desc = ea->desc;
+	if (w != NULL && r != NULL) {
+		w->peer = reader;
+		w->peer_desc = r->desc;
+	}
 }
 
 void fdtab_wake_peer(struct hub *h, const struct fdent *e)

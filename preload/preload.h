@@ -430,9 +430,9 @@ struct fdent *fdtab_get(int fd);
 /* A new fd made by a wrapper: kind known, O_NONBLOCK as given, no socket
  * timeouts; returns its entry (NULL out of range). */
 struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_nonblock);
-/* a and b (a may equal b: an eventfd) are the two ends of one channel
- * made here: a write to a makes b readable, and the other way round. */
-void fdtab_pair(int a, int b);
+/* A write to writer makes reader readable: two ends of a channel made
+ * here (a pipe's, a socketpair's either way, an eventfd's one fd). */
+void fdtab_peer(int writer, int reader);
 /* After a write to e's fd that moved bytes, on hub h: the green threads
  * of h waiting to read the other end are woken now, as the next poll
  * would wake them (src/fdwait.c, fdw_ready). */

@@ -42,7 +42,8 @@ GS_WRAP int socketpair(int domain, int type, int protocol, int sv[2])
 	if (r == 0) {
 		fdtab_set(sv[0], sock_kind(type), type & SOCK_NONBLOCK, false);
 		fdtab_set(sv[1], sock_kind(type), type & SOCK_NONBLOCK, false);
-		fdtab_pair(sv[0], sv[1]);
+		fdtab_peer(sv[0], sv[1]);
+		fdtab_peer(sv[1], sv[0]);
 	}
 	return r;
 }

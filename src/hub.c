@@ -810,7 +810,7 @@ static void hub_unstuck(struct hub *h)
 {
 	if (h->stuck_counted) {
 		h->stuck_counted = false;
-		sched_stuck_end(h);
+		sched_stuck_end();
 	}
 }
 
@@ -821,7 +821,7 @@ static void hub_stuck(struct hub *h)
 		 * wait for one there, so only the whole process can be. */
 		if (!h->stuck_counted && atomic_load(&h->remote_pending) == 0) {
 			h->stuck_counted = true;
-			if (sched_stuck_begin(h) && stuck_hook != NULL)
+			if (sched_stuck_begin() && stuck_hook != NULL)
 				stuck_hook(h);
 		}
 	} else if (!h->stuck_reported && h->nparked > 0 && h->ngreen > 1 &&

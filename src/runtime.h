@@ -545,13 +545,14 @@ void sched_thread_ended(struct hub *h);
 /* Whether the process's threads have all ended: the process ends. */
 bool hub_ended(struct hub *h);
 void sched_fork_child(struct hub *h);
-/* h, one of several scheduler hubs, has nothing to run and nothing of its
- * own that could wake a thread (no fd or timer watched): true if every
- * hub is so now, with two program threads or more, for the first time
- * since one was not: the process is deadlocked. sched_stuck_end: h is
- * woken (before it reads what woke it). */
-bool sched_stuck_begin(struct hub *h);
-void sched_stuck_end(struct hub *h);
+/* The calling hub, one of several scheduler hubs, has nothing to run and
+ * nothing of its own that could wake a thread (no fd or timer watched):
+ * true if every hub is so now, with two program threads or more, for the
+ * first time since one was not: the process is deadlocked.
+ * sched_stuck_end: the calling hub is woken (before it reads what woke
+ * it). */
+bool sched_stuck_begin(void);
+void sched_stuck_end(void);
 /* In a handler on an extra hub h, for a signal the kernel gave h's OS
  * thread (not one of ours for a thread of h): true if it goes to the main
  * thread's hub instead (the main thread does not block it), which

@@ -326,11 +326,10 @@ struct hub *sched_hub(int i)
 static atomic_int stuck_hubs;
 static atomic_bool deadlock_reported;
 
-bool sched_stuck_begin(struct hub *h)
+bool sched_stuck_begin(void)
 {
 	int n = sched_hubs();
 
-	(void)h;
 	if (atomic_fetch_add(&stuck_hubs, 1) + 1 != n)
 		return false;
 	for (int i = 0; i < n; i++)
@@ -341,9 +340,8 @@ bool sched_stuck_begin(struct hub *h)
 	return !atomic_exchange(&deadlock_reported, true);
 }
 
-void sched_stuck_end(struct hub *h)
+void sched_stuck_end(void)
 {
-	(void)h;
 	atomic_fetch_sub(&stuck_hubs, 1);
 	atomic_store_explicit(&deadlock_reported, false, memory_order_relaxed);
 }
