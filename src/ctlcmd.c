@@ -23,9 +23,6 @@
  * reported with what it runs, seen through introspect_sample() (a signal
  * the runtime owns, handled by the running thread itself).
  */
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
-
 #include "runtime.h"
 #include "tools.h"
 #include "sys.h"
@@ -37,7 +34,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #define CTL_HUB_TIMEOUT_MS 1000
@@ -59,30 +55,19 @@ struct ctl_req {
  * dynamic symbols; "" if none. Not for signal handlers. */
 static void symbolize(uintptr_t pc, char *name, size_t len, uintptr_t *off)
 {
-	unw_context_t uc;
-	unw_cursor_t c;
-	unw_word_t o = 0;
+	/* pc itself is looked up (the first frame's rule), not the call
+	 * before a return address (pc - 1): a start routine's first byte
+	 * would be named after the function before it. */
+	struct frame f = { .pc = pc };
 	Dl_info di;
-	bool was;
-	int r = -1;
 
-	name[0] = '\0';
-	*off = 0;
-	/* A cursor whose ip is pc: libunwind names the procedure at pc
-	 * without unwinding anything. As a signal frame, so that pc itself is
-	 * looked up, not the call before a return address (pc - 1): a start
-	 * routine's first byte would be named after the function before it. */
-	unw_getcontext(&uc);
-	((ucontext_t *)&uc)->uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
-	/* libunwind's locks and reads must get plain libc (introspect.c). */
-	was = osthread_runtime_begin();
-	if (unw_init_local2(&c, &uc, UNW_INIT_SIGNAL_FRAME) == 0)
-		r = unw_get_proc_name(&c, name, len, &o);
-	osthread_runtime_end(was);
-	if (r == 0) {
-		*off = (uintptr_t)o;
+	introspect_name_frames(&f, 1);
+	if (f.name[0] != '\0') {
+		snprintf(name, len, "%s", f.name);
+		*off = f.off;
 		return;
 	}
+	*off = 0;
 	name[0] = '\0';
 	if (dladdr((void *)pc, &di) != 0 && di.dli_sname != NULL) {
 		snprintf(name, len, "%s", di.dli_sname);

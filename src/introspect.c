@@ -237,6 +237,74 @@ int introspect_describe(const struct green_info *i, char *buf, size_t len)
 /* libunwind reaches pthread_mutex_lock, sigprocmask, read and close
  * through the PLT: greenshim's wrappers under LD_PRELOAD, which must give
  * it plain libc (a green mutex in a signal handler could park). */
+/* ---- unwinding and fork ---------------------------------------------- */
+
+/* libunwind keeps process-wide locks of its own (its caches, its walk of
+ * the loaded objects). A fork while another OS thread holds one leaves it
+ * held for ever in the child, whose first unwinding then waits for ever:
+ * seen as greenrun --profile of bash hanging in 2 runs of 30, the
+ * profiler naming frames while a command substitution forked. So every
+ * unwinding is counted in, and the fork (introspect_fork_prepare) waits
+ * until none is under way and lets no new one start. A signal handler does
+ * not wait (it may have interrupted the forking thread): it gives its
+ * sample up. Nothing waits inside the count: each unwinding finishes. */
+static atomic_int unwinders;
+static atomic_bool unwind_forking;
+/* This thread's own unwindings: a program's handler that forks on top of
+ * one must not wait for itself. */
+static __thread int tls_unwinding __attribute__((tls_model("initial-exec")));
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	arch_syscall3(SYS_nanosleep, (long)&ts, 0, 0);
+}
+
+/* Enters an unwinding unless a fork is under way; with libc's plain
+ * functions for libunwind's locks and reads (osthread_runtime_begin). */
+static bool unwind_try_begin(bool *was)
+{
+	atomic_fetch_add(&unwinders, 1);
+	if (atomic_load(&unwind_forking)) {
+		atomic_fetch_sub(&unwinders, 1);
+		return false;
+	}
+	tls_unwinding++;
+	*was = osthread_runtime_begin();
+	return true;
+}
+
+static void unwind_begin(bool *was)
+{
+	while (!unwind_try_begin(was))
+		sleep_ms(1);
+}
+
+static bool unwind_begin_in_handler(bool *was)
+{
+	return unwind_try_begin(was);
+}
+
+static void unwind_end(bool was)
+{
+	osthread_runtime_end(was);
+	tls_unwinding--;
+	atomic_fetch_sub(&unwinders, 1);
+}
+
+void introspect_fork_prepare(void)
+{
+	atomic_store(&unwind_forking, true);
+	while (atomic_load(&unwinders) > tls_unwinding)
+		sleep_ms(1);
+}
+
+void introspect_fork_parent(void)
+{
+	atomic_store(&unwind_forking, false);
+}
+
 /* A frame interrupted in the runtime's raw system call, inside libc's
  * "syscall; ret" (at the instruction: a restart; after it): that pc lies
  * in some libc function whose unwind rules are not the call's. c starts
@@ -378,10 +446,10 @@ static int backtrace_any(struct green *g, struct frame *f, uintptr_t *pcs, int m
 		return -ESRCH;
 	if (g != h->current && g->ctx.sp == NULL)
 		return -ESRCH;
-	was = osthread_runtime_begin();
+	unwind_begin(&was);
 	n = g == h->current ? backtrace_self(f, pcs, max, sig_at)
 			    : backtrace_suspended(g, f, pcs, max, sig_at);
-	osthread_runtime_end(was);
+	unwind_end(was);
 	return n;
 }
 
@@ -395,11 +463,11 @@ void introspect_unwind_init(void)
 
 	if (atomic_exchange(&done, true))
 		return;
-	was = osthread_runtime_begin();
+	unwind_begin(&was);
 	unw_getcontext(&uc);
 	if (unw_init_local(&c, &uc) == 0)
 		unw_step(&c);
-	osthread_runtime_end(was);
+	unwind_end(was);
 	errno = saved_errno;
 }
 
@@ -421,10 +489,11 @@ int introspect_backtrace_uc(void *ucp, struct frame *f, int max, bool past_signa
 
 	if (max <= 0)
 		return 0;
-	was = osthread_runtime_begin();
+	if (!unwind_begin_in_handler(&was))
+		return -EAGAIN;
 	if (unw_init_local2(&c, (unw_context_t *)ucp, UNW_INIT_SIGNAL_FRAME) >= 0)
 		n = unwind(&c, f, NULL, max, false, &sig_at);
-	osthread_runtime_end(was);
+	unwind_end(was);
 	if (past_signal && sig_at > 0 && sig_at < n) {
 		n -= sig_at;
 		memmove(f, f + sig_at, (size_t)n * sizeof *f);
@@ -451,13 +520,13 @@ void introspect_name_frames(struct frame *f, int n)
 		f[k].off = 0;
 		unw_getcontext(&uc);
 		((ucontext_t *)&uc)->uc_mcontext.gregs[REG_RIP] = (greg_t)look;
-		was = osthread_runtime_begin();
+		unwind_begin(&was);
 		if (unw_init_local2(&c, &uc, UNW_INIT_SIGNAL_FRAME) == 0 &&
 		    unw_get_proc_name(&c, f[k].name, sizeof f[k].name, &off) == 0)
 			f[k].off = (uintptr_t)off + (f[k].pc - look);
 		else
 			f[k].name[0] = '\0';
-		osthread_runtime_end(was);
+		unwind_end(was);
 	}
 }
 
@@ -618,6 +687,8 @@ void introspect_fork_child(struct hub *h)
 	/* Only the forking thread exists: its hub alone, and the lock as if
 	 * nobody held it (the holder may have been another thread). */
 	atomic_flag_clear(&hubs_lock);
+	atomic_store(&unwinders, tls_unwinding);
+	atomic_store(&unwind_forking, false);
 	hubs = h;
 	h->reg_next = NULL;
 	h->tid = (int)arch_syscall3(SYS_gettid, 0, 0, 0);
@@ -717,13 +788,6 @@ void introspect_sample_signal(struct hub *h, void *uc)
 	r->nframes = introspect_backtrace_uc(uc, r->frames, INTROSPECT_FRAMES_MAX, h->in_tick > 0);
 	h->in_handler--;
 	atomic_store_explicit(&s->done, 1, memory_order_release);
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	arch_syscall3(SYS_nanosleep, (long)&ts, 0, 0);
 }
 
 int introspect_sample(struct hub *h, struct sample_result *out, int timeout_ms)

@@ -204,6 +204,10 @@ void introspect_hubs_lock(void);
 void introspect_hubs_unlock(void);
 void introspect_hub_register(struct hub *h);
 void introspect_hub_unregister(struct hub *h);
+/* Around fork (pthread_atfork): no unwinding under way in another OS
+ * thread, whose libunwind locks the child would inherit held. */
+void introspect_fork_prepare(void);
+void introspect_fork_parent(void);
 void introspect_fork_child(struct hub *h); /* h: the child's one hub */
 
 /* The running green thread of h, seen from another OS thread (from inside
