@@ -63,7 +63,8 @@ RTLIB := $(B)/libgreenshim-rt.a
 
 # ---- tools/: one program per file or folder ----
 TOOLS := $(B)/gs-microbench $(B)/gs-echo-threads $(B)/gs-echo-epoll $(B)/gs-echo-load \
-	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/gs-uringbench $(B)/gs-rawbench $(B)/gs-bulk $(B)/greenrun $(B)/greenctl
+	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/gs-uringbench $(B)/gs-rawbench $(B)/gs-bulk $(B)/gs-uneven \
+	$(B)/greenrun $(B)/greenctl
 
 # ---- tests ----
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -224,6 +225,9 @@ $(B)/gs-fastpath: tools/bench/fastpath.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -o $@ $<
 
 $(B)/gs-threadbench: tools/bench/threadbench.c | depcheck
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
+$(B)/gs-uneven: tools/bench/uneven.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
 $(B)/gs-rawbench: tools/bench/rawbench.c | depcheck

@@ -256,12 +256,31 @@ static bool sio_begin(struct sio *s, FILE *f)
 	return true;
 }
 
+static bool busy_by_other_now(FILE *f)
+{
+	bool other;
+
+	gsync_lock(&busy.lock);
+	other = busy_by_other(f);
+	gsync_unlock(&busy.lock);
+	return other;
+}
+
 static void sio_lock(struct sio *s)
 {
-	if (!(s->f->_flags & F_USER_LOCK)) {
-		flockfile(s->f);
-		s->locked = true;
+	if (s->f->_flags & F_USER_LOCK)
+		return;
+	/* A call of another hub's thread may have parked on f (marked it
+	 * busy, then let go of the lock) since sio_begin looked: its mark is
+	 * seen once we hold the lock it let go of. */
+	for (flockfile(s->f);
+	     GS_UNLIKELY(__atomic_load_n(&busy.n, __ATOMIC_RELAXED) != 0) &&
+	     busy_by_other_now(s->f);
+	     flockfile(s->f)) {
+		funlockfile(s->f);
+		busy_wait(s->f);
 	}
+	s->locked = true;
 }
 
 /* The call is over: the FILE is let go, and a cancellation that ended one

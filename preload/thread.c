@@ -362,7 +362,7 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 	/* g runs on another hub's OS thread (GREENSHIM_HUBS): that hub
 	 * delivers it, as below. */
 	if (g->hub != h && !preload_native())
-		return -hub_post_kill(g->hub, g, sig);
+		return -hub_post_kill_green(g, sig);
 	/* A signal g blocks, or waits for in sigwait, stays pending for g
 	 * alone (src/sigmask.c), as the kernel keeps a thread's own. */
 	if (h != NULL && g->hub == h && h->in_handler == 0 && !preload_native()) {
@@ -543,7 +543,7 @@ GS_WRAP int pthread_cancel(pthread_t t)
 		return 0; /* glibc: a thread that has ended but is not joined */
 	/* Only its own hub touches a thread's flags and wait. */
 	if (g->hub != hub_peek())
-		return hub_post_kill(g->hub, g, KILL_MSG_CANCEL) == 0 ? 0 : EAGAIN;
+		return hub_post_kill_green(g, KILL_MSG_CANCEL) == 0 ? 0 : EAGAIN;
 	green_cancel(g);
 	/* On itself, glibc acts at once only for the asynchronous type. */
 	if (g == self_green() && (g->flags & GREEN_CANCEL_ASYNC))

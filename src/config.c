@@ -129,13 +129,13 @@ static long config_number(const char *name, long lo, long hi, long def, const ch
 }
 
 /* GREENSHIM_HUBS: a number of hubs, or auto (the CPUs of the affinity
- * mask at start). */
+ * mask at start), the default. */
 static unsigned config_hubs(void)
 {
 	const char *v = getenv("GREENSHIM_HUBS");
 	cpu_set_t cpus;
 
-	if (v != NULL && strcmp(v, "auto") == 0) {
+	if (v == NULL || strcmp(v, "auto") == 0) {
 		int n = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
 
 		return n < 1 ? 1 : n > CONFIG_HUBS_MAX ? CONFIG_HUBS_MAX : (unsigned)n;
@@ -359,7 +359,7 @@ static bool config_profile_all_frames(void)
 
 void config_load(void)
 {
-	int expected = 0;
+	int expected = 0, saved_errno;
 
 	if (atomic_load_explicit(&config_loaded, memory_order_acquire) == 2)
 		return;
@@ -368,6 +368,9 @@ void config_load(void)
 			;
 		return;
 	}
+	/* Loaded on first use, which may be inside a call of the program
+	 * (its first pthread_create): the parsing's errno is not its. */
+	saved_errno = errno;
 	gs_config.stack_size = config_stack_size();
 	gs_config.native_threads = config_native_threads();
 	gs_config.tls_green = config_tls_green();
@@ -393,5 +396,6 @@ void config_load(void)
 	gs_config.profile_kinds = config_profile_kinds();
 	gs_config.profile_path = config_profile_path(gs_config.profile_kinds);
 	gs_config.profile_all_frames = config_profile_all_frames();
+	errno = saved_errno;
 	atomic_store_explicit(&config_loaded, 2, memory_order_release);
 }

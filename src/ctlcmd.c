@@ -170,7 +170,7 @@ static void hub_stats(struct ctl_buf *b, struct hub *h)
 	for (struct green *g = h->runq_head; g != NULL; g = g->next)
 		ready++;
 	for (struct green *g = h->all; g != NULL; g = g->all_next)
-		parked += g->state == GREEN_PARKED;
+		parked += g->state == GREEN_PARKED && green_of_program(g);
 	stat_record(b, h, "threads", (long long)h->nrunning);
 	stat_record(b, h, "threads_ready", (long long)ready);
 	stat_record(b, h, "threads_waiting", (long long)parked);
@@ -178,6 +178,7 @@ static void hub_stats(struct ctl_buf *b, struct hub *h)
 	stat_record(b, h, "loop_iterations", (long long)h->loops);
 	stat_record(b, h, "preempt_ticks", (long long)h->preempt_ticks);
 	stat_record(b, h, "preemptions", (long long)h->preemptions);
+	stat_record(b, h, "threads_moved_out", (long long)h->moved_out);
 	stat_record(b, h, "program_signal_handlers_run", (long long)h->program_signals);
 	stat_record(b, h, "longest_run_without_yielding_ns", (long long)h->longest_run);
 	for (int k = 0; k < WAIT_KINDS; k++) {

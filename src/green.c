@@ -146,12 +146,15 @@ void green_set_exit_hook(void (*hook)(struct green *))
 
 _Noreturn void green_exit(void *retval)
 {
-	struct hub *h = hub_get();
-	struct green *g = h->current;
+	struct green *g = green_self();
+	struct hub *h;
 
 	tls_exit(g);
 	if (exit_hook != NULL)
 		exit_hook(g);
+	/* After the destructors (the program's code, which may be preempted
+	 * and moved to another hub). */
+	h = hub_get();
 	g->retval = retval;
 	h->nrunning--;
 	sched_thread_ended(h);

@@ -764,7 +764,9 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 	if (GS_UNLIKELY(h->trap_sel != h->trap_on))
 		h->trap_sel = h->trap_on;
 	ctx_switch(&cur->ctx, &next->ctx);
-	/* Resumed: cur runs again, on the same hub. */
+	/* Resumed: cur runs again, on its hub, which is another when it was
+	 * preempted and moved (sched_share). */
+	h = cur->hub;
 #ifdef GS_ASAN
 	asan_after(h, cur->asan_fake);
 #endif
@@ -863,13 +865,24 @@ static void hub_main(void *arg)
 		h->since_poll = 0;
 		h->last_poll = gs_now_ns();
 		h->loops++;
-		if (h->runq_head != NULL || h->preempted != NULL)
+		if (h->runq_head != NULL || h->preempted != NULL) {
 			hub_poll(h, EVRUN_NOWAIT);
-		else if (!hub_poll(h, EVRUN_ONCE) && h->runq_head == NULL)
-			hub_stuck(h);
+		} else {
+			bool woke;
+
+			/* Idle: another hub may hand a preempted thread over. */
+			atomic_store_explicit(&h->idle, h->sched, memory_order_relaxed);
+			woke = hub_poll(h, EVRUN_ONCE);
+			if (!woke && h->runq_head == NULL)
+				hub_stuck(h);
+			atomic_store_explicit(&h->idle, false, memory_order_relaxed);
+		}
 		if (h->preempted != NULL) {
-			hub_runq_push(h, h->preempted);
+			g = h->preempted;
 			h->preempted = NULL;
+			/* It would wait here behind others: to an idle hub. */
+			if (h->runq_head == NULL || !sched_share(h, g))
+				hub_runq_push(h, g);
 		}
 		g = runq_pop(h);
 		if (g != NULL) {
@@ -938,8 +951,20 @@ int hub_post_kill(struct hub *h, struct green *g, int sig)
 	return 0;
 }
 
+int hub_post_kill_green(struct green *g, int sig)
+{
+	int r;
+
+	gsync_lock(&g->join_lock);
+	r = hub_post_kill(g->hub, g, sig);
+	gsync_unlock(&g->join_lock);
+	return r;
+}
+
 /* The signals other hubs sent to this hub's threads, in the order sent,
  * each to the thread named if it is still one of this hub's. */
+static void take_greens_handed_over(struct hub *h);
+
 static void take_kills(struct hub *h)
 {
 	struct kill_msg *m, *rev = NULL, *next;
@@ -950,6 +975,10 @@ static void take_kills(struct hub *h)
 		m->next = rev;
 		rev = m;
 	}
+	/* A thread moved here was handed over before any signal sent to it
+	 * here (hub_post_kill_green): linked first, it is found below. */
+	if (rev != NULL)
+		take_greens_handed_over(h);
 	for (m = rev; m != NULL; m = next) {
 		next = m->next;
 		for (struct green *g = h->all; g != NULL; g = g->all_next) {
@@ -1011,7 +1040,11 @@ static void take_greens_handed_over(struct hub *h)
 		next = g->next;
 		g->next = NULL;
 		hub_link_green(h, g);
-		sigmask_green_count(h, g);
+		/* A mask of its own, where no thread had one yet. */
+		if (!h->masks && g->sigmask != h->kmask)
+			sigmask_recount(h);
+		else
+			sigmask_green_count(h, g);
 		hub_runq_push(h, g);
 	}
 	for (g = take_greens(&h->released); g != NULL; g = next) {
@@ -1040,6 +1073,33 @@ static void post_green(struct hub *h, _Atomic(struct green *) *list, struct gree
 void hub_adopt_remote(struct hub *h, struct green *g)
 {
 	post_green(h, &h->adopt, g);
+}
+
+void hub_move_green(struct hub *h, struct green *g, struct hub *t)
+{
+	/* Signals sent from now on go to t; those sent before are here,
+	 * delivered (take_kills) while g is still this hub's. */
+	gsync_lock(&g->join_lock);
+	g->hub = t;
+	gsync_unlock(&g->join_lock);
+	take_kills(h);
+	if (g->all_prev != NULL)
+		g->all_prev->all_next = g->all_next;
+	else
+		h->all = g->all_next;
+	if (g->all_next != NULL)
+		g->all_next->all_prev = g->all_prev;
+	h->ngreen--;
+	h->nrunning--;
+	sigmask_green_end(h, g);
+	/* The hub's context runs on g's TLS (arch_prctl: hub_load_tls), which
+	 * g takes along. */
+	if (h->fs == g->tp) {
+		tls_switch(h->hub_green->tp);
+		h->fs = h->hub_green->tp;
+	}
+	tls_move(g, t);
+	post_green(t, &t->adopt, g);
 }
 
 void hub_release_remote(struct green *g)

@@ -712,6 +712,7 @@ void introspect_fork_child(struct hub *h)
 	FIELD(X, hub, "hub.hub_green", hub_green)                              \
 	FIELD(X, hub, "hub.root", root)                                        \
 	FIELD(X, hub, "hub.tid", tid)                                          \
+	FIELD(X, hub, "hub.idle_root", idle_root)                              \
 	FIELD(X, green, "green.ctx_sp", ctx.sp)                                \
 	FIELD(X, green, "green.tp", tp)                                        \
 	FIELD(X, green, "green.hub", hub)                                      \

@@ -90,6 +90,9 @@ struct range {
 
 static struct range safe[SAFE_RANGES_MAX];
 static int nsafe;
+/* libc's and the loader's code (preempt_pc_kind). */
+static struct range libc_text[SAFE_RANGES_MAX];
+static int nlibc;
 static atomic_int state; /* 0 unknown, 1 on, -1 off for good */
 
 static bool unsafe_name(const char *name)
@@ -108,23 +111,41 @@ static bool unsafe_name(const char *name)
 	return false;
 }
 
+static bool libc_name(const char *name)
+{
+	static const char *const libc[] = { "libc.so", "ld-linux", "libpthread", "libdl.so",
+					    "linux-vdso" };
+
+	for (size_t i = 0; i < sizeof libc / sizeof libc[0]; i++)
+		if (strstr(name, libc[i]) != NULL)
+			return true;
+	return false;
+}
+
+static void add_text(struct range *r, int *n, const struct dl_phdr_info *info)
+{
+	for (int i = 0; i < info->dlpi_phnum && *n < SAFE_RANGES_MAX; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+
+		if (p->p_type == PT_LOAD && (p->p_flags & PF_X)) {
+			r[*n].lo = info->dlpi_addr + p->p_vaddr;
+			r[*n].hi = r[*n].lo + p->p_memsz;
+			(*n)++;
+		}
+	}
+}
+
 static int collect(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	const char *allocator = arg;
 
 	(void)size;
+	if (libc_name(info->dlpi_name))
+		add_text(libc_text, &nlibc, info);
 	if (unsafe_name(info->dlpi_name) ||
 	    (allocator != NULL && strcmp(info->dlpi_name, allocator) == 0))
 		return 0;
-	for (int i = 0; i < info->dlpi_phnum && nsafe < SAFE_RANGES_MAX; i++) {
-		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
-
-		if (p->p_type == PT_LOAD && (p->p_flags & PF_X)) {
-			safe[nsafe].lo = info->dlpi_addr + p->p_vaddr;
-			safe[nsafe].hi = safe[nsafe].lo + p->p_memsz;
-			nsafe++;
-		}
-	}
+	add_text(safe, &nsafe, info);
 	return 0;
 }
 
@@ -149,6 +170,16 @@ static bool safe_pc(uintptr_t pc)
 		if (pc >= safe[i].lo && pc < safe[i].hi)
 			return true;
 	return false;
+}
+
+enum pc_kind preempt_pc_kind(uintptr_t pc)
+{
+	if (safe_pc(pc))
+		return PC_PROGRAM;
+	for (int i = 0; i < nlibc; i++)
+		if (pc >= libc_text[i].lo && pc < libc_text[i].hi)
+			return PC_LIBC;
+	return introspect_own_pc(pc) ? PC_RUNTIME : PC_OTHER;
 }
 
 /* sival_int of a sample request: "gs" and a version. */
@@ -201,7 +232,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	ucontext_t *uc = ucp;
 	struct green *cur;
 	int saved_errno = errno;
-	bool due;
+	bool due, moved;
 
 	if (si->si_code != SI_TIMER &&
 	    (si->si_code != SI_QUEUE || si->si_pid != getpid() ||
@@ -252,6 +283,17 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	h->preemptions++;
 	h->in_tick--; /* others run meanwhile, not this handler */
 	hub_preempt(h, cur);
+	/* The return from the handler puts back the mask and signal stack
+	 * the signal found; but the hub has put this thread's mask in the
+	 * kernel since, and a thread moved to another hub (sched_share) is
+	 * on another OS thread, with its own. */
+	moved = cur->hub != h;
+	if (GS_UNLIKELY(moved)) {
+		h = cur->hub;
+		sigaltstack(NULL, &uc->uc_stack);
+	}
+	if (h->masks || moved)
+		memcpy(&uc->uc_sigmask, &h->kmask, sizeof h->kmask);
 	h->in_tick++;
 out_tick:
 	h->in_tick--;

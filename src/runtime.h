@@ -542,6 +542,9 @@ struct green *sched_root_named(struct hub *h, uintptr_t self);
 /* A program thread begins on h (counted where it will run) / ended. */
 void sched_thread_started(struct hub *h);
 void sched_thread_ended(struct hub *h);
+/* g, just preempted on h with other threads ready there: moved to an idle
+ * hub if one is and g may move (sched.c). false: it stays. */
+bool sched_share(struct hub *h, struct green *g);
 /* Whether the process's threads have all ended: the process ends. */
 bool hub_ended(struct hub *h);
 void sched_fork_child(struct hub *h);
@@ -653,6 +656,7 @@ struct hub {
 	atomic_long live;   /* live green threads, those handed over included */
 	bool sched;         /* one of the scheduler's hubs (sched.c) */
 	bool idle_root;     /* its root is no program thread: an extra hub's */
+	atomic_bool idle;   /* asleep in its loop with nothing to run */
 	_Atomic(struct close_msg *) closed;
 	_Atomic(struct kill_msg *) kills;
 	atomic_long remote_pending;
@@ -674,6 +678,7 @@ struct hub {
 	int64_t next_deadline;        /* earliest timed wait begun since the
 				       * last preemption (a hint, for preempt.c) */
 	uint64_t preemptions;
+	uint64_t moved_out;           /* preempted threads handed to idle hubs */
 	uint64_t preempt_ticks;	/* timer signals taken (preempting or not) */
 	struct green *preempted;      /* to queue after the next poll */
 	/* profile.c: which contended hand-overs the lock profile records */
@@ -755,6 +760,13 @@ void hub_remote_post(struct hub *h, struct remote_msg *m);
  * delivers it as its own thread's pthread_kill would; KILL_MSG_CANCEL:
  * h cancels g (green_cancel). 0 or -EAGAIN. */
 int hub_post_kill(struct hub *h, struct green *g, int sig);
+/* The same to g wherever it runs, from any hub: the read of g->hub and the
+ * post are one step under g->join_lock, which a move takes too
+ * (hub_move_green). */
+int hub_post_kill_green(struct green *g, int sig);
+/* Hands g, h's preempted thread (READY, its stack in the program's own
+ * code), over to t, an idle scheduler hub, to run there from now on. */
+void hub_move_green(struct hub *h, struct green *g, struct hub *t);
 
 /* Releases what a hub owns; only with no green but the root left. */
 void hub_destroy(void);
@@ -1038,6 +1050,11 @@ bool preempt_active(void);
 bool preempt_stale_tick(struct hub *h, const siginfo_t *si);
 /* Installs the handler if it is not; false if the program took the signal. */
 bool preempt_handler_ready(void);
+/* Whose code pc is: the program's own (where a tick may preempt), libc's
+ * or the loader's (which may hold their locks across a call back into
+ * the program), the runtime's, or another library's. */
+enum pc_kind { PC_PROGRAM, PC_LIBC, PC_RUNTIME, PC_OTHER };
+enum pc_kind preempt_pc_kind(uintptr_t pc);
 
 /* ---- sigmask.c: a signal mask per green thread ------------------------ */
 

@@ -15,9 +15,19 @@
  *    handed over before it first runs: pushed, lock-free, on the target
  *    hub's adopt list (through its run-queue link, which a thread in
  *    transit does not use) and the target woken; the target links it among
- *    its threads and queues it. From then on it stays on that hub: its fd
- *    watchers, timers and signal state are the hub's, and every wait ends
- *    there (waitq.c posts a wait completed on another hub to the waiter's).
+ *    its threads and queues it. Every wait ends on the hub the thread
+ *    parked on (waitq.c posts a wait completed on another hub to the
+ *    waiter's).
+ *  - Moves: a thread the preemption tick takes off its CPU while others
+ *    are ready on its hub goes to an idle hub instead of the back of the
+ *    queue (sched_share, hub_move_green), when its stack shows nothing
+ *    below the program's own code but the thread's start (movable()):
+ *    no greenshim frame that keeps its hub in a local, no libc frame that
+ *    holds a lock by its OS thread's id. Only the tick's handler and
+ *    hub_switch are then above it, and both read the hub again when the
+ *    thread resumes. A hub says it is idle (h->idle) while it sleeps in
+ *    its loop with nothing to run; the busy hub claims it with an
+ *    exchange, so two hubs do not both hand it one.
  *  - Placement: the hub with the fewest live green threads, the creator's
  *    own on a tie. A thread-per-connection server thus spreads its
  *    connections evenly; a program that makes threads on one hub and joins
@@ -42,6 +52,13 @@
  *    other hubs' pools and make new stacks for ever.
  *
  * Rejected so far, and why:
+ *  - Stealing any ready thread, pulled by the idle hub from a busy one's
+ *    queue (Go, Tokio): a thread woken from a wait resumes inside the
+ *    runtime's wait code, whose frames (some forty wrappers) keep the hub
+ *    they parked on in a local; moving it would need each of them to look
+ *    again after every park. And a pull needs the busy hub's run queue
+ *    shared (a lock or a lock-free deque on every switch), where a push
+ *    at the tick costs nothing until some hub is idle.
  *  - Making the thread on the target hub (a request and a reply): a
  *    pthread_create would wait for another OS thread, some microseconds,
  *    and could not return the target's errors sooner.
@@ -55,8 +72,8 @@
  *    thread: the handler would run there, beside the target on another
  *    CPU, and could not end the target's wait (only its hub may).
  *
- * Not yet (issue 11): stealing ready threads between hubs.
- * docs/LIMITATIONS.md.
+ * Not yet (issue 11): moving threads woken from waits; a short spin
+ * before an idle hub sleeps. docs/LIMITATIONS.md.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -64,6 +81,7 @@
 #include <sys/prctl.h>
 
 #include "runtime.h"
+#include "tools.h"
 #include "sys.h"
 
 static struct hub *hubs[CONFIG_HUBS_MAX];
@@ -112,6 +130,61 @@ struct hub *sched_place(struct hub *h)
 		}
 	}
 	return best;
+}
+
+/* Frames enough for a deep interpreter's stack; a deeper one stays put. */
+#define SHARE_FRAMES_MAX 256
+
+/* May g, preempted, run on another OS thread from where it stopped? Only
+ * when nothing on its stack below the program's code can tell: every
+ * frame from the one the tick interrupted down to the thread's start is
+ * the program's own or another library's (never libc's nor the loader's,
+ * which may hold a lock across a call back into the program, glibc's
+ * recursive ones by their OS thread's id), and the runtime's frames are
+ * only the thread's start, at the bottom (a runtime frame in the middle,
+ * pthread_once's or a destructor's caller, keeps its hub in a local). */
+static bool movable(struct green *g)
+{
+	uintptr_t pcs[SHARE_FRAMES_MAX];
+	int sig_at, n = introspect_backtrace_pcs(g, pcs, SHARE_FRAMES_MAX, &sig_at);
+	bool start = false;
+
+	if (n <= 0 || n >= SHARE_FRAMES_MAX || sig_at < 0 ||
+	    preempt_pc_kind(pcs[sig_at]) != PC_PROGRAM)
+		return false;
+	for (int k = sig_at + 1; k < n; k++) {
+		/* A return address: the call is just before it. */
+		enum pc_kind kind = preempt_pc_kind(pcs[k] - 1);
+
+		if (kind == PC_LIBC || (start && kind != PC_RUNTIME))
+			return false;
+		start = kind == PC_RUNTIME;
+	}
+	return start;
+}
+
+bool sched_share(struct hub *h, struct green *g)
+{
+	int n = sched_hubs();
+	struct hub *t = NULL;
+
+	if (n == 1 || !h->sched || (g->flags & (GREEN_ROOT | GREEN_HUB)) ||
+	    !green_of_program(g))
+		return false;
+	for (int i = 1; i < n && t == NULL; i++) {
+		struct hub *c = hubs[(h->sched_index + i) % n];
+
+		if (atomic_load_explicit(&c->idle, memory_order_relaxed))
+			t = c;
+	}
+	/* Claimed: no other hub hands it one meanwhile. */
+	if (t == NULL || !movable(g) || !atomic_exchange_explicit(&t->idle, false, memory_order_relaxed))
+		return false;
+	atomic_fetch_sub_explicit(&h->live, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&t->live, 1, memory_order_relaxed);
+	h->moved_out++;
+	hub_move_green(h, g, t);
+	return true;
 }
 
 struct green *sched_root_named(struct hub *h, uintptr_t self)

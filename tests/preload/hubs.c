@@ -9,11 +9,19 @@
  *                an rwlock, a counting semaphore, a bounded queue on two
  *                condition variables, a spinlock and a lock made of a raw
  *                futex: exact counts, no bound ever exceeded
+ *   computing    threads that only compute, some long, some short (under
+ *                greenshim the long ones are preempted and handed to a hub
+ *                the short ones left idle): each keeps its __thread
+ *                variables, errno, thread-specific value, pthread_self,
+ *                gettid and signal mask through it all; every real-time
+ *                signal sent to one of them is handled once
  */
 #define _GNU_SOURCE
 #include <linux/futex.h>
 #include <pthread.h>
+#include <errno.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -348,12 +356,122 @@ static void case_stress(void)
 	      "futex lock %ld, word %u", by_futex, atomic_load(&flock_word));
 }
 
+/* ---- computing ---- */
+
+#define COMP_THREADS 6 /* even: short, odd: long */
+#define COMP_SIGNALS 40
+static pthread_key_t comp_key;
+static pthread_mutex_t comp_lock = PTHREAD_MUTEX_INITIALIZER;
+static long comp_chunks;
+static atomic_int comp_stop, comp_started;
+static atomic_long comp_hits[COMP_THREADS], comp_wrong;
+static __thread int comp_id = -1;
+static __thread long comp_mine;
+static volatile uint64_t comp_sink;
+
+/* Counted by signal: the handler of a pthread_kill may run on another
+ * green thread than the one named (docs/LIMITATIONS.md). */
+static void comp_handler(int sig)
+{
+	int saved = errno, i = sig - SIGRTMIN - 1;
+
+	if (i < 0 || i >= COMP_THREADS)
+		atomic_fetch_add(&comp_wrong, 1);
+	else
+		atomic_fetch_add(&comp_hits[i], 1);
+	errno = saved;
+}
+
+static int comp_sig(int id)
+{
+	return SIGRTMIN + 1 + id;
+}
+
+static void *computing(void *arg)
+{
+	int id = (int)(intptr_t)arg, chunks = 0;
+	pthread_t me = pthread_self();
+	pid_t tid = gettid();
+	uint64_t x = (uint64_t)id + 1;
+	sigset_t block, now;
+	long local;
+
+	comp_id = id;
+	comp_mine = id * 7L;
+	CHECK(pthread_setspecific(comp_key, &local) == 0, "setspecific");
+	/* Its own mask: this thread's signal to the next thread, blocked. */
+	sigemptyset(&block);
+	sigaddset(&block, comp_sig((id + 1) % COMP_THREADS));
+	CHECK(pthread_sigmask(SIG_BLOCK, &block, NULL) == 0, "sigmask");
+	atomic_fetch_add(&comp_started, 1);
+	for (;;) {
+		errno = 1000 + id;
+		for (int i = 0; i < 400000; i++)
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		comp_sink = x;
+		chunks++;
+		CHECK(comp_id == id && comp_mine == id * 7L, "thread %d: __thread %d %ld", id,
+		      comp_id, comp_mine);
+		CHECK(errno == 1000 + id, "thread %d: errno %d", id, errno);
+		CHECK(pthread_getspecific(comp_key) == &local, "thread %d: getspecific", id);
+		CHECK(pthread_equal(pthread_self(), me), "thread %d: pthread_self", id);
+		CHECK(gettid() == tid, "thread %d: gettid %d, was %d", id, gettid(), tid);
+		CHECK(pthread_sigmask(SIG_BLOCK, NULL, &now) == 0, "sigmask");
+		CHECK(sigismember(&now, comp_sig((id + 1) % COMP_THREADS)) &&
+			      !sigismember(&now, comp_sig(id)),
+		      "thread %d: mask", id);
+		CHECK(pthread_mutex_lock(&comp_lock) == 0, "lock");
+		comp_chunks++;
+		CHECK(pthread_mutex_unlock(&comp_lock) == 0, "unlock");
+		if (id % 2 == 0 ? chunks >= 3 : (atomic_load(&comp_stop) && chunks >= 100))
+			break;
+	}
+	return (void *)(intptr_t)chunks;
+}
+
+static void case_computing(void)
+{
+	pthread_t t[COMP_THREADS];
+	long chunks = 0;
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = comp_handler;
+	sa.sa_flags = SA_RESTART;
+	for (int i = 0; i < COMP_THREADS; i++)
+		CHECK(sigaction(comp_sig(i), &sa, NULL) == 0, "sigaction");
+	CHECK(pthread_key_create(&comp_key, NULL) == 0, "key");
+	for (int i = 0; i < COMP_THREADS; i++)
+		CHECK(pthread_create(&t[i], NULL, computing, (void *)(intptr_t)i) == 0, "create");
+	while (atomic_load(&comp_started) < COMP_THREADS)
+		usleep(1000);
+	/* The long threads' own signals, while they compute (and move). */
+	for (int n = 0; n < COMP_SIGNALS; n++) {
+		for (int i = 1; i < COMP_THREADS; i += 2)
+			CHECK(pthread_kill(t[i], comp_sig(i)) == 0, "pthread_kill");
+		usleep(2000);
+	}
+	atomic_store(&comp_stop, 1);
+	for (int i = 0; i < COMP_THREADS; i++) {
+		void *r;
+
+		CHECK(pthread_join(t[i], &r) == 0, "join");
+		chunks += (long)(intptr_t)r;
+	}
+	CHECK(comp_chunks == chunks, "chunks counted %ld, done %ld", comp_chunks, chunks);
+	CHECK(atomic_load(&comp_wrong) == 0, "%ld signals of no thread", atomic_load(&comp_wrong));
+	for (int i = 0; i < COMP_THREADS; i++)
+		CHECK(atomic_load(&comp_hits[i]) == (i % 2 ? COMP_SIGNALS : 0),
+		      "thread %d took %ld signals", i, atomic_load(&comp_hits[i]));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
 		{ "objects", case_objects },
 		{ "join_detach", case_join_detach },
 		{ "stress", case_stress },
+		{ "computing", case_computing },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);

@@ -203,16 +203,17 @@ static void load_hubs(void *value)
 {
 	cpu_set_t cpus;
 
-	if (*(const char *)value == '\0') {
-		unsetenv("GREENSHIM_HUBS");
-		config_load();
-		_exit(gs_config.hubs == 1 ? 0 : 1); /* the default, for now */
-	}
-	setenv("GREENSHIM_HUBS", value, 1);
+	if (*(const char *)value == '\0')
+		unsetenv("GREENSHIM_HUBS"); /* the default: auto */
+	else
+		setenv("GREENSHIM_HUBS", value, 1);
 	config_load();
-	if (strcmp(value, "auto") == 0) {
+	if (*(const char *)value == '\0' || strcmp(value, "auto") == 0) {
+		int n;
+
 		sched_getaffinity(0, sizeof cpus, &cpus);
-		_exit(gs_config.hubs == (unsigned)CPU_COUNT(&cpus) ? 0 : 1);
+		n = CPU_COUNT(&cpus) < 64 ? CPU_COUNT(&cpus) : 64;
+		_exit(gs_config.hubs == (unsigned)n ? 0 : 1);
 	}
 	_exit(gs_config.hubs == (unsigned)atoi(value) ? 0 : 1);
 }

@@ -156,6 +156,8 @@ class Hub:
         self.current = t.field(buf, "hub.current")
         self.root = t.field(buf, "hub.root")
         self.tid = t.field(buf, "hub.tid", signed=True)
+        # An extra hub's root is no thread of the program (src/sched.c).
+        self.idle_root = "hub.idle_root" in t.f and t.field(buf, "hub.idle_root") != 0
         self.greens = []
         self.thread = None
         for th in t.inf.threads():
@@ -221,7 +223,7 @@ def scan():
                           "its list ends there (a core or a list caught mid-update)\n"
                           % (h.tid, g))
                 break
-            if not x.dead:
+            if not x.dead and not (x.root and h.idle_root):
                 h.greens.append(x)
             g = x.next
         h.greens.sort(key=lambda x: x.id)
