@@ -393,6 +393,26 @@ static int hub_poll(struct hub *h, int flags)
 	return r;
 }
 
+/* Before an idle scheduler hub sleeps: up to HUB_SPIN_NS for another hub's
+ * post (its wake_sent), whose wake-up then costs no sleep in the kernel
+ * (runtime.h says when, and what it costs). */
+static bool hub_spin(struct hub *h)
+{
+	int64_t until;
+
+	if (HUB_SPIN_NS == 0 || !h->sched || sched_hubs() == 1)
+		return false;
+	until = gs_now_ns() + HUB_SPIN_NS;
+	do {
+		for (int i = 0; i < 64; i++) {
+			if (atomic_load_explicit(&h->wake_sent, memory_order_relaxed))
+				return true;
+			__builtin_ia32_pause();
+		}
+	} while (gs_now_ns() < until);
+	return false;
+}
+
 static void wake_write(struct hub *h)
 {
 	static const uint64_t one = 1;
@@ -871,10 +891,19 @@ static void hub_main(void *arg)
 			bool woke;
 
 			/* Idle: another hub may hand a preempted thread over. */
+			bool spin = h->spin_next;
+
 			atomic_store_explicit(&h->idle, h->sched, memory_order_relaxed);
-			woke = hub_poll(h, EVRUN_ONCE);
-			if (!woke && h->runq_head == NULL)
-				hub_stuck(h);
+			/* Only after a sleep that another hub's post ended
+			 * (hub_wake_cb): threads handing work between hubs. */
+			h->spin_next = false;
+			if (spin && hub_spin(h)) {
+				hub_poll(h, EVRUN_NOWAIT);
+			} else {
+				woke = hub_poll(h, EVRUN_ONCE);
+				if (!woke && h->runq_head == NULL)
+					hub_stuck(h);
+			}
 			atomic_store_explicit(&h->idle, false, memory_order_relaxed);
 		}
 		if (h->preempted != NULL) {
@@ -1137,6 +1166,7 @@ static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 	 * Not stuck from here on (sched.c: no hub may take this one for
 	 * stuck once its wake-up is no longer to be seen). */
 	arch_syscall3(SYS_read, atomic_load(&h->wake_fd), (long)&count, sizeof count);
+	h->spin_next = true;
 	hub_unstuck(h);
 	atomic_store(&h->wake_sent, false);
 	take_closes(h);

@@ -72,8 +72,11 @@
  *    thread: the handler would run there, beside the target on another
  *    CPU, and could not end the target's wait (only its hub may).
  *
- * Not yet (issue 11): moving threads woken from waits; a short spin
- * before an idle hub sleeps. docs/LIMITATIONS.md.
+ *  - Idle: a hub with nothing to run sleeps in epoll_wait; if another
+ *    hub's post ended its last sleep it first spins up to HUB_SPIN_NS for
+ *    the next one (hub.c, hub_spin; runtime.h has the measurements).
+ *
+ * Not yet (issue 11): moving threads woken from waits. docs/LIMITATIONS.md.
  */
 #include <pthread.h>
 #include <signal.h>
