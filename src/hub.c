@@ -888,14 +888,12 @@ static void hub_main(void *arg)
 		if (h->runq_head != NULL || h->preempted != NULL) {
 			hub_poll(h, EVRUN_NOWAIT);
 		} else {
-			bool woke;
+			/* Spin only after a sleep that another hub's post
+			 * ended (hub_wake_cb): threads handing work across. */
+			bool spin = h->spin_next, woke;
 
 			/* Idle: another hub may hand a preempted thread over. */
-			bool spin = h->spin_next;
-
 			atomic_store_explicit(&h->idle, h->sched, memory_order_relaxed);
-			/* Only after a sleep that another hub's post ended
-			 * (hub_wake_cb): threads handing work between hubs. */
 			h->spin_next = false;
 			if (spin && hub_spin(h)) {
 				hub_poll(h, EVRUN_NOWAIT);

@@ -28,6 +28,9 @@
  *    thread resumes. A hub says it is idle (h->idle) while it sleeps in
  *    its loop with nothing to run; the busy hub claims it with an
  *    exchange, so two hubs do not both hand it one.
+ *  - Idle: a hub with nothing to run sleeps in epoll_wait; if another
+ *    hub's post ended its last sleep it first spins up to HUB_SPIN_NS for
+ *    the next one (hub.c, hub_spin; runtime.h has the measurements).
  *  - Placement: the hub with the fewest live green threads, the creator's
  *    own on a tie. A thread-per-connection server thus spreads its
  *    connections evenly; a program that makes threads on one hub and joins
@@ -71,10 +74,6 @@
  *  - Sending another hub's thread's signal from the sender's own OS
  *    thread: the handler would run there, beside the target on another
  *    CPU, and could not end the target's wait (only its hub may).
- *
- *  - Idle: a hub with nothing to run sleeps in epoll_wait; if another
- *    hub's post ended its last sleep it first spins up to HUB_SPIN_NS for
- *    the next one (hub.c, hub_spin; runtime.h has the measurements).
  *
  * Not yet (issue 11): moving threads woken from waits. docs/LIMITATIONS.md.
  */
