@@ -611,10 +611,9 @@ static void free_green(struct hub *h, struct green *g)
 	}
 }
 
-void hub_release_green(struct hub *h, struct green *g)
+/* g leaves h's list of threads (released, or moved to another hub). */
+static void unlink_green(struct hub *h, struct green *g)
 {
-	struct hub *home = sched_home(g);
-
 	if (g->all_prev != NULL)
 		g->all_prev->all_next = g->all_next;
 	else
@@ -623,11 +622,19 @@ void hub_release_green(struct hub *h, struct green *g)
 		g->all_next->all_prev = g->all_prev;
 	h->ngreen--;
 	/* The hub's context may run on g's TLS (hub_load_tls), which goes
-	 * now: its DTV is freed, its block may be a new thread's. */
+	 * now: released, its DTV is freed and its block may be a new
+	 * thread's; moved, it is in use on another OS thread. */
 	if (h->fs == g->tp && (g->flags & GREEN_OWN_TLS)) {
 		tls_switch(h->hub_green->tp);
 		h->fs = h->hub_green->tp;
 	}
+}
+
+void hub_release_green(struct hub *h, struct green *g)
+{
+	struct hub *home = sched_home(g);
+
+	unlink_green(h, g);
 	gs_free(g->tsig);
 	g->tsig = NULL;
 	if (home != h)
@@ -1110,21 +1117,9 @@ void hub_move_green(struct hub *h, struct green *g, struct hub *t)
 	g->hub = t;
 	gsync_unlock(&g->join_lock);
 	take_kills(h);
-	if (g->all_prev != NULL)
-		g->all_prev->all_next = g->all_next;
-	else
-		h->all = g->all_next;
-	if (g->all_next != NULL)
-		g->all_next->all_prev = g->all_prev;
-	h->ngreen--;
+	unlink_green(h, g);
 	h->nrunning--;
 	sigmask_green_end(h, g);
-	/* The hub's context runs on g's TLS (arch_prctl: hub_load_tls), which
-	 * g takes along. */
-	if (h->fs == g->tp) {
-		tls_switch(h->hub_green->tp);
-		h->fs = h->hub_green->tp;
-	}
 	tls_move(g, t);
 	post_green(t, &t->adopt, g);
 }
