@@ -219,10 +219,11 @@ GS_WRAP long syscall(long n, ...)
 			if (!private && addr_shared(addr))
 				return futex_shared_wait(a);
 			if (op == FUTEX_WAIT)
-				return futex_wait(addr, (uint32_t)a[2], (const struct timespec *)a[3],
-						  FUTEX_BITSET_MATCH_ANY, false, clk);
-			return futex_wait(addr, (uint32_t)a[2], (const struct timespec *)a[3],
-					  (uint32_t)a[5], true, clk);
+				return PRELOAD_SETTLED(futex_wait(addr, (uint32_t)a[2],
+								  (const struct timespec *)a[3],
+								  FUTEX_BITSET_MATCH_ANY, false, clk));
+			return PRELOAD_SETTLED(futex_wait(addr, (uint32_t)a[2], (const struct timespec *)a[3],
+							  (uint32_t)a[5], true, clk));
 		case FUTEX_WAKE:
 		case FUTEX_WAKE_BITSET:
 			woken = futex_wake(addr, (int)a[2],

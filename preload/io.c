@@ -283,7 +283,7 @@ GS_WRAP ssize_t read(int fd, void *buf, size_t n)
 			return preload_file_xfer(fd, EV_READ, &iov, 1, false, 0);
 		return REAL(read)(fd, buf, n);
 	}
-	return preload_xfer(h, fd, e, EV_READ, &iov, 1, NULL);
+	return PRELOAD_SETTLED(preload_xfer(h, fd, e, EV_READ, &iov, 1, NULL));
 }
 
 GS_WRAP ssize_t write(int fd, const void *buf, size_t n)
@@ -297,7 +297,7 @@ GS_WRAP ssize_t write(int fd, const void *buf, size_t n)
 			return preload_file_xfer(fd, EV_WRITE, &iov, 1, false, 0);
 		return REAL(write)(fd, buf, n);
 	}
-	return preload_xfer(h, fd, e, EV_WRITE, &iov, 1, NULL);
+	return PRELOAD_SETTLED(preload_xfer(h, fd, e, EV_WRITE, &iov, 1, NULL));
 }
 
 GS_WRAP ssize_t readv(int fd, const struct iovec *iov, int n)
@@ -310,7 +310,7 @@ GS_WRAP ssize_t readv(int fd, const struct iovec *iov, int n)
 			return preload_file_xfer(fd, EV_READ, iov, n, false, 0);
 		return REAL(readv)(fd, iov, n);
 	}
-	return preload_xfer(h, fd, e, EV_READ, iov, n, NULL);
+	return PRELOAD_SETTLED(preload_xfer(h, fd, e, EV_READ, iov, n, NULL));
 }
 
 GS_WRAP ssize_t writev(int fd, const struct iovec *iov, int n)
@@ -323,7 +323,7 @@ GS_WRAP ssize_t writev(int fd, const struct iovec *iov, int n)
 			return preload_file_xfer(fd, EV_WRITE, iov, n, false, 0);
 		return REAL(writev)(fd, iov, n);
 	}
-	return preload_xfer(h, fd, e, EV_WRITE, iov, n, NULL);
+	return PRELOAD_SETTLED(preload_xfer(h, fd, e, EV_WRITE, iov, n, NULL));
 }
 
 /*

@@ -103,7 +103,7 @@ GS_WRAP int poll(struct pollfd *fds, nfds_t n, int timeout)
 
 	if (timeout == 0 || (h = preload_hub()) == NULL)
 		return PRELOAD_NO_TICK_EINTR(REAL(poll)(fds, n, timeout));
-	return poll_until(h, fds, n, ms_deadline(timeout));
+	return PRELOAD_SETTLED(poll_until(h, fds, n, ms_deadline(timeout)));
 }
 
 GS_WRAP int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
@@ -114,7 +114,7 @@ GS_WRAP int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const
 		return PRELOAD_NO_TICK_EINTR(REAL(ppoll)(fds, n, ts, mask));
 	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
 		return preload_fail(-EINVAL);
-	return poll_until(h, fds, n, preload_ts_deadline(ts));
+	return PRELOAD_SETTLED(poll_until(h, fds, n, preload_ts_deadline(ts)));
 }
 
 GS_WRAP int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
@@ -222,7 +222,7 @@ GS_WRAP int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval 
 	r = select_until(h, nfds, rd, wr, ex, deadline);
 	if (tv != NULL)
 		time_left(tv, deadline);
-	return r;
+	return PRELOAD_SETTLED(r);
 }
 
 GS_WRAP int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts,
@@ -235,7 +235,7 @@ GS_WRAP int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct t
 		return PRELOAD_NO_TICK_EINTR(REAL(pselect)(nfds, rd, wr, ex, ts, mask));
 	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
 		return preload_fail(-EINVAL);
-	return select_until(h, nfds, rd, wr, ex, preload_ts_deadline(ts));
+	return PRELOAD_SETTLED(select_until(h, nfds, rd, wr, ex, preload_ts_deadline(ts)));
 }
 
 /* The epoll waits: the program's epoll fd is itself readable when it has
@@ -259,9 +259,11 @@ GS_WRAP int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 {
 	struct hub *h;
 
-	if (timeout == 0 || hub_is_own_fd(epfd) || (h = preload_hub()) == NULL)
+	if (timeout != 0 && hub_is_own_fd(epfd))
+		return hub_loop_wait(epfd, ev, max, timeout); /* libev's */
+	if (timeout == 0 || (h = preload_hub()) == NULL)
 		return PRELOAD_NO_TICK_EINTR(REAL(epoll_wait)(epfd, ev, max, timeout));
-	return epoll_until(h, epfd, ev, max, ms_deadline(timeout));
+	return PRELOAD_SETTLED(epoll_until(h, epfd, ev, max, ms_deadline(timeout)));
 }
 
 GS_WRAP int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
@@ -271,7 +273,7 @@ GS_WRAP int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
 
 	if (timeout == 0 || hub_is_own_fd(epfd) || (h = preload_hub()) == NULL)
 		return PRELOAD_NO_TICK_EINTR(REAL(epoll_pwait)(epfd, ev, max, timeout, mask));
-	return epoll_until(h, epfd, ev, max, ms_deadline(timeout));
+	return PRELOAD_SETTLED(epoll_until(h, epfd, ev, max, ms_deadline(timeout)));
 }
 
 GS_WRAP int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *ts,
@@ -284,5 +286,5 @@ GS_WRAP int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct
 		return PRELOAD_NO_TICK_EINTR(REAL(epoll_pwait2)(epfd, ev, max, ts, mask));
 	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
 		return preload_fail(-EINVAL);
-	return epoll_until(h, epfd, ev, max, preload_ts_deadline(ts));
+	return PRELOAD_SETTLED(epoll_until(h, epfd, ev, max, preload_ts_deadline(ts)));
 }

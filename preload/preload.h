@@ -304,6 +304,17 @@ int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
 int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask,
 		size_t fdslen);
 
+/* The value of a call that may have waited, in an interposed function's
+ * return statement: first an idle hub may take the calling thread from
+ * this busy one (sched_settle; the return address says where the call
+ * came from, so only in the exported function itself). */
+#define PRELOAD_SETTLED(call)                                                             \
+	({                                                                               \
+		__typeof__(call) s_ = (call);                                            \
+		sched_settle((uintptr_t)__builtin_return_address(0));                   \
+		s_;                                                                      \
+	})
+
 /* Evaluates a call again while it fails with EINTR that no handler of the
  * program caused: a preemption tick (src/preempt.c) interrupts even a
  * zero-timeout poll or select, and is not the program's signal. */

@@ -79,7 +79,7 @@ GS_WRAP int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 					n->timeo_ns[0] = e->timeo_ns[0];
 					n->timeo_ns[1] = e->timeo_ns[1];
 				}
-				return r;
+				return PRELOAD_SETTLED(r);
 			}
 			if (errno != EAGAIN)
 				return -1;
@@ -96,7 +96,7 @@ GS_WRAP int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 GS_WRAP int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	return accept4(fd, addr, len, 0);
+	return PRELOAD_SETTLED(accept4(fd, addr, len, 0));
 }
 
 GS_WRAP int connect(int fd, const struct sockaddr *addr, socklen_t len)
@@ -165,7 +165,7 @@ static ssize_t plain_sendmsg(int fd, struct msghdr *msg, int flags)
 
 GS_WRAP ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	return sock_xfer(fd, EV_READ, msg, flags, true, plain_recvmsg);
+	return PRELOAD_SETTLED(sock_xfer(fd, EV_READ, msg, flags, true, plain_recvmsg));
 }
 
 GS_WRAP ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
@@ -178,19 +178,19 @@ GS_WRAP ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr
 
 	if (r >= 0 && addr != NULL && addrlen != NULL)
 		*addrlen = m.msg_namelen;
-	return r;
+	return PRELOAD_SETTLED(r);
 }
 
 GS_WRAP ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	return recvfrom(fd, buf, n, flags, NULL, NULL);
+	return PRELOAD_SETTLED(recvfrom(fd, buf, n, flags, NULL, NULL));
 }
 
 GS_WRAP ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct msghdr m = *msg; /* the control part is consumed on the way */
 
-	return sock_xfer(fd, EV_WRITE, &m, flags, true, plain_sendmsg);
+	return PRELOAD_SETTLED(sock_xfer(fd, EV_WRITE, &m, flags, true, plain_sendmsg));
 }
 
 GS_WRAP ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
@@ -200,12 +200,12 @@ GS_WRAP ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struc
 	struct msghdr m = { .msg_name = (void *)addr, .msg_namelen = addrlen, .msg_iov = &iov,
 			    .msg_iovlen = 1 };
 
-	return sock_xfer(fd, EV_WRITE, &m, flags, false, plain_sendmsg);
+	return PRELOAD_SETTLED(sock_xfer(fd, EV_WRITE, &m, flags, false, plain_sendmsg));
 }
 
 GS_WRAP ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	return sendto(fd, buf, n, flags, NULL, 0);
+	return PRELOAD_SETTLED(sendto(fd, buf, n, flags, NULL, 0));
 }
 
 /* The *mmsg calls: the first message waits like recvmsg/sendmsg would;

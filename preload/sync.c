@@ -179,7 +179,7 @@ GS_WRAP int pthread_mutex_lock(pthread_mutex_t *m)
 {
 	if (preload_native())
 		return REAL(pthread_mutex_lock)(m);
-	return mutex_lock_until(m, GS_NO_DEADLINE);
+	return PRELOAD_SETTLED(mutex_lock_until(m, GS_NO_DEADLINE));
 }
 
 GS_WRAP int pthread_mutex_trylock(pthread_mutex_t *m)
@@ -217,14 +217,14 @@ GS_WRAP int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const str
 	if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME)
 		return EINVAL;
 	deadline = preload_abs_deadline(clk, abstime);
-	return deadline < 0 ? EINVAL : mutex_lock_until(m, deadline);
+	return PRELOAD_SETTLED(deadline < 0 ? EINVAL : mutex_lock_until(m, deadline));
 }
 
 GS_WRAP int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 {
 	if (preload_native())
 		return REAL(pthread_mutex_timedlock)(m, abstime);
-	return pthread_mutex_clocklock(m, CLOCK_REALTIME, abstime);
+	return PRELOAD_SETTLED(pthread_mutex_clocklock(m, CLOCK_REALTIME, abstime));
 }
 
 GS_WRAP int pthread_mutex_unlock(pthread_mutex_t *m)
@@ -310,7 +310,7 @@ GS_WRAP int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 		return REAL(pthread_cond_wait)(c, m);
 	if (cond_shared(c))
 		return REAL(pthread_cond_wait)(c, m);
-	return cond_wait_until(c, m, GS_NO_DEADLINE);
+	return PRELOAD_SETTLED(cond_wait_until(c, m, GS_NO_DEADLINE));
 }
 
 GS_WRAP int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk,
@@ -325,7 +325,7 @@ GS_WRAP int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clocki
 	if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME)
 		return EINVAL;
 	deadline = preload_abs_deadline(clk, abstime);
-	return deadline < 0 ? EINVAL : cond_wait_until(c, m, deadline);
+	return PRELOAD_SETTLED(deadline < 0 ? EINVAL : cond_wait_until(c, m, deadline));
 }
 
 GS_WRAP int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
@@ -335,10 +335,9 @@ GS_WRAP int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 		return REAL(pthread_cond_timedwait)(c, m, abstime);
 	if (cond_shared(c))
 		return REAL(pthread_cond_timedwait)(c, m, abstime);
-	return pthread_cond_clockwait(c, m,
-				      (c->__data.__wrefs & COND_MONOTONIC) ? CLOCK_MONOTONIC
-									   : CLOCK_REALTIME,
-				      abstime);
+	return PRELOAD_SETTLED(pthread_cond_clockwait(
+		c, m, (c->__data.__wrefs & COND_MONOTONIC) ? CLOCK_MONOTONIC : CLOCK_REALTIME,
+		abstime));
 }
 
 GS_WRAP int pthread_cond_signal(pthread_cond_t *c)
@@ -407,7 +406,7 @@ GS_WRAP int sem_wait(sem_t *s)
 {
 	if (preload_native())
 		return REAL(sem_wait)(s);
-	return sem_wait_until(s, GS_NO_DEADLINE);
+	return PRELOAD_SETTLED(sem_wait_until(s, GS_NO_DEADLINE));
 }
 
 GS_WRAP int sem_trywait(sem_t *s)
@@ -437,14 +436,14 @@ GS_WRAP int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *abstim
 	deadline = preload_abs_deadline(clk, abstime);
 	if (deadline < 0)
 		return preload_fail(-EINVAL);
-	return sem_wait_until(s, deadline);
+	return PRELOAD_SETTLED(sem_wait_until(s, deadline));
 }
 
 GS_WRAP int sem_timedwait(sem_t *s, const struct timespec *abstime)
 {
 	if (preload_native())
 		return REAL(sem_timedwait)(s, abstime);
-	return sem_clockwait(s, CLOCK_REALTIME, abstime);
+	return PRELOAD_SETTLED(sem_clockwait(s, CLOCK_REALTIME, abstime));
 }
 
 GS_WRAP int sem_post(sem_t *s)
@@ -646,14 +645,14 @@ GS_WRAP int pthread_rwlock_rdlock(pthread_rwlock_t *rw)
 {
 	if (preload_native())
 		return REAL(pthread_rwlock_rdlock)(rw);
-	return rw_lock(rw, false, CLOCK_REALTIME, NULL, false);
+	return PRELOAD_SETTLED(rw_lock(rw, false, CLOCK_REALTIME, NULL, false));
 }
 
 GS_WRAP int pthread_rwlock_wrlock(pthread_rwlock_t *rw)
 {
 	if (preload_native())
 		return REAL(pthread_rwlock_wrlock)(rw);
-	return rw_lock(rw, true, CLOCK_REALTIME, NULL, false);
+	return PRELOAD_SETTLED(rw_lock(rw, true, CLOCK_REALTIME, NULL, false));
 }
 
 GS_WRAP int pthread_rwlock_tryrdlock(pthread_rwlock_t *rw)
@@ -755,5 +754,5 @@ GS_WRAP int pthread_barrier_wait(pthread_barrier_t *b)
 		return REAL(pthread_barrier_wait)(b);
 	if (barrier_shared(b) || preload_hub() == NULL)
 		return REAL(pthread_barrier_wait)(b);
-	return gsync_barrier_wait(gb(b)) == GSYNC_BARRIER_SERIAL ? PTHREAD_BARRIER_SERIAL_THREAD : 0;
+	return PRELOAD_SETTLED(gsync_barrier_wait(gb(b)) == GSYNC_BARRIER_SERIAL ? PTHREAD_BARRIER_SERIAL_THREAD : 0);
 }

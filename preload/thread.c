@@ -261,7 +261,7 @@ GS_WRAP int pthread_join(pthread_t t, void **retval)
 {
 	if (tid_green(t) == NULL)
 		return REAL(pthread_join)(t, retval);
-	return join_until(t, retval, GS_NO_DEADLINE);
+	return PRELOAD_SETTLED(join_until(t, retval, GS_NO_DEADLINE));
 }
 
 GS_WRAP int pthread_tryjoin_np(pthread_t t, void **retval)

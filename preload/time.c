@@ -41,7 +41,7 @@ GS_WRAP int nanosleep(const struct timespec *req, struct timespec *rem)
 	r = green_sleep_until(deadline);
 	if (r == -EINTR && rem != NULL)
 		time_left(deadline, rem);
-	return r < 0 ? preload_fail(r) : 0;
+	return PRELOAD_SETTLED(r < 0 ? preload_fail(r) : 0);
 }
 
 GS_WRAP int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
@@ -69,14 +69,14 @@ GS_WRAP int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req
 	r = green_sleep_until(deadline);
 	if (r == -EINTR && rem != NULL && !(flags & TIMER_ABSTIME))
 		time_left(deadline, rem);
-	return r < 0 ? -r : 0; /* clock_nanosleep returns the error */
+	return PRELOAD_SETTLED(r < 0 ? -r : 0); /* clock_nanosleep returns the error */
 }
 
 GS_WRAP int usleep(useconds_t us)
 {
 	struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000 };
 
-	return nanosleep(&ts, NULL);
+	return PRELOAD_SETTLED(nanosleep(&ts, NULL));
 }
 
 GS_WRAP unsigned sleep(unsigned s)
@@ -85,11 +85,9 @@ GS_WRAP unsigned sleep(unsigned s)
 
 	if (preload_hub() == NULL)
 		return REAL(sleep)(s);
-	if (nanosleep(&ts, &rem) == 0)
-		return 0;
 	/* Interrupted: the whole seconds left, as glibc's sleep returns
 	 * (it drops the fraction). */
-	return (unsigned)rem.tv_sec;
+	return PRELOAD_SETTLED(nanosleep(&ts, &rem) == 0 ? 0u : (unsigned)rem.tv_sec);
 }
 
 GS_WRAP int sched_yield(void)

@@ -179,6 +179,7 @@ static void hub_stats(struct ctl_buf *b, struct hub *h)
 	stat_record(b, h, "preempt_ticks", (long long)h->preempt_ticks);
 	stat_record(b, h, "preemptions", (long long)h->preemptions);
 	stat_record(b, h, "threads_moved_out", (long long)h->moved_out);
+	stat_record(b, h, "threads_moved_at_return", (long long)h->moved_at_return);
 	stat_record(b, h, "program_signal_handlers_run", (long long)h->program_signals);
 	stat_record(b, h, "longest_run_without_yielding_ns", (long long)h->longest_run);
 	for (int k = 0; k < WAIT_KINDS; k++) {
@@ -282,5 +283,9 @@ void control_command(const char *line, struct ctl_buf *out)
 	}
 	ctl_printf(out, "note\tCPU times and counters since greenctl first attached, %.1f s ago\n",
 		   (double)(gs_now_ns() - stats_since) / 1e9);
+	/* One hub after another: no thread moves from one to another
+	 * meanwhile (it would be counted twice or not at all). */
+	sched_moves_pause();
 	introspect_foreach_hub(each_hub, &r);
+	sched_moves_resume();
 }

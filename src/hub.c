@@ -22,9 +22,11 @@
  *
  * Invariants (GS_INVARIANT checks those marked * in sanitizer builds):
  *  - * exactly one context of a hub runs at a time, on the hub's OS thread;
- *    a green thread runs on one hub for its whole life (a new one may be
- *    handed to another hub before it first runs: sched.c); only that hub
- *    touches its run queue, its lists and its counters: other OS threads
+ *    a green thread runs on one hub at a time, and changes hubs only
+ *    before it first runs, when preempted, or as it returns from a call
+ *    (sched.c), each time handed over through the target's adopt list
+ *    once its context is saved; only a hub's own OS thread touches its
+ *    run queue, its lists and its counters: other OS threads
  *    post to the lock-free lists that its wake-up callback takes (remote
  *    completions, claimed waits, threads to adopt, release or free);
  *  - * a READY green is in the run queue exactly once; a PARKED one is
@@ -380,6 +382,49 @@ static void hub_take_move(struct hub *h)
 	}
 	if (wake || backend)
 		ev_loop_fork(h->loop);
+}
+
+int hub_loop_wait(int epfd, struct epoll_event *ev, int max, int timeout_ms)
+{
+	struct hub *h = hub_peek();
+	struct own_slot *s = own_find(epfd);
+	int64_t end = GS_NO_DEADLINE;
+	unsigned long signals = h != NULL ? h->program_signals : 0;
+	long r;
+
+	if (s == NULL || s->kind != OWN_BACKEND || s->hub != h)
+		h = NULL; /* not the calling hub's loop: as asked */
+	if (timeout_ms >= 0)
+		end = gs_now_ns() + (int64_t)timeout_ms * 1000000;
+	for (;;) {
+		int64_t at = h != NULL && h->precise_at < end ? h->precise_at : end;
+
+		if (at == GS_NO_DEADLINE) {
+			r = arch_syscall6(SYS_epoll_pwait, epfd, (long)ev, max, -1, 0, 0);
+		} else {
+			int64_t left = at - gs_now_ns();
+			struct timespec ts = { 0, 0 };
+
+			if (left > 0) {
+				ts.tv_sec = left / 1000000000;
+				ts.tv_nsec = left % 1000000000;
+			}
+			r = arch_syscall6(SYS_epoll_pwait2, epfd, (long)ev, max, (long)&ts, 0, 0);
+			if (r == -ENOSYS) /* before Linux 5.11: libev's milliseconds */
+				r = arch_syscall6(SYS_epoll_pwait, epfd, (long)ev, max, timeout_ms, 0, 0);
+		}
+		/* The tick interrupts it, and is no signal of the program's:
+		 * the wait goes on, to the same end. */
+		if (r != -EINTR || h == NULL || h->program_signals != signals)
+			break;
+	}
+	if (h != NULL && h->precise_at <= gs_now_ns())
+		h->precise_at = GS_NO_DEADLINE;
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return (int)r;
 }
 
 static int hub_poll(struct hub *h, int flags)
@@ -834,6 +879,14 @@ void hub_preempt(struct hub *h, struct green *cur)
 	hub_switch(h, cur, h->hub_green);
 }
 
+void hub_hand_over(struct hub *h, struct green *cur, struct hub *t)
+{
+	cur->state = GREEN_READY;
+	h->preempted = cur;
+	h->move_to = t;
+	hub_switch(h, cur, h->hub_green);
+}
+
 /* h leaves the stuck state it was counted in (sched.c). */
 static void hub_unstuck(struct hub *h)
 {
@@ -899,7 +952,10 @@ static void hub_main(void *arg)
 			 * ended (hub_wake_cb): threads handing work across. */
 			bool spin = h->spin_next, woke;
 
-			/* Idle: another hub may hand a preempted thread over. */
+			/* Idle: another hub may hand a thread over. */
+			if (h->sched)
+				atomic_store_explicit(&h->idle_since, gs_now_ns(),
+						      memory_order_relaxed);
 			atomic_store_explicit(&h->idle, h->sched, memory_order_relaxed);
 			h->spin_next = false;
 			if (spin && hub_spin(h)) {
@@ -912,10 +968,15 @@ static void hub_main(void *arg)
 			atomic_store_explicit(&h->idle, false, memory_order_relaxed);
 		}
 		if (h->preempted != NULL) {
+			struct hub *t = h->move_to;
+
 			g = h->preempted;
 			h->preempted = NULL;
+			h->move_to = NULL;
 			/* It would wait here behind others: to an idle hub. */
-			if (h->runq_head == NULL || !sched_share(h, g))
+			if (t != NULL)
+				hub_move_green(h, g, t);
+			else if (h->runq_head == NULL || !sched_share(h, g))
 				hub_runq_push(h, g);
 		}
 		g = runq_pop(h);
@@ -1074,6 +1135,8 @@ static void take_greens_handed_over(struct hub *h)
 		next = g->next;
 		g->next = NULL;
 		hub_link_green(h, g);
+		if (g->flags & GREEN_MOVING)
+			sched_moved_in(g);
 		/* A mask of its own, where no thread had one yet. */
 		if (!h->masks && g->sigmask != h->kmask)
 			sigmask_recount(h);
@@ -1121,6 +1184,7 @@ void hub_move_green(struct hub *h, struct green *g, struct hub *t)
 	h->nrunning--;
 	sigmask_green_end(h, g);
 	tls_move(g, t);
+	g->flags |= GREEN_MOVING;
 	post_green(t, &t->adopt, g);
 }
 
@@ -1378,7 +1442,7 @@ static struct hub *hub_create_once(void)
 #endif
 	ctx_make(&hg->ctx, hg, hub_main, h);
 	h->hub_green = hg;
-	h->next_deadline = GS_NO_DEADLINE;
+	h->next_deadline = h->precise_at = GS_NO_DEADLINE;
 
 	root->flags = GREEN_ROOT;
 	root->tp = hg->tp;
@@ -1480,6 +1544,7 @@ void hub_fork_child(void)
 	h->runq_head = h->runq_tail = NULL;
 	h->zombie = NULL;
 	h->preempted = NULL;
+	h->move_to = NULL;
 	h->intr_target = h->kill_target = NULL;
 	/* A child starts with no signal pending (fork(2)). */
 	if (cur->tsig != NULL)
@@ -1496,7 +1561,7 @@ void hub_fork_child(void)
 	h->stuck_reported = false;
 	h->stuck_counted = false;
 	h->since_poll = 0;
-	h->next_deadline = GS_NO_DEADLINE;
+	h->next_deadline = h->precise_at = GS_NO_DEADLINE;
 	if (h->masks)
 		sigmask_recount(h);
 	/* POSIX timers are not inherited; the new one must name the

@@ -90,7 +90,7 @@ struct range {
 
 static struct range safe[SAFE_RANGES_MAX];
 static int nsafe;
-/* libc's and the loader's code (preempt_pc_kind). */
+/* libc's, the loader's and libunwind's code (preempt_pc_kind). */
 static struct range libc_text[SAFE_RANGES_MAX];
 static int nlibc;
 static atomic_int state; /* 0 unknown, 1 on, -1 off for good */
@@ -114,7 +114,7 @@ static bool unsafe_name(const char *name)
 static bool libc_name(const char *name)
 {
 	static const char *const libc[] = { "libc.so", "ld-linux", "libpthread", "libdl.so",
-					    "linux-vdso" };
+					    "linux-vdso", "libunwind" };
 
 	for (size_t i = 0; i < sizeof libc / sizeof libc[0]; i++)
 		if (strstr(name, libc[i]) != NULL)

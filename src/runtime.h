@@ -419,6 +419,8 @@ enum green_state {
 				     * (for the wait profile: profile.c) */
 #define GREEN_IN_RUNQ 0x400u        /* in the run queue; kept with
 				     * GS_CHECK_INVARIANTS only (hub.c) */
+#define GREEN_MOVING 0x800u         /* handed to another hub, not yet
+				     * linked there (sched_moves_pause) */
 /* preload/stdio.c's calls in progress (bits 16-23): a cancellation is
  * acted on when the outermost ends, with the FILE let go. */
 /* Bits 24-29: the index of the scheduler hub that made it (sched.c), whose
@@ -545,6 +547,21 @@ void sched_thread_ended(struct hub *h);
 /* g, just preempted on h with other threads ready there: moved to an idle
  * hub if one is and g may move (sched.c). false: it stays. */
 bool sched_share(struct hub *h, struct green *g);
+/* No thread moves between hubs from the first call until the matching
+ * resume, and none is in transit when the first returns (unless a hub
+ * has not taken its own for 100 ms: it runs a thread that does not
+ * yield): greenctl's
+ * ps, stacks and stats read one hub after another and count each thread
+ * once. sched_moved_in: g, handed over by a move, is linked on its new
+ * hub (GREEN_MOVING). */
+void sched_moves_pause(void);
+void sched_moves_resume(void);
+void sched_moved_in(struct green *g);
+/* Called by an interposed call that may have waited, as the last thing
+ * before it returns to ra (its return address): if threads wait on this
+ * hub and another is idle, the running thread goes on there, when its
+ * stack allows (sched.c). errno is kept. */
+void sched_settle(uintptr_t ra);
 /* Whether the process's threads have all ended: the process ends. */
 bool hub_ended(struct hub *h);
 void sched_fork_child(struct hub *h);
@@ -657,6 +674,7 @@ struct hub {
 	bool sched;         /* one of the scheduler's hubs (sched.c) */
 	bool idle_root;     /* its root is no program thread: an extra hub's */
 	atomic_bool idle;   /* asleep in its loop with nothing to run */
+	_Atomic int64_t idle_since; /* when it last became so */
 	bool spin_next;     /* another hub's post ended its last sleep */
 	_Atomic(struct close_msg *) closed;
 	_Atomic(struct kill_msg *) kills;
@@ -678,10 +696,16 @@ struct hub {
 	uint64_t preempt_seen;        /* switches counted at the last tick */
 	int64_t next_deadline;        /* earliest timed wait begun since the
 				       * last preemption (a hint, for preempt.c) */
+	int64_t precise_at;           /* earliest timed wait begun since the
+				       * loop last slept past one
+				       * (hub_loop_wait) */
 	uint64_t preemptions;
-	uint64_t moved_out;           /* preempted threads handed to idle hubs */
+	uint64_t moved_out;           /* threads handed to idle hubs (sched.c) */
+	uint64_t moved_at_return;     /* of them, at a call's return */
+	uint64_t settle_loop;         /* loops when sched_settle last unwound */
 	uint64_t preempt_ticks;	/* timer signals taken (preempting or not) */
-	struct green *preempted;      /* to queue after the next poll */
+	struct green *preempted;      /* to queue after the next poll, */
+	struct hub *move_to;          /* or to hand to this hub (hub_hand_over) */
 	/* profile.c: which contended hand-overs the lock profile records */
 	struct {
 		int64_t window_start, cost_ns;
@@ -729,6 +753,19 @@ struct hub {
  * a sleeping hub pays up to this much CPU per hand-over. */
 #ifndef HUB_SPIN_NS
 #define HUB_SPIN_NS 20000
+#endif
+/* A thread returning from a call moves to an idle hub (sched_settle) only
+ * when the oldest thread ready on its hub has waited SETTLE_QUEUE_NS and
+ * the other hub has been idle SETTLE_IDLE_NS: hubs that share a steady
+ * load are idle for moments and have short queues all the time, and
+ * moving their threads about on those cost the echo demo (two hubs, 100
+ * connections) some 5% more CPU per round trip, the hashing one 5-10%,
+ * for nothing. */
+#ifndef SETTLE_QUEUE_NS
+#define SETTLE_QUEUE_NS 50000
+#endif
+#ifndef SETTLE_IDLE_NS
+#define SETTLE_IDLE_NS 200000
 #endif
 #define HUB_STACK_SIZE (256 * 1024)
 
@@ -778,9 +815,13 @@ int hub_post_kill(struct hub *h, struct green *g, int sig);
  * post are one step under g->join_lock, which a move takes too
  * (hub_move_green). */
 int hub_post_kill_green(struct green *g, int sig);
-/* Hands g, h's preempted thread (READY, its stack in the program's own
- * code), over to t, an idle scheduler hub, to run there from now on. */
+/* Hands g, h's preempted or handed-over thread (READY, its stack in the
+ * program's own code, or returning to it: sched.c), over to t, an idle
+ * scheduler hub, to run there from now on. */
 void hub_move_green(struct hub *h, struct green *g, struct hub *t);
+/* The running cur leaves h for t, claimed idle (sched_settle): once its
+ * context is saved, h's hub context moves it. Returns on t. */
+void hub_hand_over(struct hub *h, struct green *cur, struct hub *t);
 
 /* Releases what a hub owns; only with no green but the root left. */
 void hub_destroy(void);
@@ -799,6 +840,14 @@ enum own_kind {
 /* Is fd one the runtime opened for a hub or for itself? Any thread,
  * lock-free. */
 bool hub_is_own_fd(int fd);
+struct epoll_event;
+/* libev's wait for events (its epoll backend's epoll_wait, which it calls
+ * through the PLT, on the calling hub's epoll fd): the same, except that
+ * it ends at the earliest timed wait of the hub to the nanosecond, where
+ * libev would round its time up to whole milliseconds and to one at
+ * least, and that a preemption tick does not end it. -1 and errno as
+ * epoll_wait. */
+int hub_loop_wait(int epfd, struct epoll_event *ev, int max, int timeout_ms);
 /* The fd-placement lock: held while the runtime makes an fd and places
  * it (the kernel gives it the lowest free number for a moment), and by
  * the program's dup2 and dup3 (preload/fd.c), so that neither replaces
@@ -1066,7 +1115,8 @@ bool preempt_stale_tick(struct hub *h, const siginfo_t *si);
 bool preempt_handler_ready(void);
 /* Whose code pc is: the program's own (where a tick may preempt), libc's
  * or the loader's (which may hold their locks across a call back into
- * the program), the runtime's, or another library's. */
+ * the program) or libunwind's (whose lock the runtime's own unwinding
+ * takes: PC_LIBC too), the runtime's, or another library's. */
 enum pc_kind { PC_PROGRAM, PC_LIBC, PC_RUNTIME, PC_OTHER };
 enum pc_kind preempt_pc_kind(uintptr_t pc);
 

@@ -28,6 +28,24 @@
  *    thread resumes. A hub says it is idle (h->idle) while it sleeps in
  *    its loop with nothing to run; the busy hub claims it with an
  *    exchange, so two hubs do not both hand it one.
+ *  - Moves at a call's return: a thread that returns from an interposed
+ *    call that may wait (read, recv, accept, poll, epoll_wait, the
+ *    sleeps, the mutex, condition variable, semaphore, rwlock, barrier
+ *    and futex waits, join) while threads wait in its hub's run queue and
+ *    another hub is idle goes on there (sched_settle, hub_hand_over): it
+ *    is the last thing the interposed function does, after its wait is
+ *    undone on its hub (timer stopped, waiter unlinked), so no frame of
+ *    the runtime's above the program's keeps a hub in a local. The stack
+ *    below must pass the same test as a preempted thread's, read with
+ *    glibc's backtrace(); at most one try per hub per poll of its loop
+ *    (h->settle_loop), so a stack that does not pass costs one unwinding
+ *    per round, not one per call; and only once the oldest ready thread
+ *    has waited SETTLE_QUEUE_NS and the idle hub has been so for
+ *    SETTLE_IDLE_NS (runtime.h): hubs that share a steady load have short
+ *    queues and idle moments all the time, and moving threads between
+ *    them costs more than it gives. This is what takes the place of work
+ *    stealing for threads woken from waits: the thread that would be
+ *    stolen hands itself over, at the one point where it can.
  *  - Idle: a hub with nothing to run sleeps in epoll_wait; if another
  *    hub's post ended its last sleep it first spins up to HUB_SPIN_NS for
  *    the next one (hub.c, hub_spin; runtime.h has the measurements).
@@ -58,10 +76,14 @@
  *  - Stealing any ready thread, pulled by the idle hub from a busy one's
  *    queue (Go, Tokio): a thread woken from a wait resumes inside the
  *    runtime's wait code, whose frames (some forty wrappers) keep the hub
- *    they parked on in a local; moving it would need each of them to look
- *    again after every park. And a pull needs the busy hub's run queue
- *    shared (a lock or a lock-free deque on every switch), where a push
- *    at the tick costs nothing until some hub is idle.
+ *    they parked on in a local, and whose wait may still hold a timer or
+ *    a waiter entry of that hub's; moving it would need each of them to
+ *    look again after every park. And a pull needs the busy hub's run
+ *    queue shared (a lock or a lock-free deque on every switch), where a
+ *    push at the tick or at a call's return costs nothing until some hub
+ *    is idle. What a push gives up: a ready thread waits for the thread
+ *    ahead of it to reach a return or a tick, and the thread that moves
+ *    is the one running (its cache stays behind), not the one queued.
  *  - Making the thread on the target hub (a request and a reply): a
  *    pthread_create would wait for another OS thread, some microseconds,
  *    and could not return the target's errors sooner.
@@ -75,8 +97,10 @@
  *    thread: the handler would run there, beside the target on another
  *    CPU, and could not end the target's wait (only its hub may).
  *
- * Not yet (issue 11): moving threads woken from waits. docs/LIMITATIONS.md.
+ * Measured (docs/BENCHMARKS.md, *Many hubs*): tools/bench/uneven.sh with
+ * threads that compute in 0.4 ms bursts between short sleeps.
  */
+#include <execinfo.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -137,25 +161,21 @@ struct hub *sched_place(struct hub *h)
 /* Frames enough for a deep interpreter's stack; a deeper one stays put. */
 #define SHARE_FRAMES_MAX 256
 
-/* May g, preempted, run on another OS thread from where it stopped? Only
- * when nothing on its stack below the program's code can tell: every
- * frame from the one the tick interrupted down to the thread's start is
- * the program's own or another library's (never libc's nor the loader's,
- * which may hold a lock across a call back into the program, glibc's
- * recursive ones by their OS thread's id), and the runtime's frames are
- * only the thread's start, at the bottom (a runtime frame in the middle,
- * pthread_once's or a destructor's caller, keeps its hub in a local). */
-static bool movable(struct green *g)
+/* The frames from index from down to the thread's start, of a thread that
+ * is to run on another OS thread from now on: every one is the program's
+ * own or another library's (never libc's nor the loader's, which may hold
+ * a lock across a call back into the program, glibc's recursive ones by
+ * their OS thread's id), and the runtime's are only the thread's start, at
+ * the bottom (a runtime frame in the middle, pthread_once's or a
+ * destructor's caller, keeps its hub in a local). pcs are return
+ * addresses: each call is just before its own. */
+static bool frames_movable(const uintptr_t *pcs, int from, int n)
 {
-	uintptr_t pcs[SHARE_FRAMES_MAX];
-	int sig_at, n = introspect_backtrace_pcs(g, pcs, SHARE_FRAMES_MAX, &sig_at);
 	bool start = false;
 
-	if (n <= 0 || n >= SHARE_FRAMES_MAX || sig_at < 0 ||
-	    preempt_pc_kind(pcs[sig_at]) != PC_PROGRAM)
+	if (n >= SHARE_FRAMES_MAX)
 		return false;
-	for (int k = sig_at + 1; k < n; k++) {
-		/* A return address: the call is just before it. */
+	for (int k = from; k < n; k++) {
 		enum pc_kind kind = preempt_pc_kind(pcs[k] - 1);
 
 		if (kind == PC_LIBC || (start && kind != PC_RUNTIME))
@@ -165,28 +185,161 @@ static bool movable(struct green *g)
 	return start;
 }
 
-bool sched_share(struct hub *h, struct green *g)
+/* May g, preempted, run on another OS thread from where it stopped? Only
+ * when the tick interrupted the program's own code and nothing on its
+ * stack below can tell (frames_movable). */
+static bool movable(struct green *g)
+{
+	uintptr_t pcs[SHARE_FRAMES_MAX];
+	int sig_at, n = introspect_backtrace_pcs(g, pcs, SHARE_FRAMES_MAX, &sig_at);
+
+	if (n <= 0 || sig_at < 0 || preempt_pc_kind(pcs[sig_at]) != PC_PROGRAM)
+		return false;
+	return frames_movable(pcs, sig_at + 1, n);
+}
+
+/* May the running thread, about to return from the interposed call whose
+ * return address is ra, go on on another OS thread? Only the runtime's
+ * frames are above ra (this one's, and the interposed function's, which
+ * returns at once: it asked), and from ra down (called_from_outside)
+ * nothing can tell either (frames_movable).
+ *
+ * Its own stack, read by glibc's backtrace() (libgcc's unwinder, which
+ * glibc loaded when the extra hubs started), not libunwind's: libunwind
+ * makes a pipe of its own the first time it unwinds, two descriptors the
+ * program could not dup2 over (docs/LIMITATIONS.md), and every program
+ * whose threads wait on several hubs would have them. A frame libgcc
+ * cannot unwind ends the walk before the thread's start: no move. */
+static bool movable_at_return(uintptr_t ra)
+{
+	void *pcs[SHARE_FRAMES_MAX];
+	int k = 0, n = backtrace(pcs, SHARE_FRAMES_MAX);
+
+	while (k < n && (uintptr_t)pcs[k] != ra) {
+		if (preempt_pc_kind((uintptr_t)pcs[k] - 1) != PC_RUNTIME)
+			return false;
+		k++;
+	}
+	return k > 0 && k < n && frames_movable((const uintptr_t *)pcs, k + 1, n);
+}
+
+/* Called from the program or another library: not from the runtime (an
+ * interposed function that calls another, recv calling recvfrom, settles
+ * itself), nor from libc or libunwind (PC_LIBC). */
+static bool called_from_outside(uintptr_t ra)
+{
+	enum pc_kind kind = preempt_pc_kind(ra - 1);
+
+	return kind == PC_PROGRAM || kind == PC_OTHER;
+}
+
+/* Another scheduler hub than h that says it is idle (since before
+ * 'before'), or NULL. */
+static struct hub *idle_hub(struct hub *h, int64_t before)
 {
 	int n = sched_hubs();
-	struct hub *t = NULL;
 
-	if (n == 1 || !h->sched || (g->flags & (GREEN_ROOT | GREEN_HUB)) ||
-	    !green_of_program(g))
-		return false;
-	for (int i = 1; i < n && t == NULL; i++) {
+	for (int i = 1; i < n; i++) {
 		struct hub *c = hubs[(h->sched_index + i) % n];
 
-		if (atomic_load_explicit(&c->idle, memory_order_relaxed))
-			t = c;
+		if (atomic_load_explicit(&c->idle, memory_order_relaxed) &&
+		    atomic_load_explicit(&c->idle_since, memory_order_relaxed) <= before)
+			return c;
 	}
-	/* Claimed: no other hub hands it one meanwhile. */
-	if (t == NULL || !movable(g) || !atomic_exchange_explicit(&t->idle, false, memory_order_relaxed))
+	return NULL;
+}
+
+/* Moves allowed (0) and moves under way (claimed, not yet linked). */
+#define SCHED_PAUSE_WAIT_NS 100000000
+static atomic_int moves_paused, moves_in_transit;
+
+void sched_moves_pause(void)
+{
+	int64_t until = gs_now_ns() + SCHED_PAUSE_WAIT_NS;
+
+	atomic_fetch_add(&moves_paused, 1);
+	/* A hub links what it is handed at its next turn; one that does not
+	 * come back to its loop (a thread that never yields) is not waited
+	 * for long. */
+	while (atomic_load(&moves_in_transit) != 0 && gs_now_ns() < until)
+		arch_syscall3(SYS_sched_yield, 0, 0, 0);
+}
+
+void sched_moves_resume(void)
+{
+	atomic_fetch_sub(&moves_paused, 1);
+}
+
+void sched_moved_in(struct green *g)
+{
+	g->flags &= ~GREEN_MOVING;
+	atomic_fetch_sub(&moves_in_transit, 1);
+}
+
+/* t, seen idle, is h's to hand a thread: no other hub hands it one too,
+ * and the move is counted in transit unless moves are paused (the count
+ * first, then the check, as sched_moves_pause sets then waits). */
+static bool claim(struct hub *h, struct hub *t)
+{
+	atomic_fetch_add(&moves_in_transit, 1);
+	if (atomic_load(&moves_paused) != 0 ||
+	    !atomic_exchange_explicit(&t->idle, false, memory_order_relaxed)) {
+		atomic_fetch_sub(&moves_in_transit, 1);
 		return false;
+	}
 	atomic_fetch_sub_explicit(&h->live, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&t->live, 1, memory_order_relaxed);
 	h->moved_out++;
+	return true;
+}
+
+/* g, of h, is a program thread that could run on another hub. Only with
+ * preemption on: preempt.c knows then which code is whose (preempt_pc_kind),
+ * and GREENSHIM_PREEMPT_MS=0 keeps every thread where it was placed. */
+static bool may_move(struct hub *h, struct green *g)
+{
+	return sched_hubs() > 1 && h->sched && gs_config.preempt_ns != 0 &&
+	       !(g->flags & (GREEN_ROOT | GREEN_HUB)) && green_of_program(g);
+}
+
+bool sched_share(struct hub *h, struct green *g)
+{
+	struct hub *t;
+
+	if (!may_move(h, g) || (t = idle_hub(h, INT64_MAX)) == NULL || !movable(g) ||
+	    !claim(h, t))
+		return false;
 	hub_move_green(h, g, t);
 	return true;
+}
+
+void sched_settle(uintptr_t ra)
+{
+	struct hub *h = hub_peek(), *t;
+	struct green *g;
+	int saved_errno;
+	int64_t now;
+
+	/* Cheap first: several hubs, threads wait here, none was tried
+	 * since the last poll. */
+	if (sched_hubs() == 1 || h == NULL || h->runq_head == NULL || h->settle_loop == h->loops ||
+	    osthread_is_runtime())
+		return;
+	g = h->current;
+	if (!may_move(h, g) || !called_from_outside(ra))
+		return;
+	/* Then: the queue is old, and another hub has been idle a while. */
+	now = gs_now_ns();
+	if (now - h->runq_head->since < SETTLE_QUEUE_NS ||
+	    (t = idle_hub(h, now - SETTLE_IDLE_NS)) == NULL)
+		return;
+	h->settle_loop = h->loops; /* one unwinding per round, at most */
+	saved_errno = errno;
+	if (movable_at_return(ra) && claim(h, t)) {
+		h->moved_at_return++;
+		hub_hand_over(h, g, t); /* returns on t */
+	}
+	errno = saved_errno;
 }
 
 struct green *sched_root_named(struct hub *h, uintptr_t self)
@@ -288,6 +441,13 @@ static int start_extra_hubs(struct hub *h)
 	sigset_t all, old;
 
 	atomic_store(&spread, true);
+	/* glibc's backtrace loads libgcc's unwinder at its first call: here,
+	 * not in the middle of a wait's return (sched_settle). */
+	{
+		void *pc;
+
+		backtrace(&pc, 1);
+	}
 	/* Every thread of the first hub so far is a program thread. */
 	atomic_store(&running, (long)h->nrunning);
 	atomic_store(&h->live, (long)h->nrunning);
@@ -430,6 +590,9 @@ void sched_fork_child(struct hub *h)
 	atomic_store(&counting, false);
 	atomic_store(&stuck_hubs, 0);
 	atomic_store(&deadlock_reported, false);
+	/* No move is under way in the child, nor a greenctl request. */
+	atomic_store(&moves_in_transit, 0);
+	atomic_store(&moves_paused, 0);
 	/* Its own extra hubs start with its second thread, as the
 	 * parent's did. */
 	atomic_store(&spread, false);

@@ -114,6 +114,8 @@ int wait_park(struct wait *w, int64_t deadline)
 		ev_timer_start(h->loop, &g->timer);
 		if (deadline < h->next_deadline)
 			h->next_deadline = deadline;
+		if (deadline < h->precise_at)
+			h->precise_at = deadline;
 	}
 	w->deadline = deadline;
 	if (GS_UNLIKELY(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED)) && w->kind < WAIT_KINDS)

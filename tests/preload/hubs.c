@@ -15,6 +15,13 @@
  *                variables, errno, thread-specific value, pthread_self,
  *                gettid and signal mask through it all; every real-time
  *                signal sent to one of them is handled once
+ *   bursts       threads that compute in bursts shorter than the
+ *                preemption tick and wait between them (a sleep, a timed
+ *                condition wait that times out, a contended mutex), some
+ *                long, some short (under greenshim a long one returning
+ *                from its wait on a busy hub goes on on an idle one): the
+ *                same per-thread state after every wait, the mutex held
+ *                after a timed-out condition wait, exact counts
  */
 #define _GNU_SOURCE
 #include <linux/futex.h>
@@ -465,6 +472,99 @@ static void case_computing(void)
 		      "thread %d took %ld signals", i, atomic_load(&comp_hits[i]));
 }
 
+/* ---- bursts ---- */
+
+#define BURST_THREADS 4 /* even: short, odd: long */
+static pthread_mutex_t burst_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t burst_never = PTHREAD_COND_INITIALIZER;
+static pthread_key_t burst_key;
+static long burst_total, burst_held;
+static __thread int burst_id = -1;
+static __thread long burst_mine;
+static volatile uint64_t burst_sink;
+
+static void burst_check(int id, pthread_t me, pid_t tid, const void *key, int err, const char *after)
+{
+	CHECK(burst_id == id && burst_mine == id * 11L, "thread %d after %s: __thread %d %ld", id,
+	      after, burst_id, burst_mine);
+	CHECK(errno == err, "thread %d after %s: errno %d, not %d", id, after, errno, err);
+	CHECK(pthread_getspecific(burst_key) == key, "thread %d after %s: getspecific", id, after);
+	CHECK(pthread_equal(pthread_self(), me), "thread %d after %s: pthread_self", id, after);
+	CHECK(gettid() == tid, "thread %d after %s: gettid", id, after);
+}
+
+static void *bursts(void *arg)
+{
+	int id = (int)(intptr_t)arg, n = id % 2 ? 1500 : 20;
+	pthread_t me = pthread_self();
+	pid_t tid = gettid();
+	uint64_t x = (uint64_t)id + 1;
+	long local;
+
+	burst_id = id;
+	burst_mine = id * 11L;
+	CHECK(pthread_setspecific(burst_key, &local) == 0, "setspecific");
+	for (int b = 0; b < n; b++) {
+		struct timespec nap = { 0, 20000 }, at;
+		int err = 3000 + id * 10 + b % 3;
+
+		for (int i = 0; i < 60000; i++)
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		burst_sink = x;
+		errno = err;
+		switch (b % 3) {
+		case 0:
+			CHECK(nanosleep(&nap, NULL) == 0, "nanosleep");
+			burst_check(id, me, tid, &local, err, "nanosleep");
+			break;
+		case 1:
+			CHECK(pthread_mutex_lock(&burst_lock) == 0, "lock");
+			clock_gettime(CLOCK_REALTIME, &at);
+			at.tv_nsec += 30000;
+			if (at.tv_nsec >= 1000000000) {
+				at.tv_sec++;
+				at.tv_nsec -= 1000000000;
+			}
+			CHECK(pthread_cond_timedwait(&burst_never, &burst_lock, &at) == ETIMEDOUT,
+			      "timedwait");
+			burst_check(id, me, tid, &local, err, "pthread_cond_timedwait");
+			/* Held again, by this thread wherever it runs now. */
+			CHECK(burst_held++ == 0, "thread %d: the mutex held twice", id);
+			burst_total++;
+			burst_held--;
+			CHECK(pthread_mutex_unlock(&burst_lock) == 0, "unlock after timedwait");
+			break;
+		default:
+			CHECK(pthread_mutex_lock(&burst_lock) == 0, "lock");
+			burst_check(id, me, tid, &local, err, "pthread_mutex_lock");
+			CHECK(burst_held++ == 0, "thread %d: the mutex held twice", id);
+			burst_total++;
+			burst_held--;
+			CHECK(pthread_mutex_unlock(&burst_lock) == 0, "unlock");
+		}
+	}
+	return (void *)(intptr_t)n;
+}
+
+static void case_bursts(void)
+{
+	pthread_t t[BURST_THREADS];
+	long waits = 0;
+
+	CHECK(pthread_key_create(&burst_key, NULL) == 0, "key");
+	for (int i = 0; i < BURST_THREADS; i++)
+		CHECK(pthread_create(&t[i], NULL, bursts, (void *)(intptr_t)i) == 0, "create");
+	for (int i = 0; i < BURST_THREADS; i++) {
+		void *r;
+		long n;
+
+		CHECK(pthread_join(t[i], &r) == 0, "join");
+		n = (long)(intptr_t)r;
+		waits += n / 3 * 2 + (n % 3 == 2 ? 1 : 0);
+	}
+	CHECK(burst_total == waits, "%ld turns under the mutex, %ld taken", burst_total, waits);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -472,6 +572,7 @@ int main(int argc, char **argv)
 		{ "join_detach", case_join_detach },
 		{ "stress", case_stress },
 		{ "computing", case_computing },
+		{ "bursts", case_bursts },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);

@@ -279,7 +279,7 @@ test_sync_semantics_match_native() {
 # per-thread state as they are preempted and moved between hubs
 # (tests/preload/hubs.c).
 test_hubs_cases_match_native() {
-	cases_match_native hubs hubs objects join_detach stress computing
+	cases_match_native hubs hubs objects join_detach stress computing bursts
 }
 
 # two_hubs PROG CASE...: each case prints "ok CASE" natively and with
@@ -316,7 +316,7 @@ two_hubs_output() {
 # written by threads of both hubs. Not for one hub's cooperative timing
 # (io zero_timeout, GREENSHIM_PREEMPT_MS=0): docs/LIMITATIONS.md.
 test_two_hubs_match_native() {
-	two_hubs hubs objects join_detach stress computing
+	two_hubs hubs objects join_detach stress computing bursts
 	two_hubs sync_semantics mutex_kinds producer_consumer cond_timeouts semaphores \
 		keys_and_once ten_thousand spinlock rwlock barrier c11 futex thread_api
 	two_hubs process_semantics fork_parked fork_from_thread fork_mutex waits two_waiters \

@@ -510,18 +510,36 @@ test_greenctl_stats_count_what_the_server_does() {
 # and leave a hub idle): a long one the preemption tick takes off the busy
 # hub moves to the idle one, and stats count it (threads_moved_out).
 test_greenctl_stats_count_threads_moved_to_an_idle_hub() {
-	name=greenctl_stats_count_threads_moved_to_an_idle_hub
+	moved_to_an_idle_hub greenctl_stats_count_threads_moved_to_an_idle_hub \
+		threads_moved_out 2 4 10 15000
+}
+
+# The same threads computing in bursts of 0.4 ms with a 10 us sleep after
+# each, and a tick far longer than a burst (1 s): a long one moves as it
+# returns from its sleep (threads_moved_at_return).
+test_greenctl_stats_count_threads_moved_as_they_return() {
+	moved_to_an_idle_hub greenctl_stats_count_threads_moved_as_they_return \
+		threads_moved_at_return 1000 4 10 15000 10
+}
+
+# moved_to_an_idle_hub NAME COUNTER PREEMPT_MS GS-UNEVEN-ARGS...
+moved_to_an_idle_hub() {
+	name=$1
+	counter=$2
+	preempt_ms=$3
+	shift 3
 	if [ "$(nproc)" -lt 2 ]; then
 		skip $name "one CPU: one hub"
 		return
 	fi
-	GREENSHIM_HUBS=2 LD_PRELOAD=$LIB "$B/gs-uneven" 4 10 15000 >"$tmp/uneven" 2>&1 &
+	GREENSHIM_HUBS=2 GREENSHIM_PREEMPT_MS=$preempt_ms LD_PRELOAD=$LIB "$B/gs-uneven" "$@" \
+		>"$tmp/uneven" 2>&1 &
 	pid=$!
 	moved=
 	for _ in $(seq 40); do
 		sleep 0.1
 		"$CTL" $pid stats >"$tmp/stats" 2>&1 || continue
-		moved=$(awk '$2 == "threads_moved_out" {s += $3; n++} END {if (n) print s}' "$tmp/stats")
+		moved=$(awk -v k="$counter" '$2 == k {s += $3; n++} END {if (n) print s}' "$tmp/stats")
 		[ "${moved:-0}" -gt 0 ] && break
 	done
 	wait $pid
@@ -1482,6 +1500,7 @@ test_greenctl_reaches_a_forked_child
 test_greenctl_ps_and_stacks_show_a_server_with_100_clients
 test_greenctl_stats_count_what_the_server_does
 test_greenctl_stats_count_threads_moved_to_an_idle_hub
+test_greenctl_stats_count_threads_moved_as_they_return
 test_greenctl_sees_a_thread_that_never_yields
 test_greenctl_profile_writes_folded_stacks_and_a_flame_graph
 test_greenctl_profile_kinds_show_cpu_waits_and_locks

@@ -3,9 +3,13 @@
  * steps of a 64-bit LCG, some 0.1 ms). Natively the kernel spreads them
  * over the CPUs as the short ones end; under greenshim the hubs do
  * (docs/ARCHITECTURE.md, *Many hubs*: a preempted thread moves to an
- * idle hub). Prints "wall_ms N" and "cpu_ms N" (the process's user +
- * system time). An ordinary program: nothing here knows of greenshim.
- *   gs-uneven [THREADS] [SHORT] [LONG]     (default 4 500 10000)
+ * idle hub). With PAUSE_US > 0 every fourth round ends with a sleep of
+ * that many microseconds: the threads compute in bursts of 0.4 ms, shorter
+ * than the preemption tick, and wait between them (a moved thread is one that
+ * returns from its sleep on a busy hub while another is idle). Prints
+ * "wall_ms N" and "cpu_ms N" (the process's user + system time). An
+ * ordinary program: nothing here knows of greenshim.
+ *   gs-uneven [THREADS] [SHORT] [LONG] [PAUSE_US]  (default 4 500 10000 0)
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -15,15 +19,20 @@
 #include <time.h>
 
 static volatile uint64_t sink;
+static long pause_ns;
 
 static void *work(void *arg)
 {
 	long rounds = (long)(intptr_t)arg;
 	uint64_t x = (uint64_t)rounds;
+	struct timespec pause = { pause_ns / 1000000000, pause_ns % 1000000000 };
 
-	for (long r = 0; r < rounds; r++)
+	for (long r = 0; r < rounds; r++) {
 		for (int i = 0; i < 100000; i++)
 			x = x * 6364136223846793005u + 1442695040888963407u;
+		if (pause_ns > 0 && r % 4 == 3)
+			nanosleep(&pause, NULL);
+	}
 	sink = x;
 	return NULL;
 }
@@ -42,8 +51,9 @@ int main(int argc, char **argv)
 	struct timespec a, b;
 	struct rusage ru;
 
-	if (n < 1 || t == NULL) {
-		fprintf(stderr, "usage: gs-uneven [THREADS] [SHORT] [LONG]\n");
+	pause_ns = argc > 4 ? atol(argv[4]) * 1000 : 0;
+	if (n < 1 || t == NULL || pause_ns < 0) {
+		fprintf(stderr, "usage: gs-uneven [THREADS] [SHORT] [LONG] [PAUSE_US]\n");
 		return 2;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &a);
