@@ -149,6 +149,7 @@ struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_
 	e->read_waits_first = false;
 	e->disk = false;
 	e->peer = -1;
+	e->peered = false;
 	e->timeo_ns[0] = e->timeo_ns[1] = 0;
 	return e;
 }
@@ -160,17 +161,48 @@ void fdtab_peer(int writer, int reader)
 	if (w != NULL && r != NULL) {
 		w->peer = reader;
 		w->peer_desc = r->desc;
+		r->peered = true;
 	}
+}
+
+void fdtab_park(struct fdent *e, struct wait *w)
+{
+	gsync_lock(&e->park_lock);
+	e->parked = w;
+	gsync_unlock(&e->park_lock);
+}
+
+void fdtab_unpark(struct fdent *e, struct wait *w)
+{
+	gsync_lock(&e->park_lock);
+	if (e->parked == w)
+		e->parked = NULL;
+	gsync_unlock(&e->park_lock);
 }
 
 void fdtab_wake_peer(struct hub *h, const struct fdent *e)
 {
 	struct fdent *p = slot(e->peer);
+	struct wait *w;
 
 	/* Still the file it was made with: not closed, nor its number
 	 * taken by another since. */
-	if (p != NULL && p->kind != FD_UNKNOWN && p->desc == e->peer_desc)
-		fdw_ready(h, e->peer, FDW_READ);
+	if (p == NULL || p->kind == FD_UNKNOWN || p->desc != e->peer_desc)
+		return;
+	fdw_ready(h, e->peer, FDW_READ);
+	/* A reader of another hub: its wait ends here, and its hub, woken
+	 * by the post, runs it (one that parks after this look is woken by
+	 * its hub's epoll, as before). The lock keeps w alive: its owner
+	 * takes it before leaving the wait. */
+	if (__atomic_load_n(&p->parked, __ATOMIC_RELAXED) == NULL)
+		return;
+	gsync_lock(&p->park_lock);
+	w = p->parked;
+	if (w != NULL && w->g->hub != h) {
+		p->parked = NULL;
+		wait_complete(w, WAKE_OK);
+	}
+	gsync_unlock(&p->park_lock);
 }
 
 void fdtab_copy(int from, int to)
@@ -185,6 +217,7 @@ void fdtab_copy(int from, int to)
 		n->desc = e->desc;
 		n->peer = e->peer;
 		n->peer_desc = e->peer_desc;
+		n->peered = e->peered;
 		n->shared = e->shared = true;
 	}
 }

@@ -157,7 +157,8 @@ static int wait_or_fail(struct hub *h, int fd, struct fdent *e, int events, int6
 		*deadline = is_socket(e) ? preload_sock_deadline(e, events) : GS_NO_DEADLINE;
 		*have_deadline = true;
 	}
-	r = preload_wait_fd(h, fd, events, *deadline, events == EV_READ ? WAITER_EXCLUSIVE : 0);
+	r = preload_wait_fd_peered(h, fd, e, events, *deadline,
+				   events == EV_READ ? WAITER_EXCLUSIVE : 0);
 	return preload_wait_result(r, *deadline != GS_NO_DEADLINE) < 0 ? -1 : 0;
 }
 

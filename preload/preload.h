@@ -433,6 +433,13 @@ struct fdent {
 	 * made; -1: none): its reader is woken at once (fdtab_wake_peer). */
 	int peer;
 	uint32_t peer_desc;
+	/* A reader's side: some end's write makes this fd readable
+	 * (fdtab_peer), and the last green thread to park reading it is
+	 * named in parked, under park_lock (a gsync_lock), for a writer of
+	 * another hub to end its wait at once (fdtab_wake_peer). */
+	bool peered;
+	uint16_t park_lock;
+	struct wait *parked;
 };
 
 /* The entry of fd, classified on first use; NULL for a negative or
@@ -446,8 +453,13 @@ struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_
 void fdtab_peer(int writer, int reader);
 /* After a write to e's fd that moved bytes, on hub h: the green threads
  * of h waiting to read the other end are woken now, as the next poll
- * would wake them (src/fdwait.c, fdw_ready). */
+ * would wake them (src/fdwait.c, fdw_ready); a thread of another hub
+ * parked reading it (fdtab_park) has its wait ended, posted to its hub
+ * without a trip through that hub's epoll. */
 void fdtab_wake_peer(struct hub *h, const struct fdent *e);
+/* The calling thread parks in w reading e's fd (e->peered) / is back. */
+void fdtab_park(struct fdent *e, struct wait *w);
+void fdtab_unpark(struct fdent *e, struct wait *w);
 /* fd is being closed (or replaced by dup2): forget it, wake its waiters. */
 void fdtab_forget(int fd);
 /* to is a new number for from's open file description (dup, dup2, dup3,
@@ -495,6 +507,10 @@ ssize_t preload_file_xfer(int fd, int events, const struct iovec *iov, int iovcn
  * 0, -ETIMEDOUT, -EBADF, or for a handled signal -EINTR or WAKE_SIGNAL
  * (the handler has SA_RESTART). */
 int preload_wait_fd(struct hub *h, int fd, int events, int64_t deadline, unsigned flags);
+/* The same, for a read of a peered fd (e): a writer of another hub may
+ * end the wait directly (fdtab_park). */
+int preload_wait_fd_peered(struct hub *h, int fd, struct fdent *e, int events, int64_t deadline,
+			   unsigned flags);
 /* The deadline of SO_RCVTIMEO (EV_READ) or SO_SNDTIMEO (EV_WRITE) of a
  * socket, from now; GS_NO_DEADLINE when unset. */
 int64_t preload_sock_deadline(const struct fdent *e, int events);

@@ -6,7 +6,14 @@
 
 int preload_wait_fd(struct hub *h, int fd, int events, int64_t deadline, unsigned flags)
 {
+	return preload_wait_fd_peered(h, fd, NULL, events, deadline, flags);
+}
+
+int preload_wait_fd_peered(struct hub *h, int fd, struct fdent *ent, int events, int64_t deadline,
+			   unsigned flags)
+{
 	int dir = (events & EV_WRITE) ? FDW_WRITE : FDW_READ;
+	bool named = ent != NULL && dir == FDW_READ && ent->peered;
 	struct wait w;
 	struct waiter e;
 	int r;
@@ -16,7 +23,11 @@ int preload_wait_fd(struct hub *h, int fd, int events, int64_t deadline, unsigne
 	r = fdw_add(h, fd, dir, &e, &w, flags | WAITER_FD_OPEN);
 	if (r < 0)
 		return r;
+	if (named)
+		fdtab_park(ent, &w);
 	r = wait_park(&w, deadline);
+	if (named)
+		fdtab_unpark(ent, &w);
 	fdw_remove(h, fd, dir, &e);
 	if (GS_UNLIKELY(r == -ECANCELED))
 		preload_cancel_act(); /* not inside stdio: it acts when done */

@@ -261,8 +261,9 @@ static void sleep_ms(long ms)
 	arch_syscall3(SYS_nanosleep, (long)&ts, 0, 0);
 }
 
-/* Enters an unwinding unless a fork is under way; with libc's plain
- * functions for libunwind's locks and reads (osthread_runtime_begin). */
+/* Enters an unwinding unless a fork is under way (a signal handler gives
+ * its sample up then); with libc's plain functions for libunwind's locks
+ * and reads (osthread_runtime_begin). */
 static bool unwind_try_begin(bool *was)
 {
 	atomic_fetch_add(&unwinders, 1);
@@ -279,11 +280,6 @@ static void unwind_begin(bool *was)
 {
 	while (!unwind_try_begin(was))
 		sleep_ms(1);
-}
-
-static bool unwind_begin_in_handler(bool *was)
-{
-	return unwind_try_begin(was);
 }
 
 static void unwind_end(bool was)
@@ -489,7 +485,7 @@ int introspect_backtrace_uc(void *ucp, struct frame *f, int max, bool past_signa
 
 	if (max <= 0)
 		return 0;
-	if (!unwind_begin_in_handler(&was))
+	if (!unwind_try_begin(&was))
 		return -EAGAIN;
 	if (unw_init_local2(&c, (unw_context_t *)ucp, UNW_INIT_SIGNAL_FRAME) >= 0)
 		n = unwind(&c, f, NULL, max, false, &sig_at);

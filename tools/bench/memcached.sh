@@ -6,9 +6,11 @@
 # memcslap timed them, memcached's user+system CPU per request over the
 # whole memcslap run (its initial sets included), and memcached's OS
 # threads; then greenshim's ratios to native. The server is pinned to
-# CPU 0, memcslap to CPU 1.
+# CPU 0, memcslap to CPU 1, unless SERVER_CPUS and LOAD_CPUS give other
+# CPU lists (SERVER_CPUS=0-1 LOAD_CPUS=0-1: both on both CPUs, where
+# greenshim runs a hub per CPU).
 #
-#   [HOGS=N] tools/bench/memcached.sh [BUILD_DIR] [REQUESTS_PER_THREAD] [THREADS...]
+#   [HOGS=N] [SERVER_CPUS=L LOAD_CPUS=L] tools/bench/memcached.sh [BUILD_DIR] [REQUESTS_PER_THREAD] [THREADS...]
 #
 # HOGS=N runs N busy loops on the server's CPU throughout, as a busy shared
 # machine would: the kernel then shares that CPU per thread, and greenshim's
@@ -30,7 +32,7 @@ USER_OPT=
 # one PRELOAD TEST THREADS: prints "requests/s CPU-us-per-request threads".
 one() {
 	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	env ${1:+LD_PRELOAD=$1} taskset -c $SERVER_CPU memcached $USER_OPT -l 127.0.0.1 \
+	env ${1:+LD_PRELOAD=$1} taskset -c $SERVER_CPUS memcached $USER_OPT -l 127.0.0.1 \
 		-p "$port" -t 4 >/dev/null 2>&1 &
 	server_pid=$!
 	for _ in $(seq 50); do
@@ -40,7 +42,7 @@ one() {
 	done
 	threads=$(status_field $server_pid Threads)
 	t0=$(cpu_ticks $server_pid)
-	taskset -c $LOAD_CPU memcslap -s "127.0.0.1:$port" -t "$2" -c "$3" -e "$N" >"$tmp/slap" 2>&1 ||
+	taskset -c $LOAD_CPUS memcslap -s "127.0.0.1:$port" -t "$2" -c "$3" -e "$N" >"$tmp/slap" 2>&1 ||
 		{ echo "bench: memcslap failed:" >&2; cat "$tmp/slap" >&2; exit 1; }
 	t1=$(cpu_ticks $server_pid)
 	kill $server_pid
@@ -58,14 +60,14 @@ one() {
 
 hogs=
 for _ in $(seq ${HOGS:-0}); do
-	taskset -c $SERVER_CPU sh -c 'while :; do :; done' &
+	taskset -c $SERVER_CPUS sh -c 'while :; do :; done' &
 	hogs="$hogs $!"
 done
 # lib.sh's trap removes $tmp; this one also ends the busy loops.
 trap 'for h in $hogs; do kill $h 2>/dev/null; done; cleanup' EXIT INT TERM
 
 echo "memcached $(memcached -V | awk '{ print $2 }') -t 4, memcslap -e $N per thread;" \
-	"server on CPU $SERVER_CPU, load on CPU $LOAD_CPU; busy loops on CPU $SERVER_CPU: ${HOGS:-0}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+	"server on CPUs $SERVER_CPUS, load on CPUs $LOAD_CPUS; busy loops on CPUs $SERVER_CPUS: ${HOGS:-0}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 printf "%-4s %8s | %10s %9s %7s | %10s %9s %7s | %9s %9s\n" test threads "native r/s" "CPU us/r" \
 	threads "green r/s" "CPU us/r" threads "r/s ratio" "CPU ratio"
