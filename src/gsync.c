@@ -16,6 +16,9 @@
  * free (a compare-and-swap of its owner, as glibc's), so an uncontended
  * lock and unlock pay two atomic instructions, as glibc's do.
  *
+ * Contention across hubs: a lock whose owner runs on another hub's OS
+ * thread spins a little before it parks (mutex_spin).
+ *
  * Mutex fairness: unlock frees the mutex and wakes the first waiter, which
  * retries; a running thread may take the mutex first ("barging"), as with
  * glibc, so a thread that unlocks and relocks keeps running without a
@@ -101,6 +104,40 @@ int gsync_mutex_trylock(struct gsync_mutex *m)
 	return gsync_mutex_owner(m) == self ? -EDEADLK : -EBUSY;
 }
 
+/* Spins before a contended lock parks: rounds of MUTEX_SPIN_PAUSES pauses. */
+#define MUTEX_SPIN_ROUNDS 4
+#define MUTEX_SPIN_PAUSES 30
+
+/* The owner of a contended mutex runs on another hub's OS thread right
+ * now, and nothing else is ready on the caller's hub: the owner will most
+ * likely unlock within its short critical section, sooner than a park and
+ * a wake-up from another hub would take (a few microseconds), so try again
+ * a few times first, as glibc's adaptive mutexes and Go's sync.Mutex do
+ * when the holder runs on another CPU. With one hub the owner is never
+ * running elsewhere: no spin. The owner's hub and that hub's running
+ * thread are read without a lock: a hint, as a stale one only ends the
+ * spin or makes one round more. */
+static bool mutex_spin(struct gsync_mutex *m, struct green *self)
+{
+	for (int round = 0; round < MUTEX_SPIN_ROUNDS; round++) {
+		struct green *o = gsync_mutex_owner(m);
+		struct hub *oh;
+
+		if (o == NULL) {
+			if (mutex_take(m, self))
+				return true;
+			continue;
+		}
+		oh = __atomic_load_n(&o->hub, __ATOMIC_RELAXED);
+		if (oh == NULL || oh == self->hub || self->hub->runq_head != NULL ||
+		    __atomic_load_n(&oh->current, __ATOMIC_RELAXED) != o)
+			return false;
+		for (int k = 0; k < MUTEX_SPIN_PAUSES; k++)
+			__builtin_ia32_pause();
+	}
+	return mutex_take(m, self);
+}
+
 int gsync_mutex_lock(struct gsync_mutex *m, int64_t deadline)
 {
 	struct green *self = green_self();
@@ -110,6 +147,8 @@ int gsync_mutex_lock(struct gsync_mutex *m, int64_t deadline)
 		return 0;
 	if (gsync_mutex_owner(m) == self)
 		return -EDEADLK;
+	if (mutex_spin(m, self))
+		return 0;
 	gsync_lock(&m->lock);
 	for (;;) {
 		struct wait w;
