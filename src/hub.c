@@ -384,23 +384,27 @@ static void hub_take_move(struct hub *h)
 		ev_loop_fork(h->loop);
 }
 
+/* The kernel has no epoll_pwait2 (before Linux 5.11): libev's milliseconds. */
+static atomic_bool no_pwait2;
+
 int hub_loop_wait(int epfd, struct epoll_event *ev, int max, int timeout_ms)
 {
-	struct hub *h = hub_peek();
+	struct hub *me = hub_peek(), *h = me;
 	struct own_slot *s = own_find(epfd);
 	int64_t end = GS_NO_DEADLINE;
-	unsigned long signals = h != NULL ? h->program_signals : 0;
+	unsigned long signals = me != NULL ? me->program_signals : 0;
 	long r;
 
-	if (s == NULL || s->kind != OWN_BACKEND || s->hub != h)
-		h = NULL; /* not the calling hub's loop: as asked */
+	if (s == NULL || s->kind != OWN_BACKEND || s->hub != me ||
+	    atomic_load_explicit(&no_pwait2, memory_order_relaxed))
+		h = NULL; /* not the calling hub's loop, or no pwait2: as asked */
 	if (timeout_ms >= 0)
 		end = gs_now_ns() + (int64_t)timeout_ms * 1000000;
 	for (;;) {
 		int64_t at = h != NULL && h->precise_at < end ? h->precise_at : end;
 
-		if (at == GS_NO_DEADLINE) {
-			r = arch_syscall6(SYS_epoll_pwait, epfd, (long)ev, max, -1, 0, 0);
+		if (h == NULL || at == GS_NO_DEADLINE) {
+			r = arch_syscall6(SYS_epoll_pwait, epfd, (long)ev, max, timeout_ms, 0, 0);
 		} else {
 			int64_t left = at - gs_now_ns();
 			struct timespec ts = { 0, 0 };
@@ -410,12 +414,16 @@ int hub_loop_wait(int epfd, struct epoll_event *ev, int max, int timeout_ms)
 				ts.tv_nsec = left % 1000000000;
 			}
 			r = arch_syscall6(SYS_epoll_pwait2, epfd, (long)ev, max, (long)&ts, 0, 0);
-			if (r == -ENOSYS) /* before Linux 5.11: libev's milliseconds */
-				r = arch_syscall6(SYS_epoll_pwait, epfd, (long)ev, max, timeout_ms, 0, 0);
+			if (r == -ENOSYS) {
+				atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
+				h = NULL;
+				continue;
+			}
 		}
 		/* The tick interrupts it, and is no signal of the program's:
-		 * the wait goes on, to the same end. */
-		if (r != -EINTR || h == NULL || h->program_signals != signals)
+		 * the wait goes on, to the same end (as asked, without
+		 * pwait2). */
+		if (r != -EINTR || me == NULL || me->program_signals != signals)
 			break;
 	}
 	if (h != NULL && h->precise_at <= gs_now_ns())
