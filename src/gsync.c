@@ -114,23 +114,21 @@ int gsync_mutex_trylock(struct gsync_mutex *m)
  * a wake-up from another hub would take (a few microseconds), so try again
  * a few times first, as glibc's adaptive mutexes and Go's sync.Mutex do
  * when the holder runs on another CPU. With one hub the owner is never
- * running elsewhere: no spin. The owner's hub and that hub's running
- * thread are read without a lock: a hint, as a stale one only ends the
- * spin or makes one round more. */
+ * running elsewhere: no spin. Which thread each hub runs is read without
+ * a lock (sched_runs_elsewhere): a hint, as a stale one only ends the spin
+ * or makes one round more; the owner itself is only compared, never read
+ * (it may have ended holding the mutex, its memory gone). */
 static bool mutex_spin(struct gsync_mutex *m, struct green *self)
 {
 	for (int round = 0; round < MUTEX_SPIN_ROUNDS; round++) {
 		struct green *o = gsync_mutex_owner(m);
-		struct hub *oh;
 
 		if (o == NULL) {
 			if (mutex_take(m, self))
 				return true;
 			continue;
 		}
-		oh = __atomic_load_n(&o->hub, __ATOMIC_RELAXED);
-		if (oh == NULL || oh == self->hub || self->hub->runq_head != NULL ||
-		    __atomic_load_n(&oh->current, __ATOMIC_RELAXED) != o)
+		if (self->hub->runq_head != NULL || !sched_runs_elsewhere(self->hub, o))
 			return false;
 		for (int k = 0; k < MUTEX_SPIN_PAUSES; k++)
 			__builtin_ia32_pause();

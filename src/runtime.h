@@ -557,6 +557,9 @@ bool sched_share(struct hub *h, struct green *g);
 void sched_moves_pause(void);
 void sched_moves_resume(void);
 void sched_moved_in(struct green *g);
+/* Is g the thread another scheduler hub than h runs right now? A racy
+ * read of each hub's current thread: a hint (gsync.c's mutex_spin). */
+bool sched_runs_elsewhere(struct hub *h, const struct green *g);
 /* Called by an interposed call that may have waited, as the last thing
  * before it returns to ra (its return address): if threads wait on this
  * hub and another is idle, the running thread goes on there, when its

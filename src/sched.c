@@ -249,6 +249,21 @@ static struct hub *idle_hub(struct hub *h, int64_t before)
 	return NULL;
 }
 
+bool sched_runs_elsewhere(struct hub *h, const struct green *g)
+{
+	int n = sched_hubs();
+
+	if (n == 1 || !h->sched)
+		return false;
+	for (int i = 1; i < n; i++) {
+		struct hub *c = hubs[(h->sched_index + i) % n];
+
+		if (__atomic_load_n(&c->current, __ATOMIC_RELAXED) == g)
+			return true;
+	}
+	return false;
+}
+
 /* Moves allowed (0) and moves under way (claimed, not yet linked). */
 #define SCHED_PAUSE_WAIT_NS 100000000
 static atomic_int moves_paused, moves_in_transit;
