@@ -514,12 +514,15 @@ test_greenctl_stats_count_threads_moved_to_an_idle_hub() {
 		threads_moved_out 2 4 10 15000
 }
 
-# The same threads computing in bursts of 0.4 ms with a 10 us sleep after
-# each, and a tick far longer than a burst (1 s): a long one moves as it
-# returns from its sleep (threads_moved_at_return).
+# Six such threads computing in bursts of 0.4 ms with a 10 us sleep after
+# each, and a tick far longer than a burst (1 s): the three long ones
+# share the main thread's hub, so one is always ready behind the one that
+# runs, and one moves as it returns from its sleep (threads_moved_at_return).
+# (With two long threads, one sleeps while the other runs, and a move
+# waits on a coincidence: seen missing in 1 CI run.)
 test_greenctl_stats_count_threads_moved_as_they_return() {
 	moved_to_an_idle_hub greenctl_stats_count_threads_moved_as_they_return \
-		threads_moved_at_return 1000 4 10 15000 10
+		threads_moved_at_return 1000 6 10 15000 10
 }
 
 # moved_to_an_idle_hub NAME COUNTER PREEMPT_MS GS-UNEVEN-ARGS...
