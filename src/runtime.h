@@ -550,10 +550,9 @@ bool sched_share(struct hub *h, struct green *g);
 /* No thread moves between hubs from the first call until the matching
  * resume, and none is in transit when the first returns (unless a hub
  * has not taken its own for 100 ms: it runs a thread that does not
- * yield): greenctl's
- * ps, stacks and stats read one hub after another and count each thread
- * once. sched_moved_in: g, handed over by a move, is linked on its new
- * hub (GREEN_MOVING). */
+ * yield): greenctl's ps, stacks and stats read one hub after another and
+ * count each thread once. sched_moved_in: g, handed over by a move, is
+ * linked on its new hub (GREEN_MOVING). */
 void sched_moves_pause(void);
 void sched_moves_resume(void);
 void sched_moved_in(struct green *g);
