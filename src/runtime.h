@@ -705,6 +705,9 @@ struct hub {
 	uint64_t moved_out;           /* threads handed to idle hubs (sched.c) */
 	uint64_t moved_at_return;     /* of them, at a call's return */
 	uint64_t settle_loop;         /* loops when sched_settle last unwound */
+	struct green *late;           /* back from a wait its timer ended while
+				       * the hub ran others (wait_park; only
+				       * compared, never read) */
 	uint64_t preempt_ticks;	/* timer signals taken (preempting or not) */
 	struct green *preempted;      /* to queue after the next poll, */
 	struct hub *move_to;          /* or to hand to this hub (hub_hand_over) */
@@ -757,8 +760,10 @@ struct hub {
 #define HUB_SPIN_NS 20000
 #endif
 /* A thread returning from a call moves to an idle hub (sched_settle) only
- * when the oldest thread ready on its hub has waited SETTLE_QUEUE_NS and
- * the other hub has been idle SETTLE_IDLE_NS: hubs that share a steady
+ * when the oldest thread ready on its hub has waited SETTLE_QUEUE_NS, or
+ * the thread itself has (its timer ended its wait that long before its
+ * hub, busy with others, polled), and the other hub has been idle
+ * SETTLE_IDLE_NS: hubs that share a steady
  * load are idle for moments and have short queues all the time, and
  * moving their threads about on those cost the echo demo (two hubs, 100
  * connections) some 5% more CPU per round trip, the hashing one 5-10%,

@@ -40,8 +40,11 @@
  *    glibc's backtrace(); at most one try per hub per poll of its loop
  *    (h->settle_loop), so a stack that does not pass costs one unwinding
  *    per round, not one per call; and only once the oldest ready thread
- *    has waited SETTLE_QUEUE_NS and the idle hub has been so for
- *    SETTLE_IDLE_NS (runtime.h): hubs that share a steady load have short
+ *    has waited SETTLE_QUEUE_NS, or the returning thread itself has (its
+ *    timer ended its wait that long before its hub, busy with others,
+ *    polled: two threads that take turns, each sleeping while the other
+ *    computes, never find one queued behind them), and the idle hub has
+ *    been so for SETTLE_IDLE_NS (runtime.h): hubs that share a steady load have short
  *    queues and idle moments all the time, and moving threads between
  *    them costs more than it gives. This is what takes the place of work
  *    stealing for threads woken from waits: the thread that would be
@@ -334,18 +337,22 @@ void sched_settle(uintptr_t ra)
 	struct green *g;
 	int saved_errno;
 	int64_t now;
+	bool late;
 
-	/* Cheap first: several hubs, threads wait here, none was tried
-	 * since the last poll. */
-	if (sched_hubs() == 1 || h == NULL || h->runq_head == NULL || h->settle_loop == h->loops ||
-	    osthread_is_runtime())
+	if (sched_hubs() == 1 || h == NULL)
 		return;
 	g = h->current;
-	if (!may_move(h, g) || !called_from_outside(ra))
+	late = h->late == g;
+	h->late = NULL;
+	/* Cheap first: threads wait here or this one did, none was tried
+	 * since the last poll. */
+	if ((h->runq_head == NULL && !late) || h->settle_loop == h->loops ||
+	    osthread_is_runtime() || !may_move(h, g) || !called_from_outside(ra))
 		return;
-	/* Then: the queue is old, and another hub has been idle a while. */
+	/* Then: the queue is old or this thread came late, and another hub
+	 * has been idle a while. */
 	now = gs_now_ns();
-	if (now - h->runq_head->since < SETTLE_QUEUE_NS ||
+	if ((!late && now - h->runq_head->since < SETTLE_QUEUE_NS) ||
 	    (t = idle_hub(h, now - SETTLE_IDLE_NS)) == NULL)
 		return;
 	h->settle_loop = h->loops; /* one unwinding per round, at most */

@@ -127,8 +127,14 @@ int wait_park(struct wait *w, int64_t deadline)
 	h->nparked++;
 	hub_switch_out(h, g);
 	g->wait = NULL;
-	if (left > 0)
+	if (left > 0) {
 		ev_timer_stop(h->loop, &g->timer);
+		/* Its timer ended it while the hub ran others, which kept it
+		 * waiting from its deadline to the poll that found it: a
+		 * thread that may move as it returns (sched_settle). */
+		if (w->result == -ETIMEDOUT && h->last_poll - deadline >= SETTLE_QUEUE_NS)
+			h->late = g;
+	}
 	return w->result;
 }
 
