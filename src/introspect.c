@@ -254,11 +254,16 @@ static atomic_bool unwind_forking;
  * one must not wait for itself. */
 static __thread int tls_unwinding __attribute__((tls_model("initial-exec")));
 
-static void sleep_ms(long ms)
+static void sleep_ns(long ns)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	struct timespec ts = { ns / 1000000000, ns % 1000000000 };
 
 	arch_syscall3(SYS_nanosleep, (long)&ts, 0, 0);
+}
+
+static void sleep_ms(long ms)
+{
+	sleep_ns(ms * 1000000);
 }
 
 /* Enters an unwinding unless a fork is under way (a signal handler gives
@@ -813,10 +818,14 @@ int introspect_sample_unnamed(struct hub *h, struct sample_result *out, int time
 	if (!atomic_compare_exchange_strong(&h->sample, &expected, &s))
 		return -EBUSY;
 	r = preempt_send_sample(h->tid);
-	for (int waited = 0; r == 0 && waited < timeout_ms; waited++) {
+	/* A running hub answers in tens of microseconds: look again after
+	 * 50 us, then twice as long each time up to 1 ms, not a full
+	 * millisecond at once (a profile's round waits on every hub). */
+	for (long waited = 0, step = 50000; r == 0 && waited < timeout_ms * 1000000L;
+	     waited += step, step = step < 500000 ? step * 2 : 1000000) {
 		if (atomic_load_explicit(&s.done, memory_order_acquire))
 			return 0;
-		sleep_ms(1);
+		sleep_ns(step);
 	}
 	expected = &s;
 	if (atomic_compare_exchange_strong(&h->sample, &expected, NULL))

@@ -515,11 +515,13 @@ test_greenctl_stats_count_threads_moved_to_an_idle_hub() {
 }
 
 # Six such threads computing in bursts of 0.4 ms with a 10 us sleep after
-# each, and a tick far longer than a burst (1 s): the three long ones
-# share the main thread's hub, so one is always ready behind the one that
-# runs, and one moves as it returns from its sleep (threads_moved_at_return).
-# (With two long threads, one sleeps while the other runs, and a move
-# waits on a coincidence: seen missing in 1 CI run.)
+# each, and a tick far longer than a burst (1 s): at least two of the three
+# long ones share a hub (all three, the main thread's, when each was placed
+# before a short one ended), and once the short ones end the other hub is
+# idle; one of the long ones moves as it returns from its sleep
+# (threads_moved_at_return), found queued behind another, or come back
+# late from its sleep because another ran (two that take turns: before
+# that counted, a 2/1 placement gave no move, seen in 1 CI run).
 test_greenctl_stats_count_threads_moved_as_they_return() {
 	moved_to_an_idle_hub greenctl_stats_count_threads_moved_as_they_return \
 		threads_moved_at_return 1000 6 10 15000 10
@@ -876,7 +878,11 @@ JS
 
 # --profile: the whole run as folded stacks led by the program's name,
 # naming the function that computes and the calls the others wait in, and
-# an SVG flame graph; the program's exit status is greenrun's.
+# an SVG flame graph; the program's exit status is greenrun's. The cpu
+# profile counts threads on the CPU only: the sleeper, which runs some
+# microseconds a second, may be caught once as it starts, never for the
+# second it sleeps (one such sample in 120 runs); greenshim's own frames
+# below a thread's start never show.
 test_greenrun_profile_writes_folded_stacks_and_a_flame_graph() {
 	name=greenrun_profile_writes_folded_stacks_and_a_flame_graph
 	spin=$(cd "$B" && pwd)/tests/tools/spin
@@ -885,9 +891,10 @@ test_greenrun_profile_writes_folded_stacks_and_a_flame_graph() {
 		>"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	on=$(awk '/^spin;spinner;spin_forever/ {s += $NF} END {print s + 0}' "$tmp/whole" 2>/dev/null)
+	asleep=$(awk '/sleeper/ {s += $NF} END {print s + 0}' "$tmp/whole" 2>/dev/null)
 	if [ $rc -ne 3 ] || [ "$on" -le 0 ] || ! grep -q spinning "$tmp/out"; then
 		fail $name "status $rc, spinner on-CPU $on us: $(cat "$tmp/err") $(head -n 5 "$tmp/whole" 2>/dev/null)"
-	elif grep -q -E 'sleeper|ctx_trampoline|green_main|hub_switch' "$tmp/whole"; then
+	elif [ "$asleep" -gt $((on / 20)) ] || grep -q -E 'ctx_trampoline|green_main|hub_switch' "$tmp/whole"; then
 		fail $name "a waiting thread or greenshim's frames: $(cat "$tmp/whole")"
 	elif ! check_graphs "$tmp/whole.svg" spin_forever "$tmp/whole" 2>"$tmp/err2"; then
 		fail $name "the graphs: $(cat "$tmp/err2")"
