@@ -81,7 +81,11 @@ static long futex_wait(const uint32_t *addr, uint32_t val, const struct timespec
 		waitq_add(&b->q, &fw.w, &w, 0);
 		gsync_unlock(&b->lock);
 		r = wait_park(&w, deadline);
-		if (waitq_linked(&fw.w)) { /* not woken by a FUTEX_WAKE */
+		if (r != WAKE_OK) {
+			/* Not woken by a FUTEX_WAKE: under the lock even if the
+			 * entry looks unlinked, as in gsync_cond_wait (a wake
+			 * on another hub may be between unlinking it and trying
+			 * w, both on this stack). */
 			gsync_lock(&b->lock);
 			waitq_remove(&fw.w);
 			gsync_unlock(&b->lock);

@@ -25,7 +25,7 @@ struct green *green_self(void)
 	return h != NULL ? h->current : NULL;
 }
 
-#ifndef GS_ASAN
+#if !defined(GS_ASAN) && !defined(GS_TSAN)
 /* It sits at the top of each thread's stack (runtime.h, struct green_tsig). */
 _Static_assert(sizeof(struct green) <= 256, "struct green pushes every stack deeper");
 #endif

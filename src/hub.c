@@ -640,6 +640,7 @@ static void post_green(struct hub *h, _Atomic(struct green *) *list, struct gree
 static void free_green(struct hub *h, struct green *g)
 {
 	tls_release(h, g);
+	ctx_release(&g->ctx);
 #ifdef GS_ASAN
 	/* The frames g never returned from (its last switch) keep their
 	 * redzones, which the stack's next thread would run into. */

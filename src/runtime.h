@@ -46,6 +46,9 @@
 #if defined(__SANITIZE_ADDRESS__)
 #define GS_ASAN 1 /* tell ASan about every stack switch (hub.c) */
 #endif
+#if defined(__SANITIZE_THREAD__)
+#define GS_TSAN 1 /* every context is a TSan fiber (ctx_switch below) */
+#endif
 
 /* The invariants the design comments state, checked where they can break
  * in sanitizer builds (make check SANITIZE=..., which defines
@@ -98,13 +101,43 @@ char *gs_strdup(const char *s);
 /* A suspended context: the callee-saved state is on its own stack. */
 struct ctx {
 	void *sp;
+#ifdef GS_TSAN
+	void *fiber; /* TSan's, for ctx_make's; the OS thread's own for the
+		      * context a thread started on (taken at its first switch) */
+#endif
 };
 
-/* Saves the running context into from and resumes to. */
-void ctx_switch(struct ctx *from, struct ctx *to);
 /* Prepares c so that switching to it calls entry(arg) on the stack below
  * stack_top. entry must never return. */
 void ctx_make(struct ctx *c, void *stack_top, void (*entry)(void *), void *arg);
+#ifndef GS_TSAN
+/* Saves the running context into from and resumes to. */
+void ctx_switch(struct ctx *from, struct ctx *to);
+/* c, made by ctx_make, will not run again (its thread is released). */
+static inline void ctx_release(struct ctx *c)
+{
+	(void)c;
+}
+#else
+/* Under ThreadSanitizer each context is one of its fibers: it keeps a
+ * shadow stack and a clock per fiber, and a switch between contexts of one
+ * OS thread orders what each did before it (flags 0: they take turns).
+ * The switch is announced just before the stack changes, with no
+ * instrumented code between. */
+void ctx_switch_raw(struct ctx *from, struct ctx *to);
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+static inline void ctx_switch(struct ctx *from, struct ctx *to)
+{
+	if (from->fiber == NULL)
+		from->fiber = __tsan_get_current_fiber();
+	__tsan_switch_to_fiber(to->fiber, 0);
+	ctx_switch_raw(from, to);
+}
+void ctx_release(struct ctx *c);
+#endif
 
 /* ---- config.c: GREENSHIM_* variables --------------------------------- */
 
@@ -773,6 +806,14 @@ struct hub {
 #endif
 #ifndef SETTLE_IDLE_NS
 #define SETTLE_IDLE_NS 200000
+#endif
+/* Moves at a call's return are off unless built with -DSETTLE_MOVES=1:
+ * with them, CPython 3.13's GIL (tests/lang/cpu_threads.py, two hubs)
+ * crashed in 2 of 20 runs, a callee-saved register of take_gil's found
+ * with its upper half zeroed after pthread_cond_timedwait (not yet
+ * explained; without them, 0 of 20). docs/LIMITATIONS.md. */
+#ifndef SETTLE_MOVES
+#define SETTLE_MOVES 0
 #endif
 #define HUB_STACK_SIZE (256 * 1024)
 

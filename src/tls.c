@@ -288,6 +288,12 @@ static bool tls_setup(void)
 	return true;
 }
 
+#ifdef GS_TSAN
+#define TLS_TSAN true
+#else
+#define TLS_TSAN false
+#endif
+
 void tls_init(void)
 {
 	static atomic_int state; /* 0: not yet, 1: being settled, 2: settled */
@@ -301,7 +307,10 @@ void tls_init(void)
 		return;
 	}
 	config_load();
-	if (gs_config.tls_green && !gs_config.native_threads && tls_setup()) {
+	/* ThreadSanitizer keeps its per-thread state in the OS thread's TLS
+	 * (and its fibers, ctx_switch, in that state): green threads share
+	 * the OS thread's TLS in its builds. */
+	if (gs_config.tls_green && !gs_config.native_threads && !TLS_TSAN && tls_setup()) {
 		/* Only a kernel that says so keeps a WRFSBASE value across
 		 * its own context switches (HWCAP2_FSGSBASE, Linux 5.9+). */
 		if (RUNNING_ON_VALGRIND) {

@@ -132,7 +132,7 @@ START_TEST(a_thread_detached_after_it_ended_is_released)
 }
 END_TEST
 
-#define MANY 100000
+#define MANY UNIT_LIVE(100000)
 
 static struct waitq many_q;
 static unsigned many_woken;

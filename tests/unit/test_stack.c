@@ -93,7 +93,7 @@ static void *park(void *arg)
 
 START_TEST(forty_thousand_threads_need_far_fewer_mappings_than_max_map_count)
 {
-	enum { N = 40000 };
+	enum { N = UNIT_LIVE(40000) };
 	struct green **g = calloc(N, sizeof *g);
 	int before, after;
 
@@ -104,7 +104,15 @@ START_TEST(forty_thousand_threads_need_far_fewer_mappings_than_max_map_count)
 		ck_assert_int_eq(green_spawn(NULL, park, NULL, &g[i]), 0);
 	green_yield();
 	after = count_mappings();
+#ifdef __SANITIZE_THREAD__
+	/* TSan maps some four regions of its own for each fiber: the count
+	 * says nothing of the stacks' under it. */
+	(void)before;
+	(void)after;
+	if (false) {
+#else
 	if (stack_guard_mode(STACK_GUARD_AUTO) == STACK_GUARD_MADVISE) {
+#endif
 		/* 40,000 stacks, 40,000 guards: a few hundred slabs. */
 		ck_assert_msg(after - before < 400, "%d new mappings", after - before);
 	} else {
@@ -219,10 +227,10 @@ START_TEST(other_segfaults_still_get_the_default_action)
 
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-#ifdef __SANITIZE_ADDRESS__
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 		int devnull = open("/dev/null", O_WRONLY);
 
-		dup2(devnull, STDERR_FILENO); /* ASan's report is expected */
+		dup2(devnull, STDERR_FILENO); /* the sanitizer's report is expected */
 #endif
 		hub_get();
 		fault_at_16();
@@ -232,6 +240,9 @@ START_TEST(other_segfaults_still_get_the_default_action)
 #ifdef __SANITIZE_ADDRESS__
 	/* ASan's own handler was there first: it reports and exits 1. */
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %#x", status);
+#elif defined(__SANITIZE_THREAD__)
+	/* So was TSan's: it reports and exits 66. */
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 66, "status %#x", status);
 #else
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "status %#x", status);
 #endif

@@ -25,6 +25,16 @@ Suite *suite_trap(void);
  * returns. */
 int run_in_child(void (*fn)(void *), void *arg, char *err, size_t errlen);
 
+/* ThreadSanitizer keeps at most 8,128 threads and fibers alive at once
+ * (a fiber per green thread: ctx_switch): a test that parks tens of
+ * thousands of green threads at once parks this many under it. */
+#ifdef __SANITIZE_THREAD__
+#define UNIT_LIVE_MAX 4000
+#else
+#define UNIT_LIVE_MAX 1000000
+#endif
+#define UNIT_LIVE(n) ((n) < UNIT_LIVE_MAX ? (n) : UNIT_LIVE_MAX)
+
 /* Elapsed milliseconds since a gs_now_ns() reading. */
 static inline double ms_since(int64_t t0)
 {

@@ -29,4 +29,16 @@ void ctx_make(struct ctx *c, void *stack_top, void (*entry)(void *), void *arg)
 	*--sp = 0;                                  /* r15 */
 	*--sp = (uint64_t)mxcsr | ((uint64_t)fpucw << 32);
 	c->sp = sp;
+#ifdef GS_TSAN
+	c->fiber = __tsan_create_fiber(0);
+#endif
 }
+
+#ifdef GS_TSAN
+void ctx_release(struct ctx *c)
+{
+	if (c->fiber != NULL)
+		__tsan_destroy_fiber(c->fiber);
+	c->fiber = NULL;
+}
+#endif

@@ -17,6 +17,11 @@
 
 	.text
 
+#ifdef __SANITIZE_THREAD__
+/* runtime.h's ctx_switch announces the switch to TSan, then calls this. */
+#define ctx_switch ctx_switch_raw
+#endif
+
 /* void ctx_switch(struct ctx *from, struct ctx *to) */
 	.globl	ctx_switch
 	.hidden	ctx_switch
