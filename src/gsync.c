@@ -46,6 +46,26 @@
 #include "runtime.h"
 #include "sys.h"
 
+__thread unsigned gs_locks_held __attribute__((tls_model("initial-exec")));
+__thread struct wait *gs_posts_held __attribute__((tls_model("initial-exec")));
+
+void gsync_post_held(void)
+{
+	struct wait *w = gs_posts_held, *rev = NULL, *next;
+
+	gs_posts_held = NULL;
+	/* Held as a stack: posted in the order they were completed. */
+	for (; w != NULL; w = next) {
+		next = w->remote_next;
+		w->remote_next = rev;
+		rev = w;
+	}
+	for (w = rev; w != NULL; w = next) {
+		next = w->remote_next; /* the post links w anew */
+		hub_post_wait(w->g->hub, w);
+	}
+}
+
 void gsync_lock_slow(uint16_t *l)
 {
 	for (unsigned spins = 0;; spins++) {
@@ -104,14 +124,8 @@ int gsync_mutex_trylock(struct gsync_mutex *m)
 	return gsync_mutex_owner(m) == self ? -EDEADLK : -EBUSY;
 }
 
-/* Spins before a contended lock parks: rounds of MUTEX_SPIN_PAUSES pauses.
- * Off (0 rounds: one more try) unless built with -DMUTEX_SPIN_ROUNDS=4:
- * with the spin, CPython 3.13's GIL (tests/lang/cpu_threads.py, two hubs)
- * crashed in 1 of 20 runs even without moves at a call's return
- * (SETTLE_MOVES, runtime.h), in 0 of 30 without it; not yet explained. */
-#ifndef MUTEX_SPIN_ROUNDS
-#define MUTEX_SPIN_ROUNDS 0
-#endif
+/* Spins before a contended lock parks: rounds of MUTEX_SPIN_PAUSES pauses. */
+#define MUTEX_SPIN_ROUNDS 4
 #define MUTEX_SPIN_PAUSES 30
 
 /* The owner of a contended mutex runs on another hub's OS thread right

@@ -807,14 +807,6 @@ struct hub {
 #ifndef SETTLE_IDLE_NS
 #define SETTLE_IDLE_NS 200000
 #endif
-/* Moves at a call's return are off unless built with -DSETTLE_MOVES=1:
- * with them, CPython 3.13's GIL (tests/lang/cpu_threads.py, two hubs)
- * crashed in 2 of 20 runs, a callee-saved register of take_gil's found
- * with its upper half zeroed after pthread_cond_timedwait (not yet
- * explained; without them, 0 of 20). docs/LIMITATIONS.md. */
-#ifndef SETTLE_MOVES
-#define SETTLE_MOVES 0
-#endif
 #define HUB_STACK_SIZE (256 * 1024)
 
 /* Whether g is one of the program's threads: not an extra hub's own
@@ -1071,9 +1063,19 @@ struct gsync_barrier {
  * lock before it parks); a thread that finds it held spins, for another
  * OS thread holds it, then gives its CPU back to the kernel. */
 void gsync_lock_slow(uint16_t *l);
+/* The gsync locks this thread holds, and the waits it completed for
+ * threads of other hubs meanwhile (wait_complete): those are posted once
+ * the last lock is let go. A woken waiter may return at once and free the
+ * object whose lock the waker still held (a semaphore or a mutex on its
+ * stack, as CPython 3.13's parking lot keeps them): the waker's unlock, a
+ * 16-bit store of 0, then landed in the waiter's later frames. */
+extern __thread unsigned gs_locks_held __attribute__((tls_model("initial-exec")));
+extern __thread struct wait *gs_posts_held __attribute__((tls_model("initial-exec")));
+void gsync_post_held(void);
 
 static inline void gsync_lock(uint16_t *l)
 {
+	gs_locks_held++;
 	if (GS_LIKELY(__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) == 0))
 		return;
 	gsync_lock_slow(l);
@@ -1082,6 +1084,8 @@ static inline void gsync_lock(uint16_t *l)
 static inline void gsync_unlock(uint16_t *l)
 {
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+	if (--gs_locks_held == 0 && GS_UNLIKELY(gs_posts_held != NULL))
+		gsync_post_held();
 }
 
 /* With *lock held: the calling green thread waits on q (whose waiters

@@ -339,7 +339,7 @@ void sched_settle(uintptr_t ra)
 	int64_t now;
 	bool late;
 
-	if (!SETTLE_MOVES || sched_hubs() == 1 || h == NULL)
+	if (sched_hubs() == 1 || h == NULL)
 		return;
 	g = h->current;
 	late = h->late == g;

@@ -57,7 +57,15 @@ bool wait_complete(struct wait *w, int result)
 		return false;
 	w->result = result;
 	if (GS_UNLIKELY(hub_peek() != h)) {
-		hub_post_wait(h, w); /* the waiter's hub calls wait_end_claimed */
+		/* The waiter's hub calls wait_end_claimed; posted once this
+		 * thread lets go of the object it woke w from (runtime.h,
+		 * gs_locks_held): w may return at once, and free it. */
+		if (gs_locks_held > 0) {
+			w->remote_next = gs_posts_held;
+			gs_posts_held = w;
+		} else {
+			hub_post_wait(h, w);
+		}
 		return true;
 	}
 	GS_INVARIANT(w->g->state == GREEN_PARKED || w->g == h->current,

@@ -523,11 +523,6 @@ test_greenctl_stats_count_threads_moved_to_an_idle_hub() {
 # late from its sleep because another ran (two that take turns: before
 # that counted, a 2/1 placement gave no move, seen in 1 CI run).
 test_greenctl_stats_count_threads_moved_as_they_return() {
-	if ! grep -q -E '^#define SETTLE_MOVES 1' src/runtime.h; then
-		skip greenctl_stats_count_threads_moved_as_they_return \
-			"moves at a call's return are off (SETTLE_MOVES, src/runtime.h)"
-		return
-	fi
 	moved_to_an_idle_hub greenctl_stats_count_threads_moved_as_they_return \
 		threads_moved_at_return 1000 6 10 15000 10
 }
