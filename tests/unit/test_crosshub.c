@@ -231,6 +231,63 @@ START_TEST(semaphore_ping_pong_across_hubs_loses_and_doubles_no_unit)
 }
 END_TEST
 
+/* ---- a wake-up across hubs under an object's lock: the woken thread may
+ * free the object (a semaphore or mutex on its stack, as CPython 3.13's
+ * parking lot keeps them) as soon as it runs, so it runs only once the
+ * waker has let go of the lock (runtime.h, gs_locks_held), however long
+ * the waker holds it. (Before, the waker's unlock, a 16-bit store of 0,
+ * landed in CPython 3.13's frames: tests/lang, python_cpu_bound_threads.) */
+static uint16_t held_lock;
+static struct waitq held_q;
+static _Atomic int held_waiter_ran, held_ran_early;
+
+static void *wake_under_lock(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+
+	if (id == 0) {
+		struct wait w;
+		struct waiter e;
+
+		wait_init(&w);
+		gsync_lock(&held_lock);
+		waitq_add(&held_q, &e, &w, 0);
+		gsync_unlock(&held_lock);
+		ck_assert_int_eq(wait_park(&w, GS_NO_DEADLINE), WAKE_OK);
+		held_waiter_ran = 1;
+	} else if (id == GREENS) {
+		int64_t t0;
+		bool queued = false;
+
+		while (!queued) {
+			gsync_lock(&held_lock);
+			queued = !waitq_empty(&held_q);
+			gsync_unlock(&held_lock);
+			if (!queued)
+				green_yield();
+		}
+		gsync_lock(&held_lock);
+		ck_assert_int_eq(waitq_wake_one(&held_q, WAKE_OK), 1);
+		t0 = gs_now_ns();
+		while (gs_now_ns() - t0 < 20000000)
+			; /* 20 ms: the other hub is idle, and would run it */
+		held_ran_early = held_waiter_ran;
+		gsync_unlock(&held_lock);
+	}
+	return NULL;
+}
+
+START_TEST(a_thread_woken_from_another_hub_runs_once_the_waker_lets_go_of_the_lock)
+{
+	held_lock = 0;
+	waitq_init(&held_q);
+	held_waiter_ran = held_ran_early = 0;
+	on_two_hubs(wake_under_lock);
+	ck_assert_int_eq(held_ran_early, 0);
+	ck_assert_int_eq(held_waiter_ran, 1);
+}
+END_TEST
+
 /* ---- rwlock: writers keep two words equal, readers check them ---- */
 
 #define RW_ROUNDS 2000
@@ -359,6 +416,7 @@ Suite *suite_crosshub(void)
 	tcase_add_test(t, a_mutex_counts_exactly_with_its_threads_on_two_hubs);
 	tcase_add_test(t, a_bounded_queue_on_cond_vars_delivers_every_item_once_across_hubs);
 	tcase_add_test(t, semaphore_ping_pong_across_hubs_loses_and_doubles_no_unit);
+	tcase_add_test(t, a_thread_woken_from_another_hub_runs_once_the_waker_lets_go_of_the_lock);
 	tcase_add_test(t, an_rwlock_excludes_writers_from_readers_on_two_hubs);
 	tcase_add_test(t, a_barrier_lets_both_hubs_through_one_round_at_a_time);
 	tcase_add_test(t, a_cancellation_posted_from_another_hub_ends_the_wait_there);

@@ -106,19 +106,18 @@ START_TEST(forty_thousand_threads_need_far_fewer_mappings_than_max_map_count)
 	after = count_mappings();
 #ifdef __SANITIZE_THREAD__
 	/* TSan maps some four regions of its own for each fiber: the count
-	 * says nothing of the stacks' under it. */
+	 * says nothing of the stacks' under it, and is not checked. */
 	(void)before;
 	(void)after;
-	if (false) {
 #else
 	if (stack_guard_mode(STACK_GUARD_AUTO) == STACK_GUARD_MADVISE) {
-#endif
 		/* 40,000 stacks, 40,000 guards: a few hundred slabs. */
 		ck_assert_msg(after - before < 400, "%d new mappings", after - before);
 	} else {
 		/* Without guard markers each guard is a VMA; it still works. */
 		ck_assert_int_ge(after - before, N);
 	}
+#endif
 	waitq_wake_all(&park_q, 0);
 	for (int i = 0; i < N; i++)
 		ck_assert_int_eq(green_join(g[i], NULL, GS_NO_DEADLINE), 0);
