@@ -158,7 +158,7 @@ _Noreturn void green_exit(void *retval)
 	g->retval = retval;
 	h->nrunning--;
 	sched_thread_ended(h);
-	sigmask_green_end(h, g);
+	sigmask_green_exiting(h, g);
 	/* A joiner or a detach may come from another hub: DEAD, the joiner's
 	 * wait and detached are read and written under join_lock. */
 	gsync_lock(&g->join_lock);

@@ -827,6 +827,8 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 		     "one context of a hub runs at a time, on the hub's OS thread");
 	GS_INVARIANT(next->state != GREEN_DEAD && next->state != GREEN_PARKED,
 		     "only a context that can run is switched to");
+	GS_INVARIANT(gs_locks_held == 0 && gs_posts_held == NULL,
+		     "no gsync lock is held across a switch");
 	if (shares_tls(cur))
 		cur->saved_errno = errno;
 	next->state = GREEN_RUNNING;

@@ -1181,6 +1181,9 @@ void sigmask_green_start(struct hub *h, struct green *g); /* creator's mask */
 void sigmask_green_inherit(struct hub *h, struct green *g);
 void sigmask_green_count(struct hub *h, struct green *g);
 void sigmask_green_end(struct hub *h, struct green *g);   /* it is DEAD */
+/* g, running, is about to end: counted out, and every signal but the
+ * synchronous ones blocked in the kernel while it finishes (green_exit). */
+void sigmask_green_exiting(struct hub *h, struct green *g);
 /* Before switching to next (only once h->masks): the kernel mask. */
 void sigmask_switch(struct hub *h, struct green *next);
 /* pthread_sigmask for the running green thread, on the kernel's 64-bit

@@ -32,10 +32,15 @@
 #include "runtime.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+
+/* Set for good once any hub counts masks: until then every green thread
+ * of the process has the mask it started with. */
+static atomic_bool masks_anywhere;
 
 static uint64_t bit(int sig)
 {
@@ -102,6 +107,31 @@ void sigmask_green_end(struct hub *h, struct green *g)
 	}
 }
 
+void sigmask_green_exiting(struct hub *h, struct green *g)
+{
+	const uint64_t keep = bit(SIGKILL) | bit(SIGSTOP) | bit(32) | bit(33) | bit(SIGSEGV) |
+			      bit(SIGBUS) | bit(SIGILL) | bit(SIGFPE) | bit(SIGTRAP) | bit(SIGSYS);
+
+	/* As glibc's start_thread before its thread ends: no handler of the
+	 * program runs in a thread that has ended. With several hubs its
+	 * joiner may go on at once, on another, and a signal it sends then
+	 * must find another thread, not this one's mask still in its OS
+	 * thread. The hub then keeps masks per thread (the next switch puts
+	 * the next thread's back), counted before this one leaves. While no
+	 * thread anywhere has changed its mask, every thread left takes
+	 * what this one took: nothing to do. */
+	if (!h->masks && (!h->sched || sched_hubs() == 1 ||
+			  !atomic_load_explicit(&masks_anywhere, memory_order_relaxed))) {
+		sigmask_green_end(h, g);
+		return;
+	}
+	if (!h->masks)
+		sigmask_recount(h);
+	sigmask_green_end(h, g);
+	g->sigmask = ~keep;
+	kernel_set(h, g->sigmask | g->waitset);
+}
+
 void sigmask_root_init(struct hub *h, struct green *root)
 {
 	root->sigmask = kernel_get();
@@ -112,6 +142,7 @@ void sigmask_root_init(struct hub *h, struct green *root)
  * mask. */
 void sigmask_recount(struct hub *h)
 {
+	atomic_store_explicit(&masks_anywhere, true, memory_order_relaxed);
 	h->masks = true;
 	memset(h->nblock, 0, sizeof h->nblock);
 	h->nlive = 0;

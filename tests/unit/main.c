@@ -5,6 +5,16 @@
 
 #include "unit.h"
 
+#ifdef __SANITIZE_THREAD__
+/* make check SANITIZE=thread: a forked child of this threaded process
+ * starts threads of its own (a hub's, the pool's), as the tests ask. */
+const char *__tsan_default_options(void);
+__attribute__((visibility("default"))) const char *__tsan_default_options(void)
+{
+	return "die_after_fork=0";
+}
+#endif
+
 int main(void)
 {
 	SRunner *sr;
