@@ -49,6 +49,7 @@
  */
 /* glibc's inline getc_unlocked and friends would clash with ours. */
 #define __NO_INLINE__ 1
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,45 +182,144 @@ void stdio_fork_child(void)
 /* ---- the FILE lock, between green threads ------------------------------ */
 
 /*
- * With a descriptor per green thread (src/tls.c), glibc's FILE lock knows
- * green threads apart: its owner is the thread's descriptor. A green
- * thread that wants a FILE another one of its hub holds must park, not
- * sleep in the kernel (the holder could then never run and let go). So
- * the program's flockfile waits here, and a wrapped call that parks lets
- * go of the lock meanwhile (sio_park): the busy set keeps the other
- * wrapped calls out, and glibc's own users of the lock (perror, fflush of
- * every stream) get through as they did when all green threads shared one
- * owner. The waiters of every hub queue in one place, which each
- * funlockfile wakes; they also look again every millisecond, for a holder
- * that is no green thread (a runtime thread, glibc's own use of the lock).
+ * glibc's FILE lock names its owner by THREAD_SELF, which is the OS
+ * thread's descriptor (src/tls.c): the hub's, for every green thread that
+ * runs there. To glibc, two green threads of one hub are one owner, so
+ * the second one's flockfile would take a lock the first holds; two of
+ * different hubs are two owners, and the second would sleep in the kernel.
+ * So the program's flockfile and ftrylockfile, and the wrapped calls
+ * (sio_lock), also note which green thread holds each FILE (flocks, a
+ * table for the process: few FILEs are held at once), and a green thread
+ * waits in its hub, parked, while another holds the FILE, then takes
+ * glibc's lock with ftrylockfile. funlockfile wakes the waiters of every
+ * hub; they also look again every millisecond, for a holder that is no
+ * green thread (a runtime thread, glibc's own use of the lock in a call
+ * of another hub). A wrapped call that parks lets go of the lock
+ * meanwhile (sio_park): the busy set keeps the other wrapped calls out,
+ * and glibc's own users of the lock (perror, fflush of every stream) get
+ * through as they did. The holder stays on its hub until it lets go
+ * (GREEN_FLOCK_MASK): glibc's lock names that hub's OS thread.
  */
 #define FILE_LOCK_POLL_NS 1000000
 
+struct flock_held {
+	FILE *f;
+	struct green *owner;
+	unsigned count; /* its flockfile and successful ftrylockfile calls */
+};
+
+/* Under file_lock.lock. */
+static struct {
+	struct flock_held *v;
+	size_t n, cap;
+} flocks;
+
+static struct flock_held *flock_find(FILE *f)
+{
+	for (size_t i = 0; i < flocks.n; i++)
+		if (flocks.v[i].f == f)
+			return &flocks.v[i];
+	return NULL;
+}
+
+/* f is free for me: no other green thread holds it, and glibc's lock
+ * is taken (for me, or once more for me). */
+static bool flock_try(FILE *f, struct green *me)
+{
+	struct flock_held *e = flock_find(f);
+
+	if (e != NULL && e->owner != me)
+		return false;
+	if (REAL(ftrylockfile)(f) != 0)
+		return false;
+	if (e != NULL) {
+		e->count++;
+	} else {
+		if (flocks.n == flocks.cap) {
+			size_t cap = flocks.cap ? flocks.cap * 2 : 16;
+			struct flock_held *v = gs_realloc(flocks.v, cap * sizeof *v);
+
+			if (v == NULL)
+				return true; /* glibc's lock alone, for this one */
+			flocks.v = v;
+			flocks.cap = cap;
+		}
+		flocks.v[flocks.n++] = (struct flock_held){ f, me, 1 };
+	}
+	return true;
+}
+
+/* The calling green thread holds one more FILE lock, or one fewer. */
+static void flock_count(struct green *g, int delta)
+{
+	if ((g->flags & GREEN_FLOCK_MASK) == GREEN_FLOCK_MASK)
+		return; /* saturated: it stays on its hub for good */
+	if (delta > 0)
+		g->flags += GREEN_FLOCK_ONE;
+	else if (g->flags & GREEN_FLOCK_MASK)
+		g->flags -= GREEN_FLOCK_ONE;
+}
+
+/* The current green thread, where green threads share FILEs through
+ * this table; NULL where glibc's lock alone decides (real threads, no
+ * hub yet, a shared TLS whose owner is every green thread of the hub). */
+static struct green *flock_self(void)
+{
+	struct hub *h;
+
+	if (gs_tls_mode == TLS_SHARED || preload_native() || (h = preload_hub()) == NULL)
+		return NULL;
+	return h->current;
+}
+
 GS_WRAP void flockfile(FILE *f)
 {
-	if (REAL(ftrylockfile)(f) == 0)
-		return;
-	if (gs_tls_mode == TLS_SHARED || preload_native() || preload_hub() == NULL) {
+	struct green *me = flock_self();
+
+	if (me == NULL) {
 		REAL(flockfile)(f);
 		return;
 	}
 	gsync_lock(&file_lock.lock);
-	/* Queued before the second try: a funlockfile after it finds us. */
-	while (REAL(ftrylockfile)(f) != 0)
+	/* Queued before each try: a funlockfile after it finds us. */
+	while (!flock_try(f, me))
 		gsync_wait(&file_lock.lock, &file_lock.q, gs_deadline_after(FILE_LOCK_POLL_NS),
 			   WAIT_OTHER, NULL);
 	gsync_unlock(&file_lock.lock);
+	flock_count(me, 1);
+}
+
+GS_WRAP int ftrylockfile(FILE *f)
+{
+	struct green *me = flock_self();
+	bool taken;
+
+	if (me == NULL)
+		return REAL(ftrylockfile)(f);
+	gsync_lock(&file_lock.lock);
+	taken = flock_try(f, me);
+	gsync_unlock(&file_lock.lock);
+	if (!taken)
+		return EBUSY; /* as glibc's, errno untouched */
+	flock_count(me, 1);
+	return 0;
 }
 
 GS_WRAP void funlockfile(FILE *f)
 {
+	struct green *me = flock_self();
+	struct flock_held *e;
+
 	REAL(funlockfile)(f);
-	/* Without the lock first: a waiter queues before its last try. */
-	if (__atomic_load_n(&file_lock.q.head, __ATOMIC_RELAXED) != NULL) {
-		gsync_lock(&file_lock.lock);
-		waitq_wake_all(&file_lock.q, WAKE_RETRY);
-		gsync_unlock(&file_lock.lock);
-	}
+	if (me == NULL)
+		return;
+	flock_count(me, -1);
+	gsync_lock(&file_lock.lock);
+	e = flock_find(f);
+	if (e != NULL && e->owner == me && --e->count == 0)
+		*e = flocks.v[--flocks.n];
+	waitq_wake_all(&file_lock.q, WAKE_RETRY);
+	gsync_unlock(&file_lock.lock);
 }
 
 /* Only where green threads are told apart by the lock: with a shared TLS

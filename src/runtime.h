@@ -454,6 +454,11 @@ enum green_state {
 				     * GS_CHECK_INVARIANTS only (hub.c) */
 #define GREEN_MOVING 0x800u         /* handed to another hub, not yet
 				     * linked there (sched_moves_pause) */
+/* Bits 12-15: FILE locks the program holds through flockfile and
+ * ftrylockfile (preload/stdio.c), up to 15, then for good: glibc's lock
+ * names the hub's OS thread as its owner, so the thread does not move. */
+#define GREEN_FLOCK_ONE 0x1000u
+#define GREEN_FLOCK_MASK 0xf000u
 /* preload/stdio.c's calls in progress (bits 16-23): a cancellation is
  * acted on when the outermost ends, with the FILE let go. */
 /* Bits 24-29: the index of the scheduler hub that made it (sched.c), whose

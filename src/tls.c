@@ -41,7 +41,8 @@
  *  5. the locale is the global one and the ctype tables follow it
  *     (uselocale at the thread's first run, green.c).
  *
- * THREAD_SELF stays the OS thread's. glibc reads the descriptor's address
+ * THREAD_SELF stays the OS thread's: that of the hub the green thread runs
+ * on, set again when it moves (tls_move). glibc reads the descriptor's address
  * from the header's self word where it needs a pointer rather than a
  * field: as the owner of its recursive locks (every FILE lock, the stdio
  * list lock), for the stack bookkeeping of fork, and for the buffers of
@@ -51,7 +52,11 @@
  * function that waits, the program's own flockfile across a wait or a
  * preemption tick) cannot make another green thread's stdio call sleep in
  * the kernel, where the holder could never run again; flockfile itself
- * tells them apart (preload/stdio.c). A fork from a green thread does
+ * tells them apart (preload/stdio.c). Green threads running at once on
+ * two hubs are two owners, as two pthreads are; a thread that holds a
+ * FILE lock it took with flockfile or ftrylockfile stays on its hub
+ * until it lets go (GREEN_FLOCK_MASK), since the lock names the hub's
+ * OS thread. A fork from a green thread does
  * glibc's bookkeeping on the OS thread's descriptor, which is on glibc's
  * lists. The price: those two text buffers are per OS thread.
  *
@@ -432,8 +437,11 @@ void tls_move(struct green *g, struct hub *t)
 		return;
 	}
 	/* What the descriptor says of its OS thread: its id (gettid reads
-	 * it), and the runtime's own tls_hub. */
+	 * it), THREAD_SELF (the owner of glibc's recursive locks: two green
+	 * threads running at once on two hubs must be two owners), and the
+	 * runtime's own tls_hub. */
 	*(int32_t *)((char *)g->tp + tls.tid_off) = t->tid;
+	*(void **)((char *)g->tp + TCB_OFF_SELF) = *(void **)((char *)t->hub_green->tp + TCB_OFF_SELF);
 	hub_tls_adopt(g->tp, t);
 }
 

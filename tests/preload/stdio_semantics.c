@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -401,6 +402,108 @@ static void case_shared_file(void)
 	close(p[0]);
 }
 
+/* flockfile and ftrylockfile keep a FILE to one thread: another thread's
+ * ftrylockfile fails with EBUSY and its flockfile waits until the holder
+ * lets go, whether the holder sleeps or computes meanwhile. */
+static FILE *locked_file;
+static atomic_int lock_stage; /* 1: held; 2: the other tried; 3: let go */
+
+static void *hold_file(void *arg)
+{
+	bool compute = arg != NULL;
+
+	flockfile(locked_file);
+	flockfile(locked_file); /* the same thread again: recursive */
+	atomic_store(&lock_stage, 1);
+	while (atomic_load(&lock_stage) != 2)
+		usleep(1000);
+	if (compute) {
+		double t0 = now_ms();
+
+		while (now_ms() - t0 < 50)
+			;
+	} else {
+		usleep(50000);
+	}
+	atomic_store(&lock_stage, 3);
+	funlockfile(locked_file);
+	funlockfile(locked_file);
+	return NULL;
+}
+
+static void file_lock_round(bool compute)
+{
+	pthread_t t;
+	int r;
+
+	atomic_store(&lock_stage, 0);
+	pthread_create(&t, NULL, hold_file, compute ? (void *)1 : NULL);
+	while (atomic_load(&lock_stage) != 1)
+		usleep(1000);
+	errno = 0;
+	r = ftrylockfile(locked_file);
+	printf("ftrylockfile of a held FILE: %d (EBUSY %d), errno %d\n", r == EBUSY ? 16 : r,
+	       r == EBUSY, errno);
+	if (r == 0)
+		funlockfile(locked_file);
+	atomic_store(&lock_stage, 2);
+	flockfile(locked_file);
+	printf("flockfile waited for the holder: %d\n", atomic_load(&lock_stage) == 3);
+	CHECK(ftrylockfile(locked_file) == 0, "ftrylockfile of a FILE this thread holds");
+	funlockfile(locked_file);
+	funlockfile(locked_file);
+	pthread_join(t, NULL);
+	CHECK(ftrylockfile(locked_file) == 0, "ftrylockfile of a free FILE");
+	funlockfile(locked_file);
+}
+
+static void case_file_locks(void)
+{
+	locked_file = tmpfile();
+	CHECK(locked_file != NULL, "tmpfile");
+	file_lock_round(false);
+	file_lock_round(true);
+	fclose(locked_file);
+}
+
+/* Two threads write lines through one FILE on a regular file at once:
+ * every fputs is whole in the file, as the FILE lock makes it. */
+#define LINE_LEN 61
+static void *write_lines(void *arg)
+{
+	char line[LINE_LEN + 1];
+
+	memset(line, *(const char *)arg, LINE_LEN - 1);
+	line[LINE_LEN - 1] = '\n';
+	line[LINE_LEN] = '\0';
+	for (int i = 0; i < 200000; i++)
+		if (fputs(line, locked_file) == EOF)
+			abort();
+	return NULL;
+}
+
+static void case_shared_regular_file(void)
+{
+	pthread_t a, b;
+	char line[LINE_LEN + 2];
+	size_t lines = 0, torn = 0;
+
+	locked_file = tmpfile();
+	CHECK(locked_file != NULL, "tmpfile");
+	pthread_create(&a, NULL, write_lines, "A");
+	pthread_create(&b, NULL, write_lines, "B");
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	rewind(locked_file);
+	while (fgets(line, sizeof line, locked_file) != NULL) {
+		lines++;
+		torn += strlen(line) != LINE_LEN ||
+			(strspn(line, "A") != LINE_LEN - 1 && strspn(line, "B") != LINE_LEN - 1);
+	}
+	printf("lines %zu, torn %zu\n", lines, torn);
+	fclose(locked_file);
+}
+
 /* One thread waits in fgets on a pipe FILE, another closes the FILE:
  * the close waits for the read to end (the FILE lock, natively). */
 static FILE *closing;
@@ -718,6 +821,8 @@ int main(int argc, char **argv)
 		{ "stdin", case_stdin },             { "close_while_reading", case_close_while_reading },
 		{ "tty_prompt", case_tty_prompt },   { "tty_child", case_tty_child },
 		{ "checked_and_unlocked", case_checked_and_unlocked },
+		{ "file_locks", case_file_locks },
+		{ "shared_regular_file", case_shared_regular_file },
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define TCB_OFF_TCB 0x00            /* the TCB's own address */
+#define TCB_OFF_SELF 0x10           /* THREAD_SELF: the descriptor glibc names */
 #define TCB_OFF_MULTIPLE_THREADS 0x18
 #define TCB_OFF_GSCOPE 0x1c
 #define TCB_OFF_PRIVATE_SS 0x70     /* split-stack limit */
@@ -35,8 +36,8 @@ static inline void arch_tp_set_fast(void *tp)
 }
 
 /* A new TCB: the creator's header words (canary, pointer guard, CET
- * features, and its self word: THREAD_SELF stays the creator's, see
- * src/tls.c), with its own address, more than one thread, no lookup in
+ * features, and its self word: THREAD_SELF names the OS thread that runs
+ * the green thread, see src/tls.c), with its own address, more than one thread, no lookup in
  * progress and no split-stack limit. */
 static inline void arch_tcb_init(char *tcb, const char *creator)
 {
