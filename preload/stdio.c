@@ -260,16 +260,36 @@ static void flock_count(struct green *g, int delta)
 		g->flags -= GREEN_FLOCK_ONE;
 }
 
-/* The current green thread, where green threads share FILEs through
- * this table; NULL where glibc's lock alone decides (real threads, no
- * hub yet, a shared TLS whose owner is every green thread of the hub). */
-static struct green *flock_self(void)
+/* The running green thread; NULL for a real thread (no hub yet, or
+ * GREENSHIM_THREADS=native). */
+static struct green *flock_green(void)
 {
 	struct hub *h;
 
-	if (gs_tls_mode == TLS_SHARED || preload_native() || (h = preload_hub()) == NULL)
+	if (preload_native() || (h = preload_hub()) == NULL)
 		return NULL;
 	return h->current;
+}
+
+/* The same, where green threads share FILEs through the table; NULL
+ * where glibc's lock alone decides (also a shared TLS, whose owner is
+ * every green thread of the hub, as before). */
+static struct green *flock_self(void)
+{
+	return gs_tls_mode == TLS_SHARED ? NULL : flock_green();
+}
+
+/* glibc's lock alone; the holder still stays on its hub. */
+static void flock_glibc(FILE *f, int delta)
+{
+	struct green *g = flock_green();
+
+	if (delta > 0)
+		REAL(flockfile)(f);
+	else
+		REAL(funlockfile)(f);
+	if (g != NULL)
+		flock_count(g, delta);
 }
 
 GS_WRAP void flockfile(FILE *f)
@@ -277,7 +297,7 @@ GS_WRAP void flockfile(FILE *f)
 	struct green *me = flock_self();
 
 	if (me == NULL) {
-		REAL(flockfile)(f);
+		flock_glibc(f, 1);
 		return;
 	}
 	gsync_lock(&file_lock.lock);
@@ -294,8 +314,14 @@ GS_WRAP int ftrylockfile(FILE *f)
 	struct green *me = flock_self();
 	bool taken;
 
-	if (me == NULL)
-		return REAL(ftrylockfile)(f);
+	if (me == NULL) {
+		struct green *g = flock_green();
+		int r = REAL(ftrylockfile)(f);
+
+		if (r == 0 && g != NULL)
+			flock_count(g, 1);
+		return r;
+	}
 	gsync_lock(&file_lock.lock);
 	taken = flock_try(f, me);
 	gsync_unlock(&file_lock.lock);
@@ -310,9 +336,11 @@ GS_WRAP void funlockfile(FILE *f)
 	struct green *me = flock_self();
 	struct flock_held *e;
 
-	REAL(funlockfile)(f);
-	if (me == NULL)
+	if (me == NULL) {
+		flock_glibc(f, -1);
 		return;
+	}
+	REAL(funlockfile)(f);
 	flock_count(me, -1);
 	gsync_lock(&file_lock.lock);
 	e = flock_find(f);
