@@ -117,11 +117,12 @@ void sigmask_green_exiting(struct hub *h, struct green *g)
 	 * joiner may go on at once, on another, and a signal it sends then
 	 * must find another thread, not this one's mask still in its OS
 	 * thread. The hub then keeps masks per thread (the next switch puts
-	 * the next thread's back), counted before this one leaves. While no
-	 * thread anywhere has changed its mask, every thread left takes
-	 * what this one took: nothing to do. */
-	if (!h->masks && (!h->sched || sched_hubs() == 1 ||
-			  !atomic_load_explicit(&masks_anywhere, memory_order_relaxed))) {
+	 * the next thread's back), counted before this one leaves. With one
+	 * hub no thread runs before the next switch puts its mask in; while
+	 * no thread anywhere has changed its mask, every thread left takes
+	 * what this one took: nothing to do in either case. */
+	if (!h->sched || sched_hubs() == 1 ||
+	    (!h->masks && !atomic_load_explicit(&masks_anywhere, memory_order_relaxed))) {
 		sigmask_green_end(h, g);
 		return;
 	}

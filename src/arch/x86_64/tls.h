@@ -37,8 +37,8 @@ static inline void arch_tp_set_fast(void *tp)
 
 /* A new TCB: the creator's header words (canary, pointer guard, CET
  * features, and its self word: THREAD_SELF names the OS thread that runs
- * the green thread, see src/tls.c), with its own address, more than one thread, no lookup in
- * progress and no split-stack limit. */
+ * the green thread, see src/tls.c), with its own address, more than one
+ * thread, no lookup in progress and no split-stack limit. */
 static inline void arch_tcb_init(char *tcb, const char *creator)
 {
 	memcpy(tcb, creator, TCB_COPY_END);
