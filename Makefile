@@ -6,6 +6,7 @@
 #                        only those groups of tests/run.sh
 #   make check SANITIZE=address,undefined
 #                        the unit tests under ASan and UBSan (own objects)
+#                        (make check runs them under TSan: group tsan)
 #   make demo            the thread-per-connection demo (README's main job)
 #   make pydemo          the same load on CPython's ThreadingTCPServer
 #   make bench           the runtime's micro-benchmark
@@ -94,8 +95,14 @@ SOAK := $(B)/gs-soak-server $(B)/gs-soak-load $(B)/gs-soak-forks $(B)/gs-soak-si
 ifeq ($(SANITIZE),)
 all: $(LIB) $(TOOLS)
 check: all $(UNIT) $(PRELOAD_TESTS) $(ALLOC_TESTS) $(API_TESTS) $(LANG_TESTS) $(TOOLS_TESTS) \
-		$(B)/tests/fuzz/fdfuzz $(B)/tests/fuzz/fdthreads
+		$(B)/tests/fuzz/fdfuzz $(B)/tests/fuzz/fdthreads tsan-unit
 	@sh tests/run.sh $(B) $(GROUPS)
+
+# The unit tests under ThreadSanitizer (tests/run.sh's group tsan), in a
+# build of their own: $(B)/tsan.
+.PHONY: tsan-unit
+tsan-unit: | depcheck
+	@$(MAKE) --no-print-directory SANITIZE=thread B=$(B)/tsan $(B)/tsan/tests/unit
 else
 all: $(RTLIB)
 check: $(UNIT)

@@ -408,7 +408,8 @@ static __attribute__((noinline)) int backtrace_self(struct frame *f, uintptr_t *
 	unw_getcontext(&uc);
 	if (unw_init_local(&c, &uc) < 0)
 		return -EINVAL;
-	/* Neither this function's frame nor backtrace_any's. */
+	/* Neither this function's frame nor the entry point's that
+	 * backtrace_any is inlined into. */
 	if (unw_step(&c) <= 0 || unw_step(&c) <= 0)
 		return 0;
 	return unwind(&c, f, pcs, max, true, sig_at);
@@ -429,7 +430,13 @@ static int backtrace_suspended(const struct green *g, struct frame *f, uintptr_t
 	return unwind(&c, f, pcs, max, true, sig_at);
 }
 
-static int backtrace_any(struct green *g, struct frame *f, uintptr_t *pcs, int max, int *sig_at)
+/* Inlined into each entry point, and they into nothing, whatever the build
+ * (a sanitizer's keeps calls that an optimized build folds):
+ * backtrace_self steps over its own frame and the entry point's to reach
+ * its caller's. */
+static inline __attribute__((always_inline)) int backtrace_any(struct green *g, struct frame *f,
+							       uintptr_t *pcs, int max,
+							       int *sig_at)
 {
 	struct hub *h = hub_peek();
 	bool was;
@@ -472,12 +479,13 @@ void introspect_unwind_init(void)
 	errno = saved_errno;
 }
 
-int introspect_backtrace(struct green *g, struct frame *f, int max)
+__attribute__((noinline)) int introspect_backtrace(struct green *g, struct frame *f, int max)
 {
 	return backtrace_any(g, f, NULL, max, NULL);
 }
 
-int introspect_backtrace_pcs(struct green *g, uintptr_t *pcs, int max, int *sig_at)
+__attribute__((noinline)) int introspect_backtrace_pcs(struct green *g, uintptr_t *pcs, int max,
+							 int *sig_at)
 {
 	return backtrace_any(g, NULL, pcs, max, sig_at);
 }

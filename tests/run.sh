@@ -1,12 +1,12 @@
 #!/bin/sh
 # Runs the test groups against build directory $1 (default: build).
-#   tests/run.sh [BUILD] [unit|preload|api|lang|real|cpython|fuzz|tools]...
+#   tests/run.sh [BUILD] [unit|tsan|preload|api|lang|real|cpython|fuzz|tools]...
 # Each group prints its own results; this prints one closing line for all:
 # "tests: N passed, N failed" (", N skipped" when a group skipped some).
 set -u
 B=${1:-build}
 shift 2>/dev/null || true
-groups=${*:-unit preload api lang real cpython fuzz tools}
+groups=${*:-unit tsan preload api lang real cpython fuzz tools}
 passed=0
 failed=0
 skipped=0
@@ -34,6 +34,17 @@ for g in $groups; do
 		echo "== unit tests (Check, $B/tests/unit)"
 		"$B/tests/unit" >"$out" 2>&1
 		rc=$?
+		;;
+	tsan)
+		# make check builds them (make tsan-unit).
+		echo "== unit tests under ThreadSanitizer ($B/tsan/tests/unit)"
+		if [ -x "$B/tsan/tests/unit" ]; then
+			"$B/tsan/tests/unit" >"$out" 2>&1
+			rc=$?
+		else
+			echo "tsan: 0 passed, 0 failed, 1 skipped: $B/tsan/tests/unit is not built" >"$out"
+			rc=0
+		fi
 		;;
 	preload)
 		echo "== preload tests (ordinary programs under LD_PRELOAD)"

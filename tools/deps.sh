@@ -72,6 +72,12 @@ if [ "$scope" = all ]; then
 	if ! pkg-config --exists check 2>/dev/null; then
 		missing="$missing check"
 	fi
+	# The unit tests run under ThreadSanitizer too (group tsan): gcc's
+	# runtime for it (Debian 12's gcc 12: libtsan2).
+	if ! printf 'int main(void) { return 0; }\n' |
+		${CC:-cc} -fsanitize=thread -x c - -o /dev/null >/dev/null 2>&1; then
+		missing="$missing libtsan2"
+	fi
 	# The name-lookup tests bring up loopback in a network namespace.
 	if ! command -v ip >/dev/null 2>&1; then
 		missing="$missing iproute2"

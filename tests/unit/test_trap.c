@@ -27,14 +27,19 @@ static long raw3(long n, long a, long b, long c)
 }
 
 static long hooked_nr = -1;
+static int hooked_ours;
 
 /* getuid is answered here, getgid made for real by its caller, the rest
- * made as asked. */
+ * made as asked. Only make_raw_calls's are noted: a sanitizer's runtime
+ * makes raw calls of its own (ThreadSanitizer's munmap), caught too. */
 static enum trap_action hook(long nr, const long a[6], void *uc, long *ret)
 {
 	(void)a;
 	(void)uc;
-	hooked_nr = nr;
+	if (nr == SYS_getppid || nr == SYS_getuid || nr == SYS_close || nr == SYS_getgid) {
+		hooked_nr = nr;
+		hooked_ours++;
+	}
 	if (nr == SYS_getuid) {
 		*ret = 4242;
 		return TRAP_DONE;
@@ -79,7 +84,10 @@ START_TEST(a_raw_call_on_a_hub_with_two_threads_is_caught_and_answered)
 	ck_assert_int_eq(results[3], getgid());     /* made again, for real */
 	ck_assert_int_eq(hooked_nr, SYS_getgid);
 	/* getgid was caught once, then made without being caught again. */
+	ck_assert_int_eq(hooked_ours, 4);
+#ifndef __SANITIZE_THREAD__
 	ck_assert_uint_eq(atomic_load(&trap_count) - before, 4);
+#endif
 	/* Calls through libc are never caught. */
 	before = atomic_load(&trap_count);
 	ck_assert_int_eq(getppid(), results[0]);
