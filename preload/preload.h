@@ -271,6 +271,22 @@ struct group;       /* grp.h */
 	X(fflush, int, (FILE *))                                                           \
 	X(fflush_unlocked, int, (FILE *))                                                  \
 	X(fclose, int, (FILE *))                                                           \
+	X(ungetc, int, (int, FILE *))                                                             \
+	X(fseek, int, (FILE *, long, int))                                                        \
+	X(fseeko, int, (FILE *, off_t, int))                                                      \
+	X(fseeko64, int, (FILE *, off64_t, int))                                                  \
+	X(ftell, long, (FILE *))                                                                  \
+	X(ftello, off_t, (FILE *))                                                                \
+	X(ftello64, off64_t, (FILE *))                                                            \
+	X(rewind, void, (FILE *))                                                                 \
+	X(fgetpos, int, (FILE *, fpos_t *))                                                       \
+	X(fgetpos64, int, (FILE *, fpos64_t *))                                                   \
+	X(fsetpos, int, (FILE *, const fpos_t *))                                                 \
+	X(fsetpos64, int, (FILE *, const fpos64_t *))                                             \
+	X(feof, int, (FILE *))                                                                    \
+	X(ferror, int, (FILE *))                                                                  \
+	X(clearerr, void, (FILE *))                                                               \
+	X(setvbuf, int, (FILE *, char *, int, size_t))                                            \
 	X(vfprintf, int, (FILE *, const char *, va_list))                                  \
 	X(__vfprintf_chk, int, (FILE *, int, const char *, va_list))                       \
 	X(vdprintf, int, (int, const char *, va_list))                                     \

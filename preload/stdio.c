@@ -197,8 +197,13 @@ void stdio_fork_child(void)
  * of another hub). A wrapped call that parks lets go of the lock
  * meanwhile (sio_park): the busy set keeps the other wrapped calls out,
  * and glibc's own users of the lock (perror, fflush of every stream) get
- * through as they did. The holder stays on its hub until it lets go
- * (GREEN_FLOCK_MASK): glibc's lock names that hub's OS thread.
+ * through as they did. The holder stays on its hub, and is not preempted,
+ * until it lets go (GREEN_FLOCK_MASK): glibc's lock names that hub's OS
+ * thread. A call that takes the lock itself (putc, fputs, fseek, ungetc
+ * and the rest of glibc's, fast paths included) first waits while
+ * another green thread holds the FILE (flock_guard): glibc's lock would
+ * let a thread of the holder's hub in while the holder waits, and make
+ * one of another hub sleep in the kernel, its hub with it.
  */
 #define FILE_LOCK_POLL_NS 1000000
 
@@ -213,6 +218,8 @@ static struct {
 	struct flock_held *v;
 	size_t n, cap;
 } flocks;
+/* flocks.n, read without the lock by flock_guard. */
+static atomic_size_t flocks_n;
 
 static struct flock_held *flock_find(FILE *f)
 {
@@ -245,6 +252,7 @@ static bool flock_try(FILE *f, struct green *me)
 			flocks.cap = cap;
 		}
 		flocks.v[flocks.n++] = (struct flock_held){ f, me, 1 };
+		atomic_store_explicit(&flocks_n, flocks.n, memory_order_relaxed);
 	}
 	return true;
 }
@@ -253,11 +261,22 @@ static bool flock_try(FILE *f, struct green *me)
 static void flock_count(struct green *g, int delta)
 {
 	if ((g->flags & GREEN_FLOCK_MASK) == GREEN_FLOCK_MASK)
-		return; /* saturated: it stays on its hub for good */
+		return; /* saturated: funlockfile counts again from flocks */
 	if (delta > 0)
 		g->flags += GREEN_FLOCK_ONE;
 	else if (g->flags & GREEN_FLOCK_MASK)
 		g->flags -= GREEN_FLOCK_ONE;
+}
+
+/* g's count taken again from flocks (under file_lock.lock), up to 15. */
+static void flock_recount(struct green *g)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < flocks.n && n < 15; i++)
+		if (flocks.v[i].owner == g)
+			n += flocks.v[i].count;
+	g->flags = (g->flags & ~GREEN_FLOCK_MASK) | (n < 15 ? n : 15) * GREEN_FLOCK_ONE;
 }
 
 /* The running green thread; NULL for a real thread (no hub yet, or
@@ -344,11 +363,73 @@ GS_WRAP void funlockfile(FILE *f)
 	flock_count(me, -1);
 	gsync_lock(&file_lock.lock);
 	e = flock_find(f);
-	if (e != NULL && e->owner == me && --e->count == 0)
+	if (e != NULL && e->owner == me && --e->count == 0) {
 		*e = flocks.v[--flocks.n];
+		atomic_store_explicit(&flocks_n, flocks.n, memory_order_relaxed);
+	}
+	if ((me->flags & GREEN_FLOCK_MASK) == GREEN_FLOCK_MASK)
+		flock_recount(me);
 	waitq_wake_all(&file_lock.q, WAKE_RETRY);
 	gsync_unlock(&file_lock.lock);
 }
+
+static void flock_guard_slow(FILE *f)
+{
+	struct green *me = flock_self();
+	struct flock_held *e;
+
+	if (me == NULL || (f->_flags & F_USER_LOCK))
+		return;
+	gsync_lock(&file_lock.lock);
+	while ((e = flock_find(f)) != NULL && e->owner != me)
+		gsync_wait(&file_lock.lock, &file_lock.q, gs_deadline_after(FILE_LOCK_POLL_NS),
+			   WAIT_OTHER, NULL);
+	gsync_unlock(&file_lock.lock);
+}
+
+/* Before a call that takes f's lock itself: waits while another green
+ * thread holds f through flockfile or ftrylockfile. Nothing to do, but
+ * one load, while no FILE is held so. */
+static inline void flock_guard(FILE *f)
+{
+	if (GS_UNLIKELY(atomic_load_explicit(&flocks_n, memory_order_relaxed) != 0) && f != NULL)
+		flock_guard_slow(f);
+}
+
+/* glibc's calls that take the FILE lock and never wait on a descriptor:
+ * they wait first, as for glibc's lock, while another green thread's call
+ * on f is parked (busy) or another green thread holds f (flock_guard). */
+static inline void guard(FILE *f)
+{
+	if (GS_UNLIKELY(__atomic_load_n(&busy.n, __ATOMIC_RELAXED) != 0) && f != NULL &&
+	    hub_peek() != NULL && preload_hub() != NULL)
+		busy_wait(f);
+	flock_guard(f);
+}
+
+#define GUARDED(name, type, params, args, ret)                                 \
+	GS_WRAP type name params                                               \
+	{                                                                      \
+		guard(f);                                                      \
+		ret REAL(name) args;                                           \
+	}
+
+GUARDED(ungetc, int, (int c, FILE *f), (c, f), return)
+GUARDED(fseek, int, (FILE *f, long off, int whence), (f, off, whence), return)
+GUARDED(fseeko, int, (FILE *f, off_t off, int whence), (f, off, whence), return)
+GUARDED(fseeko64, int, (FILE *f, off64_t off, int whence), (f, off, whence), return)
+GUARDED(ftell, long, (FILE *f), (f), return)
+GUARDED(ftello, off_t, (FILE *f), (f), return)
+GUARDED(ftello64, off64_t, (FILE *f), (f), return)
+GUARDED(rewind, void, (FILE *f), (f), )
+GUARDED(fgetpos, int, (FILE *f, fpos_t *pos), (f, pos), return)
+GUARDED(fgetpos64, int, (FILE *f, fpos64_t *pos), (f, pos), return)
+GUARDED(fsetpos, int, (FILE *f, const fpos_t *pos), (f, pos), return)
+GUARDED(fsetpos64, int, (FILE *f, const fpos64_t *pos), (f, pos), return)
+GUARDED(feof, int, (FILE *f), (f), return)
+GUARDED(ferror, int, (FILE *f), (f), return)
+GUARDED(clearerr, void, (FILE *f), (f), )
+GUARDED(setvbuf, int, (FILE *f, char *buf, int mode, size_t size), (f, buf, mode, size), return)
 
 /* Only where green threads are told apart by the lock: with a shared TLS
  * they all own it already, and real threads (GREENSHIM_THREADS=native)
@@ -710,13 +791,15 @@ static int sio_uflow(struct sio *s)
 
 /* ---- getc and friends: one underflow at most -------------------------- */
 
-#define GETC_WRAPPER(name, args, fexpr, call)                                  \
+#define GETC_WRAPPER(name, args, fexpr, lock, call)                            \
 	GS_WRAP int name args                                                  \
 	{                                                                      \
 		FILE *f_ = (fexpr);                                            \
 		struct sio s;                                                  \
 		int c;                                                         \
                                                                                \
+		if (lock)                                                      \
+			flock_guard(f_);                                       \
 		if (GS_LIKELY(f_->_IO_read_ptr < f_->_IO_read_end) || !sio_begin(&s, f_)) \
 			return call;                                           \
 		if (rd_empty(f_) && rd_prepare(&s) < 0)                        \
@@ -727,15 +810,15 @@ static int sio_uflow(struct sio *s)
 		return c;                                                      \
 	}
 
-GETC_WRAPPER(fgetc, (FILE * f), f, REAL(fgetc)(f))
-GETC_WRAPPER(getc, (FILE * f), f, REAL(getc)(f))
-GETC_WRAPPER(getchar, (void), stdin, REAL(getchar)())
-GETC_WRAPPER(fgetc_unlocked, (FILE * f), f, REAL(fgetc_unlocked)(f))
-GETC_WRAPPER(getc_unlocked, (FILE * f), f, REAL(getc_unlocked)(f))
-GETC_WRAPPER(getchar_unlocked, (void), stdin, REAL(getchar_unlocked)())
+GETC_WRAPPER(fgetc, (FILE * f), f, true, REAL(fgetc)(f))
+GETC_WRAPPER(getc, (FILE * f), f, true, REAL(getc)(f))
+GETC_WRAPPER(getchar, (void), stdin, true, REAL(getchar)())
+GETC_WRAPPER(fgetc_unlocked, (FILE * f), f, false, REAL(fgetc_unlocked)(f))
+GETC_WRAPPER(getc_unlocked, (FILE * f), f, false, REAL(getc_unlocked)(f))
+GETC_WRAPPER(getchar_unlocked, (void), stdin, false, REAL(getchar_unlocked)())
 /* What the getc_unlocked macro calls when the buffer is empty. */
-GETC_WRAPPER(__uflow, (FILE * f), f, REAL(__uflow)(f))
-GETC_WRAPPER(__underflow, (FILE * f), f, REAL(__underflow)(f))
+GETC_WRAPPER(__uflow, (FILE * f), f, false, REAL(__uflow)(f))
+GETC_WRAPPER(__underflow, (FILE * f), f, false, REAL(__underflow)(f))
 
 /* ---- fgets: chunks, each one glibc call without a blocking read -------- */
 
@@ -789,6 +872,8 @@ static char *fgets_impl(char *buf, int n, FILE *f, bool lock, bool chk, size_t s
 
 	if (n <= 0)
 		return NULL;
+	if (lock)
+		flock_guard(f);
 	if (n == 1 && !chk) {
 		buf[0] = '\0';
 		return buf;
@@ -878,6 +963,8 @@ static size_t fread_impl(void *p, size_t size, size_t count, FILE *f, bool lock)
 
 	if (request == 0)
 		return 0;
+	if (lock)
+		flock_guard(f);
 	if ((f->_IO_read_ptr < f->_IO_read_end &&
 	     (size_t)(f->_IO_read_end - f->_IO_read_ptr) >= request) ||
 	    !sio_begin(&s, f))
@@ -941,6 +1028,7 @@ GS_WRAP ssize_t getdelim(char **lineptr, size_t *n, int delim, FILE *f)
 		errno = EINVAL;
 		return -1;
 	}
+	flock_guard(f);
 	if ((buffered_line(f, SIZE_MAX, delim) && !(f->_flags & F_ERR_SEEN)) || !sio_begin(&s, f))
 		return REAL(getdelim)(lineptr, n, delim, f);
 	sio_lock(&s);
@@ -1040,6 +1128,7 @@ static int vfscanf_impl(FILE *f, const char *fmt, va_list ap, bool iso)
 	struct sio s;
 	FILE *c;
 
+	flock_guard(f);
 	if (!sio_begin(&s, f))
 		return iso ? REAL(__isoc99_vfscanf)(f, fmt, ap) : REAL(vfscanf)(f, fmt, ap);
 	sio_lock(&s);
@@ -1112,6 +1201,8 @@ SCANF_WRAPPERS(__isoc99_, __isoc99_, true)
 		struct sio s;                                                  \
 		int r;                                                         \
                                                                                \
+		if (lock)                                                      \
+			flock_guard(f_);                                       \
 		if (GS_LIKELY(f_->_IO_write_ptr < f_->_IO_write_end) || !sio_begin(&s, f_)) \
 			return call;                                           \
 		if (lock)                                                      \
@@ -1159,6 +1250,8 @@ static size_t fwrite_impl(const void *p, size_t size, size_t count, FILE *f, boo
 
 	if (request == 0)
 		return 0;
+	if (lock)
+		flock_guard(f);
 	if (fits(f, request) || !sio_begin(&s, f))
 		return lock ? REAL(fwrite)(p, size, count, f) : REAL(fwrite_unlocked)(p, size, count, f);
 	if (lock)
@@ -1188,6 +1281,8 @@ static int fputs_impl(const char *str, FILE *f, bool lock)
 	struct sio s;
 	int result;
 
+	if (lock)
+		flock_guard(f);
 	if (fits(f, len) || !sio_begin(&s, f))
 		return lock ? REAL(fputs)(str, f) : REAL(fputs_unlocked)(str, f);
 	if (lock)
@@ -1216,6 +1311,7 @@ GS_WRAP int puts(const char *str)
 	struct sio s;
 	int result = EOF;
 
+	flock_guard(f);
 	if (fits(f, len + 1) || !sio_begin(&s, f))
 		return REAL(puts)(str);
 	sio_lock(&s);
@@ -1246,6 +1342,8 @@ static int fflush_impl(FILE *f, bool lock)
 	struct sio s;
 	int r = 0;
 
+	if (lock)
+		flock_guard(f);
 	if (f == NULL || f->_IO_write_ptr <= f->_IO_write_base || !sio_begin(&s, f))
 		return lock ? REAL(fflush)(f) : REAL(fflush_unlocked)(f);
 	if (lock)
@@ -1282,6 +1380,7 @@ GS_WRAP int fclose(FILE *f)
 	if (GS_UNLIKELY(__atomic_load_n(&busy.n, __ATOMIC_RELAXED) != 0) &&
 	    hub_peek() != NULL && preload_hub() != NULL)
 		busy_wait(f);
+	flock_guard(f);
 	if (fd >= 0 && f->_IO_write_ptr > f->_IO_write_base && sio_begin(&s, f)) {
 		sio_lock(&s);
 		if (f->_IO_write_ptr > f->_IO_write_base && do_write_all(&s, f->_IO_write_base,
@@ -1353,6 +1452,7 @@ static int vfprintf_impl(FILE *f, int flag, const char *fmt, va_list ap)
 	struct sio s;
 	int n, err;
 
+	flock_guard(f);
 	if ((f->_flags & F_NO_WRITES) || !sio_begin(&s, f))
 		return flag == PLAIN ? REAL(vfprintf)(f, fmt, ap) : REAL(__vfprintf_chk)(f, flag, fmt, ap);
 	n = format(&o, flag, fmt, ap);

@@ -266,9 +266,12 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	}
 	/* A thread on its way out of the CPU (parking, yielding, ending) has
 	 * left RUNNING already: the runtime is switching it, not the program
-	 * running it. */
+	 * running it. A thread that holds a FILE lock (flockfile) keeps the
+	 * CPU until it lets go: glibc's lock takes every thread of the hub
+	 * for its owner, and would let the next one's putc or fseek in
+	 * (preload/stdio.c). */
 	if (cur->state != GREEN_RUNNING || h->in_handler > 0 || osthread_is_runtime() ||
-	    !safe_pc((uintptr_t)uc->uc_mcontext.gregs[REG_RIP])) {
+	    (cur->flags & GREEN_FLOCK_MASK) || !safe_pc((uintptr_t)uc->uc_mcontext.gregs[REG_RIP])) {
 		if (GS_UNLIKELY(tick_backs_off) && h->tick_ns < TICK_BACKOFF_MAX_NS)
 			tick_set(h, h->tick_ns * 2 < TICK_BACKOFF_MAX_NS ? h->tick_ns * 2
 									 : TICK_BACKOFF_MAX_NS);

@@ -455,8 +455,10 @@ enum green_state {
 #define GREEN_MOVING 0x800u         /* handed to another hub, not yet
 				     * linked there (sched_moves_pause) */
 /* Bits 12-15: FILE locks the program holds through flockfile and
- * ftrylockfile (preload/stdio.c), up to 15, then for good: glibc's lock
- * names the hub's OS thread as its owner, so the thread does not move. */
+ * ftrylockfile (preload/stdio.c), up to 15, then counted again from
+ * stdio.c's table as they are let go (for good with GREENSHIM_TLS=shared,
+ * which keeps none): glibc's lock names the hub's OS thread as its owner,
+ * so the thread neither moves nor is preempted while it holds one. */
 #define GREEN_FLOCK_ONE 0x1000u
 #define GREEN_FLOCK_MASK 0xf000u
 /* preload/stdio.c's calls in progress (bits 16-23): a cancellation is

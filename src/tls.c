@@ -56,7 +56,7 @@
  * two hubs are two owners, as two pthreads are; a thread that holds a
  * FILE lock it took with flockfile or ftrylockfile stays on its hub
  * until it lets go (GREEN_FLOCK_MASK), since the lock names the hub's
- * OS thread. A fork from a green thread does
+ * OS thread, and is not preempted meanwhile. A fork from a green thread does
  * glibc's bookkeeping on the OS thread's descriptor, which is on glibc's
  * lists. The price: those two text buffers are per OS thread.
  *

@@ -329,7 +329,7 @@ test_two_hubs_match_native() {
 		sigpause_forms pending_for_a_thread eintr_where_native
 	two_hubs_output signal_waits sem_eintr
 	two_hubs_output raw_syscalls sigmask sigaction
-	two_hubs_output stdio_semantics shared_file file_locks shared_regular_file
+	two_hubs_output stdio_semantics shared_file file_locks shared_regular_file locked_sections
 	for sig in segv sys rtmax1; do
 		for how in raise pthread_kill sigqueue kill; do
 			two_hubs_output sent_signals "$sig $how handled"
@@ -339,10 +339,13 @@ test_two_hubs_match_native() {
 
 # The FILE lock between green threads of one hub, whose OS thread glibc
 # takes for the owner of both: flockfile and ftrylockfile keep a FILE to
-# one thread (failed before: the second thread took it), and lines two
-# threads write through one FILE stay whole.
+# one thread (failed before: the second thread took it), lines two
+# threads write through one FILE stay whole, and a section written under
+# flockfile stays whole while another thread's fputc, putc... take the
+# lock themselves (failed before: preempted, or parked, the holder let
+# them in).
 test_file_locks_on_one_hub() {
-	for c in file_locks shared_regular_file; do
+	for c in file_locks shared_regular_file locked_sections; do
 		name=stdio_${c}_on_one_hub
 		native=$(stdio_case $c)
 		green=$(GREENSHIM_HUBS=1 stdio_case $c "$LIB")
@@ -797,7 +800,7 @@ stdio_case() {
 # and GREENSHIM_THREADS=native), and the ticker ran while stdio waited.
 test_stdio_semantics_match_native() {
 	for c in pipe_reads pipe_scanf socket_file pipe_writes shared_file close_while_reading errors \
-		stdin tty_prompt checked_and_unlocked file_locks shared_regular_file; do
+		stdin tty_prompt checked_and_unlocked file_locks shared_regular_file locked_sections; do
 		name=stdio_${c}_as_native
 		native=$(stdio_case $c)
 		echo "$native" >"$tmp/native"

@@ -504,6 +504,84 @@ static void case_shared_regular_file(void)
 	fclose(locked_file);
 }
 
+/* A thread that holds a FILE through flockfile writes sections of 'A's
+ * with putc_unlocked, computing inside some (past several preemption
+ * ticks) and sleeping inside others; another thread writes through the
+ * same FILE meanwhile with calls that take the lock themselves (fputc,
+ * putc, fputs, fprintf, fwrite), each call a whole line, and notes where
+ * ftell says it is. None of its bytes lands inside a section, and ftell
+ * never gives a place inside one. */
+#define SECTIONS 6
+#define SECTION_LEN 40
+static atomic_int sections_done;
+
+static void *write_sections(void *arg)
+{
+	(void)arg;
+	for (int r = 0; r < SECTIONS; r++) {
+		flockfile(locked_file);
+		for (int i = 0; i < SECTION_LEN; i++) {
+			putc_unlocked('A', locked_file);
+			if (r % 2 == 0) {
+				double t0 = now_ms();
+
+				while (now_ms() - t0 < 0.25)
+					;
+			} else if (i % 10 == 0) {
+				usleep(500);
+			}
+		}
+		putc_unlocked('\n', locked_file);
+		funlockfile(locked_file);
+		usleep(300);
+	}
+	atomic_store(&sections_done, 1);
+	return NULL;
+}
+
+static void case_locked_sections(void)
+{
+	static long told[4096];
+	size_t whole = 0, others_torn = 0, ntold = 0, told_inside = 0;
+	char line[4096];
+	pthread_t t;
+
+	locked_file = tmpfile();
+	CHECK(locked_file != NULL, "tmpfile");
+	setvbuf(locked_file, NULL, _IOFBF, 1 << 20);
+	atomic_store(&sections_done, 0);
+	pthread_create(&t, NULL, write_sections, NULL);
+	for (unsigned i = 0; !atomic_load(&sections_done); i++) {
+		if (ntold < sizeof told / sizeof told[0])
+			told[ntold++] = ftell(locked_file);
+		switch (i % 5) {
+		case 0: fputc('\n', locked_file); break;
+		case 1: putc('\n', locked_file); break;
+		case 2: fputs("b\n", locked_file); break;
+		case 3: fprintf(locked_file, "%s\n", "b"); break;
+		default: fwrite("b\n", 1, 2, locked_file); break;
+		}
+		usleep(100);
+	}
+	pthread_join(t, NULL);
+	for (size_t i = 0; i < ntold; i++) {
+		if (told[i] == 0)
+			continue;
+		fseek(locked_file, told[i] - 1, SEEK_SET);
+		told_inside += fgetc(locked_file) != '\n';
+	}
+	rewind(locked_file);
+	while (fgets(line, sizeof line, locked_file) != NULL) {
+		if (line[0] == 'A')
+			whole += strspn(line, "A") == SECTION_LEN && strcmp(line + SECTION_LEN, "\n") == 0;
+		else
+			others_torn += strcmp(line, "\n") != 0 && strcmp(line, "b\n") != 0;
+	}
+	printf("sections %d, whole %zu, other lines torn %zu, ftell inside a section %zu\n",
+	       SECTIONS, whole, others_torn, told_inside);
+	fclose(locked_file);
+}
+
 /* One thread waits in fgets on a pipe FILE, another closes the FILE:
  * the close waits for the read to end (the FILE lock, natively). */
 static FILE *closing;
@@ -823,6 +901,7 @@ int main(int argc, char **argv)
 		{ "checked_and_unlocked", case_checked_and_unlocked },
 		{ "file_locks", case_file_locks },
 		{ "shared_regular_file", case_shared_regular_file },
+		{ "locked_sections", case_locked_sections },
 	};
 
 	signal(SIGPIPE, SIG_IGN);
