@@ -446,24 +446,30 @@ static int hub_poll(struct hub *h, int flags)
 	return r;
 }
 
+static void hub_take_posts(struct hub *h);
+
 /* Before an idle scheduler hub sleeps: up to HUB_SPIN_NS for another hub's
- * post (its wake_sent), whose wake-up then costs no sleep in the kernel
- * (runtime.h says when, and what it costs). */
+ * post (its wake_sent), whose wake-up then costs no sleep in the kernel,
+ * and no eventfd write or read (wake_post; runtime.h says when, and what
+ * it costs). */
 static bool hub_spin(struct hub *h)
 {
 	int64_t until;
+	bool posted = false;
 
 	if (HUB_SPIN_NS == 0 || !h->sched || sched_hubs() == 1)
 		return false;
 	until = gs_now_ns() + HUB_SPIN_NS;
+	atomic_store(&h->spinning, true);
 	do {
-		for (int i = 0; i < 64; i++) {
-			if (atomic_load_explicit(&h->wake_sent, memory_order_relaxed))
-				return true;
+		for (int i = 0; i < 64 && !posted; i++) {
+			posted = atomic_load_explicit(&h->wake_sent, memory_order_relaxed);
 			__builtin_ia32_pause();
 		}
-	} while (gs_now_ns() < until);
-	return false;
+	} while (!posted && gs_now_ns() < until);
+	/* A poster that saw spinning set wrote no eventfd: seen here. */
+	atomic_store(&h->spinning, false);
+	return posted || atomic_load(&h->wake_sent);
 }
 
 static void wake_write(struct hub *h)
@@ -473,12 +479,20 @@ static void wake_write(struct hub *h)
 	arch_syscall3(SYS_write, atomic_load(&h->wake_fd), (long)&one, sizeof one);
 }
 
+/* The first poster since h last looked: a write to h's eventfd, unless h
+ * spins for it (it looks at wake_sent after it stops: hub_spin). */
+static void wake_post(struct hub *h)
+{
+	if (!atomic_exchange(&h->wake_sent, true) && !atomic_load(&h->spinning))
+		wake_write(h);
+}
+
 void hub_wake(struct hub *h)
 {
-	if (atomic_exchange(&h->wake_sent, true))
+	if (atomic_load_explicit(&h->wake_sent, memory_order_relaxed))
 		return;
 	atomic_fetch_add(&h->wake_users, 1);
-	wake_write(h);
+	wake_post(h);
 	atomic_fetch_sub(&h->wake_users, 1);
 }
 
@@ -495,8 +509,7 @@ static void post_begin(struct hub *h)
 
 static void post_end(struct hub *h)
 {
-	if (!atomic_exchange(&h->wake_sent, true))
-		wake_write(h);
+	wake_post(h);
 	atomic_fetch_sub(&h->wake_users, 1);
 }
 
@@ -960,7 +973,8 @@ static void hub_main(void *arg)
 			hub_poll(h, EVRUN_NOWAIT);
 		} else {
 			/* Spin only after a sleep that another hub's post
-			 * ended (hub_wake_cb): threads handing work across. */
+			 * ended (hub_take_posts): threads handing work
+			 * across. */
 			bool spin = h->spin_next, woke;
 
 			/* Idle: another hub may hand a thread over. */
@@ -970,6 +984,9 @@ static void hub_main(void *arg)
 			atomic_store_explicit(&h->idle, h->sched, memory_order_relaxed);
 			h->spin_next = false;
 			if (spin && hub_spin(h)) {
+				/* Posted while it spun: perhaps with no
+				 * eventfd write (wake_post). */
+				hub_take_posts(h);
 				hub_poll(h, EVRUN_NOWAIT);
 			} else {
 				woke = hub_poll(h, EVRUN_ONCE);
@@ -1222,18 +1239,14 @@ static void take_claimed_waits(struct hub *h)
 	}
 }
 
-static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* What other OS threads posted to h since it last looked. wake_sent goes
+ * back to false first: a post after that wakes h again. Not stuck from
+ * here on (sched.c: no hub may take this one for stuck once its wake-up
+ * is no longer to be seen). */
+static void hub_take_posts(struct hub *h)
 {
-	struct hub *h = GS_CONTAINER_OF(w, struct hub, wake_w);
 	struct remote_msg *m, *rev = NULL, *next;
-	uint64_t count;
 
-	(void)loop;
-	(void)revents;
-	/* Read, then cleared: a wake-up written after the read writes again.
-	 * Not stuck from here on (sched.c: no hub may take this one for
-	 * stuck once its wake-up is no longer to be seen). */
-	arch_syscall3(SYS_read, atomic_load(&h->wake_fd), (long)&count, sizeof count);
 	h->spin_next = true;
 	hub_unstuck(h);
 	atomic_store(&h->wake_sent, false);
@@ -1256,6 +1269,19 @@ static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 	hub_signal_deliver(h);
 	if (atomic_load_explicit(&h->ctl_call, memory_order_relaxed) != NULL)
 		control_hub_poll(h);
+}
+
+static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct hub *h = GS_CONTAINER_OF(w, struct hub, wake_w);
+	uint64_t count;
+
+	(void)loop;
+	(void)revents;
+	/* Read, then cleared (hub_take_posts): a wake-up written after the
+	 * read writes again. */
+	arch_syscall3(SYS_read, atomic_load(&h->wake_fd), (long)&count, sizeof count);
+	hub_take_posts(h);
 }
 
 /* Signals. The handler runs on whatever context the OS thread was in; it
