@@ -222,7 +222,7 @@ Suite *suite_pool(void)
 	/* TSan checks nothing in the child of a threaded process (it
 	 * ignores the forking thread's accesses there) but the other
 	 * contexts', each a fiber of its own: they race the parent's. */
-	unit_skip("a_forked_child_has_no_workers_and_starts_its_own",
+	unit_skip("pool", "a_forked_child_has_no_workers_and_starts_its_own",
 		  "ThreadSanitizer does not support threads in the child of a threaded process");
 #endif
 	tcase_add_test(t, a_call_that_may_not_park_runs_in_the_caller);

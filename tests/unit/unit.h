@@ -38,9 +38,10 @@ int run_in_child(void (*fn)(void *), void *arg, char *err, size_t errlen);
 #define UNIT_LIVE(n) ((n) < UNIT_LIVE_MAX ? (n) : UNIT_LIVE_MAX)
 
 /* Tests left out of this build, each named on stderr with the reason when
- * its suite is made (unit_skip); main counts them as skipped. */
+ * its suite is made (unit_skip), unless CK_RUN_SUITE names another suite;
+ * main counts them as skipped. */
 extern int unit_skipped;
-void unit_skip(const char *test, const char *why);
+void unit_skip(const char *suite, const char *test, const char *why);
 
 /* Elapsed milliseconds since a gs_now_ns() reading. */
 static inline double ms_since(int64_t t0)
