@@ -396,9 +396,10 @@ static inline void flock_guard(FILE *f)
 		flock_guard_slow(f);
 }
 
-/* glibc's calls that take the FILE lock and never wait on a descriptor:
- * they wait first, as for glibc's lock, while another green thread's call
- * on f is parked (busy) or another green thread holds f (flock_guard). */
+/* Before fclose, and glibc's calls that take the FILE lock and never wait
+ * on a descriptor (GUARDED): waits, as for glibc's lock, while another
+ * green thread's call on f is parked (busy) or another green thread holds
+ * f (flock_guard). */
 static inline void guard(FILE *f)
 {
 	if (GS_UNLIKELY(__atomic_load_n(&busy.n, __ATOMIC_RELAXED) != 0) && f != NULL &&
@@ -1377,10 +1378,7 @@ GS_WRAP int fclose(FILE *f)
 
 	/* Natively fclose waits for the FILE lock that a thread waiting
 	 * in fgets holds; here, for that thread's call to end. */
-	if (GS_UNLIKELY(__atomic_load_n(&busy.n, __ATOMIC_RELAXED) != 0) &&
-	    hub_peek() != NULL && preload_hub() != NULL)
-		busy_wait(f);
-	flock_guard(f);
+	guard(f);
 	if (fd >= 0 && f->_IO_write_ptr > f->_IO_write_base && sio_begin(&s, f)) {
 		sio_lock(&s);
 		if (f->_IO_write_ptr > f->_IO_write_base && do_write_all(&s, f->_IO_write_base,
