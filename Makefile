@@ -1,12 +1,12 @@
 # greenshim: one Makefile, readable top to bottom.
 #
 #   make                 build/libgreenshim.so and the programs of tools/
-#   make check           build and run every test
+#   make check           build and run every test (the unit tests also under
+#                        ThreadSanitizer, built in build/tsan: group tsan)
 #   make check GROUPS='preload lang'
 #                        only those groups of tests/run.sh
 #   make check SANITIZE=address,undefined
 #                        the unit tests under ASan and UBSan (own objects)
-#                        (make check runs them under TSan: group tsan)
 #   make demo            the thread-per-connection demo (README's main job)
 #   make pydemo          the same load on CPython's ThreadingTCPServer
 #   make bench           the runtime's micro-benchmark
