@@ -268,15 +268,17 @@ static void flock_count(struct green *g, int delta)
 		g->flags -= GREEN_FLOCK_ONE;
 }
 
-/* g's count taken again from flocks (under file_lock.lock), up to 15. */
+/* g's count taken again from flocks (under file_lock.lock), up to what
+ * the field holds. */
 static void flock_recount(struct green *g)
 {
+	const unsigned most = GREEN_FLOCK_MASK / GREEN_FLOCK_ONE;
 	unsigned n = 0;
 
-	for (size_t i = 0; i < flocks.n && n < 15; i++)
+	for (size_t i = 0; i < flocks.n && n < most; i++)
 		if (flocks.v[i].owner == g)
 			n += flocks.v[i].count;
-	g->flags = (g->flags & ~GREEN_FLOCK_MASK) | (n < 15 ? n : 15) * GREEN_FLOCK_ONE;
+	g->flags = (g->flags & ~GREEN_FLOCK_MASK) | (n < most ? n : most) * GREEN_FLOCK_ONE;
 }
 
 /* The running green thread; NULL for a real thread (no hub yet, or
