@@ -177,6 +177,24 @@ static bool config_tls_green(void)
 	config_reject("GREENSHIM_TLS", v, "green (the default) or shared");
 }
 
+static unsigned config_tls_load(void)
+{
+	static const char *const names[] = {
+		[CONFIG_TLS_LOAD_AUTO] = "auto",
+		[CONFIG_TLS_LOAD_WRFSBASE] = "wrfsbase",
+		[CONFIG_TLS_LOAD_LDT] = "ldt",
+		[CONFIG_TLS_LOAD_SYSCALL] = "syscall",
+	};
+	const char *v = getenv("GREENSHIM_TLS_LOAD");
+
+	if (v == NULL || *v == '\0')
+		return CONFIG_TLS_LOAD_AUTO;
+	for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(v, names[i]) == 0)
+			return i;
+	config_reject("GREENSHIM_TLS_LOAD", v, "auto (the default), wrfsbase, ldt or syscall");
+}
+
 /* GREENSHIM_SYSCALLS: trap (the default under LD_PRELOAD) or off. */
 static bool config_syscalls_trap(void)
 {
@@ -374,6 +392,7 @@ void config_load(void)
 	gs_config.stack_size = config_stack_size();
 	gs_config.native_threads = config_native_threads();
 	gs_config.tls_green = config_tls_green();
+	gs_config.tls_load = config_tls_load();
 	gs_config.native_libs = config_native_libs();
 	/* Native threads make their system calls on their own OS threads. */
 	gs_config.syscalls_trap = config_syscalls_trap() && !gs_config.native_threads;

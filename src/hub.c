@@ -691,10 +691,8 @@ static void unlink_green(struct hub *h, struct green *g)
 	/* The hub's context may run on g's TLS (hub_load_tls), which goes
 	 * now: released, its DTV is freed and its block may be a new
 	 * thread's; moved, it is in use on another OS thread. */
-	if (h->fs == g->tp && (g->flags & GREEN_OWN_TLS)) {
-		tls_switch(h->hub_green->tp);
-		h->fs = h->hub_green->tp;
-	}
+	if (h->fs == g->tp && (g->flags & GREEN_OWN_TLS))
+		tls_hub_park(h);
 }
 
 void hub_release_green(struct hub *h, struct green *g)
@@ -812,24 +810,24 @@ void hub_first_run(struct hub *h)
 /* errno is saved across a switch only for the contexts whose TLS another
  * context may use meanwhile: the root and the hub's (they share the OS
  * thread's), every green one with GREENSHIM_TLS=shared, and every one
- * when the TLS is loaded with arch_prctl (the hub then runs on the TLS of
- * the thread it came from, below). */
+ * when the OS thread's TLS is loaded with arch_prctl (TLS_LDT, TLS_SLOW:
+ * the hub then runs on the TLS of the thread it came from, below). */
 static inline bool shares_tls(const struct green *g)
 {
-	return !(g->flags & GREEN_OWN_TLS) || gs_tls_mode == TLS_SLOW;
+	return !(g->flags & GREEN_OWN_TLS) || tls_hub_rides();
 }
 
-/* Loads next's thread pointer if it is not loaded. With arch_prctl (a
- * system call, some 5 us here) the hub's context takes none: it runs on
- * whatever TLS is loaded, whose only runtime variable, tls_hub, is the
- * same in every TLS of the hub, and a hand-off between green threads
- * through the hub costs one load instead of two. */
+/* Loads next's thread pointer if it is not loaded. Where the OS thread's
+ * own TLS (the hub's context's and the root's) takes an arch_prctl to
+ * load (a system call, some 5 us here), the hub's context takes none: it
+ * runs on whatever TLS is loaded, whose only runtime variable, tls_hub,
+ * is the same in every TLS of the hub, and a hand-off between two
+ * contexts through the hub costs one load instead of two. */
 static inline void hub_load_tls(struct hub *h, struct green *next)
 {
-	if (GS_LIKELY(next->tp == h->fs) ||
-	    (gs_tls_mode == TLS_SLOW && next == h->hub_green))
+	if (GS_LIKELY(next->tp == h->fs) || (tls_hub_rides() && next == h->hub_green))
 		return;
-	tls_switch(next->tp);
+	tls_load(next);
 	h->fs = next->tp;
 }
 
@@ -1617,6 +1615,8 @@ void hub_fork_child(void)
 	 * descriptor only; the hub's context runs on the OS thread's. The
 	 * child runs on the forking thread's TLS. */
 	tls_set_tid(h->hub_green->tp, h->tid);
+	if (h->tls_spare != NULL)
+		tls_set_tid(h->tls_spare->tp, h->tid);
 	h->fs = arch_tp_get();
 }
 

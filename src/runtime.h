@@ -155,9 +155,18 @@ struct gs_config {
 	bool profile_all_frames;  /* GREENSHIM_PROFILE_FRAMES=all */
 	bool tls_green;           /* GREENSHIM_TLS=green: a TLS per green thread */
 	bool tls_explicit;        /* GREENSHIM_TLS was set */
+	unsigned tls_load;        /* GREENSHIM_TLS_LOAD: enum config_tls_load */
 	const char *native_libs;  /* GREENSHIM_NATIVE_LIBS: names, colon-separated */
 	bool syscalls_trap;       /* GREENSHIM_SYSCALLS=trap: raw system calls caught */
 	unsigned hubs;            /* GREENSHIM_HUBS: the scheduler's hubs */
+};
+
+/* GREENSHIM_TLS_LOAD: how a green thread's thread pointer is loaded. */
+enum config_tls_load {
+	CONFIG_TLS_LOAD_AUTO,     /* the cheapest way that works here */
+	CONFIG_TLS_LOAD_WRFSBASE, /* TLS_FAST */
+	CONFIG_TLS_LOAD_LDT,      /* TLS_LDT */
+	CONFIG_TLS_LOAD_SYSCALL,  /* TLS_SLOW */
 };
 
 #define CONFIG_HUBS_MAX 64
@@ -252,8 +261,11 @@ enum stack_guard_mode stack_guard_mode(enum stack_guard_mode want);
 enum tls_mode {
 	TLS_SHARED, /* green threads share their OS thread's TLS */
 	TLS_FAST,   /* their own, loaded with WRFSBASE at each switch */
-	TLS_SLOW,   /* their own, loaded with arch_prctl: the kernel does
-		     * not keep a WRFSBASE value (tls.c) */
+	TLS_LDT,    /* their own, below 4 GiB, loaded from a selector of the
+		     * LDT (those that got one; else as TLS_SLOW): the kernel
+		     * does not keep a WRFSBASE value (tls.c) */
+	TLS_SLOW,   /* their own, loaded with arch_prctl: no WRFSBASE and no
+		     * LDT (tls.c) */
 };
 
 extern enum tls_mode gs_tls_mode; /* settled by tls_init() */
@@ -281,15 +293,19 @@ void tls_set_tid(void *tp, int tid);
 /* The lowest address of g's TLS block: its frames' top. */
 char *tls_block_lo(const struct green *g);
 void tls_set_slow(void *tp);
-
-/* Loads the thread pointer of the context about to run. */
-static inline void tls_switch(void *tp)
+/* The OS thread's TLS (hub's and root's) costs an arch_prctl to load:
+ * the hub's context then runs on whatever TLS is loaded (hub.c). */
+static inline bool tls_hub_rides(void)
 {
-	if (GS_LIKELY(gs_tls_mode == TLS_FAST))
-		arch_tp_set_fast(tp);
-	else
-		tls_set_slow(tp);
+	return gs_tls_mode >= TLS_LDT;
 }
+
+/* tls_load(g), below struct green: loads the thread pointer of g, the
+ * context about to run. */
+/* The TLS the hub's context goes on when the one it runs on goes away
+ * (hub.c, unlink_green): a block of its own, where one is cheap to load;
+ * else the OS thread's. Sets h->fs. */
+void tls_hub_park(struct hub *h);
 
 /* ---- waitq.c: waits and wait queues ------------------------------------ */
 
@@ -502,7 +518,8 @@ struct green {
 			     * a joiner or a detach may be on another hub */
 	int saved_errno;
 	unsigned flags;
-	int intr_result;       /* -EINTR or WAKE_SIGNAL for that wait (intr_seq) */
+	int16_t intr_result;   /* -EINTR or WAKE_SIGNAL for that wait (intr_seq) */
+	uint16_t fs_sel;       /* tls.c: tp's LDT selector (TLS_LDT); 0: none */
 	uint64_t id;
 	void *(*start)(void *);
 	union {
@@ -534,6 +551,16 @@ struct green {
 static inline uint64_t green_tpending(const struct green *g)
 {
 	return g->tsig != NULL ? g->tsig->pending : 0;
+}
+
+static inline void tls_load(const struct green *g)
+{
+	if (GS_LIKELY(gs_tls_mode == TLS_FAST))
+		arch_tp_set_fast(g->tp);
+	else if (GS_LIKELY(g->fs_sel != 0))
+		arch_tp_load_sel(g->fs_sel);
+	else
+		tls_set_slow(g->tp);
 }
 
 /* Creates a green thread, ready to run after the caller parks or yields. */
@@ -772,6 +799,8 @@ struct hub {
 	int n_own_fds;                /* fds the wrappers took for the loop */
 	_Atomic(struct ctl_call *) ctl_call; /* control.c: run me, hub */
 	struct tls_stash *tls_stash;  /* tls.c: libc blocks of dead greens */
+	void *tls_blocks;             /* tls.c: free TLS blocks with a selector */
+	struct green *tls_spare;      /* tls.c: the hub context's own, in one */
 	void *fs;                     /* the thread pointer loaded now */
 	/* ctlcmd.c's counters (greenctl stats), kept while stats are on:
 	 * waits begun by kind (calls that would have blocked), and calls into

@@ -60,20 +60,40 @@
  * glibc's bookkeeping on the OS thread's descriptor, which is on glibc's
  * lists. The price: those two text buffers are per OS thread.
  *
- * The kernel must keep the FS base. With FSGSBASE enabled for user space
- * (AT_HWCAP2, Linux 5.9+) a WRFSBASE costs some 14 ns and the kernel
- * saves and restores the register at its own context switches. Without
- * it, the kernel restores the base it last set for the thread, so only
- * arch_prctl(ARCH_SET_FS) is safe: on this project's VMs (a PVM guest,
- * "FS base via WRFSBASE (host CR4.FSGSBASE set)") the instruction does
- * not fault, yet the value it wrote was gone after the thread's next
- * sleep in the kernel (Rust threads ran on the main thread's TLS). There
- * each switch between two green threads costs an arch_prctl, about 5 us
- * here, and the hub's context runs on whatever TLS is loaded (hub.c), so
- * that a hand-off through the hub costs one, not two. Under valgrind too,
- * whatever the kernel: its CPU has no WRFSBASE (SIGILL, "unhandled
- * instruction"), and it carries out arch_prctl(ARCH_SET_FS) on its own
- * copy of the FS base.
+ * The kernel must keep the FS base. Three ways, the first this kernel
+ * offers taken (GREENSHIM_TLS_LOAD names one):
+ *  1. WRFSBASE (TLS_FAST), where the kernel enables FSGSBASE for user
+ *     space (AT_HWCAP2, Linux 5.9+): some 14 ns, and the kernel saves and
+ *     restores the register at its own context switches. Without it the
+ *     kernel restores the base it last set for the thread: on some of
+ *     this project's VMs (a PVM guest, "FS base via WRFSBASE (host
+ *     CR4.FSGSBASE set)") the instruction does not fault, yet the value
+ *     it wrote was gone after the thread's next sleep in the kernel (Rust
+ *     threads ran on the main thread's TLS).
+ *  2. A selector of the LDT (TLS_LDT, arch/x86_64/tls.h): each block of
+ *     descriptor and TLS lies in one region below 4 GiB (a descriptor's
+ *     base is 32 bits), block i's thread pointer in slot i of the
+ *     process's LDT (modify_ldt), written when the block is first handed
+ *     out. A MOV of the selector into FS loads the base, some 9 ns, and
+ *     the kernel loads the selector again at its context switches. The
+ *     blocks stay with the hub that made them (a free list per hub: a
+ *     thread's TLS goes back on its home hub, as its stack does), and a
+ *     slot keeps its block for the life of the process: a write copies
+ *     the whole table (4 us with a small one, 19 us with 8,192 entries)
+ *     and interrupts the process's other CPUs, so each slot is written
+ *     once. The table has 8,192 slots; a thread made when none is free
+ *     gets its TLS at the top of its stack and the third way.
+ *  3. arch_prctl(ARCH_SET_FS) (TLS_SLOW), a system call: 5 us on the PVM
+ *     guests, 0.3 us elsewhere. Under valgrind always, whatever the
+ *     kernel: its CPU has no WRFSBASE (SIGILL, "unhandled instruction"),
+ *     and it carries out arch_prctl(ARCH_SET_FS) on its own copy of the
+ *     FS base.
+ * With the second and third, the OS thread's own TLS (the root's and the
+ * hub's context's) is loaded with arch_prctl, so the hub's context runs
+ * on whatever TLS is loaded (hub.c): a hand-off through the hub costs one
+ * load, not two. When that TLS goes (its thread is released), the hub's
+ * context moves to a block of its own (tls_hub_park), made at the first
+ * need.
  *
  * libc's block. glibc frees a thread's malloc cache (tcache) and detaches
  * it from its arena in start_thread, through __libc_thread_freeres, which
@@ -92,13 +112,20 @@
  *  - THREAD_SELF naming the green thread's own descriptor: every glibc
  *    recursive lock would then tell green threads apart, and one held
  *    across a park stops the OS thread (above);
- *  - probing WRFSBASE by executing it: it runs on this VM and still does
- *    not stick;
+ *  - probing WRFSBASE by executing it: it runs on the PVM guests and
+ *    still does not stick;
  *  - copying each thread's TLS in and out of the OS thread's at every
  *    switch (no FS change): a pointer to a thread's __thread variable
  *    would show whichever thread runs;
- *  - a separate pool of TLS blocks: 4,224 bytes span two pages, where at
- *    the top of the stack they share pages with the first frames.
+ *  - a separate pool of TLS blocks where the thread pointer can be
+ *    loaded at any address (WRFSBASE, arch_prctl): 4,224 bytes span two
+ *    pages, where at the top of the stack they share pages with the
+ *    first frames. The LDT's blocks must be below 4 GiB, and pay that;
+ *  - an LDT slot per running thread, rewritten as threads take turns
+ *    (fewer slots): a write costs more than the arch_prctl it saves;
+ *  - loading the LDT's slots before WRFSBASE where both work: the same
+ *    cost a switch, and WRFSBASE has no 8,192 limit and no write per
+ *    new thread.
  *
  * Checked on glibc 2.36 (Debian 12). Where an entry point or descriptor
  * is missing (another libc), one line says so and green threads share
@@ -106,12 +133,15 @@
  */
 #include <dlfcn.h>
 #include <locale.h>
+#include <sched.h>
 #include <netdb.h>
 #include <resolv.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime.h"
@@ -150,6 +180,22 @@ static struct {
 	size_t pub_size[4];
 } tls;
 
+/* TLS_LDT: blocks for descriptor and static TLS in one region below 4 GiB,
+ * block i's thread pointer in slot i of the LDT, set when the block is
+ * first handed out and kept while the process lives. */
+static struct {
+	char *base;
+	size_t size;          /* of one block */
+	unsigned n;           /* blocks in the region (at most ARCH_TP_SLOTS) */
+	atomic_uint used;     /* blocks handed out once: their slots are set */
+	void *orphans;        /* free blocks of hubs that ended */
+	uint16_t orphans_lock; /* gsync_lock */
+} ldt;
+
+/* The region's span: 8,192 blocks of a small program's 4,288 bytes take
+ * 34 MiB; a program with much more static TLS gets fewer blocks. */
+#define LDT_REGION_MAX ((size_t)256 << 20)
+
 static const uint32_t *db_field(const char *name)
 {
 	return dlvsym(RTLD_DEFAULT, name, "GLIBC_PRIVATE");
@@ -164,6 +210,109 @@ static const uint32_t *db_field(const char *name)
 void tls_set_slow(void *tp)
 {
 	arch_syscall3(SYS_arch_prctl, ARCH_SET_FS, (long)tp, 0);
+}
+
+/* The descriptor's place in a block of TLS_LDT's region: its slot's base,
+ * the thread pointer. */
+static char *ldt_block_pd(char *b)
+{
+	return (char *)(((uintptr_t)b + ldt.size - tls.pd_size) & ~(uintptr_t)(tls.align - 1));
+}
+
+/* The probe's load, in a child that shares the program's memory and LDT
+ * (a vfork): where the kernel takes modify_ldt and the CPU (or a
+ * hypervisor) then faults on the load, the child dies, not the program.
+ * Only raw instructions here: FS is the probe block's once loaded (hence
+ * no stack protector, whose canary is read through FS). */
+__attribute__((no_stack_protector)) static int ldt_probe_child(void *pd)
+{
+	arch_tp_load_sel(arch_tp_slot_sel(0));
+	return arch_tp_get() == pd ? 0 : 1;
+}
+
+static bool ldt_probe(void *pd)
+{
+	static char stack[16384] __attribute__((aligned(16)));
+	int status = 0;
+	long pid = clone(ldt_probe_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK, pd);
+
+	if (pid < 0)
+		return false;
+	/* No signal at its end (none may reach the program's handler), so
+	 * waited for as a clone child; with the raw call: wait4 is wrapped. */
+	if (arch_syscall6(SYS_wait4, pid, (long)&status, __WCLONE, 0, 0, 0) != pid)
+		return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Reserves the region of TLS_LDT's blocks and checks, with its first one,
+ * that a selector of the LDT loads it: false where the kernel has no
+ * modify_ldt (-ENOSYS) or refuses it, the load fails, or the region
+ * cannot be below 4 GiB. */
+static bool ldt_setup(void)
+{
+	size_t size = (tls.static_size + 2 * tls.align - 1) & ~(tls.align - 1);
+	size_t n = LDT_REGION_MAX / size;
+	char *base, *pd;
+
+	if (n > ARCH_TP_SLOTS)
+		n = ARCH_TP_SLOTS;
+	base = mmap(NULL, n * size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_32BIT, -1, 0);
+	if (base == MAP_FAILED)
+		return false;
+	ldt.base = base;
+	ldt.size = size;
+	pd = ldt_block_pd(base);
+	if ((uintptr_t)base + n * size > ARCH_TP_SLOT_LIMIT || arch_tp_slot_set(0, pd) != 0) {
+		munmap(base, n * size);
+		return false;
+	}
+	/* The block is empty but for the descriptor's first word, which
+	 * names itself as a TCB's does. */
+	*(void **)pd = pd;
+	if (!ldt_probe(pd)) {
+		munmap(base, n * size);
+		return false;
+	}
+	ldt.n = (unsigned)n;
+	atomic_store(&ldt.used, 1); /* block 0: its slot is set */
+	return true;
+}
+
+/* A free block with its slot set, and its selector; NULL if every slot
+ * is taken. On h's OS thread. */
+static char *ldt_block_get(struct hub *h, uint16_t *sel)
+{
+	char *b = h->tls_blocks;
+	unsigned i = atomic_load_explicit(&ldt.used, memory_order_relaxed);
+
+	if (b != NULL) {
+		h->tls_blocks = *(void **)b;
+	} else {
+		while (i < ldt.n && !atomic_compare_exchange_weak(&ldt.used, &i, i + 1))
+			;
+		if (i < ldt.n) {
+			b = ldt.base + (size_t)i * ldt.size;
+			if (i != 0 && arch_tp_slot_set(i, ldt_block_pd(b)) != 0)
+				return NULL; /* that slot is lost; the thread uses arch_prctl */
+		} else if (__atomic_load_n(&ldt.orphans, __ATOMIC_RELAXED) != NULL) {
+			gsync_lock(&ldt.orphans_lock);
+			b = ldt.orphans;
+			if (b != NULL)
+				ldt.orphans = *(void **)b;
+			gsync_unlock(&ldt.orphans_lock);
+		}
+		if (b == NULL)
+			return NULL;
+	}
+	*sel = arch_tp_slot_sel((unsigned)((size_t)(b - ldt.base) / ldt.size));
+	return b;
+}
+
+static char *ldt_block_of(uint16_t sel)
+{
+	return ldt.base + (size_t)arch_tp_sel_slot(sel) * ldt.size;
 }
 
 /* ---- what glibc says ------------------------------------------------------ */
@@ -299,6 +448,60 @@ static bool tls_setup(void)
 #define TLS_TSAN false
 #endif
 
+/* A way the program asked for (GREENSHIM_TLS_LOAD) that this kernel does
+ * not offer: one line, exit status 2, as for a value that is not one. */
+static _Noreturn void tls_load_refused(const char *value, const char *why)
+{
+	char line[200];
+	int n = snprintf(line, sizeof line, "greenshim: GREENSHIM_TLS_LOAD=%s: %s\n", value, why);
+
+	sys_write(STDERR_FILENO, line, (size_t)n);
+	_exit(2);
+}
+
+/* How green threads' thread pointers are loaded: the cheapest way this
+ * kernel keeps, or the one asked for. */
+static enum tls_mode tls_load_way(unsigned want)
+{
+	static const char msg[] =
+		"greenshim: this kernel neither keeps the FS base that WRFSBASE sets nor "
+		"offers modify_ldt: each switch between green threads loads their TLS with "
+		"arch_prctl (a system call); GREENSHIM_TLS=shared shares one TLS instead, "
+		"GREENSHIM_TLS=green keeps this and silences this line\n";
+	/* Only a kernel that says so keeps a WRFSBASE value across its own
+	 * context switches (HWCAP2_FSGSBASE, Linux 5.9+); valgrind's CPU
+	 * has neither WRFSBASE nor segment loads of its own. */
+	bool valgrind = RUNNING_ON_VALGRIND;
+	bool fsgsbase = !valgrind && (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE);
+
+	switch (want) {
+	case CONFIG_TLS_LOAD_WRFSBASE:
+		if (!fsgsbase)
+			tls_load_refused("wrfsbase", valgrind ? "not under valgrind"
+							      : "this kernel does not enable "
+								"FSGSBASE for programs (AT_HWCAP2)");
+		return TLS_FAST;
+	case CONFIG_TLS_LOAD_LDT:
+		if (valgrind)
+			tls_load_refused("ldt", "not under valgrind");
+		if (!ldt_setup())
+			tls_load_refused("ldt", "this kernel has no modify_ldt, or refused it");
+		return TLS_LDT;
+	case CONFIG_TLS_LOAD_SYSCALL:
+		return TLS_SLOW;
+	default:
+		if (fsgsbase)
+			return TLS_FAST;
+		if (!valgrind && ldt_setup())
+			return TLS_LDT;
+		/* Told to a person at a terminal; a script's or a test's
+		 * stderr stays the program's own. */
+		if (!valgrind && !gs_config.tls_explicit && isatty(STDERR_FILENO))
+			sys_write(STDERR_FILENO, msg, sizeof msg - 1);
+		return TLS_SLOW;
+	}
+}
+
 void tls_init(void)
 {
 	static atomic_int state; /* 0: not yet, 1: being settled, 2: settled */
@@ -315,27 +518,8 @@ void tls_init(void)
 	/* ThreadSanitizer keeps its per-thread state in the OS thread's TLS
 	 * (and its fibers, ctx_switch, in that state): green threads share
 	 * the OS thread's TLS in its builds. */
-	if (gs_config.tls_green && !gs_config.native_threads && !TLS_TSAN && tls_setup()) {
-		/* Only a kernel that says so keeps a WRFSBASE value across
-		 * its own context switches (HWCAP2_FSGSBASE, Linux 5.9+). */
-		if (RUNNING_ON_VALGRIND) {
-			gs_tls_mode = TLS_SLOW;
-		} else if (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) {
-			gs_tls_mode = TLS_FAST;
-		} else {
-			static const char msg[] =
-				"greenshim: this kernel does not keep the FS base that WRFSBASE "
-				"sets: each switch between green threads loads their TLS with "
-				"arch_prctl (a system call); GREENSHIM_TLS=shared shares one TLS "
-				"instead, GREENSHIM_TLS=green keeps this and silences this line\n";
-
-			/* Told to a person at a terminal; a script's or a
-			 * test's stderr stays the program's own. */
-			gs_tls_mode = TLS_SLOW;
-			if (!gs_config.tls_explicit && isatty(STDERR_FILENO))
-				sys_write(STDERR_FILENO, msg, sizeof msg - 1);
-		}
-	}
+	if (gs_config.tls_green && !gs_config.native_threads && !TLS_TSAN && tls_setup())
+		gs_tls_mode = tls_load_way(gs_config.tls_load);
 	atomic_store_explicit(&state, 2, memory_order_release);
 }
 
@@ -399,18 +583,37 @@ void tls_hub_fini(struct hub *h)
 		gs_free(s);
 		h->tls_stash = NULL;
 	}
+	if (h->tls_spare != NULL) {
+		char *b = ldt_block_of(h->tls_spare->fs_sel);
+
+		/* The root runs (hub_destroy), on the OS thread's TLS. */
+		tls.deallocate(h->tls_spare->tp, false);
+		*(void **)b = h->tls_blocks;
+		h->tls_blocks = b;
+		gs_free(h->tls_spare);
+		h->tls_spare = NULL;
+	}
+	if (h->tls_blocks != NULL) {
+		void **last = h->tls_blocks;
+
+		while (*last != NULL)
+			last = *last;
+		gsync_lock(&ldt.orphans_lock);
+		*last = ldt.orphans;
+		ldt.orphans = h->tls_blocks;
+		gsync_unlock(&ldt.orphans_lock);
+		h->tls_blocks = NULL;
+	}
 }
 
 /* ---- a green thread's TLS ------------------------------------------------ */
 
-int tls_make(struct hub *h, struct green *g, char **top)
+/* A descriptor at pd for a thread of h: what it must say before its first
+ * run (the design comment's list). 0 or -EAGAIN. */
+static int tcb_make(struct hub *h, char *pd)
 {
-	char *pd = (char *)(((uintptr_t)g - tls.pd_size) & ~(uintptr_t)(tls.align - 1));
-	char *lo = pd - (tls.static_size - tls.pd_size);
 	const char *os = h->hub_green->tp; /* the OS thread's TCB */
 
-	if (lo - TLS_MIN_REST < g->stack.lo)
-		return -EINVAL; /* a stack of the program's, too small */
 	memset(pd, 0, tls.pd_size);
 	arch_tcb_init(pd, os);
 	if (tls.allocate(pd) == NULL)
@@ -424,10 +627,67 @@ int tls_make(struct hub *h, struct green *g, char **top)
 	if (tls.res_off >= 0)
 		*(void **)(pd + tls.resp_off) = pd + tls.res_off;
 	hub_tls_adopt(pd, h);
+	return 0;
+}
+
+int tls_make(struct hub *h, struct green *g, char **top)
+{
+	uint16_t sel = 0;
+	char *b = gs_tls_mode == TLS_LDT ? ldt_block_get(h, &sel) : NULL;
+	char *pd, *lo;
+	int r;
+
+	if (b != NULL) {
+		pd = ldt_block_pd(b);
+		lo = (char *)g; /* the frames have the stack to themselves */
+	} else {
+		pd = (char *)(((uintptr_t)g - tls.pd_size) & ~(uintptr_t)(tls.align - 1));
+		lo = pd - (tls.static_size - tls.pd_size);
+		if (lo - TLS_MIN_REST < g->stack.lo)
+			return -EINVAL; /* a stack of the program's, too small */
+	}
+	r = tcb_make(h, pd);
+	if (r < 0) {
+		if (b != NULL) {
+			*(void **)b = h->tls_blocks;
+			h->tls_blocks = b;
+		}
+		return r;
+	}
 	g->tp = pd;
+	g->fs_sel = sel;
 	g->flags |= GREEN_OWN_TLS;
 	*top = lo;
 	return 0;
+}
+
+void tls_hub_park(struct hub *h)
+{
+	struct green *spare = h->tls_spare;
+
+	if (spare == NULL && gs_tls_mode == TLS_LDT) {
+		/* Made once, at the first need: the hub's context gets a TLS of
+		 * its own, which only it uses (a thread's own). */
+		spare = gs_calloc(1, sizeof *spare);
+		if (spare != NULL) {
+			char *b = ldt_block_get(h, &spare->fs_sel);
+
+			spare->tp = b != NULL ? ldt_block_pd(b) : NULL;
+			if (b == NULL || tcb_make(h, spare->tp) < 0) {
+				if (b != NULL) {
+					*(void **)b = h->tls_blocks;
+					h->tls_blocks = b;
+				}
+				gs_free(spare);
+				spare = NULL;
+			}
+		}
+		h->tls_spare = spare;
+	}
+	if (spare == NULL)
+		spare = h->hub_green;
+	tls_load(spare);
+	h->fs = spare->tp;
 }
 
 void tls_move(struct green *g, struct hub *t)
@@ -478,6 +738,13 @@ void tls_release(struct hub *h, struct green *g)
 	stash_put(h, g->tp);
 	tls.deallocate(g->tp, false);
 	g->flags &= ~GREEN_OWN_TLS;
+	if (g->fs_sel != 0) {
+		char *b = ldt_block_of(g->fs_sel);
+
+		*(void **)b = h->tls_blocks;
+		h->tls_blocks = b;
+		g->fs_sel = 0;
+	}
 }
 
 void tls_set_tid(void *tp, int tid)
@@ -488,7 +755,7 @@ void tls_set_tid(void *tp, int tid)
 
 char *tls_block_lo(const struct green *g)
 {
-	if (!(g->flags & GREEN_OWN_TLS))
+	if (!(g->flags & GREEN_OWN_TLS) || g->fs_sel != 0)
 		return (char *)g;
 	return (char *)g->tp - (tls.static_size - tls.pd_size);
 }

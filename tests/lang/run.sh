@@ -137,7 +137,39 @@ test_python_cpu_bound_threads() {
 	fi
 }
 
+# Each way of loading a green thread's thread pointer (GREENSHIM_TLS_LOAD),
+# whichever one auto picks on this machine: the C programs (thread state,
+# cancellation) and the C++ one. A way this kernel does not offer stops
+# the program at start with one line and status 2: skipped, and counted so.
+test_thread_state_with_each_way_of_loading_the_thread_pointer() {
+	for way in wrfsbase ldt syscall; do
+		name=thread_state_with_tls_load_$way
+		env GREENSHIM_TLS_LOAD=$way LD_PRELOAD="$LIB" "$B/tests/lang/thread_state" \
+			>"$tmp/way" 2>&1
+		if [ $? -eq 2 ] && grep -q "^greenshim: GREENSHIM_TLS_LOAD=$way: " "$tmp/way"; then
+			skip $name "$(head -n 1 "$tmp/way")"
+			continue
+		fi
+		export GREENSHIM_TLS_LOAD=$way
+		why=
+		for prog in thread_state cancel thread_state_cc; do
+			[ -x "$B/tests/lang/$prog" ] || continue
+			if ! both "$B/tests/lang/$prog"; then
+				why="$prog: $why"
+				break
+			fi
+		done
+		unset GREENSHIM_TLS_LOAD
+		if [ -n "$why" ]; then
+			fail $name "$why"
+		else
+			ok $name
+		fi
+	done
+}
+
 test_c_thread_state_is_per_thread
+test_thread_state_with_each_way_of_loading_the_thread_pointer
 test_c_cancellation_runs_cleanup_handlers
 test_cxx_thread_local_exceptions_futures_and_call_once
 test_openmp_reductions_and_regions_on_real_threads

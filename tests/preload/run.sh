@@ -123,6 +123,13 @@ test_a_bad_greenshim_value_stops_the_program_before_main() {
 	for v in green shared; do
 		why=$(accepted GREENSHIM_TLS "$v") || { fail $name "$why"; return; }
 	done
+	for v in banana LDT fast arch_prctl 1; do
+		why=$(refused GREENSHIM_TLS_LOAD "$v" 'auto (the default), wrfsbase, ldt or syscall$') ||
+			{ fail $name "$why"; return; }
+	done
+	for v in auto syscall; do
+		why=$(accepted GREENSHIM_TLS_LOAD "$v") || { fail $name "$why"; return; }
+	done
 	for v in : libfoo.so: a::b /usr/lib/libfoo.so "lib foo.so"; do
 		why=$(refused GREENSHIM_NATIVE_LIBS "$v" 'library names separated by colons') ||
 			{ fail $name "$why"; return; }
@@ -513,6 +520,32 @@ test_short_lived_threads_leave_no_memory_behind() {
 		fail $name "natively: $out"
 	elif ! out=$(timeout 120 env LD_PRELOAD=$LIB "$B/tests/preload/short_lived_threads" 100000 2>&1); then
 		fail $name "under greenshim: $out"
+	else
+		ok $name
+	fi
+}
+
+# More threads alive at once than the LDT has slots (8,192), with
+# GREENSHIM_TLS_LOAD=ldt: those past the last slot load their thread
+# pointer with arch_prctl, and every one keeps its own __thread values and
+# errno across waits (tests/preload/many_tls.c). Skipped where this kernel
+# refuses modify_ldt (the run then stops at start with one line, status 2).
+# Without the blocking monitor: main's creation loop writes 8,192 slots
+# (some 50 us each with two hubs), which it rightly reports.
+test_more_threads_than_ldt_slots_keep_their_own_tls() {
+	name=more_threads_than_ldt_slots_keep_their_own_tls
+	prog="$B/tests/preload/many_tls"
+	if ! native=$(timeout 120 "$prog" 9000 2>&1); then
+		fail $name "natively: $native"
+		return
+	fi
+	out=$(timeout 120 env GREENSHIM_TLS_LOAD=ldt GREENSHIM_MAX_BLOCKING_MS=0 \
+		LD_PRELOAD=$LIB "$prog" 9000 2>&1)
+	rc=$?
+	if [ $rc -eq 2 ] && echo "$out" | grep -q "^greenshim: GREENSHIM_TLS_LOAD=ldt: "; then
+		skip $name "$out"
+	elif [ $rc -ne 0 ] || [ "$out" != "$native" ]; then
+		fail $name "under greenshim (status $rc): $out (natively: $native)"
 	else
 		ok $name
 	fi
@@ -1071,6 +1104,7 @@ test_exports_only_the_api_and_interposed_symbols
 test_a_program_runs_unchanged_under_the_preload
 test_main_can_exit_before_its_threads
 test_short_lived_threads_leave_no_memory_behind
+test_more_threads_than_ldt_slots_keep_their_own_tls
 test_other_mallocs_serve_many_green_threads
 test_liburing_waits_leave_other_threads_running
 test_raw_syscalls_match_native

@@ -18,8 +18,8 @@
  *                    with the default stack size and with small stacks, beside
  *                    the kernel's own cost of one fresh page per stack
  *
- * The TLS mode is GREENSHIM_TLS's (green: a TLS per thread, loaded with
- * WRFSBASE or, where the kernel does not keep it, arch_prctl; shared).
+ * The TLS mode is GREENSHIM_TLS's (green: a TLS per thread, loaded as
+ * GREENSHIM_TLS_LOAD says; shared).
  * -F loads it with WRFSBASE even where the kernel does not keep the value:
  * the fast path's cost on a kernel that does (the benchmark's threads
  * read no per-thread state that a lost value would break).
@@ -488,13 +488,15 @@ int main(int argc, char **argv)
 	pin();
 	config_load();
 	tls_init();
-	if (force_fast && gs_tls_mode == TLS_SLOW)
+	if (force_fast && gs_tls_mode >= TLS_LDT)
 		gs_tls_mode = TLS_FAST;
 	printf("greenshim micro-benchmark: pinned to CPU %d, median of %d runs, "
 	       "default green stack %zu KiB, TLS %s\n\n",
 	       pin_cpu, RUNS, gs_config.stack_size / 1024,
-	       gs_tls_mode == TLS_SHARED ? "shared" : gs_tls_mode == TLS_FAST ? "per thread, WRFSBASE"
-									 : "per thread, arch_prctl");
+	       gs_tls_mode == TLS_SHARED ? "shared"
+	       : gs_tls_mode == TLS_FAST ? "per thread, WRFSBASE"
+	       : gs_tls_mode == TLS_LDT  ? "per thread, a selector of the LDT"
+					 : "per thread, arch_prctl");
 	printf("%-34s %14s %14s   %-8s %10s\n", "", "native", "greenshim", "unit", "native/green");
 
 	if (in_child(bench_native_switch, 200000, n, 1) || in_child(bench_green_switch, SWITCH_ITERS, g, 1))

@@ -49,9 +49,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/auxv.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -90,6 +90,8 @@ static struct option_var opts[] = {
 	  "OS threads running green threads (default auto: one per CPU)", NULL },
 	{ "tls", "GREENSHIM_TLS", "green|shared",
 	  "a thread-local storage per green thread, or one shared per OS thread", NULL },
+	{ "tls-load", "GREENSHIM_TLS_LOAD", "auto|wrfsbase|ldt|syscall",
+	  "how a green thread's thread pointer is loaded at each switch", NULL },
 	{ "native-libs", "GREENSHIM_NATIVE_LIBS", "LIB[:LIB...]",
 	  "libraries whose threads stay real OS threads (besides OpenMP's)", NULL },
 	{ "syscalls", "GREENSHIM_SYSCALLS", "trap|off",
@@ -395,6 +397,12 @@ static const char *origin(const char *var)
 
 static void show_config(const char *lib, const char *cmd)
 {
+	static const char *const load_names[] = {
+		[CONFIG_TLS_LOAD_AUTO] = "auto",
+		[CONFIG_TLS_LOAD_WRFSBASE] = "wrfsbase",
+		[CONFIG_TLS_LOAD_LDT] = "ldt",
+		[CONFIG_TLS_LOAD_SYSCALL] = "syscall",
+	};
 	const struct gs_config *c = &gs_config;
 
 	fprintf(stderr, "greenrun: library %s\n", lib);
@@ -405,12 +413,14 @@ static void show_config(const char *lib, const char *cmd)
 	fprintf(stderr, "greenrun: GREENSHIM_THREADS=%s (%s)\n",
 		c->native_threads ? "native" : "green", origin("GREENSHIM_THREADS"));
 	fprintf(stderr, "greenrun: GREENSHIM_HUBS=%u (%s)\n", c->hubs, origin("GREENSHIM_HUBS"));
-	/* How the library will load each thread's TLS (src/tls.c). */
-	fprintf(stderr, "greenrun: GREENSHIM_TLS=%s (%s%s)\n", c->tls_green ? "green" : "shared",
-		origin("GREENSHIM_TLS"),
-		c->native_threads || !c->tls_green ? ""
-		: (getauxval(AT_HWCAP2) & 2) ? "; loaded with WRFSBASE"
-					      : "; loaded with arch_prctl: this kernel keeps no WRFSBASE value");
+	fprintf(stderr, "greenrun: GREENSHIM_TLS=%s (%s)\n", c->tls_green ? "green" : "shared",
+		origin("GREENSHIM_TLS"));
+	/* How the library will load each thread's TLS (src/tls.c decides). */
+	fprintf(stderr, "greenrun: GREENSHIM_TLS_LOAD=%s (%s%s)\n", load_names[c->tls_load],
+		origin("GREENSHIM_TLS_LOAD"),
+		c->native_threads || !c->tls_green || c->tls_load != CONFIG_TLS_LOAD_AUTO ? ""
+		: (getauxval(AT_HWCAP2) & 2) ? "; here: wrfsbase"
+					      : "; here: ldt if the kernel has modify_ldt, else syscall");
 	fprintf(stderr, "greenrun: GREENSHIM_NATIVE_LIBS=%s (%s)\n",
 		c->native_libs != NULL ? c->native_libs : "",
 		c->native_libs != NULL ? origin("GREENSHIM_NATIVE_LIBS")
