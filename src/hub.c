@@ -1615,8 +1615,7 @@ void hub_fork_child(void)
 	 * descriptor only; the hub's context runs on the OS thread's. The
 	 * child runs on the forking thread's TLS. */
 	tls_set_tid(h->hub_green->tp, h->tid);
-	if (h->tls_spare != NULL)
-		tls_set_tid(h->tls_spare->tp, h->tid);
+	tls_fork_child(h);
 	h->fs = arch_tp_get();
 }
 

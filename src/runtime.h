@@ -290,6 +290,8 @@ void tls_release(struct hub *h, struct green *g);
 void tls_hub_fini(struct hub *h);
 /* The descriptor at tp now runs on the OS thread with kernel id tid. */
 void tls_set_tid(void *tp, int tid);
+/* In a child just forked, on h, its one hub. */
+void tls_fork_child(struct hub *h);
 /* The lowest address of g's TLS block: its frames' top. */
 char *tls_block_lo(const struct green *g);
 void tls_set_slow(void *tp);
@@ -300,11 +302,10 @@ static inline bool tls_hub_rides(void)
 	return gs_tls_mode >= TLS_LDT;
 }
 
-/* tls_load(g), below struct green: loads the thread pointer of g, the
- * context about to run. */
 /* The TLS the hub's context goes on when the one it runs on goes away
  * (hub.c, unlink_green): a block of its own, where one is cheap to load;
- * else the OS thread's. Sets h->fs. */
+ * else the OS thread's. Sets h->fs. (tls_load(g), which loads the thread
+ * pointer of g, the context about to run, follows struct green.) */
 void tls_hub_park(struct hub *h);
 
 /* ---- waitq.c: waits and wait queues ------------------------------------ */
@@ -553,6 +554,7 @@ static inline uint64_t green_tpending(const struct green *g)
 	return g->tsig != NULL ? g->tsig->pending : 0;
 }
 
+/* tls.c's: loads the thread pointer of g, the context about to run. */
 static inline void tls_load(const struct green *g)
 {
 	if (GS_LIKELY(gs_tls_mode == TLS_FAST))

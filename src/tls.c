@@ -74,7 +74,7 @@
  *     descriptor and TLS lies in one region below 4 GiB (a descriptor's
  *     base is 32 bits), block i's thread pointer in slot i of the
  *     process's LDT (modify_ldt), written when the block is first handed
- *     out. A MOV of the selector into FS loads the base, some 9 ns, and
+ *     out. A MOV of the selector into FS loads the base, a few ns, and
  *     the kernel loads the selector again at its context switches. The
  *     blocks stay with the hub that made them (a free list per hub: a
  *     thread's TLS goes back on its home hub, as its stack does), and a
@@ -84,7 +84,7 @@
  *     once. The table has 8,192 slots; a thread made when none is free
  *     gets its TLS at the top of its stack and the third way.
  *  3. arch_prctl(ARCH_SET_FS) (TLS_SLOW), a system call: 5 us on the PVM
- *     guests, 0.3 us elsewhere. Under valgrind always, whatever the
+ *     guests, 0.2 us on a KVM guest. Under valgrind always, whatever the
  *     kernel: its CPU has no WRFSBASE (SIGILL, "unhandled instruction"),
  *     and it carries out arch_prctl(ARCH_SET_FS) on its own copy of the
  *     FS base.
@@ -123,9 +123,11 @@
  *    first frames. The LDT's blocks must be below 4 GiB, and pay that;
  *  - an LDT slot per running thread, rewritten as threads take turns
  *    (fewer slots): a write costs more than the arch_prctl it saves;
- *  - loading the LDT's slots before WRFSBASE where both work: the same
- *    cost a switch, and WRFSBASE has no 8,192 limit and no write per
- *    new thread.
+ *  - loading the LDT's slots before WRFSBASE where both work: a switch
+ *    between green threads costs less (gs-microbench: 14-21 ns against
+ *    30-32), but one into the main thread, whose TLS is glibc's above
+ *    4 GiB, an arch_prctl (spawn + join 444-567 ns against 295-300), and
+ *    WRFSBASE has no 8,192 limit and no slot to write per new thread.
  *
  * Checked on glibc 2.36 (Debian 12). Where an entry point or descriptor
  * is missing (another libc), one line says so and green threads share
@@ -133,9 +135,9 @@
  */
 #include <dlfcn.h>
 #include <locale.h>
-#include <sched.h>
 #include <netdb.h>
 #include <resolv.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,6 +315,13 @@ static char *ldt_block_get(struct hub *h, uint16_t *sel)
 static char *ldt_block_of(uint16_t sel)
 {
 	return ldt.base + (size_t)arch_tp_sel_slot(sel) * ldt.size;
+}
+
+/* b goes back on h's list, its slot still set. */
+static void ldt_block_put(struct hub *h, char *b)
+{
+	*(void **)b = h->tls_blocks;
+	h->tls_blocks = b;
 }
 
 /* ---- what glibc says ------------------------------------------------------ */
@@ -584,12 +593,9 @@ void tls_hub_fini(struct hub *h)
 		h->tls_stash = NULL;
 	}
 	if (h->tls_spare != NULL) {
-		char *b = ldt_block_of(h->tls_spare->fs_sel);
-
 		/* The root runs (hub_destroy), on the OS thread's TLS. */
 		tls.deallocate(h->tls_spare->tp, false);
-		*(void **)b = h->tls_blocks;
-		h->tls_blocks = b;
+		ldt_block_put(h, ldt_block_of(h->tls_spare->fs_sel));
 		gs_free(h->tls_spare);
 		h->tls_spare = NULL;
 	}
@@ -648,10 +654,8 @@ int tls_make(struct hub *h, struct green *g, char **top)
 	}
 	r = tcb_make(h, pd);
 	if (r < 0) {
-		if (b != NULL) {
-			*(void **)b = h->tls_blocks;
-			h->tls_blocks = b;
-		}
+		if (b != NULL)
+			ldt_block_put(h, b);
 		return r;
 	}
 	g->tp = pd;
@@ -674,10 +678,8 @@ void tls_hub_park(struct hub *h)
 
 			spare->tp = b != NULL ? ldt_block_pd(b) : NULL;
 			if (b == NULL || tcb_make(h, spare->tp) < 0) {
-				if (b != NULL) {
-					*(void **)b = h->tls_blocks;
-					h->tls_blocks = b;
-				}
+				if (b != NULL)
+					ldt_block_put(h, b);
 				gs_free(spare);
 				spare = NULL;
 			}
@@ -739,12 +741,17 @@ void tls_release(struct hub *h, struct green *g)
 	tls.deallocate(g->tp, false);
 	g->flags &= ~GREEN_OWN_TLS;
 	if (g->fs_sel != 0) {
-		char *b = ldt_block_of(g->fs_sel);
-
-		*(void **)b = h->tls_blocks;
-		h->tls_blocks = b;
+		ldt_block_put(h, ldt_block_of(g->fs_sel));
 		g->fs_sel = 0;
 	}
+}
+
+void tls_fork_child(struct hub *h)
+{
+	/* Another hub's OS thread may have held it: it is not in the child. */
+	ldt.orphans_lock = 0;
+	if (h->tls_spare != NULL)
+		tls_set_tid(h->tls_spare->tp, h->tid);
 }
 
 void tls_set_tid(void *tp, int tid)
