@@ -92,8 +92,8 @@
  * hub's context's) is loaded with arch_prctl, so the hub's context runs
  * on whatever TLS is loaded (hub.c): a hand-off through the hub costs one
  * load, not two. When that TLS goes (its thread is released), the hub's
- * context moves to a block of its own (tls_hub_park), made at the first
- * need.
+ * context moves to a block of its own (tls_hub_park), made by the first
+ * thread that runs on the hub (the hub's context calls no allocator).
  *
  * libc's block. glibc frees a thread's malloc cache (tcache) and detaches
  * it from its arena in start_thread, through __libc_thread_freeres, which
@@ -667,29 +667,32 @@ int tls_make(struct hub *h, struct green *g, char **top)
 
 void tls_hub_park(struct hub *h)
 {
-	struct green *spare = h->tls_spare;
+	struct green *spare = h->tls_spare != NULL ? h->tls_spare : h->hub_green;
 
-	if (spare == NULL && gs_tls_mode == TLS_LDT) {
-		/* Made once, at the first need: the hub's context gets a TLS of
-		 * its own, which only it uses (a thread's own). */
-		spare = gs_calloc(1, sizeof *spare);
-		if (spare != NULL) {
-			char *b = ldt_block_get(h, &spare->fs_sel);
-
-			spare->tp = b != NULL ? ldt_block_pd(b) : NULL;
-			if (b == NULL || tcb_make(h, spare->tp) < 0) {
-				if (b != NULL)
-					ldt_block_put(h, b);
-				gs_free(spare);
-				spare = NULL;
-			}
-		}
-		h->tls_spare = spare;
-	}
-	if (spare == NULL)
-		spare = h->hub_green;
 	tls_load(spare);
 	h->fs = spare->tp;
+}
+
+/* The hub's context's own block, for tls_hub_park: made by the first
+ * thread that runs on h, in its own context. Not by the hub's context
+ * when it needs it: glibc's _dl_allocate_tls calls the program's
+ * malloc, whose lock a thread of the same hub may hold while the tick
+ * has it preempted (a static tcmalloc's SpinLock was seen to stop the
+ * hub's OS thread in futex for good). */
+static void tls_spare_make(struct hub *h)
+{
+	struct green *spare = gs_calloc(1, sizeof *spare);
+	char *b = spare != NULL ? ldt_block_get(h, &spare->fs_sel) : NULL;
+
+	if (b != NULL) {
+		spare->tp = ldt_block_pd(b);
+		if (tcb_make(h, spare->tp) == 0) {
+			h->tls_spare = spare;
+			return;
+		}
+		ldt_block_put(h, b);
+	}
+	gs_free(spare);
 }
 
 void tls_move(struct green *g, struct hub *t)
@@ -709,7 +712,8 @@ void tls_move(struct green *g, struct hub *t)
 
 void tls_first_run(struct green *g)
 {
-	(void)g;
+	if (gs_tls_mode == TLS_LDT && g->hub->tls_spare == NULL)
+		tls_spare_make(g->hub);
 	/* The global locale, and the ctype tables of <ctype.h> with it
 	 * (start_thread calls __ctype_init; uselocale does the same). */
 	uselocale(LC_GLOBAL_LOCALE);
