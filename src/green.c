@@ -113,6 +113,7 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 #endif
 	ctx_make(&g->ctx, top, green_main, g);
 	t = a != NULL && a->here ? h : sched_place(h);
+	tls_spare_for(h, t);
 	sched_thread_started(t);
 	g->state = GREEN_READY;
 	if (t != h) {

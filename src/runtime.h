@@ -307,6 +307,9 @@ static inline bool tls_hub_rides(void)
  * else the OS thread's. Sets h->fs. (tls_load(g), which loads the thread
  * pointer of g, the context about to run, follows struct green.) */
 void tls_hub_park(struct hub *h);
+/* A thread of h made one to run on t (h itself, or another hub): t's
+ * context gets its own block now if it has none (TLS_LDT). */
+void tls_spare_for(struct hub *h, struct hub *t);
 
 /* ---- waitq.c: waits and wait queues ------------------------------------ */
 

@@ -92,8 +92,9 @@
  * hub's context's) is loaded with arch_prctl, so the hub's context runs
  * on whatever TLS is loaded (hub.c): a hand-off through the hub costs one
  * load, not two. When that TLS goes (its thread is released), the hub's
- * context moves to a block of its own (tls_hub_park), made by the first
- * thread that runs on the hub (the hub's context calls no allocator).
+ * context moves to a block of its own (tls_hub_park), made when the first
+ * thread to run there is made (tls_spare_for: the hub's context calls no
+ * allocator).
  *
  * libc's block. glibc frees a thread's malloc cache (tcache) and detaches
  * it from its arena in start_thread, through __libc_thread_freeres, which
@@ -667,28 +668,55 @@ int tls_make(struct hub *h, struct green *g, char **top)
 
 void tls_hub_park(struct hub *h)
 {
-	struct green *spare = h->tls_spare != NULL ? h->tls_spare : h->hub_green;
+	struct green *spare = __atomic_load_n(&h->tls_spare, __ATOMIC_ACQUIRE);
 
+	if (spare == NULL)
+		spare = h->hub_green;
 	tls_load(spare);
 	h->fs = spare->tp;
 }
 
-/* The hub's context's own block, for tls_hub_park: made by the first
- * thread that runs on h, in its own context. Not by the hub's context
- * when it needs it: glibc's _dl_allocate_tls calls the program's
- * malloc, whose lock a thread of the same hub may hold while the tick
- * has it preempted (a static tcmalloc's SpinLock was seen to stop the
- * hub's OS thread in futex for good). */
-static void tls_spare_make(struct hub *h)
+/* What the descriptor at tp says of the OS thread that runs it: its id
+ * (gettid reads it), THREAD_SELF (the owner of glibc's recursive locks:
+ * two green threads running at once on two hubs must be two owners), and
+ * the runtime's own tls_hub. */
+static void tcb_move(char *tp, struct hub *t)
 {
-	struct green *spare = gs_calloc(1, sizeof *spare);
-	char *b = spare != NULL ? ldt_block_get(h, &spare->fs_sel) : NULL;
+	*(int32_t *)(tp + tls.tid_off) = t->tid;
+	*(void **)(tp + TCB_OFF_SELF) = *(void **)((char *)t->hub_green->tp + TCB_OFF_SELF);
+	hub_tls_adopt(tp, t);
+}
 
+/*
+ * The hub's context's own block, for tls_hub_park, made for t (if it has
+ * none) by a thread of h that makes a thread to run on t, in
+ * pthread_create, where glibc too allocates. Not by t's context when it
+ * needs it, nor by the new thread: _dl_allocate_tls calls the program's
+ * malloc, and
+ *  - a thread of t preempted inside that malloc may hold its lock (with a
+ *    static tcmalloc, t's OS thread then waited in futex for good:
+ *    tests/preload's allocators-static-tcmalloc_minimal hung);
+ *  - the new thread's own malloc counts would show one call it did not
+ *    make (tests/preload/own_malloc.c).
+ * Two hubs may make one for t at once: the first to publish it wins.
+ */
+void tls_spare_for(struct hub *h, struct hub *t)
+{
+	struct green *spare, *none = NULL;
+	char *b;
+
+	if (gs_tls_mode != TLS_LDT || __atomic_load_n(&t->tls_spare, __ATOMIC_ACQUIRE) != NULL)
+		return;
+	spare = gs_calloc(1, sizeof *spare);
+	b = spare != NULL ? ldt_block_get(h, &spare->fs_sel) : NULL;
 	if (b != NULL) {
 		spare->tp = ldt_block_pd(b);
 		if (tcb_make(h, spare->tp) == 0) {
-			h->tls_spare = spare;
-			return;
+			tcb_move(spare->tp, t);
+			if (__atomic_compare_exchange_n(&t->tls_spare, &none, spare, false,
+							__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				return;
+			tls.deallocate(spare->tp, false);
 		}
 		ldt_block_put(h, b);
 	}
@@ -701,19 +729,12 @@ void tls_move(struct green *g, struct hub *t)
 		g->tp = t->hub_green->tp; /* it shares its OS thread's */
 		return;
 	}
-	/* What the descriptor says of its OS thread: its id (gettid reads
-	 * it), THREAD_SELF (the owner of glibc's recursive locks: two green
-	 * threads running at once on two hubs must be two owners), and the
-	 * runtime's own tls_hub. */
-	*(int32_t *)((char *)g->tp + tls.tid_off) = t->tid;
-	*(void **)((char *)g->tp + TCB_OFF_SELF) = *(void **)((char *)t->hub_green->tp + TCB_OFF_SELF);
-	hub_tls_adopt(g->tp, t);
+	tcb_move(g->tp, t);
 }
 
 void tls_first_run(struct green *g)
 {
-	if (gs_tls_mode == TLS_LDT && g->hub->tls_spare == NULL)
-		tls_spare_make(g->hub);
+	(void)g;
 	/* The global locale, and the ctype tables of <ctype.h> with it
 	 * (start_thread calls __ctype_init; uselocale does the same). */
 	uselocale(LC_GLOBAL_LOCALE);
