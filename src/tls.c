@@ -267,20 +267,19 @@ static bool ldt_setup(void)
 	ldt.base = base;
 	ldt.size = size;
 	pd = ldt_block_pd(base);
-	if ((uintptr_t)base + n * size > ARCH_TP_SLOT_LIMIT || arch_tp_slot_set(0, pd) != 0) {
-		munmap(base, n * size);
-		return false;
-	}
+	if ((uintptr_t)base + n * size > ARCH_TP_SLOT_LIMIT || arch_tp_slot_set(0, pd) != 0)
+		goto fail;
 	/* The block is empty but for the descriptor's first word, which
 	 * names itself as a TCB's does. */
 	*(void **)pd = pd;
-	if (!ldt_probe(pd)) {
-		munmap(base, n * size);
-		return false;
-	}
-	ldt.n = (unsigned)n;
-	atomic_store(&ldt.used, 1); /* block 0: its slot is set */
+	if (!ldt_probe(pd))
+		goto fail;
+	ldt.n = (unsigned)n; /* block 0 goes first, its slot already set */
 	return true;
+fail:
+	munmap(base, n * size);
+	ldt.base = NULL;
+	return false;
 }
 
 /* A free block with its slot set, and its selector; NULL if every slot
