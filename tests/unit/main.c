@@ -51,6 +51,7 @@ int main(void)
 	srunner_add_suite(sr, suite_pool());
 	srunner_add_suite(sr, suite_introspect());
 	srunner_add_suite(sr, suite_trap());
+	srunner_add_suite(sr, suite_tls());
 	srunner_run_all(sr, CK_VERBOSE);
 	run = srunner_ntests_run(sr);
 	failed = srunner_ntests_failed(sr);

@@ -19,6 +19,7 @@ Suite *suite_osthread(void);
 Suite *suite_pool(void);
 Suite *suite_introspect(void);
 Suite *suite_trap(void);
+Suite *suite_tls(void);
 
 /* Runs fn(arg) in a child process with stderr captured into err (NUL
  * terminated); returns the child's wait status. The child exits 0 if fn
