@@ -177,20 +177,26 @@ static bool config_tls_green(void)
 	config_reject("GREENSHIM_TLS", v, "green (the default) or shared");
 }
 
+static const char *const tls_load_names[] = {
+	[CONFIG_TLS_LOAD_AUTO] = "auto",
+	[CONFIG_TLS_LOAD_WRFSBASE] = "wrfsbase",
+	[CONFIG_TLS_LOAD_LDT] = "ldt",
+	[CONFIG_TLS_LOAD_SYSCALL] = "syscall",
+};
+
+const char *config_tls_load_name(unsigned way)
+{
+	return way < sizeof tls_load_names / sizeof tls_load_names[0] ? tls_load_names[way] : "?";
+}
+
 static unsigned config_tls_load(void)
 {
-	static const char *const names[] = {
-		[CONFIG_TLS_LOAD_AUTO] = "auto",
-		[CONFIG_TLS_LOAD_WRFSBASE] = "wrfsbase",
-		[CONFIG_TLS_LOAD_LDT] = "ldt",
-		[CONFIG_TLS_LOAD_SYSCALL] = "syscall",
-	};
 	const char *v = getenv("GREENSHIM_TLS_LOAD");
 
 	if (v == NULL || *v == '\0')
 		return CONFIG_TLS_LOAD_AUTO;
-	for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strcmp(v, names[i]) == 0)
+	for (unsigned i = 0; i < sizeof tls_load_names / sizeof tls_load_names[0]; i++)
+		if (strcmp(v, tls_load_names[i]) == 0)
 			return i;
 	config_reject("GREENSHIM_TLS_LOAD", v, "auto (the default), wrfsbase, ldt or syscall");
 }

@@ -204,6 +204,7 @@ enum prof_kind { PROF_CPU = 1, PROF_WAIT = 2, PROF_LOCK = 4, PROF_ALL = 7 };
 /* The PROF_* bits of s, or -EINVAL. */
 int config_parse_profile_kinds(const char *s);
 const char *config_profile_kind_name(unsigned kind); /* one PROF_* bit: "cpu"... */
+const char *config_tls_load_name(unsigned way); /* enum config_tls_load: "auto"... */
 /* The file of one kind of a profile of kinds: base itself for one kind,
  * "base.KIND" for several. 0 or -ENAMETOOLONG. */
 int config_profile_file(char *buf, size_t size, const char *base, unsigned kind, unsigned kinds);

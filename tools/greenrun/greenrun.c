@@ -397,12 +397,6 @@ static const char *origin(const char *var)
 
 static void show_config(const char *lib, const char *cmd)
 {
-	static const char *const load_names[] = {
-		[CONFIG_TLS_LOAD_AUTO] = "auto",
-		[CONFIG_TLS_LOAD_WRFSBASE] = "wrfsbase",
-		[CONFIG_TLS_LOAD_LDT] = "ldt",
-		[CONFIG_TLS_LOAD_SYSCALL] = "syscall",
-	};
 	const struct gs_config *c = &gs_config;
 
 	fprintf(stderr, "greenrun: library %s\n", lib);
@@ -416,7 +410,7 @@ static void show_config(const char *lib, const char *cmd)
 	fprintf(stderr, "greenrun: GREENSHIM_TLS=%s (%s)\n", c->tls_green ? "green" : "shared",
 		origin("GREENSHIM_TLS"));
 	/* How the library will load each thread's TLS (src/tls.c decides). */
-	fprintf(stderr, "greenrun: GREENSHIM_TLS_LOAD=%s (%s%s)\n", load_names[c->tls_load],
+	fprintf(stderr, "greenrun: GREENSHIM_TLS_LOAD=%s (%s%s)\n", config_tls_load_name(c->tls_load),
 		origin("GREENSHIM_TLS_LOAD"),
 		c->native_threads || !c->tls_green || c->tls_load != CONFIG_TLS_LOAD_AUTO ? ""
 		: (getauxval(AT_HWCAP2) & 2) ? "; here: wrfsbase"
