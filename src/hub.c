@@ -1611,10 +1611,7 @@ void hub_fork_child(void)
 	introspect_fork_child(h); /* first: it frees the hubs' lock */
 	monitor_forget_hub(h);
 	monitor_fork_child();
-	/* The kernel wrote the child's id into the forking thread's
-	 * descriptor only; the hub's context runs on the OS thread's. The
-	 * child runs on the forking thread's TLS. */
-	tls_set_tid(h->hub_green->tp, h->tid);
+	/* The child runs on the forking thread's TLS. */
 	tls_fork_child(h);
 	h->fs = arch_tp_get();
 }

@@ -289,9 +289,8 @@ void tls_exit(struct green *g);
  * hub's next green thread). */
 void tls_release(struct hub *h, struct green *g);
 void tls_hub_fini(struct hub *h);
-/* The descriptor at tp now runs on the OS thread with kernel id tid. */
-void tls_set_tid(void *tp, int tid);
-/* In a child just forked, on h, its one hub. */
+/* In a child just forked, on h, its one hub: the hub's descriptors name
+ * the child's thread. */
 void tls_fork_child(struct hub *h);
 /* The lowest address of g's TLS block: its frames' top. */
 char *tls_block_lo(const struct green *g);

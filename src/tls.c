@@ -459,10 +459,11 @@ static bool tls_setup(void)
 
 /* A way the program asked for (GREENSHIM_TLS_LOAD) that this kernel does
  * not offer: one line, exit status 2, as for a value that is not one. */
-static _Noreturn void tls_load_refused(const char *value, const char *why)
+static _Noreturn void tls_load_refused(unsigned way, const char *why)
 {
 	char line[200];
-	int n = snprintf(line, sizeof line, "greenshim: GREENSHIM_TLS_LOAD=%s: %s\n", value, why);
+	int n = snprintf(line, sizeof line, "greenshim: GREENSHIM_TLS_LOAD=%s: %s\n",
+			 config_tls_load_name(way), why);
 
 	sys_write(STDERR_FILENO, line, (size_t)n);
 	_exit(2);
@@ -486,15 +487,15 @@ static enum tls_mode tls_load_way(unsigned want)
 	switch (want) {
 	case CONFIG_TLS_LOAD_WRFSBASE:
 		if (!fsgsbase)
-			tls_load_refused("wrfsbase", valgrind ? "not under valgrind"
+			tls_load_refused(want, valgrind ? "not under valgrind"
 							      : "this kernel does not enable "
 								"FSGSBASE for programs (AT_HWCAP2)");
 		return TLS_FAST;
 	case CONFIG_TLS_LOAD_LDT:
 		if (valgrind)
-			tls_load_refused("ldt", "not under valgrind");
+			tls_load_refused(want, "not under valgrind");
 		if (!ldt_setup())
-			tls_load_refused("ldt", "this kernel has no modify_ldt, or refused it");
+			tls_load_refused(want, "this kernel has no modify_ldt, or refused it");
 		return TLS_LDT;
 	case CONFIG_TLS_LOAD_SYSCALL:
 		return TLS_SLOW;
@@ -770,18 +771,22 @@ void tls_release(struct hub *h, struct green *g)
 	}
 }
 
+static void tls_set_tid(void *tp, int tid)
+{
+	if (gs_tls_mode != TLS_SHARED && tp != NULL)
+		*(int32_t *)((char *)tp + tls.tid_off) = tid;
+}
+
 void tls_fork_child(struct hub *h)
 {
 	/* Another hub's OS thread may have held it: it is not in the child. */
 	ldt.orphans_lock = 0;
+	/* The kernel wrote the child's id into the forking thread's
+	 * descriptor only; the hub's context runs on the OS thread's, or on
+	 * its own block. */
+	tls_set_tid(h->hub_green->tp, h->tid);
 	if (h->tls_spare != NULL)
 		tls_set_tid(h->tls_spare->tp, h->tid);
-}
-
-void tls_set_tid(void *tp, int tid)
-{
-	if (gs_tls_mode != TLS_SHARED && tp != NULL)
-		*(int32_t *)((char *)tp + tls.tid_off) = tid;
 }
 
 char *tls_block_lo(const struct green *g)
