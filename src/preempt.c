@@ -55,10 +55,16 @@
  * check, a big write started over for ever (tests/preload/io_semantics
  * big_write, docs/LIMITATIONS.md).
  *
- * Invariants: the signal is SA_NODEFER, so a thread preempted inside the
- * handler does not keep the signal blocked for the others; the handler
- * never runs on the alternate signal stack (it switches away from the
- * stack it runs on and comes back later).
+ * Invariants: the signal is blocked while its handler runs (not
+ * SA_NODEFER): where a delivery takes longer than a tick (a tracer that
+ * stops the thread at every signal, as strace -k does), each new tick
+ * came at the first instruction of the handler it interrupted, and the
+ * nested frames filled the stack until the kernel killed the process
+ * with SIGSEGV. A handler that leaves by a switch unblocks it first
+ * (unblock_tick), so that a thread preempted inside the handler does not
+ * keep the signal blocked for the others. The handler never runs on the
+ * alternate signal stack (it switches away from the stack it runs on and
+ * comes back later).
  */
 #include "runtime.h"
 #include "tools.h" /* before <link.h>: <elf.h> defines EV_NONE, ev.h an enum */
@@ -213,6 +219,17 @@ static void foreign(int sig)
 		      arch_syscall3(SYS_gettid, 0, 0, 0), sig);
 }
 
+/* The handler is about to switch away with its own signal blocked (the
+ * kernel blocked it for the handler): the next thread must be preemptible.
+ * A tick that comes before the switch finds the handler's own code under
+ * it and leaves the thread alone (safe_pc). */
+static void unblock_tick(void)
+{
+	uint64_t set = (uint64_t)1 << (preempt_signal() - 1);
+
+	arch_syscall6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, sizeof set, 0, 0);
+}
+
 static bool tick_backs_off; /* under valgrind */
 
 static void tick_set(struct hub *h, int64_t ns)
@@ -285,6 +302,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 		tick_set(h, gs_config.preempt_ns);
 	h->preemptions++;
 	h->in_tick--; /* others run meanwhile, not this handler */
+	unblock_tick();
 	hub_preempt(h, cur);
 	/* The return from the handler puts back the mask and signal stack
 	 * the signal found; but the hub has put this thread's mask in the
@@ -323,7 +341,7 @@ bool preempt_handler_ready(void)
 
 		memset(&sa, 0, sizeof sa);
 		sa.sa_sigaction = preempt_handler;
-		sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+		sa.sa_flags = SA_SIGINFO | SA_RESTART;
 		sigemptyset(&sa.sa_mask);
 		/* glibc's own name: sigaction is greenshim's under LD_PRELOAD. */
 		if (__sigaction(preempt_signal(), &sa, NULL) != 0)

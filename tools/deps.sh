@@ -86,6 +86,11 @@ if [ "$scope" = all ]; then
 	if ! command -v gdb >/dev/null 2>&1; then
 		missing="$missing gdb"
 	fi
+	# A program traced with strace -f -k (tests/tools): each tick's
+	# delivery then takes longer than a tick.
+	if ! command -v strace >/dev/null 2>&1; then
+		missing="$missing strace"
+	fi
 	# The flame graph's script is run against a stand-in DOM (tests/tools).
 	if ! command -v node >/dev/null 2>&1; then
 		missing="$missing nodejs"

@@ -1085,6 +1085,33 @@ crowd_commands() {
 	printf '%s\n' "info green" "green apply all bt" "green $1" "frame function blocked_in_mutex" "print me"
 }
 
+# strace -f -k stops the thread at every signal and unwinds it, longer
+# than a preemption tick: each tick then came at the first instruction of
+# the handler of the one before, and the nested frames overflowed the
+# stack (SIGSEGV, status 139). The program ends as it would natively.
+test_strace_k_traces_a_thread_that_computes() {
+	name=strace_k_traces_a_thread_that_computes
+	if ! command -v strace >/dev/null 2>&1; then
+		skip $name "no strace (make deps installs it)"
+		return
+	fi
+	for hubs in 1 2; do
+		timeout 60 strace -f -k -e trace=none -o "$tmp/strace" \
+			env GREENSHIM_HUBS=$hubs LD_PRELOAD="$LIB" "$B/tests/tools/spin" 2 7 >"$tmp/spin" 2>&1
+		rc=$?
+		if [ $rc -ne 7 ] || ! grep -q spinning "$tmp/spin"; then
+			fail $name "GREENSHIM_HUBS=$hubs: status $rc (7 wanted), $(cat "$tmp/spin") $(grep -m 2 SIGSEGV "$tmp/strace")"
+			return
+		fi
+		# The tick did come, and was traced.
+		if ! grep -q "SIGRT_" "$tmp/strace"; then
+			fail $name "GREENSHIM_HUBS=$hubs: strace saw no tick"
+			return
+		fi
+	done
+	ok $name
+}
+
 # 100 threads blocked in nine kinds of calls, one of which crashes: gdb
 # lists and unwinds every one, at the crash in a live process, and in the
 # core file the crash left.
@@ -1521,6 +1548,7 @@ test_greenrun_profile_writes_folded_stacks_and_a_flame_graph
 test_greenrun_profile_follows_exec_and_fork
 test_greenrun_profile_survives_many_execs
 test_greenrun_profile_passes_on_a_signal
+test_strace_k_traces_a_thread_that_computes
 test_gdb_shows_every_green_thread_of_a_crashed_program_live_and_in_its_core
 test_gdb_attached_to_a_running_program_lists_its_green_threads
 test_gdb_extension_says_when_greenshim_is_not_there
