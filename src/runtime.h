@@ -263,13 +263,15 @@ enum tls_mode {
 	TLS_SHARED, /* green threads share their OS thread's TLS */
 	TLS_FAST,   /* their own, loaded with WRFSBASE at each switch */
 	TLS_LDT,    /* their own, below 4 GiB, loaded from a selector of the
-		     * LDT (those that got one; else as TLS_SLOW): the kernel
-		     * does not keep a WRFSBASE value (tls.c) */
+		     * LDT; the contexts without one (the OS thread's own TLS,
+		     * threads made past the last slot) with WRFSBASE where the
+		     * kernel keeps it (gs_tls_rest_fast), else as TLS_SLOW */
 	TLS_SLOW,   /* their own, loaded with arch_prctl: no WRFSBASE and no
 		     * LDT (tls.c) */
 };
 
 extern enum tls_mode gs_tls_mode; /* settled by tls_init() */
+extern bool gs_tls_rest_fast;     /* TLS_LDT: the rest with WRFSBASE */
 
 /* Reads GREENSHIM_TLS and what glibc offers, once; any thread. */
 void tls_init(void);
@@ -564,6 +566,8 @@ static inline void tls_load(const struct green *g)
 		arch_tp_set_fast(g->tp);
 	else if (GS_LIKELY(g->fs_sel != 0))
 		arch_tp_load_sel(g->fs_sel);
+	else if (GS_LIKELY(gs_tls_rest_fast))
+		arch_tp_set_fast(g->tp);
 	else
 		tls_set_slow(g->tp);
 }

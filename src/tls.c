@@ -60,41 +60,49 @@
  * glibc's bookkeeping on the OS thread's descriptor, which is on glibc's
  * lists. The price: those two text buffers are per OS thread.
  *
- * The kernel must keep the FS base. Three ways, the first this kernel
- * offers taken (GREENSHIM_TLS_LOAD names one):
- *  1. WRFSBASE (TLS_FAST), where the kernel enables FSGSBASE for user
- *     space (AT_HWCAP2, Linux 5.9+): some 14 ns, and the kernel saves and
- *     restores the register at its own context switches. Without it the
- *     kernel restores the base it last set for the thread: on some of
- *     this project's VMs (a PVM guest, "FS base via WRFSBASE (host
- *     CR4.FSGSBASE set)") the instruction does not fault, yet the value
- *     it wrote was gone after the thread's next sleep in the kernel (Rust
- *     threads ran on the main thread's TLS).
- *  2. A selector of the LDT (TLS_LDT, arch/x86_64/tls.h): each block of
+ * The kernel must keep the FS base. Three ways (GREENSHIM_TLS_LOAD names
+ * one; by default the LDT's where the kernel offers it, else WRFSBASE,
+ * else arch_prctl):
+ *  1. A selector of the LDT (TLS_LDT, arch/x86_64/tls.h): each block of
  *     descriptor and TLS lies in one region below 4 GiB (a descriptor's
  *     base is 32 bits), block i's thread pointer in slot i of the
  *     process's LDT (modify_ldt), written when the block is first handed
- *     out. A MOV of the selector into FS loads the base, a few ns, and
- *     the kernel loads the selector again at its context switches. The
- *     blocks stay with the hub that made them (a free list per hub: a
- *     thread's TLS goes back on its home hub, as its stack does), and a
- *     slot keeps its block for the life of the process: a write copies
- *     the whole table (4 us with a small one, 19 us with 8,192 entries)
- *     and interrupts the process's other CPUs, so each slot is written
- *     once. The table has 8,192 slots; a thread made when none is free
- *     gets its TLS at the top of its stack and the third way.
+ *     out. A MOV of the selector into FS loads the base (8.5 ns, against
+ *     12 ns for a WRFSBASE, on the AMD EPYC KVM guest; a switch between
+ *     green threads 14-16 ns against 28-30, since the WRFSBASE also holds
+ *     up what follows it), and the kernel loads the selector again at its
+ *     context switches. The blocks stay with the hub that made them (a
+ *     free list per hub: a thread's TLS goes back on its home hub, as its
+ *     stack does), and a slot keeps its block for the life of the
+ *     process: a write copies the whole table (4 us with a small one, 19
+ *     us with 8,192 entries) and interrupts the process's other CPUs, so
+ *     each slot is written once. The table has 8,192 slots; a thread made
+ *     when none is free gets its TLS at the top of its stack and no
+ *     selector. The contexts without a selector (that thread, the root's
+ *     and the hub's, whose TLS is glibc's above 4 GiB) are loaded with
+ *     WRFSBASE where the kernel keeps it (gs_tls_rest_fast: with FSGSBASE
+ *     the kernel saves the selector and the base at its context switches
+ *     and restores the selector first, then the base), else with
+ *     arch_prctl.
+ *  2. WRFSBASE (TLS_FAST), where the kernel enables FSGSBASE for user
+ *     space (AT_HWCAP2, Linux 5.9+) and the LDT's way is not taken (no
+ *     modify_ldt, or asked for): the kernel saves and restores the
+ *     register at its own context switches. Without FSGSBASE the kernel
+ *     restores the base it last set for the thread: on some of this
+ *     project's VMs (a PVM guest, "FS base via WRFSBASE (host
+ *     CR4.FSGSBASE set)") the instruction does not fault, yet the value
+ *     it wrote was gone after the thread's next sleep in the kernel (Rust
+ *     threads ran on the main thread's TLS).
  *  3. arch_prctl(ARCH_SET_FS) (TLS_SLOW), a system call: 5 us on the PVM
  *     guests, 0.2 us on a KVM guest. Under valgrind always, whatever the
  *     kernel: its CPU has no WRFSBASE (SIGILL, "unhandled instruction"),
  *     and it carries out arch_prctl(ARCH_SET_FS) on its own copy of the
  *     FS base.
- * With the second and third, the OS thread's own TLS (the root's and the
- * hub's context's) is loaded with arch_prctl, so the hub's context runs
- * on whatever TLS is loaded (hub.c): a hand-off through the hub costs one
- * load, not two. When that TLS goes (its thread is released), the hub's
- * context moves to a block of its own (tls_hub_park), made when the first
- * thread to run there is made (tls_spare_for: the hub's context calls no
- * allocator).
+ * With the first and third, the hub's context runs on whatever TLS is
+ * loaded (hub.c): a hand-off through the hub costs one load, not two.
+ * When that TLS goes (its thread is released), the hub's context moves to
+ * a block of its own (tls_hub_park), made when the first thread to run
+ * there is made (tls_spare_for: the hub's context calls no allocator).
  *
  * libc's block. glibc frees a thread's malloc cache (tcache) and detaches
  * it from its arena in start_thread, through __libc_thread_freeres, which
@@ -124,11 +132,16 @@
  *    first frames. The LDT's blocks must be below 4 GiB, and pay that;
  *  - an LDT slot per running thread, rewritten as threads take turns
  *    (fewer slots): a write costs more than the arch_prctl it saves;
- *  - loading the LDT's slots before WRFSBASE where both work: a switch
- *    between green threads costs less (gs-microbench: 14-21 ns against
- *    30-32), but one into the main thread, whose TLS is glibc's above
- *    4 GiB, an arch_prctl (spawn + join 444-567 ns against 295-300), and
- *    WRFSBASE has no 8,192 limit and no slot to write per new thread.
+ *  - WRFSBASE before the LDT's slots where both work (the default until
+ *    2026-12-04), and the LDT's way with arch_prctl for the OS thread's
+ *    own TLS where WRFSBASE works: the first paid a WRFSBASE per switch
+ *    (gs-microbench: a switch 28-30 ns, a mutex + condition variable
+ *    hand-off 54 ns, against 14-16 and 40-43 with the LDT's way and
+ *    WRFSBASE for the rest), the second an arch_prctl at every switch
+ *    into the main thread (spawn + join 444-567 ns against 297-299).
+ *    What the default pays instead: a slot write for each of the first
+ *    8,192 blocks (making 20,000 threads, 11.6-12.9 us each against
+ *    7.3-7.4), and 0.1 KiB more RSS per thread.
  *
  * Checked on glibc 2.36 (Debian 12). Where an entry point or descriptor
  * is missing (another libc), one line says so and green threads share
@@ -164,6 +177,7 @@
 #define TLS_MIN_REST 2048
 
 enum tls_mode gs_tls_mode = TLS_SHARED;
+bool gs_tls_rest_fast;
 
 static struct {
 	void *(*allocate)(void *tcb);
@@ -496,14 +510,17 @@ static enum tls_mode tls_load_way(unsigned want)
 			tls_load_refused(want, "not under valgrind");
 		if (!ldt_setup())
 			tls_load_refused(want, "this kernel has no modify_ldt, or refused it");
+		gs_tls_rest_fast = fsgsbase;
 		return TLS_LDT;
 	case CONFIG_TLS_LOAD_SYSCALL:
 		return TLS_SLOW;
 	default:
+		if (!valgrind && ldt_setup()) {
+			gs_tls_rest_fast = fsgsbase;
+			return TLS_LDT;
+		}
 		if (fsgsbase)
 			return TLS_FAST;
-		if (!valgrind && ldt_setup())
-			return TLS_LDT;
 		/* Told to a person at a terminal; a script's or a test's
 		 * stderr stays the program's own. */
 		if (!valgrind && !gs_config.tls_explicit && isatty(STDERR_FILENO))

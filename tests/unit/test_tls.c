@@ -11,15 +11,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "unit.h"
+
+#include <sys/auxv.h> /* after unit.h: <elf.h> and ev.h both name EV_NONE */
 
 /* ThreadSanitizer's builds share the OS thread's TLS (tls.c): the suite
  * is empty there, its tests counted as skipped. */
 #ifndef __SANITIZE_THREAD__
 #define ROUND 8
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1) /* asm/hwcap2.h */
+#endif
 
 static __thread long mine;
 
@@ -72,26 +79,51 @@ static bool same_blocks(const struct seen *x, const struct seen *y)
 	return true;
 }
 
+/* The root, back from a round: its thread pointer and __thread variable
+ * are its own, and stay so across sleeps in the kernel, which switches
+ * its OS thread out and back in. With the LDT's way and WRFSBASE for the
+ * rest, FS still holds the last green thread's selector here; the kernel
+ * must restore the base WRFSBASE wrote, not the selector's. */
+static bool root_keeps_its_own(void *tp)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < 3; i++) {
+		if (arch_tp_get() != tp || mine != -1)
+			return false;
+		syscall(SYS_nanosleep, &ms, NULL);
+	}
+	return arch_tp_get() == tp && mine == -1;
+}
+
 /* In a child: the way named by arg, one hub; exits 3 if the way is not
  * the one asked for, 4 if a thread saw another's state, 5 if a block or
  * selector is not what the way gives, 6 if the second round did not get
- * the first round's blocks (ldt only). */
+ * the first round's blocks (ldt only), 7 if the root's own TLS did not
+ * come back, or did not stay across a sleep in the kernel. */
 static void rounds_with_way(void *arg)
 {
 	const char *way = arg;
 	struct seen first[ROUND], second[ROUND];
 	bool ldt = strcmp(way, "ldt") == 0;
+	void *tp = arch_tp_get();
 
 	setenv("GREENSHIM_TLS_LOAD", way, 1);
 	setenv("GREENSHIM_HUBS", "1", 1);
 	config_load();
 	tls_init();
-	if (gs_tls_mode != (ldt ? TLS_LDT : TLS_SLOW))
+	if (gs_tls_mode != (ldt ? TLS_LDT : TLS_SLOW) ||
+	    gs_tls_rest_fast != (ldt && (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE)))
 		_exit(3);
+	mine = -1;
 	memset(first, 0, sizeof first);
 	memset(second, 0, sizeof second);
 	round_of_threads(first);
+	if (!root_keeps_its_own(tp))
+		_exit(7);
 	round_of_threads(second);
+	if (!root_keeps_its_own(tp))
+		_exit(7);
 	for (int i = 0; i < ROUND; i++) {
 		if (first[i].bad || second[i].bad)
 			_exit(4);

@@ -413,8 +413,10 @@ static void show_config(const char *lib, const char *cmd)
 	fprintf(stderr, "greenrun: GREENSHIM_TLS_LOAD=%s (%s%s)\n", config_tls_load_name(c->tls_load),
 		origin("GREENSHIM_TLS_LOAD"),
 		c->native_threads || !c->tls_green || c->tls_load != CONFIG_TLS_LOAD_AUTO ? ""
-		: (getauxval(AT_HWCAP2) & 2) ? "; here: wrfsbase"
-					      : "; here: ldt if the kernel has modify_ldt, else syscall");
+		: (getauxval(AT_HWCAP2) & 2)
+			? "; here: ldt, wrfsbase for the OS thread's own TLS; wrfsbase if the "
+			  "kernel has no modify_ldt"
+			: "; here: ldt if the kernel has modify_ldt, else syscall");
 	fprintf(stderr, "greenrun: GREENSHIM_NATIVE_LIBS=%s (%s)\n",
 		c->native_libs != NULL ? c->native_libs : "",
 		c->native_libs != NULL ? origin("GREENSHIM_NATIVE_LIBS")
