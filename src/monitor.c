@@ -30,6 +30,10 @@
  * OS thread is in, if any: a green thread found in the same call at every
  * sample for max_blocking is reported, the call named, with its stack.
  *
+ * A thread alone on its hub is not reported: no other green thread of the
+ * program is there to be kept waiting (with several hubs, a thread that
+ * computes has one to itself as often as not).
+ *
  * Cost: one wake-up of this thread every max_blocking/2 (50 ms by
  * default), a few loads and one read of /proc per hub; the hubs pay
  * nothing.
@@ -275,7 +279,12 @@ static void check_hub(struct hub *h, void *arg)
 	 * report below says it. */
 	if (sw != h->mon_switches)
 		check_kernel(h, cur, now);
-	if (sw != h->mon_switches || cur == h->hub_green || h->mon_seen == 0) {
+	/* A thread alone on its hub (the program's others on other hubs, or
+	 * none) keeps no one from running, as a native thread that computes
+	 * does not: with a hub per CPU that is a thread of its own, and a
+	 * report would only add lines to the program's stderr. */
+	if (sw != h->mon_switches || cur == h->hub_green || h->mon_seen == 0 ||
+	    __atomic_load_n(&h->nrunning, __ATOMIC_RELAXED) <= 1) {
 		h->mon_switches = sw;
 		h->mon_seen = now;
 		h->mon_reported = 0;

@@ -5,7 +5,9 @@
  *
  *   busy_thread        as above
  *   busy_thread fork   a thread first, then fork; the child does the above
- *                      (prints "child PID") and the parent waits for it */
+ *                      (prints "child PID") and the parent waits for it
+ *   busy_thread alone  only the computing thread, which main joins: with
+ *                      two hubs it has one to itself */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
@@ -77,6 +79,12 @@ int main(int argc, char **argv)
 		}
 		printf("child %d\n", (int)getpid());
 		fflush(stdout);
+	}
+	if (argc > 1 && strcmp(argv[1], "alone") == 0) {
+		if (pthread_create(&a, NULL, spinner, NULL) != 0 || pthread_join(a, NULL) != 0)
+			return 1;
+		printf("done\n");
+		return 0;
 	}
 	if (pthread_create(&b, NULL, idler, NULL) != 0 ||
 	    pthread_create(&a, NULL, spinner, NULL) != 0)

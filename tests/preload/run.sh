@@ -878,6 +878,28 @@ test_blocking_monitor_reports_a_thread_computing_500ms_once() {
 	fi
 }
 
+# A thread that computes 500 ms alone on its hub (main, which joins it,
+# is on the other) keeps no one waiting, as a native thread would not:
+# no report on stderr. On one hub, main is there: one report.
+test_blocking_monitor_leaves_a_thread_alone_on_its_hub() {
+	name=blocking_monitor_leaves_a_thread_alone_on_its_hub
+	for hubs in 2 1; do
+		GREENSHIM_HUBS=$hubs GREENSHIM_LOG= GREENSHIM_PREEMPT_MS=0 LD_PRELOAD=$LIB timeout 20 \
+			"$B/tests/preload/busy_thread" alone >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		reports=$(grep -c '^greenshim: ' "$tmp/err")
+		want=$((2 - hubs))
+		if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != done ]; then
+			fail $name "GREENSHIM_HUBS=$hubs: status $rc, output: $(cat "$tmp/out") $(cat "$tmp/err")"
+			return
+		elif [ "$reports" -ne $want ]; then
+			fail $name "GREENSHIM_HUBS=$hubs: $reports reports, $want wanted: $(cat "$tmp/err")"
+			return
+		fi
+	done
+	ok $name
+}
+
 # A thread that sits 600 ms in a raw read (GREENSHIM_SYSCALLS=off: not
 # caught), while the preemption tick keeps interrupting it and the hub
 # keeps switching: one report naming the call, with the thread's stack.
@@ -1003,8 +1025,10 @@ test_blocking_monitor_is_rebuilt_in_a_fork_child() {
 # the hundred thousand, or hung).
 test_blocking_monitor_reports_leave_the_other_threads_waits_green() {
 	name=blocking_monitor_reports_leave_the_other_threads_waits_green
-	GREENSHIM_MAX_BLOCKING_MS=1 GREENSHIM_LOG="$tmp/stress.log" LD_PRELOAD=$LIB timeout 30 \
-		"$B/tests/preload/monitor_stress" >"$tmp/out" 2>"$tmp/err"
+	# One hub: the waiting thread shares it with the one that keeps it
+	# (with two, each has its own, and a thread alone is not reported).
+	GREENSHIM_HUBS=1 GREENSHIM_MAX_BLOCKING_MS=1 GREENSHIM_LOG="$tmp/stress.log" \
+		LD_PRELOAD=$LIB timeout 30 "$B/tests/preload/monitor_stress" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	waits=$(sed -n 's/^ok \([0-9]*\)$/\1/p' "$tmp/out")
 	reports=$(grep -c '^greenshim: thread' "$tmp/stress.log" 2>/dev/null)
@@ -1133,6 +1157,7 @@ test_dns_lookups_match_native
 test_file_io_pool_matches_native
 test_nss_lookups_match_native_and_run_on_the_pool
 test_blocking_monitor_reports_a_thread_computing_500ms_once
+test_blocking_monitor_leaves_a_thread_alone_on_its_hub
 test_blocking_monitor_writes_to_greenshim_log
 test_blocking_monitor_names_a_call_in_the_kernel
 test_blocking_monitor_off_reports_nothing_and_has_no_thread
