@@ -37,7 +37,7 @@ struct hub *preload_hub(void)
 	struct hub *h = hub_peek();
 
 	if (GS_LIKELY(h != NULL)) {
-		if (GS_UNLIKELY(h->current == h->hub_green))
+		if (GS_UNLIKELY(hub_in_loop(h)))
 			return NULL;
 		/* greenctl stats: calls into the runtime by the wrapper that
 		 * made them (ctlcmd.c names the site). */

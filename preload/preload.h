@@ -337,11 +337,12 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const s
 #define PRELOAD_NO_TICK_EINTR(call)                                                      \
 	({                                                                               \
 		struct hub *h_ = hub_peek();                                             \
-		unsigned long seen_ = h_ != NULL ? h_->program_signals : 0;              \
+		uint64_t seen_ = h_ != NULL ? hub_program_signals(h_) : 0;              \
 		__typeof__(call) r_;                                                     \
 		do                                                                       \
 			r_ = (call);                                                     \
-		while (r_ < 0 && errno == EINTR && h_ != NULL && h_->program_signals == seen_); \
+		while (r_ < 0 && errno == EINTR && h_ != NULL &&                         \
+		       hub_program_signals(h_) == seen_);                               \
 		r_;                                                                      \
 	})
 

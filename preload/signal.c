@@ -40,7 +40,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	/* A tick of the runtime's that came late, or a process's signal
 	 * that the main thread's hub is to take (src/sched.c). */
 	if ((sig == preempt_signal() && preempt_stale_tick(h, si)) ||
-	    (h != NULL && h->kill_target == NULL && sched_forward_signal(h, sig, si))) {
+	    (h != NULL && hub_kill_target(h) == NULL && sched_forward_signal(h, sig, si))) {
 		errno = saved_errno;
 		return;
 	}
@@ -54,7 +54,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	/* On the hub's context, the handler runs with the mask of the
 	 * thread the signal was for (sigsuspend's temporary one included),
 	 * as it would on that thread. */
-	if (t != NULL && h->current == h->hub_green) {
+	if (t != NULL && hub_in_loop(h)) {
 		uint64_t extra;
 
 		memcpy(&extra, &a.sa_mask, sizeof extra);
@@ -70,16 +70,14 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	errno = saved_errno;
 	/* No preemption inside the program's handler: it may have
 	 * interrupted code that holds a lock (src/preempt.c). */
-	if (h != NULL) {
-		h->in_handler++;
-		h->program_signals++;
-	}
+	if (h != NULL)
+		hub_handler_begin(h);
 	if (a.sa_flags & SA_SIGINFO)
 		a.sa_sigaction(sig, si, uc);
 	else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN)
 		a.sa_handler(sig);
 	if (h != NULL)
-		h->in_handler--;
+		hub_handler_end(h);
 }
 
 static bool is_handler(const struct sigaction *act)

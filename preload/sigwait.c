@@ -140,7 +140,7 @@ GS_WRAP int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct time
 	 * own call says it. */
 	if (is_null(set) || (ts != NULL && !ts_valid(ts)) || (h = signal_hub()) == NULL)
 		return REAL(sigtimedwait)(set, info, ts);
-	g = h->current;
+	g = hub_current(h);
 	m = wanted(set);
 	deadline = preload_ts_deadline(ts);
 	r = take(g, m, info);
@@ -224,13 +224,13 @@ GS_WRAP int sigsuspend(const sigset_t *mask)
 	if (is_null(mask) || (h = signal_hub()) == NULL)
 		return REAL(sigsuspend)(mask); /* NULL: EFAULT */
 	memcpy(&temp, mask, sizeof temp);
-	seen = h->program_signals;
+	seen = hub_program_signals(h);
 	sigmask_suspend(h, temp, &old);
 	/* A pending signal the temporary mask lets in was handled just now,
 	 * on this thread: the call ends at once, as natively. */
 	int r = -EINTR;
 
-	if (h->program_signals == seen)
+	if (hub_program_signals(h) == seen)
 		r = wait_for_handler();
 	sigmask_change(SIG_SETMASK, &old, NULL);
 	return preload_fail(r);
@@ -292,11 +292,11 @@ GS_WRAP int sigpending(sigset_t *set)
 	struct hub *h = hub_peek();
 	int r = REAL(sigpending)(set);
 
-	if (r == 0 && h != NULL && h->current != h->hub_green && !preload_native()) {
+	if (r == 0 && h != NULL && !hub_in_loop(h) && !preload_native()) {
 		uint64_t m;
 
 		memcpy(&m, set, sizeof m);
-		m |= green_tpending(h->current);
+		m |= green_tpending(hub_current(h));
 		memcpy(set, &m, sizeof m);
 	}
 	return r;

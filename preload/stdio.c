@@ -289,7 +289,7 @@ static struct green *flock_green(void)
 
 	if (preload_native() || (h = preload_hub()) == NULL)
 		return NULL;
-	return h->current;
+	return hub_current(h);
 }
 
 /* The same, where green threads share FILEs through the table; NULL
@@ -462,7 +462,7 @@ static bool sio_begin(struct sio *s, FILE *f)
 	s->f = f;
 	s->e = e;
 	s->locked = s->busy = false;
-	s->h->current->flags += GREEN_STDIO_ONE;
+	hub_current(s->h)->flags += GREEN_STDIO_ONE;
 	if (GS_UNLIKELY(__atomic_load_n(&busy.n, __ATOMIC_RELAXED) != 0))
 		busy_wait(f);
 	return true;
@@ -499,7 +499,7 @@ static void sio_lock(struct sio *s)
  * of its waits (-ECANCELED, taken for an error meanwhile) acts now. */
 static void sio_end(struct sio *s)
 {
-	struct green *g = s->h->current;
+	struct green *g = hub_current(s->h);
 
 	g->flags -= GREEN_STDIO_ONE;
 	if (s->locked)

@@ -75,7 +75,7 @@ static struct green *self(void)
 {
 	struct hub *h = hub_get();
 
-	return h != NULL ? h->current : NULL;
+	return h != NULL ? hub_current(h) : NULL;
 }
 
 /* Polls a process-shared object: try() until it stops saying busy. */

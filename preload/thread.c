@@ -40,7 +40,7 @@ static inline struct green *tid_green(pthread_t t)
 static struct green *self_green(void)
 {
 	struct hub *h = hub_peek();
-	struct green *g = h != NULL ? h->current : NULL;
+	struct green *g = h != NULL ? hub_current(h) : NULL;
 
 	return g != NULL && !(g->flags & (GREEN_ROOT | GREEN_HUB)) ? g : NULL;
 }
@@ -232,12 +232,11 @@ GS_WRAP void pthread_exit(void *retval)
 
 	/* Also a real thread alone on its hub (one a native library made:
 	 * libgomp's workers end with pthread_exit when their pool goes). */
-	if (h == NULL || h->current == h->hub_green || preload_native() ||
-	    (h->current == h->root && h->ngreen == 1 && h->tid != getpid())) {
+	if (h == NULL || preload_native() || hub_exit_ends_os_thread(h)) {
 		REAL(pthread_exit)(retval); /* the hub goes with the thread */
 		__builtin_unreachable();
 	}
-	g = h->current;
+	g = hub_current(h);
 	if ((g->flags & GREEN_OWN_TLS) && !(g->flags & GREEN_UNWINDING))
 		unwind_green(g, retval);
 	/* The root, or a thread that shares its OS thread's descriptor: the
@@ -365,7 +364,7 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 		return -hub_post_kill_green(g, sig);
 	/* A signal g blocks, or waits for in sigwait, stays pending for g
 	 * alone (src/sigmask.c), as the kernel keeps a thread's own. */
-	if (h != NULL && g->hub == h && h->in_handler == 0 && !preload_native()) {
+	if (h != NULL && g->hub == h && !hub_in_handler(h) && !preload_native()) {
 		int r = sigmask_thread_kill(g, sig);
 
 		if (r != 0)
@@ -398,7 +397,7 @@ static struct green *green_by_kernel_id(pid_t tid)
 
 	if (tid < PRELOAD_GREEN_TID_BASE || h == NULL)
 		return NULL;
-	for (struct green *g = h->all; g != NULL; g = g->all_next)
+	for (struct green *g = hub_threads(h); g != NULL; g = g->all_next)
 		if (!(g->flags & (GREEN_ROOT | GREEN_HUB)) && g->state != GREEN_DEAD &&
 		    green_kernel_id(g) == tid)
 			return g;

@@ -41,7 +41,7 @@
  * with what it runs, by a signal the runtime already owns
  * (introspect_sample).
  */
-#include "runtime.h"
+#include "hub_impl.h"
 #include "tools.h" /* before <sys/auxv.h>: <elf.h> and ev.h both name EV_NONE */
 
 #include <fcntl.h>

@@ -23,7 +23,7 @@
  * reported with what it runs, seen through introspect_sample() (a signal
  * the runtime owns, handled by the running thread itself).
  */
-#include "runtime.h"
+#include "hub_impl.h"
 #include "tools.h"
 #include "sys.h"
 

@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime.h"
+#include "hub_impl.h"
 #include "tools.h"
 #include "sys.h"
 

@@ -16,7 +16,7 @@
  */
 #include <string.h>
 
-#include "runtime.h"
+#include "hub_impl.h"
 
 struct green *green_self(void)
 {

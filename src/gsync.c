@@ -43,7 +43,7 @@
  * an SA_RESTART one during a wait without deadline (sem_wait), which
  * waits again; a post after the interruption goes to the value.
  */
-#include "runtime.h"
+#include "hub_impl.h"
 #include "sys.h"
 
 __thread unsigned gs_locks_held __attribute__((tls_model("initial-exec")));

@@ -33,8 +33,9 @@
  *    referenced by the wait that will unpark it; only the running green
  *    parks;
  *  - the thread pointer loaded is h->fs; a context runs with its own
- *    (tls.c), except the hub's, which runs on whatever is loaded when the
- *    TLS is loaded with arch_prctl;
+ *    (tls.c), except the hub's, which runs on whatever is loaded when
+ *    green threads' TLS comes from the LDT or from arch_prctl
+ *    (tls_hub_rides);
  *  - errno is saved across a switch for every context whose TLS another
  *    may use meanwhile (shares_tls);
  *  - a dead detached green is released by the next context to run, once
@@ -55,7 +56,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 
-#include "runtime.h"
+#include "hub_impl.h"
 #include "tools.h"
 #include "sys.h"
 
@@ -614,6 +615,45 @@ struct hub *hub_peek(void)
 	return tls_hub;
 }
 
+/* ---- what preload/ may know of a hub (runtime.h) ------------------------ */
+
+bool hub_exit_ends_os_thread(const struct hub *h)
+{
+	return h->current == h->hub_green ||
+	       (h->current == h->root && h->ngreen == 1 && h->tid != getpid());
+}
+
+struct green *hub_threads(const struct hub *h)
+{
+	return h->all;
+}
+
+void hub_handler_begin(struct hub *h)
+{
+	h->in_handler++;
+	h->program_signals++;
+}
+
+void hub_handler_end(struct hub *h)
+{
+	h->in_handler--;
+}
+
+bool hub_in_handler(const struct hub *h)
+{
+	return h->in_handler > 0;
+}
+
+uint64_t hub_program_signals(const struct hub *h)
+{
+	return h->program_signals;
+}
+
+struct green *hub_kill_target(const struct hub *h)
+{
+	return h->kill_target;
+}
+
 void hub_set_stuck_hook(void (*hook)(struct hub *))
 {
 	stuck_hook = hook;
@@ -810,19 +850,20 @@ void hub_first_run(struct hub *h)
 /* errno is saved across a switch only for the contexts whose TLS another
  * context may use meanwhile: the root and the hub's (they share the OS
  * thread's), every green one with GREENSHIM_TLS=shared, and every one
- * when the OS thread's TLS is loaded with arch_prctl (TLS_LDT, TLS_SLOW:
- * the hub then runs on the TLS of the thread it came from, below). */
+ * when the hub's context rides (TLS_LDT, TLS_SLOW: it then runs on the
+ * TLS of the thread it came from, below). */
 static inline bool shares_tls(const struct green *g)
 {
 	return !(g->flags & GREEN_OWN_TLS) || tls_hub_rides();
 }
 
-/* Loads next's thread pointer if it is not loaded. Where the OS thread's
- * own TLS (the hub's context's and the root's) takes an arch_prctl to
- * load (a system call, some 5 us here), the hub's context takes none: it
- * runs on whatever TLS is loaded, whose only runtime variable, tls_hub,
- * is the same in every TLS of the hub, and a hand-off between two
- * contexts through the hub costs one load instead of two. */
+/* Loads next's thread pointer if it is not loaded. With the LDT's
+ * selectors and with arch_prctl (tls_hub_rides), the hub's context takes
+ * none: it runs on whatever TLS is loaded, whose only runtime variable,
+ * tls_hub, is the same in every TLS of the hub, and a hand-off between two
+ * contexts through the hub costs one load instead of two. (Riding with
+ * WRFSBASE alone saved nothing measurable in gs-microbench's switch and
+ * hand-off, 2026-12-04: it stays off there.) */
 static inline void hub_load_tls(struct hub *h, struct green *next)
 {
 	if (GS_LIKELY(next->tp == h->fs) || (tls_hub_rides() && next == h->hub_green))

@@ -37,7 +37,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
-#include "runtime.h"
+#include "hub_impl.h"
 #include "tools.h"
 
 #include <dlfcn.h>

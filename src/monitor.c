@@ -42,7 +42,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "runtime.h"
+#include "hub_impl.h"
 #include "tools.h"
 #include "sys.h"
 

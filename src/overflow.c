@@ -21,7 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "runtime.h"
+#include "hub_impl.h"
 
 extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 #include "sys.h"

@@ -36,7 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime.h"
+#include "hub_impl.h"
 
 struct pool_job {
 	struct pool_job *next;

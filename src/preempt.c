@@ -66,7 +66,7 @@
  * alternate signal stack (it switches away from the stack it runs on and
  * comes back later).
  */
-#include "runtime.h"
+#include "hub_impl.h"
 #include "tools.h" /* before <link.h>: <elf.h> defines EV_NONE, ev.h an enum */
 
 #include <dlfcn.h>

@@ -61,7 +61,7 @@
  * at most two tables at once (greenctl's and the whole run's), under a
  * spinlock that an event holds only to add a row.
  */
-#include "runtime.h"
+#include "hub_impl.h"
 #include "tools.h"
 #include "sys.h"
 

@@ -297,8 +297,8 @@ void tls_fork_child(struct hub *h);
 /* The lowest address of g's TLS block: its frames' top. */
 char *tls_block_lo(const struct green *g);
 void tls_set_slow(void *tp);
-/* The OS thread's TLS (hub's and root's) costs an arch_prctl to load:
- * the hub's context then runs on whatever TLS is loaded (hub.c). */
+/* Green threads' TLS comes from the LDT's selectors or arch_prctl: the
+ * hub's context then runs on whatever TLS is loaded (hub.c). */
 static inline bool tls_hub_rides(void)
 {
 	return gs_tls_mode >= TLS_LDT;
@@ -691,181 +691,51 @@ struct close_msg {
 
 struct fdw;
 
-#define OWN_FDS_PER_HUB 4
-#define HUB_CALL_SITES 64 /* a power of two */
+/* struct hub, a hub's whole state, is the runtime's own (hub_impl.h);
+ * preload/ reaches a hub through the functions below. */
+struct hub;
 
-struct hub {
+/* What preload/ reads of a hub on its fast paths, inline: struct hub's
+ * first fields, in this order (hub_impl.h checks it). */
+struct __attribute__((may_alias)) hub_view {
 	struct ev_loop *loop;
-	struct green *current;
-	struct green *hub_green; /* runs the libev loop */
-	struct green *root;      /* the OS thread's own context */
-	struct green *runq_head, *runq_tail;
-	unsigned since_poll;  /* direct switches since the clock was checked */
-	int64_t last_poll;    /* gs_now_ns() of the last poll */
-	struct green *zombie; /* dead, detached: release once off its stack */
-	struct green *all;    /* list of every live green of this hub */
-	unsigned long ngreen; /* greens not yet released, root included */
-	unsigned long nrunning; /* greens not yet DEAD, root included */
-	unsigned long nparked;
-	uint64_t switches;     /* read by other threads: __atomic, relaxed */
-	uint64_t loops;        /* loop iterations of the hub */
-	_Atomic int64_t run_start; /* current run began (stats on), else 0 */
-	int64_t longest_run;   /* longest run without a switch seen, ns */
-	int tid;               /* the OS thread's kernel id */
-	struct hub *reg_next;  /* introspect.c: every hub of the process */
-	_Atomic(struct sample *) sample; /* introspect.c: a backtrace asked for */
-	uint64_t mon_switches; /* monitor.c's, on its own thread: switches seen */
-	int64_t mon_seen;      /* when it first saw that count */
-	int64_t mon_reported;  /* its last report of this run, or 0 */
-	long mon_sys;          /* the system call it last saw the OS thread in, or -1 */
-	struct green *mon_sys_green; /* ... made by that thread */
-	int64_t mon_sys_seen;  /* since that sample */
-	int64_t mon_sys_reported;
-	int mon_sys_missed;    /* samples in a row that found it out of the call */
-	int mon_sys_fd;        /* its /proc/self/task/TID/syscall, kept open
-				* (high, the runtime's own); 0 while none */
-	bool stuck_reported;
-	bool stuck_counted;  /* among sched.c's stuck hubs */
-	struct stack_pool stacks;
-	struct fdw **fds;
-	int nfds;
-	/* The cross-thread wake-up (hub_wake): an eventfd of the hub's own
-	 * and its watcher. wake_fd moves when a program dup2s over it
-	 * (hub_move_own_fd): writers read it inside wake_users. */
-	ev_io wake_w;
-	atomic_int wake_fd;
-	atomic_int wake_users;
-	atomic_bool wake_sent;        /* written, not yet read: no write needed */
-	/* The hub spins for a post (hub_spin): a poster that sets wake_sent
-	 * then writes nothing; the hub looks at wake_sent once more after it
-	 * stops, so one of the two sees the other. */
-	atomic_bool spinning;
-	atomic_bool in_loop;          /* the OS thread is inside ev_run */
-	/* Moves of this hub's fds for its thread to take up before its loop
-	 * runs again (hub.c, hub_take_move). */
-	atomic_bool move_wake, move_backend;
-	int backend_libev;            /* the epoll fd's number as libev has it */
-	_Atomic(struct remote_msg *) remote;
-	_Atomic(struct wait *) remote_waits; /* claimed by other hubs (waitq.c) */
-	/* sched.c: new threads handed over by other hubs, to link and run;
-	 * dead ones their joiner on another hub is done with, to release;
-	 * released ones made here, whose stack and TLS come back (freed). */
-	_Atomic(struct green *) adopt, released, freed;
-	int sched_index;    /* its place among the scheduler's hubs */
-	atomic_long live;   /* live green threads, those handed over included */
-	bool sched;         /* one of the scheduler's hubs (sched.c) */
-	bool idle_root;     /* its root is no program thread: an extra hub's */
-	atomic_bool idle;   /* asleep in its loop with nothing to run */
-	_Atomic int64_t idle_since; /* when it last became so */
-	bool spin_next;     /* another hub's post ended its last sleep */
-	_Atomic(struct close_msg *) closed;
-	_Atomic(struct kill_msg *) kills;
-	atomic_long remote_pending;
-	struct green *volatile intr_target; /* signal handler -> hub */
-	struct green *volatile kill_target; /* pthread_kill -> signal handler */
-	void *altstack;               /* the signal stack made for this thread */
-	/* trap.c: Syscall User Dispatch's selector for this OS thread (the
-	 * kernel reads it at each system call from outside libc: 1 traps, 0
-	 * lets it through), and whether dispatch is on for it. */
-	volatile char trap_sel;
-	bool trap_on;
-	timer_t timer;                /* preempt.c: ticks while a green runs */
-	bool have_timer, timer_armed;
-	int64_t tick_ns;        /* preempt.c: the tick's interval now */
-	int in_handler;               /* a program's signal handler is running */
-	int in_tick;                  /* preempt.c's tick handler is running */
-	unsigned long program_signals; /* program handlers run (preload/) */
-	uint64_t preempt_seen;        /* switches counted at the last tick */
-	int64_t next_deadline;        /* earliest timed wait begun since the
-				       * last preemption (a hint, for preempt.c) */
-	int64_t precise_at;           /* earliest timed wait begun since the
-				       * loop last slept past one
-				       * (hub_loop_wait) */
-	uint64_t preemptions;
-	uint64_t moved_out;           /* threads handed to idle hubs (sched.c) */
-	uint64_t moved_at_return;     /* of them, at a call's return */
-	uint64_t settle_loop;         /* loops when sched_settle last unwound */
-	struct green *late;           /* back from a wait its timer ended while
-				       * the hub ran others (wait_park; only
-				       * compared, never read) */
-	uint64_t preempt_ticks;	/* timer signals taken (preempting or not) */
-	struct green *preempted;      /* to queue after the next poll, */
-	struct hub *move_to;          /* or to hand to this hub (hub_hand_over) */
-	/* profile.c: which contended hand-overs the lock profile records */
-	struct {
-		int64_t window_start, cost_ns;
-		uint32_t seen, recorded;
-		uint32_t p;           /* the chance to record one, in 1/2^16 */
-		uint32_t rng;
-	} lock_sampling;
-	/* sigmask.c: per-green signal masks, once the program sets one */
-	bool masks, hub_mask_dirty;
-	uint64_t kmask;               /* the mask the OS thread has now */
-	uint64_t hub_mask;            /* blocked by every live green */
-	unsigned long nlive;          /* live (not DEAD) greens counted */
-	unsigned long nblock[64];     /* of them, those blocking signal s+1 */
-	unsigned long nwaitset[64];   /* greens in a sigwait for signal s+1 */
-	int n_own_fds;                /* fds the wrappers took for the loop */
-	_Atomic(struct ctl_call *) ctl_call; /* control.c: run me, hub */
-	struct tls_stash *tls_stash;  /* tls.c: libc blocks of dead greens */
-	void *tls_blocks;             /* tls.c: free TLS blocks with a selector */
-	struct green *tls_spare;      /* tls.c: the hub context's own, in one */
-	void *fs;                     /* the thread pointer loaded now */
-	/* ctlcmd.c's counters (greenctl stats), kept while stats are on:
-	 * waits begun by kind (calls that would have blocked), and calls into
-	 * the runtime by call site (preload_hub's return address). */
-	uint64_t waits[WAIT_KINDS];
-	uintptr_t call_site[HUB_CALL_SITES];
-	uint64_t call_n[HUB_CALL_SITES];
-#ifdef GS_ASAN
-	struct green *switch_from;
-#endif
+	struct green *current;   /* the context running on the hub now */
+	struct green *hub_green; /* the hub's own, which runs the loop */
 };
 
-/* While threads are ready, the loop is polled (fd and timer events) after
- * HUB_POLL_EVERY direct switches once HUB_POLL_INTERVAL_NS have passed
- * since the last poll: I/O waits at most about that long behind threads
- * that keep yielding, and a yield storm does not pay a poll per switch. */
-#define HUB_POLL_EVERY 64
-#define HUB_POLL_INTERVAL_NS 50000
-/* An idle scheduler hub whose last sleep another hub's post ended (threads
- * handing work between hubs) spins this long, watching for the next post,
- * before it sleeps in epoll_wait: a mutex + condition variable hand-off
- * between threads of two hubs (gs-threadbench, both CPUs) took 5.4-8.1 us
- * with it, 19-22 us without, native threads 13-17 us. A hub woken by its
- * fds does not spin: spinning after every sleep cost the echo demo without
- * hashing 7-9% of its round trips and 16-18% more CPU per round trip (the
- * spin took CPU from the load generator beside it); spinning only after
- * posts cost it nothing measurable. A thread that only ever hands over to
- * a sleeping hub pays up to this much CPU per hand-over. A post to a hub
- * that spins writes no eventfd (hub.c, wake_post): 3.0-3.1 us per
- * hand-off, 5.1 us with the write. */
-#ifndef HUB_SPIN_NS
-#define HUB_SPIN_NS 20000
-#endif
-/* A thread returning from a call moves to an idle hub (sched_settle) only
- * when the oldest thread ready on its hub has waited SETTLE_QUEUE_NS, or
- * the thread itself has (its timer ended its wait that long before its
- * hub, busy with others, polled), and the other hub has been idle
- * SETTLE_IDLE_NS: hubs that share a steady
- * load are idle for moments and have short queues all the time, and
- * moving their threads about on those cost the echo demo (two hubs, 100
- * connections) some 5% more CPU per round trip, the hashing one 5-10%,
- * for nothing. */
-#ifndef SETTLE_QUEUE_NS
-#define SETTLE_QUEUE_NS 50000
-#endif
-#ifndef SETTLE_IDLE_NS
-#define SETTLE_IDLE_NS 200000
-#endif
-#define HUB_STACK_SIZE (256 * 1024)
-
-/* Whether g is one of the program's threads: not an extra hub's own
- * root context (sched.c), which the tools leave out. */
-static inline bool green_of_program(const struct green *g)
+/* The context running on h now: a green thread of the program, the
+ * root, or the hub's own (hub_in_loop). */
+static inline struct green *hub_current(const struct hub *h)
 {
-	return !(g->hub->idle_root && g == g->hub->root);
+	return ((const struct hub_view *)(const void *)h)->current;
 }
+
+/* Does h's own context run (its loop, a handler the hub runs for one of
+ * its threads), rather than a green thread? */
+static inline bool hub_in_loop(const struct hub *h)
+{
+	const struct hub_view *v = (const void *)h;
+
+	return v->current == v->hub_green;
+}
+/* Is a pthread_exit here the OS thread's own end: the hub's own context,
+ * or the root of a real thread alone on its hub (one a native library
+ * made), not the process's main thread? */
+bool hub_exit_ends_os_thread(const struct hub *h);
+/* h's threads, first of the list (struct green's all_next links them). */
+struct green *hub_threads(const struct hub *h);
+/* Around a program's signal handler that the hub runs (preload/signal.c):
+ * counted, and a thread preempted meanwhile is left alone. */
+void hub_handler_begin(struct hub *h);
+void hub_handler_end(struct hub *h);
+/* Is a program's signal handler running on h (hub_handler_begin)? */
+bool hub_in_handler(const struct hub *h);
+/* Program signal handlers run on h so far (sigwait tells its own from a
+ * handler's). */
+uint64_t hub_program_signals(const struct hub *h);
+/* The green thread a signal raised on h now is for (sigmask_raise_here),
+ * or NULL: a signal of the process's. */
+struct green *hub_kill_target(const struct hub *h);
 
 /* The calling OS thread's hub, created on first use (NULL on ENOMEM). */
 struct hub *hub_get(void);
@@ -1367,20 +1237,8 @@ void trap_set_hook(enum trap_action (*hook)(long nr, const long a[6], void *uc, 
 /* Around a call of the runtime's own into code that makes system calls of
  * its own that must not be caught (liburing's, from preload/uring.c, once
  * it cannot wait): lets them through, then back as before. Any h, or NULL. */
-static inline char trap_let_through(struct hub *h)
-{
-	char was = h != NULL ? h->trap_sel : 0;
-
-	if (was != 0)
-		h->trap_sel = 0;
-	return was;
-}
-
-static inline void trap_restore(struct hub *h, char was)
-{
-	if (was != 0)
-		h->trap_sel = was;
-}
+char trap_let_through(struct hub *h);
+void trap_restore(struct hub *h, char was);
 
 /* Calls trapped since start, and of them those made green (greenctl). */
 extern atomic_ulong trap_count, trap_green_count;

@@ -109,7 +109,7 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 
-#include "runtime.h"
+#include "hub_impl.h"
 #include "tools.h"
 #include "sys.h"
 

@@ -29,7 +29,7 @@
  * its set blocked in the kernel while it or the hub runs, so that a signal
  * of the set stays pending until the thread takes it (preload/sigwait.c).
  */
-#include "runtime.h"
+#include "hub_impl.h"
 
 #include <signal.h>
 #include <stdatomic.h>

@@ -160,7 +160,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runtime.h"
+#include "hub_impl.h"
 #include "sys.h"
 
 #include <link.h> /* after runtime.h: <elf.h> and ev.h both name EV_NONE */

@@ -8,7 +8,7 @@
 #ifndef GS_TOOLS_H
 #define GS_TOOLS_H
 
-#include "runtime.h"
+#include "hub_impl.h"
 
 /* ---- control.c: the control socket greenctl talks to --------------------- */
 

@@ -59,7 +59,7 @@
  * process dies of the first. Raw calls then go to the kernel as they are,
  * as with GREENSHIM_SYSCALLS=off (docs/LIMITATIONS.md).
  */
-#include "runtime.h" /* before <link.h>: <elf.h> defines EV_NONE, ev.h an enum */
+#include "hub_impl.h" /* before <link.h>: <elf.h> defines EV_NONE, ev.h an enum */
 
 #include <link.h>
 #include <signal.h>
@@ -371,4 +371,19 @@ int trap_program_handler(const struct sigaction *act, struct sigaction *old)
 	if (act != NULL)
 		prev_sys = *act;
 	return 0;
+}
+
+char trap_let_through(struct hub *h)
+{
+	char was = h != NULL ? h->trap_sel : 0;
+
+	if (was != 0)
+		h->trap_sel = 0;
+	return was;
+}
+
+void trap_restore(struct hub *h, char was)
+{
+	if (was != 0)
+		h->trap_sel = was;
 }

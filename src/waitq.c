@@ -12,7 +12,7 @@
  *
  * Queues are FIFO: the longest waiter is woken first.
  */
-#include "runtime.h"
+#include "hub_impl.h"
 #include "tools.h"
 
 void wait_init(struct wait *w)

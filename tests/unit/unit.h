@@ -4,7 +4,7 @@
 
 #include <check.h>
 
-#include "../../src/runtime.h"
+#include "../../src/hub_impl.h" /* the runtime inside: struct hub too */
 
 Suite *suite_context(void);
 Suite *suite_green(void);
