@@ -10,10 +10,12 @@
  *
  * Scheduling: a green thread that parks or yields switches straight to the
  * next ready green thread when there is one; the hub context is entered only
- * when the run queue is empty, or when HUB_POLL_EVERY direct switches and
- * HUB_POLL_INTERVAL_NS have both passed since the last poll, so that fd and
+ * when the run queue is empty, or when HUB_POLL_EVERY direct switches (and
+ * one round of the threads queued at the last poll) and
+ * HUB_POLL_INTERVAL_NS have passed since the last poll, so that fd and
  * timer events are never starved by threads that keep yielding, and yet a
- * storm of yields does not pay for an epoll_wait every few switches.
+ * storm of yields does not pay for an epoll_wait every few switches
+ * (hub_impl.h says why the round).
  * There the hub runs the loop once (blocking only if nothing is ready):
  * watcher callbacks complete waits, which moves their threads to the run
  * queue, and the hub switches to the first of them. A thread runs until it
@@ -782,6 +784,7 @@ void hub_runq_push(struct hub *h, struct green *g)
 	else
 		h->runq_head = g;
 	h->runq_tail = g;
+	h->runq_len++;
 }
 
 static struct green *runq_pop(struct hub *h)
@@ -792,6 +795,7 @@ static struct green *runq_pop(struct hub *h)
 		h->runq_head = g->next;
 		if (h->runq_head == NULL)
 			h->runq_tail = NULL;
+		h->runq_len--;
 #ifdef GS_CHECK_INVARIANTS
 		GS_INVARIANT((g->flags & GREEN_IN_RUNQ) && g->state == GREEN_READY,
 			     "a green leaves the run queue READY");
@@ -911,18 +915,23 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 		errno = cur->saved_errno;
 }
 
+/* Every HUB_POLL_EVERY direct switches: is it time to poll the loop
+ * (hub_impl.h)? */
+static bool poll_due(const struct hub *h)
+{
+	int64_t waited = gs_now_ns() - h->last_poll;
+
+	return waited >= HUB_POLL_INTERVAL_NS &&
+	       (h->since_poll >= h->poll_round || waited >= HUB_POLL_ROUND_MAX_NS);
+}
+
 void hub_switch_out(struct hub *h, struct green *cur)
 {
 	struct green *next = NULL;
 
-	if (h->runq_head != NULL) {
-		if (GS_LIKELY(++h->since_poll < HUB_POLL_EVERY)) {
-			next = runq_pop(h);
-		} else if (gs_now_ns() - h->last_poll < HUB_POLL_INTERVAL_NS) {
-			h->since_poll = 0;
-			next = runq_pop(h);
-		}
-	}
+	if (h->runq_head != NULL &&
+	    (GS_LIKELY(++h->since_poll % HUB_POLL_EVERY != 0) || !poll_due(h)))
+		next = runq_pop(h);
 	if (next == NULL)
 		next = h->hub_green;
 	if (next != cur)
@@ -1034,6 +1043,7 @@ static void hub_main(void *arg)
 			}
 			atomic_store_explicit(&h->idle, false, memory_order_relaxed);
 		}
+		h->poll_round = h->runq_len;
 		if (h->preempted != NULL) {
 			struct hub *t = h->move_to;
 
@@ -1618,6 +1628,7 @@ void hub_fork_child(void)
 	h->ngreen = h->nrunning = 1;
 	h->nparked = 0;
 	h->runq_head = h->runq_tail = NULL;
+	h->runq_len = 0;
 	h->zombie = NULL;
 	h->preempted = NULL;
 	h->move_to = NULL;
