@@ -337,7 +337,7 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const s
 #define PRELOAD_NO_TICK_EINTR(call)                                                      \
 	({                                                                               \
 		struct hub *h_ = hub_peek();                                             \
-		uint64_t seen_ = h_ != NULL ? hub_program_signals(h_) : 0;              \
+		unsigned long seen_ = h_ != NULL ? hub_program_signals(h_) : 0;         \
 		__typeof__(call) r_;                                                     \
 		do                                                                       \
 			r_ = (call);                                                     \

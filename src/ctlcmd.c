@@ -165,14 +165,12 @@ static void call_records(struct ctl_buf *b, struct hub *h, const char *prefix,
 
 static void hub_stats(struct ctl_buf *b, struct hub *h)
 {
-	unsigned long ready = 0, parked = 0;
+	unsigned long parked = 0;
 
-	for (struct green *g = h->runq_head; g != NULL; g = g->next)
-		ready++;
 	for (struct green *g = h->all; g != NULL; g = g->all_next)
 		parked += g->state == GREEN_PARKED && green_of_program(g);
 	stat_record(b, h, "threads", (long long)h->nrunning);
-	stat_record(b, h, "threads_ready", (long long)ready);
+	stat_record(b, h, "threads_ready", (long long)h->runq_len);
 	stat_record(b, h, "threads_waiting", (long long)parked);
 	stat_record(b, h, "switches", (long long)__atomic_load_n(&h->switches, __ATOMIC_RELAXED));
 	stat_record(b, h, "loop_iterations", (long long)h->loops);

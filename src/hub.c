@@ -646,11 +646,6 @@ bool hub_in_handler(const struct hub *h)
 	return h->in_handler > 0;
 }
 
-uint64_t hub_program_signals(const struct hub *h)
-{
-	return h->program_signals;
-}
-
 struct green *hub_kill_target(const struct hub *h)
 {
 	return h->kill_target;

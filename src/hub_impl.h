@@ -20,6 +20,7 @@ struct hub {
 	struct ev_loop *loop;
 	struct green *current;
 	struct green *hub_green; /* runs the libev loop */
+	unsigned long program_signals; /* program handlers run (preload/) */
 	struct green *root;      /* the OS thread's own context */
 	struct green *runq_head, *runq_tail;
 	unsigned since_poll;  /* direct switches since the last poll */
@@ -98,7 +99,6 @@ struct hub {
 	int64_t tick_ns;        /* preempt.c: the tick's interval now */
 	int in_handler;               /* a program's signal handler is running */
 	int in_tick;                  /* preempt.c's tick handler is running */
-	unsigned long program_signals; /* program handlers run (preload/) */
 	uint64_t preempt_seen;        /* switches counted at the last tick */
 	int64_t next_deadline;        /* earliest timed wait begun since the
 				       * last preemption (a hint, for preempt.c) */
@@ -149,7 +149,9 @@ struct hub {
 /* runtime.h's struct hub_view reads these in place. */
 _Static_assert(offsetof(struct hub, loop) == offsetof(struct hub_view, loop) &&
 		       offsetof(struct hub, current) == offsetof(struct hub_view, current) &&
-		       offsetof(struct hub, hub_green) == offsetof(struct hub_view, hub_green),
+		       offsetof(struct hub, hub_green) == offsetof(struct hub_view, hub_green) &&
+		       offsetof(struct hub, program_signals) ==
+			       offsetof(struct hub_view, program_signals),
 	       "struct hub begins as struct hub_view");
 
 /* While threads are ready, the loop is polled (fd and timer events) after

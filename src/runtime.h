@@ -701,6 +701,7 @@ struct __attribute__((may_alias)) hub_view {
 	struct ev_loop *loop;
 	struct green *current;   /* the context running on the hub now */
 	struct green *hub_green; /* the hub's own, which runs the loop */
+	unsigned long program_signals; /* program handlers run on it so far */
 };
 
 /* The context running on h now: a green thread of the program, the
@@ -718,6 +719,13 @@ static inline bool hub_in_loop(const struct hub *h)
 
 	return v->current == v->hub_green;
 }
+
+/* Program signal handlers run on h so far (sigwait tells its own from a
+ * handler's; PRELOAD_NO_TICK_EINTR a tick's EINTR from a handler's). */
+static inline unsigned long hub_program_signals(const struct hub *h)
+{
+	return ((const struct hub_view *)(const void *)h)->program_signals;
+}
 /* Is a pthread_exit here the OS thread's own end: the hub's own context,
  * or the root of a real thread alone on its hub (one a native library
  * made), not the process's main thread? */
@@ -730,9 +738,6 @@ void hub_handler_begin(struct hub *h);
 void hub_handler_end(struct hub *h);
 /* Is a program's signal handler running on h (hub_handler_begin)? */
 bool hub_in_handler(const struct hub *h);
-/* Program signal handlers run on h so far (sigwait tells its own from a
- * handler's). */
-uint64_t hub_program_signals(const struct hub *h);
 /* The green thread a signal raised on h now is for (sigmask_raise_here),
  * or NULL: a signal of the process's. */
 struct green *hub_kill_target(const struct hub *h);
