@@ -123,6 +123,16 @@ if [ "$scope" = all ]; then
 	if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then
 		missing="$missing redis-server redis-tools"
 	fi
+	# Apache httpd's event MPM (tests/real) and its load, ab and curl.
+	if ! command -v apache2 >/dev/null 2>&1 && [ ! -x /usr/sbin/apache2 ]; then
+		missing="$missing apache2"
+	fi
+	if ! command -v ab >/dev/null 2>&1; then
+		missing="$missing apache2-utils"
+	fi
+	if ! command -v curl >/dev/null 2>&1; then
+		missing="$missing curl"
+	fi
 	# tests/lang: per-thread state in C++, Rust, Ruby and Java programs.
 	if ! command -v g++ >/dev/null 2>&1; then
 		missing="$missing g++"

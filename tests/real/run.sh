@@ -1,7 +1,7 @@
 #!/bin/sh
 # Real programs nobody here wrote, under LD_PRELOAD=$B/libgreenshim.so:
-# Debian's CPython (/usr/bin/python3) serving with threads, memcached and
-# redis-server.
+# Debian's CPython (/usr/bin/python3) serving with threads, memcached,
+# redis-server and apache2 (the event MPM).
 # Prints "ok - NAME" or "FAIL - NAME: why" per test, then
 # "real: N passed, N failed".
 set -u
@@ -251,6 +251,108 @@ test_redis_serves_redis_benchmark() {
 	fi
 }
 
+# Apache httpd with its event MPM (Debian's apache2): the parent forks
+# two children of 25 worker threads, a listener thread and a pool of
+# connections each, serves a 64 KiB file, is restarted gracefully
+# (SIGUSR1) twice under load and stopped with SIGTERM. Run by PRELOAD ($1,
+# empty for native); sets ap_failed (the failed or incomplete requests
+# of the three ab runs, or why they did not run), ap_body (whether the
+# file came back whole), ap_tasks (a child's OS threads during the load),
+# ap_status (the parent's exit status) and ap_log (the error log's lines
+# that report a crash or come from greenshim).
+apache_run() {
+	d=$tmp/apache
+	rm -rf "$d"
+	mkdir -p "$d/htdocs" "$d/logs" "$d/run"
+	aport=$(free_port)
+	who=
+	# apache2 will not serve as root; Debian's www-data must read htdocs.
+	[ "$(id -u)" -eq 0 ] && who="User www-data
+Group www-data"
+	cat >"$d/httpd.conf" <<CONF
+ServerRoot $d
+ServerName localhost
+Listen 127.0.0.1:$aport
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+PidFile $d/run/httpd.pid
+DefaultRuntimeDir $d/run
+ErrorLog $d/logs/error.log
+DocumentRoot $d/htdocs
+$who
+StartServers 2
+ServerLimit 2
+ThreadsPerChild 25
+MaxRequestWorkers 50
+<Directory $d/htdocs>
+Require all granted
+</Directory>
+CONF
+	head -c 49152 /dev/urandom | base64 -w 76 >"$d/htdocs/f.txt"
+	chmod a+x "$tmp"
+	chmod -R a+rX "$d"
+	env ${1:+LD_PRELOAD=$1} "$APACHE2" -f "$d/httpd.conf" -DFOREGROUND >"$d/out" 2>&1 &
+	ap=$!
+	url=http://127.0.0.1:$aport/f.txt
+	for _ in $(seq 100); do
+		curl -sf -o /dev/null "$url" && break
+		sleep 0.1
+	done
+	ap_failed=
+	for run in "-n 4000 -c 100" "-k -n 4000 -c 20"; do
+		# shellcheck disable=SC2086
+		ab -q $run "$url" >"$d/ab" 2>&1
+		ap_failed="$ap_failed$(ab_failures $? "$d/ab" 4000) "
+	done
+	ab -q -n 6000 -c 40 "$url" >"$d/ab" 2>&1 &
+	abp=$!
+	sleep 0.3
+	ap_tasks=$(program_threads "$(pgrep -P $ap | head -n 1)")
+	for _ in 1 2; do
+		kill -USR1 $ap
+		sleep 0.4
+	done
+	wait $abp
+	ap_failed="$ap_failed$(ab_failures $? "$d/ab" 6000)"
+	if curl -sf "$url" | cmp -s - "$d/htdocs/f.txt"; then ap_body=whole; else ap_body=different; fi
+	kill -TERM $ap
+	wait $ap
+	ap_status=$?
+	ap_log=$(grep -E 'exit signal|greenshim|AH00052' "$d/logs/error.log" "$d/out" | head -n 3)
+}
+
+# ab_failures STATUS FILE N: "0" when ab exited 0 having completed N
+# requests of which none failed; else what went wrong.
+ab_failures() {
+	c=$(awk '/^Complete requests:/ { print $3 }' "$2")
+	f=$(awk '/^Failed requests:/ { print $3 }' "$2")
+	if [ "$1" -ne 0 ] || [ "$c" != "$3" ] || [ "$f" != 0 ]; then
+		echo "ab:$1/$c/$f($(tail -n 1 "$2"))"
+	else
+		echo 0
+	fi
+}
+
+test_apache_event_mpm_serves_and_restarts_gracefully() {
+	name=apache_event_mpm_serves_and_restarts_gracefully
+	apache_run ""
+	native="$ap_failed $ap_body $ap_status"
+	apache_run "$LIB"
+	if [ "$native" != "0 0 0 whole 0" ]; then
+		fail $name "natively: $native"
+	elif [ "$ap_failed" != "0 0 0" ] || [ "$ap_body" != whole ]; then
+		fail $name "under greenshim: requests $ap_failed, body $ap_body; $(tail -n 3 "$d/logs/error.log")"
+	elif [ "$ap_tasks" -ne 1 ]; then
+		fail $name "a child ran $ap_tasks OS threads of the program under greenshim"
+	elif [ "$ap_status" -ne 0 ]; then
+		fail $name "SIGTERM: status $ap_status under greenshim, 0 natively"
+	elif [ -n "$ap_log" ]; then
+		fail $name "error log: $ap_log"
+	else
+		ok $name
+	fi
+}
+
 if [ ! -x $PY ]; then
 	fail python "$PY is missing (make deps installs python3)"
 else
@@ -271,6 +373,13 @@ else
 		fail redis "redis-server or redis-benchmark is missing (make deps installs them)"
 	else
 		test_redis_serves_redis_benchmark
+	fi
+	# Debian puts apache2 in /usr/sbin, which a user's PATH may lack.
+	APACHE2=$(command -v apache2 || echo /usr/sbin/apache2)
+	if [ ! -x "$APACHE2" ] || ! command -v ab >/dev/null || ! command -v curl >/dev/null; then
+		fail apache "apache2, ab or curl is missing (make deps installs them)"
+	else
+		test_apache_event_mpm_serves_and_restarts_gracefully
 	fi
 fi
 summary real
