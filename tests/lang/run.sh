@@ -1,9 +1,9 @@
 #!/bin/sh
 # Per-thread state in every language whose runtime Debian has: ordinary
-# programs (C, C++, Rust, Ruby, Java, Python) that know nothing of
-# greenshim, each run natively and then under LD_PRELOAD=$B/libgreenshim.so
-# (thread state, exceptions, thread_local destructors, cancellation,
-# OpenMP).
+# programs (C, C++, Rust, Ruby, Java, Python, JavaScript on Node.js) that
+# know nothing of greenshim, each run natively and then under
+# LD_PRELOAD=$B/libgreenshim.so (thread state, exceptions, thread_local
+# destructors, cancellation, OpenMP, worker threads).
 # A program passes when it prints "ok" and exits 0 both times. A program
 # whose compiler or runtime is missing is skipped, and counted so.
 # Prints "ok - NAME", "FAIL - NAME: why" or "skip - NAME: why" per test,
@@ -117,6 +117,17 @@ test_java_threads_thread_locals_monitors_and_executor() {
 	run_both $name java -cp "$tmp" Threads
 }
 
+# Node.js: libuv's thread pool, V8's platform threads and worker_threads
+# that block in Atomics.wait, beside an HTTP server and its clients.
+test_node_thread_pool_workers_atomics_and_http() {
+	name=node_thread_pool_workers_atomics_and_http
+	if ! command -v node >/dev/null 2>&1; then
+		skip $name "no node (nodejs)"
+		return
+	fi
+	run_both $name node tests/lang/threads.js
+}
+
 # Debian 12's CPython 3.11, and a 3.12 or 3.13 wherever one is installed
 # (pyenv's, for example): those keep the thread state in a __thread
 # variable.
@@ -176,5 +187,6 @@ test_openmp_reductions_and_regions_on_real_threads
 test_rust_std_threads_channels_and_500_connection_echo
 test_ruby_threads_queues_and_condition_variables
 test_java_threads_thread_locals_monitors_and_executor
+test_node_thread_pool_workers_atomics_and_http
 test_python_cpu_bound_threads
 summary lang
