@@ -159,6 +159,12 @@ $(B)/tests/preload/%: tests/preload/%.c tests/preload/case.h tests/preload/ticke
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -pthread -o $@ $<
 
+# The libraries tests/preload/late_code loads with dlopen, beside it.
+$(B)/tests/preload/late_code: $(B)/tests/preload/libgs_late.so $(B)/tests/preload/libgs_late_ctor.so
+$(B)/tests/preload/libgs_%.so: tests/preload/lib/%.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -shared -o $@ $<
+
 # liburing's programs (make deps installs liburing-dev: its header is
 # also the library's, preload/uring.c).
 $(B)/tests/preload/uring_waits $(B)/tests/preload/raw_syscalls: $(B)/tests/preload/%: \

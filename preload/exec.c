@@ -6,7 +6,12 @@
  * execve inside libc, past any wrapper: each is wrapped here. The variadic
  * ones collect their arguments into an array, as glibc's do, and call the
  * wrapper of their array form.
+ *
+ * dlclose, here too as what changes the program's code: once it returns,
+ * the code the preemption tick learnt since the start (preempt.c, late
+ * code) may be unmapped, and its addresses another object's.
  */
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -125,4 +130,12 @@ GS_WRAP int execle(const char *path, const char *arg0, ...)
 		va_end(ap);
 		return execve(path, argv, envp);
 	}
+}
+
+GS_WRAP int dlclose(void *handle)
+{
+	int r = REAL(dlclose)(handle);
+
+	preempt_code_unloaded();
+	return r;
 }

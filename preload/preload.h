@@ -163,6 +163,7 @@ struct group;       /* grp.h */
 	X(execvpe, int, (const char *, char *const[], char *const[]))                         \
 	X(fexecve, int, (int, char *const[], char *const[]))                                  \
 	X(execveat, int, (int, const char *, char *const[], char *const[], int))              \
+	X(dlclose, int, (void *))                                                             \
 	X(pthread_sigmask, int, (int, const sigset_t *, sigset_t *))                          \
 	X(sigtimedwait, int, (const sigset_t *, siginfo_t *, const struct timespec *))        \
 	X(sigwait, int, (const sigset_t *, int *))                                            \

@@ -461,6 +461,21 @@ static inline __attribute__((always_inline)) int backtrace_any(struct green *g, 
 	return n;
 }
 
+__attribute__((noinline)) int introspect_backtrace_pcs_here(uintptr_t *pcs, int max, int *sig_at)
+{
+	bool was;
+	int n;
+
+	*sig_at = -1;
+	if (max <= 0)
+		return 0;
+	if (!unwind_try_begin(&was))
+		return -EAGAIN;
+	n = backtrace_self(NULL, pcs, max, sig_at);
+	unwind_end(was);
+	return n;
+}
+
 void introspect_unwind_init(void)
 {
 	static atomic_bool done;

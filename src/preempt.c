@@ -20,20 +20,21 @@
  * late.
  *
  * A safe point is an instruction of the program itself or of a library it
- * was started with, in a thread that is RUNNING; never of libc, the dynamic
- * loader, the vDSO, libev, libgcc_s, libstdc++, libunwind (the tools'
- * unwinding runs with the wrappers off, introspect.c) or greenshim (they hold
- * locks, or the runtime is in the middle of a switch there), of a library
- * loaded later (not known at start), of the library whose malloc the
- * program calls when that is not libc's (jemalloc, tcmalloc, mimalloc:
- * stopped halfway, an allocator leaves state that is not per green thread
- * half-updated: without this rule tests/preload/allocators.c passed 3, 4
- * and 4 runs of 6 with them, even with a TLS per thread and the runtime
- * allocating from glibc's malloc), of a signal handler of the program
- * (hub->in_handler), or of a library the runtime calls with the wrappers
- * off (osthread_runtime_begin: libunwind and what it calls, liblzma
- * included): there the thread is left alone and tried again at the next
- * tick.
+ * was started with, in a thread that is RUNNING, or of code not known at
+ * start under the conditions of late_stack_ok (below: late code); never of
+ * libc, the dynamic loader, the vDSO, libev, libgcc_s, libstdc++,
+ * libunwind (the tools' unwinding runs with the wrappers off, introspect.c)
+ * or greenshim (they hold locks, or the runtime is in the middle of a
+ * switch there), wherever they were loaded from, of the library whose
+ * malloc the program calls when that is not libc's (jemalloc, tcmalloc,
+ * mimalloc: stopped halfway, an allocator leaves state that is not per
+ * green thread half-updated: without this rule tests/preload/allocators.c
+ * passed 3, 4 and 4 runs of 6 with them, even with a TLS per thread and
+ * the runtime allocating from glibc's malloc), of a signal handler of the
+ * program (hub->in_handler), or of a library the runtime calls with the
+ * wrappers off (osthread_runtime_begin: libunwind and what it calls,
+ * liblzma included): there the thread is left alone and tried again at
+ * the next tick.
  *
  * The same signal, sent by another thread of the runtime with
  * rt_tgsigqueueinfo (si_code SI_QUEUE, this process's pid, a marker value:
@@ -70,6 +71,7 @@
 #include "tools.h" /* before <link.h>: <elf.h> defines EV_NONE, ev.h an enum */
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <link.h>
 #include <signal.h>
 #include <string.h>
@@ -99,7 +101,49 @@ static int nsafe;
 /* libc's, the loader's and libunwind's code (preempt_pc_kind). */
 static struct range libc_text[SAFE_RANGES_MAX];
 static int nlibc;
+/* The other objects of the start where no thread is preempted (libev,
+ * libgcc_s, libstdc++, greenshim, the vDSO, the program's allocator). */
+static struct range never[SAFE_RANGES_MAX];
+static int nnever;
 static atomic_int state; /* 0 unknown, 1 on, -1 off for good */
+
+/*
+ * Code not known at start (late code): a library loaded with dlopen, and
+ * code the program made itself (a JIT compiler's, in anonymous executable
+ * memory or a memfd's). The first tick that finds a thread in code of no
+ * known range looks its mapping up in /proc/self/maps (raw system calls:
+ * a signal handler takes no lock) and records it here: a library by the
+ * names the start's rules use (unsafe_name), made code as the program's.
+ * A thread in late code is preempted only when its stack holds no frame
+ * of libc or the loader below that code, past the main thread's own start
+ * (late_stack_ok): a library's constructors run inside dlopen with the
+ * loader's lock held, and glibc takes that lock's owner for the OS
+ * thread's id, which every green thread of a hub shares (tls.c,
+ * tcb_move); a JIT's code is called by its runtime, not by libc.
+ *
+ * Entries are written once, under late_lock, before nlate publishes them;
+ * a handler that finds the lock taken leaves its thread alone for that
+ * tick. dlclose (preload/) makes every entry void (late_gen): the range
+ * may hold another object later. When the table is full, code still
+ * unknown stays unpreempted, as all late code was before.
+ */
+#define LATE_MAX 1024
+#define LATE_RETRY_NS 100000000 /* after a lookup that failed */
+#define LATE_FRAMES_MAX 256
+
+enum late_kind { LATE_CHECKED = 1, LATE_NEVER };
+
+struct late {
+	uintptr_t lo, hi;
+	unsigned gen;
+	unsigned char kind; /* enum late_kind */
+};
+
+static struct late late[LATE_MAX];
+static atomic_int nlate;
+static atomic_uint late_gen;
+static atomic_flag late_lock = ATOMIC_FLAG_INIT;
+static _Atomic int64_t late_retry_ns;
 
 static bool unsafe_name(const char *name)
 {
@@ -148,10 +192,11 @@ static int collect(struct dl_phdr_info *info, size_t size, void *arg)
 	(void)size;
 	if (libc_name(info->dlpi_name))
 		add_text(libc_text, &nlibc, info);
-	if (unsafe_name(info->dlpi_name) ||
-	    (allocator != NULL && strcmp(info->dlpi_name, allocator) == 0))
-		return 0;
-	add_text(safe, &nsafe, info);
+	else if (unsafe_name(info->dlpi_name) ||
+		 (allocator != NULL && strcmp(info->dlpi_name, allocator) == 0))
+		add_text(never, &nnever, info);
+	else
+		add_text(safe, &nsafe, info);
 	return 0;
 }
 
@@ -170,12 +215,196 @@ static const char *allocator_object(void)
 	return info.dli_fname;
 }
 
-static bool safe_pc(uintptr_t pc)
+static bool in_ranges(const struct range *r, int n, uintptr_t pc)
 {
-	for (int i = 0; i < nsafe; i++)
-		if (pc >= safe[i].lo && pc < safe[i].hi)
+	for (int i = 0; i < n; i++)
+		if (pc >= r[i].lo && pc < r[i].hi)
 			return true;
 	return false;
+}
+
+static bool safe_pc(uintptr_t pc)
+{
+	return in_ranges(safe, nsafe, pc);
+}
+
+enum code_at { AT_PROGRAM, AT_NEVER, AT_LATE, AT_UNKNOWN };
+
+static enum code_at code_at(uintptr_t pc)
+{
+	unsigned gen;
+	int n;
+
+	if (safe_pc(pc))
+		return AT_PROGRAM;
+	if (in_ranges(libc_text, nlibc, pc) || in_ranges(never, nnever, pc))
+		return AT_NEVER;
+	gen = atomic_load_explicit(&late_gen, memory_order_acquire);
+	n = atomic_load_explicit(&nlate, memory_order_acquire);
+	for (int i = n - 1; i >= 0; i--)
+		if (late[i].gen == gen && pc >= late[i].lo && pc < late[i].hi)
+			return late[i].kind == LATE_CHECKED ? AT_LATE : AT_NEVER;
+	return AT_UNKNOWN;
+}
+
+/* A hexadecimal digit's value, or -1. */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+#define MAPS_NAME_MAX 96
+
+/* The mapping of /proc/self/maps that holds pc: its bounds into *r, and
+ * the last MAPS_NAME_MAX - 1 bytes of its path's last component into
+ * name ("" for anonymous memory; "[vdso]" and the like as they are).
+ * 0, or -1 if there is none or the file cannot be read. Raw system calls
+ * and a small buffer: it runs in the tick's handler. The file lists the
+ * mappings in address order: the search stops at the first one past pc. */
+static int maps_find(uintptr_t pc, struct range *r, char *name)
+{
+	char buf[512];
+	uintptr_t lo = 0, hi = 0;
+	int field = 0, len = 0, rc = -1;
+	bool spaces = false, done = false;
+	long fd = arch_syscall6(SYS_openat, AT_FDCWD, (long)"/proc/self/maps",
+				O_RDONLY | O_CLOEXEC, 0, 0, 0);
+
+	if (fd < 0)
+		return -1;
+	while (!done) {
+		long got = arch_syscall3(SYS_read, fd, (long)buf, sizeof buf);
+
+		if (got <= 0)
+			break;
+		for (long i = 0; i < got && !done; i++) {
+			char c = buf[i];
+
+			if (c == '\n') {
+				name[len] = '\0';
+				if (pc >= lo && pc < hi) {
+					r->lo = lo;
+					r->hi = hi;
+					rc = 0;
+				}
+				done = rc == 0 || lo > pc;
+				lo = hi = 0;
+				field = len = 0;
+				spaces = false;
+			} else if (field == 0 && c == '-') {
+				field = 1;
+			} else if (field <= 1 && hexval(c) >= 0) {
+				if (field == 0)
+					lo = lo << 4 | (uintptr_t)hexval(c);
+				else
+					hi = hi << 4 | (uintptr_t)hexval(c);
+			} else if (field < 6) {
+				/* range, perms, offset, device, inode; then the
+				 * path, after the spaces that align it */
+				if (c == ' ' && !spaces)
+					field++;
+				spaces = c == ' ';
+			} else if (c == '/') {
+				len = 0;
+			} else if (!(len == 0 && c == ' ')) {
+				if (len == MAPS_NAME_MAX - 1) {
+					memmove(name, name + 1, MAPS_NAME_MAX - 2);
+					len--;
+				}
+				name[len++] = c;
+			}
+		}
+	}
+	arch_syscall3(SYS_close, fd, 0, 0);
+	return rc;
+}
+
+/* pc's code is not known yet: its mapping is looked up and recorded. In
+ * the tick's handler; where another hub's handler is at it, or a lookup
+ * failed less than LATE_RETRY_NS ago, the thread is left alone this
+ * time. */
+static enum code_at late_learn(uintptr_t pc)
+{
+	enum code_at at = AT_NEVER;
+	char name[MAPS_NAME_MAX];
+	struct range r;
+	unsigned gen;
+	int n;
+
+	if (atomic_load_explicit(&nlate, memory_order_relaxed) >= LATE_MAX ||
+	    gs_now_ns() < atomic_load_explicit(&late_retry_ns, memory_order_relaxed) ||
+	    atomic_flag_test_and_set_explicit(&late_lock, memory_order_acquire))
+		return AT_NEVER;
+	n = atomic_load_explicit(&nlate, memory_order_relaxed);
+	/* Before the read: a dlclose after it voids what the read saw. */
+	gen = atomic_load_explicit(&late_gen, memory_order_acquire);
+	at = code_at(pc); /* another handler may have learnt it meanwhile */
+	if (at == AT_UNKNOWN && n < LATE_MAX) {
+		if (maps_find(pc, &r, name) == 0) {
+			/* Anonymous or a memfd's: made code; "[vdso]" and the
+			 * like: the kernel's; a file: a library, by its name. */
+			bool made = name[0] == '\0' || strncmp(name, "memfd:", 6) == 0;
+			bool never_here = !made && (name[0] == '[' || unsafe_name(name));
+
+			late[n].lo = r.lo;
+			late[n].hi = r.hi;
+			late[n].gen = gen;
+			late[n].kind = never_here ? LATE_NEVER : LATE_CHECKED;
+			atomic_store_explicit(&nlate, n + 1, memory_order_release);
+			at = never_here ? AT_NEVER : AT_LATE;
+		} else {
+			atomic_store_explicit(&late_retry_ns, gs_now_ns() + LATE_RETRY_NS,
+					      memory_order_relaxed);
+			at = AT_NEVER;
+		}
+	}
+	atomic_flag_clear_explicit(&late_lock, memory_order_release);
+	return at == AT_UNKNOWN ? AT_NEVER : at;
+}
+
+/* May the thread interrupted in late code stop there? Not when a frame of
+ * libc or the loader is below that code, short of the frames that start the
+ * main thread (__libc_start_call_main and __libc_start_main, under the
+ * program's _start) or a green thread (the runtime's): a library's
+ * constructor runs under _dl_init, with the loader's lock held. The
+ * stack is read with libunwind, from here, as the moves read a preempted
+ * thread's (sched.c, movable); one that ends early (a JIT's frames have
+ * no unwinding tables) is judged by the frames read. */
+static bool late_stack_ok(void)
+{
+	uintptr_t pcs[LATE_FRAMES_MAX];
+	int sig_at, n = introspect_backtrace_pcs_here(pcs, LATE_FRAMES_MAX, &sig_at), end;
+
+	if (n <= 0 || sig_at < 0 || n >= LATE_FRAMES_MAX)
+		return false;
+	end = n - 1;
+	if (end > sig_at && preempt_pc_kind(pcs[end] - 1) != PC_LIBC)
+		end--;
+	while (end > sig_at && preempt_pc_kind(pcs[end] - 1) == PC_LIBC)
+		end--;
+	for (int k = sig_at + 1; k <= end; k++)
+		if (preempt_pc_kind(pcs[k] - 1) == PC_LIBC)
+			return false;
+	return true;
+}
+
+/* May the tick stop the thread it interrupted at pc? */
+static bool preemptible_at(uintptr_t pc)
+{
+	enum code_at at = code_at(pc);
+
+	if (at == AT_UNKNOWN)
+		at = late_learn(pc);
+	return at == AT_PROGRAM || (at == AT_LATE && late_stack_ok());
+}
+
+void preempt_code_unloaded(void)
+{
+	atomic_fetch_add_explicit(&late_gen, 1, memory_order_release);
 }
 
 enum pc_kind preempt_pc_kind(uintptr_t pc)
@@ -288,7 +517,8 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	 * for its owner, and would let the next one's putc or fseek in
 	 * (preload/stdio.c). */
 	if (cur->state != GREEN_RUNNING || h->in_handler > 0 || osthread_is_runtime() ||
-	    (cur->flags & GREEN_FLOCK_MASK) || !safe_pc((uintptr_t)uc->uc_mcontext.gregs[REG_RIP])) {
+	    (cur->flags & GREEN_FLOCK_MASK) ||
+	    !preemptible_at((uintptr_t)uc->uc_mcontext.gregs[REG_RIP])) {
 		if (GS_UNLIKELY(tick_backs_off) && h->tick_ns < TICK_BACKOFF_MAX_NS)
 			tick_set(h, h->tick_ns * 2 < TICK_BACKOFF_MAX_NS ? h->tick_ns * 2
 									 : TICK_BACKOFF_MAX_NS);

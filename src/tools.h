@@ -172,6 +172,9 @@ int introspect_backtrace(struct green *g, struct frame *f, int max);
  * (struct frame's sig), -1 if none. Light on the stack: a lock profile
  * calls it on the thread that unlocks. */
 int introspect_backtrace_pcs(struct green *g, uintptr_t *pcs, int max, int *sig_at);
+/* The same for the thread that runs, from its own signal handler: -EAGAIN
+ * rather than wait while a fork holds the unwinders off. */
+int introspect_backtrace_pcs_here(uintptr_t *pcs, int max, int *sig_at);
 /* Names frames left unnamed: not in a signal handler (libunwind reads
  * symbol tables with malloc). Frame 0's pc is taken as exact, the others
  * as return addresses. */

@@ -237,6 +237,29 @@ case_matches() {
 	fi
 }
 
+# Code not known at start: a loop in a library loaded with dlopen, and in
+# code the program wrote into memory itself (a JIT's), on a thread and on
+# the main thread, is preempted as the program's own is: on one hub, the
+# ticker runs meanwhile as it does natively.
+test_late_code_is_preempted() {
+	for c in dlopen_loop made_code_loop made_code_main; do
+		case_matches late_${c}_as_native late_code $c GREENSHIM_HUBS=1
+	done
+}
+
+# ... but not in a library's constructor, which runs under the loader's
+# lock (natively the ticker runs meanwhile: preloaded only).
+test_a_constructor_in_dlopen_is_not_preempted() {
+	name=a_constructor_in_dlopen_is_not_preempted
+	out=$(GREENSHIM_HUBS=1 GREENSHIM_MAX_BLOCKING_MS=0 LD_PRELOAD="$LIB" timeout 60 \
+		"$B/tests/preload/late_code" constructor 2>&1)
+	if [ "$out" = "ok constructor" ]; then
+		ok $name
+	else
+		fail $name "$out"
+	fi
+}
+
 # fork, the wait family, system(), popen() and pclose().
 test_process_semantics_match_native() {
 	cases_match_native process_semantics process fork_parked fork_from_thread fork_mutex \
@@ -1139,6 +1162,8 @@ test_greenctl_answers_after_dup2_over_its_socket
 test_a_bad_greenshim_value_stops_the_program_before_main
 test_io_semantics_match_native
 test_preemption_off_is_cooperative
+test_late_code_is_preempted
+test_a_constructor_in_dlopen_is_not_preempted
 test_sync_semantics_match_native
 test_hubs_cases_match_native
 test_two_hubs_match_native
