@@ -130,6 +130,9 @@ static atomic_int state; /* 0 unknown, 1 on, -1 off for good */
 #define LATE_MAX 1024
 #define LATE_RETRY_NS 100000000 /* after a lookup that failed */
 #define LATE_FRAMES_MAX 256
+/* The stack late_stack_ok needs below the handler's frame: its array of
+ * pcs and libunwind's cursor, context and calls, with room to spare. */
+#define LATE_STACK_NEED (32 * 1024)
 
 enum late_kind { LATE_CHECKED = 1, LATE_NEVER };
 
@@ -392,14 +395,22 @@ static bool late_stack_ok(void)
 	return true;
 }
 
-/* May the tick stop the thread it interrupted at pc? */
-static bool preemptible_at(uintptr_t pc)
+/* May the tick stop cur, interrupted at pc? The handler runs on cur's
+ * own stack: a green thread's that has less than LATE_STACK_NEED left
+ * (a program's small stack) is not read, and the thread is left alone
+ * in late code. */
+static bool preemptible_at(const struct green *cur, uintptr_t pc)
 {
 	enum code_at at = code_at(pc);
 
 	if (at == AT_UNKNOWN)
 		at = late_learn(pc);
-	return at == AT_PROGRAM || (at == AT_LATE && late_stack_ok());
+	if (at != AT_LATE)
+		return at == AT_PROGRAM;
+	if (cur->stack.lo != NULL &&
+	    (uintptr_t)__builtin_frame_address(0) - (uintptr_t)cur->stack.lo < LATE_STACK_NEED)
+		return false;
+	return late_stack_ok();
 }
 
 void preempt_code_unloaded(void)
@@ -518,7 +529,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	 * (preload/stdio.c). */
 	if (cur->state != GREEN_RUNNING || h->in_handler > 0 || osthread_is_runtime() ||
 	    (cur->flags & GREEN_FLOCK_MASK) ||
-	    !preemptible_at((uintptr_t)uc->uc_mcontext.gregs[REG_RIP])) {
+	    !preemptible_at(cur, (uintptr_t)uc->uc_mcontext.gregs[REG_RIP])) {
 		if (GS_UNLIKELY(tick_backs_off) && h->tick_ns < TICK_BACKOFF_MAX_NS)
 			tick_set(h, h->tick_ns * 2 < TICK_BACKOFF_MAX_NS ? h->tick_ns * 2
 									 : TICK_BACKOFF_MAX_NS);
