@@ -251,6 +251,18 @@ test_redis_serves_redis_benchmark() {
 	fi
 }
 
+# apache_conf DIR PORT: tests/real/httpd.conf.in filled in for a server
+# rooted at DIR (htdocs, logs and run below it) on 127.0.0.1:PORT.
+apache_conf() {
+	if [ "$(id -u)" -eq 0 ]; then
+		u="User www-data" g="Group www-data"
+	else
+		u="# User: as whoever runs it" g="#"
+	fi
+	sed -e "s|@DIR@|$1|g" -e "s|@PORT@|$2|g" -e "s|@USER@|$u|" -e "s|@GROUP@|$g|" \
+		tests/real/httpd.conf.in
+}
+
 # Apache httpd with its event MPM (Debian's apache2): the parent forks
 # two children of 25 worker threads, a listener thread and a pool of
 # connections each, serves a 64 KiB file, is restarted gracefully
@@ -265,29 +277,7 @@ apache_run() {
 	rm -rf "$d"
 	mkdir -p "$d/htdocs" "$d/logs" "$d/run"
 	aport=$(free_port)
-	who=
-	# apache2 will not serve as root; Debian's www-data must read htdocs.
-	[ "$(id -u)" -eq 0 ] && who="User www-data
-Group www-data"
-	cat >"$d/httpd.conf" <<CONF
-ServerRoot $d
-ServerName localhost
-Listen 127.0.0.1:$aport
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-PidFile $d/run/httpd.pid
-DefaultRuntimeDir $d/run
-ErrorLog $d/logs/error.log
-DocumentRoot $d/htdocs
-$who
-StartServers 2
-ServerLimit 2
-ThreadsPerChild 25
-MaxRequestWorkers 50
-<Directory $d/htdocs>
-Require all granted
-</Directory>
-CONF
+	apache_conf "$d" "$aport" >"$d/httpd.conf"
 	head -c 49152 /dev/urandom | base64 -w 76 >"$d/htdocs/f.txt"
 	chmod a+x "$tmp"
 	chmod -R a+rX "$d"

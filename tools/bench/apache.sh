@@ -33,29 +33,11 @@ head -c 768 /dev/urandom | base64 -w 76 >"$d/htdocs/f.txt"
 chmod a+x "$tmp"
 chmod -R a+rX "$d"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-who=
-[ "$(id -u)" -eq 0 ] && who="User www-data
-Group www-data"
-cat >"$d/httpd.conf" <<CONF
-ServerRoot $d
-ServerName localhost
-Listen 127.0.0.1:$port
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-PidFile $d/run/httpd.pid
-DefaultRuntimeDir $d/run
-ErrorLog $d/logs/error.log
-DocumentRoot $d/htdocs
-$who
-StartServers 2
-ServerLimit 2
-ThreadsPerChild 25
-MaxRequestWorkers 50
-MaxKeepAliveRequests 0
-<Directory $d/htdocs>
-Require all granted
-</Directory>
-CONF
+# tests/real/httpd.conf.in, filled in as tests/real/run.sh fills it.
+u="# User: as whoever runs it" g="#"
+[ "$(id -u)" -eq 0 ] && u="User www-data" g="Group www-data"
+sed -e "s|@DIR@|$d|g" -e "s|@PORT@|$port|g" -e "s|@USER@|$u|" -e "s|@GROUP@|$g|" \
+	tests/real/httpd.conf.in >"$d/httpd.conf"
 url=http://127.0.0.1:$port/f.txt
 
 # The server's processes: the parent and its children.
