@@ -126,6 +126,26 @@ test_python_cpu_bound_thread_does_not_starve_io() {
 		'^cpu thread: ran'
 }
 
+# A thread that hashes in OpenSSL's libcrypto, which CPython loads with
+# dlopen, does not keep the other threads of its hub from running (one
+# hub: the two threads share it).
+test_python_hashing_in_a_library_loaded_late_is_preempted() {
+	name=python_hashing_in_a_library_loaded_late_is_preempted
+	native=$(timeout 60 $PY tests/real/late_library.py 2>&1)
+	# (stderr apart: the blocking monitor may report the hash's thread.)
+	green=$(GREENSHIM_HUBS=1 LD_PRELOAD=$LIB timeout 60 $PY tests/real/late_library.py \
+		2>"$tmp/late.err")
+	want="digest right
+the counter ran while the hash was computed: True"
+	if [ "$native" != "$want" ]; then
+		fail $name "natively: $native"
+	elif [ "$green" != "$want" ]; then
+		fail $name "under greenshim: $green $(head -n 3 "$tmp/late.err")"
+	else
+		ok $name
+	fi
+}
+
 # subprocess.run (vfork underneath) and os.fork from a threaded program;
 # the other threads run while one waits for its child.
 test_python_subprocess_and_fork_as_native() {
@@ -351,6 +371,7 @@ else
 	test_python_wsgiref_threads_300_requests
 	test_python_threading_primitives_as_native
 	test_python_cpu_bound_thread_does_not_starve_io
+	test_python_hashing_in_a_library_loaded_late_is_preempted
 	test_python_subprocess_and_fork_as_native
 	test_python_name_lookups_as_native
 	test_python_signal_waits_and_pclose_as_native
