@@ -117,6 +117,21 @@ test_java_threads_thread_locals_monitors_and_executor() {
 	run_both $name java -cp "$tmp" Threads
 }
 
+# A JVM thread computing in its JIT's code leaves a sleeping thread of the
+# same hub running (one hub: the two share it).
+test_java_jit_loop_leaves_a_sleeper_running() {
+	name=java_jit_loop_leaves_a_sleeper_running
+	if ! command -v javac >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
+		skip $name "no javac and java (openjdk-17-jdk-headless)"
+		return
+	fi
+	if ! javac -nowarn -d "$tmp" tests/lang/JitLoop.java >"$tmp/javac" 2>&1; then
+		fail $name "javac: $(tail -n 3 "$tmp/javac")"
+		return
+	fi
+	run_both $name env GREENSHIM_HUBS=1 java -cp "$tmp" JitLoop
+}
+
 # Node.js: libuv's thread pool, V8's platform threads and worker_threads
 # that block in Atomics.wait, beside an HTTP server and its clients.
 test_node_thread_pool_workers_atomics_and_http() {
@@ -187,6 +202,7 @@ test_openmp_reductions_and_regions_on_real_threads
 test_rust_std_threads_channels_and_500_connection_echo
 test_ruby_threads_queues_and_condition_variables
 test_java_threads_thread_locals_monitors_and_executor
+test_java_jit_loop_leaves_a_sleeper_running
 test_node_thread_pool_workers_atomics_and_http
 test_python_cpu_bound_threads
 summary lang
