@@ -15,16 +15,13 @@
  * The return values are the kernel's: 0 or -1 with EAGAIN (the word had
  * changed), ETIMEDOUT, EINTR for a wait; the number woken for a wake.
  */
-#include <fcntl.h>
 #include <linux/futex.h>
-#include <stdio.h>
 #include <string.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "preload.h"
-#include "../src/sys.h"
 
 #define FUTEX_BUCKETS 256
 
@@ -120,50 +117,13 @@ static long futex_wake(const uint32_t *addr, int n, uint32_t bitset)
 	return woken;
 }
 
-/* Is addr in a MAP_SHARED mapping? Reads /proc/self/maps with the raw
- * system calls (the program's fds stay its own); false when unsure: the
- * wait is then green, as a private one. */
+/* Is addr in a MAP_SHARED mapping? False when unsure (maps.c could not
+ * tell): the wait is then green, as a private one. */
 static bool addr_shared(const void *addr)
 {
-	char buf[4096];
-	uintptr_t a = (uintptr_t)addr;
-	size_t have = 0;
-	long fd = arch_syscall3(SYS_open, (long)"/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
-	bool shared = false, eof = false;
+	struct maps_entry m;
 
-	if (fd < 0)
-		return false;
-	while (!eof) {
-		long r = arch_syscall3(SYS_read, fd, (long)(buf + have), (long)(sizeof buf - 1 - have));
-		char *line = buf, *nl;
-
-		if (r <= 0)
-			eof = true;
-		else
-			have += (size_t)r;
-		buf[have] = '\0';
-		while ((nl = strchr(line, '\n')) != NULL || (eof && *line != '\0')) {
-			unsigned long lo, hi;
-			char perms[5];
-
-			if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && a >= lo && a < hi) {
-				shared = perms[3] == 's';
-				eof = true;
-				break;
-			}
-			if (nl == NULL)
-				break;
-			line = nl + 1;
-		}
-		if (eof)
-			break;
-		have -= (size_t)(line - buf);
-		memmove(buf, line, have);
-		if (have == sizeof buf - 1)
-			have = 0; /* a line longer than the buffer: not ours */
-	}
-	arch_syscall3(SYS_close, fd, 0, 0);
-	return shared;
+	return maps_find((uintptr_t)addr, &m) == 0 && m.perms[3] == 's';
 }
 
 /* A shared futex wait, on a worker in the kernel. */

@@ -71,7 +71,6 @@
 #include "tools.h" /* before <link.h>: <elf.h> defines EV_NONE, ev.h an enum */
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <link.h>
 #include <signal.h>
 #include <string.h>
@@ -111,9 +110,9 @@ static atomic_int state; /* 0 unknown, 1 on, -1 off for good */
  * Code not known at start (late code): a library loaded with dlopen, and
  * code the program made itself (a JIT compiler's, in anonymous executable
  * memory or a memfd's). The first tick that finds a thread in code of no
- * known range looks its mapping up in /proc/self/maps (raw system calls:
- * a signal handler takes no lock) and records it here: a library by the
- * names the start's rules use (unsafe_name), made code as the program's.
+ * known range looks its mapping up in /proc/self/maps (maps.c: raw system
+ * calls, no lock taken) and records it here: a library by the names the
+ * start's rules use (unsafe_name), made code as the program's.
  * A thread in late code is preempted only when its stack holds no frame
  * of libc or the loader below that code, past the main thread's own start
  * (late_stack_ok): a library's constructors run inside dlopen with the
@@ -250,82 +249,6 @@ static enum code_at code_at(uintptr_t pc)
 	return AT_UNKNOWN;
 }
 
-/* A hexadecimal digit's value, or -1. */
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-#define MAPS_NAME_MAX 96
-
-/* The mapping of /proc/self/maps that holds pc: its bounds into *r, and
- * the last MAPS_NAME_MAX - 1 bytes of its path's last component into
- * name ("" for anonymous memory; "[vdso]" and the like as they are).
- * 0, or -1 if there is none or the file cannot be read. Raw system calls
- * and a small buffer: it runs in the tick's handler. The file lists the
- * mappings in address order: the search stops at the first one past pc. */
-static int maps_find(uintptr_t pc, struct range *r, char *name)
-{
-	char buf[512];
-	uintptr_t lo = 0, hi = 0;
-	int field = 0, len = 0, rc = -1;
-	bool spaces = false, done = false;
-	long fd = arch_syscall6(SYS_openat, AT_FDCWD, (long)"/proc/self/maps",
-				O_RDONLY | O_CLOEXEC, 0, 0, 0);
-
-	if (fd < 0)
-		return -1;
-	while (!done) {
-		long got = arch_syscall3(SYS_read, fd, (long)buf, sizeof buf);
-
-		if (got <= 0)
-			break;
-		for (long i = 0; i < got && !done; i++) {
-			char c = buf[i];
-
-			if (c == '\n') {
-				name[len] = '\0';
-				if (pc >= lo && pc < hi) {
-					r->lo = lo;
-					r->hi = hi;
-					rc = 0;
-				}
-				done = rc == 0 || lo > pc;
-				lo = hi = 0;
-				field = len = 0;
-				spaces = false;
-			} else if (field == 0 && c == '-') {
-				field = 1;
-			} else if (field <= 1 && hexval(c) >= 0) {
-				if (field == 0)
-					lo = lo << 4 | (uintptr_t)hexval(c);
-				else
-					hi = hi << 4 | (uintptr_t)hexval(c);
-			} else if (field < 6) {
-				/* range, perms, offset, device, inode; then the
-				 * path, after the spaces that align it */
-				if (c == ' ' && !spaces)
-					field++;
-				spaces = c == ' ';
-			} else if (c == '/') {
-				len = 0;
-			} else if (!(len == 0 && c == ' ')) {
-				if (len == MAPS_NAME_MAX - 1) {
-					memmove(name, name + 1, MAPS_NAME_MAX - 2);
-					len--;
-				}
-				name[len++] = c;
-			}
-		}
-	}
-	arch_syscall3(SYS_close, fd, 0, 0);
-	return rc;
-}
-
 /* pc's code is not known yet: its mapping is looked up and recorded. In
  * the tick's handler; where another hub's handler is at it, or a lookup
  * failed less than LATE_RETRY_NS ago, the thread is left alone this
@@ -333,8 +256,7 @@ static int maps_find(uintptr_t pc, struct range *r, char *name)
 static enum code_at late_learn(uintptr_t pc)
 {
 	enum code_at at = AT_NEVER;
-	char name[MAPS_NAME_MAX];
-	struct range r;
+	struct maps_entry m;
 	unsigned gen;
 	int n;
 
@@ -347,14 +269,14 @@ static enum code_at late_learn(uintptr_t pc)
 	gen = atomic_load_explicit(&late_gen, memory_order_acquire);
 	at = code_at(pc); /* another handler may have learnt it meanwhile */
 	if (at == AT_UNKNOWN && n < LATE_MAX) {
-		if (maps_find(pc, &r, name) == 0) {
+		if (maps_find(pc, &m) == 0) {
 			/* Anonymous or a memfd's: made code; "[vdso]" and the
 			 * like: the kernel's; a file: a library, by its name. */
-			bool made = name[0] == '\0' || strncmp(name, "memfd:", 6) == 0;
-			bool never_here = !made && (name[0] == '[' || unsafe_name(name));
+			bool made = m.name[0] == '\0' || strncmp(m.name, "memfd:", 6) == 0;
+			bool never_here = !made && (m.name[0] == '[' || unsafe_name(m.name));
 
-			late[n].lo = r.lo;
-			late[n].hi = r.hi;
+			late[n].lo = m.lo;
+			late[n].hi = m.hi;
 			late[n].gen = gen;
 			late[n].kind = never_here ? LATE_NEVER : LATE_CHECKED;
 			atomic_store_explicit(&nlate, n + 1, memory_order_release);

@@ -1101,6 +1101,22 @@ enum pc_kind preempt_pc_kind(uintptr_t pc);
  * ranges another object's from now on. */
 void preempt_code_unloaded(void);
 
+/* ---- maps.c: the process's mappings ------------------------------------ */
+
+#define MAPS_NAME_MAX 96
+
+struct maps_entry {
+	uintptr_t lo, hi;
+	char perms[5];		   /* "r-xp", "rw-s"... */
+	char name[MAPS_NAME_MAX]; /* the path's last component, its last
+				   * MAPS_NAME_MAX - 1 bytes; "" for
+				   * anonymous memory; "[vdso]" as it is */
+};
+
+/* The mapping of /proc/self/maps that holds addr, into *e: 0, or -1 if
+ * none does or the file cannot be read. Safe in a signal handler. */
+int maps_find(uintptr_t addr, struct maps_entry *e);
+
 /* ---- sigmask.c: a signal mask per green thread ------------------------ */
 
 void sigmask_root_init(struct hub *h, struct green *root);

@@ -298,7 +298,7 @@ test_sem_waits_are_interrupted_as_native() {
 
 test_sync_semantics_match_native() {
 	cases_match_native sync_semantics sync mutex_kinds producer_consumer cond_timeouts \
-		semaphores keys_and_once ten_thousand spinlock rwlock barrier c11 futex \
+		semaphores keys_and_once ten_thousand spinlock rwlock barrier c11 futex futex_shared \
 		thread_api sigmask
 }
 

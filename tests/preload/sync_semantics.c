@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <threads.h>
 #include <time.h>
 #include <unistd.h>
@@ -579,6 +581,47 @@ static void case_futex(void)
 	CHECK(syscall(SYS_getpid) == getpid(), "another system call through syscall()");
 }
 
+/* A futex word in memory shared with a child (MAP_SHARED): the child's
+ * wait, a thread beside it, is woken by the parent's FUTEX_WAKE. Under
+ * greenshim a wait on shared memory is the kernel's (preload/futex.c,
+ * addr_shared): a green one would not hear another process's wake. */
+static void *futex_shared_beside(void *arg)
+{
+	usleep(20000);
+	return arg;
+}
+
+static void case_futex_shared(void)
+{
+	uint32_t *word = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pthread_t t;
+	int status;
+	pid_t pid;
+
+	CHECK(word != MAP_FAILED, "mmap");
+	*word = 0;
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		struct timespec ts = { 5, 0 };
+		double t0 = now_ms();
+		long r;
+
+		pthread_create(&t, NULL, futex_shared_beside, NULL);
+		r = syscall(SYS_futex, word, FUTEX_WAIT, 0, &ts, NULL, 0);
+		pthread_join(t, NULL);
+		/* 0 when woken; EAGAIN when the parent's store came first */
+		_exit((r == 0 || (r == -1 && errno == EAGAIN)) && now_ms() - t0 < 4000 ? 0 : 1);
+	}
+	usleep(100000);
+	__atomic_store_n(word, 1, __ATOMIC_SEQ_CST);
+	CHECK(syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0) >= 0, "wake");
+	CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "the child's wait did not end with the parent's wake (status %#x)", status);
+	munmap(word, 4096);
+}
+
 /* ---- the thread calls: joins, names, attributes ---- */
 
 static void *linger(void *arg)
@@ -832,6 +875,7 @@ int main(int argc, char **argv)
 		{ "barrier", case_barrier },
 		{ "c11", case_c11 },
 		{ "futex", case_futex },
+		{ "futex_shared", case_futex_shared },
 		{ "thread_api", case_thread_api },
 		{ "cancel_refused", case_cancel_refused },
 		{ "sigmask", case_sigmask },
