@@ -8,23 +8,13 @@ import socket
 import threading
 import time
 
-ticks = 0
-stop = False
+from ticker import Ticker
 
-
-def ticker():
-    global ticks
-    while not stop:
-        time.sleep(0.002)
-        ticks += 1
-
-
-t = threading.Thread(target=ticker)
-t.start()
+ticker = Ticker()
 time.sleep(0.01)
-before = ticks
+before = ticker.ticks
 print("gethostbyname:", socket.gethostbyname("slow.greenshim.test"))
-print("the ticker ran meanwhile:", ticks - before >= 50)
+print("the ticker ran meanwhile:", ticker.ticks - before >= 50)
 try:
     socket.getaddrinfo("nosuch.greenshim.test", 80)
 except socket.gaierror as e:
@@ -54,5 +44,4 @@ elapsed = time.monotonic() - t0
 print("8 lookups:", len(results), "answers, all equal:", all(r == results[0] for r in results))
 print("they overlapped:", elapsed < 8 * 0.5 / 2)
 print(results[0])
-stop = True
-t.join()
+ticker.stop()

@@ -6,31 +6,19 @@ runs only if the hashing thread is preempted inside libcrypto
 (src/preempt.c, late code). Prints the same line natively and under
 greenshim (tests/real/run.sh)."""
 import hashlib
-import threading
 import time
 
-ticks = 0
-stop = False
+from ticker import Ticker
 
-
-def ticker():
-    global ticks
-    while not stop:
-        time.sleep(0.002)
-        ticks += 1
-
-
-t = threading.Thread(target=ticker)
-t.start()
+ticker = Ticker()
 time.sleep(0.05)
 data = bytes(256 << 20)  # zero pages: no long memset in libc first
-before = ticks
+before = ticker.ticks
 start = time.monotonic()
 digest = hashlib.sha256(data).hexdigest()
 ms = (time.monotonic() - start) * 1000
-ran = ticks - before
-stop = True
-t.join()
+ran = ticker.ticks - before
+ticker.stop()
 chunked = hashlib.sha256()
 for _ in range(256):
     chunked.update(bytes(1 << 20))

@@ -7,18 +7,9 @@ import ctypes
 import os
 import signal
 import subprocess
-import threading
 import time
 
-ticks = 0
-stop = False
-
-
-def ticker():
-    global ticks
-    while not stop:
-        time.sleep(0.002)
-        ticks += 1
+from ticker import Ticker
 
 
 def kill_me_later(sig, delay):
@@ -26,19 +17,18 @@ def kill_me_later(sig, delay):
 
 
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
-t = threading.Thread(target=ticker)
-t.start()
+ticker = Ticker()
 time.sleep(0.01)
 
-before = ticks
+before = ticker.ticks
 p = kill_me_later(signal.SIGUSR1, 0.3)
 print("sigwait:", signal.sigwait({signal.SIGUSR1}) == signal.SIGUSR1)
-print("the ticker ran meanwhile:", ticks - before >= 20)
+print("the ticker ran meanwhile:", ticker.ticks - before >= 20)
 p.wait()
 
-before = ticks
+before = ticker.ticks
 print("sigtimedwait timed out:", signal.sigtimedwait({signal.SIGUSR1}, 0.3) is None)
-print("the ticker ran meanwhile:", ticks - before >= 20)
+print("the ticker ran meanwhile:", ticker.ticks - before >= 20)
 
 os.kill(os.getpid(), signal.SIGUSR1)
 si = signal.sigwaitinfo({signal.SIGUSR1})
@@ -46,11 +36,11 @@ print("sigwaitinfo:", si.si_signo == signal.SIGUSR1, si.si_pid == os.getpid(), s
 
 got = []
 signal.signal(signal.SIGUSR2, lambda s, f: got.append(s))
-before = ticks
+before = ticker.ticks
 p = kill_me_later(signal.SIGUSR2, 0.3)
 signal.pause()
 print("pause: handler ran", got == [signal.SIGUSR2])
-print("the ticker ran meanwhile:", ticks - before >= 20)
+print("the ticker ran meanwhile:", ticker.ticks - before >= 20)
 p.wait()
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -58,10 +48,9 @@ libc.popen.restype = ctypes.c_void_p
 libc.popen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
 libc.pclose.argtypes = [ctypes.c_void_p]
 fp = libc.popen(b"sleep 0.3; exit 3", b"r")
-before = ticks
+before = ticker.ticks
 status = libc.pclose(fp)
 print("pclose:", os.waitstatus_to_exitcode(status))
-print("the ticker ran meanwhile:", ticks - before >= 20)
+print("the ticker ran meanwhile:", ticker.ticks - before >= 20)
 
-stop = True
-t.join()
+ticker.stop()

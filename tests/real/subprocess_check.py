@@ -7,24 +7,14 @@ import subprocess
 import threading
 import time
 
-ticks = 0
-stop = False
+from ticker import Ticker
 
-
-def ticker():
-    global ticks
-    while not stop:
-        time.sleep(0.002)
-        ticks += 1
-
-
-t = threading.Thread(target=ticker)
-t.start()
+ticker = Ticker()
 time.sleep(0.01)
-before = ticks
+before = ticker.ticks
 r = subprocess.run(["sh", "-c", "sleep 0.2; echo out; exit 4"], capture_output=True, text=True)
 print("subprocess.run:", r.returncode, r.stdout.strip())
-print("the ticker ran meanwhile:", ticks - before >= 20)
+print("the ticker ran meanwhile:", ticker.ticks - before >= 20)
 
 pid = os.fork()
 if pid == 0:
@@ -51,5 +41,4 @@ for x in ts:
 for x in ts:
     x.join()
 print("20 threads, 20 subprocesses:", outs == [str(i) for i in range(20)])
-stop = True
-t.join()
+ticker.stop()
