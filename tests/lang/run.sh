@@ -104,32 +104,32 @@ test_ruby_threads_queues_and_condition_variables() {
 	run_both $name ruby tests/lang/threads.rb
 }
 
-test_java_threads_thread_locals_monitors_and_executor() {
-	name=java_threads_thread_locals_monitors_and_executor
+# java_both NAME CLASS [VAR=VALUE...]: compiles tests/lang/CLASS.java and
+# runs CLASS natively and under greenshim (run_both), with the variables
+# given in both runs.
+java_both() {
+	name=$1
+	class=$2
+	shift 2
 	if ! command -v javac >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
 		skip $name "no javac and java (openjdk-17-jdk-headless)"
 		return
 	fi
-	if ! javac -nowarn -d "$tmp" tests/lang/Threads.java >"$tmp/javac" 2>&1; then
+	if ! javac -nowarn -d "$tmp" "tests/lang/$class.java" >"$tmp/javac" 2>&1; then
 		fail $name "javac: $(tail -n 3 "$tmp/javac")"
 		return
 	fi
-	run_both $name java -cp "$tmp" Threads
+	run_both $name env "$@" java -cp "$tmp" "$class"
+}
+
+test_java_threads_thread_locals_monitors_and_executor() {
+	java_both java_threads_thread_locals_monitors_and_executor Threads
 }
 
 # A JVM thread computing in its JIT's code leaves a sleeping thread of the
 # same hub running (one hub: the two share it).
 test_java_jit_loop_leaves_a_sleeper_running() {
-	name=java_jit_loop_leaves_a_sleeper_running
-	if ! command -v javac >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
-		skip $name "no javac and java (openjdk-17-jdk-headless)"
-		return
-	fi
-	if ! javac -nowarn -d "$tmp" tests/lang/JitLoop.java >"$tmp/javac" 2>&1; then
-		fail $name "javac: $(tail -n 3 "$tmp/javac")"
-		return
-	fi
-	run_both $name env GREENSHIM_HUBS=1 java -cp "$tmp" JitLoop
+	java_both java_jit_loop_leaves_a_sleeper_running JitLoop GREENSHIM_HUBS=1
 }
 
 # Node.js: libuv's thread pool, V8's platform threads and worker_threads
