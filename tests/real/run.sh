@@ -326,6 +326,12 @@ apache_run() {
 	ap_failed="$ap_failed$(ab_failures $? "$d/ab" 6000)"
 	if curl -sf "$url" | cmp -s - "$d/htdocs/f.txt"; then ap_body=whole; else ap_body=different; fi
 	kill -TERM $ap
+	# A server that does not stop within 30 s is killed: status 137.
+	for _ in $(seq 300); do
+		kill -0 $ap 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL $ap 2>/dev/null
 	wait $ap
 	ap_status=$?
 	ap_log=$(grep -E 'exit signal|greenshim|AH00052' "$d/logs/error.log" "$d/out" | head -n 3)
