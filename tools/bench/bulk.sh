@@ -24,12 +24,7 @@ one() {
 	fi
 	server_pid=$!
 	exec 3>"$tmp/in"
-	port=
-	for _ in $(seq 50); do
-		port=$(awk '/^port/ { print $2 }' "$tmp/out")
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
+	port=$(port_of "$tmp/out" 50)
 	[ -n "$port" ] || { echo "bulk: the server did not start" >&2; exit 1; }
 	taskset -c $LOAD_CPU "$B/gs-bulk" send -p "$port" -s "$STREAMS" -m "$MIB"
 	for _ in $(seq 100); do

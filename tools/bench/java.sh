@@ -29,12 +29,7 @@ one() {
 	env ${1:+LD_PRELOAD=$1} taskset -c $SERVER_CPUS java -cp "$tmp" JavaHttp 600000 \
 		>"$tmp/out" 2>"$tmp/err" &
 	server_pid=$!
-	port=
-	for _ in $(seq 100); do
-		port=$(awk '/^port/ { print $2 }' "$tmp/out")
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
+	port=$(port_of "$tmp/out")
 	[ -n "$port" ] || { echo "bench: the JVM did not start" >&2; cat "$tmp/err" >&2; exit 1; }
 	# The JIT's first compilations, before the clock starts.
 	ab -q -n 10000 -c "$C" "http://127.0.0.1:$port/" >/dev/null 2>&1

@@ -33,6 +33,21 @@ status_field() { # a field of /proc/PID/status, first number
 	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
 }
 
+# port_of FILE [TRIES]: waits for the "port N" line a server prints into
+# FILE, TRIES times 0.1 s at most (default 100); prints N, or nothing if
+# none came (status 0 either way: the runners run under set -e, and say
+# themselves which server did not start).
+port_of() {
+	for _ in $(seq "${2:-100}"); do
+		p=$(awk '/^port/ { print $2 }' "$1" 2>/dev/null)
+		if [ -n "$p" ]; then
+			echo "$p"
+			return 0
+		fi
+		sleep 0.1
+	done
+}
+
 header() {
 	printf "%6s  %-20s %12s %9s %9s %11s %9s %8s\n" conns server "round trips/s" "p50 us" \
 		"p99 us" "CPU us/rt" "RSS MiB" threads
@@ -53,12 +68,7 @@ run() {
 		taskset -c $SERVER_CPUS "$@" >"$tmp/port" &
 	fi
 	server_pid=$!
-	port=
-	for _ in $(seq 50); do
-		port=$(awk '/^port/ { print $2 }' "$tmp/port" 2>/dev/null)
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
+	port=$(port_of "$tmp/port" 50)
 	if [ -z "$port" ]; then
 		echo "bench: $name did not start" >&2
 		exit 1
