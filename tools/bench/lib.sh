@@ -39,7 +39,7 @@ status_field() { # a field of /proc/PID/status, first number
 # themselves which server did not start).
 port_of() {
 	for _ in $(seq "${2:-100}"); do
-		p=$(awk '/^port/ { print $2 }' "$1" 2>/dev/null)
+		p=$(awk '/^port/ { print $2 }' "$1" 2>/dev/null || true)
 		if [ -n "$p" ]; then
 			echo "$p"
 			return 0
