@@ -1,5 +1,6 @@
 /*
- * GREENSHIM_FILE_IO=pool: regular-file I/O on the worker pool.
+ * Regular-file I/O on the worker pool: all of it with GREENSHIM_FILE_IO=pool,
+ * the flushes of a shared hub's threads with `direct`.
  *
  * A read of a regular file never returns EAGAIN and poll always says
  * "ready": the kernel has no way to tell that it will wait for the disk.
@@ -21,7 +22,12 @@
  *
  * With `direct` every wrapper here costs one test of a flag that never
  * changes (gs_config.file_io_pool), and read and write (io.c) test it only
- * on the path that already makes the plain call.
+ * on the path that already makes the plain call. The flushes are the
+ * exception (flush_on_pool, below): they wait for the disk whatever the
+ * disk, so they go to the pool whenever other program threads share the
+ * caller's hub, and mark the descriptor, whose writes then follow them
+ * there; until the first such flush, the writes' test is of one more
+ * flag (preload_file_flushed_any).
  */
 #include <fcntl.h>
 #include <string.h>
@@ -235,11 +241,65 @@ bool preload_file_on_pool(int fd)
 	return on_pool(fd);
 }
 
+/* A flush waits for the disk to write: a fraction of a millisecond on a
+ * fast local disk, tens of milliseconds on a slow one, where a read or
+ * write of cached pages takes microseconds. So with `direct` too, a flush
+ * of a regular file or block device goes to the pool when the calling
+ * thread's hub runs other program threads, which would otherwise stand
+ * still until the disk is done (a database's commit, seen in MariaDB:
+ * every connection of the hub waited for each redo-log fdatasync). A
+ * lone thread (or GREENSHIM_THREADS=native, a hub per thread) makes the
+ * plain call, without the hand-off. */
+bool preload_file_flushed_any;
+
+/* Is fd a regular file or block device of a thread whose hub runs others
+ * beside it? Its entry in *ep. */
+static bool disk_of_shared_hub(int fd, struct fdent **ep)
+{
+	struct fdent *e = fdtab_get(fd);
+	struct hub *h;
+
+	*ep = e;
+	if (e == NULL || e->kind != FD_PLAIN || !e->disk)
+		return false;
+	h = preload_hub();
+	return h != NULL && sched_shared(h);
+}
+
+static bool flush_on_pool(int fd)
+{
+	struct fdent *e;
+
+	if (on_pool(fd))
+		return true;
+	if (!disk_of_shared_hub(fd, &e))
+		return false;
+	/* The writes to a file that is flushed wait for the flush too (a
+	 * page under writeback, the journal's commit): MariaDB's redo-log
+	 * pwrite held its hub for milliseconds while the last fdatasync
+	 * ran. They go to the pool as well from now on. */
+	if (!e->flushed) {
+		e->flushed = true;
+		__atomic_store_n(&preload_file_flushed_any, true, __ATOMIC_RELAXED);
+	}
+	return true;
+}
+
+bool preload_file_write_on_pool(int fd)
+{
+	struct fdent *e;
+
+	if (on_pool(fd))
+		return true;
+	e = fdtab_get(fd);
+	return e != NULL && e->flushed && disk_of_shared_hub(fd, &e);
+}
+
 GS_WRAP int fsync(int fd)
 {
 	struct file_call c = { .fn = do_fsync, .fd = fd };
 
-	if (!on_pool(fd))
+	if (!flush_on_pool(fd))
 		return REAL(fsync)(fd);
 	return (int)file_run(&c);
 }
@@ -248,7 +308,7 @@ GS_WRAP int fdatasync(int fd)
 {
 	struct file_call c = { .fn = do_fdatasync, .fd = fd };
 
-	if (!on_pool(fd))
+	if (!flush_on_pool(fd))
 		return REAL(fdatasync)(fd);
 	return (int)file_run(&c);
 }

@@ -294,7 +294,7 @@ GS_WRAP ssize_t write(int fd, const void *buf, size_t n)
 	struct hub *h;
 
 	if (!fd_waits(e) || n == 0 || (h = preload_hub()) == NULL) {
-		if (PRELOAD_FILE_POOL(fd))
+		if (PRELOAD_FILE_POOL_WRITE(fd))
 			return preload_file_xfer(fd, EV_WRITE, &iov, 1, false, 0);
 		return REAL(write)(fd, buf, n);
 	}
@@ -320,7 +320,7 @@ GS_WRAP ssize_t writev(int fd, const struct iovec *iov, int n)
 	struct hub *h;
 
 	if (!fd_waits(e) || n <= 0 || (h = preload_hub()) == NULL) {
-		if (n > 0 && PRELOAD_FILE_POOL(fd))
+		if (n > 0 && PRELOAD_FILE_POOL_WRITE(fd))
 			return preload_file_xfer(fd, EV_WRITE, iov, n, false, 0);
 		return REAL(writev)(fd, iov, n);
 	}
@@ -342,7 +342,7 @@ GS_WRAP ssize_t pread(int fd, void *buf, size_t n, off_t off)
 
 GS_WRAP ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-	if (PRELOAD_FILE_POOL(fd))
+	if (PRELOAD_FILE_POOL_WRITE(fd))
 		return preload_file_xfer(fd, EV_WRITE, &(struct iovec){ (void *)buf, n }, 1, true,
 					 off);
 	return REAL(pwrite)(fd, buf, n, off);
@@ -357,7 +357,7 @@ GS_WRAP ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off)
 
 GS_WRAP ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
 {
-	if (n > 0 && PRELOAD_FILE_POOL(fd))
+	if (n > 0 && PRELOAD_FILE_POOL_WRITE(fd))
 		return preload_file_xfer(fd, EV_WRITE, iov, n, true, off);
 	return REAL(pwritev)(fd, iov, n, off);
 }

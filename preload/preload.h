@@ -442,6 +442,8 @@ struct fdent {
 	bool disk;               /* FD_PLAIN regular file or block device:
 				  * GREENSHIM_FILE_IO=pool sends its I/O to
 				  * the pool (file.c) */
+	bool flushed;            /* a flush of it went to the pool: so do
+				  * its writes while its hub is shared */
 	int64_t timeo_ns[2];     /* SO_RCVTIMEO, SO_SNDTIMEO; 0 for none */
 	uint32_t desc;           /* the open file description, as far as the
 				  * wrappers saw it made and duplicated: fds
@@ -514,6 +516,15 @@ static inline bool fd_waits(const struct fdent *e)
  * GREENSHIM_FILE_IO=pool)? With `direct`, one test of a flag. */
 bool preload_file_on_pool(int fd);
 #define PRELOAD_FILE_POOL(fd) (GS_UNLIKELY(gs_config.file_io_pool) && preload_file_on_pool(fd))
+/* Does a write to fd run on the pool? As PRELOAD_FILE_POOL, or with
+ * `direct` when a flush of fd went there (file.c, flush_on_pool) and its
+ * hub is still shared. Until some flush went there, one test of a flag. */
+extern bool preload_file_flushed_any;
+bool preload_file_write_on_pool(int fd);
+#define PRELOAD_FILE_POOL_WRITE(fd)                                                                \
+	(GS_UNLIKELY(gs_config.file_io_pool ||                                                     \
+		     __atomic_load_n(&preload_file_flushed_any, __ATOMIC_RELAXED)) &&                \
+	 preload_file_write_on_pool(fd))
 /* The read or write (events EV_READ or EV_WRITE) of iov[0..iovcnt), at
  * off if positional, on the pool: the call's result and errno. */
 ssize_t preload_file_xfer(int fd, int events, const struct iovec *iov, int iovcnt,

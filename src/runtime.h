@@ -620,6 +620,9 @@ struct green *sched_root_named(struct hub *h, uintptr_t self);
 /* A program thread begins on h (counted where it will run) / ended. */
 void sched_thread_started(struct hub *h);
 void sched_thread_ended(struct hub *h);
+/* Does h, the calling thread's hub, run another program thread besides
+ * the caller, one that a call blocking the OS thread would hold up? */
+bool sched_shared(const struct hub *h);
 /* g, just preempted on h with other threads ready there: moved to an idle
  * hub if one is and g may move (sched.c). false: it stays. */
 bool sched_share(struct hub *h, struct green *g);

@@ -390,6 +390,13 @@ void sched_thread_ended(struct hub *h)
 		atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
 }
 
+bool sched_shared(const struct hub *h)
+{
+	/* h->live is kept only once there are several hubs; nrunning
+	 * always, by h's own OS thread, the caller's. */
+	return h->nrunning - (h->idle_root ? 1 : 0) > 1;
+}
+
 bool hub_ended(struct hub *h)
 {
 	if (!h->sched || !atomic_load_explicit(&counting, memory_order_relaxed))

@@ -133,6 +133,18 @@ if [ "$scope" = all ]; then
 	if ! command -v curl >/dev/null 2>&1; then
 		missing="$missing curl"
 	fi
+	# MariaDB (tests/real, tools/bench/mariadb.sh) and its load, sysbench:
+	# the -core packages, the server and client programs without the
+	# system service (which would start a server of its own).
+	if [ ! -x /usr/sbin/mariadbd ] || ! command -v mariadb-install-db >/dev/null 2>&1; then
+		missing="$missing mariadb-server-core"
+	fi
+	if ! command -v mariadb >/dev/null 2>&1; then
+		missing="$missing mariadb-client-core"
+	fi
+	if ! command -v sysbench >/dev/null 2>&1; then
+		missing="$missing sysbench"
+	fi
 	# tests/lang: per-thread state in C++, Rust, Ruby and Java programs.
 	if ! command -v g++ >/dev/null 2>&1; then
 		missing="$missing g++"

@@ -1,15 +1,20 @@
 /* Regular-file I/O: "calls" prints the outcome of every file call (results,
  * errno, data read back) to be compared between a native run and runs
- * under greenshim (GREENSHIM_FILE_IO=pool and direct); "threads" reads a
- * file, then prints the names of the process's threads; "fifo_open" shows
- * that other threads run while one waits in open() for a FIFO's writer.
+ * under greenshim (GREENSHIM_FILE_IO=pool and direct), and
+ * "calls_beside_a_thread" the same while another thread waits; "threads"
+ * reads, writes and flushes a file, then prints the names of the
+ * process's threads; "fifo_open" shows that other threads run while one
+ * waits in open() for a FIFO's writer; "flush_beside_a_thread" counts
+ * how often another thread ran during each flush and each later write.
  * An ordinary program: nothing here knows of greenshim. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +175,7 @@ static void case_threads(void)
 	fd = open(path_a, O_CREAT | O_RDWR, 0600);
 	CHECK(fd >= 0 && write(fd, "0123456789", 10) == 10, "write");
 	CHECK(pread(fd, buf, 10, 0) == 10 && memcmp(buf, "0123456789", 10) == 0, "pread");
+	CHECK(fsync(fd) == 0 && fdatasync(fd) == 0, "fsync: %s", strerror(errno));
 	close(fd);
 	remove_dir();
 	print_threads();
@@ -218,12 +224,89 @@ static void case_fifo_open(void)
 	CHECK(n >= 50, "the ticker ran %d times in 300 ms while a thread was in open()", n);
 }
 
+static int idle_pipe[2];
+
+static void *idle_reader(void *arg)
+{
+	char c;
+
+	(void)arg;
+	return (void *)(intptr_t)read(idle_pipe[0], &c, 1);
+}
+
+/* "calls" while a second thread exists, waiting to read a pipe. */
+static void case_calls_beside_a_thread(void)
+{
+	pthread_t t;
+	void *got;
+
+	CHECK(pipe(idle_pipe) == 0, "pipe");
+	CHECK(pthread_create(&t, NULL, idle_reader, NULL) == 0, "pthread_create");
+	case_calls();
+	CHECK(write(idle_pipe[1], "x", 1) == 1, "write");
+	CHECK(pthread_join(t, &got) == 0 && (intptr_t)got == 1, "join");
+	close(idle_pipe[0]);
+	close(idle_pipe[1]);
+}
+
+static atomic_long spins;
+static atomic_bool spinning_stop;
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&spinning_stop)) {
+		atomic_fetch_add(&spins, 1);
+		sched_yield();
+	}
+	return NULL;
+}
+
+/* A thread that yields in a loop beside one that writes and flushes a
+ * file 20 times, then writes it 20 times more: prints in how many of
+ * the flushes and of the later writes the other thread ran. */
+static void case_flush_beside_a_thread(void)
+{
+	static char block[4096];
+	int flushes = 0, writes = 0, fd;
+	pthread_t t;
+
+	make_dir();
+	fd = open(path_a, O_CREAT | O_RDWR, 0600);
+	CHECK(fd >= 0, "open: %s", strerror(errno));
+	CHECK(pthread_create(&t, NULL, spinner, NULL) == 0, "pthread_create");
+	while (atomic_load(&spins) == 0)
+		sched_yield();
+	for (int i = 0; i < 20; i++) {
+		long before;
+
+		CHECK(pwrite(fd, block, sizeof block, (off_t)i * 4096) == sizeof block, "pwrite");
+		before = atomic_load(&spins);
+		CHECK(fdatasync(fd) == 0, "fdatasync: %s", strerror(errno));
+		flushes += atomic_load(&spins) != before;
+	}
+	for (int i = 0; i < 20; i++) {
+		long before = atomic_load(&spins);
+
+		CHECK(pwrite(fd, block, sizeof block, (off_t)i * 4096) == sizeof block, "pwrite");
+		writes += atomic_load(&spins) != before;
+	}
+	atomic_store(&spinning_stop, true);
+	CHECK(pthread_join(t, NULL) == 0, "join");
+	close(fd);
+	remove_dir();
+	printf("the other thread ran during %d of 20 flushes and %d of 20 writes\n", flushes,
+	       writes);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
 		{ "calls", case_calls },
+		{ "calls_beside_a_thread", case_calls_beside_a_thread },
 		{ "threads", case_threads },
 		{ "fifo_open", case_fifo_open },
+		{ "flush_beside_a_thread", case_flush_beside_a_thread },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);

@@ -765,21 +765,46 @@ test_dns_lookups_match_native() {
 
 # GREENSHIM_FILE_IO: every file call's outcome (results, errno, data read
 # back, /proc/thread-self being the caller's) is the same natively, with
-# `pool` and with `direct`; with `pool` a worker thread (gs-pool) appears
-# after the first file read, and none with the default; a thread waiting
-# in open() for a FIFO's writer leaves the others running.
+# `pool` and with `direct`, with and without another thread (whose
+# presence sends flushes, and then writes, to the pool with `direct`);
+# with `pool` a worker thread (gs-pool) appears after the first file read,
+# and none with the default when the program's only thread reads, writes
+# and flushes; a thread waiting in open() for a FIFO's writer leaves the
+# others running, and so does one that flushes a file with `direct`.
 test_file_io_pool_matches_native() {
 	prog="$B/tests/preload/file_semantics"
 	name=file_io_calls_as_native
-	native=$(timeout 30 "$prog" calls 2>&1)
-	pool=$(GREENSHIM_FILE_IO=pool LD_PRELOAD=$LIB timeout 30 "$prog" calls 2>&1)
-	direct=$(LD_PRELOAD=$LIB timeout 30 "$prog" calls 2>&1)
-	if [ "$(echo "$native" | tail -n 1)" != "ok calls" ]; then
-		fail $name "native run: $native"
-	elif [ "$pool" != "$native" ]; then
-		fail $name "GREENSHIM_FILE_IO=pool: $(echo "$native" >"$tmp/f.n"; echo "$pool" | diff "$tmp/f.n" -)"
-	elif [ "$direct" != "$native" ]; then
-		fail $name "GREENSHIM_FILE_IO=direct: $(echo "$native" >"$tmp/f.n"; echo "$direct" | diff "$tmp/f.n" -)"
+	why=
+	for c in calls calls_beside_a_thread; do
+		native=$(timeout 30 "$prog" $c 2>&1)
+		pool=$(GREENSHIM_FILE_IO=pool LD_PRELOAD=$LIB timeout 30 "$prog" $c 2>&1)
+		direct=$(LD_PRELOAD=$LIB timeout 30 "$prog" $c 2>&1)
+		one=$(GREENSHIM_HUBS=1 LD_PRELOAD=$LIB timeout 30 "$prog" $c 2>&1)
+		echo "$native" >"$tmp/f.n"
+		if [ "$(echo "$native" | tail -n 1)" != "ok $c" ]; then
+			why="$c: native run: $native"
+		elif [ "$pool" != "$native" ]; then
+			why="$c: GREENSHIM_FILE_IO=pool: $(echo "$pool" | diff "$tmp/f.n" -)"
+		elif [ "$direct" != "$native" ]; then
+			why="$c: GREENSHIM_FILE_IO=direct: $(echo "$direct" | diff "$tmp/f.n" -)"
+		elif [ "$one" != "$native" ]; then
+			why="$c: GREENSHIM_HUBS=1: $(echo "$one" | diff "$tmp/f.n" -)"
+		fi
+		[ -n "$why" ] && break
+	done
+	if [ -n "$why" ]; then
+		fail $name "$why"
+	else
+		ok $name
+	fi
+	# One hub, no preemption: the other thread runs only when the
+	# flushing one waits.
+	name=file_io_direct_flush_leaves_others_running
+	got=$(GREENSHIM_HUBS=1 GREENSHIM_PREEMPT_MS=0 LD_PRELOAD=$LIB timeout 30 "$prog" \
+		flush_beside_a_thread 2>&1)
+	if [ "$got" != "the other thread ran during 20 of 20 flushes and 20 of 20 writes
+ok flush_beside_a_thread" ]; then
+		fail $name "$got"
 	else
 		ok $name
 	fi

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Real programs nobody here wrote, under LD_PRELOAD=$B/libgreenshim.so:
 # Debian's CPython (/usr/bin/python3) serving with threads, memcached,
-# redis-server and apache2 (the event MPM).
+# redis-server, apache2 (the event MPM) and MariaDB's server.
 # Prints "ok - NAME" or "FAIL - NAME: why" per test, then
 # "real: N passed, N failed".
 set -u
@@ -369,6 +369,106 @@ test_apache_event_mpm_serves_and_restarts_gracefully() {
 	fi
 }
 
+# mariadb_run PRELOAD: MariaDB's server (Debian's mariadbd: some thirty
+# threads of InnoDB and one per connection, io_uring for the data files,
+# fdatasync of the redo log at each commit) run by PRELOAD ($1, empty for
+# native) on a copy of a fresh data directory, reached through its unix
+# socket only. sysbench loads four tables of 10,000 rows and runs its
+# read-write transactions on 16 connections for 4 s; then every table is
+# checked and counted, and the server is shut down with the SHUTDOWN
+# statement. Sets db_fail (what went wrong, empty if nothing), db_tasks
+# (the server's OS threads during the load, but the kernel's io_uring
+# workers), db_tps and db_status (the server's exit status).
+mariadb_run() {
+	d=$tmp/mariadb
+	rm -rf "$d/data" "$d/sock"
+	cp -a "$tmp/mariadb-seed" "$d/data"
+	env ${1:+LD_PRELOAD=$1} "$MARIADBD" --no-defaults --datadir="$d/data" --socket="$d/sock" \
+		--skip-networking $db_user --log-error="$d/err.log" --pid-file="$d/pid" \
+		--innodb-buffer-pool-size=64M >"$d/out" 2>&1 &
+	db=$!
+	db_fail=
+	for _ in $(seq 150); do
+		mariadb -uroot -S "$d/sock" -e 'select 1' >/dev/null 2>&1 && break
+		sleep 0.2
+	done
+	sb="sysbench --db-driver=mysql --mysql-user=root --mysql-socket=$d/sock --mysql-db=sbtest --tables=4 --table-size=10000"
+	if ! mariadb -uroot -S "$d/sock" -e 'create database sbtest' >"$d/sql" 2>&1; then
+		db_fail="the server did not answer: $(cat "$d/sql") $(tail -n 3 "$d/err.log")"
+	elif ! $sb oltp_read_write prepare >"$d/prepare" 2>&1; then
+		db_fail="sysbench prepare: $(tail -n 3 "$d/prepare")"
+	else
+		$sb --threads=16 --time=4 oltp_read_write run >"$d/run" 2>&1 &
+		sbp=$!
+		sleep 2
+		db_tasks=$(program_threads $db)
+		# The kernel's io_uring workers (iou-wrk-*, iou-sqp-*) are
+		# tasks of the process, natively too, never the program's.
+		db_tasks=$((db_tasks - $(cat /proc/$db/task/*/comm 2>/dev/null | grep -c '^iou-')))
+		if ! wait $sbp; then
+			db_fail="sysbench run: $(tail -n 3 "$d/run")"
+		fi
+	fi
+	db_tps=$(awk '/transactions:/ { print $2 }' "$d/run" 2>/dev/null)
+	if [ -z "$db_fail" ]; then
+		# Each transaction deletes a row and inserts it again: every
+		# table still has rows 1 to 10,000, and InnoDB finds its
+		# indexes whole.
+		for t in 1 2 3 4; do
+			got=$(mariadb -uroot -S "$d/sock" -N -e "select count(*), sum(id) from sbtest.sbtest$t; check table sbtest.sbtest$t" 2>&1 | tr '\t\n' '  ')
+			if [ "$got" != "10000 50005000 sbtest.sbtest$t check status OK " ]; then
+				db_fail="table sbtest$t: $got"
+				break
+			fi
+		done
+	fi
+	mariadb -uroot -S "$d/sock" -e shutdown >/dev/null 2>&1 || kill -TERM $db
+	# A server that does not stop within 60 s is killed: status 137.
+	for _ in $(seq 600); do
+		kill -0 $db 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL $db 2>/dev/null
+	wait $db
+	db_status=$?
+	if [ -z "$db_fail" ]; then
+		db_fail=$(grep -E '\[ERROR\]|got signal|greenshim' "$d/err.log" "$d/out" | head -n 3)
+	fi
+}
+
+# MariaDB serves sysbench's read-write transactions on 16 connections,
+# its data whole afterwards, its program threads (natively some thirty)
+# on one OS thread, and shuts down cleanly, as natively.
+test_mariadb_serves_sysbench_transactions() {
+	name=mariadb_serves_sysbench_transactions
+	mkdir -p "$tmp/mariadb"
+	db_user=
+	[ "$(id -u)" -eq 0 ] && db_user=--user=root
+	# The data directory is made once, natively, and copied for each run.
+	if ! mariadb-install-db --no-defaults --datadir="$tmp/mariadb-seed" $db_user \
+		--auth-root-authentication-method=normal >"$tmp/mariadb/install" 2>&1; then
+		fail $name "mariadb-install-db: $(tail -n 3 "$tmp/mariadb/install")"
+		return
+	fi
+	mariadb_run ""
+	native="$db_fail/$db_status"
+	native_tasks=$db_tasks
+	mariadb_run "$LIB"
+	if [ "$native" != "/0" ]; then
+		fail $name "natively: $native"
+	elif [ -n "$db_fail" ]; then
+		fail $name "under greenshim: $db_fail"
+	elif [ "$db_status" -ne 0 ]; then
+		fail $name "shutdown: status $db_status under greenshim, 0 natively"
+	elif [ "$db_tasks" -ne 1 ]; then
+		fail $name "the server ran $db_tasks OS threads under greenshim ($native_tasks natively)"
+	elif [ "${db_tps:-0}" -lt 100 ]; then
+		fail $name "only ${db_tps:-no} transactions under greenshim"
+	else
+		ok $name
+	fi
+}
+
 if [ ! -x $PY ]; then
 	fail python "$PY is missing (make deps installs python3)"
 else
@@ -397,6 +497,14 @@ else
 		fail apache "apache2, ab or curl is missing (make deps installs them)"
 	else
 		test_apache_event_mpm_serves_and_restarts_gracefully
+	fi
+	# Debian puts mariadbd in /usr/sbin too.
+	MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+	if [ ! -x "$MARIADBD" ] || ! command -v mariadb >/dev/null ||
+		! command -v mariadb-install-db >/dev/null || ! command -v sysbench >/dev/null; then
+		fail mariadb "mariadbd, mariadb, mariadb-install-db or sysbench is missing (make deps installs them)"
+	else
+		test_mariadb_serves_sysbench_transactions
 	fi
 fi
 summary real
