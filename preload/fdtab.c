@@ -111,7 +111,7 @@ static void classify(int fd, struct fdent *e)
 	e->sys_nonblock = false;
 	e->read_waits_first = false;
 	e->disk = kind == FD_PLAIN && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
-	e->flushed = false;
+	__atomic_store_n(&e->flushing, 0, __ATOMIC_RELAXED);
 	e->peer = -1;
 	if (kind != FD_STREAM && kind != FD_DGRAM)
 		e->timeo_ns[0] = e->timeo_ns[1] = 0;
@@ -149,7 +149,7 @@ struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_
 	e->sys_nonblock = sys_nonblock;
 	e->read_waits_first = false;
 	e->disk = false;
-	e->flushed = false;
+	__atomic_store_n(&e->flushing, 0, __ATOMIC_RELAXED);
 	e->peer = -1;
 	e->peered = false;
 	e->timeo_ns[0] = e->timeo_ns[1] = 0;
@@ -216,7 +216,6 @@ void fdtab_copy(int from, int to)
 		n->timeo_ns[0] = e->timeo_ns[0];
 		n->timeo_ns[1] = e->timeo_ns[1];
 		n->disk = e->disk;
-		n->flushed = e->flushed;
 		n->desc = e->desc;
 		n->peer = e->peer;
 		n->peer_desc = e->peer_desc;

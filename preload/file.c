@@ -23,11 +23,11 @@
  * With `direct` every wrapper here costs one test of a flag that never
  * changes (gs_config.file_io_pool), and read and write (io.c) test it only
  * on the path that already makes the plain call. The flushes are the
- * exception (flush_on_pool, below): they wait for the disk whatever the
- * disk, so they go to the pool whenever other program threads share the
- * caller's hub, and mark the descriptor, whose writes then follow them
- * there; until the first such flush, the writes' test is of one more
- * flag (preload_file_flushed_any).
+ * exception (flush(), below): they wait for the disk whatever the disk,
+ * so they go to the pool whenever other program threads share the
+ * caller's hub, and the writes to the same descriptor follow them there
+ * while they run; until the first such flush, the writes' test is of one
+ * more flag (preload_file_flushed_any).
  */
 #include <fcntl.h>
 #include <string.h>
@@ -241,7 +241,23 @@ bool preload_file_on_pool(int fd)
 	return on_pool(fd);
 }
 
-/* A flush waits for the disk to write: a fraction of a millisecond on a
+bool preload_file_flushed_any;
+
+/* fd's entry if it is a regular file or block device of a thread whose hub
+ * runs others beside it, else NULL. */
+static struct fdent *disk_of_shared_hub(int fd)
+{
+	struct fdent *e = fdtab_get(fd);
+	struct hub *h;
+
+	if (e == NULL || e->kind != FD_PLAIN || !e->disk)
+		return NULL;
+	h = preload_hub();
+	return h != NULL && sched_shared(h) ? e : NULL;
+}
+
+/*
+ * A flush waits for the disk to write: a fraction of a millisecond on a
  * fast local disk, tens of milliseconds on a slow one, where a read or
  * write of cached pages takes microseconds. So with `direct` too, a flush
  * of a regular file or block device goes to the pool when the calling
@@ -249,40 +265,36 @@ bool preload_file_on_pool(int fd)
  * still until the disk is done (a database's commit, seen in MariaDB:
  * every connection of the hub waited for each redo-log fdatasync). A
  * lone thread (or GREENSHIM_THREADS=native, a hub per thread) makes the
- * plain call, without the hand-off. */
-bool preload_file_flushed_any;
-
-/* Is fd a regular file or block device of a thread whose hub runs others
- * beside it? Its entry in *ep. */
-static bool disk_of_shared_hub(int fd, struct fdent **ep)
-{
-	struct fdent *e = fdtab_get(fd);
-	struct hub *h;
-
-	*ep = e;
-	if (e == NULL || e->kind != FD_PLAIN || !e->disk)
-		return false;
-	h = preload_hub();
-	return h != NULL && sched_shared(h);
-}
-
-static bool flush_on_pool(int fd)
+ * plain call, without the hand-off.
+ *
+ * While it runs there, a write to the same descriptor may wait for it (a
+ * page under writeback, the journal's commit: MariaDB's next redo-log
+ * pwrite held its hub for milliseconds), so the writes of shared hubs'
+ * threads go to the pool too meanwhile (fdent.flushing counts the flushes
+ * there). Other writes stay plain calls: a log that is flushed now and
+ * then is written at full speed in between.
+ */
+static ssize_t flush(struct file_call *c, int (*plain)(int))
 {
 	struct fdent *e;
+	ssize_t r;
 
-	if (on_pool(fd))
-		return true;
-	if (!disk_of_shared_hub(fd, &e))
-		return false;
-	/* The writes to a file that is flushed wait for the flush too (a
-	 * page under writeback, the journal's commit): MariaDB's redo-log
-	 * pwrite held its hub for milliseconds while the last fdatasync
-	 * ran. They go to the pool as well from now on. */
-	if (!e->flushed) {
-		e->flushed = true;
+	if (on_pool(c->fd))
+		return file_run(c);
+	e = disk_of_shared_hub(c->fd);
+	if (e == NULL)
+		return plain(c->fd);
+	if (!__atomic_load_n(&preload_file_flushed_any, __ATOMIC_RELAXED))
 		__atomic_store_n(&preload_file_flushed_any, true, __ATOMIC_RELAXED);
-	}
-	return true;
+	__atomic_fetch_add(&e->flushing, 1, __ATOMIC_RELAXED);
+	r = file_run(c);
+	/* A close and reuse of the number meanwhile zeroed the count: it
+	 * stays at zero (a write is then a plain call, as before). */
+	for (unsigned short n = __atomic_load_n(&e->flushing, __ATOMIC_RELAXED); n > 0;)
+		if (__atomic_compare_exchange_n(&e->flushing, &n, (unsigned short)(n - 1), false,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			break;
+	return r;
 }
 
 bool preload_file_write_on_pool(int fd)
@@ -292,23 +304,20 @@ bool preload_file_write_on_pool(int fd)
 	if (on_pool(fd))
 		return true;
 	e = fdtab_get(fd);
-	return e != NULL && e->flushed && disk_of_shared_hub(fd, &e);
+	return e != NULL && __atomic_load_n(&e->flushing, __ATOMIC_RELAXED) > 0 &&
+	       disk_of_shared_hub(fd) != NULL;
 }
 
 GS_WRAP int fsync(int fd)
 {
 	struct file_call c = { .fn = do_fsync, .fd = fd };
 
-	if (!flush_on_pool(fd))
-		return REAL(fsync)(fd);
-	return (int)file_run(&c);
+	return (int)flush(&c, REAL(fsync));
 }
 
 GS_WRAP int fdatasync(int fd)
 {
 	struct file_call c = { .fn = do_fdatasync, .fd = fd };
 
-	if (!flush_on_pool(fd))
-		return REAL(fdatasync)(fd);
-	return (int)file_run(&c);
+	return (int)flush(&c, REAL(fdatasync));
 }

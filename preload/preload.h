@@ -442,8 +442,8 @@ struct fdent {
 	bool disk;               /* FD_PLAIN regular file or block device:
 				  * GREENSHIM_FILE_IO=pool sends its I/O to
 				  * the pool (file.c) */
-	bool flushed;            /* a flush of it went to the pool: so do
-				  * its writes while its hub is shared */
+	unsigned short flushing; /* flushes of it on the pool now (atomic):
+				  * its writes go there meanwhile (file.c) */
 	int64_t timeo_ns[2];     /* SO_RCVTIMEO, SO_SNDTIMEO; 0 for none */
 	uint32_t desc;           /* the open file description, as far as the
 				  * wrappers saw it made and duplicated: fds
@@ -517,8 +517,9 @@ static inline bool fd_waits(const struct fdent *e)
 bool preload_file_on_pool(int fd);
 #define PRELOAD_FILE_POOL(fd) (GS_UNLIKELY(gs_config.file_io_pool) && preload_file_on_pool(fd))
 /* Does a write to fd run on the pool? As PRELOAD_FILE_POOL, or with
- * `direct` when a flush of fd went there (file.c, flush_on_pool) and its
- * hub is still shared. Until some flush went there, one test of a flag. */
+ * `direct` while a flush of fd runs there (file.c, flush_on_pool) and the
+ * caller's hub is shared. Until some flush went there, one test of a
+ * flag. */
 extern bool preload_file_flushed_any;
 bool preload_file_write_on_pool(int fd);
 #define PRELOAD_FILE_POOL_WRITE(fd)                                                                \

@@ -5,7 +5,7 @@
  * reads, writes and flushes a file, then prints the names of the
  * process's threads; "fifo_open" shows that other threads run while one
  * waits in open() for a FIFO's writer; "flush_beside_a_thread" counts
- * how often another thread ran during each flush and each later write.
+ * how often another thread ran during flushes and writes.
  * An ordinary program: nothing here knows of greenshim. */
 #include <dirent.h>
 #include <errno.h>
@@ -250,7 +250,8 @@ static void case_calls_beside_a_thread(void)
 }
 
 static atomic_long spins;
-static atomic_bool spinning_stop;
+static atomic_bool spinning_stop, writing_done;
+static int flush_fd;
 
 static void *spinner(void *arg)
 {
@@ -262,41 +263,72 @@ static void *spinner(void *arg)
 	return NULL;
 }
 
-/* A thread that yields in a loop beside one that writes and flushes a
- * file 20 times, then writes it 20 times more: prints in how many of
- * the flushes and of the later writes the other thread ran. */
+/* Writes the file 20 times while main flushes it: returns in how many of
+ * the writes the spinner ran. */
+static void *writer(void *arg)
+{
+	static char block[4096];
+	intptr_t writes = 0;
+
+	(void)arg;
+	for (int i = 0; i < 20; i++) {
+		long before = atomic_load(&spins);
+
+		CHECK(pwrite(flush_fd, block, sizeof block, (off_t)i * 4096) == sizeof block,
+		      "pwrite");
+		writes += atomic_load(&spins) != before;
+		sched_yield();
+	}
+	atomic_store(&writing_done, true);
+	return (void *)writes;
+}
+
+/* A thread that yields in a loop (the spinner) beside one that writes
+ * and flushes a file 20 times, then flushes it while a third thread
+ * writes it 20 times, then writes it 20 times more: prints in how many of
+ * the flushes, of the writes beside a flush and of the last writes the
+ * spinner ran. */
 static void case_flush_beside_a_thread(void)
 {
 	static char block[4096];
-	int flushes = 0, writes = 0, fd;
-	pthread_t t;
+	int flushes = 0, after = 0;
+	pthread_t t, w;
+	void *beside;
 
 	make_dir();
-	fd = open(path_a, O_CREAT | O_RDWR, 0600);
-	CHECK(fd >= 0, "open: %s", strerror(errno));
+	flush_fd = open(path_a, O_CREAT | O_RDWR, 0600);
+	CHECK(flush_fd >= 0, "open: %s", strerror(errno));
 	CHECK(pthread_create(&t, NULL, spinner, NULL) == 0, "pthread_create");
 	while (atomic_load(&spins) == 0)
 		sched_yield();
 	for (int i = 0; i < 20; i++) {
 		long before;
 
-		CHECK(pwrite(fd, block, sizeof block, (off_t)i * 4096) == sizeof block, "pwrite");
+		CHECK(pwrite(flush_fd, block, sizeof block, (off_t)i * 4096) == sizeof block,
+		      "pwrite");
 		before = atomic_load(&spins);
-		CHECK(fdatasync(fd) == 0, "fdatasync: %s", strerror(errno));
+		CHECK(fdatasync(flush_fd) == 0, "fdatasync: %s", strerror(errno));
 		flushes += atomic_load(&spins) != before;
 	}
+	CHECK(pthread_create(&w, NULL, writer, NULL) == 0, "pthread_create");
+	for (int i = 0; i < 2000 && !atomic_load(&writing_done); i++)
+		CHECK(fdatasync(flush_fd) == 0, "fdatasync: %s", strerror(errno));
+	CHECK(atomic_load(&writing_done), "the writer did not write 20 times beside 2000 flushes");
+	CHECK(pthread_join(w, &beside) == 0, "join");
 	for (int i = 0; i < 20; i++) {
 		long before = atomic_load(&spins);
 
-		CHECK(pwrite(fd, block, sizeof block, (off_t)i * 4096) == sizeof block, "pwrite");
-		writes += atomic_load(&spins) != before;
+		CHECK(pwrite(flush_fd, block, sizeof block, (off_t)i * 4096) == sizeof block,
+		      "pwrite");
+		after += atomic_load(&spins) != before;
 	}
 	atomic_store(&spinning_stop, true);
 	CHECK(pthread_join(t, NULL) == 0, "join");
-	close(fd);
+	close(flush_fd);
 	remove_dir();
-	printf("the other thread ran during %d of 20 flushes and %d of 20 writes\n", flushes,
-	       writes);
+	printf("the other thread ran during %d of 20 flushes, %d of 20 writes beside a flush "
+	       "and %d of 20 writes after\n",
+	       flushes, (int)(intptr_t)beside, after);
 }
 
 int main(int argc, char **argv)
