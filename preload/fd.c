@@ -12,8 +12,8 @@
  * the numbers below 1024 and are close-on-exec (hub_take_new_fd), out of
  * the way of the numbers programs use. To the program they look closed:
  * close, dup, fcntl and fstat on one fail with EBADF, as on any number it
- * never opened; close_range closes around them; a dup2 or dup3 onto one
- * first moves the runtime's use of it to another number
+ * never opened; close_range and closefrom close around them; a dup2 or
+ * dup3 onto one first moves the runtime's use of it to another number
  * (hub_move_own_fd), then replaces it as asked.
  */
 #include <fcntl.h>
@@ -21,6 +21,7 @@
 #include <linux/close_range.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 
 #include "preload.h"
 #include "../src/sys.h"
@@ -85,6 +86,30 @@ GS_WRAP int close_range(unsigned first, unsigned last, int flags)
 			if (!hub_is_own_fd((int)fd))
 				fdw_closed((int)fd);
 	return 0;
+}
+
+/* glibc's closefrom (2.34) calls close_range inside libc, past the
+ * wrapper above, and would close the runtime's fds (varnishd's child
+ * closed its hub's epoll fd, and libev aborted). Closes around them as
+ * close_range does; where the kernel has no close_range, closes each fd
+ * up to the open-files limit (glibc scans /proc/self/fd). errno is kept,
+ * as glibc's closefrom keeps it when close_range succeeds. */
+GS_WRAP void closefrom(int lowfd)
+{
+	int saved = errno;
+	unsigned first = lowfd > 0 ? (unsigned)lowfd : 0;
+
+	if (close_range(first, ~0U, 0) != 0) {
+		struct rlimit rl;
+		rlim_t end = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 65536;
+
+		if (end > 65536)
+			end = 65536;
+		for (rlim_t fd = first; fd < end; fd++)
+			if (!hub_is_own_fd((int)fd))
+				close((int)fd);
+	}
+	errno = saved;
 }
 
 GS_WRAP int dup(int fd)

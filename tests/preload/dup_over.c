@@ -3,9 +3,10 @@
  * /dev/null over every number from 1023 down to 990 while its threads
  * hand bytes to each other through pipes, sleep, and look up a host name,
  * then checks each number is what it put there, and that the threads
- * still finish. greenshim keeps its own descriptors at the top of those
- * numbers; the program must see what it sees natively, and the runtime
- * must go on working with them moved.
+ * still finish; then closes every fd from 3 up with closefrom and hands
+ * a byte to a new thread. greenshim keeps its own descriptors at the top
+ * of those numbers; the program must see what it sees natively, and the
+ * runtime must go on working with them moved, and closed around.
  *
  *   dup_over           the whole run
  *   dup_over --wait    also prints "ready" once every number is replaced
@@ -61,6 +62,16 @@ static void *lookup(void *arg)
 	if (getaddrinfo("localhost", NULL, NULL, &ai) != 0)
 		return "getaddrinfo";
 	freeaddrinfo(ai);
+	return NULL;
+}
+
+static char got = '?';
+
+static void *read_one(void *arg)
+{
+	(void)arg;
+	if (read(ping[0], &got, 1) != 1)
+		got = '!';
 	return NULL;
 }
 
@@ -127,5 +138,19 @@ int main(int argc, char **argv)
 	printf("fcntl %d after close_range: %d errno %d\n", TOP, bad, errno);
 	usleep(20000); /* a sleep still ends */
 	printf("slept\n");
+	/* closefrom closes every fd of the program from 3 up (glibc's calls
+	 * close_range inside libc) and none of the runtime's: a thread then
+	 * still waits for a new pipe and gets its byte. */
+	closefrom(3);
+	errno = 0;
+	bad = fcntl(null_fd, F_GETFD);
+	printf("fcntl %d after closefrom: %d errno %d\n", null_fd, bad, errno);
+	if (pipe(ping) != 0)
+		return 1;
+	pthread_create(&t[0], NULL, read_one, NULL);
+	usleep(20000);
+	printf("write after closefrom %zd\n", write(ping[1], "y", 1));
+	pthread_join(t[0], NULL);
+	printf("read after closefrom: %c\n", got);
 	return 0;
 }

@@ -609,7 +609,9 @@ test_own_fds_stay_out_of_the_programs_way() {
 # sleep and look up a name: each number is what the program put there, as
 # natively, and the runtime goes on with its fds moved (the hub's epoll fd
 # and wake-up eventfd, the monitor's, the control socket's), with green
-# threads and with native ones (a hub per OS thread: moves across hubs)
+# threads and with native ones (a hub per OS thread: moves across hubs);
+# then closefrom(3) closes the program's fds as natively and none of the
+# runtime's, whose threads still hand a byte over a new pipe
 # (tests/preload/dup_over.c).
 test_dup2_over_the_runtimes_fds_moves_them() {
 	as_native dup2_over_the_runtimes_fds_moves_them "$B/tests/preload/dup_over"
