@@ -187,6 +187,25 @@ static void add_text(struct range *r, int *n, const struct dl_phdr_info *info)
 	}
 }
 
+/* Is this object the runtime itself, whatever its file is called? (By
+ * name alone, a copy installed as anything but libgreenshim* was the
+ * program's to the tick, which then preempted threads inside the
+ * scheduler: seen with a renamed copy under MariaDB, a thread resumed
+ * in sched_settle with the run queue emptied under it.) */
+static bool is_runtime(const struct dl_phdr_info *info)
+{
+	uintptr_t self = (uintptr_t)&is_runtime;
+
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + p->p_vaddr;
+
+		if (p->p_type == PT_LOAD && self >= lo && self < lo + p->p_memsz)
+			return true;
+	}
+	return false;
+}
+
 static int collect(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	const char *allocator = arg;
@@ -194,7 +213,7 @@ static int collect(struct dl_phdr_info *info, size_t size, void *arg)
 	(void)size;
 	if (libc_name(info->dlpi_name))
 		add_text(libc_text, &nlibc, info);
-	else if (unsafe_name(info->dlpi_name) ||
+	else if (is_runtime(info) || unsafe_name(info->dlpi_name) ||
 		 (allocator != NULL && strcmp(info->dlpi_name, allocator) == 0))
 		add_text(never, &nnever, info);
 	else

@@ -527,6 +527,20 @@ test_greenctl_stats_count_threads_moved_as_they_return() {
 		threads_moved_at_return 1000 6 10 15000 10
 }
 
+# The runtime knows its own code by its address, not by its file's name:
+# a copy installed under another name moves threads as the original does
+# (known by name alone, its frames were the program's to the preemption
+# tick, which then never moved a thread, and took threads off their CPU
+# inside the scheduler: MariaDB crashed in sched_settle).
+test_a_renamed_library_moves_threads_as_the_original() {
+	cp "$LIB" "$tmp/libgs-renamed.so"
+	lib=$LIB
+	LIB=$tmp/libgs-renamed.so
+	moved_to_an_idle_hub a_renamed_library_moves_threads_as_the_original \
+		threads_moved_out 2 4 10 15000
+	LIB=$lib
+}
+
 # moved_to_an_idle_hub NAME COUNTER PREEMPT_MS GS-UNEVEN-ARGS...
 moved_to_an_idle_hub() {
 	name=$1
@@ -1542,6 +1556,7 @@ test_greenctl_ps_and_stacks_show_a_server_with_100_clients
 test_greenctl_stats_count_what_the_server_does
 test_greenctl_stats_count_threads_moved_to_an_idle_hub
 test_greenctl_stats_count_threads_moved_as_they_return
+test_a_renamed_library_moves_threads_as_the_original
 test_greenctl_sees_a_thread_that_never_yields
 test_greenctl_profile_writes_folded_stacks_and_a_flame_graph
 test_greenctl_profile_kinds_show_cpu_waits_and_locks
