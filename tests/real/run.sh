@@ -184,6 +184,17 @@ test_python_signal_waits_and_pclose_as_native() {
 		'^pclose: 3$'
 }
 
+# wait_or_kill PID SECONDS: waits for the server PID to end; one that has
+# not ended after SECONDS is killed (status 137). Its exit status.
+wait_or_kill() {
+	for _ in $(seq $(($2 * 10))); do
+		kill -0 $1 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL $1 2>/dev/null
+	wait $1
+}
+
 # A free TCP port on 127.0.0.1 (for servers that cannot be told port 0).
 free_port() {
 	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -326,13 +337,7 @@ apache_run() {
 	ap_failed="$ap_failed$(ab_failures $? "$d/ab" 6000)"
 	if curl -sf "$url" | cmp -s - "$d/htdocs/f.txt"; then ap_body=whole; else ap_body=different; fi
 	kill -TERM $ap
-	# A server that does not stop within 30 s is killed: status 137.
-	for _ in $(seq 300); do
-		kill -0 $ap 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL $ap 2>/dev/null
-	wait $ap
+	wait_or_kill $ap 30
 	ap_status=$?
 	ap_log=$(grep -E 'exit signal|greenshim|AH00052' "$d/logs/error.log" "$d/out" | head -n 3)
 }
@@ -423,13 +428,7 @@ mariadb_run() {
 		done
 	fi
 	mariadb -uroot -S "$d/sock" -e shutdown >/dev/null 2>&1 || kill -TERM $db
-	# A server that does not stop within 60 s is killed: status 137.
-	for _ in $(seq 600); do
-		kill -0 $db 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL $db 2>/dev/null
-	wait $db
+	wait_or_kill $db 60
 	db_status=$?
 	if [ -z "$db_fail" ]; then
 		db_fail=$(grep -E '\[ERROR\]|got signal|greenshim' "$d/err.log" "$d/out" | head -n 3)
