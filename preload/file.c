@@ -243,17 +243,16 @@ bool preload_file_on_pool(int fd)
 
 bool preload_file_flushed_any;
 
-/* fd's entry if it is a regular file or block device of a thread whose hub
- * runs others beside it, else NULL. */
-static struct fdent *disk_of_shared_hub(int fd)
+/* Is e (may be NULL) a regular file or block device, and does the calling
+ * thread's hub run others beside it? */
+static bool disk_of_shared_hub(const struct fdent *e)
 {
-	struct fdent *e = fdtab_get(fd);
 	struct hub *h;
 
 	if (e == NULL || e->kind != FD_PLAIN || !e->disk)
-		return NULL;
+		return false;
 	h = preload_hub();
-	return h != NULL && sched_shared(h) ? e : NULL;
+	return h != NULL && sched_shared(h);
 }
 
 /*
@@ -281,8 +280,8 @@ static ssize_t flush(struct file_call *c, int (*plain)(int))
 
 	if (on_pool(c->fd))
 		return file_run(c);
-	e = disk_of_shared_hub(c->fd);
-	if (e == NULL)
+	e = fdtab_get(c->fd);
+	if (!disk_of_shared_hub(e))
 		return plain(c->fd);
 	if (!__atomic_load_n(&preload_file_flushed_any, __ATOMIC_RELAXED))
 		__atomic_store_n(&preload_file_flushed_any, true, __ATOMIC_RELAXED);
@@ -305,7 +304,7 @@ bool preload_file_write_on_pool(int fd)
 		return true;
 	e = fdtab_get(fd);
 	return e != NULL && __atomic_load_n(&e->flushing, __ATOMIC_RELAXED) > 0 &&
-	       disk_of_shared_hub(fd) != NULL;
+	       disk_of_shared_hub(e);
 }
 
 GS_WRAP int fsync(int fd)

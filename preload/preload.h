@@ -517,7 +517,7 @@ static inline bool fd_waits(const struct fdent *e)
 bool preload_file_on_pool(int fd);
 #define PRELOAD_FILE_POOL(fd) (GS_UNLIKELY(gs_config.file_io_pool) && preload_file_on_pool(fd))
 /* Does a write to fd run on the pool? As PRELOAD_FILE_POOL, or with
- * `direct` while a flush of fd runs there (file.c, flush_on_pool) and the
+ * `direct` while a flush of fd runs there (file.c, flush()) and the
  * caller's hub is shared. Until some flush went there, one test of a
  * flag. */
 extern bool preload_file_flushed_any;
