@@ -61,6 +61,29 @@ GS_WRAP int execveat(int dirfd, const char *path, char *const argv[], char *cons
 	EXEC_QUIETLY(REAL(execveat)(dirfd, path, argv, envp, flags));
 }
 
+/* posix_spawn and posix_spawnp: libc's, with the kernel's disposition of
+ * the runtime's signal the program's SIG_IGN around them when the program
+ * ignores it (preempt_spawn_begin), for the child to keep. */
+#define SPAWN_KEEPING_IGNORED(call)                         \
+	do {                                                \
+		bool begun_ = preempt_spawn_begin();        \
+		int r_ = (call);                            \
+		preempt_spawn_end(begun_);                  \
+		return r_;                                  \
+	} while (0)
+
+GS_WRAP int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	SPAWN_KEEPING_IGNORED(REAL(posix_spawn)(pid, path, fa, attr, argv, envp));
+}
+
+GS_WRAP int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	SPAWN_KEEPING_IGNORED(REAL(posix_spawnp)(pid, file, fa, attr, argv, envp));
+}
+
 /* The arguments after arg0 up to and with the NULL, counted on a copy of
  * ap; then filled into argv (n + 1 entries, on the caller's stack, as
  * glibc does it: async-signal-safe, as POSIX has exec be). */

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -163,6 +164,12 @@ struct group;       /* grp.h */
 	X(execvpe, int, (const char *, char *const[], char *const[]))                         \
 	X(fexecve, int, (int, char *const[], char *const[]))                                  \
 	X(execveat, int, (int, const char *, char *const[], char *const[], int))              \
+	X(posix_spawn, int,                                                                   \
+	  (pid_t *, const char *, const posix_spawn_file_actions_t *,                         \
+	   const posix_spawnattr_t *, char *const[], char *const[]))                           \
+	X(posix_spawnp, int,                                                                  \
+	  (pid_t *, const char *, const posix_spawn_file_actions_t *,                         \
+	   const posix_spawnattr_t *, char *const[], char *const[]))                           \
 	X(dlclose, int, (void *))                                                             \
 	X(pthread_sigmask, int, (int, const sigset_t *, sigset_t *))                          \
 	X(sigtimedwait, int, (const sigset_t *, siginfo_t *, const struct timespec *))        \

@@ -86,9 +86,20 @@ static bool is_handler(const struct sigaction *act)
 	       (act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN);
 }
 
+/* The program's disposition of the tick's signal while our handler keeps
+ * it: SIG_DFL or SIG_IGN (inherited so, or set through us), with the flags
+ * and mask the program gave it. */
+static void tick_disposition(struct sigaction *old, const struct sigaction *set)
+{
+	*old = *set;
+	old->sa_flags &= ~SA_SIGINFO;
+	old->sa_handler = preempt_program_ignores() ? SIG_IGN : SIG_DFL;
+}
+
 GS_WRAP int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	struct sigaction k, kold, prev;
+	bool kept;
 	int r;
 
 	if (sig <= 0 || sig >= NSIG)
@@ -97,8 +108,27 @@ GS_WRAP int sigaction(int sig, const struct sigaction *act, struct sigaction *ol
 		return 0;
 	if (sig == SIGSYS && trap_program_handler(act, old) == 0)
 		return 0;
+	/* The tick's signal while our handler has it: the program's
+	 * disposition is kept in the table, and reads back from there. */
+	kept = sig == preempt_signal() && preempt_active();
+	if (sig == preempt_signal() && act != NULL && !is_handler(act)) {
+		/* SIG_DFL or SIG_IGN, as a program that resets every signal
+		 * sets it: the handler stays, and applies it (src/preempt.c). */
+		struct sigaction was;
+
+		if (kept)
+			tick_disposition(&was, &program[sig]);
+		else if (REAL(sigaction)(sig, NULL, &was) != 0)
+			return -1;
+		if (preempt_keep_signal(act->sa_handler == SIG_IGN)) {
+			program[sig] = *act;
+			if (old != NULL)
+				*old = was;
+			return 0;
+		}
+	}
 	if (sig == preempt_signal() && act != NULL) {
-		/* The program's own: preemption stops for good. */
+		/* A handler of the program's own: preemption stops for good. */
 		struct hub *h = hub_peek();
 
 		preempt_release();
@@ -109,6 +139,8 @@ GS_WRAP int sigaction(int sig, const struct sigaction *act, struct sigaction *ol
 		r = REAL(sigaction)(sig, NULL, old);
 		if (r == 0 && old != NULL && trampolined[sig])
 			*old = program[sig];
+		else if (r == 0 && old != NULL && kept)
+			tick_disposition(old, &program[sig]);
 		return r;
 	}
 	/* The table first: a signal that comes during the switch must find
@@ -129,7 +161,9 @@ GS_WRAP int sigaction(int sig, const struct sigaction *act, struct sigaction *ol
 		program[sig] = prev;
 		return r;
 	}
-	if (old != NULL)
+	if (old != NULL && kept)
+		tick_disposition(old, &prev);
+	else if (old != NULL)
 		*old = trampolined[sig] ? prev : kold;
 	trampolined[sig] = is_handler(act);
 	return 0;

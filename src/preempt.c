@@ -105,6 +105,9 @@ static int nlibc;
 static struct range never[SAFE_RANGES_MAX];
 static int nnever;
 static atomic_int state; /* 0 unknown, 1 on, -1 off for good */
+/* The program's disposition of the signal while our handler keeps it
+ * (preempt_keep_signal): SIG_IGN, else SIG_DFL. */
+static atomic_bool program_ignores;
 
 /*
  * Code not known at start (late code): a library loaded with dlopen, and
@@ -435,7 +438,8 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	if (si->si_code != SI_TIMER &&
 	    (si->si_code != SI_QUEUE || si->si_pid != getpid() ||
 	     si->si_value.sival_int != SAMPLE_MARK)) {
-		foreign(sig);
+		if (!atomic_load_explicit(&program_ignores, memory_order_relaxed))
+			foreign(sig);
 		return;
 	}
 	if (h == NULL)
@@ -509,6 +513,29 @@ int preempt_signal(void)
 	return SIGRTMAX - 1;
 }
 
+/* Puts the kernel's disposition of the signal: our handler, or SIG_IGN.
+ * glibc's own name: sigaction is greenshim's under LD_PRELOAD. */
+static int install(bool ours)
+{
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof sa);
+	if (ours) {
+		sa.sa_sigaction = preempt_handler;
+		sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	} else {
+		sa.sa_handler = SIG_IGN;
+	}
+	sigemptyset(&sa.sa_mask);
+	if (__sigaction(preempt_signal(), &sa, &old) != 0)
+		return -1;
+	/* Ignored from the start, as the program that exec'd this one left
+	 * it: the program's own disposition, then. */
+	if (ours && !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN)
+		atomic_store(&program_ignores, true);
+	return 0;
+}
+
 /* Installs the handler once: for the tick, or for the tools' samples
  * (introspect_sample) even when preemption is off. */
 bool preempt_handler_ready(void)
@@ -518,18 +545,22 @@ bool preempt_handler_ready(void)
 	if (atomic_load(&state) != 0)
 		return atomic_load(&state) > 0;
 	dl_iterate_phdr(collect, (void *)allocator_object());
-	if (atomic_compare_exchange_strong(&state, &expected, 1)) {
-		struct sigaction sa;
-
-		memset(&sa, 0, sizeof sa);
-		sa.sa_sigaction = preempt_handler;
-		sa.sa_flags = SA_SIGINFO | SA_RESTART;
-		sigemptyset(&sa.sa_mask);
-		/* glibc's own name: sigaction is greenshim's under LD_PRELOAD. */
-		if (__sigaction(preempt_signal(), &sa, NULL) != 0)
-			atomic_store(&state, -1);
-	}
+	if (atomic_compare_exchange_strong(&state, &expected, 1) && install(true) != 0)
+		atomic_store(&state, -1);
 	return atomic_load(&state) > 0;
+}
+
+bool preempt_program_ignores(void)
+{
+	return atomic_load(&program_ignores);
+}
+
+bool preempt_keep_signal(bool ignore)
+{
+	if (!preempt_handler_ready())
+		return false;
+	atomic_store(&program_ignores, ignore);
+	return true;
 }
 
 static bool preempt_global_init(void)
@@ -582,6 +613,26 @@ void preempt_disarm(struct hub *h)
 	h->timer_armed = false;
 }
 
+/* The program ignores the signal: so must the program it execs or
+ * spawns, which inherits the kernel's SIG_IGN (and would have our handler
+ * reset to SIG_DFL). Meanwhile the hubs' ticks are lost, as a late one is,
+ * and the samplers are held off (introspect_hubs_lock). begin says whether
+ * it put SIG_IGN, end puts the handler back. */
+static bool ignore_for_child(bool begin)
+{
+	static bool ignoring;
+
+	if (begin && preempt_active() && atomic_load(&program_ignores)) {
+		ignoring = install(false) == 0;
+		return ignoring;
+	}
+	if (!begin && ignoring) {
+		ignoring = false;
+		install(true);
+	}
+	return false;
+}
+
 void preempt_exec_begin(void)
 {
 	struct hub *h = hub_peek();
@@ -595,10 +646,31 @@ void preempt_exec_begin(void)
 	if (arch_syscall3(SYS_rt_sigpending, (long)&pending, sizeof pending, 0) == 0 &&
 	    (pending & one))
 		arch_syscall6(SYS_rt_sigtimedwait, (long)&one, 0, (long)&zero, sizeof one, 0, 0);
+	ignore_for_child(true);
 }
 
 void preempt_exec_end(void)
 {
+	ignore_for_child(false);
+	introspect_hubs_unlock();
+}
+
+bool preempt_spawn_begin(void)
+{
+	if (!preempt_active() || !atomic_load(&program_ignores))
+		return false;
+	introspect_hubs_lock();
+	if (ignore_for_child(true))
+		return true;
+	introspect_hubs_unlock();
+	return false;
+}
+
+void preempt_spawn_end(bool begun)
+{
+	if (!begun)
+		return;
+	ignore_for_child(false);
 	introspect_hubs_unlock();
 }
 

@@ -1075,6 +1075,17 @@ void preempt_arm(struct hub *h);
 void preempt_disarm(struct hub *h);
 /* The program takes preempt_signal() for itself: preemption stops. */
 void preempt_release(void);
+/* The program sets preempt_signal()'s disposition to SIG_IGN (ignore) or
+ * SIG_DFL, as a program that resets every signal does: our handler stays
+ * (installed now if it was not), and gives every signal that is neither
+ * a tick nor a sample the program's disposition; the program's exec
+ * inherits it. false if the program took the signal (preempt_release)
+ * or the handler could not be installed: the caller sets it itself. */
+bool preempt_keep_signal(bool ignore);
+/* The program's disposition of the signal, while our handler keeps it
+ * (preempt_active): SIG_IGN (true) or SIG_DFL. Ignored when this program
+ * started counts as the program's. */
+bool preempt_program_ignores(void);
 /* Around the program's exec (preload/exec.c): no signal of the runtime's
  * may be pending for the thread when the kernel replaces the program,
  * whose default action for it is to end the process. begin holds the
@@ -1085,6 +1096,13 @@ void preempt_release(void);
  * the tick is armed again at the hub's next switch. */
 void preempt_exec_begin(void);
 void preempt_exec_end(void);
+/* Around the program's posix_spawn (preload/exec.c): while the program
+ * ignores preempt_signal() (preempt_program_ignores), the kernel's
+ * disposition is SIG_IGN, which the child keeps (glibc's spawn resets a
+ * handler to SIG_DFL), and the samplers are held off as for an exec.
+ * begin says whether it did so; end takes what begin said. */
+bool preempt_spawn_begin(void);
+void preempt_spawn_end(bool begun);
 /* Is our handler installed (for the tick or for samples), and the signal
  * not taken by the program? */
 bool preempt_active(void);

@@ -133,6 +133,11 @@ if [ "$scope" = all ]; then
 	if ! command -v curl >/dev/null 2>&1; then
 		missing="$missing curl"
 	fi
+	# HAProxy (tests/real): threads that share their listeners and
+	# connections, a soft stop that resets every signal.
+	if [ ! -x /usr/sbin/haproxy ] && ! command -v haproxy >/dev/null 2>&1; then
+		missing="$missing haproxy"
+	fi
 	# MariaDB (tests/real, tools/bench/mariadb.sh) and its load, sysbench:
 	# the -core packages, the server and client programs without the
 	# system service (which would start a server of its own).

@@ -272,7 +272,8 @@ test_process_semantics_match_native() {
 test_signal_waits_match_native() {
 	cases_match_native signal_waits signal sigwait_from_process sigwait_pthread_kill \
 		sigtimedwait_results sigwait_eintr sigwait_every_signal pause sigsuspend \
-		sigsuspend_same_mask sigpause_forms pending_for_a_thread eintr_where_native
+		sigsuspend_same_mask sigpause_forms pending_for_a_thread eintr_where_native \
+		reset_every_signal
 }
 
 # sem_wait, sem_timedwait, sem_clockwait interrupted by a handler, with and
@@ -356,7 +357,7 @@ test_two_hubs_match_native() {
 	two_hubs own_malloc threads_allocate
 	two_hubs signal_waits sigwait_from_process sigwait_pthread_kill sigtimedwait_results \
 		sigwait_eintr sigwait_every_signal pause sigsuspend sigsuspend_same_mask \
-		sigpause_forms pending_for_a_thread eintr_where_native
+		sigpause_forms pending_for_a_thread eintr_where_native reset_every_signal
 	two_hubs_output signal_waits sem_eintr
 	two_hubs_output raw_syscalls sigmask sigaction
 	two_hubs_output stdio_semantics shared_file file_locks shared_regular_file locked_sections
@@ -431,7 +432,7 @@ test_native_threads_mode_matches_native() {
 		if [ "$out" = "ok $c" ]; then ok $name; else fail $name "$out"; fi
 	done
 	for c in sigwait_from_process sigwait_pthread_kill sigtimedwait_results sigwait_eintr \
-		pause sigsuspend pending_for_a_thread eintr_where_native; do
+		pause sigsuspend pending_for_a_thread eintr_where_native reset_every_signal; do
 		name=native_threads_signal_$c
 		out=$(GREENSHIM_THREADS=native LD_PRELOAD="$LIB" timeout 60 \
 			"$B/tests/preload/signal_waits" $c 2>&1)

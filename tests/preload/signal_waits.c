@@ -807,6 +807,158 @@ static void case_sem_eintr(void)
 	sem_destroy(&sem);
 }
 
+/* A program may set every signal's disposition, as daemons reset them all
+ * to the default at start and haproxy does at its end: the process lives
+ * on while its threads compute, each disposition reads back as set, and
+ * SIGRTMAX-1 then does what the disposition says: nothing when ignored
+ * (in this process and in a program it execs), the end of the process at
+ * the default, the handler when one is set. */
+static void *compute_ms(void *arg)
+{
+	double t0 = now_ms();
+	volatile unsigned long n = 0;
+
+	while (now_ms() - t0 < *(const int *)arg)
+		n++;
+	return NULL;
+}
+
+static void nothing(void)
+{
+}
+
+static void compute_beside(int ms, void (*fn)(void))
+{
+	pthread_t c[2];
+
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&c[i], NULL, compute_ms, &ms) == 0, "computer %d", i);
+	fn();
+	for (int i = 0; i < 2; i++)
+		pthread_join(c[i], NULL);
+}
+
+static void set_every(void (*h)(int))
+{
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = h;
+	for (int s = 1; s < NSIG; s++) {
+		errno = 0;
+		if (sigaction(s, &sa, NULL) != 0) {
+			CHECK(errno == EINVAL && (s == SIGKILL || s == SIGSTOP || (s > 31 && s < SIGRTMIN)),
+			      "sigaction(%d): %s", s, strerror(errno));
+			continue;
+		}
+		CHECK(sigaction(s, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+			      old.sa_handler == h,
+		      "signal %d reads back %p", s, (void *)old.sa_handler);
+	}
+}
+
+static void reset_every(void)
+{
+	struct sigaction old;
+
+	usleep(50 * 1000);
+	for (int s = 1; s < NSIG; s++)
+		CHECK(sigaction(s, NULL, &old) != 0 ||
+			      (!(old.sa_flags & SA_SIGINFO) &&
+			       (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN)),
+		      "signal %d reads back a handler the program never set", s);
+	set_every(SIG_DFL);
+}
+
+static void ignore_tick_signal(void)
+{
+	usleep(50 * 1000);
+	CHECK(signal(SIGRTMAX - 1, SIG_IGN) == SIG_DFL, "signal(SIGRTMAX-1, SIG_IGN)");
+	CHECK(raise(SIGRTMAX - 1) == 0, "raise");
+}
+
+static volatile sig_atomic_t rt_handled;
+
+static void on_rt(int sig)
+{
+	rt_handled = sig;
+}
+
+/* Run by reset_every_signal's exec, SIGRTMAX-1 ignored. */
+static void case_started_with_tick_signal_ignored(void)
+{
+	struct sigaction old;
+
+	CHECK(sigaction(SIGRTMAX - 1, NULL, &old) == 0 && old.sa_handler == SIG_IGN,
+	      "SIGRTMAX-1 reads back %p", (void *)old.sa_handler);
+	compute_beside(100, nothing);
+	CHECK(sigaction(SIGRTMAX - 1, NULL, &old) == 0 && old.sa_handler == SIG_IGN,
+	      "SIGRTMAX-1 reads back %p", (void *)old.sa_handler);
+	CHECK(raise(SIGRTMAX - 1) == 0, "raise");
+}
+
+static void case_reset_every_signal(void)
+{
+	struct sigaction old;
+	unsigned long long ign = 0;
+	char line[256];
+	size_t n;
+	FILE *f;
+	pid_t pid;
+	int st;
+
+	compute_beside(300, reset_every);
+	compute_beside(300, ignore_tick_signal);
+	CHECK(sigaction(SIGRTMAX - 1, NULL, &old) == 0 && old.sa_handler == SIG_IGN,
+	      "SIGRTMAX-1 reads back %p", (void *)old.sa_handler);
+	/* Ignored, it stays ignored in a program the process execs: one
+	 * that reads its status (with no environment), and this one. */
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		char *const argv[] = { "grep", "^SigIgn:", "/proc/self/status", NULL };
+		char *const envp[] = { NULL };
+		int p[2];
+
+		if (pipe(p) != 0)
+			_exit(126);
+		if (fork() == 0) {
+			dup2(p[1], 1);
+			execve("/bin/grep", argv, envp);
+			_exit(127);
+		}
+		wait(NULL);
+		ssize_t n = read(p[0], line, sizeof line - 1);
+		if (n <= 0)
+			_exit(125);
+		line[n] = 0;
+		_exit(sscanf(line, "SigIgn: %llx", &ign) == 1 && (ign >> (SIGRTMAX - 2) & 1) ? 0 : 124);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "SIGRTMAX-1 not ignored after exec: %#x", st);
+	f = popen("exec /proc/$PPID/exe started_with_tick_signal_ignored", "r");
+	CHECK(f != NULL, "popen");
+	n = fread(line, 1, sizeof line - 1, f);
+	line[n] = 0;
+	st = pclose(f);
+	CHECK(st == 0 && strcmp(line, "ok started_with_tick_signal_ignored\n") == 0,
+	      "the program exec'd: %#x, %s", st, line);
+	/* At the default, it ends the process. */
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		signal(SIGRTMAX - 1, SIG_DFL);
+		raise(SIGRTMAX - 1);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGRTMAX - 1,
+	      "raise(SIGRTMAX-1) at the default: %#x", st);
+	/* A handler gets it. */
+	CHECK(signal(SIGRTMAX - 1, on_rt) == SIG_IGN, "signal(SIGRTMAX-1, handler)");
+	CHECK(raise(SIGRTMAX - 1) == 0 && rt_handled == SIGRTMAX - 1, "handled %d", rt_handled);
+	compute_beside(100, nothing);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -822,6 +974,8 @@ int main(int argc, char **argv)
 		{ "pending_for_a_thread", case_pending_for_a_thread },
 		{ "eintr_where_native", case_eintr_where_native },
 		{ "sem_eintr", case_sem_eintr },
+		{ "reset_every_signal", case_reset_every_signal },
+		{ "started_with_tick_signal_ignored", case_started_with_tick_signal_ignored },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);

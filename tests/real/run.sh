@@ -1,7 +1,7 @@
 #!/bin/sh
 # Real programs nobody here wrote, under LD_PRELOAD=$B/libgreenshim.so:
 # Debian's CPython (/usr/bin/python3) serving with threads, memcached,
-# redis-server, apache2 (the event MPM) and MariaDB's server.
+# redis-server, apache2 (the event MPM), HAProxy and MariaDB's server.
 # Prints "ok - NAME" or "FAIL - NAME: why" per test, then
 # "real: N passed, N failed".
 set -u
@@ -374,6 +374,94 @@ test_apache_event_mpm_serves_and_restarts_gracefully() {
 	fi
 }
 
+# haproxy_run PRELOAD: HAProxy (Debian's, nbthread 4: four threads that
+# share every listener and connection through their own epoll loops) run
+# by PRELOAD ($1, empty for native) with three frontends: two that answer
+# "a" and "b" themselves, and one that proxies to those two in turn (a
+# connect from one of its threads to a listener of its own). ab loads the
+# proxy and, with keep-alive, one of the answering frontends; then
+# SIGUSR1 asks for a soft stop, which haproxy follows by resetting every
+# signal's disposition to the default and leaving (status 0 natively).
+# Sets hp_failed (the two ab runs' failures, or why they did not run),
+# hp_bodies (what two requests through the proxy answered), hp_tasks (the
+# program's OS threads during the load), hp_status (haproxy's exit status,
+# 137 if it had not stopped 10 s after SIGUSR1) and hp_log (its lines
+# that report an alert or come from greenshim).
+haproxy_run() {
+	d=$tmp/haproxy
+	rm -rf "$d"
+	mkdir -p "$d"
+	pa=$(free_port) pb=$(free_port) pp=$(free_port)
+	cat >"$d/haproxy.cfg" <<-EOF
+		global
+		    nbthread 4
+		defaults
+		    mode http
+		    timeout connect 5s
+		    timeout client 30s
+		    timeout server 30s
+		frontend a
+		    bind 127.0.0.1:$pa
+		    http-request return status 200 content-type text/plain string "a"
+		frontend b
+		    bind 127.0.0.1:$pb
+		    http-request return status 200 content-type text/plain string "b"
+		frontend proxy
+		    bind 127.0.0.1:$pp
+		    default_backend ab
+		backend ab
+		    balance roundrobin
+		    server a 127.0.0.1:$pa
+		    server b 127.0.0.1:$pb
+	EOF
+	env ${1:+LD_PRELOAD=$1} "$HAPROXY" -f "$d/haproxy.cfg" -db >"$d/out" 2>&1 &
+	hp=$!
+	for _ in $(seq 100); do
+		curl -sf -o /dev/null "http://127.0.0.1:$pp/" && break
+		sleep 0.1
+	done
+	ab -q -n 4000 -c 50 "http://127.0.0.1:$pp/" >"$d/ab" 2>&1 &
+	abp=$!
+	sleep 0.3
+	hp_tasks=$(program_threads $hp)
+	wait $abp
+	hp_failed=$(ab_failures $? "$d/ab" 4000)
+	ab -q -k -n 20000 -c 50 "http://127.0.0.1:$pa/" >"$d/ab" 2>&1
+	hp_failed="$hp_failed $(ab_failures $? "$d/ab" 20000)"
+	hp_bodies=$(for _ in 1 2; do
+		curl -s "http://127.0.0.1:$pp/"
+		echo
+	done | sort | tr -d '\n')
+	kill -USR1 $hp
+	wait_or_kill $hp 10
+	hp_status=$?
+	hp_log=$(grep -E 'ALERT|greenshim' "$d/out" | head -n 3)
+}
+
+# HAProxy serves and proxies on four green threads, one OS thread of the
+# program's, and its soft stop ends it with status 0: before 2026-12-04
+# the soft stop reset SIGRTMAX-1 to the default while the preemption
+# timers ticked, and the next tick ended the process (status 191).
+test_haproxy_serves_proxies_and_stops_softly() {
+	name=haproxy_serves_proxies_and_stops_softly
+	haproxy_run ""
+	native="$hp_failed $hp_bodies $hp_status"
+	haproxy_run "$LIB"
+	if [ "$native" != "0 0 ab 0" ]; then
+		fail $name "natively: $native"
+	elif [ "$hp_failed" != "0 0" ] || [ "$hp_bodies" != ab ]; then
+		fail $name "under greenshim: requests $hp_failed, bodies $hp_bodies; $(tail -n 3 "$d/out")"
+	elif [ "$hp_tasks" -ne 1 ]; then
+		fail $name "haproxy ran $hp_tasks OS threads of the program under greenshim"
+	elif [ "$hp_status" -ne 0 ]; then
+		fail $name "soft stop (SIGUSR1): status $hp_status under greenshim, 0 natively"
+	elif [ -n "$hp_log" ]; then
+		fail $name "log: $hp_log"
+	else
+		ok $name
+	fi
+}
+
 # mariadb_run PRELOAD: MariaDB's server (Debian's mariadbd: some thirty
 # threads of InnoDB and one per connection, io_uring for the data files,
 # fdatasync of the redo log at each commit) run by PRELOAD ($1, empty for
@@ -496,6 +584,12 @@ else
 		fail apache "apache2, ab or curl is missing (make deps installs them)"
 	else
 		test_apache_event_mpm_serves_and_restarts_gracefully
+	fi
+	HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+	if [ ! -x "$HAPROXY" ] || ! command -v ab >/dev/null || ! command -v curl >/dev/null; then
+		fail haproxy "haproxy, ab or curl is missing (make deps installs them)"
+	else
+		test_haproxy_serves_proxies_and_stops_softly
 	fi
 	# Debian puts mariadbd in /usr/sbin too.
 	MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
