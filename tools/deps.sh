@@ -138,6 +138,11 @@ if [ "$scope" = all ]; then
 	if [ ! -x /usr/sbin/haproxy ] && ! command -v haproxy >/dev/null 2>&1; then
 		missing="$missing haproxy"
 	fi
+	# Varnish (tests/real): a manager that forks the cache child, whose
+	# workers are 200 threads.
+	if ! command -v varnishd >/dev/null 2>&1 && [ ! -x /usr/sbin/varnishd ]; then
+		missing="$missing varnish"
+	fi
 	# MariaDB (tests/real, tools/bench/mariadb.sh) and its load, sysbench:
 	# the -core packages, the server and client programs without the
 	# system service (which would start a server of its own).

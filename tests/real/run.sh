@@ -1,7 +1,8 @@
 #!/bin/sh
 # Real programs nobody here wrote, under LD_PRELOAD=$B/libgreenshim.so:
 # Debian's CPython (/usr/bin/python3) serving with threads, memcached,
-# redis-server, apache2 (the event MPM), HAProxy and MariaDB's server.
+# redis-server, apache2 (the event MPM), HAProxy, Varnish and MariaDB's
+# server.
 # Prints "ok - NAME" or "FAIL - NAME: why" per test, then
 # "real: N passed, N failed".
 set -u
@@ -462,6 +463,87 @@ test_haproxy_serves_proxies_and_stops_softly() {
 	fi
 }
 
+# varnish_run PRELOAD: Varnish Cache (Debian's varnishd: a manager
+# process that forks the cache child, which runs an acceptor, two epoll
+# waiters and two pools of 100 worker threads) run by PRELOAD ($1, empty
+# for native) in front of CPython's http.server (native), which serves a
+# 64 KiB file. The file is fetched through it and compared; ab loads it
+# with and without keep-alive; varnishadm stops the child and starts a
+# new one (a fork from the manager), which serves the file too; SIGTERM
+# stops the manager and its child. Sets vn_failed (the ab runs' failures
+# and the fetches' comparisons), vn_tasks (the first child's program OS
+# threads during the load), vn_status (the manager's exit status) and
+# vn_log (its lines that report a panic, a child's death by a signal or
+# come from greenshim).
+varnish_run() {
+	d=$tmp/varnish
+	rm -rf "$d"
+	mkdir -p "$d/www"
+	head -c 49152 /dev/urandom | base64 -w 76 >"$d/www/f.txt"
+	bport=$(free_port) vport=$(free_port)
+	(cd "$d/www" && exec $PY -m http.server "$bport" --bind 127.0.0.1 >/dev/null 2>&1) &
+	backend=$!
+	chmod a+x "$tmp"
+	chmod -R a+rX "$d"
+	env ${1:+LD_PRELOAD=$1} "$VARNISHD" -F -n "$d/vn" -a "127.0.0.1:$vport" \
+		-b "127.0.0.1:$bport" -s malloc,64m >"$d/out" 2>&1 &
+	vn=$!
+	url=http://127.0.0.1:$vport/f.txt
+	for _ in $(seq 100); do
+		curl -sf -o /dev/null "$url" && break
+		sleep 0.1
+	done
+	vn_failed=
+	if curl -sf "$url" | cmp -s - "$d/www/f.txt"; then vn_failed=0; else vn_failed=body; fi
+	ab -q -n 5000 -c 50 "$url" >"$d/ab" 2>&1 &
+	abp=$!
+	sleep 0.3
+	vn_tasks=$(program_threads "$(pgrep -P $vn | head -n 1)")
+	wait $abp
+	vn_failed="$vn_failed $(ab_failures $? "$d/ab" 5000)"
+	ab -q -k -n 5000 -c 50 "$url" >"$d/ab" 2>&1
+	vn_failed="$vn_failed $(ab_failures $? "$d/ab" 5000)"
+	varnishadm -n "$d/vn" stop >/dev/null 2>&1 && varnishadm -n "$d/vn" start >/dev/null 2>&1
+	for _ in $(seq 100); do
+		curl -sf -o /dev/null "$url" && break
+		sleep 0.1
+	done
+	if curl -sf "$url" | cmp -s - "$d/www/f.txt"; then
+		vn_failed="$vn_failed 0"
+	else
+		vn_failed="$vn_failed restarted-child"
+	fi
+	kill -TERM $vn
+	wait_or_kill $vn 30
+	vn_status=$?
+	kill $backend 2>/dev/null
+	wait $backend 2>/dev/null
+	vn_log=$(grep -E -i 'panic|died signal|greenshim' "$d/out" | head -n 3)
+}
+
+# Varnish serves and restarts its cache child, whose 200 worker threads
+# are green ones on one OS thread of the program's. Before 2026-12-04 the
+# child's closefrom closed the hub's epoll fd, and libev aborted.
+test_varnish_serves_and_restarts_its_child() {
+	name=varnish_serves_and_restarts_its_child
+	varnish_run ""
+	native="$vn_failed $vn_status"
+	varnish_run "$LIB"
+	if [ "$native" != "0 0 0 0 0" ]; then
+		fail $name "natively: $native"
+	elif [ "$vn_failed" != "0 0 0 0" ]; then
+		fail $name "under greenshim: $vn_failed; $(tail -n 3 "$d/out")"
+	elif [ "$vn_tasks" -ne 1 ]; then
+		fail $name "the cache child ran $vn_tasks OS threads of the program under greenshim"
+	elif [ "$vn_status" -ne 0 ]; then
+		fail $name "SIGTERM: status $vn_status under greenshim, 0 natively"
+	elif [ -n "$vn_log" ]; then
+		fail $name "log: $vn_log"
+	else
+		ok $name
+	fi
+}
+
 # mariadb_run PRELOAD: MariaDB's server (Debian's mariadbd: some thirty
 # threads of InnoDB and one per connection, io_uring for the data files,
 # fdatasync of the redo log at each commit) run by PRELOAD ($1, empty for
@@ -590,6 +672,13 @@ else
 		fail haproxy "haproxy, ab or curl is missing (make deps installs them)"
 	else
 		test_haproxy_serves_proxies_and_stops_softly
+	fi
+	VARNISHD=$(command -v varnishd || echo /usr/sbin/varnishd)
+	if [ ! -x "$VARNISHD" ] || ! command -v varnishadm >/dev/null ||
+		! command -v ab >/dev/null || ! command -v curl >/dev/null; then
+		fail varnish "varnishd, varnishadm, ab or curl is missing (make deps installs them)"
+	else
+		test_varnish_serves_and_restarts_its_child
 	fi
 	# Debian puts mariadbd in /usr/sbin too.
 	MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
