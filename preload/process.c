@@ -7,11 +7,21 @@
  * green thread waits in the hub and asks again. What it waits on:
  *
  * - one child (pid > 0, P_PID, P_PIDFD) and only exits wanted: a pidfd of
- *   the child (pidfd_open), readable when it exits; no timeout;
+ *   the child (pidfd_open), readable when it exits, and a recheck at
+ *   intervals that grow to 1.3 s (below);
  * - any child, a process group, or stops and continues too: pidfds of the
  *   children that exist now (/proc/self/task/TID/children), and at most
  *   CHILDREN_RECHECK_NS, after which it asks the kernel again: a child born
  *   meanwhile, or a stop, which a pidfd does not report, is seen then.
+ *
+ * A child this process traces (ptrace) stops at every event its tracer
+ * is to see, reported to wait whatever the options, and a pidfd says
+ * nothing of it: a wait for such a child asks again every
+ * TRACED_RECHECK_NS, and one for a child's exit alone, after 20 ms and
+ * then at intervals that double up to 1.3 s, in case the child made
+ * itself traced since. And the process's only program thread (strace, a
+ * debugger) makes the kernel's blocking call itself: it holds up no one,
+ * and sees each stop at once.
  *
  * So a wait never takes another waiter's child: only the kernel's wait call
  * reaps, as natively. A handled signal ends the wait with EINTR, or
@@ -39,6 +49,7 @@
 
 #define CHILDREN_MAX 64
 #define CHILDREN_RECHECK_NS 20000000 /* 20 ms */
+#define TRACED_RECHECK_NS 1000000    /* 1 ms */
 
 extern char **environ;
 
@@ -87,22 +98,65 @@ static int list_children(pid_t *out, int max)
 	return n;
 }
 
-/* Waits until a child that (type, id) names may have changed state.
- * 0 or -ETIMEDOUT: ask the kernel again; WAKE_SIGNAL, -EINTR: a signal. */
-static int children_wait(struct hub *h, idtype_t type, id_t id, bool exits_only)
+/* The number after "key" on its line of a /proc file, or -1. */
+static long proc_field(const char *path, const char *key)
+{
+	char line[128];
+	size_t n = strlen(key);
+	long v = -1;
+	FILE *f = fopen(path, "re");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strncmp(line, key, n) == 0) {
+			v = strtol(line + n, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/* Does one of this process's OS threads trace child pid? */
+static bool traced_here(long pid)
+{
+	char path[64];
+	long tracer;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof path, "/proc/%ld/status", pid);
+	tracer = proc_field(path, "TracerPid:");
+	if (tracer <= 0)
+		return false;
+	snprintf(path, sizeof path, "/proc/self/task/%ld", tracer);
+	return access(path, F_OK) == 0;
+}
+
+/* Waits until a child that (type, id) names may have changed state; the
+ * caller's round-th wait for it. 0 or -ETIMEDOUT: ask the kernel again;
+ * WAKE_SIGNAL, -EINTR: a signal. */
+static int children_wait(struct hub *h, idtype_t type, id_t id, bool exits_only, int round)
 {
 	struct waiter e[CHILDREN_MAX];
 	int fds[CHILDREN_MAX], opened[CHILDREN_MAX];
-	int64_t deadline = gs_deadline_after(CHILDREN_RECHECK_NS);
+	int64_t recheck = CHILDREN_RECHECK_NS;
+	bool traced = false;
 	struct wait w;
 	int n = 0, k = 0, r;
 
 	if (type == P_PIDFD) {
+		char path[64];
+
 		fds[n] = (int)id;
 		opened[n++] = 0;
+		snprintf(path, sizeof path, "/proc/self/fdinfo/%d", (int)id);
+		traced = traced_here(proc_field(path, "Pid:"));
 	} else if (type == P_PID) {
 		if ((fds[n] = pidfd_open((pid_t)id)) >= 0)
 			opened[n++] = 1;
+		traced = traced_here((long)id);
 	} else {
 		pid_t kids[CHILDREN_MAX];
 		int nk = list_children(kids, CHILDREN_MAX);
@@ -112,10 +166,16 @@ static int children_wait(struct hub *h, idtype_t type, id_t id, bool exits_only)
 				continue;
 			if ((fds[n] = pidfd_open(kids[i])) >= 0)
 				opened[n++] = 1;
+			traced = traced || traced_here(kids[i]);
 		}
 	}
-	if (exits_only && (type == P_PID || type == P_PIDFD) && n == 1)
-		deadline = GS_NO_DEADLINE;
+	/* One child, exits only: its pidfd says when. But a child may make
+	 * itself traced (PTRACE_TRACEME) after the wait began: asked again
+	 * after 20 ms, then at intervals that double up to 1.3 s. */
+	if (traced)
+		recheck = TRACED_RECHECK_NS;
+	else if (exits_only && (type == P_PID || type == P_PIDFD) && n == 1)
+		recheck = CHILDREN_RECHECK_NS << (round < 6 ? round : 6);
 	wait_init_interruptible(&w);
 	wait_label(&w, WAIT_CHILD, NULL, type == P_PID ? (long)id : -1);
 	for (int i = 0; i < n; i++)
@@ -123,7 +183,7 @@ static int children_wait(struct hub *h, idtype_t type, id_t id, bool exits_only)
 			fds[k] = fds[i], opened[k] = opened[i], k++;
 		else if (opened[i])
 			close(fds[i]);
-	r = wait_park(&w, deadline);
+	r = wait_park(&w, gs_deadline_after(recheck));
 	for (int i = 0; i < k; i++) {
 		fdw_remove(h, fds[i], FDW_READ, &e[i]);
 		if (opened[i])
@@ -154,16 +214,16 @@ GS_WRAP pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 	idtype_t type;
 	id_t id;
 
-	if ((options & WNOHANG) || (h = preload_hub()) == NULL)
+	if ((options & WNOHANG) || (h = preload_hub()) == NULL || sched_alone(h))
 		return REAL(wait4)(pid, status, options, ru);
 	pid_to_id(pid, &type, &id);
-	for (;;) {
+	for (int round = 0;; round++) {
 		pid_t r = REAL(wait4)(pid, status, options | WNOHANG, ru);
 		int w;
 
 		if (r != 0)
 			return r;
-		w = children_wait(h, type, id, !(options & (WUNTRACED | WCONTINUED)));
+		w = children_wait(h, type, id, !(options & (WUNTRACED | WCONTINUED)), round);
 		if (w == -EINTR) {
 			/* The kernel reports a child that is ready before the
 			 * signal that came with it. */
@@ -192,18 +252,18 @@ GS_WRAP int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
 {
 	struct hub *h;
 
-	if ((options & WNOHANG) || info == NULL || (h = preload_hub()) == NULL)
+	if ((options & WNOHANG) || info == NULL || (h = preload_hub()) == NULL || sched_alone(h))
 		return REAL(waitid)(type, id, info, options);
 	if (type == P_PGID && id == 0)
 		id = (id_t)getpgrp();
-	for (;;) {
+	for (int round = 0;; round++) {
 		int r, w;
 
 		info->si_pid = 0;
 		r = REAL(waitid)(type, id, info, options | WNOHANG);
 		if (r != 0 || info->si_pid != 0)
 			return r;
-		w = children_wait(h, type, id, !(options & (WSTOPPED | WCONTINUED)));
+		w = children_wait(h, type, id, !(options & (WSTOPPED | WCONTINUED)), round);
 		if (w == -EINTR) {
 			info->si_pid = 0;
 			r = REAL(waitid)(type, id, info, options | WNOHANG);

@@ -623,6 +623,11 @@ void sched_thread_ended(struct hub *h);
 /* Does h, the calling thread's hub, run another program thread besides
  * the caller, one that a call blocking the OS thread would hold up? */
 bool sched_shared(const struct hub *h);
+/* Is the caller, on its hub h, the process's only program thread (with
+ * GREENSHIM_THREADS=native, its hub's)? Then no other thread can need its
+ * OS thread, nor post it a signal or a cancellation through its hub, while
+ * a call blocks it. */
+bool sched_alone(const struct hub *h);
 /* g, just preempted on h with other threads ready there: moved to an idle
  * hub if one is and g may move (sched.c). false: it stays. */
 bool sched_share(struct hub *h, struct green *g);

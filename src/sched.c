@@ -397,6 +397,13 @@ bool sched_shared(const struct hub *h)
 	return h->nrunning - (h->idle_root ? 1 : 0) > 1;
 }
 
+bool sched_alone(const struct hub *h)
+{
+	if (!h->sched || !atomic_load_explicit(&counting, memory_order_relaxed))
+		return !sched_shared(h);
+	return atomic_load_explicit(&running, memory_order_relaxed) <= 1;
+}
+
 bool hub_ended(struct hub *h)
 {
 	if (!h->sched || !atomic_load_explicit(&counting, memory_order_relaxed))

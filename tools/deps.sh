@@ -143,6 +143,10 @@ if [ "$scope" = all ]; then
 	if ! command -v varnishd >/dev/null 2>&1 && [ ! -x /usr/sbin/varnishd ]; then
 		missing="$missing varnish"
 	fi
+	# strace (tests/real): a tracer's waits for ptrace stops.
+	if ! command -v strace >/dev/null 2>&1; then
+		missing="$missing strace"
+	fi
 	# MariaDB (tests/real, tools/bench/mariadb.sh) and its load, sysbench:
 	# the -core packages, the server and client programs without the
 	# system service (which would start a server of its own).

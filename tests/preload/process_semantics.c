@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -460,6 +463,60 @@ static void case_pclose_after_reap(void)
 	CHECK(pclose(p) == -1 && errno == ECHILD, "pclose: %s", strerror(errno));
 }
 
+/* A tracer (strace, a debugger): the child stops at each traced event,
+ * and every stop is reported to waitpid without WUNTRACED. The child
+ * calls getppid TRACED_CALLS times between a SIGSTOP and its exit; the
+ * tracer sees each call's entry and exit, then the exit status. Alone,
+ * and with a ticker running beside the waits. */
+#define TRACED_CALLS 10
+
+static void trace_a_child(void)
+{
+	int st, stops = 0, getppids = 0;
+	pid_t pid = fork();
+
+	CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
+			_exit(100);
+		kill(getpid(), SIGSTOP);
+		for (int i = 0; i < TRACED_CALLS; i++)
+			syscall(SYS_getppid);
+		_exit(7);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP,
+	      "first stop: %#x", st);
+	CHECK(ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD) == 0,
+	      "PTRACE_SETOPTIONS: %s", strerror(errno));
+	for (;;) {
+		struct user_regs_struct regs;
+
+		CHECK(ptrace(PTRACE_SYSCALL, pid, NULL, NULL) == 0, "PTRACE_SYSCALL: %s",
+		      strerror(errno));
+		CHECK(waitpid(pid, &st, 0) == pid, "waitpid: %s", strerror(errno));
+		if (WIFEXITED(st))
+			break;
+		CHECK(WIFSTOPPED(st) && WSTOPSIG(st) == (SIGTRAP | 0x80), "stop %#x", st);
+		stops++;
+		CHECK(ptrace(PTRACE_GETREGS, pid, NULL, &regs) == 0, "PTRACE_GETREGS");
+		getppids += regs.orig_rax == SYS_getppid;
+	}
+	CHECK(WEXITSTATUS(st) == 7, "exit status %d", WEXITSTATUS(st));
+	CHECK(getppids == 2 * TRACED_CALLS, "%d stops in getppid (of %d), %d expected", getppids,
+	      stops, 2 * TRACED_CALLS);
+}
+
+static void case_ptrace(void)
+{
+	pthread_t t;
+
+	trace_a_child();
+	t = start_ticker();
+	trace_a_child();
+	stop_ticker(t);
+	CHECK(atomic_load(&ticks) > 0, "the ticker never ran");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -476,6 +533,7 @@ int main(int argc, char **argv)
 		{ "popen_closes_other_streams", case_popen_closes_other_streams },
 		{ "pclose_waits", case_pclose_waits },
 		{ "pclose_after_reap", case_pclose_after_reap },
+		{ "ptrace", case_ptrace },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);

@@ -264,7 +264,7 @@ test_a_constructor_in_dlopen_is_not_preempted() {
 test_process_semantics_match_native() {
 	cases_match_native process_semantics process fork_parked fork_from_thread fork_mutex \
 		waits two_waiters wait_eintr system popen_read popen_write popen_modes \
-		popen_closes_other_streams pclose_waits pclose_after_reap
+		popen_closes_other_streams pclose_waits pclose_after_reap ptrace
 }
 
 # sigwait, sigwaitinfo, sigtimedwait, pause, sigsuspend, and EINTR from the
@@ -351,7 +351,7 @@ test_two_hubs_match_native() {
 	two_hubs sync_semantics mutex_kinds producer_consumer cond_timeouts semaphores \
 		keys_and_once ten_thousand spinlock rwlock barrier c11 futex thread_api
 	two_hubs process_semantics fork_parked fork_from_thread fork_mutex waits two_waiters \
-		wait_eintr system popen_read pclose_waits
+		wait_eintr system popen_read pclose_waits ptrace
 	two_hubs io_semantics timeouts rcvtimeo connect_refused nonblock_view accepters \
 		big_write sleeps eintr cpu_bound handoffs eventfd poll_closed_nval
 	two_hubs own_malloc threads_allocate

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Real programs nobody here wrote, under LD_PRELOAD=$B/libgreenshim.so:
 # Debian's CPython (/usr/bin/python3) serving with threads, memcached,
-# redis-server, apache2 (the event MPM), HAProxy, Varnish and MariaDB's
-# server.
+# redis-server, apache2 (the event MPM), HAProxy, Varnish, strace and
+# MariaDB's server.
 # Prints "ok - NAME" or "FAIL - NAME: why" per test, then
 # "real: N passed, N failed".
 set -u
@@ -544,6 +544,35 @@ test_varnish_serves_and_restarts_its_child() {
 	fi
 }
 
+# strace (Debian's: one thread that traces with ptrace and waits for
+# every stop of its tracees) under greenshim follows a shell that forks
+# and execs, its tracees native (-E LD_PRELOAD): the same trace as
+# natively, and the shell's exit status. Before 2026-12-04 its wait for
+# the first stop never returned: a pidfd reports exits, not ptrace stops.
+strace_run() {
+	env ${1:+LD_PRELOAD=$1} timeout 20 strace -qq -E LD_PRELOAD -f -o "$tmp/strace.out" \
+		-e trace=execve,write,exit_group -e signal=none \
+		sh -c 'echo a; /bin/echo b; exit 3' >/dev/null 2>"$tmp/strace.err"
+	st_status=$?
+	st_trace=$(sed -E 's/^[0-9]+ +//; s/0x[0-9a-f]+/ADDR/g' "$tmp/strace.out")
+}
+
+test_strace_traces_a_shell_as_native() {
+	name=strace_traces_a_shell_as_native
+	strace_run ""
+	native_status=$st_status native_trace=$st_trace
+	strace_run "$LIB"
+	if [ "$native_status" -ne 3 ] || [ "$(echo "$native_trace" | grep -c 'write(1, "[ab]')" -ne 2 ]; then
+		fail $name "natively: status $native_status, trace: $native_trace"
+	elif [ "$st_status" -ne 3 ]; then
+		fail $name "status $st_status under greenshim, 3 natively: $(tail -n 3 "$tmp/strace.err")"
+	elif [ "$st_trace" != "$native_trace" ]; then
+		fail $name "trace under greenshim: $(echo "$native_trace" >"$tmp/st.n"; echo "$st_trace" | diff "$tmp/st.n" -)"
+	else
+		ok $name
+	fi
+}
+
 # mariadb_run PRELOAD: MariaDB's server (Debian's mariadbd: some thirty
 # threads of InnoDB and one per connection, io_uring for the data files,
 # fdatasync of the redo log at each commit) run by PRELOAD ($1, empty for
@@ -672,6 +701,11 @@ else
 		fail haproxy "haproxy, ab or curl is missing (make deps installs them)"
 	else
 		test_haproxy_serves_proxies_and_stops_softly
+	fi
+	if ! command -v strace >/dev/null; then
+		fail strace "strace is missing (make deps installs it)"
+	else
+		test_strace_traces_a_shell_as_native
 	fi
 	VARNISHD=$(command -v varnishd || echo /usr/sbin/varnishd)
 	if [ ! -x "$VARNISHD" ] || ! command -v varnishadm >/dev/null ||
