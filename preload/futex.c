@@ -10,7 +10,9 @@
  * another process may wake, runs on a worker of the pool in the kernel;
  * a wake without the flag reaches both: the green waiters first, then the
  * kernel's for what is left of the count. Anything else (other system
- * calls, other futex operations) is the real syscall().
+ * calls, other futex operations) is the real syscall(). The runtime's own
+ * OS threads, which run program code too, wait in the kernel and wake
+ * both (runtime_futex).
  *
  * The return values are the kernel's: 0 or -1 with EAGAIN (the word had
  * changed), ETIMEDOUT, EINTR for a wait; the number woken for a wake.
@@ -117,6 +119,44 @@ static long futex_wake(const uint32_t *addr, int n, uint32_t bitset)
 	return woken;
 }
 
+/* The runtime's own OS threads run program code too (a pool worker's NSS
+ * lookup calls the program's malloc, whose locks may be futexes: tcmalloc's
+ * spinlocks). They wait in the kernel, counted here, so that a green
+ * thread's private wake asks the kernel too while one does; and their
+ * wakes reach the green waiters first, then the kernel's. A waiter counts
+ * itself before the kernel reads the word, and a waker reads the count
+ * after the word it woke for changed: the waker sees the waiter, or the
+ * waiter's kernel call sees the new word and does not sleep. */
+static atomic_int kernel_waiters;
+
+static long runtime_futex(long n, const long a[6])
+{
+	int op = (int)(a[1] & FUTEX_CMD_MASK);
+	long r, woken;
+	int err;
+
+	switch (op) {
+	case FUTEX_WAIT:
+	case FUTEX_WAIT_BITSET:
+		atomic_fetch_add(&kernel_waiters, 1);
+		r = REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+		err = errno;
+		atomic_fetch_sub(&kernel_waiters, 1);
+		errno = err;
+		return r;
+	case FUTEX_WAKE:
+	case FUTEX_WAKE_BITSET:
+		woken = futex_wake((const uint32_t *)a[0], (int)a[2],
+				   op == FUTEX_WAKE ? FUTEX_BITSET_MATCH_ANY : (uint32_t)a[5]);
+		if (woken < 0 || woken >= (int)a[2])
+			return woken;
+		r = REAL(syscall)(n, a[0], a[1], (int)a[2] - woken, a[3], a[4], a[5]);
+		return r < 0 ? r : woken + r;
+	default:
+		return REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+	}
+}
+
 /* Is addr in a MAP_SHARED mapping? False when unsure (maps.c could not
  * tell): the wait is then green, as a private one. */
 static bool addr_shared(const void *addr)
@@ -192,7 +232,8 @@ GS_WRAP long syscall(long n, ...)
 		case FUTEX_WAKE_BITSET:
 			woken = futex_wake(addr, (int)a[2],
 					   op == FUTEX_WAKE ? FUTEX_BITSET_MATCH_ANY : (uint32_t)a[5]);
-			if (private || woken < 0 || woken >= (int)a[2])
+			if (woken < 0 || woken >= (int)a[2] ||
+			    (private && atomic_load(&kernel_waiters) == 0))
 				return woken;
 			/* Waiters in the kernel: another process's, a worker's. */
 			a[2] = (int)a[2] - woken;
@@ -201,6 +242,8 @@ GS_WRAP long syscall(long n, ...)
 		default:
 			break;
 		}
+	} else if (n == SYS_futex && osthread_is_runtime() && !gs_config.native_threads) {
+		return runtime_futex(n, a);
 	}
 	return REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

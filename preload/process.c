@@ -20,8 +20,9 @@
  * TRACED_RECHECK_NS, and one for a child's exit alone, after 20 ms and
  * then at intervals that double up to 1.3 s, in case the child made
  * itself traced since. And the process's only program thread (strace, a
- * debugger) makes the kernel's blocking call itself: it holds up no one,
- * and sees each stop at once.
+ * debugger) waiting for a child it traces makes the kernel's blocking call
+ * itself: it holds up no one, and sees each stop at once (the wait is then
+ * no green one: greenctl and the wait profile do not show it).
  *
  * So a wait never takes another waiter's child: only the kernel's wait call
  * reaps, as natively. A handled signal ends the wait with EINTR, or
@@ -136,7 +137,10 @@ static bool traced_here(long pid)
 
 /* Waits until a child that (type, id) names may have changed state; the
  * caller's round-th wait for it. 0 or -ETIMEDOUT: ask the kernel again;
- * WAKE_SIGNAL, -EINTR: a signal. */
+ * WAKE_SIGNAL, -EINTR: a signal; WAIT_IN_KERNEL: the caller, the process's
+ * only program thread, traces a child it may report, and is to wait in
+ * the kernel's blocking call. */
+#define WAIT_IN_KERNEL 100
 static int children_wait(struct hub *h, idtype_t type, id_t id, bool exits_only, int round)
 {
 	struct waiter e[CHILDREN_MAX];
@@ -172,6 +176,12 @@ static int children_wait(struct hub *h, idtype_t type, id_t id, bool exits_only,
 	/* One child, exits only: its pidfd says when. But a child may make
 	 * itself traced (PTRACE_TRACEME) after the wait began: asked again
 	 * after 20 ms, then at intervals that double up to 1.3 s. */
+	if (traced && sched_alone(h)) {
+		for (int i = 0; i < n; i++)
+			if (opened[i])
+				close(fds[i]);
+		return WAIT_IN_KERNEL;
+	}
 	if (traced)
 		recheck = TRACED_RECHECK_NS;
 	else if (exits_only && (type == P_PID || type == P_PIDFD) && n == 1)
@@ -214,7 +224,7 @@ GS_WRAP pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 	idtype_t type;
 	id_t id;
 
-	if ((options & WNOHANG) || (h = preload_hub()) == NULL || sched_alone(h))
+	if ((options & WNOHANG) || (h = preload_hub()) == NULL)
 		return REAL(wait4)(pid, status, options, ru);
 	pid_to_id(pid, &type, &id);
 	for (int round = 0;; round++) {
@@ -224,6 +234,8 @@ GS_WRAP pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 		if (r != 0)
 			return r;
 		w = children_wait(h, type, id, !(options & (WUNTRACED | WCONTINUED)), round);
+		if (w == WAIT_IN_KERNEL)
+			return REAL(wait4)(pid, status, options, ru);
 		if (w == -EINTR) {
 			/* The kernel reports a child that is ready before the
 			 * signal that came with it. */
@@ -252,7 +264,7 @@ GS_WRAP int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
 {
 	struct hub *h;
 
-	if ((options & WNOHANG) || info == NULL || (h = preload_hub()) == NULL || sched_alone(h))
+	if ((options & WNOHANG) || info == NULL || (h = preload_hub()) == NULL)
 		return REAL(waitid)(type, id, info, options);
 	if (type == P_PGID && id == 0)
 		id = (id_t)getpgrp();
@@ -264,6 +276,8 @@ GS_WRAP int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
 		if (r != 0 || info->si_pid != 0)
 			return r;
 		w = children_wait(h, type, id, !(options & (WSTOPPED | WCONTINUED)), round);
+		if (w == WAIT_IN_KERNEL)
+			return REAL(waitid)(type, id, info, options);
 		if (w == -EINTR) {
 			info->si_pid = 0;
 			r = REAL(waitid)(type, id, info, options | WNOHANG);

@@ -101,9 +101,71 @@ static int shared_poll(int (*try)(void *), void *obj, int busy, int64_t deadline
 
 /* ---- mutexes ----------------------------------------------------------- */
 
+/* glibc's mutexes serve only GREENSHIM_THREADS=native (and process-shared
+ * ones). The runtime's own OS threads lock the program's private mutexes
+ * as green threads do, for program code runs there too: a pool worker's
+ * NSS lookup calls the program's malloc, and jemalloc locks its arenas
+ * (glibc's lock on a green mutex waited for ever, and its unlock woke no
+ * green waiter). Such a thread has no green to park: it owns a mutex under
+ * an address of its own (runtime_owner) and, while the mutex is taken,
+ * tries again after pauses that grow from a spin to MUTEX_POLL_MAX_NS. */
+static __thread char runtime_mark;
+#define MUTEX_POLL_MAX_NS 1000000
+
+static inline bool mutex_glibc(void)
+{
+	config_load();
+	return gs_config.native_threads;
+}
+
+static inline struct green *runtime_owner(void)
+{
+	return (struct green *)(void *)&runtime_mark;
+}
+
+/* trylock, or lock (wait) by deadline, for a runtime OS thread. */
+static int runtime_mutex_take(pthread_mutex_t *m, bool wait, int64_t deadline)
+{
+	struct gsync_mutex *g = gm(m);
+	struct green *me = runtime_owner();
+	int64_t pause = 1000;
+
+	for (;;) {
+		if (gsync_mutex_trylock_as(g, me) == 0) {
+			g->count = 1;
+			return 0;
+		}
+		if (gsync_mutex_owner(g) == me) {
+			if ((g->kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_RECURSIVE) {
+				if (g->count == UINT32_MAX)
+					return EAGAIN;
+				g->count++;
+				return 0;
+			}
+			if (wait && (g->kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_ERRORCHECK)
+				return EDEADLK;
+			/* A normal mutex locked twice: waits for ever, as glibc's. */
+		}
+		if (!wait)
+			return EBUSY;
+		if (deadline != GS_NO_DEADLINE && gs_now_ns() >= deadline)
+			return ETIMEDOUT;
+		if (pause < 16000) {
+			for (int64_t k = 0; k < pause / 32; k++)
+				__builtin_ia32_pause();
+		} else {
+			struct timespec ts = { 0, (long)pause };
+
+			nanosleep(&ts, NULL);
+		}
+		if (pause < MUTEX_POLL_MAX_NS)
+			pause *= 2;
+	}
+}
+
 GS_WRAP int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {
-	if (preload_native())
+	if (mutex_glibc())
 		return REAL(pthread_mutex_init)(m, attr);
 	int type = PTHREAD_MUTEX_DEFAULT, pshared = PTHREAD_PROCESS_PRIVATE;
 
@@ -121,7 +183,7 @@ GS_WRAP int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *at
 
 GS_WRAP int pthread_mutex_destroy(pthread_mutex_t *m)
 {
-	if (preload_native())
+	if (mutex_glibc())
 		return REAL(pthread_mutex_destroy)(m);
 	if (mutex_shared(m))
 		return REAL(pthread_mutex_destroy)(m);
@@ -177,15 +239,21 @@ static int mutex_lock_until(pthread_mutex_t *m, int64_t deadline)
 
 GS_WRAP int pthread_mutex_lock(pthread_mutex_t *m)
 {
-	if (preload_native())
-		return REAL(pthread_mutex_lock)(m);
+	if (preload_native()) {
+		if (mutex_glibc() || mutex_shared(m))
+			return REAL(pthread_mutex_lock)(m);
+		return runtime_mutex_take(m, true, GS_NO_DEADLINE);
+	}
 	return PRELOAD_SETTLED(mutex_lock_until(m, GS_NO_DEADLINE));
 }
 
 GS_WRAP int pthread_mutex_trylock(pthread_mutex_t *m)
 {
-	if (preload_native())
-		return REAL(pthread_mutex_trylock)(m);
+	if (preload_native()) {
+		if (mutex_glibc() || mutex_shared(m))
+			return REAL(pthread_mutex_trylock)(m);
+		return runtime_mutex_take(m, false, GS_NO_DEADLINE);
+	}
 	struct gsync_mutex *g = gm(m);
 	struct green *me;
 
@@ -207,7 +275,7 @@ GS_WRAP int pthread_mutex_trylock(pthread_mutex_t *m)
 
 GS_WRAP int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *abstime)
 {
-	if (preload_native())
+	if (preload_native() && (mutex_glibc() || mutex_shared(m)))
 		return REAL(pthread_mutex_clocklock)(m, clk, abstime);
 	int64_t deadline;
 
@@ -217,26 +285,28 @@ GS_WRAP int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const str
 	if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME)
 		return EINVAL;
 	deadline = preload_abs_deadline(clk, abstime);
+	if (deadline >= 0 && preload_native())
+		return runtime_mutex_take(m, true, deadline);
 	return PRELOAD_SETTLED(deadline < 0 ? EINVAL : mutex_lock_until(m, deadline));
 }
 
 GS_WRAP int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 {
-	if (preload_native())
+	if (preload_native() && (mutex_glibc() || mutex_shared(m)))
 		return REAL(pthread_mutex_timedlock)(m, abstime);
 	return PRELOAD_SETTLED(pthread_mutex_clocklock(m, CLOCK_REALTIME, abstime));
 }
 
 GS_WRAP int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-	if (preload_native())
+	if (preload_native() && mutex_glibc())
 		return REAL(pthread_mutex_unlock)(m);
 	struct gsync_mutex *g = gm(m);
 	struct green *me;
 
 	if (mutex_shared(m))
 		return REAL(pthread_mutex_unlock)(m);
-	me = self();
+	me = preload_native() ? runtime_owner() : self();
 	if (gsync_mutex_owner(g) != me) {
 		if ((g->kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_RECURSIVE ||
 		    (g->kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_ERRORCHECK)
@@ -251,7 +321,7 @@ GS_WRAP int pthread_mutex_unlock(pthread_mutex_t *m)
 		return 0;
 	}
 	g->count = 0;
-	return -gsync_mutex_unlock(g);
+	return -gsync_mutex_unlock_as(g, me);
 }
 
 /* ---- condition variables ------------------------------------------------ */

@@ -8,6 +8,9 @@
  * so a deleted and re-created key reads as NULL everywhere, as POSIX asks,
  * without visiting every thread.
  *
+ * The runtime's own OS threads (the pool's, which run the program's NSS
+ * lookups) have values of their own in the same keys, per OS thread.
+ *
  * When a green thread ends, the destructors run on its own stack in the
  * POSIX order: each key with a destructor and a non-NULL value has its
  * value set to NULL and the destructor called with the old value, for up
@@ -47,9 +50,20 @@ static struct key_slot keys[PTHREAD_KEYS_MAX];
 
 static void tsd_exit(struct green *g);
 
+/* glibc's keys serve only GREENSHIM_THREADS=native. The runtime's own OS
+ * threads use this table too: a pool thread runs the program's NSS
+ * lookups, whose allocations reach the program's malloc, and jemalloc
+ * sets its key there (glibc's table knows none of these keys: "Error
+ * setting tsd", seen with BIND's named). */
+static inline bool tsd_native(void)
+{
+	config_load(); /* a wrapper may run before our constructor */
+	return gs_config.native_threads;
+}
+
 GS_WRAP int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
 {
-	if (preload_native())
+	if (tsd_native())
 		return REAL(pthread_key_create)(key, dtor);
 	static bool hooked;
 
@@ -73,7 +87,7 @@ GS_WRAP int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
 
 GS_WRAP int pthread_key_delete(pthread_key_t key)
 {
-	if (preload_native())
+	if (tsd_native())
 		return REAL(pthread_key_delete)(key);
 	uint64_t seq;
 
@@ -93,12 +107,49 @@ GS_WRAP int pthread_key_delete(pthread_key_t key)
  * takes them over. */
 static __thread struct tsd *tls_prehub __attribute__((tls_model("initial-exec")));
 
-/* Where the caller's values live: its green thread's, or the pre-hub
- * ones when it has none yet. */
+/* Values of the runtime's own OS threads, which have no green thread (nor
+ * may make a hub to have one): per OS thread. Their destructors run when
+ * the OS thread ends, called by glibc for runtime_key, one key of its own
+ * whose value is set with the first of ours. */
+static __thread struct tsd *tls_runtime __attribute__((tls_model("initial-exec")));
+static pthread_key_t runtime_key;
+static atomic_int runtime_key_made; /* 0 not yet, 1 made, 2 making, -1 failed */
+
+static void run_destructors(struct tsd **home);
+
+static void runtime_exit(void *unused)
+{
+	(void)unused;
+	run_destructors(&tls_runtime);
+}
+
+/* The first value of a runtime OS thread: glibc is to call runtime_exit
+ * when the thread ends. */
+static void runtime_first_value(struct tsd *t)
+{
+	int made = atomic_load(&runtime_key_made);
+
+	while (made == 0 || made == 2) {
+		if (made == 0 && atomic_compare_exchange_strong(&runtime_key_made, &made, 2)) {
+			made = REAL(pthread_key_create)(&runtime_key, runtime_exit) == 0 ? 1 : -1;
+			atomic_store(&runtime_key_made, made);
+		} else {
+			made = atomic_load(&runtime_key_made);
+		}
+	}
+	if (made == 1)
+		REAL(pthread_setspecific)(runtime_key, t);
+}
+
+/* Where the caller's values live: its green thread's, the pre-hub ones
+ * when it has none yet, or the runtime OS thread's. */
 static struct tsd **tsd_home(void)
 {
-	struct green *g = green_self();
+	struct green *g;
 
+	if (GS_UNLIKELY(osthread_is_runtime()))
+		return &tls_runtime;
+	g = green_self();
 	if (g == NULL)
 		return &tls_prehub;
 	if (GS_UNLIKELY(tls_prehub != NULL) && (g->flags & GREEN_ROOT) && g->user == NULL) {
@@ -115,7 +166,7 @@ static struct tsd *tsd_of(void)
 
 GS_WRAP void *pthread_getspecific(pthread_key_t key)
 {
-	if (preload_native())
+	if (tsd_native())
 		return REAL(pthread_getspecific)(key);
 	struct tsd *t = tsd_of();
 
@@ -126,7 +177,7 @@ GS_WRAP void *pthread_getspecific(pthread_key_t key)
 
 GS_WRAP int pthread_setspecific(pthread_key_t key, const void *value)
 {
-	if (preload_native())
+	if (tsd_native())
 		return REAL(pthread_setspecific)(key, value);
 	struct tsd **home, *t;
 
@@ -147,6 +198,8 @@ GS_WRAP int pthread_setspecific(pthread_key_t key, const void *value)
 			grown->v[i] = (struct tsd_value){ 0, NULL };
 		grown->n = n;
 		*home = t = grown;
+		if (old == 0 && home == &tls_runtime)
+			runtime_first_value(grown);
 	}
 	t->v[key].seq = keys[key].seq;
 	t->v[key].value = (void *)value;
@@ -155,7 +208,15 @@ GS_WRAP int pthread_setspecific(pthread_key_t key, const void *value)
 
 static void tsd_exit(struct green *g)
 {
-	struct tsd *t = g->user;
+	run_destructors((struct tsd **)&g->user);
+}
+
+/* POSIX's order: each key with a destructor and a non-NULL value has its
+ * value set to NULL and the destructor called with the old one, for up to
+ * PTHREAD_DESTRUCTOR_ITERATIONS rounds while destructors set new ones. */
+static void run_destructors(struct tsd **home)
+{
+	struct tsd *t = *home;
 
 	for (int round = 0; t != NULL && round < PTHREAD_DESTRUCTOR_ITERATIONS; round++) {
 		bool called = false;
@@ -169,11 +230,11 @@ static void tsd_exit(struct green *g)
 			t->v[k].value = NULL;
 			dtor(v);
 			called = true;
-			t = g->user; /* a destructor may have grown it */
+			t = *home; /* a destructor may have grown it */
 		}
 		if (!called)
 			break;
 	}
-	gs_free(g->user);
-	g->user = NULL;
+	gs_free(*home);
+	*home = NULL;
 }

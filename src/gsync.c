@@ -115,13 +115,16 @@ static bool mutex_take(struct gsync_mutex *m, struct green *self)
 					   __ATOMIC_RELAXED);
 }
 
+int gsync_mutex_trylock_as(struct gsync_mutex *m, struct green *owner)
+{
+	if (mutex_take(m, owner))
+		return 0;
+	return gsync_mutex_owner(m) == owner ? -EDEADLK : -EBUSY;
+}
+
 int gsync_mutex_trylock(struct gsync_mutex *m)
 {
-	struct green *self = green_self();
-
-	if (mutex_take(m, self))
-		return 0;
-	return gsync_mutex_owner(m) == self ? -EDEADLK : -EBUSY;
+	return gsync_mutex_trylock_as(m, green_self());
 }
 
 /* Spins before a contended lock parks: rounds of MUTEX_SPIN_PAUSES pauses. */
@@ -208,9 +211,14 @@ int gsync_mutex_lock(struct gsync_mutex *m, int64_t deadline)
 
 int gsync_mutex_unlock(struct gsync_mutex *m)
 {
+	return gsync_mutex_unlock_as(m, green_self());
+}
+
+int gsync_mutex_unlock_as(struct gsync_mutex *m, struct green *owner)
+{
 	struct waiter *e;
 
-	if (gsync_mutex_owner(m) != green_self())
+	if (gsync_mutex_owner(m) != owner)
 		return -EPERM;
 	gsync_lock(&m->lock);
 	if (m->handoff) {

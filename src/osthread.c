@@ -7,9 +7,14 @@
  *    and synchronise with libc's mutexes and condition variables
  *    (os_ops), never the green ones: a green object has no atomics and
  *    belongs to one hub;
- *  - every wrapper they reach (an NSS module calling fopen or
- *    pthread_mutex_lock through its PLT, say) gives them plain libc
- *    behaviour: osthread_is_runtime() is what preload/ asks;
+ *  - every wrapper they reach (an NSS module calling fopen through its
+ *    PLT, say) gives them plain libc behaviour: osthread_is_runtime() is
+ *    what preload/ asks. But for the program's objects that green threads
+ *    share with them: its private mutexes, which they lock as green ones
+ *    without parking (preload/sync.c), and its thread-specific data keys,
+ *    whose values they keep per OS thread (preload/tsd.c). Program code
+ *    runs there: an NSS lookup calls the program's malloc, and jemalloc
+ *    locks its arenas and sets its key;
  *  - they block every signal from their first instruction (the mask is
  *    set by the creator around pthread_create, so no window exists): a
  *    process-directed signal always goes to a thread of the program, as

@@ -16,7 +16,9 @@
  *
  * Invariants:
  *  - the queue and the counters are guarded by pool.mu, a libc mutex taken
- *    through os_ops (never a green one: workers are not green threads);
+ *    through os_ops (never a green one: workers are not green threads),
+ *    and held by a green thread only where it cannot be switched out: no
+ *    program code under it (a worker is made with it let go);
  *  - a job is announced to its hub (hub_remote_begin) before it is queued,
  *    so that the hub is never reported stuck while a worker holds it, and
  *    posted exactly once;
@@ -106,23 +108,22 @@ static void *pool_worker(void *arg)
 	}
 }
 
-/* Queues j, starting a worker when the idle ones cannot take every queued
- * job. Called with pool.mu held. -EAGAIN (or another error of thread
- * creation) when no worker exists and none can be made. */
-static int pool_submit(struct pool_job *j)
+/* Whether a worker is to be started: when the idle ones cannot take every
+ * queued job and one more. Counted at once (nthreads), under pool.mu. */
+static bool pool_wants_worker(void)
 {
 	unsigned max = gs_config.pool_size != 0 ? gs_config.pool_size : CONFIG_POOL_DEFAULT;
 
-	if (pool.queued + 1 > pool.nidle && pool.nthreads < max) {
-		int r = osthread_start(NULL, "gs-pool", pool_worker, NULL, true);
+	if (pool.queued + 1 <= pool.nidle || pool.nthreads >= max)
+		return false;
+	pool.nthreads++;
+	pool.started++;
+	return true;
+}
 
-		if (r == 0) {
-			pool.nthreads++;
-			pool.started++;
-		} else if (pool.nthreads == 0) {
-			return r;
-		}
-	}
+/* Queues j. Called with pool.mu held, a worker alive. */
+static void pool_queue(struct pool_job *j)
+{
 	hub_remote_begin(j->hub);
 	j->next = NULL;
 	if (pool.tail != NULL)
@@ -133,14 +134,13 @@ static int pool_submit(struct pool_job *j)
 	pool.queued++;
 	if (pool.nidle > 0)
 		os_ops.cond_signal(&pool.cv);
-	return 0;
 }
 
 int pool_call(void (*fn)(void *), void *arg)
 {
 	struct pool_job j;
 	struct hub *h;
-	int r;
+	bool start;
 
 	if (osthread_is_runtime() || gs_config.native_threads || (h = hub_get()) == NULL ||
 	    h->current == h->hub_green) {
@@ -154,14 +154,36 @@ int pool_call(void (*fn)(void *), void *arg)
 	j.msg.wait = &j.wait;
 	j.msg.result = 0;
 	os_ops.mutex_lock(&pool.mu);
-	r = pool_submit(&j);
+	start = pool_wants_worker();
+	if (!start) {
+		pool_queue(&j);
+		os_ops.mutex_unlock(&pool.mu);
+		return wait_park(&j.wait, GS_NO_DEADLINE);
+	}
+	/* The worker is made with pool.mu let go and j not queued yet:
+	 * making a thread calls the program's malloc (glibc allocates the
+	 * new thread's TLS with it), which may park this thread (a green
+	 * mutex, a futex) or be preempted, and a thread switched out must
+	 * hold no lock of libc's that others take (seen: every hub and
+	 * worker waiting for pool.mu, its holder parked in jemalloc), nor
+	 * have a job that a worker could complete under another wait. */
 	os_ops.mutex_unlock(&pool.mu);
-	if (r < 0) {
-		/* No thread can be made: the call blocks this OS thread, which
-		 * is still the call's own result. */
+	if (osthread_start(NULL, "gs-pool", pool_worker, NULL, true) != 0) {
+		os_ops.mutex_lock(&pool.mu);
+		pool.nthreads--;
+		pool.started--;
+		os_ops.mutex_unlock(&pool.mu);
+	}
+	os_ops.mutex_lock(&pool.mu);
+	if (pool.nthreads == 0) {
+		/* No worker exists and none can be made: the call blocks this
+		 * OS thread, which is still the call's own result. */
+		os_ops.mutex_unlock(&pool.mu);
 		fn(arg);
 		return 0;
 	}
+	pool_queue(&j);
+	os_ops.mutex_unlock(&pool.mu);
 	return wait_park(&j.wait, GS_NO_DEADLINE);
 }
 

@@ -1039,6 +1039,13 @@ bool gsync_mutex_busy(struct gsync_mutex *m); /* held, or waited for */
 int gsync_mutex_lock(struct gsync_mutex *m, int64_t deadline);
 int gsync_mutex_trylock(struct gsync_mutex *m);
 int gsync_mutex_unlock(struct gsync_mutex *m);
+/* The same for an owner that is no green thread: one of the runtime's own
+ * OS threads, which runs program code (a pool worker's NSS lookup calls the
+ * program's malloc) and takes the program's mutexes under an address of its
+ * own that no green has (compared, never read). It never parks: the caller
+ * tries again. Its unlock wakes a green waiter as another hub's would. */
+int gsync_mutex_trylock_as(struct gsync_mutex *m, struct green *owner);
+int gsync_mutex_unlock_as(struct gsync_mutex *m, struct green *owner);
 void gsync_cond_init(struct gsync_cond *c);
 bool gsync_cond_busy(struct gsync_cond *c);
 /* Always returns with m locked again, as POSIX requires. */

@@ -3,8 +3,12 @@
  * 64 KiB, passing some to each other, with whatever malloc the program is
  * linked with (the tests build it against jemalloc, tcmalloc and
  * mimalloc). Prints "ok" and exits 0 when every block held what its
- * writer put there.
+ * writer put there. Each thread also looks up a user first (getpwnam_r),
+ * whose allocations inside glibc reach that malloc too: nothing else may
+ * be printed (jemalloc writes "Error setting tsd" if it cannot set its
+ * thread-specific key).
  */
+#include <pwd.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,7 +47,11 @@ static void *worker(void *arg)
 	size_t size[SLOTS] = { 0 };
 	unsigned tag[SLOTS] = { 0 };
 	int bad = 0;
+	struct passwd pw, *found = NULL;
+	char buf[4096];
 
+	if (getpwnam_r("root", &pw, buf, sizeof buf, &found) != 0 || found == NULL || pw.pw_uid != 0)
+		return (void *)1;
 	for (int r = 0; r < ROUNDS; r++) {
 		int k = (int)(rand_r(&seed) % SLOTS);
 
