@@ -283,6 +283,14 @@ test_redis_serves_redis_benchmark() {
 	fi
 }
 
+# wait_for_url URL: until URL answers with success, at most 10 s.
+wait_for_url() {
+	for _ in $(seq 100); do
+		curl -sf -o /dev/null "$1" && return
+		sleep 0.1
+	done
+}
+
 # apache_conf DIR PORT: tests/real/httpd.conf.in filled in for a server
 # rooted at DIR (htdocs, logs and run below it) on 127.0.0.1:PORT.
 apache_conf() {
@@ -316,10 +324,7 @@ apache_run() {
 	env ${1:+LD_PRELOAD=$1} "$APACHE2" -f "$d/httpd.conf" -DFOREGROUND >"$d/out" 2>&1 &
 	ap=$!
 	url=http://127.0.0.1:$aport/f.txt
-	for _ in $(seq 100); do
-		curl -sf -o /dev/null "$url" && break
-		sleep 0.1
-	done
+	wait_for_url "$url"
 	ap_failed=
 	for run in "-n 4000 -c 100" "-k -n 4000 -c 20"; do
 		# shellcheck disable=SC2086
@@ -355,6 +360,22 @@ ab_failures() {
 	fi
 }
 
+# server_ends_as_native NAME WHO TASKS STATUS HOW LOG: how a server test
+# ends once its requests were right: WHO (the program, or its child) ran
+# on one OS thread of the program's (TASKS), HOW stopped it with status 0
+# as natively (STATUS), and its log reported nothing (LOG empty).
+server_ends_as_native() {
+	if [ "$3" -ne 1 ]; then
+		fail $1 "$2 ran $3 OS threads of the program under greenshim"
+	elif [ "$4" -ne 0 ]; then
+		fail $1 "$5: status $4 under greenshim, 0 natively"
+	elif [ -n "$6" ]; then
+		fail $1 "log: $6"
+	else
+		ok $1
+	fi
+}
+
 test_apache_event_mpm_serves_and_restarts_gracefully() {
 	name=apache_event_mpm_serves_and_restarts_gracefully
 	apache_run ""
@@ -364,14 +385,8 @@ test_apache_event_mpm_serves_and_restarts_gracefully() {
 		fail $name "natively: $native"
 	elif [ "$ap_failed" != "0 0 0" ] || [ "$ap_body" != whole ]; then
 		fail $name "under greenshim: requests $ap_failed, body $ap_body; $(tail -n 3 "$d/logs/error.log")"
-	elif [ "$ap_tasks" -ne 1 ]; then
-		fail $name "a child ran $ap_tasks OS threads of the program under greenshim"
-	elif [ "$ap_status" -ne 0 ]; then
-		fail $name "SIGTERM: status $ap_status under greenshim, 0 natively"
-	elif [ -n "$ap_log" ]; then
-		fail $name "error log: $ap_log"
 	else
-		ok $name
+		server_ends_as_native $name "a child" "$ap_tasks" "$ap_status" SIGTERM "$ap_log"
 	fi
 }
 
@@ -417,10 +432,7 @@ haproxy_run() {
 	EOF
 	env ${1:+LD_PRELOAD=$1} "$HAPROXY" -f "$d/haproxy.cfg" -db >"$d/out" 2>&1 &
 	hp=$!
-	for _ in $(seq 100); do
-		curl -sf -o /dev/null "http://127.0.0.1:$pp/" && break
-		sleep 0.1
-	done
+	wait_for_url "http://127.0.0.1:$pp/"
 	ab -q -n 4000 -c 50 "http://127.0.0.1:$pp/" >"$d/ab" 2>&1 &
 	abp=$!
 	sleep 0.3
@@ -452,14 +464,8 @@ test_haproxy_serves_proxies_and_stops_softly() {
 		fail $name "natively: $native"
 	elif [ "$hp_failed" != "0 0" ] || [ "$hp_bodies" != ab ]; then
 		fail $name "under greenshim: requests $hp_failed, bodies $hp_bodies; $(tail -n 3 "$d/out")"
-	elif [ "$hp_tasks" -ne 1 ]; then
-		fail $name "haproxy ran $hp_tasks OS threads of the program under greenshim"
-	elif [ "$hp_status" -ne 0 ]; then
-		fail $name "soft stop (SIGUSR1): status $hp_status under greenshim, 0 natively"
-	elif [ -n "$hp_log" ]; then
-		fail $name "log: $hp_log"
 	else
-		ok $name
+		server_ends_as_native $name haproxy "$hp_tasks" "$hp_status" "soft stop (SIGUSR1)" "$hp_log"
 	fi
 }
 
@@ -489,10 +495,7 @@ varnish_run() {
 		-b "127.0.0.1:$bport" -s malloc,64m >"$d/out" 2>&1 &
 	vn=$!
 	url=http://127.0.0.1:$vport/f.txt
-	for _ in $(seq 100); do
-		curl -sf -o /dev/null "$url" && break
-		sleep 0.1
-	done
+	wait_for_url "$url"
 	vn_failed=
 	if curl -sf "$url" | cmp -s - "$d/www/f.txt"; then vn_failed=0; else vn_failed=body; fi
 	ab -q -n 5000 -c 50 "$url" >"$d/ab" 2>&1 &
@@ -504,10 +507,7 @@ varnish_run() {
 	ab -q -k -n 5000 -c 50 "$url" >"$d/ab" 2>&1
 	vn_failed="$vn_failed $(ab_failures $? "$d/ab" 5000)"
 	varnishadm -n "$d/vn" stop >/dev/null 2>&1 && varnishadm -n "$d/vn" start >/dev/null 2>&1
-	for _ in $(seq 100); do
-		curl -sf -o /dev/null "$url" && break
-		sleep 0.1
-	done
+	wait_for_url "$url"
 	if curl -sf "$url" | cmp -s - "$d/www/f.txt"; then
 		vn_failed="$vn_failed 0"
 	else
@@ -533,14 +533,8 @@ test_varnish_serves_and_restarts_its_child() {
 		fail $name "natively: $native"
 	elif [ "$vn_failed" != "0 0 0 0" ]; then
 		fail $name "under greenshim: $vn_failed; $(tail -n 3 "$d/out")"
-	elif [ "$vn_tasks" -ne 1 ]; then
-		fail $name "the cache child ran $vn_tasks OS threads of the program under greenshim"
-	elif [ "$vn_status" -ne 0 ]; then
-		fail $name "SIGTERM: status $vn_status under greenshim, 0 natively"
-	elif [ -n "$vn_log" ]; then
-		fail $name "log: $vn_log"
 	else
-		ok $name
+		server_ends_as_native $name "the cache child" "$vn_tasks" "$vn_status" SIGTERM "$vn_log"
 	fi
 }
 
