@@ -45,29 +45,24 @@ struct os_ops os_ops = {
 	.thread_sigmask = pthread_sigmask,
 };
 
-static __thread bool tls_runtime __attribute__((tls_model("initial-exec")));
+__thread bool gs_osthread_runtime __attribute__((tls_model("initial-exec")));
 
 void osthread_set_ops(const struct os_ops *ops)
 {
 	os_ops = *ops;
 }
 
-bool osthread_is_runtime(void)
-{
-	return tls_runtime;
-}
-
 bool osthread_runtime_begin(void)
 {
-	bool was = tls_runtime;
+	bool was = gs_osthread_runtime;
 
-	tls_runtime = true;
+	gs_osthread_runtime = true;
 	return was;
 }
 
 void osthread_runtime_end(bool was)
 {
-	tls_runtime = was;
+	gs_osthread_runtime = was;
 }
 
 struct osthread_start_arg {
@@ -81,7 +76,7 @@ static void *osthread_main(void *p)
 	struct osthread_start_arg a = *(struct osthread_start_arg *)p;
 
 	gs_free(p);
-	tls_runtime = true;
+	gs_osthread_runtime = true;
 	prctl(PR_SET_NAME, a.name, 0, 0, 0); /* not the interposed setname */
 	return a.fn(a.arg);
 }

@@ -1234,8 +1234,16 @@ void osthread_set_ops(const struct os_ops *ops);
  * os_ops must be waited on with CLOCK_MONOTONIC deadlines. */
 int osthread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg,
 		   bool detached);
-/* Is the caller one of those threads? (Then it gets plain libc.) */
-bool osthread_is_runtime(void);
+/* Is the caller one of those threads? (Then it gets plain libc, but for
+ * the program's objects green threads share: osthread.c.) Inline: every
+ * wrapper of the thread-specific data asks it. */
+extern __thread bool gs_osthread_runtime __attribute__((tls_model("initial-exec")));
+
+static inline bool osthread_is_runtime(void)
+{
+	return gs_osthread_runtime;
+}
+
 /* Around a library the runtime calls on a program's thread (libunwind,
  * which locks its caches with pthread_mutex_lock and sigprocmask through
  * the PLT): every wrapper it reaches gives plain libc, as on the runtime's
