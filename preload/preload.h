@@ -20,6 +20,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ptrace.h>
 #include <stdarg.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -158,6 +159,7 @@ struct group;       /* grp.h */
 	X(wait4, pid_t, (pid_t, int *, int, struct rusage *))                                 \
 	X(waitid, int, (idtype_t, id_t, siginfo_t *, int))                                    \
 	X(system, int, (const char *))                                                        \
+	X(ptrace, long, (enum __ptrace_request, pid_t, void *, void *))                       \
 	X(execve, int, (const char *, char *const[], char *const[]))                          \
 	X(execv, int, (const char *, char *const[]))                                          \
 	X(execvp, int, (const char *, char *const[]))                                         \

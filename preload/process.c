@@ -16,7 +16,8 @@
  *
  * A child this process traces (ptrace) stops at every event its tracer
  * is to see, reported to wait whatever the options, and a pidfd says
- * nothing of it: a wait for such a child asks again every
+ * nothing of it: once the process has called ptrace, a wait for such a
+ * child (its TracerPid one of ours) asks again every
  * TRACED_RECHECK_NS, and one for a child's exit alone, after 20 ms and
  * then at intervals that double up to 1.3 s, in case the child made
  * itself traced since. And the process's only program thread (strace, a
@@ -119,13 +120,37 @@ static long proc_field(const char *path, const char *key)
 	return v;
 }
 
+/* Set by the process's first ptrace call: only a process that has made
+ * one can trace a child (a tracer's first wait, for a child that makes
+ * itself traced, comes before it: the recheck at growing intervals sees
+ * that stop). Until then no wait reads the children's status. */
+static atomic_bool ptrace_used;
+
+/* ptrace: libc's, noted. glibc's reads its three arguments after the
+ * request whatever the request; so does this. */
+GS_WRAP long ptrace(enum __ptrace_request request, ...)
+{
+	va_list ap;
+	pid_t pid;
+	void *addr, *data;
+
+	va_start(ap, request);
+	pid = va_arg(ap, pid_t);
+	addr = va_arg(ap, void *);
+	data = va_arg(ap, void *);
+	va_end(ap);
+	if (!atomic_load_explicit(&ptrace_used, memory_order_relaxed))
+		atomic_store(&ptrace_used, true);
+	return REAL(ptrace)(request, pid, addr, data);
+}
+
 /* Does one of this process's OS threads trace child pid? */
 static bool traced_here(long pid)
 {
 	char path[64];
 	long tracer;
 
-	if (pid <= 0)
+	if (pid <= 0 || !atomic_load_explicit(&ptrace_used, memory_order_relaxed))
 		return false;
 	snprintf(path, sizeof path, "/proc/%ld/status", pid);
 	tracer = proc_field(path, "TracerPid:");
@@ -156,7 +181,8 @@ static int children_wait(struct hub *h, idtype_t type, id_t id, bool exits_only,
 		fds[n] = (int)id;
 		opened[n++] = 0;
 		snprintf(path, sizeof path, "/proc/self/fdinfo/%d", (int)id);
-		traced = traced_here(proc_field(path, "Pid:"));
+		traced = atomic_load_explicit(&ptrace_used, memory_order_relaxed) &&
+			 traced_here(proc_field(path, "Pid:"));
 	} else if (type == P_PID) {
 		if ((fds[n] = pidfd_open((pid_t)id)) >= 0)
 			opened[n++] = 1;
