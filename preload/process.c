@@ -160,6 +160,18 @@ static bool traced_here(long pid)
 	return access(path, F_OK) == 0;
 }
 
+/* traced_here for the child a pidfd refers to: its fdinfo is read only
+ * once the process has called ptrace. */
+static bool traced_pidfd(int fd)
+{
+	char path[64];
+
+	if (!atomic_load_explicit(&ptrace_used, memory_order_relaxed))
+		return false;
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+	return traced_here(proc_field(path, "Pid:"));
+}
+
 /* Waits until a child that (type, id) names may have changed state; the
  * caller's round-th wait for it. 0 or -ETIMEDOUT: ask the kernel again;
  * WAKE_SIGNAL, -EINTR: a signal; WAIT_IN_KERNEL: the caller, the process's
@@ -176,13 +188,9 @@ static int children_wait(struct hub *h, idtype_t type, id_t id, bool exits_only,
 	int n = 0, k = 0, r;
 
 	if (type == P_PIDFD) {
-		char path[64];
-
 		fds[n] = (int)id;
 		opened[n++] = 0;
-		snprintf(path, sizeof path, "/proc/self/fdinfo/%d", (int)id);
-		traced = atomic_load_explicit(&ptrace_used, memory_order_relaxed) &&
-			 traced_here(proc_field(path, "Pid:"));
+		traced = traced_pidfd((int)id);
 	} else if (type == P_PID) {
 		if ((fds[n] = pidfd_open((pid_t)id)) >= 0)
 			opened[n++] = 1;

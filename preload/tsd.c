@@ -113,7 +113,8 @@ static __thread struct tsd *tls_prehub __attribute__((tls_model("initial-exec"))
  * whose value is set with the first of ours. */
 static __thread struct tsd *tls_runtime __attribute__((tls_model("initial-exec")));
 static pthread_key_t runtime_key;
-static atomic_int runtime_key_made; /* 0 not yet, 1 made, 2 making, -1 failed */
+static pthread_once_t runtime_key_once = PTHREAD_ONCE_INIT;
+static bool runtime_key_made;
 
 static void run_destructors(struct tsd **home);
 
@@ -123,21 +124,17 @@ static void runtime_exit(void *unused)
 	run_destructors(&tls_runtime);
 }
 
+static void runtime_key_make(void)
+{
+	runtime_key_made = REAL(pthread_key_create)(&runtime_key, runtime_exit) == 0;
+}
+
 /* The first value of a runtime OS thread: glibc is to call runtime_exit
  * when the thread ends. */
 static void runtime_first_value(struct tsd *t)
 {
-	int made = atomic_load(&runtime_key_made);
-
-	while (made == 0 || made == 2) {
-		if (made == 0 && atomic_compare_exchange_strong(&runtime_key_made, &made, 2)) {
-			made = REAL(pthread_key_create)(&runtime_key, runtime_exit) == 0 ? 1 : -1;
-			atomic_store(&runtime_key_made, made);
-		} else {
-			made = atomic_load(&runtime_key_made);
-		}
-	}
-	if (made == 1)
+	REAL(pthread_once)(&runtime_key_once, runtime_key_make);
+	if (runtime_key_made)
 		REAL(pthread_setspecific)(runtime_key, t);
 }
 

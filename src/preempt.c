@@ -664,6 +664,7 @@ void preempt_exec_end(void)
 
 bool preempt_spawn_begin(void)
 {
+	/* Asked first without the lock: few programs ignore the signal. */
 	if (!preempt_active() || !atomic_load(&program_ignores))
 		return false;
 	introspect_hubs_lock();
