@@ -15,8 +15,14 @@
  * glibc marks them where this file looks: the mutex kind's pshared bit,
  * bit 0 of a condition variable's __wrefs, a semaphore's private word.
  *
- * Not green yet (the thread issue): robust and priority mutexes beyond
- * their plain locking; waits on process-shared semaphores are not
+ * A process-shared mutex names its owner by its OS thread's id, and a
+ * robust one is on its OS thread's list of robust mutexes, which the
+ * kernel walks when the process dies: glibc's calls on one run with that
+ * list (tls_robust_begin), and a green thread that holds one whose unlock
+ * checks the owner stays on its hub until it lets go (green's os_locks).
+ *
+ * Not green yet (the thread issue): private robust and priority mutexes
+ * beyond their plain locking; waits on process-shared semaphores are not
  * interrupted by signals (private ones are, as glibc's).
  */
 #include <pthread.h>
@@ -27,6 +33,7 @@
 #include "preload.h"
 
 #define MUTEX_PSHARED 128 /* glibc's PTHREAD_MUTEX_PSHARED_BIT */
+#define MUTEX_ROBUST 16   /* PTHREAD_MUTEX_ROBUST_NORMAL_NP */
 #define MUTEX_TYPE_MASK 3 /* PTHREAD_MUTEX_KIND_MASK_NP */
 #define COND_PSHARED 1u   /* __wrefs bits, as glibc's pthread_cond_init sets */
 #define COND_MONOTONIC 2u
@@ -190,9 +197,65 @@ GS_WRAP int pthread_mutex_destroy(pthread_mutex_t *m)
 	return gsync_mutex_busy(gm(m)) ? EBUSY : 0;
 }
 
+/* glibc lets only the owner unlock m, a process-shared mutex: it is
+ * robust, recursive or error-checking. */
+static bool mutex_names_owner(const pthread_mutex_t *m)
+{
+	int kind = m->__data.__kind;
+
+	return (kind & MUTEX_ROBUST) || (kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_RECURSIVE ||
+	       (kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_ERRORCHECK;
+}
+
+/* The calling green thread took m (delta 1) or let it go (-1). */
+static void shared_owned(const pthread_mutex_t *m, int delta)
+{
+	struct green *g;
+
+	if (!mutex_names_owner(m) || (g = self()) == NULL)
+		return;
+	if (g->os_locks == UINT8_MAX)
+		return; /* too many to count: it stays for good */
+	if (delta > 0)
+		g->os_locks++;
+	else if (g->os_locks > 0)
+		g->os_locks--;
+}
+
+/* Before glibc's call on m from a green thread: a robust mutex of glibc's
+ * is on the OS thread's list (tls_robust_begin). For tls_robust_end. */
+static bool robust_begin(pthread_mutex_t *m)
+{
+	return (m->__data.__kind & MUTEX_ROBUST) && mutex_shared(m) && tls_robust_begin();
+}
+
+/* glibc's trylock and unlock of a process-shared mutex, from a green
+ * thread. */
+static int shared_trylock(pthread_mutex_t *m)
+{
+	bool begun = robust_begin(m);
+	int r = REAL(pthread_mutex_trylock)(m);
+
+	tls_robust_end(begun);
+	if (r == 0 || r == EOWNERDEAD)
+		shared_owned(m, 1);
+	return r;
+}
+
+static int shared_unlock(pthread_mutex_t *m)
+{
+	bool begun = robust_begin(m);
+	int r = REAL(pthread_mutex_unlock)(m);
+
+	tls_robust_end(begun);
+	if (r == 0)
+		shared_owned(m, -1);
+	return r;
+}
+
 static int mutex_try_real(void *m)
 {
-	return REAL(pthread_mutex_trylock)(m);
+	return shared_trylock(m);
 }
 
 /* Locks m by deadline: 0 or the pthread error (ETIMEDOUT, EDEADLK...). */
@@ -258,7 +321,7 @@ GS_WRAP int pthread_mutex_trylock(pthread_mutex_t *m)
 	struct green *me;
 
 	if (mutex_shared(m))
-		return REAL(pthread_mutex_trylock)(m);
+		return shared_trylock(m);
 	me = self();
 	if (gsync_mutex_trylock(g) == 0) {
 		g->count = 1;
@@ -305,7 +368,7 @@ GS_WRAP int pthread_mutex_unlock(pthread_mutex_t *m)
 	struct green *me;
 
 	if (mutex_shared(m))
-		return REAL(pthread_mutex_unlock)(m);
+		return preload_native() ? REAL(pthread_mutex_unlock)(m) : shared_unlock(m);
 	me = preload_native() ? runtime_owner() : self();
 	if (gsync_mutex_owner(g) != me) {
 		if ((g->kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_RECURSIVE ||
@@ -378,8 +441,13 @@ GS_WRAP int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
 	if (preload_native())
 		return REAL(pthread_cond_wait)(c, m);
-	if (cond_shared(c))
-		return REAL(pthread_cond_wait)(c, m);
+	if (cond_shared(c)) {
+		bool begun = robust_begin(m);
+		int r = REAL(pthread_cond_wait)(c, m);
+
+		tls_robust_end(begun);
+		return r;
+	}
 	return PRELOAD_SETTLED(cond_wait_until(c, m, GS_NO_DEADLINE));
 }
 
@@ -390,8 +458,13 @@ GS_WRAP int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clocki
 		return REAL(pthread_cond_clockwait)(c, m, clk, abstime);
 	int64_t deadline;
 
-	if (cond_shared(c))
-		return REAL(pthread_cond_clockwait)(c, m, clk, abstime);
+	if (cond_shared(c)) {
+		bool begun = robust_begin(m);
+		int r = REAL(pthread_cond_clockwait)(c, m, clk, abstime);
+
+		tls_robust_end(begun);
+		return r;
+	}
 	if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME)
 		return EINVAL;
 	deadline = preload_abs_deadline(clk, abstime);
@@ -403,8 +476,13 @@ GS_WRAP int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 {
 	if (preload_native())
 		return REAL(pthread_cond_timedwait)(c, m, abstime);
-	if (cond_shared(c))
-		return REAL(pthread_cond_timedwait)(c, m, abstime);
+	if (cond_shared(c)) {
+		bool begun = robust_begin(m);
+		int r = REAL(pthread_cond_timedwait)(c, m, abstime);
+
+		tls_robust_end(begun);
+		return r;
+	}
 	return PRELOAD_SETTLED(pthread_cond_clockwait(
 		c, m, (c->__data.__wrefs & COND_MONOTONIC) ? CLOCK_MONOTONIC : CLOCK_REALTIME,
 		abstime));

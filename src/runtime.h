@@ -294,6 +294,17 @@ void tls_hub_fini(struct hub *h);
 /* In a child just forked, on h, its one hub: the hub's descriptors name
  * the child's thread. */
 void tls_fork_child(struct hub *h);
+/* Around glibc's call on a robust mutex (preload/sync.c) from the calling
+ * green thread: glibc keeps the robust mutexes a thread holds on a list
+ * that starts in its descriptor, and reaches that head both FS-relative
+ * (the green thread's descriptor) and through THREAD_SELF (the OS
+ * thread's) in one call. begin gives the green thread's descriptor the OS
+ * thread's head, end gives it back: the list is the OS thread's, the one
+ * glibc registered with the kernel, which marks those mutexes when the
+ * process dies. begin says whether end has anything to do (not on the OS
+ * thread's own TLS). */
+bool tls_robust_begin(void);
+void tls_robust_end(bool begun);
 /* The lowest address of g's TLS block: its frames' top. */
 char *tls_block_lo(const struct green *g);
 void tls_set_slow(void *tp);
@@ -524,7 +535,10 @@ struct green {
 			     * a joiner or a detach may be on another hub */
 	int saved_errno;
 	unsigned flags;
-	int16_t intr_result;   /* -EINTR or WAKE_SIGNAL for that wait (intr_seq) */
+	int8_t intr_result;    /* -EINTR or WAKE_SIGNAL for that wait (intr_seq) */
+	uint8_t os_locks;      /* glibc's mutexes it holds that name its OS
+				* thread (preload/sync.c): it stays on its hub;
+				* at UINT8_MAX for good */
 	uint16_t fs_sel;       /* tls.c: tp's LDT selector (TLS_LDT); 0: none */
 	uint64_t id;
 	void *(*start)(void *);

@@ -314,11 +314,13 @@ static bool claim(struct hub *h, struct hub *t)
 /* g, of h, is a program thread that could run on another hub. Only with
  * preemption on: preempt.c knows then which code is whose (preempt_pc_kind),
  * and GREENSHIM_PREEMPT_MS=0 keeps every thread where it was placed. Not
- * while it holds a FILE lock: glibc names h's OS thread its owner. */
+ * while it holds a FILE lock, or one of glibc's mutexes that checks its
+ * owner: glibc names h's OS thread their owner. */
 static bool may_move(struct hub *h, struct green *g)
 {
 	return sched_hubs() > 1 && h->sched && gs_config.preempt_ns != 0 &&
-	       !(g->flags & (GREEN_ROOT | GREEN_HUB | GREEN_FLOCK_MASK)) && green_of_program(g);
+	       !(g->flags & (GREEN_ROOT | GREEN_HUB | GREEN_FLOCK_MASK)) && g->os_locks == 0 &&
+	       green_of_program(g);
 }
 
 bool sched_share(struct hub *h, struct green *g)

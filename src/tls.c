@@ -167,6 +167,7 @@
 #include <sys/auxv.h>
 
 #include <asm/prctl.h>
+#include <linux/futex.h>
 #include <valgrind/valgrind.h>
 
 /* linux/rseq.h: struct rseq { u32 cpu_id_start; u32 cpu_id; ... } */
@@ -195,6 +196,7 @@ static struct {
 	size_t libc_size;
 	long pub_off[4];    /* libc's public variables in its block */
 	size_t pub_size[4];
+	long robust_off;    /* pd->robust_head; -1: unknown */
 } tls;
 
 /* TLS_LDT: blocks for descriptor and static TLS in one region below 4 GiB,
@@ -414,6 +416,24 @@ static bool tls_unavailable(const char *what)
 	return false;
 }
 
+/* pd->robust_head: where this OS thread's list of robust mutexes starts,
+ * as glibc told the kernel (set_robust_list, for every thread it starts). */
+static void find_robust_head(void)
+{
+	struct robust_list_head *head = NULL;
+	size_t len = 0;
+	char *pd = *(char **)((char *)arch_tp_get() + TCB_OFF_SELF);
+	long off;
+
+	tls.robust_off = -1;
+	if (arch_syscall3(SYS_get_robust_list, 0, (long)&head, (long)&len) != 0 ||
+	    len != sizeof *head || head == NULL)
+		return;
+	off = (char *)head - pd;
+	if (off >= TCB_COPY_END && (size_t)off + sizeof *head <= tls.pd_size)
+		tls.robust_off = off;
+}
+
 /* Fills tls from what glibc says; false (one line said) if it cannot. */
 static bool tls_setup(void)
 {
@@ -462,6 +482,7 @@ static bool tls_setup(void)
 	}
 	tls.resp_off = (char *)resp - (char *)arch_tp_get();
 	tls.res_off = TLS_RES_UNPROBED;
+	find_robust_head();
 	return true;
 }
 
@@ -747,6 +768,27 @@ void tls_move(struct green *g, struct hub *t)
 		return;
 	}
 	tcb_move(g->tp, t);
+}
+
+bool tls_robust_begin(void)
+{
+	char *tp = arch_tp_get(), *pd = *(char **)(tp + TCB_OFF_SELF);
+
+	if (tp == pd || tls.robust_off <= 0)
+		return false;
+	memcpy(tp + tls.robust_off, pd + tls.robust_off, sizeof(struct robust_list_head));
+	return true;
+}
+
+void tls_robust_end(bool begun)
+{
+	char *tp, *pd;
+
+	if (!begun)
+		return;
+	tp = arch_tp_get();
+	pd = *(char **)(tp + TCB_OFF_SELF);
+	memcpy(pd + tls.robust_off, tp + tls.robust_off, sizeof(struct robust_list_head));
 }
 
 void tls_first_run(struct green *g)

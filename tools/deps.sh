@@ -143,6 +143,11 @@ if [ "$scope" = all ]; then
 	if ! command -v varnishd >/dev/null 2>&1 && [ ! -x /usr/sbin/varnishd ]; then
 		missing="$missing varnish"
 	fi
+	# Knot DNS (tests/real): UDP and TCP workers, and LMDB databases with
+	# robust process-shared mutexes.
+	if [ ! -x /usr/sbin/knotd ] || [ ! -x /usr/sbin/knotc ]; then
+		missing="$missing knot"
+	fi
 	# strace (tests/real): a tracer's waits for ptrace stops.
 	if ! command -v strace >/dev/null 2>&1; then
 		missing="$missing strace"

@@ -300,7 +300,7 @@ test_sem_waits_are_interrupted_as_native() {
 test_sync_semantics_match_native() {
 	cases_match_native sync_semantics sync mutex_kinds producer_consumer cond_timeouts \
 		semaphores keys_and_once ten_thousand spinlock rwlock barrier c11 futex futex_shared \
-		thread_api sigmask
+		robust_shared thread_api sigmask
 }
 
 # Sixteen threads share every pthread object at once; 400 threads are
@@ -349,7 +349,7 @@ two_hubs_output() {
 test_two_hubs_match_native() {
 	two_hubs hubs objects join_detach stress computing bursts
 	two_hubs sync_semantics mutex_kinds producer_consumer cond_timeouts semaphores \
-		keys_and_once ten_thousand spinlock rwlock barrier c11 futex thread_api
+		keys_and_once ten_thousand spinlock rwlock barrier c11 futex robust_shared thread_api
 	two_hubs process_semantics fork_parked fork_from_thread fork_mutex waits two_waiters \
 		wait_eintr system popen_read pclose_waits ptrace
 	two_hubs io_semantics timeouts rcvtimeo connect_refused nonblock_view accepters \

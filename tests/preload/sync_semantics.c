@@ -622,6 +622,156 @@ static void case_futex_shared(void)
 	munmap(word, 4096);
 }
 
+/* ---- robust process-shared mutexes (LMDB's, Samba's tdb's) ---- */
+
+struct robust_area {
+	pthread_mutex_t m;
+	long counter;
+	int stop_spinning;
+};
+static struct robust_area *ra;
+
+static volatile unsigned long robust_sink;
+
+/* Computes for ms, mostly in this program's own code. */
+static void compute_ms(double ms)
+{
+	double until = now_ms() + ms;
+
+	while (now_ms() < until)
+		for (unsigned long k = 0; k < 20000; k++)
+			robust_sink += k * k;
+}
+
+/* Locks and unlocks ra->m, sometimes computing while it holds it, long
+ * enough for a preemption tick: with several hubs the thread may be
+ * moved meanwhile, and glibc lets only the owner's OS thread unlock. */
+static void *robust_worker(void *arg)
+{
+	for (int i = 0; i < 100; i++) {
+		int r = pthread_mutex_lock(&ra->m);
+		long c;
+
+		CHECK(r == 0, "lock: %s", strerror(r));
+		c = ra->counter;
+		if (i % 10 == 0)
+			compute_ms(15);
+		ra->counter = c + 1;
+		r = pthread_mutex_unlock(&ra->m);
+		CHECK(r == 0, "unlock by the thread that locked: %s", strerror(r));
+	}
+	return arg;
+}
+
+static void *robust_spinner(void *arg)
+{
+	while (!__atomic_load_n(&ra->stop_spinning, __ATOMIC_RELAXED))
+		compute_ms(1);
+	return arg;
+}
+
+/* Wakes every half millisecond until told to stop. */
+static void *robust_sleeper(void *arg)
+{
+	while (!__atomic_load_n(&ra->stop_spinning, __ATOMIC_RELAXED))
+		usleep(500);
+	return arg;
+}
+
+static void *robust_idler(void *arg)
+{
+	while (!__atomic_load_n(&ra->stop_spinning, __ATOMIC_RELAXED))
+		usleep(20000);
+	return arg;
+}
+
+/* Holds the mutex while it computes, beside a thread that wakes often. */
+static void *robust_holder(void *arg)
+{
+	for (int i = 0; i < 4; i++) {
+		int r = pthread_mutex_lock(&ra->m);
+
+		CHECK(r == 0, "lock: %s", strerror(r));
+		compute_ms(25);
+		ra->counter++;
+		r = pthread_mutex_unlock(&ra->m);
+		CHECK(r == 0, "unlock by the thread that locked, after computing: %s", strerror(r));
+		usleep(1000);
+	}
+	return arg;
+}
+
+static void *robust_hold(void *arg)
+{
+	int r = pthread_mutex_lock(&ra->m);
+
+	CHECK(r == 0, "lock in the child: %s", strerror(r));
+	return arg;
+}
+
+static void case_robust_shared(void)
+{
+	pthread_mutexattr_t a;
+	pthread_t t[4], spin;
+	int status, r;
+	pid_t pid;
+
+	ra = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(ra != MAP_FAILED, "mmap");
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	CHECK(pthread_mutex_init(&ra->m, &a) == 0, "init");
+	pthread_mutexattr_destroy(&a);
+
+	/* Threads of one process take turns. */
+	pthread_create(&spin, NULL, robust_spinner, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, robust_worker, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	__atomic_store_n(&ra->stop_spinning, 1, __ATOMIC_RELAXED);
+	pthread_join(spin, NULL);
+	CHECK(ra->counter == 400, "counter %ld, not 400", ra->counter);
+
+	/* A holder that computes while another thread wakes beside it (where
+	 * threads are spread over OS threads, the sleeper, an idle thread and
+	 * the holder, made in this order, put the holder beside the sleeper). */
+	for (int round = 0; round < 3; round++) {
+		__atomic_store_n(&ra->stop_spinning, 0, __ATOMIC_RELAXED);
+		pthread_create(&t[0], NULL, robust_sleeper, NULL);
+		pthread_create(&t[1], NULL, robust_idler, NULL);
+		pthread_create(&t[2], NULL, robust_holder, NULL);
+		pthread_join(t[2], NULL);
+		__atomic_store_n(&ra->stop_spinning, 1, __ATOMIC_RELAXED);
+		pthread_join(t[0], NULL);
+		pthread_join(t[1], NULL);
+	}
+	CHECK(ra->counter == 412, "counter %ld, not 412", ra->counter);
+
+	/* A process that dies holding it: the next owner hears so. */
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		pthread_t h;
+
+		pthread_create(&h, NULL, robust_hold, NULL);
+		pthread_join(h, NULL);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "child status %#x", status);
+	r = pthread_mutex_trylock(&ra->m);
+	CHECK(r == EOWNERDEAD, "trylock after its owner's process died: %s", strerror(r));
+	CHECK(pthread_mutex_consistent(&ra->m) == 0, "consistent");
+	CHECK(pthread_mutex_unlock(&ra->m) == 0, "unlock");
+	pthread_create(&t[0], NULL, robust_worker, NULL);
+	pthread_join(t[0], NULL);
+	CHECK(ra->counter == 512, "counter %ld, not 512", ra->counter);
+	CHECK(pthread_mutex_destroy(&ra->m) == 0, "destroy");
+	munmap(ra, 4096);
+}
+
 /* ---- the thread calls: joins, names, attributes ---- */
 
 static void *linger(void *arg)
@@ -876,6 +1026,7 @@ int main(int argc, char **argv)
 		{ "c11", case_c11 },
 		{ "futex", case_futex },
 		{ "futex_shared", case_futex_shared },
+		{ "robust_shared", case_robust_shared },
 		{ "thread_api", case_thread_api },
 		{ "cancel_refused", case_cancel_refused },
 		{ "sigmask", case_sigmask },

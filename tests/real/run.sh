@@ -1,8 +1,8 @@
 #!/bin/sh
 # Real programs nobody here wrote, under LD_PRELOAD=$B/libgreenshim.so:
 # Debian's CPython (/usr/bin/python3) serving with threads, memcached,
-# redis-server, apache2 (the event MPM), HAProxy, Varnish, strace and
-# MariaDB's server.
+# redis-server, apache2 (the event MPM), HAProxy, Varnish, strace, Knot
+# DNS and MariaDB's server.
 # Prints "ok - NAME" or "FAIL - NAME: why" per test, then
 # "real: N passed, N failed".
 set -u
@@ -567,6 +567,131 @@ test_strace_traces_a_shell_as_native() {
 	fi
 }
 
+# dns_queries PORT NAME N: N queries for NAME's A record, over UDP from
+# four threads and over TCP; prints each distinct answer, then "udp N
+# tcp N" (the answered counts).
+dns_queries() {
+	$PY - "$@" <<-'EOF'
+		import socket, struct, sys, threading
+		port, name, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+		def query(qid):
+		    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+		    for label in name.rstrip(".").split("."):
+		        q += bytes([len(label)]) + label.encode()
+		    return q + b"\0" + struct.pack(">HH", 1, 1)
+		def answer(r, qid):
+		    if len(r) < 16 or struct.unpack(">H", r[:2])[0] != qid or r[3] & 15:
+		        return "rcode-%d" % (r[3] & 15 if len(r) > 3 else -1)
+		    return ".".join(str(b) for b in r[-4:]) if struct.unpack(">H", r[6:8])[0] else "none"
+		answers, counts, lock = set(), {"udp": 0, "tcp": 0}, threading.Lock()
+		def udp(k):
+		    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+		    s.settimeout(5)
+		    for i in range(n // 4):
+		        qid = (k * 10000 + i) & 0xffff
+		        s.sendto(query(qid), ("127.0.0.1", port))
+		        a = answer(s.recv(512), qid)
+		        with lock:
+		            answers.add(a)
+		            counts["udp"] += 1
+		def tcp():
+		    for i in range(n // 10):
+		        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+		        q = query(i)
+		        s.sendall(struct.pack(">H", len(q)) + q)
+		        size = struct.unpack(">H", s.recv(2))[0]
+		        r = b""
+		        while len(r) < size:
+		            r += s.recv(size - len(r))
+		        s.close()
+		        with lock:
+		            answers.add(answer(r, i))
+		            counts["tcp"] += 1
+		ts = [threading.Thread(target=udp, args=(k,)) for k in range(4)] + [threading.Thread(target=tcp)]
+		for t in ts: t.start()
+		for t in ts: t.join()
+		print(" ".join(sorted(answers)), "udp", counts["udp"], "tcp", counts["tcp"])
+	EOF
+}
+
+# Knot DNS run by PRELOAD ($1, empty for native): serves a zone over UDP
+# and TCP, takes a change through knotc (a transaction written to its LMDB
+# journal) and serves it, then stops through knotc. Sets kn_out (what the
+# queries answered), kn_tasks (the program's OS threads under load),
+# kn_status and kn_log.
+knot_run() {
+	d=$tmp/knot
+	rm -rf "$d"
+	mkdir -p "$d/db"
+	kport=$(free_port)
+	cat >"$d/example.zone" <<-EOF
+		\$ORIGIN example.com.
+		\$TTL 3600
+		@ IN SOA ns.example.com. admin.example.com. 1 3600 900 604800 300
+		@ IN NS ns
+		ns IN A 127.0.0.1
+		www IN A 10.0.0.1
+	EOF
+	cat >"$d/knot.conf" <<-EOF
+		server:
+		    rundir: $d
+		    listen: 127.0.0.1@$kport
+		    udp-workers: 4
+		    tcp-workers: 4
+		    background-workers: 2
+		database:
+		    storage: $d/db
+		log:
+		  - target: stderr
+		    any: info
+		zone:
+		  - domain: example.com
+		    file: $d/example.zone
+		    zonefile-sync: -1
+		    journal-content: all
+	EOF
+	env ${1:+LD_PRELOAD=$1} /usr/sbin/knotd -c "$d/knot.conf" >"$d/out" 2>&1 &
+	kn=$!
+	for _ in $(seq 100); do
+		/usr/sbin/knotc -c "$d/knot.conf" zone-status example.com >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	dns_queries "$kport" www.example.com 2000 >"$d/q1" 2>&1 &
+	qp=$!
+	sleep 0.3
+	kn_tasks=$(program_threads $kn)
+	wait $qp
+	kc="/usr/sbin/knotc -c $d/knot.conf"
+	{ $kc zone-begin example.com && $kc zone-set example.com new 3600 A 10.0.0.2 &&
+		$kc zone-commit example.com; } >"$d/knotc" 2>&1
+	sleep 0.5
+	dns_queries "$kport" new.example.com 200 >"$d/q2" 2>&1
+	kn_out="$(cat "$d/q1") / $(cat "$d/q2")"
+	$kc stop >/dev/null 2>&1
+	wait_or_kill $kn 30
+	kn_status=$?
+	kn_log=$(grep -E -i 'greenshim|error|critical' "$d/out" | head -n 3)
+}
+
+# Knot DNS answers over UDP and TCP from its workers, green threads on
+# one OS thread of the program's, takes a zone change into its journal (an
+# LMDB database, whose robust process-shared mutexes glibc's
+# trylock reached through the green thread's own descriptor and crashed
+# on before 2026-12-04) and stops through knotc with status 0.
+test_knot_serves_a_zone_and_takes_a_change() {
+	name=knot_serves_a_zone_and_takes_a_change
+	knot_run ""
+	native="$kn_out $kn_status"
+	knot_run "$LIB"
+	if [ "$native" != "10.0.0.1 udp 2000 tcp 200 / 10.0.0.2 udp 200 tcp 20 0" ]; then
+		fail $name "natively: $native ($(tail -n 3 "$d/out"))"
+	elif [ "$kn_out" != "10.0.0.1 udp 2000 tcp 200 / 10.0.0.2 udp 200 tcp 20" ]; then
+		fail $name "under greenshim: $kn_out; $(cat "$d/knotc"; tail -n 3 "$d/out")"
+	else
+		server_ends_as_native $name knotd "$kn_tasks" "$kn_status" "knotc stop" "$kn_log"
+	fi
+}
+
 # mariadb_run PRELOAD: MariaDB's server (Debian's mariadbd: some thirty
 # threads of InnoDB and one per connection, io_uring for the data files,
 # fdatasync of the redo log at each commit) run by PRELOAD ($1, empty for
@@ -707,6 +832,11 @@ else
 		fail varnish "varnishd, varnishadm, ab or curl is missing (make deps installs them)"
 	else
 		test_varnish_serves_and_restarts_its_child
+	fi
+	if [ ! -x /usr/sbin/knotd ] || [ ! -x /usr/sbin/knotc ]; then
+		fail knot "knotd or knotc is missing (make deps installs knot)"
+	else
+		test_knot_serves_a_zone_and_takes_a_change
 	fi
 	# Debian puts mariadbd in /usr/sbin too.
 	MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
