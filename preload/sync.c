@@ -223,10 +223,16 @@ static void shared_owned(const pthread_mutex_t *m, int delta)
 }
 
 /* Before glibc's call on m from a green thread: a robust mutex of glibc's
- * is on the OS thread's list (tls_robust_begin). For tls_robust_end. */
+ * is on the OS thread's list (tls_robust_begin). */
 static bool robust_begin(pthread_mutex_t *m)
 {
-	return (m->__data.__kind & MUTEX_ROBUST) && mutex_shared(m) && tls_robust_begin();
+	return (m->__data.__kind & MUTEX_ROBUST) && mutex_shared(m) && tls_robust_begin(self());
+}
+
+static void robust_end(bool begun)
+{
+	if (begun)
+		tls_robust_end(self(), true);
 }
 
 /* glibc's trylock and unlock of a process-shared mutex, from a green
@@ -236,7 +242,7 @@ static int shared_trylock(pthread_mutex_t *m)
 	bool begun = robust_begin(m);
 	int r = REAL(pthread_mutex_trylock)(m);
 
-	tls_robust_end(begun);
+	robust_end(begun);
 	if (r == 0 || r == EOWNERDEAD)
 		shared_owned(m, 1);
 	return r;
@@ -247,7 +253,7 @@ static int shared_unlock(pthread_mutex_t *m)
 	bool begun = robust_begin(m);
 	int r = REAL(pthread_mutex_unlock)(m);
 
-	tls_robust_end(begun);
+	robust_end(begun);
 	if (r == 0)
 		shared_owned(m, -1);
 	return r;
@@ -445,7 +451,7 @@ GS_WRAP int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 		bool begun = robust_begin(m);
 		int r = REAL(pthread_cond_wait)(c, m);
 
-		tls_robust_end(begun);
+		robust_end(begun);
 		return r;
 	}
 	return PRELOAD_SETTLED(cond_wait_until(c, m, GS_NO_DEADLINE));
@@ -462,7 +468,7 @@ GS_WRAP int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clocki
 		bool begun = robust_begin(m);
 		int r = REAL(pthread_cond_clockwait)(c, m, clk, abstime);
 
-		tls_robust_end(begun);
+		robust_end(begun);
 		return r;
 	}
 	if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME)
@@ -480,7 +486,7 @@ GS_WRAP int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 		bool begun = robust_begin(m);
 		int r = REAL(pthread_cond_timedwait)(c, m, abstime);
 
-		tls_robust_end(begun);
+		robust_end(begun);
 		return r;
 	}
 	return PRELOAD_SETTLED(pthread_cond_clockwait(

@@ -294,17 +294,18 @@ void tls_hub_fini(struct hub *h);
 /* In a child just forked, on h, its one hub: the hub's descriptors name
  * the child's thread. */
 void tls_fork_child(struct hub *h);
-/* Around glibc's call on a robust mutex (preload/sync.c) from the calling
- * green thread: glibc keeps the robust mutexes a thread holds on a list
- * that starts in its descriptor, and reaches that head both FS-relative
- * (the green thread's descriptor) and through THREAD_SELF (the OS
- * thread's) in one call. begin gives the green thread's descriptor the OS
- * thread's head, end gives it back: the list is the OS thread's, the one
- * glibc registered with the kernel, which marks those mutexes when the
- * process dies. begin says whether end has anything to do (not on the OS
- * thread's own TLS). */
-bool tls_robust_begin(void);
-void tls_robust_end(bool begun);
+/* Around glibc's call on a robust mutex (preload/sync.c) from g, the
+ * running green thread: glibc keeps the robust mutexes a thread holds on
+ * a list that starts in its descriptor, reaches that head both FS-relative
+ * and through THREAD_SELF (the OS thread's descriptor, see tls.c), and
+ * links the mutexes to the head's address. The call runs on the OS
+ * thread's own thread pointer: every access is to the OS thread's list,
+ * the one glibc registered with the kernel, which marks those mutexes when
+ * the process dies. begin says whether end has anything to do (not for a
+ * thread without a TLS of its own). No switch may come in between: glibc's
+ * code is not preempted, and these calls do not park. */
+bool tls_robust_begin(const struct green *g);
+void tls_robust_end(const struct green *g, bool begun);
 /* The lowest address of g's TLS block: its frames' top. */
 char *tls_block_lo(const struct green *g);
 void tls_set_slow(void *tp);

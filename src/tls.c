@@ -58,7 +58,10 @@
  * until it lets go (GREEN_FLOCK_MASK), since the lock names the hub's
  * OS thread, and is not preempted meanwhile. A fork from a green thread does
  * glibc's bookkeeping on the OS thread's descriptor, which is on glibc's
- * lists. The price: those two text buffers are per OS thread.
+ * lists. The price: those two text buffers are per OS thread. A robust
+ * mutex's list mixes both descriptors (its head's fields FS-relative, its
+ * links to the head's address through THREAD_SELF): glibc's calls on one
+ * run on the OS thread's thread pointer (tls_robust_begin).
  *
  * The kernel must keep the FS base. Three ways (GREENSHIM_TLS_LOAD names
  * one; by default the LDT's where the kernel offers it, else WRFSBASE,
@@ -167,7 +170,6 @@
 #include <sys/auxv.h>
 
 #include <asm/prctl.h>
-#include <linux/futex.h>
 #include <valgrind/valgrind.h>
 
 /* linux/rseq.h: struct rseq { u32 cpu_id_start; u32 cpu_id; ... } */
@@ -196,7 +198,6 @@ static struct {
 	size_t libc_size;
 	long pub_off[4];    /* libc's public variables in its block */
 	size_t pub_size[4];
-	long robust_off;    /* pd->robust_head; -1: unknown */
 } tls;
 
 /* TLS_LDT: blocks for descriptor and static TLS in one region below 4 GiB,
@@ -416,24 +417,6 @@ static bool tls_unavailable(const char *what)
 	return false;
 }
 
-/* pd->robust_head: where this OS thread's list of robust mutexes starts,
- * as glibc told the kernel (set_robust_list, for every thread it starts). */
-static void find_robust_head(void)
-{
-	struct robust_list_head *head = NULL;
-	size_t len = 0;
-	char *pd = *(char **)((char *)arch_tp_get() + TCB_OFF_SELF);
-	long off;
-
-	tls.robust_off = -1;
-	if (arch_syscall3(SYS_get_robust_list, 0, (long)&head, (long)&len) != 0 ||
-	    len != sizeof *head || head == NULL)
-		return;
-	off = (char *)head - pd;
-	if (off >= TCB_COPY_END && (size_t)off + sizeof *head <= tls.pd_size)
-		tls.robust_off = off;
-}
-
 /* Fills tls from what glibc says; false (one line said) if it cannot. */
 static bool tls_setup(void)
 {
@@ -482,7 +465,6 @@ static bool tls_setup(void)
 	}
 	tls.resp_off = (char *)resp - (char *)arch_tp_get();
 	tls.res_off = TLS_RES_UNPROBED;
-	find_robust_head();
 	return true;
 }
 
@@ -770,25 +752,24 @@ void tls_move(struct green *g, struct hub *t)
 	tcb_move(g->tp, t);
 }
 
-bool tls_robust_begin(void)
+bool tls_robust_begin(const struct green *g)
 {
-	char *tp = arch_tp_get(), *pd = *(char **)(tp + TCB_OFF_SELF);
+	char *pd;
 
-	if (tp == pd || tls.robust_off <= 0)
+	if (g == NULL || !(g->flags & GREEN_OWN_TLS))
 		return false;
-	memcpy(tp + tls.robust_off, pd + tls.robust_off, sizeof(struct robust_list_head));
+	pd = *(char **)((char *)g->tp + TCB_OFF_SELF);
+	if (gs_tls_mode == TLS_FAST || gs_tls_rest_fast)
+		arch_tp_set_fast(pd);
+	else
+		tls_set_slow(pd);
 	return true;
 }
 
-void tls_robust_end(bool begun)
+void tls_robust_end(const struct green *g, bool begun)
 {
-	char *tp, *pd;
-
-	if (!begun)
-		return;
-	tp = arch_tp_get();
-	pd = *(char **)(tp + TCB_OFF_SELF);
-	memcpy(pd + tls.robust_off, tp + tls.robust_off, sizeof(struct robust_list_head));
+	if (begun)
+		tls_load(g);
 }
 
 void tls_first_run(struct green *g)

@@ -709,6 +709,65 @@ static void *robust_hold(void *arg)
 	return arg;
 }
 
+/* How many mutexes the calling thread's robust list holds, as the kernel
+ * would walk it when the thread dies (at most 16 looked at); whether m is
+ * one of them. */
+static int robust_listed(const pthread_mutex_t *m, bool *found)
+{
+	struct robust_list_head *head;
+	struct robust_list *e;
+	size_t len;
+	int n = 0;
+
+	*found = false;
+	CHECK(syscall(SYS_get_robust_list, 0, &head, &len) == 0, "get_robust_list");
+	for (e = head->list.next; e != &head->list && n < 16;
+	     e = (struct robust_list *)((uintptr_t)e->next & ~(uintptr_t)1), n++)
+		if ((const char *)e + head->futex_offset == (const char *)m)
+			*found = true;
+	return n;
+}
+
+/* A robust mutex in one mapping locked and unlocked, the mapping gone,
+ * then one in another: glibc links the robust mutexes a thread holds
+ * through the mutexes themselves, from a head the kernel knows. */
+static void *robust_two_maps(void *arg)
+{
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	for (int i = 0; i < 3; i++) {
+		pthread_mutex_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+					  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		pthread_mutex_t *other = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+					      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+		CHECK(m != MAP_FAILED && other != MAP_FAILED, "mmap");
+		CHECK(pthread_mutex_init(m, &a) == 0 && pthread_mutex_init(other, &a) == 0, "init");
+		/* Held together, let go in the order taken and in reverse. */
+		bool found_m, found_other;
+		int n0 = robust_listed(m, &found_m);
+
+		CHECK(pthread_mutex_lock(m) == 0 && pthread_mutex_lock(other) == 0, "lock both");
+		CHECK(robust_listed(m, &found_m) == n0 + 2 && robust_listed(other, &found_other) &&
+		      found_m && found_other, "both held, not both on the robust list (%d before)", n0);
+		if (i % 2) {
+			CHECK(pthread_mutex_unlock(m) == 0 && pthread_mutex_unlock(other) == 0, "unlock");
+		} else {
+			CHECK(pthread_mutex_unlock(other) == 0 && pthread_mutex_unlock(m) == 0, "unlock");
+		}
+		CHECK(robust_listed(m, &found_m) == n0 && !found_m, "let go, still on the robust list");
+		CHECK(pthread_mutex_lock(m) == 0 && pthread_mutex_unlock(m) == 0, "again");
+		CHECK(robust_listed(m, &found_m) == n0 && !found_m, "let go, still on the robust list");
+		munmap(m, 4096);
+		munmap(other, 4096);
+	}
+	pthread_mutexattr_destroy(&a);
+	return arg;
+}
+
 static void case_robust_shared(void)
 {
 	pthread_mutexattr_t a;
@@ -770,6 +829,11 @@ static void case_robust_shared(void)
 	CHECK(ra->counter == 512, "counter %ld, not 512", ra->counter);
 	CHECK(pthread_mutex_destroy(&ra->m) == 0, "destroy");
 	munmap(ra, 4096);
+
+	/* Unlocked, then unmapped: the thread's list of robust mutexes no
+	 * longer leads there (a thread locks another one afterwards). */
+	pthread_create(&t[0], NULL, robust_two_maps, NULL);
+	pthread_join(t[0], NULL);
 }
 
 /* ---- the thread calls: joins, names, attributes ---- */
