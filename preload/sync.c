@@ -21,9 +21,14 @@
  * list (tls_robust_begin), and a green thread that holds one whose unlock
  * checks the owner stays on its hub until it lets go (green's os_locks).
  *
+ * The process's only program thread waits for a process-shared
+ * semaphore in glibc's call: nothing else could run meanwhile, and a
+ * signal ends it as natively.
+ *
  * Not green yet (the thread issue): private robust and priority mutexes
- * beyond their plain locking; waits on process-shared semaphores are not
- * interrupted by signals (private ones are, as glibc's).
+ * beyond their plain locking; waits on process-shared semaphores of one of
+ * several threads are not interrupted by signals (private ones are, as
+ * glibc's).
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -540,11 +545,27 @@ static int sem_try_real(void *s)
 	return REAL(sem_trywait)(s) == 0 ? 0 : errno;
 }
 
+/* A wait on a process-shared semaphore by the process's only program
+ * thread: glibc's, in the kernel, as native (nothing else could run
+ * meanwhile; a signal ends it with EINTR, which the polling wait cannot
+ * tell). deadline is CLOCK_MONOTONIC's. */
+static int sem_wait_kernel(sem_t *s, int64_t deadline)
+{
+	struct timespec ts = { deadline / 1000000000, deadline % 1000000000 };
+
+	if (deadline == GS_NO_DEADLINE)
+		return REAL(sem_wait)(s);
+	return REAL(sem_clockwait)(s, CLOCK_MONOTONIC, &ts);
+}
+
 static int sem_wait_until(sem_t *s, int64_t deadline)
 {
+	struct hub *h;
 	int r;
 
 	if (sem_shared(s)) {
+		if ((h = preload_hub()) != NULL && sched_alone(h))
+			return sem_wait_kernel(s, deadline);
 		r = shared_poll(sem_try_real, s, EAGAIN, deadline);
 		return r == 0 ? 0 : preload_fail(-r);
 	}

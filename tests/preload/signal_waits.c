@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -807,6 +808,62 @@ static void case_sem_eintr(void)
 	sem_destroy(&sem);
 }
 
+/* The same three waits on a process-shared semaphore (PostgreSQL's
+ * kind), by a process whose only thread waits: another process sends
+ * the signal, then posts. */
+static sem_t *shared_sem;
+
+static void case_sem_shared_alone(void)
+{
+	static const char *const names[] = { "sem_wait", "sem_timedwait", "sem_clockwait" };
+	int r, e, value, h, status;
+
+	shared_sem = mmap(NULL, sizeof *shared_sem, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(shared_sem != MAP_FAILED, "mmap");
+	CHECK(sem_init(shared_sem, 1, 0) == 0, "sem_init");
+	for (int restart = 0; restart <= 1; restart++) {
+		set_handler(SIGUSR1, restart ? SA_RESTART : 0);
+		for (int i = 0; i < 3; i++) {
+			struct timespec ts;
+			pid_t pid = fork();
+
+			CHECK(pid >= 0, "fork");
+			if (pid == 0) {
+				usleep(50000);
+				kill(getppid(), SIGUSR1);
+				usleep(50000);
+				_exit(sem_post(shared_sem) == 0 ? 0 : 1);
+			}
+			h = handled;
+			errno = 0;
+			if (i == 0) {
+				r = sem_wait(shared_sem);
+			} else {
+				clock_gettime(i == 1 ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts);
+				ts.tv_sec += 2;
+				r = i == 1 ? sem_timedwait(shared_sem, &ts)
+					   : sem_clockwait(shared_sem, CLOCK_MONOTONIC, &ts);
+			}
+			e = errno;
+			CHECK(waitpid(pid, &status, 0) == pid && status == 0, "the poster: %#x", status);
+			sem_getvalue(shared_sem, &value);
+			printf("shared %s%s: %d errno=%s handled=%d value=%d\n", names[i],
+			       restart ? " (SA_RESTART)" : "", r, e ? strerror(e) : "0",
+			       (int)handled - h, value);
+			CHECK(handled == h + 1, "%s: the handler did not run", names[i]);
+			if (restart && i == 0)
+				CHECK(r == 0 && e == 0 && value == 0, "%s under SA_RESTART: %d (%s), value %d",
+				      names[i], r, strerror(e), value);
+			else
+				CHECK(r == -1 && e == EINTR && value == 1 && sem_trywait(shared_sem) == 0,
+				      "%s: %d (%s), value %d", names[i], r, strerror(e), value);
+		}
+	}
+	sem_destroy(shared_sem);
+	munmap(shared_sem, sizeof *shared_sem);
+}
+
 /* A program may set every signal's disposition, as daemons reset them all
  * to the default at start and haproxy does at its end: the process lives
  * on while its threads compute, each disposition reads back as set, and
@@ -974,6 +1031,7 @@ int main(int argc, char **argv)
 		{ "pending_for_a_thread", case_pending_for_a_thread },
 		{ "eintr_where_native", case_eintr_where_native },
 		{ "sem_eintr", case_sem_eintr },
+		{ "sem_shared_alone", case_sem_shared_alone },
 		{ "reset_every_signal", case_reset_every_signal },
 		{ "started_with_tick_signal_ignored", case_started_with_tick_signal_ignored },
 	};
