@@ -219,6 +219,25 @@ cases_match_native() {
 	done
 }
 
+# output_matches_native NAME PROGRAM CASE: ok if the case prints the same
+# lines, ending with "ok CASE", natively, under greenshim and with
+# GREENSHIM_THREADS=native.
+output_matches_native() {
+	name=$1
+	native=$(timeout 60 "$B/tests/preload/$2" $3 2>&1)
+	green=$(LD_PRELOAD="$LIB" timeout 60 "$B/tests/preload/$2" $3 2>&1)
+	nthreads=$(GREENSHIM_THREADS=native LD_PRELOAD="$LIB" timeout 60 "$B/tests/preload/$2" $3 2>&1)
+	if [ "$(echo "$native" | tail -n 1)" != "ok $3" ]; then
+		fail $name "native run: $native"
+	elif [ "$green" != "$native" ]; then
+		fail $name "under greenshim: $(echo "$native" >"$tmp/out.n"; echo "$green" | diff "$tmp/out.n" -)"
+	elif [ "$nthreads" != "$native" ]; then
+		fail $name "with GREENSHIM_THREADS=native: $(echo "$native" >"$tmp/out.n"; echo "$nthreads" | diff "$tmp/out.n" -)"
+	else
+		ok $name
+	fi
+}
+
 # case_matches NAME PROGRAM CASE [VAR=VALUE...]: ok if the case prints
 # "ok CASE" natively and under greenshim, with the variables given there.
 case_matches() {
@@ -284,21 +303,8 @@ test_signal_waits_match_native() {
 # thread waits for (before 2026-12-04 that wait polled, and a signal did
 # not end it).
 test_sem_waits_are_interrupted_as_native() {
-	prog="$B/tests/preload/signal_waits"
 	for c in sem_eintr sem_shared_alone; do
-		name=${c}_as_native
-		native=$(timeout 60 "$prog" $c 2>&1)
-		green=$(LD_PRELOAD="$LIB" timeout 60 "$prog" $c 2>&1)
-		nthreads=$(GREENSHIM_THREADS=native LD_PRELOAD="$LIB" timeout 60 "$prog" $c 2>&1)
-		if [ "$(echo "$native" | tail -n 1)" != "ok $c" ]; then
-			fail $name "native run: $native"
-		elif [ "$green" != "$native" ]; then
-			fail $name "under greenshim: $(echo "$native" >"$tmp/sem.n"; echo "$green" | diff "$tmp/sem.n" -)"
-		elif [ "$nthreads" != "$native" ]; then
-			fail $name "with GREENSHIM_THREADS=native: $(echo "$native" >"$tmp/sem.n"; echo "$nthreads" | diff "$tmp/sem.n" -)"
-		else
-			ok $name
-		fi
+		output_matches_native ${c}_as_native signal_waits $c
 	done
 }
 
@@ -847,19 +853,7 @@ ok flush_beside_a_thread" ]; then
 # exists after the first getpwnam, and none natively or with native threads.
 test_nss_lookups_match_native_and_run_on_the_pool() {
 	prog="$B/tests/preload/nss_semantics"
-	name=nss_lookups_as_native
-	native=$(timeout 30 "$prog" results 2>&1)
-	green=$(LD_PRELOAD=$LIB timeout 30 "$prog" results 2>&1)
-	nthreads=$(GREENSHIM_THREADS=native LD_PRELOAD=$LIB timeout 30 "$prog" results 2>&1)
-	if [ "$(echo "$native" | tail -n 1)" != "ok results" ]; then
-		fail $name "native run: $native"
-	elif [ "$green" != "$native" ]; then
-		fail $name "under greenshim: $(echo "$native" >"$tmp/nss.n"; echo "$green" | diff "$tmp/nss.n" -)"
-	elif [ "$nthreads" != "$native" ]; then
-		fail $name "with GREENSHIM_THREADS=native: $(echo "$native" >"$tmp/nss.n"; echo "$nthreads" | diff "$tmp/nss.n" -)"
-	else
-		ok $name
-	fi
+	output_matches_native nss_lookups_as_native nss_semantics results
 	name=nss_lookup_runs_on_a_pool_worker
 	green=$(LD_PRELOAD=$LIB timeout 30 "$prog" threads 2>&1)
 	native=$(timeout 30 "$prog" threads 2>&1)

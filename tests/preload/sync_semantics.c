@@ -663,26 +663,19 @@ static void *robust_worker(void *arg)
 	return arg;
 }
 
-static void *robust_spinner(void *arg)
+/* Until told to stop: computes (arg 0), or sleeps arg microseconds at a
+ * time. */
+static void *robust_beside(void *arg)
 {
-	while (!__atomic_load_n(&ra->stop_spinning, __ATOMIC_RELAXED))
-		compute_ms(1);
-	return arg;
-}
+	useconds_t us = (useconds_t)(uintptr_t)arg;
 
-/* Wakes every half millisecond until told to stop. */
-static void *robust_sleeper(void *arg)
-{
-	while (!__atomic_load_n(&ra->stop_spinning, __ATOMIC_RELAXED))
-		usleep(500);
-	return arg;
-}
-
-static void *robust_idler(void *arg)
-{
-	while (!__atomic_load_n(&ra->stop_spinning, __ATOMIC_RELAXED))
-		usleep(20000);
-	return arg;
+	while (!__atomic_load_n(&ra->stop_spinning, __ATOMIC_RELAXED)) {
+		if (us == 0)
+			compute_ms(1);
+		else
+			usleep(us);
+	}
+	return NULL;
 }
 
 /* Holds the mutex while it computes, beside a thread that wakes often. */
@@ -784,7 +777,7 @@ static void case_robust_shared(void)
 	pthread_mutexattr_destroy(&a);
 
 	/* Threads of one process take turns. */
-	pthread_create(&spin, NULL, robust_spinner, NULL);
+	pthread_create(&spin, NULL, robust_beside, (void *)0);
 	for (int i = 0; i < 4; i++)
 		pthread_create(&t[i], NULL, robust_worker, NULL);
 	for (int i = 0; i < 4; i++)
@@ -798,8 +791,8 @@ static void case_robust_shared(void)
 	 * the holder, made in this order, put the holder beside the sleeper). */
 	for (int round = 0; round < 3; round++) {
 		__atomic_store_n(&ra->stop_spinning, 0, __ATOMIC_RELAXED);
-		pthread_create(&t[0], NULL, robust_sleeper, NULL);
-		pthread_create(&t[1], NULL, robust_idler, NULL);
+		pthread_create(&t[0], NULL, robust_beside, (void *)500);
+		pthread_create(&t[1], NULL, robust_beside, (void *)20000);
 		pthread_create(&t[2], NULL, robust_holder, NULL);
 		pthread_join(t[2], NULL);
 		__atomic_store_n(&ra->stop_spinning, 1, __ATOMIC_RELAXED);
