@@ -33,9 +33,18 @@ static void fork_child(void)
 {
 	dns_fork_child();
 	hub_fork_child();
+	sync_fork_child();
 	stdio_fork_child();
 	control_fork_child();
 	profile_fork_child();
+}
+
+/* A green thread ends: its keys' destructors (the program's code), then
+ * the robust mutexes it still holds. */
+static void preload_thread_exit(struct green *g)
+{
+	tsd_thread_exit(g);
+	sync_thread_exit(g);
 }
 
 __attribute__((constructor)) static void preload_init(void)
@@ -44,6 +53,7 @@ __attribute__((constructor)) static void preload_init(void)
 	/* How green threads get their TLS, settled before the program runs. */
 	tls_init();
 	green_set_run_hook(preload_pthread_run);
+	green_set_exit_hook(preload_thread_exit);
 	preload_rawsys_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	/* The tools that watch a program (src/introspect.c, src/monitor.c):

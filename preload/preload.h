@@ -364,6 +364,12 @@ void preload_cancel_act(void);
 /* The runtime's run hook (green_set_run_hook): a green thread's start
  * routine inside the bottom of its cleanup chain. */
 void *preload_pthread_run(struct green *g);
+/* g ends (green_exit's hook): its keys' destructors run (tsd.c); the
+ * robust mutexes it still holds are marked as a dead owner's (sync.c). */
+void tsd_thread_exit(struct green *g);
+void sync_thread_exit(struct green *g);
+/* In a child just forked: no green thread holds a robust mutex there. */
+void sync_fork_child(void);
 
 /* Sets errno from a negative runtime result and returns -1. The one place
  * where a wait's -ECANCELED meets the wrapper that asked for it, its

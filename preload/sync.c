@@ -20,6 +20,8 @@
  * kernel walks when the process dies: glibc's calls on one run with that
  * list (tls_robust_begin), and a green thread that holds one whose unlock
  * checks the owner stays on its hub until it lets go (green's os_locks).
+ * The robust ones a green thread still holds when it ends are marked as a
+ * dead owner's (sync_thread_exit).
  *
  * The process's only program thread waits for a process-shared
  * semaphore in glibc's call: nothing else could run meanwhile, and a
@@ -30,15 +32,18 @@
  * several threads are not interrupted by signals (private ones are, as
  * glibc's).
  */
+#include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "preload.h"
+#include "../src/sys.h"
 
 #define MUTEX_PSHARED 128 /* glibc's PTHREAD_MUTEX_PSHARED_BIT */
 #define MUTEX_ROBUST 16   /* PTHREAD_MUTEX_ROBUST_NORMAL_NP */
+#define MUTEX_PRIO_INHERIT 32 /* PTHREAD_MUTEX_PRIO_INHERIT_NP */
 #define MUTEX_TYPE_MASK 3 /* PTHREAD_MUTEX_KIND_MASK_NP */
 #define COND_PSHARED 1u   /* __wrefs bits, as glibc's pthread_cond_init sets */
 #define COND_MONOTONIC 2u
@@ -212,19 +217,141 @@ static bool mutex_names_owner(const pthread_mutex_t *m)
 	       (kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_ERRORCHECK;
 }
 
+/* The robust process-shared mutexes that green threads hold, and whose:
+ * natively the kernel marks those of a thread that ends (it walks the
+ * thread's robust list), but a green thread's are on its OS thread's list,
+ * which lives on. Under held_lock. */
+static struct robust_held {
+	pthread_mutex_t *m;
+	struct green *owner;
+	unsigned count; /* a recursive one's locks */
+} *held;
+static size_t nheld, held_cap;
+static uint16_t held_lock;
+
+static void robust_note(pthread_mutex_t *m, struct green *g, int delta)
+{
+	size_t i;
+
+	gsync_lock(&held_lock);
+	for (i = 0; i < nheld && held[i].m != m; i++)
+		;
+	if (delta < 0) {
+		if (i < nheld && --held[i].count == 0)
+			held[i] = held[--nheld];
+	} else if (i < nheld && held[i].owner == g) {
+		held[i].count++;
+	} else {
+		if (i < nheld) /* a dead process's, taken over (EOWNERDEAD) */
+			held[i] = held[--nheld];
+		if (nheld == held_cap) {
+			size_t cap = held_cap ? held_cap * 2 : 16;
+			struct robust_held *v = gs_realloc(held, cap * sizeof *v);
+
+			if (v == NULL)
+				goto out; /* not followed: its owner's end is not seen */
+			held = v;
+			held_cap = cap;
+		}
+		held[nheld++] = (struct robust_held){ m, g, 1 };
+	}
+out:
+	gsync_unlock(&held_lock);
+}
+
 /* The calling green thread took m (delta 1) or let it go (-1). */
-static void shared_owned(const pthread_mutex_t *m, int delta)
+static void shared_owned(pthread_mutex_t *m, int delta)
 {
 	struct green *g;
 
 	if (!mutex_names_owner(m) || (g = self()) == NULL)
 		return;
+	if ((m->__data.__kind & (MUTEX_ROBUST | MUTEX_PRIO_INHERIT)) == MUTEX_ROBUST)
+		robust_note(m, g, delta);
 	if (g->os_locks == UINT8_MAX)
 		return; /* too many to count: it stays for good */
 	if (delta > 0)
 		g->os_locks++;
 	else if (g->os_locks > 0)
 		g->os_locks--;
+}
+
+/* glibc's robust list links each mutex a thread holds by its __list: the
+ * head's list and each __next point at the next one's __list.__next, each
+ * __prev at the previous one's (or at the head), bit 0 marks a
+ * priority-inheriting one (nptl's ENQUEUE_MUTEX and DEQUEUE_MUTEX). */
+static __pthread_list_t *robust_link(void *p)
+{
+	return (__pthread_list_t *)((char *)((uintptr_t)p & ~(uintptr_t)1) -
+				    offsetof(__pthread_list_t, __next));
+}
+
+/* m's owner, a green thread, has ended: m leaves its OS thread's list, as
+ * glibc's unlock would take it off, and is marked as the kernel marks a
+ * dead thread's (FUTEX_OWNER_DIED, the waiters' bit kept, one waiter
+ * woken): the next owner gets EOWNERDEAD. */
+static void robust_owner_died(pthread_mutex_t *m, uint32_t tid)
+{
+	__pthread_list_t *l = &m->__data.__list;
+	uint32_t *word = (uint32_t *)&m->__data.__lock;
+	uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
+
+	if (l->__next != NULL) {
+		__pthread_list_t *prev = robust_link(l->__prev);
+
+		robust_link(l->__next)->__prev = l->__prev;
+		prev->__next = (void *)((uintptr_t)l->__next | ((uintptr_t)prev->__next & 1));
+		l->__prev = l->__next = NULL;
+	}
+	while ((v & FUTEX_TID_MASK) == tid) {
+		uint32_t dead = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+
+		if (__atomic_compare_exchange_n(word, &v, dead, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_RELAXED)) {
+			if (v & FUTEX_WAITERS)
+				sys_futex_wake(word, 1);
+			break;
+		}
+	}
+}
+
+void sync_fork_child(void)
+{
+	struct green *g = self();
+
+	/* Another hub's thread may have held the lock; the child's thread
+	 * holds none of the parent's mutexes (glibc emptied its list). */
+	held_lock = 0;
+	nheld = 0;
+	if (g != NULL)
+		g->os_locks = 0;
+}
+
+void sync_thread_exit(struct green *g)
+{
+	pthread_mutex_t *dead[16];
+	uint32_t tid;
+	size_t n;
+
+	if (g->os_locks == 0)
+		return;
+	tid = (uint32_t)sys_gettid(); /* g stays on its hub while it holds one */
+	do {
+		n = 0;
+		gsync_lock(&held_lock);
+		for (size_t i = 0; i < nheld && n < sizeof dead / sizeof dead[0];) {
+			if (held[i].owner == g) {
+				dead[n++] = held[i].m;
+				held[i] = held[--nheld];
+			} else {
+				i++;
+			}
+		}
+		gsync_unlock(&held_lock);
+		for (size_t i = 0; i < n; i++)
+			robust_owner_died(dead[i], tid);
+	} while (n == sizeof dead / sizeof dead[0]);
+	g->os_locks = 0;
 }
 
 /* Before glibc's call on m from a green thread: a robust mutex of glibc's

@@ -48,7 +48,6 @@ static struct key_slot keys[PTHREAD_KEYS_MAX];
  * again from inside the growing, for ever. glibc keeps its first 32
  * values in the thread itself for the same reason. */
 
-static void tsd_exit(struct green *g);
 
 /* glibc's keys serve only GREENSHIM_THREADS=native. The runtime's own OS
  * threads use this table too: a pool thread runs the program's NSS
@@ -65,12 +64,6 @@ GS_WRAP int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
 {
 	if (tsd_native())
 		return REAL(pthread_key_create)(key, dtor);
-	static bool hooked;
-
-	if (!hooked) {
-		green_set_exit_hook(tsd_exit);
-		hooked = true;
-	}
 	for (unsigned k = 0; k < PTHREAD_KEYS_MAX; k++) {
 		uint64_t seq = __atomic_load_n(&keys[k].seq, __ATOMIC_ACQUIRE);
 
@@ -203,7 +196,7 @@ GS_WRAP int pthread_setspecific(pthread_key_t key, const void *value)
 	return 0;
 }
 
-static void tsd_exit(struct green *g)
+void tsd_thread_exit(struct green *g)
 {
 	run_destructors((struct tsd **)&g->user);
 }

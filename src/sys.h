@@ -26,4 +26,15 @@ static inline long sys_fcntl(int fd, int cmd, long arg)
 	return arch_syscall3(SYS_fcntl, fd, cmd, arg);
 }
 
+static inline long sys_gettid(void)
+{
+	return arch_syscall3(SYS_gettid, 0, 0, 0);
+}
+
+/* FUTEX_WAKE of a word any process may wait on. */
+static inline long sys_futex_wake(const void *word, int n)
+{
+	return arch_syscall3(SYS_futex, (long)word, 1 /* FUTEX_WAKE */, n);
+}
+
 #endif

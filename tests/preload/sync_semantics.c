@@ -761,6 +761,78 @@ static void *robust_two_maps(void *arg)
 	return arg;
 }
 
+/* Ends holding both of the two robust mutexes at arg. */
+static void *robust_die_holding(void *arg)
+{
+	pthread_mutex_t *m = arg;
+
+	CHECK(pthread_mutex_lock(&m[0]) == 0 && pthread_mutex_lock(&m[1]) == 0, "lock both");
+	return NULL;
+}
+
+/* Nothing on the calling thread's robust list. */
+static void *robust_list_empty(void *arg)
+{
+	bool found;
+
+	CHECK(robust_listed(arg, &found) == 0, "a thread that holds none has a robust list");
+	return NULL;
+}
+
+/* Forks while it holds the robust mutex at arg; in the child it ends
+ * (the child's only thread, holding none there), in the parent it lets
+ * go once the child is gone. */
+static void *robust_fork_holding(void *arg)
+{
+	pthread_mutex_t *m = arg;
+	bool found;
+	int status;
+	pid_t pid;
+
+	CHECK(pthread_mutex_lock(m) == 0, "lock");
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0)
+		pthread_exit(NULL);
+	CHECK(waitpid(pid, &status, 0) == pid && status == 0, "child status %#x", status);
+	CHECK(robust_listed(m, &found) == 1 && found, "held, not on the robust list");
+	CHECK(pthread_mutex_unlock(m) == 0, "unlock after the child ended");
+	CHECK(robust_listed(m, &found) == 0, "let go, still on the robust list");
+	return NULL;
+}
+
+/* A thread that ends holding robust mutexes: the next owner of each gets
+ * EOWNERDEAD, and no thread's list keeps them. */
+static void robust_thread_death(void)
+{
+	pthread_mutex_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+				  -1, 0);
+	pthread_mutexattr_t a;
+	pthread_t t;
+
+	CHECK(m != MAP_FAILED, "mmap");
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	CHECK(pthread_mutex_init(&m[0], &a) == 0 && pthread_mutex_init(&m[1], &a) == 0, "init");
+	pthread_mutexattr_destroy(&a);
+	pthread_create(&t, NULL, robust_die_holding, m);
+	pthread_join(t, NULL);
+	for (int i = 0; i < 2; i++) {
+		int r = pthread_mutex_lock(&m[i]);
+
+		CHECK(r == EOWNERDEAD, "lock %d after its owner thread ended: %s", i, strerror(r));
+		CHECK(pthread_mutex_consistent(&m[i]) == 0 && pthread_mutex_unlock(&m[i]) == 0,
+		      "consistent, unlock");
+	}
+	pthread_create(&t, NULL, robust_list_empty, m);
+	pthread_join(t, NULL);
+	robust_list_empty(m);
+	pthread_create(&t, NULL, robust_fork_holding, m);
+	pthread_join(t, NULL);
+	munmap(m, 4096);
+}
+
 static void case_robust_shared(void)
 {
 	pthread_mutexattr_t a;
@@ -827,6 +899,7 @@ static void case_robust_shared(void)
 	 * longer leads there (a thread locks another one afterwards). */
 	pthread_create(&t[0], NULL, robust_two_maps, NULL);
 	pthread_join(t[0], NULL);
+	robust_thread_death();
 }
 
 /* ---- the thread calls: joins, names, attributes ---- */
