@@ -217,11 +217,14 @@ static bool mutex_names_owner(const pthread_mutex_t *m)
 	       (kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_ERRORCHECK;
 }
 
-/* The robust process-shared mutexes that green threads hold, and whose:
- * natively the kernel marks those of a thread that ends (it walks the
- * thread's robust list), but a green thread's are on its OS thread's list,
- * which lives on. Under held_lock. */
-static struct robust_held {
+/* Which green thread holds each process-shared mutex that names its
+ * owner: glibc tells owners apart by their OS thread's id, which the green
+ * threads of one hub share, so greenshim answers for them (another's is
+ * busy to this one, and not its to unlock); and natively the kernel marks
+ * the robust mutexes of a thread that ends, but a green thread's are on
+ * its OS thread's list, which lives on. Under held_lock. */
+#define OWNER_ENDED ((struct green *)1) /* ended holding a non-robust one */
+static struct shared_held {
 	pthread_mutex_t *m;
 	struct green *owner;
 	unsigned count; /* a recursive one's locks */
@@ -229,45 +232,61 @@ static struct robust_held {
 static size_t nheld, held_cap;
 static uint16_t held_lock;
 
-static void robust_note(pthread_mutex_t *m, struct green *g, int delta)
+static size_t held_find(const pthread_mutex_t *m)
+{
+	size_t i;
+
+	for (i = 0; i < nheld && held[i].m != m; i++)
+		;
+	return i;
+}
+
+/* m's holder among the green threads, or NULL. */
+static struct green *held_by(const pthread_mutex_t *m)
+{
+	struct green *owner = NULL;
+	size_t i;
+
+	gsync_lock(&held_lock);
+	if ((i = held_find(m)) < nheld)
+		owner = held[i].owner;
+	gsync_unlock(&held_lock);
+	return owner;
+}
+
+static void held_note(pthread_mutex_t *m, struct green *g, int delta)
 {
 	size_t i;
 
 	gsync_lock(&held_lock);
-	for (i = 0; i < nheld && held[i].m != m; i++)
-		;
+	i = held_find(m);
 	if (delta < 0) {
 		if (i < nheld && --held[i].count == 0)
 			held[i] = held[--nheld];
 	} else if (i < nheld && held[i].owner == g) {
 		held[i].count++;
 	} else {
-		if (i < nheld) /* a dead process's, taken over (EOWNERDEAD) */
+		if (i < nheld) /* a dead owner's, taken over (EOWNERDEAD) */
 			held[i] = held[--nheld];
 		if (nheld == held_cap) {
 			size_t cap = held_cap ? held_cap * 2 : 16;
-			struct robust_held *v = gs_realloc(held, cap * sizeof *v);
+			struct shared_held *v = gs_realloc(held, cap * sizeof *v);
 
 			if (v == NULL)
-				goto out; /* not followed: its owner's end is not seen */
+				goto out; /* not followed: glibc's answer alone */
 			held = v;
 			held_cap = cap;
 		}
-		held[nheld++] = (struct robust_held){ m, g, 1 };
+		held[nheld++] = (struct shared_held){ m, g, 1 };
 	}
 out:
 	gsync_unlock(&held_lock);
 }
 
-/* The calling green thread took m (delta 1) or let it go (-1). */
-static void shared_owned(pthread_mutex_t *m, int delta)
+/* The calling green thread g took m (delta 1) or let it go (-1). */
+static void shared_owned(pthread_mutex_t *m, struct green *g, int delta)
 {
-	struct green *g;
-
-	if (!mutex_names_owner(m) || (g = self()) == NULL)
-		return;
-	if ((m->__data.__kind & (MUTEX_ROBUST | MUTEX_PRIO_INHERIT)) == MUTEX_ROBUST)
-		robust_note(m, g, delta);
+	held_note(m, g, delta);
 	if (g->os_locks == UINT8_MAX)
 		return; /* too many to count: it stays for good */
 	if (delta > 0)
@@ -340,11 +359,15 @@ void sync_thread_exit(struct green *g)
 		n = 0;
 		gsync_lock(&held_lock);
 		for (size_t i = 0; i < nheld && n < sizeof dead / sizeof dead[0];) {
-			if (held[i].owner == g) {
+			int kind = held[i].m->__data.__kind;
+
+			if (held[i].owner != g) {
+				i++;
+			} else if ((kind & (MUTEX_ROBUST | MUTEX_PRIO_INHERIT)) != MUTEX_ROBUST) {
+				held[i++].owner = OWNER_ENDED; /* locked for good, as natively */
+			} else {
 				dead[n++] = held[i].m;
 				held[i] = held[--nheld];
-			} else {
-				i++;
 			}
 		}
 		gsync_unlock(&held_lock);
@@ -367,33 +390,55 @@ static void robust_end(bool begun)
 		tls_robust_end(self(), true);
 }
 
-/* glibc's trylock and unlock of a process-shared mutex, from a green
- * thread. */
+/* glibc's trylock of a process-shared mutex, from a green thread; locking:
+ * for a lock, which an error-checking mutex's owner gets EDEADLK from. */
+static int shared_take(pthread_mutex_t *m, bool locking)
+{
+	struct green *g = mutex_names_owner(m) ? self() : NULL;
+	bool begun;
+	int r;
+
+	if (g != NULL) {
+		struct green *owner = held_by(m);
+
+		if (owner != NULL && owner != g)
+			return EBUSY;
+		if (owner == g && locking && (m->__data.__kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_ERRORCHECK)
+			return EDEADLK;
+	}
+	begun = robust_begin(m);
+	r = REAL(pthread_mutex_trylock)(m);
+	robust_end(begun);
+	if (g != NULL && (r == 0 || r == EOWNERDEAD))
+		shared_owned(m, g, 1);
+	return r;
+}
+
 static int shared_trylock(pthread_mutex_t *m)
 {
-	bool begun = robust_begin(m);
-	int r = REAL(pthread_mutex_trylock)(m);
-
-	robust_end(begun);
-	if (r == 0 || r == EOWNERDEAD)
-		shared_owned(m, 1);
-	return r;
+	return shared_take(m, false);
 }
 
 static int shared_unlock(pthread_mutex_t *m)
 {
-	bool begun = robust_begin(m);
-	int r = REAL(pthread_mutex_unlock)(m);
+	struct green *g = mutex_names_owner(m) ? self() : NULL;
+	struct green *owner = g != NULL ? held_by(m) : NULL;
+	bool begun;
+	int r;
 
+	if (owner != NULL && owner != g)
+		return EPERM;
+	begun = robust_begin(m);
+	r = REAL(pthread_mutex_unlock)(m);
 	robust_end(begun);
-	if (r == 0)
-		shared_owned(m, -1);
+	if (g != NULL && r == 0)
+		shared_owned(m, g, -1);
 	return r;
 }
 
 static int mutex_try_real(void *m)
 {
-	return shared_trylock(m);
+	return shared_take(m, true);
 }
 
 /* Locks m by deadline: 0 or the pthread error (ETIMEDOUT, EDEADLK...). */
@@ -575,17 +620,54 @@ static int cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadli
 	return r == -ETIMEDOUT ? ETIMEDOUT : -r;
 }
 
+/* A wait on a process-shared condition variable: glibc's, which lets m go
+ * as it waits and takes it back. */
+struct cond_call {
+	pthread_cond_t *c;
+	pthread_mutex_t *m;
+	enum { COND_UNTIMED, COND_TIMED, COND_CLOCKED } how;
+	clockid_t clk;
+	const struct timespec *abstime;
+	int r;
+};
+
+static void cond_call_run(void *arg)
+{
+	struct cond_call *k = arg;
+
+	if (k->how == COND_UNTIMED)
+		k->r = REAL(pthread_cond_wait)(k->c, k->m);
+	else if (k->how == COND_TIMED)
+		k->r = REAL(pthread_cond_timedwait)(k->c, k->m, k->abstime);
+	else
+		k->r = REAL(pthread_cond_clockwait)(k->c, k->m, k->clk, k->abstime);
+}
+
+/* On a worker of the pool while the hub's other threads run, when m is
+ * glibc's and its unlock does not check the owner (the worker lets it go
+ * and takes it back for the caller); else, and for the process's only
+ * thread, in the caller, whose OS thread waits. */
+static int shared_cond_wait(struct cond_call *k)
+{
+	struct hub *h = preload_hub();
+	bool begun;
+
+	if (h != NULL && !sched_alone(h) && mutex_shared(k->m) && !mutex_names_owner(k->m)) {
+		pool_call(cond_call_run, k);
+		return k->r;
+	}
+	begun = robust_begin(k->m);
+	cond_call_run(k);
+	robust_end(begun);
+	return k->r;
+}
+
 GS_WRAP int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
 	if (preload_native())
 		return REAL(pthread_cond_wait)(c, m);
-	if (cond_shared(c)) {
-		bool begun = robust_begin(m);
-		int r = REAL(pthread_cond_wait)(c, m);
-
-		robust_end(begun);
-		return r;
-	}
+	if (cond_shared(c))
+		return PRELOAD_SETTLED(shared_cond_wait(&(struct cond_call){ c, m, COND_UNTIMED }));
 	return PRELOAD_SETTLED(cond_wait_until(c, m, GS_NO_DEADLINE));
 }
 
@@ -596,13 +678,9 @@ GS_WRAP int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clocki
 		return REAL(pthread_cond_clockwait)(c, m, clk, abstime);
 	int64_t deadline;
 
-	if (cond_shared(c)) {
-		bool begun = robust_begin(m);
-		int r = REAL(pthread_cond_clockwait)(c, m, clk, abstime);
-
-		robust_end(begun);
-		return r;
-	}
+	if (cond_shared(c))
+		return PRELOAD_SETTLED(shared_cond_wait(
+			&(struct cond_call){ c, m, COND_CLOCKED, clk, abstime }));
 	if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME)
 		return EINVAL;
 	deadline = preload_abs_deadline(clk, abstime);
@@ -614,13 +692,9 @@ GS_WRAP int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 {
 	if (preload_native())
 		return REAL(pthread_cond_timedwait)(c, m, abstime);
-	if (cond_shared(c)) {
-		bool begun = robust_begin(m);
-		int r = REAL(pthread_cond_timedwait)(c, m, abstime);
-
-		robust_end(begun);
-		return r;
-	}
+	if (cond_shared(c))
+		return PRELOAD_SETTLED(shared_cond_wait(
+			&(struct cond_call){ c, m, COND_TIMED, 0, abstime }));
 	return PRELOAD_SETTLED(pthread_cond_clockwait(
 		c, m, (c->__data.__wrefs & COND_MONOTONIC) ? CLOCK_MONOTONIC : CLOCK_REALTIME,
 		abstime));

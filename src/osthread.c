@@ -18,13 +18,21 @@
  *  - they block every signal from their first instruction (the mask is
  *    set by the creator around pthread_create, so no window exists): a
  *    process-directed signal always goes to a thread of the program, as
- *    if the runtime's threads were not there.
+ *    if the runtime's threads were not there;
+ *  - they are not in glibc's count of the process's threads
+ *    (__nptl_nthreads, which a thread's end decrements; at 0 glibc ends
+ *    the process with exit(0)): the creator takes each out once made, and
+ *    it puts itself back just before it ends. Counted, they kept a
+ *    process whose real threads (GREENSHIM_THREADS=native) had all ended
+ *    with pthread_exit alive for ever, as a zombie main thread whose
+ *    signals stay pending.
  *
  * os_ops defaults to the functions the runtime was linked with, which are
  * libc's when the runtime is linked into a program (the unit tests). Under
  * LD_PRELOAD those names are our own wrappers, so preload/real.c replaces
  * the table with libc's functions when it resolves them.
  */
+#include <dlfcn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,14 +79,34 @@ struct osthread_start_arg {
 	char name[16];
 };
 
+/* glibc's __nptl_nthreads (GLIBC_PRIVATE, for libthread_db); NULL when
+ * this libc has none. */
+static unsigned *nptl_nthreads(void)
+{
+	static unsigned *n;
+	static bool looked;
+
+	if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&n, dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE"),
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&looked, true, __ATOMIC_RELEASE);
+	}
+	return __atomic_load_n(&n, __ATOMIC_RELAXED);
+}
+
 static void *osthread_main(void *p)
 {
 	struct osthread_start_arg a = *(struct osthread_start_arg *)p;
+	unsigned *n = nptl_nthreads();
+	void *r;
 
 	gs_free(p);
 	gs_osthread_runtime = true;
 	prctl(PR_SET_NAME, a.name, 0, 0, 0); /* not the interposed setname */
-	return a.fn(a.arg);
+	r = a.fn(a.arg);
+	if (n != NULL)
+		__atomic_fetch_add(n, 1, __ATOMIC_SEQ_CST); /* glibc takes it out */
+	return r;
 }
 
 int osthread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg,
@@ -102,6 +130,8 @@ int osthread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *ar
 		gs_free(a);
 		return -r;
 	}
+	if (nptl_nthreads() != NULL)
+		__atomic_fetch_sub(nptl_nthreads(), 1, __ATOMIC_SEQ_CST);
 	if (detached)
 		os_ops.detach(tid);
 	if (t != NULL)

@@ -1,6 +1,7 @@
 /*
  * The worker pool: real OS threads for calls that have no non-blocking
- * form (DNS lookups, and regular-file I/O with GREENSHIM_FILE_IO=pool).
+ * form (DNS lookups, regular-file I/O with GREENSHIM_FILE_IO=pool, waits
+ * on futexes and condition variables that other processes share).
  *
  * pool_call(fn, arg) from a green thread queues a job that lives on the
  * caller's stack, and parks the caller in an ordinary wait, so the other

@@ -801,6 +801,148 @@ static void *robust_fork_holding(void *arg)
 	return NULL;
 }
 
+/* Another thread's view of the process-shared mutexes at arg, which the
+ * main thread holds: a recursive one, an error-checking one, a robust
+ * one. Each is busy, and its unlock is not this thread's to make. */
+static void *shared_not_mine(void *arg)
+{
+	pthread_mutex_t *m = arg;
+	struct timespec soon;
+
+	for (int i = 0; i < 3; i++) {
+		int r = pthread_mutex_trylock(&m[i]);
+
+		CHECK(r == EBUSY, "trylock of mutex %d that another thread holds: %s", i,
+		      r ? strerror(r) : "0 (taken)");
+		clock_gettime(CLOCK_REALTIME, &soon);
+		soon.tv_nsec += 20000000;
+		if (soon.tv_nsec >= 1000000000) {
+			soon.tv_sec++;
+			soon.tv_nsec -= 1000000000;
+		}
+		r = pthread_mutex_timedlock(&m[i], &soon);
+		CHECK(r == ETIMEDOUT, "timedlock of mutex %d that another thread holds: %s", i,
+		      r ? strerror(r) : "0 (taken)");
+		if (i < 2) {
+			r = pthread_mutex_unlock(&m[i]);
+			CHECK(r == EPERM, "unlock of mutex %d that another thread holds: %s", i,
+			      r ? strerror(r) : "0");
+		}
+	}
+	return NULL;
+}
+
+/* Owners of process-shared mutexes are threads, one from another, as
+ * glibc tells them apart by their kernel ids. */
+static void shared_owners(void)
+{
+	pthread_mutex_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+				  -1, 0);
+	pthread_mutexattr_t a;
+	pthread_t t;
+
+	CHECK(m != MAP_FAILED, "mmap");
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	CHECK(pthread_mutex_init(&m[0], &a) == 0, "init recursive");
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	CHECK(pthread_mutex_init(&m[1], &a) == 0, "init errorcheck");
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_NORMAL);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	CHECK(pthread_mutex_init(&m[2], &a) == 0, "init robust");
+	pthread_mutexattr_destroy(&a);
+	for (int i = 0; i < 3; i++)
+		CHECK(pthread_mutex_lock(&m[i]) == 0, "lock %d", i);
+	CHECK(pthread_mutex_lock(&m[0]) == 0 && pthread_mutex_unlock(&m[0]) == 0,
+	      "the recursive one again, by its owner");
+	CHECK(pthread_mutex_lock(&m[1]) == EDEADLK, "the error-checking one again, by its owner");
+	CHECK(pthread_mutex_trylock(&m[1]) == EBUSY, "trylock of the error-checking one, by its owner");
+	pthread_create(&t, NULL, shared_not_mine, m);
+	pthread_join(t, NULL);
+	for (int i = 0; i < 3; i++)
+		CHECK(pthread_mutex_unlock(&m[i]) == 0, "unlock %d", i);
+	pthread_create(&t, NULL, robust_list_empty, m);
+	pthread_join(t, NULL);
+	munmap(m, 4096);
+}
+
+/* A process-shared condition variable and its mutex, in shared memory. */
+struct shared_cv {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	int flag;
+};
+
+static void *shared_cv_signal(void *arg)
+{
+	struct shared_cv *s = arg;
+
+	usleep(20000);
+	CHECK(pthread_mutex_lock(&s->m) == 0, "lock to signal");
+	s->flag = 1;
+	CHECK(pthread_cond_signal(&s->c) == 0, "signal");
+	CHECK(pthread_mutex_unlock(&s->m) == 0, "unlock after signalling");
+	return NULL;
+}
+
+/* Waits on a process-shared condition variable until another thread of
+ * this process, then another process, signals; a timed wait times out
+ * holding the mutex again. */
+static void shared_cond(void)
+{
+	struct shared_cv *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+				   -1, 0);
+	pthread_mutexattr_t ma;
+	pthread_condattr_t ca;
+	struct timespec soon;
+	pthread_t t;
+	int status, r;
+	pid_t pid;
+
+	CHECK(s != MAP_FAILED, "mmap");
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+	CHECK(pthread_mutex_init(&s->m, &ma) == 0 && pthread_cond_init(&s->c, &ca) == 0, "init");
+	for (int round = 0; round < 2; round++) {
+		s->flag = 0;
+		CHECK(pthread_mutex_lock(&s->m) == 0, "lock");
+		if (round == 0) {
+			pthread_create(&t, NULL, shared_cv_signal, s);
+		} else {
+			pid = fork();
+			CHECK(pid >= 0, "fork");
+			if (pid == 0) {
+				shared_cv_signal(s);
+				_exit(0);
+			}
+		}
+		while (!s->flag)
+			CHECK(pthread_cond_wait(&s->c, &s->m) == 0, "wait");
+		CHECK(pthread_mutex_unlock(&s->m) == 0, "unlock after the wait");
+		if (round == 0)
+			pthread_join(t, NULL);
+		else
+			CHECK(waitpid(pid, &status, 0) == pid && status == 0, "child %#x", status);
+	}
+	CHECK(pthread_mutex_lock(&s->m) == 0, "lock");
+	clock_gettime(CLOCK_REALTIME, &soon);
+	soon.tv_nsec += 20000000;
+	if (soon.tv_nsec >= 1000000000) {
+		soon.tv_sec++;
+		soon.tv_nsec -= 1000000000;
+	}
+	r = pthread_cond_timedwait(&s->c, &s->m, &soon);
+	CHECK(r == ETIMEDOUT, "timed wait: %s", r ? strerror(r) : "0");
+	CHECK(pthread_mutex_trylock(&s->m) == EBUSY && pthread_mutex_unlock(&s->m) == 0,
+	      "the mutex held again after the timed wait");
+	pthread_cond_destroy(&s->c);
+	pthread_mutex_destroy(&s->m);
+	munmap(s, 4096);
+}
+
 /* A thread that ends holding robust mutexes: the next owner of each gets
  * EOWNERDEAD, and no thread's list keeps them. */
 static void robust_thread_death(void)
@@ -833,7 +975,12 @@ static void robust_thread_death(void)
 	munmap(m, 4096);
 }
 
-static void case_robust_shared(void)
+/* Process-shared mutexes and condition variables (LMDB's robust ones,
+ * PostgreSQL's and Boost.Interprocess's kinds) between threads and
+ * processes: counting, moves between OS threads while held, a process
+ * and a thread that die holding robust ones, the kernel's robust lists,
+ * owners told apart, a fork while held, condition waits. */
+static void case_shared_mutexes(void)
 {
 	pthread_mutexattr_t a;
 	pthread_t t[4], spin;
@@ -900,6 +1047,8 @@ static void case_robust_shared(void)
 	pthread_create(&t[0], NULL, robust_two_maps, NULL);
 	pthread_join(t[0], NULL);
 	robust_thread_death();
+	shared_owners();
+	shared_cond();
 }
 
 /* ---- the thread calls: joins, names, attributes ---- */
@@ -1156,7 +1305,7 @@ int main(int argc, char **argv)
 		{ "c11", case_c11 },
 		{ "futex", case_futex },
 		{ "futex_shared", case_futex_shared },
-		{ "robust_shared", case_robust_shared },
+		{ "shared_mutexes", case_shared_mutexes },
 		{ "thread_api", case_thread_api },
 		{ "cancel_refused", case_cancel_refused },
 		{ "sigmask", case_sigmask },
