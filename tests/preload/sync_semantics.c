@@ -624,6 +624,29 @@ static void case_futex_shared(void)
 
 /* ---- robust process-shared mutexes (LMDB's, Samba's tdb's) ---- */
 
+/* A page that this process's forked children share. */
+static void *shared_page(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	CHECK(p != MAP_FAILED, "mmap");
+	return p;
+}
+
+/* m, process-shared, of the type given (PTHREAD_MUTEX_*), robust or not. */
+static void shared_mutex_init(pthread_mutex_t *m, int type, bool robust)
+{
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_settype(&a, type);
+	if (robust)
+		pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	CHECK(pthread_mutex_init(m, &a) == 0, "init (type %d%s)", type, robust ? ", robust" : "");
+	pthread_mutexattr_destroy(&a);
+}
+
 struct robust_area {
 	pthread_mutex_t m;
 	long counter;
@@ -726,19 +749,11 @@ static int robust_listed(const pthread_mutex_t *m, bool *found)
  * through the mutexes themselves, from a head the kernel knows. */
 static void *robust_two_maps(void *arg)
 {
-	pthread_mutexattr_t a;
-
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 	for (int i = 0; i < 3; i++) {
-		pthread_mutex_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-					  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		pthread_mutex_t *other = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-					      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		pthread_mutex_t *m = shared_page(), *other = shared_page();
 
-		CHECK(m != MAP_FAILED && other != MAP_FAILED, "mmap");
-		CHECK(pthread_mutex_init(m, &a) == 0 && pthread_mutex_init(other, &a) == 0, "init");
+		shared_mutex_init(m, PTHREAD_MUTEX_NORMAL, true);
+		shared_mutex_init(other, PTHREAD_MUTEX_NORMAL, true);
 		/* Held together, let go in the order taken and in reverse. */
 		bool found_m, found_other;
 		int n0 = robust_listed(m, &found_m);
@@ -757,7 +772,6 @@ static void *robust_two_maps(void *arg)
 		munmap(m, 4096);
 		munmap(other, 4096);
 	}
-	pthread_mutexattr_destroy(&a);
 	return arg;
 }
 
@@ -836,22 +850,12 @@ static void *shared_not_mine(void *arg)
  * glibc tells them apart by their kernel ids. */
 static void shared_owners(void)
 {
-	pthread_mutex_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-				  -1, 0);
-	pthread_mutexattr_t a;
+	pthread_mutex_t *m = shared_page();
 	pthread_t t;
 
-	CHECK(m != MAP_FAILED, "mmap");
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-	CHECK(pthread_mutex_init(&m[0], &a) == 0, "init recursive");
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
-	CHECK(pthread_mutex_init(&m[1], &a) == 0, "init errorcheck");
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_NORMAL);
-	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	CHECK(pthread_mutex_init(&m[2], &a) == 0, "init robust");
-	pthread_mutexattr_destroy(&a);
+	shared_mutex_init(&m[0], PTHREAD_MUTEX_RECURSIVE, false);
+	shared_mutex_init(&m[1], PTHREAD_MUTEX_ERRORCHECK, false);
+	shared_mutex_init(&m[2], PTHREAD_MUTEX_NORMAL, true);
 	for (int i = 0; i < 3; i++)
 		CHECK(pthread_mutex_lock(&m[i]) == 0, "lock %d", i);
 	CHECK(pthread_mutex_lock(&m[0]) == 0 && pthread_mutex_unlock(&m[0]) == 0,
@@ -891,21 +895,18 @@ static void *shared_cv_signal(void *arg)
  * holding the mutex again. */
 static void shared_cond(void)
 {
-	struct shared_cv *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-				   -1, 0);
-	pthread_mutexattr_t ma;
+	struct shared_cv *s = shared_page();
 	pthread_condattr_t ca;
 	struct timespec soon;
 	pthread_t t;
 	int status, r;
 	pid_t pid;
 
-	CHECK(s != MAP_FAILED, "mmap");
-	pthread_mutexattr_init(&ma);
-	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	shared_mutex_init(&s->m, PTHREAD_MUTEX_NORMAL, false);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
-	CHECK(pthread_mutex_init(&s->m, &ma) == 0 && pthread_cond_init(&s->c, &ca) == 0, "init");
+	CHECK(pthread_cond_init(&s->c, &ca) == 0, "init");
+	pthread_condattr_destroy(&ca);
 	for (int round = 0; round < 2; round++) {
 		s->flag = 0;
 		CHECK(pthread_mutex_lock(&s->m) == 0, "lock");
@@ -947,17 +948,11 @@ static void shared_cond(void)
  * EOWNERDEAD, and no thread's list keeps them. */
 static void robust_thread_death(void)
 {
-	pthread_mutex_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-				  -1, 0);
-	pthread_mutexattr_t a;
+	pthread_mutex_t *m = shared_page();
 	pthread_t t;
 
-	CHECK(m != MAP_FAILED, "mmap");
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	CHECK(pthread_mutex_init(&m[0], &a) == 0 && pthread_mutex_init(&m[1], &a) == 0, "init");
-	pthread_mutexattr_destroy(&a);
+	shared_mutex_init(&m[0], PTHREAD_MUTEX_NORMAL, true);
+	shared_mutex_init(&m[1], PTHREAD_MUTEX_NORMAL, true);
 	pthread_create(&t, NULL, robust_die_holding, m);
 	pthread_join(t, NULL);
 	for (int i = 0; i < 2; i++) {
@@ -982,18 +977,12 @@ static void robust_thread_death(void)
  * owners told apart, a fork while held, condition waits. */
 static void case_shared_mutexes(void)
 {
-	pthread_mutexattr_t a;
 	pthread_t t[4], spin;
 	int status, r;
 	pid_t pid;
 
-	ra = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	CHECK(ra != MAP_FAILED, "mmap");
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	CHECK(pthread_mutex_init(&ra->m, &a) == 0, "init");
-	pthread_mutexattr_destroy(&a);
+	ra = shared_page();
+	shared_mutex_init(&ra->m, PTHREAD_MUTEX_NORMAL, true);
 
 	/* Threads of one process take turns. */
 	pthread_create(&spin, NULL, robust_beside, (void *)0);
