@@ -650,15 +650,30 @@ static void cond_call_run(void *arg)
 static int shared_cond_wait(struct cond_call *k)
 {
 	struct hub *h = preload_hub();
+	struct green *g, *owner;
 	bool begun;
 
-	if (h != NULL && !sched_alone(h) && mutex_shared(k->m) && !mutex_names_owner(k->m)) {
-		pool_call(cond_call_run, k);
+	if (!mutex_shared(k->m) || !mutex_names_owner(k->m)) {
+		if (h != NULL && !sched_alone(h) && mutex_shared(k->m)) {
+			pool_call(cond_call_run, k);
+			return k->r;
+		}
+		cond_call_run(k);
 		return k->r;
 	}
+	/* Its owner is a green thread (held): none while glibc lets it go in
+	 * the wait, so that a thread of another hub may take it. */
+	g = self();
+	owner = g != NULL ? held_by(k->m) : NULL;
+	if (owner != NULL && owner != g)
+		return EPERM;
+	if (owner != NULL)
+		shared_owned(k->m, g, -1);
 	begun = robust_begin(k->m);
 	cond_call_run(k);
 	robust_end(begun);
+	if (owner != NULL && k->r != EPERM && k->r != ENOTRECOVERABLE)
+		shared_owned(k->m, g, 1);
 	return k->r;
 }
 

@@ -360,7 +360,8 @@ two_hubs_output() {
 test_two_hubs_match_native() {
 	two_hubs hubs objects join_detach stress computing bursts
 	two_hubs sync_semantics mutex_kinds producer_consumer cond_timeouts semaphores \
-		keys_and_once ten_thousand spinlock rwlock barrier c11 futex shared_mutexes thread_api
+		keys_and_once ten_thousand spinlock rwlock barrier c11 futex shared_mutexes \
+		shared_cond_checked thread_api
 	two_hubs process_semantics fork_parked fork_from_thread fork_mutex waits two_waiters \
 		wait_eintr system popen_read pclose_waits ptrace
 	two_hubs io_semantics timeouts rcvtimeo connect_refused nonblock_view accepters \

@@ -944,6 +944,36 @@ static void shared_cond(void)
 	munmap(s, 4096);
 }
 
+/* The same waits with an error-checking, then a robust mutex: their
+ * owners are checked, so the waiting thread's own OS thread waits under
+ * greenshim, and another thread must be able to take the mutex meanwhile
+ * (run with several hubs: with one, nothing else runs during that wait). */
+static void case_shared_cond_checked(void)
+{
+	struct shared_cv *s = shared_page();
+	pthread_condattr_t ca;
+	pthread_t t;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+	CHECK(pthread_cond_init(&s->c, &ca) == 0, "init");
+	pthread_condattr_destroy(&ca);
+	for (int round = 0; round < 2; round++) {
+		shared_mutex_init(&s->m, round ? PTHREAD_MUTEX_NORMAL : PTHREAD_MUTEX_ERRORCHECK,
+				  round == 1);
+		s->flag = 0;
+		CHECK(pthread_mutex_lock(&s->m) == 0, "lock");
+		pthread_create(&t, NULL, shared_cv_signal, s);
+		while (!s->flag)
+			CHECK(pthread_cond_wait(&s->c, &s->m) == 0, "wait");
+		CHECK(pthread_mutex_unlock(&s->m) == 0, "unlock after the wait");
+		pthread_join(t, NULL);
+		CHECK(pthread_mutex_destroy(&s->m) == 0, "destroy");
+	}
+	pthread_cond_destroy(&s->c);
+	munmap(s, 4096);
+}
+
 /* A thread that ends holding robust mutexes: the next owner of each gets
  * EOWNERDEAD, and no thread's list keeps them. */
 static void robust_thread_death(void)
@@ -1295,6 +1325,7 @@ int main(int argc, char **argv)
 		{ "futex", case_futex },
 		{ "futex_shared", case_futex_shared },
 		{ "shared_mutexes", case_shared_mutexes },
+		{ "shared_cond_checked", case_shared_cond_checked },
 		{ "thread_api", case_thread_api },
 		{ "cancel_refused", case_cancel_refused },
 		{ "sigmask", case_sigmask },
