@@ -387,7 +387,7 @@ static bool robust_begin(pthread_mutex_t *m)
 static void robust_end(bool begun)
 {
 	if (begun)
-		tls_robust_end(self(), true);
+		tls_robust_end(self());
 }
 
 /* glibc's trylock of a process-shared mutex, from a green thread; locking:

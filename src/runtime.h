@@ -301,11 +301,11 @@ void tls_fork_child(struct hub *h);
  * links the mutexes to the head's address. The call runs on the OS
  * thread's own thread pointer: every access is to the OS thread's list,
  * the one glibc registered with the kernel, which marks those mutexes when
- * the process dies. begin says whether end has anything to do (not for a
- * thread without a TLS of its own). No switch may come in between: glibc's
- * code is not preempted, and these calls do not park. */
+ * the process dies. begin says whether end is to follow (not for a thread
+ * without a TLS of its own). No switch may come in between: glibc's code
+ * is not preempted, and these calls do not park. */
 bool tls_robust_begin(const struct green *g);
-void tls_robust_end(const struct green *g, bool begun);
+void tls_robust_end(const struct green *g);
 /* The lowest address of g's TLS block: its frames' top. */
 char *tls_block_lo(const struct green *g);
 void tls_set_slow(void *tp);

@@ -766,10 +766,9 @@ bool tls_robust_begin(const struct green *g)
 	return true;
 }
 
-void tls_robust_end(const struct green *g, bool begun)
+void tls_robust_end(const struct green *g)
 {
-	if (begun)
-		tls_load(g);
+	tls_load(g);
 }
 
 void tls_first_run(struct green *g)
