@@ -377,17 +377,12 @@ void sync_thread_exit(struct green *g)
 	g->os_locks = 0;
 }
 
-/* Before glibc's call on m from a green thread: a robust mutex of glibc's
- * is on the OS thread's list (tls_robust_begin). */
-static bool robust_begin(pthread_mutex_t *m)
+/* Before glibc's call on m, a process-shared mutex, from g: a robust one
+ * is on the OS thread's list (tls_robust_begin; tls_robust_end(g) after
+ * the call when this says yes). */
+static bool robust_begin(const pthread_mutex_t *m, const struct green *g)
 {
-	return (m->__data.__kind & MUTEX_ROBUST) && mutex_shared(m) && tls_robust_begin(self());
-}
-
-static void robust_end(bool begun)
-{
-	if (begun)
-		tls_robust_end(self());
+	return (m->__data.__kind & MUTEX_ROBUST) && tls_robust_begin(g);
 }
 
 /* glibc's trylock of a process-shared mutex, from a green thread; locking:
@@ -406,9 +401,10 @@ static int shared_take(pthread_mutex_t *m, bool locking)
 		if (owner == g && locking && (m->__data.__kind & MUTEX_TYPE_MASK) == PTHREAD_MUTEX_ERRORCHECK)
 			return EDEADLK;
 	}
-	begun = robust_begin(m);
+	begun = robust_begin(m, g);
 	r = REAL(pthread_mutex_trylock)(m);
-	robust_end(begun);
+	if (begun)
+		tls_robust_end(g);
 	if (g != NULL && (r == 0 || r == EOWNERDEAD))
 		shared_owned(m, g, 1);
 	return r;
@@ -428,9 +424,10 @@ static int shared_unlock(pthread_mutex_t *m)
 
 	if (owner != NULL && owner != g)
 		return EPERM;
-	begun = robust_begin(m);
+	begun = robust_begin(m, g);
 	r = REAL(pthread_mutex_unlock)(m);
-	robust_end(begun);
+	if (begun)
+		tls_robust_end(g);
 	if (g != NULL && r == 0)
 		shared_owned(m, g, -1);
 	return r;
@@ -669,9 +666,10 @@ static int shared_cond_wait(struct cond_call *k)
 		return EPERM;
 	if (owner != NULL)
 		shared_owned(k->m, g, -1);
-	begun = robust_begin(k->m);
+	begun = robust_begin(k->m, g);
 	cond_call_run(k);
-	robust_end(begun);
+	if (begun)
+		tls_robust_end(g);
 	if (owner != NULL && k->r != EPERM && k->r != ENOTRECOVERABLE)
 		shared_owned(k->m, g, 1);
 	return k->r;
