@@ -14,6 +14,7 @@
  * detached one is released by the next context to run, since nothing may
  * free a stack while it is the one in use.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "hub_impl.h"
@@ -28,6 +29,8 @@ struct green *green_self(void)
 #if !defined(GS_ASAN) && !defined(GS_TSAN)
 /* It sits at the top of each thread's stack (runtime.h, struct green_tsig). */
 _Static_assert(sizeof(struct green) <= 256, "struct green pushes every stack deeper");
+_Static_assert(offsetof(struct green, since) + sizeof(int64_t) <= 64,
+	       "a switch and a wake-up touch one cache line of struct green");
 #endif
 
 static void *(*run_hook)(struct green *);

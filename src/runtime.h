@@ -541,6 +541,10 @@ struct green {
 				* thread (preload/sync.c): it stays on its hub;
 				* at UINT8_MAX for good */
 	uint16_t fs_sel;       /* tls.c: tp's LDT selector (TLS_LDT); 0: none */
+	/* Up to here, and the two below: what a switch to it and its wake-up
+	 * read and write, in its first cache line (hub.c, runq_pop). */
+	uint64_t switches;
+	int64_t since;         /* introspect.c: when it entered its state */
 	uint64_t id;
 	void *(*start)(void *);
 	union {
@@ -555,8 +559,6 @@ struct green {
 	uint64_t sigmask;      /* sigmask.c: the program's mask for it */
 	uint64_t waitset;      /* the signals a sigwait of it waits for */
 	struct green_tsig *tsig; /* its own pending signals; NULL: none yet */
-	uint64_t switches;
-	int64_t since;         /* introspect.c: when it entered its state */
 	int64_t cpu_ns;        /* its run slices, counted while stats are on */
 	uint32_t wait_seq;     /* waits begun (mod 2^32); names the wait in progress */
 	uint32_t intr_seq;     /* the wait a signal interrupted */
