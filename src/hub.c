@@ -782,26 +782,48 @@ void hub_runq_push(struct hub *h, struct green *g)
 	h->runq_len++;
 }
 
-/* Brings in, while g runs, the first cache line of the struct green of the
- * second thread queued behind it (runtime.h: what its switch and its
- * wake-up touch). With a thousand threads taking turns, each one's has
- * left the caches since it last ran, and a switch waited for it twice:
- * for next->next here and for next's saved stack pointer in ctx_switch,
- * the library's two costliest instructions in `perf annotate` of the echo
- * demo at 1,000 connections. The first thread behind g had its line
- * brought in when g's predecessor ran, so its next pointer is read here
- * without a wait. Measured on 2026-12-04 (docs/BENCHMARKS.md, *The demo*):
- * hub_switch_out and ctx_switch took 159-280 ns of CPU per round trip
- * against 390-690 without. Bringing in the kilobyte of stack above the
- * first thread's saved stack pointer as well (the frames its return from
- * a wait reads) cost up to a third more per yield with 1,000 yielding
- * threads and showed nothing in the demo. */
-static inline void runq_prefetch(const struct green *g)
+/* Queued threads below which runq_prefetch does nothing: a few dozen
+ * threads' lines stay in the caches between their turns, and the
+ * prefetches then only cost (1-2 ns a yield with ten yielding threads). */
+#define RUNQ_PREFETCH_MIN 32
+
+/* The offset from a thread pointer of errno, the same in every TLS of the
+ * process (libc's block is in the static TLS): set by the first hub. */
+static long tp_errno_off;
+
+/* Brings in, while g runs, what the threads queued behind it read first
+ * when they run. With a thousand threads taking turns, each one's state
+ * has left the caches since it last ran, and a switch to it waited for
+ * each line in turn: in `perf annotate` of the echo demo at 1,000
+ * connections, the library's costliest instructions were the loads of
+ * next->next in runq_pop and of next's saved stack pointer and first
+ * saved register in ctx_switch, and __errno_location's load of the
+ * thread pointer's first word (glibc's descriptor header). So, two steps
+ * ahead: the second thread behind g gets the first line of its struct
+ * green (runtime.h: what a switch to it and its wake-up touch); the first
+ * thread behind g, whose line came in when g's predecessor ran, gets its
+ * saved registers (the 64 bytes at its saved stack pointer, on one or two
+ * lines) and three lines of its TLS: the descriptor header (with the
+ * stack protector's canary), errno and tls_hub. Measured on 2026-12-04
+ * (docs/BENCHMARKS.md, *The demo*). Also bringing in the kilobyte of
+ * stack above the saved registers (the frames a return from a wait
+ * reads) cost up to a third more per yield with 1,000 yielding threads
+ * and showed nothing in the demo. */
+static inline void runq_prefetch(const struct hub *h, const struct green *g)
 {
 	const struct green *n1 = g->next;
+	const char *tp;
 
-	if (n1 != NULL && n1->next != NULL)
+	if (h->runq_len < RUNQ_PREFETCH_MIN || n1 == NULL)
+		return;
+	if (n1->next != NULL)
 		__builtin_prefetch(n1->next);
+	__builtin_prefetch(n1->ctx.sp);
+	__builtin_prefetch((const char *)n1->ctx.sp + 64);
+	tp = n1->tp;
+	__builtin_prefetch(tp);
+	__builtin_prefetch(tp + __atomic_load_n(&tp_errno_off, __ATOMIC_RELAXED));
+	__builtin_prefetch(tp + ((char *)&tls_hub - (char *)arch_tp_get()));
 }
 
 static struct green *runq_pop(struct hub *h)
@@ -809,7 +831,7 @@ static struct green *runq_pop(struct hub *h)
 	struct green *g = h->runq_head;
 
 	if (g != NULL) {
-		runq_prefetch(g);
+		runq_prefetch(h, g);
 		h->runq_head = g->next;
 		if (h->runq_head == NULL)
 			h->runq_tail = NULL;
@@ -1558,6 +1580,7 @@ static struct hub *hub_create_once(void)
 	h->altstack = overflow_init_thread();
 	preempt_init_hub(h);
 	tls_hub = h;
+	__atomic_store_n(&tp_errno_off, (char *)&errno - (char *)arch_tp_get(), __ATOMIC_RELAXED);
 	introspect_hub_register(h);
 	atomic_fetch_add(&nhubs, 1);
 	return h;

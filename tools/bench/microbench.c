@@ -212,6 +212,55 @@ static void bench_native_switch(double *out, long iters)
 	out[0] = median(v, RUNS);
 }
 
+/* ---- switch among many threads ---- */
+
+/* Threads that take turns: each one's state has left the caches by its
+ * next turn, as in a server with a thread per connection. */
+#define CROWD 1000
+
+static void bench_green_crowd(double *out, long iters)
+{
+	static struct green *gs[CROWD];
+	double v[RUNS];
+
+	for (int r = 0; r < RUNS; r++) {
+		double t0 = now_s();
+
+		for (int i = 0; i < CROWD; i++)
+			green_spawn(NULL, green_yielder, (void *)(intptr_t)iters, &gs[i]);
+		for (int i = 0; i < CROWD; i++)
+			green_join(gs[i], NULL, GS_NO_DEADLINE);
+		v[r] = (now_s() - t0) / ((double)CROWD * (double)iters) * 1e9;
+	}
+	out[0] = median(v, RUNS);
+}
+
+static void *native_yielder(void *arg)
+{
+	long n = (long)(intptr_t)arg;
+
+	for (long i = 0; i < n; i++)
+		sched_yield();
+	return NULL;
+}
+
+static void bench_native_crowd(double *out, long iters)
+{
+	static pthread_t ts[CROWD];
+	double v[RUNS];
+
+	for (int r = 0; r < RUNS; r++) {
+		double t0 = now_s();
+
+		for (int i = 0; i < CROWD; i++)
+			pthread_create(&ts[i], NULL, native_yielder, (void *)(intptr_t)iters);
+		for (int i = 0; i < CROWD; i++)
+			pthread_join(ts[i], NULL);
+		v[r] = (now_s() - t0) / ((double)CROWD * (double)iters) * 1e9;
+	}
+	out[0] = median(v, RUNS);
+}
+
 /* ---- spawn + join ---- */
 
 static void *nothing(void *arg)
@@ -505,6 +554,9 @@ int main(int argc, char **argv)
 	if (in_child(bench_green_switch_stats, SWITCH_ITERS, g, 1))
 		return 1;
 	row("  the same, tools' stats on", n[0], g[0], "ns");
+	if (in_child(bench_native_crowd, 200, n, 1) || in_child(bench_green_crowd, 2000, g, 1))
+		return 1;
+	row("switch among 1,000 threads (yield)", n[0], g[0], "ns");
 	if (in_child(bench_native_spawn, 20000, n, 1) || in_child(bench_green_spawn, 1000000, g, 1))
 		return 1;
 	row("spawn + join", n[0], g[0], "ns");
