@@ -30,6 +30,7 @@
  * more flag (preload_file_flushed_any).
  */
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@ struct file_call {
 	int iovcnt;
 	mode_t mode;
 	off_t off;
+	off_t len;
 	size_t n;
 	void *buf;
 	const char *path;
@@ -203,6 +205,28 @@ static ssize_t do_fdatasync(struct file_call *c)
 	return REAL(fdatasync)(c->fd);
 }
 
+static ssize_t do_sync_file_range(struct file_call *c)
+{
+	return REAL(sync_file_range)(c->fd, c->off, c->len, (unsigned int)c->flags);
+}
+
+static ssize_t do_syncfs(struct file_call *c)
+{
+	return REAL(syncfs)(c->fd);
+}
+
+static ssize_t do_sync(struct file_call *c)
+{
+	(void)c;
+	REAL(sync)();
+	return 0;
+}
+
+static ssize_t do_msync(struct file_call *c)
+{
+	return REAL(msync)(c->buf, c->n, c->flags);
+}
+
 /* Does this descriptor's I/O go to the pool? (Only with `pool`.) */
 static bool on_pool(int fd)
 {
@@ -273,7 +297,7 @@ static bool disk_of_shared_hub(const struct fdent *e)
  * there). Other writes stay plain calls: a log that is flushed now and
  * then is written at full speed in between.
  */
-static ssize_t flush(struct file_call *c, int (*plain)(int))
+static ssize_t flush(struct file_call *c)
 {
 	struct fdent *e;
 	ssize_t r;
@@ -282,7 +306,7 @@ static ssize_t flush(struct file_call *c, int (*plain)(int))
 		return file_run(c);
 	e = fdtab_get(c->fd);
 	if (!disk_of_shared_hub(e))
-		return plain(c->fd);
+		return c->fn(c);
 	if (!__atomic_load_n(&preload_file_flushed_any, __ATOMIC_RELAXED))
 		__atomic_store_n(&preload_file_flushed_any, true, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&e->flushing, 1, __ATOMIC_RELAXED);
@@ -311,12 +335,66 @@ GS_WRAP int fsync(int fd)
 {
 	struct file_call c = { .fn = do_fsync, .fd = fd };
 
-	return (int)flush(&c, REAL(fsync));
+	return (int)flush(&c);
 }
 
 GS_WRAP int fdatasync(int fd)
 {
 	struct file_call c = { .fn = do_fdatasync, .fd = fd };
 
-	return (int)flush(&c, REAL(fdatasync));
+	return (int)flush(&c);
+}
+
+/* A flush of part of a file: with either wait flag it waits for the disk
+ * as fdatasync does (flags the kernel refuses are its EINVAL, from
+ * wherever it runs); with SYNC_FILE_RANGE_WRITE alone it starts the
+ * writeback, which may wait for the device's queue. */
+GS_WRAP int sync_file_range(int fd, off64_t offset, off64_t nbytes, unsigned int flags)
+{
+	struct file_call c = {
+		.fn = do_sync_file_range, .fd = fd, .off = offset, .len = nbytes, .flags = (int)flags
+	};
+
+	return (int)flush(&c);
+}
+
+/*
+ * The flushes that name no regular file of their own: syncfs (the whole
+ * file system of any descriptor, a directory's or a socket's too), sync
+ * (every file system) and msync with MS_SYNC (a mapping's pages: with
+ * MS_ASYNC or MS_INVALIDATE alone it waits for nothing). With `direct`
+ * they go to the pool when the caller's hub runs another program thread,
+ * with `pool` always; the writes of a descriptor beside them stay plain
+ * calls (no descriptor's writes are known to wait for them).
+ */
+static ssize_t shared_flush(struct file_call *c)
+{
+	struct hub *h;
+
+	if (!gs_config.file_io_pool && ((h = preload_hub()) == NULL || !sched_shared(h)))
+		return c->fn(c);
+	return file_run(c);
+}
+
+GS_WRAP int syncfs(int fd)
+{
+	struct file_call c = { .fn = do_syncfs, .fd = fd };
+
+	return (int)shared_flush(&c);
+}
+
+GS_WRAP void sync(void)
+{
+	struct file_call c = { .fn = do_sync, .fd = -1 };
+
+	shared_flush(&c);
+}
+
+GS_WRAP int msync(void *addr, size_t length, int flags)
+{
+	struct file_call c = { .fn = do_msync, .fd = -1, .buf = addr, .n = length, .flags = flags };
+
+	if (!(flags & MS_SYNC))
+		return REAL(msync)(addr, length, flags);
+	return (int)shared_flush(&c);
 }

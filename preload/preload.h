@@ -97,6 +97,10 @@ struct group;       /* grp.h */
 	X(creat, int, (const char *, mode_t))                                              \
 	X(fsync, int, (int))                                                               \
 	X(fdatasync, int, (int))                                                           \
+	X(syncfs, int, (int))                                                              \
+	X(sync, void, (void))                                                              \
+	X(sync_file_range, int, (int, off64_t, off64_t, unsigned int))                     \
+	X(msync, int, (void *, size_t, int))                                               \
 	X(socket, int, (int, int, int))                                                    \
 	X(socketpair, int, (int, int, int, int *))                                         \
 	X(accept, int, (int, struct sockaddr *, socklen_t *))                              \

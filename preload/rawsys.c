@@ -28,6 +28,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -304,6 +305,20 @@ static enum trap_action raw_syscall(long nr, const long a[6], void *uc, long *re
 		break;
 	case SYS_fdatasync:
 		r = fdatasync(ARG(0, int));
+		break;
+	case SYS_sync_file_range:
+		r = sync_file_range(ARG(0, int), ARG(1, off64_t), ARG(2, off64_t),
+				    ARG(3, unsigned int));
+		break;
+	case SYS_syncfs:
+		r = syncfs(ARG(0, int));
+		break;
+	case SYS_sync:
+		sync();
+		r = 0;
+		break;
+	case SYS_msync:
+		r = msync(ARG(0, void *), ARG(1, size_t), ARG(2, int));
 		break;
 	default:
 		return TRAP_EXEC;

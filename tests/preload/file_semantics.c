@@ -5,8 +5,11 @@
  * reads, writes and flushes a file, then prints the names of the
  * process's threads; "fifo_open" shows that other threads run while one
  * waits in open() for a FIFO's writer; "flush_beside_a_thread" counts
- * how often another thread ran during flushes and writes.
+ * how often another thread ran during flushes and writes, and
+ * "sync_beside_a_thread" during the other flushes (sync_file_range,
+ * syncfs, sync, msync).
  * An ordinary program: nothing here knows of greenshim. */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,12 +21,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "case.h"
 #include "ticker.h"
+
+#define SYNC_WAIT_WRITE_WAIT \
+	(SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER)
 
 static char dir[64], path_a[96], path_b[96];
 
@@ -67,7 +74,8 @@ static void case_calls(void)
 	struct iovec iov[2] = { { a, sizeof a }, { b, sizeof b } };
 	volatile int rdonly = O_RDONLY; /* not a constant: __open_2 */
 	struct stat st;
-	int fd, fd2, dfd;
+	int fd, fd2, dfd, p[2];
+	char *map;
 	ssize_t r;
 
 	make_dir();
@@ -100,6 +108,24 @@ static void case_calls(void)
 	report("pread at -1", pread(fd, buf, 10, -1));
 	report("fstat", fstat(fd, &st));
 	printf("size %lld\n", (long long)st.st_size);
+	report("sync_file_range", sync_file_range(fd, 0, 0, SYNC_WAIT_WRITE_WAIT));
+	report("sync_file_range, an unknown flag", sync_file_range(fd, 0, 0, 0x100));
+	report("sync_file_range, a negative length",
+	       sync_file_range(fd, 0, -1, SYNC_FILE_RANGE_WRITE));
+	report("syncfs", syncfs(fd));
+	sync();
+	printf("sync\n");
+	map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(map != MAP_FAILED, "mmap: %s", strerror(errno));
+	memcpy(map, "mapped", 6);
+	report("msync MS_SYNC", msync(map, 4096, MS_SYNC));
+	report("msync MS_ASYNC", msync(map, 4096, MS_ASYNC));
+	report("msync MS_SYNC|MS_ASYNC", msync(map, 4096, MS_SYNC | MS_ASYNC));
+	report("msync unaligned", msync(map + 1, 10, MS_SYNC));
+	munmap(map, 4096);
+	report("msync unmapped", msync(map, 4096, MS_SYNC));
+	r = pread(fd, buf, 8, 0);
+	printf("pread 8 after msync = %zd sum %u\n", r, sum(buf, r));
 	report("close", close(fd));
 
 	report("open(a, O_CREAT|O_EXCL) again", open(path_a, O_CREAT | O_EXCL | O_RDWR, 0640));
@@ -124,6 +150,13 @@ static void case_calls(void)
 	close(fd);
 	report("fsync of a closed fd", fsync(fd));
 	report("fdatasync of a closed fd", fdatasync(fd));
+	report("sync_file_range of a closed fd", sync_file_range(fd, 0, 0, SYNC_WAIT_WRITE_WAIT));
+	report("syncfs of a closed fd", syncfs(fd));
+	CHECK(pipe(p) == 0, "pipe");
+	report("sync_file_range of a pipe", sync_file_range(p[1], 0, 0, SYNC_WAIT_WRITE_WAIT));
+	report("syncfs of a pipe", syncfs(p[1]));
+	close(p[0]);
+	close(p[1]);
 	/* /proc/thread-self is the caller's own task. */
 	fd = open("/proc/thread-self/comm", O_RDONLY);
 	r = read(fd, comm, sizeof comm - 1);
@@ -331,6 +364,60 @@ static void case_flush_beside_a_thread(void)
 	       flushes, (int)(intptr_t)beside, after);
 }
 
+/* A thread that yields in a loop (the spinner) beside one that writes a
+ * page of a file and then flushes it without fsync, 20 times with each
+ * of sync_file_range (waiting), syncfs, sync and msync (MS_SYNC, the page
+ * written through a shared mapping): prints in how many of each the
+ * spinner ran. */
+static void case_sync_beside_a_thread(void)
+{
+	static const char *const names[] = { "sync_file_range", "syncfs", "sync", "msync" };
+	static char block[4096];
+	int ran[4] = { 0 };
+	pthread_t t;
+	char *map;
+
+	make_dir();
+	flush_fd = open(path_a, O_CREAT | O_RDWR, 0600);
+	CHECK(flush_fd >= 0 && ftruncate(flush_fd, 4096) == 0, "open: %s", strerror(errno));
+	map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, flush_fd, 0);
+	CHECK(map != MAP_FAILED, "mmap: %s", strerror(errno));
+	CHECK(pthread_create(&t, NULL, spinner, NULL) == 0, "pthread_create");
+	while (atomic_load(&spins) == 0)
+		sched_yield();
+	for (int k = 0; k < 4; k++) {
+		for (int i = 0; i < 20; i++) {
+			long before;
+			int r = 0;
+
+			block[0] = (char)i;
+			if (k == 3)
+				memcpy(map, block, sizeof block);
+			else
+				CHECK(pwrite(flush_fd, block, sizeof block, 0) == sizeof block, "pwrite");
+			before = atomic_load(&spins);
+			if (k == 0)
+				r = sync_file_range(flush_fd, 0, 0, SYNC_WAIT_WRITE_WAIT);
+			else if (k == 1)
+				r = syncfs(flush_fd);
+			else if (k == 2)
+				sync();
+			else
+				r = msync(map, 4096, MS_SYNC);
+			CHECK(r == 0, "%s: %s", names[k], strerror(errno));
+			ran[k] += atomic_load(&spins) != before;
+		}
+	}
+	atomic_store(&spinning_stop, true);
+	CHECK(pthread_join(t, NULL) == 0, "join");
+	munmap(map, 4096);
+	close(flush_fd);
+	remove_dir();
+	printf("the other thread ran during %d of 20 sync_file_range, %d of 20 syncfs, %d of 20 sync "
+	       "and %d of 20 msync\n",
+	       ran[0], ran[1], ran[2], ran[3]);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -339,6 +426,7 @@ int main(int argc, char **argv)
 		{ "threads", case_threads },
 		{ "fifo_open", case_fifo_open },
 		{ "flush_beside_a_thread", case_flush_beside_a_thread },
+		{ "sync_beside_a_thread", case_sync_beside_a_thread },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -202,6 +203,14 @@ static void case_results(void)
 	fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	printf("dup2 %ld\n", raw3(SYS_dup2, fds[0], 100, 0));
 	printf("flags %ld\n", raw3(SYS_fcntl, 100, F_GETFL, 0) & O_NONBLOCK ? 1L : 0L);
+	/* The flushes, with the kernel's argument order. */
+	printf("syncfs %ld, bad fd %ld\n", raw3(SYS_syncfs, fds[0], 0, 0),
+	       raw3(SYS_syncfs, 1000, 0, 0));
+	printf("sync %ld\n", raw3(SYS_sync, 0, 0, 0));
+	printf("sync_file_range of a pipe %ld, an unknown flag %ld\n",
+	       raw6(SYS_sync_file_range, fds[0], 0, 0, SYNC_FILE_RANGE_WRITE, 0, 0),
+	       raw6(SYS_sync_file_range, fds[0], 0, 0, 0x100, 0, 0));
+	printf("msync unaligned %ld\n", raw3(SYS_msync, (long)&c | 1, 1, MS_SYNC));
 	close(fds[0]);
 	close(100);
 }
