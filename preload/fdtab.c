@@ -111,6 +111,10 @@ static void classify(int fd, struct fdent *e)
 	e->sys_nonblock = false;
 	e->read_waits_first = false;
 	e->disk = kind == FD_PLAIN && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+	/* Neither flag can change after open (F_SETFL ignores them). */
+	e->dsync = e->disk && fl >= 0 && (fl & O_DSYNC);
+	if (e->dsync)
+		preload_file_check_writes();
 	__atomic_store_n(&e->flushing, 0, __ATOMIC_RELAXED);
 	e->peer = -1;
 	if (kind != FD_STREAM && kind != FD_DGRAM)
@@ -149,6 +153,7 @@ struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_
 	e->sys_nonblock = sys_nonblock;
 	e->read_waits_first = false;
 	e->disk = false;
+	e->dsync = false;
 	__atomic_store_n(&e->flushing, 0, __ATOMIC_RELAXED);
 	e->peer = -1;
 	e->peered = false;
@@ -216,6 +221,7 @@ void fdtab_copy(int from, int to)
 		n->timeo_ns[0] = e->timeo_ns[0];
 		n->timeo_ns[1] = e->timeo_ns[1];
 		n->disk = e->disk;
+		n->dsync = e->dsync;
 		n->desc = e->desc;
 		n->peer = e->peer;
 		n->peer_desc = e->peer_desc;

@@ -26,8 +26,11 @@
  * exception (flush(), below): they wait for the disk whatever the disk,
  * so they go to the pool whenever other program threads share the
  * caller's hub, and the writes to the same descriptor follow them there
- * while they run; until the first such flush, the writes' test is of one
- * more flag (preload_file_flushed_any).
+ * while they run. So do the writes to a descriptor opened with O_SYNC or
+ * O_DSYNC, each of which waits for the disk (an open given either flag
+ * classifies the new descriptor at once, opened()). Until the first such
+ * flush or descriptor, the writes' test is of one more flag
+ * (preload_file_write_check).
  */
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -91,6 +94,19 @@ static int file_openat(int dirfd, const char *path, int flags, mode_t mode)
 	return fd;
 }
 
+/* A descriptor just opened with `direct`: one opened with O_SYNC or
+ * O_DSYNC is classified now, so that its writes, which wait for the disk
+ * each time, go to the pool beside other threads (preload_file_write_on_pool);
+ * the number may have stood for another file, closed behind our back. */
+static int opened(int fd, int flags)
+{
+	if (GS_UNLIKELY(fd >= 0 && (flags & O_DSYNC))) {
+		fdtab_forget(fd);
+		fdtab_get(fd);
+	}
+	return fd;
+}
+
 static mode_t mode_arg(int flags, va_list ap)
 {
 	return __OPEN_NEEDS_MODE(flags) ? va_arg(ap, mode_t) : 0;
@@ -105,7 +121,7 @@ GS_WRAP int open(const char *path, int flags, ...)
 	mode = mode_arg(flags, ap);
 	va_end(ap);
 	if (GS_LIKELY(!gs_config.file_io_pool))
-		return REAL(open)(path, flags, mode);
+		return opened(REAL(open)(path, flags, mode), flags);
 	return file_openat(AT_FDCWD, path, flags, mode);
 }
 
@@ -118,7 +134,7 @@ GS_WRAP int openat(int dirfd, const char *path, int flags, ...)
 	mode = mode_arg(flags, ap);
 	va_end(ap);
 	if (GS_LIKELY(!gs_config.file_io_pool))
-		return REAL(openat)(dirfd, path, flags, mode);
+		return opened(REAL(openat)(dirfd, path, flags, mode), flags);
 	return file_openat(dirfd, path, flags, mode);
 }
 
@@ -127,14 +143,14 @@ GS_WRAP int openat(int dirfd, const char *path, int flags, ...)
 GS_WRAP int __open_2(const char *path, int flags)
 {
 	if (GS_LIKELY(!gs_config.file_io_pool) || __OPEN_NEEDS_MODE(flags))
-		return REAL(__open_2)(path, flags);
+		return opened(REAL(__open_2)(path, flags), flags);
 	return file_openat(AT_FDCWD, path, flags, 0);
 }
 
 GS_WRAP int __openat_2(int dirfd, const char *path, int flags)
 {
 	if (GS_LIKELY(!gs_config.file_io_pool) || __OPEN_NEEDS_MODE(flags))
-		return REAL(__openat_2)(dirfd, path, flags);
+		return opened(REAL(__openat_2)(dirfd, path, flags), flags);
 	return file_openat(dirfd, path, flags, 0);
 }
 
@@ -265,7 +281,7 @@ bool preload_file_on_pool(int fd)
 	return on_pool(fd);
 }
 
-bool preload_file_flushed_any;
+bool preload_file_write_check;
 
 /* Is e (may be NULL) a regular file or block device, and does the calling
  * thread's hub run others beside it? */
@@ -307,8 +323,7 @@ static ssize_t flush(struct file_call *c)
 	e = fdtab_get(c->fd);
 	if (!disk_of_shared_hub(e))
 		return c->fn(c);
-	if (!__atomic_load_n(&preload_file_flushed_any, __ATOMIC_RELAXED))
-		__atomic_store_n(&preload_file_flushed_any, true, __ATOMIC_RELAXED);
+	preload_file_check_writes();
 	__atomic_fetch_add(&e->flushing, 1, __ATOMIC_RELAXED);
 	r = file_run(c);
 	/* A close and reuse of the number meanwhile zeroed the count: it
@@ -320,6 +335,12 @@ static ssize_t flush(struct file_call *c)
 	return r;
 }
 
+void preload_file_check_writes(void)
+{
+	if (!__atomic_load_n(&preload_file_write_check, __ATOMIC_RELAXED))
+		__atomic_store_n(&preload_file_write_check, true, __ATOMIC_RELAXED);
+}
+
 bool preload_file_write_on_pool(int fd)
 {
 	struct fdent *e;
@@ -327,7 +348,7 @@ bool preload_file_write_on_pool(int fd)
 	if (on_pool(fd))
 		return true;
 	e = fdtab_get(fd);
-	return e != NULL && __atomic_load_n(&e->flushing, __ATOMIC_RELAXED) > 0 &&
+	return e != NULL && (e->dsync || __atomic_load_n(&e->flushing, __ATOMIC_RELAXED) > 0) &&
 	       disk_of_shared_hub(e);
 }
 

@@ -461,6 +461,8 @@ struct fdent {
 	bool disk;               /* FD_PLAIN regular file or block device:
 				  * GREENSHIM_FILE_IO=pool sends its I/O to
 				  * the pool (file.c) */
+	bool dsync;              /* disk, opened with O_SYNC or O_DSYNC: each
+				  * write waits for the disk (file.c) */
 	unsigned short flushing; /* flushes of it on the pool now (atomic):
 				  * its writes go there meanwhile (file.c) */
 	int64_t timeo_ns[2];     /* SO_RCVTIMEO, SO_SNDTIMEO; 0 for none */
@@ -536,15 +538,20 @@ static inline bool fd_waits(const struct fdent *e)
 bool preload_file_on_pool(int fd);
 #define PRELOAD_FILE_POOL(fd) (GS_UNLIKELY(gs_config.file_io_pool) && preload_file_on_pool(fd))
 /* Does a write to fd run on the pool? As PRELOAD_FILE_POOL, or with
- * `direct` while a flush of fd runs there (file.c, flush()) and the
- * caller's hub is shared. Until some flush went there, one test of a
+ * `direct` when the caller's hub is shared and fd was opened with O_SYNC
+ * or O_DSYNC or a flush of it runs there (file.c, flush()). Until some
+ * flush went there or some such descriptor was seen, one test of a
  * flag. */
-extern bool preload_file_flushed_any;
+extern bool preload_file_write_check;
 bool preload_file_write_on_pool(int fd);
 #define PRELOAD_FILE_POOL_WRITE(fd)                                                                \
 	(GS_UNLIKELY(gs_config.file_io_pool ||                                                     \
-		     __atomic_load_n(&preload_file_flushed_any, __ATOMIC_RELAXED)) &&                \
+		     __atomic_load_n(&preload_file_write_check, __ATOMIC_RELAXED)) &&                \
 	 preload_file_write_on_pool(fd))
+/* From now on PRELOAD_FILE_POOL_WRITE asks preload_file_write_on_pool:
+ * fdtab.c classified a descriptor opened with O_SYNC or O_DSYNC, or a
+ * flush went to the pool. */
+void preload_file_check_writes(void);
 /* The read or write (events EV_READ or EV_WRITE) of iov[0..iovcnt), at
  * off if positional, on the pool: the call's result and errno. */
 ssize_t preload_file_xfer(int fd, int events, const struct iovec *iov, int iovcnt,

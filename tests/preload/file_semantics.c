@@ -7,7 +7,8 @@
  * waits in open() for a FIFO's writer; "flush_beside_a_thread" counts
  * how often another thread ran during flushes and writes, and
  * "sync_beside_a_thread" during the other flushes (sync_file_range,
- * syncfs, sync, msync).
+ * syncfs, sync, msync), "dsync_beside_a_thread" during writes to files
+ * opened with O_DSYNC or O_SYNC.
  * An ordinary program: nothing here knows of greenshim. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -148,6 +149,19 @@ static void case_calls(void)
 	report("write 5 to b", write(fd, "hello", 5));
 	report("read from O_WRONLY", read(fd, buf, 5));
 	close(fd);
+	fd = open(path_b, O_RDWR | O_DSYNC);
+	report("open(b, O_DSYNC) >= 0", fd >= 0 ? 0 : -1);
+	report("write 3 to O_DSYNC", write(fd, "abc", 3));
+	report("pwrite 2 at 10 to O_DSYNC", pwrite(fd, "de", 2, 10));
+	report("writev 150 to O_DSYNC", writev(fd, iov, 2));
+	report("pwritev at 1 to O_DSYNC", pwritev(fd, iov, 2, 1));
+	report("fcntl(O_DSYNC) keeps O_DSYNC", (fcntl(fd, F_GETFL) & O_DSYNC) == O_DSYNC);
+	close(fd);
+	fd = open(path_b, O_RDONLY | O_SYNC);
+	report("write to O_RDONLY|O_SYNC", write(fd, "x", 1));
+	r = read(fd, buf, sizeof buf);
+	printf("read b = %zd sum %u\n", r, sum(buf, r));
+	close(fd);
 	report("fsync of a closed fd", fsync(fd));
 	report("fdatasync of a closed fd", fdatasync(fd));
 	report("sync_file_range of a closed fd", sync_file_range(fd, 0, 0, SYNC_WAIT_WRITE_WAIT));
@@ -209,6 +223,10 @@ static void case_threads(void)
 	CHECK(fd >= 0 && write(fd, "0123456789", 10) == 10, "write");
 	CHECK(pread(fd, buf, 10, 0) == 10 && memcmp(buf, "0123456789", 10) == 0, "pread");
 	CHECK(fsync(fd) == 0 && fdatasync(fd) == 0, "fsync: %s", strerror(errno));
+	close(fd);
+	fd = open(path_a, O_WRONLY | O_DSYNC);
+	CHECK(fd >= 0 && write(fd, "0123456789", 10) == 10, "write O_DSYNC");
+	CHECK(syncfs(fd) == 0, "syncfs: %s", strerror(errno));
 	close(fd);
 	remove_dir();
 	print_threads();
@@ -418,6 +436,48 @@ static void case_sync_beside_a_thread(void)
 	       ran[0], ran[1], ran[2], ran[3]);
 }
 
+/* The spinner beside a thread that writes a file opened with O_DSYNC 20
+ * times with write and 20 with pwrite, then one opened with O_SYNC 20
+ * times with writev: prints in how many of each the spinner ran. */
+static void case_dsync_beside_a_thread(void)
+{
+	static char block[4096];
+	struct iovec iov = { block, sizeof block };
+	int ran[3] = { 0 };
+	pthread_t t;
+	int fd;
+
+	make_dir();
+	fd = open(path_a, O_CREAT | O_WRONLY | O_DSYNC, 0600);
+	CHECK(fd >= 0, "open: %s", strerror(errno));
+	CHECK(pthread_create(&t, NULL, spinner, NULL) == 0, "pthread_create");
+	while (atomic_load(&spins) == 0)
+		sched_yield();
+	for (int k = 0; k < 3; k++) {
+		if (k == 2) {
+			close(fd);
+			fd = open(path_a, O_WRONLY | O_SYNC);
+			CHECK(fd >= 0, "open: %s", strerror(errno));
+		}
+		for (int i = 0; i < 20; i++) {
+			long before = atomic_load(&spins);
+			ssize_t r = k == 0 ? write(fd, block, sizeof block)
+				  : k == 1 ? pwrite(fd, block, sizeof block, (off_t)i * 4096)
+					   : writev(fd, &iov, 1);
+
+			CHECK(r == sizeof block, "write: %s", strerror(errno));
+			ran[k] += atomic_load(&spins) != before;
+		}
+	}
+	atomic_store(&spinning_stop, true);
+	CHECK(pthread_join(t, NULL) == 0, "join");
+	close(fd);
+	remove_dir();
+	printf("the other thread ran during %d of 20 writes and %d of 20 pwrites with O_DSYNC, "
+	       "%d of 20 writevs with O_SYNC\n",
+	       ran[0], ran[1], ran[2]);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -427,6 +487,7 @@ int main(int argc, char **argv)
 		{ "fifo_open", case_fifo_open },
 		{ "flush_beside_a_thread", case_flush_beside_a_thread },
 		{ "sync_beside_a_thread", case_sync_beside_a_thread },
+		{ "dsync_beside_a_thread", case_dsync_beside_a_thread },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);

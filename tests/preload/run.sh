@@ -795,8 +795,9 @@ test_dns_lookups_match_native() {
 # reads, writes and flushes; a thread waiting in open() for a FIFO's
 # writer leaves the others running, and so do, with `direct`, one that
 # flushes a file and one that writes it while it is flushed, but not one
-# that writes it afterwards (a plain call), and one that flushes with
-# sync_file_range, syncfs, sync or msync.
+# that writes it afterwards (a plain call), one that flushes with
+# sync_file_range, syncfs, sync or msync, and one that writes a file
+# opened with O_DSYNC or O_SYNC.
 test_file_io_pool_matches_native() {
 	prog="$B/tests/preload/file_semantics"
 	name=file_io_calls_as_native
@@ -841,6 +842,16 @@ ok flush_beside_a_thread" ]; then
 		sync_beside_a_thread 2>&1)
 	if [ "$got" != "the other thread ran during 20 of 20 sync_file_range, 20 of 20 syncfs, 20 of 20 sync and 20 of 20 msync
 ok sync_beside_a_thread" ]; then
+		fail $name "$got"
+	else
+		ok $name
+	fi
+	# And the writes to a file opened with O_DSYNC or O_SYNC.
+	name=file_io_direct_dsync_writes_leave_others_running
+	got=$(GREENSHIM_HUBS=1 GREENSHIM_PREEMPT_MS=0 LD_PRELOAD=$LIB timeout 30 "$prog" \
+		dsync_beside_a_thread 2>&1)
+	if [ "$got" != "the other thread ran during 20 of 20 writes and 20 of 20 pwrites with O_DSYNC, 20 of 20 writevs with O_SYNC
+ok dsync_beside_a_thread" ]; then
 		fail $name "$got"
 	else
 		ok $name
