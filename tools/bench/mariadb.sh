@@ -13,8 +13,10 @@
 # server does, so on a two-CPU machine the two share); SERVER_CPUS=0
 # LOAD_CPUS=1 gives the one-hub figure. GREENSHIM_* variables in the
 # environment apply to the greenshim rows (e.g. GREENSHIM_FILE_IO=pool).
+# MARIADB_OPTS adds server options to every row (e.g.
+# --innodb-flush-method=O_DSYNC: the redo log opened with O_DSYNC).
 #
-#   [SERVER_CPUS=L LOAD_CPUS=L] tools/bench/mariadb.sh [BUILD_DIR] [SECONDS] [ROUNDS] [CONNECTIONS...]
+#   [SERVER_CPUS=L LOAD_CPUS=L] [MARIADB_OPTS=...] tools/bench/mariadb.sh [BUILD_DIR] [SECONDS] [ROUNDS] [CONNECTIONS...]
 #
 # Default: 10 s a row, 3 rounds, 4 and 16 connections.
 set -eu
@@ -43,7 +45,7 @@ start() {
 	env ${1:+LD_PRELOAD=$1} taskset -c $SERVER_CPUS "$MARIADBD" --no-defaults \
 		--datadir="$2" --socket="$d/sock" --skip-networking $user \
 		--log-error="$d/err.log" --pid-file="$d/pid" --innodb-buffer-pool-size=128M \
-		>"$d/out" 2>&1 &
+		${MARIADB_OPTS:-} >"$d/out" 2>&1 &
 	server_pid=$!
 	for _ in $(seq 150); do
 		mariadb -uroot -S "$d/sock" -e 'select 1' >/dev/null 2>&1 && return 0
