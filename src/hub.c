@@ -817,13 +817,13 @@ static inline void runq_prefetch(const struct hub *h, const struct green *g)
 	if (h->runq_len < RUNQ_PREFETCH_MIN || n1 == NULL)
 		return;
 	if (n1->next != NULL)
-		__builtin_prefetch(n1->next);
-	__builtin_prefetch(n1->ctx.sp);
-	__builtin_prefetch((const char *)n1->ctx.sp + 64);
+		gs_prefetch(n1->next);
+	gs_prefetch(n1->ctx.sp);
+	gs_prefetch((const char *)n1->ctx.sp + 64);
 	tp = n1->tp;
-	__builtin_prefetch(tp);
-	__builtin_prefetch(tp + __atomic_load_n(&tp_errno_off, __ATOMIC_RELAXED));
-	__builtin_prefetch(tp + ((char *)&tls_hub - (char *)arch_tp_get()));
+	gs_prefetch(tp);
+	gs_prefetch(tp + __atomic_load_n(&tp_errno_off, __ATOMIC_RELAXED));
+	gs_prefetch(tp + ((char *)&tls_hub - (char *)arch_tp_get()));
 }
 
 static struct green *runq_pop(struct hub *h)
