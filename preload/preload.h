@@ -165,6 +165,8 @@ struct group;       /* grp.h */
 	X(system, int, (const char *))                                                        \
 	X(ptrace, long, (enum __ptrace_request, pid_t, void *, void *))                       \
 	X(execve, int, (const char *, char *const[], char *const[]))                          \
+	X(unshare, int, (int))                                                                \
+	X(setns, int, (int, int))                                                             \
 	X(execv, int, (const char *, char *const[]))                                          \
 	X(execvp, int, (const char *, char *const[]))                                         \
 	X(execvpe, int, (const char *, char *const[], char *const[]))                         \

@@ -68,6 +68,10 @@ static atomic_int listen_fd = -1;
 static atomic_int wake_fd = -1;
 static atomic_int listen_users;
 static atomic_uint listen_gen; /* counts the control thread's loads */
+/* The control thread, joinable while it runs (control_pause ends it). */
+static pthread_t control_tid;
+static bool control_running;
+static atomic_bool control_stop;
 
 /* ---- replies ------------------------------------------------------------- */
 
@@ -327,7 +331,7 @@ static void *control_main(void *arg)
 		if (r > 0 && p[1].revents != 0)
 			arch_syscall3(SYS_read, p[1].fd, (long)&count, sizeof count);
 		atomic_fetch_sub(&listen_users, 1);
-		if (r < 0 && errno != EINTR)
+		if ((r < 0 && errno != EINTR) || atomic_load(&control_stop))
 			return NULL;
 		if (r <= 0 || p[0].revents == 0)
 			continue;
@@ -391,8 +395,38 @@ static void control_start_thread(void)
 {
 	if (atomic_load(&listen_fd) < 0)
 		return;
-	if (osthread_start(NULL, "gs-control", control_main, NULL, true) != 0)
+	atomic_store(&control_stop, false);
+	if (osthread_start(&control_tid, "gs-control", control_main, NULL, false) != 0)
 		control_close();
+	else
+		control_running = true;
+}
+
+/*
+ * The process is to be single-threaded in the kernel's eyes for one call
+ * (unshare or setns into a user namespace, preload/process.c): the
+ * control thread ends, once it has served the connection it may be
+ * serving, and control_resume starts another; the socket stays open
+ * meanwhile, and a greenctl that connects then is answered by the new
+ * thread. On the program's only thread, so no other call pauses or
+ * resumes meanwhile. true if a thread ended.
+ */
+bool control_pause(void)
+{
+	static const uint64_t one = 1;
+
+	if (!control_running)
+		return false;
+	atomic_store(&control_stop, true);
+	arch_syscall3(SYS_write, atomic_load(&wake_fd), (long)&one, sizeof one);
+	os_ops.join(control_tid, NULL);
+	control_running = false;
+	return true;
+}
+
+void control_resume(void)
+{
+	control_start_thread();
 }
 
 void control_start(void)
@@ -408,8 +442,10 @@ void control_fork_child(void)
 {
 	if (atomic_load(&listen_fd) < 0)
 		return;
-	/* The parent's socket: not ours to serve. */
+	/* The parent's socket: not ours to serve; the parent's thread is
+	 * not the child's to join. */
 	control_close();
+	control_running = false;
 	atomic_store(&listen_users, 0);
 	if (control_listen() == 0)
 		control_start_thread();

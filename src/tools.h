@@ -25,6 +25,10 @@ void ctl_printf(struct ctl_buf *b, const char *fmt, ...) __attribute__((format(p
 void control_start(void);
 /* The atfork child handler: the child listens on its own name. */
 void control_fork_child(void);
+/* Ends the "gs-control" thread for a moment, keeping the socket (true if
+ * one ended), and starts another; on the program's only thread. */
+bool control_pause(void);
+void control_resume(void);
 /* Runs fn(h, arg) on h's OS thread, in its hub context, where every green
  * thread is suspended; from any other OS thread (the control thread, the
  * profiler's; call it inside introspect_foreach_hub, which keeps h alive).

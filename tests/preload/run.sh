@@ -608,6 +608,37 @@ test_raw_syscalls_match_native() {
 	done
 }
 
+# A single-threaded program enters a new user namespace, which needs a
+# process of one thread: under greenshim too (the control thread ends
+# around the call), with the native results after it (a thread, setns into
+# its own namespace: EINVAL); and greenctl's thread is back afterwards.
+# Skipped where the kernel refuses user namespaces to this user natively.
+test_a_single_threaded_program_enters_a_user_namespace() {
+	name=a_single_threaded_program_enters_a_user_namespace
+	prog="$B/tests/preload/user_namespace"
+	native=$(timeout 30 "$prog" 2>&1)
+	if [ "$(echo "$native" | head -n 1)" != "unshare(CLONE_NEWUSER) = 0" ]; then
+		skip $name "natively: $(echo "$native" | head -n 1)"
+		return
+	fi
+	out=$(timeout 30 env LD_PRELOAD=$LIB "$prog" 2>&1)
+	if [ "$out" != "$native" ]; then
+		fail $name "under greenshim: $out (natively: $native)"
+		return
+	fi
+	# greenctl's thread again: a program that sleeps after the call.
+	LD_PRELOAD=$LIB unshare -r sleep 2 &
+	pid=$!
+	sleep 0.5
+	names=$(cat /proc/$pid/task/*/comm 2>/dev/null | sort | tr '\n' ' ')
+	wait $pid
+	if [ "$names" != "gs-control sleep " ]; then
+		fail $name "threads of unshare -r sleep under greenshim: $names"
+	else
+		ok $name
+	fi
+}
+
 # greenshim's own fds (the hub's epoll fd and eventfd, the control socket)
 # stay out of the program's way: its opens get the native numbers, fstat
 # and fcntl find nothing of ours, a closed standard fd is taken again, and
@@ -1216,6 +1247,7 @@ test_more_threads_than_ldt_slots_keep_their_own_tls
 test_other_mallocs_serve_many_green_threads
 test_liburing_waits_leave_other_threads_running
 test_raw_syscalls_match_native
+test_a_single_threaded_program_enters_a_user_namespace
 test_sent_signals_get_their_native_action
 test_own_fds_stay_out_of_the_programs_way
 test_dup2_over_the_runtimes_fds_moves_them

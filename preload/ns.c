@@ -1,0 +1,50 @@
+/*
+ * Namespaces: unshare and setns, each the libc call. Entering a new user
+ * namespace (unshare with CLONE_NEWUSER, setns to a user namespace's
+ * descriptor) needs a process with one thread in the kernel's eyes, and
+ * the runtime's control thread ("gs-control", src/control.c) would make
+ * it two: the call fails with EINVAL where it succeeds natively (util-
+ * linux's unshare -r, bubblewrap, a sandbox's set-up). So around such a
+ * call the control thread ends, and another starts once the call has
+ * returned (in the new namespace, as any thread made then would be).
+ * A process that has had several program threads has more of the
+ * runtime's (the blocking monitor, extra hubs, pool workers for a while):
+ * those stay, and the call fails there as before (docs/LIMITATIONS.md).
+ */
+#include <errno.h>
+#include <sched.h>
+
+#include "preload.h"
+#include "../src/tools.h"
+
+/* call(a, b), with the control thread ended around it when it may enter
+ * a user namespace (user). */
+static int around(int (*call)(int, int), int a, int b, bool user)
+{
+	bool paused = user && !preload_native() && control_pause();
+	int r = call(a, b);
+
+	if (paused) {
+		int err = errno;
+
+		control_resume();
+		errno = err;
+	}
+	return r;
+}
+
+static int real_unshare(int flags, int unused)
+{
+	(void)unused;
+	return REAL(unshare)(flags);
+}
+
+GS_WRAP int unshare(int flags)
+{
+	return around(real_unshare, flags, 0, flags & CLONE_NEWUSER);
+}
+
+GS_WRAP int setns(int fd, int nstype)
+{
+	return around(REAL(setns), fd, nstype, nstype == 0 || (nstype & CLONE_NEWUSER));
+}
