@@ -817,6 +817,18 @@ test_dns_lookups_match_native() {
 	done
 }
 
+# one_hub_case NAME CASE LINE: $prog's CASE, under greenshim with one hub
+# and no preemption, prints LINE and then "ok CASE".
+one_hub_case() {
+	got=$(GREENSHIM_HUBS=1 GREENSHIM_PREEMPT_MS=0 LD_PRELOAD=$LIB timeout 30 "$prog" "$2" 2>&1)
+	if [ "$got" != "$3
+ok $2" ]; then
+		fail "$1" "$got"
+	else
+		ok "$1"
+	fi
+}
+
 # GREENSHIM_FILE_IO: every file call's outcome (results, errno, data read
 # back, /proc/thread-self being the caller's) is the same natively, with
 # `pool` and with `direct`, with and without another thread (whose
@@ -856,37 +868,15 @@ test_file_io_pool_matches_native() {
 		ok $name
 	fi
 	# One hub, no preemption: the other thread runs only when the
-	# flushing one waits.
-	name=file_io_direct_flush_leaves_others_running
-	got=$(GREENSHIM_HUBS=1 GREENSHIM_PREEMPT_MS=0 LD_PRELOAD=$LIB timeout 30 "$prog" \
-		flush_beside_a_thread 2>&1)
-	if [ "$got" != "the other thread ran during 20 of 20 flushes, 20 of 20 writes beside a flush and 0 of 20 writes after
-ok flush_beside_a_thread" ]; then
-		fail $name "$got"
-	else
-		ok $name
-	fi
-	# The other flushes (sync_file_range, syncfs, sync, msync MS_SYNC)
-	# likewise.
-	name=file_io_direct_syncs_leave_others_running
-	got=$(GREENSHIM_HUBS=1 GREENSHIM_PREEMPT_MS=0 LD_PRELOAD=$LIB timeout 30 "$prog" \
-		sync_beside_a_thread 2>&1)
-	if [ "$got" != "the other thread ran during 20 of 20 sync_file_range, 20 of 20 syncfs, 20 of 20 sync and 20 of 20 msync
-ok sync_beside_a_thread" ]; then
-		fail $name "$got"
-	else
-		ok $name
-	fi
-	# And the writes to a file opened with O_DSYNC or O_SYNC.
-	name=file_io_direct_dsync_writes_leave_others_running
-	got=$(GREENSHIM_HUBS=1 GREENSHIM_PREEMPT_MS=0 LD_PRELOAD=$LIB timeout 30 "$prog" \
-		dsync_beside_a_thread 2>&1)
-	if [ "$got" != "the other thread ran during 20 of 20 writes and 20 of 20 pwrites with O_DSYNC, 20 of 20 writevs with O_SYNC
-ok dsync_beside_a_thread" ]; then
-		fail $name "$got"
-	else
-		ok $name
-	fi
+	# flushing one waits; the same for the other flushes (sync_file_range,
+	# syncfs, sync, msync MS_SYNC) and the writes to a file opened with
+	# O_DSYNC or O_SYNC.
+	one_hub_case file_io_direct_flush_leaves_others_running flush_beside_a_thread \
+		"the other thread ran during 20 of 20 flushes, 20 of 20 writes beside a flush and 0 of 20 writes after"
+	one_hub_case file_io_direct_syncs_leave_others_running sync_beside_a_thread \
+		"the other thread ran during 20 of 20 sync_file_range, 20 of 20 syncfs, 20 of 20 sync and 20 of 20 msync"
+	one_hub_case file_io_direct_dsync_writes_leave_others_running dsync_beside_a_thread \
+		"the other thread ran during 20 of 20 writes and 20 of 20 pwrites with O_DSYNC, 20 of 20 writevs with O_SYNC"
 	name=file_io_pool_runs_file_calls_on_a_worker
 	pool=$(GREENSHIM_FILE_IO=pool LD_PRELOAD=$LIB timeout 30 "$prog" threads 2>&1)
 	direct=$(LD_PRELOAD=$LIB timeout 30 "$prog" threads 2>&1)
