@@ -17,11 +17,21 @@
 #include "preload.h"
 #include "../src/tools.h"
 
+/* Can the process be one thread for the call? Only if the caller is its
+ * only program thread (else the call fails natively too), which also
+ * keeps a second caller from pausing the control thread at once. */
+static bool alone(void)
+{
+	struct hub *h = preload_hub();
+
+	return h != NULL && sched_alone(h);
+}
+
 /* call(a, b), with the control thread ended around it when it may enter
- * a user namespace (user). */
+ * a user namespace (user) and the process may be one thread. */
 static int around(int (*call)(int, int), int a, int b, bool user)
 {
-	bool paused = user && !preload_native() && control_pause();
+	bool paused = user && !preload_native() && alone() && control_pause();
 	int r = call(a, b);
 
 	if (paused) {

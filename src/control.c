@@ -404,12 +404,12 @@ static void control_start_thread(void)
 
 /*
  * The process is to be single-threaded in the kernel's eyes for one call
- * (unshare or setns into a user namespace, preload/process.c): the
- * control thread ends, once it has served the connection it may be
- * serving, and control_resume starts another; the socket stays open
- * meanwhile, and a greenctl that connects then is answered by the new
- * thread. On the program's only thread, so no other call pauses or
- * resumes meanwhile. true if a thread ended.
+ * (unshare or setns into a user namespace, preload/ns.c): the control
+ * thread ends, once it has served the connection it may be serving, and
+ * control_resume starts another; the socket stays open meanwhile, and a
+ * greenctl that connects then is answered by the new thread. Called by
+ * the process's only program thread, so no other call pauses or resumes
+ * meanwhile. true if a thread ended.
  */
 bool control_pause(void)
 {
