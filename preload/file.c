@@ -283,16 +283,19 @@ bool preload_file_on_pool(int fd)
 
 bool preload_file_write_check;
 
+/* Does the calling thread's hub run other program threads beside it? */
+static bool hub_shared(void)
+{
+	struct hub *h = preload_hub();
+
+	return h != NULL && sched_shared(h);
+}
+
 /* Is e (may be NULL) a regular file or block device, and does the calling
  * thread's hub run others beside it? */
 static bool disk_of_shared_hub(const struct fdent *e)
 {
-	struct hub *h;
-
-	if (e == NULL || e->kind != FD_PLAIN || !e->disk)
-		return false;
-	h = preload_hub();
-	return h != NULL && sched_shared(h);
+	return e != NULL && e->kind == FD_PLAIN && e->disk && hub_shared();
 }
 
 /*
@@ -390,11 +393,7 @@ GS_WRAP int sync_file_range(int fd, off64_t offset, off64_t nbytes, unsigned int
  */
 static ssize_t shared_flush(struct file_call *c)
 {
-	struct hub *h;
-
-	if (!gs_config.file_io_pool && ((h = preload_hub()) == NULL || !sched_shared(h)))
-		return c->fn(c);
-	return file_run(c);
+	return gs_config.file_io_pool || hub_shared() ? file_run(c) : c->fn(c);
 }
 
 GS_WRAP int syncfs(int fd)

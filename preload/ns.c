@@ -27,13 +27,16 @@ static bool alone(void)
 	return h != NULL && sched_alone(h);
 }
 
-/* call(a, b), with the control thread ended around it when it may enter
- * a user namespace (user) and the process may be one thread. */
-static int around(int (*call)(int, int), int a, int b, bool user)
+/* Ends the control thread before a call that may enter a user namespace
+ * (user) when the process may be one thread: true if it did. */
+static bool pause_for(bool user)
 {
-	bool paused = user && !preload_native() && alone() && control_pause();
-	int r = call(a, b);
+	return user && !preload_native() && alone() && control_pause();
+}
 
+/* After the call: the control thread again, errno kept; returns r. */
+static int resume_after(bool paused, int r)
+{
 	if (paused) {
 		int err = errno;
 
@@ -43,18 +46,16 @@ static int around(int (*call)(int, int), int a, int b, bool user)
 	return r;
 }
 
-static int real_unshare(int flags, int unused)
-{
-	(void)unused;
-	return REAL(unshare)(flags);
-}
-
 GS_WRAP int unshare(int flags)
 {
-	return around(real_unshare, flags, 0, flags & CLONE_NEWUSER);
+	bool paused = pause_for(flags & CLONE_NEWUSER);
+
+	return resume_after(paused, REAL(unshare)(flags));
 }
 
 GS_WRAP int setns(int fd, int nstype)
 {
-	return around(REAL(setns), fd, nstype, nstype == 0 || (nstype & CLONE_NEWUSER));
+	bool paused = pause_for(nstype == 0 || (nstype & CLONE_NEWUSER));
+
+	return resume_after(paused, REAL(setns)(fd, nstype));
 }

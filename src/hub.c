@@ -603,13 +603,16 @@ int hub_move_own_fd(int fd)
 	return to < 0 ? to : 0;
 }
 
+/* tls_hub is initial-exec: at the same offset from every thread
+ * pointer. */
+static inline long tls_hub_offset(void)
+{
+	return (char *)&tls_hub - (char *)arch_tp_get();
+}
+
 void hub_tls_adopt(void *tp, struct hub *h)
 {
-	/* tls_hub is initial-exec: at the same offset from every thread
-	 * pointer. */
-	long off = (char *)&tls_hub - (char *)arch_tp_get();
-
-	*(struct hub **)((char *)tp + off) = h;
+	*(struct hub **)((char *)tp + tls_hub_offset()) = h;
 }
 
 struct hub *hub_peek(void)
@@ -823,7 +826,7 @@ static inline void runq_prefetch(const struct hub *h, const struct green *g)
 	tp = n1->tp;
 	gs_prefetch(tp);
 	gs_prefetch(tp + __atomic_load_n(&tp_errno_off, __ATOMIC_RELAXED));
-	gs_prefetch(tp + ((char *)&tls_hub - (char *)arch_tp_get()));
+	gs_prefetch(tp + tls_hub_offset());
 }
 
 static struct green *runq_pop(struct hub *h)

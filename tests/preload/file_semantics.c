@@ -314,6 +314,23 @@ static void *spinner(void *arg)
 	return NULL;
 }
 
+/* The spinner, once it has begun counting. */
+static pthread_t start_spinner(void)
+{
+	pthread_t t;
+
+	CHECK(pthread_create(&t, NULL, spinner, NULL) == 0, "pthread_create");
+	while (atomic_load(&spins) == 0)
+		sched_yield();
+	return t;
+}
+
+static void stop_spinner(pthread_t t)
+{
+	atomic_store(&spinning_stop, true);
+	CHECK(pthread_join(t, NULL) == 0, "join");
+}
+
 /* Writes the file 20 times while main flushes it: returns in how many of
  * the writes the spinner ran. */
 static void *writer(void *arg)
@@ -349,9 +366,7 @@ static void case_flush_beside_a_thread(void)
 	make_dir();
 	flush_fd = open(path_a, O_CREAT | O_RDWR, 0600);
 	CHECK(flush_fd >= 0, "open: %s", strerror(errno));
-	CHECK(pthread_create(&t, NULL, spinner, NULL) == 0, "pthread_create");
-	while (atomic_load(&spins) == 0)
-		sched_yield();
+	t = start_spinner();
 	for (int i = 0; i < 20; i++) {
 		long before;
 
@@ -373,8 +388,7 @@ static void case_flush_beside_a_thread(void)
 		      "pwrite");
 		after += atomic_load(&spins) != before;
 	}
-	atomic_store(&spinning_stop, true);
-	CHECK(pthread_join(t, NULL) == 0, "join");
+	stop_spinner(t);
 	close(flush_fd);
 	remove_dir();
 	printf("the other thread ran during %d of 20 flushes, %d of 20 writes beside a flush "
@@ -400,9 +414,7 @@ static void case_sync_beside_a_thread(void)
 	CHECK(flush_fd >= 0 && ftruncate(flush_fd, 4096) == 0, "open: %s", strerror(errno));
 	map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, flush_fd, 0);
 	CHECK(map != MAP_FAILED, "mmap: %s", strerror(errno));
-	CHECK(pthread_create(&t, NULL, spinner, NULL) == 0, "pthread_create");
-	while (atomic_load(&spins) == 0)
-		sched_yield();
+	t = start_spinner();
 	for (int k = 0; k < 4; k++) {
 		for (int i = 0; i < 20; i++) {
 			long before;
@@ -426,8 +438,7 @@ static void case_sync_beside_a_thread(void)
 			ran[k] += atomic_load(&spins) != before;
 		}
 	}
-	atomic_store(&spinning_stop, true);
-	CHECK(pthread_join(t, NULL) == 0, "join");
+	stop_spinner(t);
 	munmap(map, 4096);
 	close(flush_fd);
 	remove_dir();
@@ -450,9 +461,7 @@ static void case_dsync_beside_a_thread(void)
 	make_dir();
 	fd = open(path_a, O_CREAT | O_WRONLY | O_DSYNC, 0600);
 	CHECK(fd >= 0, "open: %s", strerror(errno));
-	CHECK(pthread_create(&t, NULL, spinner, NULL) == 0, "pthread_create");
-	while (atomic_load(&spins) == 0)
-		sched_yield();
+	t = start_spinner();
 	for (int k = 0; k < 3; k++) {
 		if (k == 2) {
 			close(fd);
@@ -469,8 +478,7 @@ static void case_dsync_beside_a_thread(void)
 			ran[k] += atomic_load(&spins) != before;
 		}
 	}
-	atomic_store(&spinning_stop, true);
-	CHECK(pthread_join(t, NULL) == 0, "join");
+	stop_spinner(t);
 	close(fd);
 	remove_dir();
 	printf("the other thread ran during %d of 20 writes and %d of 20 pwrites with O_DSYNC, "
