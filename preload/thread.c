@@ -351,12 +351,13 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 		g = sched_root_named(h, (uintptr_t)t);
 	if (g == NULL)
 		return REAL(pthread_kill)(t, sig);
-	if (g->state == GREEN_DEAD)
-		return ESRCH;
-	if (sig == 0)
+	/* glibc refuses its own SIGCANCEL (32) and SIGSETXID (33); since
+	 * 2.34 it sends nothing to a thread that has ended, and says 0. */
+	if (sig == 32 || sig == 33)
+		return EINVAL;
+	if (green_ended(g) || sig == 0)
 		return 0;
-	/* glibc refuses its own SIGCANCEL (32) and SIGSETXID (33). */
-	if (sig < 0 || sig >= NSIG || sig == 32 || sig == 33)
+	if (sig < 0 || sig >= NSIG)
 		return EINVAL;
 	/* g runs on another hub's OS thread (GREENSHIM_HUBS): that hub
 	 * delivers it, as below. */
@@ -537,8 +538,8 @@ GS_WRAP int pthread_cancel(pthread_t t)
 	if (g == NULL)
 		return REAL(pthread_cancel)(t);
 	if (!(g->flags & GREEN_OWN_TLS))
-		return g->state == GREEN_DEAD ? ESRCH : ENOTSUP;
-	if (g->state == GREEN_DEAD)
+		return green_ended(g) ? ESRCH : ENOTSUP;
+	if (green_ended(g))
 		return 0; /* glibc: a thread that has ended but is not joined */
 	/* Only its own hub touches a thread's flags and wait. */
 	if (g->hub != hub_peek())

@@ -13,6 +13,15 @@
  * (natively too, a joinable thread's stack outlives it until the join); a
  * detached one is released by the next context to run, since nothing may
  * free a stack while it is the one in use.
+ *
+ * A handle outlives its thread: a program may join or detach a thread that
+ * was joined already, or that ended detached (stunnel joins every client
+ * thread of its list at exit, detached ones too). glibc's descriptor stays
+ * in its stack cache, and a join or a detach says ESRCH for a joined
+ * thread, EINVAL for one that ended detached; here the struct stays in
+ * its stack's pool, marked GREEN_JOINED or detached, until the pool gives
+ * the memory back (stack.c, STACK_WARM_MAX) and it reads as zeros: id 0,
+ * which no thread has (join_refused(); both calls then say EINVAL).
  */
 #include <stddef.h>
 #include <string.h>
@@ -209,6 +218,20 @@ static void release(struct hub *h, struct green *g)
 		hub_release_remote(g);
 }
 
+/* Under g's join_lock: 0 if g may be joined or detached now; else what
+ * glibc says. A joined thread's descriptor is marked released there:
+ * ESRCH. EINVAL for a detached thread, a root, one being joined, and one
+ * released with its memory given back since (id 0: the file's opening
+ * comment). */
+static int join_refused(const struct green *g)
+{
+	if (g->detached == GREEN_JOINED)
+		return -ESRCH;
+	if (g->detached || (g->flags & GREEN_ROOT) || g->join_wait != NULL || g->id == 0)
+		return -EINVAL;
+	return 0;
+}
+
 int green_join(struct green *g, void **retval, int64_t deadline)
 {
 	struct hub *h = hub_get();
@@ -217,9 +240,10 @@ int green_join(struct green *g, void **retval, int64_t deadline)
 	if (g == h->current)
 		return -EDEADLK;
 	gsync_lock(&g->join_lock);
-	if (g->detached || (g->flags & GREEN_ROOT) || g->join_wait != NULL) {
+	r = join_refused(g);
+	if (r < 0) {
 		gsync_unlock(&g->join_lock);
-		return -EINVAL;
+		return r;
 	}
 	if (g->state != GREEN_DEAD) {
 		struct wait w;
@@ -237,6 +261,8 @@ int green_join(struct green *g, void **retval, int64_t deadline)
 		gsync_lock(&g->join_lock);
 		g->join_wait = NULL;
 	}
+	if (r == 0)
+		g->detached = GREEN_JOINED;
 	gsync_unlock(&g->join_lock);
 	if (r < 0)
 		return r;
@@ -250,15 +276,16 @@ int green_detach(struct green *g)
 {
 	struct hub *h = hub_get();
 	bool dead;
+	int r;
 
 	gsync_lock(&g->join_lock);
-	if (g->detached || (g->flags & GREEN_ROOT) || g->join_wait != NULL) {
+	r = g->join_wait != NULL ? 0 : join_refused(g); /* glibc: a join goes on */
+	if (r < 0 || g->join_wait != NULL) {
 		gsync_unlock(&g->join_lock);
-		return -EINVAL;
+		return r;
 	}
 	dead = g->state == GREEN_DEAD;
-	if (!dead)
-		g->detached = true;
+	g->detached = true;
 	gsync_unlock(&g->join_lock);
 	if (dead)
 		release(h, g);

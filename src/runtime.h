@@ -483,6 +483,10 @@ enum green_state {
 	GREEN_DEAD,   /* finished; joinable until joined */
 };
 
+/* struct green's detached once a join of it has returned: the handle is
+ * spent (a join or a detach says ESRCH, as glibc's). */
+#define GREEN_JOINED 2
+
 #define GREEN_ROOT 0x2u      /* the OS thread's own context */
 #define GREEN_HUB 0x4u       /* the hub's context */
 #define GREEN_USER_STACK 0x8u /* stack given by the program: not ours */
@@ -540,7 +544,7 @@ struct green {
 	struct hub *hub;
 	struct green *next; /* run queue; a hub's adopt or release list */
 	uint8_t state;      /* enum green_state */
-	uint8_t detached;   /* pthread_detach'ed, or made so */
+	uint8_t detached;   /* pthread_detach'ed, or made so; GREEN_JOINED */
 	uint16_t join_lock; /* gsync_lock: state DEAD, join_wait, detached:
 			     * a joiner or a detach may be on another hub */
 	int saved_errno;
@@ -601,8 +605,14 @@ static inline void tls_load(const struct green *g)
 /* Creates a green thread, ready to run after the caller parks or yields. */
 int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 		struct green **out);
-/* 0, -EDEADLK (self), -EINVAL (detached or already joined), -ETIMEDOUT,
- * -EBUSY (deadline 0 and still running). */
+/* g has ended: DEAD, or released with its memory given back since (id 0,
+ * which no thread has: green.c's opening comment). */
+static inline bool green_ended(const struct green *g)
+{
+	return g->state == GREEN_DEAD || g->id == 0;
+}
+/* 0, -EDEADLK (self), -EINVAL (detached, or being joined), -ESRCH
+ * (joined), -ETIMEDOUT, -EBUSY (deadline 0 and still running). */
 int green_join(struct green *g, void **retval, int64_t deadline);
 int green_detach(struct green *g);
 _Noreturn void green_exit(void *retval);

@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1161,6 +1162,55 @@ static void case_thread_api(void)
 	usleep(40000);
 }
 
+static atomic_int stale_ended;
+
+static void *end_at_once(void *arg)
+{
+	atomic_fetch_add(&stale_ended, 1);
+	return arg;
+}
+
+/* Handles of threads that are gone, as glibc (2.34 and later) answers for
+ * them while their stacks sit in its cache (stunnel joins every client
+ * thread of its list as it exits, detached ones too): a signal to a thread
+ * that has ended is 0, and sends nothing; a second join of a joined thread
+ * is ESRCH and so is a detach of it; a join or a detach of a thread that
+ * ended detached is EINVAL. Enough of them that greenshim's pool gives
+ * most of their stacks' memory back. */
+static void case_stale_handles(void)
+{
+	enum { N = 48 };
+	pthread_t t, gone[N];
+	pthread_attr_t a;
+
+	pthread_create(&t, NULL, end_at_once, (void *)3);
+	while (atomic_load(&stale_ended) < 1)
+		usleep(1000);
+	usleep(50000); /* past its last instructions */
+	CHECK(pthread_kill(t, 0) == 0, "signal 0 to an ended thread");
+	CHECK(pthread_kill(t, SIGUSR1) == 0, "SIGUSR1 to an ended thread");
+	CHECK(pthread_kill(t, 32) == EINVAL, "signal 32 to an ended thread");
+	CHECK(pthread_join(t, NULL) == 0, "join");
+	CHECK(pthread_join(t, NULL) == ESRCH, "second join of a thread");
+	CHECK(pthread_detach(t) == ESRCH, "detach of a joined thread");
+	CHECK(pthread_kill(t, 0) == 0, "signal 0 to a joined thread");
+
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	for (int i = 0; i < N; i++)
+		CHECK(pthread_create(&gone[i], &a, end_at_once, NULL) == 0, "create detached");
+	pthread_attr_destroy(&a);
+	while (atomic_load(&stale_ended) < N + 1)
+		usleep(1000);
+	usleep(50000); /* past their last instructions */
+	for (int i = 0; i < N; i++) {
+		CHECK(pthread_join(gone[i], NULL) == EINVAL, "join of ended detached thread %d", i);
+		CHECK(pthread_detach(gone[i]) == EINVAL, "detach of ended detached thread %d", i);
+		CHECK(pthread_kill(gone[i], 0) == 0, "signal 0 to ended detached thread %d", i);
+	}
+}
+
 /* Under greenshim with GREENSHIM_TLS=shared only: cancellation of a green
  * thread, which has no cleanup chain of its own then, is refused, and the
  * thread goes on to end normally. */
@@ -1327,6 +1377,7 @@ int main(int argc, char **argv)
 		{ "shared_mutexes", case_shared_mutexes },
 		{ "shared_cond_checked", case_shared_cond_checked },
 		{ "thread_api", case_thread_api },
+		{ "stale_handles", case_stale_handles },
 		{ "cancel_refused", case_cancel_refused },
 		{ "sigmask", case_sigmask },
 	};

@@ -132,6 +132,35 @@ START_TEST(a_thread_detached_after_it_ended_is_released)
 }
 END_TEST
 
+/* A handle outlives its thread (green.c's opening comment): a second join
+ * of it, or a detach after the join, says ESRCH, as glibc's; a join or a
+ * detach of a thread that ended detached EINVAL, whether its struct is
+ * still in the stack pool as it was or the pool has given its memory back
+ * (zeros) since. */
+START_TEST(spent_handles_are_refused_as_glibc_refuses_them)
+{
+	struct green_attr a = { .detached = true };
+	struct green *g, *gone[3 * STACK_WARM_MAX];
+
+	ck_assert_int_eq(green_spawn(NULL, mark_ran, NULL, &g), 0);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), -ESRCH);
+	ck_assert_int_eq(green_detach(g), -ESRCH);
+	ck_assert_int_eq(green_join(g, NULL, 0), -ESRCH);
+
+	for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+		ck_assert_int_eq(green_spawn(&a, mark_ran, NULL, &gone[i]), 0);
+	green_yield();
+	green_yield();
+	ck_assert_int_eq(gone[0]->id, 0); /* its stack went cold: zeros */
+	for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) {
+		ck_assert(green_ended(gone[i]));
+		ck_assert_int_eq(green_join(gone[i], NULL, GS_NO_DEADLINE), -EINVAL);
+		ck_assert_int_eq(green_detach(gone[i]), -EINVAL);
+	}
+}
+END_TEST
+
 #define MANY UNIT_LIVE(100000)
 
 static struct waitq many_q;
@@ -206,6 +235,7 @@ Suite *suite_green(void)
 	tcase_add_test(t, join_errors_match_pthread_join);
 	tcase_add_test(t, detached_threads_are_released_when_they_end);
 	tcase_add_test(t, a_thread_detached_after_it_ended_is_released);
+	tcase_add_test(t, spent_handles_are_refused_as_glibc_refuses_them);
 	tcase_add_test(t, hundred_thousand_threads_are_parked_at_once_then_all_finish);
 	tcase_add_test(t, program_supplied_stack_is_used_as_given);
 	suite_add_tcase(s, t);
