@@ -305,6 +305,8 @@ GS_WRAP int pthread_setname_np(pthread_t t, const char *name)
 		return REAL(pthread_setname_np)(t, name);
 	if (strlen(name) >= sizeof g->name)
 		return ERANGE; /* as glibc: at most 15 characters */
+	if (green_ended(g))
+		return ENOENT; /* glibc's /proc/self/task/TID/comm is gone */
 	strcpy(g->name, name);
 	return 0;
 }
@@ -315,8 +317,10 @@ GS_WRAP int pthread_getname_np(pthread_t t, char *buf, size_t len)
 
 	if (g == NULL)
 		return REAL(pthread_getname_np)(t, buf, len);
-	if (strlen(g->name) >= len)
-		return ERANGE;
+	if (len < sizeof g->name)
+		return ERANGE; /* as glibc: room for any name, whatever this one is */
+	if (green_ended(g))
+		return ENOENT;
 	strcpy(buf, g->name);
 	return 0;
 }

@@ -1164,10 +1164,19 @@ static void case_thread_api(void)
 
 static atomic_int stale_ended;
 
+static atomic_bool stale_go;
+
 static void *end_at_once(void *arg)
 {
 	atomic_fetch_add(&stale_ended, 1);
 	return arg;
+}
+
+static void *end_when_told(void *arg)
+{
+	while (!atomic_load(&stale_go))
+		usleep(1000);
+	return end_at_once(arg);
 }
 
 /* Handles of threads that are gone, as glibc (2.34 and later) answers for
@@ -1182,14 +1191,23 @@ static void case_stale_handles(void)
 	enum { N = 48 };
 	pthread_t t, gone[N];
 	pthread_attr_t a;
+	char name[16];
 
-	pthread_create(&t, NULL, end_at_once, (void *)3);
+	pthread_create(&t, NULL, end_when_told, (void *)3);
+	CHECK(pthread_setname_np(t, "short") == 0, "naming a thread");
+	CHECK(pthread_getname_np(t, name, 8) == ERANGE, "its name into 8 bytes");
+	CHECK(pthread_getname_np(t, name, sizeof name) == 0 && strcmp(name, "short") == 0,
+	      "its name");
+	atomic_store(&stale_go, true);
 	while (atomic_load(&stale_ended) < 1)
 		usleep(1000);
 	usleep(50000); /* past its last instructions */
 	CHECK(pthread_kill(t, 0) == 0, "signal 0 to an ended thread");
 	CHECK(pthread_kill(t, SIGUSR1) == 0, "SIGUSR1 to an ended thread");
 	CHECK(pthread_kill(t, 32) == EINVAL, "signal 32 to an ended thread");
+	CHECK(pthread_setname_np(t, "late") == ENOENT, "naming an ended thread");
+	CHECK(pthread_getname_np(t, name, sizeof name) == ENOENT, "the name of an ended thread");
+	CHECK(pthread_cancel(t) == 0, "cancel of an ended thread");
 	CHECK(pthread_join(t, NULL) == 0, "join");
 	CHECK(pthread_join(t, NULL) == ESRCH, "second join of a thread");
 	CHECK(pthread_detach(t) == ESRCH, "detach of a joined thread");
