@@ -62,30 +62,38 @@ GS_WRAP int close(int fd)
 
 GS_WRAP int close_range(unsigned first, unsigned last, int flags)
 {
-	unsigned from = first;
+	unsigned from = first, end = first;
+	int r = 0;
 
 	if (flags & CLOSE_RANGE_CLOEXEC)
 		return REAL(close_range)(first, last, flags);
 	/* Close around the runtime's own fds, forgetting each fd closed. */
 	for (unsigned fd = first; fd <= last && fd < 65536; fd++) {
 		if (hub_is_own_fd((int)fd)) {
-			if (fd > from && REAL(close_range)(from, fd - 1, flags) != 0)
-				return -1;
+			if (fd > from && REAL(close_range)(from, fd - 1, flags) != 0) {
+				r = -1;
+				break;
+			}
 			from = fd + 1;
 		} else {
 			fdtab_forget((int)fd);
 			fdw_closing((int)fd);
 		}
+		end = fd + 1;
 		if (fd == last)
 			break;
 	}
-	if (from <= last && REAL(close_range)(from, last, flags) != 0)
-		return -1;
-	if (hub_count() > 1)
-		for (unsigned fd = first; fd <= last && fd < 65536; fd++)
-			if (!hub_is_own_fd((int)fd))
-				fdw_closed((int)fd);
-	return 0;
+	if (r == 0 && from <= last && REAL(close_range)(from, last, flags) != 0)
+		r = -1;
+	for (unsigned fd = first; fd < end; fd++) {
+		if (hub_is_own_fd((int)fd))
+			continue;
+		if (r == 0)
+			fdw_closed((int)fd);
+		else
+			fdw_close_failed((int)fd);
+	}
+	return r;
 }
 
 /* glibc's closefrom (2.34) calls close_range inside libc, past the
@@ -154,8 +162,10 @@ static int dup_onto(int old, int new, int flags, bool three)
 	}
 	r = three ? REAL(dup3)(old, new, flags) : REAL(dup2)(old, new);
 	hub_own_unlock();
-	if (r >= 0 && replaced)
+	if (replaced && r >= 0)
 		fdw_closed(new);
+	else if (replaced)
+		fdw_close_failed(new);
 	if (r >= 0 && old != new)
 		fdtab_copy(old, r);
 	return r;

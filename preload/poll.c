@@ -28,16 +28,36 @@ struct fd_waiter {
 	int dir;
 };
 
+/* What to watch for poll's events: want[dir] nonzero for each of
+ * fdwait.c's directions, the fdw_add flags for it. libev watches POLLIN
+ * (and POLLRDNORM) and POLLOUT (POLLWRNORM); the rest asked goes to
+ * FDW_EXC with its epoll bits (the same numbers as poll's): urgent data,
+ * the bands, a shutdown by the peer unless POLLIN, which sees it as end of
+ * file, covers it; and an fd asked for nothing, for its error or hang-up
+ * alone. Never a watch for more than was asked: data nobody asked for
+ * would end the wait, and the next, for nothing. */
+static void watch_for(short events, unsigned want[3])
+{
+	unsigned rd = events & (POLLIN | POLLRDNORM), wr = events & (POLLOUT | POLLWRNORM);
+	unsigned exc = events & (POLLPRI | POLLRDBAND | POLLWRBAND | POLLRDHUP);
+
+	if (rd)
+		exc &= ~(unsigned)POLLRDHUP;
+	want[FDW_READ] = rd ? WAITER_FD_OPEN : 0;
+	want[FDW_WRITE] = wr ? WAITER_FD_OPEN : 0;
+	want[FDW_EXC] = exc || !(rd || wr) ? WAITER_FD_OPEN | exc << WAITER_EXC_SHIFT : 0;
+}
+
 /* Waits until one of the fds is ready for its events, or the deadline. */
 static int wait_many(struct hub *h, const struct pollfd *p, nfds_t n, int64_t deadline)
 {
-	struct fd_waiter small[16], *e = small;
+	struct fd_waiter small[24], *e = small;
 	struct wait w;
 	size_t k = 0;
 	int r;
 
-	if (n * 2 > sizeof small / sizeof small[0]) {
-		e = gs_malloc(n * 2 * sizeof *e);
+	if (n * 3 > sizeof small / sizeof small[0]) {
+		e = gs_malloc(n * 3 * sizeof *e);
 		if (e == NULL)
 			return -ENOMEM;
 	}
@@ -45,15 +65,16 @@ static int wait_many(struct hub *h, const struct pollfd *p, nfds_t n, int64_t de
 	 * or not (signal(7)). */
 	wait_init_interruptible(&w);
 	for (nfds_t i = 0; i < n; i++) {
-		bool rd = (p[i].events & (POLLIN | POLLPRI | POLLRDHUP)) || !(p[i].events & POLLOUT);
+		unsigned want[3];
 
 		/* The runtime's own fds are not the program's to wait on. */
 		if (p[i].fd < 0 || hub_is_own_fd(p[i].fd))
 			continue;
-		for (int dir = FDW_READ; dir <= FDW_WRITE; dir++) {
-			if (dir == FDW_READ ? !rd : !(p[i].events & POLLOUT))
+		watch_for(p[i].events, want);
+		for (int dir = FDW_READ; dir <= FDW_EXC; dir++) {
+			if (!want[dir])
 				continue;
-			if (fdw_add(h, p[i].fd, dir, &e[k].w, &w, WAITER_FD_OPEN) == 0) {
+			if (fdw_add(h, p[i].fd, dir, &e[k].w, &w, want[dir]) == 0) {
 				e[k].fd = p[i].fd;
 				e[k].dir = dir;
 				k++;
@@ -64,7 +85,7 @@ static int wait_many(struct hub *h, const struct pollfd *p, nfds_t n, int64_t de
 	 * pause() idiom): a wait for a signal. */
 	if (k == 0)
 		wait_label(&w, WAIT_SIGNAL, NULL, 0);
-	else if (k == 1)
+	else if (k == 1 && e[0].dir != FDW_EXC)
 		wait_label(&w, e[0].dir == FDW_WRITE ? WAIT_FD_WRITE : WAIT_FD_READ, NULL, e[0].fd);
 	else
 		wait_label(&w, WAIT_POLL, NULL, (long)n);

@@ -31,15 +31,26 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "hub_impl.h"
 #include "tools.h"
 #include "sys.h"
 
+/* The state of an fd in its hub's FDW_EXC set (exc_cb). */
+enum exc_state {
+	EXC_NONE,  /* not in it */
+	EXC_ARMED, /* in it, its events asked (exc_mask) */
+	EXC_FIRED, /* in it, spent (EPOLLONESHOT) until asked again */
+};
+
 struct fdw {
 	ev_io io[2];
-	struct waitq q[2];
-	bool counted[2];  /* in watched[] */
+	struct waitq q[3]; /* FDW_READ, FDW_WRITE, FDW_EXC */
+	bool counted[3];  /* in watched[] */
+	uint8_t exc_state; /* enum exc_state */
+	uint32_t exc_mask; /* the epoll events it was added or changed with */
+	bool settled;     /* no close of fd under way when gen was read */
 	unsigned gen;     /* closes[fd] when a watcher was started */
 };
 
@@ -57,10 +68,22 @@ struct fdw {
  * fd closed or the new file, with the count of that close (counted after
  * the close, a watcher of the new file would count as the old one's, and
  * its wait be ended: seen in native_threads_io_accepters). fds from
- * WATCHED_MAX up are always told. */
+ * WATCHED_MAX up are always told.
+ *
+ * closing counts the closes of each fd under way (from fdw_closing to
+ * fdw_closed, or fdw_close_failed). It lets a caller that has just used
+ * the fd (WAITER_FD_OPEN) skip the check that the fd is open when nothing
+ * moved since this hub last started a watcher on it: closes the same, no
+ * close under way now, and none then (f->settled). A close begun since
+ * then moved closes before it closed, and this hub, which counted its
+ * watcher before reading closes, sees the move, or the closer sees the
+ * watcher and tells the hub. A close under way then (its count read,
+ * its close not yet made) is what settled rules out: the check of that
+ * start may have seen the fd still open. */
 #define WATCHED_MAX 65536
 static atomic_int watched[WATCHED_MAX];
 static atomic_uint closes[WATCHED_MAX];
+static atomic_int closing[WATCHED_MAX];
 
 static void count_on(struct fdw *f, int fd, int dir)
 {
@@ -155,11 +178,124 @@ static struct fdw *fdw_get(struct hub *h, int fd)
 		for (int dir = 0; dir < 2; dir++) {
 			ev_io_init(&f->io[dir], fdw_io_cb, fd, dir_events[dir]);
 			f->io[dir].data = f;
-			waitq_init(&f->q[dir]);
 		}
+		for (int dir = 0; dir < 3; dir++)
+			waitq_init(&f->q[dir]);
 		h->fds[fd] = f;
 	}
 	return f;
+}
+
+/* The FDW_EXC set: the waits of poll and select for what epoll reports
+ * but libev cannot ask for, with libev's EV_READ and EV_WRITE its only
+ * events. That is urgent data (POLLPRI, select's exceptfds), the bands
+ * and a peer's shutdown asked without POLLIN, and, for an fd asked for no
+ * event at all (stunnel's poll lists its sockets so while a buffer is
+ * full), only an error or a hang-up, which epoll reports for every fd in a
+ * set. Watching such an fd for reading woke its thread for data it had not
+ * asked for, again and again while the data stayed: a poll of 300 ms over
+ * an fd with unread data and events 0 took 300 ms of CPU (tests/preload/
+ * io_semantics.c, poll_unasked). Each fd goes in with EPOLLONESHOT and
+ * stays after its waits end (libev's way with its own set): spent when it
+ * fires, asked again (EPOLL_CTL_MOD) by the next wait, taken out (DEL) as
+ * its number closes here. A registration left behind by a file that lives
+ * on elsewhere under another number fires once at most. The set is an fd
+ * of the runtime's, made at the first such wait, and read in the loop
+ * through its own watcher while any thread waits in it. */
+static void exc_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct hub *h = GS_CONTAINER_OF(io, struct hub, exc_w);
+	struct epoll_event ev[64];
+	long n = arch_syscall6(SYS_epoll_pwait, h->exc_fd, (long)ev, 64, 0, 0, 0);
+
+	(void)loop;
+	(void)revents;
+	for (long i = 0; i < n; i++) {
+		int fd = (int)ev[i].data.u64;
+		struct fdw *f = fd < h->nfds ? h->fds[fd] : NULL;
+
+		if (f == NULL || f->exc_state != EXC_ARMED)
+			continue; /* spent, or another file's: fires no more */
+		f->exc_state = EXC_FIRED;
+		waitq_wake_all(&f->q[FDW_EXC], 0); /* each asks the kernel again */
+	}
+}
+
+static bool exc_make(struct hub *h)
+{
+	long fd;
+
+	if (h->exc_made)
+		return true;
+	hub_own_lock();
+	fd = hub_own_place((int)arch_syscall3(SYS_epoll_create1, EPOLL_CLOEXEC, 0, 0), OWN_OTHER,
+			   h);
+	hub_own_unlock();
+	if (fd < 0)
+		return false;
+	h->exc_fd = (int)fd;
+	h->exc_made = true;
+	ev_io_init(&h->exc_w, exc_cb, (int)fd, EV_READ);
+	return true;
+}
+
+/* fd in h's FDW_EXC set, asked for mask (and what other waits of it ask
+ * now), unless it is so already. 0, or the epoll_ctl's error. */
+static int exc_arm(struct hub *h, struct fdw *f, int fd, uint32_t mask)
+{
+	struct epoll_event ev = { 0 };
+	long op, r;
+
+	if (f->exc_state == EXC_ARMED && !(mask & ~f->exc_mask))
+		return 0;
+	if (!exc_make(h))
+		return -ENOMEM;
+	if (f->exc_state == EXC_ARMED)
+		mask |= f->exc_mask;
+	ev.events = mask | EPOLLONESHOT;
+	ev.data.u64 = (uint64_t)fd;
+	op = f->exc_state == EXC_NONE ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+	r = arch_syscall6(SYS_epoll_ctl, h->exc_fd, op, fd, (long)&ev, 0, 0);
+	if (r == -EEXIST || r == -ENOENT) {
+		/* In it under a file gone from the number, or not yet. */
+		op = r == -EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+		r = arch_syscall6(SYS_epoll_ctl, h->exc_fd, op, fd, (long)&ev, 0, 0);
+	}
+	if (r == -EPERM)
+		return 0; /* a regular file: epoll never has anything to say of it */
+	if (r < 0)
+		return (int)r;
+	f->exc_state = EXC_ARMED;
+	f->exc_mask = mask;
+	return 0;
+}
+
+/* fd (about to close) out of h's FDW_EXC set. */
+static void exc_forget(struct hub *h, struct fdw *f, int fd)
+{
+	if (f->exc_state != EXC_NONE)
+		arch_syscall6(SYS_epoll_ctl, h->exc_fd, EPOLL_CTL_DEL, fd, 0, 0, 0);
+	f->exc_state = EXC_NONE;
+}
+
+void fdw_hub_closing(struct hub *h)
+{
+	if (!h->exc_made)
+		return;
+	ev_io_stop(h->loop, &h->exc_w);
+	hub_forget_own_fd(h->exc_fd);
+	arch_syscall3(SYS_close, h->exc_fd, 0, 0);
+	h->exc_made = false;
+	h->exc_waits = 0;
+	for (int fd = 0; fd < h->nfds; fd++)
+		if (h->fds[fd] != NULL)
+			h->fds[fd]->exc_state = EXC_NONE;
+}
+
+/* Does a watcher run for fd's dir (its queue has waiters, for FDW_EXC)? */
+static bool watching(const struct fdw *f, int dir)
+{
+	return dir == FDW_EXC ? !waitq_empty(&f->q[FDW_EXC]) : ev_is_active(&f->io[dir]);
 }
 
 int fdw_add(struct hub *h, int fd, int dir, struct waiter *e, struct wait *w, unsigned flags)
@@ -172,27 +308,51 @@ int fdw_add(struct hub *h, int fd, int dir, struct waiter *e, struct wait *w, un
 	if (f == NULL)
 		return -ENOMEM;
 	/* Started before a close another OS thread made: its file is gone. */
-	if (ev_is_active(&f->io[dir]) && fd < WATCHED_MAX && f->gen != atomic_load(&closes[fd]))
+	if (watching(f, dir) && fd < WATCHED_MAX && f->gen != atomic_load(&closes[fd]))
 		fdw_close(h, fd);
-	if (!ev_is_active(&f->io[dir])) {
-		bool others = hub_count() > 1;
-		unsigned gen = fd < WATCHED_MAX ? atomic_load(&closes[fd]) : 0;
+	if (!watching(f, dir)) {
+		bool others = hub_count() > 1, closed, moved;
+		unsigned gen;
 
-		count_on(f, fd, dir);
+		count_on(f, fd, dir); /* then closes: the orders above */
+		gen = fd < WATCHED_MAX ? atomic_load(&closes[fd]) : 0;
+		closed = gen != f->gen || (others && fd >= WATCHED_MAX);
+		moved = closed || !f->settled;
+		f->settled = fd < WATCHED_MAX && atomic_load(&closing[fd]) == 0;
+		moved = moved || !f->settled;
+		f->gen = gen;
 		/* Closed in another OS thread since this hub last watched it
 		 * (and maybe a new file under the number): libev, which keeps
 		 * an fd registered after its watcher stops, must register it
 		 * afresh (ev_io_set), or the new file is never in the set. */
-		if (gen != f->gen || (others && fd >= WATCHED_MAX))
+		if (closed && dir == FDW_EXC)
+			f->exc_state = EXC_NONE;
+		else if (closed)
 			ev_io_set(&f->io[dir], fd, dir_events[dir]);
-		f->gen = gen;
 		/* Debian's libev asserts (aborts) when epoll_ctl says EBADF:
-		 * never hand it a closed fd. */
-		if ((!(flags & WAITER_FD_OPEN) || others) && sys_fcntl(fd, F_GETFD, 0) < 0) {
+		 * never hand it a closed fd. A caller that has just used the
+		 * fd (WAITER_FD_OPEN) knows it open, unless another OS thread
+		 * closed it since: asked of the kernel only when closes or
+		 * closing say it may have (the orders above). One fcntl per
+		 * wait had cost stunnel's client threads, which wait in poll
+		 * on three fds, 136 system calls per request. */
+		if ((!(flags & WAITER_FD_OPEN) || (others && moved)) && sys_fcntl(fd, F_GETFD, 0) < 0) {
 			count_off(f, fd, dir);
 			return -EBADF;
 		}
-		ev_io_start(h->loop, &f->io[dir]);
+		if (dir != FDW_EXC)
+			ev_io_start(h->loop, &f->io[dir]);
+	}
+	if (dir == FDW_EXC) {
+		int r = exc_arm(h, f, fd, WAITER_EXC_EVENTS(flags));
+
+		if (r < 0) {
+			if (waitq_empty(&f->q[dir]))
+				count_off(f, fd, dir);
+			return r;
+		}
+		if (h->exc_waits++ == 0)
+			ev_io_start(h->loop, &h->exc_w);
 	}
 	waitq_add(&f->q[dir], e, w, flags);
 	return 0;
@@ -203,6 +363,14 @@ void fdw_remove(struct hub *h, int fd, int dir, struct waiter *e)
 	struct fdw *f = h->fds[fd];
 
 	waitq_remove(e);
+	if (dir == FDW_EXC) {
+		/* Its fd stays in the set, spent or armed (exc_cb). */
+		if (--h->exc_waits == 0)
+			ev_io_stop(h->loop, &h->exc_w);
+		if (waitq_empty(&f->q[dir]))
+			count_off(f, fd, dir);
+		return;
+	}
 	if (waitq_empty(&f->q[dir])) {
 		ev_io_stop(h->loop, &f->io[dir]);
 		count_off(f, fd, dir);
@@ -241,6 +409,9 @@ void fdw_close(struct hub *h, int fd)
 		count_off(f, fd, dir);
 		ev_io_set(&f->io[dir], fd, dir_events[dir]);
 	}
+	waitq_wake_all(&f->q[FDW_EXC], -EBADF);
+	count_off(f, fd, FDW_EXC);
+	exc_forget(h, f, fd);
 }
 
 void fdw_drop(struct hub *h, struct fdw *f)
@@ -250,6 +421,8 @@ void fdw_drop(struct hub *h, struct fdw *f)
 		count_off(f, f->io[dir].fd, dir);
 		waitq_init(&f->q[dir]); /* the waiters' threads are gone */
 	}
+	count_off(f, f->io[FDW_READ].fd, FDW_EXC);
+	waitq_init(&f->q[FDW_EXC]);
 }
 
 struct close_note {
@@ -267,14 +440,24 @@ static void tell_hub(struct hub *h, void *arg)
 
 void fdw_closing(int fd)
 {
-	if (fd >= 0 && fd < WATCHED_MAX && hub_count() > 1)
+	if (fd < 0 || fd >= WATCHED_MAX)
+		return;
+	atomic_fetch_add(&closing[fd], 1); /* before closes: fdw_add reads it after */
+	if (hub_count() > 1)
 		atomic_fetch_add(&closes[fd], 1);
+}
+
+void fdw_close_failed(int fd)
+{
+	if (fd >= 0 && fd < WATCHED_MAX)
+		atomic_fetch_sub(&closing[fd], 1);
 }
 
 void fdw_closed(int fd)
 {
 	struct close_note n = { .fd = fd };
 
+	fdw_close_failed(fd); /* made: no longer under way */
 	if (fd < 0 || hub_count() < 2)
 		return;
 	if (fd < WATCHED_MAX) {

@@ -1529,6 +1529,7 @@ static void hub_close_loop(struct hub *h)
 
 	ev_ref(h->loop);
 	ev_io_stop(h->loop, &h->wake_w);
+	fdw_hub_closing(h);
 	hub_forget_own_fd(wfd);
 	arch_syscall3(SYS_close, wfd, 0, 0);
 	/* libev closes its fds as the hub's (the close wrapper), the epoll

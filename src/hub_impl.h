@@ -54,6 +54,13 @@ struct hub {
 	struct stack_pool stacks;
 	struct fdw **fds;
 	int nfds;
+	/* fdwait.c: the epoll set of the waits libev cannot watch (urgent
+	 * data, or only an error or a hang-up), its watcher in the loop and
+	 * the fds waited on through it; made at the first such wait. */
+	int exc_fd;
+	bool exc_made;
+	ev_io exc_w;
+	unsigned exc_waits;
 	/* The cross-thread wake-up (hub_wake): an eventfd of the hub's own
 	 * and its watcher. wake_fd moves when a program dup2s over it
 	 * (hub_move_own_fd): writers read it inside wake_users. */

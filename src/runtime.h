@@ -393,6 +393,10 @@ static inline void wait_label(struct wait *w, enum wait_kind kind, const void *o
 #define WAITER_EXCLUSIVE 1u /* an fd waiter that consumes: wake one of them */
 #define WAITER_FD_OPEN 2u   /* fdw_add: the caller just used the fd, so it is
 			     * open; skips the check (one system call) */
+/* FDW_EXC's events, epoll's (EPOLLPRI, EPOLLRDBAND, EPOLLWRBAND,
+ * EPOLLRDHUP), in these bits of the flags. */
+#define WAITER_EXC_SHIFT 16
+#define WAITER_EXC_EVENTS(flags) ((uint32_t)(flags) >> WAITER_EXC_SHIFT)
 
 /* One entry of a wait in one queue. A wait may have entries in several
  * queues (poll on many fds); each entry is unlinked by whoever wakes it or
@@ -930,7 +934,10 @@ void hub_release_green(struct hub *h, struct green *g);
 
 /* ---- fdwait.c: waiting for fd readiness ------------------------------- */
 
-enum { FDW_READ = 0, FDW_WRITE = 1 };
+/* FDW_EXC: what libev cannot watch, through the hub's own epoll set
+ * (fdwait.c): the events of fdw_add's flags (WAITER_EXC_EVENTS) or, with
+ * none, an error or a hang-up only. */
+enum { FDW_READ = 0, FDW_WRITE = 1, FDW_EXC = 2 };
 
 /* Adds e (for w) to the fd's queue for dir and makes sure the fd's
  * watcher for that direction runs. -EBADF for a negative fd, -ENOMEM. */
@@ -946,14 +953,18 @@ void fdw_ready(struct hub *h, int fd, int dir);
 /* Waits for EV_READ or EV_WRITE (one of them) on fd: 0 when ready,
  * -ETIMEDOUT, -EBADF if the fd was closed meanwhile. */
 int fdw_wait(int fd, int events, int64_t deadline, unsigned flags);
+/* h's loop closes (hub.c, hub_close_loop): its FDW_EXC set goes. */
+void fdw_hub_closing(struct hub *h);
 /* fd is about to be closed: waiters get -EBADF, watchers are stopped and
  * re-armed so that libev sees a new file behind a reused number. */
 void fdw_close(struct hub *h, int fd);
 /* Around the program's close of fd (preload/fd.c): before it, counts the
  * close; after it, tells the other hubs, if any watches fd, to end their
- * waits on it (hub_post_close). */
+ * waits on it (hub_post_close). Every fdw_closing is followed by one
+ * fdw_closed, or by fdw_close_failed when nothing was closed. */
 void fdw_closing(int fd);
 void fdw_closed(int fd);
+void fdw_close_failed(int fd);
 /* In h's context: the close of fd numbered gen (fdw_closed) arrived. */
 void fdw_close_seen(struct hub *h, int fd, unsigned gen);
 /* Posts that note to h (any thread); h's loop takes it up. */
