@@ -158,6 +158,7 @@ struct group;       /* grp.h */
 	X(pthread_getname_np, int, (pthread_t, char *, size_t))                            \
 	X(pthread_getattr_np, int, (pthread_t, pthread_attr_t *))                          \
 	X(pthread_kill, int, (pthread_t, int))                                             \
+	X(pthread_sigqueue, int, (pthread_t, int, const union sigval))                     \
 	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))               \
 	X(sigprocmask, int, (int, const sigset_t *, sigset_t *))                              \
 	X(wait4, pid_t, (pid_t, int *, int, struct rusage *))                                 \

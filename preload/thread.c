@@ -366,7 +366,7 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 	/* g runs on another hub's OS thread (GREENSHIM_HUBS): that hub
 	 * delivers it, as below. */
 	if (g->hub != h && !preload_native())
-		return -hub_post_kill_green(g, sig);
+		return -hub_post_kill_green(g, sig, NULL);
 	/* A signal g blocks, or waits for in sigwait, stays pending for g
 	 * alone (src/sigmask.c), as the kernel keeps a thread's own. */
 	if (h != NULL && g->hub == h && !hub_in_handler(h) && !preload_native()) {
@@ -379,6 +379,46 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 	 * and the wait it interrupts, if any, is g's. */
 	hub_signal_target(g);
 	return REAL(pthread_kill)(REAL(pthread_self)(), sig);
+}
+
+/* glibc's pthread_sigqueue reads the target's kernel thread id from its
+ * descriptor, which a green pthread_t is not: before 2026-12-05 it read
+ * another word there, said ESRCH, or crashed (stress-ng's pthread
+ * stressor). A green target that takes the signal when it arrives, on
+ * this hub or another's, gets it with the siginfo glibc fills (SI_QUEUE,
+ * the sender's pid and uid, the value); one that blocks it or waits for it
+ * in sigwait has it pending as from pthread_kill, without the value
+ * (docs/LIMITATIONS.md). An ended target is ESRCH, as glibc's. */
+GS_WRAP int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
+{
+	struct green *g = tid_green(t);
+	struct hub *h = hub_peek();
+	siginfo_t si;
+
+	/* A root's pthread_t is its OS thread's own: glibc's call. */
+	if (g == NULL)
+		return REAL(pthread_sigqueue)(t, sig, value);
+	if (green_ended(g))
+		return ESRCH;
+	if (sig == 32 || sig == 33 || sig < 0 || sig >= NSIG)
+		return EINVAL;
+	if (sig == 0)
+		return 0;
+	if (preload_native())
+		return pthread_kill(t, sig);
+	memset(&si, 0, sizeof si);
+	si.si_signo = sig;
+	si.si_code = SI_QUEUE;
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	si.si_value = value;
+	if (g->hub != h)
+		return -hub_post_kill_green(g, sig, &si); /* its hub delivers it */
+	if (hub_in_handler(h) || sigmask_blocks(g, sig) ||
+	    (g->waitset & ((uint64_t)1 << (sig - 1))))
+		return pthread_kill(t, sig);
+	sigmask_raise_here(h, g, sig, &si);
+	return 0;
 }
 
 /*
@@ -547,7 +587,7 @@ GS_WRAP int pthread_cancel(pthread_t t)
 		return 0; /* glibc: a thread that has ended but is not joined */
 	/* Only its own hub touches a thread's flags and wait. */
 	if (g->hub != hub_peek())
-		return hub_post_kill_green(g, KILL_MSG_CANCEL) == 0 ? 0 : EAGAIN;
+		return hub_post_kill_green(g, KILL_MSG_CANCEL, NULL) == 0 ? 0 : EAGAIN;
 	green_cancel(g);
 	/* On itself, glibc acts at once only for the asynchronous type. */
 	if (g == self_green() && (g->flags & GREEN_CANCEL_ASYNC))

@@ -1147,7 +1147,7 @@ static void free_closes(struct hub *h)
 	}
 }
 
-int hub_post_kill(struct hub *h, struct green *g, int sig)
+int hub_post_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si)
 {
 	struct kill_msg *m = gs_malloc(sizeof *m), *head;
 
@@ -1156,6 +1156,9 @@ int hub_post_kill(struct hub *h, struct green *g, int sig)
 	m->g = g;
 	m->id = g->id;
 	m->sig = sig;
+	m->queued = si != NULL;
+	if (si != NULL)
+		m->info = *si;
 	head = atomic_load_explicit(&h->kills, memory_order_relaxed);
 	post_begin(h);
 	do
@@ -1166,12 +1169,12 @@ int hub_post_kill(struct hub *h, struct green *g, int sig)
 	return 0;
 }
 
-int hub_post_kill_green(struct green *g, int sig)
+int hub_post_kill_green(struct green *g, int sig, const siginfo_t *si)
 {
 	int r;
 
 	gsync_lock(&g->join_lock);
-	r = hub_post_kill(g->hub, g, sig);
+	r = hub_post_kill(g->hub, g, sig, si);
 	gsync_unlock(&g->join_lock);
 	return r;
 }
@@ -1201,7 +1204,7 @@ static void take_kills(struct hub *h)
 				if (g->state != GREEN_DEAD && m->sig == KILL_MSG_CANCEL)
 					green_cancel(g);
 				else if (g->state != GREEN_DEAD)
-					sigmask_kill_here(h, g, m->sig);
+					sigmask_kill_here(h, g, m->sig, m->queued ? &m->info : NULL);
 				break;
 			}
 		}

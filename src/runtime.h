@@ -727,6 +727,8 @@ struct kill_msg {
 	struct green *g;
 	uint64_t id; /* g's, checked: g may have ended and gone meanwhile */
 	int sig;     /* or KILL_MSG_CANCEL */
+	bool queued; /* with info (pthread_sigqueue's) */
+	siginfo_t info;
 };
 #define KILL_MSG_CANCEL (-1)
 
@@ -824,11 +826,12 @@ void hub_remote_post(struct hub *h, struct remote_msg *m);
 /* Sends sig to g, a green thread of h, from another OS thread: h
  * delivers it as its own thread's pthread_kill would; KILL_MSG_CANCEL:
  * h cancels g (green_cancel). 0 or -EAGAIN. */
-int hub_post_kill(struct hub *h, struct green *g, int sig);
+int hub_post_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si);
 /* The same to g wherever it runs, from any hub: the read of g->hub and the
  * post are one step under g->join_lock, which a move takes too
- * (hub_move_green). */
-int hub_post_kill_green(struct green *g, int sig);
+ * (hub_move_green). With si, sent with that siginfo (pthread_sigqueue)
+ * where it is delivered at once. */
+int hub_post_kill_green(struct green *g, int sig, const siginfo_t *si);
 /* Hands g, h's preempted or handed-over thread (READY, its stack in the
  * program's own code, or returning to it: sched.c), over to t, an idle
  * scheduler hub, to run there from now on. */
@@ -1245,7 +1248,7 @@ void sigmask_handler_mask(struct hub *h, const struct green *t, uint64_t extra);
 /* On h's context: sig sent to g, a green thread of h, by another hub's
  * (hub_post_kill). Kept pending for g as sigmask_thread_kill says, or
  * delivered now on h's OS thread with g's mask, for g. */
-void sigmask_kill_here(struct hub *h, struct green *g, int sig);
+void sigmask_kill_here(struct hub *h, struct green *g, int sig, const siginfo_t *si);
 /* On h's context: raises sig on h's OS thread for g, with g's mask in the
  * kernel meanwhile; with si's siginfo if not NULL (rt_tgsigqueueinfo). */
 void sigmask_raise_here(struct hub *h, struct green *g, int sig, const siginfo_t *si);

@@ -350,11 +350,11 @@ void sigmask_raise_here(struct hub *h, struct green *g, int sig, const siginfo_t
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &h->kmask, NULL, sizeof h->kmask);
 }
 
-void sigmask_kill_here(struct hub *h, struct green *g, int sig)
+void sigmask_kill_here(struct hub *h, struct green *g, int sig, const siginfo_t *si)
 {
 	if (sigmask_thread_kill(g, sig) != 0)
 		return; /* pending for g, or no memory to keep it: lost */
-	sigmask_raise_here(h, g, sig, NULL);
+	sigmask_raise_here(h, g, sig, si);
 }
 
 void sigmask_idle_root(struct hub *h)

@@ -942,6 +942,70 @@ static void on_rt(int sig)
 }
 
 /* Run by reset_every_signal's exec, SIGRTMAX-1 ignored. */
+static atomic_int queued_code, queued_value, queued_in;
+static atomic_bool queued_go;
+
+static void on_queued(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	atomic_store(&queued_code, si->si_code);
+	atomic_store(&queued_value, si->si_value.sival_int);
+	atomic_store(&queued_in, sig);
+}
+
+static void *take_queued(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&queued_go))
+		usleep(1000);
+	return NULL;
+}
+
+static void *queue_to_self(void *arg)
+{
+	sigset_t m;
+	siginfo_t si;
+	struct timespec ts = { 1, 0 };
+	union sigval v = { .sival_int = 9 };
+
+	(void)arg;
+	sigemptyset(&m);
+	sigaddset(&m, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &m, NULL);
+	CHECK(pthread_sigqueue(pthread_self(), SIGUSR2, v) == 0, "pthread_sigqueue to itself");
+	CHECK(sigtimedwait(&m, &si, &ts) == SIGUSR2, "sigtimedwait after it");
+	return NULL;
+}
+
+/* pthread_sigqueue to another thread and to itself. Its handler gets the
+ * value and SI_QUEUE; a thread that blocks the signal takes it with
+ * sigtimedwait (under greenshim without its value: docs/LIMITATIONS.md);
+ * a thread that has ended, ESRCH. Before 2026-12-05 glibc's call, given
+ * a green pthread_t, said ESRCH or crashed (stress-ng --pthread). */
+static void case_sigqueue_a_thread(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_queued, .sa_flags = SA_SIGINFO };
+	union sigval v = { .sival_int = 42 };
+	pthread_t t;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	pthread_create(&t, NULL, take_queued, NULL);
+	CHECK(pthread_sigqueue(t, SIGUSR1, v) == 0, "pthread_sigqueue");
+	for (int i = 0; i < 2000 && atomic_load(&queued_in) == 0; i++)
+		usleep(1000);
+	CHECK(atomic_load(&queued_in) == SIGUSR1 && atomic_load(&queued_code) == SI_QUEUE &&
+		      atomic_load(&queued_value) == 42,
+	      "the handler saw signal %d, code %d, value %d", atomic_load(&queued_in),
+	      atomic_load(&queued_code), atomic_load(&queued_value));
+	CHECK(pthread_sigqueue(t, 32, v) == EINVAL, "glibc's own signal");
+	atomic_store(&queued_go, true);
+	pthread_join(t, NULL);
+	pthread_create(&t, NULL, queue_to_self, NULL);
+	pthread_join(t, NULL);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 static void case_started_with_tick_signal_ignored(void)
 {
 	struct sigaction old;
@@ -1029,6 +1093,7 @@ int main(int argc, char **argv)
 		{ "sigsuspend_same_mask", case_sigsuspend_same_mask },
 		{ "sigpause_forms", case_sigpause_forms },
 		{ "pending_for_a_thread", case_pending_for_a_thread },
+		{ "sigqueue_a_thread", case_sigqueue_a_thread },
 		{ "eintr_where_native", case_eintr_where_native },
 		{ "sem_eintr", case_sem_eintr },
 		{ "sem_shared_alone", case_sem_shared_alone },
