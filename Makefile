@@ -150,7 +150,7 @@ $(RTLIB): $(RT_OBJ)
 $(B)/gs-microbench: tools/bench/microbench.c $(RTLIB) $(HEADERS)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(RTLIB) $(RT_LIBS)
 
-$(UNIT): $(UNIT_SRC) tests/unit/unit.h $(RTLIB)
+$(UNIT): $(UNIT_SRC) tests/unit/unit.h $(HEADERS) $(RTLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $(UNIT_SRC) $(RTLIB) $(CHECK_LIBS) $(RT_LIBS)
 

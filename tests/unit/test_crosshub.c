@@ -393,7 +393,7 @@ static void *cancel_across(void *arg)
 		green_sleep_until(gs_deadline_after(100000));
 	struct green *g = atomic_load(&cancel_me[id + GREENS]);
 
-	ck_assert_int_eq(hub_post_kill(g->hub, g, KILL_MSG_CANCEL), 0);
+	ck_assert_int_eq(hub_post_kill(g->hub, g, KILL_MSG_CANCEL, NULL), 0);
 	return NULL;
 }
 
