@@ -394,6 +394,7 @@ GS_WRAP int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
 	struct green *g = tid_green(t);
 	struct hub *h = hub_peek();
 	siginfo_t si;
+	int r;
 
 	/* A root's pthread_t is its OS thread's own: glibc's call. */
 	if (g == NULL)
@@ -414,9 +415,11 @@ GS_WRAP int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
 	si.si_value = value;
 	if (g->hub != h)
 		return -hub_post_kill_green(g, sig, &si); /* its hub delivers it */
-	if (hub_in_handler(h) || sigmask_blocks(g, sig) ||
-	    (g->waitset & ((uint64_t)1 << (sig - 1))))
+	if (hub_in_handler(h))
 		return pthread_kill(t, sig);
+	r = sigmask_thread_kill(g, sig); /* kept pending for g, as pthread_kill's */
+	if (r != 0)
+		return r < 0 ? -r : 0;
 	sigmask_raise_here(h, g, sig, &si);
 	return 0;
 }
