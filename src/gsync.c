@@ -27,11 +27,15 @@
  * mutex directly. Barging is cheap, hand-off guarantees no waiter starves.
  *
  * Reader-writer lock: waiters queue in arrival order; whoever releases
- * grants the lock to the head of the queue while it can (a writer alone,
- * or a run of readers), so a woken thread owns what it waited for. A reader
- * that arrives while no writer holds the lock gets in at once with
- * GSYNC_RW_PREFER_READERS (glibc's default kind), otherwise only while no
- * writer waits.
+ * wakes the head of the queue (a writer, or the readers in a row there) to
+ * try again, and a running thread that finds the lock free may take it
+ * first (barging, as glibc's and as the mutex). A woken waiter that loses
+ * goes back to the head; once it has waited RW_STARVE_NS, the next release
+ * grants the lock to the head (a writer alone, or a run of readers), so no
+ * waiter starves. A reader that arrives while no writer holds the lock
+ * gets in at once with GSYNC_RW_PREFER_READERS (glibc's default kind),
+ * otherwise only while no writer waits; a woken reader, which was at the
+ * head, passes the writers queued behind it.
  *
  * Barrier: the thread that completes a round starts the next one and wakes
  * the others; a woken thread checks that its round is over, so a stray
@@ -424,18 +428,25 @@ unsigned gsync_sem_value(struct gsync_sem *s)
 
 #define RW_WRITER 0x100u /* waiter flag: wants to write */
 
+/* A waiter woken to try again that finds the lock taken once more, after
+ * waiting this long since it first queued, turns the lock to hand-off
+ * until it is served (Go's sync.Mutex starves after 1 ms the same way). */
+#define RW_STARVE_NS 1000000
+
 void gsync_rwlock_init(struct gsync_rwlock *l, uint32_t kind)
 {
 	l->readers = 0;
 	l->writers_waiting = 0;
 	l->writer = NULL;
 	l->lock = 0;
+	l->handoff = 0;
 	waitq_init(&l->q);
 	l->kind = kind;
 }
 
-/* Grants the lock to the head of the queue for as long as it can; the
- * caller holds l->lock. */
+/* Hand-off: grants the lock to the head of the queue for as long as it
+ * can; the caller holds l->lock. Once it granted something, the lock goes
+ * back to letting whoever comes take it. */
 static void rwlock_grant(struct gsync_rwlock *l)
 {
 	struct waiter *e;
@@ -462,17 +473,50 @@ static void rwlock_grant(struct gsync_rwlock *l)
 				l->readers--;
 			continue;
 		}
+		l->handoff = 0;
 		if (write)
 			return;
 	}
 }
 
-static bool rwlock_take(struct gsync_rwlock *l, bool write, struct green *self)
+/* The lock is released, or a waiter left: the head of the queue (a writer,
+ * or the readers in a row there) is woken to try again if the lock looks
+ * free to it now; the caller holds l->lock. */
+static void rwlock_wake(struct gsync_rwlock *l)
 {
-	bool can = write ? l->writer == NULL && l->readers == 0 && waitq_empty(&l->q)
-			 : l->writer == NULL &&
-				   (l->kind == GSYNC_RW_PREFER_READERS || l->writers_waiting == 0);
+	struct waiter *e;
+	bool readers_woken = false;
 
+	if (l->handoff) {
+		rwlock_grant(l);
+		return;
+	}
+	while (l->writer == NULL && (e = l->q.head) != NULL) {
+		bool write = e->flags & RW_WRITER;
+
+		if (write && (l->readers > 0 || readers_woken))
+			return;
+		waitq_remove(e);
+		/* One its own hub ended meanwhile: the next is the head. */
+		if (!wait_complete(e->wait, WAKE_RETRY))
+			continue;
+		if (write)
+			return;
+		readers_woken = true;
+	}
+}
+
+/* woken: the caller was at the head of the queue, woken to try again, so
+ * the writers that wait are behind it. */
+static bool rwlock_take(struct gsync_rwlock *l, bool write, struct green *self, bool woken)
+{
+	bool can;
+
+	if (l->handoff)
+		return false;
+	can = write ? l->writer == NULL && l->readers == 0
+		    : l->writer == NULL && (woken || l->kind == GSYNC_RW_PREFER_READERS ||
+					    l->writers_waiting == 0);
 	if (!can)
 		return false;
 	if (write)
@@ -487,40 +531,66 @@ int gsync_rwlock_trylock(struct gsync_rwlock *l, bool write)
 	bool took;
 
 	gsync_lock(&l->lock);
-	took = rwlock_take(l, write, green_self());
+	took = rwlock_take(l, write, green_self(), false);
 	gsync_unlock(&l->lock);
 	return took ? 0 : -EBUSY;
 }
 
+/* Barging, as glibc's: whoever finds the lock free takes it, so a woken
+ * waiter never holds it before it runs. Handing it to the head of the queue
+ * instead made a convoy of threads on two hubs: a lock owned by a thread
+ * still waiting for its hub's turn, and every other taker queued behind it
+ * (stunnel under OpenSSL 3's locks, docs/BENCHMARKS.md). */
 int gsync_rwlock_lock(struct gsync_rwlock *l, bool write, int64_t deadline)
 {
 	struct green *self = green_self();
-	struct wait w;
-	struct waiter e;
-	int r;
+	int64_t since = 0;
+	bool woken = false;
 
 	gsync_lock(&l->lock);
 	if (l->writer == self) {
 		gsync_unlock(&l->lock);
 		return -EDEADLK;
 	}
-	if (rwlock_take(l, write, self)) {
-		gsync_unlock(&l->lock);
-		return 0;
-	}
-	wait_init(&w);
-	wait_label(&w, WAIT_RWLOCK, l, 0);
-	waitq_add(&l->q, &e, &w, write ? RW_WRITER : 0);
 	l->writers_waiting += write;
-	gsync_unlock(&l->lock);
-	r = wait_park(&w, deadline);
-	gsync_lock(&l->lock);
+	for (;;) {
+		struct wait w;
+		struct waiter e;
+		int r;
+
+		if (rwlock_take(l, write, self, woken))
+			break;
+		if (!woken)
+			since = gs_now_ns();
+		else if (gs_now_ns() - since >= RW_STARVE_NS)
+			l->handoff = 1;
+		wait_init(&w);
+		wait_label(&w, WAIT_RWLOCK, l, 0);
+		if (woken)
+			waitq_add_front(&l->q, &e, &w, write ? RW_WRITER : 0);
+		else
+			waitq_add(&l->q, &e, &w, write ? RW_WRITER : 0);
+		gsync_unlock(&l->lock);
+		r = wait_park(&w, deadline);
+		gsync_lock(&l->lock);
+		waitq_remove(&e);
+		if (r == WAKE_OWNED)
+			break; /* granted by the unlock */
+		if (r < 0) {
+			l->writers_waiting -= write;
+			if (waitq_empty(&l->q))
+				l->handoff = 0;
+			/* Whoever it kept waiting (readers behind a writer)
+			 * may go now. */
+			rwlock_wake(l);
+			gsync_unlock(&l->lock);
+			return -ETIMEDOUT;
+		}
+		woken = true;
+	}
 	l->writers_waiting -= write;
-	waitq_remove(&e);
-	if (r != WAKE_OWNED)
-		rwlock_grant(l); /* readers behind a writer that gave up may go now */
 	gsync_unlock(&l->lock);
-	return r == WAKE_OWNED ? 0 : -ETIMEDOUT;
+	return 0;
 }
 
 int gsync_rwlock_unlock(struct gsync_rwlock *l)
@@ -539,7 +609,7 @@ int gsync_rwlock_unlock(struct gsync_rwlock *l)
 		r = -EPERM;
 	}
 	if (r == 0)
-		rwlock_grant(l);
+		rwlock_wake(l);
 	gsync_unlock(&l->lock);
 	return r;
 }

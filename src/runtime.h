@@ -1022,7 +1022,7 @@ struct gsync_rwlock {
 	uint32_t writers_waiting;
 	struct green *writer;
 	uint16_t lock;
-	uint16_t spare;
+	uint16_t handoff; /* unlocks grant the lock to the queue's head */
 	uint32_t reserved[3]; /* the layer above's: glibc's __shared */
 	struct waitq q;
 	uint32_t kind;        /* where glibc keeps its kind (__flags) */
@@ -1111,8 +1111,10 @@ int gsync_sem_trywait(struct gsync_sem *s);
 int gsync_sem_post(struct gsync_sem *s);
 unsigned gsync_sem_value(struct gsync_sem *s);
 void gsync_rwlock_init(struct gsync_rwlock *l, uint32_t kind);
-/* 0, -EDEADLK (the caller holds it to write) or -ETIMEDOUT. A waiter
- * woken owns the lock: no retry, no barging past the queue. */
+/* 0, -EDEADLK (the caller holds it to write) or -ETIMEDOUT. A thread
+ * that finds the lock free takes it, queued waiters or not; a waiter woken
+ * tries again, and one that has waited long (RW_STARVE_NS) has the lock
+ * handed to it (src/gsync.c). */
 int gsync_rwlock_lock(struct gsync_rwlock *l, bool write, int64_t deadline);
 int gsync_rwlock_trylock(struct gsync_rwlock *l, bool write); /* 0 or -EBUSY */
 int gsync_rwlock_unlock(struct gsync_rwlock *l); /* 0 or -EPERM */

@@ -332,6 +332,43 @@ START_TEST(rwlock_reader_preference_deadlock_and_a_writer_that_times_out)
 }
 END_TEST
 
+/* A release wakes the waiter, which tries again when it runs: meanwhile
+ * the thread that released may take the lock once more, as natively with
+ * glibc's lock (a lock handed to a waiter that has not run yet made a
+ * convoy of threads on two hubs). A waiter that keeps losing has it handed
+ * over once it has waited a millisecond. */
+START_TEST(rwlock_lets_a_running_thread_in_yet_starves_no_waiter)
+{
+	struct green *g;
+	int64_t start;
+	int barged = 0;
+
+	gsync_rwlock_init(&rw, GSYNC_RW_PREFER_READERS);
+	rw_nlog = 0;
+	ck_assert_int_eq(gsync_rwlock_lock(&rw, true, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(green_spawn(NULL, rw_take, (void *)(intptr_t)1, &g), 0);
+	start = gs_now_ns(); /* no later than the writer queues */
+	green_yield();
+	for (;;) {
+		ck_assert_int_eq(gsync_rwlock_unlock(&rw), 0);
+		if (gsync_rwlock_trylock(&rw, true) != 0)
+			break; /* handed to the waiter */
+		barged++;
+		green_yield(); /* the waiter tries, loses, queues again */
+		ck_assert_int_eq(rw_nlog, 0);
+		ck_assert_int_lt(gs_now_ns() - start, 1000000000);
+	}
+	ck_assert_int_gt(barged, 0);
+	ck_assert_int_ge(gs_now_ns() - start, 1000000);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(rw_nlog, 1);
+	/* Hand-off ended with the grant: a free lock is anyone's again. */
+	ck_assert_int_eq(gsync_rwlock_trylock(&rw, false), 0);
+	ck_assert_int_eq(gsync_rwlock_unlock(&rw), 0);
+	ck_assert(!gsync_rwlock_busy(&rw));
+}
+END_TEST
+
 static struct gsync_barrier bar;
 static int bar_serial, bar_passed[3];
 
@@ -387,6 +424,7 @@ Suite *suite_sync(void)
 	tcase_add_test(t, semaphore_counts_hands_units_to_waiters_and_times_out);
 	tcase_add_test(t, rwlock_shares_reads_excludes_writes_and_grants_in_arrival_order);
 	tcase_add_test(t, rwlock_reader_preference_deadlock_and_a_writer_that_times_out);
+	tcase_add_test(t, rwlock_lets_a_running_thread_in_yet_starves_no_waiter);
 	tcase_add_test(t, barrier_lets_a_round_through_together_with_one_serial_thread);
 	suite_add_tcase(s, t);
 	return s;
