@@ -64,7 +64,7 @@ RTLIB := $(B)/libgreenshim-rt.a
 
 # ---- tools/: one program per file or folder ----
 TOOLS := $(B)/gs-microbench $(B)/gs-echo-threads $(B)/gs-echo-epoll $(B)/gs-echo-load \
-	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/gs-uringbench $(B)/gs-rawbench $(B)/gs-bulk $(B)/gs-uneven \
+	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/gs-uringbench $(B)/gs-rawbench $(B)/gs-bulk $(B)/gs-uneven $(B)/gs-contend \
 	$(B)/greenrun $(B)/greenctl
 
 # ---- tests ----
@@ -243,6 +243,9 @@ $(B)/gs-threadbench: tools/bench/threadbench.c | depcheck
 $(B)/gs-uneven: tools/bench/uneven.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
+$(B)/gs-contend: tools/bench/contend.c | depcheck
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
 $(B)/gs-rawbench: tools/bench/rawbench.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
@@ -276,6 +279,8 @@ bench: all
 	sh tools/bench/sidebyside.sh $(B) gs-rawbench
 	@echo
 	sh tools/bench/bulk.sh $(B)
+	@echo
+	sh tools/bench/contend.sh $(B)
 
 soak: all $(SOAK)
 	sh tools/soak/run.sh $(B) all

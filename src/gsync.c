@@ -23,8 +23,10 @@
  * retries; a running thread may take the mutex first ("barging"), as with
  * glibc, so a thread that unlocks and relocks keeps running without a
  * switch. A woken waiter that loses that race goes back to the head of the
- * queue and turns the mutex into hand-off mode: the next unlock gives it the
- * mutex directly. Barging is cheap, hand-off guarantees no waiter starves.
+ * queue; once it has waited MUTEX_STARVE_NS it turns the mutex into
+ * hand-off mode: the next unlock gives it the mutex directly, and the mode
+ * ends with that grant. Barging is cheap, hand-off guarantees no waiter
+ * starves; handing over at every loss made convoys across hubs.
  *
  * Reader-writer lock: waiters queue in arrival order; whoever releases
  * wakes the head of the queue (a writer, or the readers in a row there) to
@@ -131,6 +133,13 @@ int gsync_mutex_trylock(struct gsync_mutex *m)
 	return gsync_mutex_trylock_as(m, green_self());
 }
 
+/* A woken waiter that loses the mutex to a running thread, after waiting
+ * this long since it first queued, has the next unlock hand it over (Go's
+ * sync.Mutex turns to starvation mode after 1 ms the same way). Handing it
+ * over at the first loss made a convoy across hubs: the mutex owned by a
+ * thread still waiting for its hub's turn, every other taker behind it. */
+#define MUTEX_STARVE_NS 1000000
+
 /* Spins before a contended lock parks: rounds of MUTEX_SPIN_PAUSES pauses. */
 #define MUTEX_SPIN_ROUNDS 4
 #define MUTEX_SPIN_PAUSES 30
@@ -166,6 +175,7 @@ static bool mutex_spin(struct gsync_mutex *m, struct green *self)
 int gsync_mutex_lock(struct gsync_mutex *m, int64_t deadline)
 {
 	struct green *self = green_self();
+	int64_t since = 0;
 	bool front = false;
 
 	if (GS_LIKELY(mutex_take(m, self)))
@@ -187,9 +197,12 @@ int gsync_mutex_lock(struct gsync_mutex *m, int64_t deadline)
 			return 0;
 		}
 		/* Woken to retry, and a barging thread took the mutex first:
-		 * back to the head of the queue, and the next unlock hands it
-		 * over, so no waiter starves. */
-		if (front)
+		 * back to the head of the queue; once it has waited
+		 * MUTEX_STARVE_NS, the next unlock hands it over, so no waiter
+		 * starves. */
+		if (!front)
+			since = gs_now_ns();
+		else if (gs_now_ns() - since >= MUTEX_STARVE_NS)
 			m->handoff = true;
 		wait_init(&w);
 		wait_label(&w, WAIT_MUTEX, m, 0);
@@ -229,8 +242,7 @@ int gsync_mutex_unlock_as(struct gsync_mutex *m, struct green *owner)
 		while ((e = waitq_pop_live(&m->q)) != NULL) {
 			__atomic_store_n(&m->owner, e->wait->g, __ATOMIC_RELAXED);
 			if (wait_complete(e->wait, WAKE_OWNED)) {
-				if (waitq_empty(&m->q))
-					m->handoff = false;
+				m->handoff = false;
 				gsync_unlock(&m->lock);
 				return 0;
 			}

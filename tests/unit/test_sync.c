@@ -131,7 +131,7 @@ static void *take_once(void *arg)
 	return NULL;
 }
 
-START_TEST(a_woken_waiter_that_loses_the_race_gets_the_mutex_next)
+START_TEST(a_woken_waiter_that_keeps_losing_the_race_gets_the_mutex)
 {
 	struct green *hog, *other;
 
@@ -140,11 +140,49 @@ START_TEST(a_woken_waiter_that_loses_the_race_gets_the_mutex_next)
 	ck_assert_int_eq(green_spawn(NULL, relock_in_a_loop, NULL, &hog), 0);
 	ck_assert_int_eq(green_spawn(NULL, take_once, NULL, &other), 0);
 	/* hog relocks right after each unlock; without hand-off the other
-	 * thread would only get in after all 20 rounds. */
+	 * thread would only get in after all 20 rounds (4 ms), with it once
+	 * it has waited a millisecond. */
 	ck_assert_int_eq(green_join(other, NULL, GS_NO_DEADLINE), 0);
 	ck_assert_int_eq(starve_turns, 1);
 	ck_assert_int_ne(hog->state, GREEN_DEAD);
 	ck_assert_int_eq(green_join(hog, NULL, GS_NO_DEADLINE), 0);
+}
+END_TEST
+
+/* The owner of a contended mutex that unlocks and relocks at once keeps
+ * it while the waiter it woke has not run, as with glibc; the waiter is
+ * handed it once it has lost for a millisecond, not at its first loss
+ * (that made a convoy across hubs: the mutex owned by a thread waiting
+ * for its hub's turn). */
+START_TEST(a_running_owner_relocks_until_the_waiter_starves)
+{
+	struct green *g;
+	int64_t start;
+	int barged = 0;
+
+	gsync_mutex_init(&m);
+	starve_turns = 0;
+	ck_assert_int_eq(gsync_mutex_lock(&m, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(green_spawn(NULL, take_once, NULL, &g), 0);
+	start = gs_now_ns(); /* no later than the waiter queues */
+	green_yield();
+	for (;;) {
+		ck_assert_int_eq(gsync_mutex_unlock(&m), 0);
+		if (gsync_mutex_trylock(&m) != 0)
+			break; /* handed to the waiter */
+		barged++;
+		green_yield(); /* the waiter tries, loses, queues again */
+		ck_assert_int_eq(starve_turns, 0);
+		ck_assert_int_lt(gs_now_ns() - start, 1000000000);
+	}
+	ck_assert_int_gt(barged, 1);
+	ck_assert_int_ge(gs_now_ns() - start, 1000000);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(starve_turns, 1);
+	/* Hand-off ended with the grant. */
+	ck_assert_int_eq(gsync_mutex_trylock(&m), 0);
+	ck_assert_int_eq(gsync_mutex_unlock(&m), 0);
+	ck_assert(!gsync_mutex_busy(&m));
 }
 END_TEST
 
@@ -418,7 +456,8 @@ Suite *suite_sync(void)
 	tcase_add_test(t, a_timed_out_waiter_leaves_the_queue_and_is_not_woken_later);
 	tcase_add_test(t, mutex_excludes_across_switches_inside_the_critical_section);
 	tcase_add_test(t, mutex_errors_busy_perm_deadlk_and_timeout);
-	tcase_add_test(t, a_woken_waiter_that_loses_the_race_gets_the_mutex_next);
+	tcase_add_test(t, a_woken_waiter_that_keeps_losing_the_race_gets_the_mutex);
+	tcase_add_test(t, a_running_owner_relocks_until_the_waiter_starves);
 	tcase_add_test(t, cond_producer_consumer_delivers_every_item);
 	tcase_add_test(t, cond_timedwait_times_out_with_the_mutex_held_again);
 	tcase_add_test(t, semaphore_counts_hands_units_to_waiters_and_times_out);
