@@ -43,9 +43,11 @@
  * the others; a woken thread checks that its round is over, so a stray
  * wake-up never lets it through early.
  *
- * Semaphore: a post with waiters hands its unit straight to the first one
- * (its value stays 0), so units cannot be stolen from a woken waiter. A
- * wait is interruptible as glibc's: a handler ends it with -EINTR, except
+ * Semaphore: a post adds its unit to the value and wakes the first waiter
+ * to try for it; a running thread may take it first, as with glibc's, and
+ * a woken waiter that loses goes back to the head of the queue until it
+ * has waited SEM_STARVE_NS, when the next post hands its unit straight to
+ * the head (the value stays 0). A wait is interruptible as glibc's: a handler ends it with -EINTR, except
  * an SA_RESTART one during a wait without deadline (sem_wait), which
  * waits again; a post after the interruption goes to the value.
  */
@@ -361,6 +363,7 @@ int gsync_sem_init(struct gsync_sem *s, unsigned long value)
 		return -EINVAL;
 	s->count = (uint32_t)value;
 	s->lock = 0;
+	s->handoff = 0;
 	waitq_init(&s->q);
 	return 0;
 }
@@ -378,8 +381,17 @@ int gsync_sem_trywait(struct gsync_sem *s)
 	return r;
 }
 
+/* A waiter woken by a post tries for the unit when it runs, and a running
+ * thread may take it first, as with glibc's semaphore; one that has lost
+ * for SEM_STARVE_NS has the next post's unit handed to it. Handing every
+ * unit to the first waiter made a semaphore used as a lock (CPython's
+ * threading.Lock) a convoy across hubs, as it did the mutex. */
+#define SEM_STARVE_NS 1000000
+
 int gsync_sem_wait(struct gsync_sem *s, int64_t deadline)
 {
+	int64_t since = 0;
+	bool woken = false;
 	struct wait w;
 	struct waiter e;
 	int r;
@@ -391,23 +403,33 @@ int gsync_sem_wait(struct gsync_sem *s, int64_t deadline)
 			gsync_unlock(&s->lock);
 			return 0;
 		}
+		if (!woken)
+			since = gs_now_ns();
+		else if (gs_now_ns() - since >= SEM_STARVE_NS)
+			s->handoff = 1;
 		wait_init_interruptible(&w);
 		wait_label(&w, WAIT_SEM, s, 0);
-		waitq_add(&s->q, &e, &w, 0);
+		if (woken)
+			waitq_add_front(&s->q, &e, &w, 0);
+		else
+			waitq_add(&s->q, &e, &w, 0);
 		gsync_unlock(&s->lock);
 		r = wait_park(&w, deadline);
 		if (r != WAKE_OWNED) {
-			/* Not woken by a post: under the lock even if e looks
+			/* Not handed a unit: under the lock even if e looks
 			 * unlinked, as in gsync_cond_wait (a post on another
 			 * hub may be between unlinking e and trying w). */
 			gsync_lock(&s->lock);
 			waitq_remove(&e);
+			if (r != WAKE_RETRY && waitq_empty(&s->q))
+				s->handoff = 0;
 			gsync_unlock(&s->lock);
 		}
+		woken = r == WAKE_RETRY;
 		/* glibc waits in FUTEX_WAIT_BITSET: without a timeout an
 		 * SA_RESTART handler restarts it, with one the kernel ends it
 		 * with EINTR (signal(7)). */
-	} while (r == WAKE_SIGNAL && deadline == GS_NO_DEADLINE);
+	} while (r == WAKE_RETRY || (r == WAKE_SIGNAL && deadline == GS_NO_DEADLINE));
 	if (r == WAKE_SIGNAL)
 		return -EINTR;
 	return r == WAKE_OWNED ? 0 : r;
@@ -415,14 +437,24 @@ int gsync_sem_wait(struct gsync_sem *s, int64_t deadline)
 
 int gsync_sem_post(struct gsync_sem *s)
 {
+	struct waiter *e;
 	int r = 0;
 
 	gsync_lock(&s->lock);
-	if (waitq_wake_one(&s->q, WAKE_OWNED) == 0) {
-		if (s->count >= GSYNC_SEM_MAX)
-			r = -EOVERFLOW;
-		else
-			s->count++;
+	if (s->handoff) {
+		while ((e = waitq_pop_live(&s->q)) != NULL)
+			if (wait_complete(e->wait, WAKE_OWNED)) {
+				s->handoff = 0;
+				gsync_unlock(&s->lock);
+				return 0;
+			}
+		s->handoff = 0;
+	}
+	if (s->count >= GSYNC_SEM_MAX) {
+		r = -EOVERFLOW;
+	} else {
+		s->count++;
+		waitq_wake_one(&s->q, WAKE_RETRY);
 	}
 	gsync_unlock(&s->lock);
 	return r;

@@ -1007,7 +1007,7 @@ struct gsync_cond {
 struct gsync_sem {
 	uint32_t count;
 	uint16_t lock;
-	uint16_t spare;
+	uint16_t handoff; /* posts hand their unit to the queue's head */
 	uint32_t reserved[2]; /* the layer above's: glibc's private flag */
 	struct waitq q;
 };

@@ -259,7 +259,7 @@ static void *sem_take(void *arg)
 	return (void *)(intptr_t)(r == 0 ? (intptr_t)arg : -1);
 }
 
-START_TEST(semaphore_counts_hands_units_to_waiters_and_times_out)
+START_TEST(semaphore_counts_wakes_waiters_in_order_and_times_out)
 {
 	struct green *g[3];
 	void *ret;
@@ -274,15 +274,52 @@ START_TEST(semaphore_counts_hands_units_to_waiters_and_times_out)
 		ck_assert_int_eq(green_spawn(NULL, sem_take, (void *)(intptr_t)(i + 1), &g[i]), 0);
 	green_yield();
 	ck_assert_int_eq(gsync_sem_post(&sem), 0);
-	ck_assert_uint_eq(sem.count, 0); /* handed to the first waiter */
+	/* In the value until the waiter woken runs and takes it, as glibc's. */
+	ck_assert_uint_eq(sem.count, 1);
 	ck_assert_int_eq(gsync_sem_post(&sem), 0);
 	ck_assert_int_eq(gsync_sem_post(&sem), 0);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(green_join(g[i], &ret, GS_NO_DEADLINE), 0);
 		ck_assert_int_eq((intptr_t)ret, i + 1);
 	}
+	ck_assert_uint_eq(sem.count, 0);
 	sem.count = GSYNC_SEM_MAX;
 	ck_assert_int_eq(gsync_sem_post(&sem), -EOVERFLOW);
+}
+END_TEST
+
+/* A thread that posts and waits again at once takes its unit back while
+ * the waiter it woke has not run, as with glibc's semaphore (a semaphore
+ * used as a lock); the waiter is handed a unit once it has lost for a
+ * millisecond. */
+START_TEST(a_posting_thread_may_take_its_unit_back_until_the_waiter_starves)
+{
+	struct green *g;
+	int64_t start;
+	void *ret;
+	int barged = 0;
+
+	ck_assert_int_eq(gsync_sem_init(&sem, 0), 0);
+	ck_assert_int_eq(green_spawn(NULL, sem_take, (void *)(intptr_t)7, &g), 0);
+	start = gs_now_ns(); /* no later than the waiter queues */
+	green_yield();
+	for (;;) {
+		ck_assert_int_eq(gsync_sem_post(&sem), 0);
+		if (gsync_sem_trywait(&sem) != 0)
+			break; /* handed to the waiter */
+		barged++;
+		green_yield(); /* the waiter tries, loses, queues again */
+		ck_assert_int_eq(g->state, GREEN_PARKED);
+		ck_assert_int_lt(gs_now_ns() - start, 1000000000);
+	}
+	ck_assert_int_gt(barged, 1);
+	ck_assert_int_ge(gs_now_ns() - start, 1000000);
+	ck_assert_uint_eq(sem.count, 0);
+	ck_assert_int_eq(green_join(g, &ret, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq((intptr_t)ret, 7);
+	/* Hand-off ended with the unit handed over. */
+	ck_assert_int_eq(gsync_sem_post(&sem), 0);
+	ck_assert_uint_eq(sem.count, 1);
 }
 END_TEST
 
@@ -460,7 +497,8 @@ Suite *suite_sync(void)
 	tcase_add_test(t, a_running_owner_relocks_until_the_waiter_starves);
 	tcase_add_test(t, cond_producer_consumer_delivers_every_item);
 	tcase_add_test(t, cond_timedwait_times_out_with_the_mutex_held_again);
-	tcase_add_test(t, semaphore_counts_hands_units_to_waiters_and_times_out);
+	tcase_add_test(t, semaphore_counts_wakes_waiters_in_order_and_times_out);
+	tcase_add_test(t, a_posting_thread_may_take_its_unit_back_until_the_waiter_starves);
 	tcase_add_test(t, rwlock_shares_reads_excludes_writes_and_grants_in_arrival_order);
 	tcase_add_test(t, rwlock_reader_preference_deadlock_and_a_writer_that_times_out);
 	tcase_add_test(t, rwlock_lets_a_running_thread_in_yet_starves_no_waiter);

@@ -1,23 +1,25 @@
 /* Threads that fight over one lock: THREADS threads each take it ROUNDS
  * times, hold it for a few dozen instructions and compute a little
  * (OUTSIDE steps) before the next try, the shape of a shared cache or
- * counter under load. Three locks in turn: a mutex, an rwlock every take
- * of which writes, and an rwlock one take in four of which writes (the
- * others read). Prints "NAME wall_ms cpu_ms" per lock, after checking
+ * counter under load. Four locks in turn: a mutex, an rwlock every take
+ * of which writes, an rwlock one take in four of which writes (the others
+ * read), and a semaphore of one unit (CPython's threading.Lock is one). Prints "NAME wall_ms cpu_ms" per lock, after checking
  * that the lock kept its count exact. An ordinary program: nothing here
  * knows of greenshim.
  *   gs-contend [THREADS] [ROUNDS] [OUTSIDE]   (default 8 100000 50)
  */
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
 
-enum kind { MUTEX, RW_WRITES, RW_QUARTER };
+enum kind { MUTEX, RW_WRITES, RW_QUARTER, SEMAPHORE };
 
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_rwlock_t rwlock = PTHREAD_RWLOCK_INITIALIZER;
+static sem_t sem;
 static enum kind kind;
 static long rounds, outside, count;
 
@@ -38,6 +40,12 @@ static void *take(void *arg)
 			count++;
 			spin(20);
 			pthread_mutex_unlock(&mutex);
+		} else if (kind == SEMAPHORE) {
+			while (sem_wait(&sem) != 0)
+				;
+			count++;
+			spin(20);
+			sem_post(&sem);
 		} else if (kind == RW_WRITES || i % 4 == 0) {
 			pthread_rwlock_wrlock(&rwlock);
 			count++;
@@ -69,7 +77,8 @@ static double cpu_ms(void)
 
 int main(int argc, char **argv)
 {
-	static const char *const names[] = { "mutex", "rwlock-writes", "rwlock-quarter-writes" };
+	static const char *const names[] = { "mutex", "rwlock-writes", "rwlock-quarter-writes",
+					      "semaphore" };
 	int n = argc > 1 ? atoi(argv[1]) : 8;
 	pthread_t t[256];
 
@@ -79,7 +88,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: gs-contend [THREADS 1-256] [ROUNDS] [OUTSIDE]\n");
 		return 2;
 	}
-	for (kind = MUTEX; kind <= RW_QUARTER; kind++) {
+	if (sem_init(&sem, 0, 1) != 0) {
+		perror("sem_init");
+		return 1;
+	}
+	for (kind = MUTEX; kind <= SEMAPHORE; kind++) {
 		struct timespec a, b;
 		double c0 = cpu_ms();
 		long want = kind == RW_QUARTER ? n * ((rounds + 3) / 4) : n * rounds;

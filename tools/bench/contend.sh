@@ -1,6 +1,7 @@
 #!/bin/sh
 # Threads that fight over one lock (gs-contend: a mutex, an rwlock taken
-# to write, an rwlock taken to write one time in four), natively and under
+# to write, an rwlock taken to write one time in four, a semaphore of one
+# unit), natively and under
 # greenshim with one hub and with one per CPU, on every CPU the shell may
 # use, rows alternating, ROUNDS times over: wall and CPU time of each lock.
 # With one hub per CPU the threads of both hubs contend for real, and a
