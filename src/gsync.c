@@ -17,7 +17,8 @@
  * lock and unlock pay two atomic instructions, as glibc's do.
  *
  * Contention across hubs: a lock whose owner runs on another hub's OS
- * thread spins a little before it parks (mutex_spin).
+ * thread spins a little before it parks (mutex_spin; rwlock_spin, also
+ * while readers hold it).
  *
  * Mutex fairness: unlock frees the mutex and wakes the first waiter, which
  * retries; a running thread may take the mutex first ("barging"), as with
@@ -580,6 +581,37 @@ int gsync_rwlock_trylock(struct gsync_rwlock *l, bool write)
 	return took ? 0 : -EBUSY;
 }
 
+/* Whether a thread that finds the lock taken should watch it a little
+ * before it queues, as mutex_spin: another hub runs now, nothing else is
+ * ready on the caller's, and a writer that holds it runs there (readers
+ * that hold it are not known; they hold it for short on the whole). The
+ * caller holds l->lock. */
+static bool rwlock_worth_spinning(const struct gsync_rwlock *l, struct green *self)
+{
+	if (sched_hubs() == 1 || self->hub->runq_head != NULL)
+		return false;
+	return l->writer == NULL || sched_runs_elsewhere(self->hub, l->writer);
+}
+
+/* Watches l, the caller not holding l->lock, until it looks free to the
+ * caller or the spin ends (mutex_spin's rounds); the caller then tries
+ * again. Each look takes l->lock for an instant: readers and writers of
+ * l's words all hold it. */
+static void rwlock_spin(struct gsync_rwlock *l, bool write, struct green *self)
+{
+	for (int round = 0; round < MUTEX_SPIN_ROUNDS; round++) {
+		bool looks_free;
+
+		for (int k = 0; k < MUTEX_SPIN_PAUSES; k++)
+			__builtin_ia32_pause();
+		gsync_lock(&l->lock);
+		looks_free = l->writer == NULL && (!write || l->readers == 0);
+		gsync_unlock(&l->lock);
+		if (looks_free || self->hub->runq_head != NULL)
+			return;
+	}
+}
+
 /* Barging, as glibc's: whoever finds the lock free takes it, so a woken
  * waiter never holds it before it runs. Handing it to the head of the queue
  * instead made a convoy of threads on two hubs: a lock owned by a thread
@@ -589,7 +621,7 @@ int gsync_rwlock_lock(struct gsync_rwlock *l, bool write, int64_t deadline)
 {
 	struct green *self = green_self();
 	int64_t since = 0;
-	bool woken = false;
+	bool woken = false, spun = false;
 
 	gsync_lock(&l->lock);
 	if (l->writer == self) {
@@ -604,6 +636,13 @@ int gsync_rwlock_lock(struct gsync_rwlock *l, bool write, int64_t deadline)
 
 		if (rwlock_take(l, write, self, woken))
 			break;
+		if (!spun && !woken && rwlock_worth_spinning(l, self)) {
+			spun = true;
+			gsync_unlock(&l->lock);
+			rwlock_spin(l, write, self);
+			gsync_lock(&l->lock);
+			continue;
+		}
 		if (!woken)
 			since = gs_now_ns();
 		else if (gs_now_ns() - since >= RW_STARVE_NS)
