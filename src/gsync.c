@@ -24,7 +24,7 @@
  * retries; a running thread may take the mutex first ("barging"), as with
  * glibc, so a thread that unlocks and relocks keeps running without a
  * switch. A woken waiter that loses that race goes back to the head of the
- * queue; once it has waited MUTEX_STARVE_NS it turns the mutex into
+ * queue; once it has waited STARVE_NS it turns the mutex into
  * hand-off mode: the next unlock gives it the mutex directly, and the mode
  * ends with that grant. Barging is cheap, hand-off guarantees no waiter
  * starves; handing over at every loss made convoys across hubs.
@@ -33,7 +33,7 @@
  * wakes the head of the queue (a writer, or the readers in a row there) to
  * try again, and a running thread that finds the lock free may take it
  * first (barging, as glibc's and as the mutex). A woken waiter that loses
- * goes back to the head; once it has waited RW_STARVE_NS, the next release
+ * goes back to the head; once it has waited STARVE_NS, the next release
  * grants the lock to the head (a writer alone, or a run of readers), so no
  * waiter starves. A reader that arrives while no writer holds the lock
  * gets in at once with GSYNC_RW_PREFER_READERS (glibc's default kind),
@@ -47,10 +47,11 @@
  * Semaphore: a post adds its unit to the value and wakes the first waiter
  * to try for it; a running thread may take it first, as with glibc's, and
  * a woken waiter that loses goes back to the head of the queue until it
- * has waited SEM_STARVE_NS, when the next post hands its unit straight to
- * the head (the value stays 0). A wait is interruptible as glibc's: a handler ends it with -EINTR, except
- * an SA_RESTART one during a wait without deadline (sem_wait), which
- * waits again; a post after the interruption goes to the value.
+ * has waited STARVE_NS, when the next post hands its unit straight to
+ * the head (the value stays 0). A wait is interruptible as glibc's: a
+ * handler ends it with -EINTR, except an SA_RESTART one during a wait
+ * without deadline (sem_wait), which waits again; a post after the
+ * interruption goes to the value.
  */
 #include "hub_impl.h"
 #include "sys.h"
@@ -136,12 +137,29 @@ int gsync_mutex_trylock(struct gsync_mutex *m)
 	return gsync_mutex_trylock_as(m, green_self());
 }
 
-/* A woken waiter that loses the mutex to a running thread, after waiting
- * this long since it first queued, has the next unlock hand it over (Go's
- * sync.Mutex turns to starvation mode after 1 ms the same way). Handing it
- * over at the first loss made a convoy across hubs: the mutex owned by a
- * thread still waiting for its hub's turn, every other taker behind it. */
-#define MUTEX_STARVE_NS 1000000
+/* A woken waiter that loses the object (mutex, rwlock, semaphore unit) to
+ * a running thread, after waiting this long since it first queued, has the
+ * next release hand it over (Go's sync.Mutex turns to starvation mode
+ * after 1 ms the same way). Handing it over at the first loss made a convoy
+ * across hubs: the object owned by a thread still waiting for its hub's
+ * turn, every other taker behind it. */
+#define STARVE_NS 1000000
+
+/* Queues w (labelled) on q, under the object's lock: at the back the first
+ * time (*since: now), at the head once woken to try again and beaten to
+ * it. True when such a waiter has waited STARVE_NS: the object is to be
+ * handed to it. */
+static bool queue_contender(struct waitq *q, struct waiter *e, struct wait *w, unsigned flags,
+			    bool woken, int64_t *since)
+{
+	if (!woken) {
+		*since = gs_now_ns();
+		waitq_add(q, e, w, flags);
+		return false;
+	}
+	waitq_add_front(q, e, w, flags);
+	return gs_now_ns() - *since >= STARVE_NS;
+}
 
 /* Spins before a contended lock parks: rounds of MUTEX_SPIN_PAUSES pauses. */
 #define MUTEX_SPIN_ROUNDS 4
@@ -200,19 +218,12 @@ int gsync_mutex_lock(struct gsync_mutex *m, int64_t deadline)
 			return 0;
 		}
 		/* Woken to retry, and a barging thread took the mutex first:
-		 * back to the head of the queue; once it has waited
-		 * MUTEX_STARVE_NS, the next unlock hands it over, so no waiter
-		 * starves. */
-		if (!front)
-			since = gs_now_ns();
-		else if (gs_now_ns() - since >= MUTEX_STARVE_NS)
-			m->handoff = true;
+		 * back to the head of the queue; once it has waited STARVE_NS,
+		 * the next unlock hands it over, so no waiter starves. */
 		wait_init(&w);
 		wait_label(&w, WAIT_MUTEX, m, 0);
-		if (front)
-			waitq_add_front(&m->q, &e, &w, 0);
-		else
-			waitq_add(&m->q, &e, &w, 0);
+		if (queue_contender(&m->q, &e, &w, 0, front, &since))
+			m->handoff = true;
 		gsync_unlock(&m->lock);
 		r = wait_park(&w, deadline);
 		if (r == WAKE_OWNED)
@@ -384,11 +395,9 @@ int gsync_sem_trywait(struct gsync_sem *s)
 
 /* A waiter woken by a post tries for the unit when it runs, and a running
  * thread may take it first, as with glibc's semaphore; one that has lost
- * for SEM_STARVE_NS has the next post's unit handed to it. Handing every
- * unit to the first waiter made a semaphore used as a lock (CPython's
+ * for STARVE_NS has the next post's unit handed to it. Handing every unit
+ * to the first waiter made a semaphore used as a lock (CPython's
  * threading.Lock) a convoy across hubs, as it did the mutex. */
-#define SEM_STARVE_NS 1000000
-
 int gsync_sem_wait(struct gsync_sem *s, int64_t deadline)
 {
 	int64_t since = 0;
@@ -404,16 +413,10 @@ int gsync_sem_wait(struct gsync_sem *s, int64_t deadline)
 			gsync_unlock(&s->lock);
 			return 0;
 		}
-		if (!woken)
-			since = gs_now_ns();
-		else if (gs_now_ns() - since >= SEM_STARVE_NS)
-			s->handoff = 1;
 		wait_init_interruptible(&w);
 		wait_label(&w, WAIT_SEM, s, 0);
-		if (woken)
-			waitq_add_front(&s->q, &e, &w, 0);
-		else
-			waitq_add(&s->q, &e, &w, 0);
+		if (queue_contender(&s->q, &e, &w, 0, woken, &since))
+			s->handoff = 1;
 		gsync_unlock(&s->lock);
 		r = wait_park(&w, deadline);
 		if (r != WAKE_OWNED) {
@@ -472,11 +475,6 @@ unsigned gsync_sem_value(struct gsync_sem *s)
 }
 
 #define RW_WRITER 0x100u /* waiter flag: wants to write */
-
-/* A waiter woken to try again that finds the lock taken once more, after
- * waiting this long since it first queued, turns the lock to hand-off
- * until it is served (Go's sync.Mutex starves after 1 ms the same way). */
-#define RW_STARVE_NS 1000000
 
 void gsync_rwlock_init(struct gsync_rwlock *l, uint32_t kind)
 {
@@ -643,16 +641,10 @@ int gsync_rwlock_lock(struct gsync_rwlock *l, bool write, int64_t deadline)
 			gsync_lock(&l->lock);
 			continue;
 		}
-		if (!woken)
-			since = gs_now_ns();
-		else if (gs_now_ns() - since >= RW_STARVE_NS)
-			l->handoff = 1;
 		wait_init(&w);
 		wait_label(&w, WAIT_RWLOCK, l, 0);
-		if (woken)
-			waitq_add_front(&l->q, &e, &w, write ? RW_WRITER : 0);
-		else
-			waitq_add(&l->q, &e, &w, write ? RW_WRITER : 0);
+		if (queue_contender(&l->q, &e, &w, write ? RW_WRITER : 0, woken, &since))
+			l->handoff = 1;
 		gsync_unlock(&l->lock);
 		r = wait_park(&w, deadline);
 		gsync_lock(&l->lock);

@@ -1113,8 +1113,8 @@ unsigned gsync_sem_value(struct gsync_sem *s);
 void gsync_rwlock_init(struct gsync_rwlock *l, uint32_t kind);
 /* 0, -EDEADLK (the caller holds it to write) or -ETIMEDOUT. A thread
  * that finds the lock free takes it, queued waiters or not; a waiter woken
- * tries again, and one that has waited long (RW_STARVE_NS) has the lock
- * handed to it (src/gsync.c). */
+ * tries again, and one that has waited long has the lock handed to it
+ * (STARVE_NS, src/gsync.c). */
 int gsync_rwlock_lock(struct gsync_rwlock *l, bool write, int64_t deadline);
 int gsync_rwlock_trylock(struct gsync_rwlock *l, bool write); /* 0 or -EBUSY */
 int gsync_rwlock_unlock(struct gsync_rwlock *l); /* 0 or -EPERM */
