@@ -38,7 +38,8 @@
  * waiter starves. A reader that arrives while no writer holds the lock
  * gets in at once with GSYNC_RW_PREFER_READERS (glibc's default kind),
  * otherwise only while no writer waits; a woken reader, which was at the
- * head, passes the writers queued behind it.
+ * head, passes the writers queued behind it. With reader preference a
+ * release wakes every queued reader, before the writers.
  *
  * Barrier: the thread that completes a round starts the next one and wakes
  * the others; a woken thread checks that its round is over, so a stray
@@ -522,9 +523,29 @@ static void rwlock_grant(struct gsync_rwlock *l)
 	}
 }
 
+/* With reader preference, every reader queued (behind a writer that
+ * held the lock) may go in once no writer holds it, waiting writers or
+ * not, as with glibc's default kind: all of them are woken. Whether one
+ * was; the caller holds l->lock. */
+static bool rwlock_wake_readers(struct gsync_rwlock *l)
+{
+	struct waiter *e, *next;
+	bool woken = false;
+
+	for (e = l->q.head; e != NULL; e = next) {
+		next = e->next;
+		if (e->flags & RW_WRITER)
+			continue;
+		waitq_remove(e);
+		woken |= wait_complete(e->wait, WAKE_RETRY);
+	}
+	return woken;
+}
+
 /* The lock is released, or a waiter left: the head of the queue (a writer,
- * or the readers in a row there) is woken to try again if the lock looks
- * free to it now; the caller holds l->lock. */
+ * or the readers in a row there; with reader preference, every reader
+ * queued) is woken to try again if the lock looks free to it now; the
+ * caller holds l->lock. */
 static void rwlock_wake(struct gsync_rwlock *l)
 {
 	struct waiter *e;
@@ -534,6 +555,8 @@ static void rwlock_wake(struct gsync_rwlock *l)
 		rwlock_grant(l);
 		return;
 	}
+	if (l->writer == NULL && l->kind == GSYNC_RW_PREFER_READERS && rwlock_wake_readers(l))
+		return;
 	while (l->writer == NULL && (e = l->q.head) != NULL) {
 		bool write = e->flags & RW_WRITER;
 

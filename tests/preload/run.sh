@@ -311,8 +311,8 @@ test_sem_waits_are_interrupted_as_native() {
 
 test_sync_semantics_match_native() {
 	cases_match_native sync_semantics sync mutex_kinds producer_consumer cond_timeouts \
-		semaphores keys_and_once ten_thousand spinlock rwlock barrier c11 futex futex_shared \
-		shared_mutexes thread_api stale_handles sigmask
+		semaphores keys_and_once ten_thousand spinlock rwlock rwlock_readers_first barrier c11 \
+		futex futex_shared shared_mutexes thread_api stale_handles sigmask
 }
 
 # Sixteen threads share every pthread object at once; 400 threads are
@@ -361,8 +361,8 @@ two_hubs_output() {
 test_two_hubs_match_native() {
 	two_hubs hubs objects join_detach stress computing bursts
 	two_hubs sync_semantics mutex_kinds producer_consumer cond_timeouts semaphores \
-		keys_and_once ten_thousand spinlock rwlock barrier c11 futex shared_mutexes \
-		shared_cond_checked thread_api stale_handles
+		keys_and_once ten_thousand spinlock rwlock rwlock_readers_first barrier c11 futex \
+		shared_mutexes shared_cond_checked thread_api stale_handles
 	two_hubs process_semantics fork_parked fork_from_thread fork_mutex waits two_waiters \
 		wait_eintr system popen_read pclose_waits ptrace
 	two_hubs io_semantics timeouts rcvtimeo connect_refused nonblock_view accepters \

@@ -425,6 +425,45 @@ static void case_rwlock(void)
 	CHECK(pthread_rwlock_unlock(&rw) == 0 && pthread_rwlock_destroy(&rw) == 0, "destroy");
 }
 
+/* glibc's default rwlock prefers readers: a reader that queued behind a
+ * waiting writer (while a third thread held the lock to write) gets in as
+ * soon as the holder leaves, before that writer. */
+static pthread_rwlock_t pref = PTHREAD_RWLOCK_INITIALIZER;
+static int pref_log[3], pref_n;
+static pthread_mutex_t pref_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *pref_take(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+
+	CHECK((id == 1 ? pthread_rwlock_wrlock(&pref) : pthread_rwlock_rdlock(&pref)) == 0,
+	      "lock %d", id);
+	pthread_mutex_lock(&pref_lock);
+	pref_log[pref_n++] = id;
+	pthread_mutex_unlock(&pref_lock);
+	usleep(10000);
+	CHECK(pthread_rwlock_unlock(&pref) == 0, "unlock %d", id);
+	return NULL;
+}
+
+static void case_rwlock_readers_first(void)
+{
+	pthread_t t[3];
+
+	CHECK(pthread_rwlock_wrlock(&pref) == 0, "wrlock");
+	pthread_create(&t[0], NULL, pref_take, (void *)(intptr_t)1); /* the writer */
+	usleep(20000);
+	pthread_create(&t[1], NULL, pref_take, (void *)(intptr_t)2);
+	pthread_create(&t[2], NULL, pref_take, (void *)(intptr_t)3);
+	usleep(20000); /* all three wait */
+	CHECK(pref_n == 0, "%d got in past the write lock", pref_n);
+	CHECK(pthread_rwlock_unlock(&pref) == 0, "unlock");
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	CHECK(pref_n == 3 && pref_log[2] == 1, "order %d %d %d, want the readers first",
+	      pref_log[0], pref_log[1], pref_log[2]);
+}
+
 /* ---- barriers ---- */
 
 enum { PARTIES = 5, ROUNDS = 3 };
@@ -1388,6 +1427,7 @@ int main(int argc, char **argv)
 		{ "ten_thousand", case_ten_thousand },
 		{ "spinlock", case_spinlock },
 		{ "rwlock", case_rwlock },
+		{ "rwlock_readers_first", case_rwlock_readers_first },
 		{ "barrier", case_barrier },
 		{ "c11", case_c11 },
 		{ "futex", case_futex },

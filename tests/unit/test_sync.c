@@ -407,6 +407,33 @@ START_TEST(rwlock_reader_preference_deadlock_and_a_writer_that_times_out)
 }
 END_TEST
 
+/* With reader preference (glibc's default), a reader queued behind a
+ * waiting writer goes in as soon as the writer that held the lock leaves,
+ * before the waiting writer, as glibc lets readers in whenever no writer
+ * holds the lock. */
+START_TEST(rwlock_with_reader_preference_lets_queued_readers_pass_a_waiting_writer)
+{
+	struct green *g[3];
+
+	gsync_rwlock_init(&rw, GSYNC_RW_PREFER_READERS);
+	rw_nlog = 0;
+	ck_assert_int_eq(gsync_rwlock_lock(&rw, true, GS_NO_DEADLINE), 0);
+	/* Queued: a writer (1), then readers (2, 4). */
+	ck_assert_int_eq(green_spawn(NULL, rw_take, (void *)(intptr_t)1, &g[0]), 0);
+	ck_assert_int_eq(green_spawn(NULL, rw_take, (void *)(intptr_t)2, &g[1]), 0);
+	ck_assert_int_eq(green_spawn(NULL, rw_take, (void *)(intptr_t)4, &g[2]), 0);
+	green_yield();
+	ck_assert_int_eq(rw_nlog, 0);
+	ck_assert_int_eq(gsync_rwlock_unlock(&rw), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(green_join(g[i], NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(rw_nlog, 3);
+	ck_assert_int_eq(rw_log[0] + rw_log[1], 2 + 4);
+	ck_assert_int_eq(rw_log[2], 1);
+	ck_assert(!gsync_rwlock_busy(&rw));
+}
+END_TEST
+
 /* A release wakes the waiter, which tries again when it runs: meanwhile
  * the thread that released may take the lock once more, as natively with
  * glibc's lock (a lock handed to a waiter that has not run yet made a
@@ -502,6 +529,7 @@ Suite *suite_sync(void)
 	tcase_add_test(t, rwlock_shares_reads_excludes_writes_and_grants_in_arrival_order);
 	tcase_add_test(t, rwlock_reader_preference_deadlock_and_a_writer_that_times_out);
 	tcase_add_test(t, rwlock_lets_a_running_thread_in_yet_starves_no_waiter);
+	tcase_add_test(t, rwlock_with_reader_preference_lets_queued_readers_pass_a_waiting_writer);
 	tcase_add_test(t, barrier_lets_a_round_through_together_with_one_serial_thread);
 	suite_add_tcase(s, t);
 	return s;
