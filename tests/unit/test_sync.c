@@ -149,6 +149,44 @@ START_TEST(a_woken_waiter_that_keeps_losing_the_race_gets_the_mutex)
 }
 END_TEST
 
+/* The releasing thread's side of the barging tests below. It holds the
+ * object; waiter has queued for it since no earlier than start. It
+ * releases and at once takes the object back, while the waiter it woke has
+ * not run, until a take fails because the release handed the object to the
+ * waiter; meanwhile the waiter tries, loses and queues again, and *got (a
+ * count the waiter raises once it has the object; NULL: none) stays 0.
+ * The hand-off may only come once the waiter has waited a millisecond.
+ * How often the releaser took the object back. */
+static int barge_until_handed(int (*release)(void), int (*retake)(void), struct green *waiter,
+			      const int *got, int64_t start)
+{
+	int barged = 0;
+
+	for (;;) {
+		ck_assert_int_eq(release(), 0);
+		if (retake() != 0)
+			break; /* handed to the waiter */
+		barged++;
+		green_yield(); /* the waiter tries, loses, queues again */
+		ck_assert_int_eq(waiter->state, GREEN_PARKED);
+		if (got != NULL)
+			ck_assert_int_eq(*got, 0);
+		ck_assert_int_lt(gs_now_ns() - start, 1000000000);
+	}
+	ck_assert_int_ge(gs_now_ns() - start, 1000000);
+	return barged;
+}
+
+static int mutex_release(void)
+{
+	return gsync_mutex_unlock(&m);
+}
+
+static int mutex_retake(void)
+{
+	return gsync_mutex_trylock(&m);
+}
+
 /* The owner of a contended mutex that unlocks and relocks at once keeps
  * it while the waiter it woke has not run, as with glibc; the waiter is
  * handed it once it has lost for a millisecond, not at its first loss
@@ -158,7 +196,6 @@ START_TEST(a_running_owner_relocks_until_the_waiter_starves)
 {
 	struct green *g;
 	int64_t start;
-	int barged = 0;
 
 	gsync_mutex_init(&m);
 	starve_turns = 0;
@@ -166,17 +203,7 @@ START_TEST(a_running_owner_relocks_until_the_waiter_starves)
 	ck_assert_int_eq(green_spawn(NULL, take_once, NULL, &g), 0);
 	start = gs_now_ns(); /* no later than the waiter queues */
 	green_yield();
-	for (;;) {
-		ck_assert_int_eq(gsync_mutex_unlock(&m), 0);
-		if (gsync_mutex_trylock(&m) != 0)
-			break; /* handed to the waiter */
-		barged++;
-		green_yield(); /* the waiter tries, loses, queues again */
-		ck_assert_int_eq(starve_turns, 0);
-		ck_assert_int_lt(gs_now_ns() - start, 1000000000);
-	}
-	ck_assert_int_gt(barged, 1);
-	ck_assert_int_ge(gs_now_ns() - start, 1000000);
+	ck_assert_int_gt(barge_until_handed(mutex_release, mutex_retake, g, &starve_turns, start), 1);
 	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
 	ck_assert_int_eq(starve_turns, 1);
 	/* Hand-off ended with the grant. */
@@ -288,6 +315,16 @@ START_TEST(semaphore_counts_wakes_waiters_in_order_and_times_out)
 }
 END_TEST
 
+static int sem_release(void)
+{
+	return gsync_sem_post(&sem);
+}
+
+static int sem_retake(void)
+{
+	return gsync_sem_trywait(&sem);
+}
+
 /* A thread that posts and waits again at once takes its unit back while
  * the waiter it woke has not run, as with glibc's semaphore (a semaphore
  * used as a lock); the waiter is handed a unit once it has lost for a
@@ -297,23 +334,12 @@ START_TEST(a_posting_thread_may_take_its_unit_back_until_the_waiter_starves)
 	struct green *g;
 	int64_t start;
 	void *ret;
-	int barged = 0;
 
 	ck_assert_int_eq(gsync_sem_init(&sem, 0), 0);
 	ck_assert_int_eq(green_spawn(NULL, sem_take, (void *)(intptr_t)7, &g), 0);
 	start = gs_now_ns(); /* no later than the waiter queues */
 	green_yield();
-	for (;;) {
-		ck_assert_int_eq(gsync_sem_post(&sem), 0);
-		if (gsync_sem_trywait(&sem) != 0)
-			break; /* handed to the waiter */
-		barged++;
-		green_yield(); /* the waiter tries, loses, queues again */
-		ck_assert_int_eq(g->state, GREEN_PARKED);
-		ck_assert_int_lt(gs_now_ns() - start, 1000000000);
-	}
-	ck_assert_int_gt(barged, 1);
-	ck_assert_int_ge(gs_now_ns() - start, 1000000);
+	ck_assert_int_gt(barge_until_handed(sem_release, sem_retake, g, NULL, start), 1);
 	ck_assert_uint_eq(sem.count, 0);
 	ck_assert_int_eq(green_join(g, &ret, GS_NO_DEADLINE), 0);
 	ck_assert_int_eq((intptr_t)ret, 7);
@@ -434,6 +460,16 @@ START_TEST(rwlock_with_reader_preference_lets_queued_readers_pass_a_waiting_writ
 }
 END_TEST
 
+static int rw_release(void)
+{
+	return gsync_rwlock_unlock(&rw);
+}
+
+static int rw_retake(void)
+{
+	return gsync_rwlock_trylock(&rw, true);
+}
+
 /* A release wakes the waiter, which tries again when it runs: meanwhile
  * the thread that released may take the lock once more, as natively with
  * glibc's lock (a lock handed to a waiter that has not run yet made a
@@ -443,7 +479,6 @@ START_TEST(rwlock_lets_a_running_thread_in_yet_starves_no_waiter)
 {
 	struct green *g;
 	int64_t start;
-	int barged = 0;
 
 	gsync_rwlock_init(&rw, GSYNC_RW_PREFER_READERS);
 	rw_nlog = 0;
@@ -451,17 +486,7 @@ START_TEST(rwlock_lets_a_running_thread_in_yet_starves_no_waiter)
 	ck_assert_int_eq(green_spawn(NULL, rw_take, (void *)(intptr_t)1, &g), 0);
 	start = gs_now_ns(); /* no later than the writer queues */
 	green_yield();
-	for (;;) {
-		ck_assert_int_eq(gsync_rwlock_unlock(&rw), 0);
-		if (gsync_rwlock_trylock(&rw, true) != 0)
-			break; /* handed to the waiter */
-		barged++;
-		green_yield(); /* the waiter tries, loses, queues again */
-		ck_assert_int_eq(rw_nlog, 0);
-		ck_assert_int_lt(gs_now_ns() - start, 1000000000);
-	}
-	ck_assert_int_gt(barged, 0);
-	ck_assert_int_ge(gs_now_ns() - start, 1000000);
+	ck_assert_int_gt(barge_until_handed(rw_release, rw_retake, g, &rw_nlog, start), 0);
 	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
 	ck_assert_int_eq(rw_nlog, 1);
 	/* Hand-off ended with the grant: a free lock is anyone's again. */
