@@ -85,12 +85,17 @@ static int take(struct green *g, uint64_t m, siginfo_t *info)
 {
 	static const struct timespec zero = { 0, 0 };
 	sigset_t k;
-	int sig = sigmask_take_pending(g, m);
+	siginfo_t queued_info;
+	bool queued = false;
+	int sig = sigmask_take_pending(g, m, &queued_info, &queued);
 
 	if (sig > 0) {
-		/* What sigwaitinfo reports after pthread_kill or raise: glibc
-		 * folds the kernel's SI_TKILL into SI_USER. */
-		if (info != NULL) {
+		/* pthread_sigqueue's siginfo as it sent it; what sigwaitinfo
+		 * reports after pthread_kill or raise: glibc folds the
+		 * kernel's SI_TKILL into SI_USER. */
+		if (info != NULL && queued) {
+			*info = queued_info;
+		} else if (info != NULL) {
 			memset(info, 0, sizeof *info);
 			info->si_signo = sig;
 			info->si_code = SI_USER;

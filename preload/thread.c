@@ -370,7 +370,7 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 	/* A signal g blocks, or waits for in sigwait, stays pending for g
 	 * alone (src/sigmask.c), as the kernel keeps a thread's own. */
 	if (h != NULL && g->hub == h && !hub_in_handler(h) && !preload_native()) {
-		int r = sigmask_thread_kill(g, sig);
+		int r = sigmask_thread_kill(g, sig, NULL);
 
 		if (r != 0)
 			return r < 0 ? -r : 0;
@@ -387,8 +387,9 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
  * stressor). A green target that takes the signal when it arrives, on
  * this hub or another's, gets it with the siginfo glibc fills (SI_QUEUE,
  * the sender's pid and uid, the value); one that blocks it or waits for it
- * in sigwait has it pending as from pthread_kill, without the value
- * (docs/LIMITATIONS.md). An ended target is ESRCH, as glibc's. */
+ * in sigwait has it pending for itself with that siginfo, which its
+ * handler or sigwaitinfo sees when it takes it, as the kernel keeps a
+ * queued signal's. An ended target is ESRCH, as glibc's. */
 GS_WRAP int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
 {
 	struct green *g = tid_green(t);
@@ -417,7 +418,7 @@ GS_WRAP int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
 		return -hub_post_kill_green(g, sig, &si); /* its hub delivers it */
 	if (hub_in_handler(h))
 		return pthread_kill(t, sig);
-	r = sigmask_thread_kill(g, sig); /* kept pending for g, as pthread_kill's */
+	r = sigmask_thread_kill(g, sig, &si); /* kept pending for g, with si */
 	if (r != 0)
 		return r < 0 ? -r : 0;
 	sigmask_raise_here(h, g, sig, &si);

@@ -740,8 +740,7 @@ void hub_release_green(struct hub *h, struct green *g)
 	struct hub *home = sched_home(g);
 
 	unlink_green(h, g);
-	gs_free(g->tsig);
-	g->tsig = NULL;
+	sigmask_tsig_free(g);
 	if (home != h)
 		post_green(home, &home->freed, g);
 	else
@@ -1682,8 +1681,7 @@ void hub_fork_child(void)
 	h->move_to = NULL;
 	h->intr_target = h->kill_target = NULL;
 	/* A child starts with no signal pending (fork(2)). */
-	if (cur->tsig != NULL)
-		memset(cur->tsig, 0, sizeof *cur->tsig);
+	sigmask_tsig_clear(cur);
 	memset(h->nwaitset, 0, sizeof h->nwaitset);
 	atomic_store(&h->remote, NULL);
 	atomic_store(&h->remote_waits, NULL);
@@ -1743,7 +1741,7 @@ void hub_destroy(void)
 	stack_put(&h->stacks, &hg_stack);
 	stack_pool_destroy(&h->stacks);
 	overflow_fini_thread(h->altstack);
-	gs_free(h->root->tsig);
+	sigmask_tsig_free(h->root);
 	gs_free(h->root);
 	gs_free(h);
 	tls_hub = NULL;

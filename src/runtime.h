@@ -538,6 +538,15 @@ struct green_attr {
 struct green_tsig {
 	uint64_t pending;    /* signals pending for this thread alone */
 	uint16_t count[64];  /* instances pending per signal (queued RT) */
+	/* The instances that came with a siginfo (pthread_sigqueue), oldest
+	 * first; the others are SI_USER, as from pthread_kill. */
+	struct tsig_info *infos;
+};
+
+struct tsig_info {
+	struct tsig_info *next;
+	unsigned ahead; /* instances of its signal pending before it */
+	siginfo_t info;
 };
 
 /* Kept within 256 bytes (with the 64-byte alignment, what the thread's
@@ -1223,17 +1232,22 @@ void sigmask_switch(struct hub *h, struct green *next);
 void sigmask_recount(struct hub *h);
 int sigmask_change(int how, const uint64_t *set, uint64_t *old);
 bool sigmask_blocks(const struct green *g, int sig);
-/* Signals pending for one green thread (pthread_kill, raise), as the
- * kernel keeps a thread's own: g blocks sig or waits for it in sigwait.
- * 1 if kept (a sigwait of g for it is woken), 0 if the caller must send
- * it for real, -EAGAIN if no memory could hold it (as the kernel says
- * when its queue is full). Only from g's own hub, outside signal
- * handlers. */
-int sigmask_thread_kill(struct green *g, int sig);
+/* Signals pending for one green thread (pthread_kill, raise,
+ * pthread_sigqueue with si), as the kernel keeps a thread's own: g blocks
+ * sig or waits for it in sigwait. 1 if kept (a sigwait of g for it is
+ * woken), 0 if the caller must send it for real, -EAGAIN if no memory
+ * could hold it (as the kernel says when its queue is full). A kept
+ * instance with si is delivered or taken with that siginfo. Only from g's
+ * own hub, outside signal handlers. */
+int sigmask_thread_kill(struct green *g, int sig, const siginfo_t *si);
 /* Takes one of set from the running green's own pending signals, as the
  * kernel dequeues (synchronous signals first, then the lowest): the
- * signal, or 0. */
-int sigmask_take_pending(struct green *g, uint64_t set);
+ * signal, or 0. *info is its siginfo if it came with one (*queued true). */
+int sigmask_take_pending(struct green *g, uint64_t set, siginfo_t *info, bool *queued);
+/* g's own pending signals are dropped (a forked child's) or freed (an
+ * ended thread's). */
+void sigmask_tsig_clear(struct green *g);
+void sigmask_tsig_free(struct green *g);
 /* The running green g waits in sigwait for set (0: the wait ended).
  * Meanwhile set is blocked in the kernel while g or the hub runs, so that
  * a signal of set stays pending until g takes it. */

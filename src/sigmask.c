@@ -30,6 +30,7 @@
  * of the set stays pending until the thread takes it (preload/sigwait.c).
  */
 #include "hub_impl.h"
+#include "sys.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -45,6 +46,20 @@ static atomic_bool masks_anywhere;
 static uint64_t bit(int sig)
 {
 	return (uint64_t)1 << (sig - 1);
+}
+
+/* Sends sig to this OS thread, with si's siginfo if not NULL. Raw
+ * system calls: the interposed syscall() names a green thread by its
+ * gettid, which the kernel does not know (a rt_tgsigqueueinfo to it said
+ * ESRCH, and the signal was lost). */
+static void send_here(int sig, const siginfo_t *si)
+{
+	long pid = getpid(), tid = sys_gettid();
+
+	if (si != NULL)
+		arch_syscall6(SYS_rt_tgsigqueueinfo, pid, tid, sig, (long)si, 0, 0);
+	else
+		arch_syscall3(SYS_tgkill, pid, tid, sig);
 }
 
 static uint64_t kernel_get(void)
@@ -178,22 +193,72 @@ void sigmask_switch(struct hub *h, struct green *next)
 	kernel_set(h, next == h->hub_green ? hub_mask(h) : next->sigmask | next->waitset);
 }
 
+/* Takes the oldest pending instance of s from t: true, with its siginfo
+ * in *info, if it came with one. */
+static bool tsig_take(struct green_tsig *t, int s, siginfo_t *info)
+{
+	struct tsig_info **p = &t->infos, *e;
+	bool found = false;
+
+	if (--t->count[s - 1] == 0)
+		t->pending &= ~bit(s);
+	while ((e = *p) != NULL) {
+		if (e->info.si_signo != s) {
+			p = &e->next;
+		} else if (e->ahead == 0) {
+			*info = e->info;
+			found = true;
+			*p = e->next;
+			gs_free(e);
+		} else {
+			e->ahead--;
+			p = &e->next;
+		}
+	}
+	return found;
+}
+
+void sigmask_tsig_clear(struct green *g)
+{
+	struct tsig_info *e;
+
+	if (g->tsig == NULL)
+		return;
+	while ((e = g->tsig->infos) != NULL) {
+		g->tsig->infos = e->next;
+		gs_free(e);
+	}
+	memset(g->tsig, 0, sizeof *g->tsig);
+}
+
+void sigmask_tsig_free(struct green *g)
+{
+	sigmask_tsig_clear(g);
+	gs_free(g->tsig);
+	g->tsig = NULL;
+}
+
 /* Sends g's own pending signals that its mask now lets in, on g's
  * context (the running one): delivered before the caller returns, as
- * natively when a thread unblocks a pending signal. */
+ * natively when a thread unblocks a pending signal, each with the siginfo
+ * it came with. */
 static void deliver_own(struct hub *h, struct green *g)
 {
 	struct green_tsig *t = g->tsig;
 	uint64_t due = green_tpending(g) & ~(g->sigmask | g->waitset);
+	siginfo_t info;
 
 	for (int s = 1; due != 0; s++, due >>= 1) {
 		if (!(due & 1))
 			continue;
 		while (t->count[s - 1] > 0) {
-			if (--t->count[s - 1] == 0)
-				t->pending &= ~bit(s);
+			bool queued = tsig_take(t, s, &info);
+
 			hub_signal_target(g);
-			syscall(SYS_tgkill, (long)getpid(), (long)syscall(SYS_gettid), (long)s);
+			if (queued)
+				send_here(s, &info);
+			else
+				send_here(s, NULL);
 		}
 	}
 	(void)h;
@@ -248,25 +313,42 @@ bool sigmask_blocks(const struct green *g, int sig)
 	return sig >= 1 && sig <= 64 && (g->sigmask & bit(sig)) != 0;
 }
 
-int sigmask_thread_kill(struct green *g, int sig)
+int sigmask_thread_kill(struct green *g, int sig, const siginfo_t *si)
 {
+	struct green_tsig *t;
+
 	if (sig < 1 || sig > 64 || (!sigmask_blocks(g, sig) && !(g->waitset & bit(sig))))
 		return 0;
-	/* A standard signal already pending is not queued again (signal(7));
-	 * real-time signals are, each instance delivered. */
+	/* A standard signal already pending is not queued again (signal(7)):
+	 * the first keeps its siginfo; real-time signals are, each instance
+	 * delivered with its own. */
 	if (g->tsig == NULL && (g->tsig = gs_calloc(1, sizeof *g->tsig)) == NULL)
 		return -EAGAIN;
-	if (g->tsig->count[sig - 1] == 0 ||
-	    (sig >= SIGRTMIN && g->tsig->count[sig - 1] < UINT16_MAX))
-		g->tsig->count[sig - 1]++;
-	g->tsig->pending |= bit(sig);
+	t = g->tsig;
+	if (t->count[sig - 1] == 0 || (sig >= SIGRTMIN && t->count[sig - 1] < UINT16_MAX)) {
+		if (si != NULL) {
+			struct tsig_info *e = gs_malloc(sizeof *e), **p = &t->infos;
+
+			if (e == NULL)
+				return -EAGAIN;
+			e->next = NULL;
+			e->ahead = t->count[sig - 1];
+			e->info = *si;
+			e->info.si_signo = sig;
+			while (*p != NULL)
+				p = &(*p)->next;
+			*p = e;
+		}
+		t->count[sig - 1]++;
+	}
+	t->pending |= bit(sig);
 	if ((g->waitset & bit(sig)) && g->state == GREEN_PARKED && g->wait != NULL &&
 	    g->hub == hub_peek())
 		wait_complete(g->wait, 0);
 	return 1;
 }
 
-int sigmask_take_pending(struct green *g, uint64_t set)
+int sigmask_take_pending(struct green *g, uint64_t set, siginfo_t *info, bool *queued)
 {
 	/* The kernel's order (next_signal): synchronous signals first. */
 	const uint64_t sync = bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGTRAP) |
@@ -279,8 +361,7 @@ int sigmask_take_pending(struct green *g, uint64_t set)
 	if (m & sync)
 		m &= sync;
 	s = __builtin_ctzll(m) + 1;
-	if (--g->tsig->count[s - 1] == 0)
-		g->tsig->pending &= ~bit(s);
+	*queued = tsig_take(g->tsig, s, info);
 	return s;
 }
 
@@ -341,18 +422,14 @@ void sigmask_raise_here(struct hub *h, struct green *g, int sig, const siginfo_t
 		m &= ~bit(SIGSYS);
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, sizeof m);
 	hub_signal_target(g);
-	if (si != NULL)
-		syscall(SYS_rt_tgsigqueueinfo, (long)getpid(), (long)syscall(SYS_gettid), (long)sig,
-			si);
-	else
-		syscall(SYS_tgkill, (long)getpid(), (long)syscall(SYS_gettid), (long)sig);
+	send_here(sig, si);
 	h->kill_target = NULL; /* if it stayed pending */
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &h->kmask, NULL, sizeof h->kmask);
 }
 
 void sigmask_kill_here(struct hub *h, struct green *g, int sig, const siginfo_t *si)
 {
-	if (sigmask_thread_kill(g, sig) != 0)
+	if (sigmask_thread_kill(g, sig, si) != 0)
 		return; /* pending for g, or no memory to keep it: lost */
 	sigmask_raise_here(h, g, sig, si);
 }

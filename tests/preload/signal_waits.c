@@ -961,6 +961,17 @@ static void *take_queued(void *arg)
 	return NULL;
 }
 
+static pthread_t queued_target;
+
+static void *queue_from_thread(void *arg)
+{
+	union sigval v = { .sival_int = 43 };
+
+	(void)arg;
+	CHECK(pthread_sigqueue(queued_target, SIGUSR1, v) == 0, "pthread_sigqueue from a thread");
+	return NULL;
+}
+
 static void *queue_to_self(void *arg)
 {
 	sigset_t m;
@@ -974,19 +985,73 @@ static void *queue_to_self(void *arg)
 	pthread_sigmask(SIG_BLOCK, &m, NULL);
 	CHECK(pthread_sigqueue(pthread_self(), SIGUSR2, v) == 0, "pthread_sigqueue to itself");
 	CHECK(sigtimedwait(&m, &si, &ts) == SIGUSR2, "sigtimedwait after it");
+	CHECK(si.si_code == SI_QUEUE && si.si_value.sival_int == 9 && si.si_pid == getpid(),
+	      "sigtimedwait saw code %d, value %d, pid %d", si.si_code, si.si_value.sival_int,
+	      (int)si.si_pid);
+	return NULL;
+}
+
+/* Signals queued to a thread that blocks them keep their siginfo until
+ * it takes them: a standard one sent twice is one, with the first's; a
+ * real-time one is each instance, in order, pthread_kill's among them. */
+static atomic_bool blocked_ready, blocked_go;
+static int rt_seen_code[3], rt_seen_value[3], rt_seen;
+
+static void on_rt_queued(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	if (rt_seen < 3) {
+		rt_seen_code[rt_seen] = si->si_code;
+		rt_seen_value[rt_seen] = si->si_code == SI_QUEUE ? si->si_value.sival_int : -1;
+	}
+	rt_seen++;
+}
+
+static void *queued_while_blocked(void *arg)
+{
+	sigset_t m, rt;
+	siginfo_t si;
+	struct timespec ts = { 0, 0 };
+
+	(void)arg;
+	sigemptyset(&m);
+	sigaddset(&m, SIGUSR2);
+	sigaddset(&m, SIGRTMIN);
+	pthread_sigmask(SIG_BLOCK, &m, NULL);
+	atomic_store(&blocked_ready, true);
+	while (!atomic_load(&blocked_go))
+		usleep(1000);
+	sigdelset(&m, SIGRTMIN);
+	CHECK(sigtimedwait(&m, &si, &ts) == SIGUSR2 && si.si_code == SI_QUEUE &&
+		      si.si_value.sival_int == 7,
+	      "SIGUSR2 taken with code %d, value %d", si.si_code, si.si_value.sival_int);
+	errno = 0;
+	CHECK(sigtimedwait(&m, &si, &ts) == -1 && errno == EAGAIN, "a second SIGUSR2: %s",
+	      strerror(errno));
+	sigemptyset(&rt);
+	sigaddset(&rt, SIGRTMIN);
+	pthread_sigmask(SIG_UNBLOCK, &rt, NULL);
+	CHECK(rt_seen == 3 && rt_seen_code[0] == SI_QUEUE && rt_seen_value[0] == 1 &&
+		      rt_seen_code[1] == SI_TKILL && rt_seen_code[2] == SI_QUEUE &&
+		      rt_seen_value[2] == 2,
+	      "SIGRTMIN handled %d times: (%d, %d) (%d, %d) (%d, %d)", rt_seen, rt_seen_code[0],
+	      rt_seen_value[0], rt_seen_code[1], rt_seen_value[1], rt_seen_code[2],
+	      rt_seen_value[2]);
 	return NULL;
 }
 
 /* pthread_sigqueue to another thread and to itself. Its handler gets the
  * value and SI_QUEUE; a thread that blocks the signal takes it with
- * sigtimedwait (under greenshim without its value: docs/LIMITATIONS.md);
- * a thread that has ended, ESRCH. Before 2026-12-05 glibc's call, given
+ * sigtimedwait, value and all (under greenshim before 2026-12-05 without
+ * them), or its handler gets each when it unblocks them; a thread that
+ * has ended, ESRCH. Before 2026-12-05 glibc's call, given
  * a green pthread_t, said ESRCH or crashed (stress-ng --pthread). */
 static void case_sigqueue_a_thread(void)
 {
 	struct sigaction sa = { .sa_sigaction = on_queued, .sa_flags = SA_SIGINFO };
 	union sigval v = { .sival_int = 42 };
-	pthread_t t;
+	pthread_t t, s;
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
@@ -999,11 +1064,40 @@ static void case_sigqueue_a_thread(void)
 	      "the handler saw signal %d, code %d, value %d", atomic_load(&queued_in),
 	      atomic_load(&queued_code), atomic_load(&queued_value));
 	CHECK(pthread_sigqueue(t, 32, v) == EINVAL, "glibc's own signal");
+	/* From a thread that is not main, to one that takes it at once. */
+	atomic_store(&queued_in, 0);
+	queued_target = t;
+	pthread_create(&s, NULL, queue_from_thread, NULL);
+	pthread_join(s, NULL);
+	for (int i = 0; i < 2000 && atomic_load(&queued_in) == 0; i++)
+		usleep(1000);
+	CHECK(atomic_load(&queued_in) == SIGUSR1 && atomic_load(&queued_code) == SI_QUEUE &&
+		      atomic_load(&queued_value) == 43,
+	      "from a thread: the handler saw signal %d, code %d, value %d",
+	      atomic_load(&queued_in), atomic_load(&queued_code), atomic_load(&queued_value));
 	atomic_store(&queued_go, true);
 	pthread_join(t, NULL);
 	pthread_create(&t, NULL, queue_to_self, NULL);
 	pthread_join(t, NULL);
 	signal(SIGUSR1, SIG_DFL);
+
+	sa.sa_sigaction = on_rt_queued;
+	sigaction(SIGRTMIN, &sa, NULL);
+	pthread_create(&t, NULL, queued_while_blocked, NULL);
+	while (!atomic_load(&blocked_ready))
+		usleep(1000);
+	v.sival_int = 7;
+	CHECK(pthread_sigqueue(t, SIGUSR2, v) == 0, "SIGUSR2, 7");
+	v.sival_int = 8;
+	CHECK(pthread_sigqueue(t, SIGUSR2, v) == 0, "SIGUSR2, 8");
+	v.sival_int = 1;
+	CHECK(pthread_sigqueue(t, SIGRTMIN, v) == 0, "SIGRTMIN, 1");
+	CHECK(pthread_kill(t, SIGRTMIN) == 0, "SIGRTMIN by pthread_kill");
+	v.sival_int = 2;
+	CHECK(pthread_sigqueue(t, SIGRTMIN, v) == 0, "SIGRTMIN, 2");
+	atomic_store(&blocked_go, true);
+	pthread_join(t, NULL);
+	signal(SIGRTMIN, SIG_DFL);
 }
 
 static void case_started_with_tick_signal_ignored(void)
