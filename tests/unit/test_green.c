@@ -1,5 +1,8 @@
 /* Green thread life: spawn, run order, exit values, join, detach. */
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -223,6 +226,60 @@ START_TEST(program_supplied_stack_is_used_as_given)
 }
 END_TEST
 
+/* A thread's own pending signals (src/sigmask.c): kept while it blocks
+ * them, taken in the kernel's order, each real-time instance with the
+ * siginfo it was sent with, if any; a standard signal sent twice is one,
+ * with the first's. */
+static void *keep_and_take(void *arg)
+{
+	struct green *self = green_self();
+	int rt = SIGRTMIN;
+	uint64_t set = (uint64_t)1 << (rt - 1) | (uint64_t)1 << (SIGUSR2 - 1), none = set;
+	siginfo_t si, got;
+	bool queued;
+
+	(void)arg;
+	ck_assert_int_eq(sigmask_change(SIG_BLOCK, &set, NULL), 0);
+	memset(&si, 0, sizeof si);
+	si.si_code = SI_QUEUE;
+	si.si_value.sival_int = 1;
+	ck_assert_int_eq(sigmask_thread_kill(self, rt, &si), 1);
+	ck_assert_int_eq(sigmask_thread_kill(self, rt, NULL), 1);
+	si.si_value.sival_int = 2;
+	ck_assert_int_eq(sigmask_thread_kill(self, rt, &si), 1);
+	si.si_value.sival_int = 7;
+	ck_assert_int_eq(sigmask_thread_kill(self, SIGUSR2, &si), 1);
+	si.si_value.sival_int = 8;
+	ck_assert_int_eq(sigmask_thread_kill(self, SIGUSR2, &si), 1);
+
+	ck_assert_int_eq(sigmask_take_pending(self, set, &got, &queued), SIGUSR2);
+	ck_assert(queued);
+	ck_assert_int_eq(got.si_signo, SIGUSR2);
+	ck_assert_int_eq(got.si_value.sival_int, 7);
+	ck_assert_int_eq(sigmask_take_pending(self, set, &got, &queued), rt);
+	ck_assert(queued);
+	ck_assert_int_eq(got.si_code, SI_QUEUE);
+	ck_assert_int_eq(got.si_value.sival_int, 1);
+	ck_assert_int_eq(sigmask_take_pending(self, set, &got, &queued), rt);
+	ck_assert(!queued);
+	ck_assert_int_eq(sigmask_take_pending(self, set, &got, &queued), rt);
+	ck_assert(queued);
+	ck_assert_int_eq(got.si_value.sival_int, 2);
+	ck_assert_int_eq(sigmask_take_pending(self, set, &got, &queued), 0);
+	ck_assert_ptr_null(self->tsig->infos);
+	ck_assert_int_eq(sigmask_change(SIG_UNBLOCK, &none, NULL), 0);
+	return NULL;
+}
+
+START_TEST(a_blocked_threads_signals_keep_their_siginfo_in_order)
+{
+	struct green *g;
+
+	ck_assert_int_eq(green_spawn(NULL, keep_and_take, NULL, &g), 0);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+}
+END_TEST
+
 Suite *suite_green(void)
 {
 	Suite *s = suite_create("green");
@@ -237,6 +294,7 @@ Suite *suite_green(void)
 	tcase_add_test(t, a_thread_detached_after_it_ended_is_released);
 	tcase_add_test(t, spent_handles_are_refused_as_glibc_refuses_them);
 	tcase_add_test(t, hundred_thousand_threads_are_parked_at_once_then_all_finish);
+	tcase_add_test(t, a_blocked_threads_signals_keep_their_siginfo_in_order);
 	tcase_add_test(t, program_supplied_stack_is_used_as_given);
 	suite_add_tcase(s, t);
 	return s;
