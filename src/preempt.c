@@ -451,6 +451,20 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	if (si->si_code != SI_TIMER || !h->have_timer)
 		goto out;
 	h->preempt_ticks++;
+	/* Ticks that came while an earlier one was still being delivered
+	 * (si_overrun: a tracer that stops the thread at each signal, as
+	 * strace -f -k does, for longer than a tick) left the program no
+	 * time between them: nothing ran, and a process that was to end never
+	 * did (tools' strace_k test on the PVM VMs, 1.6 ms a delivery against
+	 * 2 ms ticks). The tick comes half as often while they overrun, and
+	 * twice as often again, down to GREENSHIM_PREEMPT_MS, once one comes
+	 * in time. */
+	if (GS_UNLIKELY(si->si_overrun > 0) && h->tick_ns < TICK_BACKOFF_MAX_NS)
+		tick_set(h, h->tick_ns * 2 < TICK_BACKOFF_MAX_NS ? h->tick_ns * 2 : TICK_BACKOFF_MAX_NS);
+	else if (GS_UNLIKELY(h->tick_ns > gs_config.preempt_ns) && si->si_overrun == 0 &&
+		 !tick_backs_off)
+		tick_set(h, h->tick_ns / 2 > gs_config.preempt_ns ? h->tick_ns / 2
+								 : gs_config.preempt_ns);
 	cur = h->current;
 	h->in_tick++; /* a sample taken meanwhile leaves these frames out */
 	if (cur == h->hub_green) {
@@ -491,7 +505,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	 * puts cur at the back of the run queue. */
 	if (due)
 		h->next_deadline = GS_NO_DEADLINE;
-	if (GS_UNLIKELY(h->tick_ns != gs_config.preempt_ns))
+	if (GS_UNLIKELY(tick_backs_off && h->tick_ns != gs_config.preempt_ns))
 		tick_set(h, gs_config.preempt_ns);
 	h->preemptions++;
 	h->in_tick--; /* others run meanwhile, not this handler */
