@@ -90,6 +90,9 @@ extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *o
 
 #define SAFE_RANGES_MAX 64
 #define TICK_BACKOFF_MAX_NS 1000000000
+/* While ticks overrun, at most this many times GREENSHIM_PREEMPT_MS
+ * between two (preempt_handler). */
+#define TICK_OVERRUN_MAX 8
 
 struct range {
 	uintptr_t lo, hi;
@@ -456,11 +459,13 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	 * strace -f -k does, for longer than a tick) left the program no
 	 * time between them: nothing ran, and a process that was to end never
 	 * did (tools' strace_k test on the PVM VMs, 1.6 ms a delivery against
-	 * 2 ms ticks). The tick comes half as often while they overrun, and
-	 * twice as often again, down to GREENSHIM_PREEMPT_MS, once one comes
-	 * in time. */
-	if (GS_UNLIKELY(si->si_overrun > 0) && h->tick_ns < TICK_BACKOFF_MAX_NS)
-		tick_set(h, h->tick_ns * 2 < TICK_BACKOFF_MAX_NS ? h->tick_ns * 2 : TICK_BACKOFF_MAX_NS);
+	 * 2 ms ticks). The tick comes half as often while they overrun, to
+	 * TICK_OVERRUN_MAX times GREENSHIM_PREEMPT_MS at most (a busy machine
+	 * that holds the hub's OS thread off its CPU overruns ticks too: the
+	 * blocking monitor's 100 ms must stay far), and twice as often again,
+	 * down to GREENSHIM_PREEMPT_MS, once one comes in time. */
+	if (GS_UNLIKELY(si->si_overrun > 0) && h->tick_ns < TICK_OVERRUN_MAX * gs_config.preempt_ns)
+		tick_set(h, h->tick_ns * 2);
 	else if (GS_UNLIKELY(h->tick_ns > gs_config.preempt_ns) && si->si_overrun == 0 &&
 		 !tick_backs_off)
 		tick_set(h, h->tick_ns / 2 > gs_config.preempt_ns ? h->tick_ns / 2
