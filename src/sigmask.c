@@ -255,10 +255,7 @@ static void deliver_own(struct hub *h, struct green *g)
 			bool queued = tsig_take(t, s, &info);
 
 			hub_signal_target(g);
-			if (queued)
-				send_here(s, &info);
-			else
-				send_here(s, NULL);
+			send_here(s, queued ? &info : NULL);
 		}
 	}
 	(void)h;
