@@ -8,7 +8,16 @@
  * The bytes depend on the connection and the round, so a reply that went
  * to the wrong connection or came back stale is caught.
  *
+ * With -m set or -m get it speaks memcached's text protocol instead, as a
+ * light load for a memcached server (tools/bench/memcached.sh, LOAD=light):
+ * each round is one request, "set gs:ID 0 0 SIZE" with a SIZE-byte value
+ * that changes every round (the reply must be STORED), or "get gs:ID"
+ * (the reply must be that key's VALUE line, its value and END). In get
+ * mode a connection's first round is the set that stores its key; it is
+ * counted and timed like the gets.
+ *
  * Usage: gs-echo-load -p PORT [-c CONNS] [-n ROUNDS | -d SECONDS] [-s SIZE]
+ *                     [-m echo|set|get]
  * Prints one line of key=value pairs:
  *   conns= roundtrips= bytes= errors= seconds= rps= p50_us= p99_us= max_us=
  * and exits 1 if any connection failed or any byte was wrong.
@@ -30,15 +39,22 @@
 
 #define HIST_US 200000 /* latency histogram: 1 us buckets up to 200 ms */
 
+enum mode { ECHO, MC_SET, MC_GET };
+
 struct conn {
 	int fd;
 	int id;
 	long round;
 	size_t sent, got;
+	/* This round's request and the reply it must get, in the memcached
+	 * modes (the echo's bytes are pattern()'s). */
+	char *req, *want;
+	size_t req_len, want_len;
 	double t0;
 	bool connected, done;
 };
 
+static enum mode mode = ECHO;
 static size_t size = 64;
 static int ep;
 static long live;
@@ -58,6 +74,53 @@ static double now_s(void)
 static unsigned char pattern(const struct conn *c, size_t k)
 {
 	return (unsigned char)(c->id * 31 + c->round * 7 + (long)k);
+}
+
+static size_t out_len(const struct conn *c)
+{
+	return mode == ECHO ? size : c->req_len;
+}
+
+static size_t in_len(const struct conn *c)
+{
+	return mode == ECHO ? size : c->want_len;
+}
+
+static unsigned char out_byte(const struct conn *c, size_t k)
+{
+	return mode == ECHO ? pattern(c, k) : (unsigned char)c->req[k];
+}
+
+static unsigned char in_byte(const struct conn *c, size_t k)
+{
+	return mode == ECHO ? pattern(c, k) : (unsigned char)c->want[k];
+}
+
+/* Writes the header printf makes, then the value of key ID as stored in
+ * round r, then the tail: one memcached request or reply. */
+static size_t mc_message(char *buf, const struct conn *c, long r, const char *head,
+			 const char *tail)
+{
+	size_t n = (size_t)sprintf(buf, head, c->id, size);
+
+	for (size_t k = 0; k < size; k++)
+		buf[n++] = (char)('a' + (c->id * 31 + r * 7 + (long)k) % 26);
+	return n + (size_t)sprintf(buf + n, "%s", tail);
+}
+
+/* Makes this round's request and expected reply (memcached modes). */
+static void start_round(struct conn *c)
+{
+	c->sent = c->got = 0;
+	if (mode == ECHO)
+		return;
+	if (mode == MC_SET || c->round == 0) {
+		c->req_len = mc_message(c->req, c, c->round, "set gs:%d 0 0 %zu\r\n", "\r\n");
+		c->want_len = (size_t)sprintf(c->want, "STORED\r\n");
+	} else {
+		c->req_len = (size_t)sprintf(c->req, "get gs:%d\r\n", c->id);
+		c->want_len = mc_message(c->want, c, 0, "VALUE gs:%d 0 %zu\r\n", "\r\nEND\r\n");
+	}
 }
 
 static void finish(struct conn *c)
@@ -89,12 +152,12 @@ static void pump_send(struct conn *c)
 {
 	unsigned char buf[65536];
 
-	while (c->sent < size) {
-		size_t n = size - c->sent < sizeof buf ? size - c->sent : sizeof buf;
+	while (c->sent < out_len(c)) {
+		size_t left = out_len(c) - c->sent, n = left < sizeof buf ? left : sizeof buf;
 		ssize_t w;
 
 		for (size_t k = 0; k < n; k++)
-			buf[k] = pattern(c, c->sent + k);
+			buf[k] = out_byte(c, c->sent + k);
 		w = send(c->fd, buf, n, MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno != EAGAIN)
@@ -104,7 +167,7 @@ static void pump_send(struct conn *c)
 			return;
 		}
 		c->sent += (size_t)w;
-		if (c->sent == size && w != (ssize_t)n)
+		if (c->sent == out_len(c) && w != (ssize_t)n)
 			want_out(c, false);
 	}
 }
@@ -136,14 +199,14 @@ static void pump_recv(struct conn *c, long rounds, double end)
 			return;
 		}
 		for (ssize_t k = 0; k < n; k++) {
-			if (c->got + (size_t)k >= size || buf[k] != pattern(c, c->got + (size_t)k)) {
-				fail(c, "wrong byte in the echo");
+			if (c->got + (size_t)k >= in_len(c) || buf[k] != in_byte(c, c->got + (size_t)k)) {
+				fail(c, mode == ECHO ? "wrong byte in the echo" : "wrong byte in the reply");
 				return;
 			}
 		}
 		c->got += (size_t)n;
 		bytes += (unsigned long long)n;
-		if (c->got == size) {
+		if (c->got == in_len(c)) {
 			double t = now_s();
 
 			record((t - c->t0) * 1e6);
@@ -153,7 +216,7 @@ static void pump_recv(struct conn *c, long rounds, double end)
 				finish(c);
 				return;
 			}
-			c->sent = c->got = 0;
+			start_round(c);
 			c->t0 = t;
 			pump_send(c);
 		}
@@ -182,7 +245,7 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	int opt, port = 0;
 
-	while ((opt = getopt(argc, argv, "p:c:n:d:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:c:n:d:s:m:")) != -1) {
 		switch (opt) {
 		case 'p':
 			port = atoi(optarg);
@@ -198,6 +261,14 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			size = (size_t)atol(optarg);
+			break;
+		case 'm':
+			if (strcmp(optarg, "set") == 0)
+				mode = MC_SET;
+			else if (strcmp(optarg, "get") == 0)
+				mode = MC_GET;
+			else if (strcmp(optarg, "echo") != 0)
+				goto usage;
 			break;
 		default:
 			goto usage;
@@ -222,6 +293,16 @@ int main(int argc, char **argv)
 		int one = 1;
 
 		cs[i].id = (int)i;
+		if (mode != ECHO) {
+			/* the longest line: a VALUE header with its key */
+			cs[i].req = malloc(size + 64);
+			cs[i].want = malloc(size + 64);
+			if (cs[i].req == NULL || cs[i].want == NULL) {
+				perror("gs-echo-load: malloc");
+				return 1;
+			}
+		}
+		start_round(&cs[i]);
 		cs[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 		if (cs[i].fd < 0) {
 			perror("gs-echo-load: socket");
@@ -262,7 +343,7 @@ int main(int argc, char **argv)
 				pump_send(c);
 				continue;
 			}
-			if (c->sent < size)
+			if (c->sent < out_len(c))
 				pump_send(c);
 			pump_recv(c, rounds, end);
 		}
@@ -275,6 +356,8 @@ int main(int argc, char **argv)
 	       percentile(0.99), max_us);
 	return errors == 0 ? 0 : 1;
 usage:
-	fprintf(stderr, "usage: %s -p PORT [-c CONNS] [-n ROUNDS | -d SECONDS] [-s SIZE]\n", argv[0]);
+	fprintf(stderr,
+		"usage: %s -p PORT [-c CONNS] [-n ROUNDS | -d SECONDS] [-s SIZE] [-m echo|set|get]\n",
+		argv[0]);
 	return 2;
 }
