@@ -201,7 +201,7 @@ ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
 	bool whole = e->kind == FD_PIPE || e->kind == FD_STREAM;
 	struct iovec small[8], *copy = NULL, *cur = (struct iovec *)iov;
 	size_t total = 0, done = 0;
-	int left = n;
+	int left = n, first_err = 0;
 	bool woken = false;
 	ssize_t result;
 
@@ -213,10 +213,15 @@ ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
 	 * nothing again (request, reply, request...): wait first, and save
 	 * the system call that would say EAGAIN; if data is there, the loop
 	 * reports it at its next poll. A read that fills the buffer says more
-	 * is queued: the next one tries first again. */
+	 * is queued: the next one tries first again. A signal or the timeout
+	 * that ends this wait still lets one try read what was already there,
+	 * as the kernel reads queued bytes before it looks at either. */
 	if (events == EV_READ && e->read_waits_first && e->kind == FD_STREAM &&
-	    wait_or_fail(h, fd, e, EV_READ, &deadline, &have_deadline) < 0)
-		return -1;
+	    wait_or_fail(h, fd, e, EV_READ, &deadline, &have_deadline) < 0) {
+		if (errno != EINTR && errno != EAGAIN)
+			return -1;
+		first_err = errno;
+	}
 	for (;;) {
 		ssize_t r = events == EV_READ ? try_readv(fd, e, cur, left, x)
 					      : try_writev(fd, e, cur, left, x);
@@ -253,6 +258,11 @@ ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
 		if (errno == EAGAIN && woken && events == EV_READ && e->kind == FD_DGRAM &&
 		    dgram_shut(fd)) {
 			result = 0;
+			break;
+		}
+		if (errno == EAGAIN && first_err != 0) {
+			errno = first_err;
+			result = done > 0 ? (ssize_t)done : -1;
 			break;
 		}
 		woken = true;

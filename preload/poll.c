@@ -260,17 +260,49 @@ GS_WRAP int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct t
 }
 
 /* The epoll waits: the program's epoll fd is itself readable when it has
- * events, so the green thread waits on that one fd. */
+ * events, so the green thread waits on that one fd.
+ *
+ * A server's loop waits, serves what came, and waits again: where requests
+ * come one at a time, the try that begins each wait finds nothing, and
+ * only the hub's poll then says when the next one comes. So an epoll fd
+ * whose last wait here parked for EPOLL_IDLE_NS or longer, and then got
+ * fewer events than the array holds, waits first at the next call (its
+ * read_waits_first), and that call saves the epoll_wait that would have
+ * found it empty. What is already queued, the hub's next poll reports at
+ * once: nothing is lost, only that poll comes first. A try that finds
+ * events, a short park (events come close together: the try is likely to
+ * find some), or a full array (more may be queued) goes back to trying
+ * first. A wait first that a signal ends tries once before it says EINTR:
+ * events queued before the call come first, as from the kernel. */
+#define EPOLL_IDLE_NS 20000
+
 static int epoll_until(struct hub *h, int epfd, struct epoll_event *ev, int max, int64_t deadline)
 {
 	struct pollfd p = { .fd = epfd, .events = POLLIN };
+	struct fdent *e = fdtab_get(epfd);
+	bool first = e != NULL && __atomic_load_n(&e->read_waits_first, __ATOMIC_RELAXED);
+	int64_t parked = 0;
 
 	for (;;) {
-		int r = PRELOAD_NO_TICK_EINTR(REAL(epoll_wait)(epfd, ev, max, 0)), w;
+		int r, w;
 
-		if (r != 0 || deadline <= gs_now_ns())
-			return r;
+		if (!first) {
+			r = PRELOAD_NO_TICK_EINTR(REAL(epoll_wait)(epfd, ev, max, 0));
+			if (e != NULL && r > 0)
+				__atomic_store_n(&e->read_waits_first,
+						 parked >= EPOLL_IDLE_NS && r < max, __ATOMIC_RELAXED);
+			if (r != 0 || deadline <= gs_now_ns())
+				return r;
+		}
+		parked = gs_now_ns();
 		w = wait_many(h, &p, 1, deadline);
+		parked = gs_now_ns() - parked;
+		if (w == -EINTR && first) {
+			r = PRELOAD_NO_TICK_EINTR(REAL(epoll_wait)(epfd, ev, max, 0));
+			if (r > 0)
+				return r;
+		}
+		first = false;
 		if (w < 0 && w != -ETIMEDOUT && w != -EBADF)
 			return preload_fail(w);
 	}

@@ -836,6 +836,115 @@ static void case_poll_unasked(void)
 	close(p[1]);
 }
 
+/* An epoll loop that waits long for each event, as a server with one
+ * request at a time does: the events already queued when it next calls
+ * epoll_wait come back at once, with no timeout, with a timeout, and with
+ * a signal sent while the call begins (queued events come first, before
+ * EINTR, as from the kernel); a wait with nothing queued still lasts its
+ * timeout. The same for a stream socket's read after a read that waited:
+ * queued bytes come before the signal's EINTR. */
+static int ep_fd, ep_pipe[2];
+static volatile int ep_go, ep_signals;
+static pthread_t ep_main;
+
+static void ep_on_signal(int sig)
+{
+	(void)sig;
+	ep_signals++;
+}
+
+static void *ep_write_later(void *arg)
+{
+	usleep(30000);
+	CHECK(write(*(int *)arg, "x", 1) == 1, "write: %s", strerror(errno));
+	return NULL;
+}
+
+static void *ep_signal_soon(void *arg)
+{
+	(void)arg;
+	while (!ep_go)
+		sched_yield();
+	pthread_kill(ep_main, SIGUSR1);
+	return NULL;
+}
+
+/* One long wait for a byte written 30 ms later, and the byte read. */
+static void ep_idle_wait(void)
+{
+	struct epoll_event out[4];
+	pthread_t t;
+	char c;
+
+	CHECK(pthread_create(&t, NULL, ep_write_later, &ep_pipe[1]) == 0, "create");
+	CHECK(epoll_wait(ep_fd, out, 4, 5000) == 1 && out[0].events == EPOLLIN, "epoll_wait idle");
+	CHECK(read(ep_pipe[0], &c, 1) == 1, "read");
+	pthread_join(t, NULL);
+}
+
+static void case_queued_after_idle(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN }, out[4];
+	struct sigaction sa = { .sa_handler = ep_on_signal };
+	struct timespec ts = { 2, 0 };
+	int before, r, sv[2];
+	char c, buf[16];
+	pthread_t t;
+	double t0;
+
+	ep_main = pthread_self();
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
+	CHECK(pipe(ep_pipe) == 0, "pipe");
+	ep_fd = epoll_create1(0);
+	CHECK(epoll_ctl(ep_fd, EPOLL_CTL_ADD, ep_pipe[0], &ev) == 0, "epoll_ctl");
+	for (int i = 0; i < 3; i++) {
+		ep_idle_wait();
+		CHECK(write(ep_pipe[1], "y", 1) == 1, "write");
+		t0 = now_ms();
+		r = i == 0 ? epoll_wait(ep_fd, out, 4, -1)
+		    : i == 1 ? epoll_wait(ep_fd, out, 4, 2000)
+			     : epoll_pwait2(ep_fd, out, 4, &ts, NULL);
+		CHECK(r == 1 && out[0].events == EPOLLIN, "call %d: %d, want the queued event", i, r);
+		CHECK(now_ms() - t0 < 1000, "call %d took %.1f ms", i, now_ms() - t0);
+		CHECK(read(ep_pipe[0], &c, 1) == 1 && c == 'y', "read the queued byte");
+	}
+	ep_idle_wait();
+	CHECK(write(ep_pipe[1], "z", 1) == 1, "write");
+	ep_go = 0;
+	CHECK(pthread_create(&t, NULL, ep_signal_soon, NULL) == 0, "create");
+	ep_go = 1;
+	r = epoll_wait(ep_fd, out, 4, 2000);
+	CHECK(r == 1, "a signal and a queued event: %d (%s), want the event", r,
+	      r < 0 ? strerror(errno) : "");
+	pthread_join(t, NULL);
+	CHECK(ep_signals == 1, "the handler ran %d times", ep_signals);
+	CHECK(read(ep_pipe[0], &c, 1) == 1 && c == 'z', "read the queued byte");
+	ep_idle_wait();
+	before = ticks;
+	t0 = now_ms();
+	CHECK(epoll_wait(ep_fd, out, 4, 50) == 0, "epoll_wait with nothing queued");
+	check_timed("epoll_wait after an idle wait", t0, before);
+	close(ep_fd);
+	close(ep_pipe[0]);
+	close(ep_pipe[1]);
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+	CHECK(pthread_create(&t, NULL, ep_write_later, &sv[1]) == 0, "create");
+	CHECK(read(sv[0], buf, sizeof buf) == 1 && buf[0] == 'x', "a read that waits");
+	pthread_join(t, NULL);
+	CHECK(write(sv[1], "w", 1) == 1, "write");
+	ep_go = 0;
+	CHECK(pthread_create(&t, NULL, ep_signal_soon, NULL) == 0, "create");
+	ep_go = 1;
+	r = (int)read(sv[0], buf, sizeof buf);
+	CHECK(r == 1 && buf[0] == 'w', "a signal and queued bytes: %d (%s), want the byte", r,
+	      r < 0 ? strerror(errno) : "");
+	pthread_join(t, NULL);
+	CHECK(ep_signals == 2, "the handler ran %d times", ep_signals);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -858,6 +967,7 @@ int main(int argc, char **argv)
 		{ "handoffs", case_handoffs },
 		{ "eventfd", case_eventfd },
 		{ "poll_unasked", case_poll_unasked },
+		{ "queued_after_idle", case_queued_after_idle },
 	};
 	pthread_t t;
 

@@ -171,8 +171,8 @@ io_case() {
 # runs on one hub).
 test_io_semantics_match_native() {
 	for c in timeouts rcvtimeo connect_refused nonblock_view stdin_pipe accepters big_write \
-		sleeps eintr cpu_bound handoffs eventfd poll_closed_nval poll_unasked close_wakes \
-		zero_timeout; do
+		sleeps eintr cpu_bound handoffs eventfd poll_closed_nval poll_unasked \
+		queued_after_idle close_wakes zero_timeout; do
 		name=io_${c}_as_native
 		if [ $c != close_wakes ] && [ $c != zero_timeout ]; then
 			native=$(io_case $c)
@@ -366,7 +366,8 @@ test_two_hubs_match_native() {
 	two_hubs process_semantics fork_parked fork_from_thread fork_mutex waits two_waiters \
 		wait_eintr system popen_read pclose_waits ptrace
 	two_hubs io_semantics timeouts rcvtimeo connect_refused nonblock_view accepters \
-		big_write sleeps eintr cpu_bound handoffs eventfd poll_closed_nval poll_unasked
+		big_write sleeps eintr cpu_bound handoffs eventfd poll_closed_nval poll_unasked \
+		queued_after_idle
 	two_hubs own_malloc threads_allocate
 	two_hubs signal_waits sigwait_from_process sigwait_pthread_kill sigtimedwait_results \
 		sigwait_eintr sigwait_every_signal pause sigsuspend sigsuspend_same_mask \
