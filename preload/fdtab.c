@@ -117,6 +117,9 @@ static void classify(int fd, struct fdent *e)
 		preload_file_check_writes();
 	__atomic_store_n(&e->flushing, 0, __ATOMIC_RELAXED);
 	e->peer = -1;
+	e->peered = false;
+	__atomic_store_n(&e->unread, 0, __ATOMIC_RELAXED);
+	e->surprises = 0;
 	if (kind != FD_STREAM && kind != FD_DGRAM)
 		e->timeo_ns[0] = e->timeo_ns[1] = 0;
 	e->kind = (unsigned char)kind;
@@ -157,6 +160,8 @@ struct fdent *fdtab_set(int fd, enum fd_kind kind, bool user_nonblock, bool sys_
 	__atomic_store_n(&e->flushing, 0, __ATOMIC_RELAXED);
 	e->peer = -1;
 	e->peered = false;
+	__atomic_store_n(&e->unread, 0, __ATOMIC_RELAXED);
+	e->surprises = 0;
 	e->timeo_ns[0] = e->timeo_ns[1] = 0;
 	return e;
 }
@@ -187,7 +192,7 @@ void fdtab_unpark(struct fdent *e, struct wait *w)
 	gsync_unlock(&e->park_lock);
 }
 
-void fdtab_wake_peer(struct hub *h, const struct fdent *e)
+void fdtab_wake_peer(struct hub *h, const struct fdent *e, size_t moved)
 {
 	struct fdent *p = slot(e->peer);
 	struct wait *w;
@@ -196,6 +201,9 @@ void fdtab_wake_peer(struct hub *h, const struct fdent *e)
 	 * taken by another since. */
 	if (p == NULL || p->kind == FD_UNKNOWN || p->desc != e->peer_desc)
 		return;
+	/* Counted before any reader is woken: one that found the channel
+	 * empty and has not waited yet tries first at its next read. */
+	__atomic_fetch_add(&p->unread, (long)moved, __ATOMIC_RELEASE);
 	fdw_ready(h, e->peer, FDW_READ);
 	/* A reader of another hub: its wait ends here, and its hub, woken
 	 * by the post, runs it (one that parks after this look is woken by

@@ -178,6 +178,30 @@ static int iov_advance(struct iovec *iov, int n, size_t done, struct iovec **sta
 	return n - i;
 }
 
+/* After an attempt r at reading e's channel, with unread read before it
+ * (struct fdent's unread): what it took is no longer unread; EAGAIN says
+ * nothing is, unless a write counted more since. More than was counted,
+ * UNCOUNTED_READS times in a row, says some writer is not (another
+ * process's, say): its reads try first from then on. errno is kept. */
+static void uncount(struct fdent *e, ssize_t r, long unread)
+{
+	if (r > unread) {
+		if (e->surprises < UNCOUNTED_READS)
+			e->surprises++;
+	} else if (r > 0 && e->surprises < UNCOUNTED_READS) {
+		e->surprises = 0;
+	}
+	if (r > 0) {
+		while (!__atomic_compare_exchange_n(&e->unread, &unread,
+						    unread > r ? unread - r : 0, true,
+						    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+	} else if (r < 0 && errno == EAGAIN && unread != 0) {
+		__atomic_compare_exchange_n(&e->unread, &unread, 0, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
+	}
+}
+
 /*
  * The blocking contract over non-blocking attempts. A read returns what
  * the first successful attempt gave, except recv with MSG_WAITALL on a
@@ -201,31 +225,43 @@ ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
 	bool whole = e->kind == FD_PIPE || e->kind == FD_STREAM;
 	struct iovec small[8], *copy = NULL, *cur = (struct iovec *)iov;
 	size_t total = 0, done = 0;
-	int left = n, first_err = 0;
+	int left = n;
 	bool woken = false;
+	/* The read counts what it takes from e->unread (not a peek). */
+	bool counted = events == EV_READ && e->peered && !e->shared &&
+		       e->surprises < UNCOUNTED_READS &&
+		       (x == NULL || !(x->flags & MSG_PEEK));
+	int first_err = 0;
 	ssize_t result;
 
 	if (events == EV_READ)
 		whole = e->kind == FD_STREAM && x != NULL && (x->flags & MSG_WAITALL);
 	for (int i = 0; i < n; i++)
 		total += iov[i].iov_len;
-	/* A stream socket whose last read found nothing will most likely find
-	 * nothing again (request, reply, request...): wait first, and save
-	 * the system call that would say EAGAIN; if data is there, the loop
-	 * reports it at its next poll. A read that fills the buffer says more
-	 * is queued: the next one tries first again. A signal or the timeout
-	 * that ends this wait still lets one try read what was already there,
-	 * as the kernel reads queued bytes before it looks at either. */
-	if (events == EV_READ && e->read_waits_first && e->kind == FD_STREAM &&
-	    wait_or_fail(h, fd, e, EV_READ, &deadline, &have_deadline) < 0) {
-		if (errno != EINTR && errno != EAGAIN)
-			return -1;
-		first_err = errno;
+	/* A read that will most likely find nothing waits first, and saves
+	 * the system call that would say EAGAIN; if data is there after all,
+	 * the loop reports it at its next poll. Which reads: one of a
+	 * channel made here (pipe, socketpair, eventfd) that green writes
+	 * have left empty (e->unread; a hand-off between two threads
+	 * finds nothing at every read), and one of another stream socket
+	 * whose last read found nothing (request, reply, request...) and
+	 * did not fill the buffer (more is queued then). A wait-first that
+	 * ends on a signal or the timeout still tries once: data already
+	 * there is returned, as natively. */
+	if (events == EV_READ &&
+	    (counted ? __atomic_load_n(&e->unread, __ATOMIC_ACQUIRE) <= 0
+		     : e->read_waits_first && e->kind == FD_STREAM)) {
+		if (wait_or_fail(h, fd, e, EV_READ, &deadline, &have_deadline) < 0)
+			first_err = errno;
+		woken = true;
 	}
 	for (;;) {
+		long unread = counted ? __atomic_load_n(&e->unread, __ATOMIC_ACQUIRE) : 0;
 		ssize_t r = events == EV_READ ? try_readv(fd, e, cur, left, x)
 					      : try_writev(fd, e, cur, left, x);
 
+		if (counted)
+			uncount(e, r, unread);
 		if (events == EV_READ && e->kind == FD_STREAM)
 			e->read_waits_first = r < 0 ? errno == EAGAIN : (size_t)r < total;
 		if (r > 0 || (r == 0 && events == EV_WRITE)) {
@@ -260,7 +296,7 @@ ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
 			result = 0;
 			break;
 		}
-		if (errno == EAGAIN && first_err != 0) {
+		if (first_err != 0 && errno == EAGAIN) {
 			errno = first_err;
 			result = done > 0 ? (ssize_t)done : -1;
 			break;
@@ -279,7 +315,7 @@ ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
 	 * socketpair or eventfd made here runs next, without waiting for
 	 * the loop to poll. */
 	if (events == EV_WRITE && result > 0 && e->peer >= 0)
-		fdtab_wake_peer(h, e);
+		fdtab_wake_peer(h, e, (size_t)result);
 	return result;
 }
 

@@ -454,6 +454,10 @@ enum fd_kind {
 	FD_POLLED,      /* other pollable (tty, eventfd...): poll, then call */
 };
 
+/* Reads in a row that found uncounted bytes before a channel's reads stop
+ * waiting first (struct fdent, surprises). */
+#define UNCOUNTED_READS 3
+
 struct fdent {
 	unsigned char kind;      /* enum fd_kind */
 	bool user_nonblock;      /* O_NONBLOCK as the program set it */
@@ -484,6 +488,18 @@ struct fdent {
 	bool peered;
 	uint16_t park_lock;
 	struct wait *parked;
+	/* A reader's side too: bytes that green threads' writes moved into
+	 * its channel through the wrappers (fdtab_wake_peer), less those its
+	 * reads took out (atomic). Zero says the channel is most likely empty:
+	 * a read waits before it tries (preload_xfer). Only a hint: what other
+	 * processes, raw system calls or non-blocking writes put there is not
+	 * counted, and the loop's poll reports it. surprises counts the
+	 * reads in a row that found more than was counted (one alone may be a
+	 * writer of another hub between its write and its count); from
+	 * UNCOUNTED_READS of them on, its reads try first again, as other
+	 * fds' do. */
+	long unread;
+	unsigned char surprises;
 };
 
 /* The entry of fd, classified on first use; NULL for a negative or
@@ -500,7 +516,7 @@ void fdtab_peer(int writer, int reader);
  * would wake them (src/fdwait.c, fdw_ready); a thread of another hub
  * parked reading it (fdtab_park) has its wait ended, posted to its hub
  * without a trip through that hub's epoll. */
-void fdtab_wake_peer(struct hub *h, const struct fdent *e);
+void fdtab_wake_peer(struct hub *h, const struct fdent *e, size_t moved);
 /* The calling thread parks in w reading e's fd (e->peered) / is back. */
 void fdtab_park(struct fdent *e, struct wait *w);
 void fdtab_unpark(struct fdent *e, struct wait *w);

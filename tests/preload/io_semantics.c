@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -681,6 +684,143 @@ static void case_handoffs(void)
 	close(h_in[0]);
 }
 
+/* Bytes that reach a channel made here other than through a thread's
+ * plain write are read as natively: a forked child's, a duplicate's of
+ * the write end, a non-blocking write end's, a raw system call's; a
+ * semaphore eventfd written once gives a unit to each of three reads; a
+ * peek leaves the data for the read after it. (greenshim counts what its
+ * writes put in such a channel, and a read of one it thinks empty waits
+ * before it tries: each of these must still be read at once.) */
+static int uc_pipe[2];
+
+static void *uc_reader(void *arg)
+{
+	char c = 0;
+
+	(void)arg;
+	CHECK(read(uc_pipe[0], &c, 1) == 1 && c == 'w', "the parked read: %c", c);
+	return NULL;
+}
+
+static void uc_read(char want, const char *how)
+{
+	char c = 0;
+
+	CHECK(read(uc_pipe[0], &c, 1) == 1 && c == want, "%s: read %c, %s", how, c,
+	      strerror(errno));
+}
+
+/* A new pipe, left empty by a thread's read of another's write. */
+static void uc_new_pipe(void)
+{
+	pthread_t t;
+
+	CHECK(pipe(uc_pipe) == 0, "pipe");
+	CHECK(pthread_create(&t, NULL, uc_reader, NULL) == 0, "create");
+	usleep(10000);
+	CHECK(write(uc_pipe[1], "w", 1) == 1, "write");
+	CHECK(pthread_join(t, NULL) == 0, "join");
+}
+
+static void uc_close_pipe(void)
+{
+	close(uc_pipe[0]);
+	close(uc_pipe[1]);
+}
+
+/* A child writes want after delay_us (a 64 KiB stream of it for bulk). */
+static pid_t uc_child_writes(char want, int delay_us, bool bulk)
+{
+	pid_t pid = fork();
+
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		char buf[4096];
+
+		usleep((useconds_t)delay_us);
+		memset(buf, want, sizeof buf);
+		for (int i = 0; i < (bulk ? 16 : 1); i++)
+			if (write(uc_pipe[1], buf, bulk ? sizeof buf : 1) != (bulk ? 4096 : 1))
+				_exit(1);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void uc_reap(pid_t pid)
+{
+	int status;
+
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "the child's write");
+}
+
+static void case_uncounted_writes(void)
+{
+	char c = 'p', buf[1000];
+	pid_t pid;
+	int d, sv[2], efd_sem;
+	uint64_t v = 3;
+	size_t got = 0;
+
+	uc_new_pipe();
+	uc_reap(uc_child_writes('a', 0, false));
+	uc_read('a', "a child's write, there before the read");
+	uc_close_pipe();
+
+	uc_new_pipe();
+	pid = uc_child_writes('e', 30000, false);
+	uc_read('e', "a child's write, while the read waits");
+	uc_reap(pid);
+	uc_close_pipe();
+
+	uc_new_pipe();
+	pid = uc_child_writes('f', 0, true);
+	while (got < 16 * 4096) {
+		ssize_t r = read(uc_pipe[0], buf, sizeof buf);
+
+		CHECK(r > 0, "a child's stream at %zu: %zd, %s", got, r, strerror(errno));
+		for (ssize_t i = 0; i < r; i++)
+			CHECK(buf[i] == 'f', "byte %zu of a child's stream: %c", got + (size_t)i, buf[i]);
+		got += (size_t)r;
+	}
+	uc_reap(pid);
+	uc_close_pipe();
+
+	uc_new_pipe();
+	d = dup(uc_pipe[1]);
+	CHECK(d >= 0 && write(d, "b", 1) == 1, "a duplicate's write");
+	uc_read('b', "a duplicate's write");
+	close(d);
+	uc_close_pipe();
+
+	uc_new_pipe();
+	CHECK(fcntl(uc_pipe[1], F_SETFL, O_NONBLOCK) == 0 && write(uc_pipe[1], "c", 1) == 1,
+	      "a non-blocking write");
+	uc_read('c', "a non-blocking write");
+	uc_close_pipe();
+
+	uc_new_pipe();
+	CHECK(syscall(SYS_write, uc_pipe[1], "d", 1) == 1, "a raw write");
+	uc_read('d', "a raw write");
+	uc_close_pipe();
+
+	efd_sem = eventfd(0, EFD_SEMAPHORE);
+	CHECK(efd_sem >= 0 && write(efd_sem, &v, sizeof v) == sizeof v, "eventfd");
+	for (int i = 0; i < 3; i++)
+		CHECK(read(efd_sem, &v, sizeof v) == sizeof v && v == 1, "unit %d: %lu", i,
+		      (unsigned long)v);
+	close(efd_sem);
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+	CHECK(write(sv[0], "x", 1) == 1, "send");
+	CHECK(recv(sv[1], &c, 1, MSG_PEEK) == 1 && c == 'x', "peek");
+	c = 0;
+	CHECK(recv(sv[1], &c, 1, 0) == 1 && c == 'x', "the read after the peek: %c", c);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* eventfd as natively: a blocking one reads as blocking (F_GETFL) and its
  * read waits for a write while the other threads run; EFD_NONBLOCK and
  * O_NONBLOCK set later give EAGAIN; EFD_SEMAPHORE reads one at a time. */
@@ -968,6 +1108,7 @@ int main(int argc, char **argv)
 		{ "eventfd", case_eventfd },
 		{ "poll_unasked", case_poll_unasked },
 		{ "queued_after_idle", case_queued_after_idle },
+		{ "uncounted_writes", case_uncounted_writes },
 	};
 	pthread_t t;
 

@@ -172,7 +172,7 @@ io_case() {
 test_io_semantics_match_native() {
 	for c in timeouts rcvtimeo connect_refused nonblock_view stdin_pipe accepters big_write \
 		sleeps eintr cpu_bound handoffs eventfd poll_closed_nval poll_unasked \
-		queued_after_idle close_wakes zero_timeout; do
+		queued_after_idle close_wakes zero_timeout uncounted_writes; do
 		name=io_${c}_as_native
 		if [ $c != close_wakes ] && [ $c != zero_timeout ]; then
 			native=$(io_case $c)
@@ -193,6 +193,16 @@ test_io_semantics_match_native() {
 		else
 			ok $name
 		fi
+	done
+}
+
+# On one hub as well: there a read that waits before it tries is found
+# readable only by the hub's own poll when no green write counted the
+# bytes (io_semantics.c, case_uncounted_writes).
+test_uncounted_writes_one_hub() {
+	for c in uncounted_writes handoffs; do
+		out=$(GREENSHIM_HUBS=1 io_case $c "$LIB")
+		if [ "$out" = "ok $c" ]; then ok io_${c}_one_hub; else fail io_${c}_one_hub "$out"; fi
 	done
 }
 
@@ -441,7 +451,7 @@ test_cancel_with_a_shared_tls_is_refused() {
 # OS thread's close does not end a wait, as with Linux itself).
 test_native_threads_mode_matches_native() {
 	for c in timeouts rcvtimeo connect_refused nonblock_view stdin_pipe accepters big_write \
-		sleeps eintr; do
+		sleeps eintr handoffs uncounted_writes; do
 		name=native_threads_io_$c
 		out=$(GREENSHIM_THREADS=native io_case $c "$LIB")
 		if [ "$out" = "ok $c" ]; then ok $name; else fail $name "$out"; fi
@@ -1247,6 +1257,7 @@ test_dup2_over_the_runtimes_fds_moves_them
 test_greenctl_answers_after_dup2_over_its_socket
 test_a_bad_greenshim_value_stops_the_program_before_main
 test_io_semantics_match_native
+test_uncounted_writes_one_hub
 test_preemption_off_is_cooperative
 test_late_code_is_preempted
 test_a_constructor_in_dlopen_is_not_preempted
