@@ -247,12 +247,17 @@ ssize_t preload_xfer(struct hub *h, int fd, struct fdent *e, int events,
 	 * whose last read found nothing (request, reply, request...) and
 	 * did not fill the buffer (more is queued then). A wait-first that
 	 * ends on a signal or the timeout still tries once: data already
-	 * there is returned, as natively. */
+	 * there is returned, as natively. Any other end (EBADF: the fd was
+	 * closed, and its number may name another file by now) is the
+	 * call's. */
 	if (events == EV_READ &&
 	    (counted ? __atomic_load_n(&e->unread, __ATOMIC_ACQUIRE) <= 0
 		     : e->read_waits_first && e->kind == FD_STREAM)) {
-		if (wait_or_fail(h, fd, e, EV_READ, &deadline, &have_deadline) < 0)
+		if (wait_or_fail(h, fd, e, EV_READ, &deadline, &have_deadline) < 0) {
+			if (errno != EINTR && errno != EAGAIN)
+				return -1;
 			first_err = errno;
+		}
 		woken = true;
 	}
 	for (;;) {
