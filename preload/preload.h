@@ -462,7 +462,9 @@ struct fdent {
 	unsigned char kind;      /* enum fd_kind */
 	bool user_nonblock;      /* O_NONBLOCK as the program set it */
 	bool sys_nonblock;       /* we set O_NONBLOCK on the description */
-	bool read_waits_first;   /* the last read found nothing: wait first */
+	bool read_waits_first;   /* the last read found nothing (a stream
+				  * socket), or the last epoll wait parked
+				  * long (an epoll fd): wait first */
 	bool shared;             /* another fd was made from it (or it from
 				  * another) by dup, dup2, dup3 or F_DUPFD */
 	bool disk;               /* FD_PLAIN regular file or block device:
