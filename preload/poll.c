@@ -276,6 +276,12 @@ GS_WRAP int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct t
  * events queued before the call come first, as from the kernel. */
 #define EPOLL_IDLE_NS 20000
 
+/* What is queued now, without waiting. */
+static int epoll_try(int epfd, struct epoll_event *ev, int max)
+{
+	return PRELOAD_NO_TICK_EINTR(REAL(epoll_wait)(epfd, ev, max, 0));
+}
+
 static int epoll_until(struct hub *h, int epfd, struct epoll_event *ev, int max, int64_t deadline)
 {
 	struct pollfd p = { .fd = epfd, .events = POLLIN };
@@ -287,7 +293,7 @@ static int epoll_until(struct hub *h, int epfd, struct epoll_event *ev, int max,
 		int r, w;
 
 		if (!first) {
-			r = PRELOAD_NO_TICK_EINTR(REAL(epoll_wait)(epfd, ev, max, 0));
+			r = epoll_try(epfd, ev, max);
 			if (e != NULL && r > 0)
 				__atomic_store_n(&e->read_waits_first,
 						 parked >= EPOLL_IDLE_NS && r < max, __ATOMIC_RELAXED);
@@ -298,7 +304,7 @@ static int epoll_until(struct hub *h, int epfd, struct epoll_event *ev, int max,
 		w = wait_many(h, &p, 1, deadline);
 		parked = gs_now_ns() - parked;
 		if (w == -EINTR && first) {
-			r = PRELOAD_NO_TICK_EINTR(REAL(epoll_wait)(epfd, ev, max, 0));
+			r = epoll_try(epfd, ev, max);
 			if (r > 0)
 				return r;
 		}

@@ -27,7 +27,8 @@ tally() {
 }
 
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+fails=$(mktemp)
+trap 'rm -f "$out" "$fails"' EXIT
 for g in $groups; do
 	case $g in
 	unit)
@@ -88,11 +89,18 @@ for g in $groups; do
 	esac
 	cat "$out"
 	tally "$out"
+	# Each failure again at the end, where a long log's tail shows it:
+	# the groups' "FAIL - name: why" and Check's "file:line:F|E:...".
+	grep -E '^FAIL - |:[0-9]+:[FE]:' "$out" | sed "s/^/$g: /" >>"$fails"
 	if [ $rc -ne 0 ] && ! grep -qE '[1-9][0-9]* failed' "$out"; then
-		echo "group $g exited with status $rc"
+		echo "group $g exited with status $rc" | tee -a "$fails"
 		failed=$((failed + 1))
 	fi
 done
+if [ -s "$fails" ]; then
+	echo "== what failed"
+	cat "$fails"
+fi
 if [ "$skipped" -eq 0 ]; then
 	echo "tests: $passed passed, $failed failed"
 else
