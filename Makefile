@@ -203,17 +203,17 @@ $(B)/tests/lang/thread_state_cc: tests/lang/thread_state.cc | depcheck
 # greenrun checks values with the library's own parser (config.c) and
 # draws --profile's flame graph with greenctl's renderer (flame.c).
 $(B)/greenrun: tools/greenrun/greenrun.c tools/greenctl/flame.c tools/greenctl/flame.h \
-		$(B)/obj/src/config.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o $(HEADERS)
+		$(B)/obj/src/config.o $(B)/obj/src/cgroup.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o $(HEADERS)
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) $(LDFLAGS) $(if $(MULTIARCH),-DGREENRUN_MULTIARCH='"$(MULTIARCH)"') -o $@ $< \
-		tools/greenctl/flame.c $(B)/obj/src/config.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o -ldl -lm
+		tools/greenctl/flame.c $(B)/obj/src/config.o $(B)/obj/src/cgroup.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o -ldl -lm
 
 # greenctl parses profile kinds and names their files with the library's
 # own functions (config.c), as greenrun does.
 $(B)/greenctl: tools/greenctl/greenctl.c tools/greenctl/flame.c tools/greenctl/flame.h \
-		$(B)/obj/src/config.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o $(HEADERS) | depcheck
+		$(B)/obj/src/config.o $(B)/obj/src/cgroup.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o $(HEADERS) | depcheck
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(filter-out -fPIC -fvisibility=hidden,$(BASE_CFLAGS)) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
 		-o $@ tools/greenctl/greenctl.c tools/greenctl/flame.c \
-		$(B)/obj/src/config.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o -ldl -lm
+		$(B)/obj/src/config.o $(B)/obj/src/cgroup.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o -ldl -lm
 
 $(B)/tests/tools/spin: tests/tools/spin.c | depcheck
 	@mkdir -p $(dir $@)

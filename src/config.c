@@ -128,8 +128,9 @@ static long config_number(const char *name, long lo, long hi, long def, const ch
 	return n;
 }
 
-/* GREENSHIM_HUBS: a number of hubs, or auto (the CPUs of the affinity
- * mask at start), the default. */
+/* GREENSHIM_HUBS: a number of hubs, or auto, the default: the CPUs of the
+ * affinity mask at start, or fewer where the cgroups' CPU bandwidth limit
+ * is lower (cgroup.c). */
 static unsigned config_hubs(void)
 {
 	const char *v = getenv("GREENSHIM_HUBS");
@@ -137,7 +138,10 @@ static unsigned config_hubs(void)
 
 	if (v == NULL || strcmp(v, "auto") == 0) {
 		int n = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+		unsigned limit = cgroup_cpu_limit("/proc/self/cgroup", "/proc/self/mountinfo");
 
+		if (limit != 0 && limit < (unsigned)n)
+			n = (int)limit;
 		return n < 1 ? 1 : n > CONFIG_HUBS_MAX ? CONFIG_HUBS_MAX : (unsigned)n;
 	}
 	return (unsigned)config_number("GREENSHIM_HUBS", 1, CONFIG_HUBS_MAX, 1,

@@ -205,6 +205,11 @@ void config_load(void);
 extern void (*config_reject_hook)(const char *name, const char *value, const char *form);
 /* Parses "123", "64k", "8M" into bytes. 0, -EINVAL or -ERANGE. */
 int config_parse_size(const char *s, size_t *out);
+/* The tightest CPU bandwidth limit (cgroup v2's cpu.max, v1's CFS quota)
+ * of the process's cgroups and their ancestors, in whole CPUs rounded up,
+ * or 0 for none. From cgroup_file and mountinfo_file, /proc/self/cgroup
+ * and /proc/self/mountinfo (cgroup.c). */
+unsigned cgroup_cpu_limit(const char *cgroup_file, const char *mountinfo_file);
 /* The kinds of profile (profile.c), as GREENSHIM_PROFILE_KINDS and
  * greenctl's -k name them: "cpu", "wait", "lock", a comma-separated list
  * of them, or "all". */

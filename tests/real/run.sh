@@ -793,6 +793,118 @@ test_mariadb_serves_sysbench_transactions() {
 	fi
 }
 
+# make_cpu_cgroup: makes $cg (a cgroup of its own below this process's, in
+# the hierarchy with the cpu controller: cgroup v1's cpu, or v2 with cpu
+# enabled) and $cg/leaf, and sets $cg_v (1 or 2); returns 1 when none can
+# be made (not root, a read-only cgroup file system, no cpu controller).
+make_cpu_cgroup() {
+	cg=
+	m=$(awk '/ - cgroup / && $4 == "/" && $NF ~ /(^|,)cpu(,|$)/ { print $5; exit }' /proc/self/mountinfo)
+	p=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3; exit }' /proc/self/cgroup)
+	if [ -n "$m" ] && [ -n "$p" ] && mkdir "$m${p%/}/gs-test-$$" 2>/dev/null; then
+		cg=$m${p%/}/gs-test-$$
+		cg_v=1
+	else
+		m=$(awk '/ - cgroup2 / && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
+		p=$(sed -n 's/^0:://p' /proc/self/cgroup)
+		[ -n "$m" ] && [ -n "$p" ] || return 1
+		echo +cpu >"$m${p%/}/cgroup.subtree_control" 2>/dev/null
+		mkdir "$m${p%/}/gs-test-$$" 2>/dev/null || return 1
+		cg=$m${p%/}/gs-test-$$
+		cg_v=2
+		echo +cpu >"$cg/cgroup.subtree_control" 2>/dev/null
+	fi
+	if ! mkdir "$cg/leaf" 2>/dev/null ||
+		{ [ $cg_v = 1 ] && [ ! -w "$cg/cpu.cfs_quota_us" ]; } ||
+		{ [ $cg_v = 2 ] && [ ! -w "$cg/leaf/cpu.max" ]; }; then
+		rmdir "$cg/leaf" "$cg" 2>/dev/null
+		return 1
+	fi
+}
+
+# cpu_limit DIR CPUS: DIR's CPU bandwidth limit, in hundredths of a CPU
+# (150: one and a half), or none. (cgroup v1 refuses a limit above a
+# tighter one of an ancestor's, which then counts anyway.)
+cpu_limit() {
+	if [ $cg_v = 1 ]; then
+		echo 100000 >"$1/cpu.cfs_period_us"
+		if [ "$2" = none ]; then echo -1; else echo $(($2 * 1000)); fi >"$1/cpu.cfs_quota_us"
+	elif [ "$2" = none ]; then
+		echo "max 100000" >"$1/cpu.max"
+	else
+		echo "$(($2 * 1000)) 100000" >"$1/cpu.max"
+	fi 2>/dev/null
+}
+
+# cgroup_hubs [VAR=VALUE...]: the extra hubs (gs-hub-N) that Debian's
+# python3, four of its threads sleeping, runs under greenshim in $cg/leaf,
+# with the environment given; "none" for none.
+cgroup_hubs() {
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$cg/leaf" \
+		env LD_PRELOAD="$LIB" "$@" $PY -c '
+import os, threading, time
+ts = [threading.Thread(target=time.sleep, args=(0.5,)) for _ in range(4)]
+for t in ts: t.start()
+time.sleep(0.2)
+names = [open("/proc/self/task/%s/comm" % t).read().strip() for t in os.listdir("/proc/self/task")]
+print(" ".join(sorted(n for n in names if n.startswith("gs-hub"))) or "none")
+for t in ts: t.join()' 2>&1
+}
+
+# GREENSHIM_HUBS=auto takes as many hubs as the CPU bandwidth limit of the
+# program's cgroup and its ancestors allows (rounded up), where that is
+# fewer than the CPUs of its affinity mask: a cgroup made here, a limit
+# set on it or on the leaf cgroup below it where python3 runs.
+test_hubs_follow_the_cgroups_cpu_limit() {
+	name=hubs_follow_the_cgroups_cpu_limit
+	ncpu=$($PY -c 'import os; print(min(len(os.sched_getaffinity(0)), 64))')
+	if [ "$ncpu" -lt 2 ]; then
+		skip $name "one CPU in the affinity mask: a limit cannot lower the hubs"
+		return
+	fi
+	if ! make_cpu_cgroup; then
+		skip $name "no cgroup with the cpu controller can be made here (not root, or read-only)"
+		return
+	fi
+	# A limit above the one made here (the machine's own cgroups) counts
+	# too: the CPUs it allows, rounded up, from the new cgroup's parent up.
+	d=${cg%/*}
+	while [ "${#d}" -ge "${#m}" ]; do
+		if [ $cg_v = 1 ]; then
+			q=$(cat "$d/cpu.cfs_quota_us" 2>/dev/null) per=$(cat "$d/cpu.cfs_period_us" 2>/dev/null)
+		else
+			read -r q per <"$d/cpu.max" 2>/dev/null || q=max
+		fi
+		case $q in '' | max | -*) ;; *) ncpu=$(((q + per - 1) / per < ncpu ? (q + per - 1) / per : ncpu)) ;; esac
+		d=${d%/*}
+	done
+	all=$(seq 1 $((ncpu - 1)) | sed 's/^/gs-hub-/' | sort | tr '\n' ' ' | sed 's/ $//')
+	[ -n "$all" ] || all=none
+	two=gs-hub-1
+	[ "$ncpu" -ge 2 ] || two=none
+	got=
+	for run in "none none $all" "100 none none" "150 none $two" "20 none none" \
+		"none 100 none" "300 100 none"; do
+		set -- $run
+		cpu_limit "$cg" $1
+		cpu_limit "$cg/leaf" $2
+		shift 2
+		want=$*
+		out=$(cgroup_hubs)
+		[ "$out" = "$want" ] || got="$got [limit $run: $out]"
+	done
+	cpu_limit "$cg" 100
+	cpu_limit "$cg/leaf" none
+	out=$(cgroup_hubs GREENSHIM_HUBS=2)
+	[ "$out" = gs-hub-1 ] || got="$got [GREENSHIM_HUBS=2 under a limit of one CPU: $out]"
+	rmdir "$cg/leaf" "$cg"
+	if [ -n "$got" ]; then
+		fail $name "cgroup v$cg_v, $ncpu CPUs:$got"
+	else
+		ok $name
+	fi
+}
+
 if [ ! -x $PY ]; then
 	fail python "$PY is missing (make deps installs python3)"
 else
@@ -805,6 +917,7 @@ else
 	test_python_subprocess_and_fork_as_native
 	test_python_name_lookups_as_native
 	test_python_signal_waits_and_pclose_as_native
+	test_hubs_follow_the_cgroups_cpu_limit
 	if ! command -v memcached >/dev/null; then
 		fail memcached "memcached is missing (make deps installs it)"
 	else

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -232,6 +234,108 @@ START_TEST(hubs_are_a_number_or_auto_for_the_cpus_of_the_affinity_mask)
 }
 END_TEST
 
+/* Writes text to dir/name, making the directories on the way. */
+static void put(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* cgroup_cpu_limit on a made-up process: /proc/self/cgroup and
+ * /proc/self/mountinfo written here, the hierarchies under dir. */
+static unsigned limit_of(const char *dir, const char *cgroup, const char *mountinfo)
+{
+	char cg[512], mi[512];
+
+	snprintf(cg, sizeof cg, "%s/cgroup", dir);
+	snprintf(mi, sizeof mi, "%s/mountinfo", dir);
+	put(dir, "cgroup", cgroup);
+	put(dir, "mountinfo", mountinfo);
+	return cgroup_cpu_limit(cg, mi);
+}
+
+START_TEST(the_tightest_cpu_limit_of_the_cgroups_and_their_ancestors_counts)
+{
+	char dir[] = "/tmp/gs-cgroup-XXXXXX", mi[4096], cmd[64];
+	static const char v2_cgroup[] = "0::/kubepods/pod1/ctr\n";
+	static const char v1_cgroup[] = "12:pids:/x\n"
+					"4:cpu,cpuacct:/docker/abc\n"
+					"1:name=systemd:/docker/abc\n"
+					"0::/\n";
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	/* cgroup v2, mounted whole at D/v2 (its root "/"). */
+	snprintf(mi, sizeof mi,
+		 "25 1 0:22 / /proc rw,nosuid - proc proc rw\n"
+		 "30 25 0:26 / %s/v2 rw,nosuid shared:9 - cgroup2 cgroup2 rw,nsdelegate\n",
+		 dir);
+	ck_assert_uint_eq(limit_of(dir, v2_cgroup, mi), 0); /* no cpu.max anywhere */
+	put(dir, "v2/kubepods/pod1/ctr/cpu.max", "max 100000\n");
+	put(dir, "v2/kubepods/cpu.max", "max 100000\n");
+	ck_assert_uint_eq(limit_of(dir, v2_cgroup, mi), 0);
+	put(dir, "v2/kubepods/pod1/ctr/cpu.max", "250000 100000\n"); /* 2.5 CPUs */
+	ck_assert_uint_eq(limit_of(dir, v2_cgroup, mi), 3);
+	put(dir, "v2/kubepods/pod1/cpu.max", "100000 100000\n"); /* an ancestor: 1 */
+	ck_assert_uint_eq(limit_of(dir, v2_cgroup, mi), 1);
+	put(dir, "v2/kubepods/pod1/cpu.max", "20000 100000\n"); /* less than one CPU */
+	ck_assert_uint_eq(limit_of(dir, v2_cgroup, mi), 1);
+	put(dir, "v2/kubepods/pod1/cpu.max", "400000 100000\n");
+	ck_assert_uint_eq(limit_of(dir, v2_cgroup, mi), 3);
+	put(dir, "v2/kubepods/pod1/ctr/cpu.max", "garbage\n");
+	ck_assert_uint_eq(limit_of(dir, v2_cgroup, mi), 4);
+	/* A container's view: the mount's root is the container's own cgroup,
+	 * /proc/self/cgroup names it from the host's root; a cgroup not
+	 * below the mount's root has no limit there. */
+	snprintf(mi, sizeof mi,
+		 "30 25 0:26 /kubepods/pod1 %s/v2/kubepods/pod1 rw - cgroup2 cgroup2 rw\n",
+		 dir);
+	put(dir, "v2/kubepods/pod1/ctr/cpu.max", "150000 100000\n");
+	ck_assert_uint_eq(limit_of(dir, v2_cgroup, mi), 2);
+	ck_assert_uint_eq(limit_of(dir, "0::/kubepods/pod10/ctr\n", mi), 0);
+	ck_assert_uint_eq(limit_of(dir, "0::/other\n", mi), 0);
+
+	/* cgroup v1: the cpu controller, with cpuacct, at a mount point with a
+	 * space in it (mountinfo writes \040); v2 mounted too, its root
+	 * cgroup without a limit. */
+	snprintf(mi, sizeof mi,
+		 "30 25 0:26 / %s/v2 rw - cgroup2 cgroup2 rw\n"
+		 "31 25 0:27 / %s/cpu\\040acct rw,nosuid shared:10 - cgroup cgroup rw,cpu,cpuacct\n"
+		 "32 25 0:28 / %s/pids rw - cgroup cgroup rw,pids\n",
+		 dir, dir, dir);
+	put(dir, "cpu acct/docker/abc/cpu.cfs_quota_us", "-1\n");
+	put(dir, "cpu acct/docker/abc/cpu.cfs_period_us", "100000\n");
+	ck_assert_uint_eq(limit_of(dir, v1_cgroup, mi), 0);
+	put(dir, "cpu acct/docker/abc/cpu.cfs_quota_us", "200000\n");
+	ck_assert_uint_eq(limit_of(dir, v1_cgroup, mi), 2);
+	put(dir, "cpu acct/docker/cpu.cfs_quota_us", "50000\n");
+	put(dir, "cpu acct/docker/cpu.cfs_period_us", "50000\n");
+	ck_assert_uint_eq(limit_of(dir, v1_cgroup, mi), 1);
+	/* The pids hierarchy's files are no CPU limit. */
+	put(dir, "pids/x/cpu.cfs_quota_us", "1000\n");
+	put(dir, "pids/x/cpu.cfs_period_us", "100000\n");
+	put(dir, "cpu acct/docker/cpu.cfs_quota_us", "-1\n");
+	ck_assert_uint_eq(limit_of(dir, v1_cgroup, mi), 2);
+	/* Both hierarchies: the tighter one. */
+	put(dir, "v2/cpu.max", "100000 100000\n");
+	ck_assert_uint_eq(limit_of(dir, v1_cgroup, mi), 1);
+	/* Files that are not there. */
+	ck_assert_uint_eq(cgroup_cpu_limit("/nonexistent/cgroup", "/proc/self/mountinfo"), 0);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(profile_kinds_are_a_list_of_names_or_all)
 {
 	char path[64];
@@ -298,6 +402,7 @@ Suite *suite_config(void)
 	tcase_add_test(t, a_relative_greenshim_log_stays_where_it_was_at_start);
 	tcase_add_test(t, profile_kinds_are_a_list_of_names_or_all);
 	tcase_add_test(t, hubs_are_a_number_or_auto_for_the_cpus_of_the_affinity_mask);
+	tcase_add_test(t, the_tightest_cpu_limit_of_the_cgroups_and_their_ancestors_counts);
 	suite_add_tcase(s, t);
 	return s;
 }
