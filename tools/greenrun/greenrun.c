@@ -87,7 +87,8 @@ static struct option_var opts[] = {
 	{ "threads", "GREENSHIM_THREADS", "green|native",
 	  "green threads, or native ones with a hub each", NULL },
 	{ "hubs", "GREENSHIM_HUBS", "N|auto",
-	  "OS threads running green threads (default auto: one per CPU)", NULL },
+	  "OS threads running green threads (default auto: one per CPU, within "
+	  "the cgroups' CPU limit)", NULL },
 	{ "tls", "GREENSHIM_TLS", "green|shared",
 	  "a thread-local storage per green thread, or one shared per OS thread", NULL },
 	{ "tls-load", "GREENSHIM_TLS_LOAD", "auto|wrfsbase|ldt|syscall",
