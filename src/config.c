@@ -138,9 +138,12 @@ static unsigned config_hubs(void)
 
 	if (v == NULL || strcmp(v, "auto") == 0) {
 		int n = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
-		unsigned limit = cgroup_cpu_limit("/proc/self/cgroup", "/proc/self/mountinfo");
+		unsigned limit;
 
-		if (limit != 0 && limit < (unsigned)n)
+		/* The cgroups are read only where they could lower the count. */
+		if (n > 1 && !gs_config.native_threads &&
+		    (limit = cgroup_cpu_limit("/proc/self/cgroup", "/proc/self/mountinfo")) != 0 &&
+		    limit < (unsigned)n)
 			n = (int)limit;
 		return n < 1 ? 1 : n > CONFIG_HUBS_MAX ? CONFIG_HUBS_MAX : (unsigned)n;
 	}
