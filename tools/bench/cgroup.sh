@@ -48,15 +48,17 @@ trap 'cleanup; rmdir "$cg" 2>/dev/null' EXIT INT TERM
 echo "echo round trips of 64 bytes, $PASSES hash passes of 16 KiB each, ${SECS}s per row;"
 echo "server in a cgroup limited to $LIMIT/100 CPUs, allowed CPUs $ALL; load outside it"
 echo
+# in-cgroup COMMAND...: COMMAND in the cgroup, as the same process (run()
+# measures its pid).
+printf '#!/bin/sh\necho $$ >"%s/cgroup.procs" && exec "$@"\n' "$cg" >"$tmp/in-cgroup"
+chmod +x "$tmp/in-cgroup"
 header
 for c in $CONNS; do
 	for round in 1 2; do
-		run "native threads" "" "$c" sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' \
-			"$cg" "$B/gs-echo-threads" -w "$PASSES"
-		run "greenshim hubs=$NCPU" "$LIB" "$c" env GREENSHIM_HUBS=$NCPU sh -c \
-			'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$B/gs-echo-threads" -w "$PASSES"
-		run "greenshim auto" "$LIB" "$c" sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' \
-			"$cg" "$B/gs-echo-threads" -w "$PASSES"
+		run "native threads" "" "$c" "$tmp/in-cgroup" "$B/gs-echo-threads" -w "$PASSES"
+		run "greenshim hubs=$NCPU" "$LIB" "$c" env GREENSHIM_HUBS=$NCPU "$tmp/in-cgroup" \
+			"$B/gs-echo-threads" -w "$PASSES"
+		run "greenshim auto" "$LIB" "$c" "$tmp/in-cgroup" "$B/gs-echo-threads" -w "$PASSES"
 	done
 done
 echo
