@@ -107,16 +107,33 @@ async function children() {
 	assert.deepStrictEqual(out, [3, 'done\n']);
 }
 
+// Three timers set one after another fire in the order of their deadlines,
+// none before its delay has passed. Node reads the clock at each setTimeout,
+// so a thread descheduled between two calls (natively or on a busy hub)
+// moves the later deadlines: the order is checked for every pair whose
+// deadlines, taken from the clock before and after each call, cannot tie.
 async function timers() {
-	const order = [];
-	const t0 = process.hrtime.bigint();
+	const ns = (ms) => BigInt(ms) * 1000000n, slack = ns(2); // Node's clock counts whole ms
+	const set = [], fired = [];
 	await new Promise((res) => {
-		setTimeout(() => order.push(30), 30);
-		setTimeout(() => order.push(10), 10);
-		setTimeout(() => { order.push(50); res(); }, 50);
+		for (const ms of [30, 10, 50]) {
+			const before = process.hrtime.bigint();
+			setTimeout(() => {
+				fired.push({ ms, at: process.hrtime.bigint() });
+				if (fired.length === 3) res();
+			}, ms);
+			set.push({ ms, first: before + ns(ms), last: process.hrtime.bigint() + ns(ms) });
+		}
 	});
-	assert.deepStrictEqual(order, [10, 30, 50]);
-	assert.ok(process.hrtime.bigint() - t0 >= 50000000n);
+	const rank = new Map(fired.map((f, i) => [f.ms, i]));
+	for (const a of set) {
+		const f = fired[rank.get(a.ms)];
+		assert.ok(f.at + slack >= a.first, `the ${a.ms} ms timer fired early`);
+		for (const b of set)
+			if (a.last + slack < b.first)
+				assert.ok(rank.get(a.ms) < rank.get(b.ms),
+					`the ${b.ms} ms timer fired before the ${a.ms} ms one: ${JSON.stringify(set, (k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+	}
 }
 
 async function main() {
