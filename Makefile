@@ -84,7 +84,7 @@ API_TEST_SRC := $(wildcard tests/api/*.c)
 API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 # A static program for greenrun to refuse, when glibc's static libc is here.
 TOOLS_TESTS := $(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/libc.a),$(B)/tests/tools/hello-static) \
-	$(B)/tests/tools/spin $(B)/tests/tools/crowd $(B)/tests/tools/waiters
+	$(B)/tests/tools/spin $(B)/tests/tools/crowd $(B)/tests/tools/waiters $(B)/tests/tools/late_threads
 
 # ---- the soak and fault runs (tools/soak/): ordinary programs ----
 SOAK := $(B)/gs-soak-server $(B)/gs-soak-load $(B)/gs-soak-forks $(B)/gs-soak-sigtarget \
@@ -222,6 +222,15 @@ $(B)/tests/tools/spin: tests/tools/spin.c | depcheck
 $(B)/tests/tools/waiters: tests/tools/waiters.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
+# The library late_threads loads with dlopen, beside it.
+$(B)/tests/tools/late_threads: tests/tools/late_threads.c $(B)/tests/tools/libgs_late_loop.so | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -ldl
+
+$(B)/tests/tools/libgs_late_loop.so: tests/tools/late_loop.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -shared -fPIC -o $@ $<
 
 # -O0: the gdb extension's test prints its start routines' locals.
 $(B)/tests/tools/crowd: tests/tools/crowd.c | depcheck

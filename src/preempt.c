@@ -365,6 +365,13 @@ void preempt_code_unloaded(void)
 	atomic_fetch_add_explicit(&late_gen, 1, memory_order_release);
 }
 
+bool preempt_safe_point(uintptr_t pc)
+{
+	enum code_at at = code_at(pc);
+
+	return at == AT_PROGRAM || at == AT_LATE;
+}
+
 enum pc_kind preempt_pc_kind(uintptr_t pc)
 {
 	if (safe_pc(pc))

@@ -1196,6 +1196,9 @@ bool preempt_handler_ready(void);
  * takes: PC_LIBC too), the runtime's, or another library's. */
 enum pc_kind { PC_PROGRAM, PC_LIBC, PC_RUNTIME, PC_OTHER };
 enum pc_kind preempt_pc_kind(uintptr_t pc);
+/* Is pc where the tick may stop a thread: the program's own code, or late
+ * code (a library loaded later, a JIT's) it has learnt? */
+bool preempt_safe_point(uintptr_t pc);
 /* dlclose returned: the late code preempt.c learnt may be gone, its
  * ranges another object's from now on. */
 void preempt_code_unloaded(void);

@@ -189,14 +189,17 @@ static bool frames_movable(const uintptr_t *pcs, int from, int n)
 }
 
 /* May g, preempted, run on another OS thread from where it stopped? Only
- * when the tick interrupted the program's own code and nothing on its
- * stack below can tell (frames_movable). */
+ * when the tick interrupted the program's own code, or late code (a
+ * library it loaded later, a JIT compiler's: until 2026-12-05 a thread
+ * stopped there stayed, and a JVM's C2 compiler thread never left the
+ * hub of the threads it kept waiting), and nothing on its stack below can
+ * tell (frames_movable). */
 static bool movable(struct green *g)
 {
 	uintptr_t pcs[SHARE_FRAMES_MAX];
 	int sig_at, n = introspect_backtrace_pcs(g, pcs, SHARE_FRAMES_MAX, &sig_at);
 
-	if (n <= 0 || sig_at < 0 || preempt_pc_kind(pcs[sig_at]) != PC_PROGRAM)
+	if (n <= 0 || sig_at < 0 || !preempt_safe_point(pcs[sig_at]))
 		return false;
 	return frames_movable(pcs, sig_at + 1, n);
 }

@@ -511,7 +511,23 @@ test_greenctl_stats_count_what_the_server_does() {
 # hub moves to the idle one, and stats count it (threads_moved_out).
 test_greenctl_stats_count_threads_moved_to_an_idle_hub() {
 	moved_to_an_idle_hub greenctl_stats_count_threads_moved_to_an_idle_hub \
-		threads_moved_out 2 4 10 15000
+		threads_moved_out 2 "$B/gs-uneven" 4 10 15000
+}
+
+# The same with threads that compute in a library the program loaded with
+# dlopen (late code, as a JVM's compiler threads compute in libjvm.so): a
+# long one the tick stops there moves to the idle hub (until 2026-12-05
+# only a thread stopped in the program's own code did), and each thread is
+# still itself after its loop (late_threads checks its __thread variables,
+# errno, pthread_self and gettid, natively too).
+test_greenctl_stats_count_threads_moved_from_a_library_loaded_later() {
+	name=greenctl_stats_count_threads_moved_from_a_library_loaded_later
+	if ! "$B/tests/tools/late_threads" 4 10 300 >"$tmp/late" 2>&1 ||
+		[ "$(tail -n 1 "$tmp/late")" != ok ]; then
+		fail $name "natively: $(cat "$tmp/late")"
+		return
+	fi
+	moved_to_an_idle_hub $name threads_moved_out 2 "$B/tests/tools/late_threads" 4 10 1500
 }
 
 # Six such threads computing in bursts of 0.4 ms with a 10 us sleep after
@@ -524,7 +540,7 @@ test_greenctl_stats_count_threads_moved_to_an_idle_hub() {
 # that counted, a 2/1 placement gave no move, seen in 1 CI run).
 test_greenctl_stats_count_threads_moved_as_they_return() {
 	moved_to_an_idle_hub greenctl_stats_count_threads_moved_as_they_return \
-		threads_moved_at_return 1000 6 10 15000 10
+		threads_moved_at_return 1000 "$B/gs-uneven" 6 10 15000 10
 }
 
 # The runtime knows its own code by its address, not by its file's name:
@@ -537,11 +553,13 @@ test_a_renamed_library_moves_threads_as_the_original() {
 	lib=$LIB
 	LIB=$tmp/libgs-renamed.so
 	moved_to_an_idle_hub a_renamed_library_moves_threads_as_the_original \
-		threads_moved_out 2 4 10 15000
+		threads_moved_out 2 "$B/gs-uneven" 4 10 15000
 	LIB=$lib
 }
 
-# moved_to_an_idle_hub NAME COUNTER PREEMPT_MS GS-UNEVEN-ARGS...
+# moved_to_an_idle_hub NAME COUNTER PREEMPT_MS PROGRAM ARGS...: PROGRAM
+# (gs-uneven or late_threads) prints "wall_ms N" and, if it checks
+# anything, "ok" last.
 moved_to_an_idle_hub() {
 	name=$1
 	counter=$2
@@ -551,7 +569,7 @@ moved_to_an_idle_hub() {
 		skip $name "one CPU: one hub"
 		return
 	fi
-	GREENSHIM_HUBS=2 GREENSHIM_PREEMPT_MS=$preempt_ms LD_PRELOAD=$LIB "$B/gs-uneven" "$@" \
+	GREENSHIM_HUBS=2 GREENSHIM_PREEMPT_MS=$preempt_ms LD_PRELOAD=$LIB "$@" \
 		>"$tmp/uneven" 2>&1 &
 	pid=$!
 	moved=
@@ -563,7 +581,7 @@ moved_to_an_idle_hub() {
 	done
 	wait $pid
 	rc=$?
-	if [ $rc -ne 0 ] || ! grep -q '^wall_ms ' "$tmp/uneven"; then
+	if [ $rc -ne 0 ] || ! grep -q '^wall_ms ' "$tmp/uneven" || grep -q '^FAIL' "$tmp/uneven"; then
 		fail $name "status $rc: $(cat "$tmp/uneven")"
 	elif ! [ "${moved:-0}" -gt 0 ] 2>/dev/null; then
 		fail $name "no thread moved: $(cat "$tmp/stats")"
@@ -1555,6 +1573,7 @@ test_greenctl_reaches_a_forked_child
 test_greenctl_ps_and_stacks_show_a_server_with_100_clients
 test_greenctl_stats_count_what_the_server_does
 test_greenctl_stats_count_threads_moved_to_an_idle_hub
+test_greenctl_stats_count_threads_moved_from_a_library_loaded_later
 test_greenctl_stats_count_threads_moved_as_they_return
 test_a_renamed_library_moves_threads_as_the_original
 test_greenctl_sees_a_thread_that_never_yields
