@@ -276,7 +276,7 @@ $(B)/tests/api/%: tests/api/%.c src/greenshim.h $(LIB)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc -o $@ $< -L$(B) -lgreenshim \
 		-Wl,-rpath,$(abspath $(B))
 
-bench: all
+bench: all $(B)/tests/tools/late_threads
 	$(B)/gs-microbench
 	@echo
 	sh tools/bench/sidebyside.sh $(B) gs-fastpath
@@ -290,6 +290,8 @@ bench: all
 	sh tools/bench/bulk.sh $(B)
 	@echo
 	sh tools/bench/contend.sh $(B)
+	@echo
+	sh tools/bench/late.sh $(B) 1
 
 soak: all $(SOAK)
 	sh tools/soak/run.sh $(B) all
