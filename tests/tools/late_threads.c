@@ -107,7 +107,8 @@ int main(int argc, char **argv)
 	}
 	t0 = now_ms();
 	sink = late_loop(20000000);
-	per_ms = 20000000.0 / (now_ms() - t0 > 0.01 ? now_ms() - t0 : 0.01);
+	t0 = now_ms() - t0;
+	per_ms = 20000000.0 / (t0 > 0.01 ? t0 : 0.01);
 
 	t0 = now_ms();
 	for (int i = 0; i < n; i++) {

@@ -15,12 +15,10 @@ set -eu
 B=${1:-build}
 ROUNDS=${2:-3}
 THREADS=${3:-3}
-LIB=$(cd "$B" && pwd)/libgreenshim.so
+SECS=0 # lib.sh's run() is not used here
+. tools/bench/lib.sh
 PY=/usr/bin/python3
 [ -x "$B/tests/tools/late_threads" ] || { echo "bench: make $B/tests/tools/late_threads first" >&2; exit 1; }
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
 # children_s FILE: the user+system seconds of this shell's ended children
 # (times, run in this shell: in a subshell it would see the subshell's).
