@@ -526,7 +526,8 @@ test_greenctl_stats_count_threads_moved_to_an_idle_hub() {
 # long one the tick stops there moves to the idle hub (until 2026-12-05
 # only a thread stopped in the program's own code did), and each thread is
 # still itself after its loop (late_threads checks its __thread variables,
-# errno, pthread_self and gettid, natively too).
+# errno, pthread_self and gettid, natively too). Three long ones of 3 s,
+# for the reason above.
 test_greenctl_stats_count_threads_moved_from_a_library_loaded_later() {
 	name=greenctl_stats_count_threads_moved_from_a_library_loaded_later
 	if ! "$B/tests/tools/late_threads" 4 10 300 >"$tmp/late" 2>&1 ||
@@ -534,7 +535,7 @@ test_greenctl_stats_count_threads_moved_from_a_library_loaded_later() {
 		fail $name "natively: $(cat "$tmp/late")"
 		return
 	fi
-	moved_to_an_idle_hub $name threads_moved_out 2 "$B/tests/tools/late_threads" 4 10 1500
+	moved_to_an_idle_hub $name threads_moved_out 2 "$B/tests/tools/late_threads" 6 10 3000
 }
 
 # Six such threads computing in bursts of 0.4 ms with a 10 us sleep after
