@@ -484,14 +484,18 @@ test_native_threads_leave_no_hub_behind() {
 		kill $server
 		return
 	fi
-	# Eight rounds, the first compared with none: it fills glibc's cache of
-	# thread stacks and malloc's arenas. After it, the placement of a cached
-	# stack can merge two mappings or not, so the count moves by one either
-	# way from round to round (seen as 93/94/93/94 on a loaded machine). A
-	# hub left per thread would add 200 fds and hundreds of mappings a
-	# round; a leak of even one mapping a round spreads rounds 2-8 by six.
+	# Twelve rounds, the first compared with none: it fills glibc's cache
+	# of thread stacks and malloc's arenas. After it, the placement of a
+	# cached stack can merge two mappings or not, so the count moves by one
+	# either way from round to round (seen as 93/94/93/94 on a loaded
+	# machine), and the cache may hold one stack more or fewer, a guard
+	# page and a stack, two mappings (seen as 94/96/94 in 1 CI run of
+	# about 20, when the bound was one): the counts of rounds 2-12 may
+	# spread by three. A hub left per thread would add 200 fds and
+	# hundreds of mappings a round; a leak of one mapping a round spreads
+	# them by ten, of one every two rounds by five.
 	counts=
-	for round in 1 2 3 4 5 6 7 8; do
+	for round in 1 2 3 4 5 6 7 8 9 10 11 12; do
 		if ! "$B/gs-echo-load" -p "$port" -c 100 -n 10 >"$tmp/load" 2>&1; then
 			fail $name "load: $(cat "$tmp/load")"
 			kill $server
@@ -510,14 +514,14 @@ test_native_threads_leave_no_hub_behind() {
 	wait $server 2>/dev/null
 	set -- $counts
 	shift
-	# After round 1: the fds stay the same, the mappings within one.
+	# After round 1: the fds stay the same, the mappings within three.
 	fds=${1%/*} lo=${1#*/} hi=${1#*/} same=yes
 	for c in "$@"; do
 		[ "${c%/*}" = "$fds" ] || same=no
 		[ "${c#*/}" -lt "$lo" ] && lo=${c#*/}
 		[ "${c#*/}" -gt "$hi" ] && hi=${c#*/}
 	done
-	if [ $same = no ] || [ $((hi - lo)) -gt 1 ]; then
+	if [ $same = no ] || [ $((hi - lo)) -gt 3 ]; then
 		fail $name "fds/mappings after each round of 100 threads: $counts"
 	else
 		ok $name
