@@ -301,7 +301,7 @@ GS_WRAP int sigpending(sigset_t *set)
 		uint64_t m;
 
 		memcpy(&m, set, sizeof m);
-		m |= green_tpending(hub_current(h));
+		m |= sigmask_own_pending(h);
 		memcpy(set, &m, sizeof m);
 	}
 	return r;

@@ -642,5 +642,8 @@ GS_WRAP void pthread_testcancel(void)
 		REAL(pthread_testcancel)();
 		return;
 	}
+	/* A pthread_cancel another hub sent before now acts here, as
+	 * natively once it returned (hub_take_kills_sent). */
+	hub_take_kills_sent(g->hub);
 	preload_cancel_act();
 }

@@ -1211,6 +1211,12 @@ static void take_kills(struct hub *h)
 	}
 }
 
+void hub_take_kills_sent(struct hub *h)
+{
+	if (h->in_handler == 0 && atomic_load_explicit(&h->kills, memory_order_acquire) != NULL)
+		take_kills(h);
+}
+
 static void free_kills(struct hub *h)
 {
 	struct kill_msg *m, *next;

@@ -846,6 +846,17 @@ int hub_post_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si);
  * (hub_move_green). With si, sent with that siginfo (pthread_sigqueue)
  * where it is delivered at once. */
 int hub_post_kill_green(struct green *g, int sig, const siginfo_t *si);
+/* Called on h's OS thread by its running green thread about to look at
+ * its own signals (its mask changes, its pending set is read or taken
+ * from, pthread_testcancel): what other hubs posted to h's threads
+ * (hub_post_kill) is taken first, as the hub's loop would take it, so that
+ * a pthread_kill, pthread_sigqueue or pthread_cancel that returned before
+ * has acted on its target, as natively. Until 2026-12-05 it waited for
+ * the hub's next poll: a thread that three real-time signals were sent
+ * to, told so through memory, unblocked them and had two handled (1 CI
+ * run). Not inside a program's handler (sigmask_thread_kill is not
+ * async-signal-safe): there they wait for the poll. */
+void hub_take_kills_sent(struct hub *h);
 /* Hands g, h's preempted or handed-over thread (READY, its stack in the
  * program's own code, or returning to it: sched.c), over to t, an idle
  * scheduler hub, to run there from now on. */
@@ -1252,6 +1263,9 @@ int sigmask_thread_kill(struct green *g, int sig, const siginfo_t *si);
  * kernel dequeues (synchronous signals first, then the lowest): the
  * signal, or 0. *info is its siginfo if it came with one (*queued true). */
 int sigmask_take_pending(struct green *g, uint64_t set, siginfo_t *info, bool *queued);
+/* The running green thread's own pending signals (sigpending), those
+ * other hubs sent it included (hub_take_kills_sent). */
+uint64_t sigmask_own_pending(struct hub *h);
 /* g's own pending signals are dropped (a forked child's) or freed (an
  * ended thread's). */
 void sigmask_tsig_clear(struct green *g);

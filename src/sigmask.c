@@ -273,6 +273,7 @@ int sigmask_change(int how, const uint64_t *set, uint64_t *old)
 		*old = g->sigmask;
 	if (set == NULL)
 		return 0;
+	hub_take_kills_sent(h); /* pending before the mask changes */
 	switch (how) {
 	case SIG_BLOCK:
 		m = g->sigmask | *set;
@@ -350,9 +351,11 @@ int sigmask_take_pending(struct green *g, uint64_t set, siginfo_t *info, bool *q
 	/* The kernel's order (next_signal): synchronous signals first. */
 	const uint64_t sync = bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGTRAP) |
 			      bit(SIGFPE) | bit(SIGSYS);
-	uint64_t m = green_tpending(g) & set;
+	uint64_t m;
 	int s;
 
+	hub_take_kills_sent(g->hub);
+	m = green_tpending(g) & set;
 	if (m == 0)
 		return 0;
 	if (m & sync)
@@ -360,6 +363,12 @@ int sigmask_take_pending(struct green *g, uint64_t set, siginfo_t *info, bool *q
 	s = __builtin_ctzll(m) + 1;
 	*queued = tsig_take(g->tsig, s, info);
 	return s;
+}
+
+uint64_t sigmask_own_pending(struct hub *h)
+{
+	hub_take_kills_sent(h);
+	return green_tpending(h->current);
 }
 
 void sigmask_sigwait(struct hub *h, struct green *g, uint64_t set)
