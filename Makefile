@@ -79,7 +79,8 @@ ALLOC_TESTS := $(foreach a,jemalloc tcmalloc mimalloc,$(if $(wildcard /usr/lib/$
 	$(foreach a,jemalloc tcmalloc_minimal,$(if $(wildcard /usr/lib/$(ARCH)-linux-gnu/lib$(a).a),$(B)/tests/preload/allocators-static-$(a)))
 # tests/lang: the C program always, the C++ one where g++ is (make deps).
 LANG_TESTS := $(B)/tests/lang/thread_state $(B)/tests/lang/cancel $(B)/tests/lang/openmp \
-	$(if $(shell command -v g++ 2>/dev/null),$(B)/tests/lang/thread_state_cc)
+	$(if $(shell command -v g++ 2>/dev/null),$(B)/tests/lang/thread_state_cc) \
+	$(if $(shell printf '\#include <gc.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo y),$(B)/tests/lang/boehm_gc)
 API_TEST_SRC := $(wildcard tests/api/*.c)
 API_TESTS := $(API_TEST_SRC:tests/api/%.c=$(B)/tests/api/%)
 # A static program for greenrun to refuse, when glibc's static libc is here.
@@ -195,6 +196,10 @@ $(B)/tests/lang/thread_state $(B)/tests/lang/cancel: $(B)/tests/lang/%: tests/la
 $(B)/tests/lang/openmp: tests/lang/openmp.c | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -fopenmp -o $@ $<
+
+$(B)/tests/lang/boehm_gc: tests/lang/boehm_gc.c | depcheck
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -lgc
 
 $(B)/tests/lang/thread_state_cc: tests/lang/thread_state.cc | depcheck
 	@mkdir -p $(dir $@)

@@ -17,6 +17,7 @@
 #include "sys.h"
 
 #include <sys/auxv.h> /* after runtime.h: <elf.h> and ev.h both name EV_NONE */
+#include <link.h>
 
 #define STACK_SIZE_MAX ((size_t)1024 * 1024 * 1024)
 #define CONFIG_POOL_MAX 1024
@@ -101,11 +102,53 @@ static size_t config_stack_size(void)
 	return stack_round(size);
 }
 
+static int find_libgc(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	const char *base = strrchr(info->dlpi_name, '/');
+
+	(void)size;
+	base = base != NULL ? base + 1 : info->dlpi_name;
+	if (strncmp(base, "libgc.so", 8) != 0)
+		return 0;
+	*(const char **)arg = base;
+	return 1;
+}
+
+/* Boehm's collector (libgc.so), loaded with the program: its collecting
+ * thread stops every other with pthread_kill, and each one's handler
+ * must run on that thread, record where its stack ends and wait there
+ * in sigsuspend until the collection is over. A green thread's handler
+ * runs on whatever context its OS thread is in (docs/LIMITATIONS.md,
+ * *Signals*): the collector ran it on its own and waited for ever (a
+ * program of four threads allocating with GC_MALLOC made no progress in
+ * 60 s with one hub or two, 0.07 s natively), and with its threads made
+ * native by GREENSHIM_NATIVE_LIBS=libgc.so it crashed. Unless
+ * GREENSHIM_THREADS says otherwise, such a program's threads are native
+ * (since 2026-12-05); told on stderr when it is a terminal. */
+static bool libgc_loaded(void)
+{
+	static const char how[] = " is loaded (Boehm's garbage collector, which stops "
+				  "threads with signals): its threads run as native "
+				  "threads (GREENSHIM_THREADS=native; docs/LIMITATIONS.md)\n";
+	const char *name = NULL;
+
+	if (dl_iterate_phdr(find_libgc, &name) == 0 || name == NULL)
+		return false;
+	if (isatty(STDERR_FILENO)) {
+		sys_write(STDERR_FILENO, "greenshim: ", 11);
+		sys_write(STDERR_FILENO, name, strlen(name));
+		sys_write(STDERR_FILENO, how, sizeof how - 1);
+	}
+	return true;
+}
+
 static bool config_native_threads(void)
 {
 	const char *v = getenv("GREENSHIM_THREADS");
 
-	if (v == NULL || *v == '\0' || strcmp(v, "green") == 0)
+	if (v == NULL || *v == '\0')
+		return libgc_loaded();
+	if (strcmp(v, "green") == 0)
 		return false;
 	if (strcmp(v, "native") == 0)
 		return true;

@@ -177,6 +177,14 @@ if [ "$scope" = all ]; then
 	if ! command -v javac >/dev/null 2>&1; then
 		missing="$missing openjdk-17-jdk-headless"
 	fi
+	# tests/lang: Boehm's garbage collector from C (its header), and
+	# Guile, whose memory it manages.
+	if ! printf '#include <gc.h>\n' | ${CC:-cc} -E -x c - >/dev/null 2>&1; then
+		missing="$missing libgc-dev"
+	fi
+	if ! command -v guile-3.0 >/dev/null 2>&1; then
+		missing="$missing guile-3.0"
+	fi
 fi
 missing=$(echo $missing)
 

@@ -65,6 +65,28 @@ test_openmp_reductions_and_regions_on_real_threads() {
 	fi
 }
 
+# Boehm's collector stops each thread with a signal whose handler must run
+# on that thread: a program that loads libgc runs its threads natively
+# unless GREENSHIM_THREADS says otherwise (src/config.c; before
+# 2026-12-05 the collector waited for ever for the threads it stopped).
+test_c_threads_collected_by_boehm_gc() {
+	name=c_threads_collected_by_boehm_gc
+	if [ ! -x "$B/tests/lang/boehm_gc" ]; then
+		skip $name "no libgc-dev (gc.h) when the tests were built"
+		return
+	fi
+	run_both $name "$B/tests/lang/boehm_gc"
+}
+
+test_guile_threads_with_collections() {
+	name=guile_threads_with_collections
+	if ! command -v guile-3.0 >/dev/null 2>&1; then
+		skip $name "no guile-3.0"
+		return
+	fi
+	run_both $name guile-3.0 --no-auto-compile tests/lang/threads.scm
+}
+
 test_c_cancellation_runs_cleanup_handlers() {
 	run_both c_cancellation_runs_cleanup_handlers "$B/tests/lang/cancel"
 }
@@ -201,6 +223,8 @@ test_cxx_thread_local_exceptions_futures_and_call_once
 test_openmp_reductions_and_regions_on_real_threads
 test_rust_std_threads_channels_and_500_connection_echo
 test_ruby_threads_queues_and_condition_variables
+test_c_threads_collected_by_boehm_gc
+test_guile_threads_with_collections
 test_java_threads_thread_locals_monitors_and_executor
 test_java_jit_loop_leaves_a_sleeper_running
 test_node_thread_pool_workers_atomics_and_http
