@@ -9,12 +9,17 @@
  * never let the collector go on. Prints "ok" last. An ordinary program:
  * nothing here knows of greenshim.
  *   boehm_gc [THREADS] [ROUNDS]  (default 4 100)
+ *   boehm_gc tid                 one thread, no collection: its gettid()
  */
+#define _GNU_SOURCE /* gettid */
 #define GC_THREADS
 #include <gc.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define NODES 2000
 
@@ -55,6 +60,12 @@ static void *work(void *arg)
 	return NULL;
 }
 
+static void *tid(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)gettid();
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 4;
@@ -62,6 +73,18 @@ int main(int argc, char **argv)
 	unsigned long before;
 	int failed = 0;
 
+	if (argc > 1 && strcmp(argv[1], "tid") == 0) {
+		pthread_t t;
+		void *r = NULL;
+
+		GC_INIT();
+		if (pthread_create(&t, NULL, tid, NULL) != 0 || pthread_join(t, &r) != 0) {
+			printf("FAIL pthread_create\n");
+			return 1;
+		}
+		printf("tid %ld\nok\n", (long)(intptr_t)r);
+		return 0;
+	}
 	rounds = argc > 2 ? atoi(argv[2]) : 100;
 	if (n < 1 || n > 64 || rounds < 1) {
 		fprintf(stderr, "usage: boehm_gc [THREADS] [ROUNDS]\n");
