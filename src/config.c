@@ -17,6 +17,7 @@
 #include "sys.h"
 
 #include <sys/auxv.h> /* after runtime.h: <elf.h> and ev.h both name EV_NONE */
+#include <dlfcn.h>
 #include <link.h>
 
 #define STACK_SIZE_MAX ((size_t)1024 * 1024 * 1024)
@@ -114,25 +115,32 @@ static int find_libgc(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
-/* Boehm's collector (libgc.so), loaded with the program: its collecting
- * thread stops every other with pthread_kill, and each one's handler
- * must run on that thread, record where its stack ends and wait there
- * in sigsuspend until the collection is over. A green thread's handler
- * runs on whatever context its OS thread is in (docs/LIMITATIONS.md,
- * *Signals*): the collector ran it on its own and waited for ever (a
- * program of four threads allocating with GC_MALLOC made no progress in
- * 60 s with one hub or two, 0.07 s natively), and with its threads made
- * native by GREENSHIM_NATIVE_LIBS=libgc.so it crashed. Unless
- * GREENSHIM_THREADS says otherwise, such a program's threads are native
- * (since 2026-12-05); told on stderr when it is a terminal. */
-static bool libgc_loaded(void)
+/* Runtimes whose collector stops every other thread with pthread_kill,
+ * each one's handler to run on that thread, record where its stack ends
+ * and wait there in sigsuspend until the collection is over: Boehm's
+ * collector (libgc.so, loaded with the program) and Mono's (its runtime's
+ * thread registry, mono_thread_info_attach, in the mono executable or
+ * libmonosgen). A green thread's handler runs on whatever context its OS
+ * thread is in (docs/LIMITATIONS.md, *Signals*): the collector ran it on
+ * its own and waited for ever (a program of four threads allocating with
+ * GC_MALLOC made no progress in 60 s with one hub or two, 0.07 s
+ * natively; with its threads made native by
+ * GREENSHIM_NATIVE_LIBS=libgc.so it crashed), or Mono aborted ("Cannot
+ * transition thread ... with FINISH_ASYNC_SUSPEND") at its first
+ * collection with threads. Unless GREENSHIM_THREADS says otherwise, such
+ * a program's threads are native (since 2026-12-05); told on stderr when
+ * it is a terminal. */
+static bool suspending_runtime(void)
 {
-	static const char how[] = " is loaded (Boehm's garbage collector, which stops "
-				  "threads with signals): its threads run as native "
-				  "threads (GREENSHIM_THREADS=native; docs/LIMITATIONS.md)\n";
+	static const char how[] = " (a collector that stops threads with signals): its "
+				  "threads run as native threads (GREENSHIM_THREADS=native; "
+				  "docs/LIMITATIONS.md)\n";
 	const char *name = NULL;
 
 	if (dl_iterate_phdr(find_libgc, &name) == 0 || name == NULL)
+		name = dlsym(RTLD_DEFAULT, "mono_thread_info_attach") != NULL ? "Mono's runtime"
+									       : NULL;
+	if (name == NULL)
 		return false;
 	if (isatty(STDERR_FILENO)) {
 		sys_write(STDERR_FILENO, "greenshim: ", 11);
@@ -147,7 +155,7 @@ static bool config_native_threads(void)
 	const char *v = getenv("GREENSHIM_THREADS");
 
 	if (v == NULL || *v == '\0')
-		return libgc_loaded();
+		return suspending_runtime();
 	if (strcmp(v, "green") == 0)
 		return false;
 	if (strcmp(v, "native") == 0)

@@ -177,13 +177,19 @@ if [ "$scope" = all ]; then
 	if ! command -v javac >/dev/null 2>&1; then
 		missing="$missing openjdk-17-jdk-headless"
 	fi
-	# tests/lang: Boehm's garbage collector from C (its header), and
-	# Guile, whose memory it manages.
+	# tests/lang: Boehm's garbage collector from C (its header), Guile,
+	# whose memory it manages, and C# on Mono.
 	if ! printf '#include <gc.h>\n' | ${CC:-cc} -E -x c - >/dev/null 2>&1; then
 		missing="$missing libgc-dev"
 	fi
 	if ! command -v guile-3.0 >/dev/null 2>&1; then
 		missing="$missing guile-3.0"
+	fi
+	if ! command -v mono >/dev/null 2>&1; then
+		missing="$missing mono-runtime"
+	fi
+	if ! command -v mcs >/dev/null 2>&1; then
+		missing="$missing mono-mcs"
 	fi
 fi
 missing=$(echo $missing)

@@ -93,6 +93,22 @@ test_c_threads_collected_by_boehm_gc() {
 	fi
 }
 
+# Mono's collector stops threads the same way (src/config.c; before
+# 2026-12-05 Mono aborted at its first collection with threads: "Cannot
+# transition thread ... with FINISH_ASYNC_SUSPEND").
+test_csharp_threads_on_mono_with_collections() {
+	name=csharp_threads_on_mono_with_collections
+	if ! command -v mcs >/dev/null 2>&1 || ! command -v mono >/dev/null 2>&1; then
+		skip $name "no mcs and mono (mono-mcs, mono-runtime)"
+		return
+	fi
+	if ! mcs -out:"$tmp/threads.exe" tests/lang/threads.cs >"$tmp/mcs" 2>&1; then
+		fail $name "mcs: $(tail -n 3 "$tmp/mcs")"
+		return
+	fi
+	run_both $name mono "$tmp/threads.exe"
+}
+
 test_guile_threads_with_collections() {
 	name=guile_threads_with_collections
 	if ! command -v guile-3.0 >/dev/null 2>&1; then
@@ -240,6 +256,7 @@ test_rust_std_threads_channels_and_500_connection_echo
 test_ruby_threads_queues_and_condition_variables
 test_c_threads_collected_by_boehm_gc
 test_guile_threads_with_collections
+test_csharp_threads_on_mono_with_collections
 test_java_threads_thread_locals_monitors_and_executor
 test_java_jit_loop_leaves_a_sleeper_running
 test_node_thread_pool_workers_atomics_and_http
