@@ -17,7 +17,6 @@
 #include "sys.h"
 
 #include <sys/auxv.h> /* after runtime.h: <elf.h> and ev.h both name EV_NONE */
-#include <dlfcn.h>
 #include <link.h>
 
 #define STACK_SIZE_MAX ((size_t)1024 * 1024 * 1024)
@@ -103,24 +102,49 @@ static size_t config_stack_size(void)
 	return stack_round(size);
 }
 
-static int find_libgc(struct dl_phdr_info *info, size_t size, void *arg)
+/* The objects named so (a prefix of the file's name): Boehm's collector,
+ * and Mono's runtime where a program embeds it. */
+static int find_suspender(struct dl_phdr_info *info, size_t size, void *arg)
 {
+	static const char *const names[] = { "libgc.so", "libmonosgen-2.0.so",
+					     "libmonoboehm-2.0.so", "libmono-2.0.so" };
 	const char *base = strrchr(info->dlpi_name, '/');
 
 	(void)size;
 	base = base != NULL ? base + 1 : info->dlpi_name;
-	if (strncmp(base, "libgc.so", 8) != 0)
-		return 0;
-	*(const char **)arg = base;
-	return 1;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strncmp(base, names[i], strlen(names[i])) == 0) {
+			*(const char **)arg = base;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The mono launcher, which has the runtime in itself: /usr/bin/mono is
+ * a link to mono-sgen. By the executable's name (no lookup of a symbol:
+ * dlsym allocates, and this may run inside the program's own malloc,
+ * which then waited for itself: jemalloc's tests hung). */
+static bool mono_executable(void)
+{
+	char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+	const char *base;
+
+	if (n <= 0)
+		return false;
+	path[n] = '\0';
+	base = strrchr(path, '/');
+	base = base != NULL ? base + 1 : path;
+	return strcmp(base, "mono") == 0 || strncmp(base, "mono-sgen", 9) == 0 ||
+	       strncmp(base, "mono-boehm", 10) == 0;
 }
 
 /* Runtimes whose collector stops every other thread with pthread_kill,
  * each one's handler to run on that thread, record where its stack ends
  * and wait there in sigsuspend until the collection is over: Boehm's
- * collector (libgc.so, loaded with the program) and Mono's (its runtime's
- * thread registry, mono_thread_info_attach, in the mono executable or
- * libmonosgen). A green thread's handler runs on whatever context its OS
+ * collector (libgc.so, loaded with the program) and Mono's (the mono
+ * executable, or libmonosgen where a program embeds Mono). A green thread's handler runs on whatever context its OS
  * thread is in (docs/LIMITATIONS.md, *Signals*): the collector ran it on
  * its own and waited for ever (a program of four threads allocating with
  * GC_MALLOC made no progress in 60 s with one hub or two, 0.07 s
@@ -137,9 +161,8 @@ static bool suspending_runtime(void)
 				  "docs/LIMITATIONS.md)\n";
 	const char *name = NULL;
 
-	if (dl_iterate_phdr(find_libgc, &name) == 0 || name == NULL)
-		name = dlsym(RTLD_DEFAULT, "mono_thread_info_attach") != NULL ? "Mono's runtime"
-									       : NULL;
+	if (dl_iterate_phdr(find_suspender, &name) == 0 || name == NULL)
+		name = mono_executable() ? "Mono's runtime" : NULL;
 	if (name == NULL)
 		return false;
 	if (isatty(STDERR_FILENO)) {
