@@ -144,9 +144,10 @@ static bool mono_executable(void)
  * each one's handler to run on that thread, record where its stack ends
  * and wait there in sigsuspend until the collection is over: Boehm's
  * collector (libgc.so, loaded with the program) and Mono's (the mono
- * executable, or libmonosgen where a program embeds Mono). A green thread's handler runs on whatever context its OS
- * thread is in (docs/LIMITATIONS.md, *Signals*): the collector ran it on
- * its own and waited for ever (a program of four threads allocating with
+ * executable, or libmonosgen where a program embeds Mono). A green
+ * thread's handler runs on whatever context its OS thread is in
+ * (docs/LIMITATIONS.md, *Signals*): the collector ran it on its own and
+ * waited for ever (a program of four threads allocating with
  * GC_MALLOC made no progress in 60 s with one hub or two, 0.07 s
  * natively; with its threads made native by
  * GREENSHIM_NATIVE_LIBS=libgc.so it crashed), or Mono aborted ("Cannot
