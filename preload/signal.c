@@ -50,34 +50,37 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	if (REAL(sigaction)(sig, NULL, &now) == 0)
 		a.sa_flags = (a.sa_flags & ~SA_RESTART) | (now.sa_flags & SA_RESTART);
 	struct green *t = hub_signal(sig, a.sa_flags & SA_RESTART);
+	/* The signal frame's mask, the kernel's 64-bit word. */
+	uint64_t *kmask = (uint64_t *)(void *)&((ucontext_t *)uc)->uc_sigmask;
+	struct handler_frame f;
+	uint64_t extra;
 
+	memcpy(&extra, &a.sa_mask, sizeof extra);
+	if (!(a.sa_flags & SA_NODEFER))
+		extra |= (uint64_t)1 << (sig - 1);
 	/* On the hub's context, the handler runs with the mask of the
 	 * thread the signal was for (sigsuspend's temporary one included),
 	 * as it would on that thread. */
-	if (t != NULL && hub_in_loop(h)) {
-		uint64_t extra;
-
-		memcpy(&extra, &a.sa_mask, sizeof extra);
-		if (!(a.sa_flags & SA_NODEFER))
-			extra |= (uint64_t)1 << (sig - 1);
+	if (t != NULL && hub_in_loop(h))
 		sigmask_handler_mask(h, t, extra);
-	}
 	if (a.sa_flags & SA_RESETHAND) {
 		memset(&program[sig], 0, sizeof program[sig]);
 		program[sig].sa_handler = SIG_DFL;
 		trampolined[sig] = 0;
+		sigmask_set_handled(sig, false);
 	}
 	errno = saved_errno;
 	/* No preemption inside the program's handler: it may have
-	 * interrupted code that holds a lock (src/preempt.c). */
+	 * interrupted code that holds a lock (src/preempt.c). On a green
+	 * thread's own context, its mask is the handler's meanwhile. */
 	if (h != NULL)
-		hub_handler_begin(h);
+		hub_handler_begin(h, &f, extra, hub_in_loop(h) ? NULL : kmask);
 	if (a.sa_flags & SA_SIGINFO)
 		a.sa_sigaction(sig, si, uc);
 	else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN)
 		a.sa_handler(sig);
 	if (h != NULL)
-		hub_handler_end(h);
+		hub_handler_end(h, &f, kmask);
 }
 
 static bool is_handler(const struct sigaction *act)
@@ -166,6 +169,7 @@ GS_WRAP int sigaction(int sig, const struct sigaction *act, struct sigaction *ol
 	else if (old != NULL)
 		*old = trampolined[sig] ? prev : kold;
 	trampolined[sig] = is_handler(act);
+	sigmask_set_handled(sig, is_handler(act));
 	return 0;
 }
 

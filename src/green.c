@@ -56,6 +56,7 @@ static void green_main(void *arg)
 	hub_first_run(g->hub);
 	if (g->flags & GREEN_OWN_TLS)
 		tls_first_run(g);
+	green_take_due(g); /* sent before it first ran */
 	green_exit(run_hook != NULL ? run_hook(g) : g->start(g->arg));
 }
 
@@ -301,6 +302,7 @@ void green_yield(void)
 	g->flags &= ~GREEN_PREEMPTED;
 	hub_runq_push(h, g);
 	hub_switch_out(h, g);
+	green_take_due(g);
 }
 
 int green_sleep_until(int64_t deadline)

@@ -633,14 +633,28 @@ struct green *hub_threads(const struct hub *h)
 	return h->all;
 }
 
-void hub_handler_begin(struct hub *h)
+void hub_handler_begin(struct hub *h, struct handler_frame *f, uint64_t extra, uint64_t *kmask)
 {
+	struct green *g = h->current;
+
 	h->in_handler++;
 	h->program_signals++;
+	f->g = NULL;
+	if (g != h->hub_green && g->state == GREEN_RUNNING && kmask != NULL) {
+		f->g = g;
+		f->at_entry = *kmask;
+		f->old = sigmask_handler_enter(h, g, extra, kmask);
+	}
 }
 
-void hub_handler_end(struct hub *h)
+void hub_handler_end(struct hub *h, struct handler_frame *f, uint64_t *kmask)
 {
+	if (f->g != NULL) {
+		/* The handler may have waited, and its thread resumed on
+		 * another hub (never: may_move), but h is its hub still. */
+		h = f->g->hub;
+		sigmask_handler_leave(h, f->g, f->old, f->at_entry, kmask);
+	}
 	h->in_handler--;
 }
 
@@ -921,6 +935,8 @@ static inline void hub_load_tls(struct hub *h, struct green *next)
 /* The only place a context is left and resumed. */
 static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 {
+	int in_handler;
+
 	GS_INVARIANT(cur == h->current && next->hub == h && hub_peek() == h,
 		     "one context of a hub runs at a time, on the hub's OS thread");
 	GS_INVARIANT(next->state != GREEN_DEAD && next->state != GREEN_PARKED,
@@ -944,10 +960,15 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 	/* A call let through by trap.c catches none after it. */
 	if (GS_UNLIKELY(h->trap_sel != h->trap_on))
 		h->trap_sel = h->trap_on;
+	/* A program's handler that waits (sigsuspend in it) is in progress
+	 * on cur's context alone: the others run outside it. */
+	in_handler = h->in_handler;
+	h->in_handler = 0;
 	ctx_switch(&cur->ctx, &next->ctx);
 	/* Resumed: cur runs again, on its hub, which is another when it was
 	 * preempted and moved (sched_share). */
 	h = cur->hub;
+	h->in_handler = in_handler;
 #ifdef GS_ASAN
 	asan_after(h, cur->asan_fake);
 #endif
@@ -1384,10 +1405,11 @@ static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 	hub_take_posts(h);
 }
 
-/* Signals. The handler runs on whatever context the OS thread was in; it
- * only notes which wait it interrupted (hub_signal) and wakes the loop;
- * the loop ends that wait here, in the hub's context, where the run queue
- * may be touched. The wait sequence number makes sure the wait ended is
+/* Signals. A signal kept for one thread runs its handler on that thread
+ * (hub_sigwake, wait_park). Any other runs on whatever context the OS
+ * thread was in; it only notes which wait it interrupted (hub_signal) and
+ * wakes the loop; the loop ends that wait here, in the hub's context,
+ * where the run queue may be touched. The wait sequence number makes sure the wait ended is
  * the one in progress when the signal came, not a later one. */
 void hub_signal_target(struct green *g)
 {
@@ -1424,6 +1446,13 @@ struct green *hub_signal(int sig, bool restart)
 		return NULL;
 	t = h->kill_target != NULL ? h->kill_target : signal_receiver(h, sig);
 	h->kill_target = NULL;
+	/* On its own context, running: a wait it was woken from to run the
+	 * handler (hub_sigwake) ends, if the signal ends it, once the
+	 * handler has run (wait_park). */
+	if (t != NULL && t == h->current && t != h->hub_green) {
+		t->flags |= GREEN_HANDLED | (restart ? 0 : GREEN_HANDLED_EINTR);
+		return t;
+	}
 	if (t == NULL || t->state != GREEN_PARKED || t->wait == NULL || !t->wait->interruptible)
 		return t;
 	/* Two signals on one wait: EINTR wins over a restart. */
@@ -1433,6 +1462,19 @@ struct green *hub_signal(int sig, bool restart)
 	h->intr_target = t;
 	hub_wake(h);
 	return t;
+}
+
+void hub_sigwake(struct green *g)
+{
+	struct wait *w = g->wait;
+
+	/* Its wait stays open: a waker may still end it, while the handler
+	 * runs or once it parks again (wait_park). A claimed one is ended
+	 * soon by its waker's post, and the handler runs after. */
+	if (g->state == GREEN_PARKED && w != NULL && !wait_done(w) && !(g->flags & GREEN_SIGWAKE)) {
+		g->flags |= GREEN_SIGWAKE;
+		hub_unpark(g);
+	}
 }
 
 static void hub_signal_deliver(struct hub *h)

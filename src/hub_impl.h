@@ -104,7 +104,9 @@ struct hub {
 	timer_t timer;                /* preempt.c: ticks while a green runs */
 	bool have_timer, timer_armed;
 	int64_t tick_ns;        /* preempt.c: the tick's interval now */
-	int in_handler;               /* a program's signal handler is running */
+	int in_handler;               /* a program's signal handler is running
+				       * on the current context (hub_switch
+				       * keeps it per context) */
 	int in_tick;                  /* preempt.c's tick handler is running */
 	uint64_t preempt_seen;        /* switches counted at the last tick */
 	int64_t next_deadline;        /* earliest timed wait begun since the

@@ -532,6 +532,9 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 		h = cur->hub;
 		sigaltstack(NULL, &uc->uc_stack);
 	}
+	/* Signals kept for it meanwhile: handled now, where the tick
+	 * interrupted it. */
+	green_take_due(cur);
 	if (h->masks || moved)
 		memcpy(&uc->uc_sigmask, &h->kmask, sizeof h->kmask);
 	h->in_tick++;

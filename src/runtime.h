@@ -496,6 +496,8 @@ enum green_state {
  * spent (a join or a detach says ESRCH, as glibc's). */
 #define GREEN_JOINED 2
 
+#define GREEN_SIGWAKE 0x1u   /* woken from an open wait to run a signal's
+			      * handler (hub_sigwake): parks again after */
 #define GREEN_ROOT 0x2u      /* the OS thread's own context */
 #define GREEN_HUB 0x4u       /* the hub's context */
 #define GREEN_USER_STACK 0x8u /* stack given by the program: not ours */
@@ -525,6 +527,11 @@ enum green_state {
 #define GREEN_HOME_MASK (0x3fu << GREEN_HOME_SHIFT)
 #define GREEN_STDIO_ONE 0x10000u
 #define GREEN_STDIO_MASK 0xff0000u
+/* Handlers that ran on its own context while a wait of it was open
+ * (wait_park): one did, and one had no SA_RESTART (the wait, if a signal
+ * ends it, says EINTR). */
+#define GREEN_HANDLED 0x40000000u
+#define GREEN_HANDLED_EINTR 0x80000000u
 
 struct green_attr {
 	size_t stack_size;  /* 0: gs_config.stack_size */
@@ -797,11 +804,27 @@ bool hub_exit_ends_os_thread(const struct hub *h);
 /* h's threads, first of the list (struct green's all_next links them). */
 struct green *hub_threads(const struct hub *h);
 /* Around a program's signal handler that the hub runs (preload/signal.c):
- * counted, and a thread preempted meanwhile is left alone. */
-void hub_handler_begin(struct hub *h);
-void hub_handler_end(struct hub *h);
-/* Is a program's signal handler running on h (hub_handler_begin)? */
+ * counted, and a thread preempted meanwhile is left alone. On a green
+ * thread's own context (kmask: the first word of the signal frame's
+ * uc_sigmask), the thread's mask has extra blocked while the handler
+ * runs, as the kernel blocks it, and gets back what the frame says after
+ * (sigmask_handler_enter, _leave). */
+struct handler_frame {
+	struct green *g; /* the thread the handler runs on, or NULL */
+	uint64_t old;      /* its mask before */
+	uint64_t at_entry; /* the frame's mask as the kernel wrote it */
+};
+void hub_handler_begin(struct hub *h, struct handler_frame *f, uint64_t extra, uint64_t *kmask);
+void hub_handler_end(struct hub *h, struct handler_frame *f, uint64_t *kmask);
+/* Is a program's signal handler running on h's current context
+ * (hub_handler_begin)? Kept per context: a handler that waits leaves the
+ * others outside it (hub_switch). */
 bool hub_in_handler(const struct hub *h);
+/* g, a thread of the calling hub's, has a signal kept for it to handle on
+ * its own context (sigmask_thread_kill): if parked in a wait, it runs now,
+ * its wait still open; it handles the signal, then the wait ends with
+ * EINTR if it is interruptible, or goes on (wait_park). */
+void hub_sigwake(struct green *g);
 /* The green thread a signal raised on h now is for (sigmask_raise_here),
  * or NULL: a signal of the process's. */
 struct green *hub_kill_target(const struct hub *h);
@@ -1253,8 +1276,10 @@ int sigmask_change(int how, const uint64_t *set, uint64_t *old);
 bool sigmask_blocks(const struct green *g, int sig);
 /* Signals pending for one green thread (pthread_kill, raise,
  * pthread_sigqueue with si), as the kernel keeps a thread's own: g blocks
- * sig or waits for it in sigwait. 1 if kept (a sigwait of g for it is
- * woken), 0 if the caller must send it for real, -EAGAIN if no memory
+ * sig or waits for it in sigwait; or g lets it in, is not the running
+ * thread and the program has a handler for sig: kept for g to handle on
+ * its own context when it next runs (hub_sigwake). 1 if kept (a sigwait
+ * of g for it is woken), 0 if the caller must send it for real, -EAGAIN if no memory
  * could hold it (as the kernel says when its queue is full). A kept
  * instance with si is delivered or taken with that siginfo. Only from g's
  * own hub, outside signal handlers. */
@@ -1263,6 +1288,23 @@ int sigmask_thread_kill(struct green *g, int sig, const siginfo_t *si);
  * kernel dequeues (synchronous signals first, then the lowest): the
  * signal, or 0. *info is its siginfo if it came with one (*queued true). */
 int sigmask_take_pending(struct green *g, uint64_t set, siginfo_t *info, bool *queued);
+/* The program's disposition of sig is a handler (preload/signal.c), or
+ * not. */
+void sigmask_set_handled(int sig, bool handler);
+/* g, the running thread, handles the signals kept for it that its mask
+ * lets in, here on its own context, before it goes on. */
+void sigmask_deliver_due(struct green *g);
+static inline void green_take_due(struct green *g)
+{
+	if (GS_UNLIKELY(g->tsig != NULL))
+		sigmask_deliver_due(g);
+}
+/* hub_handler_begin's and _end's work on g's mask: returns g's mask
+ * before; *kmask is the signal frame's, which _leave may rewrite to what
+ * the hub now keeps in the kernel for g. */
+uint64_t sigmask_handler_enter(struct hub *h, struct green *g, uint64_t extra, uint64_t *kmask);
+void sigmask_handler_leave(struct hub *h, struct green *g, uint64_t old, uint64_t at_entry,
+			   uint64_t *kmask);
 /* The running green thread's own pending signals (sigpending), those
  * other hubs sent it included (hub_take_kills_sent). */
 uint64_t sigmask_own_pending(struct hub *h);

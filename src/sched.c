@@ -318,10 +318,12 @@ static bool claim(struct hub *h, struct hub *t)
  * preemption on: preempt.c knows then which code is whose (preempt_pc_kind),
  * and GREENSHIM_PREEMPT_MS=0 keeps every thread where it was placed. Not
  * while it holds a FILE lock, or one of glibc's mutexes that checks its
- * owner: glibc names h's OS thread their owner. */
+ * owner: glibc names h's OS thread their owner. Nor inside a program's
+ * signal handler: its frame returns on the OS thread it was delivered on
+ * (the mask and signal stack it restores are that thread's). */
 static bool may_move(struct hub *h, struct green *g)
 {
-	return sched_hubs() > 1 && h->sched && gs_config.preempt_ns != 0 &&
+	return sched_hubs() > 1 && h->sched && gs_config.preempt_ns != 0 && h->in_handler == 0 &&
 	       !(g->flags & (GREEN_ROOT | GREEN_HUB | GREEN_FLOCK_MASK)) && g->os_locks == 0 &&
 	       green_of_program(g);
 }
@@ -366,6 +368,7 @@ void sched_settle(uintptr_t ra)
 	if (movable_at_return(ra) && claim(h, t)) {
 		h->moved_at_return++;
 		hub_hand_over(h, g, t); /* returns on t */
+		green_take_due(g);
 	}
 	errno = saved_errno;
 }

@@ -25,7 +25,11 @@
  * kept pending for it here (green->tsig), as the kernel keeps a
  * thread's own pending signals: they are sent for real on its own context
  * when it unblocks them, and a sigwait of it takes them before the OS
- * thread's and the process's. A thread in sigwait (green->waitset) has
+ * thread's and the process's. Those it lets in, sent by another thread,
+ * with a handler of the program's, are kept the same way, and sent for
+ * real on its own context when it next runs (green_take_due; a waiting
+ * thread is woken for it, hub_sigwake): its handler runs on its stack and
+ * TLS, as natively, not on the sender's. A thread in sigwait (green->waitset) has
  * its set blocked in the kernel while it or the hub runs, so that a signal
  * of the set stays pending until the thread takes it (preload/sigwait.c).
  */
@@ -42,6 +46,11 @@
 /* Set for good once any hub counts masks: until then every green thread
  * of the process has the mask it started with. */
 static atomic_bool masks_anywhere;
+
+/* The signals whose disposition is a handler of the program's
+ * (preload/signal.c): those sent to another green thread than the caller
+ * are kept for it, to run on its own context (sigmask_thread_kill). */
+static _Atomic uint64_t handled;
 
 static uint64_t bit(int sig)
 {
@@ -238,27 +247,24 @@ void sigmask_tsig_free(struct green *g)
 	g->tsig = NULL;
 }
 
-/* Sends g's own pending signals that its mask now lets in, on g's
- * context (the running one): delivered before the caller returns, as
- * natively when a thread unblocks a pending signal, each with the siginfo
- * it came with. */
-static void deliver_own(struct hub *h, struct green *g)
+/* Sends g's own pending signals that its mask lets in, on g's context
+ * (the running one): delivered before the caller returns, as natively when
+ * a thread unblocks a pending signal, each with the siginfo it came with,
+ * the lowest first. What is due is looked at again after each handler,
+ * which may have taken some (sigsuspend in it) or changed the mask. */
+static void deliver_own(struct green *g)
 {
 	struct green_tsig *t = g->tsig;
-	uint64_t due = green_tpending(g) & ~(g->sigmask | g->waitset);
+	uint64_t due;
 	siginfo_t info;
 
-	for (int s = 1; due != 0; s++, due >>= 1) {
-		if (!(due & 1))
-			continue;
-		while (t->count[s - 1] > 0) {
-			bool queued = tsig_take(t, s, &info);
+	while ((due = green_tpending(g) & ~(g->sigmask | g->waitset)) != 0) {
+		int s = __builtin_ctzll(due) + 1;
+		bool queued = tsig_take(t, s, &info);
 
-			hub_signal_target(g);
-			send_here(s, queued ? &info : NULL);
-		}
+		hub_signal_target(g);
+		send_here(s, queued ? &info : NULL);
 	}
-	(void)h;
 }
 
 int sigmask_change(int how, const uint64_t *set, uint64_t *old)
@@ -302,7 +308,7 @@ int sigmask_change(int how, const uint64_t *set, uint64_t *old)
 	 * as natively. */
 	kernel_set(h, m | g->waitset);
 	if (green_tpending(g) & ~m)
-		deliver_own(h, g);
+		deliver_own(g);
 	return 0;
 }
 
@@ -311,11 +317,36 @@ bool sigmask_blocks(const struct green *g, int sig)
 	return sig >= 1 && sig <= 64 && (g->sigmask & bit(sig)) != 0;
 }
 
+void sigmask_set_handled(int sig, bool handler)
+{
+	if (sig < 1 || sig > 64)
+		return;
+	if (handler)
+		atomic_fetch_or_explicit(&handled, bit(sig), memory_order_relaxed);
+	else
+		atomic_fetch_and_explicit(&handled, ~bit(sig), memory_order_relaxed);
+}
+
+/* Whether sig, which g lets in, is kept for g to handle on its own
+ * context: g is not the caller, the program has a handler for it. */
+static bool for_its_context(const struct green *g, int sig)
+{
+	const struct hub *h = hub_peek();
+
+	return h != NULL && g->hub == h && g != h->current && g != h->hub_green &&
+	       g->state != GREEN_DEAD &&
+	       (atomic_load_explicit(&handled, memory_order_relaxed) & bit(sig)) != 0;
+}
+
 int sigmask_thread_kill(struct green *g, int sig, const siginfo_t *si)
 {
 	struct green_tsig *t;
+	bool later;
 
-	if (sig < 1 || sig > 64 || (!sigmask_blocks(g, sig) && !(g->waitset & bit(sig))))
+	if (sig < 1 || sig > 64)
+		return 0;
+	later = !sigmask_blocks(g, sig) && !(g->waitset & bit(sig));
+	if (later && !for_its_context(g, sig))
 		return 0;
 	/* A standard signal already pending is not queued again (signal(7)):
 	 * the first keeps its siginfo; real-time signals are, each instance
@@ -340,10 +371,77 @@ int sigmask_thread_kill(struct green *g, int sig, const siginfo_t *si)
 		t->count[sig - 1]++;
 	}
 	t->pending |= bit(sig);
-	if ((g->waitset & bit(sig)) && g->state == GREEN_PARKED && g->wait != NULL &&
-	    g->hub == hub_peek())
+	if (later)
+		hub_sigwake(g); /* its handler runs when it next runs */
+	else if ((g->waitset & bit(sig)) && g->state == GREEN_PARKED && g->wait != NULL &&
+		 g->hub == hub_peek())
 		wait_complete(g->wait, 0);
 	return 1;
+}
+
+void sigmask_deliver_due(struct green *g)
+{
+	deliver_own(g);
+}
+
+/* The mask the kernel is to have while g runs, as kernel_set puts it. */
+static uint64_t kernel_mask_of(const struct hub *h, const struct green *g)
+{
+	uint64_t m = g->sigmask | g->waitset;
+
+	if (preempt_active())
+		m &= ~bit(preempt_signal());
+	if (h->trap_on)
+		m &= ~bit(SIGSYS);
+	return m;
+}
+
+static void set_mask(struct hub *h, struct green *g, uint64_t m)
+{
+	if (h->masks) {
+		count(h, g->sigmask, -1);
+		count(h, m, 1);
+	}
+	g->sigmask = m;
+}
+
+uint64_t sigmask_handler_enter(struct hub *h, struct green *g, uint64_t extra, uint64_t *kmask)
+{
+	uint64_t old = g->sigmask;
+	uint64_t m = (old | extra) & ~(bit(SIGKILL) | bit(SIGSTOP) | bit(32) | bit(33));
+
+	/* The kernel blocked extra on entry, as it does for the thread a
+	 * handler runs on; the thread's mask says so too, which a switch
+	 * away from the handler (a wait in it) must put back. Masks differ
+	 * between this thread and the others from now until the handler
+	 * ends: the hub counts them. */
+	if (m != old) {
+		if (!h->masks)
+			sigmask_recount(h);
+		set_mask(h, g, m);
+	}
+	h->kmask = (*kmask | extra) & ~(bit(SIGKILL) | bit(SIGSTOP));
+	return old;
+}
+
+void sigmask_handler_leave(struct hub *h, struct green *g, uint64_t old, uint64_t at_entry,
+			   uint64_t *kmask)
+{
+	/* sigreturn puts the mask of the signal's frame in the kernel: the
+	 * thread's from before the handler, unless the handler changed the
+	 * frame's (then that one, as natively). The hub may have moved
+	 * the thread's mask in the kernel meanwhile (a switch): the frame's
+	 * is made the thread's as the hub keeps it. */
+	if (*kmask != at_entry)
+		old = *kmask & ~(bit(SIGKILL) | bit(SIGSTOP) | bit(32) | bit(33));
+	if (g->sigmask != old)
+		set_mask(h, g, old);
+	if (h->masks) {
+		*kmask = kernel_mask_of(h, g);
+		h->kmask = *kmask;
+	} else {
+		h->kmask = *kmask;
+	}
 }
 
 int sigmask_take_pending(struct green *g, uint64_t set, siginfo_t *info, bool *queued)

@@ -94,6 +94,43 @@ static void wait_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		wait_complete(g->wait, -ETIMEDOUT);
 }
 
+/* g was woken from w, still open, to handle signals kept for it
+ * (hub_sigwake): its handlers run here, on its own context, as the kernel
+ * runs a handler on a thread blocked in a system call. Then, as the kernel
+ * ends or restarts that call: an interruptible wait ends with EINTR, or
+ * WAKE_SIGNAL for its caller to restart where every handler that ran had
+ * SA_RESTART; another (a mutex, a join) goes on, as a futex wait that a
+ * handler interrupted is made again. A waker may end w meanwhile (its
+ * waiters stay queued; wait_end finds g not parked on it), and so may its
+ * deadline or a cancellation. Returns the time left till the deadline,
+ * for its timer (0: none, or w ended). */
+static int64_t handle_mid_wait(struct hub *h, struct green *g, struct wait *w, int64_t deadline)
+{
+	int64_t left = 0;
+
+	g->flags &= ~(GREEN_SIGWAKE | GREEN_HANDLED | GREEN_HANDLED_EINTR);
+	sigmask_deliver_due(g);
+	if (w->interruptible && (g->flags & GREEN_HANDLED))
+		wait_complete(w, (g->flags & GREEN_HANDLED_EINTR) ? -EINTR : WAKE_SIGNAL);
+	if (w->cancelpoint && green_cancel_due(g))
+		wait_complete(w, -ECANCELED);
+	if (deadline != GS_NO_DEADLINE && !wait_done(w)) {
+		ev_now_update(h->loop);
+		left = deadline - gs_now_ns();
+		if (left <= 0) {
+			wait_complete(w, -ETIMEDOUT);
+			left = 0;
+		} else {
+			ev_timer_set(&g->timer, (ev_tstamp)left / 1e9, 0.);
+			if (deadline < h->next_deadline)
+				h->next_deadline = deadline;
+			if (deadline < h->precise_at)
+				h->precise_at = deadline;
+		}
+	}
+	return left;
+}
+
 int wait_park(struct wait *w, int64_t deadline)
 {
 	struct green *g = w->g;
@@ -128,13 +165,24 @@ int wait_park(struct wait *w, int64_t deadline)
 	w->deadline = deadline;
 	if (GS_UNLIKELY(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED)) && w->kind < WAIT_KINDS)
 		h->waits[w->kind]++; /* greenctl stats (ctlcmd.c) */
-	g->since = h->last_poll; /* exact only with stats on (introspect.c) */
-	g->wait_seq++;
-	g->wait = w;
-	g->state = GREEN_PARKED;
-	h->nparked++;
-	hub_switch_out(h, g);
-	g->wait = NULL;
+	for (;;) {
+		g->since = h->last_poll; /* exact only with stats on (introspect.c) */
+		g->wait_seq++;
+		g->wait = w;
+		g->state = GREEN_PARKED;
+		h->nparked++;
+		hub_switch_out(h, g);
+		g->wait = NULL;
+		if (GS_LIKELY(!(g->flags & GREEN_SIGWAKE)))
+			break;
+		if (left > 0)
+			ev_timer_stop(h->loop, &g->timer);
+		left = handle_mid_wait(h, g, w, deadline);
+		if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) == WAIT_ENDED)
+			return w->result;
+		if (left > 0)
+			ev_timer_start(h->loop, &g->timer);
+	}
 	if (left > 0) {
 		ev_timer_stop(h->loop, &g->timer);
 		/* Its timer ended it while the hub ran others, which kept it
@@ -143,6 +191,9 @@ int wait_park(struct wait *w, int64_t deadline)
 		if (w->result == -ETIMEDOUT && h->last_poll - deadline >= SETTLE_QUEUE_NS)
 			h->late = g;
 	}
+	/* A signal kept for it while its wait was ending (hub_sigwake found
+	 * it done). */
+	green_take_due(g);
 	return w->result;
 }
 

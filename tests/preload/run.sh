@@ -303,7 +303,8 @@ test_signal_waits_match_native() {
 	cases_match_native signal_waits signal sigwait_from_process sigwait_pthread_kill \
 		sigtimedwait_results sigwait_eintr sigwait_every_signal pause sigsuspend \
 		sigsuspend_same_mask sigpause_forms pending_for_a_thread eintr_where_native \
-		reset_every_signal sigqueue_a_thread sent_before_a_flag cancel_before_a_flag
+		reset_every_signal sigqueue_a_thread sent_before_a_flag cancel_before_a_flag \
+		stop_the_world
 }
 
 # sem_wait, sem_timedwait, sem_clockwait interrupted by a handler, with and
@@ -382,7 +383,7 @@ test_two_hubs_match_native() {
 	two_hubs signal_waits sigwait_from_process sigwait_pthread_kill sigtimedwait_results \
 		sigwait_eintr sigwait_every_signal pause sigsuspend sigsuspend_same_mask \
 		sigpause_forms pending_for_a_thread eintr_where_native reset_every_signal \
-		sigqueue_a_thread sent_before_a_flag cancel_before_a_flag
+		sigqueue_a_thread sent_before_a_flag cancel_before_a_flag stop_the_world
 	two_hubs_output signal_waits sem_eintr
 	two_hubs_output raw_syscalls sigmask sigaction
 	two_hubs_output stdio_semantics shared_file file_locks shared_regular_file locked_sections

@@ -1304,6 +1304,176 @@ static void case_reset_every_signal(void)
 	compute_beside(100, nothing);
 }
 
+/* Stopping the world as Boehm's collector and Mono's do: pthread_kill
+ * each thread, each one's handler runs on that thread (pthread_self, its
+ * __thread data, its stack), acknowledges, and waits in sigsuspend until
+ * a second signal lets it go. The threads are stopped wherever they are:
+ * in a mutex, a condition variable, a join, a read (its handler has
+ * SA_RESTART: the read goes on after, and so does a sem_wait, natively
+ * too) or computing. Every wait goes on after the handler, until what it
+ * waits for comes. */
+enum { STW_MUTEX, STW_COND, STW_JOIN, STW_READ, STW_SEM, STW_COMPUTE, STW_N };
+static const char *const stw_names[STW_N] = { "mutex", "cond", "join", "read", "sem_wait",
+					       "compute" };
+static __thread int stw_id = -1;
+static pthread_t stw_self[STW_N];
+static atomic_int stw_stopped[STW_N], stw_stray;
+static volatile sig_atomic_t stw_released[STW_N];
+static atomic_bool stw_done[STW_N], stw_go_compute, stw_cond_go;
+static int stw_result[STW_N], stw_errno[STW_N];
+static sem_t stw_acks, stw_joinee_go;
+static pthread_mutex_t stw_held = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t stw_cvmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stw_cv = PTHREAD_COND_INITIALIZER;
+static int stw_pipe[2];
+static sem_t stw_sem;
+
+static void on_stop(int sig)
+{
+	int e = errno, id = stw_id;
+	sigset_t m;
+
+	(void)sig;
+	if (id < 0 || id >= STW_N) {
+		/* Not on a stopped thread: counted, and let go at once. */
+		atomic_fetch_add(&stw_stray, 1);
+		sem_post(&stw_acks);
+		errno = e;
+		return;
+	}
+	stw_self[id] = pthread_self();
+	atomic_fetch_add(&stw_stopped[id], 1);
+	sem_post(&stw_acks);
+	pthread_sigmask(SIG_BLOCK, NULL, &m);
+	sigdelset(&m, SIGUSR2);
+	while (!stw_released[id])
+		sigsuspend(&m);
+	errno = e;
+}
+
+static void on_go(int sig)
+{
+	(void)sig;
+	if (stw_id >= 0 && stw_id < STW_N)
+		stw_released[stw_id] = 1;
+	else
+		atomic_fetch_add(&stw_stray, 1);
+}
+
+static void *stw_joinee(void *arg)
+{
+	(void)arg;
+	while (sem_wait(&stw_joinee_go) != 0)
+		;
+	return NULL;
+}
+
+static void *stw_thread(void *arg)
+{
+	int id = (int)(intptr_t)arg, r = 0;
+	pthread_t joinee;
+	char c;
+
+	stw_id = id;
+	switch (id) {
+	case STW_MUTEX:
+		r = pthread_mutex_lock(&stw_held);
+		if (r == 0)
+			pthread_mutex_unlock(&stw_held);
+		break;
+	case STW_COND:
+		pthread_mutex_lock(&stw_cvmu);
+		while (!atomic_load(&stw_cond_go) && r == 0)
+			r = pthread_cond_wait(&stw_cv, &stw_cvmu);
+		pthread_mutex_unlock(&stw_cvmu);
+		break;
+	case STW_JOIN:
+		r = pthread_create(&joinee, NULL, stw_joinee, NULL);
+		if (r == 0)
+			r = pthread_join(joinee, NULL);
+		break;
+	case STW_READ:
+		r = (int)read(stw_pipe[0], &c, 1);
+		break;
+	case STW_SEM:
+		r = sem_wait(&stw_sem);
+		break;
+	case STW_COMPUTE:
+		while (!atomic_load_explicit(&stw_go_compute, memory_order_relaxed))
+			;
+		break;
+	}
+	stw_result[id] = r;
+	stw_errno[id] = errno;
+	atomic_store(&stw_done[id], true);
+	return NULL;
+}
+
+static void case_stop_the_world(void)
+{
+	struct sigaction sa;
+	pthread_t t[STW_N];
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGUSR2);
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction SIGUSR1");
+	sa.sa_handler = on_go;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGUSR2, &sa, NULL) == 0, "sigaction SIGUSR2");
+	CHECK(sem_init(&stw_acks, 0, 0) == 0 && sem_init(&stw_joinee_go, 0, 0) == 0 &&
+		      sem_init(&stw_sem, 0, 0) == 0 && pipe(stw_pipe) == 0,
+	      "set-up");
+	pthread_mutex_lock(&stw_held);
+	for (int i = 0; i < STW_N; i++)
+		CHECK(pthread_create(&t[i], NULL, stw_thread, (void *)(intptr_t)i) == 0, "create %d",
+		      i);
+	usleep(100 * 1000); /* each one in its wait, or computing */
+	for (int i = 0; i < STW_N; i++) {
+		CHECK(pthread_kill(t[i], SIGUSR1) == 0, "pthread_kill %s", stw_names[i]);
+		CHECK(sem_wait(&stw_acks) == 0, "ack of %s", stw_names[i]);
+	}
+	CHECK(atomic_load(&stw_stray) == 0, "%d handlers ran on another thread than theirs",
+	      atomic_load(&stw_stray));
+	for (int i = 0; i < STW_N; i++) {
+		CHECK(atomic_load(&stw_stopped[i]) == 1 && pthread_equal(stw_self[i], t[i]),
+		      "%s: stopped %d times, pthread_self in its handler %s", stw_names[i],
+		      atomic_load(&stw_stopped[i]),
+		      pthread_equal(stw_self[i], t[i]) ? "its own" : "another's");
+		CHECK(!atomic_load(&stw_done[i]), "%s returned while its handler waits",
+		      stw_names[i]);
+	}
+	for (int i = 0; i < STW_N; i++)
+		CHECK(pthread_kill(t[i], SIGUSR2) == 0, "pthread_kill SIGUSR2 %s", stw_names[i]);
+	/* Let go, each goes on waiting for what it waits for. */
+	usleep(100 * 1000);
+	for (int i = 0; i < STW_N; i++)
+		CHECK(!atomic_load(&stw_done[i]),
+		      "%s returned after its handler, before what it waits for (%d, %s)",
+		      stw_names[i], stw_result[i], strerror(stw_errno[i]));
+	pthread_mutex_unlock(&stw_held);
+	pthread_mutex_lock(&stw_cvmu);
+	atomic_store(&stw_cond_go, true);
+	pthread_cond_broadcast(&stw_cv);
+	pthread_mutex_unlock(&stw_cvmu);
+	sem_post(&stw_joinee_go);
+	sem_post(&stw_sem);
+	CHECK(write(stw_pipe[1], "x", 1) == 1, "write");
+	atomic_store(&stw_go_compute, true);
+	for (int i = 0; i < STW_N; i++)
+		CHECK(pthread_join(t[i], NULL) == 0, "join %s", stw_names[i]);
+	CHECK(stw_result[STW_MUTEX] == 0 && stw_result[STW_COND] == 0 &&
+		      stw_result[STW_JOIN] == 0 && stw_result[STW_SEM] == 0,
+	      "mutex %d, cond %d, join %d, sem_wait %d", stw_result[STW_MUTEX],
+	      stw_result[STW_COND], stw_result[STW_JOIN], stw_result[STW_SEM]);
+	CHECK(stw_result[STW_READ] == 1, "read after its handler (SA_RESTART): %d, %s",
+	      stw_result[STW_READ], strerror(stw_errno[STW_READ]));
+	CHECK(atomic_load(&stw_stray) == 0, "%d SIGUSR2 handlers ran on another thread",
+	      atomic_load(&stw_stray));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -1325,6 +1495,7 @@ int main(int argc, char **argv)
 		{ "sem_shared_alone", case_sem_shared_alone },
 		{ "reset_every_signal", case_reset_every_signal },
 		{ "started_with_tick_signal_ignored", case_started_with_tick_signal_ignored },
+		{ "stop_the_world", case_stop_the_world },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);
