@@ -17,7 +17,6 @@
 #include "sys.h"
 
 #include <sys/auxv.h> /* after runtime.h: <elf.h> and ev.h both name EV_NONE */
-#include <link.h>
 
 #define STACK_SIZE_MAX ((size_t)1024 * 1024 * 1024)
 #define CONFIG_POOL_MAX 1024
@@ -102,85 +101,11 @@ static size_t config_stack_size(void)
 	return stack_round(size);
 }
 
-/* The objects named so (a prefix of the file's name): Boehm's collector,
- * and Mono's runtime where a program embeds it. */
-static int find_suspender(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	static const char *const names[] = { "libgc.so", "libmonosgen-2.0.so",
-					     "libmonoboehm-2.0.so", "libmono-2.0.so" };
-	const char *base = strrchr(info->dlpi_name, '/');
-
-	(void)size;
-	base = base != NULL ? base + 1 : info->dlpi_name;
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (strncmp(base, names[i], strlen(names[i])) == 0) {
-			*(const char **)arg = base;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* The mono launcher, which has the runtime in itself: /usr/bin/mono is
- * a link to mono-sgen. By the executable's name (no lookup of a symbol:
- * dlsym allocates, and this may run inside the program's own malloc,
- * which then waited for itself: jemalloc's tests hung). */
-static bool mono_executable(void)
-{
-	char path[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-	const char *base;
-
-	if (n <= 0)
-		return false;
-	path[n] = '\0';
-	base = strrchr(path, '/');
-	base = base != NULL ? base + 1 : path;
-	return strcmp(base, "mono") == 0 || strncmp(base, "mono-sgen", 9) == 0 ||
-	       strncmp(base, "mono-boehm", 10) == 0;
-}
-
-/* Runtimes whose collector stops every other thread with pthread_kill,
- * each one's handler to run on that thread, record where its stack ends
- * and wait there in sigsuspend until the collection is over: Boehm's
- * collector (libgc.so, loaded with the program) and Mono's (the mono
- * executable, or libmonosgen where a program embeds Mono). A green
- * thread's handler runs on whatever context its OS thread is in
- * (docs/LIMITATIONS.md, *Signals*): the collector ran it on its own and
- * waited for ever (a program of four threads allocating with
- * GC_MALLOC made no progress in 60 s with one hub or two, 0.07 s
- * natively; with its threads made native by
- * GREENSHIM_NATIVE_LIBS=libgc.so it crashed), or Mono aborted ("Cannot
- * transition thread ... with FINISH_ASYNC_SUSPEND") at its first
- * collection with threads. Unless GREENSHIM_THREADS says otherwise, such
- * a program's threads are native (since 2026-12-05); told on stderr when
- * it is a terminal. */
-static bool suspending_runtime(void)
-{
-	static const char how[] = " (a collector that stops threads with signals): its "
-				  "threads run as native threads (GREENSHIM_THREADS=native; "
-				  "docs/LIMITATIONS.md)\n";
-	const char *name = NULL;
-
-	if (dl_iterate_phdr(find_suspender, &name) == 0 || name == NULL)
-		name = mono_executable() ? "Mono's runtime" : NULL;
-	if (name == NULL)
-		return false;
-	if (isatty(STDERR_FILENO)) {
-		sys_write(STDERR_FILENO, "greenshim: ", 11);
-		sys_write(STDERR_FILENO, name, strlen(name));
-		sys_write(STDERR_FILENO, how, sizeof how - 1);
-	}
-	return true;
-}
-
 static bool config_native_threads(void)
 {
 	const char *v = getenv("GREENSHIM_THREADS");
 
-	if (v == NULL || *v == '\0')
-		return suspending_runtime();
-	if (strcmp(v, "green") == 0)
+	if (v == NULL || *v == '\0' || strcmp(v, "green") == 0)
 		return false;
 	if (strcmp(v, "native") == 0)
 		return true;
