@@ -951,6 +951,10 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 	h->switches++;
 	if (GS_UNLIKELY(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED)))
 		introspect_account(h, cur, next);
+	/* Leaving a handler that waits: cur's mask is the handler's, which
+	 * the others do not share (sigmask_handler_enter). */
+	if (GS_UNLIKELY(h->in_handler > 0) && !h->masks)
+		sigmask_recount(h);
 	if (GS_UNLIKELY(h->masks))
 		sigmask_switch(h, next);
 #ifdef GS_ASAN

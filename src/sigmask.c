@@ -412,14 +412,10 @@ uint64_t sigmask_handler_enter(struct hub *h, struct green *g, uint64_t extra, u
 
 	/* The kernel blocked extra on entry, as it does for the thread a
 	 * handler runs on; the thread's mask says so too, which a switch
-	 * away from the handler (a wait in it) must put back. Masks differ
-	 * between this thread and the others from now until the handler
-	 * ends: the hub counts them. */
-	if (m != old) {
-		if (!h->masks)
-			sigmask_recount(h);
+	 * away from the handler (a wait in it) must put back: the hub counts
+	 * masks from that switch on (hub_switch), if it did not yet. */
+	if (m != old)
 		set_mask(h, g, m);
-	}
 	h->kmask = (*kmask | extra) & ~(bit(SIGKILL) | bit(SIGSTOP));
 	return old;
 }

@@ -1321,6 +1321,9 @@ static atomic_int stw_stopped[STW_N], stw_stray;
 static volatile sig_atomic_t stw_released[STW_N];
 static atomic_bool stw_done[STW_N], stw_go_compute, stw_cond_go;
 static int stw_result[STW_N], stw_errno[STW_N];
+/* The thread's mask in its handler (SIGUSR1 and SA_MASK's SIGUSR2
+ * blocked) and after it: 1 where as natively. */
+static int stw_mask_in[STW_N], stw_mask_after[STW_N];
 static sem_t stw_acks, stw_joinee_go;
 static pthread_mutex_t stw_held = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t stw_cvmu = PTHREAD_MUTEX_INITIALIZER;
@@ -1342,9 +1345,10 @@ static void on_stop(int sig)
 		return;
 	}
 	stw_self[id] = pthread_self();
+	pthread_sigmask(SIG_BLOCK, NULL, &m);
+	stw_mask_in[id] = sigismember(&m, SIGUSR1) == 1 && sigismember(&m, SIGUSR2) == 1;
 	atomic_fetch_add(&stw_stopped[id], 1);
 	sem_post(&stw_acks);
-	pthread_sigmask(SIG_BLOCK, NULL, &m);
 	sigdelset(&m, SIGUSR2);
 	while (!stw_released[id])
 		sigsuspend(&m);
@@ -1372,6 +1376,7 @@ static void *stw_thread(void *arg)
 {
 	int id = (int)(intptr_t)arg, r = 0;
 	pthread_t joinee;
+	sigset_t m;
 	char c;
 
 	stw_id = id;
@@ -1405,6 +1410,8 @@ static void *stw_thread(void *arg)
 	}
 	stw_result[id] = r;
 	stw_errno[id] = errno;
+	pthread_sigmask(SIG_BLOCK, NULL, &m);
+	stw_mask_after[id] = sigismember(&m, SIGUSR1) == 0 && sigismember(&m, SIGUSR2) == 0;
 	atomic_store(&stw_done[id], true);
 	return NULL;
 }
@@ -1442,6 +1449,8 @@ static void case_stop_the_world(void)
 		      "%s: stopped %d times, pthread_self in its handler %s", stw_names[i],
 		      atomic_load(&stw_stopped[i]),
 		      pthread_equal(stw_self[i], t[i]) ? "its own" : "another's");
+		CHECK(stw_mask_in[i], "%s: SIGUSR1 or SIGUSR2 not blocked in its handler",
+		      stw_names[i]);
 		CHECK(!atomic_load(&stw_done[i]), "%s returned while its handler waits",
 		      stw_names[i]);
 	}
@@ -1470,6 +1479,9 @@ static void case_stop_the_world(void)
 	      stw_result[STW_COND], stw_result[STW_JOIN], stw_result[STW_SEM]);
 	CHECK(stw_result[STW_READ] == 1, "read after its handler (SA_RESTART): %d, %s",
 	      stw_result[STW_READ], strerror(stw_errno[STW_READ]));
+	for (int i = 0; i < STW_N; i++)
+		CHECK(stw_mask_after[i], "%s: its mask after the handler is not the one before",
+		      stw_names[i]);
 	CHECK(atomic_load(&stw_stray) == 0, "%d SIGUSR2 handlers ran on another thread",
 	      atomic_load(&stw_stray));
 }
