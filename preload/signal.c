@@ -33,7 +33,7 @@ static volatile sig_atomic_t trampolined[NSIG];
 
 static void trampoline(int sig, siginfo_t *si, void *uc)
 {
-	struct sigaction now, a = program[sig];
+	struct sigaction a = program[sig];
 	int saved_errno = errno;
 	struct hub *h = hub_peek();
 
@@ -45,10 +45,8 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 
-	/* SA_RESTART as it is now in the kernel: siginterrupt() changes it
-	 * behind sigaction's back. */
-	if (REAL(sigaction)(sig, NULL, &now) == 0)
-		a.sa_flags = (a.sa_flags & ~SA_RESTART) | (now.sa_flags & SA_RESTART);
+	/* SA_RESTART as the program set it last: through sigaction, signal
+	 * or siginterrupt, which are ours. */
 	struct green *t = hub_signal(sig, a.sa_flags & SA_RESTART);
 	/* The signal frame's mask, the kernel's 64-bit word. */
 	uint64_t *kmask = (uint64_t *)(void *)&((ucontext_t *)uc)->uc_sigmask;
@@ -209,16 +207,39 @@ GS_WRAP int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 	return r == 0 ? 0 : preload_fail(r);
 }
 
-/* signal(): BSD semantics, as glibc's (SA_RESTART, the signal blocked in
- * its handler). glibc's own signal() would call its internal sigaction,
- * past this wrapper. */
+/* The signals siginterrupt(sig, 1) named last, as glibc's _sigintr:
+ * signal() installs their handlers without SA_RESTART. */
+static sigset_t interrupting;
+
+/* As glibc's, through our sigaction (glibc's would call its internal one,
+ * past this wrapper, and the trampoline would not know the handler's
+ * SA_RESTART changed). */
+GS_WRAP int siginterrupt(int sig, int flag)
+{
+	struct sigaction a;
+
+	if (sigaction(sig, NULL, &a) != 0)
+		return -1;
+	if (flag) {
+		sigaddset(&interrupting, sig);
+		a.sa_flags &= ~SA_RESTART;
+	} else {
+		sigdelset(&interrupting, sig);
+		a.sa_flags |= SA_RESTART;
+	}
+	return sigaction(sig, &a, NULL);
+}
+
+/* signal(): BSD semantics, as glibc's (SA_RESTART unless siginterrupt
+ * said otherwise, the signal blocked in its handler). glibc's own
+ * signal() would call its internal sigaction, past this wrapper. */
 GS_WRAP sighandler_t signal(int sig, sighandler_t handler)
 {
 	struct sigaction act, old;
 
 	memset(&act, 0, sizeof act);
 	act.sa_handler = handler;
-	act.sa_flags = SA_RESTART;
+	act.sa_flags = sig > 0 && sig < NSIG && sigismember(&interrupting, sig) == 1 ? 0 : SA_RESTART;
 	sigemptyset(&act.sa_mask);
 	if (sig > 0 && sig < NSIG)
 		sigaddset(&act.sa_mask, sig);

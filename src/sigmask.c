@@ -63,12 +63,17 @@ static uint64_t bit(int sig)
  * ESRCH, and the signal was lost). */
 static void send_here(int sig, const siginfo_t *si)
 {
-	long pid = getpid(), tid = sys_gettid();
+	const struct hub *h = hub_peek();
 
-	if (si != NULL)
-		arch_syscall6(SYS_rt_tgsigqueueinfo, pid, tid, sig, (long)si, 0, 0);
+	/* One system call where it can be: the hub knows its OS thread's
+	 * id, and tkill to the calling thread itself has no race with the
+	 * id's reuse that tgkill guards against. */
+	if (si == NULL && h != NULL && h->tid > 0)
+		arch_syscall3(SYS_tkill, h->tid, sig, 0);
+	else if (si != NULL)
+		arch_syscall6(SYS_rt_tgsigqueueinfo, getpid(), sys_gettid(), sig, (long)si, 0, 0);
 	else
-		arch_syscall3(SYS_tgkill, pid, tid, sig);
+		arch_syscall3(SYS_tgkill, getpid(), sys_gettid(), sig);
 }
 
 static uint64_t kernel_get(void)

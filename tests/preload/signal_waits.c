@@ -1304,6 +1304,90 @@ static void case_reset_every_signal(void)
 	compute_beside(100, nothing);
 }
 
+/* siginterrupt: a handler installed with signal() has SA_RESTART, which
+ * siginterrupt(sig, 1) takes away (a read that the signal interrupts
+ * fails with EINTR) and siginterrupt(sig, 0) gives back (the read goes on
+ * to its data); a later signal() of a signal siginterrupt(sig, 1) named
+ * installs it without SA_RESTART, as glibc's. */
+struct kick_write {
+	pthread_t to;
+	int fd;
+};
+
+static void *kick_then_write_later(void *arg)
+{
+	struct kick_write *k = arg;
+
+	usleep(100 * 1000);
+	pthread_kill(k->to, SIGUSR1);
+	usleep(100 * 1000);
+	if (write(k->fd, "x", 1) != 1)
+		abort();
+	return NULL;
+}
+
+static int read_kicked(int p[2], int *err)
+{
+	struct kick_write k = { pthread_self(), p[1] };
+	pthread_t t;
+	char c;
+	int r;
+
+	CHECK(pthread_create(&t, NULL, kick_then_write_later, &k) == 0, "kicker");
+	errno = 0;
+	r = (int)read(p[0], &c, 1);
+	*err = errno;
+	pthread_join(t, NULL);
+	if (r < 0)
+		CHECK(read(p[0], &c, 1) == 1, "drain"); /* the byte written later */
+	return r;
+}
+
+/* Deprecated in glibc's headers, and still called by programs. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static void case_siginterrupt_forms(void)
+{
+	struct sigaction a;
+	int p[2], r, err;
+
+	CHECK(pipe(p) == 0, "pipe");
+	CHECK(signal(SIGUSR1, on_signal) != SIG_ERR, "signal");
+	CHECK(sigaction(SIGUSR1, NULL, &a) == 0 && (a.sa_flags & SA_RESTART), "signal(): no SA_RESTART");
+	handled = 0;
+	r = read_kicked(p, &err);
+	CHECK(r == 1 && handled == 1, "read with SA_RESTART: %d (%s), handled %d", r, strerror(err),
+	      (int)handled);
+
+	CHECK(siginterrupt(SIGUSR1, 1) == 0, "siginterrupt(SIGUSR1, 1)");
+	CHECK(sigaction(SIGUSR1, NULL, &a) == 0 && !(a.sa_flags & SA_RESTART) &&
+		      a.sa_handler == on_signal,
+	      "siginterrupt(1) left SA_RESTART, or changed the handler");
+	handled = 0;
+	r = read_kicked(p, &err);
+	CHECK(r == -1 && err == EINTR && handled == 1, "read after siginterrupt(1): %d (%s), handled %d",
+	      r, strerror(err), (int)handled);
+
+	CHECK(siginterrupt(SIGUSR1, 0) == 0, "siginterrupt(SIGUSR1, 0)");
+	CHECK(sigaction(SIGUSR1, NULL, &a) == 0 && (a.sa_flags & SA_RESTART),
+	      "siginterrupt(0) did not give SA_RESTART back");
+	handled = 0;
+	r = read_kicked(p, &err);
+	CHECK(r == 1 && handled == 1, "read after siginterrupt(0): %d (%s), handled %d", r,
+	      strerror(err), (int)handled);
+
+	CHECK(siginterrupt(SIGUSR2, 1) == 0, "siginterrupt(SIGUSR2, 1)");
+	CHECK(signal(SIGUSR2, on_signal) != SIG_ERR, "signal(SIGUSR2)");
+	CHECK(sigaction(SIGUSR2, NULL, &a) == 0 && !(a.sa_flags & SA_RESTART),
+	      "signal() after siginterrupt(1) installed SA_RESTART");
+	CHECK(siginterrupt(0, 1) == -1 && errno == EINVAL, "siginterrupt(0, 1): %s", strerror(errno));
+	signal(SIGUSR1, SIG_DFL);
+	signal(SIGUSR2, SIG_DFL);
+	close(p[0]);
+	close(p[1]);
+}
+#pragma GCC diagnostic pop
+
 /* Stopping the world as Boehm's collector and Mono's do: pthread_kill
  * each thread, each one's handler runs on that thread (pthread_self, its
  * __thread data, its stack), acknowledges, and waits in sigsuspend until
@@ -1508,6 +1592,7 @@ int main(int argc, char **argv)
 		{ "reset_every_signal", case_reset_every_signal },
 		{ "started_with_tick_signal_ignored", case_started_with_tick_signal_ignored },
 		{ "stop_the_world", case_stop_the_world },
+		{ "siginterrupt_forms", case_siginterrupt_forms },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);
