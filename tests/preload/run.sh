@@ -304,7 +304,7 @@ test_signal_waits_match_native() {
 		sigtimedwait_results sigwait_eintr sigwait_every_signal pause sigsuspend \
 		sigsuspend_same_mask sigpause_forms pending_for_a_thread eintr_where_native \
 		reset_every_signal sigqueue_a_thread sent_before_a_flag cancel_before_a_flag \
-		stop_the_world siginterrupt_forms
+		stop_the_world siginterrupt_forms rt_queue_from_process
 }
 
 # sem_wait, sem_timedwait, sem_clockwait interrupted by a handler, with and
@@ -384,7 +384,7 @@ test_two_hubs_match_native() {
 		sigwait_eintr sigwait_every_signal pause sigsuspend sigsuspend_same_mask \
 		sigpause_forms pending_for_a_thread eintr_where_native reset_every_signal \
 		sigqueue_a_thread sent_before_a_flag cancel_before_a_flag stop_the_world \
-		siginterrupt_forms
+		siginterrupt_forms rt_queue_from_process
 	two_hubs_output signal_waits sem_eintr
 	two_hubs_output raw_syscalls sigmask sigaction
 	two_hubs_output stdio_semantics shared_file file_locks shared_regular_file locked_sections

@@ -1304,6 +1304,83 @@ static void case_reset_every_signal(void)
 	compute_beside(100, nothing);
 }
 
+/* Real-time signals from another process queue: each instance sent with
+ * sigqueue is handled once, with its value, however many come while the
+ * process's threads compute or wait (the kernel may give each to any of
+ * them). The child tells how many it sent (a full queue says EAGAIN). */
+enum { RTQ_N = 4000 };
+static unsigned char rtq_seen[RTQ_N];
+static atomic_int rtq_handled, rtq_bad;
+static atomic_bool rtq_stop;
+
+static void on_rtq(int sig, siginfo_t *si, void *uc)
+{
+	int v = si->si_value.sival_int;
+
+	(void)sig;
+	(void)uc;
+	if (si->si_code != SI_QUEUE || v < 0 || v >= RTQ_N || rtq_seen[v]++ != 0)
+		atomic_fetch_add(&rtq_bad, 1);
+	atomic_fetch_add(&rtq_handled, 1);
+}
+
+static void *rtq_compute(void *arg)
+{
+	volatile unsigned long n = 0;
+
+	(void)arg;
+	while (!atomic_load_explicit(&rtq_stop, memory_order_relaxed))
+		n++;
+	return NULL;
+}
+
+static void case_rt_queue_from_process(void)
+{
+	struct sigaction sa;
+	pthread_t t[2];
+	int p[2], sent = 0, st;
+	pid_t parent = getpid(), pid;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_rtq;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGRTMIN, &sa, NULL) == 0, "sigaction");
+	CHECK(pipe(p) == 0, "pipe");
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&t[i], NULL, rtq_compute, NULL) == 0, "compute");
+	usleep(20 * 1000);
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		int n = 0;
+
+		for (int i = 0; i < RTQ_N; i++) {
+			union sigval v = { .sival_int = i };
+
+			if (sigqueue(parent, SIGRTMIN, v) == 0)
+				n++;
+			else if (errno != EAGAIN)
+				_exit(1);
+		}
+		_exit(write(p[1], &n, sizeof n) == sizeof n ? 0 : 1);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "the sender: %#x", st);
+	CHECK(read(p[0], &sent, sizeof sent) == sizeof sent && sent > 0, "sent %d", sent);
+	/* Each is handled once it is let in: within 5 s. */
+	for (int k = 0; k < 500 && atomic_load(&rtq_handled) < sent; k++)
+		usleep(10 * 1000);
+	atomic_store(&rtq_stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK(atomic_load(&rtq_handled) == sent && atomic_load(&rtq_bad) == 0,
+	      "%d SIGRTMIN sent, %d handled, %d twice or with another siginfo", sent,
+	      atomic_load(&rtq_handled), atomic_load(&rtq_bad));
+	close(p[0]);
+	close(p[1]);
+}
+
 /* siginterrupt: a handler installed with signal() has SA_RESTART, which
  * siginterrupt(sig, 1) takes away (a read that the signal interrupts
  * fails with EINTR) and siginterrupt(sig, 0) gives back (the read goes on
@@ -1593,6 +1670,7 @@ int main(int argc, char **argv)
 		{ "started_with_tick_signal_ignored", case_started_with_tick_signal_ignored },
 		{ "stop_the_world", case_stop_the_world },
 		{ "siginterrupt_forms", case_siginterrupt_forms },
+		{ "rt_queue_from_process", case_rt_queue_from_process },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);
