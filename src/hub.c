@@ -649,12 +649,10 @@ void hub_handler_begin(struct hub *h, struct handler_frame *f, uint64_t extra, u
 
 void hub_handler_end(struct hub *h, struct handler_frame *f, uint64_t *kmask)
 {
-	if (f->g != NULL) {
-		/* The handler may have waited, and its thread resumed on
-		 * another hub (never: may_move), but h is its hub still. */
-		h = f->g->hub;
+	/* The handler may have waited; its thread does not move to another
+	 * hub meanwhile (may_move): h is its hub still. */
+	if (f->g != NULL)
 		sigmask_handler_leave(h, f->g, f->old, f->at_entry, kmask);
-	}
 	h->in_handler--;
 }
 
@@ -1413,8 +1411,9 @@ static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
  * (hub_sigwake, wait_park). Any other runs on whatever context the OS
  * thread was in; it only notes which wait it interrupted (hub_signal) and
  * wakes the loop; the loop ends that wait here, in the hub's context,
- * where the run queue may be touched. The wait sequence number makes sure the wait ended is
- * the one in progress when the signal came, not a later one. */
+ * where the run queue may be touched. The wait sequence number makes sure
+ * the wait ended is the one in progress when the signal came, not a later
+ * one. */
 void hub_signal_target(struct green *g)
 {
 	struct hub *h = tls_hub;

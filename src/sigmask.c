@@ -22,16 +22,16 @@
  * still reads back the mask it set.
  *
  * Signals for one green thread (pthread_kill, raise) that it blocks are
- * kept pending for it here (green->tsig), as the kernel keeps a
- * thread's own pending signals: they are sent for real on its own context
- * when it unblocks them, and a sigwait of it takes them before the OS
- * thread's and the process's. Those it lets in, sent by another thread,
- * with a handler of the program's, are kept the same way, and sent for
- * real on its own context when it next runs (green_take_due; a waiting
- * thread is woken for it, hub_sigwake): its handler runs on its stack and
- * TLS, as natively, not on the sender's. A thread in sigwait (green->waitset) has
- * its set blocked in the kernel while it or the hub runs, so that a signal
- * of the set stays pending until the thread takes it (preload/sigwait.c).
+ * kept pending for it here (green->tsig), as the kernel keeps a thread's
+ * own pending signals: they are sent for real on its own context when it
+ * unblocks them, and a sigwait of it takes them before the OS thread's and
+ * the process's. Those it lets in, sent by another thread, with a handler
+ * of the program's, are kept the same way, and sent for real on its own
+ * context when it next runs (green_take_due; a waiting thread is woken for
+ * it, hub_sigwake): its handler runs on its stack and TLS, as natively,
+ * not on the sender's. A thread in sigwait (green->waitset) has its set
+ * blocked in the kernel while it or the hub runs, so that a signal of the
+ * set stays pending until the thread takes it (preload/sigwait.c).
  */
 #include "hub_impl.h"
 #include "sys.h"
