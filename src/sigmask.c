@@ -257,7 +257,7 @@ void sigmask_tsig_free(struct green *g)
  * a thread unblocks a pending signal, each with the siginfo it came with,
  * the lowest first. What is due is looked at again after each handler,
  * which may have taken some (sigsuspend in it) or changed the mask. */
-static void deliver_own(struct green *g)
+void sigmask_deliver_due(struct green *g)
 {
 	struct green_tsig *t = g->tsig;
 	uint64_t due;
@@ -313,7 +313,7 @@ int sigmask_change(int how, const uint64_t *set, uint64_t *old)
 	 * as natively. */
 	kernel_set(h, m | g->waitset);
 	if (green_tpending(g) & ~m)
-		deliver_own(g);
+		sigmask_deliver_due(g);
 	return 0;
 }
 
@@ -384,11 +384,6 @@ int sigmask_thread_kill(struct green *g, int sig, const siginfo_t *si)
 	return 1;
 }
 
-void sigmask_deliver_due(struct green *g)
-{
-	deliver_own(g);
-}
-
 /* The mask the kernel is to have while g runs, as kernel_set puts it. */
 static uint64_t kernel_mask_of(const struct hub *h, const struct green *g)
 {
@@ -437,12 +432,9 @@ void sigmask_handler_leave(struct hub *h, struct green *g, uint64_t old, uint64_
 		old = *kmask & ~(bit(SIGKILL) | bit(SIGSTOP) | bit(32) | bit(33));
 	if (g->sigmask != old)
 		set_mask(h, g, old);
-	if (h->masks) {
+	if (h->masks)
 		*kmask = kernel_mask_of(h, g);
-		h->kmask = *kmask;
-	} else {
-		h->kmask = *kmask;
-	}
+	h->kmask = *kmask;
 }
 
 int sigmask_take_pending(struct green *g, uint64_t set, siginfo_t *info, bool *queued)

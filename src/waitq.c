@@ -94,6 +94,35 @@ static void wait_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		wait_complete(g->wait, -ETIMEDOUT);
 }
 
+/* The time left till w's deadline, by a fresh clock: libev counts
+ * timers from the loop's cached time, which is as old as the last poll,
+ * and the wait would end early. 0 if w has no deadline or has ended; w
+ * ends with -ETIMEDOUT if the deadline has passed. */
+static int64_t time_left(struct hub *h, struct wait *w, int64_t deadline)
+{
+	int64_t left;
+
+	if (deadline == GS_NO_DEADLINE || wait_done(w))
+		return 0;
+	ev_now_update(h->loop);
+	left = deadline - gs_now_ns();
+	if (left > 0)
+		return left;
+	wait_complete(w, -ETIMEDOUT);
+	return 0;
+}
+
+/* g's timer ends its wait in left ns, at deadline. */
+static void timer_arm(struct hub *h, struct green *g, int64_t left, int64_t deadline)
+{
+	ev_timer_init(&g->timer, wait_timer_cb, (ev_tstamp)left / 1e9, 0.);
+	ev_timer_start(h->loop, &g->timer);
+	if (deadline < h->next_deadline)
+		h->next_deadline = deadline;
+	if (deadline < h->precise_at)
+		h->precise_at = deadline;
+}
+
 /* g was woken from w, still open, to handle signals kept for it
  * (hub_sigwake): its handlers run here, on its own context, as the kernel
  * runs a handler on a thread blocked in a system call. Then, as the kernel
@@ -102,40 +131,24 @@ static void wait_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
  * SA_RESTART; another (a mutex, a join) goes on, as a futex wait that a
  * handler interrupted is made again. A waker may end w meanwhile (its
  * waiters stay queued; wait_end finds g not parked on it), and so may its
- * deadline or a cancellation. Returns the time left till the deadline,
- * for its timer (0: none, or w ended). */
+ * deadline or a cancellation. Returns the time left till the deadline
+ * (time_left). */
 static int64_t handle_mid_wait(struct hub *h, struct green *g, struct wait *w, int64_t deadline)
 {
-	int64_t left = 0;
-
 	g->flags &= ~(GREEN_SIGWAKE | GREEN_HANDLED | GREEN_HANDLED_EINTR);
 	sigmask_deliver_due(g);
 	if (w->interruptible && (g->flags & GREEN_HANDLED))
 		wait_complete(w, (g->flags & GREEN_HANDLED_EINTR) ? -EINTR : WAKE_SIGNAL);
 	if (w->cancelpoint && green_cancel_due(g))
 		wait_complete(w, -ECANCELED);
-	if (deadline != GS_NO_DEADLINE && !wait_done(w)) {
-		ev_now_update(h->loop);
-		left = deadline - gs_now_ns();
-		if (left <= 0) {
-			wait_complete(w, -ETIMEDOUT);
-			left = 0;
-		} else {
-			ev_timer_set(&g->timer, (ev_tstamp)left / 1e9, 0.);
-			if (deadline < h->next_deadline)
-				h->next_deadline = deadline;
-			if (deadline < h->precise_at)
-				h->precise_at = deadline;
-		}
-	}
-	return left;
+	return time_left(h, w, deadline);
 }
 
 int wait_park(struct wait *w, int64_t deadline)
 {
 	struct green *g = w->g;
 	struct hub *h = g->hub;
-	int64_t left = 0;
+	int64_t left;
 
 	GS_INVARIANT(g == h->current && g->state == GREEN_RUNNING,
 		     "only the running green parks, on its own hub");
@@ -144,24 +157,11 @@ int wait_park(struct wait *w, int64_t deadline)
 	 * (a mutex handed over) is the one to return, once it arrives. */
 	if (GS_UNLIKELY(w->cancelpoint && green_cancel_due(g)))
 		wait_complete(w, -ECANCELED); /* acted on before it waits, as glibc's */
-	if (deadline != GS_NO_DEADLINE && !wait_done(w)) {
-		/* libev counts timers from the loop's cached time, which is as
-		 * old as the last poll: refresh it, or the wait ends early. */
-		ev_now_update(h->loop);
-		left = deadline - gs_now_ns();
-		if (left <= 0)
-			wait_complete(w, -ETIMEDOUT);
-	}
+	left = time_left(h, w, deadline);
 	if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) == WAIT_ENDED)
 		return w->result;
-	if (left > 0) {
-		ev_timer_init(&g->timer, wait_timer_cb, (ev_tstamp)left / 1e9, 0.);
-		ev_timer_start(h->loop, &g->timer);
-		if (deadline < h->next_deadline)
-			h->next_deadline = deadline;
-		if (deadline < h->precise_at)
-			h->precise_at = deadline;
-	}
+	if (left > 0)
+		timer_arm(h, g, left, deadline);
 	w->deadline = deadline;
 	if (GS_UNLIKELY(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED)) && w->kind < WAIT_KINDS)
 		h->waits[w->kind]++; /* greenctl stats (ctlcmd.c) */
@@ -181,7 +181,7 @@ int wait_park(struct wait *w, int64_t deadline)
 		if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) == WAIT_ENDED)
 			return w->result;
 		if (left > 0)
-			ev_timer_start(h->loop, &g->timer);
+			timer_arm(h, g, left, deadline);
 	}
 	if (left > 0) {
 		ev_timer_stop(h->loop, &g->timer);
