@@ -89,6 +89,7 @@ static long futex_wait(const uint32_t *addr, uint32_t val, const struct timespec
 			waitq_remove(&fw.w);
 			gsync_unlock(&b->lock);
 		}
+		wait_after(&w);
 		if (r == WAKE_OK)
 			return 0;
 		if (r == WAKE_SIGNAL && ts == NULL)

@@ -94,6 +94,7 @@ static int wait_many(struct hub *h, const struct pollfd *p, nfds_t n, int64_t de
 		fdw_remove(h, e[i].fd, e[i].dir, &e[i].w);
 	if (e != small)
 		gs_free(e);
+	wait_after(&w);
 	return r == WAKE_SIGNAL ? -EINTR : r;
 }
 

@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/ptrace.h>
@@ -160,6 +161,10 @@ struct group;       /* grp.h */
 	X(pthread_kill, int, (pthread_t, int))                                             \
 	X(pthread_sigqueue, int, (pthread_t, int, const union sigval))                     \
 	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))               \
+	X(siglongjmp, void, (struct __jmp_buf_tag *, int))                                  \
+	X(longjmp, void, (struct __jmp_buf_tag *, int))                                     \
+	X(_longjmp, void, (struct __jmp_buf_tag *, int))                                    \
+	X(__longjmp_chk, void, (struct __jmp_buf_tag *, int))                               \
 	X(sigprocmask, int, (int, const sigset_t *, sigset_t *))                              \
 	X(wait4, pid_t, (pid_t, int *, int, struct rusage *))                                 \
 	X(waitid, int, (idtype_t, id_t, siginfo_t *, int))                                    \

@@ -233,6 +233,7 @@ static int children_wait(struct hub *h, idtype_t type, id_t id, bool exits_only,
 		if (opened[i])
 			close(fds[i]); /* ours: forgets the fd's watchers first */
 	}
+	wait_after(&w);
 	if (GS_UNLIKELY(r == -ECANCELED))
 		preload_cancel_act(); /* the wait family are cancellation points */
 	return r;

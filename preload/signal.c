@@ -26,6 +26,8 @@
  * feature sets); exported by glibc all the same. */
 sighandler_t bsd_signal(int sig, sighandler_t handler);
 sighandler_t sysv_signal(int sig, sighandler_t handler);
+/* _FORTIFY_SOURCE's longjmp. */
+_Noreturn void __longjmp_chk(struct __jmp_buf_tag *env, int val);
 
 /* The program's dispositions, as it set them through us. */
 static struct sigaction program[NSIG];
@@ -37,10 +39,12 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	int saved_errno = errno;
 	struct hub *h = hub_peek();
 
-	/* A tick of the runtime's that came late, or a process's signal
-	 * that the main thread's hub is to take (src/sched.c). */
+	/* A tick of the runtime's that came late, a process's signal that
+	 * the main thread's hub is to take (src/sched.c), or one for a thread
+	 * of this hub that is not running: handled on its context, later. */
 	if ((sig == preempt_signal() && preempt_stale_tick(h, si)) ||
-	    (h != NULL && hub_kill_target(h) == NULL && sched_forward_signal(h, sig, si))) {
+	    (h != NULL && hub_kill_target(h) == NULL && sched_forward_signal(h, sig, si)) ||
+	    (h != NULL && hub_defer_signal(h, sig, si))) {
 		errno = saved_errno;
 		return;
 	}
@@ -65,7 +69,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		memset(&program[sig], 0, sizeof program[sig]);
 		program[sig].sa_handler = SIG_DFL;
 		trampolined[sig] = 0;
-		sigmask_set_handled(sig, false);
+		sigmask_set_handled(sig, false, false);
 	}
 	errno = saved_errno;
 	/* No preemption inside the program's handler: it may have
@@ -167,7 +171,7 @@ GS_WRAP int sigaction(int sig, const struct sigaction *act, struct sigaction *ol
 	else if (old != NULL)
 		*old = trampolined[sig] ? prev : kold;
 	trampolined[sig] = is_handler(act);
-	sigmask_set_handled(sig, is_handler(act));
+	sigmask_set_handled(sig, is_handler(act), (act->sa_flags & SA_RESTART) != 0);
 	return 0;
 }
 
@@ -266,4 +270,58 @@ GS_WRAP sighandler_t sysv_signal(int sig, sighandler_t handler)
 	if (sigaction(sig, &act, &old) != 0)
 		return SIG_ERR;
 	return old.sa_handler;
+}
+
+/* A jump out of a program's signal handler (the alarm-and-siglongjmp
+ * timeout idiom) ends the handlers it leaves: the hub counts them no more
+ * (hub_handlers_left: preemption and moves come back). A jump that puts
+ * back the mask sigsetjmp saved makes it the thread's own: glibc sets it
+ * in the kernel with its own call, past pthread_sigmask, and the next
+ * switch back to this thread would put the handler's back. A jump that
+ * saved no mask leaves the handler's, in the kernel as natively, and so
+ * in the thread's record. */
+static void before_jump(struct __jmp_buf_tag *env)
+{
+	struct hub *h = hub_peek();
+
+	if (h == NULL)
+		return;
+	if (GS_UNLIKELY(hub_in_handler(h)))
+		hub_handlers_left(h, arch_jmpbuf_sp(env->__jmpbuf));
+	if (env->__mask_was_saved) {
+		uint64_t m;
+
+		/* The runtime's record even with GREENSHIM_THREADS=native,
+		 * where a handler entered changed it (hub_handler_begin). */
+		memcpy(&m, &env->__saved_mask, sizeof m);
+		(void)sigmask_change(SIG_SETMASK, &m, NULL);
+	}
+}
+
+GS_WRAP _Noreturn void siglongjmp(sigjmp_buf env, int val)
+{
+	before_jump(env);
+	REAL(siglongjmp)(env, val);
+	__builtin_unreachable();
+}
+
+GS_WRAP _Noreturn void longjmp(jmp_buf env, int val)
+{
+	before_jump(env);
+	REAL(longjmp)(env, val);
+	__builtin_unreachable();
+}
+
+GS_WRAP _Noreturn void _longjmp(jmp_buf env, int val)
+{
+	before_jump(env);
+	REAL(_longjmp)(env, val);
+	__builtin_unreachable();
+}
+
+GS_WRAP _Noreturn void __longjmp_chk(struct __jmp_buf_tag *env, int val)
+{
+	before_jump(env);
+	REAL(__longjmp_chk)(env, val);
+	__builtin_unreachable();
 }

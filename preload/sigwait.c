@@ -125,10 +125,13 @@ static int wait_for_signal(struct hub *h, int sfd, int64_t deadline)
 	wait_init_interruptible(&w);
 	wait_label(&w, WAIT_SIGNAL, NULL, sfd);
 	r = fdw_add(h, sfd, FDW_READ, &e, &w, WAITER_FD_OPEN);
-	if (r < 0)
+	if (r < 0) {
+		wait_after(&w);
 		return r;
+	}
 	r = wait_park(&w, deadline);
 	fdw_remove(h, sfd, FDW_READ, &e);
+	wait_after(&w);
 	return r;
 }
 
@@ -205,12 +208,15 @@ GS_WRAP int sigwait(const sigset_t *set, int *sig)
 static int wait_for_handler(void)
 {
 	struct wait w;
+	int r;
 
 	wait_init_interruptible(&w);
 	/* The tools show it; the deadlock report leaves a program that
 	 * waits for a signal from outside alone. */
 	wait_label(&w, WAIT_SIGNAL, NULL, 0);
-	return wait_park(&w, GS_NO_DEADLINE) == -ECANCELED ? -ECANCELED : -EINTR;
+	r = wait_park(&w, GS_NO_DEADLINE);
+	wait_after(&w);
+	return r == -ECANCELED ? -ECANCELED : -EINTR;
 }
 
 GS_WRAP int pause(void)

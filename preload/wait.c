@@ -21,14 +21,17 @@ int preload_wait_fd_peered(struct hub *h, int fd, struct fdent *ent, int events,
 	wait_init_interruptible(&w);
 	wait_label(&w, dir == FDW_WRITE ? WAIT_FD_WRITE : WAIT_FD_READ, NULL, fd);
 	r = fdw_add(h, fd, dir, &e, &w, flags | WAITER_FD_OPEN);
-	if (r < 0)
+	if (r < 0) {
+		wait_after(&w);
 		return r;
+	}
 	if (named)
 		fdtab_park(ent, &w);
 	r = wait_park(&w, deadline);
 	if (named)
 		fdtab_unpark(ent, &w);
 	fdw_remove(h, fd, dir, &e);
+	wait_after(&w);
 	if (GS_UNLIKELY(r == -ECANCELED))
 		preload_cancel_act(); /* not inside stdio: it acts when done */
 	return r;

@@ -315,5 +315,6 @@ int green_sleep_until(int64_t deadline)
 	wait_init_interruptible(&w);
 	wait_label(&w, WAIT_SLEEP, NULL, 0);
 	r = wait_park(&w, deadline);
+	wait_after(&w);
 	return r == -ETIMEDOUT ? 0 : r == WAKE_SIGNAL ? -EINTR : r;
 }

@@ -430,6 +430,7 @@ int gsync_sem_wait(struct gsync_sem *s, int64_t deadline)
 				s->handoff = 0;
 			gsync_unlock(&s->lock);
 		}
+		wait_after(&w);
 		woken = r == WAKE_RETRY;
 		/* glibc waits in FUTEX_WAIT_BITSET: without a timeout an
 		 * SA_RESTART handler restarts it, with one the kernel ends it

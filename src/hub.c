@@ -639,6 +639,8 @@ void hub_handler_begin(struct hub *h, struct handler_frame *f, uint64_t extra, u
 
 	h->in_handler++;
 	h->program_signals++;
+	f->up = h->frames;
+	h->frames = f;
 	f->g = NULL;
 	if (g != h->hub_green && g->state == GREEN_RUNNING && kmask != NULL) {
 		f->g = g;
@@ -653,7 +655,29 @@ void hub_handler_end(struct hub *h, struct handler_frame *f, uint64_t *kmask)
 	 * hub meanwhile (may_move): h is its hub still. */
 	if (f->g != NULL)
 		sigmask_handler_leave(h, f->g, f->old, f->at_entry, kmask);
+	h->frames = f->up;
 	h->in_handler--;
+}
+
+/* Does a jump to sp leave f? Yes where f is deeper on the stack sp is on,
+ * or on another stack (sigaltstack's, or sp's is the thread's own). */
+static bool jump_leaves(const struct green *g, const struct handler_frame *f, uintptr_t sp)
+{
+	uintptr_t a = (uintptr_t)f, lo = (uintptr_t)g->stack.lo, hi = (uintptr_t)g->stack.hi;
+
+	if (lo != 0 && (a >= lo && a < hi) != (sp >= lo && sp < hi))
+		return true;
+	return a < sp;
+}
+
+void hub_handlers_left(struct hub *h, uintptr_t sp)
+{
+	/* The thread's mask stays the handler's, as the kernel's does, unless
+	 * the jump puts back one it saved (preload/signal.c). */
+	while (h->frames != NULL && jump_leaves(h->current, h->frames, sp)) {
+		h->frames = h->frames->up;
+		h->in_handler--;
+	}
 }
 
 bool hub_in_handler(const struct hub *h)
@@ -933,6 +957,7 @@ static inline void hub_load_tls(struct hub *h, struct green *next)
 /* The only place a context is left and resumed. */
 static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 {
+	struct handler_frame *frames;
 	int in_handler;
 
 	GS_INVARIANT(cur == h->current && next->hub == h && hub_peek() == h,
@@ -965,12 +990,15 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 	/* A program's handler that waits (sigsuspend in it) is in progress
 	 * on cur's context alone: the others run outside it. */
 	in_handler = h->in_handler;
+	frames = h->frames;
 	h->in_handler = 0;
+	h->frames = NULL;
 	ctx_switch(&cur->ctx, &next->ctx);
 	/* Resumed: cur runs again, on its hub, which is another when it was
 	 * preempted and moved (sched_share). */
 	h = cur->hub;
 	h->in_handler = in_handler;
+	h->frames = frames;
 #ifdef GS_ASAN
 	asan_after(h, cur->asan_fake);
 #endif
@@ -1389,6 +1417,7 @@ static void hub_take_posts(struct hub *h)
 	take_greens_handed_over(h);
 	take_kills(h);
 	sched_take_forwarded(h);
+	hub_take_deferred(h);
 	hub_signal_deliver(h);
 	if (atomic_load_explicit(&h->ctl_call, memory_order_relaxed) != NULL)
 		control_hub_poll(h);
@@ -1408,7 +1437,9 @@ static void hub_wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /* Signals. A signal kept for one thread runs its handler on that thread
- * (hub_sigwake, wait_park). Any other runs on whatever context the OS
+ * (hub_sigwake, wait_park), and so does a process's signal that came on
+ * another context (hub_defer_signal). Any other (the running thread's
+ * own, or one that found no slot free) runs on whatever context the OS
  * thread was in; it only notes which wait it interrupted (hub_signal) and
  * wakes the loop; the loop ends that wait here, in the hub's context,
  * where the run queue may be touched. The wait sequence number makes sure
@@ -1422,13 +1453,27 @@ void hub_signal_target(struct green *g)
 		h->kill_target = g;
 }
 
-/* Which green thread a process-directed signal is for, as Linux chooses:
- * the main thread unless it blocks the signal; else the running thread if
- * it takes it; else a thread that does not block it. */
+/* Signals for the thread that runs when they come: those the kernel sends
+ * to the thread that caused them (a write's SIGPIPE: the main thread,
+ * waiting in a read meanwhile, would see EINTR), and the CPU-time timers'
+ * (setitimer's ITIMER_PROF and ITIMER_VIRTUAL), which Linux sends to the
+ * thread whose time made them expire: a profiler's handler samples what
+ * runs. */
+static bool for_the_running(int sig)
+{
+	return sigmask_raised_by_thread(sig) || sig == SIGPROF || sig == SIGVTALRM;
+}
+
+/* Which green thread a signal is for: the running one, for_the_running.
+ * A process's signal, as Linux chooses: the main thread unless it blocks the signal;
+ * else the running thread if it takes it; else a thread that does not
+ * block it. */
 static struct green *signal_receiver(struct hub *h, int sig)
 {
 	bool root = green_of_program(h->root);
 
+	if (for_the_running(sig) && h->current != h->hub_green && green_of_program(h->current))
+		return h->current;
 	if (root && (!h->masks || !sigmask_blocks(h->root, sig)))
 		return h->root;
 	if (h->current != h->hub_green && !sigmask_blocks(h->current, sig))
@@ -1438,6 +1483,41 @@ static struct green *signal_receiver(struct hub *h, int sig)
 			return g;
 	/* An extra hub's thread that took it as it ended. */
 	return root ? h->root : NULL;
+}
+
+bool hub_defer_signal(struct hub *h, int sig, const siginfo_t *si)
+{
+	struct green *t;
+
+	if (h->kill_target != NULL)
+		return false; /* raised here for its thread: handled now */
+	t = signal_receiver(h, sig);
+	/* The running thread handles it now, unless it is between the start
+	 * of an interruptible wait and its end (wait_after): a handler that
+	 * left with siglongjmp would leave the wait queued. */
+	if (t == NULL || (t == h->current && !(t->flags & GREEN_INTR_WAIT)) || !green_of_program(t) ||
+	    t->state == GREEN_DEAD || sigmask_blocks(t, sig) || !sig_slots_post(&h->deferred, si))
+		return false;
+	hub_wake(h);
+	return true;
+}
+
+/* Each process's signal deferred, kept for the thread it is for now (a
+ * thread's pending signals, as sigmask_thread_kill keeps them), which is
+ * woken to run its handler; raised here, its handler on this context, if
+ * that is the running thread (wait_after's) or no thread of the hub takes
+ * it. */
+void hub_take_deferred(struct hub *h)
+{
+	siginfo_t si;
+
+	if (h->in_handler > 0)
+		return; /* a handler's wait_after: the loop takes them */
+	while (sig_slots_take(&h->deferred, &si)) {
+		struct green *t = signal_receiver(h, si.si_signo);
+
+		sigmask_kill_here(h, t != NULL ? t : h->root, si.si_signo, &si);
+	}
 }
 
 struct green *hub_signal(int sig, bool restart)
@@ -1450,12 +1530,10 @@ struct green *hub_signal(int sig, bool restart)
 	t = h->kill_target != NULL ? h->kill_target : signal_receiver(h, sig);
 	h->kill_target = NULL;
 	/* On its own context, running: a wait it was woken from to run the
-	 * handler (hub_sigwake) ends, if the signal ends it, once the
-	 * handler has run (wait_park). */
-	if (t != NULL && t == h->current && t != h->hub_green) {
-		t->flags |= GREEN_HANDLED | (restart ? 0 : GREEN_HANDLED_EINTR);
+	 * handler (hub_sigwake) has ended already, if the signal ends it
+	 * (wait_park). */
+	if (t != NULL && t == h->current && t != h->hub_green)
 		return t;
-	}
 	if (t == NULL || t->state != GREEN_PARKED || t->wait == NULL || !t->wait->interruptible)
 		return t;
 	/* Two signals on one wait: EINTR wins over a restart. */
@@ -1733,6 +1811,7 @@ void hub_fork_child(void)
 	h->intr_target = h->kill_target = NULL;
 	/* A child starts with no signal pending (fork(2)). */
 	sigmask_tsig_clear(cur);
+	sig_slots_clear(&h->deferred);
 	memset(h->nwaitset, 0, sizeof h->nwaitset);
 	atomic_store(&h->remote, NULL);
 	atomic_store(&h->remote_waits, NULL);

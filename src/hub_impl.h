@@ -95,6 +95,7 @@ struct hub {
 	atomic_long remote_pending;
 	struct green *volatile intr_target; /* signal handler -> hub */
 	struct green *volatile kill_target; /* pthread_kill -> signal handler */
+	struct sig_slots deferred; /* hub_defer_signal -> the loop */
 	void *altstack;               /* the signal stack made for this thread */
 	/* trap.c: Syscall User Dispatch's selector for this OS thread (the
 	 * kernel reads it at each system call from outside libc: 1 traps, 0
@@ -107,6 +108,8 @@ struct hub {
 	int in_handler;               /* a program's signal handler is running
 				       * on the current context (hub_switch
 				       * keeps it per context) */
+	struct handler_frame *frames; /* the current context's handlers, the
+				       * innermost first (kept so too) */
 	int in_tick;                  /* preempt.c's tick handler is running */
 	uint64_t preempt_seen;        /* switches counted at the last tick */
 	int64_t next_deadline;        /* earliest timed wait begun since the

@@ -439,6 +439,14 @@ void wait_init_interruptible(struct wait *w);
  * (green_cancel): its caller cleans up and returns it, and the pthread
  * layer acts on it. */
 int wait_park(struct wait *w, int64_t deadline);
+/* The caller of an interruptible wait has undone it (taken its waiters off
+ * their queues): the handlers of the signals that ended it, or came as it
+ * ended, run now, on the waiting thread, before the call returns or is
+ * made again (wait_park). A handler may leave with siglongjmp. */
+void wait_after(struct wait *w);
+/* Passes on the process's signals h deferred (hub_defer_signal) to the
+ * threads they are for: on h, outside signal handlers. */
+void hub_take_deferred(struct hub *h);
 /* Ends w with result unless someone ended or claimed it first: true if
  * this call did. Any OS thread may call it, under the lock of the object
  * whose queue holds w (so w is alive); on another hub than the waiter's,
@@ -497,7 +505,8 @@ enum green_state {
 #define GREEN_JOINED 2
 
 #define GREEN_SIGWAKE 0x1u   /* woken from an open wait to run a signal's
-			      * handler (hub_sigwake): parks again after */
+			      * handler (hub_sigwake): parks again after,
+			      * unless the wait is interruptible */
 #define GREEN_ROOT 0x2u      /* the OS thread's own context */
 #define GREEN_HUB 0x4u       /* the hub's context */
 #define GREEN_USER_STACK 0x8u /* stack given by the program: not ours */
@@ -527,11 +536,9 @@ enum green_state {
 #define GREEN_HOME_MASK (0x3fu << GREEN_HOME_SHIFT)
 #define GREEN_STDIO_ONE 0x10000u
 #define GREEN_STDIO_MASK 0xff0000u
-/* Handlers that ran on its own context while a wait of it was open
- * (wait_park): one did, and one had no SA_RESTART (the wait, if a signal
- * ends it, says EINTR). */
-#define GREEN_HANDLED 0x40000000u
-#define GREEN_HANDLED_EINTR 0x80000000u
+/* Between wait_init_interruptible and wait_after: the process's signals
+ * for it come by the loop (hub_defer_signal). */
+#define GREEN_INTR_WAIT 0x40000000u
 
 struct green_attr {
 	size_t stack_size;  /* 0: gs_config.stack_size */
@@ -810,6 +817,7 @@ struct green *hub_threads(const struct hub *h);
  * runs, as the kernel blocks it, and gets back what the frame says after
  * (sigmask_handler_enter, _leave). */
 struct handler_frame {
+	struct handler_frame *up; /* the handler this one interrupted */
 	struct green *g; /* the thread the handler runs on, or NULL */
 	uint64_t old;      /* its mask before */
 	uint64_t at_entry; /* the frame's mask as the kernel wrote it */
@@ -820,6 +828,10 @@ void hub_handler_end(struct hub *h, struct handler_frame *f, uint64_t *kmask);
  * (hub_handler_begin)? Kept per context: a handler that waits leaves the
  * others outside it (hub_switch). */
 bool hub_in_handler(const struct hub *h);
+/* A longjmp (siglongjmp, longjmp) on h's current context is about to go
+ * to a frame whose stack pointer is sp: the handlers it leaves (those
+ * deeper on the same stack, or on another, a signal stack) are over. */
+void hub_handlers_left(struct hub *h, uintptr_t sp);
 /* g, a thread of the calling hub's, has a signal kept for it to handle on
  * its own context (sigmask_thread_kill): if parked in a wait, it runs now,
  * its wait still open; it handles the signal, then the wait ends with
@@ -967,6 +979,14 @@ void monitor_forget_hub(struct hub *h);
  * natively. Returns the thread the signal was for (NULL without a hub, or
  * on an extra hub that has no thread of the program). */
 struct green *hub_signal(int sig, bool restart);
+/* Called by a signal handler on h's OS thread, before hub_signal: a
+ * process's signal that came on the hub's context, or on a thread other
+ * than the one it is for (signal_receiver: the main thread first), is
+ * kept for the loop to pass on to that thread, whose handler then runs on
+ * its own context, as hub_sigwake's do (true: the caller returns without
+ * running it). Not for a signal raised for a thread (hub_signal_target),
+ * nor one the running thread takes. Async-signal-safe. */
+bool hub_defer_signal(struct hub *h, int sig, const siginfo_t *si);
 /* The next signal raised on this OS thread is for green thread g
  * (pthread_kill). */
 void hub_signal_target(struct green *g);
@@ -1274,6 +1294,32 @@ void sigmask_switch(struct hub *h, struct green *next);
 void sigmask_recount(struct hub *h);
 int sigmask_change(int how, const uint64_t *set, uint64_t *old);
 bool sigmask_blocks(const struct green *g, int sig);
+/* Signals taken in a handler, kept in the order they came, one siginfo
+ * each, for a hub to act on outside it: the real-time ones another hub
+ * passes on to the first (sched.c), and the process's signals a hub keeps
+ * for the thread they are for (hub_defer_signal). Posted from signal
+ * handlers on any OS thread; taken by one hub. */
+enum { SIG_SLOTS = 256 };
+struct sig_slots {
+	struct sig_slot {
+		atomic_int state;
+		uint64_t seq; /* the order it came in */
+		siginfo_t si;
+	} slot[SIG_SLOTS];
+	atomic_uint_least64_t seq;
+	atomic_bool ready; /* one may be posted */
+};
+/* Async-signal-safe: a slot for si, or false if every one is taken. */
+bool sig_slots_post(struct sig_slots *q, const siginfo_t *si);
+/* The oldest one posted, or false. */
+bool sig_slots_take(struct sig_slots *q, siginfo_t *si);
+/* Forgets every one posted (a fork child). */
+void sig_slots_clear(struct sig_slots *q);
+/* sig is one the kernel sends to the thread that caused it, whoever else
+ * lets it in: a fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS),
+ * SIGPIPE from a write to a broken pipe, SIGXFSZ from one past the file
+ * size limit. */
+bool sigmask_raised_by_thread(int sig);
 /* Signals pending for one green thread (pthread_kill, raise,
  * pthread_sigqueue with si), as the kernel keeps a thread's own: g blocks
  * sig or waits for it in sigwait; or g lets it in, is not the running
@@ -1288,9 +1334,13 @@ int sigmask_thread_kill(struct green *g, int sig, const siginfo_t *si);
  * kernel dequeues (synchronous signals first, then the lowest): the
  * signal, or 0. *info is its siginfo if it came with one (*queued true). */
 int sigmask_take_pending(struct green *g, uint64_t set, siginfo_t *info, bool *queued);
-/* The program's disposition of sig is a handler (preload/signal.c), or
- * not. */
-void sigmask_set_handled(int sig, bool handler);
+/* The program's disposition of sig is a handler (preload/signal.c), with
+ * SA_RESTART or not; or it is no handler. */
+void sigmask_set_handled(int sig, bool handler, bool restart);
+/* What the signals kept for g that its mask lets in and that have a
+ * handler make of an interruptible wait of g's: -EINTR, WAKE_SIGNAL if
+ * every one's handler has SA_RESTART (signal(7)), 0 if none is due. */
+int sigmask_due_interrupts(const struct green *g);
 /* g, the running thread, handles the signals kept for it that its mask
  * lets in, here on its own context, before it goes on. */
 void sigmask_deliver_due(struct green *g);

@@ -549,64 +549,10 @@ static int start_extra_hubs(struct hub *h)
  */
 static siginfo_t forwarded[64];
 static atomic_uint_least64_t forward_claimed, forward_ready;
-
-enum { FORWARD_FREE, FORWARD_WRITING, FORWARD_READY, FORWARD_RT_SLOTS = 256 };
-static struct forward_rt {
-	atomic_int state;
-	uint64_t seq; /* the order it came in */
-	siginfo_t si;
-} forward_rt[FORWARD_RT_SLOTS];
-static atomic_uint_least64_t forward_rt_seq;
-static atomic_bool forward_rt_ready;
-
-/* In a signal handler, on any hub: a slot for si, or false. */
-static bool forward_rt_post(const siginfo_t *si)
-{
-	for (int i = 0; i < FORWARD_RT_SLOTS; i++) {
-		struct forward_rt *f = &forward_rt[i];
-		int free = FORWARD_FREE;
-
-		if (atomic_load_explicit(&f->state, memory_order_relaxed) != FORWARD_FREE ||
-		    !atomic_compare_exchange_strong(&f->state, &free, FORWARD_WRITING))
-			continue;
-		f->seq = atomic_fetch_add(&forward_rt_seq, 1);
-		f->si = *si;
-		atomic_store_explicit(&f->state, FORWARD_READY, memory_order_release);
-		atomic_store(&forward_rt_ready, true);
-		hub_wake(hubs[0]);
-		return true;
-	}
-	return false;
-}
-
-/* On the first hub: every instance posted, oldest first. */
-static void forward_rt_take(struct hub *h)
-{
-	for (;;) {
-		struct forward_rt *first = NULL;
-		siginfo_t si;
-
-		for (int i = 0; i < FORWARD_RT_SLOTS; i++) {
-			struct forward_rt *f = &forward_rt[i];
-
-			if (atomic_load_explicit(&f->state, memory_order_acquire) == FORWARD_READY &&
-			    (first == NULL || f->seq < first->seq))
-				first = f;
-		}
-		if (first == NULL)
-			return;
-		si = first->si;
-		atomic_store_explicit(&first->state, FORWARD_FREE, memory_order_release);
-		sigmask_raise_here(h, h->root, si.si_signo, &si);
-	}
-}
+static struct sig_slots forward_rt;
 
 bool sched_forward_signal(struct hub *h, int sig, const siginfo_t *si)
 {
-	const uint64_t own = (1ull << (SIGSEGV - 1)) | (1ull << (SIGBUS - 1)) |
-			     (1ull << (SIGILL - 1)) | (1ull << (SIGFPE - 1)) |
-			     (1ull << (SIGTRAP - 1)) | (1ull << (SIGSYS - 1)) |
-			     (1ull << (SIGPIPE - 1)) | (1ull << (SIGXFSZ - 1));
 	uint64_t b;
 	struct green *main;
 
@@ -614,11 +560,15 @@ bool sched_forward_signal(struct hub *h, int sig, const siginfo_t *si)
 		return false;
 	b = 1ull << (sig - 1);
 	main = hubs[0]->root;
-	if ((own & b) || !green_of_program(main) || main->state == GREEN_DEAD ||
+	if (sigmask_raised_by_thread(sig) || !green_of_program(main) || main->state == GREEN_DEAD ||
 	    sigmask_blocks(main, sig))
 		return false;
-	if (sig >= 32)
-		return forward_rt_post(si);
+	if (sig >= 32) {
+		if (!sig_slots_post(&forward_rt, si))
+			return false;
+		hub_wake(hubs[0]);
+		return true;
+	}
 	if (atomic_fetch_or(&forward_claimed, b) & b)
 		return true; /* one on its way already: coalesced */
 	forwarded[sig - 1] = *si;
@@ -633,9 +583,8 @@ void sched_take_forwarded(struct hub *h)
 
 	if (h != hubs[0])
 		return;
-	if (atomic_load_explicit(&forward_rt_ready, memory_order_relaxed) &&
-	    atomic_exchange(&forward_rt_ready, false))
-		forward_rt_take(h);
+	for (siginfo_t si; sig_slots_take(&forward_rt, &si);)
+		sigmask_kill_here(h, h->root, si.si_signo, &si);
 	if (atomic_load_explicit(&forward_ready, memory_order_relaxed) == 0)
 		return;
 	ready = atomic_exchange(&forward_ready, 0);
@@ -646,7 +595,7 @@ void sched_take_forwarded(struct hub *h)
 			continue;
 		si = forwarded[sig - 1];
 		atomic_fetch_and(&forward_claimed, ~(1ull << (sig - 1)));
-		sigmask_raise_here(h, h->root, sig, &si);
+		sigmask_kill_here(h, h->root, sig, &si);
 	}
 }
 
@@ -706,9 +655,7 @@ void sched_fork_child(struct hub *h)
 	atomic_store(&spread, false);
 	atomic_store(&forward_claimed, 0);
 	atomic_store(&forward_ready, 0);
-	atomic_store(&forward_rt_ready, false);
-	for (int i = 0; i < FORWARD_RT_SLOTS; i++)
-		atomic_store(&forward_rt[i].state, FORWARD_FREE);
+	sig_slots_clear(&forward_rt);
 	hubs[0] = h;
 	h->sched = true;
 	h->sched_index = 0;

@@ -51,6 +51,8 @@ static atomic_bool masks_anywhere;
  * (preload/signal.c): those sent to another green thread than the caller
  * are kept for it, to run on its own context (sigmask_thread_kill). */
 static _Atomic uint64_t handled;
+/* Those of them whose handler has SA_RESTART. */
+static _Atomic uint64_t restarting;
 
 static uint64_t bit(int sig)
 {
@@ -322,7 +324,65 @@ bool sigmask_blocks(const struct green *g, int sig)
 	return sig >= 1 && sig <= 64 && (g->sigmask & bit(sig)) != 0;
 }
 
-void sigmask_set_handled(int sig, bool handler)
+enum { SLOT_FREE, SLOT_WRITING, SLOT_READY };
+
+bool sig_slots_post(struct sig_slots *q, const siginfo_t *si)
+{
+	for (int i = 0; i < SIG_SLOTS; i++) {
+		struct sig_slot *f = &q->slot[i];
+		int free = SLOT_FREE;
+
+		if (atomic_load_explicit(&f->state, memory_order_relaxed) != SLOT_FREE ||
+		    !atomic_compare_exchange_strong(&f->state, &free, SLOT_WRITING))
+			continue;
+		f->seq = atomic_fetch_add(&q->seq, 1);
+		f->si = *si;
+		atomic_store_explicit(&f->state, SLOT_READY, memory_order_release);
+		atomic_store(&q->ready, true);
+		return true;
+	}
+	return false;
+}
+
+bool sig_slots_take(struct sig_slots *q, siginfo_t *si)
+{
+	struct sig_slot *first = NULL;
+
+	if (!atomic_load_explicit(&q->ready, memory_order_relaxed))
+		return false;
+	/* Cleared before the scan: a post after it sets it again. */
+	atomic_store(&q->ready, false);
+	for (int i = 0; i < SIG_SLOTS; i++) {
+		struct sig_slot *f = &q->slot[i];
+
+		if (atomic_load_explicit(&f->state, memory_order_acquire) == SLOT_READY &&
+		    (first == NULL || f->seq < first->seq))
+			first = f;
+	}
+	if (first == NULL)
+		return false;
+	*si = first->si;
+	atomic_store_explicit(&first->state, SLOT_FREE, memory_order_release);
+	atomic_store(&q->ready, true); /* there may be more: the next take looks */
+	return true;
+}
+
+void sig_slots_clear(struct sig_slots *q)
+{
+	atomic_store(&q->ready, false);
+	for (int i = 0; i < SIG_SLOTS; i++)
+		atomic_store(&q->slot[i].state, SLOT_FREE);
+}
+
+bool sigmask_raised_by_thread(int sig)
+{
+	const uint64_t own = bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGFPE) |
+			     bit(SIGTRAP) | bit(SIGSYS) | bit(SIGPIPE) | bit(SIGXFSZ);
+
+	return sig >= 1 && sig <= 64 && (own & bit(sig)) != 0;
+}
+
+void sigmask_set_handled(int sig, bool handler, bool restart)
 {
 	if (sig < 1 || sig > 64)
 		return;
@@ -330,6 +390,22 @@ void sigmask_set_handled(int sig, bool handler)
 		atomic_fetch_or_explicit(&handled, bit(sig), memory_order_relaxed);
 	else
 		atomic_fetch_and_explicit(&handled, ~bit(sig), memory_order_relaxed);
+	if (handler && restart)
+		atomic_fetch_or_explicit(&restarting, bit(sig), memory_order_relaxed);
+	else
+		atomic_fetch_and_explicit(&restarting, ~bit(sig), memory_order_relaxed);
+}
+
+int sigmask_due_interrupts(const struct green *g)
+{
+	uint64_t due = green_tpending(g) & ~(g->sigmask | g->waitset) &
+		       atomic_load_explicit(&handled, memory_order_relaxed);
+
+	if (due == 0)
+		return 0;
+	/* Two signals on one wait: EINTR wins over a restart (hub_signal). */
+	return (due & ~atomic_load_explicit(&restarting, memory_order_relaxed)) != 0 ? -EINTR
+										     : WAKE_SIGNAL;
 }
 
 /* Whether sig, which g lets in, is kept for g to handle on its own

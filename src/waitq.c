@@ -32,6 +32,7 @@ void wait_init_interruptible(struct wait *w)
 	wait_init(w);
 	w->interruptible = true;
 	w->cancelpoint = true;
+	w->g->flags |= GREEN_INTR_WAIT;
 }
 
 /* Ends w on its waiter's own hub, once its result is set: the waiter runs
@@ -124,21 +125,25 @@ static void timer_arm(struct hub *h, struct green *g, int64_t left, int64_t dead
 }
 
 /* g was woken from w, still open, to handle signals kept for it
- * (hub_sigwake): its handlers run here, on its own context, as the kernel
- * runs a handler on a thread blocked in a system call. Then, as the kernel
- * ends or restarts that call: an interruptible wait ends with EINTR, or
- * WAKE_SIGNAL for its caller to restart where every handler that ran had
- * SA_RESTART; another (a mutex, a join) goes on, as a futex wait that a
- * handler interrupted is made again. A waker may end w meanwhile (its
- * waiters stay queued; wait_end finds g not parked on it), and so may its
- * deadline or a cancellation. Returns the time left till the deadline
- * (time_left). */
+ * (hub_sigwake). As the kernel does with a thread blocked in a system
+ * call: an interruptible wait ends first, with EINTR, or WAKE_SIGNAL for
+ * its caller to restart where every handler due has SA_RESTART, and its
+ * handlers run once the caller has undone the wait (wait_after), so that
+ * one that leaves with siglongjmp leaves nothing of it queued. Any other
+ * (a mutex, a join) has its handlers run here, on g's own context, and
+ * goes on, as a futex wait that a handler interrupted is made again. A
+ * waker may end w meanwhile (its waiters stay queued; wait_end finds g not
+ * parked on it), and so may its deadline or a cancellation. Returns the
+ * time left till the deadline (time_left). */
 static int64_t handle_mid_wait(struct hub *h, struct green *g, struct wait *w, int64_t deadline)
 {
-	g->flags &= ~(GREEN_SIGWAKE | GREEN_HANDLED | GREEN_HANDLED_EINTR);
-	sigmask_deliver_due(g);
-	if (w->interruptible && (g->flags & GREEN_HANDLED))
-		wait_complete(w, (g->flags & GREEN_HANDLED_EINTR) ? -EINTR : WAKE_SIGNAL);
+	int r;
+
+	g->flags &= ~GREEN_SIGWAKE;
+	if (!w->interruptible)
+		sigmask_deliver_due(g);
+	else if ((r = sigmask_due_interrupts(g)) != 0)
+		wait_complete(w, r);
 	if (w->cancelpoint && green_cancel_due(g))
 		wait_complete(w, -ECANCELED);
 	return time_left(h, w, deadline);
@@ -152,6 +157,9 @@ int wait_park(struct wait *w, int64_t deadline)
 
 	GS_INVARIANT(g == h->current && g->state == GREEN_RUNNING,
 		     "only the running green parks, on its own hub");
+	/* Signals kept for it and due already: handled before it waits, as
+	 * the kernel delivers them before a system call is made. */
+	green_take_due(g);
 	/* The waiter ends its own wait the way a waker does: a waker on
 	 * another hub may have claimed it meanwhile, and then its result
 	 * (a mutex handed over) is the one to return, once it arrives. */
@@ -192,9 +200,20 @@ int wait_park(struct wait *w, int64_t deadline)
 			h->late = g;
 	}
 	/* A signal kept for it while its wait was ending (hub_sigwake found
-	 * it done). */
-	green_take_due(g);
+	 * it done): handled now, or by an interruptible wait's caller once it
+	 * has undone the wait (wait_after). */
+	if (!w->interruptible)
+		green_take_due(g);
 	return w->result;
+}
+
+void wait_after(struct wait *w)
+{
+	struct green *g = w->g;
+
+	g->flags &= ~GREEN_INTR_WAIT;
+	hub_take_deferred(g->hub);
+	green_take_due(g);
 }
 
 static void waiter_link(struct waiter *e, struct waitq *q, struct wait *w, unsigned flags)

@@ -304,7 +304,19 @@ test_signal_waits_match_native() {
 		sigtimedwait_results sigwait_eintr sigwait_every_signal pause sigsuspend \
 		sigsuspend_same_mask sigpause_forms pending_for_a_thread eintr_where_native \
 		reset_every_signal sigqueue_a_thread sent_before_a_flag cancel_before_a_flag \
-		stop_the_world siginterrupt_forms rt_queue_from_process
+		stop_the_world siginterrupt_forms rt_queue_from_process sigpipe_is_the_writers \
+		process_signal_on_main siglongjmp_out_of_a_wait
+}
+
+# A process's signal runs its handler on the thread it is for (the main
+# thread first), a write's SIGPIPE on the writer, and a handler may leave
+# an interrupted wait with siglongjmp: on one hub, which has other threads
+# to run meanwhile, and with GREENSHIM_THREADS=native.
+test_signals_on_their_thread() {
+	for c in sigpipe_is_the_writers process_signal_on_main siglongjmp_out_of_a_wait; do
+		case_matches signal_${c}_one_hub signal_waits $c GREENSHIM_HUBS=1
+		case_matches signal_${c}_native_threads signal_waits $c GREENSHIM_THREADS=native
+	done
 }
 
 # sem_wait, sem_timedwait, sem_clockwait interrupted by a handler, with and
@@ -384,7 +396,8 @@ test_two_hubs_match_native() {
 		sigwait_eintr sigwait_every_signal pause sigsuspend sigsuspend_same_mask \
 		sigpause_forms pending_for_a_thread eintr_where_native reset_every_signal \
 		sigqueue_a_thread sent_before_a_flag cancel_before_a_flag stop_the_world \
-		siginterrupt_forms rt_queue_from_process
+		siginterrupt_forms rt_queue_from_process sigpipe_is_the_writers \
+		process_signal_on_main siglongjmp_out_of_a_wait
 	two_hubs_output signal_waits sem_eintr
 	two_hubs_output raw_syscalls sigmask sigaction
 	two_hubs_output stdio_semantics shared_file file_locks shared_regular_file locked_sections
@@ -1273,6 +1286,7 @@ test_two_hubs_match_native
 test_hubs_values
 test_process_semantics_match_native
 test_signal_waits_match_native
+test_signals_on_their_thread
 test_sem_waits_are_interrupted_as_native
 test_stdio_semantics_match_native
 test_file_locks_on_one_hub

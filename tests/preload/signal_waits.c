@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -18,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/select.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1647,6 +1649,284 @@ static void case_stop_the_world(void)
 	      atomic_load(&stw_stray));
 }
 
+/* SIGPIPE goes to the thread whose write found the pipe broken; the main
+ * thread, waiting in a read meanwhile, is not interrupted (before
+ * 2026-12-06, with one hub, its read ended with EINTR). */
+static pthread_t main_thread;
+static atomic_int pipe_on_main, pipe_on_other;
+static int pipe_wake[2], pipe_broken[2];
+
+static void on_pipe(int sig)
+{
+	(void)sig;
+	if (pthread_equal(pthread_self(), main_thread))
+		atomic_fetch_add(&pipe_on_main, 1);
+	else
+		atomic_fetch_add(&pipe_on_other, 1);
+}
+
+static void *write_broken_then_wake(void *arg)
+{
+	int *err = arg;
+
+	usleep(50 * 1000); /* the main thread reads meanwhile */
+	*err = write(pipe_broken[1], "x", 1) == -1 ? errno : 0;
+	usleep(50 * 1000);
+	if (write(pipe_wake[1], "y", 1) != 1)
+		abort();
+	return NULL;
+}
+
+static void case_sigpipe_is_the_writers(void)
+{
+	struct sigaction a;
+	pthread_t t;
+	int err = -1;
+	ssize_t r;
+	char c;
+
+	memset(&a, 0, sizeof a);
+	a.sa_handler = on_pipe; /* no SA_RESTART: an interrupted read says EINTR */
+	CHECK(sigaction(SIGPIPE, &a, NULL) == 0, "sigaction");
+	main_thread = pthread_self();
+	CHECK(pipe(pipe_wake) == 0 && pipe(pipe_broken) == 0, "pipe");
+	close(pipe_broken[0]);
+	CHECK(pthread_create(&t, NULL, write_broken_then_wake, &err) == 0, "create");
+	r = read(pipe_wake[0], &c, 1);
+	CHECK(r == 1 && c == 'y', "main's read: %zd (%s)", r, r < 0 ? strerror(errno) : "");
+	pthread_join(t, NULL);
+	CHECK(err == EPIPE, "write to a broken pipe: %s", strerror(err));
+	CHECK(atomic_load(&pipe_on_other) == 1 && atomic_load(&pipe_on_main) == 0,
+	      "SIGPIPE handled %d times on the writer, %d on the main thread",
+	      atomic_load(&pipe_on_other), atomic_load(&pipe_on_main));
+	signal(SIGPIPE, SIG_DFL);
+	close(pipe_broken[1]);
+	close(pipe_wake[0]);
+	close(pipe_wake[1]);
+}
+
+/* Two threads that hand a byte back and forth until told to stop: the
+ * hub has others to run while the main thread waits. */
+struct pingpong {
+	int ab[2], ba[2];
+	atomic_bool stop;
+	pthread_t t[2];
+	long rounds;
+};
+
+static void *pinger(void *arg)
+{
+	struct pingpong *p = arg;
+	char c = 0;
+
+	while (!atomic_load(&p->stop)) {
+		if (write(p->ab[1], &c, 1) != 1 || read(p->ba[0], &c, 1) != 1)
+			abort();
+		p->rounds++;
+	}
+	c = 1;
+	if (write(p->ab[1], &c, 1) != 1)
+		abort();
+	return NULL;
+}
+
+static void *ponger(void *arg)
+{
+	struct pingpong *p = arg;
+	char c;
+
+	do {
+		if (read(p->ab[0], &c, 1) != 1)
+			abort();
+		if (c == 0 && write(p->ba[1], &c, 1) != 1)
+			abort();
+	} while (c == 0);
+	return NULL;
+}
+
+static void pingpong_start(struct pingpong *p)
+{
+	memset(p, 0, sizeof *p);
+	CHECK(pipe(p->ab) == 0 && pipe(p->ba) == 0, "pipe");
+	CHECK(pthread_create(&p->t[0], NULL, pinger, p) == 0, "pinger");
+	CHECK(pthread_create(&p->t[1], NULL, ponger, p) == 0, "ponger");
+}
+
+static void pingpong_stop(struct pingpong *p)
+{
+	atomic_store(&p->stop, true);
+	CHECK(pthread_join(p->t[0], NULL) == 0 && pthread_join(p->t[1], NULL) == 0, "join");
+	CHECK(p->rounds > 0, "the ping-pong made no round");
+	for (int i = 0; i < 2; i++) {
+		close(p->ab[i]);
+		close(p->ba[i]);
+	}
+}
+
+/* A process's signal (a setitimer's SIGALRM, sent to the process) runs its
+ * handler on the main thread, which takes it first (signal(7)), with the
+ * main thread's pthread_self and __thread data: while it waits in a read
+ * (SA_RESTART: the read goes on, and returns the byte written later) and
+ * in a join, with two other threads busy meanwhile. Before 2026-12-06 the
+ * handler ran on whatever context the OS thread was in: the hub's, or a
+ * ping-pong thread's. */
+static __thread int alarm_tls;
+static atomic_int alarm_right, alarm_wrong;
+
+static void on_alarm_check(int sig)
+{
+	(void)sig;
+	if (pthread_equal(pthread_self(), main_thread) && alarm_tls == 7)
+		atomic_fetch_add(&alarm_right, 1);
+	else
+		atomic_fetch_add(&alarm_wrong, 1);
+}
+
+static void *write_after_alarms(void *arg)
+{
+	int fd = *(int *)arg;
+
+	usleep(120 * 1000);
+	if (write(fd, "z", 1) != 1)
+		abort();
+	return NULL;
+}
+
+static void case_process_signal_on_main(void)
+{
+	struct itimerval every = { { 0, 20 * 1000 }, { 0, 20 * 1000 } }, off = { { 0, 0 }, { 0, 0 } };
+	struct sigaction a;
+	struct pingpong pp;
+	pthread_t t;
+	int p[2];
+	char c;
+
+	main_thread = pthread_self();
+	alarm_tls = 7;
+	memset(&a, 0, sizeof a);
+	a.sa_handler = on_alarm_check;
+	a.sa_flags = SA_RESTART;
+	CHECK(sigaction(SIGALRM, &a, NULL) == 0, "sigaction");
+	CHECK(pipe(p) == 0, "pipe");
+	pingpong_start(&pp);
+	CHECK(setitimer(ITIMER_REAL, &every, NULL) == 0, "setitimer");
+	CHECK(pthread_create(&t, NULL, write_after_alarms, &p[1]) == 0, "create");
+	CHECK(read(p[0], &c, 1) == 1 && c == 'z', "read after alarms (SA_RESTART): %s",
+	      strerror(errno));
+	CHECK(pthread_join(t, NULL) == 0, "join");
+	CHECK(pthread_create(&t, NULL, write_after_alarms, &p[1]) == 0, "create");
+	CHECK(pthread_join(t, NULL) == 0, "join during alarms");
+	CHECK(read(p[0], &c, 1) == 1, "read");
+	CHECK(setitimer(ITIMER_REAL, &off, NULL) == 0, "setitimer off");
+	pingpong_stop(&pp);
+	CHECK(atomic_load(&alarm_wrong) == 0 && atomic_load(&alarm_right) >= 4,
+	      "SIGALRM handled %d times on the main thread, %d times elsewhere",
+	      atomic_load(&alarm_right), atomic_load(&alarm_wrong));
+	signal(SIGALRM, SIG_DFL);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* The timeout idiom of older C code: sigsetjmp, alarm, a read that waits,
+ * and a SIGALRM handler that siglongjmps out of it, a hundred times while
+ * two other threads keep the hub busy. Each read is left, the main thread
+ * goes on with its mask back (sigsetjmp saved it), and then runs on,
+ * preempted as before (a thread that computes on the main thread's hub
+ * still lets the main thread run). A longjmp from a setjmp that saved no
+ * mask leaves SIGALRM blocked, as natively. Before 2026-12-06 the handler
+ * ran on the hub's context, and its jump to the main thread's stack left
+ * the hub's state behind: wrong pthread_self in every handler, and a hang
+ * in one run of four. */
+static sigjmp_buf jump_env;
+static jmp_buf jump_plain;
+static atomic_int jumped_wrong;
+static atomic_bool spin_go;
+
+static void on_alarm_jump(int sig)
+{
+	(void)sig;
+	if (!pthread_equal(pthread_self(), main_thread) || alarm_tls != 7)
+		atomic_fetch_add(&jumped_wrong, 1);
+	siglongjmp(jump_env, 1);
+}
+
+static void on_alarm_jump_plain(int sig)
+{
+	(void)sig;
+	longjmp(jump_plain, 1);
+}
+
+static void *spin_until_told(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&spin_go))
+		;
+	return NULL;
+}
+
+static bool alarm_blocked(void)
+{
+	sigset_t now;
+
+	CHECK(pthread_sigmask(SIG_BLOCK, NULL, &now) == 0, "pthread_sigmask");
+	return sigismember(&now, SIGALRM) == 1;
+}
+
+static void case_siglongjmp_out_of_a_wait(void)
+{
+	struct itimerval soon = { { 0, 0 }, { 0, 2000 } };
+	struct sigaction a;
+	struct pingpong pp;
+	volatile int timeouts = 0;
+	pthread_t t;
+	int p[2];
+	char c;
+
+	main_thread = pthread_self();
+	alarm_tls = 7;
+	memset(&a, 0, sizeof a);
+	a.sa_handler = on_alarm_jump;
+	CHECK(sigaction(SIGALRM, &a, NULL) == 0, "sigaction");
+	CHECK(pipe(p) == 0, "pipe");
+	pingpong_start(&pp);
+	for (int i = 0; i < 100; i++) {
+		if (sigsetjmp(jump_env, 1) == 0) {
+			CHECK(setitimer(ITIMER_REAL, &soon, NULL) == 0, "setitimer");
+			CHECK(read(p[0], &c, 1) < 0, "the read returned");
+		} else {
+			timeouts++;
+		}
+	}
+	CHECK(timeouts == 100 && atomic_load(&jumped_wrong) == 0,
+	      "%d reads left by siglongjmp, %d handlers on another thread", timeouts,
+	      atomic_load(&jumped_wrong));
+	CHECK(!alarm_blocked(), "SIGALRM blocked after siglongjmp to a sigsetjmp that saved the mask");
+	pingpong_stop(&pp);
+
+	/* Still preempted: a thread that spins until the main thread says
+	 * so lets it run. */
+	CHECK(pthread_create(&t, NULL, spin_until_told, NULL) == 0, "create");
+	usleep(20 * 1000);
+	atomic_store(&spin_go, true);
+	CHECK(pthread_join(t, NULL) == 0, "join");
+
+	a.sa_handler = on_alarm_jump_plain;
+	CHECK(sigaction(SIGALRM, &a, NULL) == 0, "sigaction");
+	if (setjmp(jump_plain) == 0) {
+		CHECK(setitimer(ITIMER_REAL, &soon, NULL) == 0, "setitimer");
+		CHECK(read(p[0], &c, 1) < 0, "the read returned");
+	}
+	CHECK(alarm_blocked(), "SIGALRM not blocked after longjmp out of its handler (setjmp saves no mask)");
+	{
+		sigset_t s = one(SIGALRM);
+
+		CHECK(pthread_sigmask(SIG_UNBLOCK, &s, NULL) == 0, "unblock");
+	}
+	signal(SIGALRM, SIG_DFL);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -1671,6 +1951,9 @@ int main(int argc, char **argv)
 		{ "stop_the_world", case_stop_the_world },
 		{ "siginterrupt_forms", case_siginterrupt_forms },
 		{ "rt_queue_from_process", case_rt_queue_from_process },
+		{ "sigpipe_is_the_writers", case_sigpipe_is_the_writers },
+		{ "process_signal_on_main", case_process_signal_on_main },
+		{ "siglongjmp_out_of_a_wait", case_siglongjmp_out_of_a_wait },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);

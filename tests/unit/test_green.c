@@ -280,12 +280,48 @@ START_TEST(a_blocked_threads_signals_keep_their_siginfo_in_order)
 }
 END_TEST
 
+/* The slots a handler posts signals to (sig_slots: a hub's deferred
+ * process signals, the real-time ones passed between hubs) give them back
+ * oldest first, each with its siginfo, refuse one more once all are
+ * taken, and are empty again after a clear. */
+START_TEST(signal_slots_give_back_the_order_they_came_in)
+{
+	static struct sig_slots q;
+	siginfo_t si;
+
+	memset(&si, 0, sizeof si);
+	ck_assert(!sig_slots_take(&q, &si));
+	for (int i = 0; i < SIG_SLOTS; i++) {
+		si.si_signo = SIGRTMIN;
+		si.si_value.sival_int = i;
+		ck_assert(sig_slots_post(&q, &si));
+		if (i == 10) { /* a take in the middle frees the oldest slot */
+			ck_assert(sig_slots_take(&q, &si));
+			ck_assert_int_eq(si.si_value.sival_int, 0);
+		}
+	}
+	si.si_value.sival_int = SIG_SLOTS;
+	ck_assert(sig_slots_post(&q, &si)); /* into the slot freed */
+	ck_assert(!sig_slots_post(&q, &si));
+	for (int i = 1; i <= SIG_SLOTS; i++) {
+		ck_assert(sig_slots_take(&q, &si));
+		ck_assert_int_eq(si.si_signo, SIGRTMIN);
+		ck_assert_int_eq(si.si_value.sival_int, i);
+	}
+	ck_assert(!sig_slots_take(&q, &si));
+	ck_assert(sig_slots_post(&q, &si));
+	sig_slots_clear(&q);
+	ck_assert(!sig_slots_take(&q, &si));
+}
+END_TEST
+
 #ifndef __SANITIZE_THREAD__
 /* A signal sent to a thread that waits, with a handler of the program's
  * (sigmask_set_handled): kept for it (sigmask_thread_kill), its handler
- * runs on that thread, and then its wait ends with EINTR or WAKE_SIGNAL if
- * the wait is interruptible (as the handler's SA_RESTART says), or goes
- * on to its end if it is not, as a futex wait does natively. */
+ * runs on that thread. An interruptible wait ends first, with EINTR or
+ * WAKE_SIGNAL as the handler's SA_RESTART says, and the handler runs once
+ * its caller has undone it (wait_after); another runs the handler in the
+ * middle and goes on to its end, as a futex wait does natively. */
 static struct green *handled_on;
 static bool handler_restarts;
 
@@ -299,6 +335,7 @@ struct mid_wait {
 	bool interruptible;
 	int result;
 	int64_t took;
+	bool handled_in_wait; /* before wait_park returned */
 };
 
 static void *wait_a_while(void *arg)
@@ -312,17 +349,21 @@ static void *wait_a_while(void *arg)
 	else
 		wait_init(&w);
 	m->result = wait_park(&w, t0 + 200 * 1000000LL);
+	m->handled_in_wait = handled_on != NULL;
+	if (m->interruptible)
+		wait_after(&w);
 	m->took = gs_now_ns() - t0;
 	return NULL;
 }
 
 static struct mid_wait signal_mid_wait(bool interruptible, bool restarts)
 {
-	struct mid_wait m = { interruptible, 0, 0 };
+	struct mid_wait m = { interruptible, 0, 0, false };
 	struct green *g;
 
 	handled_on = NULL;
 	handler_restarts = restarts;
+	sigmask_set_handled(SIGUSR1, true, restarts);
 	ck_assert_int_eq(green_spawn(NULL, wait_a_while, &m, &g), 0);
 	green_yield(); /* g parks */
 	ck_assert_int_eq(g->state, GREEN_PARKED);
@@ -330,6 +371,7 @@ static struct mid_wait signal_mid_wait(bool interruptible, bool restarts)
 	ck_assert_ptr_null(handled_on); /* not on the sender */
 	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
 	ck_assert_ptr_eq(handled_on, g);
+	ck_assert(m.handled_in_wait == !interruptible);
 	return m;
 }
 
@@ -341,7 +383,6 @@ START_TEST(a_signal_for_a_waiting_thread_is_handled_on_it)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_usr1;
 	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
-	sigmask_set_handled(SIGUSR1, true);
 
 	m = signal_mid_wait(false, true);
 	ck_assert_int_eq(m.result, -ETIMEDOUT);
@@ -353,7 +394,7 @@ START_TEST(a_signal_for_a_waiting_thread_is_handled_on_it)
 	ck_assert_int_eq(m.result, -EINTR);
 	ck_assert_int_lt(m.took, 200 * 1000000LL);
 
-	sigmask_set_handled(SIGUSR1, false);
+	sigmask_set_handled(SIGUSR1, false, false);
 	sa.sa_handler = SIG_DFL;
 	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
 }
@@ -375,6 +416,7 @@ Suite *suite_green(void)
 	tcase_add_test(t, spent_handles_are_refused_as_glibc_refuses_them);
 	tcase_add_test(t, hundred_thousand_threads_are_parked_at_once_then_all_finish);
 	tcase_add_test(t, a_blocked_threads_signals_keep_their_siginfo_in_order);
+	tcase_add_test(t, signal_slots_give_back_the_order_they_came_in);
 #ifndef __SANITIZE_THREAD__
 	tcase_add_test(t, a_signal_for_a_waiting_thread_is_handled_on_it);
 #else

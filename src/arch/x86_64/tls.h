@@ -84,6 +84,17 @@ static inline void arch_tp_load_sel(uint16_t sel)
 	__asm__ volatile("movw %0, %%fs" : : "r"(sel) : "memory");
 }
 
+/* The stack pointer a setjmp saved in a jmp_buf's __jmpbuf: word 6
+ * (JB_RSP), mangled with the thread's pointer guard (PTR_MANGLE: xor with
+ * fs:0x30, then rotated left by 17 bits). */
+static inline uintptr_t arch_jmpbuf_sp(const long *jmpbuf)
+{
+	uintptr_t guard, v = (uintptr_t)jmpbuf[6];
+
+	__asm__("movq %%fs:0x30, %0" : "=r"(guard));
+	return ((v >> 17) | (v << 47)) ^ guard;
+}
+
 /* A new TCB: the creator's header words (canary, pointer guard, CET
  * features, and its self word: THREAD_SELF names the OS thread that runs
  * the green thread, see src/tls.c), with its own address, more than one
