@@ -37,6 +37,7 @@ struct hub {
 	_Atomic int64_t run_start; /* current run began (stats on), else 0 */
 	int64_t longest_run;   /* longest run without a switch seen, ns */
 	int tid;               /* the OS thread's kernel id */
+	int pid;               /* and its process's, both as of the last fork */
 	struct hub *reg_next;  /* introspect.c: every hub of the process */
 	_Atomic(struct sample *) sample; /* introspect.c: a backtrace asked for */
 	uint64_t mon_switches; /* monitor.c's, on its own thread: switches seen */

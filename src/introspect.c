@@ -680,6 +680,7 @@ void introspect_hubs_unlock(void)
 void introspect_hub_register(struct hub *h)
 {
 	h->tid = (int)arch_syscall3(SYS_gettid, 0, 0, 0);
+	h->pid = (int)arch_syscall3(SYS_getpid, 0, 0, 0);
 	introspect_hubs_lock();
 	h->reg_next = hubs;
 	hubs = h;
@@ -716,6 +717,7 @@ void introspect_fork_child(struct hub *h)
 	hubs = h;
 	h->reg_next = NULL;
 	h->tid = (int)arch_syscall3(SYS_gettid, 0, 0, 0);
+	h->pid = (int)arch_syscall3(SYS_getpid, 0, 0, 0);
 	atomic_store(&h->sample, NULL);
 	h->mon_switches = 0;
 	h->mon_seen = h->mon_reported = 0;

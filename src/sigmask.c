@@ -68,10 +68,12 @@ static void send_here(int sig, const siginfo_t *si)
 	const struct hub *h = hub_peek();
 
 	/* One system call where it can be: the hub knows its OS thread's
-	 * id, and tkill to the calling thread itself has no race with the
-	 * id's reuse that tgkill guards against. */
+	 * id and its process's, and tkill to the calling thread itself has no
+	 * race with the id's reuse that tgkill guards against. */
 	if (si == NULL && h != NULL && h->tid > 0)
 		arch_syscall3(SYS_tkill, h->tid, sig, 0);
+	else if (si != NULL && h != NULL && h->tid > 0)
+		arch_syscall6(SYS_rt_tgsigqueueinfo, h->pid, h->tid, sig, (long)si, 0, 0);
 	else if (si != NULL)
 		arch_syscall6(SYS_rt_tgsigqueueinfo, getpid(), sys_gettid(), sig, (long)si, 0, 0);
 	else

@@ -14,6 +14,10 @@
  *                         its handler (SA_RESTART) posts a semaphore the
  *                         sender waits on (how Boehm's collector stops a
  *                         thread)
+ *   process-signal        kill of the process by a thread, whose handler
+ *                         (SA_RESTART) runs on the main thread, waiting in
+ *                         sem_wait, and posts a semaphore the sender waits
+ *                         on (a SIGCHLD, a timer's or a terminal's signal)
  *
  * Prints "NAME NS" lines: ns per operation, best of five runs.
  */
@@ -149,6 +153,41 @@ static double signal_handoff(void)
 	return best;
 }
 
+static double process_took;
+
+static void *signal_the_process(void *arg)
+{
+	double t0 = now_ns();
+
+	(void)arg;
+	for (long i = 0; i < rounds; i++) {
+		kill(getpid(), SIGUSR1);
+		while (sem_wait(&ack) != 0)
+			;
+	}
+	process_took = (now_ns() - t0) / rounds;
+	sem_post(&finish);
+	return NULL;
+}
+
+/* Linux gives the process's signal to the main thread, which waits. */
+static double process_signal(void)
+{
+	double best = 1e30;
+
+	for (int r = 0; r < 5; r++) {
+		pthread_t t;
+
+		pthread_create(&t, NULL, signal_the_process, NULL);
+		while (sem_wait(&finish) != 0)
+			;
+		pthread_join(t, NULL);
+		if (process_took < best)
+			best = process_took;
+	}
+	return best;
+}
+
 int main(void)
 {
 	double best = 1e30;
@@ -184,5 +223,6 @@ int main(void)
 	printf("eventfd-handoff %.1f\n", two_threads(bounce));
 	rounds = 20000;
 	printf("signal-handoff %.1f\n", signal_handoff());
+	printf("process-signal %.1f\n", process_signal());
 	return 0;
 }
