@@ -1792,23 +1792,31 @@ static void *write_after_alarms(void *arg)
 	return NULL;
 }
 
+/* The main thread's SIGALRM handler, a pipe for it to wait on, and two
+ * threads busy beside it. */
+static void alarm_setup(void (*handler)(int), int flags, int p[2], struct pingpong *pp)
+{
+	struct sigaction a;
+
+	main_thread = pthread_self();
+	alarm_tls = 7;
+	memset(&a, 0, sizeof a);
+	a.sa_handler = handler;
+	a.sa_flags = flags;
+	CHECK(sigaction(SIGALRM, &a, NULL) == 0, "sigaction");
+	CHECK(pipe(p) == 0, "pipe");
+	pingpong_start(pp);
+}
+
 static void case_process_signal_on_main(void)
 {
 	struct itimerval every = { { 0, 20 * 1000 }, { 0, 20 * 1000 } }, off = { { 0, 0 }, { 0, 0 } };
-	struct sigaction a;
 	struct pingpong pp;
 	pthread_t t;
 	int p[2];
 	char c;
 
-	main_thread = pthread_self();
-	alarm_tls = 7;
-	memset(&a, 0, sizeof a);
-	a.sa_handler = on_alarm_check;
-	a.sa_flags = SA_RESTART;
-	CHECK(sigaction(SIGALRM, &a, NULL) == 0, "sigaction");
-	CHECK(pipe(p) == 0, "pipe");
-	pingpong_start(&pp);
+	alarm_setup(on_alarm_check, SA_RESTART, p, &pp);
 	CHECK(setitimer(ITIMER_REAL, &every, NULL) == 0, "setitimer");
 	CHECK(pthread_create(&t, NULL, write_after_alarms, &p[1]) == 0, "create");
 	CHECK(read(p[0], &c, 1) == 1 && c == 'z', "read after alarms (SA_RESTART): %s",
@@ -1882,13 +1890,7 @@ static void case_siglongjmp_out_of_a_wait(void)
 	int p[2];
 	char c;
 
-	main_thread = pthread_self();
-	alarm_tls = 7;
-	memset(&a, 0, sizeof a);
-	a.sa_handler = on_alarm_jump;
-	CHECK(sigaction(SIGALRM, &a, NULL) == 0, "sigaction");
-	CHECK(pipe(p) == 0, "pipe");
-	pingpong_start(&pp);
+	alarm_setup(on_alarm_jump, 0, p, &pp);
 	for (int i = 0; i < 100; i++) {
 		if (sigsetjmp(jump_env, 1) == 0) {
 			CHECK(setitimer(ITIMER_REAL, &soon, NULL) == 0, "setitimer");
@@ -1910,6 +1912,7 @@ static void case_siglongjmp_out_of_a_wait(void)
 	atomic_store(&spin_go, true);
 	CHECK(pthread_join(t, NULL) == 0, "join");
 
+	memset(&a, 0, sizeof a);
 	a.sa_handler = on_alarm_jump_plain;
 	CHECK(sigaction(SIGALRM, &a, NULL) == 0, "sigaction");
 	if (setjmp(jump_plain) == 0) {
