@@ -158,8 +158,17 @@ int wait_park(struct wait *w, int64_t deadline)
 	GS_INVARIANT(g == h->current && g->state == GREEN_RUNNING,
 		     "only the running green parks, on its own hub");
 	/* Signals kept for it and due already: handled before it waits, as
-	 * the kernel delivers them before a system call is made. */
-	green_take_due(g);
+	 * the kernel delivers them before a system call is made; an
+	 * interruptible wait ends at once instead, and its caller runs them
+	 * once it has undone the wait (wait_after). */
+	if (GS_UNLIKELY(g->tsig != NULL)) {
+		int r = w->interruptible ? sigmask_due_interrupts(g) : 0;
+
+		if (r != 0)
+			wait_complete(w, r);
+		else if (!w->interruptible)
+			sigmask_deliver_due(g);
+	}
 	/* The waiter ends its own wait the way a waker does: a waker on
 	 * another hub may have claimed it meanwhile, and then its result
 	 * (a mutex handed over) is the one to return, once it arrives. */
