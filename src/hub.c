@@ -637,7 +637,6 @@ void hub_handler_begin(struct hub *h, struct handler_frame *f, uint64_t extra, u
 {
 	struct green *g = h->current;
 
-	h->in_handler++;
 	h->program_signals++;
 	f->up = h->frames;
 	h->frames = f;
@@ -656,7 +655,6 @@ void hub_handler_end(struct hub *h, struct handler_frame *f, uint64_t *kmask)
 	if (f->g != NULL)
 		sigmask_handler_leave(h, f->g, f->old, f->at_entry, kmask);
 	h->frames = f->up;
-	h->in_handler--;
 }
 
 /* Does a jump to sp leave f? Yes where f is deeper on the stack sp is on,
@@ -674,15 +672,13 @@ void hub_handlers_left(struct hub *h, uintptr_t sp)
 {
 	/* The thread's mask stays the handler's, as the kernel's does, unless
 	 * the jump puts back one it saved (preload/signal.c). */
-	while (h->frames != NULL && jump_leaves(h->current, h->frames, sp)) {
+	while (h->frames != NULL && jump_leaves(h->current, h->frames, sp))
 		h->frames = h->frames->up;
-		h->in_handler--;
-	}
 }
 
 bool hub_in_handler(const struct hub *h)
 {
-	return h->in_handler > 0;
+	return h->frames != NULL;
 }
 
 struct green *hub_kill_target(const struct hub *h)
@@ -958,7 +954,6 @@ static inline void hub_load_tls(struct hub *h, struct green *next)
 static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 {
 	struct handler_frame *frames;
-	int in_handler;
 
 	GS_INVARIANT(cur == h->current && next->hub == h && hub_peek() == h,
 		     "one context of a hub runs at a time, on the hub's OS thread");
@@ -976,7 +971,7 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 		introspect_account(h, cur, next);
 	/* Leaving a handler that waits: cur's mask is the handler's, which
 	 * the others do not share (sigmask_handler_enter). */
-	if (GS_UNLIKELY(h->in_handler > 0) && !h->masks)
+	if (GS_UNLIKELY(h->frames != NULL) && !h->masks)
 		sigmask_recount(h);
 	if (GS_UNLIKELY(h->masks))
 		sigmask_switch(h, next);
@@ -989,15 +984,12 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 		h->trap_sel = h->trap_on;
 	/* A program's handler that waits (sigsuspend in it) is in progress
 	 * on cur's context alone: the others run outside it. */
-	in_handler = h->in_handler;
 	frames = h->frames;
-	h->in_handler = 0;
 	h->frames = NULL;
 	ctx_switch(&cur->ctx, &next->ctx);
 	/* Resumed: cur runs again, on its hub, which is another when it was
 	 * preempted and moved (sched_share). */
 	h = cur->hub;
-	h->in_handler = in_handler;
 	h->frames = frames;
 #ifdef GS_ASAN
 	asan_after(h, cur->asan_fake);
@@ -1264,7 +1256,7 @@ static void take_kills(struct hub *h)
 
 void hub_take_kills_sent(struct hub *h)
 {
-	if (h->in_handler == 0 && atomic_load_explicit(&h->kills, memory_order_acquire) != NULL)
+	if (h->frames == NULL && atomic_load_explicit(&h->kills, memory_order_acquire) != NULL)
 		take_kills(h);
 }
 
@@ -1511,7 +1503,7 @@ void hub_take_deferred(struct hub *h)
 {
 	siginfo_t si;
 
-	if (h->in_handler > 0)
+	if (h->frames != NULL)
 		return; /* a handler's wait_after: the loop takes them */
 	while (sig_slots_take(&h->deferred, &si)) {
 		struct green *t = signal_receiver(h, si.si_signo);

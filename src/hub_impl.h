@@ -106,11 +106,10 @@ struct hub {
 	timer_t timer;                /* preempt.c: ticks while a green runs */
 	bool have_timer, timer_armed;
 	int64_t tick_ns;        /* preempt.c: the tick's interval now */
-	int in_handler;               /* a program's signal handler is running
-				       * on the current context (hub_switch
-				       * keeps it per context) */
-	struct handler_frame *frames; /* the current context's handlers, the
-				       * innermost first (kept so too) */
+	struct handler_frame *frames; /* the handlers running on the current
+				       * context, the innermost first; NULL
+				       * outside any (hub_switch keeps it per
+				       * context) */
 	int in_tick;                  /* preempt.c's tick handler is running */
 	uint64_t preempt_seen;        /* switches counted at the last tick */
 	int64_t next_deadline;        /* earliest timed wait begun since the

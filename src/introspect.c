@@ -793,6 +793,7 @@ struct sample {
 void introspect_sample_signal(struct hub *h, void *uc)
 {
 	struct sample *s = atomic_exchange(&h->sample, NULL);
+	struct handler_frame frame = { .up = h->frames };
 	struct sample_result *r;
 	struct green *cur;
 
@@ -800,8 +801,8 @@ void introspect_sample_signal(struct hub *h, void *uc)
 		return;
 	/* A tick that interrupts the unwinding below must not preempt: the
 	 * wrappers are off meanwhile (osthread_runtime_begin), and would stay
-	 * off for the thread the hub ran next. */
-	h->in_handler++;
+	 * off for the thread the hub ran next. A handler's frame says so. */
+	h->frames = &frame;
 	r = s->out;
 	cur = h->current;
 	r->id = cur->id;
@@ -813,7 +814,7 @@ void introspect_sample_signal(struct hub *h, void *uc)
 	 * thread's from where the tick interrupted it (the runtime's own
 	 * handler is no place the program spends its time). */
 	r->nframes = introspect_backtrace_uc(uc, r->frames, INTROSPECT_FRAMES_MAX, h->in_tick > 0);
-	h->in_handler--;
+	h->frames = frame.up;
 	atomic_store_explicit(&s->done, 1, memory_order_release);
 }
 

@@ -31,7 +31,7 @@
  * green thread half-updated: without this rule tests/preload/allocators.c
  * passed 3, 4 and 4 runs of 6 with them, even with a TLS per thread and
  * the runtime allocating from glibc's malloc), of a signal handler of the
- * program (hub->in_handler), or of a library the runtime calls with the
+ * program (hub->frames), or of a library the runtime calls with the
  * wrappers off (osthread_runtime_begin: libunwind and what it calls,
  * liblzma included): there the thread is left alone and tried again at
  * the next tick.
@@ -505,7 +505,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	 * CPU until it lets go: glibc's lock takes every thread of the hub
 	 * for its owner, and would let the next one's putc or fseek in
 	 * (preload/stdio.c). */
-	if (cur->state != GREEN_RUNNING || h->in_handler > 0 || osthread_is_runtime() ||
+	if (cur->state != GREEN_RUNNING || h->frames != NULL || osthread_is_runtime() ||
 	    (cur->flags & GREEN_FLOCK_MASK) ||
 	    !preemptible_at(cur, (uintptr_t)uc->uc_mcontext.gregs[REG_RIP])) {
 		if (GS_UNLIKELY(tick_backs_off) && h->tick_ns < TICK_BACKOFF_MAX_NS)

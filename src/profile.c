@@ -561,7 +561,7 @@ void profile_lock_event(struct wait *w, int result)
 	 * may have interrupted this very function, holding lock_spin. */
 	holder = h->current;
 	if (holder == NULL || (holder->flags & GREEN_HUB) || waiter->state != GREEN_PARKED ||
-	    waiter->hub != h || h->in_handler > 0)
+	    waiter->hub != h || h->frames != NULL)
 		return;
 	now = gs_now_ns();
 	p = lock_sample(h, now);

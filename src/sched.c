@@ -323,7 +323,7 @@ static bool claim(struct hub *h, struct hub *t)
  * (the mask and signal stack it restores are that thread's). */
 static bool may_move(struct hub *h, struct green *g)
 {
-	return sched_hubs() > 1 && h->sched && gs_config.preempt_ns != 0 && h->in_handler == 0 &&
+	return sched_hubs() > 1 && h->sched && gs_config.preempt_ns != 0 && h->frames == NULL &&
 	       !(g->flags & (GREEN_ROOT | GREEN_HUB | GREEN_FLOCK_MASK)) && g->os_locks == 0 &&
 	       green_of_program(g);
 }

@@ -94,7 +94,7 @@ static void kernel_set(struct hub *h, uint64_t m)
 		m &= ~bit(preempt_signal());
 	if (h->trap_on)
 		m &= ~bit(SIGSYS);
-	if (m != h->kmask || h->in_handler > 0) {
+	if (m != h->kmask || h->frames != NULL) {
 		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, sizeof m);
 		h->kmask = m;
 	}
