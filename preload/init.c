@@ -53,6 +53,7 @@ __attribute__((constructor)) static void preload_init(void)
 	/* How green threads get their TLS, settled before the program runs. */
 	tls_init();
 	green_set_run_hook(preload_pthread_run);
+	green_set_cancel_hook(preload_cancel_green);
 	green_set_exit_hook(preload_thread_exit);
 	preload_rawsys_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);

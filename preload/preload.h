@@ -373,6 +373,8 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const s
  * as glibc ends a cancelled thread, its cleanup handlers and C++
  * destructors run by unwinding its stack. Returns if it has none due. */
 void preload_cancel_act(void);
+/* The same for g, the calling thread (the preemption tick's hook). */
+void preload_cancel_green(struct green *g);
 /* The runtime's run hook (green_set_run_hook): a green thread's start
  * routine inside the bottom of its cleanup chain. */
 void *preload_pthread_run(struct green *g);

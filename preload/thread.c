@@ -216,13 +216,18 @@ static _Noreturn void unwind_green(struct green *g, void *retval)
 	__pthread_unwind_next(&here);
 }
 
+void preload_cancel_green(struct green *g)
+{
+	if (green_cancel_due(g) && !(g->flags & GREEN_STDIO_MASK) && (g->flags & GREEN_OWN_TLS))
+		unwind_green(g, PTHREAD_CANCELED);
+}
+
 void preload_cancel_act(void)
 {
 	struct green *g = self_green();
 
-	if (g != NULL && green_cancel_due(g) && !(g->flags & GREEN_STDIO_MASK) &&
-	    (g->flags & GREEN_OWN_TLS))
-		unwind_green(g, PTHREAD_CANCELED);
+	if (g != NULL)
+		preload_cancel_green(g);
 }
 
 GS_WRAP void pthread_exit(void *retval)
@@ -575,9 +580,14 @@ GS_WRAP int pthread_getcpuclockid(pthread_t t, clockid_t *clk)
  * accept, connect, poll, select, epoll_wait, the sleeps, condition waits,
  * sem_wait, join, the sigwait family, pause, sigsuspend, the wait family,
  * and stdio calls that wait; and pthread_testcancel. A call that finishes
- * without waiting does not act (glibc acts on entry). The asynchronous
- * type is taken as deferred. With a shared TLS (GREENSHIM_TLS=shared) a
- * green thread has no cleanup chain of its own: ENOTSUP.
+ * without waiting does not act (glibc acts on entry). A thread of the
+ * asynchronous type ends at once when it cancels itself or turns
+ * asynchronous or enabled with a cancellation due, as glibc's; cancelled
+ * by another, at the preemption tick that next finds it in the program's
+ * own code (src/preempt.c: one or two ticks later, where glibc signals it
+ * at once), or at a cancellation point before that. With a shared TLS
+ * (GREENSHIM_TLS=shared) a green thread has no cleanup chain of its own:
+ * ENOTSUP.
  */
 GS_WRAP int pthread_cancel(pthread_t t)
 {
@@ -620,8 +630,16 @@ GS_WRAP int pthread_setcancelstate(int state, int *old)
 
 	if (g == NULL || !(g->flags & GREEN_OWN_TLS))
 		return REAL(pthread_setcancelstate)(state, old);
-	return cancel_setting(g, GREEN_CANCEL_DISABLED, state, PTHREAD_CANCEL_DISABLE,
-			      PTHREAD_CANCEL_ENABLE, old);
+	if (cancel_setting(g, GREEN_CANCEL_DISABLED, state, PTHREAD_CANCEL_DISABLE,
+			   PTHREAD_CANCEL_ENABLE, old) != 0)
+		return EINVAL;
+	/* Enabled again, asynchronous, with one due (another hub's taken
+	 * first, as pthread_testcancel): at once, as glibc. */
+	if (g->flags & GREEN_CANCEL_ASYNC) {
+		hub_take_kills_sent(g->hub);
+		preload_cancel_act();
+	}
+	return 0;
 }
 
 GS_WRAP int pthread_setcanceltype(int type, int *old)
@@ -630,8 +648,14 @@ GS_WRAP int pthread_setcanceltype(int type, int *old)
 
 	if (g == NULL || !(g->flags & GREEN_OWN_TLS))
 		return REAL(pthread_setcanceltype)(type, old);
-	return cancel_setting(g, GREEN_CANCEL_ASYNC, type, PTHREAD_CANCEL_ASYNCHRONOUS,
-			      PTHREAD_CANCEL_DEFERRED, old);
+	if (cancel_setting(g, GREEN_CANCEL_ASYNC, type, PTHREAD_CANCEL_ASYNCHRONOUS,
+			   PTHREAD_CANCEL_DEFERRED, old) != 0)
+		return EINVAL;
+	if (g->flags & GREEN_CANCEL_ASYNC) {
+		hub_take_kills_sent(g->hub);
+		preload_cancel_act();
+	}
+	return 0;
 }
 
 GS_WRAP void pthread_testcancel(void)

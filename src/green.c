@@ -49,6 +49,19 @@ void green_set_run_hook(void *(*run)(struct green *))
 	run_hook = run;
 }
 
+static void (*cancel_hook)(struct green *);
+
+void green_set_cancel_hook(void (*act)(struct green *))
+{
+	cancel_hook = act;
+}
+
+void green_cancel_now(struct green *g)
+{
+	if (cancel_hook != NULL)
+		cancel_hook(g);
+}
+
 static void green_main(void *arg)
 {
 	struct green *g = arg;

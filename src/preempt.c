@@ -36,6 +36,13 @@
  * liblzma included): there the thread is left alone and tried again at
  * the next tick.
  *
+ * A safe point is also where a thread of the asynchronous cancellation
+ * type, cancelled by another, ends (cancel_async): glibc would signal it
+ * at once; here the next tick that finds it at a safe point unwinds it
+ * from the handler, through the signal's frame, as glibc's SIGCANCEL
+ * handler does. Only at a safe point: the runtime's and libc's locks and
+ * lists are never left half-done by the unwinding.
+ *
  * The same signal, sent by another thread of the runtime with
  * rt_tgsigqueueinfo (si_code SI_QUEUE, this process's pid, a marker value:
  * preempt_send_sample), asks the thread for a backtrace of what it runs
@@ -437,6 +444,35 @@ static void tick_set(struct hub *h, int64_t ns)
 	h->timer_armed = timer_settime(h->timer, 0, &it, NULL) == 0;
 }
 
+/* May the tick stop cur where it interrupted it, to run others or to end
+ * it? Not on its way out of the CPU (parking, yielding, ending: it has
+ * left RUNNING already, the runtime is switching it, not the program
+ * running it), nor in a handler of the program's, the runtime's own code
+ * or code the program must not be stopped in (preemptible_at). Nor while
+ * it holds a FILE lock (flockfile): glibc's lock takes every thread of
+ * the hub for its owner, and would let the next one's putc or fseek in
+ * (preload/stdio.c). */
+static bool stoppable(const struct hub *h, const struct green *cur, const ucontext_t *uc)
+{
+	return cur->state == GREEN_RUNNING && h->frames == NULL && !osthread_is_runtime() &&
+	       !(cur->flags & GREEN_FLOCK_MASK) &&
+	       preemptible_at(cur, (uintptr_t)uc->uc_mcontext.gregs[REG_RIP]);
+}
+
+/* A thread of the asynchronous cancellation type whose cancellation is
+ * due ends where the tick found it, as glibc's SIGCANCEL handler ends a
+ * pthread: unwound from the handler, through the signal's frame, into the
+ * program's frames (green_cancel_now). No sigreturn comes to take the
+ * tick off the mask the handler runs with: that is done first. Returns
+ * when the thread cannot be unwound (a TLS shared with its OS thread). */
+static void cancel_async(struct green *cur)
+{
+	if (!(cur->flags & GREEN_CANCEL_ASYNC) || !green_cancel_due(cur))
+		return;
+	unblock_tick();
+	green_cancel_now(cur);
+}
+
 static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 {
 	struct hub *h = hub_peek();
@@ -491,6 +527,14 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 			preempt_disarm(h);
 		goto out_tick;
 	}
+	/* Of the asynchronous type, and cancelled since it last stopped
+	 * here (by a thread of its hub while it waited in no cancellation
+	 * point, or of another): it ends now, as natively at once. */
+	if (GS_UNLIKELY(cur->flags & GREEN_CANCEL_ASYNC) && stoppable(h, cur, uc)) {
+		h->in_tick--;
+		cancel_async(cur);
+		h->in_tick++;
+	}
 	/* A thread that switched since the last tick made progress; but a
 	 * timed wait that has ended (a sleep, the GIL's 5 ms wait) must be
 	 * noticed now, whoever runs. */
@@ -499,15 +543,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 		h->preempt_seen = h->switches;
 		goto out_tick;
 	}
-	/* A thread on its way out of the CPU (parking, yielding, ending) has
-	 * left RUNNING already: the runtime is switching it, not the program
-	 * running it. A thread that holds a FILE lock (flockfile) keeps the
-	 * CPU until it lets go: glibc's lock takes every thread of the hub
-	 * for its owner, and would let the next one's putc or fseek in
-	 * (preload/stdio.c). */
-	if (cur->state != GREEN_RUNNING || h->frames != NULL || osthread_is_runtime() ||
-	    (cur->flags & GREEN_FLOCK_MASK) ||
-	    !preemptible_at(cur, (uintptr_t)uc->uc_mcontext.gregs[REG_RIP])) {
+	if (!stoppable(h, cur, uc)) {
 		if (GS_UNLIKELY(tick_backs_off) && h->tick_ns < TICK_BACKOFF_MAX_NS)
 			tick_set(h, h->tick_ns * 2 < TICK_BACKOFF_MAX_NS ? h->tick_ns * 2
 									 : TICK_BACKOFF_MAX_NS);
@@ -537,6 +573,9 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	green_take_due(cur);
 	if (h->masks || moved)
 		memcpy(&uc->uc_sigmask, &h->kmask, sizeof h->kmask);
+	/* Cancelled while the others ran. */
+	if (GS_UNLIKELY(cur->flags & GREEN_CANCEL_ASYNC))
+		cancel_async(cur);
 	h->in_tick++;
 out_tick:
 	h->in_tick--;

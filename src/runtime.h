@@ -666,6 +666,12 @@ static inline bool green_cancel_due(const struct green *g)
 	return (g->flags & (GREEN_CANCEL_PENDING | GREEN_CANCEL_DISABLED | GREEN_UNWINDING)) ==
 	       GREEN_CANCEL_PENDING;
 }
+/* Ends the calling green thread as its cancellation (the pthread layer
+ * unwinds its stack and never returns). The preemption tick calls it for
+ * a thread of the asynchronous type whose cancellation is due, where the
+ * tick finds the program's own code under it (preempt.c). */
+void green_set_cancel_hook(void (*act)(struct green *));
+void green_cancel_now(struct green *g);
 struct green *green_self(void);
 /* Lets every ready green thread run once, then returns. */
 void green_yield(void);

@@ -5,7 +5,12 @@
  * when it enables it again and reaches pthread_testcancel; pthread_exit
  * from a nested call running the cleanup handlers. Each join must give
  * PTHREAD_CANCELED (or the exit value) and each handler must have run,
- * the condition waiter's with its mutex held. Prints "ok", exits 0.
+ * the condition waiter's with its mutex held.
+ * And asynchronous: a thread that computes, calling nothing, ended by
+ * another's pthread_cancel; a thread that cancels itself, deferred (no
+ * effect until a cancellation point), then turns asynchronous and ends in
+ * pthread_setcanceltype; one that does the same with cancellation disabled
+ * and ends when it enables it. Prints "ok", exits 0.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,9 +21,11 @@
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t c = PTHREAD_COND_INITIALIZER;
 static int pipefd[2];
-static int cleaned[5];
+static int cleaned[8];
 static int held_in_cleanup = -1;
 static int reached; /* how far disabled_for_a_while got */
+static int reached_async[8]; /* how far the asynchronous ones got */
+static volatile int spinning;
 static int failures;
 
 static void check(int cond, const char *what)
@@ -97,9 +104,46 @@ static void *exits_from_a_nested_call(void *arg)
 	return NULL;
 }
 
+static void *computes_asynchronously(void *arg)
+{
+	volatile unsigned long n = 0;
+
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
+	pthread_cleanup_push(mark, arg);
+	spinning = 1;
+	for (;;)
+		n++;
+	pthread_cleanup_pop(0);
+	return NULL;
+}
+
+static void *turns_asynchronous(void *arg)
+{
+	pthread_cleanup_push(mark, arg);
+	pthread_cancel(pthread_self());
+	reached_async[(long)arg] = 1; /* deferred: no cancellation point yet */
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
+	reached_async[(long)arg] = 2; /* not reached */
+	pthread_cleanup_pop(0);
+	return NULL;
+}
+
+static void *enables_asynchronously(void *arg)
+{
+	pthread_cleanup_push(mark, arg);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
+	pthread_cancel(pthread_self());
+	reached_async[(long)arg] = 1; /* disabled: no effect */
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	reached_async[(long)arg] = 2; /* not reached */
+	pthread_cleanup_pop(0);
+	return NULL;
+}
+
 int main(void)
 {
-	pthread_t t[5];
+	pthread_t t[8];
 	void *r;
 
 	if (pipe(pipefd) != 0)
@@ -120,6 +164,22 @@ int main(void)
 	check(reached == 1, "cancellation acted while disabled, or not at pthread_testcancel");
 	check(pthread_join(t[4], &r) == 0 && r == (void *)42, "pthread_exit's value lost");
 	check(cleaned[4] == 1, "pthread_exit ran no cleanup handler");
+
+	pthread_create(&t[5], NULL, computes_asynchronously, (void *)5);
+	while (!spinning)
+		usleep(1000);
+	check(pthread_cancel(t[5]) == 0, "pthread_cancel failed");
+	check(pthread_join(t[5], &r) == 0 && r == PTHREAD_CANCELED,
+	      "asynchronous: join not PTHREAD_CANCELED");
+	check(cleaned[5] == 1, "asynchronous: the cleanup handler did not run once");
+	pthread_create(&t[6], NULL, turns_asynchronous, (void *)6);
+	pthread_create(&t[7], NULL, enables_asynchronously, (void *)7);
+	for (int i = 6; i < 8; i++) {
+		check(pthread_join(t[i], &r) == 0 && r == PTHREAD_CANCELED,
+		      "turned asynchronous: join not PTHREAD_CANCELED");
+		check(cleaned[i] == 1, "turned asynchronous: the cleanup handler did not run once");
+		check(reached_async[i] == 1, "turned asynchronous: did not end there and then");
+	}
 	if (failures == 0)
 		printf("ok\n");
 	return failures != 0;

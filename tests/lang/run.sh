@@ -130,6 +130,12 @@ test_c_cancellation_runs_cleanup_handlers() {
 	run_both c_cancellation_runs_cleanup_handlers "$B/tests/lang/cancel"
 }
 
+# One hub: the canceller runs only while the computing thread is
+# preempted, and that thread ends as the tick resumes it (src/preempt.c).
+test_c_cancellation_on_one_hub() {
+	run_both c_cancellation_on_one_hub env GREENSHIM_HUBS=1 "$B/tests/lang/cancel"
+}
+
 test_cxx_thread_local_exceptions_futures_and_call_once() {
 	name=cxx_thread_local_exceptions_futures_and_call_once
 	if [ ! -x "$B/tests/lang/thread_state_cc" ]; then
@@ -258,6 +264,7 @@ test_thread_state_with_each_way_of_loading_the_thread_pointer() {
 test_c_thread_state_is_per_thread
 test_thread_state_with_each_way_of_loading_the_thread_pointer
 test_c_cancellation_runs_cleanup_handlers
+test_c_cancellation_on_one_hub
 test_cxx_thread_local_exceptions_futures_and_call_once
 test_openmp_reductions_and_regions_on_real_threads
 test_rust_std_threads_channels_and_500_connection_echo
