@@ -203,6 +203,8 @@ GS_WRAP long syscall(long n, ...)
 	va_end(ap);
 	if (n == SYS_gettid)
 		return preload_gettid();
+	if (n == SYS_sigaltstack)
+		return sigaltstack((const stack_t *)a[0], (stack_t *)a[1]);
 	if (n == SYS_tgkill || n == SYS_tkill) {
 		bool is_real;
 		long r = n == SYS_tgkill ? preload_tgkill((pid_t)a[0], (pid_t)a[1], (int)a[2], &is_real)

@@ -104,6 +104,22 @@ static long raw_sigprocmask(const long a[6], ucontext_t *uc)
 	return 0;
 }
 
+/* sigaltstack in the trap's handler: the calling thread's own setting
+ * (signal.c). Where that is the kernel's, sigreturn would put back the one
+ * the trap found (uc_stack), undoing the call: the new one goes there. */
+static long raw_sigaltstack(const long a[6], void *uc)
+{
+	stack_t now;
+
+	if (sigaltstack((const stack_t *)a[0], (stack_t *)a[1]) != 0)
+		return -errno;
+	if (a[0] != 0 && sys_sigaltstack(NULL, &now) == 0) {
+		now.ss_flags &= ~SS_ONSTACK;
+		((ucontext_t *)uc)->uc_stack = now;
+	}
+	return 0;
+}
+
 /* pselect6's sixth argument: { const sigset_t *, size_t }. */
 static const sigset_t *pselect_mask(long p, sigset_t *buf)
 {
@@ -255,6 +271,9 @@ static enum trap_action raw_syscall(long nr, const long a[6], void *uc, long *re
 		return TRAP_DONE;
 	case SYS_rt_sigprocmask:
 		*ret = raw_sigprocmask(a, uc);
+		return TRAP_DONE;
+	case SYS_sigaltstack:
+		*ret = raw_sigaltstack(a, uc);
 		return TRAP_DONE;
 	/* The fd table's: which fds exist, and which the program made
 	 * non-blocking. */

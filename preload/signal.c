@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "preload.h"
+#include "../src/sys.h"
 
 /* Not declared under _GNU_SOURCE (glibc declares them for other
  * feature sets); exported by glibc all the same. */
@@ -296,6 +297,22 @@ static void before_jump(struct __jmp_buf_tag *env)
 		memcpy(&m, &env->__saved_mask, sizeof m);
 		(void)sigmask_change(SIG_SETMASK, &m, NULL);
 	}
+}
+
+/* Each thread's own alternate signal stack, as natively (src/overflow.c):
+ * a green thread's setting is kept in its TLS, and the kernel's stays its
+ * OS thread's, on which every SA_ONSTACK handler runs. Elsewhere (a shared
+ * TLS, GREENSHIM_THREADS=native, a thread of the runtime's): the kernel's
+ * own call. */
+GS_WRAP int sigaltstack(const stack_t *ss, stack_t *old)
+{
+	struct hub *h = hub_peek();
+	long r;
+
+	if (h != NULL && !preload_native() && overflow_keeps_altstack(h))
+		return overflow_sigaltstack(ss, old);
+	r = sys_sigaltstack(ss, old);
+	return r < 0 ? preload_fail((int)r) : 0;
 }
 
 GS_WRAP _Noreturn void siglongjmp(sigjmp_buf env, int val)

@@ -4,15 +4,29 @@
  * A green thread that overflows its stack touches the guard below it and
  * takes SIGSEGV with a full stack: the handler runs on an alternate signal
  * stack, made per OS thread when its hub is made (unless the program set
- * one already). If the fault lies in the running green thread's guard, the
- * handler writes one line naming the thread, its id and its stack size,
- * restores the default action and returns: the faulting instruction runs
- * again and the kernel kills the process with SIGSEGV, as it would for a
- * native thread, core dump included. Any other fault, and a SIGSEGV sent
- * rather than faulted (si_code SI_USER, SI_TKILL, SI_QUEUE), goes to the
- * program's own SIGSEGV handler (installed before ours, or later through the
+ * one already). Every fault, and a SIGSEGV sent rather than faulted
+ * (si_code SI_USER, SI_TKILL, SI_QUEUE), goes to the program's own SIGSEGV
+ * handler where it has one (installed before ours, or later through the
  * sigaction wrapper, which hands it to overflow_program_handler() instead
- * of replacing ours), or to the default action.
+ * of replacing ours), as natively; a fault in a guard only to a handler
+ * with SA_ONSTACK (natively the others have no room on the full stack,
+ * and the kernel kills the process). Runtimes turn an overflow into an
+ * exception there (Ruby's SystemStackError) or a message of their own
+ * (Rust's "has overflowed its stack"). Without one, a fault in the running
+ * green thread's guard makes the handler write one line naming the
+ * thread, its id and its stack size, restore the default action and
+ * return: the faulting instruction runs again and the kernel kills the
+ * process with SIGSEGV, as it would for a native thread, core dump
+ * included; any other gets the default action.
+ *
+ * The alternate stack a program sets (sigaltstack) is per green thread, as
+ * natively per thread: kept in the thread's TLS (overflow_sigaltstack),
+ * while the kernel's stays the one made here for the OS thread, on which
+ * every SA_ONSTACK handler runs. Natively a thread's stack goes with the
+ * thread; an OS thread shared by green threads would keep the one its
+ * last thread set, after that thread ended and its memory was freed (Ruby
+ * sets one from malloc for each thread it starts and frees it with the
+ * thread), and the next SA_ONSTACK handler would write there.
  *
  * Everything here is async-signal-safe: no stdio, no allocation.
  */
@@ -27,9 +41,73 @@ extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *o
 #include "sys.h"
 
 #define ALTSTACK_SIZE (64 * 1024)
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM ((int)(1u << 31)) /* <linux/signal.h>'s; glibc 2.36 has none */
+#endif
 
 static struct sigaction prev_segv;
 static atomic_int segv_installed;
+
+/* The alternate signal stack the program set on the context whose TLS
+ * this is (program_ss_set: none at first, as for a new thread). */
+static __thread stack_t program_ss __attribute__((tls_model("initial-exec")));
+static __thread bool program_ss_set __attribute__((tls_model("initial-exec")));
+
+/* Is the alternate stack of h's current context its own setting here? Of
+ * the contexts with a TLS of their own (the root's is its OS thread's),
+ * where the OS thread has the stack made here. */
+static bool altstack_kept(const struct hub *h)
+{
+	const struct green *g = h->current;
+
+	return h->altstack != NULL && g != h->hub_green &&
+	       (g == h->root || (g->flags & GREEN_OWN_TLS));
+}
+
+bool overflow_keeps_altstack(const struct hub *h)
+{
+	return altstack_kept(h);
+}
+
+int overflow_sigaltstack(const stack_t *ss, stack_t *old)
+{
+	stack_t set = { .ss_flags = SS_DISABLE }, k;
+	bool on;
+	long r;
+
+	if (ss != NULL)
+		set = *ss; /* ss and old may be one */
+	/* The kernel checks ss as natively (EINVAL, ENOMEM, EFAULT; EPERM
+	 * while a handler runs on the alternate stack), then has its own
+	 * back. */
+	r = sys_sigaltstack(ss, &k);
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	on = k.ss_flags & SS_ONSTACK;
+	if (ss != NULL) {
+		k.ss_flags &= ~SS_ONSTACK;
+		sys_sigaltstack(&k, NULL);
+	}
+	if (old != NULL) {
+		if (program_ss_set) {
+			*old = program_ss;
+			if (on)
+				old->ss_flags |= SS_ONSTACK;
+		} else {
+			*old = (stack_t){ .ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE };
+		}
+	}
+	/* As the kernel keeps it: a mode of 0 or SS_ONSTACK sets, and only
+	 * SS_AUTODISARM is kept of the flags. */
+	if (ss != NULL) {
+		program_ss_set = (set.ss_flags & ~SS_AUTODISARM) != SS_DISABLE;
+		program_ss = set;
+		program_ss.ss_flags &= SS_AUTODISARM;
+	}
+	return 0;
+}
 
 static size_t fmt_u64(char *buf, uint64_t v)
 {
@@ -87,8 +165,16 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 	struct green *g = h != NULL ? h->current : NULL;
 	char *addr = si->si_addr;
 
-	if (si->si_code > 0 && g != NULL && g->stack.guard != 0 && addr < g->stack.lo &&
-	    addr >= g->stack.lo - g->stack.guard) {
+	/* Natively a handler without SA_ONSTACK, or on a thread with no
+	 * alternate stack, finds no room for its frame on the full stack,
+	 * and the kernel kills the process instead. */
+	bool program_handles = ((prev_segv.sa_flags & SA_SIGINFO) ||
+				(prev_segv.sa_handler != SIG_DFL && prev_segv.sa_handler != SIG_IGN)) &&
+			       (prev_segv.sa_flags & SA_ONSTACK) &&
+			       (h == NULL || !altstack_kept(h) || program_ss_set);
+
+	if (!program_handles && si->si_code > 0 && g != NULL && g->stack.guard != 0 &&
+	    addr < g->stack.lo && addr >= g->stack.lo - g->stack.guard) {
 		overflow_report(g);
 		segv_default();
 		return;
@@ -119,7 +205,7 @@ void *overflow_init_thread(void)
 	int expected = 0;
 	void *made = NULL;
 
-	if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_DISABLE)) {
+	if (sys_sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_DISABLE)) {
 		void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 
@@ -127,7 +213,7 @@ void *overflow_init_thread(void)
 			ss.ss_sp = p;
 			ss.ss_size = ALTSTACK_SIZE;
 			ss.ss_flags = 0;
-			if (sigaltstack(&ss, NULL) == 0)
+			if (sys_sigaltstack(&ss, NULL) == 0)
 				made = p;
 			else
 				munmap(p, ALTSTACK_SIZE);
@@ -152,7 +238,7 @@ void overflow_fini_thread(void *altstack)
 {
 	stack_t ss = { .ss_flags = SS_DISABLE };
 
-	if (altstack != NULL && sigaltstack(&ss, NULL) == 0)
+	if (altstack != NULL && sys_sigaltstack(&ss, NULL) == 0)
 		munmap(altstack, ALTSTACK_SIZE);
 }
 

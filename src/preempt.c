@@ -566,7 +566,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	moved = cur->hub != h;
 	if (GS_UNLIKELY(moved)) {
 		h = cur->hub;
-		sigaltstack(NULL, &uc->uc_stack);
+		sys_sigaltstack(NULL, &uc->uc_stack);
 	}
 	/* Signals kept for it meanwhile: handled now, where the tick
 	 * interrupted it. */

@@ -1504,5 +1504,10 @@ void overflow_fini_thread(void *altstack);
  * to, with the previous one in *old. -1 if ours is not installed (yet). */
 struct sigaction;
 int overflow_program_handler(const struct sigaction *act, struct sigaction *old);
+/* sigaltstack for h's current context, whose setting is its own (kept in
+ * its TLS) where overflow_keeps_altstack(h): the kernel's stays the OS
+ * thread's, made here. As sigaltstack: 0, or -1 and errno. */
+bool overflow_keeps_altstack(const struct hub *h);
+int overflow_sigaltstack(const stack_t *ss, stack_t *old);
 
 #endif

@@ -31,6 +31,13 @@ static inline long sys_gettid(void)
 	return arch_syscall3(SYS_gettid, 0, 0, 0);
 }
 
+/* The kernel's alternate signal stack of the calling OS thread: libc's
+ * sigaltstack is greenshim's per green thread (src/overflow.c). */
+static inline long sys_sigaltstack(const void *ss, void *old)
+{
+	return arch_syscall3(SYS_sigaltstack, (long)ss, (long)old, 0);
+}
+
 /* FUTEX_WAKE of a word any process may wait on. */
 static inline long sys_futex_wake(const void *word, int n)
 {

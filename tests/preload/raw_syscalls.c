@@ -7,7 +7,7 @@
  * hang (the test's timeout says so). The output must be the native run's.
  *
  *   raw_syscalls pipe | futex | pingpong | poll | results | sigmask |
- *                sigaction | fork | uring | kernelwait
+ *                sigaction | sigaltstack | fork | uring | kernelwait
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -291,6 +291,50 @@ static void case_sigaction(void)
 	signal(SIGSYS, SIG_DFL);
 }
 
+/* ---- sigaltstack: raw, per thread, read back raw and through libc -------- */
+
+static char main_alt[65536], thread_alt[65536];
+
+static void print_altstack(const char *who, const char *how, const stack_t *ss)
+{
+	printf("%s %s: %s size %zu flags %d\n", who, how,
+	       ss->ss_sp == main_alt ? "main's" : ss->ss_sp == thread_alt ? "the thread's" : "other",
+	       ss->ss_size, ss->ss_flags);
+}
+
+static void *sets_its_own(void *arg)
+{
+	stack_t ss = { .ss_sp = thread_alt, .ss_size = sizeof thread_alt }, now;
+
+	(void)arg;
+	raw6(SYS_sigaltstack, 0, (long)&now, 0, 0, 0, 0);
+	print_altstack("thread", "at start", &now);
+	printf("thread set %ld\n", raw6(SYS_sigaltstack, (long)&ss, 0, 0, 0, 0, 0));
+	raw6(SYS_sigaltstack, 0, (long)&now, 0, 0, 0, 0);
+	print_altstack("thread", "raw", &now);
+	return NULL;
+}
+
+static void case_sigaltstack(void)
+{
+	stack_t ss = { .ss_sp = main_alt, .ss_size = sizeof main_alt }, now;
+	pthread_t t;
+
+	raw6(SYS_sigaltstack, 0, (long)&now, 0, 0, 0, 0);
+	print_altstack("main", "at start", &now);
+	printf("main set %ld\n", raw6(SYS_sigaltstack, (long)&ss, 0, 0, 0, 0, 0));
+	raw6(SYS_sigaltstack, 0, (long)&now, 0, 0, 0, 0);
+	print_altstack("main", "raw", &now);
+	sigaltstack(NULL, &now);
+	print_altstack("main", "libc", &now);
+	ss.ss_size = 100; /* under MINSIGSTKSZ */
+	printf("main too small %ld\n", raw6(SYS_sigaltstack, (long)&ss, 0, 0, 0, 0, 0));
+	pthread_create(&t, NULL, sets_its_own, NULL);
+	pthread_join(t, NULL);
+	raw6(SYS_sigaltstack, 0, (long)&now, 0, 0, 0, 0);
+	print_altstack("main", "after the thread", &now);
+}
+
 /* ---- fork: a raw fork and a raw wait4 for the child ----------------------- */
 
 static void case_fork(void)
@@ -400,7 +444,8 @@ int main(int argc, char **argv)
 	} cases[] = { { "pipe", case_pipe },       { "futex", case_futex },
 		      { "pingpong", case_pingpong }, { "poll", case_poll },
 		      { "results", case_results }, { "sigmask", case_sigmask },
-		      { "sigaction", case_sigaction }, { "fork", case_fork },
+		      { "sigaction", case_sigaction }, { "sigaltstack", case_sigaltstack },
+		      { "fork", case_fork },
 		      { "uring", case_uring },       { "kernelwait", case_kernelwait } };
 
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -630,12 +630,13 @@ test_liburing_waits_leave_other_threads_running() {
 # System calls made with the program's own syscall instructions, past
 # libc (tests/preload/raw_syscalls.c): each case waits in one for what
 # another thread does after it, and everything it prints is the native
-# run's: results, errors, the signal mask and dispositions, a raw fork and
-# wait4, liburing's own io_uring_enter. Caught by Syscall User Dispatch
-# (src/trap.c); with GREENSHIM_SYSCALLS=off the futex, poll, sigmask,
-# sigaction and uring cases differ from native.
+# run's: results, errors, the signal mask and dispositions, each thread's
+# alternate signal stack, a raw fork and wait4, liburing's own
+# io_uring_enter. Caught by Syscall User Dispatch (src/trap.c); with
+# GREENSHIM_SYSCALLS=off the futex, poll, sigmask, sigaction, sigaltstack
+# and uring cases differ from native.
 test_raw_syscalls_match_native() {
-	for c in pipe futex pingpong poll results sigmask sigaction fork uring; do
+	for c in pipe futex pingpong poll results sigmask sigaction sigaltstack fork uring; do
 		as_native raw_syscalls_$c "$B/tests/preload/raw_syscalls" $c
 	done
 }
@@ -743,6 +744,30 @@ test_sent_signals_get_their_native_action() {
 			done
 		done
 		if [ -n "$why" ]; then fail $name "$why"; else ok $name; fi
+	done
+}
+
+# A thread overflows its stack with a SIGSEGV handler of the program's
+# own (tests/preload/overflow_handled.c): with SA_ONSTACK and an alternate
+# stack of the thread's, the handler takes the fault and the thread goes
+# on, also when another thread's alternate stack was unmapped since;
+# without SA_ONSTACK the process ends with SIGSEGV. Output and status as
+# natively, on one hub and on two.
+test_overflow_goes_to_the_programs_handler() {
+	for mode in onstack plain freed; do
+		name=overflow_goes_to_the_programs_handler_$mode
+		native=$(timeout 20 "$B/tests/preload/overflow_handled" $mode 2>/dev/null; echo "status $?")
+		why=
+		for hubs in 1 2; do
+			out=$(GREENSHIM_HUBS=$hubs timeout 20 env LD_PRELOAD="$LIB" \
+				"$B/tests/preload/overflow_handled" $mode 2>/dev/null; echo "status $?")
+			[ "$out" = "$native" ] || why="$why hubs $hubs: \"$out\";"
+		done
+		if [ -n "$why" ]; then
+			fail $name "$why natively \"$native\""
+		else
+			ok $name
+		fi
 	done
 }
 
@@ -1271,6 +1296,7 @@ test_liburing_waits_leave_other_threads_running
 test_raw_syscalls_match_native
 test_a_single_threaded_program_enters_a_user_namespace
 test_sent_signals_get_their_native_action
+test_overflow_goes_to_the_programs_handler
 test_own_fds_stay_out_of_the_programs_way
 test_dup2_over_the_runtimes_fds_moves_them
 test_greenctl_answers_after_dup2_over_its_socket
