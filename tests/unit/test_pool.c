@@ -91,12 +91,13 @@ START_TEST(more_calls_than_workers_share_the_workers_and_the_hub_stays_free)
 		if (!known)
 			seen[nseen++] = jobs[i].worker;
 	}
-	/* Never more workers than GREENSHIM_POOL_SIZE, and they overlap:
-	 * 12 calls of 100 ms on 4 workers take about 300 ms, not 1200. */
+	/* Never more workers than GREENSHIM_POOL_SIZE, and they overlap
+	 * (calls running at once, counted by the calls themselves: how long
+	 * the 12 took is the machine's, and a loaded one took 719 ms where
+	 * an idle one takes 300). */
 	ck_assert_int_le(nseen, WORKERS);
 	ck_assert_int_le(atomic_load(&running_max), WORKERS);
 	ck_assert_int_ge(atomic_load(&running_max), 2);
-	ck_assert_msg(ms < CALLS * DELAY_MS / 2, "%d calls took %.0f ms", CALLS, ms);
 	/* The ticker slept 2 ms at a time all along: the hub was free. */
 	ck_assert_msg(ticks >= 30, "the ticker ran %d times in %.0f ms", ticks, ms);
 	pool_stats(&st);
