@@ -1,7 +1,10 @@
 # Ruby threads (each a pthread in CRuby, whose current execution context
 # is a __thread variable): Thread.new with thread-local variables, a
-# Queue between producer and consumers, Mutex and ConditionVariable.
-# Prints "ok", exits 0.
+# Queue between producer and consumers, Mutex and ConditionVariable; a
+# thread whose C stack overflows (Marshal of a deeply nested array), which
+# CRuby's SIGSEGV handler, on each thread's own alternate stack, turns into
+# SystemStackError, after threads that set theirs have ended and been
+# collected. Prints "ok", exits 0.
 results = Queue.new
 threads = 8.times.map do |i|
   Thread.new(i) do |n|
@@ -34,4 +37,16 @@ waiter = Thread.new { m.synchronize { cv.wait(m) until ready; :woken } }
 sleep 0.01
 m.synchronize { ready = true; cv.signal }
 raise "condvar" unless waiter.value == :woken
+
+8.times.map { Thread.new { 1 } }.each(&:join)
+GC.start
+deep = []
+200_000.times { deep = [deep] }
+overflow = Thread.new do
+  Marshal.dump(deep)
+  :no_overflow
+rescue SystemStackError
+  :system_stack_error
+end
+raise "deep Marshal.dump: #{overflow.value}" unless overflow.value == :system_stack_error
 puts "ok"
