@@ -7,13 +7,24 @@
 
 #include "unit.h"
 
+/* No SIGSEGV handler of a sanitizer's: greenshim's overflow handler would
+ * give it the overflows that test_stack.c makes (a program's handler with
+ * SA_ONSTACK takes them, src/overflow.c), where the tests check
+ * greenshim's own report. */
 #ifdef __SANITIZE_THREAD__
 /* make check SANITIZE=thread: a forked child of this threaded process
  * starts threads of its own (a hub's, the pool's), as the tests ask. */
 const char *__tsan_default_options(void);
 __attribute__((visibility("default"))) const char *__tsan_default_options(void)
 {
-	return "die_after_fork=0:halt_on_error=1";
+	return "die_after_fork=0:halt_on_error=1:handle_segv=0";
+}
+#endif
+#ifdef __SANITIZE_ADDRESS__
+const char *__asan_default_options(void);
+__attribute__((visibility("default"))) const char *__asan_default_options(void)
+{
+	return "handle_segv=0";
 }
 #endif
 
