@@ -41,7 +41,7 @@ struct hub *preload_hub(void)
 			return NULL;
 		/* greenctl stats: calls into the runtime by the wrapper that
 		 * made them (ctlcmd.c names the site). */
-		if (GS_UNLIKELY(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED)))
+		if (GS_UNLIKELY(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_TOOL))
 			control_count_call(h, (uintptr_t)__builtin_return_address(0));
 		return h;
 	}

@@ -143,6 +143,7 @@ struct group;       /* grp.h */
 	X(epoll_pwait2, int, (int, struct epoll_event *, int, const struct timespec *,     \
 			      const sigset_t *))                                           \
 	X(nanosleep, int, (const struct timespec *, struct timespec *))                    \
+	X(clock_gettime, int, (clockid_t, struct timespec *))                              \
 	X(clock_nanosleep, int, (clockid_t, int, const struct timespec *, struct timespec *)) \
 	X(sleep, unsigned, (unsigned))                                                     \
 	X(usleep, int, (useconds_t))                                                       \
@@ -344,12 +345,16 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const s
 
 /* The value of a call that may have waited, in an interposed function's
  * return statement: first an idle hub may take the calling thread from
- * this busy one (sched_settle; the return address says where the call
- * came from, so only in the exported function itself). */
+ * this busy one (sched_settle), or the thread is preempted here if the
+ * last tick could not (preempt_at_return: a loop of calls that never wait
+ * spends its time in libc and greenshim, where ticks fall). The return
+ * address says where the call came from, so only in the exported
+ * function itself. */
 #define PRELOAD_SETTLED(call)                                                             \
 	({                                                                               \
 		__typeof__(call) s_ = (call);                                            \
 		sched_settle((uintptr_t)__builtin_return_address(0));                   \
+		preempt_at_return((uintptr_t)__builtin_return_address(0));              \
 		s_;                                                                      \
 	})
 

@@ -1,5 +1,6 @@
 /*
- * Sleeps and yields: sleep, usleep, nanosleep, clock_nanosleep, sched_yield.
+ * Sleeps and yields: sleep, usleep, nanosleep, clock_nanosleep, sched_yield;
+ * and the calling thread's CPU clock.
  *
  * A sleep of a green thread is a wait on its own timer in the hub. The
  * clocks that can be waited on are CLOCK_MONOTONIC, CLOCK_REALTIME,
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "../src/tools.h"
 
 static bool ts_valid(const struct timespec *ts)
 {
@@ -27,6 +29,31 @@ static void time_left(int64_t deadline, struct timespec *rem)
 		left = 0;
 	rem->tv_sec = left / 1000000000;
 	rem->tv_nsec = left % 1000000000;
+}
+
+/* CLOCK_THREAD_CPUTIME_ID is the calling green thread's own CPU time, as
+ * natively each thread's: the OS thread's CPU time counted at switches
+ * from the program's first such call on (src/introspect.c; the time
+ * before it goes to the main thread). Every other clock, and a caller
+ * that is no green thread, libc's call; a loop that reads the clock is
+ * preempted at its return if the last tick could not. */
+GS_WRAP int clock_gettime(clockid_t clk, struct timespec *ts)
+{
+	struct hub *h;
+	int64_t ns;
+	int r;
+
+	if (GS_LIKELY(clk != CLOCK_THREAD_CPUTIME_ID) || (h = hub_peek()) == NULL ||
+	    hub_in_loop(h) || preload_native()) {
+		r = REAL(clock_gettime)(clk, ts);
+		/* A loop waiting for a time is preempted here. */
+		preempt_at_return((uintptr_t)__builtin_return_address(0));
+		return r;
+	}
+	ns = introspect_thread_cpu_ns(h);
+	ts->tv_sec = ns / 1000000000;
+	ts->tv_nsec = ns % 1000000000;
+	return 0;
 }
 
 GS_WRAP int nanosleep(const struct timespec *req, struct timespec *rem)

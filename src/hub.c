@@ -1801,8 +1801,11 @@ void hub_fork_child(void)
 	h->preempted = NULL;
 	h->move_to = NULL;
 	h->intr_target = h->kill_target = NULL;
-	/* A child starts with no signal pending (fork(2)). */
+	/* A child starts with no signal pending (fork(2)), and its CPU
+	 * clock at 0 (introspect_thread_cpu_ns). */
 	sigmask_tsig_clear(cur);
+	cur->cpu_ns = 0;
+	h->cpu_mark = 0;
 	sig_slots_clear(&h->deferred);
 	memset(h->nwaitset, 0, sizeof h->nwaitset);
 	atomic_store(&h->remote, NULL);

@@ -36,6 +36,8 @@ struct hub {
 	uint64_t loops;        /* loop iterations of the hub */
 	_Atomic int64_t run_start; /* current run began (stats on), else 0 */
 	int64_t longest_run;   /* longest run without a switch seen, ns */
+	int64_t cpu_mark;      /* the OS thread's CPU time at the current run's
+				* start (GS_STATS_CPU), else 0 */
 	int tid;               /* the OS thread's kernel id */
 	int pid;               /* and its process's, both as of the last fork */
 	struct hub *reg_next;  /* introspect.c: every hub of the process */
@@ -112,6 +114,9 @@ struct hub {
 				       * context) */
 	int in_tick;                  /* preempt.c's tick handler is running */
 	uint64_t preempt_seen;        /* switches counted at the last tick */
+	uint64_t preempt_missed;      /* switches + 1 when a tick due found no
+				       * safe point: preempt_at_return may
+				       * act until the next switch */
 	int64_t next_deadline;        /* earliest timed wait begun since the
 				       * last preemption (a hint, for preempt.c) */
 	int64_t precise_at;           /* earliest timed wait begun since the

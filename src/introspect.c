@@ -59,31 +59,85 @@ int gs_stats_on;
 
 void introspect_set_stats(bool on)
 {
-	__atomic_store_n(&gs_stats_on, on ? 1 : 0, __ATOMIC_RELAXED);
+	if (on)
+		__atomic_or_fetch(&gs_stats_on, GS_STATS_TOOL, __ATOMIC_RELAXED);
+	else
+		__atomic_and_fetch(&gs_stats_on, ~GS_STATS_TOOL, __ATOMIC_RELAXED);
 }
 
 bool introspect_stats(void)
 {
-	return __atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) != 0;
+	return (__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_TOOL) != 0;
+}
+
+/* The calling OS thread's CPU time: the kernel's, with the raw call
+ * (libc's clock_gettime is greenshim's, preload/time.c). */
+static int64_t os_thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (arch_syscall3(SYS_clock_gettime, CLOCK_THREAD_CPUTIME_ID, (long)&ts, 0) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A hub begins counting CPU time: its root, where that is a program
+ * thread, is given its OS thread's CPU time so far, as natively the main
+ * thread has it (the program's start; all of a single-threaded program's
+ * run). What other threads ran there before is lost to them. */
+static void cpu_count_begin(struct hub *h, int64_t c)
+{
+	if (!h->idle_root)
+		h->root->cpu_ns = c;
+	h->cpu_mark = c;
 }
 
 void introspect_account(struct hub *h, struct green *cur, struct green *next)
 {
 	int64_t now = gs_now_ns();
 	int64_t start = atomic_load_explicit(&h->run_start, memory_order_relaxed);
+	bool cpu = __atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_CPU;
 
 	/* start is 0 for the first switch after stats were turned on: that
 	 * run began before anyone measured it. */
 	if (start != 0) {
 		int64_t run = now - start;
 
-		cur->cpu_ns += run;
+		if (!cpu)
+			cur->cpu_ns += run;
 		if (cur != h->hub_green && run > h->longest_run)
 			h->longest_run = run;
+	}
+	/* With the program's thread CPU clocks, the OS thread's CPU time
+	 * itself: the slice a run took excludes the time the kernel gave the
+	 * CPU to others. cpu_mark is 0 on a hub that has not counted yet. */
+	if (cpu) {
+		int64_t c = os_thread_cpu_ns();
+
+		if (h->cpu_mark == 0) {
+			cpu_count_begin(h, c);
+		} else {
+			cur->cpu_ns += c - h->cpu_mark;
+			h->cpu_mark = c;
+		}
 	}
 	cur->since = now;
 	next->since = now;
 	atomic_store_explicit(&h->run_start, now, memory_order_relaxed);
+}
+
+int64_t introspect_thread_cpu_ns(struct hub *h)
+{
+	struct green *g = h->current;
+	int64_t c = os_thread_cpu_ns();
+
+	/* Counting begins at the program's first ask, on each hub at its
+	 * first switch after that or its first ask. */
+	if (!(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_CPU))
+		__atomic_or_fetch(&gs_stats_on, GS_STATS_CPU, __ATOMIC_RELAXED);
+	if (h->cpu_mark == 0)
+		cpu_count_begin(h, c);
+	return g->cpu_ns + (c - h->cpu_mark);
 }
 
 /* ---- what a green thread is doing ------------------------------------- */

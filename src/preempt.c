@@ -36,6 +36,14 @@
  * liblzma included): there the thread is left alone and tried again at
  * the next tick.
  *
+ * A tick that would preempt but finds no safe point notes it
+ * (h->preempt_missed, for the switch count it saw), and the thread is
+ * preempted at the next return of an interposed call to the program's own
+ * code (preempt_at_return: clock_gettime's, and every wrapper that may
+ * wait, through PRELOAD_SETTLED), unless it switched meanwhile: a loop that
+ * reads the clock until a time, or accepts from a full backlog, spends
+ * nearly all its time where the ticks may not preempt it.
+ *
  * A safe point is also where a thread of the asynchronous cancellation
  * type, cancelled by another, ends (cancel_async): glibc would signal it
  * at once; here the next tick that finds it at a safe point unwinds it
@@ -372,6 +380,25 @@ void preempt_code_unloaded(void)
 	atomic_fetch_add_explicit(&late_gen, 1, memory_order_release);
 }
 
+void preempt_at_return(uintptr_t ra)
+{
+	struct hub *h = hub_peek();
+	struct green *cur;
+
+	if (GS_LIKELY(h == NULL || h->preempt_missed != h->switches + 1))
+		return;
+	cur = h->current;
+	/* Only to the program's own code: late code would need its stack
+	 * read for libc or loader frames below (late_stack_ok), and
+	 * libunwind's lock, which the blocking monitor may hold, would park
+	 * the thread here. */
+	if (cur->state != GREEN_RUNNING || h->frames != NULL || osthread_is_runtime() ||
+	    (cur->flags & GREEN_FLOCK_MASK) || code_at(ra) != AT_PROGRAM)
+		return;
+	h->preemptions++;
+	green_yield();
+}
+
 bool preempt_safe_point(uintptr_t pc)
 {
 	enum code_at at = code_at(pc);
@@ -544,6 +571,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 		goto out_tick;
 	}
 	if (!stoppable(h, cur, uc)) {
+		h->preempt_missed = h->switches + 1;
 		if (GS_UNLIKELY(tick_backs_off) && h->tick_ns < TICK_BACKOFF_MAX_NS)
 			tick_set(h, h->tick_ns * 2 < TICK_BACKOFF_MAX_NS ? h->tick_ns * 2
 									 : TICK_BACKOFF_MAX_NS);

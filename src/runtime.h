@@ -1259,6 +1259,13 @@ enum pc_kind preempt_pc_kind(uintptr_t pc);
 /* Is pc where the tick may stop a thread: the program's own code, or late
  * code (a library loaded later, a JIT's) it has learnt? */
 bool preempt_safe_point(uintptr_t pc);
+/* An interposed call made from ra returns: if the last tick due found
+ * the thread where it could not preempt it (in libc, the vDSO), and ra
+ * is the program's own code, it is preempted here (green_yield). In the calls that
+ * loops waiting for a time spend nearly all their time in
+ * (clock_gettime): without it such a loop kept its hub for as long as it
+ * ran. */
+void preempt_at_return(uintptr_t ra);
 /* dlclose returned: the late code preempt.c learnt may be gone, its
  * ranges another object's from now on. */
 void preempt_code_unloaded(void);

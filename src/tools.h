@@ -91,13 +91,20 @@ void profile_lock_event(struct wait *w, int result);
 
 /* Per-switch accounting: each green's CPU time (cpu_ns), exact state
  * times (since), the hub's run_start and longest_run. Off until a tool
- * turns it on: while off a switch pays one load and a predicted branch,
- * since is only as exact as the hub's last poll, cpu_ns stays 0. */
-void introspect_set_stats(bool on); /* any thread */
+ * turns it on (GS_STATS_TOOL), or the program first reads a thread's CPU
+ * clock (GS_STATS_CPU, for good: cpu_ns is then the OS thread's CPU time,
+ * read at each switch): while off a switch pays one load and a predicted
+ * branch, since is only as exact as the hub's last poll, cpu_ns stays 0. */
+void introspect_set_stats(bool on); /* any thread: the tool's bit */
 bool introspect_stats(void);
 extern int gs_stats_on; /* read with __atomic_load_n, relaxed */
+#define GS_STATS_TOOL 1
+#define GS_STATS_CPU 2
 /* hub_switch, while stats are on. */
 void introspect_account(struct hub *h, struct green *cur, struct green *next);
+/* CLOCK_THREAD_CPUTIME_ID for h's current context: its CPU time, counted
+ * at switches from the first such call on (GS_STATS_CPU). On h. */
+int64_t introspect_thread_cpu_ns(struct hub *h);
 
 /* Writes one report, in one write, to stderr or to the end of the file
  * GREENSHIM_LOG names. The file is opened for each report and closed

@@ -180,7 +180,8 @@ int wait_park(struct wait *w, int64_t deadline)
 	if (left > 0)
 		timer_arm(h, g, left, deadline);
 	w->deadline = deadline;
-	if (GS_UNLIKELY(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED)) && w->kind < WAIT_KINDS)
+	if (GS_UNLIKELY(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_TOOL) &&
+	    w->kind < WAIT_KINDS)
 		h->waits[w->kind]++; /* greenctl stats (ctlcmd.c) */
 	for (;;) {
 		g->since = h->last_poll; /* exact only with stats on (introspect.c) */

@@ -7,7 +7,13 @@
  *   busy_thread fork   a thread first, then fork; the child does the above
  *                      (prints "child PID") and the parent waits for it
  *   busy_thread alone  only the computing thread, which main joins: with
- *                      two hubs it has one to itself */
+ *                      two hubs it has one to itself
+ *   busy_thread clock  two threads that wait 300 ms for the clock, reading
+ *                      it over and over (nearly all their time in
+ *                      clock_gettime): the second starts within 50 ms of
+ *                      the first; prints "second started within 50 ms: yes"
+ *                      as natively (on one hub, only if the first is
+ *                      preempted in such a loop) */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
@@ -57,6 +63,21 @@ static void *nothing(void *arg)
 	return arg;
 }
 
+static double started[2];
+
+static void *polls_the_clock(void *arg)
+{
+	struct timespec ts;
+	long long end;
+
+	started[(long)arg] = now_s();
+	end = (long long)(started[(long)arg] * 1e9) + 300000000;
+	do
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+	while (ts.tv_sec * 1000000000LL + ts.tv_nsec < end);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t a, b;
@@ -79,6 +100,18 @@ int main(int argc, char **argv)
 		}
 		printf("child %d\n", (int)getpid());
 		fflush(stdout);
+	}
+	if (argc > 1 && strcmp(argv[1], "clock") == 0) {
+		double gap;
+
+		if (pthread_create(&a, NULL, polls_the_clock, (void *)0) != 0 ||
+		    pthread_create(&b, NULL, polls_the_clock, (void *)1) != 0)
+			return 1;
+		pthread_join(a, NULL);
+		pthread_join(b, NULL);
+		gap = started[1] > started[0] ? started[1] - started[0] : started[0] - started[1];
+		printf("second started within 50 ms: %s\n", gap < 0.05 ? "yes" : "no");
+		return 0;
 	}
 	if (argc > 1 && strcmp(argv[1], "alone") == 0) {
 		if (pthread_create(&a, NULL, spinner, NULL) != 0 || pthread_join(a, NULL) != 0)

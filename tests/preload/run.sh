@@ -627,6 +627,16 @@ test_liburing_waits_leave_other_threads_running() {
 	as_native liburing_waits_leave_other_threads_running "$B/tests/preload/uring_waits"
 }
 
+# Each thread's own CPU clock (CLOCK_THREAD_CPUTIME_ID,
+# tests/preload/thread_cpu_clock.c): a sleeper's stays still while two
+# threads compute, theirs grow, a forked child's starts at 0. Before
+# 2026-12-06 every green thread read its OS thread's.
+test_thread_cpu_clocks_are_per_thread() {
+	as_native thread_cpu_clocks_are_per_thread "$B/tests/preload/thread_cpu_clock"
+	as_native thread_cpu_clocks_are_per_thread_on_one_hub env GREENSHIM_HUBS=1 \
+		"$B/tests/preload/thread_cpu_clock"
+}
+
 # System calls made with the program's own syscall instructions, past
 # libc (tests/preload/raw_syscalls.c): each case waits in one for what
 # another thread does after it, and everything it prints is the native
@@ -1040,6 +1050,17 @@ test_blocking_monitor_reports_a_thread_computing_500ms_once() {
 	fi
 }
 
+# Two threads that wait 300 ms for the clock by reading it over and over
+# (tests/preload/busy_thread clock), on one hub: the second starts within
+# 50 ms of the first, as natively. The ticks fall in the vDSO, where they
+# may not preempt; the thread is preempted at clock_gettime's return
+# (preempt_at_return). Before 2026-12-06 the second started once the first
+# was done.
+test_a_thread_reading_the_clock_is_preempted() {
+	as_native a_thread_reading_the_clock_is_preempted env GREENSHIM_HUBS=1 \
+		"$B/tests/preload/busy_thread" clock
+}
+
 # A thread that computes 500 ms alone on its hub (main, which joins it,
 # is on the other) keeps no one waiting, as a native thread would not:
 # no report on stderr. On one hub, main is there: one report.
@@ -1294,6 +1315,8 @@ test_more_threads_than_ldt_slots_keep_their_own_tls
 test_other_mallocs_serve_many_green_threads
 test_liburing_waits_leave_other_threads_running
 test_raw_syscalls_match_native
+test_thread_cpu_clocks_are_per_thread
+test_a_thread_reading_the_clock_is_preempted
 test_a_single_threaded_program_enters_a_user_namespace
 test_sent_signals_get_their_native_action
 test_overflow_goes_to_the_programs_handler
