@@ -380,12 +380,15 @@ void preempt_code_unloaded(void)
 	atomic_fetch_add_explicit(&late_gen, 1, memory_order_release);
 }
 
-void preempt_at_return(uintptr_t ra)
+__thread unsigned char gs_preempt_owed __attribute__((tls_model("initial-exec")));
+
+void preempt_owed(uintptr_t ra)
 {
 	struct hub *h = hub_peek();
 	struct green *cur;
 
-	if (GS_LIKELY(h == NULL || h->preempt_missed != h->switches + 1))
+	gs_preempt_owed = 0;
+	if (h == NULL || h->preempt_missed != h->switches + 1)
 		return;
 	cur = h->current;
 	/* Only to the program's own code: late code would need its stack
@@ -572,6 +575,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	}
 	if (!stoppable(h, cur, uc)) {
 		h->preempt_missed = h->switches + 1;
+		gs_preempt_owed = 1; /* cur's TLS: its next wrapper's return */
 		if (GS_UNLIKELY(tick_backs_off) && h->tick_ns < TICK_BACKOFF_MAX_NS)
 			tick_set(h, h->tick_ns * 2 < TICK_BACKOFF_MAX_NS ? h->tick_ns * 2
 									 : TICK_BACKOFF_MAX_NS);

@@ -1261,11 +1261,18 @@ enum pc_kind preempt_pc_kind(uintptr_t pc);
 bool preempt_safe_point(uintptr_t pc);
 /* An interposed call made from ra returns: if the last tick due found
  * the thread where it could not preempt it (in libc, the vDSO), and ra
- * is the program's own code, it is preempted here (green_yield). In the calls that
- * loops waiting for a time spend nearly all their time in
+ * is the program's own code, it is preempted here (green_yield). In the
+ * calls that loops waiting for a time spend nearly all their time in
  * (clock_gettime): without it such a loop kept its hub for as long as it
- * ran. */
-void preempt_at_return(uintptr_t ra);
+ * ran. The tick marks the TLS of the thread it interrupted
+ * (gs_preempt_owed): one load where nothing is owed. */
+extern __thread unsigned char gs_preempt_owed __attribute__((tls_model("initial-exec")));
+void preempt_owed(uintptr_t ra);
+static inline void preempt_at_return(uintptr_t ra)
+{
+	if (GS_UNLIKELY(gs_preempt_owed))
+		preempt_owed(ra);
+}
 /* dlclose returned: the late code preempt.c learnt may be gone, its
  * ranges another object's from now on. */
 void preempt_code_unloaded(void);
