@@ -610,7 +610,9 @@ GS_WRAP int pthread_cancel(pthread_t t)
 }
 
 /* A cancellation setting of green thread g, kept in one flag: value is
- * set (flag on) or unset (off); the old value goes to *old. */
+ * set (flag on) or unset (off); the old value goes to *old. A thread left
+ * asynchronous and enabled with a cancellation due (another hub's taken
+ * first, as pthread_testcancel) ends at once, as glibc's. */
 static int cancel_setting(struct green *g, unsigned flag, int value, int set, int unset, int *old)
 {
 	if (value != set && value != unset)
@@ -621,6 +623,10 @@ static int cancel_setting(struct green *g, unsigned flag, int value, int set, in
 		g->flags |= flag;
 	else
 		g->flags &= ~flag;
+	if (g->flags & GREEN_CANCEL_ASYNC) {
+		hub_take_kills_sent(g->hub);
+		preload_cancel_act();
+	}
 	return 0;
 }
 
@@ -630,16 +636,8 @@ GS_WRAP int pthread_setcancelstate(int state, int *old)
 
 	if (g == NULL || !(g->flags & GREEN_OWN_TLS))
 		return REAL(pthread_setcancelstate)(state, old);
-	if (cancel_setting(g, GREEN_CANCEL_DISABLED, state, PTHREAD_CANCEL_DISABLE,
-			   PTHREAD_CANCEL_ENABLE, old) != 0)
-		return EINVAL;
-	/* Enabled again, asynchronous, with one due (another hub's taken
-	 * first, as pthread_testcancel): at once, as glibc. */
-	if (g->flags & GREEN_CANCEL_ASYNC) {
-		hub_take_kills_sent(g->hub);
-		preload_cancel_act();
-	}
-	return 0;
+	return cancel_setting(g, GREEN_CANCEL_DISABLED, state, PTHREAD_CANCEL_DISABLE,
+			      PTHREAD_CANCEL_ENABLE, old);
 }
 
 GS_WRAP int pthread_setcanceltype(int type, int *old)
@@ -648,14 +646,8 @@ GS_WRAP int pthread_setcanceltype(int type, int *old)
 
 	if (g == NULL || !(g->flags & GREEN_OWN_TLS))
 		return REAL(pthread_setcanceltype)(type, old);
-	if (cancel_setting(g, GREEN_CANCEL_ASYNC, type, PTHREAD_CANCEL_ASYNCHRONOUS,
-			   PTHREAD_CANCEL_DEFERRED, old) != 0)
-		return EINVAL;
-	if (g->flags & GREEN_CANCEL_ASYNC) {
-		hub_take_kills_sent(g->hub);
-		preload_cancel_act();
-	}
-	return 0;
+	return cancel_setting(g, GREEN_CANCEL_ASYNC, type, PTHREAD_CANCEL_ASYNCHRONOUS,
+			      PTHREAD_CANCEL_DEFERRED, old);
 }
 
 GS_WRAP void pthread_testcancel(void)
