@@ -56,17 +56,12 @@ static __thread bool program_ss_set __attribute__((tls_model("initial-exec")));
 /* Is the alternate stack of h's current context its own setting here? Of
  * the contexts with a TLS of their own (the root's is its OS thread's),
  * where the OS thread has the stack made here. */
-static bool altstack_kept(const struct hub *h)
+bool overflow_keeps_altstack(const struct hub *h)
 {
 	const struct green *g = h->current;
 
 	return h->altstack != NULL && g != h->hub_green &&
 	       (g == h->root || (g->flags & GREEN_OWN_TLS));
-}
-
-bool overflow_keeps_altstack(const struct hub *h)
-{
-	return altstack_kept(h);
 }
 
 int overflow_sigaltstack(const stack_t *ss, stack_t *old)
@@ -171,7 +166,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 	bool program_handles = ((prev_segv.sa_flags & SA_SIGINFO) ||
 				(prev_segv.sa_handler != SIG_DFL && prev_segv.sa_handler != SIG_IGN)) &&
 			       (prev_segv.sa_flags & SA_ONSTACK) &&
-			       (h == NULL || !altstack_kept(h) || program_ss_set);
+			       (h == NULL || !overflow_keeps_altstack(h) || program_ss_set);
 
 	if (!program_handles && si->si_code > 0 && g != NULL && g->stack.guard != 0 &&
 	    addr < g->stack.lo && addr >= g->stack.lo - g->stack.guard) {

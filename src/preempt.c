@@ -380,6 +380,19 @@ void preempt_code_unloaded(void)
 	atomic_fetch_add_explicit(&late_gen, 1, memory_order_release);
 }
 
+/* May h's current thread cur be stopped, wherever it is? Not on its way
+ * out of the CPU (parking, yielding, ending: it has left RUNNING already,
+ * the runtime is switching it, not the program running it), nor in a
+ * handler of the program's or the runtime's own code. Nor while it holds
+ * a FILE lock (flockfile): glibc's lock takes every thread of the hub for
+ * its owner, and would let the next one's putc or fseek in
+ * (preload/stdio.c). */
+static bool may_stop(const struct hub *h, const struct green *cur)
+{
+	return cur->state == GREEN_RUNNING && h->frames == NULL && !osthread_is_runtime() &&
+	       !(cur->flags & GREEN_FLOCK_MASK);
+}
+
 __thread unsigned char gs_preempt_owed __attribute__((tls_model("initial-exec")));
 
 void preempt_owed(uintptr_t ra)
@@ -395,8 +408,7 @@ void preempt_owed(uintptr_t ra)
 	 * read for libc or loader frames below (late_stack_ok), and
 	 * libunwind's lock, which the blocking monitor may hold, would park
 	 * the thread here. */
-	if (cur->state != GREEN_RUNNING || h->frames != NULL || osthread_is_runtime() ||
-	    (cur->flags & GREEN_FLOCK_MASK) || code_at(ra) != AT_PROGRAM)
+	if (!may_stop(h, cur) || code_at(ra) != AT_PROGRAM)
 		return;
 	h->preemptions++;
 	green_yield();
@@ -475,18 +487,11 @@ static void tick_set(struct hub *h, int64_t ns)
 }
 
 /* May the tick stop cur where it interrupted it, to run others or to end
- * it? Not on its way out of the CPU (parking, yielding, ending: it has
- * left RUNNING already, the runtime is switching it, not the program
- * running it), nor in a handler of the program's, the runtime's own code
- * or code the program must not be stopped in (preemptible_at). Nor while
- * it holds a FILE lock (flockfile): glibc's lock takes every thread of
- * the hub for its owner, and would let the next one's putc or fseek in
- * (preload/stdio.c). */
+ * it? Where it runs code the program may be stopped in (preemptible_at),
+ * and may_stop. */
 static bool stoppable(const struct hub *h, const struct green *cur, const ucontext_t *uc)
 {
-	return cur->state == GREEN_RUNNING && h->frames == NULL && !osthread_is_runtime() &&
-	       !(cur->flags & GREEN_FLOCK_MASK) &&
-	       preemptible_at(cur, (uintptr_t)uc->uc_mcontext.gregs[REG_RIP]);
+	return may_stop(h, cur) && preemptible_at(cur, (uintptr_t)uc->uc_mcontext.gregs[REG_RIP]);
 }
 
 /* A thread of the asynchronous cancellation type whose cancellation is
