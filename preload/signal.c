@@ -34,9 +34,10 @@ _Noreturn void __longjmp_chk(struct __jmp_buf_tag *env, int val);
 static struct sigaction program[NSIG];
 static volatile sig_atomic_t trampolined[NSIG];
 
+static void run_handler(int sig, siginfo_t *si, void *uc);
+
 static void trampoline(int sig, siginfo_t *si, void *uc)
 {
-	struct sigaction a = program[sig];
 	int saved_errno = errno;
 	struct hub *h = hub_peek();
 
@@ -49,7 +50,17 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		errno = saved_errno;
 		return;
 	}
+	/* Off the OS thread's alternate stack, to the thread's own. */
+	if (program[sig].sa_flags & SA_ONSTACK)
+		overflow_signal_stack(h, true, run_handler, sig, si, uc);
+	run_handler(sig, si, uc);
+}
 
+static void run_handler(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction a = program[sig];
+	int saved_errno = errno;
+	struct hub *h = hub_peek();
 	/* SA_RESTART as the program set it last: through sigaction, signal
 	 * or siginterrupt, which are ours. */
 	struct green *t = hub_signal(sig, a.sa_flags & SA_RESTART);

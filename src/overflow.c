@@ -21,19 +21,34 @@
  *
  * The alternate stack a program sets (sigaltstack) is per green thread, as
  * natively per thread: kept in the thread's TLS (overflow_sigaltstack),
- * while the kernel's stays the one made here for the OS thread, on which
- * every SA_ONSTACK handler runs. Natively a thread's stack goes with the
- * thread; an OS thread shared by green threads would keep the one its
- * last thread set, after that thread ended and its memory was freed (Ruby
- * sets one from malloc for each thread it starts and frees it with the
- * thread), and the next SA_ONSTACK handler would write there.
+ * while the kernel's stays the one made here for the OS thread. Natively a
+ * thread's stack goes with the thread; an OS thread shared by green
+ * threads would keep the one its last thread set, after that thread ended
+ * and its memory was freed (Ruby sets one from malloc for each thread it
+ * starts and frees it with the thread), and the next SA_ONSTACK handler
+ * would write there.
+ *
+ * The kernel runs every SA_ONSTACK handler on the OS thread's stack, then,
+ * and the handler's first act is to move its frame off it
+ * (overflow_signal_stack): to the top of the green thread's own alternate
+ * stack, or below the interrupted stack pointer where the thread has none,
+ * as the kernel places a frame for a native thread. A handler may wait
+ * (a collector's stop handler waits in sigsuspend or sem_wait until the
+ * world may go on) and its thread's hub runs the others meanwhile: on the
+ * one stack of the OS thread, the next thread's signal would have written
+ * its frame over the waiting one's. The copy is what rt_sigreturn reads.
+ * Not moved: a handler interrupting one still on that stack (it nests
+ * there, as natively on an alternate stack), and the report of an
+ * overflow, which has nowhere else to run.
  *
  * Everything here is async-signal-safe: no stdio, no allocation.
  */
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
+#include <valgrind/valgrind.h>
 
 #include "hub_impl.h"
 
@@ -53,6 +68,11 @@ static atomic_int segv_installed;
 static __thread stack_t program_ss __attribute__((tls_model("initial-exec")));
 static __thread bool program_ss_set __attribute__((tls_model("initial-exec")));
 
+static bool within(uintptr_t p, const void *lo, size_t size)
+{
+	return p >= (uintptr_t)lo && p - (uintptr_t)lo < size;
+}
+
 /* Is the alternate stack of h's current context its own setting here? Of
  * the contexts with a TLS of their own (the root's is its OS thread's),
  * where the OS thread has the stack made here. */
@@ -67,20 +87,26 @@ bool overflow_keeps_altstack(const struct hub *h)
 int overflow_sigaltstack(const stack_t *ss, stack_t *old)
 {
 	stack_t set = { .ss_flags = SS_DISABLE }, k;
-	bool on;
+	/* On it: a handler runs there (moved, overflow_signal_stack). */
+	bool on = program_ss_set &&
+		  within((uintptr_t)__builtin_frame_address(0), program_ss.ss_sp, program_ss.ss_size);
 	long r;
 
+	if (ss != NULL && on) {
+		errno = EPERM;
+		return -1;
+	}
 	if (ss != NULL)
 		set = *ss; /* ss and old may be one */
 	/* The kernel checks ss as natively (EINVAL, ENOMEM, EFAULT; EPERM
-	 * while a handler runs on the alternate stack), then has its own
-	 * back. */
+	 * while a handler runs on the OS thread's alternate stack), then has
+	 * its own back. */
 	r = sys_sigaltstack(ss, &k);
 	if (r < 0) {
 		errno = (int)-r;
 		return -1;
 	}
-	on = k.ss_flags & SS_ONSTACK;
+	on = on || (k.ss_flags & SS_ONSTACK);
 	if (ss != NULL) {
 		k.ss_flags &= ~SS_ONSTACK;
 		sys_sigaltstack(&k, NULL);
@@ -102,6 +128,27 @@ int overflow_sigaltstack(const stack_t *ss, stack_t *old)
 		program_ss.ss_flags &= SS_AUTODISARM;
 	}
 	return 0;
+}
+
+void overflow_signal_stack(struct hub *h, bool onstack, sigframe_fn fn, int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t sp, top, lo = 0;
+
+	/* Valgrind's frames are its own, with more than the kernel's in
+	 * them, which its rt_sigreturn checks. */
+	if (h == NULL || !overflow_keeps_altstack(h) || !within((uintptr_t)uc, h->altstack, ALTSTACK_SIZE) ||
+	    RUNNING_ON_VALGRIND)
+		return;
+	sp = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+	if (within(sp, h->altstack, ALTSTACK_SIZE))
+		return;
+	if (onstack && program_ss_set && !within(sp, program_ss.ss_sp, program_ss.ss_size)) {
+		lo = (uintptr_t)program_ss.ss_sp;
+		top = lo + program_ss.ss_size;
+	} else {
+		top = sp - 128; /* the ABI's red zone, as the kernel skips it */
+	}
+	sigframe_move(top, lo, fn, sig, si, uc);
 }
 
 static size_t fmt_u64(char *buf, uint64_t v)
@@ -154,6 +201,15 @@ static void segv_default(void)
 	__sigaction(SIGSEGV, &sa, NULL);
 }
 
+/* The program's own handler of a fault, on the stack it would run on. */
+static void segv_program(int sig, siginfo_t *si, void *uctx)
+{
+	if (prev_segv.sa_flags & SA_SIGINFO)
+		prev_segv.sa_sigaction(sig, si, uctx);
+	else
+		prev_segv.sa_handler(sig);
+}
+
 static void segv_handler(int sig, siginfo_t *si, void *uctx)
 {
 	struct hub *h = hub_peek();
@@ -174,10 +230,10 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 		segv_default();
 		return;
 	}
-	if (prev_segv.sa_flags & SA_SIGINFO) {
-		prev_segv.sa_sigaction(sig, si, uctx);
-	} else if (prev_segv.sa_handler != SIG_DFL && prev_segv.sa_handler != SIG_IGN) {
-		prev_segv.sa_handler(sig);
+	if ((prev_segv.sa_flags & SA_SIGINFO) ||
+	    (prev_segv.sa_handler != SIG_DFL && prev_segv.sa_handler != SIG_IGN)) {
+		overflow_signal_stack(h, prev_segv.sa_flags & SA_ONSTACK, segv_program, sig, si, uctx);
+		segv_program(sig, si, uctx);
 	} else if (si->si_code <= 0) {
 		/* Sent (kill, raise, pthread_kill, sigqueue), not a fault:
 		 * nothing faults again on return. Ignored as natively, or the

@@ -1523,5 +1523,14 @@ int overflow_program_handler(const struct sigaction *act, struct sigaction *old)
  * thread's, made here. As sigaltstack: 0, or -1 and errno. */
 bool overflow_keeps_altstack(const struct hub *h);
 int overflow_sigaltstack(const stack_t *ss, stack_t *old);
+/* First thing in a handler of the program's the kernel ran on the OS
+ * thread's alternate stack (SA_ONSTACK) while one of h's green threads
+ * ran: moves the frame where the kernel would have put it for that thread
+ * natively, the top of its own alternate stack (when the handler has
+ * SA_ONSTACK, given as onstack, and the thread set one it is not on), else
+ * below the interrupted stack pointer, and goes on with fn(sig, si, uc)
+ * there. Returns, doing nothing, where the frame stays (also when it
+ * would not fit in the thread's alternate stack). */
+void overflow_signal_stack(struct hub *h, bool onstack, sigframe_fn fn, int sig, siginfo_t *si, void *uc);
 
 #endif

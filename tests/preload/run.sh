@@ -757,20 +757,21 @@ test_sent_signals_get_their_native_action() {
 	done
 }
 
-# A thread overflows its stack with a SIGSEGV handler of the program's
-# own (tests/preload/overflow_handled.c): with SA_ONSTACK and an alternate
-# stack of the thread's, the handler takes the fault and the thread goes
-# on, also when another thread's alternate stack was unmapped since;
-# without SA_ONSTACK the process ends with SIGSEGV. Output and status as
-# natively, on one hub and on two.
-test_overflow_goes_to_the_programs_handler() {
-	for mode in onstack plain freed; do
-		name=overflow_goes_to_the_programs_handler_$mode
-		native=$(timeout 20 "$B/tests/preload/overflow_handled" $mode 2>/dev/null; echo "status $?")
+# modes_match_native_on_1_and_2_hubs NAME PROG MODE...: for each mode, the
+# test NAME_MODE passes when tests/preload/PROG MODE prints the same output
+# and ends with the same status under greenshim, on one hub and on two, as
+# natively.
+modes_match_native_on_1_and_2_hubs() {
+	prefix=$1
+	prog=$2
+	shift 2
+	for mode in "$@"; do
+		name=${prefix}_$mode
+		native=$(timeout 30 "$B/tests/preload/$prog" $mode 2>/dev/null; echo "status $?")
 		why=
 		for hubs in 1 2; do
-			out=$(GREENSHIM_HUBS=$hubs timeout 20 env LD_PRELOAD="$LIB" \
-				"$B/tests/preload/overflow_handled" $mode 2>/dev/null; echo "status $?")
+			out=$(GREENSHIM_HUBS=$hubs timeout 30 env LD_PRELOAD="$LIB" \
+				"$B/tests/preload/$prog" $mode 2>/dev/null; echo "status $?")
 			[ "$out" = "$native" ] || why="$why hubs $hubs: \"$out\";"
 		done
 		if [ -n "$why" ]; then
@@ -779,6 +780,29 @@ test_overflow_goes_to_the_programs_handler() {
 			ok $name
 		fi
 	done
+}
+
+# A thread overflows its stack with a SIGSEGV handler of the program's
+# own (tests/preload/overflow_handled.c): with SA_ONSTACK and an alternate
+# stack of the thread's, the handler takes the fault and the thread goes
+# on, also when another thread's alternate stack was unmapped since;
+# without SA_ONSTACK the process ends with SIGSEGV. Output and status as
+# natively, on one hub and on two.
+test_overflow_goes_to_the_programs_handler() {
+	modes_match_native_on_1_and_2_hubs overflow_goes_to_the_programs_handler overflow_handled \
+		onstack plain freed
+}
+
+# Handlers with SA_ONSTACK (tests/preload/signal_stacks.c): each runs on
+# its own thread's alternate stack (or its own stack, for a thread without
+# one), also when handlers of several threads wait inside at once (a
+# collector's stop handlers do), with sigaltstack saying so and refusing a
+# change there; the interrupted FPU state comes back; a fault handler's
+# changes to the frame take effect, and its stack unwinds into the
+# thread's code. Output and status as natively, on one hub and on two.
+test_signal_handlers_run_on_their_threads_alternate_stacks() {
+	modes_match_native_on_1_and_2_hubs signal_handlers_run_on_their_threads_alternate_stacks \
+		signal_stacks wait fpu fault
 }
 
 # Sixteen threads allocating with jemalloc, tcmalloc and mimalloc (and
@@ -1320,6 +1344,7 @@ test_a_thread_reading_the_clock_is_preempted
 test_a_single_threaded_program_enters_a_user_namespace
 test_sent_signals_get_their_native_action
 test_overflow_goes_to_the_programs_handler
+test_signal_handlers_run_on_their_threads_alternate_stacks
 test_own_fds_stay_out_of_the_programs_way
 test_dup2_over_the_runtimes_fds_moves_them
 test_greenctl_answers_after_dup2_over_its_socket

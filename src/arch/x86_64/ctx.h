@@ -8,6 +8,9 @@
 #ifndef GS_ARCH_CTX_H
 #define GS_ARCH_CTX_H
 
+#include <signal.h>
+#include <stdint.h>
+
 enum {
 	CTX_SLOT_FPU,
 	CTX_SLOT_R15,
@@ -25,5 +28,21 @@ enum {
 /* A new context's first code: the return address ctx_make leaves in its
  * CTX_SLOT_RIP, until it first runs. */
 void ctx_trampoline(void);
+
+/* A signal handler's continuation: the handler the kernel called, or the
+ * part of it still to run, with the frame's own arguments. */
+typedef void (*sigframe_fn)(int sig, siginfo_t *si, void *uc);
+
+/* Moves the signal frame the kernel made for the running handler (the one
+ * whose si and uc these are) to just below top, laid out as the kernel
+ * lays one out, and goes on with fn(sig, si, uc) on the copy, on that
+ * stack: fn returns to the frame's restorer, whose rt_sigreturn reads the
+ * copy (context.c). The memory the frame was in is free from then on.
+ * Returns, moving nothing, if the copy would reach below lo. */
+void sigframe_move(uintptr_t top, uintptr_t lo, sigframe_fn fn, int sig, siginfo_t *si, void *uc);
+
+/* switch.S: sp becomes frame (the restorer's address, where the kernel
+ * leaves a handler's stack pointer) and fn(sig, si, uc) runs there. */
+_Noreturn void sigframe_resume(void *frame, sigframe_fn fn, int sig, siginfo_t *si, void *uc);
 
 #endif

@@ -74,4 +74,28 @@ ctx_trampoline:
 	.cfi_endproc
 	.size	ctx_trampoline, .-ctx_trampoline
 
+/*
+ * void sigframe_resume(void *frame, sigframe_fn fn, int sig, siginfo_t *si,
+ *                      void *uc): a moved signal frame's handler starts as
+ * the kernel starts one, the stack pointer at the restorer's address (so
+ * rsp + 8 is 16-byte aligned) and the three arguments in rdi, rsi, rdx.
+ * Nothing returns here: fn returns to the restorer, whose return address
+ * marks a signal frame for unwinders (glibc's __restore_rt).
+ */
+	.globl	sigframe_resume
+	.hidden	sigframe_resume
+	.type	sigframe_resume, @function
+	.p2align 4
+sigframe_resume:
+	.cfi_startproc
+	.cfi_undefined rip
+	movq	%rdi, %rsp
+	movq	%rsi, %rax
+	movl	%edx, %edi
+	movq	%rcx, %rsi
+	movq	%r8, %rdx
+	jmpq	*%rax
+	.cfi_endproc
+	.size	sigframe_resume, .-sigframe_resume
+
 	.section .note.GNU-stack,"",@progbits
