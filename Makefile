@@ -55,6 +55,10 @@ RT_SRC := $(wildcard src/*.c) $(wildcard src/arch/$(ARCH)/*.c)
 RT_ASM := $(wildcard src/arch/$(ARCH)/*.S)
 PRELOAD_SRC := $(wildcard preload/*.c)
 RT_OBJ := $(RT_SRC:%.c=$(B)/obj/%.o) $(RT_ASM:%.S=$(B)/obj/%.o)
+# The runtime's parts greenrun and greenctl link (config.c's parser, and
+# what it calls: raw system calls go through switch.S's arch_syscall_libc).
+TOOL_RT_OBJ := $(B)/obj/src/config.o $(B)/obj/src/cgroup.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o \
+	$(RT_ASM:%.S=$(B)/obj/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/obj/%.o)
 HEADERS := $(wildcard src/*.h src/arch/$(ARCH)/*.h preload/*.h)
 RT_LIBS := -lev -lunwind -lpthread -ldl
@@ -207,18 +211,15 @@ $(B)/tests/lang/thread_state_cc: tests/lang/thread_state.cc | depcheck
 
 # greenrun checks values with the library's own parser (config.c) and
 # draws --profile's flame graph with greenctl's renderer (flame.c).
-$(B)/greenrun: tools/greenrun/greenrun.c tools/greenctl/flame.c tools/greenctl/flame.h \
-		$(B)/obj/src/config.o $(B)/obj/src/cgroup.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o $(HEADERS)
+$(B)/greenrun: tools/greenrun/greenrun.c tools/greenctl/flame.c tools/greenctl/flame.h $(TOOL_RT_OBJ) $(HEADERS)
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) $(LDFLAGS) $(if $(MULTIARCH),-DGREENRUN_MULTIARCH='"$(MULTIARCH)"') -o $@ $< \
-		tools/greenctl/flame.c $(B)/obj/src/config.o $(B)/obj/src/cgroup.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o -ldl -lm
+		tools/greenctl/flame.c $(TOOL_RT_OBJ) -ldl -lm
 
 # greenctl parses profile kinds and names their files with the library's
 # own functions (config.c), as greenrun does.
-$(B)/greenctl: tools/greenctl/greenctl.c tools/greenctl/flame.c tools/greenctl/flame.h \
-		$(B)/obj/src/config.o $(B)/obj/src/cgroup.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o $(HEADERS) | depcheck
+$(B)/greenctl: tools/greenctl/greenctl.c tools/greenctl/flame.c tools/greenctl/flame.h $(TOOL_RT_OBJ) $(HEADERS) | depcheck
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(filter-out -fPIC -fvisibility=hidden,$(BASE_CFLAGS)) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
-		-o $@ tools/greenctl/greenctl.c tools/greenctl/flame.c \
-		$(B)/obj/src/config.o $(B)/obj/src/cgroup.o $(B)/obj/src/stack.o $(B)/obj/src/mem.o -ldl -lm
+		-o $@ tools/greenctl/greenctl.c tools/greenctl/flame.c $(TOOL_RT_OBJ) -ldl -lm
 
 $(B)/tests/tools/spin: tests/tools/spin.c | depcheck
 	@mkdir -p $(dir $@)

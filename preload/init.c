@@ -19,17 +19,17 @@ const bool gs_syscalls_default = true;
 /* Registered before the program's own handlers (this constructor runs
  * before main), so that its child handlers, which run after this one, find
  * a working hub; the prepare handler runs last, next to the fork. */
-static void fork_prepare(void)
+void preload_fork_prepare(void)
 {
 	introspect_fork_prepare();
 }
 
-static void fork_parent(void)
+void preload_fork_parent(void)
 {
 	introspect_fork_parent();
 }
 
-static void fork_child(void)
+void preload_fork_child(void)
 {
 	dns_fork_child();
 	hub_fork_child();
@@ -56,7 +56,7 @@ __attribute__((constructor)) static void preload_init(void)
 	green_set_cancel_hook(preload_cancel_green);
 	green_set_exit_hook(preload_thread_exit);
 	preload_rawsys_init();
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	pthread_atfork(preload_fork_prepare, preload_fork_parent, preload_fork_child);
 	/* The tools that watch a program (src/introspect.c, src/monitor.c):
 	 * a report when a thread keeps the others from running, and one when
 	 * every thread waits for ever. */

@@ -387,6 +387,12 @@ void *preload_pthread_run(struct green *g);
  * robust mutexes it still holds are marked as a dead owner's (sync.c). */
 void tsd_thread_exit(struct green *g);
 void sync_thread_exit(struct green *g);
+/* pthread_atfork's handlers of the runtime's (init.c), which the vfork
+ * wrapper calls itself around _Fork. */
+void preload_fork_prepare(void);
+void preload_fork_parent(void);
+void preload_fork_child(void);
+
 /* In a child just forked: no green thread holds a robust mutex there. */
 void sync_fork_child(void);
 

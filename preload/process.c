@@ -326,12 +326,27 @@ GS_WRAP int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
 /* A vfork child shares the parent's memory until it calls exec: every
  * wrapper it called on the way (close, dup2 and close_range, which CPython's
  * subprocess calls there) would change the parent's fd table and hub under
- * the parent's feet. So vfork is fork here, which POSIX allows (the child
- * of vfork may do no more than the child of fork). glibc's posix_spawn does
- * not go through this; it calls no wrapper in its child. */
+ * the parent's feet. So vfork is a fork here, which POSIX allows (the child
+ * of vfork may do no more than the child of fork), but glibc's _Fork: as
+ * glibc's vfork, it runs none of the program's pthread_atfork handlers
+ * (gRPC's child handler, with its fork support on, ended every CPython
+ * subprocess child before its exec), only the runtime's own. glibc's
+ * posix_spawn does not go through this; it calls no wrapper in its child. */
 GS_WRAP pid_t vfork(void)
 {
-	return fork();
+	int saved_errno;
+	pid_t pid;
+
+	preload_fork_prepare();
+	pid = _Fork();
+	saved_errno = errno;
+	if (pid == 0) {
+		gs_mem_keep = true;
+		preload_fork_child();
+	} else
+		preload_fork_parent();
+	errno = saved_errno;
+	return pid;
 }
 
 /* ---- system() ------------------------------------------------------------ */

@@ -52,7 +52,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	}
 	/* Off the OS thread's alternate stack, to the thread's own. */
 	if (program[sig].sa_flags & SA_ONSTACK)
-		overflow_signal_stack(h, true, run_handler, sig, si, uc);
+		overflow_signal_stack(h, SIGSTACK_ONSTACK, run_handler, sig, si, uc);
 	run_handler(sig, si, uc);
 }
 

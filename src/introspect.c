@@ -363,8 +363,8 @@ void introspect_fork_parent(void)
 /* A frame interrupted in the runtime's raw system call, inside libc's
  * "syscall; ret" (at the instruction: a restart; after it): that pc lies
  * in some libc function whose unwind rules are not the call's. c starts
- * over from where the call returns to (arch/x86_64/syscall.h: a call
- * below the red zone), with the frame's registers. */
+ * over from where the call returns to (arch/x86_64/syscall.h), with the
+ * frame's registers. */
 static bool past_raw_syscall(unw_cursor_t *c, unw_word_t pc)
 {
 	static const struct {
@@ -391,7 +391,7 @@ static bool past_raw_syscall(unw_cursor_t *c, unw_word_t pc)
 	}
 	sp = (const uint64_t *)uc->uc_mcontext.gregs[REG_RSP];
 	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)sp[0];
-	uc->uc_mcontext.gregs[REG_RSP] = (greg_t)((uintptr_t)(sp + 1) + ARCH_SYSCALL_RED_ZONE);
+	uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(uintptr_t)(sp + 1);
 	return unw_init_local2(c, &ctx, UNW_INIT_SIGNAL_FRAME) >= 0;
 }
 

@@ -134,6 +134,8 @@ static inline void mem_ready(void)
 		mem_resolve();
 }
 
+bool gs_mem_keep;
+
 #ifdef GS_TSAN
 /* ThreadSanitizer must see the runtime's memory come and go through its
  * own allocator (the malloc it interposes), or a block that one OS thread
@@ -157,7 +159,8 @@ void *gs_realloc(void *p, size_t n)
 
 void gs_free(void *p)
 {
-	free(p);
+	if (!gs_mem_keep)
+		free(p);
 }
 #else
 void *gs_malloc(size_t n)
@@ -180,6 +183,8 @@ void *gs_realloc(void *p, size_t n)
 
 void gs_free(void *p)
 {
+	if (gs_mem_keep)
+		return;
 	mem_ready();
 	libc_mem.free(p);
 }

@@ -130,6 +130,7 @@ int osthread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *ar
 		gs_free(a);
 		return -r;
 	}
+	tls_setxid_wrap();
 	if (nptl_nthreads() != NULL)
 		__atomic_fetch_sub(nptl_nthreads(), 1, __ATOMIC_SEQ_CST);
 	if (detached)

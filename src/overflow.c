@@ -41,6 +41,12 @@
  * there, as natively on an alternate stack), and the report of an
  * overflow, which has nowhere else to run.
  *
+ * The preemption tick is SA_ONSTACK too, and moves likewise before it
+ * switches away: a thread may run on a stack of the program's that has no
+ * room for a frame (Erlang's JIT runs Erlang code on each process's small
+ * stack, and gives every thread an alternate stack for its own signals,
+ * all SA_ONSTACK): there the frame goes to the thread's alternate stack.
+ *
  * Everything here is async-signal-safe: no stdio, no allocation.
  */
 #include <signal.h>
@@ -130,25 +136,36 @@ int overflow_sigaltstack(const stack_t *ss, stack_t *old)
 	return 0;
 }
 
-void overflow_signal_stack(struct hub *h, bool onstack, sigframe_fn fn, int sig, siginfo_t *si, void *uc)
+bool overflow_signal_stack(struct hub *h, enum sigstack_want want, sigframe_fn fn, int sig, siginfo_t *si,
+			   void *uc)
 {
-	uintptr_t sp, top, lo = 0;
+	const ucontext_t *u = uc;
+	const stack_t *k = &u->uc_stack; /* the kernel's, as the frame found it */
+	uintptr_t sp = (uintptr_t)u->uc_mcontext.gregs[REG_RSP], top = sp - 128, lo = 0;
+	const struct green *g;
+	bool own;
 
+	if (h == NULL || (k->ss_flags & SS_DISABLE) || !within((uintptr_t)uc, k->ss_sp, k->ss_size))
+		return true;
 	/* Valgrind's frames are its own, with more than the kernel's in
-	 * them, which its rt_sigreturn checks. */
-	if (h == NULL || !overflow_keeps_altstack(h) || !within((uintptr_t)uc, h->altstack, ALTSTACK_SIZE) ||
-	    RUNNING_ON_VALGRIND)
-		return;
-	sp = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
-	if (within(sp, h->altstack, ALTSTACK_SIZE))
-		return;
-	if (onstack && program_ss_set && !within(sp, program_ss.ss_sp, program_ss.ss_size)) {
+	 * them, which its rt_sigreturn checks; and a handler interrupted on
+	 * the alternate stack nests there, as natively. */
+	if (RUNNING_ON_VALGRIND || within(sp, k->ss_sp, k->ss_size))
+		return false;
+	g = h->current;
+	own = k->ss_sp == h->altstack && overflow_keeps_altstack(h);
+	if (own && program_ss_set && !within(sp, program_ss.ss_sp, program_ss.ss_size) &&
+	    (want == SIGSTACK_ONSTACK ||
+	     (want == SIGSTACK_TICK && !within(sp, g->stack.lo, (size_t)(g->stack.hi - g->stack.lo))))) {
 		lo = (uintptr_t)program_ss.ss_sp;
 		top = lo + program_ss.ss_size;
-	} else {
-		top = sp - 128; /* the ABI's red zone, as the kernel skips it */
+	} else if (want == SIGSTACK_ONSTACK && !own) {
+		return false; /* the program's own alternate stack: natively there */
 	}
+	/* else below the interrupted stack pointer, past the ABI's red zone
+	 * as the kernel places a frame */
 	sigframe_move(top, lo, fn, sig, si, uc);
+	return false;
 }
 
 static size_t fmt_u64(char *buf, uint64_t v)
@@ -232,7 +249,8 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 	}
 	if ((prev_segv.sa_flags & SA_SIGINFO) ||
 	    (prev_segv.sa_handler != SIG_DFL && prev_segv.sa_handler != SIG_IGN)) {
-		overflow_signal_stack(h, prev_segv.sa_flags & SA_ONSTACK, segv_program, sig, si, uctx);
+		overflow_signal_stack(h, prev_segv.sa_flags & SA_ONSTACK ? SIGSTACK_ONSTACK : SIGSTACK_PLAIN,
+				      segv_program, sig, si, uctx);
 		segv_program(sig, si, uctx);
 	} else if (si->si_code <= 0) {
 		/* Sent (kill, raise, pthread_kill, sigqueue), not a fault:

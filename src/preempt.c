@@ -508,13 +508,15 @@ static void cancel_async(struct green *cur)
 	green_cancel_now(cur);
 }
 
+static void preempt_stop(int sig, siginfo_t *si, void *ucp);
+
 static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 {
 	struct hub *h = hub_peek();
 	ucontext_t *uc = ucp;
 	struct green *cur;
 	int saved_errno = errno;
-	bool due, moved;
+	bool stop_now;
 
 	if (si->si_code != SI_TIMER &&
 	    (si->si_code != SI_QUEUE || si->si_pid != getpid() ||
@@ -565,35 +567,58 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	/* Of the asynchronous type, and cancelled since it last stopped
 	 * here (by a thread of its hub while it waited in no cancellation
 	 * point, or of another): it ends now, as natively at once. */
-	if (GS_UNLIKELY(cur->flags & GREEN_CANCEL_ASYNC) && stoppable(h, cur, uc)) {
-		h->in_tick--;
-		cancel_async(cur);
-		h->in_tick++;
-	}
+	stop_now = (cur->flags & GREEN_CANCEL_ASYNC) && green_cancel_due(cur) && stoppable(h, cur, uc);
 	/* A thread that switched since the last tick made progress; but a
 	 * timed wait that has ended (a sleep, the GIL's 5 ms wait) must be
 	 * noticed now, whoever runs. */
-	due = gs_now_ns() >= h->next_deadline;
-	if (h->switches != h->preempt_seen && !due) {
+	if (!stop_now && h->switches != h->preempt_seen && gs_now_ns() < h->next_deadline) {
 		h->preempt_seen = h->switches;
 		goto out_tick;
 	}
-	if (!stoppable(h, cur, uc)) {
-		h->preempt_missed = h->switches + 1;
-		gs_preempt_owed = 1; /* cur's TLS: its next wrapper's return */
-		if (GS_UNLIKELY(tick_backs_off) && h->tick_ns < TICK_BACKOFF_MAX_NS)
-			tick_set(h, h->tick_ns * 2 < TICK_BACKOFF_MAX_NS ? h->tick_ns * 2
-									 : TICK_BACKOFF_MAX_NS);
-		goto out_tick;
+	/* Stopped, the thread leaves the handler's frame where it is while
+	 * others run: off the OS thread's alternate stack first
+	 * (overflow_signal_stack), or not stopped here. */
+	if (stop_now || stoppable(h, cur, uc)) {
+		h->in_tick--;
+		errno = saved_errno;
+		if (overflow_signal_stack(h, SIGSTACK_TICK, preempt_stop, sig, si, ucp)) {
+			preempt_stop(sig, si, ucp);
+			return;
+		}
+		h->in_tick++;
 	}
+	h->preempt_missed = h->switches + 1;
+	gs_preempt_owed = 1; /* cur's TLS: its next wrapper's return */
+	if (GS_UNLIKELY(tick_backs_off) && h->tick_ns < TICK_BACKOFF_MAX_NS)
+		tick_set(h, h->tick_ns * 2 < TICK_BACKOFF_MAX_NS ? h->tick_ns * 2 : TICK_BACKOFF_MAX_NS);
+out_tick:
+	h->in_tick--;
+out:
+	errno = saved_errno;
+}
+
+/* The tick's part that stops the running thread, where preempt_handler
+ * found it may (stoppable), on a stack of the thread's own: it ends the
+ * thread if it is to be cancelled asynchronously, else hands its hub to
+ * the others. */
+static void preempt_stop(int sig, siginfo_t *si, void *ucp)
+{
+	struct hub *h = hub_peek();
+	struct green *cur = h->current;
+	ucontext_t *uc = ucp;
+	int saved_errno = errno;
+	bool moved;
+
+	(void)sig;
+	(void)si;
+	cancel_async(cur);
 	/* Preempt: to the hub, which polls the loop (due timers, fds) and
 	 * puts cur at the back of the run queue. */
-	if (due)
+	if (gs_now_ns() >= h->next_deadline)
 		h->next_deadline = GS_NO_DEADLINE;
 	if (GS_UNLIKELY(tick_backs_off && h->tick_ns != gs_config.preempt_ns))
 		tick_set(h, gs_config.preempt_ns);
 	h->preemptions++;
-	h->in_tick--; /* others run meanwhile, not this handler */
 	unblock_tick();
 	hub_preempt(h, cur);
 	/* The return from the handler puts back the mask and signal stack
@@ -605,18 +630,15 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 		h = cur->hub;
 		sys_sigaltstack(NULL, &uc->uc_stack);
 	}
+	h->in_tick++; /* a sample taken meanwhile leaves these frames out */
 	/* Signals kept for it meanwhile: handled now, where the tick
 	 * interrupted it. */
 	green_take_due(cur);
 	if (h->masks || moved)
 		memcpy(&uc->uc_sigmask, &h->kmask, sizeof h->kmask);
 	/* Cancelled while the others ran. */
-	if (GS_UNLIKELY(cur->flags & GREEN_CANCEL_ASYNC))
-		cancel_async(cur);
-	h->in_tick++;
-out_tick:
 	h->in_tick--;
-out:
+	cancel_async(cur);
 	errno = saved_errno;
 }
 
@@ -634,7 +656,9 @@ static int install(bool ours)
 	memset(&sa, 0, sizeof sa);
 	if (ours) {
 		sa.sa_sigaction = preempt_handler;
-		sa.sa_flags = SA_SIGINFO | SA_RESTART;
+		/* On the OS thread's alternate stack, off the program's: moved
+		 * before it stops the thread (preempt_stop). */
+		sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
 	} else {
 		sa.sa_handler = SIG_IGN;
 	}

@@ -103,6 +103,10 @@ void *gs_malloc(size_t n);
 void *gs_calloc(size_t n, size_t size);
 void *gs_realloc(void *p, size_t n);
 void gs_free(void *p);
+/* Set in a child made by the vfork wrapper, which glibc's fork locks did
+ * not prepare (_Fork): another OS thread may have held malloc's lock, so
+ * the runtime's frees leave the memory to the exec or exit to come. */
+extern bool gs_mem_keep;
 char *gs_strdup(const char *s);
 
 /* ---- arch/<cpu>/: the context switch ------------------------------------ */
@@ -323,6 +327,9 @@ void tls_robust_end(const struct green *g);
 /* The lowest address of g's TLS block: its frames' top. */
 char *tls_block_lo(const struct green *g);
 void tls_set_slow(void *tp);
+/* Puts ours in front of glibc's SIGSETXID handler (the set*id calls),
+ * once glibc has installed it: after an OS thread is made. */
+void tls_setxid_wrap(void);
 /* Green threads' TLS comes from the LDT's selectors or arch_prctl: the
  * hub's context then runs on whatever TLS is loaded (hub.c). */
 static inline bool tls_hub_rides(void)
@@ -1523,14 +1530,20 @@ int overflow_program_handler(const struct sigaction *act, struct sigaction *old)
  * thread's, made here. As sigaltstack: 0, or -1 and errno. */
 bool overflow_keeps_altstack(const struct hub *h);
 int overflow_sigaltstack(const stack_t *ss, stack_t *old);
-/* First thing in a handler of the program's the kernel ran on the OS
- * thread's alternate stack (SA_ONSTACK) while one of h's green threads
- * ran: moves the frame where the kernel would have put it for that thread
- * natively, the top of its own alternate stack (when the handler has
- * SA_ONSTACK, given as onstack, and the thread set one it is not on), else
- * below the interrupted stack pointer, and goes on with fn(sig, si, uc)
- * there. Returns, doing nothing, where the frame stays (also when it
- * would not fit in the thread's alternate stack). */
-void overflow_signal_stack(struct hub *h, bool onstack, sigframe_fn fn, int sig, siginfo_t *si, void *uc);
+/* Where a handler the kernel ran on the OS thread's alternate stack, while
+ * one of h's green threads ran, is to go on (the first thing it does):
+ * the program's, as the kernel would have placed its frame for that thread
+ * natively (SIGSTACK_ONSTACK: with SA_ONSTACK, the top of the thread's own
+ * alternate stack where it set one and is not on it; else below the
+ * interrupted stack pointer); the runtime's tick (SIGSTACK_TICK), which
+ * may switch away: below the interrupted stack pointer on the thread's
+ * own stack, else on its alternate stack, else below it all the same. */
+enum sigstack_want { SIGSTACK_ONSTACK, SIGSTACK_PLAIN, SIGSTACK_TICK };
+/* Moves the frame there and goes on with fn(sig, si, uc) on the copy, or
+ * returns: false if the frame stays on an alternate stack of the OS
+ * thread's, which a handler must not leave for another thread (its frame
+ * would be overwritten by theirs), true if it is on none. */
+bool overflow_signal_stack(struct hub *h, enum sigstack_want want, sigframe_fn fn, int sig, siginfo_t *si,
+			   void *uc);
 
 #endif

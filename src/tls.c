@@ -771,6 +771,62 @@ void tls_robust_end(const struct green *g)
 	tls_load(g);
 }
 
+/* ---- set*id ----------------------------------------------------------- */
+
+/* glibc's SIGSETXID: a set*id call sends it to every thread glibc made
+ * (the hubs' OS threads among them), whose handler makes the call there
+ * and clears the thread's SETXID bit, reading the descriptor's field
+ * through FS and writing it through THREAD_SELF: on a green thread's TLS
+ * those are two descriptors, and its compare-and-swap loop never ended
+ * (seen with squid, whose setresuid at exit hung with two hubs). Ours runs
+ * glibc's on its OS thread's own thread pointer, and loads the green
+ * thread's back after. */
+#define GLIBC_SIGSETXID 33
+
+struct kernel_sigaction {
+	void (*handler)(int, siginfo_t *, void *);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+static void (*glibc_setxid)(int, siginfo_t *, void *);
+
+static void tp_load(void *tp)
+{
+	if (gs_tls_mode == TLS_FAST || gs_tls_rest_fast)
+		arch_tp_set_fast(tp);
+	else
+		tls_set_slow(tp);
+}
+
+static void setxid_handler(int sig, siginfo_t *si, void *uc)
+{
+	char *tp = arch_tp_get();
+	char *pd = *(char **)(tp + TCB_OFF_SELF);
+
+	if (pd != tp)
+		tp_load(pd);
+	glibc_setxid(sig, si, uc);
+	if (pd != tp)
+		tp_load(tp);
+}
+
+void tls_setxid_wrap(void)
+{
+	static atomic_bool done;
+	struct kernel_sigaction k;
+
+	/* glibc installs its handler at its first pthread_create. */
+	if (atomic_exchange(&done, true) ||
+	    arch_syscall6(SYS_rt_sigaction, GLIBC_SIGSETXID, 0, (long)&k, sizeof k.mask, 0, 0) != 0 ||
+	    !(k.flags & SA_SIGINFO) || k.handler == NULL || k.handler == setxid_handler)
+		return;
+	glibc_setxid = k.handler;
+	k.handler = setxid_handler;
+	arch_syscall6(SYS_rt_sigaction, GLIBC_SIGSETXID, (long)&k, 0, sizeof k.mask, 0, 0);
+}
+
 void tls_first_run(struct green *g)
 {
 	(void)g;

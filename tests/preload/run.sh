@@ -797,12 +797,27 @@ test_overflow_goes_to_the_programs_handler() {
 # its own thread's alternate stack (or its own stack, for a thread without
 # one), also when handlers of several threads wait inside at once (a
 # collector's stop handlers do), with sigaltstack saying so and refusing a
-# change there; the interrupted FPU state comes back; a fault handler's
-# changes to the frame take effect, and its stack unwinds into the
-# thread's code. Output and status as natively, on one hub and on two.
+# change there, and unwinding into the thread's code (also from a handler
+# that greenshim raised on the thread: its raw system calls are ordinary
+# calls to the unwinder); the interrupted FPU state comes back; a fault
+# handler's changes to the frame take effect. Output and status as natively, on one hub and on two.
 test_signal_handlers_run_on_their_threads_alternate_stacks() {
 	modes_match_native_on_1_and_2_hubs signal_handlers_run_on_their_threads_alternate_stacks \
 		signal_stacks wait fpu fault
+}
+
+# Threads that compute on small stacks of their own, with an alternate
+# stack each (tests/preload/small_stack.c, as Erlang's JIT): the
+# preemption tick writes nothing there. Output and status as natively.
+test_the_tick_leaves_a_programs_small_stacks_alone() {
+	modes_match_native_on_1_and_2_hubs the_tick_leaves_a_programs_small_stacks_alone small_stack \
+		16384 2048
+}
+
+# set*id calls with threads about, and vfork with pthread_atfork handlers
+# (tests/preload/ids_and_vfork.c). Output and status as natively.
+test_setxid_and_vfork_as_native() {
+	modes_match_native_on_1_and_2_hubs setxid_and_vfork_as_native ids_and_vfork setxid vfork
 }
 
 # Sixteen threads allocating with jemalloc, tcmalloc and mimalloc (and
@@ -1345,6 +1360,8 @@ test_a_single_threaded_program_enters_a_user_namespace
 test_sent_signals_get_their_native_action
 test_overflow_goes_to_the_programs_handler
 test_signal_handlers_run_on_their_threads_alternate_stacks
+test_the_tick_leaves_a_programs_small_stacks_alone
+test_setxid_and_vfork_as_native
 test_own_fds_stay_out_of_the_programs_way
 test_dup2_over_the_runtimes_fds_moves_them
 test_greenctl_answers_after_dup2_over_its_socket

@@ -11,8 +11,10 @@
  *            comes; main lets them go in reverse order. Each handler
  *            reports whether it ran on its thread's alternate stack (the
  *            thread without one: on its own stack), what sigaltstack says
- *            there (SS_ONSTACK; changing it: EPERM), and whether the
- *            locals it filled before the wait are intact after it;
+ *            there (SS_ONSTACK; changing it: EPERM), whether the locals
+ *            it filled before the wait are intact after it, and whether
+ *            its stack unwinds through the signal frame into the thread's
+ *            function;
  *     fpu:   a thread with an alternate stack computes with doubles kept
  *            in registers while main sends it 300 signals whose handler
  *            computes with doubles too: the result is the one computed
@@ -44,7 +46,7 @@
 #define WAITERS 5 /* the last has no alternate stack */
 
 struct seen {
-	int ran, on_right_stack, says_onstack, change_refused, locals_kept;
+	int ran, on_right_stack, says_onstack, change_refused, locals_kept, unwinds;
 };
 
 static __thread int me = -1;
@@ -79,6 +81,33 @@ static void own_stack(void)
 	stack_hi = (char *)lo + size;
 }
 
+static void *waiter(void *arg);
+
+/* Does the stack unwind, through the signal frame, into fn? Its code is
+ * within a few KiB of its entry. */
+struct unwind_find {
+	uintptr_t fn;
+	int found;
+};
+
+static _Unwind_Reason_Code unwind_find(struct _Unwind_Context *c, void *arg)
+{
+	struct unwind_find *u = arg;
+	uintptr_t ip = _Unwind_GetIP(c);
+
+	if (ip > u->fn && ip < u->fn + 4096)
+		u->found = 1;
+	return _URC_NO_REASON;
+}
+
+static int unwinds_into(void *(*fn)(void *))
+{
+	struct unwind_find u = { (uintptr_t)fn, 0 };
+
+	_Unwind_Backtrace(unwind_find, &u);
+	return u.found;
+}
+
 static void on_usr1(int sig)
 {
 	volatile long canary[64];
@@ -100,6 +129,7 @@ static void on_usr1(int sig)
 		s->change_refused = sigaltstack(&other, NULL) == -1 && errno == EPERM;
 	else
 		s->change_refused = 1;
+	s->unwinds = unwinds_into(waiter);
 	sem_post(&stopped);
 	while (sem_wait(&go[me]) != 0)
 		;
@@ -155,9 +185,9 @@ static int mode_wait(void)
 		pthread_join(t[i], NULL);
 	for (int i = 0; i < WAITERS; i++)
 		printf("thread %d (%s alternate stack): ran %d, on its stack %d, sigaltstack says so %d, "
-		       "change refused %d, locals kept %d\n",
+		       "change refused %d, locals kept %d, unwinds into its function %d\n",
 		       i, i < WAITERS - 1 ? "an" : "no", seen[i].ran, seen[i].on_right_stack,
-		       seen[i].says_onstack, seen[i].change_refused, seen[i].locals_kept);
+		       seen[i].says_onstack, seen[i].change_refused, seen[i].locals_kept, seen[i].unwinds);
 	return 0;
 }
 
@@ -230,27 +260,14 @@ static volatile int fault_on_alt, fault_unwinds;
 
 static void *fault_thread(void *arg);
 
-/* Does the stack unwind, through the signal frame, into fault_thread()?
- * Its code is within a few KiB of its entry. */
-static _Unwind_Reason_Code find_thread(struct _Unwind_Context *c, void *found)
-{
-	uintptr_t ip = _Unwind_GetIP(c), at = (uintptr_t)fault_thread;
-
-	if (ip > at && ip < at + 4096)
-		*(int *)found = 1;
-	return _URC_NO_REASON;
-}
-
 static void on_segv(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
 	char here;
-	int found = 0;
 
 	(void)sig;
 	(void)si;
-	_Unwind_Backtrace(find_thread, &found);
-	fault_unwinds = found;
+	fault_unwinds = unwinds_into(fault_thread);
 	fault_on_alt = &here >= alt && &here < alt + ALT_SIZE;
 	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)resume_at;
 	uc->uc_mcontext.gregs[REG_RAX] = 42;

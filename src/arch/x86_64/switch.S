@@ -75,6 +75,30 @@ ctx_trampoline:
 	.size	ctx_trampoline, .-ctx_trampoline
 
 /*
+ * long arch_syscall_libc(long n, long a, long b, long c, long d, long e,
+ *                        long f): the system call n made by libc's
+ * "syscall; ret" (syscall.h): the arguments go where Linux wants them
+ * (f, the seventh, from the stack) and the jump leaves the return address
+ * where a call of that code would, so its ret returns to our caller.
+ */
+	.globl	arch_syscall_libc
+	.hidden	arch_syscall_libc
+	.type	arch_syscall_libc, @function
+	.p2align 4
+arch_syscall_libc:
+	.cfi_startproc
+	movq	%rdi, %rax
+	movq	%rsi, %rdi
+	movq	%rdx, %rsi
+	movq	%rcx, %rdx
+	movq	%r8, %r10
+	movq	%r9, %r8
+	movq	8(%rsp), %r9
+	jmpq	*arch_libc_syscall(%rip)
+	.cfi_endproc
+	.size	arch_syscall_libc, .-arch_syscall_libc
+
+/*
  * void sigframe_resume(void *frame, sigframe_fn fn, int sig, siginfo_t *si,
  *                      void *uc): a moved signal frame's handler starts as
  * the kernel starts one, the stack pointer at the restorer's address (so

@@ -9,42 +9,36 @@
  * While raw system calls are trapped (src/trap.c: Syscall User Dispatch,
  * which lets through only those made from libc's text), the instruction
  * that carries them out is one of libc's own: arch_libc_syscall points at
- * a "syscall; ret" there, called below the red zone (the 128 bytes under
- * the stack pointer that a leaf function may use without moving it).
+ * a "syscall; ret" there, reached through arch_syscall_libc (switch.S), an
+ * ordinary call to its caller: the compiler keeps the red zone (the 128
+ * bytes under the stack pointer a leaf function may use) and the caller's
+ * unwind rules stay true at the return, so a handler of a signal that
+ * comes in the call unwinds into its caller (before 2026-12-06 an inline
+ * call below the red zone left the rules 128 bytes off, and libgcc's
+ * unwinding stopped there).
  */
 #ifndef GS_ARCH_SYSCALL_H
 #define GS_ARCH_SYSCALL_H
 
 /* "syscall; ret" inside libc's text, or NULL: the instruction is ours. */
 extern void *arch_libc_syscall;
-/* arch_syscall6 steps over the red zone below its caller's stack pointer
- * before it calls libc's instruction (and back after). */
-#define ARCH_SYSCALL_RED_ZONE 128
+/* switch.S: jumps to arch_libc_syscall with the call's registers set;
+ * its ret comes back to the caller. */
+long arch_syscall_libc(long n, long a, long b, long c, long d, long e, long f);
 
 static inline long arch_syscall6(long n, long a, long b, long c, long d, long e, long f)
 {
-	/* Loaded before the register variables are set: nothing may come
-	 * between them and the asm that could be a call (a sanitizer's
-	 * check of this load is one), which would not keep r8-r10. */
-	void *insn = arch_libc_syscall;
 	register long r10 __asm__("r10") = d;
 	register long r8 __asm__("r8") = e;
 	register long r9 __asm__("r9") = f;
 	long ret;
 
-	if (insn != NULL)
-		__asm__ volatile("sub $128, %%rsp\n\t" /* ARCH_SYSCALL_RED_ZONE */
-				 "call *%[insn]\n\t"
-				 "add $128, %%rsp"
-				 : "=a"(ret)
-				 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9),
-				   [insn] "r"(insn)
-				 : "rcx", "r11", "memory", "cc");
-	else
-		__asm__ volatile("syscall"
-				 : "=a"(ret)
-				 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-				 : "rcx", "r11", "memory", "cc");
+	if (arch_libc_syscall != NULL)
+		return arch_syscall_libc(n, a, b, c, d, e, f);
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory", "cc");
 	return ret;
 }
 
