@@ -343,8 +343,9 @@ GS_WRAP pid_t vfork(void)
 	if (pid == 0) {
 		gs_mem_keep = true;
 		preload_fork_child();
-	} else
+	} else {
 		preload_fork_parent();
+	}
 	errno = saved_errno;
 	return pid;
 }

@@ -85,8 +85,8 @@ void sigframe_move(uintptr_t top, uintptr_t lo, sigframe_fn fn, int sig, siginfo
 	if (at < lo || at > top)
 		return;
 	new_frame = (char *)at;
-	memcpy(new_fp, fp, fp_len);
-	memcpy(new_frame, frame, frame_len);
+	memmove(new_fp, fp, fp_len); /* the two may meet at the stacks' ends */
+	memmove(new_frame, frame, frame_len);
 	uc = (ucontext_t *)(void *)(new_frame + sizeof(void *));
 	if (fp != NULL)
 		uc->uc_mcontext.fpregs = (fpregset_t)(void *)new_fp;
