@@ -28,12 +28,16 @@ long arch_syscall_libc(long n, long a, long b, long c, long d, long e, long f);
 
 static inline long arch_syscall6(long n, long a, long b, long c, long d, long e, long f)
 {
+	/* Loaded before the register variables are set: nothing may come
+	 * between them and the asm that could be a call (a sanitizer's
+	 * check of this load is one), which would not keep r8-r10. */
+	void *insn = arch_libc_syscall;
 	register long r10 __asm__("r10") = d;
 	register long r8 __asm__("r8") = e;
 	register long r9 __asm__("r9") = f;
 	long ret;
 
-	if (arch_libc_syscall != NULL)
+	if (insn != NULL)
 		return arch_syscall_libc(n, a, b, c, d, e, f);
 	__asm__ volatile("syscall"
 			 : "=a"(ret)
