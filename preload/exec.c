@@ -22,10 +22,10 @@
 #define EXEC_QUIETLY(call)                          \
 	do {                                        \
 		int r_, err_;                       \
-		preempt_exec_begin();               \
+		bool begun_ = preempt_exec_begin(); \
 		r_ = (call);                        \
 		err_ = errno;                       \
-		preempt_exec_end();                 \
+		preempt_exec_end(begun_);           \
 		errno = err_;                       \
 		return r_;                          \
 	} while (0)

@@ -50,9 +50,12 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		errno = saved_errno;
 		return;
 	}
-	/* Off the OS thread's alternate stack, to the thread's own. */
+	/* Off the OS thread's alternate stack, to the thread's own (the
+	 * tick's signal comes there whatever the program's flags say). */
 	if (program[sig].sa_flags & SA_ONSTACK)
 		overflow_signal_stack(h, SIGSTACK_ONSTACK, run_handler, sig, si, uc);
+	else if (sig == preempt_signal())
+		overflow_signal_stack(h, SIGSTACK_PLAIN, run_handler, sig, si, uc);
 	run_handler(sig, si, uc);
 }
 
@@ -72,6 +75,10 @@ static void run_handler(int sig, siginfo_t *si, void *uc)
 	memcpy(&extra, &a.sa_mask, sizeof extra);
 	if (!(a.sa_flags & SA_NODEFER))
 		extra |= (uint64_t)1 << (sig - 1);
+	/* Through the tick's handler, which blocks every signal: the mask
+	 * the kernel gives a handler, as for the others. */
+	if (sig == preempt_signal())
+		preempt_unmask(uc, extra);
 	/* On the hub's context, the handler runs with the mask of the
 	 * thread the signal was for (sigsuspend's temporary one included),
 	 * as it would on that thread. */
@@ -82,6 +89,8 @@ static void run_handler(int sig, siginfo_t *si, void *uc)
 		program[sig].sa_handler = SIG_DFL;
 		trampolined[sig] = 0;
 		sigmask_set_handled(sig, false, false);
+		if (sig == preempt_signal())
+			preempt_keep_signal(false); /* the kernel's is ours */
 	}
 	errno = saved_errno;
 	/* No preemption inside the program's handler: it may have
@@ -128,29 +137,29 @@ GS_WRAP int sigaction(int sig, const struct sigaction *act, struct sigaction *ol
 	/* The tick's signal while our handler has it: the program's
 	 * disposition is kept in the table, and reads back from there. */
 	kept = sig == preempt_signal() && preempt_active();
-	if (sig == preempt_signal() && act != NULL && !is_handler(act)) {
+	if (sig == preempt_signal() && act != NULL) {
 		/* SIG_DFL or SIG_IGN, as a program that resets every signal
-		 * sets it: the handler stays, and applies it (src/preempt.c). */
+		 * sets it, or a handler (Go's runtime installs one for every
+		 * signal): ours stays, and applies it to every signal that is
+		 * not the runtime's (src/preempt.c). */
 		struct sigaction was;
 
-		if (kept)
+		if (trampolined[sig])
+			was = program[sig];
+		else if (kept)
 			tick_disposition(&was, &program[sig]);
 		else if (REAL(sigaction)(sig, NULL, &was) != 0)
 			return -1;
-		if (preempt_keep_signal(act->sa_handler == SIG_IGN)) {
-			program[sig] = *act;
+		prev = program[sig];
+		program[sig] = *act;
+		if (is_handler(act) ? preempt_keep_handler(trampoline) : preempt_keep_signal(act->sa_handler == SIG_IGN)) {
+			trampolined[sig] = is_handler(act);
+			sigmask_set_handled(sig, is_handler(act), (act->sa_flags & SA_RESTART) != 0);
 			if (old != NULL)
 				*old = was;
 			return 0;
 		}
-	}
-	if (sig == preempt_signal() && act != NULL) {
-		/* A handler of the program's own: preemption stops for good. */
-		struct hub *h = hub_peek();
-
-		preempt_release();
-		if (h != NULL)
-			preempt_disarm(h);
+		program[sig] = prev;
 	}
 	if (act == NULL) {
 		r = REAL(sigaction)(sig, NULL, old);

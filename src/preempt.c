@@ -124,8 +124,11 @@ static struct range never[SAFE_RANGES_MAX];
 static int nnever;
 static atomic_int state; /* 0 unknown, 1 on, -1 off for good */
 /* The program's disposition of the signal while our handler keeps it
- * (preempt_keep_signal): SIG_IGN, else SIG_DFL. */
+ * (preempt_keep_signal): SIG_IGN, else SIG_DFL; or a handler of its own
+ * (preempt_keep_handler), reached through program_handler. */
 static atomic_bool program_ignores;
+static atomic_bool program_handles;
+static void (*program_handler)(int, siginfo_t *, void *);
 
 /*
  * Code not known at start (late code): a library loaded with dlopen, and
@@ -510,6 +513,16 @@ static void cancel_async(struct green *cur)
 
 static void preempt_stop(int sig, siginfo_t *si, void *ucp);
 
+void preempt_unmask(void *ucp, uint64_t extra)
+{
+	const ucontext_t *uc = ucp;
+	uint64_t m;
+
+	memcpy(&m, &uc->uc_sigmask, sizeof m);
+	m |= extra;
+	arch_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, sizeof m, 0, 0);
+}
+
 static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 {
 	struct hub *h = hub_peek();
@@ -521,7 +534,9 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	if (si->si_code != SI_TIMER &&
 	    (si->si_code != SI_QUEUE || si->si_pid != getpid() ||
 	     si->si_value.sival_int != SAMPLE_MARK)) {
-		if (!atomic_load_explicit(&program_ignores, memory_order_relaxed))
+		if (atomic_load_explicit(&program_handles, memory_order_acquire))
+			program_handler(sig, si, ucp);
+		else if (!atomic_load_explicit(&program_ignores, memory_order_relaxed))
 			foreign(sig);
 		return;
 	}
@@ -611,6 +626,7 @@ static void preempt_stop(int sig, siginfo_t *si, void *ucp)
 
 	(void)sig;
 	(void)si;
+	preempt_unmask(uc, 0);
 	cancel_async(cur);
 	/* Preempt: to the hub, which polls the loop (due timers, fds) and
 	 * puts cur at the back of the run queue. */
@@ -651,6 +667,8 @@ int preempt_signal(void)
  * glibc's own name: sigaction is greenshim's under LD_PRELOAD. */
 static int install(bool ours)
 {
+	/* A fault blocked in its handler would end the process. */
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS };
 	struct sigaction sa, old;
 
 	memset(&sa, 0, sizeof sa);
@@ -659,10 +677,18 @@ static int install(bool ours)
 		/* On the OS thread's alternate stack, off the program's: moved
 		 * before it stops the thread (preempt_stop). */
 		sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+		/* Every signal the program may get waits meanwhile: nested
+		 * there, its handler could not move off the stack the tick
+		 * is on (overflow_signal_stack), and Go's runtime dies of a
+		 * handler not on its alternate stack. Let in again once the
+		 * frame is moved (preempt_stop, the trampoline). */
+		sigfillset(&sa.sa_mask);
+		for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+			sigdelset(&sa.sa_mask, faults[i]);
 	} else {
 		sa.sa_handler = SIG_IGN;
+		sigemptyset(&sa.sa_mask);
 	}
-	sigemptyset(&sa.sa_mask);
 	if (__sigaction(preempt_signal(), &sa, &old) != 0)
 		return -1;
 	/* Ignored from the start, as the program that exec'd this one left
@@ -695,7 +721,17 @@ bool preempt_keep_signal(bool ignore)
 {
 	if (!preempt_handler_ready())
 		return false;
+	atomic_store(&program_handles, false);
 	atomic_store(&program_ignores, ignore);
+	return true;
+}
+
+bool preempt_keep_handler(void (*fn)(int, siginfo_t *, void *))
+{
+	if (!preempt_handler_ready())
+		return false;
+	program_handler = fn;
+	atomic_store_explicit(&program_handles, true, memory_order_release);
 	return true;
 }
 
@@ -769,12 +805,19 @@ static bool ignore_for_child(bool begin)
 	return false;
 }
 
-void preempt_exec_begin(void)
+bool preempt_exec_begin(void)
 {
 	struct hub *h = hub_peek();
 	uint64_t pending = 0, one = 1ull << (preempt_signal() - 1);
 	struct timespec zero = { 0, 0 };
 
+	/* The child of a fork made by a raw system call (Go's runtime forks
+	 * so), which ran none of the runtime's fork handlers: its only
+	 * thread is this one, and the registry's lock may be a copy of one
+	 * another thread held at the fork (the monitor's, sampling): no
+	 * sampler or tick is there to quiet. */
+	if (h != NULL && h->pid != (int)arch_syscall3(SYS_getpid, 0, 0, 0))
+		return false;
 	introspect_hubs_lock();
 	if (h != NULL)
 		preempt_disarm(h);
@@ -783,10 +826,13 @@ void preempt_exec_begin(void)
 	    (pending & one))
 		arch_syscall6(SYS_rt_sigtimedwait, (long)&one, 0, (long)&zero, sizeof one, 0, 0);
 	ignore_for_child(true);
+	return true;
 }
 
-void preempt_exec_end(void)
+void preempt_exec_end(bool begun)
 {
+	if (!begun)
+		return;
 	ignore_for_child(false);
 	introspect_hubs_unlock();
 }
@@ -819,11 +865,6 @@ bool preempt_stale_tick(struct hub *h, const siginfo_t *si)
 		return false;
 	preempt_disarm(h);
 	return true;
-}
-
-void preempt_release(void)
-{
-	atomic_store(&state, -1);
 }
 
 bool preempt_active(void)

@@ -1218,15 +1218,22 @@ void preempt_fini_hub(struct hub *h);
 /* The hub is about to run a green thread: make sure the timer ticks. */
 void preempt_arm(struct hub *h);
 void preempt_disarm(struct hub *h);
-/* The program takes preempt_signal() for itself: preemption stops. */
-void preempt_release(void);
 /* The program sets preempt_signal()'s disposition to SIG_IGN (ignore) or
  * SIG_DFL, as a program that resets every signal does: our handler stays
  * (installed now if it was not), and gives every signal that is neither
  * a tick nor a sample the program's disposition; the program's exec
- * inherits it. false if the program took the signal (preempt_release)
- * or the handler could not be installed: the caller sets it itself. */
+ * inherits it. false if the handler could not be installed: the caller
+ * sets it itself. */
 bool preempt_keep_signal(bool ignore);
+/* The program installs a handler of its own for preempt_signal(), as Go's
+ * runtime does for every signal: our handler stays and passes it every
+ * signal that is neither a tick nor a sample, through fn (the
+ * trampoline of preload/signal.c). false as for preempt_keep_signal. */
+bool preempt_keep_handler(void (*fn)(int, siginfo_t *, void *));
+/* The tick's handler runs with every signal but the faults blocked; a
+ * part of it that moved off the OS thread's alternate stack lets in what
+ * the interrupted code let in (uc's mask) but extra. */
+void preempt_unmask(void *uc, uint64_t extra);
 /* The program's disposition of the signal, while our handler keeps it
  * (preempt_active): SIG_IGN (true) or SIG_DFL. Ignored when this program
  * started counts as the program's. */
@@ -1238,9 +1245,11 @@ bool preempt_program_ignores(void);
  * profiler, the monitor) sends its signal and sees it answered or gives
  * it up; disarms the calling hub's tick; takes the signal if it is still
  * pending here, blocked. end (the exec failed) lets the samplers go on;
- * the tick is armed again at the hub's next switch. */
-void preempt_exec_begin(void);
-void preempt_exec_end(void);
+ * the tick is armed again at the hub's next switch. begin does nothing,
+ * and says so (false, for end), in the child of a fork the runtime did
+ * not see (a raw system call's). */
+bool preempt_exec_begin(void);
+void preempt_exec_end(bool begun);
 /* Around the program's posix_spawn (preload/exec.c): while the program
  * ignores preempt_signal() (preempt_program_ignores), the kernel's
  * disposition is SIG_IGN, which the child keeps (glibc's spawn resets a

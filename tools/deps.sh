@@ -164,7 +164,8 @@ if [ "$scope" = all ]; then
 	if ! command -v sysbench >/dev/null 2>&1; then
 		missing="$missing sysbench"
 	fi
-	# tests/lang: per-thread state in C++, Rust, Ruby and Java programs.
+	# tests/lang: per-thread state in C++, Rust, Go (gccgo), Ruby and Java
+	# programs.
 	if ! command -v g++ >/dev/null 2>&1; then
 		missing="$missing g++"
 	fi
@@ -173,6 +174,9 @@ if [ "$scope" = all ]; then
 	fi
 	if ! command -v ruby >/dev/null 2>&1; then
 		missing="$missing ruby"
+	fi
+	if ! command -v gccgo >/dev/null 2>&1; then
+		missing="$missing gccgo"
 	fi
 	if ! command -v javac >/dev/null 2>&1; then
 		missing="$missing openjdk-17-jdk-headless"

@@ -20,11 +20,11 @@ trap 'rm -rf "$tmp"' EXIT
 # exited 0, else false with the reason in $why. Outputs: $tmp/native,
 # $tmp/green.
 both() {
-	if ! timeout 120 "$@" >"$tmp/native" 2>&1 || [ "$(tail -n 1 "$tmp/native")" != ok ]; then
+	if ! timeout -k 10 120 "$@" >"$tmp/native" 2>&1 || [ "$(tail -n 1 "$tmp/native")" != ok ]; then
 		why="natively: $(tail -n 3 "$tmp/native")"
 		return 1
 	fi
-	if ! timeout 120 env LD_PRELOAD="$LIB" "$@" >"$tmp/green" 2>"$tmp/green.err" ||
+	if ! timeout -k 10 120 env LD_PRELOAD="$LIB" "$@" >"$tmp/green" 2>"$tmp/green.err" ||
 	   [ "$(tail -n 1 "$tmp/green")" != ok ]; then
 		why="under greenshim: $(tail -n 3 "$tmp/green") $(tail -n 3 "$tmp/green.err")"
 		return 1
@@ -162,6 +162,25 @@ test_rust_std_threads_channels_and_500_connection_echo() {
 	run_both $name "$tmp/threads_rs"
 }
 
+# gccgo's runtime: goroutines on its own threads, every signal handled on
+# an alternate stack, its own handler for every signal (the preemption
+# tick's among them), children forked with raw system calls. On the
+# default hubs and on one (where a runtime that kept its OS thread would
+# hang everything: before 2026-12-06 it did).
+test_go_goroutines_http_exec_and_signals() {
+	name=go_goroutines_http_exec_and_signals
+	if ! command -v gccgo >/dev/null 2>&1; then
+		skip $name "no gccgo"
+		return
+	fi
+	if ! gccgo -O2 -o "$tmp/threads_go" tests/lang/threads.go >"$tmp/gccgo" 2>&1; then
+		fail $name "gccgo: $(tail -n 3 "$tmp/gccgo")"
+		return
+	fi
+	run_both $name "$tmp/threads_go"
+	run_both ${name}_on_one_hub env GREENSHIM_HUBS=1 "$tmp/threads_go"
+}
+
 test_ruby_threads_queues_and_condition_variables() {
 	name=ruby_threads_queues_and_condition_variables
 	if ! command -v ruby >/dev/null 2>&1; then
@@ -268,6 +287,7 @@ test_c_cancellation_on_one_hub
 test_cxx_thread_local_exceptions_futures_and_call_once
 test_openmp_reductions_and_regions_on_real_threads
 test_rust_std_threads_channels_and_500_connection_echo
+test_go_goroutines_http_exec_and_signals
 test_ruby_threads_queues_and_condition_variables
 test_c_threads_collected_by_boehm_gc
 test_guile_threads_with_collections

@@ -305,7 +305,7 @@ test_signal_waits_match_native() {
 		sigsuspend_same_mask sigpause_forms pending_for_a_thread eintr_where_native \
 		reset_every_signal sigqueue_a_thread sent_before_a_flag cancel_before_a_flag \
 		stop_the_world siginterrupt_forms rt_queue_from_process sigpipe_is_the_writers \
-		process_signal_on_main siglongjmp_out_of_a_wait
+		process_signal_on_main siglongjmp_out_of_a_wait own_handler_for_every_signal
 }
 
 # A process's signal runs its handler on the thread it is for (the main
@@ -313,7 +313,8 @@ test_signal_waits_match_native() {
 # an interrupted wait with siglongjmp: on one hub, which has other threads
 # to run meanwhile, and with GREENSHIM_THREADS=native.
 test_signals_on_their_thread() {
-	for c in sigpipe_is_the_writers process_signal_on_main siglongjmp_out_of_a_wait; do
+	for c in sigpipe_is_the_writers process_signal_on_main siglongjmp_out_of_a_wait \
+		own_handler_for_every_signal; do
 		case_matches signal_${c}_one_hub signal_waits $c GREENSHIM_HUBS=1
 		case_matches signal_${c}_native_threads signal_waits $c GREENSHIM_THREADS=native
 	done
