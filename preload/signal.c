@@ -152,7 +152,8 @@ GS_WRAP int sigaction(int sig, const struct sigaction *act, struct sigaction *ol
 			return -1;
 		prev = program[sig];
 		program[sig] = *act;
-		if (is_handler(act) ? preempt_keep_handler(trampoline) : preempt_keep_signal(act->sa_handler == SIG_IGN)) {
+		if (is_handler(act) ? preempt_keep_handler(trampoline)
+				    : preempt_keep_signal(act->sa_handler == SIG_IGN)) {
 			trampolined[sig] = is_handler(act);
 			sigmask_set_handled(sig, is_handler(act), (act->sa_flags & SA_RESTART) != 0);
 			if (old != NULL)

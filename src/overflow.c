@@ -136,8 +136,8 @@ int overflow_sigaltstack(const stack_t *ss, stack_t *old)
 	return 0;
 }
 
-bool overflow_signal_stack(struct hub *h, enum sigstack_want want, sigframe_fn fn, int sig, siginfo_t *si,
-			   void *uc)
+bool overflow_signal_stack(struct hub *h, enum sigstack_want want, sigframe_fn fn, int sig,
+			   siginfo_t *si, void *uc)
 {
 	const ucontext_t *u = uc;
 	const stack_t *k = &u->uc_stack; /* the kernel's, as the frame found it */
