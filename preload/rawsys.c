@@ -39,16 +39,9 @@
 #include "preload.h"
 #include "../src/sys.h"
 
-/* rt_sigaction's struct, as the kernel reads it on x86-64. */
 #ifndef SA_RESTORER
 #define SA_RESTORER 0x04000000
 #endif
-struct ksigaction {
-	void *handler;
-	unsigned long flags;
-	void *restorer;
-	uint64_t mask;
-};
 
 static const sigset_t *sigset_arg(long p, sigset_t *buf)
 {

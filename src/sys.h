@@ -8,6 +8,7 @@
 #define GS_SYS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/syscall.h>
 
 #if defined(__x86_64__)
@@ -37,6 +38,14 @@ static inline long sys_sigaltstack(const void *ss, void *old)
 {
 	return arch_syscall3(SYS_sigaltstack, (long)ss, (long)old, 0);
 }
+
+/* rt_sigaction's struct, as the kernel reads it on x86-64. */
+struct ksigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
 
 /* FUTEX_WAKE of a word any process may wait on. */
 static inline long sys_futex_wake(const void *word, int n)

@@ -752,17 +752,21 @@ void tls_move(struct green *g, struct hub *t)
 	tcb_move(g->tp, t);
 }
 
+/* Loads tp, a thread pointer with no selector of the LDT's (the OS
+ * thread's own), as a switch loads one. */
+static void tp_load(void *tp)
+{
+	if (gs_tls_mode == TLS_FAST || gs_tls_rest_fast)
+		arch_tp_set_fast(tp);
+	else
+		tls_set_slow(tp);
+}
+
 bool tls_robust_begin(const struct green *g)
 {
-	char *pd;
-
 	if (g == NULL || !(g->flags & GREEN_OWN_TLS))
 		return false;
-	pd = *(char **)((char *)g->tp + TCB_OFF_SELF);
-	if (gs_tls_mode == TLS_FAST || gs_tls_rest_fast)
-		arch_tp_set_fast(pd);
-	else
-		tls_set_slow(pd);
+	tp_load(*(char **)((char *)g->tp + TCB_OFF_SELF));
 	return true;
 }
 
@@ -783,22 +787,7 @@ void tls_robust_end(const struct green *g)
  * thread's back after. */
 #define GLIBC_SIGSETXID 33
 
-struct kernel_sigaction {
-	void (*handler)(int, siginfo_t *, void *);
-	unsigned long flags;
-	void (*restorer)(void);
-	uint64_t mask;
-};
-
 static void (*glibc_setxid)(int, siginfo_t *, void *);
-
-static void tp_load(void *tp)
-{
-	if (gs_tls_mode == TLS_FAST || gs_tls_rest_fast)
-		arch_tp_set_fast(tp);
-	else
-		tls_set_slow(tp);
-}
 
 static void setxid_handler(int sig, siginfo_t *si, void *uc)
 {
@@ -815,15 +804,15 @@ static void setxid_handler(int sig, siginfo_t *si, void *uc)
 void tls_setxid_wrap(void)
 {
 	static atomic_bool done;
-	struct kernel_sigaction k;
+	struct ksigaction k;
 
 	/* glibc installs its handler at its first pthread_create. */
 	if (atomic_exchange(&done, true) ||
 	    arch_syscall6(SYS_rt_sigaction, GLIBC_SIGSETXID, 0, (long)&k, sizeof k.mask, 0, 0) != 0 ||
-	    !(k.flags & SA_SIGINFO) || k.handler == NULL || k.handler == setxid_handler)
+	    !(k.flags & SA_SIGINFO) || k.handler == NULL || k.handler == (void *)setxid_handler)
 		return;
-	glibc_setxid = k.handler;
-	k.handler = setxid_handler;
+	glibc_setxid = (void (*)(int, siginfo_t *, void *))k.handler;
+	k.handler = (void *)setxid_handler;
 	arch_syscall6(SYS_rt_sigaction, GLIBC_SIGSETXID, (long)&k, 0, sizeof k.mask, 0, 0);
 }
 
