@@ -16,12 +16,21 @@
  * poll says readable, or where SO_RCVTIMEO bounds it; a blocking write
  * only of a few bytes where poll says writable. A second thread waits all
  * along, so that greenshim's green machinery is fully on.
+ *
+ * Loopback TCP delivers in the sender's call, except on a loaded machine,
+ * where the kernel may leave the delivery to its softirq thread: a send
+ * then returns before the peer has the bytes, a close before the peer has
+ * the FIN or RST. Such a run's results depend on the kernel's timing, not
+ * on the code under test (a native run once sent to a socket whose RST was
+ * still in flight, where the other run had died of SIGPIPE). So after each
+ * step the program waits until every TCP pair it made has settled: every
+ * byte sent is received, every FIN and RST has arrived (settle()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h> /* struct tcp_info with the byte counts */
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -33,6 +42,7 @@
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #define SLOTS 12
@@ -41,6 +51,12 @@ static uint64_t rng;
 static int slot[SLOTS]; /* fds the program holds, -1 for none */
 static int ep = -1;     /* an epoll instance */
 static long step;
+
+/* The TCP pairs made, by their sockets' inodes (ino 0: a free entry). A
+ * pair leaves the table once the program holds neither end. */
+static struct {
+	ino_t ino[2];
+} pairs[2 * SLOTS];
 
 static uint64_t next(void)
 {
@@ -127,6 +143,119 @@ static int tcp_pair(int fds[2])
 	return fds[1] < 0 ? -1 : 0;
 }
 
+static ino_t inode(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? st.st_ino : 0;
+}
+
+static void pair_add(const int fds[2])
+{
+	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+		if (pairs[i].ino[0] == 0) {
+			pairs[i].ino[0] = inode(fds[0]);
+			pairs[i].ino[1] = inode(fds[1]);
+			return;
+		}
+	}
+	abort(); /* cannot be: a pair held takes two of SLOTS slots */
+}
+
+/* A slot's fd that is the socket with this inode, or -1. */
+static int held(ino_t ino)
+{
+	for (int i = 0; i < SLOTS; i++)
+		if (slot[i] >= 0 && inode(slot[i]) == ino)
+			return slot[i];
+	return -1;
+}
+
+/* tcpi_state's values (the kernel's net/tcp_states.h; glibc's
+ * <netinet/tcp.h> names them too, but cannot be included with <linux/tcp.h>). */
+enum {
+	ST_FIN_WAIT1 = 4,
+	ST_FIN_WAIT2 = 5,
+	ST_CLOSE = 7,
+	ST_CLOSE_WAIT = 8,
+	ST_LAST_ACK = 9,
+	ST_CLOSING = 11,
+};
+
+static int tcp_info_of(int fd, struct tcp_info *ti)
+{
+	socklen_t len = sizeof *ti;
+
+	memset(ti, 0, sizeof *ti);
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len);
+}
+
+/* A FIN has come in: the state after ESTABLISHED or FIN_WAIT on receipt. */
+static int got_fin(const struct tcp_info *t)
+{
+	return t->tcpi_state == ST_CLOSE_WAIT || t->tcpi_state == ST_LAST_ACK ||
+	       t->tcpi_state == ST_CLOSING || t->tcpi_state == ST_CLOSE;
+}
+
+/* All that `from` sent has reached `to`: its bytes, and its FIN if sent. */
+static int delivered(const struct tcp_info *from, const struct tcp_info *to)
+{
+	int fin_sent = from->tcpi_state == ST_FIN_WAIT1 || from->tcpi_state == ST_FIN_WAIT2 ||
+		       from->tcpi_state == ST_CLOSING || from->tcpi_state == ST_LAST_ACK;
+
+	/* bytes_received counts the FIN's sequence number; bytes_sent no
+	 * FIN, and each byte sent again once more (bytes_retrans). */
+	return from->tcpi_notsent_bytes == 0 && (!fin_sent || got_fin(to)) &&
+	       from->tcpi_bytes_sent - from->tcpi_bytes_retrans + (unsigned)fin_sent ==
+		       to->tcpi_bytes_received;
+}
+
+/* Nothing of this pair is in flight any more (the program holds a or b). */
+static int pair_settled(int a, int b)
+{
+	struct tcp_info ta, tb;
+
+	if (a < 0 || b < 0) {
+		/* The other end is closed: its FIN (or RST) has come, and
+		 * whatever this end sent since has been answered (acked, or
+		 * refused with an RST that closed this end). */
+		if (tcp_info_of(a >= 0 ? a : b, &ta) != 0)
+			return 1;
+		return ta.tcpi_state == ST_CLOSE ||
+		       (got_fin(&ta) && ta.tcpi_notsent_bytes == 0 && ta.tcpi_unacked == 0);
+	}
+	if (tcp_info_of(a, &ta) != 0 || tcp_info_of(b, &tb) != 0)
+		return 1;
+	if (ta.tcpi_state == ST_CLOSE || tb.tcpi_state == ST_CLOSE)
+		return ta.tcpi_state == tb.tcpi_state; /* an RST: both ends close */
+	return delivered(&ta, &tb) && delivered(&tb, &ta);
+}
+
+/* Waits (2 s at most, then says so) until no TCP pair has anything in
+ * flight; forgets the pairs the program no longer holds. */
+static void settle(void)
+{
+	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+		int a, b, waited = 0;
+
+		if (pairs[i].ino[0] == 0)
+			continue;
+		a = held(pairs[i].ino[0]);
+		b = held(pairs[i].ino[1]);
+		if (a < 0 && b < 0) {
+			pairs[i].ino[0] = pairs[i].ino[1] = 0;
+			continue;
+		}
+		while (!pair_settled(a, b)) {
+			if (++waited == 40000) {
+				printf("%ld tcp pair %d %d did not settle in 2 s\n", step, a, b);
+				break;
+			}
+			usleep(50);
+		}
+	}
+}
+
 static void op_make(void)
 {
 	int fds[2], r, kind = pick(5);
@@ -154,6 +283,8 @@ static void op_make(void)
 	}
 	snprintf(extra, sizeof extra, " fds %d %d", r < 0 ? -1 : fds[0], r < 0 ? -1 : fds[1]);
 	result(names[kind], r, extra);
+	if (r >= 0 && kind == 4)
+		pair_add(fds);
 	if (r >= 0) {
 		put(fds[0]);
 		if (kind != 3)
@@ -435,6 +566,7 @@ int main(int argc, char **argv)
 			op_dup_close();
 			break;
 		}
+		settle();
 	}
 	/* The end: close_range over everything the program holds. */
 	printf("close_range -> %d\n", close_range((unsigned)idle[1] + 1, 199, 0));
