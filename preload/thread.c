@@ -368,6 +368,12 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 		return 0;
 	if (sig < 0 || sig >= NSIG)
 		return EINVAL;
+	/* From inside a handler (a collector's, that stops every thread),
+	 * to another thread: its hub's loop passes it on, to run on g's own
+	 * context (this hub's once the handler returns or waits), with
+	 * nothing allocated, as pthread_kill is async-signal-safe. */
+	if (h != NULL && hub_in_handler(h) && g != hub_current(h) && !preload_native())
+		return -hub_defer_kill_green(g, sig, NULL);
 	/* g runs on another hub's OS thread (GREENSHIM_HUBS): that hub
 	 * delivers it, as below. */
 	if (g->hub != h && !preload_native())
@@ -419,6 +425,8 @@ GS_WRAP int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
 	si.si_pid = getpid();
 	si.si_uid = getuid();
 	si.si_value = value;
+	if (h != NULL && hub_in_handler(h) && g != hub_current(h))
+		return -hub_defer_kill_green(g, sig, &si); /* as pthread_kill's */
 	if (g->hub != h)
 		return -hub_post_kill_green(g, sig, &si); /* its hub delivers it */
 	if (hub_in_handler(h))

@@ -1351,6 +1351,7 @@ void hub_move_green(struct hub *h, struct green *g, struct hub *t)
 	g->hub = t;
 	gsync_unlock(&g->join_lock);
 	take_kills(h);
+	hub_take_deferred(h); /* and those a handler here sent it */
 	unlink_green(h, g);
 	h->nrunning--;
 	sigmask_green_end(h, g);
@@ -1488,27 +1489,67 @@ bool hub_defer_signal(struct hub *h, int sig, const siginfo_t *si)
 	 * of an interruptible wait and its end (wait_after): a handler that
 	 * left with siglongjmp would leave the wait queued. */
 	if (t == NULL || (t == h->current && !(t->flags & GREEN_INTR_WAIT)) || !green_of_program(t) ||
-	    t->state == GREEN_DEAD || sigmask_blocks(t, sig) || !sig_slots_post(&h->deferred, si))
+	    t->state == GREEN_DEAD || sigmask_blocks(t, sig))
+		return false;
+	if (!sig_slots_post(&h->deferred, &(struct sig_post){ .si = *si, .has_info = true }))
 		return false;
 	hub_wake(h);
 	return true;
 }
 
-/* Each process's signal deferred, kept for the thread it is for now (a
- * thread's pending signals, as sigmask_thread_kill keeps them), which is
- * woken to run its handler; raised here, its handler on this context, if
- * that is the running thread (wait_after's) or no thread of the hub takes
- * it. */
+int hub_defer_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si)
+{
+	struct sig_post p = { .g = g, .gid = g->id, .has_info = si != NULL };
+
+	if (si != NULL)
+		p.si = *si;
+	p.si.si_signo = sig;
+	if (!sig_slots_post(&h->deferred, &p))
+		return -EAGAIN;
+	hub_wake(h);
+	return 0;
+}
+
+int hub_defer_kill_green(struct green *g, int sig, const siginfo_t *si)
+{
+	int r;
+
+	/* g->hub as hub_post_kill_green reads it: a move takes what is
+	 * posted before it (hub_move_green). */
+	gsync_lock(&g->join_lock);
+	r = hub_defer_kill(g->hub, g, sig, si);
+	gsync_unlock(&g->join_lock);
+	return r;
+}
+
+/* The live thread of h that p was posted for, or NULL if it has ended. */
+static struct green *deferred_for(struct hub *h, const struct sig_post *p)
+{
+	for (struct green *g = h->all; g != NULL; g = g->all_next)
+		if (g == p->g && g->id == p->gid)
+			return g->state != GREEN_DEAD ? g : NULL;
+	return NULL;
+}
+
+/* Each signal deferred, kept for the thread it is for (a thread's pending
+ * signals, as sigmask_thread_kill keeps them), which is woken to run its
+ * handler; raised here, its handler on this context, if that is the
+ * running thread (wait_after's) or no thread of the hub takes a process's
+ * signal. One a handler sent to a thread that has ended since is dropped,
+ * as the kernel drops it. */
 void hub_take_deferred(struct hub *h)
 {
-	siginfo_t si;
+	struct sig_post p;
 
 	if (h->frames != NULL)
 		return; /* a handler's wait_after: the loop takes them */
-	while (sig_slots_take(&h->deferred, &si)) {
-		struct green *t = signal_receiver(h, si.si_signo);
+	while (sig_slots_take(&h->deferred, &p)) {
+		int sig = p.si.si_signo;
+		struct green *t = p.g != NULL ? deferred_for(h, &p) : signal_receiver(h, sig);
 
-		sigmask_kill_here(h, t != NULL ? t : h->root, si.si_signo, &si);
+		if (p.g != NULL && t == NULL)
+			continue;
+		sigmask_kill_here(h, t != NULL ? t : h->root, sig, p.has_info ? &p.si : NULL);
 	}
 }
 

@@ -98,7 +98,7 @@ struct hub {
 	atomic_long remote_pending;
 	struct green *volatile intr_target; /* signal handler -> hub */
 	struct green *volatile kill_target; /* pthread_kill -> signal handler */
-	struct sig_slots deferred; /* hub_defer_signal -> the loop */
+	struct sig_slots deferred; /* hub_defer_signal, hub_defer_kill -> the loop */
 	void *altstack;               /* the signal stack made for this thread */
 	/* trap.c: Syscall User Dispatch's selector for this OS thread (the
 	 * kernel reads it at each system call from outside libc: 1 traps, 0

@@ -1000,6 +1000,15 @@ struct green *hub_signal(int sig, bool restart);
  * running it). Not for a signal raised for a thread (hub_signal_target),
  * nor one the running thread takes. Async-signal-safe. */
 bool hub_defer_signal(struct hub *h, int sig, const siginfo_t *si);
+/* A signal sent from inside a program's handler to g, another thread of h
+ * (pthread_kill, pthread_sigqueue with its siginfo si, else NULL):
+ * kept for the loop, which passes it on to g as a signal sent from
+ * outside a handler is (sigmask_kill_here: g's handler on g's context).
+ * 0, or -EAGAIN if no slot is free. Async-signal-safe. */
+int hub_defer_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si);
+/* The same for a thread of any hub: kept for g's hub's loop (no memory
+ * allocated, unlike hub_post_kill_green's). */
+int hub_defer_kill_green(struct green *g, int sig, const siginfo_t *si);
 /* The next signal raised on this OS thread is for green thread g
  * (pthread_kill). */
 void hub_signal_target(struct green *g);
@@ -1332,23 +1341,30 @@ int sigmask_change(int how, const uint64_t *set, uint64_t *old);
 bool sigmask_blocks(const struct green *g, int sig);
 /* Signals taken in a handler, kept in the order they came, one siginfo
  * each, for a hub to act on outside it: the real-time ones another hub
- * passes on to the first (sched.c), and the process's signals a hub keeps
- * for the thread they are for (hub_defer_signal). Posted from signal
+ * passes on to the first (sched.c), the process's signals a hub keeps
+ * for the thread they are for (hub_defer_signal), and those a handler
+ * sends to another thread of its hub (hub_defer_kill). Posted from signal
  * handlers on any OS thread; taken by one hub. */
 enum { SIG_SLOTS = 256 };
+struct sig_post {
+	siginfo_t si;
+	struct green *g; /* the thread it is for (with its id), or NULL */
+	uint64_t gid;
+	bool has_info; /* si is the sender's; else only si_signo is set */
+};
 struct sig_slots {
 	struct sig_slot {
 		atomic_int state;
 		uint64_t seq; /* the order it came in */
-		siginfo_t si;
+		struct sig_post p;
 	} slot[SIG_SLOTS];
 	atomic_uint_least64_t seq;
 	atomic_bool ready; /* one may be posted */
 };
-/* Async-signal-safe: a slot for si, or false if every one is taken. */
-bool sig_slots_post(struct sig_slots *q, const siginfo_t *si);
+/* Async-signal-safe: a slot for p, or false if every one is taken. */
+bool sig_slots_post(struct sig_slots *q, const struct sig_post *p);
 /* The oldest one posted, or false. */
-bool sig_slots_take(struct sig_slots *q, siginfo_t *si);
+bool sig_slots_take(struct sig_slots *q, struct sig_post *p);
 /* Forgets every one posted (a fork child). */
 void sig_slots_clear(struct sig_slots *q);
 /* sig is one the kernel sends to the thread that caused it, whoever else

@@ -564,7 +564,9 @@ bool sched_forward_signal(struct hub *h, int sig, const siginfo_t *si)
 	    sigmask_blocks(main, sig))
 		return false;
 	if (sig >= 32) {
-		if (!sig_slots_post(&forward_rt, si))
+		struct sig_post p = { .si = *si, .has_info = true };
+
+		if (!sig_slots_post(&forward_rt, &p))
 			return false;
 		hub_wake(hubs[0]);
 		return true;
@@ -583,8 +585,8 @@ void sched_take_forwarded(struct hub *h)
 
 	if (h != hubs[0])
 		return;
-	for (siginfo_t si; sig_slots_take(&forward_rt, &si);)
-		sigmask_kill_here(h, h->root, si.si_signo, &si);
+	for (struct sig_post p; sig_slots_take(&forward_rt, &p);)
+		sigmask_kill_here(h, h->root, p.si.si_signo, &p.si);
 	if (atomic_load_explicit(&forward_ready, memory_order_relaxed) == 0)
 		return;
 	ready = atomic_exchange(&forward_ready, 0);

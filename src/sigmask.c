@@ -328,7 +328,7 @@ bool sigmask_blocks(const struct green *g, int sig)
 
 enum { SLOT_FREE, SLOT_WRITING, SLOT_READY };
 
-bool sig_slots_post(struct sig_slots *q, const siginfo_t *si)
+bool sig_slots_post(struct sig_slots *q, const struct sig_post *p)
 {
 	for (int i = 0; i < SIG_SLOTS; i++) {
 		struct sig_slot *f = &q->slot[i];
@@ -338,7 +338,7 @@ bool sig_slots_post(struct sig_slots *q, const siginfo_t *si)
 		    !atomic_compare_exchange_strong(&f->state, &free, SLOT_WRITING))
 			continue;
 		f->seq = atomic_fetch_add(&q->seq, 1);
-		f->si = *si;
+		f->p = *p;
 		atomic_store_explicit(&f->state, SLOT_READY, memory_order_release);
 		atomic_store(&q->ready, true);
 		return true;
@@ -346,7 +346,7 @@ bool sig_slots_post(struct sig_slots *q, const siginfo_t *si)
 	return false;
 }
 
-bool sig_slots_take(struct sig_slots *q, siginfo_t *si)
+bool sig_slots_take(struct sig_slots *q, struct sig_post *p)
 {
 	struct sig_slot *first = NULL;
 
@@ -363,7 +363,7 @@ bool sig_slots_take(struct sig_slots *q, siginfo_t *si)
 	}
 	if (first == NULL)
 		return false;
-	*si = first->si;
+	*p = first->p;
 	atomic_store_explicit(&first->state, SLOT_FREE, memory_order_release);
 	atomic_store(&q->ready, true); /* there may be more: the next take looks */
 	return true;

@@ -815,6 +815,16 @@ test_the_tick_leaves_a_programs_small_stacks_alone() {
 		16384 2048
 }
 
+# A handler stops every other thread with pthread_kill and waits there
+# until each has stopped in its own handler, then resumes them, as a
+# collector does (tests/preload/stop_world.c): each stop runs on its own
+# thread, while the threads sleep or compute. Output and status as
+# natively, on one hub and on two.
+test_a_handler_stops_and_resumes_every_thread() {
+	modes_match_native_on_1_and_2_hubs a_handler_stops_and_resumes_every_thread stop_world \
+		wait compute
+}
+
 # set*id calls with threads about, and vfork with pthread_atfork handlers
 # (tests/preload/ids_and_vfork.c). Output and status as natively.
 test_setxid_and_vfork_as_native() {
@@ -1362,6 +1372,7 @@ test_sent_signals_get_their_native_action
 test_overflow_goes_to_the_programs_handler
 test_signal_handlers_run_on_their_threads_alternate_stacks
 test_the_tick_leaves_a_programs_small_stacks_alone
+test_a_handler_stops_and_resumes_every_thread
 test_setxid_and_vfork_as_native
 test_own_fds_stay_out_of_the_programs_way
 test_dup2_over_the_runtimes_fds_moves_them
