@@ -2,7 +2,7 @@
  * The hub: one scheduler per OS thread.
  *
  * What it owns: the OS thread's libev loop (ev_loop_new, never the default
- * loop, which would take SIGCHLD from the program), the FIFO run queue of
+ * loop, which would take SIGCHLD from the program), the run queue of
  * ready green threads, and two contexts: the root (the OS thread's own stack,
  * the code that was running when the hub was made, e.g. main()) and the hub
  * context, a small stack of its own on which the loop and every libev
@@ -21,6 +21,19 @@
  * queue, and the hub switches to the first of them. A thread runs until it
  * waits, yields or exits, or until the preemption tick moves it aside at a
  * safe point (preempt.c).
+ *
+ * The run queue is two FIFOs in one list: threads a wake-up made ready
+ * (hub_unpark) ahead of those the tick preempted, that yielded or are
+ * new, as the kernel's scheduler runs a thread that wakes before threads
+ * that have used their share: a sleep beside three threads that compute
+ * ended up to 10 ms late with one FIFO (a 10 ms sleep, the tick at 2 ms),
+ * as each computing thread ahead ran its turn first. Once woken threads
+ * have run for a tick (gs_config.preempt_ns) while others waited behind
+ * them, the first behind goes first, so a stream of wake-ups cannot
+ * starve the threads that compute. A yield
+ * goes behind, as sched_yield(2) puts the caller last: a thread that
+ * spins on yields for a lock whose holder the tick preempted lets the
+ * holder run.
  *
  * Invariants (GS_INVARIANT checks those marked * in sanitizer builds):
  *  - * exactly one context of a hub runs at a time, on the hub's OS thread;
@@ -808,6 +821,7 @@ void hub_runq_push(struct hub *h, struct green *g)
 	g->flags |= GREEN_IN_RUNQ;
 #endif
 	g->next = NULL;
+	g->since = h->last_poll;
 	if (h->runq_tail != NULL)
 		h->runq_tail->next = g;
 	else
@@ -815,6 +829,38 @@ void hub_runq_push(struct hub *h, struct green *g)
 	h->runq_tail = g;
 	h->runq_len++;
 }
+
+/* g, woken, goes behind the threads woken before it, ahead of the rest. */
+static void runq_push_woken(struct hub *h, struct green *g)
+{
+	struct green *after = h->runq_woken;
+
+	if (after == h->runq_tail) {
+		hub_runq_push(h, g); /* no one else queued: the common case */
+		h->runq_woken = g;
+		return;
+	}
+	GS_INVARIANT(g->state == GREEN_READY && g->hub == h,
+		     "a green in the run queue is READY, in its own hub's");
+#ifdef GS_CHECK_INVARIANTS
+	GS_INVARIANT(!(g->flags & GREEN_IN_RUNQ), "a READY green is in the run queue exactly once");
+	g->flags |= GREEN_IN_RUNQ;
+#endif
+	g->since = h->last_poll;
+	if (after != NULL) {
+		g->next = after->next;
+		after->next = g;
+	} else {
+		g->next = h->runq_head;
+		h->runq_head = g;
+	}
+	h->runq_woken = g;
+	h->runq_len++;
+}
+
+/* With GREENSHIM_PREEMPT_MS=0, how long woken threads may run while
+ * others (that yielded, or are new) wait behind them. */
+#define RUNQ_WOKEN_AHEAD_NS 2000000
 
 /* Queued threads below which runq_prefetch does nothing: a few dozen
  * threads' lines stay in the caches between their turns, and the
@@ -860,22 +906,48 @@ static inline void runq_prefetch(const struct hub *h, const struct green *g)
 	gs_prefetch(tp + tls_hub_offset());
 }
 
+/* How long woken threads may run while others wait behind them. */
+static int64_t woken_ahead_max(void)
+{
+	return gs_config.preempt_ns > 0 ? gs_config.preempt_ns : RUNQ_WOKEN_AHEAD_NS;
+}
+
 static struct green *runq_pop(struct hub *h)
 {
-	struct green *g = h->runq_head;
+	struct green *g = h->runq_head, *prev = NULL;
 
-	if (g != NULL) {
-		runq_prefetch(h, g);
-		h->runq_head = g->next;
-		if (h->runq_head == NULL)
-			h->runq_tail = NULL;
-		h->runq_len--;
-#ifdef GS_CHECK_INVARIANTS
-		GS_INVARIANT((g->flags & GREEN_IN_RUNQ) && g->state == GREEN_READY,
-			     "a green leaves the run queue READY");
-		g->flags &= ~GREEN_IN_RUNQ;
-#endif
+	if (g == NULL)
+		return NULL;
+	if (h->runq_woken == NULL) {
+		h->woken_ahead_since = 0; /* the head is one of those behind */
+	} else if (h->runq_woken->next != NULL) {
+		/* Woken threads ahead of others: after a tick of them, the
+		 * first behind goes first. */
+		int64_t now = gs_now_ns();
+
+		if (h->woken_ahead_since == 0) {
+			h->woken_ahead_since = now;
+		} else if (now - h->woken_ahead_since >= woken_ahead_max()) {
+			prev = h->runq_woken;
+			g = prev->next;
+			h->woken_ahead_since = 0;
+		}
 	}
+	runq_prefetch(h, g);
+	if (prev != NULL)
+		prev->next = g->next;
+	else
+		h->runq_head = g->next;
+	if (h->runq_tail == g)
+		h->runq_tail = prev;
+	if (h->runq_woken == g)
+		h->runq_woken = NULL;
+	h->runq_len--;
+#ifdef GS_CHECK_INVARIANTS
+	GS_INVARIANT((g->flags & GREEN_IN_RUNQ) && g->state == GREEN_READY,
+		     "a green leaves the run queue READY");
+	g->flags &= ~GREEN_IN_RUNQ;
+#endif
 	return g;
 }
 
@@ -886,8 +958,7 @@ void hub_unpark(struct green *g)
 	h->nparked--;
 	g->state = GREEN_READY;
 	g->flags &= ~GREEN_PREEMPTED;
-	g->since = h->last_poll;
-	hub_runq_push(h, g);
+	runq_push_woken(h, g);
 }
 
 #ifdef GS_ASAN
@@ -1836,7 +1907,8 @@ void hub_fork_child(void)
 	h->root = cur; /* the child's only thread is its main thread */
 	h->ngreen = h->nrunning = 1;
 	h->nparked = 0;
-	h->runq_head = h->runq_tail = NULL;
+	h->runq_head = h->runq_tail = h->runq_woken = NULL;
+	h->woken_ahead_since = 0;
 	h->runq_len = 0;
 	h->zombie = NULL;
 	h->preempted = NULL;

@@ -23,6 +23,12 @@ struct hub {
 	unsigned long program_signals; /* program handlers run (preload/) */
 	struct green *root;      /* the OS thread's own context */
 	struct green *runq_head, *runq_tail;
+	/* The last thread queued by a wake-up (hub_unpark), or NULL: those
+	 * come first, in the order woken; then the threads the tick
+	 * preempted, that yielded, or are new, in the order queued. */
+	struct green *runq_woken;
+	int64_t woken_ahead_since; /* woken threads run while others wait
+				    * behind them since then (runq_pop), or 0 */
 	unsigned since_poll;  /* direct switches since the last poll */
 	int64_t last_poll;    /* gs_now_ns() of the last poll */
 	unsigned runq_len;    /* threads in the run queue */

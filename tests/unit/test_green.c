@@ -281,37 +281,49 @@ START_TEST(a_blocked_threads_signals_keep_their_siginfo_in_order)
 END_TEST
 
 /* The slots a handler posts signals to (sig_slots: a hub's deferred
- * process signals, the real-time ones passed between hubs) give them back
- * oldest first, each with its siginfo, refuse one more once all are
+ * process signals and those a handler sends to another thread, the
+ * real-time ones passed between hubs) give them back oldest first, each
+ * with its siginfo and the thread it is for, refuse one more once all are
  * taken, and are empty again after a clear. */
 START_TEST(signal_slots_give_back_the_order_they_came_in)
 {
 	static struct sig_slots q;
-	siginfo_t si;
+	struct green *me = hub_current(hub_get());
+	struct sig_post p;
 
-	memset(&si, 0, sizeof si);
-	ck_assert(!sig_slots_take(&q, &si));
+	memset(&p, 0, sizeof p);
+	ck_assert(!sig_slots_take(&q, &p));
 	for (int i = 0; i < SIG_SLOTS; i++) {
-		si.si_signo = SIGRTMIN;
-		si.si_value.sival_int = i;
-		ck_assert(sig_slots_post(&q, &si));
+		p.si.si_signo = SIGRTMIN;
+		p.si.si_value.sival_int = i;
+		p.g = i % 2 ? me : NULL;
+		p.gid = i % 2 ? me->id : 0;
+		p.has_info = i % 3 != 0;
+		ck_assert(sig_slots_post(&q, &p));
 		if (i == 10) { /* a take in the middle frees the oldest slot */
-			ck_assert(sig_slots_take(&q, &si));
-			ck_assert_int_eq(si.si_value.sival_int, 0);
+			ck_assert(sig_slots_take(&q, &p));
+			ck_assert_int_eq(p.si.si_value.sival_int, 0);
 		}
 	}
-	si.si_value.sival_int = SIG_SLOTS;
-	ck_assert(sig_slots_post(&q, &si)); /* into the slot freed */
-	ck_assert(!sig_slots_post(&q, &si));
+	p.si.si_value.sival_int = SIG_SLOTS;
+	p.g = NULL;
+	p.has_info = true;
+	ck_assert(sig_slots_post(&q, &p)); /* into the slot freed */
+	ck_assert(!sig_slots_post(&q, &p));
 	for (int i = 1; i <= SIG_SLOTS; i++) {
-		ck_assert(sig_slots_take(&q, &si));
-		ck_assert_int_eq(si.si_signo, SIGRTMIN);
-		ck_assert_int_eq(si.si_value.sival_int, i);
+		ck_assert(sig_slots_take(&q, &p));
+		ck_assert_int_eq(p.si.si_signo, SIGRTMIN);
+		ck_assert_int_eq(p.si.si_value.sival_int, i);
+		if (i < SIG_SLOTS) {
+			ck_assert_ptr_eq(p.g, i % 2 ? me : NULL);
+			ck_assert(p.gid == (i % 2 ? me->id : 0));
+			ck_assert(p.has_info == (i % 3 != 0));
+		}
 	}
-	ck_assert(!sig_slots_take(&q, &si));
-	ck_assert(sig_slots_post(&q, &si));
+	ck_assert(!sig_slots_take(&q, &p));
+	ck_assert(sig_slots_post(&q, &p));
 	sig_slots_clear(&q);
-	ck_assert(!sig_slots_take(&q, &si));
+	ck_assert(!sig_slots_take(&q, &p));
 }
 END_TEST
 

@@ -1,5 +1,5 @@
-/* The hub: fairness between yielders and I/O, remote wake-ups, and the
- * stuck report when nothing can wake anyone. */
+/* The hub: fairness between yielders and I/O, the run queue's order,
+ * remote wake-ups, and the stuck report when nothing can wake anyone. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -33,6 +33,124 @@ START_TEST(threads_that_keep_yielding_do_not_starve_fd_waits)
 	stop_spinning = 1;
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(green_join(spinner[i], NULL, GS_NO_DEADLINE), 0);
+}
+END_TEST
+
+static int ran[64], nran;
+static struct gsync_sem woken_sem;
+
+static void ran_now(int who)
+{
+	if (nran < 64)
+		ran[nran++] = who;
+}
+
+static void *yield_four_times(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+
+	for (int i = 0; i < 4; i++) {
+		ran_now(id);
+		if (id == 1 && i == 1)
+			gsync_sem_post(&woken_sem);
+		green_yield();
+	}
+	return NULL;
+}
+
+static void *wait_for_the_post(void *arg)
+{
+	(void)arg;
+	gsync_sem_wait(&woken_sem, GS_NO_DEADLINE);
+	ran_now(9);
+	return NULL;
+}
+
+/* A thread a wake-up makes ready runs before threads that yielded (or
+ * that the tick preempted) and were queued before it. */
+START_TEST(a_woken_thread_runs_before_threads_that_yielded)
+{
+	struct green *w, *y[3];
+	int posted = -1;
+
+	nran = 0;
+	ck_assert_int_eq(gsync_sem_init(&woken_sem, 0), 0);
+	ck_assert_int_eq(green_spawn(NULL, wait_for_the_post, NULL, &w), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(green_spawn(NULL, yield_four_times, (void *)(intptr_t)(i + 1), &y[i]),
+				 0);
+	ck_assert_int_eq(green_join(w, NULL, GS_NO_DEADLINE), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(green_join(y[i], NULL, GS_NO_DEADLINE), 0);
+	/* 1 2 3 1(posts) 9 ...: the waiter before 2 and 3's second turns. */
+	for (int i = 0, ones = 0; i < nran && posted < 0; i++)
+		if (ran[i] == 1 && ++ones == 2)
+			posted = i;
+	ck_assert_int_ge(posted, 0);
+	ck_assert_int_lt(posted + 1, nran);
+	ck_assert_int_eq(ran[posted + 1], 9);
+}
+END_TEST
+
+static struct gsync_sem ping, pong;
+static volatile int pingpong_over;
+static int yields_seen, yields_during_pingpong;
+
+static void *pinger(void *arg)
+{
+	int64_t end = gs_now_ns() + 20 * 1000000LL;
+
+	(void)arg;
+	while (gs_now_ns() < end) {
+		gsync_sem_post(&pong);
+		gsync_sem_wait(&ping, GS_NO_DEADLINE);
+	}
+	yields_during_pingpong = yields_seen;
+	pingpong_over = 1;
+	gsync_sem_post(&pong);
+	return NULL;
+}
+
+static void *ponger(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		gsync_sem_wait(&pong, GS_NO_DEADLINE);
+		if (pingpong_over)
+			return NULL;
+		gsync_sem_post(&ping);
+	}
+}
+
+static void *count_yields(void *arg)
+{
+	(void)arg;
+	while (!pingpong_over) {
+		yields_seen++;
+		green_yield();
+	}
+	return NULL;
+}
+
+/* Two threads that keep waking each other for 20 ms stay ahead of a
+ * thread that yields only a tick at a time (RUNQ_WOKEN_AHEAD_NS here, the
+ * runtime alone never preempts): it still gets its turns. */
+START_TEST(a_stream_of_wake_ups_does_not_starve_threads_that_yield)
+{
+	struct green *c, *p1, *p2;
+
+	pingpong_over = 0;
+	yields_seen = yields_during_pingpong = 0;
+	ck_assert_int_eq(gsync_sem_init(&ping, 0), 0);
+	ck_assert_int_eq(gsync_sem_init(&pong, 0), 0);
+	ck_assert_int_eq(green_spawn(NULL, count_yields, NULL, &c), 0);
+	ck_assert_int_eq(green_spawn(NULL, pinger, NULL, &p1), 0);
+	ck_assert_int_eq(green_spawn(NULL, ponger, NULL, &p2), 0);
+	ck_assert_int_eq(green_join(p1, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(green_join(p2, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(green_join(c, NULL, GS_NO_DEADLINE), 0);
+	/* The first turn before the ping-pong began, then one a tick. */
+	ck_assert_int_ge(yields_during_pingpong, 3);
 }
 END_TEST
 
@@ -195,6 +313,8 @@ Suite *suite_hub(void)
 	TCase *t = tcase_create("scheduling");
 
 	tcase_add_test(t, threads_that_keep_yielding_do_not_starve_fd_waits);
+	tcase_add_test(t, a_woken_thread_runs_before_threads_that_yielded);
+	tcase_add_test(t, a_stream_of_wake_ups_does_not_starve_threads_that_yield);
 	tcase_add_test(t, another_os_thread_completes_a_wait_through_the_hub);
 	tcase_add_test(t, the_hub_knows_when_nothing_can_wake_any_thread);
 	tcase_add_test(t, a_hub_with_only_its_root_can_be_destroyed_and_made_again);
