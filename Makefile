@@ -68,7 +68,7 @@ RTLIB := $(B)/libgreenshim-rt.a
 
 # ---- tools/: one program per file or folder ----
 TOOLS := $(B)/gs-microbench $(B)/gs-echo-threads $(B)/gs-echo-epoll $(B)/gs-echo-load \
-	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/gs-uringbench $(B)/gs-rawbench $(B)/gs-bulk $(B)/gs-uneven $(B)/gs-contend \
+	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/gs-uringbench $(B)/gs-rawbench $(B)/gs-bulk $(B)/gs-uneven $(B)/gs-contend $(B)/gs-sleeper \
 	$(B)/greenrun $(B)/greenctl
 
 # ---- tests ----
@@ -256,6 +256,9 @@ $(B)/gs-threadbench: tools/bench/threadbench.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
 $(B)/gs-uneven: tools/bench/uneven.c | depcheck
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
+$(B)/gs-sleeper: tools/bench/sleeper.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
 $(B)/gs-contend: tools/bench/contend.c | depcheck
