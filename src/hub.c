@@ -812,34 +812,9 @@ void gs_invariant_failed(const char *what, const char *file, int line)
 }
 #endif
 
-void hub_runq_push(struct hub *h, struct green *g)
+/* g into the run queue behind `after` (at its head if NULL). */
+static inline void runq_insert(struct hub *h, struct green *after, struct green *g)
 {
-	GS_INVARIANT(g->state == GREEN_READY && g->hub == h,
-		     "a green in the run queue is READY, in its own hub's");
-#ifdef GS_CHECK_INVARIANTS
-	GS_INVARIANT(!(g->flags & GREEN_IN_RUNQ), "a READY green is in the run queue exactly once");
-	g->flags |= GREEN_IN_RUNQ;
-#endif
-	g->next = NULL;
-	g->since = h->last_poll;
-	if (h->runq_tail != NULL)
-		h->runq_tail->next = g;
-	else
-		h->runq_head = g;
-	h->runq_tail = g;
-	h->runq_len++;
-}
-
-/* g, woken, goes behind the threads woken before it, ahead of the rest. */
-static void runq_push_woken(struct hub *h, struct green *g)
-{
-	struct green *after = h->runq_woken;
-
-	if (after == h->runq_tail) {
-		hub_runq_push(h, g); /* no one else queued: the common case */
-		h->runq_woken = g;
-		return;
-	}
 	GS_INVARIANT(g->state == GREEN_READY && g->hub == h,
 		     "a green in the run queue is READY, in its own hub's");
 #ifdef GS_CHECK_INVARIANTS
@@ -854,8 +829,21 @@ static void runq_push_woken(struct hub *h, struct green *g)
 		g->next = h->runq_head;
 		h->runq_head = g;
 	}
-	h->runq_woken = g;
+	if (h->runq_tail == after)
+		h->runq_tail = g;
 	h->runq_len++;
+}
+
+void hub_runq_push(struct hub *h, struct green *g)
+{
+	runq_insert(h, h->runq_tail, g);
+}
+
+/* g, woken, goes behind the threads woken before it, ahead of the rest. */
+static void runq_push_woken(struct hub *h, struct green *g)
+{
+	runq_insert(h, h->runq_woken, g);
+	h->runq_woken = g;
 }
 
 /* With GREENSHIM_PREEMPT_MS=0, how long woken threads may run while
@@ -1282,14 +1270,22 @@ int hub_post_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si)
 	return 0;
 }
 
-int hub_post_kill_green(struct green *g, int sig, const siginfo_t *si)
+/* post to g's hub, read under g's join lock: a move takes what was
+ * posted before it (hub_move_green). */
+static int post_to_home(struct green *g, int sig, const siginfo_t *si,
+			int (*post)(struct hub *, struct green *, int, const siginfo_t *))
 {
 	int r;
 
 	gsync_lock(&g->join_lock);
-	r = hub_post_kill(g->hub, g, sig, si);
+	r = post(g->hub, g, sig, si);
 	gsync_unlock(&g->join_lock);
 	return r;
+}
+
+int hub_post_kill_green(struct green *g, int sig, const siginfo_t *si)
+{
+	return post_to_home(g, sig, si, hub_post_kill);
 }
 
 /* The signals other hubs sent to this hub's threads, in the order sent,
@@ -1583,14 +1579,7 @@ int hub_defer_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si)
 
 int hub_defer_kill_green(struct green *g, int sig, const siginfo_t *si)
 {
-	int r;
-
-	/* g->hub as hub_post_kill_green reads it: a move takes what is
-	 * posted before it (hub_move_green). */
-	gsync_lock(&g->join_lock);
-	r = hub_defer_kill(g->hub, g, sig, si);
-	gsync_unlock(&g->join_lock);
-	return r;
+	return post_to_home(g, sig, si, hub_defer_kill);
 }
 
 /* The live thread of h that p was posted for, or NULL if it has ended. */
