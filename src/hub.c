@@ -1579,6 +1579,13 @@ int hub_defer_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si)
 
 int hub_defer_kill_green(struct green *g, int sig, const siginfo_t *si)
 {
+	struct hub *h = tls_hub;
+
+	/* A thread of the caller's hub leaves it only by this OS thread's
+	 * doing (hub_move_green): no lock, which the handler may have
+	 * interrupted this OS thread holding. */
+	if (h != NULL && __atomic_load_n(&g->hub, __ATOMIC_RELAXED) == h)
+		return hub_defer_kill(h, g, sig, si);
 	return post_to_home(g, sig, si, hub_defer_kill);
 }
 
