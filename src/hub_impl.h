@@ -51,6 +51,7 @@ struct hub {
 	uint64_t mon_switches; /* monitor.c's, on its own thread: switches seen */
 	int64_t mon_seen;      /* when it first saw that count */
 	int64_t mon_reported;  /* its last report of this run, or 0 */
+	int64_t mon_cpu;       /* the OS thread's CPU time then, or -1 */
 	long mon_sys;          /* the system call it last saw the OS thread in, or -1 */
 	struct green *mon_sys_green; /* ... made by that thread */
 	int64_t mon_sys_seen;  /* since that sample */

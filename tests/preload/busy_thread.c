@@ -13,7 +13,10 @@
  *                      clock_gettime): the second starts within 50 ms of
  *                      the first; prints "second started within 50 ms: yes"
  *                      as natively (on one hub, only if the first is
- *                      preempted in such a loop) */
+ *                      preempted in such a loop)
+ *   busy_thread bursts  main computes 5 ms at a time, with a 0.3 ms sleep
+ *                      between, for 3 s, beside a thread that sleeps 10
+ *                      ms at a time: no burst reaches a report's limit */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
@@ -56,6 +59,13 @@ static void *idler(void *arg)
 	pthread_setname_np(pthread_self(), "idler");
 	usleep(1000000); /* still waiting when the report is written */
 	return NULL;
+}
+
+static void *naps(void *arg)
+{
+	for (int i = 0; i < 300; i++)
+		usleep(10000);
+	return arg;
 }
 
 static void *nothing(void *arg)
@@ -111,6 +121,19 @@ int main(int argc, char **argv)
 		pthread_join(b, NULL);
 		gap = started[1] > started[0] ? started[1] - started[0] : started[0] - started[1];
 		printf("second started within 50 ms: %s\n", gap < 0.05 ? "yes" : "no");
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "bursts") == 0) {
+		double end = now_s() + 3;
+
+		if (pthread_create(&b, NULL, naps, NULL) != 0)
+			return 1;
+		while (now_s() < end) {
+			compute_without_waiting(0.005);
+			usleep(300);
+		}
+		pthread_join(b, NULL);
+		printf("done\n");
 		return 0;
 	}
 	if (argc > 1 && strcmp(argv[1], "alone") == 0) {

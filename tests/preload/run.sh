@@ -1133,6 +1133,54 @@ test_blocking_monitor_leaves_a_thread_alone_on_its_hub() {
 	ok $name
 }
 
+# A hub's OS thread that something else keeps off the CPU (here a tracer
+# stops it for 0.8 s with PTRACE_INTERRUPT, as a loaded machine or a
+# descheduled vCPU may) while a green thread runs there is not reported:
+# the thread blocked no one; it did not run (busy_thread bursts: main
+# computes in 5 ms bursts beside a thread that sleeps). The library before
+# reported "kept OS thread ... for at least 0.300 s" (in 2 runs of 3: the
+# stop may land while the hub waits, which it never reported). Skipped
+# where the tracer may not attach.
+test_blocking_monitor_leaves_an_os_thread_kept_off_the_cpu_alone() {
+	name=blocking_monitor_leaves_an_os_thread_kept_off_the_cpu_alone
+	GREENSHIM_HUBS=1 GREENSHIM_PREEMPT_MS=0 GREENSHIM_MAX_BLOCKING_MS=300 GREENSHIM_LOG= \
+		LD_PRELOAD=$LIB timeout 30 "$B/tests/preload/busy_thread" bursts >"$tmp/out" 2>"$tmp/err" &
+	pid=$!
+	sleep 0.5
+	prog=$(pgrep -P $pid) # the program, timeout's child
+	stopped=$(python3 - "${prog:-0}" <<-'EOF'
+		import ctypes, os, sys, time
+		libc = ctypes.CDLL(None, use_errno=True)
+		SEIZE, INTERRUPT, DETACH = 0x4206, 0x4207, 17
+		tid = int(sys.argv[1])
+		if libc.ptrace(SEIZE, tid, 0, 0) != 0:
+		    print("no: ptrace: " + os.strerror(ctypes.get_errno()))
+		    sys.exit(0)
+		libc.ptrace(INTERRUPT, tid, 0, 0)
+		os.waitpid(tid, 0x40000000)  # __WALL: the main thread alone stops
+		time.sleep(0.8)
+		libc.ptrace(DETACH, tid, 0, 0)
+		print("yes")
+	EOF
+	)
+	wait $pid
+	rc=$?
+	case $stopped in
+	yes) ;;
+	*)
+		skip $name "the main thread could not be stopped: $stopped"
+		return
+		;;
+	esac
+	if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != done ]; then
+		fail $name "status $rc, output: $(cat "$tmp/out") $(cat "$tmp/err")"
+	elif grep -q '^greenshim: ' "$tmp/err"; then
+		fail $name "reported: $(head -n 3 "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
 # A thread that sits 600 ms in a raw read (GREENSHIM_SYSCALLS=off: not
 # caught), while the preemption tick keeps interrupting it and the hub
 # keeps switching: one report naming the call, with the thread's stack.
@@ -1403,6 +1451,7 @@ test_file_io_pool_matches_native
 test_nss_lookups_match_native_and_run_on_the_pool
 test_blocking_monitor_reports_a_thread_computing_500ms_once
 test_blocking_monitor_leaves_a_thread_alone_on_its_hub
+test_blocking_monitor_leaves_an_os_thread_kept_off_the_cpu_alone
 test_blocking_monitor_writes_to_greenshim_log
 test_blocking_monitor_names_a_call_in_the_kernel
 test_blocking_monitor_off_reports_nothing_and_has_no_thread

@@ -352,7 +352,9 @@ apache_run() {
 	kill -TERM $ap
 	wait_or_kill $ap 30
 	ap_status=$?
-	ap_log=$(grep -E 'exit signal|greenshim|AH00052' "$d/logs/error.log" "$d/out" | head -n 3)
+	# A report with the first frames of its stack, to say what blocked.
+	ap_log=$(grep -h -A 6 -E 'exit signal|greenshim: |AH00052' "$d/logs/error.log" "$d/out" |
+		head -n 10)
 }
 
 # ab_failures STATUS FILE N: "0" when ab exited 0 having completed N
