@@ -36,9 +36,8 @@
  * was kept off the CPU: outside any system call, yet with less than a
  * quarter of the time in CPU time (its thread CPU clock, read from here):
  * the machine stalled it (a virtual machine's vCPU descheduled, other
- * processes), not the thread its neighbours. On a loaded CI machine,
- * Apache under a 300 ms limit drew such a report, with both the hub and
- * this thread frozen for the limit.
+ * processes, a tracer), not the thread its neighbours: a hub's OS thread
+ * that a tracer stopped for 0.8 s drew a report.
  *
  * Cost: one wake-up of this thread every max_blocking/2 (50 ms by
  * default), a few loads and one read of /proc per hub; the hubs pay
