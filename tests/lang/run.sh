@@ -145,16 +145,26 @@ test_cxx_thread_local_exceptions_futures_and_call_once() {
 	run_both $name "$B/tests/lang/thread_state_cc"
 }
 
+# compiled NAME COMPILER ARGS...: 0 once COMPILER ARGS has built the test's
+# program; else the test NAME is skipped (no COMPILER) or failed (its last
+# lines of output), and 1.
+compiled() {
+	name=$1
+	cc=$2
+	shift 2
+	if ! command -v "$cc" >/dev/null 2>&1; then
+		skip $name "no $cc"
+		return 1
+	fi
+	if ! "$cc" "$@" >"$tmp/$cc.out" 2>&1; then
+		fail $name "$cc: $(tail -n 3 "$tmp/$cc.out")"
+		return 1
+	fi
+}
+
 test_rust_std_threads_channels_and_500_connection_echo() {
 	name=rust_std_threads_channels_and_500_connection_echo
-	if ! command -v rustc >/dev/null 2>&1; then
-		skip $name "no rustc"
-		return
-	fi
-	if ! rustc -O -o "$tmp/threads_rs" tests/lang/threads.rs >"$tmp/rustc" 2>&1; then
-		fail $name "rustc: $(tail -n 3 "$tmp/rustc")"
-		return
-	fi
+	compiled $name rustc -O -o "$tmp/threads_rs" tests/lang/threads.rs || return 0
 	if ! need_files 2048; then
 		fail $name "cannot raise the open-files limit to 2048"
 		return
@@ -169,14 +179,7 @@ test_rust_std_threads_channels_and_500_connection_echo() {
 # hang everything: before 2026-12-06 it did).
 test_go_goroutines_http_exec_and_signals() {
 	name=go_goroutines_http_exec_and_signals
-	if ! command -v gccgo >/dev/null 2>&1; then
-		skip $name "no gccgo"
-		return
-	fi
-	if ! gccgo -O2 -o "$tmp/threads_go" tests/lang/threads.go >"$tmp/gccgo" 2>&1; then
-		fail $name "gccgo: $(tail -n 3 "$tmp/gccgo")"
-		return
-	fi
+	compiled $name gccgo -O2 -o "$tmp/threads_go" tests/lang/threads.go || return 0
 	run_both $name "$tmp/threads_go"
 	run_both ${name}_on_one_hub env GREENSHIM_HUBS=1 "$tmp/threads_go"
 }
