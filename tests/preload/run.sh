@@ -1111,6 +1111,18 @@ test_a_thread_reading_the_clock_is_preempted() {
 		"$B/tests/preload/busy_thread" clock
 }
 
+# A thread that writes to a socket and reads it back, never waiting
+# (busy_thread io), beside main, which sleeps 10 ms at a time, on one hub:
+# no sleep takes 50 ms, as natively. The ticks find the thread in the
+# kernel; it is preempted as its read or write returns, and the hub polls
+# its timers then. Before 2026-12-06 such a preemption was a yield, and the
+# hub, with no other thread ready, ran the same one again and polled once
+# in 64 yields: a sleep took 70 ms to 130 ms.
+test_a_thread_that_never_waits_in_io_is_preempted() {
+	as_native a_thread_that_never_waits_in_io_is_preempted env GREENSHIM_HUBS=1 \
+		"$B/tests/preload/busy_thread" io
+}
+
 # A thread that computes 500 ms alone on its hub (main, which joins it,
 # is on the other) keeps no one waiting, as a native thread would not:
 # no report on stderr. On one hub, main is there: one report.
@@ -1415,6 +1427,7 @@ test_liburing_waits_leave_other_threads_running
 test_raw_syscalls_match_native
 test_thread_cpu_clocks_are_per_thread
 test_a_thread_reading_the_clock_is_preempted
+test_a_thread_that_never_waits_in_io_is_preempted
 test_a_single_threaded_program_enters_a_user_namespace
 test_sent_signals_get_their_native_action
 test_overflow_goes_to_the_programs_handler
