@@ -1095,6 +1095,14 @@ void hub_preempt(struct hub *h, struct green *cur)
 	hub_switch(h, cur, h->hub_green);
 }
 
+void hub_yield_polling(struct hub *h, struct green *cur)
+{
+	cur->state = GREEN_READY;
+	cur->flags &= ~GREEN_PREEMPTED;
+	hub_runq_push(h, cur);
+	hub_switch(h, cur, h->hub_green);
+}
+
 void hub_hand_over(struct hub *h, struct green *cur, struct hub *t)
 {
 	cur->state = GREEN_READY;

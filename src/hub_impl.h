@@ -16,6 +16,16 @@
 #define OWN_FDS_PER_HUB 4
 #define HUB_CALL_SITES 64 /* a power of two */
 
+/* The blocking monitor's files of a hub's OS thread, in
+ * /proc/self/task/TID/ (monitor.c). */
+enum { MON_FILE_SYSCALL, MON_FILE_SCHEDSTAT, MON_FILES };
+
+/* What an OS thread has spent, in ns: on a CPU, and runnable but waiting
+ * for one (the kernel's schedstat; -1 where it cannot be read). */
+struct mon_times {
+	int64_t on_cpu, waiting;
+};
+
 struct hub {
 	struct ev_loop *loop;
 	struct green *current;
@@ -51,14 +61,14 @@ struct hub {
 	uint64_t mon_switches; /* monitor.c's, on its own thread: switches seen */
 	int64_t mon_seen;      /* when it first saw that count */
 	int64_t mon_reported;  /* its last report of this run, or 0 */
-	int64_t mon_cpu;       /* the OS thread's CPU time then, or -1 */
+	struct mon_times mon_times; /* the OS thread's times then */
 	long mon_sys;          /* the system call it last saw the OS thread in, or -1 */
 	struct green *mon_sys_green; /* ... made by that thread */
 	int64_t mon_sys_seen;  /* since that sample */
 	int64_t mon_sys_reported;
 	int mon_sys_missed;    /* samples in a row that found it out of the call */
-	int mon_sys_fd;        /* its /proc/self/task/TID/syscall, kept open
-				* (high, the runtime's own); 0 while none */
+	int mon_fd[MON_FILES]; /* its files in /proc/self/task/TID/, kept open
+				* (high, the runtime's own); 0 while not */
 	bool stuck_reported;
 	bool stuck_counted;  /* among sched.c's stuck hubs */
 	struct stack_pool stacks;

@@ -865,6 +865,10 @@ void hub_switch_out(struct hub *h, struct green *cur);
 /* The running green cur is preempted (src/preempt.c): to the hub, which
  * polls, then queues cur behind what the poll made ready. */
 void hub_preempt(struct hub *h, struct green *cur);
+/* The running green cur yields to the hub, which polls, then runs its
+ * queue, cur last: a preemption at a call's return (preempt_owed), where
+ * no move to another hub is made. */
+void hub_yield_polling(struct hub *h, struct green *cur);
 void hub_runq_push(struct hub *h, struct green *g);
 /* Called for a stuck hub: every green parked, and nothing (fd, timer,
  * remote work) left that could wake one. Once per stuck episode. */

@@ -22,10 +22,14 @@
  *                      timers when the thread is preempted)
  *   busy_thread bursts  main computes 5 ms at a time, with a 0.3 ms sleep
  *                      between, for 3 s, beside a thread that sleeps 10
- *                      ms at a time: no burst reaches a report's limit */
+ *                      ms at a time: no burst reaches a report's limit
+ *   busy_thread cpu_bursts MS  the same with bursts of MS ms of the
+ *                      thread's CPU time (its CPU clock) */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -49,6 +53,21 @@ static __attribute__((noinline)) void compute_without_waiting(double seconds)
 	while (now_s() < end)
 		for (int i = 0; i < 1000; i++)
 			sink += (unsigned long)i;
+}
+
+/* Computes until the calling thread has used `seconds` of CPU time. */
+static void compute_cpu_time(double seconds)
+{
+	struct timespec ts;
+	double end;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	end = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + seconds;
+	do {
+		for (int i = 0; i < 1000; i++)
+			sink += (unsigned long)i;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	} while ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 < end);
 }
 
 static void *spinner(void *arg)
@@ -163,13 +182,17 @@ int main(int argc, char **argv)
 		printf("longest sleep under 50 ms: %s\n", longest < 0.05 ? "yes" : "no");
 		return 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "bursts") == 0) {
-		double end = now_s() + 3;
+	if (argc > 1 && (strcmp(argv[1], "bursts") == 0 || strcmp(argv[1], "cpu_bursts") == 0)) {
+		bool cpu = argv[1][0] == 'c';
+		double end = now_s() + 3, burst = cpu && argc > 2 ? atof(argv[2]) / 1000 : 0.005;
 
 		if (pthread_create(&b, NULL, naps, NULL) != 0)
 			return 1;
 		while (now_s() < end) {
-			compute_without_waiting(0.005);
+			if (cpu)
+				compute_cpu_time(burst);
+			else
+				compute_without_waiting(burst);
 			usleep(300);
 		}
 		pthread_join(b, NULL);

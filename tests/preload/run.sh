@@ -1193,6 +1193,37 @@ test_blocking_monitor_leaves_an_os_thread_kept_off_the_cpu_alone() {
 	fi
 }
 
+# A hub's OS thread that shares its CPU with two busy loops (all three
+# pinned to CPU 0) while main computes 40 ms of CPU time at a time
+# (busy_thread cpu_bursts 40, preemption off) beside a thread that sleeps: a
+# burst takes some 120 ms, two thirds of them waiting for the CPU, which
+# is the machine's doing, not the thread's (the kernel's schedstat): no
+# report. Before 2026-12-06 each such burst past 100 ms was reported.
+test_blocking_monitor_leaves_a_thread_waiting_for_its_cpu_alone() {
+	name=blocking_monitor_leaves_a_thread_waiting_for_its_cpu_alone
+	if [ ! -r /proc/self/schedstat ]; then
+		skip $name "this kernel has no schedstat"
+		return
+	fi
+	loops=
+	for _ in 1 2; do
+		taskset -c 0 sh -c 'while :; do :; done' &
+		loops="$loops $!"
+	done
+	GREENSHIM_HUBS=1 GREENSHIM_PREEMPT_MS=0 GREENSHIM_LOG= LD_PRELOAD=$LIB timeout 60 \
+		taskset -c 0 "$B/tests/preload/busy_thread" cpu_bursts 40 >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	kill $loops
+	wait $loops 2>/dev/null
+	if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != done ]; then
+		fail $name "status $rc, output: $(cat "$tmp/out") $(cat "$tmp/err")"
+	elif grep -q '^greenshim: ' "$tmp/err"; then
+		fail $name "reported: $(head -n 3 "$tmp/err")"
+	else
+		ok $name
+	fi
+}
+
 # A thread that sits 600 ms in a raw read (GREENSHIM_SYSCALLS=off: not
 # caught), while the preemption tick keeps interrupting it and the hub
 # keeps switching: one report naming the call, with the thread's stack.
@@ -1465,6 +1496,7 @@ test_nss_lookups_match_native_and_run_on_the_pool
 test_blocking_monitor_reports_a_thread_computing_500ms_once
 test_blocking_monitor_leaves_a_thread_alone_on_its_hub
 test_blocking_monitor_leaves_an_os_thread_kept_off_the_cpu_alone
+test_blocking_monitor_leaves_a_thread_waiting_for_its_cpu_alone
 test_blocking_monitor_writes_to_greenshim_log
 test_blocking_monitor_names_a_call_in_the_kernel
 test_blocking_monitor_off_reports_nothing_and_has_no_thread

@@ -486,7 +486,8 @@ test_haproxy_serves_proxies_and_stops_softly() {
 # with and without keep-alive; varnishadm stops the child and starts a
 # new one (a fork from the manager), which serves the file too; SIGTERM
 # stops the manager and its child. Sets vn_failed (the ab runs' failures
-# and the fetches' comparisons), vn_tasks (the first child's program OS
+# and the fetches' comparisons), vn_adm (what varnishadm said, its status
+# and how long the stop and start took), vn_tasks (the first child's program OS
 # threads during the load), vn_status (the manager's exit status) and
 # vn_log (its lines that report a panic, a child's death by a signal or
 # come from greenshim).
@@ -515,7 +516,9 @@ varnish_run() {
 	vn_failed="$vn_failed $(ab_failures $? "$d/ab" 5000)"
 	ab -q -k -n 5000 -c 50 "$url" >"$d/ab" 2>&1
 	vn_failed="$vn_failed $(ab_failures $? "$d/ab" 5000)"
-	varnishadm -n "$d/vn" stop >/dev/null 2>&1 && varnishadm -n "$d/vn" start >/dev/null 2>&1
+	t0=$(date +%s%N)
+	{ varnishadm -n "$d/vn" stop && varnishadm -n "$d/vn" start; } >"$d/adm" 2>&1
+	vn_adm="varnishadm: status $?, $((($(date +%s%N) - t0) / 1000000)) ms: $(tr '\n' ' ' <"$d/adm")"
 	wait_for_url "$url"
 	if curl -sf "$url" | cmp -s - "$d/www/f.txt"; then
 		vn_failed="$vn_failed 0"
@@ -541,7 +544,7 @@ test_varnish_serves_and_restarts_its_child() {
 	if [ "$native" != "0 0 0 0 0" ]; then
 		fail $name "natively: $native"
 	elif [ "$vn_failed" != "0 0 0 0" ]; then
-		fail $name "under greenshim: $vn_failed; $(tail -n 3 "$d/out")"
+		fail $name "under greenshim: $vn_failed; $vn_adm; varnishd's last lines: $(tail -n 8 "$d/out" | tr '\n' '|')"
 	else
 		server_ends_as_native $name "the cache child" "$vn_tasks" "$vn_status" SIGTERM "$vn_log"
 	fi
