@@ -1145,6 +1145,18 @@ test_blocking_monitor_leaves_a_thread_alone_on_its_hub() {
 	ok $name
 }
 
+# ended_unreported NAME STATUS: ok if the program ended with STATUS 0 and
+# printed "done" ($tmp/out), and greenshim reported nothing ($tmp/err).
+ended_unreported() {
+	if [ "$2" -ne 0 ] || [ "$(cat "$tmp/out")" != done ]; then
+		fail $1 "status $2, output: $(cat "$tmp/out") $(cat "$tmp/err")"
+	elif grep -q '^greenshim: ' "$tmp/err"; then
+		fail $1 "reported: $(head -n 3 "$tmp/err")"
+	else
+		ok $1
+	fi
+}
+
 # A hub's OS thread that something else keeps off the CPU (here a tracer
 # stops it for 0.8 s with PTRACE_INTERRUPT, as a loaded machine or a
 # descheduled vCPU may) while a green thread runs there is not reported:
@@ -1184,13 +1196,7 @@ test_blocking_monitor_leaves_an_os_thread_kept_off_the_cpu_alone() {
 		return
 		;;
 	esac
-	if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != done ]; then
-		fail $name "status $rc, output: $(cat "$tmp/out") $(cat "$tmp/err")"
-	elif grep -q '^greenshim: ' "$tmp/err"; then
-		fail $name "reported: $(head -n 3 "$tmp/err")"
-	else
-		ok $name
-	fi
+	ended_unreported $name $rc
 }
 
 # A hub's OS thread that shares its CPU with two busy loops (all three
@@ -1215,13 +1221,7 @@ test_blocking_monitor_leaves_a_thread_waiting_for_its_cpu_alone() {
 	rc=$?
 	kill $loops
 	wait $loops 2>/dev/null
-	if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != done ]; then
-		fail $name "status $rc, output: $(cat "$tmp/out") $(cat "$tmp/err")"
-	elif grep -q '^greenshim: ' "$tmp/err"; then
-		fail $name "reported: $(head -n 3 "$tmp/err")"
-	else
-		ok $name
-	fi
+	ended_unreported $name $rc
 }
 
 # A thread that sits 600 ms in a raw read (GREENSHIM_SYSCALLS=off: not
