@@ -1290,7 +1290,7 @@ enum pc_kind preempt_pc_kind(uintptr_t pc);
 bool preempt_safe_point(uintptr_t pc);
 /* An interposed call made from ra returns: if the last tick due found
  * the thread where it could not preempt it (in libc, the vDSO), and ra
- * is the program's own code, it is preempted here (green_yield). In the
+ * is the program's own code, it is preempted here (hub_yield_polling). In the
  * calls that loops waiting for a time spend nearly all their time in
  * (clock_gettime): without it such a loop kept its hub for as long as it
  * ran. The tick marks the TLS of the thread it interrupted
