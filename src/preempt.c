@@ -405,16 +405,23 @@ void preempt_owed(uintptr_t ra)
 	struct hub *h = hub_peek();
 	struct green *cur;
 
-	gs_preempt_owed = 0;
-	if (h == NULL || h->preempt_missed != h->switches + 1)
+	if (h == NULL || h->preempt_missed != h->switches + 1) {
+		gs_preempt_owed = 0; /* it switched since: nothing is owed */
 		return;
+	}
 	cur = h->current;
 	/* Only to the program's own code: late code would need its stack
 	 * read for libc or loader frames below (late_stack_ok), and
 	 * libunwind's lock, which the blocking monitor may hold, would park
-	 * the thread here. */
+	 * the thread here. A return elsewhere leaves it owed to the next:
+	 * to the wrapper that called another (pthread_cond_timedwait's
+	 * clockwait), or to libev, whose clock the wait of a call with a
+	 * deadline reads (time_left). Taken there, it was lost, and a
+	 * thread whose timed waits kept ending at once (their deadline
+	 * past) was never preempted at a return. */
 	if (!may_stop(h, cur) || code_at(ra) != AT_PROGRAM)
 		return;
+	gs_preempt_owed = 0;
 	/* To the hub, which polls first, then runs its queue, cur last. A
 	 * plain yield ran the thread again at once when no other was
 	 * ready, and a thread that kept calling read and write on a socket

@@ -20,12 +20,16 @@
  *                      20 times: prints "longest sleep under 50 ms: yes"
  *                      as natively (on one hub, only if the hub polls its
  *                      timers when the thread is preempted)
+ *   busy_thread timedwait  the same beside a thread that waits on a
+ *                      condition variable until a time long past, over
+ *                      and over (each wait ends at once, ETIMEDOUT)
  *   busy_thread bursts  main computes 5 ms at a time, with a 0.3 ms sleep
  *                      between, for 3 s, beside a thread that sleeps 10
  *                      ms at a time: no burst reaches a report's limit
  *   busy_thread cpu_bursts MS  the same with bursts of MS ms of the
  *                      thread's CPU time (its CPU clock) */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -127,6 +131,21 @@ static void *echoes(void *arg)
 	return arg;
 }
 
+static void *times_out(void *arg)
+{
+	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	static pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+	const struct timespec past = { 1, 0 };
+	void *r = arg;
+
+	pthread_mutex_lock(&m);
+	while (!stop && r == arg)
+		if (pthread_cond_timedwait(&c, &m, &past) != ETIMEDOUT)
+			r = (void *)1;
+	pthread_mutex_unlock(&m);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t a, b;
@@ -162,12 +181,12 @@ int main(int argc, char **argv)
 		printf("second started within 50 ms: %s\n", gap < 0.05 ? "yes" : "no");
 		return 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "io") == 0) {
+	if (argc > 1 && (strcmp(argv[1], "io") == 0 || strcmp(argv[1], "timedwait") == 0)) {
 		double longest = 0;
 		void *failed;
 
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0 ||
-		    pthread_create(&a, NULL, echoes, NULL) != 0)
+		    pthread_create(&a, NULL, argv[1][0] == 'i' ? echoes : times_out, NULL) != 0)
 			return 1;
 		for (int i = 0; i < 20; i++) {
 			double t = now_s();

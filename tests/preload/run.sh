@@ -1123,6 +1123,17 @@ test_a_thread_that_never_waits_in_io_is_preempted() {
 		"$B/tests/preload/busy_thread" io
 }
 
+# The same beside a thread whose timed waits on a condition variable end
+# at once, their deadline long past (busy_thread timedwait). Each such wait
+# reads the clock (libev's, for the deadline) through the clock_gettime
+# wrapper, whose return to libev took the preemption owed and dropped it;
+# so did the inner wrapper that pthread_cond_timedwait calls. Before
+# 2026-12-06 a 10 ms sleep beside it took 150 ms.
+test_a_thread_whose_timed_waits_end_at_once_is_preempted() {
+	as_native a_thread_whose_timed_waits_end_at_once_is_preempted env GREENSHIM_HUBS=1 \
+		"$B/tests/preload/busy_thread" timedwait
+}
+
 # A thread that computes 500 ms alone on its hub (main, which joins it,
 # is on the other) keeps no one waiting, as a native thread would not:
 # no report on stderr. On one hub, main is there: one report.
@@ -1459,6 +1470,7 @@ test_raw_syscalls_match_native
 test_thread_cpu_clocks_are_per_thread
 test_a_thread_reading_the_clock_is_preempted
 test_a_thread_that_never_waits_in_io_is_preempted
+test_a_thread_whose_timed_waits_end_at_once_is_preempted
 test_a_single_threaded_program_enters_a_user_namespace
 test_sent_signals_get_their_native_action
 test_overflow_goes_to_the_programs_handler
