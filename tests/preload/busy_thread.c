@@ -42,12 +42,17 @@
 
 static volatile unsigned long sink;
 
-static double now_s(void)
+static double clock_s(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_s(void)
+{
+	return clock_s(CLOCK_MONOTONIC);
 }
 
 static __attribute__((noinline)) void compute_without_waiting(double seconds)
@@ -62,16 +67,12 @@ static __attribute__((noinline)) void compute_without_waiting(double seconds)
 /* Computes until the calling thread has used `seconds` of CPU time. */
 static void compute_cpu_time(double seconds)
 {
-	struct timespec ts;
-	double end;
+	double end = clock_s(CLOCK_THREAD_CPUTIME_ID) + seconds;
 
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	end = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + seconds;
-	do {
+	do
 		for (int i = 0; i < 1000; i++)
 			sink += (unsigned long)i;
-		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	} while ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 < end);
+	while (clock_s(CLOCK_THREAD_CPUTIME_ID) < end);
 }
 
 static void *spinner(void *arg)
@@ -189,11 +190,12 @@ int main(int argc, char **argv)
 		    pthread_create(&a, NULL, argv[1][0] == 'i' ? echoes : times_out, NULL) != 0)
 			return 1;
 		for (int i = 0; i < 20; i++) {
-			double t = now_s();
+			double t = now_s(), took;
 
 			usleep(10000);
-			if (now_s() - t > longest)
-				longest = now_s() - t;
+			took = now_s() - t;
+			if (took > longest)
+				longest = took;
 		}
 		stop = 1;
 		if (pthread_join(a, &failed) != 0 || failed != NULL)
