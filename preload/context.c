@@ -4,9 +4,12 @@
  * Plain libc behaviour is owed to the hub's own context: libev calls read,
  * write and epoll_wait through the PLT, which lands in our wrappers, and to
  * the OS threads the runtime runs for itself (src/osthread.c: the pool,
- * the monitor), which never have a hub. Everyone else is a green thread (the OS thread's root
- * included) of the calling OS thread's hub, made on first use; with
- * GREENSHIM_THREADS=native every OS thread is the root of a hub of its own.
+ * the monitor), which never have a hub; and so is a library the runtime
+ * calls on a hub's OS thread (osthread_runtime_begin: libunwind, in the
+ * tick's handler on the OS thread's alternate signal stack). Everyone else
+ * is a green thread (the OS thread's root included) of the calling OS
+ * thread's hub, made on first use; with GREENSHIM_THREADS=native every OS
+ * thread is the root of a hub of its own.
  */
 #include <pthread.h>
 
@@ -37,7 +40,14 @@ struct hub *preload_hub(void)
 	struct hub *h = hub_peek();
 
 	if (GS_LIKELY(h != NULL)) {
-		if (GS_UNLIKELY(hub_in_loop(h)))
+		/* The runtime's call into a library on a hub's OS thread: the
+		 * tick's handler reads a thread's stack with libunwind, whose
+		 * cache lock, when another hub's handler held it, made the
+		 * mutex wrapper sleep (runtime_mutex_take) in nanosleep's,
+		 * which parked the thread on the OS thread's alternate stack:
+		 * the next tick's frame overwrote its wait, and Node.js died
+		 * of SIGSEGV under load. */
+		if (GS_UNLIKELY(hub_in_loop(h) || osthread_is_runtime()))
 			return NULL;
 		/* greenctl stats: calls into the runtime by the wrapper that
 		 * made them (ctlcmd.c names the site). */

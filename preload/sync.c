@@ -173,7 +173,9 @@ static int runtime_mutex_take(pthread_mutex_t *m, bool wait, int64_t deadline)
 		} else {
 			struct timespec ts = { 0, (long)pause };
 
-			nanosleep(&ts, NULL);
+			/* In the kernel: the caller may be a hub's OS thread
+			 * in the tick's handler (preload_hub). */
+			REAL(nanosleep)(&ts, NULL);
 		}
 		if (pause < MUTEX_POLL_MAX_NS)
 			pause *= 2;

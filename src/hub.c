@@ -1020,6 +1020,8 @@ static void hub_switch(struct hub *h, struct green *cur, struct green *next)
 		     "only a context that can run is switched to");
 	GS_INVARIANT(gs_locks_held == 0 && gs_posts_held == NULL,
 		     "no gsync lock is held across a switch");
+	GS_INVARIANT(cur == h->hub_green || !osthread_is_runtime(),
+		     "a thread never switches inside the runtime's call into a library");
 	if (shares_tls(cur))
 		cur->saved_errno = errno;
 	next->state = GREEN_RUNNING;

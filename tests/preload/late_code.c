@@ -3,13 +3,17 @@
  * each computing for 300 ms while a ticker thread counts its 2 ms sleeps.
  * Natively the two run side by side; on one OS thread the ticker runs only
  * if the computing thread is preempted there. And a library whose
- * constructor computes for 200 ms, counting the ticker meanwhile.
+ * constructor computes for 200 ms, counting the ticker meanwhile. And
+ * threads that compute deep in made code, each checking that it is still
+ * itself afterwards.
  *
- *   late_code dlopen_loop | made_code_loop | made_code_main | constructor
+ *   late_code dlopen_loop | made_code_loop | made_code_main | made_code_deep |
+ *             constructor
  *
  * The libraries are libgs_late.so and libgs_late_ctor.so, beside this
  * program. x86-64 only (the code it writes). */
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -148,6 +152,57 @@ static void case_made_code_main(void)
 	      now_ms() - t0);
 }
 
+/* f(n, depth): depth frames of itself deep, the loop of n; frame pointers
+ * and no unwinding tables, as a JIT's code has them.
+ *	push %rbp; mov %rsp,%rbp; test %rsi,%rsi; jz 2f
+ *	dec %rsi; call f; pop %rbp; ret; nop
+ * 2:	dec %rdi; jnz 2b; mov %rdi,%rax; pop %rbp; ret */
+static const unsigned char deep_code[] = {
+	0x55, 0x48, 0x89, 0xe5, 0x48, 0x85, 0xf6, 0x74, 0x0b, 0x48, 0xff, 0xce, 0xe8, 0xef, 0xff,
+	0xff, 0xff, 0x5d, 0xc3, 0x90, 0x48, 0xff, 0xcf, 0x75, 0xfb, 0x48, 0x89, 0xf8, 0x5d, 0xc3,
+};
+static uint64_t (*made_deep)(uint64_t n, uint64_t depth);
+
+#define DEEP_THREADS 8
+#define DEEP_FRAMES 100
+
+static __thread int deep_id = -1;
+
+static void *deep_thread(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	pthread_t me = pthread_self();
+
+	deep_id = id;
+	errno = 1000 + id;
+	CHECK(made_deep(made_iterations, DEEP_FRAMES) == 0, "thread %d: the loop's result", id);
+	CHECK(deep_id == id, "thread %d: its __thread variable is %d", id, deep_id);
+	CHECK(errno == 1000 + id, "thread %d: its errno is %d", id, errno);
+	CHECK(pthread_equal(pthread_self(), me), "thread %d: pthread_self changed", id);
+	return NULL;
+}
+
+/* Threads computing DEEP_FRAMES frames deep in made code: each stop in
+ * there reads those frames (greenshim's tick, to tell whether libc or the
+ * loader is below; libunwind finds no tables for them), and so do the
+ * other hubs' ticks at the same time. */
+static void case_made_code_deep(void)
+{
+	unsigned char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pthread_t t[DEEP_THREADS];
+
+	CHECK(p != MAP_FAILED, "mmap");
+	memcpy(p, deep_code, sizeof deep_code);
+	CHECK(mprotect(p, 4096, PROT_READ | PROT_EXEC) == 0, "mprotect");
+	made_deep = (uint64_t(*)(uint64_t, uint64_t))(void *)p;
+	make_code();
+	for (int i = 0; i < DEEP_THREADS; i++)
+		CHECK(pthread_create(&t[i], NULL, deep_thread, (void *)(intptr_t)i) == 0,
+		      "pthread_create");
+	for (int i = 0; i < DEEP_THREADS; i++)
+		CHECK(pthread_join(t[i], NULL) == 0, "pthread_join");
+}
+
 /* A constructor runs inside dlopen, under the loader's lock: greenshim
  * leaves a thread there alone, so on one hub the ticker does not run
  * while it computes (natively it does: run preloaded only). */
@@ -174,6 +229,7 @@ int main(int argc, char **argv)
 		{ "dlopen_loop", case_dlopen_loop },
 		{ "made_code_loop", case_made_code_loop },
 		{ "made_code_main", case_made_code_main },
+		{ "made_code_deep", case_made_code_deep },
 		{ "constructor", case_constructor },
 	};
 

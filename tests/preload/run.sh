@@ -277,6 +277,19 @@ test_late_code_is_preempted() {
 	done
 }
 
+# Eight threads computing 100 frames deep in code the program made (a
+# JIT's: frame pointers, no unwinding tables), on every hub at the default
+# settings: a tick that stops one there reads its frames with libunwind,
+# whose lock another hub's tick may hold meanwhile. Until 2026-12-06 the
+# tick that waited for it slept in nanosleep's wrapper, which parked its
+# thread on the OS thread's alternate signal stack, where the next tick's
+# frame overwrote it: this program died of SIGSEGV in 5 runs of 5, and
+# Node.js now and then under load. Each thread checks afterwards that it
+# is still itself.
+test_ticks_reading_deep_made_code_on_every_hub_keep_their_threads() {
+	case_matches ticks_reading_deep_made_code_on_every_hub_as_native late_code made_code_deep
+}
+
 # ... but not in a library's constructor, which runs under the loader's
 # lock (natively the ticker runs meanwhile: preloaded only).
 test_a_constructor_in_dlopen_is_not_preempted() {
@@ -1486,6 +1499,7 @@ test_io_semantics_match_native
 test_uncounted_writes_one_hub
 test_preemption_off_is_cooperative
 test_late_code_is_preempted
+test_ticks_reading_deep_made_code_on_every_hub_keep_their_threads
 test_a_constructor_in_dlopen_is_not_preempted
 test_sync_semantics_match_native
 test_hubs_cases_match_native
