@@ -412,8 +412,8 @@ void preempt_owed(uintptr_t ra)
 	cur = h->current;
 	/* Only to the program's own code: late code would need its stack
 	 * read for libc or loader frames below (late_stack_ok), and
-	 * libunwind's lock, which the blocking monitor may hold, would park
-	 * the thread here. A return elsewhere leaves it owed to the next:
+	 * libunwind's lock, which the blocking monitor may hold, waited
+	 * for here, on the OS thread. A return elsewhere leaves it owed to the next:
 	 * to the wrapper that called another (pthread_cond_timedwait's
 	 * clockwait), or to libev, whose clock the wait of a call with a
 	 * deadline reads (time_left). Taken there, it was lost, and a
