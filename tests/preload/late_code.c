@@ -97,17 +97,24 @@ static const unsigned char loop_code[] = { 0x48, 0x89, 0xf8, 0x48, 0xff, 0xc8, 0
 static uint64_t (*made_loop)(uint64_t n);
 static uint64_t made_iterations;
 
-/* The loop, written into anonymous memory made executable; and the count
- * that keeps it busy for LOOP_MS. */
-static void make_code(void)
+/* code, written into anonymous memory made executable. */
+static void *write_code(const unsigned char *code, size_t size)
 {
 	unsigned char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	double t0, ms;
 
 	CHECK(p != MAP_FAILED, "mmap");
-	memcpy(p, loop_code, sizeof loop_code);
+	memcpy(p, code, size);
 	CHECK(mprotect(p, 4096, PROT_READ | PROT_EXEC) == 0, "mprotect");
-	made_loop = (uint64_t(*)(uint64_t))(void *)p;
+	return p;
+}
+
+/* The loop, written into memory (write_code); and the count that keeps
+ * it busy for LOOP_MS. */
+static void make_code(void)
+{
+	double t0, ms;
+
+	made_loop = (uint64_t(*)(uint64_t))write_code(loop_code, sizeof loop_code);
 	t0 = now_ms();
 	made_loop(20000000);
 	ms = now_ms() - t0;
@@ -188,13 +195,9 @@ static void *deep_thread(void *arg)
  * other hubs' ticks at the same time. */
 static void case_made_code_deep(void)
 {
-	unsigned char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	pthread_t t[DEEP_THREADS];
 
-	CHECK(p != MAP_FAILED, "mmap");
-	memcpy(p, deep_code, sizeof deep_code);
-	CHECK(mprotect(p, 4096, PROT_READ | PROT_EXEC) == 0, "mprotect");
-	made_deep = (uint64_t(*)(uint64_t, uint64_t))(void *)p;
+	made_deep = (uint64_t(*)(uint64_t, uint64_t))write_code(deep_code, sizeof deep_code);
 	make_code();
 	for (int i = 0; i < DEEP_THREADS; i++)
 		CHECK(pthread_create(&t[i], NULL, deep_thread, (void *)(intptr_t)i) == 0,
