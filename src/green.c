@@ -180,7 +180,14 @@ _Noreturn void green_exit(void *retval)
 	if (exit_hook != NULL)
 		exit_hook(g);
 	/* After the destructors (the program's code, which may be preempted
-	 * and moved to another hub). */
+	 * and moved to another hub). A signal that another hub's thread sent
+	 * g before now (pthread_kill returned) is handled here, before its
+	 * mask shuts, as the kernel delivers one to a running thread before
+	 * it runs on: it waited in h's list until h's next poll, and one
+	 * that came after g ended found no thread and was lost (a computing
+	 * thread keeps its hub until a tick). A handler may move g. */
+	hub_take_kills_sent(hub_get());
+	green_take_due(g);
 	h = hub_get();
 	g->retval = retval;
 	h->nrunning--;

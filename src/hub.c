@@ -1276,6 +1276,7 @@ int hub_post_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si)
 		m->next = head;
 	while (!atomic_compare_exchange_weak_explicit(&h->kills, &head, m, memory_order_release,
 						      memory_order_relaxed));
+	preempt_kick(h); /* h cannot go before post_end */
 	post_end(h);
 	return 0;
 }

@@ -55,8 +55,14 @@
  * rt_tgsigqueueinfo (si_code SI_QUEUE, this process's pid, a marker value:
  * preempt_send_sample), asks the thread for a backtrace of what it runs
  * (introspect_sample, for the blocking monitor and greenctl): the handler
- * answers it first and preempts nothing then. The handler is installed for
- * that even when preemption is off (GREENSHIM_PREEMPT_MS=0). The signal
+ * answers it first and preempts nothing then. Sent with another marker
+ * (preempt_kick) it is a kick: another OS thread posted a signal for one
+ * of the hub's threads (hub_post_kill) while the hub runs one, and the
+ * handler takes the post where the running thread may be stopped
+ * (kick_take: no switch), so that a computing target handles it at once,
+ * as natively, not at the hub's next turn through its loop. The handler is
+ * installed for both even when preemption is off (GREENSHIM_PREEMPT_MS=0).
+ * The signal
  * sent any other way (kill, raise, pthread_kill, sigqueue without the
  * marker: the program has no handler of its own for it, or the runtime's
  * would not be there) gets its native action: the process ends as killed
@@ -452,20 +458,38 @@ enum pc_kind preempt_pc_kind(uintptr_t pc)
 	return introspect_own_pc(pc) ? PC_RUNTIME : PC_OTHER;
 }
 
-/* sival_int of a sample request: "gs" and a version. */
+/* sival_int of a sample request and of a kick: "gs" and a number. */
 #define SAMPLE_MARK 0x67730001
+#define KICK_MARK 0x67730002
 
-long preempt_send_sample(int tid)
+static long send_marked(int pid, int tid, int mark)
 {
 	siginfo_t si;
 
 	memset(&si, 0, sizeof si);
 	si.si_signo = preempt_signal();
 	si.si_code = SI_QUEUE;
-	si.si_pid = getpid();
+	si.si_pid = pid;
 	si.si_uid = getuid();
-	si.si_value.sival_int = SAMPLE_MARK;
-	return arch_syscall6(SYS_rt_tgsigqueueinfo, si.si_pid, tid, si.si_signo, (long)&si, 0, 0);
+	si.si_value.sival_int = mark;
+	return arch_syscall6(SYS_rt_tgsigqueueinfo, pid, tid, si.si_signo, (long)&si, 0, 0);
+}
+
+long preempt_send_sample(int tid)
+{
+	return send_marked(getpid(), tid, SAMPLE_MARK);
+}
+
+void preempt_kick(struct hub *h)
+{
+	if (atomic_load_explicit(&state, memory_order_relaxed) > 0 && h != hub_peek() &&
+	    !atomic_load(&h->in_loop) && !atomic_load(&h->idle))
+		send_marked(h->pid, h->tid, KICK_MARK);
+}
+
+static bool marked(const siginfo_t *si, int mark)
+{
+	return si->si_code == SI_QUEUE && si->si_pid == getpid() && si->si_value.sival_int == mark;
 }
 
 /* Neither the tick nor a sample request: the native default action of a
@@ -542,6 +566,7 @@ static void cancel_async(struct green *cur)
 }
 
 static void preempt_stop(int sig, siginfo_t *si, void *ucp);
+static void kick_take(int sig, siginfo_t *si, void *ucp);
 
 void preempt_unmask(void *ucp, uint64_t extra)
 {
@@ -561,9 +586,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	int saved_errno = errno;
 	bool stop_now;
 
-	if (si->si_code != SI_TIMER &&
-	    (si->si_code != SI_QUEUE || si->si_pid != getpid() ||
-	     si->si_value.sival_int != SAMPLE_MARK)) {
+	if (si->si_code != SI_TIMER && !marked(si, SAMPLE_MARK) && !marked(si, KICK_MARK)) {
 		if (atomic_load_explicit(&program_handles, memory_order_acquire))
 			program_handler(sig, si, ucp);
 		else if (!atomic_load_explicit(&program_ignores, memory_order_relaxed))
@@ -574,6 +597,17 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 		return;
 	if (atomic_load_explicit(&h->sample, memory_order_relaxed) != NULL)
 		introspect_sample_signal(h, ucp);
+	/* Another hub posted a signal for one of h's threads: taken now,
+	 * where the running thread may be stopped, and off the alternate
+	 * stack (its handler may wait). Elsewhere it waits for h's next
+	 * poll, as before the kick. */
+	if (marked(si, KICK_MARK)) {
+		cur = h->current;
+		if (cur != h->hub_green && stoppable(h, cur, uc) &&
+		    overflow_signal_stack(h, SIGSTACK_TICK, kick_take, sig, si, ucp))
+			kick_take(sig, si, ucp);
+		goto out;
+	}
 	/* The tools' tgkill asks for a backtrace (above), never a preemption;
 	 * and without a tick, nothing here is preemption's. */
 	if (si->si_code != SI_TIMER || !h->have_timer)
@@ -680,6 +714,37 @@ static void preempt_stop(int sig, siginfo_t *si, void *ucp)
 		memcpy(&uc->uc_sigmask, &h->kmask, sizeof h->kmask);
 	/* Cancelled while the others ran. */
 	h->in_tick--;
+	cancel_async(cur);
+	errno = saved_errno;
+}
+
+/* A kick's part that takes what other hubs posted for h's threads, where
+ * preempt_handler found the running thread cur may be stopped, on a stack
+ * of cur's own: a signal for cur is handled now, where the kick found it,
+ * as the kernel delivers one to a running thread; one for a thread that
+ * waits ends its wait. Nothing switches but a handler's own wait, after
+ * which cur may be on another hub, as after preempt_stop's. */
+static void kick_take(int sig, siginfo_t *si, void *ucp)
+{
+	struct hub *h = hub_peek();
+	struct green *cur = h->current;
+	ucontext_t *uc = ucp;
+	int saved_errno = errno;
+
+	(void)sig;
+	(void)si;
+	preempt_unmask(uc, 0);
+	h->in_tick++; /* a sample taken meanwhile leaves these frames out */
+	hub_take_kills_sent(h);
+	h->in_tick--;
+	green_take_due(cur);
+	if (GS_UNLIKELY(cur->hub != h)) {
+		h = cur->hub;
+		sys_sigaltstack(NULL, &uc->uc_stack);
+		memcpy(&uc->uc_sigmask, &h->kmask, sizeof h->kmask);
+	} else if (h->masks) {
+		memcpy(&uc->uc_sigmask, &h->kmask, sizeof h->kmask);
+	}
 	cancel_async(cur);
 	errno = saved_errno;
 }

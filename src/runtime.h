@@ -1226,6 +1226,12 @@ int preempt_signal(void); /* the real-time signal used, SIGRTMAX - 1 */
  * marked and not the tick is somebody else's, and gets its native action.
  * 0 or -errno. */
 long preempt_send_sample(int tid);
+/* Another OS thread has posted a signal for one of h's threads
+ * (hub_post_kill): if h runs a thread now (not in its loop, not idle),
+ * preempt_signal() marked as a kick goes to h's OS thread, whose handler
+ * takes the post at once where the running thread may be stopped; else
+ * h's loop takes it (the post's wake-up). */
+void preempt_kick(struct hub *h);
 void preempt_init_hub(struct hub *h);
 void preempt_fini_hub(struct hub *h);
 /* The hub is about to run a green thread: make sure the timer ticks. */

@@ -493,6 +493,9 @@ static int start_extra_hubs(struct hub *h)
 
 		backtrace(&pc, 1);
 	}
+	/* The handler that takes another hub's kicks (preempt_kick), with
+	 * preemption and the monitor both off too. */
+	preempt_handler_ready();
 	/* Every thread of the first hub so far is a program thread. */
 	atomic_store(&running, (long)h->nrunning);
 	atomic_store(&h->live, (long)h->nrunning);

@@ -22,6 +22,18 @@
  *                from its wait on a busy hub goes on on an idle one): the
  *                same per-thread state after every wait, the mutex held
  *                after a timed-out condition wait, exact counts
+ *   kill_then_end threads computing until told through memory to end, each
+ *                sent a real-time signal just before: every signal is
+ *                handled before its thread ends (under greenshim the
+ *                thread may be on another hub, which had not yet looked
+ *                at what was posted to it)
+ *   kill_computing a thread that computes until a handler of its own has
+ *                run, sent a signal once it computes, while the main
+ *                thread waits in a sleep: it ends, in each of 20 rounds
+ *                (under greenshim with GREENSHIM_PREEMPT_MS=0 no tick
+ *                ever stops it on the other hub, nor lets the main
+ *                thread's sleep end on its own: the signal itself must
+ *                reach it)
  */
 #define _GNU_SOURCE
 #include <linux/futex.h>
@@ -565,6 +577,116 @@ static void case_bursts(void)
 	CHECK(burst_total == waits, "%ld turns under the mutex, %ld taken", burst_total, waits);
 }
 
+/* ---- kill_then_end ---- */
+
+#define END_THREADS 4
+#define END_ROUNDS 40
+static atomic_int end_stop, end_started;
+static atomic_long end_hits[END_THREADS], end_wrong;
+static volatile uint64_t end_sink;
+
+static void end_handler(int sig)
+{
+	int i = sig - SIGRTMIN - 1;
+
+	if (i < 0 || i >= END_THREADS)
+		atomic_fetch_add(&end_wrong, 1);
+	else
+		atomic_fetch_add(&end_hits[i], 1);
+}
+
+static void *end_computing(void *arg)
+{
+	uint64_t x = (uint64_t)(intptr_t)arg + 1;
+
+	atomic_fetch_add(&end_started, 1);
+	while (!atomic_load(&end_stop))
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+	end_sink = x;
+	return NULL;
+}
+
+static void case_kill_then_end(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = end_handler;
+	for (int i = 0; i < END_THREADS; i++)
+		CHECK(sigaction(SIGRTMIN + 1 + i, &sa, NULL) == 0, "sigaction");
+	for (int round = 1; round <= END_ROUNDS; round++) {
+		pthread_t t[END_THREADS];
+
+		atomic_store(&end_stop, 0);
+		atomic_store(&end_started, 0);
+		for (int i = 0; i < END_THREADS; i++)
+			CHECK(pthread_create(&t[i], NULL, end_computing, (void *)(intptr_t)i) == 0,
+			      "create");
+		while (atomic_load(&end_started) < END_THREADS)
+			usleep(500);
+		usleep(3000); /* computing, spread over the CPUs */
+		for (int i = 0; i < END_THREADS; i++)
+			CHECK(pthread_kill(t[i], SIGRTMIN + 1 + i) == 0, "pthread_kill");
+		atomic_store(&end_stop, 1);
+		for (int i = 0; i < END_THREADS; i++)
+			CHECK(pthread_join(t[i], NULL) == 0, "join");
+		for (int i = 0; i < END_THREADS; i++)
+			CHECK(atomic_load(&end_hits[i]) == round,
+			      "round %d: thread %d took %ld signals", round, i,
+			      atomic_load(&end_hits[i]));
+	}
+	CHECK(atomic_load(&end_wrong) == 0, "%ld signals of no thread", atomic_load(&end_wrong));
+}
+
+/* ---- kill_computing ---- */
+
+#define KC_ROUNDS 20
+static atomic_int kc_started;
+static __thread volatile sig_atomic_t kc_mine;
+static atomic_long kc_hits;
+static volatile uint64_t kc_sink;
+
+static void kc_handler(int sig)
+{
+	(void)sig;
+	kc_mine = 1;
+	atomic_fetch_add(&kc_hits, 1);
+}
+
+static void *kc_computing(void *arg)
+{
+	uint64_t x = (uint64_t)(intptr_t)arg + 1;
+
+	atomic_fetch_add(&kc_started, 1);
+	while (!kc_mine)
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+	kc_sink = x;
+	return NULL;
+}
+
+static void case_kill_computing(void)
+{
+	struct sigaction sa;
+
+	alarm(30); /* a signal that never comes: killed, not hung */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = kc_handler;
+	CHECK(sigaction(SIGRTMIN + 1, &sa, NULL) == 0, "sigaction");
+	for (int round = 1; round <= KC_ROUNDS; round++) {
+		pthread_t t;
+
+		atomic_store(&kc_started, 0);
+		CHECK(pthread_create(&t, NULL, kc_computing, (void *)(intptr_t)round) == 0, "create");
+		while (atomic_load(&kc_started) == 0)
+			usleep(500);
+		usleep(2000);
+		CHECK(pthread_kill(t, SIGRTMIN + 1) == 0, "pthread_kill");
+		CHECK(pthread_join(t, NULL) == 0, "join");
+		CHECK(atomic_load(&kc_hits) == round, "round %d: %ld signals handled", round,
+		      atomic_load(&kc_hits));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -573,6 +695,8 @@ int main(int argc, char **argv)
 		{ "stress", case_stress },
 		{ "computing", case_computing },
 		{ "bursts", case_bursts },
+		{ "kill_then_end", case_kill_then_end },
+		{ "kill_computing", case_kill_computing },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);

@@ -356,10 +356,24 @@ test_sync_semantics_match_native() {
 # joined or detached; 2,000 threads hammer a mutex of each kind, an rwlock,
 # a semaphore, a bounded queue on condition variables, a spinlock and a
 # raw futex for 200 rounds each; threads that only compute keep their
-# per-thread state as they are preempted and moved between hubs
-# (tests/preload/hubs.c).
+# per-thread state as they are preempted and moved between hubs; a
+# signal sent to a computing thread just before it is told to end is
+# handled before it ends (tests/preload/hubs.c).
 test_hubs_cases_match_native() {
-	cases_match_native hubs hubs objects join_detach stress computing bursts
+	cases_match_native hubs hubs objects join_detach stress computing bursts kill_then_end \
+		kill_computing
+}
+
+# A signal another hub's thread sends reaches a thread that computes
+# without ever waiting, at once, where it computes (the kick to its hub's
+# OS thread: src/preempt.c): with no ticks its hub would never look at
+# what was posted to it, and the thread would compute for ever. Also with
+# the blocking monitor off, the other user of the runtime's signal.
+test_a_signal_reaches_a_thread_computing_on_another_hub_without_ticks() {
+	case_matches kill_computing_two_hubs_no_ticks hubs kill_computing GREENSHIM_HUBS=2 \
+		GREENSHIM_PREEMPT_MS=0
+	case_matches kill_computing_two_hubs_no_ticks_no_monitor hubs kill_computing \
+		GREENSHIM_HUBS=2 GREENSHIM_PREEMPT_MS=0 GREENSHIM_MAX_BLOCKING_MS=0
 }
 
 # two_hubs PROG CASE...: each case prints "ok CASE" natively and with
@@ -396,7 +410,7 @@ two_hubs_output() {
 # written by threads of both hubs. Not for one hub's cooperative timing
 # (io zero_timeout, GREENSHIM_PREEMPT_MS=0): docs/LIMITATIONS.md.
 test_two_hubs_match_native() {
-	two_hubs hubs objects join_detach stress computing bursts
+	two_hubs hubs objects join_detach stress computing bursts kill_then_end kill_computing
 	two_hubs sync_semantics mutex_kinds producer_consumer cond_timeouts semaphores \
 		keys_and_once ten_thousand spinlock rwlock rwlock_readers_first barrier c11 futex \
 		shared_mutexes shared_cond_checked thread_api stale_handles
