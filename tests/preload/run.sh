@@ -799,8 +799,9 @@ modes_match_native_on_1_and_2_hubs() {
 		why=
 		for hubs in 1 2; do
 			out=$(GREENSHIM_HUBS=$hubs timeout 30 env LD_PRELOAD="$LIB" \
-				"$B/tests/preload/$prog" $mode 2>/dev/null; echo "status $?")
-			[ "$out" = "$native" ] || why="$why hubs $hubs: \"$out\";"
+				"$B/tests/preload/$prog" $mode 2>"$tmp/modes.err"; echo "status $?")
+			[ "$out" = "$native" ] ||
+				why="$why hubs $hubs: \"$out\" (stderr: $(head -c 600 "$tmp/modes.err"));"
 		done
 		if [ -n "$why" ]; then
 			fail $name "$why natively \"$native\""
