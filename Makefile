@@ -68,7 +68,7 @@ RTLIB := $(B)/libgreenshim-rt.a
 
 # ---- tools/: one program per file or folder ----
 TOOLS := $(B)/gs-microbench $(B)/gs-echo-threads $(B)/gs-echo-epoll $(B)/gs-echo-load \
-	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/gs-uringbench $(B)/gs-rawbench $(B)/gs-bulk $(B)/gs-uneven $(B)/gs-contend $(B)/gs-sleeper \
+	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/gs-uringbench $(B)/gs-rawbench $(B)/gs-bulk $(B)/gs-uneven $(B)/gs-contend $(B)/gs-sleeper $(B)/gs-killlat \
 	$(B)/greenrun $(B)/greenctl
 
 # ---- tests ----
@@ -261,6 +261,9 @@ $(B)/gs-uneven: tools/bench/uneven.c | depcheck
 $(B)/gs-sleeper: tools/bench/sleeper.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
+$(B)/gs-killlat: tools/bench/killlat.c | depcheck
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
 $(B)/gs-contend: tools/bench/contend.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
@@ -301,6 +304,8 @@ bench: all $(B)/tests/tools/late_threads
 	sh tools/bench/contend.sh $(B)
 	@echo
 	sh tools/bench/late.sh $(B) 1
+	@echo
+	sh tools/bench/killlat.sh $(B) 2
 
 soak: all $(SOAK)
 	sh tools/soak/run.sh $(B) all

@@ -318,9 +318,7 @@ void green_yield(void)
 	struct hub *h = hub_get();
 	struct green *g = h->current;
 
-	g->state = GREEN_READY;
-	g->flags &= ~GREEN_PREEMPTED;
-	hub_runq_push(h, g);
+	hub_requeue(h, g);
 	hub_switch_out(h, g);
 	green_take_due(g);
 }

@@ -1097,11 +1097,16 @@ void hub_preempt(struct hub *h, struct green *cur)
 	hub_switch(h, cur, h->hub_green);
 }
 
-void hub_yield_polling(struct hub *h, struct green *cur)
+void hub_requeue(struct hub *h, struct green *cur)
 {
 	cur->state = GREEN_READY;
 	cur->flags &= ~GREEN_PREEMPTED;
 	hub_runq_push(h, cur);
+}
+
+void hub_yield_polling(struct hub *h, struct green *cur)
+{
+	hub_requeue(h, cur);
 	hub_switch(h, cur, h->hub_green);
 }
 
@@ -1195,8 +1200,14 @@ static void hub_main(void *arg)
 				if (!woke && h->runq_head == NULL)
 					hub_stuck(h);
 			}
-			atomic_store_explicit(&h->idle, false, memory_order_relaxed);
+			/* Before the look at wake_sent below (preempt_kick). */
+			atomic_store(&h->idle, false);
 		}
+		/* Posted while the poll ran, after epoll_wait had looked: taken
+		 * now, not when a thread next lets the hub poll. A poster that
+		 * saw in_loop still set sent no kick (preempt_kick). */
+		if (atomic_load(&h->wake_sent))
+			hub_take_posts(h);
 		h->poll_round = h->runq_len;
 		if (h->preempted != NULL) {
 			struct hub *t = h->move_to;
@@ -1276,8 +1287,12 @@ int hub_post_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si)
 		m->next = head;
 	while (!atomic_compare_exchange_weak_explicit(&h->kills, &head, m, memory_order_release,
 						      memory_order_relaxed));
-	preempt_kick(h); /* h cannot go before post_end */
-	post_end(h);
+	/* The wake-up first, then the look at whether h runs a thread
+	 * (preempt_kick): h, leaving its loop, looks at wake_sent after it
+	 * says so (hub_main), so one of the two sees the other. */
+	wake_post(h);
+	preempt_kick(h);
+	atomic_fetch_sub(&h->wake_users, 1); /* post_end's second half */
 	return 0;
 }
 
@@ -1585,6 +1600,7 @@ int hub_defer_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si)
 	if (!sig_slots_post(&h->deferred, &p))
 		return -EAGAIN;
 	hub_wake(h);
+	preempt_kick(h); /* another hub's: taken where its thread computes */
 	return 0;
 }
 

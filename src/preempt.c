@@ -649,8 +649,11 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	stop_now = (cur->flags & GREEN_CANCEL_ASYNC) && green_cancel_due(cur) && stoppable(h, cur, uc);
 	/* A thread that switched since the last tick made progress; but a
 	 * timed wait that has ended (a sleep, the GIL's 5 ms wait) must be
-	 * noticed now, whoever runs. */
-	if (!stop_now && h->switches != h->preempt_seen && gs_now_ns() < h->next_deadline) {
+	 * noticed now, whoever runs, and so must what other OS threads posted
+	 * (wake_sent: a kick that came as the hub left its loop found no
+	 * thread to stop). */
+	if (!stop_now && h->switches != h->preempt_seen && gs_now_ns() < h->next_deadline &&
+	    !atomic_load_explicit(&h->wake_sent, memory_order_relaxed)) {
 		h->preempt_seen = h->switches;
 		goto out_tick;
 	}
@@ -736,6 +739,7 @@ static void kick_take(int sig, siginfo_t *si, void *ucp)
 	preempt_unmask(uc, 0);
 	h->in_tick++; /* a sample taken meanwhile leaves these frames out */
 	hub_take_kills_sent(h);
+	hub_take_deferred(h); /* those another hub's handler sent */
 	h->in_tick--;
 	green_take_due(cur);
 	if (GS_UNLIKELY(cur->hub != h)) {

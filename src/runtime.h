@@ -865,6 +865,9 @@ void hub_switch_out(struct hub *h, struct green *cur);
 /* The running green cur is preempted (src/preempt.c): to the hub, which
  * polls, then queues cur behind what the poll made ready. */
 void hub_preempt(struct hub *h, struct green *cur);
+/* The running green cur, READY again, goes to the back of h's run queue
+ * (a yield's first half: the switch away is the caller's). */
+void hub_requeue(struct hub *h, struct green *cur);
 /* The running green cur yields to the hub, which polls, then runs its
  * queue, cur last: a preemption at a call's return (preempt_owed), where
  * no move to another hub is made. */

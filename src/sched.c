@@ -64,7 +64,9 @@
  *    but the runtime's), so the kernel picks, for a signal sent to the
  *    process, a hub where some thread takes it. A signal or cancellation
  *    for one thread of another hub is posted to that hub (hub_post_kill),
- *    which delivers it as if sent there.
+ *    which delivers it as if sent there: at once where it runs a thread
+ *    that may be stopped (a kick to its OS thread, preempt_kick), else at
+ *    its next turn through its loop, and before the target ends.
  *  - The process ends when the last program thread ends (pthread_exit from
  *    main and from every other): hub_ended() asks the count kept here.
  *  - Deadlock: the process is stuck when every hub is (sched_stuck_begin,
