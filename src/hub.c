@@ -1443,13 +1443,17 @@ void hub_move_green(struct hub *h, struct green *g, struct hub *t)
 	gsync_lock(&g->join_lock);
 	g->hub = t;
 	gsync_unlock(&g->join_lock);
+	/* Moving from here on: those signals are kept for g to handle on
+	 * its own context, on t (sigmask.c), though g->hub names t already;
+	 * until 2026-12-06 they ran on this hub's context instead (Boehm's
+	 * suspend handler there died of SIGSEGV, 1 run in 150). */
+	g->flags |= GREEN_MOVING;
 	take_kills(h);
 	hub_take_deferred(h); /* and those a handler here sent it */
 	unlink_green(h, g);
 	h->nrunning--;
 	sigmask_green_end(h, g);
 	tls_move(g, t);
-	g->flags |= GREEN_MOVING;
 	post_green(t, &t->adopt, g);
 }
 

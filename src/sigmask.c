@@ -411,12 +411,15 @@ int sigmask_due_interrupts(const struct green *g)
 }
 
 /* Whether sig, which g lets in, is kept for g to handle on its own
- * context: g is not the caller, the program has a handler for it. */
+ * context: g is not the caller, the program has a handler for it. g is
+ * this hub's, or on its way from here to another (hub_move_green: it
+ * handles it there). */
 static bool for_its_context(const struct green *g, int sig)
 {
 	const struct hub *h = hub_peek();
 
-	return h != NULL && g->hub == h && g != h->current && g != h->hub_green &&
+	return h != NULL && (g->hub == h || (g->flags & GREEN_MOVING)) && g != h->current &&
+	       g != h->hub_green &&
 	       g->state != GREEN_DEAD &&
 	       (atomic_load_explicit(&handled, memory_order_relaxed) & bit(sig)) != 0;
 }
