@@ -36,6 +36,15 @@ static inline struct green *tid_green(pthread_t t)
 	return (t & 1) ? (struct green *)(uintptr_t)(t & ~(pthread_t)1) : NULL;
 }
 
+/* Whether g is another hub's to deliver to: it runs there, or is on its
+ * way here from there (GREEN_MOVING, set before g->hub names this hub:
+ * src/hub.c, hub_move_green), and its signals are still that hub's to
+ * touch; a post for it waits here until it is linked. */
+static bool elsewhere(const struct green *g, const struct hub *h)
+{
+	return g->hub != h || (__atomic_load_n(&g->flags, __ATOMIC_RELAXED) & GREEN_MOVING);
+}
+
 /* The calling green thread, unless it is the root or a plain thread. */
 static struct green *self_green(void)
 {
@@ -376,7 +385,7 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 		return -hub_defer_kill_green(g, sig, NULL);
 	/* g runs on another hub's OS thread (GREENSHIM_HUBS): that hub
 	 * delivers it, as below. */
-	if (g->hub != h && !preload_native())
+	if (elsewhere(g, h) && !preload_native())
 		return -hub_post_kill_green(g, sig, NULL);
 	/* A signal g blocks, or waits for in sigwait, stays pending for g
 	 * alone (src/sigmask.c), as the kernel keeps a thread's own. */
@@ -427,7 +436,7 @@ GS_WRAP int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
 	si.si_value = value;
 	if (h != NULL && hub_in_handler(h) && g != hub_current(h))
 		return -hub_defer_kill_green(g, sig, &si); /* as pthread_kill's */
-	if (g->hub != h)
+	if (elsewhere(g, h))
 		return -hub_post_kill_green(g, sig, &si); /* its hub delivers it */
 	if (hub_in_handler(h))
 		return pthread_kill(t, sig);
@@ -608,7 +617,7 @@ GS_WRAP int pthread_cancel(pthread_t t)
 	if (green_ended(g))
 		return 0; /* glibc: a thread that has ended but is not joined */
 	/* Only its own hub touches a thread's flags and wait. */
-	if (g->hub != hub_peek())
+	if (elsewhere(g, hub_peek()))
 		return hub_post_kill_green(g, KILL_MSG_CANCEL, NULL) == 0 ? 0 : EAGAIN;
 	green_cancel(g);
 	/* On itself, glibc acts at once only for the asynchronous type. */

@@ -1318,9 +1318,24 @@ int hub_post_kill_green(struct green *g, int sig, const siginfo_t *si)
  * each to the thread named if it is still one of this hub's. */
 static void take_greens_handed_over(struct hub *h);
 
+/* m, for a thread that is not among h's: held while a thread is on its
+ * way here (hub_move_green names h in g->hub before it hands g over: a
+ * sender may post for g here first), else dropped (the thread has gone,
+ * as the kernel drops a signal for a thread that has ended). */
+static void hold_or_drop(struct hub *h, struct kill_msg *m, struct kill_msg ***tail)
+{
+	if (atomic_load(&h->incoming) == 0) {
+		gs_free(m);
+		return;
+	}
+	m->next = NULL;
+	**tail = m;
+	*tail = &m->next;
+}
+
 static void take_kills(struct hub *h)
 {
-	struct kill_msg *m, *rev = NULL, *next;
+	struct kill_msg *m, *rev = NULL, *next, **tail;
 
 	for (m = atomic_exchange_explicit(&h->kills, NULL, memory_order_acquire); m != NULL;
 	     m = next) {
@@ -1328,21 +1343,33 @@ static void take_kills(struct hub *h)
 		m->next = rev;
 		rev = m;
 	}
-	/* A thread moved here was handed over before any signal sent to it
-	 * here (hub_post_kill_green): linked first, it is found below. */
+	/* Those held, sent before, go first. */
+	if (h->kills_held != NULL) {
+		for (tail = &h->kills_held; *tail != NULL; tail = &(*tail)->next)
+			;
+		*tail = rev;
+		rev = h->kills_held;
+		h->kills_held = NULL;
+	}
+	/* A thread moved here may have been handed over since: linked
+	 * first, it is found below. */
 	if (rev != NULL)
 		take_greens_handed_over(h);
+	tail = &h->kills_held;
 	for (m = rev; m != NULL; m = next) {
+		struct green *g;
+
 		next = m->next;
-		for (struct green *g = h->all; g != NULL; g = g->all_next) {
-			if (g == m->g && g->id == m->id) {
-				if (g->state != GREEN_DEAD && m->sig == KILL_MSG_CANCEL)
-					green_cancel(g);
-				else if (g->state != GREEN_DEAD)
-					sigmask_kill_here(h, g, m->sig, m->queued ? &m->info : NULL);
-				break;
-			}
+		for (g = h->all; g != NULL && !(g == m->g && g->id == m->id); g = g->all_next)
+			;
+		if (g == NULL) {
+			hold_or_drop(h, m, &tail);
+			continue;
 		}
+		if (g->state != GREEN_DEAD && m->sig == KILL_MSG_CANCEL)
+			green_cancel(g);
+		else if (g->state != GREEN_DEAD)
+			sigmask_kill_here(h, g, m->sig, m->queued ? &m->info : NULL);
 		gs_free(m);
 	}
 }
@@ -1361,6 +1388,12 @@ static void free_kills(struct hub *h)
 		next = m->next;
 		gs_free(m);
 	}
+	for (m = h->kills_held; m != NULL; m = next) {
+		next = m->next;
+		gs_free(m);
+	}
+	h->kills_held = NULL;
+	atomic_store(&h->incoming, 0);
 }
 
 void hub_post_wait(struct hub *h, struct wait *w)
@@ -1399,8 +1432,10 @@ static void take_greens_handed_over(struct hub *h)
 		next = g->next;
 		g->next = NULL;
 		hub_link_green(h, g);
-		if (g->flags & GREEN_MOVING)
+		if (g->flags & GREEN_MOVING) {
 			sched_moved_in(g);
+			atomic_fetch_sub(&h->incoming, 1); /* linked: found now */
+		}
 		/* A mask of its own, where no thread had one yet. */
 		if (!h->masks && g->sigmask != h->kmask)
 			sigmask_recount(h);
@@ -1440,14 +1475,18 @@ void hub_move_green(struct hub *h, struct green *g, struct hub *t)
 {
 	/* Signals sent from now on go to t; those sent before are here,
 	 * delivered (take_kills) while g is still this hub's. */
+	/* Moving from here on: the signals taken below are kept for g to
+	 * handle on its own context, on t (sigmask.c), though g->hub names t
+	 * already; until 2026-12-06 they ran on this hub's context instead
+	 * (Boehm's suspend handler there died of SIGSEGV, 1 run in 150). A
+	 * sender on t that finds g->hub naming t sees the flag too, and posts
+	 * (pthread_kill) rather than touch g, which is still this hub's. */
+	__atomic_store_n(&g->flags, g->flags | GREEN_MOVING, __ATOMIC_RELAXED);
+	/* t holds what is posted for g before it links g (take_kills). */
+	atomic_fetch_add(&t->incoming, 1);
 	gsync_lock(&g->join_lock);
 	g->hub = t;
 	gsync_unlock(&g->join_lock);
-	/* Moving from here on: those signals are kept for g to handle on
-	 * its own context, on t (sigmask.c), though g->hub names t already;
-	 * until 2026-12-06 they ran on this hub's context instead (Boehm's
-	 * suspend handler there died of SIGSEGV, 1 run in 150). */
-	g->flags |= GREEN_MOVING;
 	take_kills(h);
 	hub_take_deferred(h); /* and those a handler here sent it */
 	unlink_green(h, g);
@@ -1620,6 +1659,35 @@ int hub_defer_kill_green(struct green *g, int sig, const siginfo_t *si)
 	return post_to_home(g, sig, si, hub_defer_kill);
 }
 
+/* Whether p's thread is among h's, but ended (deferred_for's NULL either
+ * way). */
+static bool deferred_gone(struct hub *h, const struct sig_post *p)
+{
+	for (struct green *g = h->all; g != NULL; g = g->all_next)
+		if (g == p->g && g->id == p->gid)
+			return true;
+	return false;
+}
+
+/* A deferred signal for a thread not yet linked here, held with the posts
+ * (take_kills), which deliver it once it is; lost if no memory. */
+static void hold_deferred(struct hub *h, const struct sig_post *p)
+{
+	struct kill_msg *m = gs_malloc(sizeof *m), **tail;
+
+	if (m == NULL)
+		return;
+	m->next = NULL;
+	m->g = p->g;
+	m->id = p->gid;
+	m->sig = p->si.si_signo;
+	m->queued = p->has_info;
+	m->info = p->si;
+	for (tail = &h->kills_held; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = m;
+}
+
 /* The live thread of h that p was posted for, or NULL if it has ended. */
 static struct green *deferred_for(struct hub *h, const struct sig_post *p)
 {
@@ -1645,8 +1713,12 @@ void hub_take_deferred(struct hub *h)
 		int sig = p.si.si_signo;
 		struct green *t = p.g != NULL ? deferred_for(h, &p) : signal_receiver(h, sig);
 
-		if (p.g != NULL && t == NULL)
+		if (p.g != NULL && t == NULL) {
+			/* Perhaps on its way here: held as a post would be. */
+			if (atomic_load(&h->incoming) > 0 && !deferred_gone(h, &p))
+				hold_deferred(h, &p);
 			continue;
+		}
 		sigmask_kill_here(h, t != NULL ? t : h->root, sig, p.has_info ? &p.si : NULL);
 	}
 }

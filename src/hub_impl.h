@@ -112,6 +112,12 @@ struct hub {
 	bool spin_next;     /* another hub's post ended its last sleep */
 	_Atomic(struct close_msg *) closed;
 	_Atomic(struct kill_msg *) kills;
+	/* Threads another hub is moving here (hub_move_green) that this one
+	 * has not linked yet: a signal posted for one meanwhile names a
+	 * thread not in h->all, and is held (kills_held, in order, the
+	 * hub's own) until it is, not dropped. */
+	atomic_int incoming;
+	struct kill_msg *kills_held;
 	atomic_long remote_pending;
 	struct green *volatile intr_target; /* signal handler -> hub */
 	struct green *volatile kill_target; /* pthread_kill -> signal handler */
