@@ -1318,19 +1318,18 @@ int hub_post_kill_green(struct green *g, int sig, const siginfo_t *si)
  * each to the thread named if it is still one of this hub's. */
 static void take_greens_handed_over(struct hub *h);
 
-/* m, for a thread that is not among h's: held while a thread is on its
- * way here (hub_move_green names h in g->hub before it hands g over: a
- * sender may post for g here first), else dropped (the thread has gone,
- * as the kernel drops a signal for a thread that has ended). */
-static void hold_or_drop(struct hub *h, struct kill_msg *m, struct kill_msg ***tail)
+/* m, for a thread that is not among h's, while a thread is on its way
+ * here (hub_move_green names h in g->hub before it hands g over: a
+ * sender may post for g here first): held, after those held before,
+ * until take_kills finds its thread. */
+static void hold(struct hub *h, struct kill_msg *m)
 {
-	if (atomic_load(&h->incoming) == 0) {
-		gs_free(m);
-		return;
-	}
+	struct kill_msg **tail = &h->kills_held;
+
+	while (*tail != NULL)
+		tail = &(*tail)->next;
 	m->next = NULL;
-	**tail = m;
-	*tail = &m->next;
+	*tail = m;
 }
 
 static void take_kills(struct hub *h)
@@ -1355,15 +1354,19 @@ static void take_kills(struct hub *h)
 	 * first, it is found below. */
 	if (rev != NULL)
 		take_greens_handed_over(h);
-	tail = &h->kills_held;
 	for (m = rev; m != NULL; m = next) {
 		struct green *g;
 
 		next = m->next;
 		for (g = h->all; g != NULL && !(g == m->g && g->id == m->id); g = g->all_next)
 			;
+		/* Not here: on its way, or gone (dropped, as the kernel drops
+		 * a signal for a thread that has ended). */
 		if (g == NULL) {
-			hold_or_drop(h, m, &tail);
+			if (atomic_load(&h->incoming) > 0)
+				hold(h, m);
+			else
+				gs_free(m);
 			continue;
 		}
 		if (g->state != GREEN_DEAD && m->sig == KILL_MSG_CANCEL)
@@ -1659,41 +1662,32 @@ int hub_defer_kill_green(struct green *g, int sig, const siginfo_t *si)
 	return post_to_home(g, sig, si, hub_defer_kill);
 }
 
-/* Whether p's thread is among h's, but ended (deferred_for's NULL either
- * way). */
-static bool deferred_gone(struct hub *h, const struct sig_post *p)
-{
-	for (struct green *g = h->all; g != NULL; g = g->all_next)
-		if (g == p->g && g->id == p->gid)
-			return true;
-	return false;
-}
-
 /* A deferred signal for a thread not yet linked here, held with the posts
  * (take_kills), which deliver it once it is; lost if no memory. */
 static void hold_deferred(struct hub *h, const struct sig_post *p)
 {
-	struct kill_msg *m = gs_malloc(sizeof *m), **tail;
+	struct kill_msg *m = gs_malloc(sizeof *m);
 
 	if (m == NULL)
 		return;
-	m->next = NULL;
 	m->g = p->g;
 	m->id = p->gid;
 	m->sig = p->si.si_signo;
 	m->queued = p->has_info;
 	m->info = p->si;
-	for (tail = &h->kills_held; *tail != NULL; tail = &(*tail)->next)
-		;
-	*tail = m;
+	hold(h, m);
 }
 
-/* The live thread of h that p was posted for, or NULL if it has ended. */
-static struct green *deferred_for(struct hub *h, const struct sig_post *p)
+/* The live thread of h that p was posted for, or NULL if it has ended
+ * (*known: among h's threads) or is not h's (*known false). */
+static struct green *deferred_for(struct hub *h, const struct sig_post *p, bool *known)
 {
-	for (struct green *g = h->all; g != NULL; g = g->all_next)
-		if (g == p->g && g->id == p->gid)
+	for (struct green *g = h->all; g != NULL; g = g->all_next) {
+		if (g == p->g && g->id == p->gid) {
+			*known = true;
 			return g->state != GREEN_DEAD ? g : NULL;
+		}
+	}
 	return NULL;
 }
 
@@ -1711,11 +1705,12 @@ void hub_take_deferred(struct hub *h)
 		return; /* a handler's wait_after: the loop takes them */
 	while (sig_slots_take(&h->deferred, &p)) {
 		int sig = p.si.si_signo;
-		struct green *t = p.g != NULL ? deferred_for(h, &p) : signal_receiver(h, sig);
+		bool known = false;
+		struct green *t = p.g != NULL ? deferred_for(h, &p, &known) : signal_receiver(h, sig);
 
 		if (p.g != NULL && t == NULL) {
-			/* Perhaps on its way here: held as a post would be. */
-			if (atomic_load(&h->incoming) > 0 && !deferred_gone(h, &p))
+			/* Not here, perhaps on its way: held as a post is. */
+			if (!known && atomic_load(&h->incoming) > 0)
 				hold_deferred(h, &p);
 			continue;
 		}

@@ -683,13 +683,29 @@ out:
  * found it may (stoppable), on a stack of the thread's own: it ends the
  * thread if it is to be cancelled asynchronously, else hands its hub to
  * the others. */
+/* The return from a handler that switched away (preempt_stop) or ran a
+ * handler of the program's that may have waited (kick_take) puts back the
+ * mask and signal stack the signal found, on hub from's OS thread; but a
+ * hub that keeps masks per thread has put cur's in the kernel since, and
+ * a thread moved to another hub (sched_share) is on another OS thread,
+ * with its own: the frame gets those. */
+static void frame_follows(const struct hub *from, const struct green *cur, ucontext_t *uc)
+{
+	const struct hub *h = cur->hub;
+	bool moved = h != from;
+
+	if (GS_UNLIKELY(moved))
+		sys_sigaltstack(NULL, &uc->uc_stack);
+	if (h->masks || moved)
+		memcpy(&uc->uc_sigmask, &h->kmask, sizeof h->kmask);
+}
+
 static void preempt_stop(int sig, siginfo_t *si, void *ucp)
 {
-	struct hub *h = hub_peek();
+	struct hub *h = hub_peek(), *now;
 	struct green *cur = h->current;
 	ucontext_t *uc = ucp;
 	int saved_errno = errno;
-	bool moved;
 
 	(void)sig;
 	(void)si;
@@ -700,23 +716,14 @@ static void preempt_stop(int sig, siginfo_t *si, void *ucp)
 	count_preemption(h);
 	unblock_tick();
 	hub_preempt(h, cur);
-	/* The return from the handler puts back the mask and signal stack
-	 * the signal found; but the hub has put this thread's mask in the
-	 * kernel since, and a thread moved to another hub (sched_share) is
-	 * on another OS thread, with its own. */
-	moved = cur->hub != h;
-	if (GS_UNLIKELY(moved)) {
-		h = cur->hub;
-		sys_sigaltstack(NULL, &uc->uc_stack);
-	}
-	h->in_tick++; /* a sample taken meanwhile leaves these frames out */
+	now = cur->hub; /* another once moved (sched_share) */
+	now->in_tick++; /* a sample taken meanwhile leaves these frames out */
 	/* Signals kept for it meanwhile: handled now, where the tick
 	 * interrupted it. */
 	green_take_due(cur);
-	if (h->masks || moved)
-		memcpy(&uc->uc_sigmask, &h->kmask, sizeof h->kmask);
+	now->in_tick--;
+	frame_follows(h, cur, uc);
 	/* Cancelled while the others ran. */
-	h->in_tick--;
 	cancel_async(cur);
 	errno = saved_errno;
 }
@@ -742,13 +749,7 @@ static void kick_take(int sig, siginfo_t *si, void *ucp)
 	hub_take_deferred(h); /* those another hub's handler sent */
 	h->in_tick--;
 	green_take_due(cur);
-	if (GS_UNLIKELY(cur->hub != h)) {
-		h = cur->hub;
-		sys_sigaltstack(NULL, &uc->uc_stack);
-		memcpy(&uc->uc_sigmask, &h->kmask, sizeof h->kmask);
-	} else if (h->masks) {
-		memcpy(&uc->uc_sigmask, &h->kmask, sizeof h->kmask);
-	}
+	frame_follows(h, cur, uc);
 	cancel_async(cur);
 	errno = saved_errno;
 }
