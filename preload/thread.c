@@ -22,6 +22,7 @@
 #include <sys/single_threaded.h>
 
 #include "preload.h"
+#include "../src/gid.h"
 
 #include <dlfcn.h> /* after runtime.h: <elf.h> and ev.h both name EV_NONE */
 #include <link.h>
@@ -461,18 +462,13 @@ static pid_t green_kernel_id(const struct green *g)
 	return PRELOAD_GREEN_TID_BASE + (pid_t)(g->id & 0x3fffffff);
 }
 
-/* The caller's hub's green thread with that id; NULL if none. */
-static struct green *green_by_kernel_id(pid_t tid)
+/* The live green thread with kernel id tid, from any hub (src/gid.c),
+ * with its whole id and its hub; NULL if none. */
+static struct green *green_by_kernel_id(pid_t tid, uint64_t *id, struct hub **on)
 {
-	struct hub *h = hub_peek();
-
-	if (tid < PRELOAD_GREEN_TID_BASE || h == NULL)
+	if (tid < PRELOAD_GREEN_TID_BASE)
 		return NULL;
-	for (struct green *g = hub_threads(h); g != NULL; g = g->all_next)
-		if (!(g->flags & (GREEN_ROOT | GREEN_HUB)) && g->state != GREEN_DEAD &&
-		    green_kernel_id(g) == tid)
-			return g;
-	return NULL;
+	return gid_find((uint32_t)(tid - PRELOAD_GREEN_TID_BASE), id, on);
 }
 
 GS_WRAP pid_t gettid(void)
@@ -489,7 +485,9 @@ long preload_gettid(void)
 
 long preload_tgkill(pid_t tgid, pid_t tid, int sig, bool *is_real)
 {
+	struct hub *h = hub_peek(), *on;
 	struct green *g;
+	uint64_t id;
 	int r;
 
 	*is_real = false;
@@ -497,11 +495,28 @@ long preload_tgkill(pid_t tgid, pid_t tid, int sig, bool *is_real)
 		*is_real = true;
 		return 0;
 	}
-	g = green_by_kernel_id(tid);
+	g = green_by_kernel_id(tid, &id, &on);
 	if (g == NULL || (tgid != -1 && tgid != getpid()))
 		return preload_fail(-ESRCH);
-	r = pthread_kill(green_tid(g), sig);
-	return r == 0 ? 0 : preload_fail(-r);
+	/* One of the caller's hub's threads stays there and lives on while
+	 * the caller runs (only this OS thread moves or ends it): signalled
+	 * as pthread_kill signals it. */
+	if (h != NULL && on == h && !elsewhere(g, h)) {
+		r = pthread_kill(green_tid(g), sig);
+		return r == 0 ? 0 : preload_fail(-r);
+	}
+	/* Another hub's, which may end or move at any time: named by
+	 * (g, id), which its hub checks, and sent on if it moved. As
+	 * pthread_kill's: glibc's internal signals are refused. */
+	if (sig < 0 || sig >= NSIG || sig == 32 || sig == 33)
+		return preload_fail(-EINVAL);
+	if (sig == 0)
+		return 0;
+	if (h != NULL && hub_in_handler(h))
+		r = hub_defer_kill_id(on, g, id, sig, NULL);
+	else
+		r = hub_post_kill_id(on, g, id, sig, NULL);
+	return r == 0 ? 0 : preload_fail(r);
 }
 
 GS_WRAP int tgkill(pid_t tgid, pid_t tid, int sig)
@@ -512,14 +527,17 @@ GS_WRAP int tgkill(pid_t tgid, pid_t tid, int sig)
 	return is_real ? REAL(tgkill)(tgid, tid, sig) : (int)r;
 }
 
-/* A green id names its OS thread (the caller's, whose hub it is on). */
+/* A green id names the OS thread its thread runs on now (its hub's). */
 static int affinity_pid(pid_t *pid)
 {
+	struct hub *on;
+	uint64_t id;
+
 	if (*pid < PRELOAD_GREEN_TID_BASE)
 		return 0;
-	if (green_by_kernel_id(*pid) == NULL)
+	if (green_by_kernel_id(*pid, &id, &on) == NULL)
 		return -ESRCH;
-	*pid = 0;
+	*pid = on == hub_peek() ? 0 : hub_os_tid(on);
 	return 0;
 }
 
@@ -549,10 +567,9 @@ GS_WRAP int preload_pthread_yield(void)
 
 /*
  * The calls below act on an OS thread. A green pthread_t stands for the
- * OS thread its green thread runs on (the caller's: green threads never
- * leave the hub that made them, and in greenshim's default mode every
- * green thread of a program shares one), so they act on that one, with
- * glibc's own result.
+ * caller's OS thread (its hub's, which runs every green thread of the hub;
+ * with several hubs, not the one another hub's thread runs on: see
+ * docs/LIMITATIONS.md), so they act on that one, with glibc's own result.
  */
 static pthread_t os_thread_of(pthread_t t)
 {

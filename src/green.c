@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "hub_impl.h"
+#include "gid.h"
 
 struct green *green_self(void)
 {
@@ -85,6 +86,7 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 		struct green **out)
 {
 	struct hub *h = hub_get(), *t;
+	struct gid_entry *e;
 	struct stack st;
 	struct green *g;
 	unsigned flags = 0;
@@ -93,9 +95,12 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 	if (h == NULL)
 		return -EAGAIN;
 	tls_init();
+	if (a != NULL && a->stack_addr != NULL && a->stack_size < sizeof *g + 256)
+		return -EINVAL;
+	e = gid_entry_new();
+	if (e == NULL)
+		return -EAGAIN;
 	if (a != NULL && a->stack_addr != NULL) {
-		if (a->stack_size < sizeof *g + 256)
-			return -EINVAL;
 		st.lo = a->stack_addr;
 		st.hi = st.lo + a->stack_size;
 		st.guard = 0;
@@ -110,8 +115,10 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 			size = stack_round(0) + tls_reserve();
 		r = stack_get(&h->stacks, size, &st);
 
-		if (r < 0)
+		if (r < 0) {
+			gid_entry_drop(e);
 			return r;
+		}
 	}
 	g = (struct green *)((uintptr_t)(st.hi - sizeof *g) & ~(uintptr_t)63);
 	memset(g, 0, sizeof *g);
@@ -130,6 +137,7 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 				stack_put(&h->stacks, &st);
 			else
 				stack_disown(&st);
+			gid_entry_drop(e);
 			return r;
 		}
 	}
@@ -142,10 +150,11 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 	tls_spare_for(h, t);
 	sched_thread_started(t);
 	g->state = GREEN_READY;
+	g->id = hub_new_green_id();
+	gid_add(g, e, t); /* before it can run: a tgkill of its own finds it */
 	if (t != h) {
 		/* Linked and queued by t, before it first runs (sched.c). */
 		g->hub = t;
-		g->id = hub_new_green_id();
 		g->flags |= (unsigned)h->sched_index << GREEN_HOME_SHIFT;
 		sigmask_green_inherit(h, g);
 		tls_move(g, t);
@@ -193,6 +202,7 @@ _Noreturn void green_exit(void *retval)
 	h->nrunning--;
 	sched_thread_ended(h);
 	sigmask_green_exiting(h, g);
+	gid_remove(g); /* its kernel id names no thread from now on */
 	/* A joiner or a detach may come from another hub: DEAD, the joiner's
 	 * wait and detached are read and written under join_lock. */
 	gsync_lock(&g->join_lock);

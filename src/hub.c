@@ -72,6 +72,7 @@
 #include <sys/resource.h>
 
 #include "hub_impl.h"
+#include "gid.h"
 #include "tools.h"
 #include "sys.h"
 
@@ -639,6 +640,11 @@ bool hub_exit_ends_os_thread(const struct hub *h)
 {
 	return h->current == h->hub_green ||
 	       (h->current == h->root && h->ngreen == 1 && h->tid != getpid());
+}
+
+int hub_os_tid(const struct hub *h)
+{
+	return h->tid;
 }
 
 struct green *hub_threads(const struct hub *h)
@@ -1269,19 +1275,11 @@ static void free_closes(struct hub *h)
 	}
 }
 
-int hub_post_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si)
+/* Pushes m, ready, on h's list of signals posted and wakes h. */
+static void push_kill(struct hub *h, struct kill_msg *m)
 {
-	struct kill_msg *m = gs_malloc(sizeof *m), *head;
+	struct kill_msg *head = atomic_load_explicit(&h->kills, memory_order_relaxed);
 
-	if (m == NULL)
-		return -EAGAIN;
-	m->g = g;
-	m->id = g->id;
-	m->sig = sig;
-	m->queued = si != NULL;
-	if (si != NULL)
-		m->info = *si;
-	head = atomic_load_explicit(&h->kills, memory_order_relaxed);
 	post_begin(h);
 	do
 		m->next = head;
@@ -1293,7 +1291,27 @@ int hub_post_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si)
 	wake_post(h);
 	preempt_kick(h);
 	atomic_fetch_sub(&h->wake_users, 1); /* post_end's second half */
+}
+
+int hub_post_kill_id(struct hub *h, struct green *g, uint64_t id, int sig, const siginfo_t *si)
+{
+	struct kill_msg *m = gs_malloc(sizeof *m);
+
+	if (m == NULL)
+		return -EAGAIN;
+	m->g = g;
+	m->id = id;
+	m->sig = sig;
+	m->queued = si != NULL;
+	if (si != NULL)
+		m->info = *si;
+	push_kill(h, m);
 	return 0;
+}
+
+int hub_post_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si)
+{
+	return hub_post_kill_id(h, g, g->id, sig, si);
 }
 
 /* post to g's hub, read under g's join lock: a move takes what was
@@ -1318,6 +1336,26 @@ int hub_post_kill_green(struct green *g, int sig, const siginfo_t *si)
  * each to the thread named if it is still one of this hub's. */
 static void take_greens_handed_over(struct hub *h);
 
+enum kill_fate { KILL_DROP, KILL_HOLD, KILL_FORWARDED };
+
+/* What becomes of a signal for (g, id), which is not among h's threads:
+ * held while a thread is on its way here, or while gid.c names h for it
+ * (made for h by another hub, not yet handed over); forwarded to the hub
+ * gid.c names, where it went since the sender looked (a sender that named
+ * it by its kernel id, preload_tgkill, takes no lock against moves);
+ * dropped if it has ended. */
+static enum kill_fate fate_of(struct hub *h, const struct green *g, uint64_t id, struct hub **on)
+{
+	uint64_t now;
+	struct green *live = gid_find((uint32_t)(id & GID_KEY_MASK), &now, on);
+
+	if (atomic_load(&h->incoming) > 0)
+		return KILL_HOLD;
+	if (live != g || now != id || *on == NULL)
+		return KILL_DROP;
+	return *on == h ? KILL_HOLD : KILL_FORWARDED;
+}
+
 /* m, for a thread that is not among h's, while a thread is on its way
  * here (hub_move_green names h in g->hub before it hands g over: a
  * sender may post for g here first): held, after those held before,
@@ -1332,9 +1370,42 @@ static void hold(struct hub *h, struct kill_msg *m)
 	*tail = m;
 }
 
+/* Standard signals sent to one thread before it took any are one pending
+ * signal, as the kernel merges them (signal(7)); a batch of posts keeps
+ * the first of each, which it checks against the last MERGE_SLOTS kept.
+ * Without it a sender that posts in a loop from another CPU (tgkill's
+ * SIGUSR1, 1 M a second) outran the hub that delivered each, and the
+ * target thread ran nothing else (2026-12-07). */
+#define MERGE_SLOTS 8
+
+struct merge {
+	const struct green *g[MERGE_SLOTS];
+	uint64_t id[MERGE_SLOTS];
+	int sig[MERGE_SLOTS];
+	unsigned n;
+};
+
+/* Whether m repeats a standard signal kept; if not, keeps it. */
+static bool merged(struct merge *k, const struct kill_msg *m)
+{
+	unsigned i;
+
+	if (m->sig <= 0 || m->sig >= 32)
+		return false; /* cancellation, real-time signals: each counts */
+	for (i = 0; i < k->n && i < MERGE_SLOTS; i++)
+		if (k->g[i] == m->g && k->id[i] == m->id && k->sig[i] == m->sig)
+			return true;
+	i = k->n++ % MERGE_SLOTS;
+	k->g[i] = m->g;
+	k->id[i] = m->id;
+	k->sig[i] = m->sig;
+	return false;
+}
+
 static void take_kills(struct hub *h)
 {
 	struct kill_msg *m, *rev = NULL, *next, **tail;
+	struct merge kept = { .n = 0 };
 
 	for (m = atomic_exchange_explicit(&h->kills, NULL, memory_order_acquire); m != NULL;
 	     m = next) {
@@ -1360,18 +1431,23 @@ static void take_kills(struct hub *h)
 		next = m->next;
 		for (g = h->all; g != NULL && !(g == m->g && g->id == m->id); g = g->all_next)
 			;
-		/* Not here: on its way, or gone (dropped, as the kernel drops
-		 * a signal for a thread that has ended). */
+		/* Not here: on its way, moved on, or gone (dropped, as the
+		 * kernel drops a signal for a thread that has ended). */
 		if (g == NULL) {
-			if (atomic_load(&h->incoming) > 0)
+			struct hub *on;
+			enum kill_fate f = fate_of(h, m->g, m->id, &on);
+
+			if (f == KILL_HOLD)
 				hold(h, m);
+			else if (f == KILL_FORWARDED)
+				push_kill(on, m);
 			else
 				gs_free(m);
 			continue;
 		}
 		if (g->state != GREEN_DEAD && m->sig == KILL_MSG_CANCEL)
 			green_cancel(g);
-		else if (g->state != GREEN_DEAD)
+		else if (g->state != GREEN_DEAD && !merged(&kept, m))
 			sigmask_kill_here(h, g, m->sig, m->queued ? &m->info : NULL);
 		gs_free(m);
 	}
@@ -1489,6 +1565,7 @@ void hub_move_green(struct hub *h, struct green *g, struct hub *t)
 	atomic_fetch_add(&t->incoming, 1);
 	gsync_lock(&g->join_lock);
 	g->hub = t;
+	gid_moved(g, t);
 	gsync_unlock(&g->join_lock);
 	take_kills(h);
 	hub_take_deferred(h); /* and those a handler here sent it */
@@ -1636,9 +1713,9 @@ bool hub_defer_signal(struct hub *h, int sig, const siginfo_t *si)
 	return true;
 }
 
-int hub_defer_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si)
+int hub_defer_kill_id(struct hub *h, struct green *g, uint64_t id, int sig, const siginfo_t *si)
 {
-	struct sig_post p = { .g = g, .gid = g->id, .has_info = si != NULL };
+	struct sig_post p = { .g = g, .gid = id, .has_info = si != NULL };
 
 	if (si != NULL)
 		p.si = *si;
@@ -1648,6 +1725,11 @@ int hub_defer_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si)
 	hub_wake(h);
 	preempt_kick(h); /* another hub's: taken where its thread computes */
 	return 0;
+}
+
+int hub_defer_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si)
+{
+	return hub_defer_kill_id(h, g, g->id, sig, si);
 }
 
 int hub_defer_kill_green(struct green *g, int sig, const siginfo_t *si)
@@ -1663,8 +1745,9 @@ int hub_defer_kill_green(struct green *g, int sig, const siginfo_t *si)
 }
 
 /* A deferred signal for a thread not yet linked here, held with the posts
- * (take_kills), which deliver it once it is; lost if no memory. */
-static void hold_deferred(struct hub *h, const struct sig_post *p)
+ * (take_kills), which deliver it once it is; or for a thread that went to
+ * another hub since, posted there. Lost if no memory. */
+static void pass_deferred(struct hub *h, const struct sig_post *p, struct hub *on)
 {
 	struct kill_msg *m = gs_malloc(sizeof *m);
 
@@ -1675,7 +1758,10 @@ static void hold_deferred(struct hub *h, const struct sig_post *p)
 	m->sig = p->si.si_signo;
 	m->queued = p->has_info;
 	m->info = p->si;
-	hold(h, m);
+	if (on == h)
+		hold(h, m);
+	else
+		push_kill(on, m);
 }
 
 /* The live thread of h that p was posted for, or NULL if it has ended
@@ -1709,9 +1795,12 @@ void hub_take_deferred(struct hub *h)
 		struct green *t = p.g != NULL ? deferred_for(h, &p, &known) : signal_receiver(h, sig);
 
 		if (p.g != NULL && t == NULL) {
-			/* Not here, perhaps on its way: held as a post is. */
-			if (!known && atomic_load(&h->incoming) > 0)
-				hold_deferred(h, &p);
+			/* Not here: held or forwarded as a post is. */
+			struct hub *on;
+			enum kill_fate f = known ? KILL_DROP : fate_of(h, p.g, p.gid, &on);
+
+			if (f != KILL_DROP)
+				pass_deferred(h, &p, f == KILL_HOLD ? h : on);
 			continue;
 		}
 		sigmask_kill_here(h, t != NULL ? t : h->root, sig, p.has_info ? &p.si : NULL);
@@ -1952,6 +2041,7 @@ void hub_fork_child(void)
 	struct green *cur;
 
 	pool_fork_child(); /* even without a hub: a plain thread may use it */
+	gid_fork_child(h != NULL ? h->current : NULL, h);
 	if (h == NULL)
 		return;
 	cur = h->current;

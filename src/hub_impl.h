@@ -93,6 +93,9 @@ struct hub {
 	 * stops, so one of the two sees the other. */
 	atomic_bool spinning;
 	atomic_bool in_loop;          /* the OS thread is inside ev_run */
+	/* A kick is on its way to the OS thread (preempt_kick): the next post
+	 * sends none, until the handler takes it. */
+	atomic_bool kicked;
 	/* Moves of this hub's fds for its thread to take up before its loop
 	 * runs again (hub.c, hub_take_move). */
 	atomic_bool move_wake, move_backend;

@@ -480,11 +480,17 @@ long preempt_send_sample(int tid)
 	return send_marked(getpid(), tid, SAMPLE_MARK);
 }
 
+/* One kick at a time: each is a real-time signal, queued, not merged as a
+ * standard one is, and a sender that posts in a loop (a tgkill storm from
+ * another CPU) kept the hub's OS thread busy taking them (2026-12-07: a
+ * thread took none of its CPU for a minute). The posts a kick on its way
+ * finds wait for it: the handler clears kicked first, then takes them. */
 void preempt_kick(struct hub *h)
 {
 	if (atomic_load_explicit(&state, memory_order_relaxed) > 0 && h != hub_peek() &&
-	    !atomic_load(&h->in_loop) && !atomic_load(&h->idle))
-		send_marked(h->pid, h->tid, KICK_MARK);
+	    !atomic_load(&h->in_loop) && !atomic_load(&h->idle) &&
+	    !atomic_exchange(&h->kicked, true) && send_marked(h->pid, h->tid, KICK_MARK) < 0)
+		atomic_store(&h->kicked, false); /* EAGAIN: the queue is full */
 }
 
 static bool marked(const siginfo_t *si, int mark)
@@ -602,6 +608,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	 * stack (its handler may wait). Elsewhere it waits for h's next
 	 * poll, as before the kick. */
 	if (marked(si, KICK_MARK)) {
+		atomic_store(&h->kicked, false);
 		cur = h->current;
 		if (cur != h->hub_green && stoppable(h, cur, uc) &&
 		    overflow_signal_stack(h, SIGSTACK_TICK, kick_take, sig, si, ucp))

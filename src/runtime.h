@@ -823,6 +823,8 @@ static inline unsigned long hub_program_signals(const struct hub *h)
 bool hub_exit_ends_os_thread(const struct hub *h);
 /* h's threads, first of the list (struct green's all_next links them). */
 struct green *hub_threads(const struct hub *h);
+/* The kernel id of h's OS thread. */
+int hub_os_tid(const struct hub *h);
 /* Around a program's signal handler that the hub runs (preload/signal.c):
  * counted, and a thread preempted meanwhile is left alone. On a green
  * thread's own context (kmask: the first word of the signal frame's
@@ -896,6 +898,10 @@ void hub_remote_post(struct hub *h, struct remote_msg *m);
  * delivers it as its own thread's pthread_kill would; KILL_MSG_CANCEL:
  * h cancels g (green_cancel). 0 or -EAGAIN. */
 int hub_post_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si);
+/* The same for the thread (g, id) that gid_find found on h: if it is no
+ * longer there, h forwards it to the hub it went to, or drops it if it
+ * has ended (hub.c, fate_of). */
+int hub_post_kill_id(struct hub *h, struct green *g, uint64_t id, int sig, const siginfo_t *si);
 /* The same to g wherever it runs, from any hub: the read of g->hub and the
  * post are one step under g->join_lock, which a move takes too
  * (hub_move_green). With si, sent with that siginfo (pthread_sigqueue)
@@ -1013,6 +1019,8 @@ bool hub_defer_signal(struct hub *h, int sig, const siginfo_t *si);
  * outside a handler is (sigmask_kill_here: g's handler on g's context).
  * 0, or -EAGAIN if no slot is free. Async-signal-safe. */
 int hub_defer_kill(struct hub *h, struct green *g, int sig, const siginfo_t *si);
+/* The same for (g, id) found by gid_find on h, as hub_post_kill_id. */
+int hub_defer_kill_id(struct hub *h, struct green *g, uint64_t id, int sig, const siginfo_t *si);
 /* The same for a thread of any hub: kept for g's hub's loop (no memory
  * allocated, unlike hub_post_kill_green's). */
 int hub_defer_kill_green(struct green *g, int sig, const siginfo_t *si);

@@ -34,11 +34,20 @@
  *                ever stops it on the other hub, nor lets the main
  *                thread's sleep end on its own: the signal itself must
  *                reach it)
+ *   tgkill       threads that compute and threads that sleep, each named
+ *                by its kernel id (gettid) and sent a signal with tgkill
+ *                or a raw tkill by the main thread and by another thread:
+ *                each handles it on its own, tgkill with signal 0 finds
+ *                each while it lives and ESRCH once it has ended, and
+ *                sched_getaffinity takes its id (under greenshim the
+ *                threads are on both hubs: a kernel id of another hub's
+ *                thread was ESRCH until 2026-12-07)
  */
 #define _GNU_SOURCE
 #include <linux/futex.h>
 #include <pthread.h>
 #include <errno.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -687,6 +696,104 @@ static void case_kill_computing(void)
 	}
 }
 
+/* ---- tgkill ---- */
+
+#define TG_ROUNDS 10
+#define TG_THREADS 8
+static atomic_int tg_ready;
+static _Atomic pid_t tg_tids[TG_THREADS];
+static __thread volatile sig_atomic_t tg_mine;
+static atomic_long tg_hits, tg_wrong;
+static volatile uint64_t tg_sink;
+
+static void tg_handler(int sig)
+{
+	(void)sig;
+	tg_mine++;
+	atomic_fetch_add(&tg_hits, 1);
+}
+
+static void *tg_target(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	uint64_t x = (uint64_t)i + 1;
+
+	atomic_store(&tg_tids[i], gettid());
+	atomic_fetch_add(&tg_ready, 1);
+	/* Half compute, half sleep, until a handler of their own ran. */
+	while (!tg_mine) {
+		if (i % 2 == 0)
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		else
+			usleep(1000);
+	}
+	if (tg_mine != 1)
+		atomic_fetch_add(&tg_wrong, 1);
+	tg_sink = x;
+	return NULL;
+}
+
+/* Sends to the targets of the second half, as the main thread sends to
+ * the first. */
+static void *tg_sender(void *arg)
+{
+	(void)arg;
+	for (int i = TG_THREADS / 2; i < TG_THREADS; i++)
+		CHECK(syscall(SYS_tkill, atomic_load(&tg_tids[i]), SIGRTMIN + 2) == 0, "tkill: %m");
+	return NULL;
+}
+
+static void case_tgkill(void)
+{
+	struct sigaction sa;
+
+	alarm(60); /* a signal that never comes: killed, not hung */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = tg_handler;
+	CHECK(sigaction(SIGRTMIN + 2, &sa, NULL) == 0, "sigaction");
+	for (int round = 1; round <= TG_ROUNDS; round++) {
+		pthread_t t[TG_THREADS], sender;
+		cpu_set_t set;
+
+		atomic_store(&tg_ready, 0);
+		for (int i = 0; i < TG_THREADS; i++)
+			CHECK(pthread_create(&t[i], NULL, tg_target, (void *)(intptr_t)i) == 0,
+			      "create");
+		while (atomic_load(&tg_ready) < TG_THREADS)
+			usleep(500);
+		usleep(3000); /* long enough for a tick to spread them */
+		for (int i = 0; i < TG_THREADS; i++) {
+			pid_t tid = atomic_load(&tg_tids[i]);
+
+			CHECK(tgkill(getpid(), tid, 0) == 0, "round %d: tgkill %d, 0: %m", round, i);
+			CHECK(sched_getaffinity(tid, sizeof set, &set) == 0,
+			      "round %d: sched_getaffinity %d: %m", round, i);
+		}
+		for (int i = 0; i < TG_THREADS / 2; i++)
+			CHECK(tgkill(getpid(), atomic_load(&tg_tids[i]), SIGRTMIN + 2) == 0,
+			      "round %d: tgkill %d: %m", round, i);
+		CHECK(pthread_create(&sender, NULL, tg_sender, NULL) == 0, "create");
+		CHECK(pthread_join(sender, NULL) == 0, "join");
+		for (int i = 0; i < TG_THREADS; i++)
+			CHECK(pthread_join(t[i], NULL) == 0, "join");
+		CHECK(atomic_load(&tg_hits) == (long)round * TG_THREADS,
+		      "round %d: %ld signals handled", round, atomic_load(&tg_hits));
+		/* Natively the kernel may reap a joined thread a moment after
+		 * the join returns. */
+		for (int i = 0; i < TG_THREADS; i++) {
+			int tries = 0, r;
+
+			while ((r = tgkill(getpid(), atomic_load(&tg_tids[i]), 0)) == 0 &&
+			       ++tries < 1000)
+				usleep(1000);
+			CHECK(r == -1 && errno == ESRCH, "round %d: tgkill to ended thread %d: %m",
+			      round, i);
+		}
+	}
+	CHECK(atomic_load(&tg_wrong) == 0, "%ld threads handled a signal twice",
+	      atomic_load(&tg_wrong));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -697,6 +804,7 @@ int main(int argc, char **argv)
 		{ "bursts", case_bursts },
 		{ "kill_then_end", case_kill_then_end },
 		{ "kill_computing", case_kill_computing },
+		{ "tgkill", case_tgkill },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "unit.h"
+#include "../../src/gid.h"
 
 #define GREENS 8 /* a hub */
 
@@ -407,6 +408,131 @@ START_TEST(a_cancellation_posted_from_another_hub_ends_the_wait_there)
 }
 END_TEST
 
+/* ---- threads by id (gid.c) ---- */
+
+static _Atomic(struct green *) selves[2 * GREENS];
+static _Atomic uint64_t self_ids[2 * GREENS];
+static _Atomic(struct hub *) self_hubs[2 * GREENS];
+static _Atomic int registered, looked;
+
+static void *find_each_other(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+	struct green *g = green_self();
+
+	atomic_store(&self_ids[me], g->id);
+	atomic_store(&self_hubs[me], hub_get());
+	atomic_store(&selves[me], g);
+	atomic_fetch_add(&registered, 1);
+	while (atomic_load(&registered) < 2 * GREENS)
+		green_yield();
+	for (int j = 0; j < 2 * GREENS; j++) {
+		uint64_t want = atomic_load(&self_ids[j]), id = 0;
+		struct hub *on = NULL;
+		struct green *found = gid_find((uint32_t)(want & GID_KEY_MASK), &id, &on);
+
+		ck_assert_ptr_eq(found, atomic_load(&selves[j]));
+		ck_assert_uint_eq(id, want);
+		ck_assert_ptr_eq(on, atomic_load(&self_hubs[j]));
+	}
+	/* None ends before all have looked. */
+	atomic_fetch_add(&looked, 1);
+	while (atomic_load(&looked) < 2 * GREENS)
+		green_yield();
+	return NULL;
+}
+
+START_TEST(a_thread_is_found_by_its_id_from_either_hub_until_it_ends)
+{
+	registered = 0;
+	looked = 0;
+	on_two_hubs(find_each_other);
+	for (int j = 0; j < 2 * GREENS; j++) {
+		uint64_t id;
+		struct hub *on;
+
+		ck_assert_ptr_null(gid_find((uint32_t)(self_ids[j] & GID_KEY_MASK), &id, &on));
+	}
+}
+END_TEST
+
+/* Threads come and go on two hubs while a plain OS thread looks up every
+ * key in their range: what it finds is always a thread by the id it was
+ * made with (the thread notes itself under its id as it starts; not yet
+ * noted is fine), never one that took over another's memory. */
+#define CHURN_ROUNDS 300
+#define CHURN_IDS 65536
+static _Atomic(struct green *) by_id[CHURN_IDS];
+static _Atomic uint64_t churn_base;
+static _Atomic int churn_done;
+static _Atomic long churn_found;
+
+static void *note_self(void *arg)
+{
+	struct green *g = green_self();
+	uint64_t i = g->id - atomic_load(&churn_base);
+
+	(void)arg;
+	if (i < CHURN_IDS)
+		atomic_store(&by_id[i], g);
+	green_yield();
+	return NULL;
+}
+
+static void *churn(void *arg)
+{
+	(void)arg;
+	for (int r = 0; r < CHURN_ROUNDS / GREENS; r++) {
+		struct green *g[4];
+
+		for (int i = 0; i < 4; i++)
+			ck_assert_int_eq(green_spawn(NULL, note_self, NULL, &g[i]), 0);
+		for (int i = 0; i < 4; i++)
+			ck_assert_int_eq(green_join(g[i], NULL, GS_NO_DEADLINE), 0);
+	}
+	return NULL;
+}
+
+static void *look_up(void *arg)
+{
+	uint64_t base = atomic_load(&churn_base);
+
+	(void)arg;
+	while (!atomic_load(&churn_done)) {
+		for (uint64_t k = base; k < base + 4 * CHURN_ROUNDS * 2; k++) {
+			uint64_t id;
+			struct hub *on;
+			struct green *g = gid_find((uint32_t)(k & GID_KEY_MASK), &id, &on);
+			struct green *noted;
+
+			if (g == NULL)
+				continue;
+			ck_assert_uint_eq(id & GID_KEY_MASK, k & GID_KEY_MASK);
+			ck_assert_ptr_nonnull(on);
+			noted = id - base < CHURN_IDS ? atomic_load(&by_id[id - base]) : NULL;
+			ck_assert(noted == NULL || noted == g);
+			atomic_fetch_add(&churn_found, 1);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(a_lookup_by_id_never_names_another_thread_while_threads_come_and_go)
+{
+	pthread_t reader;
+
+	ck_assert_ptr_nonnull(hub_get());
+	atomic_store(&churn_base, hub_new_green_id() + 1);
+	churn_done = 0;
+	churn_found = 0;
+	ck_assert_int_eq(pthread_create(&reader, NULL, look_up, NULL), 0);
+	on_two_hubs(churn);
+	atomic_store(&churn_done, 1);
+	ck_assert_int_eq(pthread_join(reader, NULL), 0);
+	ck_assert_int_gt(churn_found, 0);
+}
+END_TEST
+
 Suite *suite_crosshub(void)
 {
 	Suite *s = suite_create("crosshub");
@@ -420,6 +546,8 @@ Suite *suite_crosshub(void)
 	tcase_add_test(t, an_rwlock_excludes_writers_from_readers_on_two_hubs);
 	tcase_add_test(t, a_barrier_lets_both_hubs_through_one_round_at_a_time);
 	tcase_add_test(t, a_cancellation_posted_from_another_hub_ends_the_wait_there);
+	tcase_add_test(t, a_thread_is_found_by_its_id_from_either_hub_until_it_ends);
+	tcase_add_test(t, a_lookup_by_id_never_names_another_thread_while_threads_come_and_go);
 	suite_add_tcase(s, t);
 	return s;
 }
