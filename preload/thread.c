@@ -359,7 +359,7 @@ GS_WRAP int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 	return 0;
 }
 
-GS_WRAP int pthread_kill(pthread_t t, int sig)
+static int kill_thread(pthread_t t, int sig)
 {
 	struct green *g = tid_green(t);
 	struct hub *h = hub_peek();
@@ -402,6 +402,19 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
 	return REAL(pthread_kill)(REAL(pthread_self)(), sig);
 }
 
+/* A loop that sends signals spends its time in greenshim and libc, where
+ * the tick does not stop a thread: it is preempted at the call's return
+ * if the last tick could not (as at clock_gettime's). A main thread that
+ * sent SIGUSR1 in a loop to two computing threads kept its hub, one of
+ * them beside it, for as long as it ran (hubs kill_storm, 2026-12-07). */
+GS_WRAP int pthread_kill(pthread_t t, int sig)
+{
+	int r = kill_thread(t, sig);
+
+	preempt_at_return((uintptr_t)__builtin_return_address(0));
+	return r;
+}
+
 /* glibc's pthread_sigqueue reads the target's kernel thread id from its
  * descriptor, which a green pthread_t is not: before 2026-12-05 it read
  * another word there, said ESRCH, or crashed (stress-ng's pthread
@@ -428,7 +441,7 @@ GS_WRAP int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
 	if (sig == 0)
 		return 0;
 	if (preload_native())
-		return pthread_kill(t, sig);
+		return kill_thread(t, sig);
 	memset(&si, 0, sizeof si);
 	si.si_signo = sig;
 	si.si_code = SI_QUEUE;
@@ -440,7 +453,7 @@ GS_WRAP int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
 	if (elsewhere(g, h))
 		return -hub_post_kill_green(g, sig, &si); /* its hub delivers it */
 	if (hub_in_handler(h))
-		return pthread_kill(t, sig);
+		return kill_thread(t, sig);
 	r = sigmask_thread_kill(g, sig, &si); /* kept pending for g, with si */
 	if (r != 0)
 		return r < 0 ? -r : 0;
@@ -502,7 +515,7 @@ long preload_tgkill(pid_t tgid, pid_t tid, int sig, bool *is_real)
 	 * the caller runs (only this OS thread moves or ends it): signalled
 	 * as pthread_kill signals it. */
 	if (h != NULL && on == h && !elsewhere(g, h)) {
-		r = pthread_kill(green_tid(g), sig);
+		r = kill_thread(green_tid(g), sig);
 		return r == 0 ? 0 : preload_fail(-r);
 	}
 	/* Another hub's, which may end or move at any time: named by

@@ -115,6 +115,9 @@ struct hub {
 	bool spin_next;     /* another hub's post ended its last sleep */
 	_Atomic(struct close_msg *) closed;
 	_Atomic(struct kill_msg *) kills;
+	/* id * 64 + sig of a standard signal posted to kills and not yet
+	 * taken, or 0: a poster of the same sends nothing (hub_post_kill_id). */
+	_Atomic uint64_t kill_last;
 	/* Threads another hub is moving here (hub_move_green) that this one
 	 * has not linked yet: a signal posted for one meanwhile names a
 	 * thread not in h->all, and is held (kills_held, in order, the

@@ -42,6 +42,12 @@
  *                sched_getaffinity takes its id (under greenshim the
  *                threads are on both hubs: a kernel id of another hub's
  *                thread was ESRCH until 2026-12-07)
+ *   kill_storm   two threads compute a fixed sum while the main thread
+ *                sends them SIGUSR1 in a loop until both are done: both
+ *                finish with the right sum (under greenshim each send
+ *                to another hub's thread was a queued real-time kick and
+ *                a handler run until 2026-12-07, and the targets computed
+ *                nothing for minutes)
  */
 #define _GNU_SOURCE
 #include <linux/futex.h>
@@ -794,6 +800,59 @@ static void case_tgkill(void)
 	      atomic_load(&tg_wrong));
 }
 
+/* ---- kill_storm ---- */
+
+#define KS_STEPS 100000000L
+static atomic_int ks_done;
+static atomic_long ks_handled;
+static volatile uint64_t ks_sum[2];
+
+static void ks_handler(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&ks_handled, 1);
+}
+
+static void *ks_compute(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+	uint64_t sum = 0;
+
+	for (long i = 0; i < KS_STEPS; i++)
+		sum += (uint64_t)i % 7;
+	ks_sum[me] = sum;
+	atomic_fetch_add(&ks_done, 1);
+	return NULL;
+}
+
+static void case_kill_storm(void)
+{
+	struct sigaction sa;
+	pthread_t t[2];
+	uint64_t want = 0;
+	long sent = 0;
+
+	alarm(60); /* targets that never finish: killed, not hung */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = ks_handler;
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&t[i], NULL, ks_compute, (void *)(intptr_t)i) == 0, "create");
+	while (atomic_load(&ks_done) < 2) {
+		CHECK(pthread_kill(t[sent % 2], SIGUSR1) == 0, "pthread_kill");
+		sent++;
+	}
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_join(t[i], NULL) == 0, "join");
+	for (long i = 0; i < KS_STEPS; i++)
+		want += (uint64_t)i % 7;
+	CHECK(ks_sum[0] == want && ks_sum[1] == want, "sums %llu %llu, not %llu",
+	      (unsigned long long)ks_sum[0], (unsigned long long)ks_sum[1],
+	      (unsigned long long)want);
+	CHECK(atomic_load(&ks_handled) > 0 && atomic_load(&ks_handled) <= sent,
+	      "%ld handled of %ld sent", atomic_load(&ks_handled), sent);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -805,6 +864,7 @@ int main(int argc, char **argv)
 		{ "kill_then_end", case_kill_then_end },
 		{ "kill_computing", case_kill_computing },
 		{ "tgkill", case_tgkill },
+		{ "kill_storm", case_kill_storm },
 	};
 
 	return run_case(argc, argv, cases, sizeof cases / sizeof cases[0]);

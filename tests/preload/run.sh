@@ -359,10 +359,11 @@ test_sync_semantics_match_native() {
 # per-thread state as they are preempted and moved between hubs; a
 # signal sent to a computing thread just before it is told to end is
 # handled before it ends; threads of either hub named by their kernel id
-# take tgkill's and tkill's signals (tests/preload/hubs.c).
+# take tgkill's and tkill's signals; threads sent SIGUSR1 in a loop still
+# compute (tests/preload/hubs.c).
 test_hubs_cases_match_native() {
 	cases_match_native hubs hubs objects join_detach stress computing bursts kill_then_end \
-		kill_computing tgkill
+		kill_computing tgkill kill_storm
 }
 
 # A signal another hub's thread sends reaches a thread that computes
@@ -411,7 +412,8 @@ two_hubs_output() {
 # written by threads of both hubs. Not for one hub's cooperative timing
 # (io zero_timeout, GREENSHIM_PREEMPT_MS=0): docs/LIMITATIONS.md.
 test_two_hubs_match_native() {
-	two_hubs hubs objects join_detach stress computing bursts kill_then_end kill_computing tgkill
+	two_hubs hubs objects join_detach stress computing bursts kill_then_end kill_computing tgkill \
+		kill_storm
 	two_hubs sync_semantics mutex_kinds producer_consumer cond_timeouts semaphores \
 		keys_and_once ten_thousand spinlock rwlock rwlock_readers_first barrier c11 futex \
 		shared_mutexes shared_cond_checked thread_api stale_handles
