@@ -537,7 +537,10 @@ GS_WRAP int tgkill(pid_t tgid, pid_t tid, int sig)
 	bool is_real;
 	long r = preload_tgkill(tgid, tid, sig, &is_real);
 
-	return is_real ? REAL(tgkill)(tgid, tid, sig) : (int)r;
+	if (is_real)
+		r = REAL(tgkill)(tgid, tid, sig);
+	preempt_at_return((uintptr_t)__builtin_return_address(0)); /* as pthread_kill's */
+	return (int)r;
 }
 
 /* A green id names the OS thread its thread runs on now (its hub's). */
