@@ -408,6 +408,35 @@ START_TEST(a_cancellation_posted_from_another_hub_ends_the_wait_there)
 }
 END_TEST
 
+/* A post for (thread, id) that reaches a hub the thread is not on (the
+ * sender read where it was before it moved) is sent on to the hub gid.c
+ * names: here the first hub's greens post to their own hub for a thread
+ * of the second, which must still end its wait. */
+static void *cancel_via_wrong_hub(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+
+	if (id >= GREENS)
+		return cancel_across(arg);
+	while (atomic_load(&cancel_me[id + GREENS]) == NULL)
+		green_sleep_until(gs_deadline_after(100000));
+	struct green *g = atomic_load(&cancel_me[id + GREENS]);
+
+	ck_assert_ptr_ne(g->hub, hub_get());
+	ck_assert_int_eq(hub_post_kill_id(hub_get(), g, g->id, KILL_MSG_CANCEL, NULL), 0);
+	return NULL;
+}
+
+START_TEST(a_post_to_a_hub_the_thread_is_not_on_is_sent_on_to_its_hub)
+{
+	for (int i = 0; i < 2 * GREENS; i++)
+		cancel_me[i] = NULL;
+	cancelled = 0;
+	on_two_hubs(cancel_via_wrong_hub);
+	ck_assert_int_eq(cancelled, GREENS);
+}
+END_TEST
+
 /* ---- threads by id (gid.c) ---- */
 
 static _Atomic(struct green *) selves[2 * GREENS];
@@ -546,6 +575,7 @@ Suite *suite_crosshub(void)
 	tcase_add_test(t, an_rwlock_excludes_writers_from_readers_on_two_hubs);
 	tcase_add_test(t, a_barrier_lets_both_hubs_through_one_round_at_a_time);
 	tcase_add_test(t, a_cancellation_posted_from_another_hub_ends_the_wait_there);
+	tcase_add_test(t, a_post_to_a_hub_the_thread_is_not_on_is_sent_on_to_its_hub);
 	tcase_add_test(t, a_thread_is_found_by_its_id_from_either_hub_until_it_ends);
 	tcase_add_test(t, a_lookup_by_id_never_names_another_thread_while_threads_come_and_go);
 	suite_add_tcase(s, t);
