@@ -308,13 +308,24 @@ static void report_kernel(struct hub *h, struct green *cur, long nr, int64_t ran
  * sample that finds the OS thread elsewhere (in the tick's handler, or the
  * hub polling its loop before it runs the thread again) does not end the
  * run; two in a row, or another call or thread, do. */
-static void check_kernel(struct hub *h, struct green *cur, int64_t now)
+static void check_kernel(struct hub *h, struct green *cur, uint64_t sw, int64_t now)
 {
 	/* A real thread alone on its hub (a native library's) keeps no one
 	 * from running. */
 	long nr = cur != h->hub_green && __atomic_load_n(&h->ngreen, __ATOMIC_RELAXED) > 1
 			  ? thread_syscall(h)
 			  : -1;
+
+	/* cur was read before the call, which may be of another moment: cur
+	 * parked meanwhile and the call is the hub's own poll. A worker of
+	 * memcached between requests was reported "in the kernel, in system
+	 * call 441" (the hub's epoll_pwait2) in 1 run of some 10 on an idle
+	 * machine (2026-12-07). Seen only with the same thread running
+	 * after the read, no switch between, and the hub not in its loop. */
+	if (nr >= 0 && (atomic_load(&h->in_loop) ||
+			__atomic_load_n(&h->switches, __ATOMIC_RELAXED) != sw ||
+			__atomic_load_n(&h->current, __ATOMIC_RELAXED) != cur))
+		nr = -1;
 
 	if (nr < 0 && h->mon_sys >= 0 && h->mon_sys_missed++ == 0)
 		return;
@@ -356,7 +367,7 @@ static void check_hub(struct hub *h, void *arg)
 	 * the ticks keep interrupting one call. Without switches, the
 	 * report below says it. */
 	if (sw != h->mon_switches)
-		check_kernel(h, cur, now);
+		check_kernel(h, cur, sw, now);
 	/* A thread alone on its hub (the program's others on other hubs, or
 	 * none) keeps no one from running, as a native thread that computes
 	 * does not: with a hub per CPU that is a thread of its own, and a
