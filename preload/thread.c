@@ -424,7 +424,7 @@ GS_WRAP int pthread_kill(pthread_t t, int sig)
  * in sigwait has it pending for itself with that siginfo, which its
  * handler or sigwaitinfo sees when it takes it, as the kernel keeps a
  * queued signal's. An ended target is ESRCH, as glibc's. */
-GS_WRAP int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
+static int sigqueue_thread(pthread_t t, int sig, const union sigval value)
 {
 	struct green *g = tid_green(t);
 	struct hub *h = hub_peek();
@@ -459,6 +459,14 @@ GS_WRAP int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
 		return r < 0 ? -r : 0;
 	sigmask_raise_here(h, g, sig, &si);
 	return 0;
+}
+
+GS_WRAP int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
+{
+	int r = sigqueue_thread(t, sig, value);
+
+	preempt_at_return((uintptr_t)__builtin_return_address(0)); /* as pthread_kill's */
+	return r;
 }
 
 /*

@@ -35,9 +35,7 @@
  * after the join, which a reader may still be reading; and struct green
  * has no room left: runtime.h).
  */
-#include <sched.h>
 #include <stdatomic.h>
-#include <stdbool.h>
 #include <sys/syscall.h>
 
 #include "hub_impl.h"
