@@ -65,6 +65,17 @@
 
 #define NTHREADS 16
 
+/* fn handles sig from now on, with flags. */
+static void handle(int sig, void (*fn)(int), int flags)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = fn;
+	sa.sa_flags = flags;
+	CHECK(sigaction(sig, &sa, NULL) == 0, "sigaction %d", sig);
+}
+
 /* ---- objects ---- */
 
 #define ROUNDS 20000
@@ -467,13 +478,9 @@ static void case_computing(void)
 {
 	pthread_t t[COMP_THREADS];
 	long chunks = 0;
-	struct sigaction sa;
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = comp_handler;
-	sa.sa_flags = SA_RESTART;
 	for (int i = 0; i < COMP_THREADS; i++)
-		CHECK(sigaction(comp_sig(i), &sa, NULL) == 0, "sigaction");
+		handle(comp_sig(i), comp_handler, SA_RESTART);
 	CHECK(pthread_key_create(&comp_key, NULL) == 0, "key");
 	for (int i = 0; i < COMP_THREADS; i++)
 		CHECK(pthread_create(&t[i], NULL, computing, (void *)(intptr_t)i) == 0, "create");
@@ -623,12 +630,8 @@ static void *end_computing(void *arg)
 
 static void case_kill_then_end(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = end_handler;
 	for (int i = 0; i < END_THREADS; i++)
-		CHECK(sigaction(SIGRTMIN + 1 + i, &sa, NULL) == 0, "sigaction");
+		handle(SIGRTMIN + 1 + i, end_handler, 0);
 	for (int round = 1; round <= END_ROUNDS; round++) {
 		pthread_t t[END_THREADS];
 
@@ -681,12 +684,8 @@ static void *kc_computing(void *arg)
 
 static void case_kill_computing(void)
 {
-	struct sigaction sa;
-
 	alarm(30); /* a signal that never comes: killed, not hung */
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = kc_handler;
-	CHECK(sigaction(SIGRTMIN + 1, &sa, NULL) == 0, "sigaction");
+	handle(SIGRTMIN + 1, kc_handler, 0);
 	for (int round = 1; round <= KC_ROUNDS; round++) {
 		pthread_t t;
 
@@ -751,12 +750,8 @@ static void *tg_sender(void *arg)
 
 static void case_tgkill(void)
 {
-	struct sigaction sa;
-
 	alarm(60); /* a signal that never comes: killed, not hung */
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = tg_handler;
-	CHECK(sigaction(SIGRTMIN + 2, &sa, NULL) == 0, "sigaction");
+	handle(SIGRTMIN + 2, tg_handler, 0);
 	for (int round = 1; round <= TG_ROUNDS; round++) {
 		pthread_t t[TG_THREADS], sender;
 		cpu_set_t set;
@@ -827,15 +822,12 @@ static void *ks_compute(void *arg)
 
 static void case_kill_storm(void)
 {
-	struct sigaction sa;
 	pthread_t t[2];
 	uint64_t want = 0;
 	long sent = 0;
 
 	alarm(60); /* targets that never finish: killed, not hung */
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = ks_handler;
-	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
+	handle(SIGUSR1, ks_handler, 0);
 	for (int i = 0; i < 2; i++)
 		CHECK(pthread_create(&t[i], NULL, ks_compute, (void *)(intptr_t)i) == 0, "create");
 	while (atomic_load(&ks_done) < 2) {
