@@ -480,7 +480,7 @@ GS_WRAP int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
  */
 static pid_t green_kernel_id(const struct green *g)
 {
-	return PRELOAD_GREEN_TID_BASE + (pid_t)(g->id & 0x3fffffff);
+	return PRELOAD_GREEN_TID_BASE + (pid_t)(g->id & GID_KEY_MASK); /* gid_find's key */
 }
 
 /* The live green thread with kernel id tid, from any hub (src/gid.c),

@@ -647,11 +647,6 @@ int hub_os_tid(const struct hub *h)
 	return h->tid;
 }
 
-struct green *hub_threads(const struct hub *h)
-{
-	return h->all;
-}
-
 void hub_handler_begin(struct hub *h, struct handler_frame *f, uint64_t extra, uint64_t *kmask)
 {
 	struct green *g = h->current;
