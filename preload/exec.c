@@ -5,7 +5,8 @@
  * for the signal is the default). glibc's execv, execvp, execl... call
  * execve inside libc, past any wrapper: each is wrapped here. The variadic
  * ones collect their arguments into an array, as glibc's do, and call the
- * wrapper of their array form.
+ * wrapper of their array form. The new program starts on the caller's
+ * CPU affinity, not its hub's (preload/affinity.c).
  *
  * dlclose, here too as what changes the program's code: once it returns,
  * the code the preemption tick learnt since the start (preempt.c, late
@@ -23,8 +24,10 @@
 	do {                                        \
 		int r_, err_;                       \
 		bool begun_ = preempt_exec_begin(); \
+		bool own_ = affinity_exec_begin();  \
 		r_ = (call);                        \
 		err_ = errno;                       \
+		affinity_exec_end(own_);            \
 		preempt_exec_end(begun_);           \
 		errno = err_;                       \
 		return r_;                          \

@@ -33,6 +33,7 @@ void preload_fork_child(void)
 {
 	dns_fork_child();
 	hub_fork_child();
+	affinity_fork_child(preload_self_green());
 	sync_fork_child();
 	stdio_fork_child();
 	control_fork_child();
@@ -45,6 +46,7 @@ static void preload_thread_exit(struct green *g)
 {
 	tsd_thread_exit(g);
 	sync_thread_exit(g);
+	affinity_thread_exit(g);
 }
 
 __attribute__((constructor)) static void preload_init(void)
@@ -52,6 +54,7 @@ __attribute__((constructor)) static void preload_init(void)
 	config_load();
 	/* How green threads get their TLS, settled before the program runs. */
 	tls_init();
+	affinity_init();
 	green_set_run_hook(preload_pthread_run);
 	green_set_cancel_hook(preload_cancel_green);
 	green_set_exit_hook(preload_thread_exit);

@@ -387,6 +387,43 @@ void *preload_pthread_run(struct green *g);
  * robust mutexes it still holds are marked as a dead owner's (sync.c). */
 void tsd_thread_exit(struct green *g);
 void sync_thread_exit(struct green *g);
+
+/* CPU affinity per green thread (affinity.c). Whose a call names: a green
+ * thread g (id: its id then) of a hub that runs the program's threads,
+ * the main thread, or else the OS thread pid (0: the caller's). */
+struct aff_who {
+	struct green *g;
+	uint64_t id;
+	bool main;
+	pid_t pid;
+};
+void affinity_init(void);
+/* The calling green thread, not a root or a hub's context; NULL if none
+ * (thread.c). */
+struct green *preload_self_green(void);
+void affinity_of_green(struct aff_who *w, struct green *g, uint64_t id, struct hub *on);
+void affinity_of_pid(struct aff_who *w, pid_t pid);
+/* Is t the main thread's pthread_t? Then w names it. */
+bool affinity_of_main(struct aff_who *w, pthread_t t);
+/* 0 or a negative errno, the kernel's. */
+int affinity_set(const struct aff_who *w, size_t size, const cpu_set_t *set);
+int affinity_get(const struct aff_who *w, size_t size, cpu_set_t *set);
+/* Around the making of a thread by the caller: its mask is attr's, or
+ * the caller's. begin: 0, or the kernel's error for attr's mask (nothing
+ * to end then); end: g, the thread made, or NULL. */
+struct aff_spawn {
+	bool locked, has;
+	cpu_set_t set;
+};
+int affinity_spawn_begin(struct aff_spawn *s, const pthread_attr_t *attr);
+void affinity_spawn_end(struct aff_spawn *s, struct green *g);
+void affinity_thread_exit(struct green *g);
+void affinity_fork_child(struct green *self);
+/* Around an exec: the caller's OS thread gets the caller's own mask, the
+ * one the new program starts on (begin: true if it did), and the hubs'
+ * again if the exec returns. */
+bool affinity_exec_begin(void);
+void affinity_exec_end(bool own);
 /* pthread_atfork's handlers of the runtime's (init.c), which the vfork
  * wrapper calls itself around _Fork. */
 void preload_fork_prepare(void);

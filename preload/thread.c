@@ -55,6 +55,11 @@ static struct green *self_green(void)
 	return g != NULL && !(g->flags & (GREEN_ROOT | GREEN_HUB)) ? g : NULL;
 }
 
+struct green *preload_self_green(void)
+{
+	return self_green();
+}
+
 /* glibc cannot say whether a stack size was set or is its default: a size
  * equal to the default of a fresh attribute is taken as "not set", so that
  * GREENSHIM_STACK_SIZE applies. */
@@ -132,6 +137,7 @@ GS_WRAP int pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*f
 			   void *arg)
 {
 	struct green_attr a = { 0 };
+	struct aff_spawn as;
 	struct green *g;
 	int r;
 
@@ -155,7 +161,11 @@ GS_WRAP int pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*f
 			a.stack_size = attr_stack_size(attr);
 		}
 	}
+	r = affinity_spawn_begin(&as, attr);
+	if (r < 0)
+		return -r;
 	r = green_spawn(&a, fn, arg, &g);
+	affinity_spawn_end(&as, r < 0 ? NULL : g);
 	if (r < 0)
 		return -r;
 	/* As glibc's: the process has threads now (libstdc++ and others
@@ -476,7 +486,7 @@ GS_WRAP int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
  * thread's. Where a green id reaches a call that passes it to the kernel
  * (tgkill, tkill, sched_setaffinity, sched_getaffinity), it stands for
  * that green thread: a signal is for it (as pthread_kill), the affinity
- * is its OS thread's.
+ * mask is its own (affinity.c).
  */
 static pid_t green_kernel_id(const struct green *g)
 {
@@ -551,32 +561,44 @@ GS_WRAP int tgkill(pid_t tgid, pid_t tid, int sig)
 	return (int)r;
 }
 
-/* A green id names the OS thread its thread runs on now (its hub's). */
-static int affinity_pid(pid_t *pid)
+/* Whose affinity pid names (affinity.c): a green id, its thread; 0 from a
+ * green thread, the caller. */
+static int affinity_who(struct aff_who *w, pid_t pid)
 {
+	struct green *g;
 	struct hub *on;
 	uint64_t id;
 
-	if (*pid < PRELOAD_GREEN_TID_BASE)
-		return 0;
-	if (green_by_kernel_id(*pid, &id, &on) == NULL)
-		return -ESRCH;
-	*pid = on == hub_peek() ? 0 : hub_os_tid(on);
+	if (pid >= PRELOAD_GREEN_TID_BASE) {
+		if ((g = green_by_kernel_id(pid, &id, &on)) == NULL)
+			return -ESRCH;
+		affinity_of_green(w, g, id, on);
+	} else if (pid == 0 && (g = self_green()) != NULL) {
+		affinity_of_green(w, g, g->id, g->hub);
+	} else {
+		affinity_of_pid(w, pid);
+	}
 	return 0;
 }
 
 GS_WRAP int sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set)
 {
-	int r = affinity_pid(&pid);
+	struct aff_who w;
+	int r = affinity_who(&w, pid);
 
-	return r < 0 ? preload_fail(r) : REAL(sched_setaffinity)(pid, size, set);
+	if (r == 0)
+		r = affinity_set(&w, size, set);
+	return r < 0 ? preload_fail(r) : 0;
 }
 
 GS_WRAP int sched_getaffinity(pid_t pid, size_t size, cpu_set_t *set)
 {
-	int r = affinity_pid(&pid);
+	struct aff_who w;
+	int r = affinity_who(&w, pid);
 
-	return r < 0 ? preload_fail(r) : REAL(sched_getaffinity)(pid, size, set);
+	if (r == 0)
+		r = affinity_get(&w, size, set);
+	return r < 0 ? preload_fail(r) : 0;
 }
 
 /* glibc's pthread_yield calls its internal sched_yield, past our wrapper.
@@ -590,7 +612,8 @@ GS_WRAP int preload_pthread_yield(void)
 }
 
 /*
- * The calls below act on an OS thread. A green pthread_t stands for the
+ * The calls below but the affinity ones act on an OS thread. A green
+ * pthread_t stands for the
  * caller's OS thread (its hub's, which runs every green thread of the hub;
  * with several hubs, not the one another hub's thread runs on: see
  * docs/LIMITATIONS.md), so they act on that one, with glibc's own result.
@@ -615,14 +638,34 @@ GS_WRAP int pthread_setschedprio(pthread_t t, int prio)
 	return REAL(pthread_setschedprio)(os_thread_of(t), prio);
 }
 
+/* A green pthread_t, or main's, names a thread whose mask is its own
+ * (affinity.c); glibc's calls return the error rather than set errno. */
+static bool affinity_of_tid(struct aff_who *w, pthread_t t)
+{
+	struct green *g = tid_green(t);
+
+	if (g == NULL)
+		return affinity_of_main(w, t);
+	affinity_of_green(w, g, g->id, g->hub);
+	return true;
+}
+
 GS_WRAP int pthread_setaffinity_np(pthread_t t, size_t size, const cpu_set_t *set)
 {
-	return REAL(pthread_setaffinity_np)(os_thread_of(t), size, set);
+	struct aff_who w;
+
+	if (!affinity_of_tid(&w, t))
+		return REAL(pthread_setaffinity_np)(t, size, set);
+	return -affinity_set(&w, size, set);
 }
 
 GS_WRAP int pthread_getaffinity_np(pthread_t t, size_t size, cpu_set_t *set)
 {
-	return REAL(pthread_getaffinity_np)(os_thread_of(t), size, set);
+	struct aff_who w;
+
+	if (!affinity_of_tid(&w, t))
+		return REAL(pthread_getaffinity_np)(t, size, set);
+	return -affinity_get(&w, size, set);
 }
 
 GS_WRAP int pthread_getcpuclockid(pthread_t t, clockid_t *clk)

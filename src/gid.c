@@ -61,6 +61,7 @@ struct gid_bucket {
 static struct gid_bucket buckets[GID_BUCKETS];
 static atomic_flag lock = ATOMIC_FLAG_INIT;
 static struct gid_entry *free_entries, *all_entries;
+static atomic_ulong live; /* entries in a chain: threads findable */
 
 static void gid_lock(void)
 {
@@ -122,6 +123,7 @@ void gid_add(struct green *g, struct gid_entry *e, struct hub *h)
 	atomic_store_explicit(&e->next, atomic_load_explicit(&b->head, memory_order_relaxed),
 			      memory_order_release);
 	atomic_store_explicit(&b->head, e, memory_order_release);
+	atomic_fetch_add_explicit(&live, 1, memory_order_relaxed);
 	gid_unlock();
 }
 
@@ -156,8 +158,14 @@ void gid_remove(struct green *g)
 		atomic_store_explicit(&e->g, NULL, memory_order_release);
 		e->free_next = free_entries;
 		free_entries = e;
+		atomic_fetch_sub_explicit(&live, 1, memory_order_relaxed);
 	}
 	gid_unlock();
+}
+
+unsigned long gid_live(void)
+{
+	return atomic_load_explicit(&live, memory_order_relaxed);
 }
 
 void gid_moved(struct green *g, struct hub *t)
@@ -227,4 +235,5 @@ void gid_fork_child(struct green *keep, struct hub *h)
 		atomic_store(&kept->hub, h);
 		atomic_store(&bucket_of(keep->id)->head, kept);
 	}
+	atomic_store(&live, kept != NULL ? 1 : 0);
 }

@@ -21,6 +21,8 @@ void gid_entry_drop(struct gid_entry *e);
 void gid_add(struct green *g, struct gid_entry *e, struct hub *h);
 /* g ends: not findable from now on. */
 void gid_remove(struct green *g);
+/* How many threads are findable: made and not yet ended. */
+unsigned long gid_live(void);
 /* g runs on t from now on (hub_move_green). */
 void gid_moved(struct green *g, struct hub *t);
 /* The live green thread whose id's low bits are key, with its whole id

@@ -748,6 +748,9 @@ bool sched_forward_signal(struct hub *h, int sig, const siginfo_t *si);
 void sched_take_forwarded(struct hub *h);
 /* The scheduler's hub i (0 to sched_hubs() - 1). */
 struct hub *sched_hub(int i);
+/* Is h one of the scheduler's hubs (several hubs, and h not a hub of its
+ * own on a real thread a native library made)? */
+bool sched_member(const struct hub *h);
 /* Where g's stack and TLS go back to once it is released. */
 struct hub *sched_home(struct green *g);
 

@@ -611,6 +611,11 @@ struct hub *sched_hub(int i)
 	return hubs[i];
 }
 
+bool sched_member(const struct hub *h)
+{
+	return h->sched;
+}
+
 /*
  * Deadlock across hubs. Each hub counts itself in stuck_hubs while it
  * sleeps with nothing that could wake a thread of its own, and out again

@@ -366,6 +366,22 @@ test_hubs_cases_match_native() {
 		kill_computing tgkill kill_storm
 }
 
+# CPU affinity is per thread (tests/preload/affinity.c): a thread's mask,
+# set by itself, by another thread or by its creation attribute, or
+# inherited, is its own, with one hub and with two; a main thread that
+# pins itself before making threads confines them; the kernel's errors;
+# a pinned thread's fork child, and the program it execs, have its mask.
+# Also with
+# GREENSHIM_THREADS=native, where the calls are glibc's.
+test_affinity_is_per_thread() {
+	for c in own_mask main_pins confine errors fork exec; do
+		case_matches affinity_${c}_as_native affinity $c
+		case_matches affinity_${c}_one_hub affinity $c GREENSHIM_HUBS=1
+		case_matches affinity_${c}_two_hubs affinity $c GREENSHIM_HUBS=2
+		case_matches affinity_${c}_native_threads affinity $c GREENSHIM_THREADS=native
+	done
+}
+
 # A signal another hub's thread sends reaches a thread that computes
 # without ever waiting, at once, where it computes (the kick to its hub's
 # OS thread: src/preempt.c): with no ticks its hub would never look at
@@ -1521,6 +1537,7 @@ test_ticks_reading_deep_made_code_on_every_hub_keep_their_threads
 test_a_constructor_in_dlopen_is_not_preempted
 test_sync_semantics_match_native
 test_hubs_cases_match_native
+test_affinity_is_per_thread
 test_a_signal_reaches_a_thread_computing_on_another_hub_without_ticks
 test_two_hubs_match_native
 test_hubs_values
