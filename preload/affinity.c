@@ -47,6 +47,7 @@
 
 #include "preload.h"
 #include "../src/gid.h"
+#include "../src/sys.h"
 
 struct aff_entry {
 	struct green *g;
@@ -99,7 +100,7 @@ void affinity_of_green(struct aff_who *w, struct green *g, uint64_t id, struct h
 void affinity_of_pid(struct aff_who *w, pid_t pid)
 {
 	*w = (struct aff_who){ .pid = pid };
-	if (pid == getpid() || (pid == 0 && (pid_t)syscall(SYS_gettid) == getpid()))
+	if (pid == getpid() || (pid == 0 && sys_gettid() == getpid()))
 		w->main = true;
 }
 
@@ -248,25 +249,25 @@ int affinity_set(const struct aff_who *w, size_t size, const cpu_set_t *set)
 
 int affinity_get(const struct aff_who *w, size_t size, cpu_set_t *set)
 {
+	struct hub *h = hub_peek();
 	const cpu_set_t *mine;
-	bool virtual = w->g != NULL || w->main;
 
+	if (w->g == NULL && !w->main)
+		return REAL(sched_getaffinity)(w->pid, size, set) == 0 ? 0 : -errno;
 	/* The kernel checks size and set, and answers for a thread with no
-	 * mask of its own: the hubs' is the base then. */
-	if (REAL(sched_getaffinity)(virtual ? 0 : w->pid, size, set) != 0)
+	 * mask of its own: the hubs', read on the caller's OS thread if it
+	 * is one (another thread's check of a mask changes its own OS
+	 * thread's for a moment, under the lock), else on the main thread's,
+	 * the first hub's. */
+	if (REAL(sched_getaffinity)(h != NULL && program_hub(h) ? 0 : getpid(), size, set) != 0)
 		return -errno;
-	if (!virtual || atomic_load_explicit(&aff_kept, memory_order_relaxed) == 0)
+	if (atomic_load_explicit(&aff_kept, memory_order_relaxed) == 0)
 		return 0;
 	gsync_lock(&aff.lock);
 	mine = mask_of(w);
 	if (mine != NULL) {
 		memset(set, 0, size);
 		memcpy(set, mine, size < sizeof *mine ? size : sizeof *mine);
-	} else if (!CPU_EQUAL(&aff.hubs, &aff.base)) {
-		/* The hubs are narrowed for threads that all have masks; one
-		 * made meanwhile by a thread of the runtime's has the base. */
-		memset(set, 0, size);
-		memcpy(set, &aff.base, size < sizeof aff.base ? size : sizeof aff.base);
 	}
 	gsync_unlock(&aff.lock);
 	return 0;

@@ -64,13 +64,17 @@ GS_WRAP int execveat(int dirfd, const char *path, char *const argv[], char *cons
 	EXEC_QUIETLY(REAL(execveat)(dirfd, path, argv, envp, flags));
 }
 
-/* posix_spawn and posix_spawnp: libc's, with the kernel's disposition of
- * the runtime's signal the program's SIG_IGN around them when the program
- * ignores it (preempt_spawn_begin), for the child to keep. */
+/* posix_spawn and posix_spawnp (system and popen use them): libc's, with
+ * the kernel's disposition of the runtime's signal the program's SIG_IGN
+ * around them when the program ignores it (preempt_spawn_begin), for the
+ * child to keep, and the caller's own CPU affinity on its OS thread, for
+ * the child to start on. */
 #define SPAWN_KEEPING_IGNORED(call)                         \
 	do {                                                \
 		bool begun_ = preempt_spawn_begin();        \
+		bool own_ = affinity_exec_begin();          \
 		int r_ = (call);                            \
+		affinity_exec_end(own_);                    \
 		preempt_spawn_end(begun_);                  \
 		return r_;                                  \
 	} while (0)

@@ -26,11 +26,15 @@
  *   exec       a thread pinned to "last" execs this program again while
  *              another, unpinned, waits: the new program starts with that
  *              mask (stage 2: AFFINITY_EXEC_STAGE in the environment)
+ *   spawn      the same through posix_spawn: the child starts with the
+ *              spawning thread's mask
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/wait.h>
@@ -343,10 +347,53 @@ static void case_exec(void)
 		CHECK(same(own(), one(last_cpu)), "the new program's mask is not the thread's");
 		return;
 	}
+	/* As in spawn: the hubs keep every CPU. */
 	CHECK(pthread_create(&t[0], NULL, waits, NULL) == 0, "pthread_create");
 	CHECK(pthread_create(&t[1], NULL, execs, NULL) == 0, "pthread_create");
 	pthread_join(t[1], NULL);
 	CHECK(0, "the exec returned");
+}
+
+/* ---- spawn ---- */
+
+static void *spawns(void *unused)
+{
+	cpu_set_t l = one(last_cpu);
+	char *argv[] = { self_path, "spawn", NULL };
+	char last[48], *envp[3];
+	char stage[] = "AFFINITY_EXEC_STAGE=2";
+	posix_spawn_file_actions_t fa;
+	int status;
+	pid_t pid;
+
+	(void)unused;
+	CHECK(sched_setaffinity(0, sizeof l, &l) == 0, "sched_setaffinity: %d", errno);
+	snprintf(last, sizeof last, "AFFINITY_EXEC_STAGE_LAST=%d", last_cpu);
+	envp[0] = stage;
+	envp[1] = last;
+	envp[2] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	CHECK(posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, envp) == 0, "posix_spawn");
+	posix_spawn_file_actions_destroy(&fa);
+	CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child: status %#x", status);
+	return NULL;
+}
+
+static void case_spawn(void)
+{
+	pthread_t t[2];
+
+	if (getenv("AFFINITY_EXEC_STAGE") != NULL) {
+		CHECK(same(own(), one(last_cpu)), "the new program's mask is not the thread's");
+		return;
+	}
+	/* One thread with no mask of its own lives on: the hubs keep every
+	 * CPU. */
+	CHECK(pthread_create(&t[0], NULL, waits, NULL) == 0, "pthread_create");
+	CHECK(pthread_create(&t[1], NULL, spawns, NULL) == 0, "pthread_create");
+	pthread_join(t[1], NULL);
 }
 
 int main(int argc, char **argv)
@@ -355,6 +402,7 @@ int main(int argc, char **argv)
 		{ "own_mask", case_own_mask },   { "main_pins", case_main_pins },
 		{ "confine", case_confine },     { "errors", case_errors },
 		{ "fork", case_fork },           { "exec", case_exec },
+		{ "spawn", case_spawn },
 	};
 
 	self_path = argv[0];

@@ -370,11 +370,12 @@ test_hubs_cases_match_native() {
 # set by itself, by another thread or by its creation attribute, or
 # inherited, is its own, with one hub and with two; a main thread that
 # pins itself before making threads confines them; the kernel's errors;
-# a pinned thread's fork child, and the program it execs, have its mask.
+# a pinned thread's fork child, and the programs it execs or spawns, have
+# its mask.
 # Also with
 # GREENSHIM_THREADS=native, where the calls are glibc's.
 test_affinity_is_per_thread() {
-	for c in own_mask main_pins confine errors fork exec; do
+	for c in own_mask main_pins confine errors fork exec spawn; do
 		case_matches affinity_${c}_as_native affinity $c
 		case_matches affinity_${c}_one_hub affinity $c GREENSHIM_HUBS=1
 		case_matches affinity_${c}_two_hubs affinity $c GREENSHIM_HUBS=2
