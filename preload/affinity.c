@@ -41,6 +41,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,6 +71,31 @@ static struct {
 /* Masks kept (entries, and the main thread's): the spawn and exit paths
  * look no further while 0. */
 static atomic_size_t aff_kept;
+
+/* The lock, with the OS thread's signals blocked while it is held (all
+ * but the synchronous ones): a program's handler that asks for a mask
+ * would otherwise spin for ever on the lock the code it interrupted
+ * holds, where the kernel's call is a plain system call. */
+static void aff_lock(sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGTRAP);
+	sigdelset(&all, SIGSYS);
+	os_ops.thread_sigmask(SIG_SETMASK, &all, old);
+	gsync_lock(&aff.lock);
+}
+
+static void aff_unlock(const sigset_t *old)
+{
+	gsync_unlock(&aff.lock);
+	os_ops.thread_sigmask(SIG_SETMASK, old, NULL);
+}
 
 void affinity_init(void)
 {
@@ -232,23 +258,25 @@ static int kernel_view(size_t size, const cpu_set_t *set, cpu_set_t *out)
 
 int affinity_set(const struct aff_who *w, size_t size, const cpu_set_t *set)
 {
+	sigset_t old;
 	cpu_set_t eff;
 	int r;
 
 	if (w->g == NULL && !w->main)
 		return REAL(sched_setaffinity)(w->pid, size, set) == 0 ? 0 : -errno;
-	gsync_lock(&aff.lock);
+	aff_lock(&old);
 	r = w->g != NULL && !alive(w->g, w->id) ? -ESRCH : kernel_view(size, set, &eff);
 	if (r == 0)
 		r = keep(w, &eff);
 	if (r == 0)
 		apply(0);
-	gsync_unlock(&aff.lock);
+	aff_unlock(&old);
 	return r;
 }
 
 int affinity_get(const struct aff_who *w, size_t size, cpu_set_t *set)
 {
+	sigset_t old;
 	struct hub *h = hub_peek();
 	const cpu_set_t *mine;
 
@@ -263,13 +291,13 @@ int affinity_get(const struct aff_who *w, size_t size, cpu_set_t *set)
 		return -errno;
 	if (atomic_load_explicit(&aff_kept, memory_order_relaxed) == 0)
 		return 0;
-	gsync_lock(&aff.lock);
+	aff_lock(&old);
 	mine = mask_of(w);
 	if (mine != NULL) {
 		memset(set, 0, size);
 		memcpy(set, mine, size < sizeof *mine ? size : sizeof *mine);
 	}
-	gsync_unlock(&aff.lock);
+	aff_unlock(&old);
 	return 0;
 }
 
@@ -301,7 +329,7 @@ int affinity_spawn_begin(struct aff_spawn *s, const pthread_attr_t *attr)
 	}
 	if (!s->has && atomic_load_explicit(&aff_kept, memory_order_relaxed) == 0)
 		return 0;
-	gsync_lock(&aff.lock);
+	aff_lock(&s->old);
 	s->locked = true;
 	if (s->has) {
 		r = kernel_view(sizeof want, &want, &s->set);
@@ -343,17 +371,18 @@ void affinity_spawn_end(struct aff_spawn *s, struct green *g)
 	if (s->has)
 		atomic_fetch_sub_explicit(&aff_kept, 1, memory_order_relaxed);
 	s->locked = false;
-	gsync_unlock(&aff.lock);
+	aff_unlock(&s->old);
 }
 
 void affinity_thread_exit(struct green *g)
 {
+	sigset_t old;
 	struct aff_entry *e;
 	bool root = g->flags & GREEN_ROOT;
 
 	if (atomic_load_explicit(&aff_kept, memory_order_relaxed) == 0)
 		return;
-	gsync_lock(&aff.lock);
+	aff_lock(&old);
 	if (root) {
 		/* pthread_exit in main: the process lives on its other threads. */
 		if (hub_os_tid(g->hub) == getpid())
@@ -363,7 +392,7 @@ void affinity_thread_exit(struct green *g)
 		atomic_fetch_sub_explicit(&aff_kept, 1, memory_order_relaxed);
 	}
 	apply(root ? 0 : 1);
-	gsync_unlock(&aff.lock);
+	aff_unlock(&old);
 }
 
 void affinity_fork_child(struct green *self)
@@ -392,6 +421,7 @@ void affinity_fork_child(struct green *self)
 
 bool affinity_exec_begin(void)
 {
+	sigset_t old;
 	struct aff_who w;
 	const cpu_set_t *mine;
 	cpu_set_t set;
@@ -399,22 +429,23 @@ bool affinity_exec_begin(void)
 	if (atomic_load_explicit(&aff_kept, memory_order_relaxed) == 0)
 		return false;
 	affinity_of_self(&w);
-	gsync_lock(&aff.lock);
+	aff_lock(&old);
 	mine = w.g != NULL || w.main ? mask_of(&w) : NULL;
 	if (mine != NULL)
 		set = *mine;
-	gsync_unlock(&aff.lock);
+	aff_unlock(&old);
 	return mine != NULL && REAL(sched_setaffinity)(0, sizeof set, &set) == 0;
 }
 
 void affinity_exec_end(bool own)
 {
+	sigset_t old;
 	cpu_set_t hubs;
 
 	if (!own)
 		return;
-	gsync_lock(&aff.lock);
+	aff_lock(&old);
 	hubs = aff.hubs;
 	REAL(sched_setaffinity)(0, sizeof hubs, &hubs);
-	gsync_unlock(&aff.lock);
+	aff_unlock(&old);
 }

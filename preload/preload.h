@@ -414,6 +414,7 @@ int affinity_get(const struct aff_who *w, size_t size, cpu_set_t *set);
 struct aff_spawn {
 	bool locked, has;
 	cpu_set_t set;
+	sigset_t old; /* the signal mask while locked */
 };
 int affinity_spawn_begin(struct aff_spawn *s, const pthread_attr_t *attr);
 void affinity_spawn_end(struct aff_spawn *s, struct green *g);

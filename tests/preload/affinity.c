@@ -28,6 +28,11 @@
  *              mask (stage 2: AFFINITY_EXEC_STAGE in the environment)
  *   spawn      the same through posix_spawn: the child starts with the
  *              spawning thread's mask
+ *   handler    a SIGALRM handler that reads the mask, run every 50 us
+ *              while the main thread sets its mask 20,000 times and
+ *              another thread has one of its own: it ends (under
+ *              greenshim a handler that interrupted a call holding the
+ *              lock on masks spun on it for ever until 2026-12-07)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +42,8 @@
 #include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -396,13 +403,69 @@ static void case_spawn(void)
 	pthread_join(t[1], NULL);
 }
 
+/* ---- handler ---- */
+
+static volatile sig_atomic_t handled, handler_failed;
+
+static void reads_mask(int sig)
+{
+	cpu_set_t got;
+	int saved = errno;
+
+	(void)sig;
+	if (sched_getaffinity(0, sizeof got, &got) != 0)
+		handler_failed = 1;
+	handled++;
+	errno = saved;
+}
+
+static void *pinned_waits(void *unused)
+{
+	cpu_set_t f = one(first_cpu);
+
+	(void)unused;
+	CHECK(sched_setaffinity(0, sizeof f, &f) == 0, "sched_setaffinity: %d", errno);
+	pthread_barrier_wait(&step);
+	pthread_barrier_wait(&step);
+	return NULL;
+}
+
+static void case_handler(void)
+{
+	struct itimerval every = { { 0, 50 }, { 0, 50 } }, off = { { 0, 0 }, { 0, 0 } };
+	struct sigaction sa = { .sa_handler = reads_mask, .sa_flags = SA_RESTART };
+	sigset_t alrm;
+	pthread_t t;
+
+	/* Only the main thread takes the timer's signal. */
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &alrm, NULL);
+	pthread_barrier_init(&step, NULL, 2);
+	CHECK(pthread_create(&t, NULL, pinned_waits, NULL) == 0, "pthread_create");
+	pthread_barrier_wait(&step);
+	pthread_sigmask(SIG_UNBLOCK, &alrm, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &every, NULL);
+	for (int i = 0; i < 20000; i++) {
+		CHECK(sched_setaffinity(0, sizeof all, &all) == 0, "sched_setaffinity: %d", errno);
+		if (i % 500 == 0)
+			usleep(100); /* a wait now and then, as a program's */
+	}
+	setitimer(ITIMER_REAL, &off, NULL);
+	pthread_barrier_wait(&step);
+	pthread_join(t, NULL);
+	CHECK(!handler_failed, "the handler's sched_getaffinity failed");
+	CHECK(handled > 0, "no SIGALRM was handled");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
 		{ "own_mask", case_own_mask },   { "main_pins", case_main_pins },
 		{ "confine", case_confine },     { "errors", case_errors },
 		{ "fork", case_fork },           { "exec", case_exec },
-		{ "spawn", case_spawn },
+		{ "spawn", case_spawn },         { "handler", case_handler },
 	};
 
 	self_path = argv[0];

@@ -375,7 +375,7 @@ test_hubs_cases_match_native() {
 # Also with
 # GREENSHIM_THREADS=native, where the calls are glibc's.
 test_affinity_is_per_thread() {
-	for c in own_mask main_pins confine errors fork exec spawn; do
+	for c in own_mask main_pins confine errors fork exec spawn handler; do
 		case_matches affinity_${c}_as_native affinity $c
 		case_matches affinity_${c}_one_hub affinity $c GREENSHIM_HUBS=1
 		case_matches affinity_${c}_two_hubs affinity $c GREENSHIM_HUBS=2
