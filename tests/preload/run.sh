@@ -371,9 +371,8 @@ test_hubs_cases_match_native() {
 # inherited, is its own, with one hub and with two; a main thread that
 # pins itself before making threads confines them; the kernel's errors;
 # a pinned thread's fork child, and the programs it execs or spawns, have
-# its mask.
-# Also with
-# GREENSHIM_THREADS=native, where the calls are glibc's.
+# its mask; a signal handler reads masks while the main thread sets its
+# own. Also with GREENSHIM_THREADS=native, where the calls are glibc's.
 test_affinity_is_per_thread() {
 	for c in own_mask main_pins confine errors fork exec spawn handler; do
 		case_matches affinity_${c}_as_native affinity $c
