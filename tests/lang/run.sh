@@ -3,7 +3,7 @@
 # programs (C, C++, Rust, Ruby, Java, Python, JavaScript on Node.js) that
 # know nothing of greenshim, each run natively and then under
 # LD_PRELOAD=$B/libgreenshim.so (thread state, exceptions, thread_local
-# destructors, cancellation, OpenMP, worker threads).
+# destructors, cancellation, OpenMP, worker threads, CPU affinity).
 # A program passes when it prints "ok" and exits 0 both times. A program
 # whose compiler or runtime is missing is skipped, and counted so.
 # Prints "ok - NAME", "FAIL - NAME: why" or "skip - NAME: why" per test,
@@ -252,6 +252,14 @@ test_python_cpu_bound_threads() {
 	fi
 }
 
+# CPU affinity per thread from Debian's Python (tests/lang/affinity.py),
+# with the default hubs and with one.
+test_python_affinity_is_per_thread() {
+	run_both python_affinity_is_per_thread /usr/bin/python3 tests/lang/affinity.py
+	run_both python_affinity_is_per_thread_one_hub env GREENSHIM_HUBS=1 /usr/bin/python3 \
+		tests/lang/affinity.py
+}
+
 # Each way of loading a green thread's thread pointer (GREENSHIM_TLS_LOAD),
 # whichever one auto picks on this machine: the C programs (thread state,
 # cancellation) and the C++ one. A way this kernel does not offer stops
@@ -299,4 +307,5 @@ test_java_threads_thread_locals_monitors_and_executor
 test_java_jit_loop_leaves_a_sleeper_running
 test_node_thread_pool_workers_atomics_and_http
 test_python_cpu_bound_threads
+test_python_affinity_is_per_thread
 summary lang
