@@ -62,6 +62,7 @@ static struct {
 	size_t n, cap;
 	bool main_has;       /* the main thread has a mask: main_set */
 	bool main_live;      /* the main thread is one of the program's */
+	bool stale_possible; /* a mask was set for another green thread */
 	cpu_set_t main_set;
 	cpu_set_t base;      /* the process's CPUs at start */
 	cpu_set_t hubs;      /* what the hubs' OS threads were last given */
@@ -205,8 +206,10 @@ static void apply(unsigned long ending)
 	cpu_set_t u;
 	int n;
 
-	/* A mask set as its thread ended, after its exit hook. */
-	for (size_t i = 0; i < aff.n;) {
+	/* A mask another thread set as its thread ended, after its exit
+	 * hook: looked for only after such a set (a walk of the table,
+	 * which a thread's exit must not pay for every time). */
+	for (size_t i = 0; aff.stale_possible && i < aff.n;) {
 		if (alive(aff.v[i].g, aff.v[i].id)) {
 			i++;
 			continue;
@@ -214,9 +217,10 @@ static void apply(unsigned long ending)
 		aff.v[i] = aff.v[--aff.n];
 		atomic_fetch_sub_explicit(&aff_kept, 1, memory_order_relaxed);
 	}
+	aff.stale_possible = false;
 
 	if ((aff.main_live && !aff.main_has) || green_live > aff.n) {
-		u = aff.base; /* a thread with no mask of its own */
+		u = aff.base; /* a thread with no mask of its own: no walk */
 	} else {
 		CPU_ZERO(&u);
 		if (aff.main_has && aff.main_live)
@@ -268,6 +272,8 @@ int affinity_set(const struct aff_who *w, size_t size, const cpu_set_t *set)
 	r = w->g != NULL && !alive(w->g, w->id) ? -ESRCH : kernel_view(size, set, &eff);
 	if (r == 0)
 		r = keep(w, &eff);
+	if (r == 0 && w->g != NULL && w->g != preload_self_green())
+		aff.stale_possible = true; /* it may be ending meanwhile */
 	if (r == 0)
 		apply(0);
 	aff_unlock(&old);
