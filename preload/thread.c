@@ -612,11 +612,11 @@ GS_WRAP int preload_pthread_yield(void)
 }
 
 /*
- * The calls below but the affinity ones act on an OS thread. A green
- * pthread_t stands for the
- * caller's OS thread (its hub's, which runs every green thread of the hub;
- * with several hubs, not the one another hub's thread runs on: see
- * docs/LIMITATIONS.md), so they act on that one, with glibc's own result.
+ * The calls below, but for the affinity ones, act on an OS thread. A green
+ * pthread_t stands for the caller's OS thread (its hub's, which runs every
+ * green thread of the hub; with several hubs, not the one another hub's
+ * thread runs on: see docs/LIMITATIONS.md), so they act on that one, with
+ * glibc's own result.
  */
 static pthread_t os_thread_of(pthread_t t)
 {
