@@ -346,7 +346,11 @@ static void *waits(void *unused)
 	return NULL;
 }
 
-static void case_exec(void)
+/* The exec and spawn cases: in the new program (stage 2), its mask is the
+ * thread's that started it; else a thread pins itself to "last" and runs
+ * starts, which starts this program again, while another thread with no
+ * mask of its own lives on, so that the hubs keep every CPU. */
+static void starts_program(void *(*starts)(void *))
 {
 	pthread_t t[2];
 
@@ -354,11 +358,16 @@ static void case_exec(void)
 		CHECK(same(own(), one(last_cpu)), "the new program's mask is not the thread's");
 		return;
 	}
-	/* As in spawn: the hubs keep every CPU. */
 	CHECK(pthread_create(&t[0], NULL, waits, NULL) == 0, "pthread_create");
-	CHECK(pthread_create(&t[1], NULL, execs, NULL) == 0, "pthread_create");
+	CHECK(pthread_create(&t[1], NULL, starts, NULL) == 0, "pthread_create");
 	pthread_join(t[1], NULL);
-	CHECK(0, "the exec returned");
+}
+
+static void case_exec(void)
+{
+	starts_program(execs);
+	if (getenv("AFFINITY_EXEC_STAGE") == NULL)
+		CHECK(0, "the exec returned");
 }
 
 /* ---- spawn ---- */
@@ -390,17 +399,7 @@ static void *spawns(void *unused)
 
 static void case_spawn(void)
 {
-	pthread_t t[2];
-
-	if (getenv("AFFINITY_EXEC_STAGE") != NULL) {
-		CHECK(same(own(), one(last_cpu)), "the new program's mask is not the thread's");
-		return;
-	}
-	/* One thread with no mask of its own lives on: the hubs keep every
-	 * CPU. */
-	CHECK(pthread_create(&t[0], NULL, waits, NULL) == 0, "pthread_create");
-	CHECK(pthread_create(&t[1], NULL, spawns, NULL) == 0, "pthread_create");
-	pthread_join(t[1], NULL);
+	starts_program(spawns);
 }
 
 /* ---- handler ---- */
