@@ -445,6 +445,7 @@ static _Atomic(struct green *) selves[2 * GREENS];
 static _Atomic uint64_t self_ids[2 * GREENS];
 static _Atomic(struct hub *) self_hubs[2 * GREENS];
 static _Atomic int registered, looked;
+static unsigned long live_before; /* gid_live() before the threads */
 
 static void *find_each_other(void *arg)
 {
@@ -466,6 +467,8 @@ static void *find_each_other(void *arg)
 		ck_assert_uint_eq(id, want);
 		ck_assert_ptr_eq(on, atomic_load(&self_hubs[j]));
 	}
+	/* All are counted, none has ended yet. */
+	ck_assert_uint_eq(gid_live(), live_before + 2 * GREENS);
 	/* None ends before all have looked. */
 	atomic_fetch_add(&looked, 1);
 	while (atomic_load(&looked) < 2 * GREENS)
@@ -477,7 +480,9 @@ START_TEST(a_thread_is_found_by_its_id_from_either_hub_until_it_ends)
 {
 	registered = 0;
 	looked = 0;
+	live_before = gid_live();
 	on_two_hubs(find_each_other);
+	ck_assert_uint_eq(gid_live(), live_before);
 	for (int j = 0; j < 2 * GREENS; j++) {
 		uint64_t id;
 		struct hub *on;
