@@ -126,6 +126,12 @@ void affinity_of_green(struct aff_who *w, struct green *g, uint64_t id, struct h
 
 void affinity_of_pid(struct aff_who *w, pid_t pid)
 {
+	struct green *g = pid == 0 ? preload_self_green() : NULL;
+
+	if (g != NULL) {
+		affinity_of_green(w, g, g->id, g->hub);
+		return;
+	}
 	*w = (struct aff_who){ .pid = pid };
 	if (pid == getpid() || (pid == 0 && sys_gettid() == getpid()))
 		w->main = true;
@@ -307,17 +313,6 @@ int affinity_get(const struct aff_who *w, size_t size, cpu_set_t *set)
 	return 0;
 }
 
-/* Who the caller is. */
-static void affinity_of_self(struct aff_who *w)
-{
-	struct green *g = preload_self_green();
-
-	if (g != NULL)
-		affinity_of_green(w, g, g->id, g->hub);
-	else
-		affinity_of_pid(w, 0);
-}
-
 int affinity_spawn_begin(struct aff_spawn *s, const pthread_attr_t *attr)
 {
 	struct aff_who creator;
@@ -347,7 +342,7 @@ int affinity_spawn_begin(struct aff_spawn *s, const pthread_attr_t *attr)
 	} else {
 		const cpu_set_t *mine;
 
-		affinity_of_self(&creator);
+		affinity_of_pid(&creator, 0);
 		mine = creator.g != NULL || creator.main ? mask_of(&creator) : NULL;
 		s->has = mine != NULL;
 		if (s->has)
@@ -434,7 +429,7 @@ bool affinity_exec_begin(void)
 
 	if (atomic_load_explicit(&aff_kept, memory_order_relaxed) == 0)
 		return false;
-	affinity_of_self(&w);
+	affinity_of_pid(&w, 0);
 	aff_lock(&old);
 	mine = w.g != NULL || w.main ? mask_of(&w) : NULL;
 	if (mine != NULL)

@@ -402,6 +402,7 @@ void affinity_init(void);
  * (thread.c). */
 struct green *preload_self_green(void);
 void affinity_of_green(struct aff_who *w, struct green *g, uint64_t id, struct hub *on);
+/* pid as the kernel takes it: 0 is the caller (a green thread, or main). */
 void affinity_of_pid(struct aff_who *w, pid_t pid);
 /* Is t the main thread's pthread_t? Then w names it. */
 bool affinity_of_main(struct aff_who *w, pthread_t t);

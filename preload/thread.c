@@ -561,8 +561,8 @@ GS_WRAP int tgkill(pid_t tgid, pid_t tid, int sig)
 	return (int)r;
 }
 
-/* Whose affinity pid names (affinity.c): a green id, its thread; 0 from a
- * green thread, the caller. */
+/* Whose affinity pid names (affinity.c): a green id, its thread; else as
+ * affinity_of_pid says. */
 static int affinity_who(struct aff_who *w, pid_t pid)
 {
 	struct green *g;
@@ -573,8 +573,6 @@ static int affinity_who(struct aff_who *w, pid_t pid)
 		if ((g = green_by_kernel_id(pid, &id, &on)) == NULL)
 			return -ESRCH;
 		affinity_of_green(w, g, id, on);
-	} else if (pid == 0 && (g = self_green()) != NULL) {
-		affinity_of_green(w, g, g->id, g->hub);
 	} else {
 		affinity_of_pid(w, pid);
 	}
