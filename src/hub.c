@@ -1128,14 +1128,39 @@ static void hub_unstuck(struct hub *h)
 	}
 }
 
+static void stuck_grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+}
+
+/* h completed the set of stuck hubs: it waits STUCK_GRACE_NS for a
+ * wake-up (which counts it out: hub_take_posts), and says whether none
+ * came. */
+static bool stuck_grace(struct hub *h)
+{
+	ev_timer grace;
+
+	ev_timer_init(&grace, stuck_grace_cb, (double)STUCK_GRACE_NS / 1e9, 0.);
+	ev_timer_start(h->loop, &grace);
+	while (ev_is_active(&grace) && h->stuck_counted && h->runq_head == NULL)
+		hub_poll(h, EVRUN_ONCE); /* also ends when a signal interrupts it */
+	ev_timer_stop(h->loop, &grace);
+	return h->stuck_counted && h->runq_head == NULL;
+}
+
 static void hub_stuck(struct hub *h)
 {
 	if (h->sched && sched_hubs() > 1) {
+		unsigned long epoch;
+
 		/* Stuck together with every other hub: a thread here may
 		 * wait for one there, so only the whole process can be. */
 		if (!h->stuck_counted && atomic_load(&h->remote_pending) == 0) {
 			h->stuck_counted = true;
-			if (sched_stuck_begin() && stuck_hook != NULL)
+			if (sched_stuck_begin(&epoch) && stuck_hook != NULL && stuck_grace(h) &&
+			    sched_stuck_confirm(epoch))
 				stuck_hook(h);
 		}
 	} else if (!h->stuck_reported && h->nparked > 0 && h->ngreen > 1 &&

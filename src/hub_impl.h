@@ -244,6 +244,13 @@ _Static_assert(offsetof(struct hub, loop) == offsetof(struct hub_view, loop) &&
 #ifndef SETTLE_IDLE_NS
 #define SETTLE_IDLE_NS 200000
 #endif
+/* How long the hub that completes the set of stuck hubs waits for a
+ * wake-up before it reports a deadlock (sched.c, sched_stuck_confirm): a
+ * signal the kernel gives another hub's OS thread is handled in
+ * microseconds there, or some milliseconds on a busy machine. */
+#ifndef STUCK_GRACE_NS
+#define STUCK_GRACE_NS 20000000
+#endif
 #define HUB_STACK_SIZE (256 * 1024)
 
 /* Whether g is one of the program's threads: not an extra hub's own

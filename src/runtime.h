@@ -734,11 +734,15 @@ bool hub_ended(struct hub *h);
 void sched_fork_child(struct hub *h);
 /* The calling hub, one of several scheduler hubs, has nothing to run and
  * nothing of its own that could wake a thread (no fd or timer watched):
- * true if every hub is so now, with two program threads or more, for the
- * first time since one was not: the process is deadlocked.
- * sched_stuck_end: the calling hub is woken (before it reads what woke
- * it). */
-bool sched_stuck_begin(void);
+ * true if every hub is so now, with two program threads or more: the
+ * process may be deadlocked. *epoch names this moment for
+ * sched_stuck_confirm, which the caller calls after STUCK_GRACE_NS with
+ * no wake-up: true if no hub was woken since, nothing is on its way to
+ * one (a post, a signal), and no report was made since one was last
+ * woken: the process is deadlocked. sched_stuck_end: the calling hub is
+ * woken (before it reads what woke it). */
+bool sched_stuck_begin(unsigned long *epoch);
+bool sched_stuck_confirm(unsigned long epoch);
 void sched_stuck_end(void);
 /* In a handler on an extra hub h, for a signal the kernel gave h's OS
  * thread (not one of ours for a thread of h): true if it goes to the main
