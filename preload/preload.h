@@ -144,6 +144,7 @@ struct group;       /* grp.h */
 			      const sigset_t *))                                           \
 	X(nanosleep, int, (const struct timespec *, struct timespec *))                    \
 	X(clock_gettime, int, (clockid_t, struct timespec *))                              \
+	X(clock_getres, int, (clockid_t, struct timespec *))                               \
 	X(clock_nanosleep, int, (clockid_t, int, const struct timespec *, struct timespec *)) \
 	X(sleep, unsigned, (unsigned))                                                     \
 	X(usleep, int, (useconds_t))                                                       \
@@ -492,6 +493,11 @@ long preload_uring_enter(const long a[6]);
  * *is_real (the caller makes the real call). */
 long preload_gettid(void);
 long preload_tgkill(pid_t tgid, pid_t tid, int sig, bool *is_real);
+/* A thread's CPU clock id (pthread_getcpuclockid's: the kernel's encoding
+ * of a thread id) that names a green thread or the main thread: 0, with
+ * its CPU time in *ns unless ns is NULL; -EINVAL: a green thread's id that
+ * no live thread has; 1: none of theirs (the kernel's clock). */
+int preload_thread_clock(clockid_t clk, int64_t *ns);
 
 /* ---- dns.c: name lookups on the pool --------------------------------- */
 

@@ -23,6 +23,7 @@
 
 #include "preload.h"
 #include "../src/gid.h"
+#include "../src/tools.h"
 
 #include <dlfcn.h> /* after runtime.h: <elf.h> and ev.h both name EV_NONE */
 #include <link.h>
@@ -666,9 +667,82 @@ GS_WRAP int pthread_getaffinity_np(pthread_t t, size_t size, cpu_set_t *set)
 	return -affinity_get(&w, size, set);
 }
 
+/* The kernel's encoding of a thread's CPU clock (MAKE_THREAD_CPUCLOCK):
+ * the id inverted, shifted, then "per thread" and "scheduler time". Ids
+ * of 28 bits fit: a green kernel id does not, so a green thread's clock
+ * names CLOCK_GREEN_BASE plus its id's low 27 bits (CLOCK_GREEN_MASK),
+ * above every real thread id (PID_MAX_LIMIT, 2^22), refused by the kernel.
+ * Two live threads whose ids differ by a multiple of 2^27 (some 134
+ * million threads made while the first lives) share a clock: the older
+ * is read. */
+#define THREAD_CLOCK_BITS 6
+#define THREAD_CLOCK_OF(tid) ((clockid_t)((~(unsigned)(tid) << 3) | THREAD_CLOCK_BITS))
+#define CLOCK_GREEN_BASE (1 << 22)
+#define CLOCK_GREEN_MASK ((1u << 27) - 1)
+
+/* A green thread's clock names its green id, as natively its kernel id:
+ * clock_gettime and clock_getres (time.c) know it. Main's, and a plain
+ * thread's, are the kernel's; clock_gettime gives main's its own time. */
 GS_WRAP int pthread_getcpuclockid(pthread_t t, clockid_t *clk)
 {
-	return REAL(pthread_getcpuclockid)(os_thread_of(t), clk);
+	struct green *g = tid_green(t);
+
+	if (g == NULL)
+		return REAL(pthread_getcpuclockid)(t, clk);
+	*clk = THREAD_CLOCK_OF(CLOCK_GREEN_BASE + (pid_t)(g->id & CLOCK_GREEN_MASK));
+	return 0;
+}
+
+/* The thread that a thread CPU clock's kernel id names: 0, with the
+ * thread, its id and its hub; -EINVAL: a green id no live thread has; 1:
+ * none of greenshim's (a plain thread's, or main's without green
+ * threads). */
+static int clock_thread(pid_t tid, struct hub *self, struct green **g, uint64_t *id,
+			struct hub **on)
+{
+	if (tid == 0) {
+		/* The kernel's "calling thread". */
+		if (self == NULL || hub_in_loop(self) || (*g = hub_current(self)) == NULL)
+			return 1;
+		*on = self;
+		*id = (*g)->id;
+	} else if (tid >= CLOCK_GREEN_BASE) {
+		*g = gid_find_bits((uint32_t)(tid - CLOCK_GREEN_BASE), CLOCK_GREEN_MASK, id, on);
+		if (*g == NULL)
+			return -EINVAL;
+	} else if (tid == getpid() && (*g = introspect_main_green(on)) != NULL) {
+		*id = (*g)->id;
+	} else {
+		return 1;
+	}
+	return 0;
+}
+
+int preload_thread_clock(clockid_t clk, int64_t *ns)
+{
+	pid_t tid = (pid_t)~(clk >> 3);
+	struct hub *self = hub_peek(), *on, *now_on;
+	struct green *g, *now;
+	uint64_t id, now_id;
+	int r;
+
+	if (clk >= 0 || (clk & 7) != THREAD_CLOCK_BITS || preload_native())
+		return 1;
+	for (int tries = 0;; tries++) {
+		r = clock_thread(tid, self, &g, &id, &on);
+		if (r != 0 || ns == NULL)
+			return r;
+		r = introspect_green_cpu_ns(g, id, on, ns);
+		/* The caller itself, or main, which stays on its hub. */
+		if (tid < CLOCK_GREEN_BASE)
+			return r;
+		/* Another, which may have ended or moved while it was read:
+		 * read again unless it is still that thread, there. */
+		if (clock_thread(tid, self, &now, &now_id, &now_on) != 0)
+			return -EINVAL;
+		if ((r == 0 && now == g && now_id == id && now_on == on) || tries == 100)
+			return r;
+	}
 }
 
 /*

@@ -43,16 +43,39 @@ GS_WRAP int clock_gettime(clockid_t clk, struct timespec *ts)
 	int64_t ns;
 	int r;
 
-	if (GS_LIKELY(clk != CLOCK_THREAD_CPUTIME_ID) || (h = hub_peek()) == NULL ||
-	    hub_in_loop(h) || preload_native()) {
+	if (GS_UNLIKELY(clk < 0) && (r = preload_thread_clock(clk, &ns)) <= 0) {
+		/* Another thread's CPU clock (pthread_getcpuclockid). */
+		if (r < 0)
+			return preload_fail(r);
+	} else if (GS_LIKELY(clk != CLOCK_THREAD_CPUTIME_ID) || (h = hub_peek()) == NULL ||
+		   hub_in_loop(h) || preload_native()) {
 		r = REAL(clock_gettime)(clk, ts);
 		/* A loop waiting for a time is preempted here. */
 		preempt_at_return((uintptr_t)__builtin_return_address(0));
 		return r;
+	} else {
+		ns = introspect_thread_cpu_ns(h);
 	}
-	ns = introspect_thread_cpu_ns(h);
 	ts->tv_sec = ns / 1000000000;
 	ts->tv_nsec = ns % 1000000000;
+	return 0;
+}
+
+/* A green thread's CPU clock, or main's, has the resolution of the
+ * kernel's thread CPU clocks: 1 ns (HotSpot checks it before it uses
+ * pthread_getcpuclockid's clocks). */
+GS_WRAP int clock_getres(clockid_t clk, struct timespec *res)
+{
+	int r;
+
+	if (GS_LIKELY(clk >= 0) || (r = preload_thread_clock(clk, NULL)) > 0)
+		return REAL(clock_getres)(clk, res);
+	if (r < 0)
+		return preload_fail(r);
+	if (res != NULL) {
+		res->tv_sec = 0;
+		res->tv_nsec = 1;
+	}
 	return 0;
 }
 

@@ -182,6 +182,11 @@ void gid_moved(struct green *g, struct hub *t)
 
 struct green *gid_find(uint32_t key, uint64_t *id, struct hub **h)
 {
+	return gid_find_bits(key, GID_KEY_MASK, id, h);
+}
+
+struct green *gid_find_bits(uint32_t key, uint32_t mask, uint64_t *id, struct hub **h)
+{
 	struct gid_bucket *b = bucket_of(key);
 
 	for (;;) {
@@ -193,7 +198,7 @@ struct green *gid_find(uint32_t key, uint64_t *id, struct hub **h)
 			struct green *g;
 			struct hub *on;
 
-			if (v == 0 || (v & GID_KEY_MASK) != (key & GID_KEY_MASK))
+			if (v == 0 || (v & mask) != (key & mask))
 				continue;
 			g = atomic_load_explicit(&e->g, memory_order_acquire);
 			on = atomic_load_explicit(&e->hub, memory_order_acquire);

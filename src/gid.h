@@ -30,6 +30,9 @@ void gid_moved(struct green *g, struct hub *t);
  * on any OS thread. The thread may end at any time after: what is done
  * with it names it by (thread, id), which its hub checks. */
 struct green *gid_find(uint32_t key, uint64_t *id, struct hub **h);
+/* The same by fewer of the id's low bits (mask, of GID_KEY_MASK's, and
+ * above the buckets' 10): the first live thread found whose id has them. */
+struct green *gid_find_bits(uint32_t key, uint32_t mask, uint64_t *id, struct hub **h);
 /* In a fork child: keep only keep (the forking thread, if it had an
  * entry), on h. */
 void gid_fork_child(struct green *keep, struct hub *h);

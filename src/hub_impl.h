@@ -54,6 +54,13 @@ struct hub {
 	int64_t longest_run;   /* longest run without a switch seen, ns */
 	int64_t cpu_mark;      /* the OS thread's CPU time at the current run's
 				* start (GS_STATS_CPU), else 0 */
+	/* Other OS threads read a thread's CPU clock (introspect_green_cpu_ns)
+	 * through these, written by h's OS thread: odd cpu_seq while
+	 * cpu_mark, the run's thread (its id; 0: none of the program's) and
+	 * its CPU time when the run began change. __atomic, relaxed inside. */
+	unsigned cpu_seq;
+	uint64_t cpu_run_id;
+	int64_t cpu_run_base;
 	int tid;               /* the OS thread's kernel id */
 	int pid;               /* and its process's, both as of the last fork */
 	struct hub *reg_next;  /* introspect.c: every hub of the process */

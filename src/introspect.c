@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -81,15 +82,38 @@ static int64_t os_thread_cpu_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The CPU accounting below changes (cpu_seq odd): other OS threads that
+ * read a thread's clock meanwhile read again (introspect_green_cpu_ns).
+ * The stores between are releases, each after the odd count (no fence:
+ * ThreadSanitizer has none), and the reader's loads acquires. */
+static void cpu_seq_begin(struct hub *h)
+{
+	__atomic_store_n(&h->cpu_seq, h->cpu_seq + 1, __ATOMIC_RELAXED);
+}
+
+static void cpu_seq_end(struct hub *h)
+{
+	__atomic_store_n(&h->cpu_seq, h->cpu_seq + 1, __ATOMIC_RELEASE);
+}
+
+/* g's run begins on h, at cpu_mark. */
+static void cpu_run_begins(struct hub *h, const struct green *g)
+{
+	__atomic_store_n(&h->cpu_run_id, green_of_program(g) ? g->id : 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->cpu_run_base, g->cpu_ns, __ATOMIC_RELEASE);
+}
+
 /* A hub begins counting CPU time: its root, where that is a program
  * thread, is given its OS thread's CPU time so far, as natively the main
  * thread has it (the program's start; all of a single-threaded program's
- * run). What other threads ran there before is lost to them. */
+ * run). What other threads ran there before is lost to them. Inside
+ * cpu_seq_begin/end. */
 static void cpu_count_begin(struct hub *h, int64_t c)
 {
 	if (!h->idle_root)
 		h->root->cpu_ns = c;
-	h->cpu_mark = c;
+	__atomic_store_n(&h->cpu_mark, c, __ATOMIC_RELEASE);
+	cpu_run_begins(h, h->current);
 }
 
 void introspect_account(struct hub *h, struct green *cur, struct green *next)
@@ -114,16 +138,35 @@ void introspect_account(struct hub *h, struct green *cur, struct green *next)
 	if (cpu) {
 		int64_t c = os_thread_cpu_ns();
 
+		cpu_seq_begin(h);
 		if (h->cpu_mark == 0) {
-			cpu_count_begin(h, c);
+			cpu_count_begin(h, c); /* h->current is next already */
 		} else {
-			cur->cpu_ns += c - h->cpu_mark;
-			h->cpu_mark = c;
+			__atomic_store_n(&cur->cpu_ns, cur->cpu_ns + (c - h->cpu_mark),
+					 __ATOMIC_RELEASE);
+			__atomic_store_n(&h->cpu_mark, c, __ATOMIC_RELEASE);
+			cpu_run_begins(h, next);
 		}
+		cpu_seq_end(h);
 	}
 	cur->since = now;
 	next->since = now;
 	atomic_store_explicit(&h->run_start, now, memory_order_relaxed);
+}
+
+/* The program reads a thread CPU clock: counting begins, on each hub at
+ * its first switch or tick after this (or its first read). */
+static void cpu_counting_on(void)
+{
+	if (!(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_CPU))
+		__atomic_or_fetch(&gs_stats_on, GS_STATS_CPU, __ATOMIC_RELAXED);
+}
+
+static void cpu_count_begin_here(struct hub *h, int64_t c)
+{
+	cpu_seq_begin(h);
+	cpu_count_begin(h, c);
+	cpu_seq_end(h);
 }
 
 int64_t introspect_thread_cpu_ns(struct hub *h)
@@ -131,13 +174,89 @@ int64_t introspect_thread_cpu_ns(struct hub *h)
 	struct green *g = h->current;
 	int64_t c = os_thread_cpu_ns();
 
-	/* Counting begins at the program's first ask, on each hub at its
-	 * first switch after that or its first ask. */
-	if (!(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_CPU))
-		__atomic_or_fetch(&gs_stats_on, GS_STATS_CPU, __ATOMIC_RELAXED);
+	cpu_counting_on();
 	if (h->cpu_mark == 0)
-		cpu_count_begin(h, c);
+		cpu_count_begin_here(h, c);
 	return g->cpu_ns + (c - h->cpu_mark);
+}
+
+void introspect_cpu_tick(struct hub *h)
+{
+	if (h->cpu_mark == 0 && (__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_CPU))
+		cpu_count_begin_here(h, os_thread_cpu_ns());
+}
+
+int64_t introspect_hub_cpu_ns(const struct hub *h)
+{
+	clockid_t c = (clockid_t)((~(unsigned)h->tid << 3) | 6); /* per thread, SCHED */
+	struct timespec ts;
+
+	if (arch_syscall3(SYS_clock_gettime, c, (long)&ts, 0) != 0)
+		return -1;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* *out = *p, where p may be memory gone back to the system meanwhile (a
+ * thread's that ended): read by the kernel, which says EFAULT there. pid
+ * is this process's (a hub's, kept since the last fork). */
+static bool read_safely(int pid, const int64_t *p, int64_t *out)
+{
+	struct iovec mine = { out, sizeof *out }, at = { (void *)p, sizeof *p };
+
+	return arch_syscall6(SYS_process_vm_readv, pid, (long)&mine, 1, (long)&at, 1, 0) ==
+	       (long)sizeof *out;
+}
+
+int introspect_green_cpu_ns(struct green *g, uint64_t id, struct hub *on, int64_t *ns)
+{
+	struct hub *h = hub_peek();
+	int64_t v = 0;
+
+	if (h != NULL && h == on && h->current == g && !hub_in_loop(h)) {
+		*ns = introspect_thread_cpu_ns(h);
+		return 0;
+	}
+	cpu_counting_on();
+	/* The caller's own hub begins now (it runs the caller's call). */
+	if (h != NULL && h->current != h->hub_green && h->cpu_mark == 0)
+		cpu_count_begin_here(h, os_thread_cpu_ns());
+	for (int tries = 0; tries < 1000; tries++) {
+		unsigned seq = __atomic_load_n(&on->cpu_seq, __ATOMIC_ACQUIRE);
+		uint64_t run_id = __atomic_load_n(&on->cpu_run_id, __ATOMIC_ACQUIRE);
+		int64_t base = __atomic_load_n(&on->cpu_run_base, __ATOMIC_ACQUIRE);
+		int64_t mark = __atomic_load_n(&on->cpu_mark, __ATOMIC_ACQUIRE);
+
+		if (seq & 1) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		if (run_id == id && mark != 0) {
+			/* Running there since mark: its time so far, and the
+			 * OS thread's since. */
+			int64_t c = introspect_hub_cpu_ns(on);
+
+			v = base + (c > mark ? c - mark : 0);
+		} else if (!read_safely(on->pid, &g->cpu_ns, &v)) {
+			return -EINVAL;
+		}
+		if (__atomic_load_n(&on->cpu_seq, __ATOMIC_RELAXED) == seq)
+			break;
+	}
+	*ns = v;
+	return 0;
+}
+
+struct green *introspect_main_green(struct hub **on)
+{
+	/* With one hub, the caller's is the only one (sched_hub is NULL). */
+	struct hub *first = sched_hub(0) != NULL ? sched_hub(0) : hub_peek();
+
+	/* The main OS thread's hub: its kernel id is the process's. */
+	if (first == NULL || first->tid != first->pid || first->idle_root ||
+	    !green_of_program(first->root) || green_ended(first->root))
+		return NULL;
+	*on = first;
+	return first->root;
 }
 
 /* ---- what a green thread is doing ------------------------------------- */

@@ -162,18 +162,6 @@ static long thread_syscall(struct hub *h)
 	return end != buf && *end == ' ' ? nr : -1;
 }
 
-/* The CPU time h's OS thread has used, or -1: its thread CPU clock
- * (clock_getcpuclockid's for a thread id), read with the raw call. */
-static int64_t hub_cpu_ns(const struct hub *h)
-{
-	clockid_t c = (clockid_t)((~(unsigned)h->tid << 3) | 6); /* per thread, SCHED */
-	struct timespec ts;
-
-	if (arch_syscall3(SYS_clock_gettime, c, (long)&ts, 0) != 0)
-		return -1;
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* h's OS thread's times now: the kernel's schedstat (time on a CPU, time
  * runnable waiting for one, slices); without it, the thread CPU clock and
  * no wait known. */
@@ -191,7 +179,7 @@ static struct mon_times thread_times(struct hub *h)
 				return t;
 		}
 	}
-	t.on_cpu = hub_cpu_ns(h);
+	t.on_cpu = introspect_hub_cpu_ns(h);
 	t.waiting = -1;
 	return t;
 }

@@ -650,6 +650,12 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 			preempt_disarm(h);
 		goto out_tick;
 	}
+	/* The program reads other threads' CPU clocks, and h has not begun
+	 * counting: it begins here, where the runtime is not in the middle
+	 * of its accounting (a thread that computes alone never switches). */
+	if (GS_UNLIKELY(h->cpu_mark == 0) &&
+	    (__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_CPU) && stoppable(h, cur, uc))
+		introspect_cpu_tick(h);
 	/* Of the asynchronous type, and cancelled since it last stopped
 	 * here (by a thread of its hub while it waited in no cancellation
 	 * point, or of another): it ends now, as natively at once. */

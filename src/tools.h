@@ -105,6 +105,21 @@ void introspect_account(struct hub *h, struct green *cur, struct green *next);
 /* CLOCK_THREAD_CPUTIME_ID for h's current context: its CPU time, counted
  * at switches from the first such call on (GS_STATS_CPU). On h. */
 int64_t introspect_thread_cpu_ns(struct hub *h);
+/* Another green thread's CPU clock (pthread_getcpuclockid): g, whose id
+ * is id, on hub on (as gid_find said), from any OS thread. Counting
+ * begins as for CLOCK_THREAD_CPUTIME_ID, on on at its next switch or
+ * preemption tick. 0 and *ns, or -EINVAL if its memory cannot be read
+ * (the caller then checks that g is still id, on on). */
+int introspect_green_cpu_ns(struct green *g, uint64_t id, struct hub *on, int64_t *ns);
+/* The main thread as a green thread, on the first hub (*on); NULL where
+ * it is none (GREENSHIM_THREADS=native) or has ended. */
+struct green *introspect_main_green(struct hub **on);
+/* h's OS thread's CPU time, from any OS thread, or -1: its thread CPU
+ * clock (clock_getcpuclockid's for a thread id), read with the raw call. */
+int64_t introspect_hub_cpu_ns(const struct hub *h);
+/* The preemption tick on h, in the program's code: h begins counting CPU
+ * time if the program reads thread CPU clocks and h has not yet. */
+void introspect_cpu_tick(struct hub *h);
 
 /* Writes one report, in one write, to stderr or to the end of the file
  * GREENSHIM_LOG names. The file is opened for each report and closed

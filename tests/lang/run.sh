@@ -215,6 +215,13 @@ test_java_threads_thread_locals_monitors_and_executor() {
 	java_both java_threads_thread_locals_monitors_and_executor Threads
 }
 
+# Other threads' CPU time from ThreadMXBean (tests/lang/CpuClocks.java),
+# with the default hubs and with one.
+test_java_thread_cpu_time_is_per_thread() {
+	java_both java_thread_cpu_time_is_per_thread CpuClocks
+	java_both java_thread_cpu_time_is_per_thread_one_hub CpuClocks GREENSHIM_HUBS=1
+}
+
 # A JVM thread computing in its JIT's code leaves a sleeping thread of the
 # same hub running (one hub: the two share it).
 test_java_jit_loop_leaves_a_sleeper_running() {
@@ -258,6 +265,14 @@ test_python_affinity_is_per_thread() {
 	run_both python_affinity_is_per_thread /usr/bin/python3 tests/lang/affinity.py
 	run_both python_affinity_is_per_thread_one_hub env GREENSHIM_HUBS=1 /usr/bin/python3 \
 		tests/lang/affinity.py
+}
+
+# Other threads' CPU clocks from Debian's Python (tests/lang/cpu_clocks.py),
+# with the default hubs and with one.
+test_python_other_threads_cpu_clocks() {
+	run_both python_other_threads_cpu_clocks /usr/bin/python3 tests/lang/cpu_clocks.py
+	run_both python_other_threads_cpu_clocks_one_hub env GREENSHIM_HUBS=1 /usr/bin/python3 \
+		tests/lang/cpu_clocks.py
 }
 
 # Each way of loading a green thread's thread pointer (GREENSHIM_TLS_LOAD),
@@ -304,8 +319,10 @@ test_c_threads_collected_by_boehm_gc
 test_guile_threads_with_collections
 test_csharp_threads_on_mono_with_collections
 test_java_threads_thread_locals_monitors_and_executor
+test_java_thread_cpu_time_is_per_thread
 test_java_jit_loop_leaves_a_sleeper_running
 test_node_thread_pool_workers_atomics_and_http
 test_python_cpu_bound_threads
 test_python_affinity_is_per_thread
+test_python_other_threads_cpu_clocks
 summary lang

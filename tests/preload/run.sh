@@ -684,7 +684,19 @@ test_thread_cpu_clocks_are_per_thread() {
 		"$B/tests/preload/thread_cpu_clock"
 }
 
-# System calls made with the program's own syscall instructions, past
+# Other threads' CPU clocks, through pthread_getcpuclockid (Java's
+# ThreadMXBean, Python's time.pthread_getcpuclockid; tests/preload/
+# other_cpu_clocks.c): a computing thread's clock grows while main reads
+# it, a sleeper's does not, each reads what the thread reads for itself,
+# main's is main's own, a joined thread's is EINVAL. With one hub and with
+# two. Before 2026-12-07 a green thread's clock was its OS thread's.
+test_other_threads_cpu_clocks_are_theirs() {
+	as_native other_threads_cpu_clocks_are_theirs "$B/tests/preload/other_cpu_clocks"
+	as_native other_threads_cpu_clocks_are_theirs_on_one_hub env GREENSHIM_HUBS=1 \
+		"$B/tests/preload/other_cpu_clocks"
+}
+
+
 # libc (tests/preload/raw_syscalls.c): each case waits in one for what
 # another thread does after it, and everything it prints is the native
 # run's: results, errors, the signal mask and dispositions, each thread's
@@ -1536,6 +1548,7 @@ test_other_mallocs_serve_many_green_threads
 test_liburing_waits_leave_other_threads_running
 test_raw_syscalls_match_native
 test_thread_cpu_clocks_are_per_thread
+test_other_threads_cpu_clocks_are_theirs
 test_a_thread_reading_the_clock_is_preempted
 test_a_thread_that_never_waits_in_io_is_preempted
 test_a_thread_whose_timed_waits_end_at_once_is_preempted

@@ -7,6 +7,7 @@
 
 #include "unit.h"
 #include "../../src/gid.h"
+#include "../../src/tools.h"
 
 #define GREENS 8 /* a hub */
 
@@ -476,6 +477,101 @@ static void *find_each_other(void *arg)
 	return NULL;
 }
 
+/* ---- another hub's threads' CPU clocks: two threads that compute there
+ * and yield to each other every millisecond, read from this hub (one runs
+ * as it is read, the other waits its turn); the clock never goes back,
+ * and grows by about half the wall time. The threads are found by their
+ * id's low 27 bits, as pthread_getcpuclockid's clocks name them. */
+#define CLOCK_BITS ((1u << 27) - 1)
+static _Atomic uint64_t clock_ids[2];
+static _Atomic int clock_stop;
+
+static void *compute_and_yield(void *arg)
+{
+	atomic_store(&clock_ids[(intptr_t)arg], green_self()->id);
+	while (!atomic_load(&clock_stop)) {
+		int64_t until = gs_now_ns() + 1000000;
+
+		while (gs_now_ns() < until)
+			;
+		green_yield();
+	}
+	return NULL;
+}
+
+static void *two_computing_threads(void *arg)
+{
+	struct green *g[2];
+
+	(void)arg;
+	ck_assert_ptr_nonnull(hub_get());
+	for (intptr_t i = 0; i < 2; i++)
+		ck_assert_int_eq(green_spawn(NULL, compute_and_yield, (void *)i, &g[i]), 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(green_join(g[i], NULL, GS_NO_DEADLINE), 0);
+	hub_destroy();
+	return NULL;
+}
+
+static int64_t clock_of(int i)
+{
+	uint64_t want = atomic_load(&clock_ids[i]), id;
+	struct hub *on;
+	struct green *g = gid_find_bits((uint32_t)(want & CLOCK_BITS), CLOCK_BITS, &id, &on);
+	int64_t ns = -1;
+
+	ck_assert_ptr_nonnull(g);
+	ck_assert_uint_eq(id, want);
+	ck_assert_int_eq(introspect_green_cpu_ns(g, id, on, &ns), 0);
+	return ns;
+}
+
+START_TEST(another_hubs_threads_cpu_clocks_grow_as_they_compute)
+{
+	pthread_t os;
+	int64_t first[2], last[2], prev[2];
+
+	atomic_store(&clock_stop, 0);
+	atomic_store(&clock_ids[0], 0);
+	atomic_store(&clock_ids[1], 0);
+	ck_assert_ptr_nonnull(hub_get());
+	ck_assert_int_eq(pthread_create(&os, NULL, two_computing_threads, NULL), 0);
+	while (atomic_load(&clock_ids[0]) == 0 || atomic_load(&clock_ids[1]) == 0)
+		green_sleep_until(gs_deadline_after(1000000));
+	/* The first read turns counting on; that hub begins at its next
+	 * switch. */
+	clock_of(0);
+	green_sleep_until(gs_deadline_after(10000000));
+	for (int i = 0; i < 2; i++)
+		first[i] = prev[i] = clock_of(i);
+	for (int64_t end = gs_now_ns() + 100000000; gs_now_ns() < end;) {
+		for (int i = 0; i < 2; i++) {
+			int64_t v = clock_of(i);
+
+			ck_assert_int_ge(v, prev[i]);
+			prev[i] = v;
+		}
+		green_sleep_until(gs_deadline_after(200000));
+	}
+	for (int i = 0; i < 2; i++) {
+		last[i] = clock_of(i);
+		/* Half of 100 ms each, on a CPU of their own; a fifth at
+		 * least, on a busy machine. */
+		ck_assert_int_ge(last[i] - first[i], 20000000);
+		ck_assert_int_le(last[i] - first[i], 110000000);
+	}
+	atomic_store(&clock_stop, 1);
+	ck_assert_int_eq(pthread_join(os, NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		uint64_t id;
+		struct hub *on;
+		uint64_t want = atomic_load(&clock_ids[i]);
+
+		ck_assert_ptr_null(gid_find_bits((uint32_t)(want & CLOCK_BITS), CLOCK_BITS, &id, &on));
+	}
+}
+END_TEST
+
 START_TEST(a_thread_is_found_by_its_id_from_either_hub_until_it_ends)
 {
 	registered = 0;
@@ -584,6 +680,7 @@ Suite *suite_crosshub(void)
 	tcase_add_test(t, a_cancellation_posted_from_another_hub_ends_the_wait_there);
 	tcase_add_test(t, a_post_to_a_hub_the_thread_is_not_on_is_sent_on_to_its_hub);
 	tcase_add_test(t, a_thread_is_found_by_its_id_from_either_hub_until_it_ends);
+	tcase_add_test(t, another_hubs_threads_cpu_clocks_grow_as_they_compute);
 	tcase_add_test(t, a_lookup_by_id_never_names_another_thread_while_threads_come_and_go);
 	suite_add_tcase(s, t);
 	return s;
