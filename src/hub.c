@@ -150,6 +150,28 @@ bool hub_is_own_fd(int fd)
 	return false;
 }
 
+int hub_own_fds_between(unsigned first, unsigned last, int *out, int max)
+{
+	int n = atomic_load_explicit(&n_own_fds, memory_order_acquire), found = 0;
+
+	for (int i = 0; i < n && i < OWN_FDS_MAX && found < max; i++) {
+		int fd = atomic_load_explicit(&own_fds[i].fd, memory_order_relaxed), j, k;
+
+		if (fd < 0 || (unsigned)fd < first || (unsigned)fd > last)
+			continue;
+		/* In order, each once (a slot being moved may show it twice). */
+		for (k = 0; k < found && out[k] != fd; k++)
+			;
+		if (k < found)
+			continue;
+		for (j = found; j > 0 && out[j - 1] > fd; j--)
+			out[j] = out[j - 1];
+		out[j] = fd;
+		found++;
+	}
+	return found;
+}
+
 static struct own_slot *own_find(int fd)
 {
 	int n = atomic_load(&n_own_fds);

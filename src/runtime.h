@@ -948,6 +948,9 @@ enum own_kind {
 /* Is fd one the runtime opened for a hub or for itself? Any thread,
  * lock-free. */
 bool hub_is_own_fd(int fd);
+/* The runtime's fds from first to last, in order, in out (at most max):
+ * how many. */
+int hub_own_fds_between(unsigned first, unsigned last, int *out, int max);
 struct epoll_event;
 /* libev's wait for events (its epoll backend's epoll_wait, which it calls
  * through the PLT, on the calling hub's epoll fd): the same, except that

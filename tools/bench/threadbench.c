@@ -18,6 +18,9 @@
  *                         (SA_RESTART) runs on the main thread, waiting in
  *                         sem_wait, and posts a semaphore the sender waits
  *                         on (a SIGCHLD, a timer's or a terminal's signal)
+ *   other-cpu-clock       clock_gettime of another thread's CPU clock
+ *                         (pthread_getcpuclockid), the thread asleep (what
+ *                         Java's ThreadMXBean and profilers read)
  *
  * Prints "NAME NS" lines: ns per operation, best of five runs.
  */
@@ -188,6 +191,41 @@ static double process_signal(void)
 	return best;
 }
 
+static sem_t wake;
+
+static void *sleeps_until_woken(void *arg)
+{
+	while (sem_wait(&wake) != 0)
+		;
+	return arg;
+}
+
+/* Reads of a sleeping thread's CPU clock: ns per read, best of five. */
+static double other_cpu_clock(void)
+{
+	double best = 1e30;
+	struct timespec ts;
+	clockid_t clk;
+	pthread_t t;
+
+	sem_init(&wake, 0, 0);
+	if (pthread_create(&t, NULL, sleeps_until_woken, NULL) != 0 ||
+	    pthread_getcpuclockid(t, &clk) != 0)
+		exit(1);
+	for (int r = 0; r < 5; r++) {
+		double t0 = now_ns();
+
+		for (long i = 0; i < rounds; i++)
+			if (clock_gettime(clk, &ts) != 0)
+				exit(1);
+		if ((now_ns() - t0) / rounds < best)
+			best = (now_ns() - t0) / rounds;
+	}
+	sem_post(&wake);
+	pthread_join(t, NULL);
+	return best;
+}
+
 int main(void)
 {
 	double best = 1e30;
@@ -224,5 +262,7 @@ int main(void)
 	rounds = 20000;
 	printf("signal-handoff %.1f\n", signal_handoff());
 	printf("process-signal %.1f\n", process_signal());
+	rounds = 100000;
+	printf("other-cpu-clock %.1f\n", other_cpu_clock());
 	return 0;
 }
