@@ -213,6 +213,14 @@ GS_WRAP long syscall(long n, ...)
 		if (!is_real)
 			return r;
 	}
+	/* As when the program makes them itself (rawsys.c): a wait for
+	 * completions parks; libc's call would hold the OS thread, and take
+	 * each preemption tick for EINTR. */
+	if (n == SYS_io_uring_enter || n == SYS_io_uring_setup) {
+		long r = n == SYS_io_uring_enter ? preload_uring_enter(a) : preload_uring_setup(a);
+
+		return r < 0 ? preload_fail((int)r) : r;
+	}
 	if (n == SYS_futex && !preload_native() && preload_hub() != NULL) {
 		int op = (int)(a[1] & FUTEX_CMD_MASK);
 		bool private = (a[1] & FUTEX_PRIVATE_FLAG) != 0;

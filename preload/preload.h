@@ -482,6 +482,9 @@ void preload_rawsys_init(void);
 bool preload_native_code(const void *pc);
 /* A trapped io_uring_enter: the kernel-style result. */
 long preload_uring_enter(const long a[6]);
+/* A trapped io_uring_setup (or one through syscall()): made, and the rings
+ * that only io_uring_enter reaps noted. */
+long preload_uring_setup(const long a[6]);
 
 /* ---- thread.c: thread ids ------------------------------------------- */
 

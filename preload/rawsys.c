@@ -259,6 +259,9 @@ static enum trap_action raw_syscall(long nr, const long a[6], void *uc, long *re
 	case SYS_io_uring_enter:
 		*ret = preload_uring_enter(a);
 		return TRAP_DONE;
+	case SYS_io_uring_setup:
+		*ret = preload_uring_setup(a);
+		return TRAP_DONE;
 	case SYS_rt_sigaction:
 		*ret = raw_sigaction(a);
 		return TRAP_DONE;

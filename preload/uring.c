@@ -56,10 +56,46 @@ static bool uring_real(void)
 	return real_get_cqe != NULL;
 }
 
-/* May this wait on ring park? */
+/* Rings whose completions only their io_uring_enter brings in, by fd
+ * (preload_uring_setup): IORING_SETUP_IOPOLL, which only enter reaps, and
+ * IORING_SETUP_DEFER_TASKRUN, whose completions the kernel posts inside
+ * the submitting thread's own enter: their fd never becomes readable for
+ * them, and a wait for it never ended (fio's io_uring engine hung,
+ * 2026-12-07). A number closed and used again keeps its bit until a ring
+ * is set up there: such a ring waits the slower way, correctly. */
+#define URING_FDS 65536
+static _Atomic uint64_t entered_only[URING_FDS / 64];
+
+#define URING_ENTER_ONLY (IORING_SETUP_IOPOLL | IORING_SETUP_DEFER_TASKRUN)
+
+static bool ring_entered_only(int fd)
+{
+	return fd >= 0 && fd < URING_FDS &&
+	       (atomic_load_explicit(&entered_only[fd / 64], memory_order_relaxed) >> (fd % 64) & 1);
+}
+
+long preload_uring_setup(const long a[6])
+{
+	const struct io_uring_params *p = (const struct io_uring_params *)a[1];
+	long fd = arch_syscall6(SYS_io_uring_setup, a[0], a[1], 0, 0, 0, 0);
+
+	if (fd >= 0 && fd < URING_FDS) {
+		uint64_t bit = 1ull << (fd % 64);
+
+		if (p->flags & URING_ENTER_ONLY)
+			atomic_fetch_or(&entered_only[fd / 64], bit);
+		else
+			atomic_fetch_and(&entered_only[fd / 64], ~bit);
+	}
+	return fd;
+}
+
+/* May this wait on ring park? A ring that only enter reaps: liburing's
+ * own call, whose io_uring_enter src/trap.c catches (preload_uring_enter
+ * waits there). */
 static struct hub *uring_hub(const struct io_uring *ring, const sigset_t *sigmask)
 {
-	if (sigmask != NULL || ring->ring_fd < 0 || (ring->flags & IORING_SETUP_IOPOLL) ||
+	if (sigmask != NULL || ring->ring_fd < 0 || (ring->flags & URING_ENTER_ONLY) ||
 	    preload_native())
 		return NULL;
 	return preload_hub();
@@ -193,6 +229,47 @@ GS_WRAP int io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr)
  * IORING_ENTER_EXT_ARG passes). A ring set up with IORING_SETUP_IOPOLL
  * is unknown here: waiting for its fd would never end; the calls'
  * results are its own. */
+/* How long a wait in the kernel for a ring that only enter reaps may hold
+ * its hub's OS thread at a time: the hub's other threads, timers and
+ * posts wait that long at most. */
+#define ENTER_SLICE_NS 1000000
+
+/* Waits for min_complete entries of a ring that only enter reaps
+ * (ring_entered_only) in the kernel's own io_uring_enter, made by the
+ * waiting thread (DEFER_TASKRUN's completions are the submitter's to
+ * post): at most ENTER_SLICE_NS at a time, and not at all while other
+ * threads of the hub are ready; between two, the hub polls its loop (its
+ * timers, other hubs' posts) and runs its ready threads. A preemption
+ * tick's EINTR is no signal of the program's: the wait goes on. */
+static long enter_wait(struct hub *h, int fd, unsigned min_complete, unsigned flags,
+		       int64_t deadline)
+{
+	unsigned long signals = hub_program_signals(h);
+	unsigned how = (flags & ~(unsigned)IORING_ENTER_SQ_WAKEUP) | IORING_ENTER_GETEVENTS |
+		       IORING_ENTER_EXT_ARG;
+
+	for (;;) {
+		int64_t left = deadline == GS_NO_DEADLINE ? ENTER_SLICE_NS : deadline - gs_now_ns();
+		struct __kernel_timespec ts = { 0, 0 };
+		struct io_uring_getevents_arg arg = { .ts = (uint64_t)(uintptr_t)&ts };
+		long r;
+
+		if (left > ENTER_SLICE_NS)
+			left = ENTER_SLICE_NS;
+		if (left > 0 && !hub_others_ready(h))
+			ts.tv_nsec = left;
+		r = arch_syscall6(SYS_io_uring_enter, fd, 0, min_complete, how, (long)&arg, sizeof arg);
+		if (r == -EINTR && hub_program_signals(h) != signals)
+			return -EINTR;
+		if (r != -ETIME && r != -EINTR)
+			return r;
+		if (deadline != GS_NO_DEADLINE && gs_now_ns() >= deadline)
+			return -ETIME;
+		hub_yield_polling(h, hub_current(h));
+		h = hub_peek(); /* the same: a thread in a call of greenshim's stays */
+	}
+}
+
 long preload_uring_enter(const long a[6])
 {
 	int fd = (int)a[0];
@@ -227,6 +304,10 @@ long preload_uring_enter(const long a[6])
 			return submitted;
 	}
 	now.ts = (uint64_t)(uintptr_t)&zero;
+	if (ring_entered_only(fd)) {
+		r = enter_wait(h, fd, min_complete, flags, deadline);
+		return submitted != 0 ? submitted : r;
+	}
 	for (;;) {
 		/* Are min_complete in? With a zero timeout, -ETIME says no. */
 		r = arch_syscall6(SYS_io_uring_enter, fd, 0, min_complete,

@@ -150,6 +150,11 @@ bool hub_is_own_fd(int fd)
 	return false;
 }
 
+bool hub_others_ready(const struct hub *h)
+{
+	return h->runq_head != NULL;
+}
+
 int hub_own_fds_between(unsigned first, unsigned last, int *out, int max)
 {
 	int n = atomic_load_explicit(&n_own_fds, memory_order_acquire), found = 0;

@@ -828,6 +828,8 @@ static inline unsigned long hub_program_signals(const struct hub *h)
  * or the root of a real thread alone on its hub (one a native library
  * made), not the process's main thread? */
 bool hub_exit_ends_os_thread(const struct hub *h);
+/* Are threads of h ready to run, waiting for the running one? On h. */
+bool hub_others_ready(const struct hub *h);
 /* The kernel id of h's OS thread. */
 int hub_os_tid(const struct hub *h);
 /* Around a program's signal handler that the hub runs (preload/signal.c):

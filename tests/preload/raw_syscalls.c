@@ -7,7 +7,8 @@
  * hang (the test's timeout says so). The output must be the native run's.
  *
  *   raw_syscalls pipe | futex | pingpong | poll | results | sigmask |
- *                sigaction | sigaltstack | fork | uring | kernelwait
+ *                sigaction | sigaltstack | fork | uring | uring_defer |
+ *                uring_syscall | kernelwait
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,19 +356,26 @@ static void case_fork(void)
 	printf("exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
-/* ---- uring: liburing's own io_uring_enter, waiting ------------------------ */
+/* ---- uring: liburing's own io_uring_enter, waiting ------------------------
+ * uring: a plain ring; uring_defer: one set up with IORING_SETUP_SINGLE_ISSUER
+ * and IORING_SETUP_DEFER_TASKRUN (fio's), whose completions the kernel posts
+ * only inside the waiting thread's own io_uring_enter; uring_syscall: that
+ * ring, the wait made through libc's syscall() (not a raw instruction). */
 
-static void case_uring(void)
+static void uring_wait_case(unsigned setup_flags, bool through_libc)
 {
 	struct io_uring ring;
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
+	struct io_uring_params params;
 	struct __kernel_timespec ts = { 0, 50 * 1000000 };
 	pthread_t t;
 	char buf[16];
 	int r;
 
-	if ((r = io_uring_queue_init(8, &ring, 0)) < 0) {
+	memset(&params, 0, sizeof params);
+	params.flags = setup_flags;
+	if ((r = io_uring_queue_init_params(8, &ring, &params)) < 0) {
 		printf("uring unavailable %d\n", r);
 		return;
 	}
@@ -381,7 +390,10 @@ static void case_uring(void)
 	 * (exported by liburing 2.3, a raw system call) waits for it. */
 	atomic_store(&reading, 1);
 	pthread_create(&t, NULL, pipe_writer, NULL);
-	r = io_uring_enter(ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS, NULL);
+	if (through_libc)
+		r = (int)syscall(SYS_io_uring_enter, ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0);
+	else
+		r = io_uring_enter(ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS, NULL);
 	printf("enter %d ready %u\n", r, io_uring_cq_ready(&ring));
 	if (io_uring_peek_cqe(&ring, &cqe) == 0) {
 		printf("res %d \"%.*s\"\n", cqe->res, cqe->res > 0 ? cqe->res : 0, buf);
@@ -389,6 +401,21 @@ static void case_uring(void)
 	}
 	pthread_join(t, NULL);
 	io_uring_queue_exit(&ring);
+}
+
+static void case_uring(void)
+{
+	uring_wait_case(0, false);
+}
+
+static void case_uring_defer(void)
+{
+	uring_wait_case(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, false);
+}
+
+static void case_uring_syscall(void)
+{
+	uring_wait_case(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, true);
 }
 
 static int idle_fds[2];
@@ -446,7 +473,8 @@ int main(int argc, char **argv)
 		      { "results", case_results }, { "sigmask", case_sigmask },
 		      { "sigaction", case_sigaction }, { "sigaltstack", case_sigaltstack },
 		      { "fork", case_fork },
-		      { "uring", case_uring },       { "kernelwait", case_kernelwait } };
+		      { "uring", case_uring },       { "uring_defer", case_uring_defer },
+		      { "uring_syscall", case_uring_syscall }, { "kernelwait", case_kernelwait } };
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* The idle thread's pipe is made here, before any case's: made by

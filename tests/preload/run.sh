@@ -705,7 +705,8 @@ test_other_threads_cpu_clocks_are_theirs() {
 # GREENSHIM_SYSCALLS=off the futex, poll, sigmask, sigaction, sigaltstack
 # and uring cases differ from native.
 test_raw_syscalls_match_native() {
-	for c in pipe futex pingpong poll results sigmask sigaction sigaltstack fork uring; do
+	for c in pipe futex pingpong poll results sigmask sigaction sigaltstack fork uring uring_defer \
+		uring_syscall; do
 		as_native raw_syscalls_$c "$B/tests/preload/raw_syscalls" $c
 	done
 }
