@@ -253,6 +253,11 @@ void fdtab_set_nonblock(int fd, bool on)
 			table[i].user_nonblock = on;
 }
 
+int fdtab_top_fd(void)
+{
+	return __atomic_load_n(&max_fd, __ATOMIC_RELAXED);
+}
+
 void fdtab_forget(int fd)
 {
 	struct hub *h = hub_peek();

@@ -590,6 +590,8 @@ void fdtab_park(struct fdent *e, struct wait *w);
 void fdtab_unpark(struct fdent *e, struct wait *w);
 /* fd is being closed (or replaced by dup2): forget it, wake its waiters. */
 void fdtab_forget(int fd);
+/* The highest fd number ever given an entry (0 if none). */
+int fdtab_top_fd(void);
 /* to is a new number for from's open file description (dup, dup2, dup3,
  * F_DUPFD): the same entry. */
 void fdtab_copy(int from, int to);

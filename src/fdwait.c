@@ -153,6 +153,15 @@ void fdw_ready(struct hub *h, int fd, int dir)
 		fdw_io_cb(h->loop, &f->io[dir], dir_events[dir]);
 }
 
+/* The highest fd any hub has watched (fdw_get made its entry): a close of
+ * numbers above it has no waiter to tell (preload/fd.c, close_range). */
+static atomic_int watched_top = -1;
+
+int fdw_top_fd(void)
+{
+	return atomic_load_explicit(&watched_top, memory_order_acquire);
+}
+
 static struct fdw *fdw_get(struct hub *h, int fd)
 {
 	struct fdw *f;
@@ -182,6 +191,9 @@ static struct fdw *fdw_get(struct hub *h, int fd)
 		for (int dir = 0; dir < 3; dir++)
 			waitq_init(&f->q[dir]);
 		h->fds[fd] = f;
+		for (int top = atomic_load(&watched_top);
+		     fd > top && !atomic_compare_exchange_weak(&watched_top, &top, fd);)
+			;
 	}
 	return f;
 }

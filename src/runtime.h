@@ -1080,6 +1080,8 @@ void fdw_close(struct hub *h, int fd);
  * close; after it, tells the other hubs, if any watches fd, to end their
  * waits on it (hub_post_close). Every fdw_closing is followed by one
  * fdw_closed, or by fdw_close_failed when nothing was closed. */
+/* The highest fd number any hub has watched, ever; -1 if none. */
+int fdw_top_fd(void);
 void fdw_closing(int fd);
 void fdw_closed(int fd);
 void fdw_close_failed(int fd);
