@@ -60,6 +60,25 @@ GS_WRAP int close(int fd)
 	return r;
 }
 
+/* fn(fd) for each fd from first to below end but own[0..n-1] (in order). */
+static void each_but(unsigned first, unsigned end, const int *own, int n, void (*fn)(int))
+{
+	for (unsigned fd = first; fd < end; fd++) {
+		if (n > 0 && (unsigned)*own == fd) {
+			own++;
+			n--;
+			continue;
+		}
+		fn((int)fd);
+	}
+}
+
+static void forget_closing(int fd)
+{
+	fdtab_forget(fd);
+	fdw_closing(fd);
+}
+
 /* Closes around the runtime's own fds, and forgets each fd closed that
  * greenshim knows: up to the highest number the fd table gave an entry or
  * a hub watched, not the range's end. A program's close_range(3, ~0U),
@@ -78,14 +97,7 @@ GS_WRAP int close_range(unsigned first, unsigned last, int flags)
 	n = hub_own_fds_between(first, last, own, (int)(sizeof own / sizeof *own));
 	top = fdtab_top_fd() > fdw_top_fd() ? fdtab_top_fd() : fdw_top_fd();
 	end = top < 0 || (unsigned)top < last ? (unsigned)(top + 1) : last + 1;
-	for (unsigned fd = first, o = 0; fd < end; fd++) {
-		if (o < (unsigned)n && (unsigned)own[o] == fd) {
-			o++;
-			continue;
-		}
-		fdtab_forget((int)fd);
-		fdw_closing((int)fd);
-	}
+	each_but(first, end, own, n, forget_closing);
 	for (int o = 0; o < n && r == 0; o++) {
 		if ((unsigned)own[o] > from && REAL(close_range)(from, (unsigned)own[o] - 1, flags) != 0)
 			r = -1;
@@ -93,16 +105,7 @@ GS_WRAP int close_range(unsigned first, unsigned last, int flags)
 	}
 	if (r == 0 && from <= last && REAL(close_range)(from, last, flags) != 0)
 		r = -1;
-	for (unsigned fd = first, o = 0; fd < end; fd++) {
-		if (o < (unsigned)n && (unsigned)own[o] == fd) {
-			o++;
-			continue;
-		}
-		if (r == 0)
-			fdw_closed((int)fd);
-		else
-			fdw_close_failed((int)fd);
-	}
+	each_but(first, end, own, n, r == 0 ? fdw_closed : fdw_close_failed);
 	return r;
 }
 
