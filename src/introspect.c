@@ -180,9 +180,14 @@ int64_t introspect_thread_cpu_ns(struct hub *h)
 	return g->cpu_ns + (c - h->cpu_mark);
 }
 
+/* In the tick's handler, which may have interrupted the accounting on
+ * its way: not inside its sequence (odd), where the handler's begin would
+ * end it early for the readers; before it, the accounting finds a mark
+ * and counts the slice since (or begins again: the same values). */
 void introspect_cpu_tick(struct hub *h)
 {
-	if (h->cpu_mark == 0 && (__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_CPU))
+	if (h->cpu_mark == 0 && !(h->cpu_seq & 1) &&
+	    (__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_CPU))
 		cpu_count_begin_here(h, os_thread_cpu_ns());
 }
 

@@ -651,10 +651,13 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 		goto out_tick;
 	}
 	/* The program reads other threads' CPU clocks, and h has not begun
-	 * counting: it begins here, where the runtime is not in the middle
-	 * of its accounting (a thread that computes alone never switches). */
+	 * counting: it begins here (a thread that computes alone never
+	 * switches), wherever the tick found it (introspect_cpu_tick says
+	 * why that is safe). Until 2026-12-07 only at a safe point: a JVM
+	 * thread that spins on System.nanoTime is nearly always in the vDSO
+	 * or libc, and its clock stood still. */
 	if (GS_UNLIKELY(h->cpu_mark == 0) &&
-	    (__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_CPU) && stoppable(h, cur, uc))
+	    (__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_CPU))
 		introspect_cpu_tick(h);
 	/* Of the asynchronous type, and cancelled since it last stopped
 	 * here (by a thread of its hub while it waited in no cancellation

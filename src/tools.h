@@ -117,8 +117,8 @@ struct green *introspect_main_green(struct hub **on);
 /* h's OS thread's CPU time, from any OS thread, or -1: its thread CPU
  * clock (clock_getcpuclockid's for a thread id), read with the raw call. */
 int64_t introspect_hub_cpu_ns(const struct hub *h);
-/* The preemption tick on h, in the program's code: h begins counting CPU
- * time if the program reads thread CPU clocks and h has not yet. */
+/* The preemption tick on h, wherever it came: h begins counting CPU time
+ * if the program reads thread CPU clocks and h has not yet. */
 void introspect_cpu_tick(struct hub *h);
 
 /* Writes one report, in one write, to stderr or to the end of the file
