@@ -128,15 +128,47 @@ GS_WRAP int poll(struct pollfd *fds, nfds_t n, int timeout)
 	return PRELOAD_SETTLED(poll_until(h, fds, n, ms_deadline(timeout)));
 }
 
+/* ppoll's, pselect's and epoll_pwait's mask, the waiting thread's own
+ * while it waits, as sigsuspend's (preload/sigwait.c): a signal it lets
+ * in runs its handler on the thread, at once if pending already, and the
+ * wait ends with EINTR; the thread's mask is put back after. Before
+ * 2026-12-07 the mask was not applied: rsyslogd, which blocks SIGTERM
+ * but in its pselect, never ended on SIGTERM. mask_begin is false if a
+ * handler ran already (the call is EINTR; natively fds ready first would
+ * be counted, the signal left pending). */
+static bool mask_begin(struct hub *h, const sigset_t *mask, uint64_t *old)
+{
+	unsigned long seen = hub_program_signals(h);
+	uint64_t temp;
+
+	memcpy(&temp, mask, sizeof temp);
+	sigmask_suspend(h, temp, old);
+	return hub_program_signals(h) == seen;
+}
+
+static int mask_end(const uint64_t *old, int r)
+{
+	int saved = errno;
+
+	sigmask_change(SIG_SETMASK, old, NULL);
+	errno = saved;
+	return r;
+}
+
 GS_WRAP int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
 {
 	struct hub *h;
+	uint64_t old;
 
 	if ((ts != NULL && ts->tv_sec == 0 && ts->tv_nsec == 0) || (h = preload_hub()) == NULL)
 		return PRELOAD_NO_TICK_EINTR(REAL(ppoll)(fds, n, ts, mask));
 	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
 		return preload_fail(-EINVAL);
-	return PRELOAD_SETTLED(poll_until(h, fds, n, preload_ts_deadline(ts)));
+	if (mask == NULL)
+		return PRELOAD_SETTLED(poll_until(h, fds, n, preload_ts_deadline(ts)));
+	if (!mask_begin(h, mask, &old))
+		return mask_end(&old, preload_fail(-EINTR));
+	return PRELOAD_SETTLED(mask_end(&old, poll_until(h, fds, n, preload_ts_deadline(ts))));
 }
 
 GS_WRAP int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
@@ -251,13 +283,19 @@ GS_WRAP int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct t
 		    const sigset_t *mask)
 {
 	struct hub *h;
+	uint64_t old;
 
 	if ((ts != NULL && ts->tv_sec == 0 && ts->tv_nsec == 0) || nfds < 0 ||
 	    (h = preload_hub()) == NULL)
 		return PRELOAD_NO_TICK_EINTR(REAL(pselect)(nfds, rd, wr, ex, ts, mask));
 	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
 		return preload_fail(-EINVAL);
-	return PRELOAD_SETTLED(select_until(h, nfds, rd, wr, ex, preload_ts_deadline(ts)));
+	if (mask == NULL)
+		return PRELOAD_SETTLED(select_until(h, nfds, rd, wr, ex, preload_ts_deadline(ts)));
+	if (!mask_begin(h, mask, &old))
+		return mask_end(&old, preload_fail(-EINTR));
+	return PRELOAD_SETTLED(
+		mask_end(&old, select_until(h, nfds, rd, wr, ex, preload_ts_deadline(ts))));
 }
 
 /* The epoll waits: the program's epoll fd is itself readable when it has
@@ -330,21 +368,31 @@ GS_WRAP int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
 			const sigset_t *mask)
 {
 	struct hub *h;
+	uint64_t old;
 
 	if (timeout == 0 || hub_is_own_fd(epfd) || (h = preload_hub()) == NULL)
 		return PRELOAD_NO_TICK_EINTR(REAL(epoll_pwait)(epfd, ev, max, timeout, mask));
-	return PRELOAD_SETTLED(epoll_until(h, epfd, ev, max, ms_deadline(timeout)));
+	if (mask == NULL)
+		return PRELOAD_SETTLED(epoll_until(h, epfd, ev, max, ms_deadline(timeout)));
+	if (!mask_begin(h, mask, &old))
+		return mask_end(&old, preload_fail(-EINTR));
+	return PRELOAD_SETTLED(mask_end(&old, epoll_until(h, epfd, ev, max, ms_deadline(timeout))));
 }
 
 GS_WRAP int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *ts,
 			 const sigset_t *mask)
 {
 	struct hub *h;
+	uint64_t old;
 
 	if ((ts != NULL && ts->tv_sec == 0 && ts->tv_nsec == 0) || hub_is_own_fd(epfd) ||
 	    (h = preload_hub()) == NULL)
 		return PRELOAD_NO_TICK_EINTR(REAL(epoll_pwait2)(epfd, ev, max, ts, mask));
 	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
 		return preload_fail(-EINVAL);
-	return PRELOAD_SETTLED(epoll_until(h, epfd, ev, max, preload_ts_deadline(ts)));
+	if (mask == NULL)
+		return PRELOAD_SETTLED(epoll_until(h, epfd, ev, max, preload_ts_deadline(ts)));
+	if (!mask_begin(h, mask, &old))
+		return mask_end(&old, preload_fail(-EINTR));
+	return PRELOAD_SETTLED(mask_end(&old, epoll_until(h, epfd, ev, max, preload_ts_deadline(ts))));
 }

@@ -1503,6 +1503,18 @@ test_a_thread_waiting_for_a_signal_is_no_deadlock() {
 	ok $name
 }
 
+# A signal every thread blocks but for the main thread's pselect, ppoll,
+# epoll_pwait and epoll_pwait2 masks, as rsyslogd's main loop has SIGTERM
+# (tests/preload/masked_waits.c): each wait ends with EINTR after the
+# handler ran, and the old mask is back after, as natively, with one hub
+# and with two. Before 2026-12-07 the masks were not applied, the waits
+# ran to their timeouts and rsyslogd never ended on SIGTERM.
+test_masked_waits_let_their_signals_in() {
+	as_native masked_waits_let_their_signals_in "$B/tests/preload/masked_waits"
+	as_native masked_waits_let_their_signals_in_on_one_hub env GREENSHIM_HUBS=1 \
+		"$B/tests/preload/masked_waits"
+}
+
 # Every thread waits while a signal is on its way: one thread kills the
 # process and waits on a semaphore that the handler posts, main waits for
 # the end (tests/preload/signal_in_flight.c). No deadlock report, with one
@@ -1603,6 +1615,7 @@ test_blocking_monitor_reports_leave_the_other_threads_waits_green
 test_deadlock_report_names_each_thread_its_mutex_owner_and_stack
 test_a_thread_waiting_for_a_signal_is_no_deadlock
 test_a_signal_on_its_way_is_no_deadlock
+test_masked_waits_let_their_signals_in
 test_an_unusable_greenshim_log_stops_the_program_before_main
 
 summary preload
