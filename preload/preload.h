@@ -159,6 +159,7 @@ struct group;       /* grp.h */
 	X(pthread_detach, int, (pthread_t))                                                \
 	X(pthread_setname_np, int, (pthread_t, const char *))                              \
 	X(pthread_getname_np, int, (pthread_t, char *, size_t))                            \
+	X(prctl, int, (int, unsigned long, unsigned long, unsigned long, unsigned long))     \
 	X(pthread_getattr_np, int, (pthread_t, pthread_attr_t *))                          \
 	X(pthread_kill, int, (pthread_t, int))                                             \
 	X(pthread_sigqueue, int, (pthread_t, int, const union sigval))                     \

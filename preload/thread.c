@@ -15,10 +15,12 @@
  * (docs/LIMITATIONS.md lists what is not green yet).
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/single_threaded.h>
 
 #include "preload.h"
@@ -348,6 +350,33 @@ GS_WRAP int pthread_getname_np(pthread_t t, char *buf, size_t len)
 	if (green_ended(g))
 		return ENOENT;
 	strcpy(buf, g->name);
+	return 0;
+}
+
+/* PR_SET_NAME and PR_GET_NAME name the calling thread, as natively: a
+ * green thread's own name (pthread_setname_np's), not its hub's OS
+ * thread's, which is the process's own name where that is the main
+ * thread (before 2026-12-07 rsyslogd's "imudp(w1)" renamed the process
+ * so). The kernel keeps 15 characters and a NUL; so does this. The main
+ * thread, and every other option: the kernel's call. */
+GS_WRAP int prctl(int option, ...)
+{
+	unsigned long a[4];
+	struct green *g;
+	va_list ap;
+
+	va_start(ap, option);
+	for (int i = 0; i < 4; i++)
+		a[i] = va_arg(ap, unsigned long);
+	va_end(ap);
+	if ((option != PR_SET_NAME && option != PR_GET_NAME) || (g = self_green()) == NULL)
+		return REAL(prctl)(option, a[0], a[1], a[2], a[3]);
+	if (option == PR_SET_NAME) {
+		strncpy(g->name, (const char *)a[0], sizeof g->name - 1);
+		g->name[sizeof g->name - 1] = '\0';
+	} else {
+		memcpy((char *)a[0], g->name, sizeof g->name);
+	}
 	return 0;
 }
 

@@ -1503,6 +1503,17 @@ test_a_thread_waiting_for_a_signal_is_no_deadlock() {
 	ok $name
 }
 
+# Worker threads name themselves with prctl(PR_SET_NAME), as rsyslogd's
+# do (tests/preload/prctl_names.c): the process keeps its name, each
+# worker reads back its own, main's renames the process, as natively, with
+# one hub and with two. Before 2026-12-07 a worker renamed its hub's OS
+# thread, the process itself on the main thread's hub.
+test_prctl_names_name_the_calling_thread() {
+	as_native prctl_names_name_the_calling_thread "$B/tests/preload/prctl_names"
+	as_native prctl_names_name_the_calling_thread_on_one_hub env GREENSHIM_HUBS=1 \
+		"$B/tests/preload/prctl_names"
+}
+
 # A signal every thread blocks but for the main thread's pselect, ppoll,
 # epoll_pwait and epoll_pwait2 masks, as rsyslogd's main loop has SIGTERM
 # (tests/preload/masked_waits.c): each wait ends with EINTR after the
@@ -1616,6 +1627,7 @@ test_deadlock_report_names_each_thread_its_mutex_owner_and_stack
 test_a_thread_waiting_for_a_signal_is_no_deadlock
 test_a_signal_on_its_way_is_no_deadlock
 test_masked_waits_let_their_signals_in
+test_prctl_names_name_the_calling_thread
 test_an_unusable_greenshim_log_stops_the_program_before_main
 
 summary preload
