@@ -84,6 +84,15 @@ as_native() {
 	fi
 }
 
+# as_native_and_on_one_hub NAME PROGRAM ARGS...: as_native with the default
+# hubs, then as NAME_on_one_hub with GREENSHIM_HUBS=1.
+as_native_and_on_one_hub() {
+	both_name=$1
+	shift
+	as_native "$both_name" "$@"
+	as_native "${both_name}_on_one_hub" env GREENSHIM_HUBS=1 "$@"
+}
+
 test_a_bad_greenshim_value_stops_the_program_before_main() {
 	name=a_bad_greenshim_value_stops_the_program_before_main
 	for v in banana -1 1000 0 16x; do
@@ -679,9 +688,7 @@ test_liburing_waits_leave_other_threads_running() {
 # threads compute, theirs grow, a forked child's starts at 0. Before
 # 2026-12-06 every green thread read its OS thread's.
 test_thread_cpu_clocks_are_per_thread() {
-	as_native thread_cpu_clocks_are_per_thread "$B/tests/preload/thread_cpu_clock"
-	as_native thread_cpu_clocks_are_per_thread_on_one_hub env GREENSHIM_HUBS=1 \
-		"$B/tests/preload/thread_cpu_clock"
+	as_native_and_on_one_hub thread_cpu_clocks_are_per_thread "$B/tests/preload/thread_cpu_clock"
 }
 
 # Other threads' CPU clocks, through pthread_getcpuclockid (Java's
@@ -691,9 +698,7 @@ test_thread_cpu_clocks_are_per_thread() {
 # main's is main's own, a joined thread's is EINVAL. With one hub and with
 # two. Before 2026-12-07 a green thread's clock was its OS thread's.
 test_other_threads_cpu_clocks_are_theirs() {
-	as_native other_threads_cpu_clocks_are_theirs "$B/tests/preload/other_cpu_clocks"
-	as_native other_threads_cpu_clocks_are_theirs_on_one_hub env GREENSHIM_HUBS=1 \
-		"$B/tests/preload/other_cpu_clocks"
+	as_native_and_on_one_hub other_threads_cpu_clocks_are_theirs "$B/tests/preload/other_cpu_clocks"
 }
 
 
@@ -1509,9 +1514,7 @@ test_a_thread_waiting_for_a_signal_is_no_deadlock() {
 # one hub and with two. Before 2026-12-07 a worker renamed its hub's OS
 # thread, the process itself on the main thread's hub.
 test_prctl_names_name_the_calling_thread() {
-	as_native prctl_names_name_the_calling_thread "$B/tests/preload/prctl_names"
-	as_native prctl_names_name_the_calling_thread_on_one_hub env GREENSHIM_HUBS=1 \
-		"$B/tests/preload/prctl_names"
+	as_native_and_on_one_hub prctl_names_name_the_calling_thread "$B/tests/preload/prctl_names"
 }
 
 # A signal every thread blocks but for the main thread's pselect, ppoll,
@@ -1521,9 +1524,7 @@ test_prctl_names_name_the_calling_thread() {
 # and with two. Before 2026-12-07 the masks were not applied, the waits
 # ran to their timeouts and rsyslogd never ended on SIGTERM.
 test_masked_waits_let_their_signals_in() {
-	as_native masked_waits_let_their_signals_in "$B/tests/preload/masked_waits"
-	as_native masked_waits_let_their_signals_in_on_one_hub env GREENSHIM_HUBS=1 \
-		"$B/tests/preload/masked_waits"
+	as_native_and_on_one_hub masked_waits_let_their_signals_in "$B/tests/preload/masked_waits"
 }
 
 # Every thread waits while a signal is on its way: one thread kills the
