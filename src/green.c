@@ -20,7 +20,8 @@
  * in its stack cache, and a join or a detach says ESRCH for a joined
  * thread, EINVAL for one that ended detached; here the struct stays in
  * its stack's pool, marked GREEN_JOINED or detached, until the pool gives
- * the memory back (stack.c, STACK_WARM_MAX) and it reads as zeros: id 0,
+ * the memory back (stack.c: a period or two after it was freed, unless it
+ * is among the most recent) and it reads as zeros: id 0,
  * which no thread has (join_refused(); both calls then say EINVAL).
  */
 #include <stddef.h>
@@ -134,7 +135,7 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 
 		if (r < 0) {
 			if (!(flags & GREEN_USER_STACK))
-				stack_put(&h->stacks, &st);
+				hub_stack_put(h, &st);
 			else
 				stack_disown(&st);
 			gid_entry_drop(e);

@@ -761,6 +761,38 @@ void hub_threaded(struct hub *h)
 
 static void post_green(struct hub *h, _Atomic(struct green *) *list, struct green *g);
 
+/* The end of a period of h's stack pool (stack.c): the timer runs while
+ * some class has more warm stacks than it keeps for ever. It keeps nothing
+ * alive: a hub whose threads all wait on each other is still stuck. */
+static void stack_decay_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct hub *h = w->data;
+
+	(void)revents;
+	if (!stack_pool_decay(&h->stacks)) {
+		ev_ref(loop);
+		ev_timer_stop(loop, w);
+	}
+}
+
+void hub_stack_put(struct hub *h, const struct stack *st)
+{
+	stack_put(&h->stacks, st);
+	if (!ev_is_active(&h->stack_decay) && stack_pool_excess(&h->stacks)) {
+		stack_pool_period(&h->stacks);
+		ev_timer_again(h->loop, &h->stack_decay);
+		ev_unref(h->loop);
+	}
+}
+
+static void stack_decay_stop(struct hub *h)
+{
+	if (ev_is_active(&h->stack_decay)) {
+		ev_ref(h->loop);
+		ev_timer_stop(h->loop, &h->stack_decay);
+	}
+}
+
 /* The second half of a release, on g's home hub: its TLS and stack go
  * back to the pools they came from. */
 static void free_green(struct hub *h, struct green *g)
@@ -779,7 +811,7 @@ static void free_green(struct hub *h, struct green *g)
 	if (!(g->flags & GREEN_USER_STACK)) {
 		struct stack st = g->stack; /* g lives on this stack */
 
-		stack_put(&h->stacks, &st);
+		hub_stack_put(h, &st);
 	} else {
 		/* g lives on the program's memory: the thread that released
 		 * it waits for this (green.c), and may reuse it once woken. */
@@ -2037,6 +2069,8 @@ static struct hub *hub_create_once(void)
 		goto fail;
 	if (!hub_open_loop(h))
 		goto fail;
+	ev_timer_init(&h->stack_decay, stack_decay_cb, 0., (double)STACK_DECAY_NS / 1e9);
+	h->stack_decay.data = h;
 	if (stack_get(&h->stacks, HUB_STACK_SIZE, &st) < 0)
 		goto fail;
 	hg = (struct green *)((uintptr_t)(st.hi - sizeof *hg) & ~(uintptr_t)63);
@@ -2142,6 +2176,7 @@ void hub_fork_child(void)
 	free_closes(h);
 	free_kills(h);
 	atomic_store(&nhubs, 1);
+	stack_decay_stop(h); /* the next free stack starts it in the new loop */
 	hub_close_loop(h);
 	if (!hub_open_loop(h)) {
 		static const char msg[] =
@@ -2216,6 +2251,7 @@ void hub_destroy(void)
 	free_closes(h);
 	free_kills(h);
 	monitor_forget_hub(h); /* the monitor sees h no more */
+	stack_decay_stop(h);
 	hub_close_loop(h);
 	for (int fd = 0; fd < h->nfds; fd++)
 		gs_free(h->fds[fd]);

@@ -79,6 +79,7 @@ struct hub {
 	bool stuck_reported;
 	bool stuck_counted;  /* among sched.c's stuck hubs */
 	struct stack_pool stacks;
+	ev_timer stack_decay; /* runs the pool's periods while it has an excess */
 	struct fdw **fds;
 	int nfds;
 	/* fdwait.c: the epoll set of the waits libev cannot watch (urgent

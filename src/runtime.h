@@ -259,9 +259,11 @@ enum stack_guard_mode {
 };
 
 #define STACK_GUARD_SIZE (64 * 1024)
-/* Freed stacks kept with their memory per size class; older ones are
- * returned to the kernel. */
+/* Freed stacks that keep their memory per size class whatever their age;
+ * the others keep it until they stay free for a whole period of
+ * STACK_DECAY_NS (stack.c). */
 #define STACK_WARM_MAX 16
+#define STACK_DECAY_NS 1000000000LL
 
 size_t stack_default_size(void); /* the native default, see stack.c */
 size_t stack_round(size_t size);  /* page multiple, at least the minimum */
@@ -272,6 +274,13 @@ void stack_put(struct stack_pool *p, const struct stack *s);
 void stack_adopt(struct stack *s);
 void stack_disown(const struct stack *s);
 void stack_pool_destroy(struct stack_pool *p);
+/* Decay (stack.c): has some class more warm stacks than STACK_WARM_MAX?
+ * stack_pool_period() begins a period; stack_pool_decay() ends one, gives
+ * back the stacks that stayed free all through it but the most recent,
+ * begins the next, and says whether the pool still has an excess. */
+bool stack_pool_excess(const struct stack_pool *p);
+void stack_pool_period(struct stack_pool *p);
+bool stack_pool_decay(struct stack_pool *p);
 /* For tests: force a guard mechanism; returns the mode in force. */
 enum stack_guard_mode stack_guard_mode(enum stack_guard_mode want);
 
@@ -933,6 +942,9 @@ void hub_move_green(struct hub *h, struct green *g, struct hub *t);
  * context is saved, h's hub context moves it. Returns on t. */
 void hub_hand_over(struct hub *h, struct green *cur, struct hub *t);
 
+/* A stack back to h's pool (stack_put), whose decay h's loop then runs
+ * (stack.c). */
+void hub_stack_put(struct hub *h, const struct stack *st);
 /* Releases what a hub owns; only with no green but the root left. */
 void hub_destroy(void);
 /* In a child just forked: the calling thread's hub keeps only the green

@@ -15,9 +15,21 @@
  *
  * Memory: slabs are MAP_NORESERVE and untouched pages cost nothing, so an
  * 8 MiB stack costs the pages its thread touched. A freed stack goes on its
- * class's LIFO free list. The STACK_WARM_MAX most recently freed keep their
- * pages (spawn right after exit touches no new memory); older ones are given
- * back with MADV_DONTNEED, so a burst of threads that ended leaves no RSS.
+ * class's LIFO free list and keeps its pages ("warm": spawn right after exit
+ * touches no new memory). The pages go back to the kernel (MADV_DONTNEED)
+ * by decay, not at once: once a period of STACK_DECAY_NS has passed in
+ * which a free stack was not taken, it is given back, except the
+ * STACK_WARM_MAX most recently freed of its class, which stay warm for
+ * ever. A class's low-water mark (low, the fewest free stacks it had in
+ * the period) tells which: with a LIFO list, the entries below it sat
+ * there the whole period. The hub runs the periods (hub.c, a timer while
+ * some class has more warm stacks than STACK_WARM_MAX), so that a burst of
+ * threads that ended leaves no RSS a couple of periods later. Until
+ * 2026-12-07 every stack beyond the STACK_WARM_MAX most recent went back
+ * as it was freed: a server whose live threads swing by more than that
+ * (tinyproxy, a thread per request, 40 at once) gave pages back and
+ * faulted them in again at every swing, with a TLB shootdown on every CPU
+ * the process ran on (docs/BENCHMARKS.md).
  *
  * Valgrind: it tells stack switches from wild stack pointers by the stacks
  * it knows, the OS threads' and those registered with it; a switch onto any
@@ -68,6 +80,7 @@ struct stack_class {
 	uintptr_t *free; /* lo of each free stack, | 1 if it has no guard;
 			  * the top nwarm entries are warm */
 	size_t nfree, cap, nwarm;
+	size_t low; /* the fewest free since the period began */
 };
 
 static _Atomic int guard_mode = STACK_GUARD_AUTO;
@@ -216,6 +229,8 @@ int stack_get(struct stack_pool *p, size_t size, struct stack *out)
 
 		if (c->nwarm > 0)
 			c->nwarm--;
+		if (c->nfree < c->low)
+			c->low = c->nfree;
 		out->lo = (char *)(f & ~(uintptr_t)1);
 		out->hi = out->lo + c->size;
 		out->guard = (f & 1) ? 0 : STACK_GUARD_SIZE;
@@ -260,13 +275,38 @@ void stack_put(struct stack_pool *p, const struct stack *st)
 		c->cap = cap;
 	}
 	c->free[c->nfree++] = (uintptr_t)st->lo | (st->guard == 0);
-	if (c->nwarm == STACK_WARM_MAX) {
-		uintptr_t cold = c->free[c->nfree - 1 - STACK_WARM_MAX] & ~(uintptr_t)1;
+	c->nwarm++;
+}
 
-		madvise((void *)cold, c->size, MADV_DONTNEED);
+bool stack_pool_excess(const struct stack_pool *p)
+{
+	for (size_t i = 0; i < p->nclasses; i++)
+		if (p->classes[i].nwarm > STACK_WARM_MAX)
+			return true;
+	return false;
+}
+
+void stack_pool_period(struct stack_pool *p)
+{
+	for (size_t i = 0; i < p->nclasses; i++)
+		p->classes[i].low = p->classes[i].nfree;
+}
+
+bool stack_pool_decay(struct stack_pool *p)
+{
+	for (size_t i = 0; i < p->nclasses; i++) {
+		struct stack_class *c = &p->classes[i];
+		/* Warm: those taken in the period, and the most recent. */
+		size_t keep = c->nfree - c->low > STACK_WARM_MAX ? c->nfree - c->low : STACK_WARM_MAX;
+
+		for (; c->nwarm > keep; c->nwarm--) {
+			uintptr_t cold = c->free[c->nfree - c->nwarm] & ~(uintptr_t)1;
+
+			madvise((void *)cold, c->size, MADV_DONTNEED);
+		}
 	}
-	else
-		c->nwarm++;
+	stack_pool_period(p);
+	return stack_pool_excess(p);
 }
 
 void stack_adopt(struct stack *st)
