@@ -255,6 +255,19 @@ GS_WRAP long syscall(long n, ...)
 		}
 	} else if (n == SYS_futex && osthread_is_runtime() && !gs_config.native_threads) {
 		return runtime_futex(n, a);
+	} else {
+		int err = errno;
+		long r;
+
+		/* A read, poll, sleep... as the program's own instruction
+		 * would be made (rawsys.c); errno as the kernel's call leaves
+		 * it. */
+		if (preload_syscall_green(n, a, __builtin_return_address(0), &r)) {
+			if (r < 0)
+				return preload_fail((int)r);
+			errno = err;
+			return r;
+		}
 	}
 	return REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

@@ -51,6 +51,10 @@ static void preload_thread_exit(struct green *g)
 
 __attribute__((constructor)) static void preload_init(void)
 {
+	/* The program finds errno as it was: zero at startup (ISO C), not
+	 * what the runtime's start left there (ENOTTY, among others). */
+	int err = errno;
+
 	config_load();
 	/* How green threads get their TLS, settled before the program runs. */
 	tls_init();
@@ -75,4 +79,5 @@ __attribute__((constructor)) static void preload_init(void)
 
 		sys_write(STDERR_FILENO, msg, sizeof msg - 1);
 	}
+	errno = err;
 }

@@ -481,6 +481,11 @@ void preload_rawsys_init(void);
 /* thread.c: is the code at pc in a library whose threads stay native
  * (OpenMP's runtimes, GREENSHIM_NATIVE_LIBS)? */
 bool preload_native_code(const void *pc);
+/* A call through libc's syscall() on a green thread, from code at caller:
+ * made as a trapped one is (rawsys.c), the kernel-style result in *ret;
+ * false for the numbers it leaves to the caller (syscall()'s own cases,
+ * and those made as asked). */
+bool preload_syscall_green(long nr, const long a[6], const void *caller, long *ret);
 /* A trapped io_uring_enter: the kernel-style result. */
 long preload_uring_enter(const long a[6]);
 /* A trapped io_uring_setup (or one through syscall()): made, and the rings

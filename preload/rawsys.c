@@ -11,6 +11,11 @@
  * value, or -errno. Calls not named here are left to trap.c, which makes
  * them as they were asked.
  *
+ * The same calls made through libc's syscall() function, on a green
+ * thread, come here too (preload_syscall_green, from futex.c's wrapper):
+ * libc's would make them in the kernel, holding the OS thread, and a
+ * preemption tick would end a wait there with EINTR.
+ *
  * Where a system call and its libc function differ, the system call's
  * meaning is kept: clock_nanosleep's error comes back as -errno,
  * rt_sigaction takes the kernel's struct (its sa_restorer is libc's when
@@ -77,8 +82,8 @@ static long raw_sigaction(const long a[6])
 	return 0;
 }
 
-/* The green thread's mask (signal.c), then the kernel's as it is now into
- * the context that sigreturn restores. */
+/* The green thread's mask (signal.c), then, for a trapped call, the
+ * kernel's as it is now into the context that sigreturn restores. */
 static long raw_sigprocmask(const long a[6], ucontext_t *uc)
 {
 	sigset_t set, old;
@@ -92,8 +97,10 @@ static long raw_sigprocmask(const long a[6], ucontext_t *uc)
 		return -r;
 	if (a[2] != 0)
 		memcpy((void *)a[2], &old, sizeof(uint64_t));
-	arch_syscall6(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&now, sizeof now, 0, 0);
-	memcpy(&uc->uc_sigmask, &now, sizeof now);
+	if (uc != NULL) {
+		arch_syscall6(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&now, sizeof now, 0, 0);
+		memcpy(&uc->uc_sigmask, &now, sizeof now);
+	}
 	return 0;
 }
 
@@ -121,18 +128,13 @@ static const sigset_t *pselect_mask(long p, sigset_t *buf)
 	return data != NULL ? sigset_arg(data[0], buf) : NULL;
 }
 
-static enum trap_action raw_syscall(long nr, const long a[6], void *uc, long *ret)
+/* The call as its wrapper makes it; uc is the trap's context, NULL for a
+ * call through libc's syscall(). */
+static enum trap_action raw_dispatch(long nr, const long a[6], void *uc, long *ret)
 {
 	sigset_t mask;
 	long r;
 
-	if (preload_native())
-		return TRAP_EXEC;
-	/* OpenMP's runtimes (thread.c's native libraries): their threads are
-	 * real and wake the calling thread with futex calls of their own in
-	 * the kernel, where it must wait. Made by their code, as before. */
-	if (preload_native_code((const void *)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP]))
-		return TRAP_PASS;
 #define ARG(i, type) ((type)a[i])
 	switch (nr) {
 	case SYS_read:
@@ -341,6 +343,37 @@ static enum trap_action raw_syscall(long nr, const long a[6], void *uc, long *re
 #undef ARG
 	*ret = r == -1 ? -errno : r;
 	return TRAP_DONE;
+}
+
+static enum trap_action raw_syscall(long nr, const long a[6], void *uc, long *ret)
+{
+	if (preload_native())
+		return TRAP_EXEC;
+	/* OpenMP's runtimes (thread.c's native libraries): their threads are
+	 * real and wake the calling thread with futex calls of their own in
+	 * the kernel, where it must wait. Made by their code, as before. */
+	if (preload_native_code((const void *)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP]))
+		return TRAP_PASS;
+	return raw_dispatch(nr, a, uc, ret);
+}
+
+bool preload_syscall_green(long nr, const long a[6], const void *caller, long *ret)
+{
+	switch (nr) {
+	case SYS_futex: /* syscall()'s own cases (futex.c) */
+	case SYS_gettid:
+	case SYS_tgkill:
+	case SYS_tkill:
+	case SYS_sigaltstack:
+	case SYS_io_uring_enter:
+	case SYS_io_uring_setup:
+		return false;
+	default:
+		break;
+	}
+	if (preload_native() || preload_hub() == NULL || preload_native_code(caller))
+		return false;
+	return raw_dispatch(nr, a, NULL, ret) == TRAP_DONE;
 }
 
 void preload_rawsys_init(void)

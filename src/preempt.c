@@ -865,7 +865,7 @@ void preempt_init_hub(struct hub *h)
 	memset(&ev, 0, sizeof ev);
 	ev.sigev_notify = SIGEV_THREAD_ID;
 	ev.sigev_signo = preempt_signal();
-	ev.sigev_notify_thread_id = (pid_t)syscall(SYS_gettid);
+	ev.sigev_notify_thread_id = (pid_t)sys_gettid();
 	h->have_timer = timer_create(CLOCK_MONOTONIC, &ev, &h->timer) == 0;
 }
 

@@ -60,9 +60,10 @@ static uint64_t bit(int sig)
 }
 
 /* Sends sig to this OS thread, with si's siginfo if not NULL. Raw
- * system calls: the interposed syscall() names a green thread by its
- * gettid, which the kernel does not know (a rt_tgsigqueueinfo to it said
- * ESRCH, and the signal was lost). */
+ * system calls, here as everywhere in the runtime: the interposed
+ * syscall() names a green thread by its gettid, which the kernel does not
+ * know (a rt_tgsigqueueinfo to it said ESRCH, and the signal was lost),
+ * and makes a green thread's rt_sigprocmask its own mask's change. */
 static void send_here(int sig, const siginfo_t *si)
 {
 	const struct hub *h = hub_peek();
@@ -84,7 +85,7 @@ static uint64_t kernel_get(void)
 {
 	uint64_t m = 0;
 
-	syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &m, sizeof m);
+	arch_syscall6(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&m, sizeof m, 0, 0);
 	return m;
 }
 
@@ -95,7 +96,7 @@ static void kernel_set(struct hub *h, uint64_t m)
 	if (h->trap_on)
 		m &= ~bit(SIGSYS);
 	if (m != h->kmask || h->frames != NULL) {
-		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, sizeof m);
+		arch_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, sizeof m, 0, 0);
 		h->kmask = m;
 	}
 }
@@ -571,7 +572,7 @@ void sigmask_suspend(struct hub *h, uint64_t temp, uint64_t *old)
 	 * switch puts the mask of whoever runs in the kernel. */
 	if (preempt_active())
 		all &= ~bit(preempt_signal());
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof all);
+	arch_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all, 0, 0);
 	h->kmask = all;
 }
 
@@ -583,7 +584,7 @@ void sigmask_handler_mask(struct hub *h, const struct green *t, uint64_t extra)
 		return;
 	if (preempt_active())
 		m &= ~bit(preempt_signal());
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, sizeof m);
+	arch_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, sizeof m, 0, 0);
 }
 
 void sigmask_raise_here(struct hub *h, struct green *g, int sig, const siginfo_t *si)
@@ -598,11 +599,11 @@ void sigmask_raise_here(struct hub *h, struct green *g, int sig, const siginfo_t
 		m &= ~bit(preempt_signal());
 	if (h->trap_on)
 		m &= ~bit(SIGSYS);
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &m, NULL, sizeof m);
+	arch_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, sizeof m, 0, 0);
 	hub_signal_target(g);
 	send_here(sig, si);
 	h->kill_target = NULL; /* if it stayed pending */
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &h->kmask, NULL, sizeof h->kmask);
+	arch_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&h->kmask, 0, sizeof h->kmask, 0, 0);
 }
 
 void sigmask_kill_here(struct hub *h, struct green *g, int sig, const siginfo_t *si)

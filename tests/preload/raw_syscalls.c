@@ -8,7 +8,7 @@
  *
  *   raw_syscalls pipe | futex | pingpong | poll | results | sigmask |
  *                sigaction | sigaltstack | fork | uring | uring_defer |
- *                uring_syscall | kernelwait
+ *                uring_syscall | kernelwait | libc_syscall
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -418,6 +418,72 @@ static void case_uring_syscall(void)
 	uring_wait_case(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, true);
 }
 
+/* ---- libc_syscall: waits through libc's syscall() function --------------
+ * Four threads each sleep 30 ms and poll their own pipe for 30 ms, which
+ * nothing ends early (0 each, not EINTR), then read it, all through
+ * syscall(); main writes to every pipe after 100 ms, while a fifth thread
+ * computes. libc's syscall() would wait in the kernel, holding the hub's
+ * OS thread: with the readers spread over every hub, main never runs to
+ * write (the library before 2026-12-07 hung here). */
+
+enum { LIBC_READERS = 4 };
+static int libc_pipes[LIBC_READERS][2];
+static atomic_bool libc_done;
+
+static void *libc_reader(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	struct timespec ts = { 0, 30 * 1000000 };
+	struct pollfd p = { .fd = libc_pipes[i][0], .events = POLLIN };
+	long slept, polled, n;
+	char buf[8];
+
+	slept = syscall(SYS_nanosleep, &ts, NULL);
+	polled = syscall(SYS_poll, &p, 1, 30);
+	n = syscall(SYS_read, libc_pipes[i][0], buf, sizeof buf);
+	printf("reader %d: sleep %ld poll %ld read %ld \"%.*s\"\n", i, slept, polled, n,
+	       (int)(n > 0 ? n : 0), buf);
+	return NULL;
+}
+
+static void *libc_spinner(void *arg)
+{
+	volatile unsigned long x = 0;
+
+	(void)arg;
+	while (!atomic_load(&libc_done))
+		x++;
+	return NULL;
+}
+
+static void case_libc_syscall(void)
+{
+	pthread_t t[LIBC_READERS], spin;
+	struct timespec ts = { 0, 100 * 1000000 };
+	long r;
+
+	setvbuf(stdout, NULL, _IOFBF, 4096); /* printed at the end, in order */
+	for (int i = 0; i < LIBC_READERS; i++)
+		if (pipe(libc_pipes[i]) != 0)
+			die("pipe", errno);
+	pthread_create(&spin, NULL, libc_spinner, NULL);
+	for (int i = 0; i < LIBC_READERS; i++)
+		pthread_create(&t[i], NULL, libc_reader, (void *)(intptr_t)i);
+	nanosleep(&ts, NULL);
+	for (int i = 0; i < LIBC_READERS; i++) {
+		char c = (char)('a' + i);
+
+		if (write(libc_pipes[i][1], &c, 1) != 1)
+			die("write", errno);
+		pthread_join(t[i], NULL);
+	}
+	atomic_store(&libc_done, true);
+	pthread_join(spin, NULL);
+	errno = 0;
+	r = syscall(100000);
+	printf("an unknown number through syscall(): %ld errno %d\n", r, errno);
+}
+
 static int idle_fds[2];
 
 /* A second thread for the whole run, waiting for ever: under greenshim,
@@ -474,7 +540,8 @@ int main(int argc, char **argv)
 		      { "sigaction", case_sigaction }, { "sigaltstack", case_sigaltstack },
 		      { "fork", case_fork },
 		      { "uring", case_uring },       { "uring_defer", case_uring_defer },
-		      { "uring_syscall", case_uring_syscall }, { "kernelwait", case_kernelwait } };
+		      { "uring_syscall", case_uring_syscall }, { "kernelwait", case_kernelwait },
+		      { "libc_syscall", case_libc_syscall } };
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* The idle thread's pipe is made here, before any case's: made by

@@ -697,6 +697,12 @@ test_thread_cpu_clocks_are_per_thread() {
 # it, a sleeper's does not, each reads what the thread reads for itself,
 # main's is main's own, a joined thread's is EINVAL. With one hub and with
 # two. Before 2026-12-07 a green thread's clock was its OS thread's.
+# errno is zero at main's start (ISO C) and at a new thread's, as natively;
+# the library before 2026-12-07 left ENOTTY from its constructor.
+test_errno_is_zero_at_start() {
+	as_native errno_is_zero_at_start "$B/tests/preload/errno_at_start"
+}
+
 test_other_threads_cpu_clocks_are_theirs() {
 	as_native_and_on_one_hub other_threads_cpu_clocks_are_theirs "$B/tests/preload/other_cpu_clocks"
 }
@@ -706,12 +712,13 @@ test_other_threads_cpu_clocks_are_theirs() {
 # another thread does after it, and everything it prints is the native
 # run's: results, errors, the signal mask and dispositions, each thread's
 # alternate signal stack, a raw fork and wait4, liburing's own
-# io_uring_enter. Caught by Syscall User Dispatch (src/trap.c); with
+# io_uring_enter; and the same waits made through libc's syscall() (as the
+# trapped ones). Caught by Syscall User Dispatch (src/trap.c); with
 # GREENSHIM_SYSCALLS=off the futex, poll, sigmask, sigaction, sigaltstack
 # and uring cases differ from native.
 test_raw_syscalls_match_native() {
 	for c in pipe futex pingpong poll results sigmask sigaction sigaltstack fork uring uring_defer \
-		uring_syscall; do
+		uring_syscall libc_syscall; do
 		as_native raw_syscalls_$c "$B/tests/preload/raw_syscalls" $c
 	done
 }
@@ -1572,6 +1579,7 @@ test_more_threads_than_ldt_slots_keep_their_own_tls
 test_other_mallocs_serve_many_green_threads
 test_liburing_waits_leave_other_threads_running
 test_raw_syscalls_match_native
+test_errno_is_zero_at_start
 test_thread_cpu_clocks_are_per_thread
 test_other_threads_cpu_clocks_are_theirs
 test_a_thread_reading_the_clock_is_preempted
