@@ -359,8 +359,46 @@ GS_WRAP int pthread_getname_np(pthread_t t, char *buf, size_t len)
  * thread (before 2026-12-07 rsyslogd's "imudp(w1)" renamed the process
  * so). The kernel keeps 15 characters and a NUL; so does this. The main
  * thread, and every other option: the kernel's call. */
+/* The name of PR_SET_NAME and PR_GET_NAME, read and written as the kernel
+ * does, with this process's process_vm_readv and process_vm_writev: a bad
+ * pointer gets EFAULT, not a fault in the wrapper. A read takes up to 15
+ * bytes, stopping at a NUL, and faults only if one it needs cannot be
+ * read (strncpy_from_user's: a short name at the end of a page is
+ * fine). Where the calls are refused (a seccomp filter), a plain copy. */
+static int name_read(const char *p, char out[16])
+{
+	size_t first = 4096 - ((uintptr_t)p & 4095);
+	struct iovec local = { out, 15 };
+	struct iovec remote[2] = { { (void *)p, first < 15 ? first : 15 },
+				   { (void *)(p + first), first < 15 ? 15 - first : 0 } };
+	long n;
+
+	memset(out, 0, 16);
+	n = arch_syscall6(SYS_process_vm_readv, getpid(), (long)&local, 1, (long)remote,
+			  first < 15 ? 2 : 1, 0);
+	if (n == -EFAULT || (n >= 0 && n < 15 && memchr(out, '\0', (size_t)n) == NULL))
+		return -EFAULT;
+	if (n < 0)
+		strncpy(out, p, 15);
+	return 0;
+}
+
+static int name_write(char *p, const char name[16])
+{
+	struct iovec local = { (void *)name, 16 }, remote = { p, 16 };
+	long n = arch_syscall6(SYS_process_vm_writev, getpid(), (long)&local, 1, (long)&remote, 1, 0);
+
+	if (n == -EFAULT || (n >= 0 && n < 16))
+		return -EFAULT;
+	if (n < 0)
+		memcpy(p, name, 16);
+	return 0;
+}
+
 GS_WRAP int prctl(int option, ...)
 {
+	char name[16];
+	int r;
 	unsigned long a[4];
 	struct green *g;
 	va_list ap;
@@ -371,13 +409,16 @@ GS_WRAP int prctl(int option, ...)
 	va_end(ap);
 	if ((option != PR_SET_NAME && option != PR_GET_NAME) || (g = self_green()) == NULL)
 		return REAL(prctl)(option, a[0], a[1], a[2], a[3]);
+	_Static_assert(sizeof g->name == sizeof name, "a green name is a kernel comm");
 	if (option == PR_SET_NAME) {
-		strncpy(g->name, (const char *)a[0], sizeof g->name - 1);
-		g->name[sizeof g->name - 1] = '\0';
+		r = name_read((const char *)a[0], name);
+		if (r == 0)
+			memcpy(g->name, name, sizeof name);
 	} else {
-		memcpy((char *)a[0], g->name, sizeof g->name);
+		memcpy(name, g->name, sizeof name);
+		r = name_write((char *)a[0], name);
 	}
-	return 0;
+	return r < 0 ? preload_fail(r) : 0;
 }
 
 GS_WRAP int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)

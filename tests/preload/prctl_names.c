@@ -5,11 +5,15 @@
  * what ps and pkill read) stays the program's, each worker reads back its
  * own name (PR_GET_NAME, pthread_getname_np), a name past 15 characters
  * is cut there, and main's own PR_SET_NAME renames the process, as
- * natively. Prints what it found; the output must be the native run's.
+ * natively. A bad pointer gets EFAULT either way, and a short name that
+ * ends right before an unreadable page is fine (the kernel reads up to
+ * its NUL). Prints what it found; the output must be the native run's.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <sys/prctl.h>
 
@@ -29,10 +33,37 @@ static void comm(char *buf, size_t len)
 	}
 }
 
+/* The bad pointers, from a worker: what the kernel says. */
+static void bad_pointers(void)
+{
+	char *page = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *edge;
+	int r;
+
+	if (page == MAP_FAILED || mprotect(page + 4096, 4096, PROT_NONE) != 0) {
+		printf("no pages\n");
+		return;
+	}
+	edge = page + 4096 - 3;
+	memcpy(edge, "ab", 3);
+	errno = 0;
+	r = prctl(PR_SET_NAME, (char *)8, 0, 0, 0);
+	printf("PR_SET_NAME of a bad pointer: %d errno %d\n", r, errno);
+	errno = 0;
+	r = prctl(PR_GET_NAME, page + 4096, 0, 0, 0);
+	printf("PR_GET_NAME into an unwritable page: %d errno %d\n", r, errno);
+	errno = 0;
+	r = prctl(PR_SET_NAME, edge, 0, 0, 0);
+	printf("PR_SET_NAME of a short name at a page's end: %d errno %d\n", r, errno);
+	munmap(page, 8192);
+}
+
 static void *worker(void *arg)
 {
 	long i = (long)arg;
 
+	if (i == 1)
+		bad_pointers();
 	prctl(PR_SET_NAME, names[i], 0, 0, 0);
 	pthread_barrier_wait(&named);
 	prctl(PR_GET_NAME, own[i], 0, 0, 0);
