@@ -353,12 +353,6 @@ GS_WRAP int pthread_getname_np(pthread_t t, char *buf, size_t len)
 	return 0;
 }
 
-/* PR_SET_NAME and PR_GET_NAME name the calling thread, as natively: a
- * green thread's own name (pthread_setname_np's), not its hub's OS
- * thread's, which is the process's own name where that is the main
- * thread (before 2026-12-07 rsyslogd's "imudp(w1)" renamed the process
- * so). The kernel keeps 15 characters and a NUL; so does this. The main
- * thread, and every other option: the kernel's call. */
 /* The name of PR_SET_NAME and PR_GET_NAME, read and written as the kernel
  * does, with this process's process_vm_readv and process_vm_writev: a bad
  * pointer gets EFAULT, not a fault in the wrapper. A read takes up to 15
@@ -395,6 +389,12 @@ static int name_write(char *p, const char name[16])
 	return 0;
 }
 
+/* PR_SET_NAME and PR_GET_NAME name the calling thread, as natively: a
+ * green thread's own name (pthread_setname_np's), not its hub's OS
+ * thread's, which is the process's own name where that is the main
+ * thread (before 2026-12-07 rsyslogd's "imudp(w1)" renamed the process
+ * so). The kernel keeps 15 characters and a NUL; so does this. The main
+ * thread, and every other option: the kernel's call. */
 GS_WRAP int prctl(int option, ...)
 {
 	char name[16];
