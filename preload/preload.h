@@ -145,6 +145,7 @@ struct group;       /* grp.h */
 	X(nanosleep, int, (const struct timespec *, struct timespec *))                    \
 	X(clock_gettime, int, (clockid_t, struct timespec *))                              \
 	X(clock_getres, int, (clockid_t, struct timespec *))                               \
+	X(getrusage, int, (__rusage_who_t, struct rusage *))                               \
 	X(clock_nanosleep, int, (clockid_t, int, const struct timespec *, struct timespec *)) \
 	X(sleep, unsigned, (unsigned))                                                     \
 	X(usleep, int, (useconds_t))                                                       \

@@ -49,16 +49,46 @@ GS_WRAP int clock_gettime(clockid_t clk, struct timespec *ts)
 			return preload_fail(r);
 	} else if (GS_LIKELY(clk != CLOCK_THREAD_CPUTIME_ID) || (h = hub_peek()) == NULL ||
 		   hub_in_loop(h) || preload_native()) {
+		if (clk == CLOCK_THREAD_CPUTIME_ID && h == NULL && !preload_native())
+			introspect_counting_on(GS_STATS_CPU);
 		r = REAL(clock_gettime)(clk, ts);
 		/* A loop waiting for a time is preempted here. */
 		preempt_at_return((uintptr_t)__builtin_return_address(0));
 		return r;
 	} else {
 		ns = introspect_thread_cpu_ns(h);
+		/* A loop that computes until its own CPU time has grown: the
+		 * tick mostly finds it in the kernel's clock call, where it
+		 * cannot stop it (before 2026-12-07 such a loop kept its hub
+		 * to itself). */
+		preempt_at_return((uintptr_t)__builtin_return_address(0));
 	}
 	ts->tv_sec = ns / 1000000000;
 	ts->tv_nsec = ns % 1000000000;
 	return 0;
+}
+
+/* RUSAGE_THREAD is the calling green thread's own usage, as natively each
+ * thread's: what its OS threads spent while it ran (CPU time, faults,
+ * block I/O, their context switches), counted at switches from the
+ * program's first such call on (src/introspect.c; what came before goes
+ * to the main thread), and its own switches: a wait is a voluntary one, a
+ * preemption or a yield an involuntary one. RUSAGE_SELF, RUSAGE_CHILDREN,
+ * and a caller that is no green thread: libc's call. */
+GS_WRAP int getrusage(__rusage_who_t who, struct rusage *usage)
+{
+	struct hub *h;
+	int r;
+
+	if (GS_LIKELY(who != RUSAGE_THREAD))
+		return REAL(getrusage)(who, usage);
+	if ((h = hub_peek()) == NULL || hub_in_loop(h) || preload_native()) {
+		if (h == NULL && !preload_native())
+			introspect_counting_on(GS_STATS_RUSAGE);
+		return REAL(getrusage)(who, usage);
+	}
+	r = introspect_thread_rusage(h, usage);
+	return r < 0 ? preload_fail(r) : 0;
 }
 
 /* A green thread's CPU clock, or main's, has the resolution of the

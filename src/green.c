@@ -129,7 +129,8 @@ int green_spawn(const struct green_attr *a, void *(*fn)(void *), void *arg,
 	g->start = fn;
 	g->arg = arg;
 	g->tp = h->hub_green->tp;
-	top = (char *)g;
+	memset(green_ru(g), 0, sizeof(struct green_rusage));
+	top = (char *)green_ru(g);
 	if (gs_tls_mode != TLS_SHARED) {
 		int r = tls_make(h, g, &top);
 

@@ -2060,7 +2060,9 @@ static void hub_close_loop(struct hub *h)
 static struct hub *hub_create_once(void)
 {
 	struct hub *h = gs_calloc(1, sizeof *h);
-	struct green *root = gs_calloc(1, sizeof *root);
+	/* The root's rusage counters lie below it, as every thread's. */
+	struct green_rusage *root_ru = gs_calloc(1, sizeof *root_ru + sizeof(struct green));
+	struct green *root = root_ru != NULL ? (struct green *)(root_ru + 1) : NULL;
 	struct stack st;
 	struct green *hg;
 
@@ -2075,6 +2077,7 @@ static struct hub *hub_create_once(void)
 		goto fail;
 	hg = (struct green *)((uintptr_t)(st.hi - sizeof *hg) & ~(uintptr_t)63);
 	memset(hg, 0, sizeof *hg);
+	memset(green_ru(hg), 0, sizeof(struct green_rusage));
 	hg->hub = h;
 	hg->flags = GREEN_HUB;
 	hg->stack = st;
@@ -2086,7 +2089,7 @@ static struct hub *hub_create_once(void)
 	hg->asan_bottom = st.lo;
 	hg->asan_size = (size_t)(st.hi - st.lo);
 #endif
-	ctx_make(&hg->ctx, hg, hub_main, h);
+	ctx_make(&hg->ctx, green_ru(hg), hub_main, h);
 	h->hub_green = hg;
 	h->next_deadline = h->precise_at = GS_NO_DEADLINE;
 
@@ -2109,7 +2112,7 @@ fail:
 		hub_close_loop(h);
 	if (h != NULL)
 		stack_pool_destroy(&h->stacks);
-	gs_free(root);
+	gs_free(root_ru);
 	gs_free(h);
 	return NULL;
 }
@@ -2264,7 +2267,8 @@ void hub_destroy(void)
 	stack_pool_destroy(&h->stacks);
 	overflow_fini_thread(h->altstack);
 	sigmask_tsig_free(h->root);
-	gs_free(h->root);
+	if (h->root->flags & GREEN_ROOT) /* not a forked child's thread */
+		gs_free(green_ru(h->root));
 	gs_free(h);
 	tls_hub = NULL;
 }

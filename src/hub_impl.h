@@ -12,6 +12,7 @@
 #include "runtime.h"
 
 #include <stddef.h>
+#include <sys/resource.h>
 
 #define OWN_FDS_PER_HUB 4
 #define HUB_CALL_SITES 64 /* a power of two */
@@ -59,6 +60,10 @@ struct hub {
 	 * cpu_mark, the run's thread (its id; 0: none of the program's) and
 	 * its CPU time when the run began change. __atomic, relaxed inside. */
 	unsigned cpu_seq;
+	/* introspect.c: the OS thread's getrusage(RUSAGE_THREAD) at the
+	 * current run's start, once counting began (ru_counting). */
+	struct rusage ru_mark;
+	bool ru_counting;
 	uint64_t cpu_run_id;
 	int64_t cpu_run_base;
 	int tid;               /* the OS thread's kernel id */

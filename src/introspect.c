@@ -116,11 +116,14 @@ static void cpu_count_begin(struct hub *h, int64_t c)
 	cpu_run_begins(h, h->current);
 }
 
+static void rusage_switch(struct hub *h, struct green *cur);
+
 void introspect_account(struct hub *h, struct green *cur, struct green *next)
 {
 	int64_t now = gs_now_ns();
 	int64_t start = atomic_load_explicit(&h->run_start, memory_order_relaxed);
-	bool cpu = __atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_CPU;
+	int on = __atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED);
+	bool cpu = on & GS_STATS_CPU;
 
 	/* start is 0 for the first switch after stats were turned on: that
 	 * run began before anyone measured it. */
@@ -149,17 +152,114 @@ void introspect_account(struct hub *h, struct green *cur, struct green *next)
 		}
 		cpu_seq_end(h);
 	}
+	if (on & GS_STATS_RUSAGE)
+		rusage_switch(h, cur);
 	cur->since = now;
 	next->since = now;
 	atomic_store_explicit(&h->run_start, now, memory_order_relaxed);
+}
+
+/* ---- getrusage(RUSAGE_THREAD) ----------------------------------------- */
+
+/* The calling OS thread's usage: the kernel's, with the raw call. */
+static int os_thread_rusage(struct rusage *ru)
+{
+	return (int)arch_syscall3(SYS_getrusage, RUSAGE_THREAD, (long)ru, 0);
+}
+
+static int64_t tv_us(const struct timeval *tv)
+{
+	return (int64_t)tv->tv_sec * 1000000 + tv->tv_usec;
+}
+
+/* to gets what the OS thread's usage grew by from a to b. */
+static void rusage_add(struct green_rusage *to, const struct rusage *a, const struct rusage *b)
+{
+	to->utime_us += tv_us(&b->ru_utime) - tv_us(&a->ru_utime);
+	to->stime_us += tv_us(&b->ru_stime) - tv_us(&a->ru_stime);
+	to->minflt += b->ru_minflt - a->ru_minflt;
+	to->majflt += b->ru_majflt - a->ru_majflt;
+	to->inblock += b->ru_inblock - a->ru_inblock;
+	to->oublock += b->ru_oublock - a->ru_oublock;
+	to->nvcsw += b->ru_nvcsw - a->ru_nvcsw;
+	to->nivcsw += b->ru_nivcsw - a->ru_nivcsw;
+}
+
+/* h begins counting at now: its root, where that is a program thread, is
+ * given its OS thread's usage so far, as natively the main thread has it;
+ * what other threads ran there before is lost to them (as CPU time is). */
+static void rusage_count_begin(struct hub *h, const struct rusage *now)
+{
+	static const struct rusage zero;
+
+	if (!h->idle_root) {
+		memset(green_ru(h->root), 0, sizeof(struct green_rusage));
+		rusage_add(green_ru(h->root), &zero, now);
+	}
+	h->ru_mark = *now;
+	h->ru_counting = true;
+}
+
+/* At a switch from cur: its run's share, and the switch itself. */
+static void rusage_switch(struct hub *h, struct green *cur)
+{
+	struct rusage now;
+
+	if (os_thread_rusage(&now) != 0)
+		return;
+	if (!h->ru_counting) {
+		rusage_count_begin(h, &now);
+		return;
+	}
+	rusage_add(green_ru(cur), &h->ru_mark, &now);
+	h->ru_mark = now;
+	if (cur == h->hub_green)
+		return;
+	if (cur->state == GREEN_PARKED)
+		green_ru(cur)->nvcsw++;
+	else if (cur->state == GREEN_READY)
+		green_ru(cur)->nivcsw++;
+}
+
+int introspect_thread_rusage(struct hub *h, struct rusage *out)
+{
+	struct green_rusage ru;
+	struct rusage now;
+	int r = os_thread_rusage(&now);
+
+	if (r != 0)
+		return r;
+	introspect_counting_on(GS_STATS_RUSAGE);
+	if (!h->ru_counting)
+		rusage_count_begin(h, &now);
+	ru = *green_ru(h->current);
+	rusage_add(&ru, &h->ru_mark, &now);
+	memset(out, 0, sizeof *out);
+	out->ru_utime.tv_sec = ru.utime_us / 1000000;
+	out->ru_utime.tv_usec = ru.utime_us % 1000000;
+	out->ru_stime.tv_sec = ru.stime_us / 1000000;
+	out->ru_stime.tv_usec = ru.stime_us % 1000000;
+	out->ru_maxrss = now.ru_maxrss; /* the process's, as the kernel's */
+	out->ru_minflt = ru.minflt;
+	out->ru_majflt = ru.majflt;
+	out->ru_inblock = ru.inblock;
+	out->ru_oublock = ru.oublock;
+	out->ru_nvcsw = ru.nvcsw;
+	out->ru_nivcsw = ru.nivcsw;
+	return 0;
+}
+
+void introspect_counting_on(int what)
+{
+	if ((__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & what) != what)
+		__atomic_or_fetch(&gs_stats_on, what, __ATOMIC_RELAXED);
 }
 
 /* The program reads a thread CPU clock: counting begins, on each hub at
  * its first switch or tick after this (or its first read). */
 static void cpu_counting_on(void)
 {
-	if (!(__atomic_load_n(&gs_stats_on, __ATOMIC_RELAXED) & GS_STATS_CPU))
-		__atomic_or_fetch(&gs_stats_on, GS_STATS_CPU, __ATOMIC_RELAXED);
+	introspect_counting_on(GS_STATS_CPU);
 }
 
 static void cpu_count_begin_here(struct hub *h, int64_t c)

@@ -586,6 +586,17 @@ struct tsig_info {
 
 /* Kept within 256 bytes (with the 64-byte alignment, what the thread's
  * stack gives up at its top): see struct green_tsig. */
+/* A green thread's getrusage(RUSAGE_THREAD), what its OS threads' changed
+ * while it ran, counted at switches once the program asks (introspect.c,
+ * GS_STATS_RUSAGE); the switches are its own: a wait is a voluntary one,
+ * a preemption or a yield an involuntary one. It lies right below the
+ * thread's struct green, wherever that is (the top of its stack, the
+ * root's allocation: green_ru), not in it: struct green fits 256 bytes. */
+struct green_rusage {
+	int64_t utime_us, stime_us;
+	long minflt, majflt, inblock, oublock, nvcsw, nivcsw;
+};
+
 struct green {
 	struct ctx ctx;
 	void *tp;           /* its thread pointer (FS base): tls.c */
@@ -631,6 +642,11 @@ struct green {
 #endif
 	char name[16];
 };
+
+static inline struct green_rusage *green_ru(const struct green *g)
+{
+	return (struct green_rusage *)(uintptr_t)g - 1;
+}
 
 static inline uint64_t green_tpending(const struct green *g)
 {

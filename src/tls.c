@@ -666,9 +666,9 @@ int tls_make(struct hub *h, struct green *g, char **top)
 
 	if (b != NULL) {
 		pd = ldt_block_pd(b);
-		lo = (char *)g; /* the frames have the stack to themselves */
+		lo = *top; /* the frames have the stack to themselves */
 	} else {
-		pd = (char *)(((uintptr_t)g - tls.pd_size) & ~(uintptr_t)(tls.align - 1));
+		pd = (char *)(((uintptr_t)*top - tls.pd_size) & ~(uintptr_t)(tls.align - 1));
 		lo = pd - (tls.static_size - tls.pd_size);
 		if (lo - TLS_MIN_REST < g->stack.lo)
 			return -EINVAL; /* a stack of the program's, too small */
@@ -876,6 +876,6 @@ void tls_fork_child(struct hub *h)
 char *tls_block_lo(const struct green *g)
 {
 	if (!(g->flags & GREEN_OWN_TLS) || g->fs_sel != 0)
-		return (char *)g;
+		return (char *)green_ru(g);
 	return (char *)g->tp - (tls.static_size - tls.pd_size);
 }

@@ -100,6 +100,7 @@ bool introspect_stats(void);
 extern int gs_stats_on; /* read with __atomic_load_n, relaxed */
 #define GS_STATS_TOOL 1
 #define GS_STATS_CPU 2
+#define GS_STATS_RUSAGE 4 /* getrusage(RUSAGE_THREAD), for good */
 /* hub_switch, while stats are on. */
 void introspect_account(struct hub *h, struct green *cur, struct green *next);
 /* CLOCK_THREAD_CPUTIME_ID for h's current context: its CPU time, counted
@@ -117,6 +118,17 @@ struct green *introspect_main_green(struct hub **on);
 /* h's OS thread's CPU time, from any OS thread, or -1: its thread CPU
  * clock (clock_getcpuclockid's for a thread id), read with the raw call. */
 int64_t introspect_hub_cpu_ns(const struct hub *h);
+/* The program reads its own thread's CPU clock (GS_STATS_CPU) or usage
+ * (GS_STATS_RUSAGE) where the answer is the kernel's (a thread with no hub
+ * yet: the main thread before its second): each hub begins counting at
+ * its first switch from now on, so that the threads that run there later
+ * are not counted to the main thread. Any thread. */
+void introspect_counting_on(int what);
+/* getrusage(RUSAGE_THREAD) for h's current context: what its OS threads
+ * spent while it ran, counted at switches from the first such call on
+ * (GS_STATS_RUSAGE), its own switches, and the process's ru_maxrss as the
+ * kernel gives it. 0, or -errno from the kernel's call. On h. */
+int introspect_thread_rusage(struct hub *h, struct rusage *out);
 /* The preemption tick on h, wherever it came: h begins counting CPU time
  * if the program reads thread CPU clocks and h has not yet. */
 void introspect_cpu_tick(struct hub *h);

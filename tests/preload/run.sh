@@ -697,6 +697,15 @@ test_thread_cpu_clocks_are_per_thread() {
 # it, a sleeper's does not, each reads what the thread reads for itself,
 # main's is main's own, a joined thread's is EINVAL. With one hub and with
 # two. Before 2026-12-07 a green thread's clock was its OS thread's.
+# getrusage(RUSAGE_THREAD) is each thread's own (tests/preload/thread_rusage.c):
+# a computing thread's CPU time, a sleeping one's voluntary switches, main's
+# next to nothing while it waits, as natively, with the default hubs and
+# with one. The library before 2026-12-07 gave a green thread its hub's OS
+# thread's usage.
+test_thread_rusage_is_per_thread() {
+	as_native_and_on_one_hub thread_rusage_is_per_thread "$B/tests/preload/thread_rusage"
+}
+
 # errno is zero at main's start (ISO C) and at a new thread's, as natively;
 # the library before 2026-12-07 left ENOTTY from its constructor.
 test_errno_is_zero_at_start() {
@@ -1580,6 +1589,7 @@ test_other_mallocs_serve_many_green_threads
 test_liburing_waits_leave_other_threads_running
 test_raw_syscalls_match_native
 test_errno_is_zero_at_start
+test_thread_rusage_is_per_thread
 test_thread_cpu_clocks_are_per_thread
 test_other_threads_cpu_clocks_are_theirs
 test_a_thread_reading_the_clock_is_preempted

@@ -364,6 +364,59 @@ START_TEST(with_stats_on_each_thread_counts_its_cpu_time_and_the_hub_its_longest
 }
 END_TEST
 
+static struct rusage burned, waited;
+static int burned_r = -1, waited_r = -1;
+
+static int64_t cpu_us(const struct rusage *ru)
+{
+	return (int64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000 + ru->ru_utime.tv_usec +
+	       ru->ru_stime.tv_usec;
+}
+
+static void *burn_then_read(void *arg)
+{
+	int64_t t0 = gs_now_ns();
+
+	while (gs_now_ns() - t0 < 100 * 1000000)
+		;
+	burned_r = introspect_thread_rusage(hub_get(), &burned);
+	return arg;
+}
+
+static void *wait_then_read(void *arg)
+{
+	for (int i = 0; i < 10; i++)
+		green_sleep_until(gs_now_ns() + 1000000);
+	waited_r = introspect_thread_rusage(hub_get(), &waited);
+	return arg;
+}
+
+/* getrusage(RUSAGE_THREAD): a thread's own share of its hub's OS thread,
+ * counted at switches from the first read on, and its own switches. */
+START_TEST(a_threads_usage_is_what_its_hub_spent_while_it_ran)
+{
+	struct rusage before, after;
+	struct green *a, *b;
+
+	ck_assert_int_eq(introspect_thread_rusage(hub_get(), &before), 0);
+	ck_assert_int_eq(green_spawn(NULL, burn_then_read, NULL, &a), 0);
+	ck_assert_int_eq(green_spawn(NULL, wait_then_read, NULL, &b), 0);
+	ck_assert_int_eq(green_join(a, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(green_join(b, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(introspect_thread_rusage(hub_get(), &after), 0);
+	ck_assert_int_eq(burned_r, 0);
+	ck_assert_int_eq(waited_r, 0);
+	/* 100 ms of computing, of which the kernel may take some under load. */
+	ck_assert_int_ge(cpu_us(&burned), 50000);
+	ck_assert_int_eq(burned.ru_nvcsw, 0);
+	ck_assert_int_lt(cpu_us(&waited), 20000);
+	ck_assert_int_ge(waited.ru_nvcsw, 10);
+	/* main only waited for them */
+	ck_assert_int_lt(cpu_us(&after) - cpu_us(&before), 20000);
+	ck_assert_int_ge(cpu_us(&after), cpu_us(&before));
+}
+END_TEST
+
 START_TEST(without_stats_a_switch_counts_no_cpu_time)
 {
 	struct green *g;
@@ -467,6 +520,7 @@ Suite *suite_introspect(void)
 	tcase_add_test(t, another_os_thread_has_the_hub_dump_every_thread_with_its_stack);
 	tcase_add_test(t, with_stats_on_each_thread_counts_its_cpu_time_and_the_hub_its_longest_run);
 	tcase_add_test(t, without_stats_a_switch_counts_no_cpu_time);
+	tcase_add_test(t, a_threads_usage_is_what_its_hub_spent_while_it_ran);
 	tcase_add_test(t, the_deadlock_report_names_each_thread_its_mutex_owner_and_stack);
 	suite_add_tcase(s, t);
 	return s;
