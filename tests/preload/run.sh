@@ -706,6 +706,14 @@ test_thread_rusage_is_per_thread() {
 	as_native_and_on_one_hub thread_rusage_is_per_thread "$B/tests/preload/thread_rusage"
 }
 
+# A loop on its own CPU clock is preempted (tests/preload/cpu_clock_spin.c):
+# a sleeper beside it wakes on time, with one hub too. Before 2026-12-07 the
+# clock's wrapper did not preempt at its return, and on one hub the sleeper
+# woke some 5 times in 300 ms.
+test_a_loop_on_its_cpu_clock_is_preempted() {
+	as_native_and_on_one_hub a_loop_on_its_cpu_clock_is_preempted "$B/tests/preload/cpu_clock_spin"
+}
+
 # errno is zero at main's start (ISO C) and at a new thread's, as natively;
 # the library before 2026-12-07 left ENOTTY from its constructor.
 test_errno_is_zero_at_start() {
@@ -1590,6 +1598,7 @@ test_liburing_waits_leave_other_threads_running
 test_raw_syscalls_match_native
 test_errno_is_zero_at_start
 test_thread_rusage_is_per_thread
+test_a_loop_on_its_cpu_clock_is_preempted
 test_thread_cpu_clocks_are_per_thread
 test_other_threads_cpu_clocks_are_theirs
 test_a_thread_reading_the_clock_is_preempted
