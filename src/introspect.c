@@ -999,6 +999,13 @@ void introspect_fork_child(struct hub *h)
 	atomic_store(&h->sample, NULL);
 	h->mon_switches = 0;
 	h->mon_seen = h->mon_reported = 0;
+	/* The child's OS thread is a new task, whose CPU time and usage
+	 * begin at zero, as the forking thread's do natively there: the
+	 * counting begins again (its root, the forking thread, given them)
+	 * at the next switch or read, not from the parent's marks, which
+	 * made the first slice negative. */
+	__atomic_store_n(&h->cpu_mark, 0, __ATOMIC_RELEASE);
+	h->ru_counting = false;
 }
 
 /* ---- the table for debuggers --------------------------------------------- */

@@ -3,15 +3,20 @@
  * one that sleeps beside it next to none, and main, which only waits for
  * them, next to none since its first call; a thread that waits counts
  * voluntary context switches, and the computing one none of them.
- * RUSAGE_SELF counts the whole process. Prints what it found as yes/no
- * answers, the same natively and under greenshim. (Until 2026-12-07 a
- * green thread read its hub's OS thread's usage: on one hub the sleeper
- * saw the computing thread's CPU time.) */
+ * RUSAGE_SELF counts the whole process. Then a thread that has computed
+ * forks: in the child, after threads of its own came and went, the
+ * forking thread's usage and CPU clock begin again near zero, as the
+ * child's task's do, and no count is negative. Prints what it found as
+ * yes/no answers, the same natively and under greenshim. (Until
+ * 2026-12-07 a green thread read its hub's OS thread's usage: on one hub
+ * the sleeper saw the computing thread's CPU time.) */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static double cpu_s(const struct rusage *ru)
 {
@@ -56,6 +61,41 @@ static const char *yes(int b)
 	return b ? "yes" : "no";
 }
 
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+static void *fork_after_computing(void *arg)
+{
+	pid_t p;
+	int status;
+
+	compute(NULL);
+	fflush(stdout);
+	p = fork();
+	if (p == 0) {
+		pthread_t t[40];
+		struct rusage ru;
+		double c;
+
+		for (int i = 0; i < 40; i++)
+			pthread_create(&t[i], NULL, nothing, NULL);
+		for (int i = 0; i < 40; i++)
+			pthread_join(t[i], NULL);
+		c = thread_cpu_s();
+		getrusage(RUSAGE_THREAD, &ru);
+		printf("child: CPU clock under 0.1 s %s, usage under 0.1 s %s, no count negative %s\n",
+		       yes(c >= 0 && c < 0.1), yes(cpu_s(&ru) >= 0 && cpu_s(&ru) < 0.1),
+		       yes(ru.ru_nvcsw >= 0 && ru.ru_nivcsw >= 0 && ru.ru_minflt >= 0));
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(p, &status, 0);
+	printf("child ended with %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return arg;
+}
+
 int main(void)
 {
 	pthread_t a, b;
@@ -75,5 +115,7 @@ int main(void)
 	       yes(cpu_s(&after) - cpu_s(&before) < 0.1), yes(cpu_s(&after) >= cpu_s(&before)));
 	printf("the process: at least the computing thread's CPU %s, its maxrss the thread's %s\n",
 	       yes(cpu_s(&self) >= cpu_s(&computed) - 0.01), yes(self.ru_maxrss >= after.ru_maxrss));
+	pthread_create(&a, NULL, fork_after_computing, NULL);
+	pthread_join(a, NULL);
 	return 0;
 }
