@@ -274,7 +274,15 @@ void *overflow_init_thread(void)
 	int expected = 0;
 	void *made = NULL;
 
-	if (sys_sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_DISABLE)) {
+	/* An alternate stack the program set before this OS thread had a hub
+	 * (Erlang's main thread, on one hub, whose hub comes later) becomes
+	 * the calling context's own, as one set since is (program_ss), and
+	 * the kernel's is ours: without it, the tick of a thread running on
+	 * a stack of the program's (Erlang code on a process's stack) put
+	 * its frame below that stack pointer, into the process's heap, and
+	 * BEAM crashed (2026-12-07). Not while the program runs on it. */
+	if (sys_sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_ONSTACK)) {
+		stack_t before = ss;
 		void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 
@@ -282,10 +290,16 @@ void *overflow_init_thread(void)
 			ss.ss_sp = p;
 			ss.ss_size = ALTSTACK_SIZE;
 			ss.ss_flags = 0;
-			if (sys_sigaltstack(&ss, NULL) == 0)
+			if (sys_sigaltstack(&ss, NULL) == 0) {
 				made = p;
-			else
+				if (!(before.ss_flags & SS_DISABLE)) {
+					program_ss = before;
+					program_ss.ss_flags &= SS_AUTODISARM;
+					program_ss_set = true;
+				}
+			} else {
 				munmap(p, ALTSTACK_SIZE);
+			}
 		}
 	}
 	if (atomic_compare_exchange_strong(&segv_installed, &expected, 1)) {

@@ -714,6 +714,17 @@ test_a_loop_on_its_cpu_clock_is_preempted() {
 	as_native_and_on_one_hub a_loop_on_its_cpu_clock_is_preempted "$B/tests/preload/cpu_clock_spin"
 }
 
+# The tick's frame of a thread that runs on a small stack of the program's
+# goes to the alternate stack it set, never below that stack pointer, also
+# where the main thread set its own before it had a hub (one hub), as
+# Erlang's BEAM does (tests/preload/foreign_stack_tick.c): the data below
+# the small stack is untouched, as natively. Before 2026-12-07, on one hub,
+# the frame went into it and Erlang/OTP crashed.
+test_a_tick_on_a_small_stack_spares_what_lies_below() {
+	as_native_and_on_one_hub a_tick_on_a_small_stack_spares_what_lies_below \
+		"$B/tests/preload/foreign_stack_tick"
+}
+
 # errno is zero at main's start (ISO C) and at a new thread's, as natively;
 # the library before 2026-12-07 left ENOTTY from its constructor.
 test_errno_is_zero_at_start() {
@@ -1599,6 +1610,7 @@ test_raw_syscalls_match_native
 test_errno_is_zero_at_start
 test_thread_rusage_is_per_thread
 test_a_loop_on_its_cpu_clock_is_preempted
+test_a_tick_on_a_small_stack_spares_what_lies_below
 test_thread_cpu_clocks_are_per_thread
 test_other_threads_cpu_clocks_are_theirs
 test_a_thread_reading_the_clock_is_preempted
