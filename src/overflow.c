@@ -319,7 +319,9 @@ void *overflow_init_thread(void)
 
 void overflow_fini_thread(void *altstack)
 {
-	stack_t ss = { .ss_flags = SS_DISABLE };
+	/* The program's own, where it set one (on the root: its thread's),
+	 * is the kernel's again, as natively until the thread ends. */
+	stack_t ss = program_ss_set ? program_ss : (stack_t){ .ss_flags = SS_DISABLE };
 
 	if (altstack != NULL && sys_sigaltstack(&ss, NULL) == 0)
 		munmap(altstack, ALTSTACK_SIZE);
