@@ -359,6 +359,8 @@ static enum trap_action raw_syscall(long nr, const long a[6], void *uc, long *re
 
 bool preload_syscall_green(long nr, const long a[6], const void *caller, long *ret)
 {
+	struct hub *h;
+
 	switch (nr) {
 	case SYS_futex: /* syscall()'s own cases (futex.c) */
 	case SYS_gettid:
@@ -371,7 +373,11 @@ bool preload_syscall_green(long nr, const long a[6], const void *caller, long *r
 	default:
 		break;
 	}
-	if (preload_native() || preload_hub() == NULL || preload_native_code(caller))
+	/* A thread with no hub has no other to run: the kernel's call is
+	 * the same, and every other number (getrandom...) gets no hub made
+	 * for it, nor the wrappers' call count (preload_hub's). */
+	h = hub_peek();
+	if (h == NULL || hub_in_loop(h) || preload_native() || preload_native_code(caller))
 		return false;
 	return raw_dispatch(nr, a, NULL, ret) == TRAP_DONE;
 }
