@@ -1,7 +1,8 @@
 /*
- * Descriptors: close, dup, fcntl, ioctl(FIONBIO), pipe, eventfd.
+ * Descriptors: close, dup, fcntl, ioctl(FIONBIO), pipe, eventfd; and the
+ * file locks (flock, fcntl's F_SETLKW and F_OFD_SETLKW, lockf).
  *
- * These wait for nothing; they keep fdtab.c true. A close wakes the green
+ * Apart from the locks, these wait for nothing; they keep fdtab.c true. A close wakes the green
  * threads waiting on the fd with EBADF before the number can be reused.
  * fcntl(F_GETFL) and ioctl(FIONBIO) show O_NONBLOCK as the program set it,
  * whatever greenshim set underneath.
@@ -15,9 +16,26 @@
  * never opened; close_range and closefrom close around them; a dup2 or
  * dup3 onto one first moves the runtime's use of it to another number
  * (hub_move_own_fd), then replaces it as asked.
+ *
+ * A file lock that must wait (another process, or another open file of
+ * this one, holds it) has no descriptor to wait on: a green thread first
+ * tries the call's non-blocking form, then makes the blocking one on a
+ * worker of the pool while it waits parked (pool_syscall_intr), and the
+ * other green threads of its hub run; the one that holds the lock may be
+ * among them. Natively each waiting thread is an OS thread too. A signal
+ * handler without SA_RESTART ends the wait with EINTR (alarm() before
+ * F_SETLKW is the usual timeout), one with SA_RESTART makes it again, and
+ * pthread_cancel acts in fcntl and lockf, cancellation points in glibc.
+ * The locks' owners are the kernel's: POSIX locks belong to the process
+ * (the worker is of the same process; the kernel's EDEADLK still comes),
+ * flock and OFD locks to the open file. Before 2026-12-07 the call was
+ * libc's, which held the hub's OS thread: a thread that waited for a lock
+ * another green thread of its hub held never got it.
  */
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
 #include <linux/close_range.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -198,6 +216,77 @@ GS_WRAP int dup2(int old, int new)
 	return dup_onto(old, new, 0, false);
 }
 
+/* The blocking lock call n(a, b, c) on a worker, for a green thread whose
+ * non-blocking try found the lock held; libc's result and errno. */
+static int lock_wait(long n, long a, long b, long c, bool cancelpoint)
+{
+	const long call[5] = { n, a, b, c, 0 };
+
+	for (;;) {
+		int why;
+		long r = pool_syscall_intr(call, cancelpoint, &why);
+
+		if (r != -EINTR || why == 0)
+			return r < 0 ? preload_fail((int)r) : (int)r;
+		/* Stopped for a signal: every handler had SA_RESTART, so the
+		 * call is made again, as the kernel restarts it (signal(7)). */
+		if (why != WAKE_SIGNAL)
+			return preload_fail(why == -ECANCELED ? -ECANCELED : -EINTR);
+	}
+}
+
+/* May this caller's lock wait block its OS thread? Yes when nothing else
+ * runs there: no hub, or native threads. */
+static bool lock_blocks_alone(void)
+{
+	return preload_native() || hub_peek() == NULL;
+}
+
+/* fcntl's F_SETLKW and F_OFD_SETLKW (F_SETLKW64 is F_SETLKW here). */
+static int setlkw(int fd, int cmd, struct flock *fl)
+{
+	int r;
+
+	if (lock_blocks_alone())
+		return REAL(fcntl)(fd, cmd, fl);
+	r = REAL(fcntl)(fd, cmd == F_SETLKW ? F_SETLK : F_OFD_SETLK, fl);
+	if (r == 0 || (errno != EAGAIN && errno != EACCES))
+		return r;
+	return PRELOAD_SETTLED(lock_wait(SYS_fcntl, fd, cmd, (long)fl, true));
+}
+
+GS_WRAP int flock(int fd, int op)
+{
+	int r;
+
+	if (GS_UNLIKELY(hidden(fd)))
+		return preload_fail(-EBADF);
+	if ((op & LOCK_NB) || op == LOCK_UN || lock_blocks_alone())
+		return REAL(flock)(fd, op);
+	/* A failed try drops a lock held in the other mode, as the blocking
+	 * call does before it waits (flock(2): a conversion is not atomic). */
+	r = REAL(flock)(fd, op | LOCK_NB);
+	if (r == 0 || errno != EWOULDBLOCK)
+		return r;
+	return PRELOAD_SETTLED(lock_wait(SYS_flock, fd, op, 0, false));
+}
+
+/* glibc's lockf is fcntl on the range from the current offset, made
+ * inside libc: F_LOCK, its one blocking command, is made here the same
+ * way, through setlkw; the others are glibc's. */
+GS_WRAP int lockf(int fd, int cmd, off_t len)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_CUR, .l_start = 0, .l_len = len };
+
+	if (cmd != F_LOCK || lock_blocks_alone())
+		return REAL(lockf)(fd, cmd, len);
+	if (GS_UNLIKELY(hidden(fd)))
+		return preload_fail(-EBADF);
+	return setlkw(fd, F_SETLKW, &fl);
+}
+
+GS_WRAP int lockf64(int fd, int cmd, off64_t len) __attribute__((alias("lockf")));
+
 GS_WRAP int fcntl(int fd, int cmd, ...)
 {
 	struct fdent *e;
@@ -232,6 +321,9 @@ GS_WRAP int fcntl(int fd, int cmd, ...)
 		if (r >= 0)
 			fdtab_copy(fd, r);
 		return r;
+	case F_SETLKW:
+	case F_OFD_SETLKW:
+		return setlkw(fd, cmd, arg);
 	default:
 		return REAL(fcntl)(fd, cmd, arg);
 	}

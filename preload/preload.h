@@ -125,6 +125,8 @@ struct group;       /* grp.h */
 	X(dup2, int, (int, int))                                                           \
 	X(dup3, int, (int, int, int))                                                      \
 	X(fcntl, int, (int, int, ...))                                                     \
+	X(flock, int, (int, int))                                                          \
+	X(lockf, int, (int, int, off_t))                                                   \
 	X(ioctl, int, (int, unsigned long, ...))                                           \
 	X(pipe, int, (int *))                                                              \
 	X(pipe2, int, (int *, int))                                                        \

@@ -293,6 +293,9 @@ static enum trap_action raw_dispatch(long nr, const long a[6], void *uc, long *r
 	case SYS_fcntl:
 		r = fcntl(ARG(0, int), ARG(1, int), a[2]);
 		break;
+	case SYS_flock:
+		r = flock(ARG(0, int), ARG(1, int));
+		break;
 	case SYS_ioctl:
 		r = ioctl(ARG(0, int), ARG(1, unsigned long), a[2]);
 		break;

@@ -461,6 +461,7 @@ enum pc_kind preempt_pc_kind(uintptr_t pc)
 /* sival_int of a sample request and of a kick: "gs" and a number. */
 #define SAMPLE_MARK 0x67730001
 #define KICK_MARK 0x67730002
+#define STOP_MARK 0x67730003
 
 static long send_marked(int pid, int tid, int mark)
 {
@@ -478,6 +479,11 @@ static long send_marked(int pid, int tid, int mark)
 long preempt_send_sample(int tid)
 {
 	return send_marked(getpid(), tid, SAMPLE_MARK);
+}
+
+long preempt_send_stop(int tid)
+{
+	return send_marked(getpid(), tid, STOP_MARK);
 }
 
 /* One kick at a time: each is a real-time signal, queued, not merged as a
@@ -593,7 +599,9 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	bool stop_now;
 
 	if (si->si_code != SI_TIMER && !marked(si, SAMPLE_MARK) && !marked(si, KICK_MARK)) {
-		if (atomic_load_explicit(&program_handles, memory_order_acquire))
+		if (marked(si, STOP_MARK))
+			pool_stop_signal(ucp); /* a worker's: it has no hub */
+		else if (atomic_load_explicit(&program_handles, memory_order_acquire))
 			program_handler(sig, si, ucp);
 		else if (!atomic_load_explicit(&program_ignores, memory_order_relaxed))
 			foreign(sig);

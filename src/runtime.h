@@ -1277,6 +1277,8 @@ int preempt_signal(void); /* the real-time signal used, SIGRTMAX - 1 */
  * marked and not the tick is somebody else's, and gets its native action.
  * 0 or -errno. */
 long preempt_send_sample(int tid);
+/* The same, marked as a stop for the pool's worker tid (pool_stop_signal). */
+long preempt_send_stop(int tid);
 /* Another OS thread has posted a signal for one of h's threads
  * (hub_post_kill): if h runs a thread now (not in its loop, not idle),
  * preempt_signal() marked as a kick goes to h's OS thread, whose handler
@@ -1553,6 +1555,18 @@ void osthread_runtime_end(bool was);
  * when it may not park, or with GREENSHIM_THREADS=native. Returns once
  * fn(arg) has returned; fn reports its results through arg. Always 0. */
 int pool_call(void (*fn)(void *), void *arg);
+/* Makes system call call[0] with arguments call[1..4] on a worker while
+ * the calling green thread waits, interruptibly: a signal handler due for
+ * it, or a cancellation (if cancelpoint), stops the call and ends the wait
+ * (the head of pool.c). The call's result (-errno), or -EINTR if it was
+ * stopped or never began; *why is what ended the wait first: 0 (the call
+ * returned), -EINTR, WAKE_SIGNAL (every handler has SA_RESTART) or
+ * -ECANCELED. The handlers have run when it returns. A caller that may not
+ * park makes the call itself (a raw one; libc's errno untouched). */
+long pool_syscall_intr(const long call[5], bool cancelpoint, int *why);
+/* The preemption signal's handler on a worker, for a stop
+ * (preempt_send_stop): ucp's pc leaves a stoppable call not yet returned. */
+void pool_stop_signal(void *ucp);
 /* In a child just forked: no worker exists, no job is queued. */
 void pool_fork_child(void);
 

@@ -1552,6 +1552,16 @@ test_prctl_names_name_the_calling_thread() {
 	as_native_and_on_one_hub prctl_names_name_the_calling_thread "$B/tests/preload/prctl_names"
 }
 
+# Threads that wait for file locks (flock, F_SETLKW, F_OFD_SETLKW, lockf)
+# held by another thread or a child, while a ticker sleeps in 1 ms steps;
+# then alarm() with and without SA_RESTART, pthread_cancel, EDEADLK and
+# errors (tests/preload/file_locks.c): the native output, with one hub and
+# two. Before 2026-12-07 the lock call held the hub's OS thread: on one hub
+# the first wait, for a lock another thread held, never ended.
+test_file_locks_wait_green() {
+	as_native_and_on_one_hub file_locks_wait_green "$B/tests/preload/file_locks"
+}
+
 # A signal every thread blocks but for the main thread's pselect, ppoll,
 # epoll_pwait and epoll_pwait2 masks, as rsyslogd's main loop has SIGTERM
 # (tests/preload/masked_waits.c): each wait ends with EINTR after the
@@ -1668,6 +1678,7 @@ test_a_thread_waiting_for_a_signal_is_no_deadlock
 test_a_signal_on_its_way_is_no_deadlock
 test_masked_waits_let_their_signals_in
 test_prctl_names_name_the_calling_thread
+test_file_locks_wait_green
 test_an_unusable_greenshim_log_stops_the_program_before_main
 
 summary preload
