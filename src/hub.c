@@ -1500,6 +1500,7 @@ static void take_kills(struct hub *h)
 {
 	struct kill_msg *m, *rev = NULL, *next, **tail;
 	struct merge kept = { .n = 0 };
+	struct green *self = NULL;
 
 	m = atomic_exchange(&h->kills, NULL);
 	atomic_store(&h->kill_last, 0); /* after the take, before any delivery */
@@ -1542,10 +1543,14 @@ static void take_kills(struct hub *h)
 		}
 		if (g->state != GREEN_DEAD && m->sig == KILL_MSG_CANCEL)
 			green_cancel(g);
-		else if (g->state != GREEN_DEAD && !merged(&kept, m))
-			sigmask_kill_here(h, g, m->sig, m->queued ? &m->info : NULL);
+		else if (g->state != GREEN_DEAD && !merged(&kept, m) &&
+			 sigmask_kill_here(h, g, m->sig, m->queued ? &m->info : NULL))
+			self = g;
 		gs_free(m);
 	}
+	/* The running thread's own, once every other thread has its. */
+	if (self != NULL)
+		sigmask_raise_due(h, self);
 }
 
 void hub_take_kills_sent(struct hub *h)
@@ -1899,7 +1904,9 @@ void hub_take_deferred(struct hub *h)
 				pass_deferred(h, &p, f == KILL_HOLD ? h : on);
 			continue;
 		}
-		sigmask_kill_here(h, t != NULL ? t : h->root, sig, p.has_info ? &p.si : NULL);
+		t = t != NULL ? t : h->root;
+		if (sigmask_kill_here(h, t, sig, p.has_info ? &p.si : NULL))
+			sigmask_raise_due(h, t); /* the rest stay in h->deferred */
 	}
 }
 

@@ -1492,8 +1492,17 @@ void sigmask_suspend(struct hub *h, uint64_t temp, uint64_t *old);
 void sigmask_handler_mask(struct hub *h, const struct green *t, uint64_t extra);
 /* On h's context: sig sent to g, a green thread of h, by another hub's
  * (hub_post_kill). Kept pending for g as sigmask_thread_kill says, or
- * delivered now on h's OS thread with g's mask, for g. */
-void sigmask_kill_here(struct hub *h, struct green *g, int sig, const siginfo_t *si);
+ * delivered now on h's OS thread with g's mask, for g. When g is the
+ * thread running on h (the posts taken on its own context: a kick, a mask
+ * change), kept pending for g and true: the caller takes the rest of its
+ * batch first, then runs what is due (sigmask_raise_due). A handler that
+ * waits (a collector's stop handler, in sigsuspend until it is resumed)
+ * held the rest of the batch on its stack until 2026-12-07: a D program's
+ * collector waited for ever for a stop that never came. */
+bool sigmask_kill_here(struct hub *h, struct green *g, int sig, const siginfo_t *si);
+/* g, running on h: its pending signals that its mask lets in, raised one
+ * by one as sigmask_raise_here does, the lowest first. */
+void sigmask_raise_due(struct hub *h, struct green *g);
 /* On h's context: raises sig on h's OS thread for g, with g's mask in the
  * kernel meanwhile; with si's siginfo if not NULL (rt_tgsigqueueinfo). */
 void sigmask_raise_here(struct hub *h, struct green *g, int sig, const siginfo_t *si);

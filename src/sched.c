@@ -590,11 +590,13 @@ bool sched_forward_signal(struct hub *h, int sig, const siginfo_t *si)
 void sched_take_forwarded(struct hub *h)
 {
 	uint64_t ready;
+	bool self = false;
 
 	if (h != hubs[0])
 		return;
 	for (struct sig_post p; sig_slots_take(&forward_rt, &p);)
-		sigmask_kill_here(h, h->root, p.si.si_signo, &p.si);
+		if (sigmask_kill_here(h, h->root, p.si.si_signo, &p.si))
+			sigmask_raise_due(h, h->root); /* the rest stay in forward_rt */
 	if (atomic_load_explicit(&forward_ready, memory_order_relaxed) == 0)
 		return;
 	ready = atomic_exchange(&forward_ready, 0);
@@ -605,8 +607,11 @@ void sched_take_forwarded(struct hub *h)
 			continue;
 		si = forwarded[sig - 1];
 		atomic_fetch_and(&forward_claimed, ~(1ull << (sig - 1)));
-		sigmask_kill_here(h, h->root, sig, &si);
+		self |= sigmask_kill_here(h, h->root, sig, &si);
 	}
+	/* main's own, running, once all are kept (its handler may wait). */
+	if (self)
+		sigmask_raise_due(h, h->root);
 }
 
 struct hub *sched_hub(int i)

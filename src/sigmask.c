@@ -425,19 +425,14 @@ static bool for_its_context(const struct green *g, int sig)
 	       (atomic_load_explicit(&handled, memory_order_relaxed) & bit(sig)) != 0;
 }
 
-int sigmask_thread_kill(struct green *g, int sig, const siginfo_t *si)
+/* Keeps sig pending for g alone, with si's siginfo if not NULL: 0, or
+ * -EAGAIN without memory. A standard signal already pending is not
+ * queued again (signal(7)): the first keeps its siginfo; real-time
+ * signals are, each instance delivered with its own. */
+static int tsig_keep(struct green *g, int sig, const siginfo_t *si)
 {
 	struct green_tsig *t;
-	bool later;
 
-	if (sig < 1 || sig > 64)
-		return 0;
-	later = !sigmask_blocks(g, sig) && !(g->waitset & bit(sig));
-	if (later && !for_its_context(g, sig))
-		return 0;
-	/* A standard signal already pending is not queued again (signal(7)):
-	 * the first keeps its siginfo; real-time signals are, each instance
-	 * delivered with its own. */
 	if (g->tsig == NULL && (g->tsig = gs_calloc(1, sizeof *g->tsig)) == NULL)
 		return -EAGAIN;
 	t = g->tsig;
@@ -458,6 +453,21 @@ int sigmask_thread_kill(struct green *g, int sig, const siginfo_t *si)
 		t->count[sig - 1]++;
 	}
 	t->pending |= bit(sig);
+	return 0;
+}
+
+int sigmask_thread_kill(struct green *g, int sig, const siginfo_t *si)
+{
+	bool later;
+	int r;
+
+	if (sig < 1 || sig > 64)
+		return 0;
+	later = !sigmask_blocks(g, sig) && !(g->waitset & bit(sig));
+	if (later && !for_its_context(g, sig))
+		return 0;
+	if ((r = tsig_keep(g, sig, si)) != 0)
+		return r;
 	if (later)
 		hub_sigwake(g); /* its handler runs when it next runs */
 	else if ((g->waitset & bit(sig)) && g->state == GREEN_PARKED && g->wait != NULL &&
@@ -606,11 +616,33 @@ void sigmask_raise_here(struct hub *h, struct green *g, int sig, const siginfo_t
 	arch_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&h->kmask, 0, sizeof h->kmask, 0, 0);
 }
 
-void sigmask_kill_here(struct hub *h, struct green *g, int sig, const siginfo_t *si)
+bool sigmask_kill_here(struct hub *h, struct green *g, int sig, const siginfo_t *si)
 {
+	/* For the running thread (a kick or a mask change took the posts on
+	 * its own context): kept, not raised at once, so that its handler,
+	 * which may wait there (sigsuspend), runs after the caller's batch. */
+	if (g == h->current && g != h->hub_green && sig >= 1 && sig <= 64 &&
+	    tsig_keep(g, sig, si) == 0)
+		return true;
 	if (sigmask_thread_kill(g, sig, si) != 0)
-		return; /* pending for g, or no memory to keep it: lost */
+		return false; /* pending for g, or no memory to keep it: lost */
 	sigmask_raise_here(h, g, sig, si);
+	return false;
+}
+
+void sigmask_raise_due(struct hub *h, struct green *g)
+{
+	uint64_t due;
+	siginfo_t info;
+
+	/* Read again after each handler, which may have taken some
+	 * (sigsuspend in it) or changed the mask. */
+	while ((due = green_tpending(g) & ~(g->sigmask | g->waitset)) != 0) {
+		int s = __builtin_ctzll(due) + 1;
+		bool queued = tsig_take(g->tsig, s, &info);
+
+		sigmask_raise_here(h, g, s, queued ? &info : NULL);
+	}
 }
 
 void sigmask_idle_root(struct hub *h)

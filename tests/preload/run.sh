@@ -925,6 +925,17 @@ test_a_handler_stops_and_resumes_every_thread() {
 		wait compute
 }
 
+# The same stop from main's own context, as a D program's collector does,
+# while three workers compute together on one hub (tests/preload/
+# stop_batch.c): every stop is taken, 200 times. Until 2026-12-07 the
+# stops of a hub's workers came as one batch, taken on the context of the
+# worker running there; its handler ran inside the batch and waited in
+# sigsuspend with the others' stops still in it (two hubs: every run lost
+# two stops in the first collection; a D program's collector hung).
+test_stops_sent_together_all_arrive() {
+	as_native_and_on_one_hub stops_sent_together_all_arrive "$B/tests/preload/stop_batch" 200
+}
+
 # set*id calls with threads about, and vfork with pthread_atfork handlers
 # (tests/preload/ids_and_vfork.c). Output and status as natively.
 test_setxid_and_vfork_as_native() {
@@ -1632,6 +1643,7 @@ test_overflow_goes_to_the_programs_handler
 test_signal_handlers_run_on_their_threads_alternate_stacks
 test_the_tick_leaves_a_programs_small_stacks_alone
 test_a_handler_stops_and_resumes_every_thread
+test_stops_sent_together_all_arrive
 test_setxid_and_vfork_as_native
 test_own_fds_stay_out_of_the_programs_way
 test_dup2_over_the_runtimes_fds_moves_them
