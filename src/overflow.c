@@ -52,6 +52,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <valgrind/valgrind.h>
@@ -136,6 +138,39 @@ int overflow_sigaltstack(const stack_t *ss, stack_t *old)
 	return 0;
 }
 
+/* The top of the main thread's stack, as the program started (ld.so). */
+extern void *__libc_stack_end;
+
+/* Is sp on the main thread's own stack: below its top, within the stack
+ * size limit (1 GiB at most, where it has none)? Its root context knows no
+ * bounds of its own (g->stack). */
+static bool on_main_stack(const struct hub *h, uintptr_t sp)
+{
+	struct rlimit rl;
+	uintptr_t top = (uintptr_t)__libc_stack_end;
+	size_t size = (size_t)1 << 30;
+
+	if (h->tid != h->pid || top == 0)
+		return false;
+	if (arch_syscall6(SYS_prlimit64, 0, RLIMIT_STACK, 0, (long)&rl, 0, 0) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < size)
+		size = (size_t)rl.rlim_cur;
+	return sp < top && top - sp < size;
+}
+
+/* Did the signal come on a stack of the program's own making (a
+ * coroutine's, a goroutine's, an Erlang process's), not the green
+ * thread's? For a caught system call, the main thread's stack is its
+ * root's own: its handler may set or read the alternate stack, which it
+ * must not be running on. */
+static bool on_foreign_stack(const struct hub *h, const struct green *g, enum sigstack_want want,
+			     uintptr_t sp)
+{
+	if (within(sp, g->stack.lo, (size_t)(g->stack.hi - g->stack.lo)))
+		return false;
+	return !(want == SIGSTACK_TRAP && (g->flags & GREEN_ROOT) && on_main_stack(h, sp));
+}
+
 bool overflow_signal_stack(struct hub *h, enum sigstack_want want, sigframe_fn fn, int sig,
 			   siginfo_t *si, void *uc)
 {
@@ -156,7 +191,7 @@ bool overflow_signal_stack(struct hub *h, enum sigstack_want want, sigframe_fn f
 	own = k->ss_sp == h->altstack && overflow_keeps_altstack(h);
 	if (own && program_ss_set && !within(sp, program_ss.ss_sp, program_ss.ss_size) &&
 	    (want == SIGSTACK_ONSTACK ||
-	     (want == SIGSTACK_TICK && !within(sp, g->stack.lo, (size_t)(g->stack.hi - g->stack.lo))))) {
+	     ((want == SIGSTACK_TICK || want == SIGSTACK_TRAP) && on_foreign_stack(h, g, want, sp)))) {
 		lo = (uintptr_t)program_ss.ss_sp;
 		top = lo + program_ss.ss_size;
 	} else if (want == SIGSTACK_ONSTACK && !own) {

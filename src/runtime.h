@@ -1647,7 +1647,13 @@ int overflow_sigaltstack(const stack_t *ss, stack_t *old);
  * interrupted stack pointer); the runtime's tick (SIGSTACK_TICK), which
  * may switch away: below the interrupted stack pointer on the thread's
  * own stack, else on its alternate stack, else below it all the same. */
-enum sigstack_want { SIGSTACK_ONSTACK, SIGSTACK_PLAIN, SIGSTACK_TICK };
+/* Where a frame that the kernel put on greenshim's alternate stack goes:
+ * a program's SA_ONSTACK handler's to the program's alternate stack (or
+ * stays, natively there); a plain handler's below the interrupted stack
+ * pointer; the tick's and a caught system call's (SIGSYS) to the
+ * program's alternate stack where the thread ran on a stack of its own
+ * making, else below the stack pointer. */
+enum sigstack_want { SIGSTACK_ONSTACK, SIGSTACK_PLAIN, SIGSTACK_TICK, SIGSTACK_TRAP };
 /* Moves the frame there and goes on with fn(sig, si, uc) on the copy, or
  * returns: false if the frame stays on an alternate stack of the OS
  * thread's, which a handler must not leave for another thread (its frame

@@ -262,7 +262,7 @@ static void program_sigsys(int sig, siginfo_t *si, void *uc)
 	}
 }
 
-static void sigsys_handler(int sig, siginfo_t *si, void *ucp)
+static void sigsys_dispatch(int sig, siginfo_t *si, void *ucp)
 {
 	ucontext_t *uc = ucp;
 	greg_t *r = uc->uc_mcontext.gregs;
@@ -273,10 +273,7 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucp)
 	enum trap_action act;
 	long a[6] = { r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9] };
 
-	if (si->si_code != SYS_USER_DISPATCH) {
-		program_sigsys(sig, si, ucp);
-		return;
-	}
+	(void)sig;
 	atomic_fetch_add_explicit(&trap_count, 1, memory_order_relaxed);
 	if (si->si_arch != AUDIT_ARCH_X86_64 || passes_through(nr) || h == NULL)
 		goto pass;
@@ -304,6 +301,31 @@ pass:
 	errno = saved_errno;
 }
 
+/* Taken on the OS thread's alternate stack (SA_ONSTACK), then moved as the
+ * tick's frame is (overflow_signal_stack): below the interrupted stack
+ * pointer on the thread's own stack, or onto the program's alternate stack
+ * where the thread ran on a stack of the program's (a goroutine's 2 KiB).
+ * Until 2026-12-07 the kernel put the frame (some 3.5 KiB with the FPU's
+ * state) below the stack pointer wherever it was: a Go program built with
+ * cgo, whose runtime's raw futex calls trap here from goroutine stacks,
+ * died in its first garbage collection ("unexpected return pc", its
+ * stack overwritten). The program's own handler of a SIGSYS that is no
+ * dispatch runs where the kernel would have run it. */
+static void sigsys_handler(int sig, siginfo_t *si, void *ucp)
+{
+	struct hub *h = hub_peek();
+
+	if (si->si_code != SYS_USER_DISPATCH) {
+		if (overflow_signal_stack(h, (prev_sys.sa_flags & SA_ONSTACK) ? SIGSTACK_ONSTACK
+									  : SIGSTACK_PLAIN,
+					  program_sigsys, sig, si, ucp))
+			program_sigsys(sig, si, ucp);
+		return;
+	}
+	if (overflow_signal_stack(h, SIGSTACK_TRAP, sigsys_dispatch, sig, si, ucp))
+		sigsys_dispatch(sig, si, ucp);
+}
+
 #define TRAP_SETTING_UP 2 /* state: another hub's OS thread is at it */
 
 /* Finds libc's text and installs the handler, once; hubs on several OS
@@ -321,7 +343,7 @@ static bool trap_ready(void)
 			arch_libc_syscall = find_libc_syscall();
 			memset(&sa, 0, sizeof sa);
 			sa.sa_sigaction = sigsys_handler;
-			sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
+			sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART | SA_ONSTACK;
 			sigemptyset(&sa.sa_mask);
 			if (arch_libc_syscall != NULL && __sigaction(SIGSYS, &sa, &prev_sys) == 0)
 				ready = 1;

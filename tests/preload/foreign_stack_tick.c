@@ -8,13 +8,23 @@
  * where no signal comes at all. (Until 2026-12-07, on one hub, the tick's
  * frame went below the small stack's pointer, into the data: the main
  * thread's alternate stack was the kernel's, so greenshim had none of its
- * own, and Erlang/OTP crashed.) Prints yes/no answers. */
+ * own, and Erlang/OTP crashed.)
+ *
+ *   foreign_stack_tick [raw]
+ *
+ * With raw, the code on the small stack makes raw system calls (its own
+ * syscall instruction, as Go's runtime does on a goroutine's 2 KiB stack),
+ * which greenshim catches with SIGSYS: that frame must not go below the
+ * small stack's pointer either (until 2026-12-07 it did, and a Go program
+ * built with cgo died in its first garbage collection). Prints yes/no
+ * answers. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
 
@@ -24,6 +34,16 @@ static unsigned char buf[BUF] __attribute__((aligned(64)));
 static ucontext_t worker_ctx, small_ctx;
 static volatile int stop;
 static volatile unsigned long sink;
+static int raw;
+
+/* getppid by the program's own syscall instruction, not libc's. */
+static long raw_getppid(void)
+{
+	long r;
+
+	__asm__ volatile("syscall" : "=a"(r) : "a"((long)SYS_getppid) : "rcx", "r11", "memory");
+	return r;
+}
 
 static double now_s(void)
 {
@@ -36,7 +56,7 @@ static double now_s(void)
 static void on_small_stack(void)
 {
 	while (!stop)
-		sink++;
+		sink += raw ? (unsigned long)raw_getppid() : 1;
 }
 
 static void set_altstack(void)
@@ -69,11 +89,12 @@ static void *compute(void *arg)
 	return arg;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	pthread_t w, c;
 	size_t touched = 0;
 
+	raw = argc > 1 && strcmp(argv[1], "raw") == 0;
 	set_altstack();
 	memset(buf, 0xA5, BUF - SMALL);
 	pthread_create(&w, NULL, worker, NULL);

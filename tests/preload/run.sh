@@ -725,6 +725,17 @@ test_a_tick_on_a_small_stack_spares_what_lies_below() {
 		"$B/tests/preload/foreign_stack_tick"
 }
 
+# The same with raw system calls made on the small stack, which greenshim
+# catches with SIGSYS (Go's runtime makes its futex calls so, on a
+# goroutine's 2 KiB stack): that frame goes to the alternate stack the
+# thread set too. Before 2026-12-07 it went below the stack pointer: the
+# data was overwritten, and a Go program built with cgo died in its first
+# garbage collection.
+test_a_trapped_call_on_a_small_stack_spares_what_lies_below() {
+	as_native_and_on_one_hub a_trapped_call_on_a_small_stack_spares_what_lies_below \
+		"$B/tests/preload/foreign_stack_tick" raw
+}
+
 # errno is zero at main's start (ISO C) and at a new thread's, as natively;
 # the library before 2026-12-07 left ENOTTY from its constructor.
 test_errno_is_zero_at_start() {
@@ -1632,6 +1643,7 @@ test_errno_is_zero_at_start
 test_thread_rusage_is_per_thread
 test_a_loop_on_its_cpu_clock_is_preempted
 test_a_tick_on_a_small_stack_spares_what_lies_below
+test_a_trapped_call_on_a_small_stack_spares_what_lies_below
 test_thread_cpu_clocks_are_per_thread
 test_other_threads_cpu_clocks_are_theirs
 test_a_thread_reading_the_clock_is_preempted

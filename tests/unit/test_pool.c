@@ -1,5 +1,6 @@
 /* The worker pool: green threads wait while workers run their calls;
  * workers are shared, reused, leave when idle, and are gone in a child. */
+#include <errno.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -208,6 +209,63 @@ START_TEST(a_call_that_may_not_park_runs_in_the_caller)
 }
 END_TEST
 
+struct stoppable {
+	long call[5];
+	long ret;
+	int why;
+};
+
+static void *call_stoppable(void *arg)
+{
+	struct stoppable *c = arg;
+
+	c->ret = pool_syscall_intr(c->call, true, &c->why);
+	return NULL;
+}
+
+/* A read of an empty pipe stands for a lock wait: it waits on a worker
+ * while the hub runs others, and ends with the read's result; a
+ * cancellation stops it there (the worker's read returns at once, having
+ * read nothing) and the caller learns why. */
+START_TEST(a_stoppable_call_waits_on_a_worker_and_a_cancellation_stops_it)
+{
+	struct stoppable c;
+	struct green *g, *tick;
+	int p[2], ticks = 0;
+	char buf = 0, later = 0;
+
+	config_load();
+	ck_assert_int_eq(pipe(p), 0);
+	stop_ticking = 0;
+	ck_assert_int_eq(green_spawn(NULL, ticker, &ticks, &tick), 0);
+	c = (struct stoppable){ .call = { SYS_read, p[0], (long)&buf, 1, 0 } };
+	ck_assert_int_eq(green_spawn(NULL, call_stoppable, &c, &g), 0);
+	green_sleep_until(gs_deadline_after(30 * 1000000LL));
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(c.ret, 1);
+	ck_assert_int_eq(c.why, 0);
+	ck_assert_int_eq(buf, 'x');
+	ck_assert_int_ge(ticks, 5); /* the hub ran the ticker meanwhile */
+
+	c = (struct stoppable){ .call = { SYS_read, p[0], (long)&buf, 1, 0 } };
+	ck_assert_int_eq(green_spawn(NULL, call_stoppable, &c, &g), 0);
+	green_sleep_until(gs_deadline_after(30 * 1000000LL)); /* in the read by now */
+	green_cancel(g);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(c.ret, -EINTR);
+	ck_assert_int_eq(c.why, -ECANCELED);
+	/* The stopped read took nothing: the next byte is still there. */
+	ck_assert_int_eq(write(p[1], "y", 1), 1);
+	ck_assert_int_eq(read(p[0], &later, 1), 1);
+	ck_assert_int_eq(later, 'y');
+	stop_ticking = 1;
+	ck_assert_int_eq(green_join(tick, NULL, GS_NO_DEADLINE), 0);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 Suite *suite_pool(void)
 {
 	Suite *s = suite_create("pool");
@@ -227,6 +285,7 @@ Suite *suite_pool(void)
 		  "ThreadSanitizer does not support threads in the child of a threaded process");
 #endif
 	tcase_add_test(t, a_call_that_may_not_park_runs_in_the_caller);
+	tcase_add_test(t, a_stoppable_call_waits_on_a_worker_and_a_cancellation_stops_it);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -21,6 +21,11 @@
  *   other-cpu-clock       clock_gettime of another thread's CPU clock
  *                         (pthread_getcpuclockid), the thread asleep (what
  *                         Java's ThreadMXBean and profilers read)
+ *   flock-yield           two threads, each with its own open file of one
+ *                         file, take its flock, yield, and let go: the
+ *                         other one, run meanwhile, finds it held and
+ *                         waits in flock (a lock file between the threads
+ *                         of a program, or held by another process)
  *
  * Prints "NAME NS" lines: ns per operation, best of five runs.
  */
@@ -30,7 +35,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -226,6 +234,24 @@ static double other_cpu_clock(void)
 	return best;
 }
 
+static char lock_path[64];
+
+static void *flock_yield(void *arg)
+{
+	int fd = open(lock_path, O_RDWR | O_CREAT, 0600);
+
+	if (fd < 0)
+		exit(1);
+	for (long i = 0; i < rounds; i++) {
+		if (flock(fd, LOCK_EX) != 0)
+			exit(1);
+		sched_yield();
+		flock(fd, LOCK_UN);
+	}
+	close(fd);
+	return arg;
+}
+
 int main(void)
 {
 	double best = 1e30;
@@ -264,5 +290,9 @@ int main(void)
 	printf("process-signal %.1f\n", process_signal());
 	rounds = 100000;
 	printf("other-cpu-clock %.1f\n", other_cpu_clock());
+	rounds = 20000;
+	snprintf(lock_path, sizeof lock_path, "/tmp/gs-threadbench-%d.lock", (int)getpid());
+	printf("flock-yield %.1f\n", two_threads(flock_yield));
+	unlink(lock_path);
 	return 0;
 }
