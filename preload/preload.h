@@ -234,6 +234,13 @@ struct group;       /* grp.h */
 	X(sched_getaffinity, int, (pid_t, size_t, cpu_set_t *))                            \
 	X(syscall, long, (long, ...))                                                     \
 	X(pthread_setschedparam, int, (pthread_t, int, const struct sched_param *))        \
+	X(sched_setscheduler, int, (pid_t, int, const struct sched_param *))               \
+	X(sched_getscheduler, int, (pid_t))                                                \
+	X(sched_setparam, int, (pid_t, const struct sched_param *))                        \
+	X(sched_getparam, int, (pid_t, struct sched_param *))                              \
+	X(sched_rr_get_interval, int, (pid_t, struct timespec *))                          \
+	X(getpriority, int, (__priority_which_t, id_t))                                    \
+	X(setpriority, int, (__priority_which_t, id_t, int))                               \
 	X(pthread_getschedparam, int, (pthread_t, int *, struct sched_param *))            \
 	X(pthread_setschedprio, int, (pthread_t, int))                                     \
 	X(pthread_setaffinity_np, int, (pthread_t, size_t, const cpu_set_t *))             \
@@ -504,6 +511,11 @@ long preload_uring_setup(const long a[6]);
  * the syscall() function; a tid that is no green thread's sets
  * *is_real (the caller makes the real call). */
 long preload_gettid(void);
+/* The thread id to give the kernel for a call that acts on one thread (its
+ * scheduling, nice value, I/O priority): a green thread's id stands for the
+ * caller's OS thread (0), as a green pthread_t does for
+ * pthread_setschedparam; -ESRCH if it names no live green thread. */
+long preload_sched_tid(long tid);
 long preload_tgkill(pid_t tgid, pid_t tid, int sig, bool *is_real);
 /* A thread's CPU clock id (pthread_getcpuclockid's: the kernel's encoding
  * of a thread id) that names a green thread or the main thread: 0, with

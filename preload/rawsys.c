@@ -130,6 +130,27 @@ static const sigset_t *pselect_mask(long p, sigset_t *buf)
 
 /* The call as its wrapper makes it; uc is the trap's context, NULL for a
  * call through libc's syscall(). */
+/* A call that names one thread by the id in a[0] (sched_getattr,
+ * sched_setattr) or, after what it names, in a[1] (getpriority,
+ * setpriority with PRIO_PROCESS; ioprio_get, ioprio_set with
+ * IOPRIO_WHO_PROCESS, 1): a green id made the caller's OS thread's
+ * (preload_sched_tid). -1 and errno, or the kernel's value. */
+static long sched_call(long nr, const long a[6])
+{
+	long b[6] = { a[0], a[1], a[2], a[3], a[4], a[5] }, r;
+	int at = nr == SYS_sched_setattr || nr == SYS_sched_getattr ? 0 : 1;
+
+	if (at == 0 || (nr == SYS_getpriority || nr == SYS_setpriority ? b[0] == PRIO_PROCESS
+									   : b[0] == 1))
+		b[at] = preload_sched_tid(b[at]);
+	r = b[at] < 0 ? b[at] : arch_syscall6(nr, b[0], b[1], b[2], b[3], b[4], b[5]);
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
 static enum trap_action raw_dispatch(long nr, const long a[6], void *uc, long *ret)
 {
 	sigset_t mask;
@@ -339,6 +360,29 @@ static enum trap_action raw_dispatch(long nr, const long a[6], void *uc, long *r
 		break;
 	case SYS_msync:
 		r = msync(ARG(0, void *), ARG(1, size_t), ARG(2, int));
+		break;
+	case SYS_sched_setscheduler:
+		r = sched_setscheduler(ARG(0, pid_t), ARG(1, int), ARG(2, const struct sched_param *));
+		break;
+	case SYS_sched_getscheduler:
+		r = sched_getscheduler(ARG(0, pid_t));
+		break;
+	case SYS_sched_setparam:
+		r = sched_setparam(ARG(0, pid_t), ARG(1, const struct sched_param *));
+		break;
+	case SYS_sched_getparam:
+		r = sched_getparam(ARG(0, pid_t), ARG(1, struct sched_param *));
+		break;
+	case SYS_sched_rr_get_interval:
+		r = sched_rr_get_interval(ARG(0, pid_t), ARG(1, struct timespec *));
+		break;
+	case SYS_sched_setattr: /* no libc function: the id, then the call */
+	case SYS_sched_getattr:
+	case SYS_getpriority:   /* the kernel's value, 20 - nice, not libc's */
+	case SYS_setpriority:
+	case SYS_ioprio_get:
+	case SYS_ioprio_set:
+		r = sched_call(nr, a);
 		break;
 	default:
 		return TRAP_EXEC;

@@ -632,6 +632,74 @@ GS_WRAP int tgkill(pid_t tgid, pid_t tid, int sig)
 	return (int)r;
 }
 
+long preload_sched_tid(long tid)
+{
+	struct hub *on;
+	uint64_t id;
+
+	if (tid < PRELOAD_GREEN_TID_BASE)
+		return tid;
+	return green_by_kernel_id((pid_t)tid, &id, &on) != NULL ? 0 : -ESRCH;
+}
+
+/*
+ * Scheduling, nice value and I/O priority by thread id, as GLib copies its
+ * creator's scheduler settings into each new thread (sched_getattr of its
+ * gettid): a green thread's id stands for the caller's OS thread, as a
+ * green pthread_t does for pthread_setschedparam (below), where the kernel
+ * said ESRCH (before 2026-12-07: every GLib program that made a thread
+ * printed "Failed to set scheduler settings"). The raw calls and
+ * syscall()'s go the same way (rawsys.c).
+ */
+GS_WRAP int sched_setscheduler(pid_t pid, int policy, const struct sched_param *param)
+{
+	long t = preload_sched_tid(pid);
+
+	return t < 0 ? preload_fail((int)t) : REAL(sched_setscheduler)((pid_t)t, policy, param);
+}
+
+GS_WRAP int sched_getscheduler(pid_t pid)
+{
+	long t = preload_sched_tid(pid);
+
+	return t < 0 ? preload_fail((int)t) : REAL(sched_getscheduler)((pid_t)t);
+}
+
+GS_WRAP int sched_setparam(pid_t pid, const struct sched_param *param)
+{
+	long t = preload_sched_tid(pid);
+
+	return t < 0 ? preload_fail((int)t) : REAL(sched_setparam)((pid_t)t, param);
+}
+
+GS_WRAP int sched_getparam(pid_t pid, struct sched_param *param)
+{
+	long t = preload_sched_tid(pid);
+
+	return t < 0 ? preload_fail((int)t) : REAL(sched_getparam)((pid_t)t, param);
+}
+
+GS_WRAP int sched_rr_get_interval(pid_t pid, struct timespec *ts)
+{
+	long t = preload_sched_tid(pid);
+
+	return t < 0 ? preload_fail((int)t) : REAL(sched_rr_get_interval)((pid_t)t, ts);
+}
+
+GS_WRAP int getpriority(__priority_which_t which, id_t who)
+{
+	long t = which == PRIO_PROCESS ? preload_sched_tid((long)who) : (long)who;
+
+	return t < 0 ? preload_fail((int)t) : REAL(getpriority)(which, (id_t)t);
+}
+
+GS_WRAP int setpriority(__priority_which_t which, id_t who, int prio)
+{
+	long t = which == PRIO_PROCESS ? preload_sched_tid((long)who) : (long)who;
+
+	return t < 0 ? preload_fail((int)t) : REAL(setpriority)(which, (id_t)t, prio);
+}
+
 /* Whose affinity pid names (affinity.c): a green id, its thread; else as
  * affinity_of_pid says. */
 static int affinity_who(struct aff_who *w, pid_t pid)

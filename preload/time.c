@@ -44,9 +44,13 @@ GS_WRAP int clock_gettime(clockid_t clk, struct timespec *ts)
 	int r;
 
 	if (GS_UNLIKELY(clk < 0) && (r = preload_thread_clock(clk, &ns)) <= 0) {
-		/* Another thread's CPU clock (pthread_getcpuclockid). */
+		/* Another thread's CPU clock (pthread_getcpuclockid); a loop
+		 * that reads it (a profiler, gs-threadbench's other-cpu-clock)
+		 * is preempted here too, else the blocking monitor saw it keep
+		 * its OS thread. */
 		if (r < 0)
 			return preload_fail(r);
+		preempt_at_return((uintptr_t)__builtin_return_address(0));
 	} else if (GS_LIKELY(clk != CLOCK_THREAD_CPUTIME_ID) || (h = hub_peek()) == NULL ||
 		   hub_in_loop(h) || preload_native()) {
 		if (clk == CLOCK_THREAD_CPUTIME_ID && h == NULL && !preload_native())

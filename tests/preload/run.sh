@@ -1584,6 +1584,14 @@ test_file_locks_wait_green() {
 	as_native_and_on_one_hub file_locks_wait_green "$B/tests/preload/file_locks"
 }
 
+# Scheduling and priorities by a thread's own id (tests/preload/sched_tid.c),
+# as GLib copies its creator's settings into each thread it makes: the
+# native answers, raw, through syscall() and libc, one hub and two. Before
+# 2026-12-07 the kernel got the green id and said ESRCH.
+test_scheduling_by_thread_id_is_the_threads() {
+	as_native_and_on_one_hub scheduling_by_thread_id_is_the_threads "$B/tests/preload/sched_tid"
+}
+
 # A signal every thread blocks but for the main thread's pselect, ppoll,
 # epoll_pwait and epoll_pwait2 masks, as rsyslogd's main loop has SIGTERM
 # (tests/preload/masked_waits.c): each wait ends with EINTR after the
@@ -1703,6 +1711,7 @@ test_a_signal_on_its_way_is_no_deadlock
 test_masked_waits_let_their_signals_in
 test_prctl_names_name_the_calling_thread
 test_file_locks_wait_green
+test_scheduling_by_thread_id_is_the_threads
 test_an_unusable_greenshim_log_stops_the_program_before_main
 
 summary preload
