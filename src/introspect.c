@@ -139,9 +139,15 @@ void introspect_account(struct hub *h, struct green *cur, struct green *next)
 	 * itself: the slice a run took excludes the time the kernel gave the
 	 * CPU to others. cpu_mark is 0 on a hub that has not counted yet. */
 	if (cpu) {
-		int64_t c = os_thread_cpu_ns();
+		int64_t c;
 
+		/* The clock read after the count is odd: a reader of another
+		 * OS thread that read this one's clock later than c sees the
+		 * count change, and reads again (before 2026-12-07 it could
+		 * take a time past c, and the thread's clock went back by as
+		 * much at the switch: the TSan unit test saw 300 ns). */
 		cpu_seq_begin(h);
+		c = os_thread_cpu_ns();
 		if (h->cpu_mark == 0) {
 			cpu_count_begin(h, c); /* h->current is next already */
 		} else {

@@ -146,15 +146,21 @@ extern void *__libc_stack_end;
  * bounds of its own (g->stack). */
 static bool on_main_stack(const struct hub *h, uintptr_t sp)
 {
-	struct rlimit rl;
+	static size_t limit; /* read once: a caught call may come often */
 	uintptr_t top = (uintptr_t)__libc_stack_end;
-	size_t size = (size_t)1 << 30;
+	size_t size = __atomic_load_n(&limit, __ATOMIC_RELAXED);
 
 	if (h->tid != h->pid || top == 0)
 		return false;
-	if (arch_syscall6(SYS_prlimit64, 0, RLIMIT_STACK, 0, (long)&rl, 0, 0) == 0 &&
-	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < size)
-		size = (size_t)rl.rlim_cur;
+	if (size == 0) {
+		struct rlimit rl;
+
+		size = (size_t)1 << 30;
+		if (arch_syscall6(SYS_prlimit64, 0, RLIMIT_STACK, 0, (long)&rl, 0, 0) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < size)
+			size = (size_t)rl.rlim_cur;
+		__atomic_store_n(&limit, size, __ATOMIC_RELAXED);
+	}
 	return sp < top && top - sp < size;
 }
 
