@@ -257,26 +257,6 @@ void sigmask_tsig_free(struct green *g)
 	g->tsig = NULL;
 }
 
-/* Sends g's own pending signals that its mask lets in, on g's context
- * (the running one): delivered before the caller returns, as natively when
- * a thread unblocks a pending signal, each with the siginfo it came with,
- * the lowest first. What is due is looked at again after each handler,
- * which may have taken some (sigsuspend in it) or changed the mask. */
-void sigmask_deliver_due(struct green *g)
-{
-	struct green_tsig *t = g->tsig;
-	uint64_t due;
-	siginfo_t info;
-
-	while ((due = green_tpending(g) & ~(g->sigmask | g->waitset)) != 0) {
-		int s = __builtin_ctzll(due) + 1;
-		bool queued = tsig_take(t, s, &info);
-
-		hub_signal_target(g);
-		send_here(s, queued ? &info : NULL);
-	}
-}
-
 int sigmask_change(int how, const uint64_t *set, uint64_t *old)
 {
 	struct hub *h = hub_peek();
@@ -630,19 +610,39 @@ bool sigmask_kill_here(struct hub *h, struct green *g, int sig, const siginfo_t 
 	return false;
 }
 
-void sigmask_raise_due(struct hub *h, struct green *g)
+/* Sends g's own pending signals that its mask lets in, on g's context
+ * (the running one): delivered before the caller returns, as natively when
+ * a thread unblocks a pending signal, each with the siginfo it came with,
+ * the lowest first; as they are (the kernel has g's mask), or with g's mask
+ * put in the kernel for each (sigmask_raise_here) when raise_on is g's
+ * hub. What is due is looked at again after each handler, which may have
+ * taken some (sigsuspend in it) or changed the mask. */
+static void send_due(struct hub *raise_on, struct green *g)
 {
 	uint64_t due;
 	siginfo_t info;
 
-	/* Read again after each handler, which may have taken some
-	 * (sigsuspend in it) or changed the mask. */
 	while ((due = green_tpending(g) & ~(g->sigmask | g->waitset)) != 0) {
 		int s = __builtin_ctzll(due) + 1;
-		bool queued = tsig_take(g->tsig, s, &info);
+		const siginfo_t *si = tsig_take(g->tsig, s, &info) ? &info : NULL;
 
-		sigmask_raise_here(h, g, s, queued ? &info : NULL);
+		if (raise_on != NULL) {
+			sigmask_raise_here(raise_on, g, s, si);
+		} else {
+			hub_signal_target(g);
+			send_here(s, si);
+		}
 	}
+}
+
+void sigmask_deliver_due(struct green *g)
+{
+	send_due(NULL, g);
+}
+
+void sigmask_raise_due(struct hub *h, struct green *g)
+{
+	send_due(h, g);
 }
 
 void sigmask_idle_root(struct hub *h)
