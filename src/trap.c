@@ -310,20 +310,26 @@ pass:
  * cgo, whose runtime's raw futex calls trap here from goroutine stacks,
  * died in its first garbage collection ("unexpected return pc", its
  * stack overwritten). The program's own handler of a SIGSYS that is no
- * dispatch runs where the kernel would have run it. */
+ * dispatch runs where the kernel would have run it. Where the frame is
+ * not moved (overflow_signal_stack returns: a SIGSYS that interrupts a
+ * handler on the alternate stack nests there), both run where they are;
+ * a dispatch there does not park (on_altstack). Until 2026-12-07 (second
+ * session) they ran only where it returned true, and a sent SIGSYS that
+ * came while another handler ran on the alternate stack was dropped:
+ * sent_signals_get_their_native_action_sys saw status 0 where natively
+ * the process dies (some 3 runs in 100). */
 static void sigsys_handler(int sig, siginfo_t *si, void *ucp)
 {
 	struct hub *h = hub_peek();
 
 	if (si->si_code != SYS_USER_DISPATCH) {
-		if (overflow_signal_stack(h, (prev_sys.sa_flags & SA_ONSTACK) ? SIGSTACK_ONSTACK
-									  : SIGSTACK_PLAIN,
-					  program_sigsys, sig, si, ucp))
-			program_sigsys(sig, si, ucp);
+		overflow_signal_stack(h, (prev_sys.sa_flags & SA_ONSTACK) ? SIGSTACK_ONSTACK : SIGSTACK_PLAIN,
+				      program_sigsys, sig, si, ucp);
+		program_sigsys(sig, si, ucp);
 		return;
 	}
-	if (overflow_signal_stack(h, SIGSTACK_TRAP, sigsys_dispatch, sig, si, ucp))
-		sigsys_dispatch(sig, si, ucp);
+	overflow_signal_stack(h, SIGSTACK_TRAP, sigsys_dispatch, sig, si, ucp);
+	sigsys_dispatch(sig, si, ucp);
 }
 
 #define TRAP_SETTING_UP 2 /* state: another hub's OS thread is at it */

@@ -4,10 +4,13 @@
  * overflows, SIGSYS for raw system calls, SIGRTMAX-1 for preemption and
  * sampling), the way the test names, with a second thread alive:
  *
- *   sent_signals SIGNAL HOW [handled]
+ *   sent_signals SIGNAL HOW [handled] [raw]
  *     SIGNAL: segv | sys | rtmax1
  *     HOW:    raise | pthread_kill | sigqueue | kill (from a child process)
  *     handled: the program installs a handler first
+ *     raw: the second thread makes system calls by its own syscall
+ *          instruction meanwhile (greenshim catches them with SIGSYS, so
+ *          a sent signal often comes while that handler runs)
  *
  * Natively an unhandled one kills the process (139 for SIGSEGV, 159 for
  * SIGSYS, 191 for SIGRTMAX-1 as the shell reports them); a handled one
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 static volatile sig_atomic_t handled;
@@ -29,6 +33,25 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	handled++;
+}
+
+static volatile sig_atomic_t done;
+
+/* getppid by the program's own syscall instruction, not libc's. */
+static long raw_getppid(void)
+{
+	long r;
+
+	__asm__ volatile("syscall" : "=a"(r) : "a"((long)SYS_getppid) : "rcx", "r11", "memory");
+	return r;
+}
+
+static void *raw_calls(void *arg)
+{
+	(void)arg;
+	while (!done)
+		raw_getppid();
+	return NULL;
 }
 
 static void *idle(void *arg)
@@ -45,18 +68,22 @@ static void *idle(void *arg)
 int main(int argc, char **argv)
 {
 	pthread_t t;
-	int sig;
+	int sig, handle = 0, raw = 0;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: sent_signals segv|sys|rtmax1 raise|pthread_kill|sigqueue|kill [handled]\n");
+		fprintf(stderr, "usage: sent_signals segv|sys|rtmax1 raise|pthread_kill|sigqueue|kill [handled] [raw]\n");
 		return 2;
 	}
 	sig = strcmp(argv[1], "segv") == 0 ? SIGSEGV : strcmp(argv[1], "sys") == 0 ? SIGSYS
 										   : SIGRTMAX - 1;
+	for (int i = 3; i < argc; i++) {
+		handle |= strcmp(argv[i], "handled") == 0;
+		raw |= strcmp(argv[i], "raw") == 0;
+	}
 	setvbuf(stdout, NULL, _IONBF, 0);
-	pthread_create(&t, NULL, idle, NULL);
-	usleep(1000); /* the other thread waits by now */
-	if (argc > 3)
+	pthread_create(&t, NULL, raw ? raw_calls : idle, NULL);
+	usleep(1000); /* the other thread waits (or calls) by now */
+	if (handle)
 		signal(sig, on_signal);
 	if (strcmp(argv[2], "raise") == 0) {
 		raise(sig);
@@ -78,6 +105,9 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 100 && handled == 0; i++)
 			usleep(1000);
 	}
+	done = 1;
+	if (raw)
+		pthread_join(t, NULL);
 	printf("handled %d\n", (int)handled);
 	return 0;
 }
