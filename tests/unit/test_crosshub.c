@@ -4,6 +4,7 @@
  * give: exact counts and sums. */
 #include <pthread.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "../../src/gid.h"
@@ -572,6 +573,41 @@ START_TEST(another_hubs_threads_cpu_clocks_grow_as_they_compute)
 }
 END_TEST
 
+/* A reader that finds another hub mid-switch (its cpu_seq odd) waits for
+ * the switch to end, however long that hub's OS thread is off its CPU: a
+ * hub made by hand, whose switch an OS thread of the test ends after
+ * 20 ms. Until 2026-12-07 the reader gave up after 1000 spins and said 0
+ * (the test above saw a clock go from 32 ms to 0 on a loaded machine). */
+static struct hub midswitch;
+
+static void *end_the_switch(void *arg)
+{
+	(void)arg;
+	usleep(20000);
+	__atomic_store_n(&midswitch.cpu_seq, 2, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+START_TEST(a_clock_read_waits_for_a_switch_that_lost_its_cpu)
+{
+	struct green g = { .id = 77, .cpu_ns = 5000000 }; /* not running */
+	pthread_t os;
+	int64_t ns = -1, t0;
+
+	midswitch.pid = getpid();
+	midswitch.tid = gettid();
+	midswitch.cpu_mark = 1;
+	midswitch.cpu_run_id = 0;
+	midswitch.cpu_seq = 1;
+	ck_assert_int_eq(pthread_create(&os, NULL, end_the_switch, NULL), 0);
+	t0 = gs_now_ns();
+	ck_assert_int_eq(introspect_green_cpu_ns(&g, g.id, &midswitch, &ns), 0);
+	ck_assert_int_eq(ns, 5000000);
+	ck_assert_int_ge(gs_now_ns() - t0, 10000000);
+	ck_assert_int_eq(pthread_join(os, NULL), 0);
+}
+END_TEST
+
 START_TEST(a_thread_is_found_by_its_id_from_either_hub_until_it_ends)
 {
 	registered = 0;
@@ -681,6 +717,7 @@ Suite *suite_crosshub(void)
 	tcase_add_test(t, a_post_to_a_hub_the_thread_is_not_on_is_sent_on_to_its_hub);
 	tcase_add_test(t, a_thread_is_found_by_its_id_from_either_hub_until_it_ends);
 	tcase_add_test(t, another_hubs_threads_cpu_clocks_grow_as_they_compute);
+	tcase_add_test(t, a_clock_read_waits_for_a_switch_that_lost_its_cpu);
 	tcase_add_test(t, a_lookup_by_id_never_names_another_thread_while_threads_come_and_go);
 	suite_add_tcase(s, t);
 	return s;
