@@ -756,6 +756,9 @@ void hub_link_green(struct hub *h, struct green *g)
 void hub_threaded(struct hub *h)
 {
 	monitor_green_added();
+	/* First the stack the caught calls' handler takes (SA_ONSTACK). */
+	if (h->altstack == NULL)
+		h->altstack = overflow_altstack_start();
 	trap_hub_start(h);
 }
 
@@ -2107,7 +2110,7 @@ static struct hub *hub_create_once(void)
 	h->root = root;
 	h->current = root;
 	sigmask_root_init(h, root);
-	h->altstack = overflow_init_thread();
+	overflow_init_thread();
 	preempt_init_hub(h);
 	tls_hub = h;
 	__atomic_store_n(&tp_errno_off, (char *)&errno - (char *)arch_tp_get(), __ATOMIC_RELAXED);

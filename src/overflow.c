@@ -309,19 +309,36 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 	}
 }
 
-void *overflow_init_thread(void)
+void overflow_init_thread(void)
+{
+	int expected = 0;
+
+	if (atomic_compare_exchange_strong(&segv_installed, &expected, 1)) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof sa);
+		sa.sa_sigaction = segv_handler;
+		sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+		sigemptyset(&sa.sa_mask);
+		/* glibc's own name for sigaction: the exported one is
+		 * greenshim's wrapper under LD_PRELOAD, which routes SIGSEGV
+		 * back here (overflow_program_handler). */
+		__sigaction(SIGSEGV, &sa, &prev_segv);
+	}
+}
+
+void *overflow_altstack_start(void)
 {
 	stack_t ss;
-	int expected = 0;
 	void *made = NULL;
 
-	/* An alternate stack the program set before this OS thread had a hub
-	 * (Erlang's main thread, on one hub, whose hub comes later) becomes
-	 * the calling context's own, as one set since is (program_ss), and
-	 * the kernel's is ours: without it, the tick of a thread running on
-	 * a stack of the program's (Erlang code on a process's stack) put
-	 * its frame below that stack pointer, into the process's heap, and
-	 * BEAM crashed (2026-12-07). Not while the program runs on it. */
+	/* An alternate stack the program set before (Erlang's main thread,
+	 * Go's first thread) becomes the calling context's own, as one set
+	 * since is (program_ss), and the kernel's is ours: without it, the
+	 * tick of a thread running on a stack of the program's (Erlang code
+	 * on a process's stack) put its frame below that stack pointer, into
+	 * the process's heap, and BEAM crashed (2026-12-07). Not while the
+	 * program runs on it: a later second thread tries again. */
 	if (sys_sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_ONSTACK)) {
 		stack_t before = ss;
 		void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
@@ -342,18 +359,6 @@ void *overflow_init_thread(void)
 				munmap(p, ALTSTACK_SIZE);
 			}
 		}
-	}
-	if (atomic_compare_exchange_strong(&segv_installed, &expected, 1)) {
-		struct sigaction sa;
-
-		memset(&sa, 0, sizeof sa);
-		sa.sa_sigaction = segv_handler;
-		sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-		sigemptyset(&sa.sa_mask);
-		/* glibc's own name for sigaction: the exported one is
-		 * greenshim's wrapper under LD_PRELOAD, which routes SIGSEGV
-		 * back here (overflow_program_handler). */
-		__sigaction(SIGSEGV, &sa, &prev_segv);
 	}
 	return made;
 }

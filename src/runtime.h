@@ -1626,9 +1626,21 @@ extern atomic_ulong trap_count, trap_green_count;
 
 /* ---- overflow.c: stack overflow reports --------------------------------- */
 
-/* Per OS thread: an alternate signal stack; per process: the SIGSEGV
- * handler that names the green thread whose guard page was hit. */
-void *overflow_init_thread(void); /* the alternate stack it made, or NULL */
+/* Per process, at a hub's start: the SIGSEGV handler that names the green
+ * thread whose guard page was hit. */
+void overflow_init_thread(void);
+/* Per OS thread, once its hub runs a second thread (hub_threaded): the
+ * alternate signal stack the runtime's handlers take, made and set in the
+ * kernel; one the program had set becomes the calling context's own
+ * setting. Not sooner: a program's first thread sees the kernel's own
+ * answer to sigaltstack until then, as natively. Go's runtime, built with
+ * cgo, asks on its first thread before it makes another (its trapped
+ * calls are not caught yet, hub_threaded) and adopted ours as its signal
+ * stack where it found one: its SIGURG then came below a goroutine's
+ * stack pointer, and every such program on two hubs died at once
+ * ("signal 23 received on thread with no signal stack"). Returns the
+ * stack, or NULL (none made, or the program runs on its own now). */
+void *overflow_altstack_start(void);
 void overflow_fini_thread(void *altstack);
 /* The program sets its SIGSEGV disposition: kept as the one ours chains
  * to, with the previous one in *old. -1 if ours is not installed (yet). */

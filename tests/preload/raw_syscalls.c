@@ -8,7 +8,11 @@
  *
  *   raw_syscalls pipe | futex | pingpong | poll | results | sigmask |
  *                sigaction | sigaltstack | fork | uring | uring_defer |
- *                uring_syscall | kernelwait | libc_syscall
+ *                uring_syscall | kernelwait | libc_syscall |
+ *                sigaltstack_first
+ *
+ * sigaltstack_first runs before the program's second thread exists, as
+ * Go's runtime sets up its first thread's signal stack.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -337,6 +341,49 @@ static void case_sigaltstack(void)
 	print_altstack("main", "after the thread", &now);
 }
 
+/* ---- sigaltstack_first: Go's first thread, before any other ------------- */
+
+static volatile sig_atomic_t first_on_main_alt = -1;
+
+static void on_usr1_first(int sig)
+{
+	char here;
+
+	(void)sig;
+	first_on_main_alt = &here >= main_alt && &here < main_alt + sizeof main_alt;
+}
+
+static void *returns_at_once(void *arg)
+{
+	return arg;
+}
+
+/* Asks the kernel, by its own syscall instruction, for the thread's
+ * alternate stack; keeps one it finds (Go's runtime does, built with cgo),
+ * else sets its own. Then a second thread, and an SA_ONSTACK handler that
+ * must run on that stack. */
+static void case_sigaltstack_first(void)
+{
+	stack_t ss = { .ss_sp = main_alt, .ss_size = sizeof main_alt }, now;
+	struct sigaction sa = { .sa_handler = on_usr1_first, .sa_flags = SA_ONSTACK };
+	pthread_t t;
+
+	raw6(SYS_sigaltstack, 0, (long)&now, 0, 0, 0, 0);
+	print_altstack("first", "at start", &now);
+	if (now.ss_flags & SS_DISABLE)
+		printf("first set %ld\n", raw6(SYS_sigaltstack, (long)&ss, 0, 0, 0, 0, 0));
+	else
+		printf("first kept it\n");
+	pthread_create(&t, NULL, returns_at_once, NULL);
+	pthread_join(t, NULL);
+	raw6(SYS_sigaltstack, 0, (long)&now, 0, 0, 0, 0);
+	print_altstack("first", "after a thread", &now);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	raise(SIGUSR1);
+	printf("first handler on main's %d\n", (int)first_on_main_alt);
+}
+
 /* ---- fork: a raw fork and a raw wait4 for the child ----------------------- */
 
 static void case_fork(void)
@@ -544,6 +591,10 @@ int main(int argc, char **argv)
 		      { "libc_syscall", case_libc_syscall } };
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1 && strcmp(argv[1], "sigaltstack_first") == 0) {
+		case_sigaltstack_first();
+		return 0;
+	}
 	/* The idle thread's pipe is made here, before any case's: made by
 	 * that thread, it took its descriptors while a case made and closed
 	 * its own, and natively "close again" found one of them once in a

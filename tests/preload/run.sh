@@ -760,6 +760,12 @@ test_raw_syscalls_match_native() {
 		uring_syscall libc_syscall; do
 		as_native raw_syscalls_$c "$B/tests/preload/raw_syscalls" $c
 	done
+	# Before the second thread (Go's first thread), on two hubs, whose
+	# first hub is made before main: until 2026-12-07 the kernel's answer
+	# was greenshim's own stack, which Go's runtime then took for its
+	# signals, and every cgo-built Go program on two hubs died at once.
+	as_native raw_syscalls_sigaltstack_first env GREENSHIM_HUBS=2 \
+		"$B/tests/preload/raw_syscalls" sigaltstack_first
 }
 
 # A single-threaded program enters a new user namespace, which needs a
