@@ -38,11 +38,11 @@
  *   a library whose threads stay native (libgomp, whose real threads wake
  *   the caller in the kernel) is passed through, as below;
  * - passes through the calls that cannot run inside a signal handler
- *   (clone, clone3, fork, vfork, execve, execveat, rt_sigreturn): the
- *   selector goes to "allow", the instruction pointer back onto the
- *   syscall instruction, and the call is made again for real when the
- *   handler returns. The selector goes back to "block" at the thread's
- *   next switch (hub.c), so calls made meanwhile are not caught;
+ *   (clone, clone3, fork, vfork, execve, execveat, rt_sigreturn), and
+ *   libgomp's: made once more, for real, when the handler returns, with
+ *   every register as the program left it (pass_call, below). A child
+ *   (fork, vfork, a thread) starts where the program's call returns, as
+ *   natively, on the stack the program gave it;
  * - carries out every other call as asked, with the kernel's result in
  *   rax; rt_sigprocmask on the context the handler returns to, since
  *   sigreturn restores that mask.
@@ -63,7 +63,9 @@
 
 #include <link.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <linux/audit.h>
@@ -224,6 +226,157 @@ static long sigprocmask_on_context(ucontext_t *uc, const long a[6])
 	return 0;
 }
 
+/* ---- passing a call through, once ----------------------------------------
+ *
+ * The selector lets every call through while it says "allow": set so for
+ * the one call that must be made in the program's own context, it would
+ * let the calls after it through too, until something set it back. Until
+ * 2026-12-07 that was the thread's next switch (hub.c): after each of its
+ * signal handlers (Go's own restorer makes rt_sigreturn) and each
+ * os/exec (a vfork clone), a cgo-built Go program's next raw futex wait
+ * went to the kernel and held the hub's OS thread, and the program hung.
+ *
+ * rt_sigreturn goes to libc's own restorer instead, which makes the same
+ * call on the same stack from libc's text (allowed): nothing changes.
+ * Every other call goes to a stub of its own (one per call site and hub,
+ * made on first use, kept for the process's life):
+ *
+ *     syscall                  the program's call, its registers as they were
+ *     movabs $selector, %rcx   the hub's selector: "block" again
+ *     movb   $1, (%rcx)
+ *     movabs $return, %rcx     where the program's call returns; rcx holds
+ *     jmp    *%rcx             that natively after a syscall, r11 the flags
+ *
+ * It uses no stack and no TLS, so a child on a new stack with a TLS of its
+ * own runs it as well as its parent (and writes "block" into the parent's
+ * selector, which is what the parent wants: a child has no dispatch of
+ * its own). A thread stopped before the stub's syscall (a tick, a move to
+ * another hub) finds its selector saying "block" when it resumes: the
+ * stub's call is caught, and passed again by the stub of its own hub.
+ * Where no stub can be made (PASS_STUBS_MAX reached, no memory), the old
+ * way: "allow" until the next switch. */
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000 /* <asm/signal.h>'s; glibc's headers keep it */
+#endif
+#define PASS_STUBS_MAX 256
+#define PASS_STUB_SIZE 32
+
+struct pass_stub {
+	uintptr_t ret;               /* the program's call returns here */
+	const volatile char *sel;    /* the hub's selector */
+	const unsigned char *code;   /* a page of its own, read and run only */
+};
+
+static struct pass_stub pass_stubs[PASS_STUBS_MAX];
+static atomic_int npass_stubs;   /* published: entries below are whole */
+static atomic_flag pass_making = ATOMIC_FLAG_INIT;
+static uintptr_t libc_restorer;  /* libc's "mov $15, %rax; syscall" */
+
+static const struct pass_stub *stub_at(uintptr_t code)
+{
+	int n = atomic_load_explicit(&npass_stubs, memory_order_acquire);
+
+	for (int i = 0; i < n; i++)
+		if ((uintptr_t)pass_stubs[i].code == code)
+			return &pass_stubs[i];
+	return NULL;
+}
+
+static const unsigned char *stub_find(uintptr_t ret, const volatile char *sel)
+{
+	int n = atomic_load_explicit(&npass_stubs, memory_order_acquire);
+
+	for (int i = 0; i < n; i++)
+		if (pass_stubs[i].ret == ret && pass_stubs[i].sel == sel)
+			return pass_stubs[i].code;
+	return NULL;
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	memcpy(p, &v, sizeof v);
+}
+
+/* The stub for a call that returns to ret on the hub whose selector is
+ * sel, made if need be; NULL where none can be. In a signal handler: the
+ * maker is one at a time, and a handler that comes while another makes
+ * one does without. */
+static const unsigned char *pass_stub(uintptr_t ret, const volatile char *sel)
+{
+	const unsigned char *code = stub_find(ret, sel);
+	unsigned char *p;
+	int n;
+
+	if (code != NULL || atomic_flag_test_and_set_explicit(&pass_making, memory_order_acquire))
+		return code;
+	n = atomic_load_explicit(&npass_stubs, memory_order_relaxed);
+	code = stub_find(ret, sel);
+	if (code == NULL && n < PASS_STUBS_MAX) {
+		p = (unsigned char *)arch_syscall6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE,
+						   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if ((uintptr_t)p < (uintptr_t)-4095) {
+			static const unsigned char syscall_insn[] = { 0x0f, 0x05 };
+			static const unsigned char movabs_rcx[] = { 0x48, 0xb9 };
+			static const unsigned char movb_1_rcx[] = { 0xc6, 0x01,
+								    SYSCALL_DISPATCH_FILTER_BLOCK };
+			static const unsigned char jmp_rcx[] = { 0xff, 0xe1 };
+			size_t at = 0;
+
+			memcpy(p + at, syscall_insn, 2), at += 2;
+			memcpy(p + at, movabs_rcx, 2), put64(p + at + 2, (uintptr_t)sel), at += 10;
+			memcpy(p + at, movb_1_rcx, 3), at += 3;
+			memcpy(p + at, movabs_rcx, 2), put64(p + at + 2, ret), at += 10;
+			memcpy(p + at, jmp_rcx, 2), at += 2;
+			if (arch_syscall3(SYS_mprotect, (long)p, 4096, PROT_READ | PROT_EXEC) == 0) {
+				pass_stubs[n] = (struct pass_stub){ ret, sel, p };
+				atomic_store_explicit(&npass_stubs, n + 1, memory_order_release);
+				code = p;
+			} else {
+				arch_syscall3(SYS_munmap, (long)p, 4096, 0);
+			}
+		}
+	}
+	atomic_flag_clear_explicit(&pass_making, memory_order_release);
+	return code;
+}
+
+/* The call in uc (number nr, its syscall instruction just before the
+ * interrupted pc) is made for real, in the program's context, once the
+ * handler returns. */
+static void pass_call(struct hub *h, ucontext_t *uc, long nr)
+{
+	greg_t *r = uc->uc_mcontext.gregs;
+	uintptr_t ret = (uintptr_t)r[REG_RIP];
+	const struct pass_stub *again = stub_at(ret - SYSCALL_INSN_LEN);
+	const unsigned char *code;
+
+	r[REG_RAX] = nr;
+	if (nr == SYS_rt_sigreturn && libc_restorer != 0) {
+		r[REG_RIP] = (greg_t)libc_restorer;
+		return;
+	}
+	if (again != NULL)
+		ret = again->ret; /* caught in a stub: stopped before its call */
+	code = pass_stub(ret, &h->trap_sel);
+	h->trap_sel = SYSCALL_DISPATCH_FILTER_ALLOW;
+	r[REG_RIP] = code != NULL ? (greg_t)code : (greg_t)(ret - SYSCALL_INSN_LEN);
+}
+
+/* libc's restorer, as glibc's sigaction gives every handler (the one just
+ * installed for SIGSYS): taken where its bytes are what rt_sigreturn needs. */
+static uintptr_t find_libc_restorer(void)
+{
+	static const unsigned char insn[] = { 0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05 };
+	struct sigaction now;
+
+	if (__sigaction(SIGSYS, NULL, &now) != 0 || !(now.sa_flags & SA_RESTORER) ||
+	    !in_range(&libc_text, (uintptr_t)now.sa_restorer) ||
+	    (uintptr_t)now.sa_restorer + sizeof insn > libc_text.hi ||
+	    memcmp((const void *)now.sa_restorer, insn, sizeof insn) != 0)
+		return 0;
+	return (uintptr_t)now.sa_restorer;
+}
+
 static bool passes_through(long nr)
 {
 	switch (nr) {
@@ -275,14 +428,17 @@ static void sigsys_dispatch(int sig, siginfo_t *si, void *ucp)
 
 	(void)sig;
 	atomic_fetch_add_explicit(&trap_count, 1, memory_order_relaxed);
-	if (si->si_arch != AUDIT_ARCH_X86_64 || passes_through(nr) || h == NULL)
+	if (si->si_arch != AUDIT_ARCH_X86_64 || h == NULL)
 		goto pass;
+	/* A stub's own call: the program's, passed already. */
+	if (passes_through(nr) || stub_at(pc - SYSCALL_INSN_LEN) != NULL)
+		goto pass_once;
 	act = TRAP_EXEC;
 	if (green_hook != NULL && h->current != h->hub_green && !runtime_pc(pc) &&
 	    !on_altstack(uc))
 		act = green_hook(nr, a, uc, &ret);
 	if (act == TRAP_PASS)
-		goto pass;
+		goto pass_once;
 	if (act == TRAP_DONE)
 		atomic_fetch_add_explicit(&trap_green_count, 1, memory_order_relaxed);
 	else if (nr == SYS_rt_sigprocmask)
@@ -292,8 +448,13 @@ static void sigsys_dispatch(int sig, siginfo_t *si, void *ucp)
 	r[REG_RAX] = ret;
 	errno = saved_errno;
 	return;
+pass_once:
+	pass_call(h, uc, nr);
+	errno = saved_errno;
+	return;
 pass:
-	/* Made again, for real, when the handler returns. */
+	/* Made again, for real, when the handler returns (int $0x80 is two
+	 * bytes long too). */
 	if (h != NULL)
 		h->trap_sel = SYSCALL_DISPATCH_FILTER_ALLOW;
 	r[REG_RIP] -= SYSCALL_INSN_LEN;
@@ -351,10 +512,12 @@ static bool trap_ready(void)
 			sa.sa_sigaction = sigsys_handler;
 			sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART | SA_ONSTACK;
 			sigemptyset(&sa.sa_mask);
-			if (arch_libc_syscall != NULL && __sigaction(SIGSYS, &sa, &prev_sys) == 0)
+			if (arch_libc_syscall != NULL && __sigaction(SIGSYS, &sa, &prev_sys) == 0) {
+				libc_restorer = find_libc_restorer();
 				ready = 1;
-			else
+			} else {
 				arch_libc_syscall = NULL;
+			}
 		}
 		atomic_store(&state, ready);
 	}

@@ -164,7 +164,7 @@ if [ "$scope" = all ]; then
 	if ! command -v sysbench >/dev/null 2>&1; then
 		missing="$missing sysbench"
 	fi
-	# tests/lang: per-thread state in C++, Rust, Go (gccgo), Ruby and Java
+	# tests/lang: per-thread state in C++, Rust, Go (gccgo and gc), Ruby and Java
 	# programs.
 	if ! command -v g++ >/dev/null 2>&1; then
 		missing="$missing g++"
@@ -177,6 +177,11 @@ if [ "$scope" = all ]; then
 	fi
 	if ! command -v gccgo >/dev/null 2>&1; then
 		missing="$missing gccgo"
+	fi
+	# and Go's own toolchain, whose cgo-built programs make their raw
+	# system calls from Go's runtime
+	if ! command -v go >/dev/null 2>&1; then
+		missing="$missing golang-go"
 	fi
 	if ! command -v javac >/dev/null 2>&1; then
 		missing="$missing openjdk-17-jdk-headless"

@@ -184,6 +184,29 @@ test_go_goroutines_http_exec_and_signals() {
 	run_both ${name}_on_one_hub env GREENSHIM_HUBS=1 "$tmp/threads_go"
 }
 
+# The same program built by Go's own toolchain with cgo (threads_cgo.go):
+# Go's runtime on threads from pthread_create, its signal stacks set and
+# its signal handlers' returns made with its own system call instructions.
+# Before 2026-12-07 it died at its first preemption on two hubs (it had
+# taken greenshim's alternate stack for its own), and hung on one and two
+# (the raw calls after each handler's return went uncaught to the kernel,
+# and a futex wait held the hub).
+test_go_cgo_goroutines_http_exec_and_signals() {
+	name=go_cgo_goroutines_http_exec_and_signals
+	if ! command -v go >/dev/null 2>&1; then
+		skip $name "no go (make deps)"
+		return
+	fi
+	mkdir -p "$tmp/gocache"
+	if ! (cd tests/lang && GOCACHE="$tmp/gocache" GOPATH="$tmp/gopath" GOFLAGS= CGO_ENABLED=1 \
+		go build -o "$tmp/threads_go_cgo" threads.go threads_cgo.go) >"$tmp/go.out" 2>&1; then
+		fail $name "go build: $(tail -n 3 "$tmp/go.out")"
+		return
+	fi
+	run_both $name "$tmp/threads_go_cgo"
+	run_both ${name}_on_one_hub env GREENSHIM_HUBS=1 "$tmp/threads_go_cgo"
+}
+
 test_ruby_threads_queues_and_condition_variables() {
 	name=ruby_threads_queues_and_condition_variables
 	if ! command -v ruby >/dev/null 2>&1; then
@@ -314,6 +337,7 @@ test_cxx_thread_local_exceptions_futures_and_call_once
 test_openmp_reductions_and_regions_on_real_threads
 test_rust_std_threads_channels_and_500_connection_echo
 test_go_goroutines_http_exec_and_signals
+test_go_cgo_goroutines_http_exec_and_signals
 test_ruby_threads_queues_and_condition_variables
 test_c_threads_collected_by_boehm_gc
 test_guile_threads_with_collections

@@ -30,7 +30,7 @@ enum { WORKERS = 4, COLLECTIONS = 3 };
 
 static pthread_t worker[WORKERS];
 static __thread int my_index = -1;
-static atomic_int stopped, back, done;
+static atomic_int stopped, back, done, started;
 static volatile sig_atomic_t resumed;
 static atomic_int on_own_thread[WORKERS], elsewhere, mask_wrong;
 static int timed_out;
@@ -105,6 +105,7 @@ static void *work(void *arg)
 	volatile unsigned long x = 0;
 
 	my_index = (int)(long)arg;
+	atomic_fetch_add(&started, 1);
 	while (!atomic_load(&done)) {
 		if (computing)
 			for (int i = 0; i < 10000; i++)
@@ -141,6 +142,11 @@ int main(int argc, char **argv)
 	handle(SIGRTMIN, on_resume);
 	for (long i = 0; i < WORKERS; i++)
 		pthread_create(&worker[i], NULL, work, (void *)i);
+	/* Every worker knows its index before its first stop: a stop that
+	 * comes before a thread first runs is handled before its start
+	 * routine, natively too (under load, on one hub, a computing worker
+	 * could wait past 20 ms for its first turn: "stops elsewhere 1"). */
+	wait_for(&started, WORKERS);
 	pause_ms(20);
 	for (int c = 0; c < COLLECTIONS; c++) {
 		pthread_kill(pthread_self(), SIGUSR1);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "unit.h"
 
@@ -47,7 +48,7 @@ static enum trap_action hook(long nr, const long a[6], void *uc, long *ret)
 	return nr == SYS_getgid ? TRAP_PASS : TRAP_EXEC;
 }
 
-static long results[4];
+static long results[7];
 
 static void *make_raw_calls(void *arg)
 {
@@ -55,8 +56,16 @@ static void *make_raw_calls(void *arg)
 	results[0] = raw3(SYS_getppid, 0, 0, 0);
 	results[1] = raw3(SYS_getuid, 0, 0, 0);
 	results[2] = raw3(SYS_close, -1, 0, 0);
-	/* Let through: calls after it are not caught until a switch. */
+	/* Let through once: the call after it is caught again (until
+	 * 2026-12-07, none was until the thread's next switch). */
 	results[3] = raw3(SYS_getgid, 0, 0, 0);
+	results[4] = raw3(SYS_getppid, 0, 0, 0);
+	/* A fork, made in the program's context: the child returns where
+	 * the call does, and leaves; the parent's next call is caught. */
+	results[5] = raw3(SYS_fork, 0, 0, 0);
+	if (results[5] == 0)
+		raw3(SYS_exit_group, 0, 0, 0);
+	results[6] = raw3(SYS_getppid, 0, 0, 0);
 	return NULL;
 }
 
@@ -72,6 +81,7 @@ START_TEST(a_raw_call_on_a_hub_with_two_threads_is_caught_and_answered)
 	struct hub *h = start("trap");
 	unsigned long before = atomic_load(&trap_count);
 	struct green *g;
+	int status;
 
 	trap_set_hook(hook);
 	ck_assert(!h->trap_on); /* one thread: nothing to gain */
@@ -82,11 +92,17 @@ START_TEST(a_raw_call_on_a_hub_with_two_threads_is_caught_and_answered)
 	ck_assert_int_eq(results[1], 4242);         /* the hook's answer */
 	ck_assert_int_eq(results[2], -EBADF);       /* the kernel's, as asked */
 	ck_assert_int_eq(results[3], getgid());     /* made again, for real */
-	ck_assert_int_eq(hooked_nr, SYS_getgid);
-	/* getgid was caught once, then made without being caught again. */
-	ck_assert_int_eq(hooked_ours, 4);
+	ck_assert_int_eq(results[4], getppid());
+	ck_assert_int_gt(results[5], 0);
+	ck_assert_int_eq(waitpid((pid_t)results[5], &status, 0), results[5]);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(results[6], getppid());
+	ck_assert_int_eq(hooked_nr, SYS_getppid);
+	/* getgid was caught once, then made without being caught again;
+	 * the getppid calls after it and after the fork were caught. */
+	ck_assert_int_eq(hooked_ours, 6);
 #ifndef __SANITIZE_THREAD__
-	ck_assert_uint_eq(atomic_load(&trap_count) - before, 4);
+	ck_assert_uint_eq(atomic_load(&trap_count) - before, 7);
 #endif
 	/* Calls through libc are never caught. */
 	before = atomic_load(&trap_count);
