@@ -124,6 +124,68 @@ START_TEST(with_syscalls_off_nothing_is_caught)
 	ck_assert_int_eq(results[0], getppid());
 	ck_assert_int_eq(results[1], getuid());
 	ck_assert_uint_eq(atomic_load(&trap_count), before);
+	ck_assert_int_eq(waitpid((pid_t)results[5], NULL, 0), results[5]);
+}
+END_TEST
+
+/* A handler's return by the program's own restorer, as Go's runtime
+ * returns from every handler: rt_sigreturn by its own syscall
+ * instruction, caught, and made by libc's restorer; the call after it is
+ * caught again (until 2026-12-07, none was until the thread's switch). */
+__asm__(".text\n"
+	".type own_restorer, @function\n"
+	"own_restorer:\n"
+	"\tmov $15, %eax\n"
+	"\tsyscall\n"
+	"\thlt\n"
+	".size own_restorer, .-own_restorer\n");
+void own_restorer(void);
+
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+static volatile int usr1_handled;
+static long after_return[2];
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_handled++;
+}
+
+static void *returns_by_its_own_restorer(void *arg)
+{
+	struct kernel_sigaction ka = { on_usr1, 0x04000000 /* SA_RESTORER */, own_restorer, 0 };
+
+	(void)arg;
+	after_return[0] = raw4(SYS_rt_sigaction, SIGUSR1, (long)&ka, 0, sizeof ka.mask);
+	hooked_ours = 0;
+	/* Sent raw (made in the handler), taken as the SIGSYS handler
+	 * returns: on_usr1 runs, and returns through own_restorer. */
+	raw3(SYS_tgkill, getpid(), raw3(SYS_gettid, 0, 0, 0), SIGUSR1);
+	after_return[1] = raw3(SYS_getppid, 0, 0, 0);
+	return NULL;
+}
+
+START_TEST(a_handlers_own_sigreturn_is_made_once)
+{
+	struct green *g;
+
+	start("trap");
+	trap_set_hook(hook);
+	ck_assert_int_eq(green_spawn(NULL, returns_by_its_own_restorer, NULL, &g), 0);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(after_return[0], 0);
+	ck_assert_int_eq(usr1_handled, 1);
+	ck_assert_int_eq(after_return[1], getppid());
+	ck_assert_int_eq(hooked_nr, SYS_getppid);
+	ck_assert_int_eq(hooked_ours, 1); /* the getppid after the return */
+	trap_set_hook(NULL);
+	signal(SIGUSR1, SIG_DFL);
 }
 END_TEST
 
@@ -198,6 +260,7 @@ Suite *suite_trap(void)
 	tcase_add_test(tc, with_syscalls_off_nothing_is_caught);
 	tcase_add_test(tc, a_raw_sigprocmask_changes_the_mask_returned_to_but_never_blocks_sigsys);
 	tcase_add_test(tc, a_sigsys_that_is_no_caught_call_goes_to_the_program_handler);
+	tcase_add_test(tc, a_handlers_own_sigreturn_is_made_once);
 	suite_add_tcase(s, tc);
 	return s;
 }
