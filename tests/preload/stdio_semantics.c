@@ -586,10 +586,12 @@ static void case_locked_sections(void)
  * the close waits for the read to end (the FILE lock, natively). */
 static FILE *closing;
 static char closing_line[32];
+static atomic_int reader_started;
 
 static void *read_then_report(void *arg)
 {
 	(void)arg;
+	atomic_store(&reader_started, 1);
 	if (fgets(closing_line, sizeof closing_line, closing) == NULL)
 		strcpy(closing_line, "NULL\n");
 	return NULL;
@@ -609,6 +611,11 @@ static void case_close_while_reading(void)
 	before = ticks;
 	pthread_create(&r, NULL, read_then_report, NULL);
 	pthread_create(&t, NULL, write_pieces, &w);
+	/* The reader is in fgets by the time of the fclose: started, then
+	 * 50 ms. A reader that had not started by then (a loaded machine)
+	 * would call fgets on a closed FILE, natively too. */
+	while (!atomic_load(&reader_started))
+		usleep(1000);
 	usleep(50000);
 	printf("fclose: %d\n", fclose(closing));
 	pthread_join(r, NULL);
