@@ -1112,9 +1112,14 @@ static void case_shared_mutexes(void)
 
 /* ---- the thread calls: joins, names, attributes ---- */
 
+/* Long enough for the checks on a running thread to find it running on
+ * a loaded machine, under valgrind too (20 ms was not: a native run under
+ * valgrind found it ended by its 5 ms timedjoin). */
+#define LINGER_US 150000
+
 static void *linger(void *arg)
 {
-	usleep(20000);
+	usleep(LINGER_US);
 	return arg;
 }
 
@@ -1182,7 +1187,7 @@ static void case_thread_api(void)
 	pthread_create(&t, NULL, linger, NULL);
 	CHECK(pthread_detach(t) == 0, "detach");
 	CHECK(pthread_join(t, NULL) == EINVAL, "join of a detached thread");
-	usleep(40000);
+	usleep(2 * LINGER_US);
 
 	pthread_attr_init(&a);
 	pthread_attr_setstacksize(&a, 256 * 1024);
