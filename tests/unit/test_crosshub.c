@@ -514,6 +514,8 @@ static void *two_computing_threads(void *arg)
 	return NULL;
 }
 
+static struct hub *clock_hub; /* the computing threads' hub */
+
 static int64_t clock_of(int i)
 {
 	uint64_t want = atomic_load(&clock_ids[i]), id;
@@ -524,13 +526,14 @@ static int64_t clock_of(int i)
 	ck_assert_ptr_nonnull(g);
 	ck_assert_uint_eq(id, want);
 	ck_assert_int_eq(introspect_green_cpu_ns(g, id, on, &ns), 0);
+	clock_hub = on;
 	return ns;
 }
 
 START_TEST(another_hubs_threads_cpu_clocks_grow_as_they_compute)
 {
 	pthread_t os;
-	int64_t first[2], last[2], prev[2];
+	int64_t first[2], last[2], prev[2], os_first, os_spent;
 
 	atomic_store(&clock_stop, 0);
 	atomic_store(&clock_ids[0], 0);
@@ -545,6 +548,7 @@ START_TEST(another_hubs_threads_cpu_clocks_grow_as_they_compute)
 	green_sleep_until(gs_deadline_after(10000000));
 	for (int i = 0; i < 2; i++)
 		first[i] = prev[i] = clock_of(i);
+	os_first = introspect_hub_cpu_ns(clock_hub);
 	for (int64_t end = gs_now_ns() + 100000000; gs_now_ns() < end;) {
 		for (int i = 0; i < 2; i++) {
 			int64_t v = clock_of(i);
@@ -554,13 +558,18 @@ START_TEST(another_hubs_threads_cpu_clocks_grow_as_they_compute)
 		}
 		green_sleep_until(gs_deadline_after(200000));
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2; i++)
 		last[i] = clock_of(i);
-		/* Half of 100 ms each, on a CPU of their own; a fifth at
-		 * least, on a busy machine. */
-		ck_assert_int_ge(last[i] - first[i], 20000000);
-		ck_assert_int_le(last[i] - first[i], 110000000);
-	}
+	os_spent = introspect_hub_cpu_ns(clock_hub) - os_first;
+	/* Each about half of what their OS thread spent meanwhile (they
+	 * take turns every millisecond), whatever the machine's load gave
+	 * it: a fifth at least each, and together no more than it, but for
+	 * the reads' own spread. Until 2026-12-07 this asked for 20 ms of
+	 * the 100, and a CI run on a loaded machine saw 19.1 ms. */
+	ck_assert_int_gt(os_spent, 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_ge(last[i] - first[i], os_spent / 5);
+	ck_assert_int_le(last[0] - first[0] + last[1] - first[1], os_spent + 2000000);
 	atomic_store(&clock_stop, 1);
 	ck_assert_int_eq(pthread_join(os, NULL), 0);
 	for (int i = 0; i < 2; i++) {
