@@ -198,6 +198,8 @@ struct group;       /* grp.h */
 	X(pause, int, (void))                                                                 \
 	X(sigpending, int, (sigset_t *))                                                      \
 	X(raise, int, (int))                                                                  \
+	X(kill, int, (pid_t, int))                                                            \
+	X(sigqueue, int, (pid_t, int, const union sigval))                                    \
 	X(popen, FILE *, (const char *, const char *))                                        \
 	X(pclose, int, (FILE *))                                                              \
 	X(pthread_mutex_init, int, (pthread_mutex_t *, const pthread_mutexattr_t *))       \

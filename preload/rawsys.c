@@ -279,6 +279,11 @@ static enum trap_action raw_dispatch(long nr, const long a[6], void *uc, long *r
 	case SYS_tkill:
 		r = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 		break;
+	case SYS_kill: /* a green thread's id names its process (thread.c) */
+		if (ARG(0, pid_t) < PRELOAD_GREEN_TID_BASE)
+			return TRAP_EXEC;
+		r = kill(ARG(0, pid_t), ARG(1, int));
+		break;
 	case SYS_io_uring_enter:
 		*ret = preload_uring_enter(a);
 		return TRAP_DONE;

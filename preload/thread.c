@@ -632,6 +632,37 @@ GS_WRAP int tgkill(pid_t tgid, pid_t tid, int sig)
 	return (int)r;
 }
 
+/*
+ * kill and sigqueue with a thread's id: the kernel finds the thread, then
+ * signals its process (any of its threads may take the signal). A green
+ * thread's id does the same: the process, if a live green thread has it,
+ * else ESRCH, where the kernel said ESRCH for every one (before
+ * 2026-12-07). The raw calls and syscall()'s go the same way (rawsys.c).
+ */
+static pid_t process_of_thread(pid_t pid)
+{
+	struct hub *on;
+	uint64_t id;
+
+	if (pid < PRELOAD_GREEN_TID_BASE)
+		return pid;
+	return green_by_kernel_id(pid, &id, &on) != NULL ? getpid() : 0;
+}
+
+GS_WRAP int kill(pid_t pid, int sig)
+{
+	pid_t to = process_of_thread(pid);
+
+	return to == 0 ? preload_fail(-ESRCH) : REAL(kill)(to, sig);
+}
+
+GS_WRAP int sigqueue(pid_t pid, int sig, const union sigval value)
+{
+	pid_t to = process_of_thread(pid);
+
+	return to == 0 ? preload_fail(-ESRCH) : REAL(sigqueue)(to, sig, value);
+}
+
 long preload_sched_tid(long tid)
 {
 	struct hub *on;

@@ -1592,6 +1592,13 @@ test_file_locks_wait_green() {
 	as_native_and_on_one_hub file_locks_wait_green "$B/tests/preload/file_locks"
 }
 
+# kill, syscall(SYS_kill) and sigqueue with a live thread's id signal the
+# process, as natively (tests/preload/kill_tid.c); an ended thread's id is
+# ESRCH. Before 2026-12-07 every green thread's id was ESRCH.
+test_kill_by_thread_id_signals_the_process() {
+	as_native_and_on_one_hub kill_by_thread_id_signals_the_process "$B/tests/preload/kill_tid"
+}
+
 # Scheduling and priorities by a thread's own id (tests/preload/sched_tid.c),
 # as GLib copies its creator's settings into each thread it makes: the
 # native answers, raw, through syscall() and libc, one hub and two. Before
@@ -1720,6 +1727,7 @@ test_masked_waits_let_their_signals_in
 test_prctl_names_name_the_calling_thread
 test_file_locks_wait_green
 test_scheduling_by_thread_id_is_the_threads
+test_kill_by_thread_id_signals_the_process
 test_an_unusable_greenshim_log_stops_the_program_before_main
 
 summary preload
