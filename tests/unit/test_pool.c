@@ -240,13 +240,19 @@ START_TEST(a_stoppable_call_waits_on_a_worker_and_a_cancellation_stops_it)
 	ck_assert_int_eq(green_spawn(NULL, ticker, &ticks, &tick), 0);
 	c = (struct stoppable){ .call = { SYS_read, p[0], (long)&buf, 1, 0 } };
 	ck_assert_int_eq(green_spawn(NULL, call_stoppable, &c, &g), 0);
-	green_sleep_until(gs_deadline_after(30 * 1000000LL));
+	/* The hub runs the ticker (and this thread) while the read waits,
+	 * which cannot end before the write below: five ticks, however long
+	 * a loaded machine takes to give them (a fixed 30 ms saw one under
+	 * ThreadSanitizer in CI). A read held on the hub would hang here. */
+	for (int64_t end = gs_now_ns() + 10000000000LL; ticks < 5 && gs_now_ns() < end;)
+		green_sleep_until(gs_deadline_after(1000000));
+	ck_assert_int_ge(ticks, 5);
+	ck_assert_int_eq(c.ret, 0); /* still waiting */
 	ck_assert_int_eq(write(p[1], "x", 1), 1);
 	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
 	ck_assert_int_eq(c.ret, 1);
 	ck_assert_int_eq(c.why, 0);
 	ck_assert_int_eq(buf, 'x');
-	ck_assert_int_ge(ticks, 5); /* the hub ran the ticker meanwhile */
 
 	c = (struct stoppable){ .call = { SYS_read, p[0], (long)&buf, 1, 0 } };
 	ck_assert_int_eq(green_spawn(NULL, call_stoppable, &c, &g), 0);
