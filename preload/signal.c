@@ -84,6 +84,16 @@ static void run_handler(int sig, siginfo_t *si, void *uc)
 	 * as it would on that thread. */
 	if (t != NULL && hub_in_loop(h))
 		sigmask_handler_mask(h, t, extra);
+	/* SA_RESETHAND, kept from the kernel (sigaction): the default
+	 * action from now on, the kernel's first, so that another instance
+	 * that comes meanwhile gets it there. */
+	if ((a.sa_flags & SA_RESETHAND) && sig != preempt_signal()) {
+		struct sigaction dfl;
+
+		memset(&dfl, 0, sizeof dfl);
+		dfl.sa_handler = SIG_DFL;
+		REAL(sigaction)(sig, &dfl, NULL);
+	}
 	if (a.sa_flags & SA_RESETHAND) {
 		memset(&program[sig], 0, sizeof program[sig]);
 		program[sig].sa_handler = SIG_DFL;
@@ -179,9 +189,15 @@ GS_WRAP int sigaction(int sig, const struct sigaction *act, struct sigaction *ol
 	 * a handler that masks every signal does not mask it. */
 	if (trap_wanted())
 		sigdelset(&k.sa_mask, SIGSYS);
+	/* SA_RESETHAND stays ours (run_handler): the kernel would reset at
+	 * the trampoline's first signal, and one greenshim sends again to
+	 * its thread's context would meet the default action (before
+	 * 2026-12-07 every GHC program ended at its first SIGINT, killed by
+	 * it, where its one-shot handler raises UserInterrupt in main). */
 	if (is_handler(act)) {
 		k.sa_sigaction = trampoline;
 		k.sa_flags |= SA_SIGINFO;
+		k.sa_flags &= ~SA_RESETHAND;
 	}
 	r = REAL(sigaction)(sig, &k, &kold);
 	if (r != 0) {

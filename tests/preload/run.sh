@@ -1592,6 +1592,17 @@ test_file_locks_wait_green() {
 	as_native_and_on_one_hub file_locks_wait_green "$B/tests/preload/file_locks"
 }
 
+# One-shot handlers (SA_RESETHAND), as GHC's runtime installs for SIGINT
+# (tests/preload/oneshot.c): the first SIGUSR1, from another process or
+# another thread, runs the handler; the disposition is SIG_DFL after it,
+# and a second signal ends the process, one hub and two, as natively.
+# Before 2026-12-07 the kernel reset its disposition at the trampoline,
+# and greenshim's own sending of the signal on to its thread met the
+# default action: the first signal killed the process.
+test_one_shot_handlers_run_once() {
+	modes_match_native_on_1_and_2_hubs one_shot_handlers_run_once oneshot kill thread
+}
+
 # kill, syscall(SYS_kill) and sigqueue with a live thread's id signal the
 # process, as natively (tests/preload/kill_tid.c); an ended thread's id is
 # ESRCH. Before 2026-12-07 every green thread's id was ESRCH.
@@ -1728,6 +1739,7 @@ test_prctl_names_name_the_calling_thread
 test_file_locks_wait_green
 test_scheduling_by_thread_id_is_the_threads
 test_kill_by_thread_id_signals_the_process
+test_one_shot_handlers_run_once
 test_an_unusable_greenshim_log_stops_the_program_before_main
 
 summary preload
