@@ -249,6 +249,91 @@ GS_WRAP int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 	return r == 0 ? 0 : preload_fail(r);
 }
 
+/*
+ * The BSD and System V mask and disposition calls. glibc's change the
+ * mask and the disposition through its internal sigprocmask and
+ * sigaction, past these wrappers: the green thread's mask (and the
+ * trampoline's table) would not know. Until 2026-12-07 they did not:
+ * dash's sigsetmask(0) after a fork left its green mask at "all", its
+ * next sigsuspend waited with every signal blocked, and `wait` in a
+ * script hung (found by a helper). The same arithmetic as glibc's, on
+ * the first 32 signals.
+ */
+static int bsd_mask(int how, int mask)
+{
+	sigset_t set, old;
+
+	sigemptyset(&set);
+	set.__val[0] = (unsigned int)mask;
+	if (sigprocmask(how, &set, &old) != 0)
+		return -1;
+	return (int)(unsigned int)old.__val[0];
+}
+
+GS_WRAP int sigsetmask(int mask)
+{
+	return bsd_mask(SIG_SETMASK, mask);
+}
+
+GS_WRAP int sigblock(int mask)
+{
+	return bsd_mask(SIG_BLOCK, mask);
+}
+
+GS_WRAP int siggetmask(void)
+{
+	return bsd_mask(SIG_BLOCK, 0);
+}
+
+/* sig alone, or EINVAL as glibc's sigaddset says. */
+static int one_signal(int how, int sig, sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	if (sigaddset(&set, sig) < 0)
+		return -1;
+	return sigprocmask(how, &set, old);
+}
+
+GS_WRAP int sighold(int sig)
+{
+	return one_signal(SIG_BLOCK, sig, NULL);
+}
+
+GS_WRAP int sigrelse(int sig)
+{
+	return one_signal(SIG_UNBLOCK, sig, NULL);
+}
+
+GS_WRAP int sigignore(int sig)
+{
+	struct sigaction a;
+
+	memset(&a, 0, sizeof a);
+	a.sa_handler = SIG_IGN;
+	sigemptyset(&a.sa_mask);
+	return sigaction(sig, &a, NULL);
+}
+
+GS_WRAP sighandler_t sigset(int sig, sighandler_t disp)
+{
+	struct sigaction a, old;
+	sigset_t was;
+
+	if (disp == SIG_HOLD) {
+		if (one_signal(SIG_BLOCK, sig, &was) < 0 || sigaction(sig, NULL, &old) < 0)
+			return SIG_ERR;
+	} else {
+		memset(&a, 0, sizeof a);
+		a.sa_handler = disp;
+		sigemptyset(&a.sa_mask);
+		if (sigaction(sig, &a, &old) < 0 || one_signal(SIG_UNBLOCK, sig, &was) < 0)
+			return SIG_ERR;
+	}
+	return sigismember(&was, sig) ? SIG_HOLD : old.sa_handler;
+}
+
 /* The signals siginterrupt(sig, 1) named last, as glibc's _sigintr:
  * signal() installs their handlers without SA_RESTART. */
 static sigset_t interrupting;

@@ -1592,6 +1592,34 @@ test_file_locks_wait_green() {
 	as_native_and_on_one_hub file_locks_wait_green "$B/tests/preload/file_locks"
 }
 
+# The BSD and System V mask and disposition calls (sigsetmask, sigblock,
+# siggetmask, sighold, sigrelse, sigset, sigignore: glibc makes them
+# through its internal sigprocmask and sigaction), read back through the
+# POSIX calls, then dash's wait: all blocked around a fork, sigsetmask(0),
+# and a sigsuspend with the mask from before (tests/preload/bsd_masks.c);
+# and dash itself waiting for a killed background job. Before 2026-12-07
+# greenshim never saw the BSD calls: its green mask stayed "all", the
+# sigsuspend blocked every signal, and both hung (SIGTERM blocked too:
+# hence timeout's -k).
+test_bsd_and_sysv_mask_calls_as_native() {
+	name=bsd_and_sysv_mask_calls_as_native
+	native=$(timeout -k 5 30 "$B/tests/preload/bsd_masks" 2>&1; echo "status $?")
+	why=
+	for hubs in 1 2; do
+		out=$(GREENSHIM_HUBS=$hubs timeout -k 5 30 env LD_PRELOAD="$LIB" \
+			"$B/tests/preload/bsd_masks" 2>&1; echo "status $?")
+		[ "$out" = "$native" ] || why="$why hubs $hubs: \"$out\";"
+	done
+	script='sleep 5 & p=$!; sleep 0.2; kill -TERM $p; wait $p; echo rc=$?'
+	if command -v dash >/dev/null 2>&1; then
+		for i in 1 2 3 4 5; do
+			out=$(timeout -k 5 20 env LD_PRELOAD="$LIB" dash -c "$script" 2>/dev/null)
+			[ "$out" = "rc=143" ] || why="$why dash run $i: \"$out\";"
+		done
+	fi
+	if [ -n "$why" ]; then fail $name "$why natively \"$native\""; else ok $name; fi
+}
+
 # One-shot handlers (SA_RESETHAND), as GHC's runtime installs for SIGINT
 # (tests/preload/oneshot.c): the first SIGUSR1, from another process or
 # another thread, runs the handler; the disposition is SIG_DFL after it,
@@ -1740,6 +1768,7 @@ test_file_locks_wait_green
 test_scheduling_by_thread_id_is_the_threads
 test_kill_by_thread_id_signals_the_process
 test_one_shot_handlers_run_once
+test_bsd_and_sysv_mask_calls_as_native
 test_an_unusable_greenshim_log_stops_the_program_before_main
 
 summary preload
