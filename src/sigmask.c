@@ -181,6 +181,12 @@ void sigmask_recount(struct hub *h)
 	h->masks = true;
 	memset(h->nblock, 0, sizeof h->nblock);
 	h->nlive = 0;
+	/* Computed again at the next switch, also with no thread counted:
+	 * an extra hub's first loop found the zeroed mask it was made with,
+	 * and let every signal in until its first thread came (before
+	 * 2026-12-07: a signal every thread blocked, sent just after the
+	 * first pthread_create, killed the process there). */
+	h->hub_mask_dirty = true;
 	for (struct green *g = h->all; g != NULL; g = g->all_next) {
 		if (g->state == GREEN_DEAD || g == h->hub_green || !green_of_program(g))
 			continue;

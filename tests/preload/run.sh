@@ -1592,6 +1592,23 @@ test_file_locks_wait_green() {
 	as_native_and_on_one_hub file_locks_wait_green "$B/tests/preload/file_locks"
 }
 
+# A signal every thread blocks, sent to the process just after the first
+# pthread_create (which starts the extra hubs), reaches the sigwait of the
+# new thread, as natively (tests/preload/blocked_at_start.c), ten runs on
+# two hubs. Before 2026-12-07 an extra hub's first loop let every signal
+# in, and about half the runs were killed by it.
+test_a_signal_blocked_everywhere_at_the_first_thread_waits() {
+	name=a_signal_blocked_everywhere_at_the_first_thread_waits
+	why=
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		out=$(GREENSHIM_HUBS=2 timeout -k 5 20 env LD_PRELOAD="$LIB" \
+			"$B/tests/preload/blocked_at_start" 2>&1; echo "status $?")
+		[ "$out" = "sigwait got 10
+status 0" ] || why="$why run $i: \"$out\";"
+	done
+	if [ -n "$why" ]; then fail $name "$why"; else ok $name; fi
+}
+
 # The BSD and System V mask and disposition calls (sigsetmask, sigblock,
 # siggetmask, sighold, sigrelse, sigset, sigignore: glibc makes them
 # through its internal sigprocmask and sigaction), read back through the
@@ -1769,6 +1786,7 @@ test_scheduling_by_thread_id_is_the_threads
 test_kill_by_thread_id_signals_the_process
 test_one_shot_handlers_run_once
 test_bsd_and_sysv_mask_calls_as_native
+test_a_signal_blocked_everywhere_at_the_first_thread_waits
 test_an_unusable_greenshim_log_stops_the_program_before_main
 
 summary preload
