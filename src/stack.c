@@ -216,13 +216,34 @@ static int slab_new(struct stack_class *c)
 	return 0;
 }
 
+/* A stack of a gigabyte or more: would the kernel commit it as glibc maps
+ * one (private, writable, charged), where ours come from slabs that are
+ * not charged (MAP_NORESERVE)? Natively a thread with a stack larger than
+ * the memory and swap together fails with EAGAIN (the kernel's heuristic
+ * overcommit refuses it); until 2026-12-07 a green one got it (a helper's
+ * 64 GiB stacks in C, Rust, Ada, Ruby and Java on a 24 GiB machine). */
+#define STACK_COMMIT_PROBE ((size_t)1 << 30)
+
+static bool stack_committable(size_t size)
+{
+	void *q;
+
+	if (size < STACK_COMMIT_PROBE)
+		return true;
+	q = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (q == MAP_FAILED)
+		return false;
+	munmap(q, size);
+	return true;
+}
+
 int stack_get(struct stack_pool *p, size_t size, struct stack *out)
 {
 	struct stack_class *c = class_find(p, stack_round(size));
 	struct stack_slab *s;
 	char *g;
 
-	if (c == NULL)
+	if (c == NULL || !stack_committable(size))
 		return -EAGAIN;
 	if (c->nfree > 0) {
 		uintptr_t f = c->free[--c->nfree];

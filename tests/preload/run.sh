@@ -1592,6 +1592,13 @@ test_file_locks_wait_green() {
 	as_native_and_on_one_hub file_locks_wait_green "$B/tests/preload/file_locks"
 }
 
+# Threads with stacks of 1 GiB, 64 GiB and 1 TiB (tests/preload/huge_stack.c):
+# made or refused (EAGAIN) as natively, one hub and two. Before 2026-12-07
+# every one was made (greenshim's stacks are not charged).
+test_huge_stacks_as_native() {
+	as_native_and_on_one_hub huge_stacks_as_native "$B/tests/preload/huge_stack"
+}
+
 # A signal every thread blocks, sent to the process just after the first
 # pthread_create (which starts the extra hubs), reaches the sigwait of the
 # new thread, as natively (tests/preload/blocked_at_start.c), ten runs on
@@ -1787,6 +1794,7 @@ test_kill_by_thread_id_signals_the_process
 test_one_shot_handlers_run_once
 test_bsd_and_sysv_mask_calls_as_native
 test_a_signal_blocked_everywhere_at_the_first_thread_waits
+test_huge_stacks_as_native
 test_an_unusable_greenshim_log_stops_the_program_before_main
 
 summary preload
