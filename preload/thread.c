@@ -639,28 +639,31 @@ GS_WRAP int tgkill(pid_t tgid, pid_t tid, int sig)
  * else ESRCH, where the kernel said ESRCH for every one (before
  * 2026-12-07). The raw calls and syscall()'s go the same way (rawsys.c).
  */
-static pid_t process_of_thread(pid_t pid)
+static int process_of_thread(pid_t *pid)
 {
 	struct hub *on;
 	uint64_t id;
 
-	if (pid < PRELOAD_GREEN_TID_BASE)
-		return pid;
-	return green_by_kernel_id(pid, &id, &on) != NULL ? getpid() : 0;
+	if (*pid < PRELOAD_GREEN_TID_BASE)
+		return 0; /* every other pid (0, -1, a group) as it is */
+	if (green_by_kernel_id(*pid, &id, &on) == NULL)
+		return -ESRCH;
+	*pid = getpid();
+	return 0;
 }
 
 GS_WRAP int kill(pid_t pid, int sig)
 {
-	pid_t to = process_of_thread(pid);
+	int r = process_of_thread(&pid);
 
-	return to == 0 ? preload_fail(-ESRCH) : REAL(kill)(to, sig);
+	return r < 0 ? preload_fail(r) : REAL(kill)(pid, sig);
 }
 
 GS_WRAP int sigqueue(pid_t pid, int sig, const union sigval value)
 {
-	pid_t to = process_of_thread(pid);
+	int r = process_of_thread(&pid);
 
-	return to == 0 ? preload_fail(-ESRCH) : REAL(sigqueue)(to, sig, value);
+	return r < 0 ? preload_fail(r) : REAL(sigqueue)(pid, sig, value);
 }
 
 long preload_sched_tid(long tid)

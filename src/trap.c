@@ -259,7 +259,6 @@ static long sigprocmask_on_context(ucontext_t *uc, const long a[6])
 #define SA_RESTORER 0x04000000 /* <asm/signal.h>'s; glibc's headers keep it */
 #endif
 #define PASS_STUBS_MAX 256
-#define PASS_STUB_SIZE 32
 
 struct pass_stub {
 	uintptr_t ret;               /* the program's call returns here */

@@ -73,6 +73,9 @@ int main(void)
 	wait_handled(3);
 	printf("handled %d, value %d\n", atomic_load(&handled), atomic_load(&last_value));
 	report("kill(own tid, 0)", kill(gettid(), 0));
+	report("kill(0, 0)", kill(0, 0));
+	report("kill(-pgrp, 0)", kill(-getpgrp(), 0));
+	report("sigqueue(0, 0)", sigqueue(0, 0, v));
 	atomic_store(&stop, 1);
 	pthread_join(t, NULL);
 	report("kill(ended tid, 0)", kill(thread_tid, 0));
