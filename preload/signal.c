@@ -59,6 +59,22 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	run_handler(sig, si, uc);
 }
 
+/* A disposition that came to the trampoline but is no handler (any more):
+ * SIG_IGN, nothing; SIG_DFL, the kernel's default, by the signal sent
+ * again to this thread with no handler, taken once the handler returns. */
+static void sig_default_again(int sig, const struct sigaction *a)
+{
+	struct sigaction dfl;
+
+	if (a->sa_handler == SIG_IGN)
+		return;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	REAL(sigaction)(sig, &dfl, NULL);
+	arch_syscall3(SYS_tgkill, arch_syscall3(SYS_getpid, 0, 0, 0), arch_syscall3(SYS_gettid, 0, 0, 0),
+		      sig);
+}
+
 static void run_handler(int sig, siginfo_t *si, void *uc)
 {
 	struct sigaction a = program[sig];
@@ -108,9 +124,11 @@ static void run_handler(int sig, siginfo_t *si, void *uc)
 	 * thread's own context, its mask is the handler's meanwhile. */
 	if (h != NULL)
 		hub_handler_begin(h, &f, extra, hub_in_loop(h) ? NULL : kmask);
-	if (a.sa_flags & SA_SIGINFO)
+	if (!sig_disposition_is_handler(&a))
+		sig_default_again(sig, &a); /* changed since the kernel took it */
+	else if (a.sa_flags & SA_SIGINFO)
 		a.sa_sigaction(sig, si, uc);
-	else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN)
+	else
 		a.sa_handler(sig);
 	if (h != NULL)
 		hub_handler_end(h, &f, kmask);
@@ -118,8 +136,7 @@ static void run_handler(int sig, siginfo_t *si, void *uc)
 
 static bool is_handler(const struct sigaction *act)
 {
-	return (act->sa_flags & SA_SIGINFO) ||
-	       (act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN);
+	return sig_disposition_is_handler(act);
 }
 
 /* The program's disposition of the tick's signal while our handler keeps

@@ -277,8 +277,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 	/* Natively a handler without SA_ONSTACK, or on a thread with no
 	 * alternate stack, finds no room for its frame on the full stack,
 	 * and the kernel kills the process instead. */
-	bool program_handles = ((prev_segv.sa_flags & SA_SIGINFO) ||
-				(prev_segv.sa_handler != SIG_DFL && prev_segv.sa_handler != SIG_IGN)) &&
+	bool program_handles = sig_disposition_is_handler(&prev_segv) &&
 			       (prev_segv.sa_flags & SA_ONSTACK) &&
 			       (h == NULL || !overflow_keeps_altstack(h) || program_ss_set);
 
@@ -288,8 +287,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 		segv_default();
 		return;
 	}
-	if ((prev_segv.sa_flags & SA_SIGINFO) ||
-	    (prev_segv.sa_handler != SIG_DFL && prev_segv.sa_handler != SIG_IGN)) {
+	if (sig_disposition_is_handler(&prev_segv)) {
 		overflow_signal_stack(h, prev_segv.sa_flags & SA_ONSTACK ? SIGSTACK_ONSTACK : SIGSTACK_PLAIN,
 				      segv_program, sig, si, uctx);
 		segv_program(sig, si, uctx);

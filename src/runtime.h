@@ -1665,6 +1665,17 @@ int overflow_sigaltstack(const stack_t *ss, stack_t *old);
  * pointer; the tick's and a caught system call's (SIGSYS) to the
  * program's alternate stack where the thread ran on a stack of its own
  * making, else below the stack pointer. */
+/* Is the disposition a handler of the program's? sa_handler and
+ * sa_sigaction share their storage, and SIG_DFL and SIG_IGN are values of
+ * it whatever sa_flags says: a program may set SIG_DFL with SA_SIGINFO
+ * (Go's runtime does, raw, before it raises a signal to die of it). Until
+ * 2026-12-07 SA_SIGINFO alone counted as a handler here, and such a
+ * program jumped to address 0 instead (status 139 for a SIGTERM). */
+static inline bool sig_disposition_is_handler(const struct sigaction *a)
+{
+	return a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;
+}
+
 enum sigstack_want { SIGSTACK_ONSTACK, SIGSTACK_PLAIN, SIGSTACK_TICK, SIGSTACK_TRAP };
 /* Moves the frame there and goes on with fn(sig, si, uc) on the copy, or
  * returns: false if the frame stays on an alternate stack of the OS

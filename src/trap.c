@@ -397,11 +397,11 @@ static void program_sigsys(int sig, siginfo_t *si, void *uc)
 {
 	struct sigaction a = prev_sys;
 
-	if (a.sa_flags & SA_SIGINFO) {
-		a.sa_sigaction(sig, si, uc);
-	} else if (a.sa_handler == SIG_IGN) {
+	if (a.sa_handler == SIG_IGN) {
 		return;
-	} else if (a.sa_handler != SIG_DFL) {
+	} else if (sig_disposition_is_handler(&a) && (a.sa_flags & SA_SIGINFO)) {
+		a.sa_sigaction(sig, si, uc);
+	} else if (sig_disposition_is_handler(&a)) {
 		a.sa_handler(sig);
 	} else {
 		/* The default action, a core dump: sent again with no

@@ -1592,6 +1592,15 @@ test_file_locks_wait_green() {
 	as_native_and_on_one_hub file_locks_wait_green "$B/tests/preload/file_locks"
 }
 
+# SIG_IGN and SIG_DFL set with SA_SIGINFO, as Go's runtime sets SIG_DFL
+# before it raises a signal to die of it (tests/preload/dfl_siginfo.c):
+# ignored, then the default action, one hub and two, as natively. Before
+# 2026-12-07 SA_SIGINFO counted as a handler, and the trampoline jumped to
+# address 0: every cgo-built Go server killed by SIGTERM ended with 139.
+test_default_dispositions_with_siginfo() {
+	modes_match_native_on_1_and_2_hubs default_dispositions_with_siginfo dfl_siginfo raise
+}
+
 # Threads with stacks of 1 GiB, 64 GiB and 1 TiB (tests/preload/huge_stack.c):
 # made or refused (EAGAIN) as natively, one hub and two. Before 2026-12-07
 # every one was made (greenshim's stacks are not charged).
@@ -1795,6 +1804,7 @@ test_one_shot_handlers_run_once
 test_bsd_and_sysv_mask_calls_as_native
 test_a_signal_blocked_everywhere_at_the_first_thread_waits
 test_huge_stacks_as_native
+test_default_dispositions_with_siginfo
 test_an_unusable_greenshim_log_stops_the_program_before_main
 
 summary preload
