@@ -59,22 +59,6 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	run_handler(sig, si, uc);
 }
 
-/* A disposition that came to the trampoline but is no handler (any more):
- * SIG_IGN, nothing; SIG_DFL, the kernel's default, by the signal sent
- * again to this thread with no handler, taken once the handler returns. */
-static void sig_default_again(int sig, const struct sigaction *a)
-{
-	struct sigaction dfl;
-
-	if (a->sa_handler == SIG_IGN)
-		return;
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	REAL(sigaction)(sig, &dfl, NULL);
-	arch_syscall3(SYS_tgkill, arch_syscall3(SYS_getpid, 0, 0, 0), arch_syscall3(SYS_gettid, 0, 0, 0),
-		      sig);
-}
-
 static void run_handler(int sig, siginfo_t *si, void *uc)
 {
 	struct sigaction a = program[sig];
@@ -103,13 +87,8 @@ static void run_handler(int sig, siginfo_t *si, void *uc)
 	/* SA_RESETHAND, kept from the kernel (sigaction): the default
 	 * action from now on, the kernel's first, so that another instance
 	 * that comes meanwhile gets it there. */
-	if ((a.sa_flags & SA_RESETHAND) && sig != preempt_signal()) {
-		struct sigaction dfl;
-
-		memset(&dfl, 0, sizeof dfl);
-		dfl.sa_handler = SIG_DFL;
-		REAL(sigaction)(sig, &dfl, NULL);
-	}
+	if ((a.sa_flags & SA_RESETHAND) && sig != preempt_signal())
+		sig_set_default(sig);
 	if (a.sa_flags & SA_RESETHAND) {
 		memset(&program[sig], 0, sizeof program[sig]);
 		program[sig].sa_handler = SIG_DFL;
@@ -124,9 +103,12 @@ static void run_handler(int sig, siginfo_t *si, void *uc)
 	 * thread's own context, its mask is the handler's meanwhile. */
 	if (h != NULL)
 		hub_handler_begin(h, &f, extra, hub_in_loop(h) ? NULL : kmask);
-	if (!sig_disposition_is_handler(&a))
-		sig_default_again(sig, &a); /* changed since the kernel took it */
-	else if (a.sa_flags & SA_SIGINFO)
+	/* A disposition changed since the kernel took the signal: SIG_IGN,
+	 * nothing; SIG_DFL, the default action. */
+	if (!sig_disposition_is_handler(&a)) {
+		if (a.sa_handler == SIG_DFL)
+			sig_default_again(sig);
+	} else if (a.sa_flags & SA_SIGINFO)
 		a.sa_sigaction(sig, si, uc);
 	else
 		a.sa_handler(sig);

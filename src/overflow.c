@@ -250,15 +250,6 @@ static void overflow_report(const struct green *g)
 	sys_write(STDERR_FILENO, line, n);
 }
 
-static void segv_default(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	__sigaction(SIGSEGV, &sa, NULL);
-}
-
 /* The program's own handler of a fault, on the stack it would run on. */
 static void segv_program(int sig, siginfo_t *si, void *uctx)
 {
@@ -284,7 +275,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 	if (!program_handles && si->si_code > 0 && g != NULL && g->stack.guard != 0 &&
 	    addr < g->stack.lo && addr >= g->stack.lo - g->stack.guard) {
 		overflow_report(g);
-		segv_default();
+		sig_set_default(SIGSEGV);
 		return;
 	}
 	if (sig_disposition_is_handler(&prev_segv)) {
@@ -296,14 +287,11 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 		 * nothing faults again on return. Ignored as natively, or the
 		 * default action: sent again with no handler, taken when the
 		 * handler returns and unblocks it. */
-		if (prev_segv.sa_handler == SIG_DFL) {
-			segv_default();
-			arch_syscall3(SYS_tgkill, arch_syscall3(SYS_getpid, 0, 0, 0),
-				      arch_syscall3(SYS_gettid, 0, 0, 0), SIGSEGV);
-		}
+		if (prev_segv.sa_handler == SIG_DFL)
+			sig_default_again(SIGSEGV);
 	} else {
 		/* Default action: return and fault again without us. */
-		segv_default();
+		sig_set_default(SIGSEGV);
 	}
 }
 

@@ -1676,6 +1676,15 @@ static inline bool sig_disposition_is_handler(const struct sigaction *a)
 	return a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;
 }
 
+/* The kernel's disposition of sig becomes SIG_DFL (glibc's own sigaction,
+ * past the wrapper). */
+void sig_set_default(int sig);
+/* The default action of sig, as natively, for a signal a handler of the
+ * runtime's took: SIG_DFL in the kernel, and sig sent to this OS thread
+ * again, taken once the handler returns and unblocks it (at once where it
+ * is not blocked, SA_NODEFER). */
+void sig_default_again(int sig);
+
 enum sigstack_want { SIGSTACK_ONSTACK, SIGSTACK_PLAIN, SIGSTACK_TICK, SIGSTACK_TRAP };
 /* Moves the frame there and goes on with fn(sig, si, uc) on the copy, or
  * returns: false if the frame stays on an alternate stack of the OS

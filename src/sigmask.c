@@ -81,6 +81,27 @@ static void send_here(int sig, const siginfo_t *si)
 		arch_syscall3(SYS_tgkill, getpid(), sys_gettid(), sig);
 }
 
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+void sig_set_default(int sig)
+{
+	struct sigaction dfl;
+
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	__sigaction(sig, &dfl, NULL);
+}
+
+/* By the ids the kernel gives now, not the hub's (send_here): the caller
+ * may be the child of a raw fork, whose hub still names its parent's OS
+ * thread. */
+void sig_default_again(int sig)
+{
+	sig_set_default(sig);
+	arch_syscall3(SYS_tgkill, arch_syscall3(SYS_getpid, 0, 0, 0), arch_syscall3(SYS_gettid, 0, 0, 0),
+		      sig);
+}
+
 static uint64_t kernel_get(void)
 {
 	uint64_t m = 0;

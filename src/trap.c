@@ -397,21 +397,12 @@ static void program_sigsys(int sig, siginfo_t *si, void *uc)
 {
 	struct sigaction a = prev_sys;
 
-	if (a.sa_handler == SIG_IGN) {
-		return;
-	} else if (sig_disposition_is_handler(&a) && (a.sa_flags & SA_SIGINFO)) {
+	if (sig_disposition_is_handler(&a) && (a.sa_flags & SA_SIGINFO))
 		a.sa_sigaction(sig, si, uc);
-	} else if (sig_disposition_is_handler(&a)) {
+	else if (sig_disposition_is_handler(&a))
 		a.sa_handler(sig);
-	} else {
-		/* The default action, a core dump: sent again with no
-		 * handler, unblocked (SA_NODEFER), it ends the process now. */
-		memset(&a, 0, sizeof a);
-		a.sa_handler = SIG_DFL;
-		__sigaction(SIGSYS, &a, NULL);
-		arch_syscall3(SYS_tgkill, arch_syscall3(SYS_getpid, 0, 0, 0),
-			      arch_syscall3(SYS_gettid, 0, 0, 0), SIGSYS);
-	}
+	else if (a.sa_handler == SIG_DFL)
+		sig_default_again(SIGSYS); /* a core dump, now (SA_NODEFER) */
 }
 
 static void sigsys_dispatch(int sig, siginfo_t *si, void *ucp)
