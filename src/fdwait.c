@@ -212,14 +212,30 @@ static struct fdw *fdw_get(struct hub *h, int fd)
  * fires, asked again (EPOLL_CTL_MOD) by the next wait, taken out (DEL) as
  * its number closes here. A registration left behind by a file that lives
  * on elsewhere under another number fires once at most. The set is an fd
- * of the runtime's, made at the first such wait, and read in the loop
+ * of the runtime's, made as the hub is threaded (hub_make_kept_fds), or at
+ * the first such wait on a hub that never was, and read in the loop
  * through its own watcher while any thread waits in it. */
+/* The set's number for one use, on h's OS thread (exc_leave after it). A
+ * program's dup2 over it, from any thread, publishes the new number and
+ * then waits for no use to be under way (hub_move_own_fd). */
+static int exc_enter(struct hub *h)
+{
+	atomic_fetch_add(&h->exc_users, 1);
+	return atomic_load(&h->exc_fd);
+}
+
+static void exc_leave(struct hub *h)
+{
+	atomic_fetch_sub(&h->exc_users, 1);
+}
+
 static void exc_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct hub *h = GS_CONTAINER_OF(io, struct hub, exc_w);
 	struct epoll_event ev[64];
-	long n = arch_syscall6(SYS_epoll_pwait, h->exc_fd, (long)ev, 64, 0, 0, 0);
+	long n = arch_syscall6(SYS_epoll_pwait, exc_enter(h), (long)ev, 64, 0, 0, 0);
 
+	exc_leave(h);
 	(void)loop;
 	(void)revents;
 	for (long i = 0; i < n; i++) {
@@ -240,12 +256,12 @@ static bool exc_make(struct hub *h)
 	if (h->exc_made)
 		return true;
 	hub_own_lock();
-	fd = hub_own_place((int)arch_syscall3(SYS_epoll_create1, EPOLL_CLOEXEC, 0, 0), OWN_OTHER,
-			   h);
+	fd = hub_own_place((int)arch_syscall3(SYS_epoll_create1, EPOLL_CLOEXEC, 0, 0), OWN_EXC, h);
+	if (fd >= 0)
+		atomic_store(&h->exc_fd, (int)fd);
 	hub_own_unlock();
 	if (fd < 0)
 		return false;
-	h->exc_fd = (int)fd;
 	h->exc_made = true;
 	ev_io_init(&h->exc_w, exc_cb, (int)fd, EV_READ);
 	return true;
@@ -257,6 +273,7 @@ static int exc_arm(struct hub *h, struct fdw *f, int fd, uint32_t mask)
 {
 	struct epoll_event ev = { 0 };
 	long op, r;
+	int set;
 
 	if (f->exc_state == EXC_ARMED && !(mask & ~f->exc_mask))
 		return 0;
@@ -267,12 +284,14 @@ static int exc_arm(struct hub *h, struct fdw *f, int fd, uint32_t mask)
 	ev.events = mask | EPOLLONESHOT;
 	ev.data.u64 = (uint64_t)fd;
 	op = f->exc_state == EXC_NONE ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-	r = arch_syscall6(SYS_epoll_ctl, h->exc_fd, op, fd, (long)&ev, 0, 0);
+	set = exc_enter(h);
+	r = arch_syscall6(SYS_epoll_ctl, set, op, fd, (long)&ev, 0, 0);
 	if (r == -EEXIST || r == -ENOENT) {
 		/* In it under a file gone from the number, or not yet. */
 		op = r == -EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-		r = arch_syscall6(SYS_epoll_ctl, h->exc_fd, op, fd, (long)&ev, 0, 0);
+		r = arch_syscall6(SYS_epoll_ctl, set, op, fd, (long)&ev, 0, 0);
 	}
+	exc_leave(h);
 	if (r == -EPERM)
 		return 0; /* a regular file: epoll never has anything to say of it */
 	if (r < 0)
@@ -285,9 +304,16 @@ static int exc_arm(struct hub *h, struct fdw *f, int fd, uint32_t mask)
 /* fd (about to close) out of h's FDW_EXC set. */
 static void exc_forget(struct hub *h, struct fdw *f, int fd)
 {
-	if (f->exc_state != EXC_NONE)
-		arch_syscall6(SYS_epoll_ctl, h->exc_fd, EPOLL_CTL_DEL, fd, 0, 0, 0);
+	if (f->exc_state != EXC_NONE) {
+		arch_syscall6(SYS_epoll_ctl, exc_enter(h), EPOLL_CTL_DEL, fd, 0, 0, 0);
+		exc_leave(h);
+	}
 	f->exc_state = EXC_NONE;
+}
+
+void fdw_make_exc(struct hub *h)
+{
+	(void)exc_make(h);
 }
 
 void fdw_hub_closing(struct hub *h)
@@ -295,8 +321,9 @@ void fdw_hub_closing(struct hub *h)
 	if (!h->exc_made)
 		return;
 	ev_io_stop(h->loop, &h->exc_w);
-	hub_forget_own_fd(h->exc_fd);
-	arch_syscall3(SYS_close, h->exc_fd, 0, 0);
+	/* No move now: the caller holds the movers' lock. */
+	hub_forget_own_fd(atomic_load(&h->exc_fd));
+	arch_syscall3(SYS_close, atomic_load(&h->exc_fd), 0, 0);
 	h->exc_made = false;
 	h->exc_waits = 0;
 	for (int fd = 0; fd < h->nfds; fd++)

@@ -119,7 +119,9 @@ int hub_count(void)
  * moves it first (hub_move_own_fd). A slot is claimed (used) before its
  * fields are written, and its fd published last; hub_is_own_fd reads fds
  * only. Claims, releases and moves hold own_lock; hub_is_own_fd none. */
-#define OWN_FDS_MAX 256
+/* Each hub's loop, wake-up, set for exceptional conditions and monitor's
+ * files (some 6), times the most hubs, and the control socket's. */
+#define OWN_FDS_MAX (CONFIG_HUBS_MAX * 8)
 static struct own_slot {
 	atomic_int fd;
 	atomic_bool used;
@@ -397,6 +399,9 @@ static void own_fork_child(struct hub *h)
  *    old number's registration, stale now, goes with the old set. libev's
  *    close of its old epoll fd closes the number the runtime holds in its
  *    place (hub_close_redirect): the old number is the program's.
+ * A hub's set for exceptional conditions (fdwait.c) moves as the wake-up
+ * eventfd does: its users, all on the hub's OS thread, read its number
+ * inside exc_users, and its watcher follows it before the loop runs again.
  * The control socket and the monitor's fd have their own protocols
  * (control.c, monitor.c).
  *
@@ -408,14 +413,16 @@ static void own_fork_child(struct hub *h)
 
 static void hub_take_move(struct hub *h)
 {
-	bool wake, backend;
+	bool wake, backend, exc;
 
 	/* Every loop iteration comes here: plain loads first, the exchanges
 	 * only when a move waits. */
-	if (!atomic_load(&h->move_wake) && !atomic_load(&h->move_backend))
+	if (!atomic_load(&h->move_wake) && !atomic_load(&h->move_backend) &&
+	    !atomic_load(&h->move_exc))
 		return;
 	wake = atomic_exchange(&h->move_wake, false);
 	backend = atomic_exchange(&h->move_backend, false);
+	exc = atomic_exchange(&h->move_exc, false);
 
 	if (wake) {
 		ev_ref(h->loop);
@@ -424,7 +431,16 @@ static void hub_take_move(struct hub *h)
 		ev_io_start(h->loop, &h->wake_w);
 		ev_unref(h->loop);
 	}
-	if (wake || backend)
+	if (exc) {
+		bool on = ev_is_active(&h->exc_w);
+
+		if (on)
+			ev_io_stop(h->loop, &h->exc_w);
+		ev_io_set(&h->exc_w, atomic_load(&h->exc_fd), EV_READ);
+		if (on)
+			ev_io_start(h->loop, &h->exc_w);
+	}
+	if (wake || backend || exc)
 		ev_loop_fork(h->loop);
 }
 
@@ -594,6 +610,11 @@ static int move_loop_fd(struct own_slot *sl, int fd)
 		while (atomic_load(&h->wake_users) != 0)
 			arch_syscall3(SYS_sched_yield, 0, 0, 0);
 		atomic_store(&h->move_wake, true);
+	} else if (sl->kind == OWN_EXC) {
+		atomic_store(&h->exc_fd, to);
+		while (atomic_load(&h->exc_users) != 0)
+			arch_syscall3(SYS_sched_yield, 0, 0, 0);
+		atomic_store(&h->move_exc, true);
 	} else {
 		atomic_store(&h->move_backend, true);
 	}
@@ -613,7 +634,7 @@ int hub_move_own_fd(int fd)
 	if (sl != NULL) {
 		kind = sl->kind;
 		h = sl->hub;
-		if (kind == OWN_BACKEND || kind == OWN_WAKE)
+		if (kind == OWN_BACKEND || kind == OWN_WAKE || kind == OWN_EXC)
 			to = move_loop_fd(sl, fd);
 	}
 	hub_own_unlock();
@@ -622,12 +643,14 @@ int hub_move_own_fd(int fd)
 		break; /* not the runtime's (any more) */
 	case OWN_BACKEND:
 	case OWN_WAKE:
+	case OWN_EXC:
 		if (to < 0)
 			break;
 		hub_wake(h);
 		/* The hub leaves ev_run after one iteration; out of it, it
 		 * takes the request up before it enters again. */
-		while ((atomic_load(&h->move_wake) || atomic_load(&h->move_backend)) &&
+		while ((atomic_load(&h->move_wake) || atomic_load(&h->move_backend) ||
+			atomic_load(&h->move_exc)) &&
 		       atomic_load(&h->in_loop))
 			arch_syscall3(SYS_sched_yield, 0, 0, 0);
 		break;
@@ -753,8 +776,25 @@ void hub_link_green(struct hub *h, struct green *g)
 		hub_threaded(h);
 }
 
+/* Made now, not when first needed: a new fd takes the lowest free number
+ * until it is moved out of the way (place_high). Made while the program
+ * ran on another hub, it would take for a moment a number the program had
+ * just closed, and the program's select, fcntl or dup would see it open
+ * (a CI run of 2026-12-07: select on a closed fd did not fail with EBADF,
+ * as the monitor opened its files at its first sample of the other hub;
+ * tests/preload/fd_reuse.c). */
+void hub_make_kept_fds(struct hub *h)
+{
+	fdw_make_exc(h);
+	monitor_open_files(h);
+}
+
 void hub_threaded(struct hub *h)
 {
+	/* An extra hub's were made at its start (sched.c); here the caller
+	 * is the program's only thread. */
+	if (!h->idle_root)
+		hub_make_kept_fds(h);
 	monitor_green_added();
 	/* First the stack the caught calls' handler takes (SA_ONSTACK). */
 	if (h->altstack == NULL)
@@ -2001,6 +2041,7 @@ static bool hub_open_loop(struct hub *h)
 	h->backend_libev = -1;
 	atomic_store(&h->move_wake, false);
 	atomic_store(&h->move_backend, false);
+	atomic_store(&h->move_exc, false);
 	atomic_store(&h->wake_sent, false);
 	/* Not libev's ev_async: its eventfd's number is libev's to keep, and
 	 * a program's dup2 over it could not move it. */

@@ -89,8 +89,11 @@ struct hub {
 	int nfds;
 	/* fdwait.c: the epoll set of the waits libev cannot watch (urgent
 	 * data, or only an error or a hang-up), its watcher in the loop and
-	 * the fds waited on through it; made at the first such wait. */
-	int exc_fd;
+	 * the fds waited on through it; made as the hub is threaded
+	 * (hub_make_kept_fds). exc_fd moves when a program dup2s over it
+	 * (hub_move_own_fd): the hub's thread reads it inside exc_users. */
+	atomic_int exc_fd;
+	atomic_int exc_users;
 	bool exc_made;
 	ev_io exc_w;
 	unsigned exc_waits;
@@ -111,7 +114,7 @@ struct hub {
 	atomic_bool kicked;
 	/* Moves of this hub's fds for its thread to take up before its loop
 	 * runs again (hub.c, hub_take_move). */
-	atomic_bool move_wake, move_backend;
+	atomic_bool move_wake, move_backend, move_exc;
 	int backend_libev;            /* the epoll fd's number as libev has it */
 	_Atomic(struct remote_msg *) remote;
 	_Atomic(struct wait *) remote_waits; /* claimed by other hubs (waitq.c) */

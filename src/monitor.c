@@ -118,28 +118,51 @@ static const char *syscall_name(long nr, char *buf, size_t len)
 	return buf;
 }
 
-/* h's OS thread's file in /proc/self/task/TID/ (MON_FILE_*) read into
- * buf, NUL-terminated: its length, or -1. Read again at offset 0 from an
- * fd opened once and moved out of the program's way: an open at each
- * sample would take the lowest free number for a moment, and a program
- * opening meanwhile would get the next one. */
-static long read_thread_file(struct hub *h, int file, char *buf, size_t len)
+/* Whether the monitor watches this process's hubs (GREENSHIM_MAX_BLOCKING_MS
+ * on, green threads). */
+static bool monitor_wanted(void)
+{
+	if (!atomic_load_explicit(&enabled, memory_order_relaxed))
+		return false;
+	config_load();
+	return gs_config.max_blocking_ns != 0 && !gs_config.native_threads;
+}
+
+/* h's OS thread's files in /proc/self/task/TID/, opened once, moved out of
+ * the program's way, and read again at offset 0 at each sample. Opened as
+ * the hub is threaded (hub_make_kept_fds), never at a sample: an open
+ * takes the lowest free number for a moment, which a program running on
+ * another hub may have just closed or be about to take. */
+void monitor_open_files(struct hub *h)
 {
 	static const char *const names[MON_FILES] = { "syscall", "schedstat" };
+	char path[64];
+	int fds[MON_FILES];
+
+	if (!monitor_wanted() || h->mon_fd[0] > 0)
+		return;
+	for (int i = 0; i < MON_FILES; i++) {
+		snprintf(path, sizeof path, "/proc/self/task/%d/%s", h->tid, names[i]);
+		hub_own_lock();
+		fds[i] = hub_own_place((int)arch_syscall3(SYS_open, (long)path, O_RDONLY | O_CLOEXEC,
+							  0),
+				       OWN_MONITOR, h);
+		hub_own_unlock();
+	}
+	introspect_hubs_lock();
+	for (int i = 0; i < MON_FILES; i++)
+		h->mon_fd[i] = fds[i] > 0 ? fds[i] : 0;
+	introspect_hubs_unlock();
+}
+
+/* h's OS thread's file (MON_FILE_*) read into buf, NUL-terminated: its
+ * length, or -1 (not open: the reader falls back). */
+static long read_thread_file(struct hub *h, int file, char *buf, size_t len)
+{
 	long n;
 
-	if (h->mon_fd[file] <= 0) {
-		long fd;
-
-		snprintf(buf, len, "/proc/self/task/%d/%s", h->tid, names[file]);
-		hub_own_lock();
-		fd = hub_own_place((int)arch_syscall3(SYS_open, (long)buf, O_RDONLY | O_CLOEXEC, 0),
-				   OWN_MONITOR, h);
-		hub_own_unlock();
-		if (fd < 0)
-			return -1;
-		h->mon_fd[file] = (int)fd;
-	}
+	if (h->mon_fd[file] <= 0)
+		return -1;
 	n = arch_syscall6(SYS_pread64, h->mon_fd[file], (long)buf, (long)len - 1, 0, 0, 0);
 	if (n <= 0)
 		return -1;
@@ -413,11 +436,7 @@ void monitor_green_added(void)
 {
 	int expected = 0;
 
-	if (!atomic_load_explicit(&enabled, memory_order_relaxed) ||
-	    atomic_load_explicit(&started, memory_order_relaxed) != 0)
-		return;
-	config_load();
-	if (gs_config.max_blocking_ns == 0 || gs_config.native_threads)
+	if (atomic_load_explicit(&started, memory_order_relaxed) != 0 || !monitor_wanted())
 		return;
 	if (!atomic_compare_exchange_strong(&started, &expected, 1))
 		return;

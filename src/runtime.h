@@ -973,6 +973,7 @@ enum own_kind {
 	OWN_BACKEND,   /* a hub's epoll fd (libev's backend) */
 	OWN_WAKE,      /* a hub's wake-up eventfd */
 	OWN_MONITOR,   /* the monitor's /proc fd for a hub */
+	OWN_EXC,       /* a hub's set for exceptional conditions (fdwait.c) */
 	OWN_CONTROL,   /* the control socket */
 };
 /* Is fd one the runtime opened for a hub or for itself? Any thread,
@@ -1031,8 +1032,15 @@ void hub_wake(struct hub *h);
  * hub_own_lock): the new number, or -errno. */
 int control_move_fd(int fd);
 int monitor_move_fd(struct hub *h, int fd);
-/* Releases the fd the monitor keeps for h (hub_destroy, the fork child). */
+/* Releases the fds the monitor keeps for h (hub_destroy, the fork child). */
 void monitor_forget_hub(struct hub *h);
+/* Opens them, when the monitor is on and they are not open
+ * (hub_make_kept_fds). */
+void monitor_open_files(struct hub *h);
+/* Makes the fds h keeps besides its loop's (the set for exceptional
+ * conditions, the monitor's files) where no program thread but the caller
+ * runs: an extra hub's start, and the first hub's second thread. */
+void hub_make_kept_fds(struct hub *h);
 /* Called by a signal handler that just ran on this OS thread (restart:
  * it had SA_RESTART). Async-signal-safe. The green thread the signal was
  * for — the one named by hub_signal_target(), else the root, as Linux
@@ -1101,6 +1109,9 @@ void fdw_ready(struct hub *h, int fd, int dir);
 int fdw_wait(int fd, int events, int64_t deadline, unsigned flags);
 /* h's loop closes (hub.c, hub_close_loop): its FDW_EXC set goes. */
 void fdw_hub_closing(struct hub *h);
+/* Makes h's set for exceptional conditions now (hub_make_kept_fds), if it
+ * is not made; without it, the first wait for one makes it. */
+void fdw_make_exc(struct hub *h);
 /* fd is about to be closed: waiters get -EBADF, watchers are stopped and
  * re-armed so that libev sees a new file behind a reused number. */
 void fdw_close(struct hub *h, int fd);

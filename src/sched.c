@@ -460,6 +460,8 @@ static void *hub_thread(void *arg)
 	h->idle_root = true;
 	h->nrunning--; /* its root is no program thread */
 	sigmask_idle_root(h);
+	/* Now, while the program's only thread waits for this start. */
+	hub_make_kept_fds(h);
 	hubs[s->index] = h;
 	atomic_store(&s->state, 1);
 	wait_init(&never);

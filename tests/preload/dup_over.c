@@ -1,8 +1,9 @@
 /*
  * An ordinary program (never linked to greenshim) that dup2s and dup3s
  * /dev/null over every number from 1023 down to 990 while its threads
- * hand bytes to each other through pipes, sleep, and look up a host name,
- * then checks each number is what it put there, and that the threads
+ * hand bytes to each other through pipes, sleep, look up a host name, and
+ * wait in poll for a pipe's hang-up alone (events 0: the runtime watches
+ * that through an epoll set of its own), then checks each number is what it put there, and that the threads
  * still finish; then closes every fd from 3 up with closefrom and hands
  * a byte to a new thread. greenshim keeps its own descriptors at the top
  * of those numbers; the program must see what it sees natively, and the
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,7 +33,7 @@
 #define BOTTOM 990
 #define ROUNDS 300
 
-static int ping[2], pong[2];
+static int ping[2], pong[2], hup[2];
 static volatile int replaced;
 
 static void *player(void *arg)
@@ -65,6 +67,17 @@ static void *lookup(void *arg)
 	return NULL;
 }
 
+/* Asks for no event: only the hang-up, once main closes the other end. */
+static void *hangup(void *arg)
+{
+	struct pollfd pf = { .fd = hup[0], .events = 0 };
+
+	(void)arg;
+	if (poll(&pf, 1, 10000) != 1 || pf.revents != POLLHUP)
+		return "hang-up";
+	return NULL;
+}
+
 static char got = '?';
 
 static void *read_one(void *arg)
@@ -78,13 +91,13 @@ static void *read_one(void *arg)
 int main(int argc, char **argv)
 {
 	bool wait_stdin = argc > 1 && strcmp(argv[1], "--wait") == 0;
-	pthread_t t[3];
+	pthread_t t[4];
 	struct stat null_st, st;
 	int null_fd, bad = 0;
 	char c;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (pipe(ping) != 0 || pipe(pong) != 0)
+	if (pipe(ping) != 0 || pipe(pong) != 0 || pipe(hup) != 0)
 		return 1;
 	null_fd = open("/dev/null", O_RDWR);
 	if (null_fd < 0 || fstat(null_fd, &null_st) != 0)
@@ -92,6 +105,7 @@ int main(int argc, char **argv)
 	pthread_create(&t[0], NULL, player, "ping");
 	pthread_create(&t[1], NULL, player, NULL);
 	pthread_create(&t[2], NULL, lookup, NULL);
+	pthread_create(&t[3], NULL, hangup, NULL);
 	usleep(150000); /* the threads wait, sleep, switch meanwhile */
 	for (int fd = TOP; fd >= BOTTOM; fd--) {
 		int r = fd % 2 ? dup2(null_fd, fd) : dup3(null_fd, fd, O_CLOEXEC);
@@ -124,7 +138,8 @@ int main(int argc, char **argv)
 		while (read(0, &c, 1) > 0)
 			;
 	}
-	for (int i = 0; i < 3; i++) {
+	close(hup[1]);
+	for (int i = 0; i < 4; i++) {
 		void *r;
 
 		pthread_join(t[i], &r);

@@ -808,6 +808,19 @@ test_own_fds_stay_out_of_the_programs_way() {
 	as_native own_fds_stay_out_of_the_programs_way "$B/tests/preload/own_fds"
 }
 
+# A program that closes an fd and opens again while its other threads
+# compute, in five fresh children: the number it closed stays closed and
+# its opens get the same lowest number each time, as natively; the
+# runtime makes no fd of its own, even for a moment, while the program
+# runs (tests/preload/fd_reuse.c; the library before 2026-12-07 opened the
+# monitor's files at its first sample, and failed within ten runs).
+test_fd_numbers_stay_the_programs_while_threads_run() {
+	as_native fd_numbers_stay_the_programs_while_threads_run \
+		env GREENSHIM_HUBS=2 "$B/tests/preload/fd_reuse" 5
+	as_native fd_numbers_stay_the_programs_while_threads_run_on_one_hub \
+		env GREENSHIM_HUBS=1 "$B/tests/preload/fd_reuse" 5
+}
+
 # A program that dup2s and dup3s over the numbers greenshim keeps its own
 # fds at (1023 down to 990) while its threads hand bytes through pipes,
 # sleep and look up a name: each number is what the program put there, as
@@ -1753,6 +1766,7 @@ test_a_handler_stops_and_resumes_every_thread
 test_stops_sent_together_all_arrive
 test_setxid_and_vfork_as_native
 test_own_fds_stay_out_of_the_programs_way
+test_fd_numbers_stay_the_programs_while_threads_run
 test_dup2_over_the_runtimes_fds_moves_them
 test_greenctl_answers_after_dup2_over_its_socket
 test_a_bad_greenshim_value_stops_the_program_before_main
