@@ -264,6 +264,43 @@ static void case_two_waiters(void)
 	      "statuses %#x %#x", kid_status[0], kid_status[1]);
 }
 
+/* Threads waiting for a child, one for a given pid and one for any,
+ * hold no fd number the program would get: another thread's dup gets the
+ * lowest free number, and the next one up is closed, as natively (the
+ * library before 2026-12-07 held a pidfd there for each wait). */
+static void *wait_any_kid(void *arg)
+{
+	(void)arg;
+	kid_status[1] = -1;
+	if (waitpid(-1, &kid_status[1], 0) != kid[1])
+		kid_status[1] = -1;
+	return NULL;
+}
+
+static void case_waits_keep_no_fd(void)
+{
+	pthread_t t[2];
+	int lowest, fd;
+
+	lowest = dup(0);
+	CHECK(lowest >= 0 && close(lowest) == 0, "dup");
+	kid[0] = child_sleeping(150, 31);
+	kid[1] = child_sleeping(60, 32);
+	CHECK(pthread_create(&t[0], NULL, wait_kid, (void *)0L) == 0, "waiter");
+	CHECK(pthread_create(&t[1], NULL, wait_any_kid, NULL) == 0, "waiter");
+	usleep(20000); /* both wait now */
+	fd = dup(0);
+	CHECK(fd == lowest, "dup gave %d while threads waited for children; the lowest free is %d",
+	      fd, lowest);
+	close(fd);
+	errno = 0;
+	CHECK(fcntl(lowest + 1, F_GETFD) == -1 && errno == EBADF, "fd %d is open", lowest + 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK(WEXITSTATUS(kid_status[0]) == 31 && WEXITSTATUS(kid_status[1]) == 32,
+	      "statuses %#x %#x", kid_status[0], kid_status[1]);
+}
+
 /* A signal ends waitpid with EINTR, or not at all under SA_RESTART. */
 static void on_usr1(int sig)
 {
@@ -525,6 +562,7 @@ int main(int argc, char **argv)
 		{ "fork_mutex", case_fork_mutex },
 		{ "waits", case_waits },
 		{ "two_waiters", case_two_waiters },
+		{ "waits_keep_no_fd", case_waits_keep_no_fd },
 		{ "wait_eintr", case_wait_eintr },
 		{ "system", case_system },
 		{ "popen_read", case_popen_read },

@@ -315,7 +315,7 @@ test_a_constructor_in_dlopen_is_not_preempted() {
 # fork, the wait family, system(), popen() and pclose().
 test_process_semantics_match_native() {
 	cases_match_native process_semantics process fork_parked fork_from_thread fork_mutex \
-		waits two_waiters wait_eintr system popen_read popen_write popen_modes \
+		waits two_waiters waits_keep_no_fd wait_eintr system popen_read popen_write popen_modes \
 		popen_closes_other_streams pclose_waits pclose_after_reap ptrace
 }
 
@@ -443,7 +443,7 @@ test_two_hubs_match_native() {
 		keys_and_once ten_thousand spinlock rwlock rwlock_readers_first barrier c11 futex \
 		shared_mutexes shared_cond_checked thread_api stale_handles
 	two_hubs process_semantics fork_parked fork_from_thread fork_mutex waits two_waiters \
-		wait_eintr system popen_read pclose_waits ptrace
+		waits_keep_no_fd wait_eintr system popen_read pclose_waits ptrace
 	two_hubs io_semantics timeouts rcvtimeo connect_refused nonblock_view accepters \
 		big_write sleeps eintr cpu_bound handoffs eventfd poll_closed_nval poll_unasked \
 		queued_after_idle
