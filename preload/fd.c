@@ -78,6 +78,22 @@ GS_WRAP int close(int fd)
 	return r;
 }
 
+int preload_runtime_fd(int fd)
+{
+	hub_own_lock();
+	fd = hub_own_place(fd, OWN_OTHER, NULL);
+	hub_own_unlock();
+	return fd;
+}
+
+/* The program's again, then closed as the program's close would: its
+ * watchers and waits go first. */
+void preload_runtime_fd_close(int fd)
+{
+	hub_forget_own_fd(fd);
+	close(fd);
+}
+
 /* fn(fd) for each fd from first to below end but own[0..n-1] (in order). */
 static void each_but(unsigned first, unsigned end, const int *own, int n, void (*fn)(int))
 {

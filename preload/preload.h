@@ -613,6 +613,14 @@ void fdtab_park(struct fdent *e, struct wait *w);
 void fdtab_unpark(struct fdent *e, struct wait *w);
 /* fd is being closed (or replaced by dup2): forget it, wake its waiters. */
 void fdtab_forget(int fd);
+/* An fd a wrapper makes for the length of one wait (a pidfd, a signalfd),
+ * the runtime's own until preload_runtime_fd_close: moved at once to the top
+ * of the numbers below 1024 and hidden from the program's calls, as the
+ * hubs' fds are, so that the program's opens meanwhile get their native
+ * numbers and its close_range and dup2 leave it alone (fd.c). A negative
+ * fd is returned as it is. */
+int preload_runtime_fd(int fd);
+void preload_runtime_fd_close(int fd);
 /* The highest fd number ever given an entry (0 if none). */
 int fdtab_top_fd(void);
 /* to is a new number for from's open file description (dup, dup2, dup3,

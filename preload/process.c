@@ -60,12 +60,9 @@ extern char **environ;
  * CHILDREN_RECHECK_NS: tried once, not at every wait. */
 static atomic_bool no_pidfd_open;
 
-/* A pidfd of pid for one wait, or -1 (errno as it was). The runtime's own
- * while the wait lasts, as the hubs' fds are: moved to the top of the
- * numbers below 1024 at once, so that the program's opens meanwhile get
- * the numbers they get natively (a thread waiting for a child held the
- * lowest free number until 2026-12-07), and hidden from its fcntl, close,
- * close_range and dup2. Closed with wait_pidfd_close. */
+/* A pidfd of pid for one wait (preload_runtime_fd), or -1 (errno as it
+ * was). Until 2026-12-07 a waiting thread held the lowest free numbers
+ * for the whole wait. */
 static int wait_pidfd(pid_t pid)
 {
 	int saved = errno;
@@ -77,19 +74,7 @@ static int wait_pidfd(pid_t pid)
 	if (r < 0 && errno == ENOSYS)
 		atomic_store_explicit(&no_pidfd_open, true, memory_order_relaxed);
 	errno = saved;
-	if (r < 0)
-		return -1;
-	hub_own_lock();
-	r = hub_own_place((int)r, OWN_OTHER, NULL);
-	hub_own_unlock();
-	return (int)r;
-}
-
-/* The program's again, then closed: the close forgets its watchers. */
-static void wait_pidfd_close(int fd)
-{
-	hub_forget_own_fd(fd);
-	close(fd);
+	return r < 0 ? -1 : preload_runtime_fd((int)r);
 }
 
 /* The pids of the process's children (every OS thread's) in *out. */
@@ -233,7 +218,7 @@ static int children_wait(struct hub *h, idtype_t type, id_t id, bool exits_only,
 	if (traced && sched_alone(h)) {
 		for (int i = 0; i < n; i++)
 			if (opened[i])
-				wait_pidfd_close(fds[i]);
+				preload_runtime_fd_close(fds[i]);
 		return WAIT_IN_KERNEL;
 	}
 	if (traced)
@@ -246,12 +231,12 @@ static int children_wait(struct hub *h, idtype_t type, id_t id, bool exits_only,
 		if (fdw_add(h, fds[i], FDW_READ, &e[k], &w, WAITER_FD_OPEN) == 0)
 			fds[k] = fds[i], opened[k] = opened[i], k++;
 		else if (opened[i])
-			wait_pidfd_close(fds[i]);
+			preload_runtime_fd_close(fds[i]);
 	r = wait_park(&w, gs_deadline_after(recheck));
 	for (int i = 0; i < k; i++) {
 		fdw_remove(h, fds[i], FDW_READ, &e[i]);
 		if (opened[i])
-			wait_pidfd_close(fds[i]);
+			preload_runtime_fd_close(fds[i]);
 	}
 	wait_after(&w);
 	if (GS_UNLIKELY(r == -ECANCELED))

@@ -11,7 +11,8 @@
  * first, then the process's; siginfo as the kernel and glibc fill it).
  * When none is, the green thread waits in the hub on a signalfd of the set
  * (readable when a signal of it is pending for the OS thread or the
- * process) and takes again. While it waits the set stays blocked in the
+ * process; the runtime's own fd while it waits, out of the program's
+ * numbers: preload_runtime_fd) and takes again. While it waits the set stays blocked in the
  * kernel whenever it or the hub runs (src/sigmask.c), so that a signal of
  * the set is left pending for it instead of being handled. Signals sent
  * to the green thread with pthread_kill or raise while it blocks them, or
@@ -155,7 +156,7 @@ GS_WRAP int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct time
 	if (r != -EAGAIN || (ts != NULL && ts->tv_sec == 0 && ts->tv_nsec == 0))
 		return r > 0 ? r : preload_fail(r);
 	to_sigset(m, &k);
-	sfd = signalfd(-1, &k, SFD_NONBLOCK | SFD_CLOEXEC);
+	sfd = preload_runtime_fd(signalfd(-1, &k, SFD_NONBLOCK | SFD_CLOEXEC));
 	if (sfd < 0)
 		return REAL(sigtimedwait)(set, info, ts); /* no fd left: block */
 	sigmask_sigwait(h, g, m);
@@ -179,7 +180,7 @@ GS_WRAP int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct time
 		}
 	}
 	sigmask_sigwait(h, g, 0);
-	close(sfd); /* ours: forgets the fd's watchers first */
+	preload_runtime_fd_close(sfd);
 	return r > 0 ? r : preload_fail(r);
 }
 

@@ -323,7 +323,7 @@ test_process_semantics_match_native() {
 # other blocking calls.
 test_signal_waits_match_native() {
 	cases_match_native signal_waits signal sigwait_from_process sigwait_pthread_kill \
-		sigtimedwait_results sigwait_eintr sigwait_every_signal pause sigsuspend \
+		sigwait_keeps_no_fd sigtimedwait_results sigwait_eintr sigwait_every_signal pause sigsuspend \
 		sigsuspend_same_mask sigpause_forms pending_for_a_thread eintr_where_native \
 		reset_every_signal sigqueue_a_thread sent_before_a_flag cancel_before_a_flag \
 		stop_the_world siginterrupt_forms rt_queue_from_process sigpipe_is_the_writers \
@@ -336,7 +336,7 @@ test_signal_waits_match_native() {
 # to run meanwhile, and with GREENSHIM_THREADS=native.
 test_signals_on_their_thread() {
 	for c in sigpipe_is_the_writers process_signal_on_main siglongjmp_out_of_a_wait \
-		own_handler_for_every_signal; do
+		own_handler_for_every_signal sigwait_keeps_no_fd; do
 		case_matches signal_${c}_one_hub signal_waits $c GREENSHIM_HUBS=1
 		case_matches signal_${c}_native_threads signal_waits $c GREENSHIM_THREADS=native
 	done
@@ -448,7 +448,8 @@ test_two_hubs_match_native() {
 		big_write sleeps eintr cpu_bound handoffs eventfd poll_closed_nval poll_unasked \
 		queued_after_idle
 	two_hubs own_malloc threads_allocate
-	two_hubs signal_waits sigwait_from_process sigwait_pthread_kill sigtimedwait_results \
+	two_hubs signal_waits sigwait_from_process sigwait_pthread_kill sigwait_keeps_no_fd \
+		sigtimedwait_results \
 		sigwait_eintr sigwait_every_signal pause sigsuspend sigsuspend_same_mask \
 		sigpause_forms pending_for_a_thread eintr_where_native reset_every_signal \
 		sigqueue_a_thread sent_before_a_flag cancel_before_a_flag stop_the_world \

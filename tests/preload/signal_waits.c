@@ -6,6 +6,7 @@
  * greenshim. */
 #define _GNU_SOURCE /* sem_clockwait */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -188,6 +189,33 @@ static void case_sigwait_pthread_kill(void)
 	CHECK(atomic_load(&ticks) - before >= MIN_TICKS, "ticks during the waits: %d",
 	      atomic_load(&ticks) - before);
 	stop_ticker(t);
+}
+
+/* A thread waiting in sigwait holds no fd number of the program's: main's
+ * dup gets the lowest free number, and the next one up is closed, as
+ * natively (until 2026-12-07 the wait's signalfd held the lowest). */
+static void case_sigwait_keeps_no_fd(void)
+{
+	pthread_t w;
+	int lowest, fd;
+
+	block(SIGUSR2);
+	lowest = dup(0);
+	CHECK(lowest >= 0 && close(lowest) == 0, "dup");
+	CHECK(pthread_create(&w, NULL, sigwait_thread, NULL) == 0, "waiter");
+	usleep(30000); /* it waits now */
+	fd = dup(0);
+	CHECK(fd == lowest, "dup gave %d while a thread waited in sigwait; the lowest free is %d",
+	      fd, lowest);
+	close(fd);
+	errno = 0;
+	CHECK(fcntl(lowest + 1, F_GETFD) == -1 && errno == EBADF, "fd %d is open", lowest + 1);
+	CHECK(pthread_kill(w, SIGUSR2) == 0, "pthread_kill");
+	usleep(30000);
+	CHECK(pthread_kill(w, SIGUSR2) == 0, "pthread_kill");
+	pthread_join(w, NULL);
+	CHECK(waiter_sig == SIGUSR2 && waiter_info.si_signo == SIGUSR2, "sigwait got %d, then %d",
+	      waiter_sig, waiter_info.si_signo);
 }
 
 /* sigtimedwait: EAGAIN after the timeout (others ran), EINVAL for a bad
@@ -2001,6 +2029,7 @@ int main(int argc, char **argv)
 	static const struct test_case cases[] = {
 		{ "sigwait_from_process", case_sigwait_from_process },
 		{ "sigwait_pthread_kill", case_sigwait_pthread_kill },
+		{ "sigwait_keeps_no_fd", case_sigwait_keeps_no_fd },
 		{ "sigtimedwait_results", case_sigtimedwait_results },
 		{ "sigwait_eintr", case_sigwait_eintr },
 		{ "sigwait_every_signal", case_sigwait_every_signal },
