@@ -6,7 +6,9 @@
  * execve inside libc, past any wrapper: each is wrapped here. The variadic
  * ones collect their arguments into an array, as glibc's do, and call the
  * wrapper of their array form. The new program starts on the caller's
- * CPU affinity, not its hub's (preload/affinity.c).
+ * CPU affinity, not its hub's (preload/affinity.c), and on its signal
+ * mask, without the signals blocked for other threads' sigwaits
+ * (sigmask_exec_begin).
  *
  * dlclose, here too as what changes the program's code: once it returns,
  * the code the preemption tick learnt since the start (preempt.c, late
@@ -25,8 +27,10 @@
 		int r_, err_;                       \
 		bool begun_ = preempt_exec_begin(); \
 		bool own_ = affinity_exec_begin();  \
+		bool mask_ = sigmask_exec_begin();  \
 		r_ = (call);                        \
 		err_ = errno;                       \
+		sigmask_exec_end(mask_);            \
 		affinity_exec_end(own_);            \
 		preempt_exec_end(begun_);           \
 		errno = err_;                       \
@@ -73,7 +77,9 @@ GS_WRAP int execveat(int dirfd, const char *path, char *const argv[], char *cons
 	do {                                                \
 		bool begun_ = preempt_spawn_begin();        \
 		bool own_ = affinity_exec_begin();          \
+		bool mask_ = sigmask_exec_begin();          \
 		int r_ = (call);                            \
+		sigmask_exec_end(mask_);                    \
 		affinity_exec_end(own_);                    \
 		preempt_spawn_end(begun_);                  \
 		return r_;                                  \

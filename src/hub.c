@@ -501,6 +501,7 @@ static int hub_poll(struct hub *h, int flags)
 
 	atomic_store(&h->in_loop, true);
 	hub_take_move(h);
+	sigmask_follow_waits(h);
 	r = ev_run(h->loop, flags);
 	atomic_store(&h->in_loop, false);
 	return r;
@@ -2258,6 +2259,7 @@ void hub_fork_child(void)
 	h->cpu_mark = 0;
 	sig_slots_clear(&h->deferred);
 	memset(h->nwaitset, 0, sizeof h->nwaitset);
+	sigmask_fork_child(h, cur);
 	atomic_store(&h->remote, NULL);
 	atomic_store(&h->remote_waits, NULL);
 	atomic_store(&h->adopt, NULL);

@@ -773,6 +773,7 @@ static void kick_take(int sig, siginfo_t *si, void *ucp)
 	hub_take_deferred(h); /* those another hub's handler sent */
 	h->in_tick--;
 	green_take_due(cur);
+	sigmask_follow_waits(h); /* another thread's sigwait: before the frame's */
 	frame_follows(h, cur, uc);
 	cancel_async(cur);
 	errno = saved_errno;

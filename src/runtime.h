@@ -1492,6 +1492,21 @@ void sigmask_tsig_free(struct green *g);
  * Meanwhile set is blocked in the kernel while g or the hub runs, so that
  * a signal of set stays pending until g takes it. */
 void sigmask_sigwait(struct hub *h, struct green *g, uint64_t set);
+/* Those of set that are not a thread's own stay blocked on every hub while
+ * any thread waits for them (sigmask.c): h puts the latest such set in its
+ * kernel mask, if it has not (its loop; a kick). */
+void sigmask_follow_waits(struct hub *h);
+/* Every other scheduler hub follows the set soon: woken, or kicked where
+ * it runs a thread (sched.c). */
+void sched_follow_waits(struct hub *h);
+/* Around an exec or a spawn: the calling OS thread's kernel mask is its
+ * thread's own, without other threads' sigwaits (begin: true if it was
+ * changed), for the new program to start on; put back if it returns. */
+bool sigmask_exec_begin(void);
+void sigmask_exec_end(bool begun);
+/* A fork's child: no thread waits in sigwait but maybe self, and self's
+ * OS thread has self's own mask again. */
+void sigmask_fork_child(struct hub *h, struct green *self);
 /* sigsuspend: the running green's mask becomes temp (its old one in
  * *old); a pending signal it lets in is delivered now, on it; then every
  * signal is blocked in the kernel until the next switch, so that none is

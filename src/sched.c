@@ -616,6 +616,20 @@ void sched_take_forwarded(struct hub *h)
 		sigmask_raise_due(h, h->root);
 }
 
+void sched_follow_waits(struct hub *h)
+{
+	int n = sched_hubs();
+
+	for (int i = 0; i < n; i++) {
+		struct hub *o = hubs[i];
+
+		if (o == NULL || o == h)
+			continue;
+		hub_wake(o);
+		preempt_kick(o);
+	}
+}
+
 struct hub *sched_hub(int i)
 {
 	return hubs[i];

@@ -32,6 +32,24 @@
  * not on the sender's. A thread in sigwait (green->waitset) has its set
  * blocked in the kernel while it or the hub runs, so that a signal of the
  * set stays pending until the thread takes it (preload/sigwait.c).
+ *
+ * And on every other hub too, whatever thread runs there (waited): Linux
+ * gives a signal sent to the process to its main thread when that one
+ * takes it, and a thread in sigwait does. A program whose main thread
+ * waits in sigwait for a signal that another thread lets in gets it there
+ * natively, every time; under greenshim the other thread's hub took it
+ * (sigwait waits in the hub, not in the kernel), and at the signal's
+ * default action the process died of it (until 2026-12-07; two hubs,
+ * every run). Blocked everywhere, it stays pending for the process, and
+ * the waiter's signalfd, which sees the process's pending signals from
+ * any hub, ends its wait. When main is not the waiter the kernel may give
+ * such a signal to either thread: greenshim always gives it to the
+ * waiter, one of the native outcomes. Never blocked so: the signals the
+ * kernel sends a thread for what it did (faults, SIGPIPE, SIGXFSZ), which
+ * are that thread's, and glibc's own (32, 33). The other hubs follow a
+ * change at their next poll (sigmask_follow_waits), woken or kicked for
+ * it, and the change is taken out again around an exec and in a fork's
+ * child, which start on the caller's own mask.
  */
 #include "hub_impl.h"
 #include "sys.h"
@@ -46,6 +64,16 @@
 /* Set for good once any hub counts masks: until then every green thread
  * of the process has the mask it started with. */
 static atomic_bool masks_anywhere;
+
+/* The signals some green thread of the process waits for in sigwait,
+ * blocked on every hub (the head comment): how many wait for each, the
+ * set of those with any, and a generation the hubs follow. */
+static atomic_int nwaiting[64];
+static _Atomic uint64_t waited;
+static atomic_uint waited_gen;
+/* Held to make waited from the counts: the last to make it saw every
+ * change of the counts made before it took the lock. */
+static atomic_flag waited_lock = ATOMIC_FLAG_INIT;
 
 /* The signals whose disposition is a handler of the program's
  * (preload/signal.c): those sent to another green thread than the caller
@@ -102,6 +130,19 @@ void sig_default_again(int sig)
 		      sig);
 }
 
+/* Never blocked for another thread's sigwait: a thread's own signals (the
+ * head comment), the ones nobody can block, and glibc's. */
+static uint64_t thread_own_signals(void)
+{
+	return bit(SIGKILL) | bit(SIGSTOP) | bit(32) | bit(33) | bit(SIGSEGV) | bit(SIGBUS) |
+	       bit(SIGILL) | bit(SIGFPE) | bit(SIGTRAP) | bit(SIGSYS) | bit(SIGPIPE) | bit(SIGXFSZ);
+}
+
+static uint64_t waited_now(void)
+{
+	return atomic_load_explicit(&waited, memory_order_relaxed);
+}
+
 static uint64_t kernel_get(void)
 {
 	uint64_t m = 0;
@@ -112,6 +153,7 @@ static uint64_t kernel_get(void)
 
 static void kernel_set(struct hub *h, uint64_t m)
 {
+	m |= waited_now();
 	if (preempt_active())
 		m &= ~bit(preempt_signal());
 	if (h->trap_on)
@@ -486,7 +528,7 @@ int sigmask_thread_kill(struct green *g, int sig, const siginfo_t *si)
 /* The mask the kernel is to have while g runs, as kernel_set puts it. */
 static uint64_t kernel_mask_of(const struct hub *h, const struct green *g)
 {
-	uint64_t m = g->sigmask | g->waitset;
+	uint64_t m = g->sigmask | g->waitset | waited_now();
 
 	if (preempt_active())
 		m &= ~bit(preempt_signal());
@@ -563,17 +605,96 @@ uint64_t sigmask_own_pending(struct hub *h)
 
 void sigmask_sigwait(struct hub *h, struct green *g, uint64_t set)
 {
+	uint64_t everywhere = ~thread_own_signals();
+	bool changed = false;
+
 	if (!h->masks)
 		sigmask_recount(h);
 	for (int s = 0; s < 64; s++) {
-		if (g->waitset & ((uint64_t)1 << s))
+		uint64_t b = (uint64_t)1 << s;
+
+		if (g->waitset & b) {
 			h->nwaitset[s]--;
-		if (set & ((uint64_t)1 << s))
+			if ((b & everywhere) && atomic_fetch_sub(&nwaiting[s], 1) == 1)
+				changed = true;
+		}
+		if (set & b) {
 			h->nwaitset[s]++;
+			if ((b & everywhere) && atomic_fetch_add(&nwaiting[s], 1) == 0)
+				changed = true;
+		}
 	}
 	g->waitset = set;
 	h->hub_mask_dirty = true;
+	if (changed) {
+		uint64_t w = 0;
+
+		while (atomic_flag_test_and_set_explicit(&waited_lock, memory_order_acquire))
+			arch_syscall3(SYS_sched_yield, 0, 0, 0);
+		for (int s = 0; s < 64; s++)
+			if (atomic_load(&nwaiting[s]) > 0)
+				w |= (uint64_t)1 << s;
+		atomic_store(&waited, w);
+		h->waited_gen = atomic_fetch_add(&waited_gen, 1) + 1;
+		atomic_flag_clear_explicit(&waited_lock, memory_order_release);
+		sched_follow_waits(h);
+	}
 	kernel_set(h, g->sigmask | set);
+}
+
+void sigmask_follow_waits(struct hub *h)
+{
+	unsigned gen = atomic_load_explicit(&waited_gen, memory_order_acquire);
+
+	if (GS_LIKELY(gen == h->waited_gen))
+		return;
+	h->waited_gen = gen;
+	if (!h->masks)
+		sigmask_recount(h);
+	kernel_set(h, h->current == h->hub_green ? hub_mask(h)
+						 : h->current->sigmask | h->current->waitset);
+}
+
+bool sigmask_exec_begin(void)
+{
+	struct hub *h = hub_peek();
+	struct green *g;
+	uint64_t m;
+
+	if (h == NULL || waited_now() == 0 || (g = h->current) == h->hub_green)
+		return false;
+	m = g->sigmask | g->waitset;
+	if (preempt_active())
+		m &= ~bit(preempt_signal());
+	arch_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, sizeof m, 0, 0);
+	h->kmask = m;
+	return true;
+}
+
+void sigmask_exec_end(bool begun)
+{
+	struct hub *h = hub_peek();
+
+	if (begun && h != NULL)
+		kernel_set(h, h->current->sigmask | h->current->waitset);
+}
+
+void sigmask_fork_child(struct hub *h, struct green *self)
+{
+	uint64_t m = self->sigmask | self->waitset;
+
+	atomic_flag_clear(&waited_lock); /* maybe a copy of another thread's */
+	for (int s = 0; s < 64; s++)
+		atomic_store(&nwaiting[s], 0);
+	if (atomic_exchange(&waited, 0) == 0)
+		return;
+	h->waited_gen = atomic_fetch_add(&waited_gen, 1) + 1;
+	/* The parent's OS thread blocked them for other threads' waits,
+	 * which are not in the child. */
+	if (preempt_active())
+		m &= ~bit(preempt_signal());
+	arch_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, sizeof m, 0, 0);
+	h->kmask = m;
 }
 
 void sigmask_suspend(struct hub *h, uint64_t temp, uint64_t *old)
@@ -595,7 +716,7 @@ void sigmask_suspend(struct hub *h, uint64_t temp, uint64_t *old)
 
 void sigmask_handler_mask(struct hub *h, const struct green *t, uint64_t extra)
 {
-	uint64_t m = t->sigmask | t->waitset | extra;
+	uint64_t m = t->sigmask | t->waitset | extra | waited_now();
 
 	if (!h->masks)
 		return;
@@ -606,7 +727,8 @@ void sigmask_handler_mask(struct hub *h, const struct green *t, uint64_t extra)
 
 void sigmask_raise_here(struct hub *h, struct green *g, int sig, const siginfo_t *si)
 {
-	uint64_t m = g->sigmask | g->waitset;
+	/* sig is g's own: other threads' sigwaits do not keep it. */
+	uint64_t m = g->sigmask | g->waitset | (waited_now() & ~bit(sig));
 
 	/* Sent to this OS thread with g's mask in the kernel: delivered
 	 * before the call returns, its handler on this context for g

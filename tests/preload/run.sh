@@ -323,8 +323,9 @@ test_process_semantics_match_native() {
 # other blocking calls.
 test_signal_waits_match_native() {
 	cases_match_native signal_waits signal sigwait_from_process sigwait_pthread_kill \
-		sigwait_keeps_no_fd sigtimedwait_results sigwait_eintr sigwait_every_signal pause sigsuspend \
-		sigsuspend_same_mask sigpause_forms pending_for_a_thread eintr_where_native \
+		sigwait_keeps_no_fd main_sigwait_beside_open_threads sigtimedwait_results \
+		sigwait_eintr sigwait_every_signal pause sigsuspend sigsuspend_same_mask \
+		sigpause_forms pending_for_a_thread eintr_where_native \
 		reset_every_signal sigqueue_a_thread sent_before_a_flag cancel_before_a_flag \
 		stop_the_world siginterrupt_forms rt_queue_from_process sigpipe_is_the_writers \
 		process_signal_on_main siglongjmp_out_of_a_wait own_handler_for_every_signal
@@ -336,7 +337,7 @@ test_signal_waits_match_native() {
 # to run meanwhile, and with GREENSHIM_THREADS=native.
 test_signals_on_their_thread() {
 	for c in sigpipe_is_the_writers process_signal_on_main siglongjmp_out_of_a_wait \
-		own_handler_for_every_signal sigwait_keeps_no_fd; do
+		own_handler_for_every_signal sigwait_keeps_no_fd main_sigwait_beside_open_threads; do
 		case_matches signal_${c}_one_hub signal_waits $c GREENSHIM_HUBS=1
 		case_matches signal_${c}_native_threads signal_waits $c GREENSHIM_THREADS=native
 	done
@@ -353,6 +354,25 @@ test_sem_waits_are_interrupted_as_native() {
 	for c in sem_eintr sem_shared_alone; do
 		output_matches_native ${c}_as_native signal_waits $c
 	done
+}
+
+# While a thread waits in sigwait for a signal that main lets in, main's
+# forked child, a program it execs and one run by system() start on main's
+# own mask, as natively (greenshim blocks the waited signal on every hub,
+# not in what a child inherits): the same SigBlk lines natively, under
+# greenshim with the default hubs, one hub, two, and native threads.
+test_children_start_on_their_own_mask_beside_a_sigwait() {
+	output_matches_native children_beside_a_sigwait_as_native signal_waits \
+		children_beside_a_sigwait
+	native=$(timeout 60 "$B/tests/preload/signal_waits" children_beside_a_sigwait 2>&1)
+	green=$(GREENSHIM_HUBS=1 LD_PRELOAD="$LIB" timeout 60 \
+		"$B/tests/preload/signal_waits" children_beside_a_sigwait 2>&1)
+	if [ "$green" != "$native" ]; then
+		fail children_beside_a_sigwait_on_one_hub "$(echo "$native" >"$tmp/one.n"
+			echo "$green" | diff "$tmp/one.n" -)"
+	else
+		ok children_beside_a_sigwait_on_one_hub
+	fi
 }
 
 test_sync_semantics_match_native() {
@@ -449,13 +469,13 @@ test_two_hubs_match_native() {
 		queued_after_idle
 	two_hubs own_malloc threads_allocate
 	two_hubs signal_waits sigwait_from_process sigwait_pthread_kill sigwait_keeps_no_fd \
-		sigtimedwait_results \
+		main_sigwait_beside_open_threads sigtimedwait_results \
 		sigwait_eintr sigwait_every_signal pause sigsuspend sigsuspend_same_mask \
 		sigpause_forms pending_for_a_thread eintr_where_native reset_every_signal \
 		sigqueue_a_thread sent_before_a_flag cancel_before_a_flag stop_the_world \
 		siginterrupt_forms rt_queue_from_process sigpipe_is_the_writers \
 		process_signal_on_main siglongjmp_out_of_a_wait
-	two_hubs_output signal_waits sem_eintr
+	two_hubs_output signal_waits sem_eintr children_beside_a_sigwait
 	two_hubs_output raw_syscalls sigmask sigaction
 	two_hubs_output stdio_semantics shared_file file_locks shared_regular_file locked_sections
 	for sig in segv sys rtmax1; do
@@ -1785,6 +1805,7 @@ test_two_hubs_match_native
 test_hubs_values
 test_process_semantics_match_native
 test_signal_waits_match_native
+test_children_start_on_their_own_mask_beside_a_sigwait
 test_signals_on_their_thread
 test_sem_waits_are_interrupted_as_native
 test_stdio_semantics_match_native

@@ -218,6 +218,133 @@ static void case_sigwait_keeps_no_fd(void)
 	      waiter_sig, waiter_info.si_signo);
 }
 
+/* main waits in sigwait for a signal that its other threads let in (they
+ * were made before main blocked it), one computing, one asleep; another
+ * thread sends the signal to the process. Linux gives it to main, in
+ * sigwait, every time: at its default action (the process would die of
+ * it elsewhere) and then with a handler (which never runs). Until
+ * 2026-12-07 another hub's OS thread took it under greenshim, and the
+ * process died, every run on two hubs. */
+static atomic_int open_stop, open_handled;
+
+static void *open_computer(void *arg)
+{
+	volatile unsigned long x = 1;
+
+	(void)arg;
+	while (!atomic_load_explicit(&open_stop, memory_order_relaxed))
+		x = x * 6364136223846793005UL + 1;
+	return NULL;
+}
+
+static void *open_sleeper(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&open_stop))
+		usleep(2000);
+	return NULL;
+}
+
+static void *send_to_process(void *arg)
+{
+	usleep(50000); /* main waits by now */
+	kill(getpid(), (int)(long)arg);
+	return NULL;
+}
+
+static void on_open_signal(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&open_handled, 1);
+}
+
+static void case_main_sigwait_beside_open_threads(void)
+{
+	sigset_t s = one(SIGUSR2);
+	struct sigaction sa;
+	pthread_t c, z, k;
+	int got;
+
+	CHECK(pthread_create(&c, NULL, open_computer, NULL) == 0, "computer");
+	CHECK(pthread_create(&z, NULL, open_sleeper, NULL) == 0, "sleeper");
+	block(SIGUSR2);
+	for (int round = 0; round < 6; round++) {
+		if (round == 3) {
+			memset(&sa, 0, sizeof sa);
+			sa.sa_handler = on_open_signal;
+			CHECK(sigaction(SIGUSR2, &sa, NULL) == 0, "sigaction");
+		}
+		CHECK(pthread_create(&k, NULL, send_to_process, (void *)(long)SIGUSR2) == 0,
+		      "sender");
+		got = 0;
+		CHECK(sigwait(&s, &got) == 0 && got == SIGUSR2, "round %d: sigwait got %d", round,
+		      got);
+		pthread_join(k, NULL);
+	}
+	atomic_store(&open_stop, 1);
+	pthread_join(c, NULL);
+	pthread_join(z, NULL);
+	CHECK(atomic_load(&open_handled) == 0, "the handler ran %d times",
+	      atomic_load(&open_handled));
+}
+
+/* While a thread waits in sigwait for SIGUSR1, which main does not block,
+ * main's children start on main's own mask: a forked child's, and an
+ * exec'd program's after fork and through system(), print the mask they
+ * have, which must be native's (greenshim blocks a waited signal on every
+ * hub, but not in what a child inherits). */
+static void *wait_usr1(void *arg)
+{
+	sigset_t s = one(SIGUSR1);
+	int got = 0;
+
+	(void)arg;
+	pthread_sigmask(SIG_BLOCK, &s, NULL);
+	sigwait(&s, &got);
+	return (void *)(long)got;
+}
+
+static void print_blocked(const char *who)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, "SigBlk:", 7) == 0)
+			printf("%s %s", who, line);
+	if (f != NULL)
+		fclose(f);
+	fflush(stdout);
+}
+
+static void case_children_beside_a_sigwait(void)
+{
+	pthread_t t;
+	pid_t pid;
+	void *got;
+	int status;
+
+	fflush(stdout);
+	CHECK(pthread_create(&t, NULL, wait_usr1, NULL) == 0, "waiter");
+	usleep(30000); /* it waits now */
+	pid = fork();
+	if (pid == 0) {
+		print_blocked("fork child");
+		_exit(0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "fork");
+	pid = fork();
+	if (pid == 0) {
+		execl("/bin/grep", "grep", "-H", "SigBlk", "/proc/self/status", (char *)NULL);
+		_exit(127);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && status == 0, "fork and exec");
+	CHECK(system("grep SigBlk /proc/self/status") == 0, "system");
+	CHECK(pthread_kill(t, SIGUSR1) == 0, "pthread_kill");
+	pthread_join(t, &got);
+	CHECK((long)got == SIGUSR1, "sigwait got %ld", (long)got);
+}
+
 /* sigtimedwait: EAGAIN after the timeout (others ran), EINVAL for a bad
  * time even with a signal pending, which stays pending; pending signals
  * are taken at once, the thread's own before the process's, the lowest
@@ -2030,6 +2157,8 @@ int main(int argc, char **argv)
 		{ "sigwait_from_process", case_sigwait_from_process },
 		{ "sigwait_pthread_kill", case_sigwait_pthread_kill },
 		{ "sigwait_keeps_no_fd", case_sigwait_keeps_no_fd },
+		{ "main_sigwait_beside_open_threads", case_main_sigwait_beside_open_threads },
+		{ "children_beside_a_sigwait", case_children_beside_a_sigwait },
 		{ "sigtimedwait_results", case_sigtimedwait_results },
 		{ "sigwait_eintr", case_sigwait_eintr },
 		{ "sigwait_every_signal", case_sigwait_every_signal },

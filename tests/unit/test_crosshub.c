@@ -3,6 +3,9 @@
  * checks what no lost or doubled wake-up, and no thread let in twice, can
  * give: exact counts and sums. */
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -617,6 +620,97 @@ START_TEST(a_clock_read_waits_for_a_switch_that_lost_its_cpu)
 }
 END_TEST
 
+/* ---- a signal waited for on one hub, blocked on the other ---- */
+
+static _Atomic int waited_phase; /* 1 waiting, 2 seen there, 3 no more waiting */
+static _Atomic uint64_t mask_while, mask_after;
+
+static uint64_t sigbit(int sig)
+{
+	return (uint64_t)1 << (sig - 1);
+}
+
+static uint64_t kernel_mask_now(void)
+{
+	uint64_t m = 0;
+
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &m, sizeof m);
+	return m;
+}
+
+static void nap(void)
+{
+	green_sleep_until(gs_deadline_after(200000));
+}
+
+/* On the second hub: its thread's mask in the kernel once it has been
+ * through its hub's loop, while the other hub's thread waits, and after. */
+static void *watch_the_mask(void *arg)
+{
+	(void)arg;
+	while (atomic_load(&waited_phase) < 1)
+		nap();
+	for (int i = 0; i < 500 && !(kernel_mask_now() & sigbit(SIGUSR1)); i++)
+		nap();
+	atomic_store(&mask_while, kernel_mask_now());
+	atomic_store(&waited_phase, 2);
+	while (atomic_load(&waited_phase) < 3)
+		nap();
+	for (int i = 0; i < 500 && (kernel_mask_now() & sigbit(SIGUSR1)); i++)
+		nap();
+	atomic_store(&mask_after, kernel_mask_now());
+	return NULL;
+}
+
+static void *second_hub_watches(void *arg)
+{
+	struct green *g;
+
+	(void)arg;
+	ck_assert_ptr_nonnull(hub_get());
+	ck_assert_int_eq(green_spawn(NULL, watch_the_mask, NULL, &g), 0);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	hub_destroy();
+	return NULL;
+}
+
+/* On the first hub: waits (as preload/sigwait.c marks it) for SIGUSR1 and
+ * SIGPIPE, a thread's own, until the other hub has looked. */
+static void *wait_for_usr1(void *arg)
+{
+	struct hub *h = hub_peek();
+
+	(void)arg;
+	sigmask_sigwait(h, hub_current(h), sigbit(SIGUSR1) | sigbit(SIGPIPE));
+	atomic_store(&waited_phase, 1);
+	while (atomic_load(&waited_phase) < 2)
+		nap();
+	sigmask_sigwait(h, hub_current(h), 0);
+	atomic_store(&waited_phase, 3);
+	return NULL;
+}
+
+START_TEST(a_signal_waited_for_on_one_hub_is_blocked_on_the_other_meanwhile)
+{
+	pthread_t os;
+	struct green *g;
+
+	ck_assert_ptr_nonnull(hub_get());
+	ck_assert_int_eq(pthread_create(&os, NULL, second_hub_watches, NULL), 0);
+	ck_assert_int_eq(green_spawn(NULL, wait_for_usr1, NULL, &g), 0);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(pthread_join(os, NULL), 0);
+	ck_assert_msg(atomic_load(&mask_while) & sigbit(SIGUSR1),
+		      "SIGUSR1 let in on the other hub while a thread waited for it: %#llx",
+		      (unsigned long long)atomic_load(&mask_while));
+	ck_assert_msg(!(atomic_load(&mask_while) & sigbit(SIGPIPE)),
+		      "SIGPIPE, a thread's own, blocked on the other hub");
+	ck_assert_msg(!(atomic_load(&mask_after) & sigbit(SIGUSR1)),
+		      "SIGUSR1 still blocked on the other hub after the wait: %#llx",
+		      (unsigned long long)atomic_load(&mask_after));
+}
+END_TEST
+
 START_TEST(a_thread_is_found_by_its_id_from_either_hub_until_it_ends)
 {
 	registered = 0;
@@ -725,6 +819,7 @@ Suite *suite_crosshub(void)
 	tcase_add_test(t, a_cancellation_posted_from_another_hub_ends_the_wait_there);
 	tcase_add_test(t, a_post_to_a_hub_the_thread_is_not_on_is_sent_on_to_its_hub);
 	tcase_add_test(t, a_thread_is_found_by_its_id_from_either_hub_until_it_ends);
+	tcase_add_test(t, a_signal_waited_for_on_one_hub_is_blocked_on_the_other_meanwhile);
 	tcase_add_test(t, another_hubs_threads_cpu_clocks_grow_as_they_compute);
 	tcase_add_test(t, a_clock_read_waits_for_a_switch_that_lost_its_cpu);
 	tcase_add_test(t, a_lookup_by_id_never_names_another_thread_while_threads_come_and_go);
