@@ -4,10 +4,13 @@
 #ifndef GS_TEST_CASE_H
 #define GS_TEST_CASE_H
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *test_name;
 
@@ -27,6 +30,28 @@ static inline double now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The number the program's next new fd gets: the lowest free one. */
+static inline int lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	CHECK(fd >= 0 && close(fd) == 0, "dup: %s", strerror(errno));
+	return fd;
+}
+
+/* While other threads wait (why), the program's next fd is still lowest
+ * and the number above it is closed: nothing else took either. */
+static inline void check_numbers_still_free(int lowest, const char *why)
+{
+	int fd = dup(0);
+
+	CHECK(fd == lowest, "dup gave %d while %s; the lowest free is %d", fd, why, lowest);
+	close(fd);
+	errno = 0;
+	CHECK(fcntl(lowest + 1, F_GETFD) == -1 && errno == EBADF, "fd %d is open while %s",
+	      lowest + 1, why);
 }
 
 struct test_case {
