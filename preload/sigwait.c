@@ -12,9 +12,10 @@
  * When none is, the green thread waits in the hub on a signalfd of the set
  * (readable when a signal of it is pending for the OS thread or the
  * process; the runtime's own fd while it waits, out of the program's
- * numbers: preload_runtime_fd) and takes again. While it waits the set stays blocked in the
- * kernel whenever it or the hub runs (src/sigmask.c), so that a signal of
- * the set is left pending for it instead of being handled. Signals sent
+ * numbers: preload_runtime_fd) and takes again. While it waits the set
+ * stays blocked in the kernel whenever it or the hub runs, and on the
+ * other hubs (src/sigmask.c), so that a signal of the set is left pending
+ * for it instead of being handled. Signals sent
  * to the green thread with pthread_kill or raise while it blocks them, or
  * waits for them, are pending for it alone (green->tsig) and taken
  * first, with the siginfo glibc reports for them (SI_USER, our pid and

@@ -663,9 +663,12 @@ bool sigmask_exec_begin(void)
 
 	if (h == NULL || waited_now() == 0 || (g = h->current) == h->hub_green)
 		return false;
+	/* kernel_set's mask, but for the waited set. */
 	m = g->sigmask | g->waitset;
 	if (preempt_active())
 		m &= ~bit(preempt_signal());
+	if (h->trap_on)
+		m &= ~bit(SIGSYS);
 	arch_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, sizeof m, 0, 0);
 	h->kmask = m;
 	return true;

@@ -3,9 +3,9 @@
  * /dev/null over every number from 1023 down to 990 while its threads
  * hand bytes to each other through pipes, sleep, look up a host name, and
  * wait in poll for a pipe's hang-up alone (events 0: the runtime watches
- * that through an epoll set of its own), then checks each number is what it put there, and that the threads
- * still finish; then closes every fd from 3 up with closefrom and hands
- * a byte to a new thread. greenshim keeps its own descriptors at the top
+ * that through an epoll set of its own), then checks each number is what
+ * it put there, and that the threads still finish; then closes every fd
+ * from 3 up with closefrom and hands a byte to a new thread. greenshim keeps its own descriptors at the top
  * of those numbers; the program must see what it sees natively, and the
  * runtime must go on working with them moved, and closed around.
  *
