@@ -217,7 +217,9 @@ static void own_release(struct own_slot *s)
 #define OWN_FD_CEILING 1024
 
 /* The highest free fd number below min(RLIMIT_NOFILE, 1024) and above
- * floor, or -1. */
+ * floor, or -1. The runtime's own numbers, at the top, are passed over
+ * without asking the kernel: a wait's signalfd or pidfd (preload_runtime_fd)
+ * had cost a dozen fcntl calls to place. */
 static int highest_free(int floor)
 {
 	struct rlimit rl;
@@ -226,7 +228,7 @@ static int highest_free(int floor)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)ceiling)
 		ceiling = (long)rl.rlim_cur;
 	for (long want = ceiling - 1; want > floor; want--)
-		if (sys_fcntl((int)want, F_GETFD, 0) == -EBADF)
+		if (!hub_is_own_fd((int)want) && sys_fcntl((int)want, F_GETFD, 0) == -EBADF)
 			return (int)want;
 	return -1;
 }
@@ -2125,6 +2127,7 @@ static struct hub *hub_create_once(void)
 		goto fail;
 	ev_timer_init(&h->stack_decay, stack_decay_cb, 0., (double)STACK_DECAY_NS / 1e9);
 	h->stack_decay.data = h;
+	sigmask_hub_init(h);
 	if (stack_get(&h->stacks, HUB_STACK_SIZE, &st) < 0)
 		goto fail;
 	hg = (struct green *)((uintptr_t)(st.hi - sizeof *hg) & ~(uintptr_t)63);
@@ -2232,6 +2235,7 @@ void hub_fork_child(void)
 	free_kills(h);
 	atomic_store(&nhubs, 1);
 	stack_decay_stop(h); /* the next free stack starts it in the new loop */
+	sigmask_hub_stop(h); /* no waiter is left in the child */
 	hub_close_loop(h);
 	if (!hub_open_loop(h)) {
 		static const char msg[] =
@@ -2308,6 +2312,7 @@ void hub_destroy(void)
 	free_kills(h);
 	monitor_forget_hub(h); /* the monitor sees h no more */
 	stack_decay_stop(h);
+	sigmask_hub_stop(h);
 	hub_close_loop(h);
 	for (int fd = 0; fd < h->nfds; fd++)
 		gs_free(h->fds[fd]);

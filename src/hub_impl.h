@@ -192,6 +192,7 @@ struct hub {
 	unsigned long nblock[64];     /* of them, those blocking signal s+1 */
 	unsigned long nwaitset[64];   /* greens in a sigwait for signal s+1 */
 	unsigned waited_gen;          /* sigmask.c's waited set it follows */
+	ev_timer waited_grace;        /* a waiter left: the set drops after */
 	int n_own_fds;                /* fds the wrappers took for the loop */
 	_Atomic(struct ctl_call *) ctl_call; /* control.c: run me, hub */
 	struct tls_stash *tls_stash;  /* tls.c: libc blocks of dead greens */

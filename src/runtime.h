@@ -1496,6 +1496,10 @@ void sigmask_sigwait(struct hub *h, struct green *g, uint64_t set);
  * any thread waits for them (sigmask.c): h puts the latest such set in its
  * kernel mask, if it has not (its loop; a kick). */
 void sigmask_follow_waits(struct hub *h);
+/* h's timer for the grace after a waiter leaves: made with the hub,
+ * stopped before its loop closes. */
+void sigmask_hub_init(struct hub *h);
+void sigmask_hub_stop(struct hub *h);
 /* Every other scheduler hub follows the set soon: woken, or kicked where
  * it runs a thread (sched.c). */
 void sched_follow_waits(struct hub *h);

@@ -622,7 +622,7 @@ END_TEST
 
 /* ---- a signal waited for on one hub, blocked on the other ---- */
 
-static _Atomic int waited_phase; /* 1 waiting, 2 seen there, 3 no more waiting */
+static _Atomic int waited_phase; /* 1 waiting, 2 seen there, 3 no more waiting, 4 seen */
 static _Atomic uint64_t mask_while, mask_after;
 
 static uint64_t sigbit(int sig)
@@ -659,6 +659,7 @@ static void *watch_the_mask(void *arg)
 	for (int i = 0; i < 500 && (kernel_mask_now() & sigbit(SIGUSR1)); i++)
 		nap();
 	atomic_store(&mask_after, kernel_mask_now());
+	atomic_store(&waited_phase, 4);
 	return NULL;
 }
 
@@ -687,6 +688,9 @@ static void *wait_for_usr1(void *arg)
 		nap();
 	sigmask_sigwait(h, hub_current(h), 0);
 	atomic_store(&waited_phase, 3);
+	/* This hub's loop ends the grace after the wait (sigmask.c). */
+	while (atomic_load(&waited_phase) < 4)
+		nap();
 	return NULL;
 }
 
