@@ -69,7 +69,7 @@ RTLIB := $(B)/libgreenshim-rt.a
 # ---- tools/: one program per file or folder ----
 TOOLS := $(B)/gs-microbench $(B)/gs-echo-threads $(B)/gs-echo-epoll $(B)/gs-echo-load \
 	$(B)/gs-fastpath $(B)/gs-threadbench $(B)/gs-uringbench $(B)/gs-rawbench $(B)/gs-bulk $(B)/gs-uneven $(B)/gs-contend $(B)/gs-sleeper $(B)/gs-killlat \
-	$(B)/greenrun $(B)/greenctl
+	$(B)/gs-sigwaitbench $(B)/greenrun $(B)/greenctl
 
 # ---- tests ----
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -264,6 +264,9 @@ $(B)/gs-sleeper: tools/bench/sleeper.c | depcheck
 $(B)/gs-killlat: tools/bench/killlat.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
+$(B)/gs-sigwaitbench: tools/bench/sigwaitbench.c | depcheck
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
 $(B)/gs-contend: tools/bench/contend.c | depcheck
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
@@ -306,6 +309,8 @@ bench: all $(B)/tests/tools/late_threads
 	sh tools/bench/late.sh $(B) 1
 	@echo
 	sh tools/bench/killlat.sh $(B) 2
+	@echo
+	sh tools/bench/sigwait.sh $(B) 2
 
 soak: all $(SOAK)
 	sh tools/soak/run.sh $(B) all
