@@ -75,6 +75,9 @@ GS_WRAP int close(int fd)
 	fdw_closing(fd);
 	r = REAL(close)(fd);
 	fdw_closed(fd); /* waits on it in other OS threads end */
+	/* A loop of opens and closes spends its time in the kernel and libc,
+	 * where ticks find no safe point: preempted here. */
+	preempt_at_return((uintptr_t)__builtin_return_address(0));
 	return r;
 }
 

@@ -120,8 +120,13 @@ GS_WRAP int open(const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode = mode_arg(flags, ap);
 	va_end(ap);
-	if (GS_LIKELY(!gs_config.file_io_pool))
-		return opened(REAL(open)(path, flags, mode), flags);
+	if (GS_LIKELY(!gs_config.file_io_pool)) {
+		int fd = opened(REAL(open)(path, flags, mode), flags);
+
+		/* As close's: a loop of them is preempted here. */
+		preempt_at_return((uintptr_t)__builtin_return_address(0));
+		return fd;
+	}
 	return file_openat(AT_FDCWD, path, flags, mode);
 }
 
@@ -133,8 +138,12 @@ GS_WRAP int openat(int dirfd, const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode = mode_arg(flags, ap);
 	va_end(ap);
-	if (GS_LIKELY(!gs_config.file_io_pool))
-		return opened(REAL(openat)(dirfd, path, flags, mode), flags);
+	if (GS_LIKELY(!gs_config.file_io_pool)) {
+		int fd = opened(REAL(openat)(dirfd, path, flags, mode), flags);
+
+		preempt_at_return((uintptr_t)__builtin_return_address(0));
+		return fd;
+	}
 	return file_openat(dirfd, path, flags, mode);
 }
 

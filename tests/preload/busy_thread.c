@@ -23,6 +23,8 @@
  *   busy_thread timedwait  the same beside a thread that waits on a
  *                      condition variable until a time long past, over
  *                      and over (each wait ends at once, ETIMEDOUT)
+ *   busy_thread files  the same beside a thread that opens /dev/null and
+ *                      closes it, over and over
  *   busy_thread bursts  main computes 5 ms at a time, with a 0.3 ms sleep
  *                      between, for 3 s, beside a thread that sleeps 10
  *                      ms at a time: no burst reaches a report's limit
@@ -30,6 +32,7 @@
  *                      thread's CPU time (its CPU clock) */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -132,6 +135,17 @@ static void *echoes(void *arg)
 	return arg;
 }
 
+static void *opens_files(void *arg)
+{
+	while (!stop) {
+		int fd = open("/dev/null", O_RDONLY);
+
+		if (fd < 0 || close(fd) != 0)
+			return (void *)1;
+	}
+	return arg;
+}
+
 static void *times_out(void *arg)
 {
 	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
@@ -182,13 +196,14 @@ int main(int argc, char **argv)
 		printf("second started within 50 ms: %s\n", gap < 0.05 ? "yes" : "no");
 		return 0;
 	}
-	if (argc > 1 && (strcmp(argv[1], "io") == 0 || strcmp(argv[1], "timedwait") == 0)) {
-		bool io = argv[1][0] == 'i';
+	if (argc > 1 && (strcmp(argv[1], "io") == 0 || strcmp(argv[1], "timedwait") == 0 ||
+			 strcmp(argv[1], "files") == 0)) {
+		bool io = argv[1][0] == 'i', files = argv[1][0] == 'f';
 		double longest = 0;
 		void *failed;
 
 		if ((io && socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) ||
-		    pthread_create(&a, NULL, io ? echoes : times_out, NULL) != 0)
+		    pthread_create(&a, NULL, io ? echoes : files ? opens_files : times_out, NULL) != 0)
 			return 1;
 		for (int i = 0; i < 20; i++) {
 			double t = now_s(), took;

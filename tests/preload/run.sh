@@ -1293,6 +1293,16 @@ test_a_thread_that_never_waits_in_io_is_preempted() {
 # wrapper, whose return to libev took the preemption owed and dropped it;
 # so did the inner wrapper that pthread_cond_timedwait calls. Before
 # 2026-12-06 a 10 ms sleep beside it took 150 ms.
+# The same beside a thread that opens /dev/null and closes it over and
+# over (busy_thread files): the ticks find it in the kernel or libc, and
+# it is preempted as its open or close returns. Before 2026-12-07 only a
+# tick that happened to land in its own loop switched: a helper's program
+# of this shape drew 20 to 42 blocking-monitor reports a run.
+test_a_thread_that_opens_and_closes_files_is_preempted() {
+	as_native a_thread_that_opens_and_closes_files_is_preempted env GREENSHIM_HUBS=1 \
+		"$B/tests/preload/busy_thread" files
+}
+
 test_a_thread_whose_timed_waits_end_at_once_is_preempted() {
 	as_native a_thread_whose_timed_waits_end_at_once_is_preempted env GREENSHIM_HUBS=1 \
 		"$B/tests/preload/busy_thread" timedwait
@@ -1777,6 +1787,7 @@ test_thread_cpu_clocks_are_per_thread
 test_other_threads_cpu_clocks_are_theirs
 test_a_thread_reading_the_clock_is_preempted
 test_a_thread_that_never_waits_in_io_is_preempted
+test_a_thread_that_opens_and_closes_files_is_preempted
 test_a_thread_whose_timed_waits_end_at_once_is_preempted
 test_a_single_threaded_program_enters_a_user_namespace
 test_sent_signals_get_their_native_action
