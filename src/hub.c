@@ -599,6 +599,16 @@ int hub_close_redirect(int fd)
 	return to;
 }
 
+/* An fd its users read inside a count of them (the wake-up eventfd's
+ * writers, the set for exceptional conditions' users) has the number to:
+ * none uses the old one once this returns. */
+static void publish_move(atomic_int *fd, atomic_int *users, int to)
+{
+	atomic_store(fd, to);
+	while (atomic_load(users) != 0)
+		arch_syscall3(SYS_sched_yield, 0, 0, 0);
+}
+
 /* Under own_lock: the new number is the slot's at once, so that a close
  * by libev meanwhile (hub_close_redirect) finds it. */
 static int move_loop_fd(struct own_slot *sl, int fd)
@@ -609,14 +619,10 @@ static int move_loop_fd(struct own_slot *sl, int fd)
 	if (to < 0)
 		return to;
 	if (sl->kind == OWN_WAKE) {
-		atomic_store(&h->wake_fd, to);
-		while (atomic_load(&h->wake_users) != 0)
-			arch_syscall3(SYS_sched_yield, 0, 0, 0);
+		publish_move(&h->wake_fd, &h->wake_users, to);
 		atomic_store(&h->move_wake, true);
 	} else if (sl->kind == OWN_EXC) {
-		atomic_store(&h->exc_fd, to);
-		while (atomic_load(&h->exc_users) != 0)
-			arch_syscall3(SYS_sched_yield, 0, 0, 0);
+		publish_move(&h->exc_fd, &h->exc_users, to);
 		atomic_store(&h->move_exc, true);
 	} else {
 		atomic_store(&h->move_backend, true);

@@ -139,9 +139,12 @@ void monitor_open_files(struct hub *h)
 	char path[64];
 	int fds[MON_FILES];
 
-	if (!monitor_wanted() || h->mon_fd[0] > 0)
+	if (!monitor_wanted())
 		return;
 	for (int i = 0; i < MON_FILES; i++) {
+		fds[i] = h->mon_fd[i];
+		if (fds[i] > 0)
+			continue; /* open already (a hub threaded again) */
 		snprintf(path, sizeof path, "/proc/self/task/%d/%s", h->tid, names[i]);
 		hub_own_lock();
 		fds[i] = hub_own_place((int)arch_syscall3(SYS_open, (long)path, O_RDONLY | O_CLOEXEC,
@@ -149,9 +152,12 @@ void monitor_open_files(struct hub *h)
 				       OWN_MONITOR, h);
 		hub_own_unlock();
 	}
+	/* Only those opened here: an open one may have moved meanwhile
+	 * (monitor_move_fd, under the same lock). */
 	introspect_hubs_lock();
 	for (int i = 0; i < MON_FILES; i++)
-		h->mon_fd[i] = fds[i] > 0 ? fds[i] : 0;
+		if (h->mon_fd[i] <= 0 && fds[i] > 0)
+			h->mon_fd[i] = fds[i];
 	introspect_hubs_unlock();
 }
 

@@ -508,12 +508,9 @@ static bool marked(const siginfo_t *si, int mark)
  * real-time signal, the end of the process, killed by it. */
 static void foreign(int sig)
 {
-	struct sigaction sa;
 	uint64_t set = (uint64_t)1 << (sig - 1);
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	__sigaction(sig, &sa, NULL);
+	sig_set_default(sig);
 	arch_syscall6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, sizeof set, 0, 0);
 	arch_syscall3(SYS_tgkill, arch_syscall3(SYS_getpid, 0, 0, 0),
 		      arch_syscall3(SYS_gettid, 0, 0, 0), sig);

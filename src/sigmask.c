@@ -160,13 +160,20 @@ static uint64_t kernel_get(void)
 	return m;
 }
 
-static void kernel_set(struct hub *h, uint64_t m)
+/* m as the kernel may have it on h's OS thread: never the preemption
+ * tick while preemption is on, nor SIGSYS while raw calls are caught. */
+static uint64_t kernel_allows(const struct hub *h, uint64_t m)
 {
-	m |= waited_now();
 	if (preempt_active())
 		m &= ~bit(preempt_signal());
 	if (h->trap_on)
 		m &= ~bit(SIGSYS);
+	return m;
+}
+
+static void kernel_set(struct hub *h, uint64_t m)
+{
+	m = kernel_allows(h, m | waited_now());
 	if (m != h->kmask || h->frames != NULL) {
 		arch_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, sizeof m, 0, 0);
 		h->kmask = m;
@@ -537,13 +544,7 @@ int sigmask_thread_kill(struct green *g, int sig, const siginfo_t *si)
 /* The mask the kernel is to have while g runs, as kernel_set puts it. */
 static uint64_t kernel_mask_of(const struct hub *h, const struct green *g)
 {
-	uint64_t m = g->sigmask | g->waitset | waited_now();
-
-	if (preempt_active())
-		m &= ~bit(preempt_signal());
-	if (h->trap_on)
-		m &= ~bit(SIGSYS);
-	return m;
+	return kernel_allows(h, g->sigmask | g->waitset | waited_now());
 }
 
 static void set_mask(struct hub *h, struct green *g, uint64_t m)
@@ -711,11 +712,7 @@ bool sigmask_exec_begin(void)
 	if (h == NULL || waited_now() == 0 || (g = h->current) == h->hub_green)
 		return false;
 	/* kernel_set's mask, but for the waited set. */
-	m = g->sigmask | g->waitset;
-	if (preempt_active())
-		m &= ~bit(preempt_signal());
-	if (h->trap_on)
-		m &= ~bit(SIGSYS);
+	m = kernel_allows(h, g->sigmask | g->waitset);
 	arch_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, sizeof m, 0, 0);
 	h->kmask = m;
 	return true;
@@ -778,16 +775,12 @@ void sigmask_handler_mask(struct hub *h, const struct green *t, uint64_t extra)
 void sigmask_raise_here(struct hub *h, struct green *g, int sig, const siginfo_t *si)
 {
 	/* sig is g's own: other threads' sigwaits do not keep it. */
-	uint64_t m = g->sigmask | g->waitset | (waited_now() & ~bit(sig));
+	uint64_t m = kernel_allows(h, g->sigmask | g->waitset | (waited_now() & ~bit(sig)));
 
 	/* Sent to this OS thread with g's mask in the kernel: delivered
 	 * before the call returns, its handler on this context for g
 	 * (hub_signal_target), then the hub's mask back. A signal g blocks
 	 * stays pending for this OS thread until a thread of h takes it. */
-	if (preempt_active())
-		m &= ~bit(preempt_signal());
-	if (h->trap_on)
-		m &= ~bit(SIGSYS);
 	arch_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, sizeof m, 0, 0);
 	hub_signal_target(g);
 	send_here(sig, si);
