@@ -235,43 +235,18 @@ GS_WRAP int dup2(int old, int new)
 	return dup_onto(old, new, 0, false);
 }
 
-/* The blocking lock call n(a, b, c) on a worker, for a green thread whose
- * non-blocking try found the lock held; libc's result and errno. */
-static int lock_wait(long n, long a, long b, long c, bool cancelpoint)
-{
-	const long call[5] = { n, a, b, c, 0 };
-
-	for (;;) {
-		int why;
-		long r = pool_syscall_intr(call, cancelpoint, &why);
-
-		if (r != -EINTR || why == 0)
-			return r < 0 ? preload_fail((int)r) : (int)r;
-		/* Stopped for a signal: every handler had SA_RESTART, so the
-		 * call is made again, as the kernel restarts it (signal(7)). */
-		if (why != WAKE_SIGNAL)
-			return preload_fail(why == -ECANCELED ? -ECANCELED : -EINTR);
-	}
-}
-
-/* May this caller's lock wait block its OS thread? Yes when nothing else
- * runs there: no hub, or native threads. */
-static bool lock_blocks_alone(void)
-{
-	return preload_native() || hub_peek() == NULL;
-}
-
 /* fcntl's F_SETLKW and F_OFD_SETLKW (F_SETLKW64 is F_SETLKW here). */
 static int setlkw(int fd, int cmd, struct flock *fl)
 {
 	int r;
 
-	if (lock_blocks_alone())
+	if (preload_blocks_alone())
 		return REAL(fcntl)(fd, cmd, fl);
 	r = REAL(fcntl)(fd, cmd == F_SETLKW ? F_SETLK : F_OFD_SETLK, fl);
 	if (r == 0 || (errno != EAGAIN && errno != EACCES))
 		return r;
-	return PRELOAD_SETTLED(lock_wait(SYS_fcntl, fd, cmd, (long)fl, true));
+	return PRELOAD_SETTLED(preload_pool_syscall(
+		(const long[6]){ SYS_fcntl, fd, cmd, (long)fl, 0, 0 }, true, true));
 }
 
 GS_WRAP int flock(int fd, int op)
@@ -280,14 +255,15 @@ GS_WRAP int flock(int fd, int op)
 
 	if (GS_UNLIKELY(hidden(fd)))
 		return preload_fail(-EBADF);
-	if ((op & LOCK_NB) || op == LOCK_UN || lock_blocks_alone())
+	if ((op & LOCK_NB) || op == LOCK_UN || preload_blocks_alone())
 		return REAL(flock)(fd, op);
 	/* A failed try drops a lock held in the other mode, as the blocking
 	 * call does before it waits (flock(2): a conversion is not atomic). */
 	r = REAL(flock)(fd, op | LOCK_NB);
 	if (r == 0 || errno != EWOULDBLOCK)
 		return r;
-	return PRELOAD_SETTLED(lock_wait(SYS_flock, fd, op, 0, false));
+	return PRELOAD_SETTLED(
+		preload_pool_syscall((const long[6]){ SYS_flock, fd, op, 0, 0, 0 }, false, true));
 }
 
 /* glibc's lockf is fcntl on the range from the current offset, made
@@ -297,7 +273,7 @@ GS_WRAP int lockf(int fd, int cmd, off_t len)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_CUR, .l_start = 0, .l_len = len };
 
-	if (cmd != F_LOCK || lock_blocks_alone())
+	if (cmd != F_LOCK || preload_blocks_alone())
 		return REAL(lockf)(fd, cmd, len);
 	if (GS_UNLIKELY(hidden(fd)))
 		return preload_fail(-EBADF);

@@ -39,6 +39,7 @@
 struct __res_state; /* resolv.h */
 struct passwd;      /* pwd.h */
 struct group;       /* grp.h */
+struct sembuf;      /* sys/sem.h */
 
 #define GS_WRAP GS_API /* an interposed libc symbol */
 
@@ -127,6 +128,12 @@ struct group;       /* grp.h */
 	X(fcntl, int, (int, int, ...))                                                     \
 	X(flock, int, (int, int))                                                          \
 	X(lockf, int, (int, int, off_t))                                                   \
+	X(mq_timedreceive, ssize_t, (int, char *, size_t, unsigned *, const struct timespec *)) \
+	X(mq_timedsend, int, (int, const char *, size_t, unsigned, const struct timespec *)) \
+	X(msgrcv, ssize_t, (int, void *, size_t, long, int))                               \
+	X(msgsnd, int, (int, const void *, size_t, int))                                   \
+	X(semop, int, (int, struct sembuf *, size_t))                                      \
+	X(semtimedop, int, (int, struct sembuf *, size_t, const struct timespec *))        \
 	X(ioctl, int, (int, unsigned long, ...))                                           \
 	X(pipe, int, (int *))                                                              \
 	X(pipe2, int, (int *, int))                                                        \
@@ -695,6 +702,19 @@ int64_t preload_ts_deadline(const struct timespec *ts);
 /* An absolute time on clk (CLOCK_REALTIME or CLOCK_MONOTONIC) as a
  * deadline, turned into a duration now; -EINVAL for an invalid time. */
 int64_t preload_abs_deadline(clockid_t clk, const struct timespec *abstime);
+/* The blocking system call call[0] (arguments call[1..5]) on a worker of
+ * the pool while the green thread waits parked (pool_syscall_intr): its
+ * result, or -1 and errno. A handler without SA_RESTART ends the wait with
+ * EINTR; one with it makes the call again if restarts (the call is one the
+ * kernel restarts), else EINTR too. cancelpoint: a cancellation ends the
+ * wait and acts. */
+long preload_pool_syscall(const long call[6], bool cancelpoint, bool restarts);
+/* May a blocking call of this caller hold its OS thread? Yes when nothing
+ * else runs there: no hub, or native threads. */
+static inline bool preload_blocks_alone(void)
+{
+	return preload_native() || hub_peek() == NULL;
+}
 /* After a wait of a call that restarts under SA_RESTART (accept, connect,
  * read, write, recv*, send*): 1 to wait again, or -1 with errno set (the
  * deadline passed: EAGAIN; a signal: EINTR, also with SA_RESTART if the

@@ -23,6 +23,7 @@
  * mask that sigreturn restores. A raw select, pselect6 or ppoll does not
  * write the time left back into its timeout (docs/LIMITATIONS.md).
  */
+#include <mqueue.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -34,7 +35,9 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/select.h>
+#include <sys/sem.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -321,6 +324,27 @@ static enum trap_action raw_dispatch(long nr, const long a[6], void *uc, long *r
 		break;
 	case SYS_flock:
 		r = flock(ARG(0, int), ARG(1, int));
+		break;
+	case SYS_mq_timedreceive:
+		r = mq_timedreceive(ARG(0, mqd_t), ARG(1, char *), ARG(2, size_t),
+				    ARG(3, unsigned *), ARG(4, const struct timespec *));
+		break;
+	case SYS_mq_timedsend:
+		r = mq_timedsend(ARG(0, mqd_t), ARG(1, const char *), ARG(2, size_t),
+				 ARG(3, unsigned), ARG(4, const struct timespec *));
+		break;
+	case SYS_msgrcv:
+		r = msgrcv(ARG(0, int), ARG(1, void *), ARG(2, size_t), a[3], ARG(4, int));
+		break;
+	case SYS_msgsnd:
+		r = msgsnd(ARG(0, int), ARG(1, const void *), ARG(2, size_t), ARG(3, int));
+		break;
+	case SYS_semop:
+		r = semop(ARG(0, int), ARG(1, struct sembuf *), ARG(2, size_t));
+		break;
+	case SYS_semtimedop:
+		r = semtimedop(ARG(0, int), ARG(1, struct sembuf *), ARG(2, size_t),
+			       ARG(3, const struct timespec *));
 		break;
 	case SYS_ioctl:
 		r = ioctl(ARG(0, int), ARG(1, unsigned long), a[2]);

@@ -1,6 +1,7 @@
 /*
  * The slow path shared by the I/O wrappers: waiting for readiness, and the
- * deadlines the program asked for (SO_RCVTIMEO, SO_SNDTIMEO, timespecs).
+ * deadlines the program asked for (SO_RCVTIMEO, SO_SNDTIMEO, timespecs),
+ * and the blocking calls made on a worker of the pool.
  */
 #include "preload.h"
 
@@ -76,4 +77,19 @@ int64_t preload_ts_deadline(const struct timespec *ts)
 	if (ts->tv_sec > (INT64_MAX / 1000000000) - 1)
 		return GS_NO_DEADLINE;
 	return gs_deadline_after((int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec);
+}
+
+long preload_pool_syscall(const long call[6], bool cancelpoint, bool restarts)
+{
+	for (;;) {
+		int why;
+		long r = pool_syscall_intr(call, cancelpoint, &why);
+
+		if (r != -EINTR || why == 0)
+			return r < 0 ? preload_fail((int)r) : r;
+		/* Stopped for a signal: every handler had SA_RESTART, and the
+		 * kernel would restart this call (signal(7)): made again. */
+		if (why != WAKE_SIGNAL || !restarts)
+			return preload_fail(why == -ECANCELED ? -ECANCELED : -EINTR);
+	}
 }

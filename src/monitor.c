@@ -22,7 +22,7 @@
  *
  * A thread that sits in the kernel in a call greenshim could not make
  * green (a raw system call with GREENSHIM_SYSCALLS=off, a libc call no
- * wrapper takes, such as flock or msgrcv, a regular file's read on a slow
+ * wrapper takes, such as tcdrain's ioctl, a regular file's read on a slow
  * disk) blocks its hub the same way, but the preemption tick interrupts the
  * call (the kernel restarts it, or the caller does after EINTR), switches
  * away, and comes back to it: the switch count moves. So the monitor also

@@ -68,7 +68,7 @@ struct pool_job {
 	struct wait wait;
 	struct remote_msg msg;
 	/* A stoppable system call (pool_syscall_intr), or NULL: */
-	const long *call; /* its number and four arguments */
+	const long *call; /* its number and five arguments */
 	long ret;         /* its result, -errno */
 	int stop;         /* set: stop it (read by arch_intr_syscall) */
 	int tid;          /* the worker that took it, 0 while queued */
@@ -119,7 +119,7 @@ static void run_stoppable(struct pool_job *j)
 	__atomic_store_n(&worker_stop, &j->stop, __ATOMIC_RELAXED);
 	arch_syscall6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&sig, 0, sizeof sig, 0, 0);
 	j->ret = arch_intr_syscall(&j->stop, j->call[0], j->call[1], j->call[2], j->call[3],
-				   j->call[4]);
+				   j->call[4], j->call[5]);
 	arch_syscall6(SYS_rt_sigprocmask, SIG_BLOCK, (long)&sig, 0, sizeof sig, 0, 0);
 	__atomic_store_n(&worker_stop, NULL, __ATOMIC_RELAXED);
 }
@@ -345,7 +345,7 @@ static void stop_job(struct pool_job *j)
 	os_ops.mutex_unlock(&pool.mu);
 }
 
-long pool_syscall_intr(const long call[5], bool cancelpoint, int *why)
+long pool_syscall_intr(const long call[6], bool cancelpoint, int *why)
 {
 	struct pool_job j;
 	struct hub *h = pool_caller_hub();
@@ -353,7 +353,7 @@ long pool_syscall_intr(const long call[5], bool cancelpoint, int *why)
 
 	*why = 0;
 	if (h == NULL || !preempt_handler_ready())
-		return arch_syscall6(call[0], call[1], call[2], call[3], call[4], 0, 0);
+		return arch_syscall6(call[0], call[1], call[2], call[3], call[4], call[5], 0);
 	memset(&j, 0, sizeof j);
 	j.call = call;
 	j.hub = h;
@@ -363,7 +363,7 @@ long pool_syscall_intr(const long call[5], bool cancelpoint, int *why)
 	j.cur = &j.wait;
 	if (!pool_submit(&j, true)) {
 		wait_after(&j.wait);
-		return arch_syscall6(call[0], call[1], call[2], call[3], call[4], 0, 0);
+		return arch_syscall6(call[0], call[1], call[2], call[3], call[4], call[5], 0);
 	}
 	r = wait_park(&j.wait, GS_NO_DEADLINE);
 	if (r != 0) {

@@ -1594,7 +1594,7 @@ void osthread_runtime_end(bool was);
  * when it may not park, or with GREENSHIM_THREADS=native. Returns once
  * fn(arg) has returned; fn reports its results through arg. Always 0. */
 int pool_call(void (*fn)(void *), void *arg);
-/* Makes system call call[0] with arguments call[1..4] on a worker while
+/* Makes system call call[0] with arguments call[1..5] on a worker while
  * the calling green thread waits, interruptibly: a signal handler due for
  * it, or a cancellation (if cancelpoint), stops the call and ends the wait
  * (the head of pool.c). The call's result (-errno), or -EINTR if it was
@@ -1602,7 +1602,7 @@ int pool_call(void (*fn)(void *), void *arg);
  * returned), -EINTR, WAKE_SIGNAL (every handler has SA_RESTART) or
  * -ECANCELED. The handlers have run when it returns. A caller that may not
  * park makes the call itself (a raw one; libc's errno untouched). */
-long pool_syscall_intr(const long call[5], bool cancelpoint, int *why);
+long pool_syscall_intr(const long call[6], bool cancelpoint, int *why);
 /* The preemption signal's handler on a worker, for a stop
  * (preempt_send_stop): ucp's pc leaves a stoppable call not yet returned. */
 void pool_stop_signal(void *ucp);

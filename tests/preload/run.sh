@@ -1636,6 +1636,22 @@ test_file_locks_wait_green() {
 	as_native_and_on_one_hub file_locks_wait_green "$B/tests/preload/file_locks"
 }
 
+# Threads that wait in the kernel's message queues and semaphores (POSIX
+# mq_receive, mq_send and their timed forms; System V's msgrcv, msgsnd,
+# semop, semtimedop) for another thread's message or post, while a ticker
+# sleeps in 1 ms steps; then time limits, SIGALRM with and without
+# SA_RESTART (POSIX queues go on, System V's end with EINTR),
+# pthread_cancel, and the errors that come at once
+# (tests/preload/ipc_waits.c): the native output, at the default hubs and
+# on one, and on one without the preemption tick (the waits must not
+# need it). Before 2026-12-07 these were libc's calls, which held the
+# hub's OS thread: the first wait never ended, on one hub and on two.
+test_ipc_waits_green() {
+	as_native_and_on_one_hub ipc_waits_green "$B/tests/preload/ipc_waits"
+	as_native ipc_waits_green_without_ticks env GREENSHIM_HUBS=1 GREENSHIM_PREEMPT_MS=0 \
+		"$B/tests/preload/ipc_waits"
+}
+
 # SIG_IGN and SIG_DFL set with SA_SIGINFO, as Go's runtime sets SIG_DFL
 # before it raises a signal to die of it (tests/preload/dfl_siginfo.c):
 # ignored, then the default action, one hub and two, as natively. Before
@@ -1845,6 +1861,7 @@ test_a_signal_on_its_way_is_no_deadlock
 test_masked_waits_let_their_signals_in
 test_prctl_names_name_the_calling_thread
 test_file_locks_wait_green
+test_ipc_waits_green
 test_scheduling_by_thread_id_is_the_threads
 test_kill_by_thread_id_signals_the_process
 test_one_shot_handlers_run_once

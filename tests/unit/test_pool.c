@@ -2,6 +2,7 @@
  * workers are shared, reused, leave when idle, and are gone in a child. */
 #include <errno.h>
 #include <stdatomic.h>
+#include <sys/msg.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -210,7 +211,7 @@ START_TEST(a_call_that_may_not_park_runs_in_the_caller)
 END_TEST
 
 struct stoppable {
-	long call[5];
+	long call[6];
 	long ret;
 	int why;
 };
@@ -238,7 +239,7 @@ START_TEST(a_stoppable_call_waits_on_a_worker_and_a_cancellation_stops_it)
 	ck_assert_int_eq(pipe(p), 0);
 	stop_ticking = 0;
 	ck_assert_int_eq(green_spawn(NULL, ticker, &ticks, &tick), 0);
-	c = (struct stoppable){ .call = { SYS_read, p[0], (long)&buf, 1, 0 } };
+	c = (struct stoppable){ .call = { SYS_read, p[0], (long)&buf, 1, 0, 0 } };
 	ck_assert_int_eq(green_spawn(NULL, call_stoppable, &c, &g), 0);
 	/* The hub runs the ticker (and this thread) while the read waits,
 	 * which cannot end before the write below: five ticks, however long
@@ -254,7 +255,7 @@ START_TEST(a_stoppable_call_waits_on_a_worker_and_a_cancellation_stops_it)
 	ck_assert_int_eq(c.why, 0);
 	ck_assert_int_eq(buf, 'x');
 
-	c = (struct stoppable){ .call = { SYS_read, p[0], (long)&buf, 1, 0 } };
+	c = (struct stoppable){ .call = { SYS_read, p[0], (long)&buf, 1, 0, 0 } };
 	ck_assert_int_eq(green_spawn(NULL, call_stoppable, &c, &g), 0);
 	green_sleep_until(gs_deadline_after(30 * 1000000LL)); /* in the read by now */
 	green_cancel(g);
@@ -269,6 +270,37 @@ START_TEST(a_stoppable_call_waits_on_a_worker_and_a_cancellation_stops_it)
 	ck_assert_int_eq(green_join(tick, NULL, GS_NO_DEADLINE), 0);
 	close(p[0]);
 	close(p[1]);
+}
+END_TEST
+
+/* A call's fifth argument reaches the worker: msgrcv(..., type 1,
+ * MSG_EXCEPT) waits for a message of another type, though one of type 1
+ * is there (without the flag it would take that one at once). */
+START_TEST(a_stoppable_call_takes_five_arguments)
+{
+	struct {
+		long type;
+		char text[8];
+	} m = { 1, "one" }, got = { 0, "" };
+	int q = msgget(IPC_PRIVATE, 0600);
+	struct stoppable c;
+	struct green *g;
+
+	ck_assert_int_ge(q, 0);
+	ck_assert_int_eq(msgsnd(q, &m, sizeof m.text, 0), 0);
+	c = (struct stoppable){ .call = { SYS_msgrcv, q, (long)&got, sizeof got.text, 1,
+					  MSG_EXCEPT } };
+	ck_assert_int_eq(green_spawn(NULL, call_stoppable, &c, &g), 0);
+	green_sleep_until(gs_deadline_after(20 * 1000000LL));
+	ck_assert_int_eq(c.ret, 0); /* still waiting */
+	m = (typeof(m)){ 2, "two" };
+	ck_assert_int_eq(msgsnd(q, &m, sizeof m.text, 0), 0);
+	ck_assert_int_eq(green_join(g, NULL, GS_NO_DEADLINE), 0);
+	ck_assert_int_eq(c.ret, (long)sizeof got.text);
+	ck_assert_int_eq(c.why, 0);
+	ck_assert_int_eq(got.type, 2);
+	ck_assert_str_eq(got.text, "two");
+	ck_assert_int_eq(msgctl(q, IPC_RMID, NULL), 0);
 }
 END_TEST
 
@@ -292,6 +324,7 @@ Suite *suite_pool(void)
 #endif
 	tcase_add_test(t, a_call_that_may_not_park_runs_in_the_caller);
 	tcase_add_test(t, a_stoppable_call_waits_on_a_worker_and_a_cancellation_stops_it);
+	tcase_add_test(t, a_stoppable_call_takes_five_arguments);
 	suite_add_tcase(s, t);
 	return s;
 }

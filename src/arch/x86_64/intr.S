@@ -1,10 +1,11 @@
 /*
  * A system call a signal can stop: the pool's blocking calls that have no
- * form to wait on in a loop (file locks: src/pool.c, pool_syscall_intr).
+ * form to wait on in a loop (file locks, System V's message queues
+ * and semaphores: src/pool.c, pool_syscall_intr).
  *
  * long arch_intr_syscall(const int *stop, long n, long a, long b, long c,
- *                        long d): *stop is read, then system call n made
- * with a..d; -EINTR at once if *stop is set. The preemption signal, marked
+ *                        long d, long e): *stop is read, then system call n
+ * made with a..e; -EINTR at once if *stop is set. The preemption signal, marked
  * as a stop (src/preempt.c), finds the thread's pc at or before the
  * syscall instruction if the call has not returned: the kernel sets it back
  * to the instruction when it restarts the call (SA_RESTART) and to the one
@@ -35,6 +36,7 @@ arch_intr_syscall:
 	movq	%rcx, %rsi
 	movq	%r8, %rdx
 	movq	%r9, %r10
+	movq	8(%rsp), %r8	/* e, the seventh argument, on the stack */
 	syscall
 arch_intr_end:
 	ret

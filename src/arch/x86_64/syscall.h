@@ -50,7 +50,7 @@ static inline long arch_syscall6(long n, long a, long b, long c, long d, long e,
  * marked as a stop moves the pc from where it has not returned to
  * arch_intr_stopped (src/pool.c, pool_stop_signal): -EINTR then. Only on
  * the pool's workers, whose calls are not trapped. */
-long arch_intr_syscall(const int *stop, long n, long a, long b, long c, long d);
+long arch_intr_syscall(const int *stop, long n, long a, long b, long c, long d, long e);
 extern const char arch_intr_end[], arch_intr_stopped[];
 
 static inline long arch_syscall3(long n, long a, long b, long c)
