@@ -1,6 +1,6 @@
 #!/bin/sh
 # Per-thread state in every language whose runtime Debian has: ordinary
-# programs (C, C++, Rust, Ruby, Java, Python, JavaScript on Node.js) that
+# programs (C, C++, Rust, Ruby, Perl, Java, Python, JavaScript on Node.js) that
 # know nothing of greenshim, each run natively and then under
 # LD_PRELOAD=$B/libgreenshim.so (thread state, exceptions, thread_local
 # destructors, cancellation, OpenMP, worker threads, CPU affinity).
@@ -216,6 +216,22 @@ test_ruby_threads_queues_and_condition_variables() {
 	run_both $name ruby tests/lang/threads.rb
 }
 
+# Perl's interpreter threads: queues, shared data under lock, and System
+# V message queues and semaphores waited in by one thread for another's
+# message or post (tests/lang/threads.pl), at the default hubs and on
+# one. Before 2026-12-07 msgrcv and semop were libc's calls on the hub's
+# OS thread, and the preemption tick ended them with EINTR, which the
+# kernel never restarts: Perl's rcv and op failed.
+test_perl_threads_queues_and_sysv_ipc() {
+	name=perl_threads_queues_and_sysv_ipc
+	if ! perl -Mthreads -MIPC::Msg -e 1 >/dev/null 2>&1; then
+		skip $name "no perl with threads and IPC::Msg"
+		return
+	fi
+	run_both $name perl tests/lang/threads.pl
+	run_both ${name}_on_one_hub env GREENSHIM_HUBS=1 perl tests/lang/threads.pl
+}
+
 # java_both NAME CLASS [VAR=VALUE...]: compiles tests/lang/CLASS.java and
 # runs CLASS natively and under greenshim (run_both), with the variables
 # given in both runs.
@@ -339,6 +355,7 @@ test_rust_std_threads_channels_and_500_connection_echo
 test_go_goroutines_http_exec_and_signals
 test_go_cgo_goroutines_http_exec_and_signals
 test_ruby_threads_queues_and_condition_variables
+test_perl_threads_queues_and_sysv_ipc
 test_c_threads_collected_by_boehm_gc
 test_guile_threads_with_collections
 test_csharp_threads_on_mono_with_collections
