@@ -51,10 +51,10 @@
  * read, -EINVAL where it is not a time. The read is the kernel's
  * (process_vm_readv), so a bad pointer gets EFAULT, not a fault here;
  * where that call is refused (a seccomp filter), a plain copy. */
-static int read_limit(const struct timespec *ts, struct timespec *out)
+static int read_limit(struct hub *h, const struct timespec *ts, struct timespec *out)
 {
 	struct iovec mine = { out, sizeof *out }, at = { (void *)ts, sizeof *ts };
-	long n = arch_syscall6(SYS_process_vm_readv, getpid(), (long)&mine, 1, (long)&at, 1, 0);
+	long n = arch_syscall6(SYS_process_vm_readv, hub_pid(h), (long)&mine, 1, (long)&at, 1, 0);
 
 	if (n == -EFAULT || (n >= 0 && n != (long)sizeof *out))
 		return -EFAULT;
@@ -88,7 +88,7 @@ static long mq_xfer(struct hub *h, int events, mqd_t q, char *msg, size_t len,
 	int64_t deadline = GS_NO_DEADLINE;
 
 	if (abs != NULL) {
-		int r = read_limit(abs, &limit);
+		int r = read_limit(h, abs, &limit);
 
 		if (r < 0)
 			return preload_fail(r);
@@ -199,7 +199,8 @@ static bool all_nowait(const struct sembuf *ops, size_t n)
 	return true;
 }
 
-static int sem_call(int id, struct sembuf *ops, size_t n, const struct timespec *rel)
+static int sem_call(struct hub *h, int id, struct sembuf *ops, size_t n,
+		    const struct timespec *rel)
 {
 	struct sembuf copy[SEMOPS_TRY];
 	struct iovec mine = { copy, n * sizeof *ops }, at = { ops, n * sizeof *ops };
@@ -211,7 +212,7 @@ static int sem_call(int id, struct sembuf *ops, size_t n, const struct timespec 
 	/* Read as the kernel reads them. Operations it cannot read, it
 	 * cannot wait for: its own call says which error (EINVAL, E2BIG or
 	 * EFAULT, in its order). */
-	r = arch_syscall6(SYS_process_vm_readv, getpid(), (long)&mine, 1, (long)&at, 1, 0);
+	r = arch_syscall6(SYS_process_vm_readv, hub_pid(h), (long)&mine, 1, (long)&at, 1, 0);
 	if (r == -EFAULT || (r >= 0 && r != (long)(n * sizeof *ops)))
 		return preload_fail(
 			(int)arch_syscall6(SYS_semtimedop, id, (long)ops, (long)n, (long)rel, 0, 0));
@@ -232,12 +233,12 @@ GS_WRAP int semtimedop(int id, struct sembuf *ops, size_t n, const struct timesp
 {
 	if (preload_blocks_alone())
 		return REAL(semtimedop)(id, ops, n, rel);
-	return PRELOAD_SETTLED(sem_call(id, ops, n, rel));
+	return PRELOAD_SETTLED(sem_call(hub_peek(), id, ops, n, rel));
 }
 
 GS_WRAP int semop(int id, struct sembuf *ops, size_t n)
 {
 	if (preload_blocks_alone())
 		return REAL(semop)(id, ops, n);
-	return PRELOAD_SETTLED(sem_call(id, ops, n, NULL));
+	return PRELOAD_SETTLED(sem_call(hub_peek(), id, ops, n, NULL));
 }

@@ -710,10 +710,17 @@ int64_t preload_abs_deadline(clockid_t clk, const struct timespec *abstime);
  * wait and acts. */
 long preload_pool_syscall(const long call[6], bool cancelpoint, bool restarts);
 /* May a blocking call of this caller hold its OS thread? Yes when nothing
- * else runs there: no hub, or native threads. */
+ * else runs there or needs it: no hub, native threads, or the process's
+ * only program thread (sched_alone: a single-threaded server's lock or
+ * semaphore wait costs no worker). */
 static inline bool preload_blocks_alone(void)
 {
-	return preload_native() || hub_peek() == NULL;
+	struct hub *h;
+
+	if (preload_native())
+		return true;
+	h = hub_peek();
+	return h == NULL || sched_alone(h);
 }
 /* After a wait of a call that restarts under SA_RESTART (accept, connect,
  * read, write, recv*, send*): 1 to wait again, or -1 with errno set (the

@@ -706,6 +706,11 @@ int hub_os_tid(const struct hub *h)
 	return h->tid;
 }
 
+int hub_pid(const struct hub *h)
+{
+	return h->pid;
+}
+
 void hub_handler_begin(struct hub *h, struct handler_frame *f, uint64_t extra, uint64_t *kmask)
 {
 	struct green *g = h->current;

@@ -857,6 +857,8 @@ bool hub_exit_ends_os_thread(const struct hub *h);
 bool hub_others_ready(const struct hub *h);
 /* The kernel id of h's OS thread. */
 int hub_os_tid(const struct hub *h);
+/* The process's id, as of h's last fork: getpid() without a system call. */
+int hub_pid(const struct hub *h);
 /* Around a program's signal handler that the hub runs (preload/signal.c):
  * counted, and a thread preempted meanwhile is left alone. On a green
  * thread's own context (kmask: the first word of the signal frame's

@@ -26,6 +26,13 @@
  *                         other one, run meanwhile, finds it held and
  *                         waits in flock (a lock file between the threads
  *                         of a program, or held by another process)
+ *   mq-handoff            two threads take turns through two POSIX message
+ *                         queues (mq_send, mq_receive)
+ *   sysv-sem-handoff      the same through two System V semaphores (semop
+ *                         +1 on the other's, -1 on its own)
+ *   sysv-sem-free         semop -1 then +1 on a System V semaphore nobody
+ *                         else holds (a lock taken and let go), another
+ *                         thread alive and asleep: per pair
  *
  * Prints "NAME NS" lines: ns per operation, best of five runs.
  */
@@ -38,7 +45,9 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/eventfd.h>
+#include <mqueue.h>
 #include <sys/file.h>
+#include <sys/sem.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -252,6 +261,95 @@ static void *flock_yield(void *arg)
 	return arg;
 }
 
+static mqd_t queues[2];
+
+static void *mq_turns(void *arg)
+{
+	long me = (long)(intptr_t)arg;
+	char b[8];
+
+	for (long i = 0; i < rounds; i++) {
+		if (me == 0 && mq_send(queues[1], "x", 1, 0) != 0)
+			exit(1);
+		if (mq_receive(queues[me], b, sizeof b, NULL) != 1)
+			exit(1);
+		if (me == 1 && mq_send(queues[0], "x", 1, 0) != 0)
+			exit(1);
+	}
+	return NULL;
+}
+
+static int semid;
+
+static void *sem_turns(void *arg)
+{
+	long me = (long)(intptr_t)arg;
+	struct sembuf down = { (unsigned short)me, -1, 0 }, up = { (unsigned short)(1 - me), 1, 0 };
+
+	for (long i = 0; i < rounds; i++) {
+		if (me == 0 && semop(semid, &up, 1) != 0)
+			exit(1);
+		if (semop(semid, &down, 1) != 0)
+			exit(1);
+		if (me == 1 && semop(semid, &up, 1) != 0)
+			exit(1);
+	}
+	return NULL;
+}
+
+static sem_t ipc_done;
+
+static void *sleeps_until_done(void *arg)
+{
+	while (sem_wait(&ipc_done) != 0)
+		;
+	return arg;
+}
+
+/* POSIX queues and System V semaphores: the hand-offs, then a semaphore
+ * taken and let go with nobody else there (a thread asleep beside: a
+ * program's only thread may block its OS thread, and is not measured). */
+static void ipc(void)
+{
+	struct mq_attr a = { .mq_maxmsg = 4, .mq_msgsize = 8 };
+	char name[2][48];
+	struct sembuf pair[2] = { { 0, -1, 0 }, { 0, 1, 0 } };
+	double best = 1e30;
+	pthread_t sleeper;
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(name[i], sizeof name[i], "/gs-threadbench-%d-%d", (int)getpid(), i);
+		queues[i] = mq_open(name[i], O_RDWR | O_CREAT | O_EXCL, 0600, &a);
+		if (queues[i] == (mqd_t)-1)
+			exit(1);
+	}
+	printf("mq-handoff %.1f\n", two_threads(mq_turns));
+	for (int i = 0; i < 2; i++) {
+		mq_close(queues[i]);
+		mq_unlink(name[i]);
+	}
+	semid = semget(IPC_PRIVATE, 2, 0600);
+	if (semid < 0)
+		exit(1);
+	printf("sysv-sem-handoff %.1f\n", two_threads(sem_turns));
+	semctl(semid, 0, SETVAL, 1);
+	sem_init(&ipc_done, 0, 0);
+	pthread_create(&sleeper, NULL, sleeps_until_done, NULL);
+	for (int r = 0; r < 5; r++) {
+		double t0 = now_ns();
+
+		for (long i = 0; i < rounds; i++)
+			if (semop(semid, &pair[0], 1) != 0 || semop(semid, &pair[1], 1) != 0)
+				exit(1);
+		if ((now_ns() - t0) / rounds < best)
+			best = (now_ns() - t0) / rounds;
+	}
+	sem_post(&ipc_done);
+	pthread_join(sleeper, NULL);
+	printf("sysv-sem-free %.1f\n", best);
+	semctl(semid, 0, IPC_RMID);
+}
+
 int main(void)
 {
 	double best = 1e30;
@@ -294,5 +392,7 @@ int main(void)
 	snprintf(lock_path, sizeof lock_path, "/tmp/gs-threadbench-%d.lock", (int)getpid());
 	printf("flock-yield %.1f\n", two_threads(flock_yield));
 	unlink(lock_path);
+	rounds = 10000;
+	ipc();
 	return 0;
 }
