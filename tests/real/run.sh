@@ -1,7 +1,8 @@
 #!/bin/sh
 # Real programs nobody here wrote, under LD_PRELOAD=$B/libgreenshim.so:
 # Debian's CPython (/usr/bin/python3) serving with threads, memcached,
-# redis-server, apache2 (the event MPM), HAProxy, Varnish, strace, Knot
+# redis-server, apache2 (the event MPM, and the worker MPM with
+# a System V semaphore for its accept mutex), HAProxy, Varnish, strace, Knot
 # DNS and MariaDB's server.
 # Prints "ok - NAME" or "FAIL - NAME: why" per test, then
 # "real: N passed, N failed".
@@ -355,6 +356,60 @@ apache_run() {
 	# A report with the first frames of its stack, to say what blocked.
 	ap_log=$(grep -h -A 6 -E 'exit signal|greenshim: |AH00052' "$d/logs/error.log" "$d/out" |
 		head -n 10)
+}
+
+# Apache httpd with its worker MPM, two listening ports and the System V
+# semaphore for its accept mutex (`Mutex sysvsem default`): a listener
+# thread of each child takes the semaphore (semop) before it waits for a
+# connection, the other child's listener waiting meanwhile. ab on each
+# port; run by PRELOAD ($1, empty for native); sets apm_failed (the two
+# ab runs' failures, as ab_failures says) and apm_status (the parent's
+# exit status after SIGTERM). Before 2026-12-07 semop was libc's call on
+# the hub's OS thread: requests stopped before 4,000 on each port (ab's
+# 20 s timeout), three runs of three.
+apache_mutex_run() {
+	d=$tmp/apache-mutex
+	rm -rf "$d"
+	mkdir -p "$d/htdocs" "$d/logs" "$d/run"
+	aport=$(free_port)
+	bport=$(free_port)
+	apache_conf "$d" "$aport" |
+		sed 's|mpm_event_module .*|mpm_worker_module /usr/lib/apache2/modules/mod_mpm_worker.so|' \
+		>"$d/httpd.conf"
+	printf 'Listen 127.0.0.1:%s\nMutex sysvsem default\n' "$bport" >>"$d/httpd.conf"
+	head -c 3072 /dev/urandom | base64 -w 76 >"$d/htdocs/f.txt"
+	chmod a+x "$tmp"
+	chmod -R a+rX "$d"
+	env ${1:+LD_PRELOAD=$1 GREENSHIM_MAX_BLOCKING_MS=300} "$APACHE2" -f "$d/httpd.conf" \
+		-DFOREGROUND >"$d/out" 2>&1 &
+	ap=$!
+	wait_for_url "http://127.0.0.1:$aport/f.txt"
+	apm_failed=
+	for port in $aport $bport; do
+		timeout 60 ab -q -s 20 -n 4000 -c 20 "http://127.0.0.1:$port/f.txt" >"$d/ab" 2>&1
+		apm_failed="$apm_failed$(ab_failures $? "$d/ab" 4000) "
+	done
+	kill -TERM $ap
+	wait_or_kill $ap 30
+	apm_status=$?
+}
+
+test_apache_worker_mpm_with_a_sysv_semaphore_accept_mutex() {
+	name=apache_worker_mpm_with_a_sysv_semaphore_accept_mutex
+	if [ ! -f /usr/lib/apache2/modules/mod_mpm_worker.so ]; then
+		skip $name "no mod_mpm_worker.so"
+		return
+	fi
+	apache_mutex_run ""
+	native="$apm_failed$apm_status"
+	apache_mutex_run "$LIB"
+	if [ "$native" != "0 0 0" ]; then
+		fail $name "natively: $native"
+	elif [ "$apm_failed$apm_status" != "0 0 0" ]; then
+		fail $name "under greenshim: requests $apm_failed, status $apm_status; $(tail -n 3 "$d/logs/error.log")"
+	else
+		ok $name
+	fi
 }
 
 # ab_failures STATUS FILE N: "0" when ab exited 0 having completed N
@@ -939,6 +994,7 @@ else
 		fail apache "apache2, ab or curl is missing (make deps installs them)"
 	else
 		test_apache_event_mpm_serves_and_restarts_gracefully
+		test_apache_worker_mpm_with_a_sysv_semaphore_accept_mutex
 	fi
 	HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 	if [ ! -x "$HAPROXY" ] || ! command -v ab >/dev/null || ! command -v curl >/dev/null; then
