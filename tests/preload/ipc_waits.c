@@ -33,8 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static atomic_long ticks;
-static atomic_bool ticking = true;
+#include "case.h"
+#include "ticker.h"
+
 static volatile sig_atomic_t alarms;
 static char qname[64];
 static int msqid, semid;
@@ -44,17 +45,6 @@ struct msg {
 	char text[32];
 };
 
-static void *ticker(void *arg)
-{
-	struct timespec ms = { 0, 1000000 };
-
-	while (atomic_load(&ticking)) {
-		nanosleep(&ms, NULL);
-		atomic_fetch_add(&ticks, 1);
-	}
-	return arg;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
@@ -62,18 +52,10 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* The ticker ticked at least min times since before: it was not held up. */
-static void report_ticks(const char *what, long before, long min)
+static void report_ticks(const char *what, int before, int min)
 {
-	long n = atomic_load(&ticks) - before;
+	int n = atomic_load(&ticks) - before;
 
 	printf("%s: the ticker ran meanwhile: %s\n", what, n >= min ? "yes" : "no");
 }
@@ -160,7 +142,7 @@ static void posix_queues(void)
 	struct later l = { .what = 0, .q = q };
 	char buf[64] = "";
 	unsigned prio = 0;
-	long before = atomic_load(&ticks);
+	int before = atomic_load(&ticks);
 	pthread_t t = start_later(&l);
 	struct timespec abs;
 	double t0;
@@ -169,7 +151,7 @@ static void posix_queues(void)
 	r = mq_receive(q, buf, sizeof buf, &prio);
 	printf("mq_receive: %zd \"%s\" priority %u\n", r, buf, prio);
 	pthread_join(t, NULL);
-	report_ticks("mq_receive", before, 10);
+	report_ticks("mq_receive", before, 5);
 
 	/* A full queue: the send waits for room. */
 	mq_send(q, "one", 4, 1);
@@ -179,7 +161,7 @@ static void posix_queues(void)
 	t = start_later(&l);
 	show("mq_send to a full queue", mq_send(q, "three", 6, 0));
 	pthread_join(t, NULL);
-	report_ticks("mq_send", before, 10);
+	report_ticks("mq_send", before, 5);
 	r = mq_receive(q, buf, sizeof buf, &prio);
 	printf("then: \"%s\" priority %u\n", buf, prio); /* "one" went to the thread */
 	r = mq_receive(q, buf, sizeof buf, &prio);
@@ -196,7 +178,7 @@ static void posix_queues(void)
 	t0 = now_ms();
 	show("mq_timedreceive of an empty queue, 40 ms", mq_timedreceive(q, buf, sizeof buf, NULL, &abs));
 	printf("it took 40 ms or more: %s\n", now_ms() - t0 >= 39 ? "yes" : "no");
-	report_ticks("mq_timedreceive", before, 10);
+	report_ticks("mq_timedreceive", before, 5);
 	show("mq_timedreceive with a time past", mq_timedreceive(q, buf, sizeof buf, NULL, &abs));
 	mq_send(q, "x", 2, 0);
 	mq_send(q, "y", 2, 0);
@@ -231,7 +213,7 @@ static void sysv(void)
 	struct msg m = { 0, "" };
 	struct sembuf down = { 0, -1, 0 }, ops[2] = { { 0, -1, 0 }, { 1, 1, 0 } };
 	struct timespec rel = { 0, 40000000 };
-	long before = atomic_load(&ticks);
+	int before = atomic_load(&ticks);
 	pthread_t t = start_later(&l);
 	struct msqid_ds ds;
 	double t0;
@@ -239,7 +221,7 @@ static void sysv(void)
 	show("msgrcv", msgrcv(msqid, &m, sizeof m.text, 0, 0));
 	printf("msgrcv: type %ld \"%s\"\n", m.type, m.text);
 	pthread_join(t, NULL);
-	report_ticks("msgrcv", before, 10);
+	report_ticks("msgrcv", before, 5);
 
 	/* The fifth argument: any type but 1. */
 	m = (struct msg){ 1, "first" };
@@ -250,7 +232,7 @@ static void sysv(void)
 	show("msgrcv MSG_EXCEPT 1", msgrcv(msqid, &m, sizeof m.text, 1, MSG_EXCEPT));
 	printf("msgrcv MSG_EXCEPT 1: type %ld \"%s\"\n", m.type, m.text);
 	pthread_join(t, NULL);
-	report_ticks("msgrcv MSG_EXCEPT", before, 10);
+	report_ticks("msgrcv MSG_EXCEPT", before, 5);
 	show("msgrcv IPC_NOWAIT", msgrcv(msqid, &m, sizeof m.text, 1, IPC_NOWAIT));
 	show("msgrcv IPC_NOWAIT, empty", msgrcv(msqid, &m, sizeof m.text, 0, IPC_NOWAIT));
 	show("msgrcv, a message too long", (m = (struct msg){ 3, "long" },
@@ -271,7 +253,7 @@ static void sysv(void)
 	t = start_later(&l);
 	show("msgsnd to a full queue", msgsnd(msqid, &m, sizeof m.text, 0));
 	pthread_join(t, NULL);
-	report_ticks("msgsnd", before, 10);
+	report_ticks("msgsnd", before, 5);
 	for (int i = 0; i < 2; i++)
 		msgrcv(msqid, &m, sizeof m.text, 0, 0);
 
@@ -281,19 +263,19 @@ static void sysv(void)
 	t = start_later(&l);
 	show("semop -1", semop(semid, &down, 1));
 	pthread_join(t, NULL);
-	report_ticks("semop", before, 10);
+	report_ticks("semop", before, 5);
 	before = atomic_load(&ticks);
 	t = start_later(&l);
 	show("semop -1 on 0, +1 on 1", semop(semid, ops, 2));
 	pthread_join(t, NULL);
-	report_ticks("semop of two", before, 10);
+	report_ticks("semop of two", before, 5);
 	printf("semaphore 1: %d\n", semctl(semid, 1, GETVAL));
 	printf("sempid is this process: %s\n", semctl(semid, 0, GETPID) == getpid() ? "yes" : "no");
 	before = atomic_load(&ticks);
 	t0 = now_ms();
 	show("semtimedop, 40 ms", semtimedop(semid, &down, 1, &rel));
 	printf("it took 40 ms or more: %s\n", now_ms() - t0 >= 39 ? "yes" : "no");
-	report_ticks("semtimedop", before, 10);
+	report_ticks("semtimedop", before, 5);
 	rel.tv_nsec = 1000000000;
 	show("semtimedop, an invalid time", semtimedop(semid, &down, 1, &rel));
 	down.sem_flg = IPC_NOWAIT;
@@ -325,19 +307,19 @@ static void raw_calls(void)
 	struct later l = { .what = 0, .q = q };
 	struct sembuf down = { 0, -1, 0 };
 	char buf[64] = "";
-	long before = atomic_load(&ticks);
+	int before = atomic_load(&ticks);
 	pthread_t t = start_later(&l);
 
 	printf("raw mq_timedreceive: %ld \"%s\"\n",
 	       raw5(SYS_mq_timedreceive, q, (long)buf, sizeof buf, 0, 0), buf);
 	pthread_join(t, NULL);
-	report_ticks("raw mq_timedreceive", before, 10);
+	report_ticks("raw mq_timedreceive", before, 5);
 	l.what = 4;
 	before = atomic_load(&ticks);
 	t = start_later(&l);
 	show("syscall(SYS_semop)", syscall(SYS_semop, semid, &down, 1));
 	pthread_join(t, NULL);
-	report_ticks("syscall(SYS_semop)", before, 10);
+	report_ticks("syscall(SYS_semop)", before, 5);
 	mq_close(q);
 	mq_unlink(qname);
 }
@@ -439,6 +421,7 @@ int main(void)
 {
 	pthread_t tick;
 
+	test_name = "ipc_waits";
 	setvbuf(stdout, NULL, _IONBF, 0);
 	snprintf(qname, sizeof qname, "/gs-ipc-%d", (int)getpid());
 	msqid = msgget(IPC_PRIVATE, 0600);
@@ -453,7 +436,7 @@ int main(void)
 		sigemptyset(&alrm);
 		sigaddset(&alrm, SIGALRM);
 		pthread_sigmask(SIG_BLOCK, &alrm, &old);
-		pthread_create(&tick, NULL, ticker, NULL);
+		tick = start_ticker();
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	posix_queues();
@@ -463,8 +446,7 @@ int main(void)
 	with_alarm(SA_RESTART);
 	cancelled("msgrcv", NULL);
 	cancelled("mq_receive", (void *)1);
-	atomic_store(&ticking, false);
-	pthread_join(tick, NULL);
+	stop_ticker(tick);
 	msgctl(msqid, IPC_RMID, NULL);
 	semctl(semid, 0, IPC_RMID);
 	return 0;

@@ -304,6 +304,21 @@ apache_conf() {
 		tests/real/httpd.conf.in
 }
 
+# apache_start PRELOAD BYTES: Debian's apache2 on $d/httpd.conf (its
+# htdocs, logs and run below $d, its port $aport), run by PRELOAD (empty
+# for native), serving f.txt of about BYTES bytes; returns once f.txt is
+# served, the server's pid in $ap. The blocking monitor's threshold is 300
+# ms (apache_run says why).
+apache_start() {
+	head -c "$2" /dev/urandom | base64 -w 76 >"$d/htdocs/f.txt"
+	chmod a+x "$tmp"
+	chmod -R a+rX "$d"
+	env ${1:+LD_PRELOAD=$1 GREENSHIM_MAX_BLOCKING_MS=300} "$APACHE2" -f "$d/httpd.conf" \
+		-DFOREGROUND >"$d/out" 2>&1 &
+	ap=$!
+	wait_for_url "http://127.0.0.1:$aport/f.txt"
+}
+
 # Apache httpd with its event MPM (Debian's apache2): the parent forks
 # two children of 25 worker threads, a listener thread and a pool of
 # connections each, serves a 64 KiB file, is restarted gracefully
@@ -325,14 +340,8 @@ apache_run() {
 	mkdir -p "$d/htdocs" "$d/logs" "$d/run"
 	aport=$(free_port)
 	apache_conf "$d" "$aport" >"$d/httpd.conf"
-	head -c 49152 /dev/urandom | base64 -w 76 >"$d/htdocs/f.txt"
-	chmod a+x "$tmp"
-	chmod -R a+rX "$d"
-	env ${1:+LD_PRELOAD=$1 GREENSHIM_MAX_BLOCKING_MS=300} "$APACHE2" -f "$d/httpd.conf" \
-		-DFOREGROUND >"$d/out" 2>&1 &
-	ap=$!
+	apache_start "$1" 49152
 	url=http://127.0.0.1:$aport/f.txt
-	wait_for_url "$url"
 	ap_failed=
 	for run in "-n 4000 -c 100" "-k -n 4000 -c 20"; do
 		# shellcheck disable=SC2086
@@ -377,13 +386,7 @@ apache_mutex_run() {
 		sed 's|mpm_event_module .*|mpm_worker_module /usr/lib/apache2/modules/mod_mpm_worker.so|' \
 		>"$d/httpd.conf"
 	printf 'Listen 127.0.0.1:%s\nMutex sysvsem default\n' "$bport" >>"$d/httpd.conf"
-	head -c 3072 /dev/urandom | base64 -w 76 >"$d/htdocs/f.txt"
-	chmod a+x "$tmp"
-	chmod -R a+rX "$d"
-	env ${1:+LD_PRELOAD=$1 GREENSHIM_MAX_BLOCKING_MS=300} "$APACHE2" -f "$d/httpd.conf" \
-		-DFOREGROUND >"$d/out" 2>&1 &
-	ap=$!
-	wait_for_url "http://127.0.0.1:$aport/f.txt"
+	apache_start "$1" 3072
 	apm_failed=
 	for port in $aport $bport; do
 		timeout 60 ab -q -s 20 -n 4000 -c 20 "http://127.0.0.1:$port/f.txt" >"$d/ab" 2>&1
