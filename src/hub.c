@@ -2157,7 +2157,7 @@ static struct hub *hub_create_once(void)
 #endif
 	ctx_make(&hg->ctx, green_ru(hg), hub_main, h);
 	h->hub_green = hg;
-	h->next_deadline = h->precise_at = GS_NO_DEADLINE;
+	h->next_deadline = h->precise_at = h->tick_due = GS_NO_DEADLINE;
 
 	root->flags = GREEN_ROOT;
 	root->tp = hg->tp;
@@ -2286,7 +2286,7 @@ void hub_fork_child(void)
 	h->stuck_reported = false;
 	h->stuck_counted = false;
 	h->since_poll = 0;
-	h->next_deadline = h->precise_at = GS_NO_DEADLINE;
+	h->next_deadline = h->precise_at = h->tick_due = GS_NO_DEADLINE;
 	if (h->masks)
 		sigmask_recount(h);
 	/* POSIX timers are not inherited; the new one must name the

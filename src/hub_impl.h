@@ -153,6 +153,8 @@ struct hub {
 	timer_t timer;                /* preempt.c: ticks while a green runs */
 	bool have_timer, timer_armed;
 	int64_t tick_ns;        /* preempt.c: the tick's interval now */
+	int64_t tick_due;       /* preempt.c: about when the timer fires next
+				 * (GS_NO_DEADLINE: disarmed) */
 	struct handler_frame *frames; /* the handlers running on the current
 				       * context, the innermost first; NULL
 				       * outside any (hub_switch keeps it per

@@ -16,7 +16,9 @@
  * handler puts it at the end of the run queue and switches to the hub,
  * from inside the handler; when the thread is resumed, the handler returns
  * and the kernel restores its registers. So a thread computes for at most
- * two ticks while others are ready, and a timed wait ends at most one tick
+ * two ticks while others are ready. A timed wait that is to end before the
+ * next tick brings that tick forward to its deadline (preempt_tick_by), so
+ * it ends on time where the tick finds a safe point, not up to a tick
  * late.
  *
  * A safe point is an instruction of the program itself or of a library it
@@ -538,6 +540,30 @@ static void tick_set(struct hub *h, int64_t ns)
 	it.it_value = it.it_interval;
 	h->tick_ns = ns;
 	h->timer_armed = timer_settime(h->timer, 0, &it, NULL) == 0;
+	h->tick_due = h->timer_armed ? gs_now_ns() + ns : GS_NO_DEADLINE;
+}
+
+/* A tick no sooner than this before the one due is not worth a system
+ * call to move: the regular one is that late at most. */
+#define TICK_EARLY_MIN_NS 50000
+
+void preempt_tick_by(struct hub *h, int64_t deadline)
+{
+	struct itimerspec it;
+	int64_t now, left;
+
+	if (!h->timer_armed || deadline >= h->tick_due - TICK_EARLY_MIN_NS)
+		return;
+	now = gs_now_ns();
+	left = deadline - now;
+	if (left <= 0)
+		return; /* ended already: the tick due notices it */
+	it.it_interval.tv_sec = (time_t)(h->tick_ns / 1000000000);
+	it.it_interval.tv_nsec = (long)(h->tick_ns % 1000000000);
+	it.it_value.tv_sec = (time_t)(left / 1000000000);
+	it.it_value.tv_nsec = (long)(left % 1000000000);
+	if (timer_settime(h->timer, 0, &it, NULL) == 0)
+		h->tick_due = deadline;
 }
 
 /* A preemption is about to send the running thread to the hub: a timed
@@ -625,6 +651,7 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	if (si->si_code != SI_TIMER || !h->have_timer)
 		goto out;
 	h->preempt_ticks++;
+	h->tick_due = gs_now_ns() + h->tick_ns;
 	/* Ticks that came while an earlier one was still being delivered
 	 * (si_overrun: a tracer that stops the thread at each signal, as
 	 * strace -f -k does, for longer than a tick) left the program no
@@ -676,6 +703,10 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	if (!stop_now && h->switches != h->preempt_seen && gs_now_ns() < h->next_deadline &&
 	    !atomic_load_explicit(&h->wake_sent, memory_order_relaxed)) {
 		h->preempt_seen = h->switches;
+		/* A timed wait that ends before the next tick: the tick comes
+		 * then instead, so the wait ends on time, not up to a tick
+		 * late. */
+		preempt_tick_by(h, h->next_deadline);
 		goto out_tick;
 	}
 	/* Stopped, the thread leaves the handler's frame where it is while
@@ -890,6 +921,7 @@ void preempt_arm(struct hub *h)
 		return;
 	h->preempt_seen = h->switches;
 	tick_set(h, gs_config.preempt_ns);
+	preempt_tick_by(h, h->next_deadline);
 }
 
 void preempt_disarm(struct hub *h)
@@ -901,6 +933,7 @@ void preempt_disarm(struct hub *h)
 	memset(&it, 0, sizeof it);
 	timer_settime(h->timer, 0, &it, NULL);
 	h->timer_armed = false;
+	h->tick_due = GS_NO_DEADLINE;
 }
 
 /* The program ignores the signal: so must the program it execs or

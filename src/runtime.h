@@ -1303,6 +1303,12 @@ void preempt_fini_hub(struct hub *h);
 /* The hub is about to run a green thread: make sure the timer ticks. */
 void preempt_arm(struct hub *h);
 void preempt_disarm(struct hub *h);
+/* A timed wait of h's ends at deadline, while h may run another thread:
+ * if that is sooner than the next tick, the next tick comes then (one
+ * timer_settime), so that a thread computing meanwhile is preempted on
+ * time for the waiter, not up to a tick late. No-op with the timer
+ * disarmed (h's loop then sleeps until the deadline itself). */
+void preempt_tick_by(struct hub *h, int64_t deadline);
 /* The program sets preempt_signal()'s disposition to SIG_IGN (ignore) or
  * SIG_DFL, as a program that resets every signal does: our handler stays
  * (installed now if it was not), and gives every signal that is neither

@@ -122,6 +122,9 @@ static void timer_arm(struct hub *h, struct green *g, int64_t left, int64_t dead
 		h->next_deadline = deadline;
 	if (deadline < h->precise_at)
 		h->precise_at = deadline;
+	/* Others are ready: one may compute past the deadline. */
+	if (h->runq_head != NULL)
+		preempt_tick_by(h, deadline);
 }
 
 /* g was woken from w, still open, to handle signals kept for it

@@ -1303,6 +1303,19 @@ test_a_thread_that_opens_and_closes_files_is_preempted() {
 		"$B/tests/preload/busy_thread" files
 }
 
+# A 3 ms sleep beside a thread that computes without waiting, on one hub
+# with a 20 ms tick (busy_thread sleeps): the median of 21 sleeps is under
+# 10 ms, as natively, for the tick comes when a sleep is to end
+# (preempt_tick_by), not at its regular time; and at the default settings.
+# Before 2026-12-07 each sleep ended at the next regular tick: 20 ms, 3
+# runs of 3 (with the default 2 ms tick, up to 2 ms late).
+test_a_sleep_beside_a_computing_thread_ends_on_time() {
+	as_native a_sleep_beside_a_computing_thread_ends_on_time env GREENSHIM_HUBS=1 \
+		GREENSHIM_PREEMPT_MS=20 "$B/tests/preload/busy_thread" sleeps
+	as_native a_sleep_beside_a_computing_thread_ends_on_time_by_default \
+		"$B/tests/preload/busy_thread" sleeps
+}
+
 test_a_thread_whose_timed_waits_end_at_once_is_preempted() {
 	as_native a_thread_whose_timed_waits_end_at_once_is_preempted env GREENSHIM_HUBS=1 \
 		"$B/tests/preload/busy_thread" timedwait
@@ -1805,6 +1818,7 @@ test_a_thread_reading_the_clock_is_preempted
 test_a_thread_that_never_waits_in_io_is_preempted
 test_a_thread_that_opens_and_closes_files_is_preempted
 test_a_thread_whose_timed_waits_end_at_once_is_preempted
+test_a_sleep_beside_a_computing_thread_ends_on_time
 test_a_single_threaded_program_enters_a_user_namespace
 test_sent_signals_get_their_native_action
 test_overflow_goes_to_the_programs_handler
