@@ -652,6 +652,10 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 		goto out;
 	h->preempt_ticks++;
 	h->tick_due = gs_now_ns() + h->tick_ns;
+	/* A timed wait that ends before the next tick: the tick comes then
+	 * instead, so the wait ends on time, not up to a tick late (whether
+	 * this tick preempts or not). */
+	preempt_tick_by(h, h->next_deadline);
 	/* Ticks that came while an earlier one was still being delivered
 	 * (si_overrun: a tracer that stops the thread at each signal, as
 	 * strace -f -k does, for longer than a tick) left the program no
@@ -703,10 +707,6 @@ static void preempt_handler(int sig, siginfo_t *si, void *ucp)
 	if (!stop_now && h->switches != h->preempt_seen && gs_now_ns() < h->next_deadline &&
 	    !atomic_load_explicit(&h->wake_sent, memory_order_relaxed)) {
 		h->preempt_seen = h->switches;
-		/* A timed wait that ends before the next tick: the tick comes
-		 * then instead, so the wait ends on time, not up to a tick
-		 * late. */
-		preempt_tick_by(h, h->next_deadline);
 		goto out_tick;
 	}
 	/* Stopped, the thread leaves the handler's frame where it is while

@@ -1,10 +1,12 @@
 /* An ordinary program for the blocking monitor's worst case: one thread
  * keeps its OS thread 3 ms at a time inside library code (a trylock/unlock
  * loop) and then yields, over and over, while another thread waits on a
- * condition variable with 1 ms timeouts. Run with a 1 ms limit, every run
- * is reported, and each report unwinds the first thread in a signal handler
- * while preemption ticks arrive. Prints "ok N" (the waits done) if both
- * threads finish. */
+ * condition variable with 5 ms timeouts. Run with a 1 ms limit, nearly
+ * every run is reported, and each report unwinds the first thread in a
+ * signal handler while preemption ticks arrive (a tick also comes at each
+ * timeout, and cuts the run it falls in: until 2026-12-07 the timeouts
+ * were 1 ms, which now leave no run of 1 ms to report). Prints "ok N" (the
+ * waits done) if both threads finish. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -48,7 +50,7 @@ static void *wait_often(void *arg)
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 1000000;
+		ts.tv_nsec += 5000000;
 		if (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
