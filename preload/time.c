@@ -153,6 +153,10 @@ GS_WRAP int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req
 	r = green_sleep_until(deadline);
 	if (r == -EINTR && rem != NULL && !(flags & TIMER_ABSTIME))
 		time_left(deadline, rem);
+	/* A cancellation point: a cancellation acts here, as in glibc's
+	 * (before 2026-12-07 it returned ECANCELED, which it never does). */
+	if (GS_UNLIKELY(r == -ECANCELED))
+		preload_cancel_act();
 	return PRELOAD_SETTLED(r < 0 ? -r : 0); /* clock_nanosleep returns the error */
 }
 

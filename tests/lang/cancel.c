@@ -1,6 +1,7 @@
 /*
  * pthread_cancel, deferred: a thread blocked in read on an empty pipe, one
- * in pthread_cond_wait, one in sleep, each with a cleanup handler pushed;
+ * in pthread_cond_wait, one in sleep, one in clock_nanosleep, each with a
+ * cleanup handler pushed;
  * a thread that disables cancellation across a wait and is cancelled only
  * when it enables it again and reaches pthread_testcancel; pthread_exit
  * from a nested call running the cleanup handlers. Each join must give
@@ -16,12 +17,13 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t c = PTHREAD_COND_INITIALIZER;
 static int pipefd[2];
-static int cleaned[8];
+static int cleaned[9];
 static int held_in_cleanup = -1;
 static int reached; /* how far disabled_for_a_while got */
 static int reached_async[8]; /* how far the asynchronous ones got */
@@ -72,6 +74,19 @@ static void *in_sleep(void *arg)
 {
 	pthread_cleanup_push(mark, arg);
 	sleep(100);
+	pthread_cleanup_pop(0);
+	return NULL;
+}
+
+/* clock_nanosleep returns its error rather than setting errno: a
+ * cancellation must still end the thread there (until 2026-12-07 greenshim
+ * returned ECANCELED from it, and the thread went on). */
+static void *in_clock_nanosleep(void *arg)
+{
+	struct timespec ts = { 100, 0 };
+
+	pthread_cleanup_push(mark, arg);
+	clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
 	pthread_cleanup_pop(0);
 	return NULL;
 }
@@ -143,7 +158,7 @@ static void *enables_asynchronously(void *arg)
 
 int main(void)
 {
-	pthread_t t[8];
+	pthread_t t[9];
 	void *r;
 
 	if (pipe(pipefd) != 0)
@@ -153,9 +168,14 @@ int main(void)
 	pthread_create(&t[2], NULL, in_sleep, (void *)2);
 	pthread_create(&t[3], NULL, disabled_for_a_while, (void *)3);
 	pthread_create(&t[4], NULL, exits_from_a_nested_call, (void *)4);
+	pthread_create(&t[8], NULL, in_clock_nanosleep, (void *)8);
 	usleep(10000); /* all of them wait now */
 	for (int i = 0; i < 4; i++)
 		check(pthread_cancel(t[i]) == 0, "pthread_cancel failed");
+	check(pthread_cancel(t[8]) == 0, "pthread_cancel failed");
+	check(pthread_join(t[8], &r) == 0 && r == PTHREAD_CANCELED,
+	      "clock_nanosleep: join not PTHREAD_CANCELED");
+	check(cleaned[8] == 1, "clock_nanosleep: the cleanup handler did not run once");
 	for (int i = 0; i < 4; i++) {
 		check(pthread_join(t[i], &r) == 0 && r == PTHREAD_CANCELED, "join: not PTHREAD_CANCELED");
 		check(cleaned[i] == 1, "a cleanup handler did not run once");

@@ -30,6 +30,10 @@
  *                      sleep under 10 ms: yes" as natively (on one hub
  *                      with a 20 ms tick, only if a tick comes when a
  *                      sleep is to end, not at its regular time)
+ *   busy_thread spawns  main makes 3,000 threads that each sleep 100 ms,
+ *                      then joins them: prints "done" (no thread keeps its
+ *                      OS thread meanwhile: main is preempted as its
+ *                      pthread_create returns)
  *   busy_thread bursts  main computes 5 ms at a time, with a 0.3 ms sleep
  *                      between, for 3 s, beside a thread that sleeps 10
  *                      ms at a time: no burst reaches a report's limit
@@ -98,6 +102,12 @@ static void *idler(void *arg)
 	pthread_setname_np(pthread_self(), "idler");
 	usleep(1000000); /* still waiting when the report is written */
 	return NULL;
+}
+
+static void *nap(void *arg)
+{
+	usleep(100000);
+	return arg;
 }
 
 static void *naps(void *arg)
@@ -236,6 +246,17 @@ int main(int argc, char **argv)
 		if (pthread_join(a, &failed) != 0 || failed != NULL)
 			return 1;
 		printf("longest sleep under 50 ms: %s\n", longest < 0.05 ? "yes" : "no");
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "spawns") == 0) {
+		static pthread_t many[3000];
+
+		for (int i = 0; i < 3000; i++)
+			if (pthread_create(&many[i], NULL, nap, NULL) != 0)
+				return 1;
+		for (int i = 0; i < 3000; i++)
+			pthread_join(many[i], NULL);
+		printf("done\n");
 		return 0;
 	}
 	if (argc > 1 && strcmp(argv[1], "sleeps") == 0) {
