@@ -40,6 +40,7 @@ struct __res_state; /* resolv.h */
 struct passwd;      /* pwd.h */
 struct group;       /* grp.h */
 struct sembuf;      /* sys/sem.h */
+struct aiocb;       /* aio.h */
 
 #define GS_WRAP GS_API /* an interposed libc symbol */
 
@@ -131,6 +132,7 @@ struct sembuf;      /* sys/sem.h */
 	X(mq_timedreceive, ssize_t, (int, char *, size_t, unsigned *, const struct timespec *)) \
 	X(mq_timedsend, int, (int, const char *, size_t, unsigned, const struct timespec *)) \
 	X(msgrcv, ssize_t, (int, void *, size_t, long, int))                               \
+	X(aio_suspend, int, (const struct aiocb *const[], int, const struct timespec *))   \
 	X(msgsnd, int, (int, const void *, size_t, int))                                   \
 	X(semop, int, (int, struct sembuf *, size_t))                                      \
 	X(semtimedop, int, (int, struct sembuf *, size_t, const struct timespec *))        \

@@ -1678,6 +1678,20 @@ test_file_locks_wait_green() {
 # on one, and on one without the preemption tick (the waits must not
 # need it). Before 2026-12-07 these were libc's calls, which held the
 # hub's OS thread: the first wait never ended, on one hub and on two.
+# Threads that wait in POSIX AIO's aio_suspend (tests/preload/aio_waits.c):
+# for a write into a pipe another thread drains, for a read another
+# thread's write completes, until a timeout beside a computing thread,
+# until SIGALRM without SA_RESTART and past one with it, and until
+# pthread_cancel: the native output, at the default hubs, on one, and on
+# one without ticks. Before 2026-12-07 glibc's wait held the hub's OS
+# thread: on one hub the first never ended, and the tick ended the
+# timeout's with EINTR.
+test_aio_waits_green() {
+	as_native_and_on_one_hub aio_waits_green "$B/tests/preload/aio_waits"
+	as_native aio_waits_green_without_ticks env GREENSHIM_HUBS=1 GREENSHIM_PREEMPT_MS=0 \
+		"$B/tests/preload/aio_waits"
+}
+
 test_ipc_waits_green() {
 	as_native_and_on_one_hub ipc_waits_green "$B/tests/preload/ipc_waits"
 	as_native ipc_waits_green_without_ticks env GREENSHIM_HUBS=1 GREENSHIM_PREEMPT_MS=0 \
@@ -1896,6 +1910,7 @@ test_masked_waits_let_their_signals_in
 test_prctl_names_name_the_calling_thread
 test_file_locks_wait_green
 test_ipc_waits_green
+test_aio_waits_green
 test_scheduling_by_thread_id_is_the_threads
 test_kill_by_thread_id_signals_the_process
 test_one_shot_handlers_run_once
