@@ -132,10 +132,10 @@ struct aiocb;       /* aio.h */
 	X(mq_timedreceive, ssize_t, (int, char *, size_t, unsigned *, const struct timespec *)) \
 	X(mq_timedsend, int, (int, const char *, size_t, unsigned, const struct timespec *)) \
 	X(msgrcv, ssize_t, (int, void *, size_t, long, int))                               \
-	X(aio_suspend, int, (const struct aiocb *const[], int, const struct timespec *))   \
 	X(msgsnd, int, (int, const void *, size_t, int))                                   \
 	X(semop, int, (int, struct sembuf *, size_t))                                      \
 	X(semtimedop, int, (int, struct sembuf *, size_t, const struct timespec *))        \
+	X(aio_suspend, int, (const struct aiocb *const[], int, const struct timespec *))   \
 	X(ioctl, int, (int, unsigned long, ...))                                           \
 	X(pipe, int, (int *))                                                              \
 	X(pipe2, int, (int *, int))                                                        \

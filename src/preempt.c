@@ -531,12 +531,16 @@ static void unblock_tick(void)
 
 static bool tick_backs_off; /* under valgrind */
 
+static struct timespec ts_of(int64_t ns)
+{
+	return (struct timespec){ (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+}
+
 static void tick_set(struct hub *h, int64_t ns)
 {
 	struct itimerspec it;
 
-	it.it_interval.tv_sec = (time_t)(ns / 1000000000);
-	it.it_interval.tv_nsec = (long)(ns % 1000000000);
+	it.it_interval = ts_of(ns);
 	it.it_value = it.it_interval;
 	h->tick_ns = ns;
 	h->timer_armed = timer_settime(h->timer, 0, &it, NULL) == 0;
@@ -558,10 +562,8 @@ void preempt_tick_by(struct hub *h, int64_t deadline)
 	left = deadline - now;
 	if (left <= 0)
 		return; /* ended already: the tick due notices it */
-	it.it_interval.tv_sec = (time_t)(h->tick_ns / 1000000000);
-	it.it_interval.tv_nsec = (long)(h->tick_ns % 1000000000);
-	it.it_value.tv_sec = (time_t)(left / 1000000000);
-	it.it_value.tv_nsec = (long)(left % 1000000000);
+	it.it_interval = ts_of(h->tick_ns);
+	it.it_value = ts_of(left);
 	if (timer_settime(h->timer, 0, &it, NULL) == 0)
 		h->tick_due = deadline;
 }
