@@ -27,20 +27,6 @@
 #define POLL_FIRST_NS 50000
 #define POLL_MAX_NS 5000000
 
-/* A green sleep until `until` that a handler ends: 0 (the time came),
- * -EINTR, WAKE_SIGNAL (every handler had SA_RESTART) or -ECANCELED. */
-static int nap_until(int64_t until)
-{
-	struct wait w;
-	int r;
-
-	wait_init_interruptible(&w);
-	wait_label(&w, WAIT_SLEEP, NULL, 0);
-	r = wait_park(&w, until);
-	wait_after(&w);
-	return r == -ETIMEDOUT ? 0 : r;
-}
-
 static bool any_done(const struct aiocb *const list[], int n)
 {
 	for (int i = 0; i < n; i++)
@@ -67,7 +53,7 @@ GS_WRAP int aio_suspend(const struct aiocb *const list[], int n, const struct ti
 		if (now >= deadline)
 			return PRELOAD_SETTLED(preload_fail(-EAGAIN));
 		until = now + pause < deadline ? now + pause : deadline;
-		r = nap_until(until);
+		r = green_nap_until(until);
 		if (r < 0)
 			return PRELOAD_SETTLED(preload_fail(r)); /* -EINTR, or -ECANCELED: acts */
 		if (r == WAKE_SIGNAL)

@@ -335,16 +335,23 @@ void green_yield(void)
 	green_take_due(g);
 }
 
-int green_sleep_until(int64_t deadline)
+int green_nap_until(int64_t deadline)
 {
 	struct wait w;
 	int r;
 
-	/* A sleep ends early on any handled signal, SA_RESTART or not
-	 * (signal(7)): -EINTR. */
 	wait_init_interruptible(&w);
 	wait_label(&w, WAIT_SLEEP, NULL, 0);
 	r = wait_park(&w, deadline);
 	wait_after(&w);
-	return r == -ETIMEDOUT ? 0 : r == WAKE_SIGNAL ? -EINTR : r;
+	return r == -ETIMEDOUT ? 0 : r;
+}
+
+int green_sleep_until(int64_t deadline)
+{
+	/* A sleep ends early on any handled signal, SA_RESTART or not
+	 * (signal(7)): -EINTR. */
+	int r = green_nap_until(deadline);
+
+	return r == WAKE_SIGNAL ? -EINTR : r;
 }

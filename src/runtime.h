@@ -707,8 +707,12 @@ void green_cancel_now(struct green *g);
 struct green *green_self(void);
 /* Lets every ready green thread run once, then returns. */
 void green_yield(void);
-/* 0 once the deadline has passed, or the interrupting result. */
+/* 0 once the deadline has passed, or the interrupting result: -EINTR for
+ * any handled signal (a sleep's), -ECANCELED. */
 int green_sleep_until(int64_t deadline);
+/* The same, but a signal whose handlers all have SA_RESTART ends it with
+ * WAKE_SIGNAL, for a caller whose call the kernel would restart. */
+int green_nap_until(int64_t deadline);
 
 /* ---- sched.c: the scheduler's hubs ------------------------------------- */
 
