@@ -47,19 +47,28 @@
 
 /* ---- POSIX message queues ---------------------------------------------- */
 
+/* n bytes at src into dst, read as a system call reads its caller's
+ * memory: by the kernel (process_vm_readv), so a bad pointer gets -EFAULT,
+ * not a fault here; where that call is refused (a seccomp filter), a
+ * plain copy. */
+static int copy_in(struct hub *h, void *dst, const void *src, size_t n)
+{
+	struct iovec mine = { dst, n }, at = { (void *)src, n };
+	long r = arch_syscall6(SYS_process_vm_readv, hub_pid(h), (long)&mine, 1, (long)&at, 1, 0);
+
+	if (r == -EFAULT || (r >= 0 && r != (long)n))
+		return -EFAULT;
+	if (r < 0)
+		memcpy(dst, src, n);
+	return 0;
+}
+
 /* *out = *ts as the kernel reads a time limit: -EFAULT where it cannot be
- * read, -EINVAL where it is not a time. The read is the kernel's
- * (process_vm_readv), so a bad pointer gets EFAULT, not a fault here;
- * where that call is refused (a seccomp filter), a plain copy. */
+ * read, -EINVAL where it is not a time. */
 static int read_limit(struct hub *h, const struct timespec *ts, struct timespec *out)
 {
-	struct iovec mine = { out, sizeof *out }, at = { (void *)ts, sizeof *ts };
-	long n = arch_syscall6(SYS_process_vm_readv, hub_pid(h), (long)&mine, 1, (long)&at, 1, 0);
-
-	if (n == -EFAULT || (n >= 0 && n != (long)sizeof *out))
+	if (copy_in(h, out, ts, sizeof *out) < 0)
 		return -EFAULT;
-	if (n < 0)
-		*out = *ts;
 	if (out->tv_sec < 0 || out->tv_nsec < 0 || out->tv_nsec >= 1000000000)
 		return -EINVAL;
 	return 0;
@@ -203,7 +212,6 @@ static int sem_call(struct hub *h, int id, struct sembuf *ops, size_t n,
 		    const struct timespec *rel)
 {
 	struct sembuf copy[SEMOPS_TRY];
-	struct iovec mine = { copy, n * sizeof *ops }, at = { ops, n * sizeof *ops };
 	bool nowait;
 	long r;
 
@@ -212,12 +220,9 @@ static int sem_call(struct hub *h, int id, struct sembuf *ops, size_t n,
 	/* Read as the kernel reads them. Operations it cannot read, it
 	 * cannot wait for: its own call says which error (EINVAL, E2BIG or
 	 * EFAULT, in its order). */
-	r = arch_syscall6(SYS_process_vm_readv, hub_pid(h), (long)&mine, 1, (long)&at, 1, 0);
-	if (r == -EFAULT || (r >= 0 && r != (long)(n * sizeof *ops)))
+	if (copy_in(h, copy, ops, n * sizeof *ops) < 0)
 		return preload_fail(
 			(int)arch_syscall6(SYS_semtimedop, id, (long)ops, (long)n, (long)rel, 0, 0));
-	if (r < 0)
-		memcpy(copy, ops, n * sizeof *ops);
 	nowait = all_nowait(copy, n);
 	for (size_t i = 0; i < n; i++)
 		copy[i].sem_flg |= IPC_NOWAIT;
